@@ -1,0 +1,120 @@
+"""Posting charged amounts to accounts: the checks that keep balances within their bounds.
+
+Pure: given account snapshots and the charged items of one rating, return the
+account operations and the accounts after them, or raise the refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from enum import StrEnum
+
+from kopek.domain.master import Account, AccountId, AccountKind, Contract, SubscriberAccountStatus
+from kopek.errors import (
+    Code,
+    IllegalStateError,
+    IncompatibleConfigurationError,
+    PrerequisiteMissingError,
+    Reason,
+)
+from kopek.rating.outcome import ChargedItem
+
+
+class OperationKind(StrEnum):
+    """Why a balance changed. Every change of a balance is one account operation."""
+
+    OPENING = "opening"
+    DEBIT = "debit"
+    ACCUMULATION = "accumulation"
+    CREDIT = "credit"
+    ADJUSTMENT = "adjustment"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountOperation:
+    """One change of one balance: ``amount`` is added to the balance (negative for a debit)."""
+
+    account_id: AccountId
+    kind: OperationKind
+    amount: Decimal
+    balance_after: Decimal
+    currency: str
+    charged_item_index: int | None = None
+
+
+_STATUS_REFUSALS = {
+    SubscriberAccountStatus.BLOCKED: (Code.ACCOUNT_BLOCKED, Reason.ACCOUNT_BLOCKED),
+    SubscriberAccountStatus.LOCKED: (Code.ACCOUNT_LOCKED, Reason.ACCOUNT_LOCKED),
+    SubscriberAccountStatus.CLOSED: (Code.ACCOUNT_CLOSED, Reason.ACCOUNT_CLOSED),
+}
+
+
+def resolve_payers(contract: Contract, charged_items: Sequence[ChargedItem]) -> list[AccountId]:
+    """The account that pays each charged item, through the contract's role assignment."""
+    payers = []
+    for charged in charged_items:
+        account_id = contract.roles.get(charged.account_role)
+        if account_id is None:
+            raise PrerequisiteMissingError(
+                code=Code.ACCOUNT_ROLE_UNASSIGNED,
+                message=f"contract {contract.id!r} assigns no account to role {charged.account_role!r}",
+            )
+        payers.append(account_id)
+    return payers
+
+
+def post_charges(
+    accounts: Mapping[AccountId, Account], charged_items: Sequence[ChargedItem], payers: Sequence[AccountId]
+) -> tuple[dict[AccountId, Account], list[AccountOperation]]:
+    """Post each charged item to its payer; refuse the whole item if any posting cannot be made."""
+    current = dict(accounts)
+    operations: list[AccountOperation] = []
+    for index, (charged, account_id) in enumerate(zip(charged_items, payers, strict=True)):
+        account = current[account_id]
+        check_chargeable(account)
+        if account.currency != charged.currency:
+            raise IncompatibleConfigurationError(
+                code=Code.CURRENCY_MISMATCH,
+                reason=Reason.CANNOT_CHARGE_ACCOUNT,
+                message=f"charge plan {charged.charge_plan!r} prices in {charged.currency}, account {account.id!r} holds {account.currency}",
+            )
+        if charged.amount == 0:
+            continue
+        updated, operation = _post(account, charged.amount, index)
+        current[account_id] = updated
+        operations.append(operation)
+    return current, operations
+
+
+def check_chargeable(account: Account) -> None:
+    """Refuse when the subscriber account holding ``account`` is blocked, locked or closed."""
+    refusal = _STATUS_REFUSALS.get(account.holder_status)
+    if refusal is not None:
+        code, reason = refusal
+        raise IllegalStateError(
+            code=code,
+            reason=reason,
+            message=f"account {account.id!r} belongs to a subscriber account that is {account.holder_status.value}",
+        )
+
+
+def _post(account: Account, amount: Decimal, index: int) -> tuple[Account, AccountOperation]:
+    if account.kind is AccountKind.PREPAID:
+        after = account.balance - amount
+        if after < account.floor:
+            raise IllegalStateError(
+                code=Code.INSUFFICIENT_BALANCE,
+                reason=Reason.CANNOT_CHARGE_ACCOUNT,
+                message=f"prepaid account {account.id!r} holds {account.balance}, cannot cover {amount} above its floor {account.floor}",
+            )
+        return replace(account, balance=after), AccountOperation(account.id, OperationKind.DEBIT, -amount, after, account.currency, index)
+    after = account.balance + amount
+    if account.credit_limit is not None and after > account.credit_limit:
+        raise IllegalStateError(
+            code=Code.CREDIT_LIMIT_REACHED,
+            reason=Reason.CANNOT_CHARGE_ACCOUNT,
+            message=f"postpaid account {account.id!r} would exceed its credit limit {account.credit_limit}",
+        )
+    return replace(account, balance=after), AccountOperation(account.id, OperationKind.ACCUMULATION, amount, after, account.currency, index)

@@ -1,0 +1,320 @@
+"""The pricing catalog as immutable, self-validating records.
+
+A catalog holds chargeable item classes and charge plans. A charge plan declares
+counters and charges; each charge prices one item class with a pricing tree of
+declarative nodes (see ``docs/catalog.md``). Structural faults are found by
+pydantic while parsing; cross-references (classes, properties, counters, units)
+are checked by :mod:`kopek.domain.catalog_rules`, which collects every fault.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
+
+from kopek import limits
+from kopek.money import NotADecimalError, RoundingMode, to_decimal, to_text
+from kopek.domain.units import Unit
+
+
+def _parse_decimal(value: object) -> Decimal:
+    try:
+        return to_decimal(value)
+    except NotADecimalError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+Dec = Annotated[
+    Decimal,
+    BeforeValidator(_parse_decimal),
+    PlainSerializer(to_text, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}, {"type": "integer"}]}
+    ),
+]
+"""An exact decimal: written as a string or an integer (never a binary float)."""
+
+NonNegativeDec = Annotated[Dec, Field(ge=0)]
+PositiveDec = Annotated[Dec, Field(gt=0)]
+Name = Annotated[str, Field(min_length=1, max_length=limits.IDENTIFIER_CHARS_MAX, pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]*$")]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+
+
+class PropertyType(StrEnum):
+    STRING = "string"
+    DECIMAL = "decimal"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"
+
+
+class PropertySpec(Frozen):
+    """A typed property of a chargeable item class."""
+
+    name: Name
+    type: PropertyType
+    required: bool = True
+    default: str | int | bool | Dec | None = None
+    allowed: tuple[str, ...] | None = Field(
+        default=None, description="Allowed values, compared as text; none means any value."
+    )
+    unit: Unit | None = Field(default=None, description="Unit of a quantity property.")
+
+
+class ItemClass(Frozen):
+    """A chargeable item class: the shape of one use of a service."""
+
+    name: Name
+    description: str = ""
+    quantity: Name | None = Field(
+        default=None, description="Name of the property that measures usage (reserved by sessions)."
+    )
+    properties: tuple[PropertySpec, ...] = ()
+
+    def property_spec(self, name: str) -> PropertySpec | None:
+        return next((spec for spec in self.properties if spec.name == name), None)
+
+    @property
+    def quantity_unit(self) -> Unit | None:
+        spec = self.property_spec(self.quantity) if self.quantity else None
+        return spec.unit if spec else None
+
+
+class CounterScope(StrEnum):
+    CONTRACT = "contract"
+    CONTRACT_ITEM = "contract_item"
+
+
+class CounterSpec(Frozen):
+    """A named value kept between items, e.g. free minutes left or volume used this month."""
+
+    name: Name
+    scope: CounterScope = CounterScope.CONTRACT_ITEM
+    unit: Unit
+    initial: Dec = Decimal(0)
+    description: str = ""
+
+
+class Rounding(Frozen):
+    decimals: int = Field(default=2, ge=0, le=12)
+    mode: RoundingMode = RoundingMode.HALF_UP
+
+
+class Output(StrEnum):
+    """Which item files a charge's charged item is written to."""
+
+    BILLABLE = "billable"
+    CONSUMPTION = "consumption"
+    BOTH = "both"
+
+
+class CounterAddend(StrEnum):
+    QUANTITY = "quantity"
+    AMOUNT = "amount"
+    ONE = "one"
+
+
+class CounterUpdate(Frozen):
+    """After a charge is priced, add its quantity, amount or one to a counter."""
+
+    counter: Name
+    add: CounterAddend = CounterAddend.QUANTITY
+
+
+# ---- pricing nodes -------------------------------------------------------------
+
+
+class FlatNode(Frozen):
+    """A fixed amount per item, whatever its quantity."""
+
+    type: Literal["flat"] = "flat"
+    amount: Dec
+
+
+class ConnectFeeNode(Frozen):
+    """A fixed amount once per item, plus the price of ``then`` (if any)."""
+
+    type: Literal["connect_fee"] = "connect_fee"
+    amount: Dec
+    then: PriceNode | None = None
+
+
+class SumNode(Frozen):
+    """The sum of the prices of its parts, each seeing the whole item."""
+
+    type: Literal["sum"] = "sum"
+    parts: tuple[PriceNode, ...] = Field(min_length=1)
+
+
+class RateNode(Frozen):
+    """``amount`` per ``per`` ``unit`` of quantity, after the minimum and the increment.
+
+    The billed quantity is ``max(quantity, minimum)`` rounded up to a multiple of
+    ``increment``, all in ``unit``. ``per`` may instead come from an item property
+    (``per_property``), e.g. a pack size carried by the item.
+    """
+
+    type: Literal["rate"] = "rate"
+    amount: Dec
+    unit: Unit
+    per: PositiveDec = Decimal(1)
+    per_property: Name | None = None
+    increment: PositiveDec | None = None
+    minimum: NonNegativeDec = Decimal(0)
+
+
+class TierMode(StrEnum):
+    GRADUATED = "graduated"
+    VOLUME = "volume"
+
+
+class TierBand(Frozen):
+    up_to: PositiveDec | None = Field(default=None, description="Exclusive upper bound; none for the last band.")
+    price: PriceNode
+
+
+class TiersNode(Frozen):
+    """Bands over the item's quantity or over a counter's value before the item.
+
+    ``graduated``: each part of the usage is priced by the band it falls in.
+    ``volume``: the whole usage is priced by the band its end reaches.
+    Band bounds are in ``unit`` (default: the basis's unit).
+    """
+
+    type: Literal["tiers"] = "tiers"
+    mode: TierMode = TierMode.GRADUATED
+    counter: Name | None = Field(default=None, description="Basis counter; none means the item's quantity.")
+    unit: Unit | None = None
+    bands: tuple[TierBand, ...] = Field(min_length=1)
+
+
+class SwitchNode(Frozen):
+    """Chooses a price by the exact (text) value of a property."""
+
+    type: Literal["switch"] = "switch"
+    property: Name
+    cases: dict[str, PriceNode] = Field(min_length=1)
+    default: PriceNode | None = None
+
+
+class PrefixNode(Frozen):
+    """Chooses a price by the longest prefix of a string property (e.g. a number)."""
+
+    type: Literal["prefix"] = "prefix"
+    property: Name
+    prefixes: dict[str, PriceNode] = Field(min_length=1)
+    default: PriceNode | None = None
+
+
+class RangeBand(Frozen):
+    from_: Dec | None = Field(default=None, alias="from", description="Inclusive lower bound.")
+    to: Dec | None = Field(default=None, description="Exclusive upper bound.")
+    price: PriceNode
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class RangeNode(Frozen):
+    """Chooses a price by the range a numeric property falls in (``from`` <= v < ``to``)."""
+
+    type: Literal["range"] = "range"
+    property: Name
+    ranges: tuple[RangeBand, ...] = Field(min_length=1)
+    default: PriceNode | None = None
+
+
+class AllowanceNode(Frozen):
+    """Free units taken from a counter first; the rest is priced by ``then``."""
+
+    type: Literal["allowance"] = "allowance"
+    counter: Name
+    then: PriceNode
+
+
+class NoAccessNode(Frozen):
+    """The item is refused, with a ``no_access`` notification."""
+
+    type: Literal["no_access"] = "no_access"
+    message: str = "service not accessible"
+
+
+PriceNode = Annotated[
+    Union[
+        FlatNode,
+        ConnectFeeNode,
+        SumNode,
+        RateNode,
+        TiersNode,
+        SwitchNode,
+        PrefixNode,
+        RangeNode,
+        AllowanceNode,
+        NoAccessNode,
+    ],
+    Field(discriminator="type"),
+]
+
+for _model in (ConnectFeeNode, SumNode, TierBand, TiersNode, SwitchNode, PrefixNode, RangeBand, RangeNode, AllowanceNode):
+    _model.model_rebuild()
+
+
+class Charge(Frozen):
+    """Prices one item class and says which account role pays."""
+
+    name: Name
+    item_class: Name
+    account_role: Name = "prepaid"
+    price: PriceNode
+    rounding: Rounding = Rounding()
+    output: Output = Output.BILLABLE
+    counter_updates: tuple[CounterUpdate, ...] = ()
+
+
+class ChargePlan(Frozen):
+    name: Name
+    version: int = Field(default=1, ge=1)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    description: str = ""
+    counters: tuple[CounterSpec, ...] = ()
+    charges: tuple[Charge, ...] = Field(min_length=1)
+
+    def counter(self, name: str) -> CounterSpec | None:
+        return next((spec for spec in self.counters if spec.name == name), None)
+
+
+class Catalog(Frozen):
+    """Everything kopek needs to price: item classes and charge plans."""
+
+    item_classes: tuple[ItemClass, ...] = ()
+    charge_plans: tuple[ChargePlan, ...] = ()
+
+    def item_class(self, name: str) -> ItemClass | None:
+        return _index(self.item_classes).get(name)
+
+    def charge_plan(self, name: str) -> ChargePlan | None:
+        return _index(self.charge_plans).get(name)
+
+
+def _index(records: tuple[Any, ...]) -> dict[str, Any]:
+    return {record.name: record for record in records}
+
+
+def catalog_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a catalog file, for editors and validators."""
+    schema = Catalog.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "kopek catalog"
+    return schema

@@ -1,0 +1,183 @@
+"""Cross-reference rules of a catalog, checked after parsing; every fault is collected.
+
+Parsing (pydantic) proves each record well-formed on its own. These rules prove
+the records fit together: charges name existing classes and counters, nodes read
+properties of the right type, units share a dimension, bands ascend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from kopek import limits
+from kopek.domain.catalog import (
+    AllowanceNode,
+    Catalog,
+    Charge,
+    ChargePlan,
+    ConnectFeeNode,
+    CounterScope,
+    ItemClass,
+    PrefixNode,
+    PriceNode,
+    PropertyType,
+    RangeNode,
+    RateNode,
+    SumNode,
+    SwitchNode,
+    TiersNode,
+)
+from kopek.domain.units import Unit
+from kopek.errors import ErrorDetail
+
+Path = tuple[str | int, ...]
+_NUMERIC = (PropertyType.DECIMAL, PropertyType.INTEGER)
+
+
+def check_catalog(catalog: Catalog) -> list[ErrorDetail]:
+    """Every cross-reference fault of ``catalog``; empty when it is consistent."""
+    faults = list(_check_names(catalog))
+    for index, item_class in enumerate(catalog.item_classes):
+        faults.extend(_check_item_class(item_class, ("item_classes", index)))
+    contract_counters: dict[str, tuple[Unit, object]] = {}
+    for plan_index, plan in enumerate(catalog.charge_plans):
+        path: Path = ("charge_plans", plan_index)
+        faults.extend(_check_plan_counters(plan, path, contract_counters))
+        for charge_index, charge in enumerate(plan.charges):
+            faults.extend(_check_charge(catalog, plan, charge, (*path, "charges", charge_index)))
+    return faults
+
+
+def _duplicates(names: list[str]) -> set[str]:
+    return {name for name in names if names.count(name) > 1}
+
+
+def _check_names(catalog: Catalog) -> Iterator[ErrorDetail]:
+    for kind, records in (("item_classes", catalog.item_classes), ("charge_plans", catalog.charge_plans)):
+        for name in sorted(_duplicates([record.name for record in records])):
+            yield ErrorDetail(f"{name!r} is defined more than once", (kind,))
+
+
+def _check_item_class(item_class: ItemClass, path: Path) -> Iterator[ErrorDetail]:
+    for name in sorted(_duplicates([spec.name for spec in item_class.properties])):
+        yield ErrorDetail(f"property {name!r} is defined more than once", (*path, "properties"))
+    if item_class.quantity is None:
+        return
+    spec = item_class.property_spec(item_class.quantity)
+    if spec is None:
+        yield ErrorDetail(f"quantity names unknown property {item_class.quantity!r}", (*path, "quantity"))
+    elif spec.type not in _NUMERIC or spec.unit is None:
+        yield ErrorDetail("the quantity property must be a decimal or integer with a unit", (*path, "quantity"))
+
+
+def _check_plan_counters(plan: ChargePlan, path: Path, contract_counters: dict[str, tuple[Unit, object]]) -> Iterator[ErrorDetail]:
+    for name in sorted(_duplicates([spec.name for spec in plan.counters])):
+        yield ErrorDetail(f"counter {name!r} is defined more than once", (*path, "counters"))
+    for index, spec in enumerate(plan.counters):
+        if spec.scope is not CounterScope.CONTRACT:
+            continue
+        seen = contract_counters.setdefault(spec.name, (spec.unit, spec.initial))
+        if seen != (spec.unit, spec.initial):
+            yield ErrorDetail(
+                f"contract counter {spec.name!r} is declared by several plans with a different unit or initial value",
+                (*path, "counters", index),
+            )
+    for name in sorted(_duplicates([charge.name for charge in plan.charges])):
+        yield ErrorDetail(f"charge {name!r} is defined more than once", (*path, "charges"))
+
+
+def _check_charge(catalog: Catalog, plan: ChargePlan, charge: Charge, path: Path) -> Iterator[ErrorDetail]:
+    item_class = catalog.item_class(charge.item_class)
+    if item_class is None:
+        yield ErrorDetail(f"unknown item class {charge.item_class!r}", (*path, "item_class"))
+        return
+    for index, update in enumerate(charge.counter_updates):
+        counter = plan.counter(update.counter)
+        if counter is None:
+            yield ErrorDetail(f"unknown counter {update.counter!r}", (*path, "counter_updates", index, "counter"))
+        elif update.add.value == "quantity" and not _same_dimension(counter.unit, item_class.quantity_unit):
+            yield ErrorDetail(f"counter {update.counter!r} is in {counter.unit}, not in the quantity's dimension", (*path, "counter_updates", index))
+    yield from _check_node(charge.price, plan, item_class, (*path, "price"), depth=1)
+
+
+def _same_dimension(unit: Unit, other: Unit | None) -> bool:
+    return other is not None and unit.dimension is other.dimension
+
+
+def _check_node(node: PriceNode, plan: ChargePlan, item_class: ItemClass, path: Path, *, depth: int) -> Iterator[ErrorDetail]:
+    if depth > limits.CATALOG_NODE_DEPTH_MAX:
+        yield ErrorDetail(f"pricing tree deeper than {limits.CATALOG_NODE_DEPTH_MAX} nodes", path)
+        return
+    yield from _check_own(node, plan, item_class, path)
+    for child_path, child in _children(node):
+        yield from _check_node(child, plan, item_class, (*path, *child_path), depth=depth + 1)
+
+
+def _children(node: PriceNode) -> Iterator[tuple[Path, PriceNode]]:
+    if isinstance(node, ConnectFeeNode | AllowanceNode) and node.then is not None:
+        yield ("then",), node.then
+    elif isinstance(node, SumNode):
+        yield from ((("parts", index), part) for index, part in enumerate(node.parts))
+    elif isinstance(node, TiersNode):
+        yield from ((("bands", index, "price"), band.price) for index, band in enumerate(node.bands))
+    elif isinstance(node, SwitchNode):
+        yield from ((("cases", key), case) for key, case in node.cases.items())
+    elif isinstance(node, PrefixNode):
+        yield from ((("prefixes", key), case) for key, case in node.prefixes.items())
+    elif isinstance(node, RangeNode):
+        yield from ((("ranges", index, "price"), band.price) for index, band in enumerate(node.ranges))
+    if isinstance(node, SwitchNode | PrefixNode | RangeNode) and node.default is not None:
+        yield ("default",), node.default
+
+
+def _check_own(node: PriceNode, plan: ChargePlan, item_class: ItemClass, path: Path) -> Iterator[ErrorDetail]:
+    quantity_unit = item_class.quantity_unit
+    if isinstance(node, RateNode):
+        if not _same_dimension(node.unit, quantity_unit):
+            yield ErrorDetail(f"rate in {node.unit} but item class {item_class.name!r} measures {quantity_unit or 'no quantity'}", (*path, "unit"))
+        if node.per_property is not None:
+            yield from _check_property(item_class, node.per_property, _NUMERIC, (*path, "per_property"))
+    elif isinstance(node, TiersNode):
+        yield from _check_tiers(node, plan, quantity_unit, path)
+    elif isinstance(node, AllowanceNode):
+        counter = plan.counter(node.counter)
+        if counter is None:
+            yield ErrorDetail(f"unknown counter {node.counter!r}", (*path, "counter"))
+        elif not _same_dimension(counter.unit, quantity_unit):
+            yield ErrorDetail(f"allowance counter {node.counter!r} is in {counter.unit}, not in the quantity's dimension", (*path, "counter"))
+    elif isinstance(node, SwitchNode | PrefixNode):
+        kinds = (PropertyType.STRING,) if isinstance(node, PrefixNode) else tuple(PropertyType)
+        yield from _check_property(item_class, node.property, kinds, (*path, "property"))
+    elif isinstance(node, RangeNode):
+        yield from _check_property(item_class, node.property, _NUMERIC, (*path, "property"))
+        for index, band in enumerate(node.ranges):
+            if band.from_ is not None and band.to is not None and band.from_ >= band.to:
+                yield ErrorDetail("a range's 'from' must be below its 'to'", (*path, "ranges", index))
+
+
+def _check_tiers(node: TiersNode, plan: ChargePlan, quantity_unit: Unit | None, path: Path) -> Iterator[ErrorDetail]:
+    basis_unit = quantity_unit
+    if node.counter is not None:
+        counter = plan.counter(node.counter)
+        if counter is None:
+            yield ErrorDetail(f"unknown counter {node.counter!r}", (*path, "counter"))
+            return
+        basis_unit = counter.unit
+    if quantity_unit is None or basis_unit is None or not _same_dimension(basis_unit, quantity_unit):
+        yield ErrorDetail("tiers need a quantity in the same dimension as their basis", path)
+    if node.unit is not None and not _same_dimension(node.unit, basis_unit):
+        yield ErrorDetail(f"tier unit {node.unit} is not in the basis's dimension", (*path, "unit"))
+    bounds = [band.up_to for band in node.bands]
+    if any(bound is None for bound in bounds[:-1]):
+        yield ErrorDetail("only the last band may be open-ended", (*path, "bands"))
+    closed = [bound for bound in bounds if bound is not None]
+    if closed != sorted(set(closed)):
+        yield ErrorDetail("band bounds must strictly ascend", (*path, "bands"))
+
+
+def _check_property(item_class: ItemClass, name: str, kinds: tuple[PropertyType, ...], path: Path) -> Iterator[ErrorDetail]:
+    spec = item_class.property_spec(name)
+    if spec is None:
+        yield ErrorDetail(f"item class {item_class.name!r} has no property {name!r}", path)
+    elif spec.type not in kinds:
+        yield ErrorDetail(f"property {name!r} is {spec.type}, expected {' or '.join(kinds)}", path)

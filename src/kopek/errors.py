@@ -1,0 +1,197 @@
+"""Errors a client can meet, as data: a category, an optional reason, a stable code.
+
+The tree::
+
+    KopekError                       category, reason?, code, message, details
+    ├── InvalidError                 INVALID: bad request, property or catalog file
+    ├── PrerequisiteMissingError     PREREQUISITE_MISSING: unknown class, no access
+    ├── DoesNotExistError            DOES_NOT_EXIST: target missing
+    ├── AlreadyExistsError           ALREADY_EXISTS: duplicate id or idempotency key
+    ├── InvalidConfigurationError    INVALID_CONFIGURATION: catalog fault at rating time
+    ├── IncompatibleConfigurationError INCOMPATIBLE_CONFIGURATION: e.g. currency mismatch
+    ├── IllegalStateError            ILLEGAL_STATE: account or contract not chargeable
+    ├── TemporaryIllegalStateError   TEMPORARY_ILLEGAL_STATE: retry later
+    └── IllegalSystemStateError      ILLEGAL_SYSTEM_STATE: unexpected fault
+
+Each code is explained in ``docs/errors.md``. When several checks fail for one
+request, the order of the steps in :mod:`kopek.charging.offline` decides which
+error is returned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+class Category(StrEnum):
+    """The class of an error; decides the HTTP status and what the client should do."""
+
+    INVALID = "INVALID"
+    PREREQUISITE_MISSING = "PREREQUISITE_MISSING"
+    DOES_NOT_EXIST = "DOES_NOT_EXIST"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    INVALID_CONFIGURATION = "INVALID_CONFIGURATION"
+    INCOMPATIBLE_CONFIGURATION = "INCOMPATIBLE_CONFIGURATION"
+    ILLEGAL_STATE = "ILLEGAL_STATE"
+    TEMPORARY_ILLEGAL_STATE = "TEMPORARY_ILLEGAL_STATE"
+    ILLEGAL_SYSTEM_STATE = "ILLEGAL_SYSTEM_STATE"
+
+
+class Reason(StrEnum):
+    """Why master data refused a charge; present only on business refusals."""
+
+    OUT_OF_VALIDITY_PERIOD = "OUT_OF_VALIDITY_PERIOD"
+    NOT_AUTHORIZED = "NOT_AUTHORIZED"
+    ACCOUNT_BLOCKED = "ACCOUNT_BLOCKED"
+    ACCOUNT_LOCKED = "ACCOUNT_LOCKED"
+    ACCOUNT_CLOSED = "ACCOUNT_CLOSED"
+    CANNOT_CHARGE_ACCOUNT = "CANNOT_CHARGE_ACCOUNT"
+
+
+class Code(StrEnum):
+    """Stable, sentence-like error codes. Never renamed once released."""
+
+    # INVALID
+    REQUEST_MALFORMED = "request_malformed"
+    REQUEST_TOO_LARGE = "request_too_large"
+    REQUEST_INVALID = "request_invalid"
+    PROPERTY_MISSING = "property_missing"
+    PROPERTY_INVALID = "property_invalid"
+    PROPERTY_UNKNOWN = "property_unknown"
+    QUANTITY_NEGATIVE = "quantity_negative"
+    LIMIT_EXCEEDED = "limit_exceeded"
+    CATALOG_INVALID = "catalog_invalid"
+    MASTER_DATA_INVALID = "master_data_invalid"
+    # PREREQUISITE_MISSING
+    ITEM_CLASS_UNKNOWN = "item_class_unknown"
+    ACCESS_NOT_FOUND = "access_not_found"
+    CATALOG_NOT_LOADED = "catalog_not_loaded"
+    CHARGE_PLAN_UNKNOWN = "charge_plan_unknown"
+    ACCOUNT_ROLE_UNASSIGNED = "account_role_unassigned"
+    # DOES_NOT_EXIST / ALREADY_EXISTS
+    NOT_FOUND = "not_found"
+    ALREADY_EXISTS = "already_exists"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused_with_different_item"
+    # INVALID_CONFIGURATION / INCOMPATIBLE_CONFIGURATION
+    DIVISION_BY_ZERO = "division_by_zero"
+    NO_PRICE_FOR_VALUE = "no_price_for_value"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    # ILLEGAL_STATE
+    CONTRACT_OUT_OF_VALIDITY = "contract_out_of_validity_period"
+    CONTRACT_LOCKED = "contract_locked"
+    ACCOUNT_BLOCKED = "account_blocked"
+    ACCOUNT_LOCKED = "account_locked"
+    ACCOUNT_CLOSED = "account_closed"
+    INSUFFICIENT_BALANCE = "prepaid_balance_cannot_cover"
+    CREDIT_LIMIT_REACHED = "postpaid_credit_limit_reached"
+    SERVICE_NOT_ACCESSIBLE = "service_not_accessible"
+    NO_CHARGE_FOR_ITEM_CLASS = "no_charge_for_item_class"
+    # TEMPORARY_ILLEGAL_STATE
+    CONTRACT_MIGRATING = "contract_migrating"
+    STORAGE_BUSY = "storage_busy"
+    # ILLEGAL_SYSTEM_STATE
+    UNEXPECTED_FAULT = "unexpected_fault"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDetail:
+    """One precise fault: where (a path into the request or file) and what."""
+
+    message: str
+    location: tuple[str | int, ...] = ()
+    code: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"message": self.message, "location": list(self.location), "code": self.code}
+
+
+@dataclass(eq=False)
+class KopekError(Exception):
+    """Base of every error a client can meet."""
+
+    category: ClassVar[Category] = Category.ILLEGAL_SYSTEM_STATE
+    code: Code
+    message: str
+    reason: Reason | None = None
+    details: tuple[ErrorDetail, ...] = ()
+    notifications: tuple[Any, ...] = field(default=())
+    retry_after_seconds: int | None = None
+
+    def __post_init__(self) -> None:
+        Exception.__init__(self, self.message)
+
+    def __str__(self) -> str:
+        return f"{self.category}/{self.code}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The one wire shape of an error."""
+        return {
+            "category": self.category.value,
+            "reason": self.reason.value if self.reason else None,
+            "code": self.code.value,
+            "message": self.message,
+            "details": [detail.as_dict() for detail in self.details],
+        }
+
+
+class InvalidError(KopekError):
+    category = Category.INVALID
+
+
+class PrerequisiteMissingError(KopekError):
+    category = Category.PREREQUISITE_MISSING
+
+
+class DoesNotExistError(KopekError):
+    category = Category.DOES_NOT_EXIST
+
+
+class AlreadyExistsError(KopekError):
+    category = Category.ALREADY_EXISTS
+
+
+class InvalidConfigurationError(KopekError):
+    category = Category.INVALID_CONFIGURATION
+
+
+class IncompatibleConfigurationError(KopekError):
+    category = Category.INCOMPATIBLE_CONFIGURATION
+
+
+class IllegalStateError(KopekError):
+    category = Category.ILLEGAL_STATE
+
+
+class TemporaryIllegalStateError(KopekError):
+    category = Category.TEMPORARY_ILLEGAL_STATE
+
+
+class IllegalSystemStateError(KopekError):
+    category = Category.ILLEGAL_SYSTEM_STATE
+
+
+HTTP_STATUS_BY_CATEGORY: dict[Category, int] = {
+    Category.INVALID: 422,
+    Category.PREREQUISITE_MISSING: 404,
+    Category.DOES_NOT_EXIST: 404,
+    Category.ALREADY_EXISTS: 409,
+    Category.INVALID_CONFIGURATION: 422,
+    Category.INCOMPATIBLE_CONFIGURATION: 422,
+    Category.ILLEGAL_STATE: 409,
+    Category.TEMPORARY_ILLEGAL_STATE: 503,
+    Category.ILLEGAL_SYSTEM_STATE: 500,
+}
+"""HTTP status per category; INVALID errors about the body's syntax or size answer 400."""
+
+BAD_REQUEST_CODES: frozenset[Code] = frozenset(
+    {Code.REQUEST_MALFORMED, Code.REQUEST_TOO_LARGE, Code.LIMIT_EXCEEDED}
+)
+
+
+def http_status(error: KopekError) -> int:
+    """The HTTP status for ``error``: 400 for unreadable requests, else by category."""
+    if error.category is Category.INVALID and error.code in BAD_REQUEST_CODES:
+        return 400
+    return HTTP_STATUS_BY_CATEGORY[error.category]

@@ -1,0 +1,70 @@
+"""What rating produces: charged items, counter changes and notifications, as values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from kopek.domain.catalog import Output
+from kopek.domain.units import Unit
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class CounterKey:
+    """Where a counter value lives: a contract, a contract item within it (``""``: contract scope), a name."""
+
+    contract_id: str
+    item_id: str
+    name: str
+
+
+class NotificationKind(StrEnum):
+    NO_ACCESS = "no_access"
+    ALLOWANCE_EXHAUSTED = "allowance_exhausted"
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A business event worth telling the operator or the customer about."""
+
+    kind: NotificationKind
+    message: str
+    data: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargedItem:
+    """The priced result of one charge for one chargeable item (amount already rounded)."""
+
+    contract_item_id: str
+    charge_plan: str
+    charge: str
+    account_role: str
+    amount: Decimal
+    currency: str
+    quantity: Decimal
+    quantity_unit: Unit | None
+    output: Output
+
+
+@dataclass(frozen=True, slots=True)
+class CounterChange:
+    key: CounterKey
+    unit: Unit
+    before: Decimal
+    after: Decimal
+
+    @property
+    def delta(self) -> Decimal:
+        return self.after - self.before
+
+
+@dataclass(frozen=True, slots=True)
+class RatingOutcome:
+    charged_items: tuple[ChargedItem, ...]
+    counter_changes: tuple[CounterChange, ...]
+    notifications: tuple[Notification, ...]
+
+    def total(self, currency: str) -> Decimal:
+        return sum((item.amount for item in self.charged_items if item.currency == currency), Decimal(0))
