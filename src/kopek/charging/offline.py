@@ -1,0 +1,313 @@
+"""Offline charging of one chargeable item: the use case and its fixed order of checks.
+
+The steps, each of which may refuse the item (the first failing step decides
+the error): item class exists -> properties valid -> access found at the
+consumption date -> contract valid at that date -> contract not locked or
+migrating -> rate -> payer accounts chargeable and able to cover. Then one
+commit stores the operation, charged items, account operations, balances,
+counters and notifications together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from kopek.admin.catalog import CatalogCache
+from kopek.charging.results import (
+    AccountOperationView,
+    AccountView,
+    ChargeableItemInfo,
+    ChargedItemView,
+    ChargeResult,
+    ChargingProcessInfo,
+    ContractInfo,
+    NotificationView,
+    ResultOptions,
+)
+from kopek.clock import Clock, IdSource
+from kopek.domain.accounts import AccountOperation, post_charges, resolve_payers
+from kopek.domain.item import ChargeableItem, TypedItem, type_item
+from kopek.domain.master import Account, AccountId, Contract, ContractStatus
+from kopek.errors import (
+    AlreadyExistsError,
+    Code,
+    IllegalStateError,
+    KopekError,
+    PrerequisiteMissingError,
+    Reason,
+    TemporaryIllegalStateError,
+)
+from kopek.rating.outcome import RatingOutcome
+from kopek.rating.rate import ContractState, rate_item
+from kopek.store.uow import UnitOfWork
+
+MIGRATION_RETRY_AFTER_SECONDS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeCommand:
+    item: ChargeableItem
+    options: ResultOptions = ResultOptions()
+    idempotency_key: str | None = None
+    sender_job_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingContext:
+    """What the shell passes to charging: where state lives, the catalog, time and ids."""
+
+    engine: sa.Engine
+    catalogs: CatalogCache
+    clock: Clock
+    new_id: IdSource
+
+
+def charge(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
+    """Charge one item, all or nothing; a retry with the same idempotency key charges nothing more."""
+    try:
+        return _charge_once(command, context)
+    except sa.exc.IntegrityError:
+        # Another call with the same idempotency key committed first: answer with its result.
+        if command.idempotency_key is None:
+            raise
+        with UnitOfWork(context.engine, writes=False) as uow:
+            replay = _replay(uow, command, request_hash(command.item))
+        if replay is None:
+            raise
+        return replay
+
+
+def _charge_once(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
+    with UnitOfWork(context.engine) as uow:
+        catalog = context.catalogs.current(uow)
+        item_class = catalog.catalog.item_class(command.item.item_class)
+        if item_class is None:
+            raise PrerequisiteMissingError(code=Code.ITEM_CLASS_UNKNOWN, message=f"unknown chargeable item class {command.item.item_class!r}")
+        typed = type_item(item_class, command.item)
+        digest = request_hash(command.item)
+        replay = _replay(uow, command, digest)
+        if replay is not None:
+            return replay
+        contract = _chargeable_contract(uow, typed)
+        outcome = rate_item(catalog.catalog, ContractState(contract, uow.master.counters(contract.id)), typed)
+        payers = resolve_payers(contract, outcome.charged_items)
+        accounts_before = uow.master.lock_accounts(payers)
+        accounts_after, operations = post_charges(accounts_before, outcome.charged_items, payers)
+        now = context.clock()
+        result = _result(command, catalog.version, now, context.new_id(), contract, typed, outcome, payers, operations, accounts_after)
+        _record(uow, command, digest, now, contract, typed, outcome, payers, operations, accounts_after, result)
+        uow.commit()
+        return result.select(command.options)
+
+
+def _replay(uow: UnitOfWork, command: ChargeCommand, digest: str) -> ChargeResult | None:
+    if command.idempotency_key is None:
+        return None
+    stored = uow.charging.operation_by_key(command.idempotency_key)
+    if stored is None:
+        return None
+    stored_hash, stored_result = stored
+    if stored_hash != digest:
+        raise AlreadyExistsError(
+            code=Code.IDEMPOTENCY_KEY_REUSED,
+            message=f"idempotency key {command.idempotency_key!r} was already used for a different item",
+        )
+    return ChargeResult.model_validate_json(stored_result).select(command.options, replayed=True)
+
+
+def _chargeable_contract(uow: UnitOfWork, item: TypedItem) -> Contract:
+    """The contract that the item's access selects at its consumption date, locked, checked chargeable."""
+    access = uow.master.find_access(item.service_id, item.user_id, item.consumption_date)
+    if access is None:
+        raise PrerequisiteMissingError(
+            code=Code.ACCESS_NOT_FOUND,
+            reason=Reason.NOT_AUTHORIZED,
+            message=f"no access for service {item.service_id!r} and user {item.user_id!r} at {item.consumption_date.isoformat()}",
+        )
+    contract = uow.master.contract(access.contract_id, lock=True)
+    assert contract is not None, "an access always names an existing contract (foreign key)"
+    if not contract.is_valid_at(item.consumption_date):
+        raise IllegalStateError(
+            code=Code.CONTRACT_OUT_OF_VALIDITY,
+            reason=Reason.OUT_OF_VALIDITY_PERIOD,
+            message=f"contract {contract.id!r} is not valid at {item.consumption_date.isoformat()}",
+        )
+    if contract.status is ContractStatus.LOCKED:
+        raise IllegalStateError(code=Code.CONTRACT_LOCKED, message=f"contract {contract.id!r} is locked by a recharging operation")
+    if contract.status is ContractStatus.MIGRATING:
+        raise TemporaryIllegalStateError(
+            code=Code.CONTRACT_MIGRATING,
+            message=f"contract {contract.id!r} is being migrated; retry later",
+            retry_after_seconds=MIGRATION_RETRY_AFTER_SECONDS,
+        )
+    return contract
+
+
+def request_hash(item: ChargeableItem) -> str:
+    """A digest of what identifies a charge request, to tell a retry from a different item."""
+    canonical = {
+        "item_class": item.item_class,
+        "consumption_date": item.consumption_date.isoformat(),
+        "service_id": item.service_id,
+        "user_id": item.user_id,
+        "properties": {name: _canonical(value) for name, value in sorted(item.properties.items())},
+    }
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+def _canonical(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    return str(value)
+
+
+def _result(
+    command: ChargeCommand,
+    catalog_version: int,
+    now: datetime,
+    operation_id: str,
+    contract: Contract,
+    item: TypedItem,
+    outcome: RatingOutcome,
+    payers: list[AccountId],
+    operations: list[AccountOperation],
+    accounts: dict[AccountId, Account],
+) -> ChargeResult:
+    return ChargeResult(
+        operation_id=operation_id,
+        charging_process_info=ChargingProcessInfo(
+            operation_id=operation_id,
+            catalog_version=catalog_version,
+            charged_at=now,
+            sender_job_id=command.sender_job_id,
+            idempotency_key=command.idempotency_key,
+            replayed=False,
+        ),
+        contract_info=ContractInfo(
+            contract_id=contract.id,
+            subscriber_account_id=contract.subscriber_account_id,
+            status=contract.status.value,
+            valid_from=contract.valid_from,
+            valid_to=contract.valid_to,
+            parent_id=contract.parent_id,
+        ),
+        chargeable_item_info=ChargeableItemInfo(
+            item_class=item.item_class.name,
+            consumption_date=item.consumption_date,
+            service_id=item.service_id,
+            user_id=item.user_id,
+            properties={name: _canonical(value) for name, value in item.properties.items()},
+        ),
+        charged_items=[
+            ChargedItemView(
+                contract_item_id=charged.contract_item_id,
+                charge_plan=charged.charge_plan,
+                charge=charged.charge,
+                account_role=charged.account_role,
+                account_id=payer,
+                amount=charged.amount,
+                currency=charged.currency,
+                quantity=charged.quantity,
+                quantity_unit=charged.quantity_unit.value if charged.quantity_unit else None,
+                output=charged.output.value,
+            )
+            for charged, payer in zip(outcome.charged_items, payers, strict=True)
+        ],
+        account_operations=[
+            AccountOperationView(
+                account_id=operation.account_id,
+                kind=operation.kind.value,
+                amount=operation.amount,
+                balance_after=operation.balance_after,
+                currency=operation.currency,
+            )
+            for operation in operations
+        ],
+        account_info=[account_view(account) for account in accounts.values()],
+        notifications=[NotificationView(kind=note.kind.value, message=note.message, data=note.data) for note in outcome.notifications],
+    )
+
+
+def account_view(account: Account) -> AccountView:
+    return AccountView(
+        account_id=account.id,
+        subscriber_account_id=account.subscriber_account_id,
+        kind=account.kind.value,
+        currency=account.currency,
+        balance=account.balance,
+        floor=account.floor,
+        credit_limit=account.credit_limit,
+    )
+
+
+def _record(
+    uow: UnitOfWork,
+    command: ChargeCommand,
+    digest: str,
+    now: datetime,
+    contract: Contract,
+    item: TypedItem,
+    outcome: RatingOutcome,
+    payers: list[AccountId],
+    operations: list[AccountOperation],
+    accounts: dict[AccountId, Account],
+    result: ChargeResult,
+) -> None:
+    operation_id = result.operation_id
+    uow.charging.insert_operation(
+        {
+            "id": operation_id,
+            "idempotency_key": command.idempotency_key,
+            "request_hash": digest,
+            "contract_id": contract.id,
+            "subscriber_account_id": contract.subscriber_account_id,
+            "consumption_date": item.consumption_date,
+            "created_at": now,
+            "sender_job_id": command.sender_job_id,
+            "result": result.model_dump_json(),
+        }
+    )
+    uow.charging.insert_charged_items([_charged_row(operation_id, contract, item, charged, payer) for charged, payer in zip(outcome.charged_items, payers, strict=True)])
+    for account_id in {operation.account_id for operation in operations}:
+        uow.master.set_balance(account_id, accounts[account_id].balance)
+    uow.master.insert_account_operations(operations, operation_id=operation_id, at=now)
+    uow.master.write_counters(outcome.counter_changes)
+    uow.charging.insert_notifications(
+        [{"operation_id": operation_id, "contract_id": contract.id, "kind": note.kind.value, "message": note.message, "data": note.data, "created_at": now} for note in outcome.notifications]
+    )
+    if command.options.export_chargeable_item:
+        assert result.chargeable_item_info is not None
+        uow.charging.insert_exported_item(operation_id=operation_id, item=result.chargeable_item_info.model_dump(mode="json"), at=now)
+
+
+def _charged_row(operation_id: str, contract: Contract, item: TypedItem, charged: Any, payer: str) -> dict[str, Any]:
+    return {
+        "operation_id": operation_id,
+        "contract_id": contract.id,
+        "contract_item_id": charged.contract_item_id,
+        "item_class": item.item_class.name,
+        "charge_plan": charged.charge_plan,
+        "charge": charged.charge,
+        "account_role": charged.account_role,
+        "account_id": payer,
+        "amount": charged.amount,
+        "currency": charged.currency,
+        "quantity": charged.quantity,
+        "quantity_unit": charged.quantity_unit.value if charged.quantity_unit else None,
+        "output": charged.output.value,
+        "consumption_date": item.consumption_date,
+    }
+
+
+def error_notifications(error: KopekError) -> list[NotificationView]:
+    """The notifications an error carries (e.g. from a ``no_access`` node), for ``notifications_on_error``."""
+    return [NotificationView(kind=note.kind.value, message=note.message, data=note.data) for note in error.notifications]
+

@@ -1,0 +1,214 @@
+"""``kopek.Engine``: the Python API, and the one place where kopek is wired together.
+
+An engine opens a database by URL (SQLite file by default, PostgreSQL by URL),
+brings its schema up to date and offers every operation. HTTP and CLI are thin
+layers over an engine.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from kopek import limits
+from kopek.admin import master_data
+from kopek.admin.catalog import CatalogCache, CatalogVersion, load_catalog
+from kopek.admin.master_data import (
+    AccessInput,
+    AccountInput,
+    AdjustmentInput,
+    ContractInput,
+    ContractUpdate,
+    MasterDataDocument,
+    SubscriberAccountInput,
+    SubscriberAccountUpdate,
+)
+from kopek.admin.views import (
+    AccessView,
+    AccountOperationRecord,
+    ContractView,
+    SubscriberAccountView,
+    access_view,
+    contract_view,
+    operation_records,
+    subscriber_account_view,
+)
+from kopek.charging.offline import ChargeCommand, ChargingContext, account_view, charge
+from kopek.charging.results import AccountView, ChargeResult, ResultOptions
+from kopek.clock import Clock, IdSource, random_ids, system_clock
+from kopek.documents import read_document
+from kopek.domain.catalog import Catalog
+from kopek.domain.catalog_load import catalog_from_document
+from kopek.domain.item import ChargeableItem
+from kopek.errors import Code, DoesNotExistError, KopekError
+from kopek.store.database import create_database_engine, database_url, migrate
+from kopek.store.uow import UnitOfWork
+
+
+class Engine:
+    """kopek on one database. Thread-safe: every call runs its own unit of work."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        clock: Clock = system_clock,
+        new_id: IdSource = random_ids,
+        create_schema: bool = True,
+    ) -> None:
+        self.url = database_url(url)
+        self.database = create_database_engine(self.url)
+        self._clock = clock
+        self._new_id = new_id
+        self._catalogs = CatalogCache()
+        if create_schema:
+            migrate(self.database)
+        self._charging = ChargingContext(self.database, self._catalogs, clock, new_id)
+
+    def close(self) -> None:
+        self.database.dispose()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _uow(self, *, writes: bool = True) -> UnitOfWork:
+        return UnitOfWork(self.database, writes=writes)
+
+    # ---- catalog ------------------------------------------------------------------------
+
+    def load_catalog(self, source: Path | str | dict[str, Any], *, actor: str = "system") -> int:
+        """Validate and store a catalog (a file path or a parsed document); returns its version."""
+        document, name = (read_document(Path(source)), str(source)) if isinstance(source, Path | str) else (source, "request")
+        with self._uow() as uow:
+            return load_catalog(uow, document, source=name, actor=actor, at=self._clock()).version
+
+    def catalog(self) -> CatalogVersion:
+        with self._uow(writes=False) as uow:
+            return self._catalogs.current(uow)
+
+    def _catalog_or_none(self, uow: UnitOfWork) -> Catalog | None:
+        try:
+            return self._catalogs.current(uow).catalog
+        except KopekError:
+            return None
+
+    @staticmethod
+    def validate_catalog_file(path: Path | str) -> Catalog:
+        """Parse and check a catalog file without storing it; raises INVALID listing every fault."""
+        return catalog_from_document(read_document(Path(path)), source=str(path))
+
+    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self._uow(writes=False) as uow:
+            return uow.catalogs.audit_entries(min(limit, limits.LIST_PAGE_SIZE_MAX))
+
+    # ---- master data ----------------------------------------------------------------------
+
+    def create_subscriber_account(self, record: SubscriberAccountInput) -> SubscriberAccountView:
+        with self._uow() as uow:
+            master_data.create_subscriber_account(uow, record, at=self._clock())
+            uow.commit()
+        return self.subscriber_account(record.id)
+
+    def subscriber_account(self, subscriber_account_id: str) -> SubscriberAccountView:
+        with self._uow(writes=False) as uow:
+            view = subscriber_account_view(uow, subscriber_account_id)
+        if view is None:
+            raise DoesNotExistError(code=Code.NOT_FOUND, message=f"subscriber account {subscriber_account_id!r} does not exist")
+        return view
+
+    def update_subscriber_account(self, subscriber_account_id: str, update: SubscriberAccountUpdate) -> SubscriberAccountView:
+        with self._uow() as uow:
+            master_data.update_subscriber_account(uow, subscriber_account_id, update)
+            uow.commit()
+        return self.subscriber_account(subscriber_account_id)
+
+    def add_account(self, subscriber_account_id: str, record: AccountInput) -> AccountView:
+        with self._uow() as uow:
+            master_data.add_account(uow, subscriber_account_id, record, at=self._clock())
+            uow.commit()
+        return self.account(record.id)
+
+    def account(self, account_id: str) -> AccountView:
+        with self._uow(writes=False) as uow:
+            found = uow.master.account(account_id)
+        if found is None:
+            raise DoesNotExistError(code=Code.NOT_FOUND, message=f"account {account_id!r} does not exist")
+        return account_view(found)
+
+    def account_operations(self, account_id: str, *, limit: int = 100, after_id: int = 0) -> list[AccountOperationRecord]:
+        self.account(account_id)
+        with self._uow(writes=False) as uow:
+            rows = uow.master.account_operations(account_id, limit=min(limit, limits.LIST_PAGE_SIZE_MAX), after_id=after_id)
+        return operation_records(rows)
+
+    def adjust_balance(self, account_id: str, adjustment: AdjustmentInput, *, actor: str = "system") -> AccountView:
+        with self._uow() as uow:
+            account = master_data.adjust_balance(uow, account_id, adjustment, at=self._clock())
+            uow.catalogs.audit(
+                at=self._clock(), actor=actor, action="account.adjust", target=f"account/{account_id}",
+                details={"amount": str(adjustment.amount), "reason": adjustment.reason},
+            )
+            uow.commit()
+        return account_view(account)
+
+    def create_contract(self, record: ContractInput) -> ContractView:
+        with self._uow() as uow:
+            master_data.create_contract(uow, record, self._catalog_or_none(uow))
+            uow.commit()
+        return self.contract(record.id)
+
+    def contract(self, contract_id: str) -> ContractView:
+        with self._uow(writes=False) as uow:
+            return contract_view(uow, master_data.require_contract(uow, contract_id))
+
+    def update_contract(self, contract_id: str, update: ContractUpdate) -> ContractView:
+        with self._uow() as uow:
+            master_data.update_contract(uow, contract_id, update, self._catalog_or_none(uow))
+            uow.commit()
+        return self.contract(contract_id)
+
+    def create_access(self, record: AccessInput) -> AccessView:
+        with self._uow() as uow:
+            access = master_data.create_access(uow, record)
+            uow.commit()
+        return access_view(access)
+
+    def accesses(self, service_id: str, user_id: str) -> list[AccessView]:
+        with self._uow(writes=False) as uow:
+            return [access_view(access) for access in uow.master.accesses_of(service_id, user_id)]
+
+    def load_master_data(self, source: Path | str | MasterDataDocument) -> dict[str, int]:
+        """Create every record of a master data file or document, all or nothing."""
+        document = source if isinstance(source, MasterDataDocument) else MasterDataDocument.model_validate(read_document(Path(source)))
+        with self._uow() as uow:
+            counts = master_data.load_master_data(uow, document, self._catalog_or_none(uow), at=self._clock())
+            uow.commit()
+        return counts
+
+    # ---- charging ---------------------------------------------------------------------------
+
+    def charge(
+        self,
+        item: ChargeableItem,
+        options: ResultOptions | None = None,
+        *,
+        idempotency_key: str | None = None,
+        sender_job_id: str | None = None,
+    ) -> ChargeResult:
+        """Charge one chargeable item (offline charging); see :mod:`kopek.charging.offline`."""
+        command = ChargeCommand(item, options or ResultOptions(), idempotency_key, sender_job_id)
+        return charge(command, self._charging)
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def ping(self) -> None:
+        """Raise unless the database answers."""
+        with self.database.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))

@@ -1,0 +1,65 @@
+"""Opening a database by URL and bringing its schema to the current revision.
+
+SQLite (a file in the working folder) is the default; PostgreSQL is chosen by a
+``postgresql://`` URL. SQLite runs in WAL mode and every writing transaction
+starts with ``BEGIN IMMEDIATE``, so two writers queue instead of failing late.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+DEFAULT_DATABASE_URL: Final = "sqlite:///kopek.db"
+DATABASE_URL_VARIABLE: Final = "KOPEK_DATABASE_URL"
+SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
+MIGRATIONS_LOCATION: Final = str(Path(__file__).with_name("migrations"))
+
+
+def database_url(explicit: str | None = None) -> str:
+    """The URL to use: the explicit one, else ``KOPEK_DATABASE_URL``, else the SQLite default."""
+    url = explicit or os.environ.get(DATABASE_URL_VARIABLE) or DEFAULT_DATABASE_URL
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def create_database_engine(url: str) -> sa.Engine:
+    """An engine for ``url`` with kopek's connection settings."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        _configure_sqlite(engine)
+        return engine
+    return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: sa.Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when a transaction begins.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        writes = connection.get_execution_options().get("kopek_writes", True)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
+def migrate(engine: sa.Engine) -> None:
+    """Bring the schema to the newest Alembic revision; safe to run on every start."""
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS_LOCATION)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

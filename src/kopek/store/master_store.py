@@ -1,0 +1,266 @@
+"""Reading and writing master data: subscriber accounts, accounts, contracts, accesses, counters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from kopek.domain.accounts import AccountOperation
+from kopek.domain.master import (
+    Access,
+    Account,
+    AccountId,
+    AccountKind,
+    Contract,
+    ContractId,
+    ContractItem,
+    ContractItemId,
+    ContractStatus,
+    SubscriberAccount,
+    SubscriberAccountId,
+    SubscriberAccountStatus,
+)
+from kopek.rating.outcome import CounterChange, CounterKey
+from kopek.store.schema import (
+    accesses,
+    account_operations,
+    accounts,
+    contract_items,
+    contract_roles,
+    contracts,
+    counters,
+    subscriber_accounts,
+)
+
+_ACCOUNT_COLUMNS = (*accounts.c, subscriber_accounts.c.status.label("holder_status"))
+
+
+class MasterStore:
+    def __init__(self, connection: sa.Connection) -> None:
+        self._connection = connection
+
+    # ---- subscriber accounts and accounts ---------------------------------------
+
+    def insert_subscriber_account(self, record: SubscriberAccount, *, at: datetime) -> None:
+        self._connection.execute(
+            sa.insert(subscriber_accounts).values(id=record.id, currency=record.currency, status=record.status.value, name=record.name, created_at=at)
+        )
+
+    def subscriber_account(self, subscriber_account_id: str) -> SubscriberAccount | None:
+        row = self._connection.execute(sa.select(subscriber_accounts).where(subscriber_accounts.c.id == subscriber_account_id)).mappings().first()
+        if row is None:
+            return None
+        return SubscriberAccount(SubscriberAccountId(row["id"]), row["currency"], SubscriberAccountStatus(row["status"]), row["name"])
+
+    def update_subscriber_account(self, subscriber_account_id: str, values: dict[str, Any]) -> None:
+        self._connection.execute(sa.update(subscriber_accounts).where(subscriber_accounts.c.id == subscriber_account_id).values(**values))
+
+    def insert_account(self, account: Account) -> None:
+        self._connection.execute(
+            sa.insert(accounts).values(
+                id=account.id,
+                subscriber_account_id=account.subscriber_account_id,
+                kind=account.kind.value,
+                currency=account.currency,
+                balance=account.balance,
+                floor=account.floor,
+                credit_limit=account.credit_limit,
+            )
+        )
+
+    def account(self, account_id: str) -> Account | None:
+        found = self._accounts(accounts.c.id == account_id, lock=False)
+        return found[0] if found else None
+
+    def accounts_of(self, subscriber_account_id: str) -> list[Account]:
+        return self._accounts(accounts.c.subscriber_account_id == subscriber_account_id, lock=False)
+
+    def lock_accounts(self, account_ids: Iterable[str]) -> dict[AccountId, Account]:
+        """Lock the rows of ``account_ids`` in id order (a fixed order cannot deadlock)."""
+        ordered = sorted(set(account_ids))
+        return {account.id: account for account in self._accounts(accounts.c.id.in_(ordered), lock=True)}
+
+    def _accounts(self, condition: sa.ColumnElement[bool], *, lock: bool) -> list[Account]:
+        query = (
+            sa.select(*_ACCOUNT_COLUMNS)
+            .join(subscriber_accounts, subscriber_accounts.c.id == accounts.c.subscriber_account_id)
+            .where(condition)
+            .order_by(accounts.c.id)
+        )
+        if lock:
+            query = query.with_for_update(of=accounts)
+        return [_account(row) for row in self._connection.execute(query).mappings()]
+
+    def set_balance(self, account_id: str, balance: Decimal) -> None:
+        self._connection.execute(sa.update(accounts).where(accounts.c.id == account_id).values(balance=balance))
+
+    def update_account(self, account_id: str, values: dict[str, Any]) -> None:
+        self._connection.execute(sa.update(accounts).where(accounts.c.id == account_id).values(**values))
+
+    def insert_account_operations(self, operations: Iterable[AccountOperation], *, operation_id: str | None, at: datetime) -> None:
+        rows = [
+            {
+                "account_id": operation.account_id,
+                "operation_id": operation_id,
+                "kind": operation.kind.value,
+                "amount": operation.amount,
+                "balance_after": operation.balance_after,
+                "currency": operation.currency,
+                "created_at": at,
+            }
+            for operation in operations
+        ]
+        if rows:
+            self._connection.execute(sa.insert(account_operations), rows)
+
+    def account_operations(self, account_id: str, *, limit: int, after_id: int = 0) -> list[dict[str, Any]]:
+        query = (
+            sa.select(account_operations)
+            .where(account_operations.c.account_id == account_id, account_operations.c.id > after_id)
+            .order_by(account_operations.c.id)
+            .limit(limit)
+        )
+        return [dict(row) for row in self._connection.execute(query).mappings()]
+
+    def operations_total(self, account_id: str) -> Decimal:
+        """The sum of every operation of an account, added in Python to stay exact on SQLite."""
+        amounts = self._connection.execute(sa.select(account_operations.c.amount).where(account_operations.c.account_id == account_id)).scalars()
+        return sum(amounts, Decimal(0))
+
+    # ---- contracts and accesses -----------------------------------------------------
+
+    def insert_contract(self, contract: Contract) -> None:
+        self._connection.execute(
+            sa.insert(contracts).values(
+                id=contract.id,
+                subscriber_account_id=contract.subscriber_account_id,
+                valid_from=contract.valid_from,
+                valid_to=contract.valid_to,
+                status=contract.status.value,
+                parent_id=contract.parent_id,
+            )
+        )
+        self._write_contract_parts(contract)
+
+    def replace_contract(self, contract: Contract) -> None:
+        self._connection.execute(
+            sa.update(contracts)
+            .where(contracts.c.id == contract.id)
+            .values(valid_from=contract.valid_from, valid_to=contract.valid_to, status=contract.status.value, parent_id=contract.parent_id)
+        )
+        self._connection.execute(sa.delete(contract_items).where(contract_items.c.contract_id == contract.id))
+        self._connection.execute(sa.delete(contract_roles).where(contract_roles.c.contract_id == contract.id))
+        self._write_contract_parts(contract)
+
+    def _write_contract_parts(self, contract: Contract) -> None:
+        items = [{"contract_id": contract.id, "item_id": item.id, "position": index, "charge_plan": item.charge_plan} for index, item in enumerate(contract.items)]
+        roles = [{"contract_id": contract.id, "role": role, "account_id": account_id} for role, account_id in contract.roles.items()]
+        if items:
+            self._connection.execute(sa.insert(contract_items), items)
+        if roles:
+            self._connection.execute(sa.insert(contract_roles), roles)
+
+    def contract(self, contract_id: str, *, lock: bool = False) -> Contract | None:
+        query = sa.select(contracts).where(contracts.c.id == contract_id)
+        if lock:
+            query = query.with_for_update()
+        row = self._connection.execute(query).mappings().first()
+        if row is None:
+            return None
+        items = self._connection.execute(
+            sa.select(contract_items).where(contract_items.c.contract_id == contract_id).order_by(contract_items.c.position)
+        ).mappings()
+        roles = self._connection.execute(sa.select(contract_roles).where(contract_roles.c.contract_id == contract_id)).mappings()
+        return Contract(
+            id=ContractId(row["id"]),
+            subscriber_account_id=SubscriberAccountId(row["subscriber_account_id"]),
+            valid_from=row["valid_from"],
+            valid_to=row["valid_to"],
+            status=ContractStatus(row["status"]),
+            parent_id=row["parent_id"],
+            items=tuple(ContractItem(ContractItemId(item["item_id"]), item["charge_plan"]) for item in items),
+            roles={role["role"]: AccountId(role["account_id"]) for role in roles},
+        )
+
+    def contracts_of(self, subscriber_account_id: str) -> list[str]:
+        query = sa.select(contracts.c.id).where(contracts.c.subscriber_account_id == subscriber_account_id).order_by(contracts.c.id)
+        return list(self._connection.execute(query).scalars())
+
+    def insert_access(self, access: Access) -> None:
+        self._connection.execute(
+            sa.insert(accesses).values(
+                service_id=access.service_id,
+                user_id=access.user_id,
+                contract_id=access.contract_id,
+                valid_from=access.valid_from,
+                valid_to=access.valid_to,
+            )
+        )
+
+    def accesses_of(self, service_id: str, user_id: str) -> list[Access]:
+        query = sa.select(accesses).where(accesses.c.service_id == service_id, accesses.c.user_id == user_id).order_by(accesses.c.valid_from)
+        return [_access(row) for row in self._connection.execute(query).mappings()]
+
+    def accesses_of_contract(self, contract_id: str) -> list[Access]:
+        query = sa.select(accesses).where(accesses.c.contract_id == contract_id).order_by(accesses.c.valid_from)
+        return [_access(row) for row in self._connection.execute(query).mappings()]
+
+    def find_access(self, service_id: str, user_id: str, at: datetime) -> Access | None:
+        query = (
+            sa.select(accesses)
+            .where(
+                accesses.c.service_id == service_id,
+                accesses.c.user_id == user_id,
+                accesses.c.valid_from <= at,
+                sa.or_(accesses.c.valid_to.is_(None), accesses.c.valid_to > at),
+            )
+            .limit(1)
+        )
+        row = self._connection.execute(query).mappings().first()
+        return _access(row) if row is not None else None
+
+    # ---- counters ---------------------------------------------------------------------
+
+    def counters(self, contract_id: str) -> dict[CounterKey, Decimal]:
+        query = sa.select(counters).where(counters.c.contract_id == contract_id)
+        return {CounterKey(row["contract_id"], row["item_id"], row["name"]): row["value"] for row in self._connection.execute(query).mappings()}
+
+    def counter_rows(self, contract_id: str) -> list[dict[str, Any]]:
+        query = sa.select(counters).where(counters.c.contract_id == contract_id).order_by(counters.c.item_id, counters.c.name)
+        return [dict(row) for row in self._connection.execute(query).mappings()]
+
+    def write_counters(self, changes: Iterable[CounterChange]) -> None:
+        """Store new counter values; the caller holds the contract's lock."""
+        for change in changes:
+            key = change.key
+            where = (counters.c.contract_id == key.contract_id, counters.c.item_id == key.item_id, counters.c.name == key.name)
+            updated = self._connection.execute(sa.update(counters).where(*where).values(value=change.after))
+            if updated.rowcount == 0:
+                self._connection.execute(
+                    sa.insert(counters).values(
+                        contract_id=key.contract_id, item_id=key.item_id, name=key.name, unit=change.unit.value, value=change.after
+                    )
+                )
+
+
+def _account(row: sa.RowMapping) -> Account:
+    return Account(
+        id=AccountId(row["id"]),
+        subscriber_account_id=SubscriberAccountId(row["subscriber_account_id"]),
+        kind=AccountKind(row["kind"]),
+        currency=row["currency"],
+        balance=row["balance"],
+        floor=row["floor"],
+        credit_limit=row["credit_limit"],
+        holder_status=SubscriberAccountStatus(row["holder_status"]),
+    )
+
+
+def _access(row: sa.RowMapping) -> Access:
+    return Access(row["service_id"], row["user_id"], ContractId(row["contract_id"]), row["valid_from"], row["valid_to"])
+
+

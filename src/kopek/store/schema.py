@@ -1,0 +1,182 @@
+"""The tables of kopek's system of record (SQLAlchemy Core).
+
+Every row that belongs to a subscriber account carries ``subscriber_account_id``
+or reaches it in one join, so the schema can be distributed by that key later.
+Changes to this module need an Alembic revision in ``store/migrations``.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from kopek.store.types import ExactDecimal, UtcDateTime
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+catalogs = sa.Table(
+    "catalogs",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("loaded_at", UtcDateTime, nullable=False),
+    sa.Column("source", sa.String(512), nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(256), nullable=False),
+    sa.Column("details", sa.Text, nullable=False),
+)
+
+subscriber_accounts = sa.Table(
+    "subscriber_accounts",
+    metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False, server_default=""),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("subscriber_account_id", sa.String(128), sa.ForeignKey("subscriber_accounts.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("balance", ExactDecimal, nullable=False),
+    sa.Column("floor", ExactDecimal, nullable=False),
+    sa.Column("credit_limit", ExactDecimal, nullable=True),
+)
+
+contracts = sa.Table(
+    "contracts",
+    metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("subscriber_account_id", sa.String(128), sa.ForeignKey("subscriber_accounts.id"), nullable=False, index=True),
+    sa.Column("valid_from", UtcDateTime, nullable=False),
+    sa.Column("valid_to", UtcDateTime, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("parent_id", sa.String(128), sa.ForeignKey("contracts.id"), nullable=True),
+)
+
+contract_items = sa.Table(
+    "contract_items",
+    metadata,
+    sa.Column("contract_id", sa.String(128), sa.ForeignKey("contracts.id"), primary_key=True),
+    sa.Column("item_id", sa.String(128), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("charge_plan", sa.String(128), nullable=False),
+)
+
+contract_roles = sa.Table(
+    "contract_roles",
+    metadata,
+    sa.Column("contract_id", sa.String(128), sa.ForeignKey("contracts.id"), primary_key=True),
+    sa.Column("role", sa.String(128), primary_key=True),
+    sa.Column("account_id", sa.String(128), sa.ForeignKey("accounts.id"), nullable=False),
+)
+
+accesses = sa.Table(
+    "accesses",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("service_id", sa.String(128), nullable=False),
+    sa.Column("user_id", sa.String(128), nullable=False),
+    sa.Column("contract_id", sa.String(128), sa.ForeignKey("contracts.id"), nullable=False, index=True),
+    sa.Column("valid_from", UtcDateTime, nullable=False),
+    sa.Column("valid_to", UtcDateTime, nullable=True),
+    sa.Index("ix_accesses_service_user", "service_id", "user_id", "valid_from"),
+)
+
+counters = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("contract_id", sa.String(128), sa.ForeignKey("contracts.id"), primary_key=True),
+    sa.Column("item_id", sa.String(128), primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("unit", sa.String(16), nullable=False),
+    sa.Column("value", ExactDecimal, nullable=False),
+)
+
+charging_operations = sa.Table(
+    "charging_operations",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("idempotency_key", sa.String(128), nullable=True, unique=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("contract_id", sa.String(128), nullable=False, index=True),
+    sa.Column("subscriber_account_id", sa.String(128), nullable=False),
+    sa.Column("consumption_date", UtcDateTime, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("sender_job_id", sa.String(128), nullable=True),
+    sa.Column("result", sa.Text, nullable=False),
+)
+
+charged_items = sa.Table(
+    "charged_items",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("operation_id", sa.String(64), sa.ForeignKey("charging_operations.id"), nullable=False, index=True),
+    sa.Column("contract_id", sa.String(128), nullable=False, index=True),
+    sa.Column("contract_item_id", sa.String(128), nullable=False),
+    sa.Column("item_class", sa.String(128), nullable=False),
+    sa.Column("charge_plan", sa.String(128), nullable=False),
+    sa.Column("charge", sa.String(128), nullable=False),
+    sa.Column("account_role", sa.String(128), nullable=False),
+    sa.Column("account_id", sa.String(128), nullable=False),
+    sa.Column("amount", ExactDecimal, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("quantity", ExactDecimal, nullable=False),
+    sa.Column("quantity_unit", sa.String(16), nullable=True),
+    sa.Column("output", sa.String(16), nullable=False),
+    sa.Column("consumption_date", UtcDateTime, nullable=False),
+)
+
+account_operations = sa.Table(
+    "account_operations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(128), sa.ForeignKey("accounts.id"), nullable=False, index=True),
+    sa.Column("operation_id", sa.String(64), nullable=True, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("amount", ExactDecimal, nullable=False),
+    sa.Column("balance_after", ExactDecimal, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("operation_id", sa.String(64), nullable=True, index=True),
+    sa.Column("contract_id", sa.String(128), nullable=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+exported_items = sa.Table(
+    "exported_items",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("operation_id", sa.String(64), sa.ForeignKey("charging_operations.id"), nullable=False),
+    sa.Column("item", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("file_name", sa.String(256), nullable=True, index=True),
+)

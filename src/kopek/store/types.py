@@ -1,0 +1,67 @@
+"""Column types that keep exact values on every backend.
+
+``ExactDecimal`` is ``NUMERIC`` without scale on PostgreSQL and exact decimal text
+on SQLite (whose own NUMERIC affinity would go through binary floats).
+``UtcDateTime`` stores instants in UTC; on SQLite as fixed-width ISO text, so text
+order is time order.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from kopek.money import to_text
+
+_SQLITE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    impl = sa.String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(sa.Numeric(asdecimal=True))
+        return dialect.type_descriptor(sa.String())
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        assert isinstance(value, Decimal), f"money must be Decimal, got {type(value).__name__}"
+        return value if dialect.name == "postgresql" else to_text(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return value if isinstance(value, Decimal) else Decimal(value)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(26))
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        assert value.tzinfo is not None, "instants are stored time-zone aware"
+        utc = value.astimezone(UTC)
+        return utc.strftime(_SQLITE_FORMAT) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return datetime.strptime(value, _SQLITE_FORMAT).replace(tzinfo=UTC)
+        assert isinstance(value, datetime)
+        return value.astimezone(UTC)
