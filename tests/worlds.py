@@ -118,7 +118,12 @@ def build_world(engine: Engine, *, alice_balance: str = "10.00") -> None:
         )
         engine.create_access(
             AccessInput.model_validate(
-                {"service_id": "mobile", "user_id": f"{holder}-msisdn", "contract_id": f"{holder}-contract", "valid_from": START.isoformat()}
+                {
+                    "service_id": "mobile",
+                    "user_id": f"{holder}-msisdn",
+                    "contract_id": f"{holder}-contract",
+                    "valid_from": START.isoformat(),
+                }
             )
         )
 

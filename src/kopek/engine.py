@@ -151,7 +151,10 @@ class Engine:
         with self._uow() as uow:
             account = master_data.adjust_balance(uow, account_id, adjustment, at=self._clock())
             uow.catalogs.audit(
-                at=self._clock(), actor=actor, action="account.adjust", target=f"account/{account_id}",
+                at=self._clock(),
+                actor=actor,
+                action="account.adjust",
+                target=f"account/{account_id}",
                 details={"amount": str(adjustment.amount), "reason": adjustment.reason},
             )
             uow.commit()

@@ -52,7 +52,7 @@ def to_decimal(value: object) -> Decimal:
     Accepts ``Decimal``, ``int`` and numeric strings. Refuses ``float`` (inexact),
     ``bool`` (a flag, not a number), NaN and infinities.
     """
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise NotADecimalError(f"{type(value).__name__} is not an exact decimal number")
     if isinstance(value, Decimal):
         result = value

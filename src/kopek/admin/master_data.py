@@ -119,7 +119,9 @@ class MasterDataDocument(_Input):
 def create_subscriber_account(uow: UnitOfWork, record: SubscriberAccountInput, *, at: datetime) -> None:
     if uow.master.subscriber_account(record.id) is not None:
         raise AlreadyExistsError(code=Code.ALREADY_EXISTS, message=f"subscriber account {record.id!r} already exists")
-    uow.master.insert_subscriber_account(SubscriberAccount(SubscriberAccountId(record.id), record.currency, record.status, record.name), at=at)
+    uow.master.insert_subscriber_account(
+        SubscriberAccount(SubscriberAccountId(record.id), record.currency, record.status, record.name), at=at
+    )
     for account in record.accounts:
         _create_account(uow, SubscriberAccountId(record.id), record.currency, account, at=at)
 
@@ -153,7 +155,16 @@ def _apply(uow: UnitOfWork, account: Account, amount: Decimal, kind: OperationKi
     after = account.balance + amount
     uow.master.set_balance(account.id, after)
     uow.master.insert_account_operations([AccountOperation(account.id, kind, amount, after, account.currency)], operation_id=None, at=at)
-    return Account(account.id, account.subscriber_account_id, account.kind, account.currency, after, account.floor, account.credit_limit, account.holder_status)
+    return Account(
+        account.id,
+        account.subscriber_account_id,
+        account.kind,
+        account.currency,
+        after,
+        account.floor,
+        account.credit_limit,
+        account.holder_status,
+    )
 
 
 def update_subscriber_account(uow: UnitOfWork, subscriber_account_id: str, update: SubscriberAccountUpdate) -> None:
@@ -229,7 +240,11 @@ def _check_contract(uow: UnitOfWork, contract: Contract, catalog: Catalog | None
         if uow.master.account(account_id) is None:
             faults.append(ErrorDetail(f"role {role!r} names unknown account {account_id!r}", ("roles", role)))
     if faults:
-        raise InvalidError(code=Code.MASTER_DATA_INVALID, message=f"contract {contract.id!r}: " + "; ".join(f.message for f in faults), details=tuple(faults))
+        raise InvalidError(
+            code=Code.MASTER_DATA_INVALID,
+            message=f"contract {contract.id!r}: " + "; ".join(f.message for f in faults),
+            details=tuple(faults),
+        )
 
 
 def create_access(uow: UnitOfWork, record: AccessInput) -> Access:
@@ -241,7 +256,10 @@ def create_access(uow: UnitOfWork, record: AccessInput) -> Access:
         if _overlap(access, other):
             raise AlreadyExistsError(
                 code=Code.ALREADY_EXISTS,
-                message=f"service {record.service_id!r} user {record.user_id!r} already has an access to {other.contract_id!r} over an overlapping period",
+                message=(
+                    f"service {record.service_id!r} user {record.user_id!r} already has an access"
+                    f" to {other.contract_id!r} over an overlapping period"
+                ),
             )
     uow.master.insert_access(access)
     return access

@@ -87,7 +87,11 @@ def subscriber_account_view(uow: UnitOfWork, subscriber_account_id: str) -> Subs
 
 def access_view(access: Access) -> AccessView:
     return AccessView(
-        service_id=access.service_id, user_id=access.user_id, contract_id=access.contract_id, valid_from=access.valid_from, valid_to=access.valid_to
+        service_id=access.service_id,
+        user_id=access.user_id,
+        contract_id=access.contract_id,
+        valid_from=access.valid_from,
+        valid_to=access.valid_to,
     )
 
 
@@ -102,7 +106,10 @@ def contract_view(uow: UnitOfWork, contract: Contract) -> ContractView:
         items=[ContractItemView(id=item.id, charge_plan=item.charge_plan) for item in contract.items],
         roles=dict(contract.roles),
         accesses=[access_view(access) for access in uow.master.accesses_of_contract(contract.id)],
-        counters=[CounterView(item_id=row["item_id"], name=row["name"], unit=row["unit"], value=row["value"]) for row in uow.master.counter_rows(contract.id)],
+        counters=[
+            CounterView(item_id=row["item_id"], name=row["name"], unit=row["unit"], value=row["value"])
+            for row in uow.master.counter_rows(contract.id)
+        ],
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -53,7 +53,7 @@ MIGRATION_RETRY_AFTER_SECONDS = 30
 @dataclass(frozen=True, slots=True)
 class ChargeCommand:
     item: ChargeableItem
-    options: ResultOptions = ResultOptions()
+    options: ResultOptions = field(default_factory=ResultOptions)
     idempotency_key: str | None = None
     sender_job_id: str | None = None
 
@@ -88,7 +88,9 @@ def _charge_once(command: ChargeCommand, context: ChargingContext) -> ChargeResu
         catalog = context.catalogs.current(uow)
         item_class = catalog.catalog.item_class(command.item.item_class)
         if item_class is None:
-            raise PrerequisiteMissingError(code=Code.ITEM_CLASS_UNKNOWN, message=f"unknown chargeable item class {command.item.item_class!r}")
+            raise PrerequisiteMissingError(
+                code=Code.ITEM_CLASS_UNKNOWN, message=f"unknown chargeable item class {command.item.item_class!r}"
+            )
         typed = type_item(item_class, command.item)
         digest = request_hash(command.item)
         replay = _replay(uow, command, digest)
@@ -275,13 +277,25 @@ def _record(
             "result": result.model_dump_json(),
         }
     )
-    uow.charging.insert_charged_items([_charged_row(operation_id, contract, item, charged, payer) for charged, payer in zip(outcome.charged_items, payers, strict=True)])
+    uow.charging.insert_charged_items(
+        [_charged_row(operation_id, contract, item, charged, payer) for charged, payer in zip(outcome.charged_items, payers, strict=True)]
+    )
     for account_id in {operation.account_id for operation in operations}:
         uow.master.set_balance(account_id, accounts[account_id].balance)
     uow.master.insert_account_operations(operations, operation_id=operation_id, at=now)
     uow.master.write_counters(outcome.counter_changes)
     uow.charging.insert_notifications(
-        [{"operation_id": operation_id, "contract_id": contract.id, "kind": note.kind.value, "message": note.message, "data": note.data, "created_at": now} for note in outcome.notifications]
+        [
+            {
+                "operation_id": operation_id,
+                "contract_id": contract.id,
+                "kind": note.kind.value,
+                "message": note.message,
+                "data": note.data,
+                "created_at": now,
+            }
+            for note in outcome.notifications
+        ]
     )
     if command.options.export_chargeable_item:
         assert result.chargeable_item_info is not None
@@ -310,4 +324,3 @@ def _charged_row(operation_id: str, contract: Contract, item: TypedItem, charged
 def error_notifications(error: KopekError) -> list[NotificationView]:
     """The notifications an error carries (e.g. from a ``no_access`` node), for ``notifications_on_error``."""
     return [NotificationView(kind=note.kind.value, message=note.message, data=note.data) for note in error.notifications]
-

@@ -78,7 +78,7 @@ def post_charges(
             raise IncompatibleConfigurationError(
                 code=Code.CURRENCY_MISMATCH,
                 reason=Reason.CANNOT_CHARGE_ACCOUNT,
-                message=f"charge plan {charged.charge_plan!r} prices in {charged.currency}, account {account.id!r} holds {account.currency}",
+                message=f"plan {charged.charge_plan!r} prices in {charged.currency}, account {account.id!r} holds {account.currency}",
             )
         if charged.amount == 0:
             continue

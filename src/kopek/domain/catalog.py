@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -23,8 +23,8 @@ from pydantic import (
 )
 
 from kopek import limits
-from kopek.money import NotADecimalError, RoundingMode, to_decimal, to_text
 from kopek.domain.units import Unit
+from kopek.money import NotADecimalError, RoundingMode, to_decimal, to_text
 
 
 def _parse_decimal(value: object) -> Decimal:
@@ -38,9 +38,7 @@ Dec = Annotated[
     Decimal,
     BeforeValidator(_parse_decimal),
     PlainSerializer(to_text, return_type=str, when_used="json"),
-    WithJsonSchema(
-        {"anyOf": [{"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}, {"type": "integer"}]}
-    ),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}, {"type": "integer"}]}),
 ]
 """An exact decimal: written as a string or an integer (never a binary float)."""
 
@@ -68,9 +66,7 @@ class PropertySpec(Frozen):
     type: PropertyType
     required: bool = True
     default: str | int | bool | Dec | None = None
-    allowed: tuple[str, ...] | None = Field(
-        default=None, description="Allowed values, compared as text; none means any value."
-    )
+    allowed: tuple[str, ...] | None = Field(default=None, description="Allowed values, compared as text; none means any value.")
     unit: Unit | None = Field(default=None, description="Unit of a quantity property.")
 
 
@@ -79,9 +75,7 @@ class ItemClass(Frozen):
 
     name: Name
     description: str = ""
-    quantity: Name | None = Field(
-        default=None, description="Name of the property that measures usage (reserved by sessions)."
-    )
+    quantity: Name | None = Field(default=None, description="Name of the property that measures usage (reserved by sessions).")
     properties: tuple[PropertySpec, ...] = ()
 
     def property_spec(self, name: str) -> PropertySpec | None:
@@ -182,7 +176,7 @@ class TierMode(StrEnum):
 
 
 class TierBand(Frozen):
-    up_to: PositiveDec | None = Field(default=None, description="Exclusive upper bound; none for the last band.")
+    up_to: PositiveDec | None = Field(default=None, description="Exclusive upper bound; the last band is open-ended whatever its up_to.")
     price: PriceNode
 
 
@@ -252,18 +246,7 @@ class NoAccessNode(Frozen):
 
 
 PriceNode = Annotated[
-    Union[
-        FlatNode,
-        ConnectFeeNode,
-        SumNode,
-        RateNode,
-        TiersNode,
-        SwitchNode,
-        PrefixNode,
-        RangeNode,
-        AllowanceNode,
-        NoAccessNode,
-    ],
+    FlatNode | ConnectFeeNode | SumNode | RateNode | TiersNode | SwitchNode | PrefixNode | RangeNode | AllowanceNode | NoAccessNode,
     Field(discriminator="type"),
 ]
 

@@ -32,7 +32,16 @@ def _detail(error: Any) -> ErrorDetail:
 def _is_union_tag(part: object) -> bool:
     # pydantic adds the discriminator value (e.g. 'rate') to paths into tagged unions.
     return isinstance(part, str) and part in {
-        "flat", "connect_fee", "sum", "rate", "tiers", "switch", "prefix", "range", "allowance", "no_access"
+        "flat",
+        "connect_fee",
+        "sum",
+        "rate",
+        "tiers",
+        "switch",
+        "prefix",
+        "range",
+        "allowance",
+        "no_access",
     }
 
 

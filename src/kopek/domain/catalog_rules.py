@@ -96,7 +96,9 @@ def _check_charge(catalog: Catalog, plan: ChargePlan, charge: Charge, path: Path
         if counter is None:
             yield ErrorDetail(f"unknown counter {update.counter!r}", (*path, "counter_updates", index, "counter"))
         elif update.add.value == "quantity" and not _same_dimension(counter.unit, item_class.quantity_unit):
-            yield ErrorDetail(f"counter {update.counter!r} is in {counter.unit}, not in the quantity's dimension", (*path, "counter_updates", index))
+            yield ErrorDetail(
+                f"counter {update.counter!r} is in {counter.unit}, not in the quantity's dimension", (*path, "counter_updates", index)
+            )
     yield from _check_node(charge.price, plan, item_class, (*path, "price"), depth=1)
 
 
@@ -134,7 +136,9 @@ def _check_own(node: PriceNode, plan: ChargePlan, item_class: ItemClass, path: P
     quantity_unit = item_class.quantity_unit
     if isinstance(node, RateNode):
         if not _same_dimension(node.unit, quantity_unit):
-            yield ErrorDetail(f"rate in {node.unit} but item class {item_class.name!r} measures {quantity_unit or 'no quantity'}", (*path, "unit"))
+            yield ErrorDetail(
+                f"rate in {node.unit} but item class {item_class.name!r} measures {quantity_unit or 'no quantity'}", (*path, "unit")
+            )
         if node.per_property is not None:
             yield from _check_property(item_class, node.per_property, _NUMERIC, (*path, "per_property"))
     elif isinstance(node, TiersNode):
@@ -144,7 +148,9 @@ def _check_own(node: PriceNode, plan: ChargePlan, item_class: ItemClass, path: P
         if counter is None:
             yield ErrorDetail(f"unknown counter {node.counter!r}", (*path, "counter"))
         elif not _same_dimension(counter.unit, quantity_unit):
-            yield ErrorDetail(f"allowance counter {node.counter!r} is in {counter.unit}, not in the quantity's dimension", (*path, "counter"))
+            yield ErrorDetail(
+                f"allowance counter {node.counter!r} is in {counter.unit}, not in the quantity's dimension", (*path, "counter")
+            )
     elif isinstance(node, SwitchNode | PrefixNode):
         kinds = (PropertyType.STRING,) if isinstance(node, PrefixNode) else tuple(PropertyType)
         yield from _check_property(item_class, node.property, kinds, (*path, "property"))

@@ -6,14 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Union
 
 from kopek import limits
 from kopek.domain.catalog import ItemClass, PropertySpec, PropertyType
 from kopek.errors import Code, ErrorDetail, InvalidError
 from kopek.money import NotADecimalError, to_decimal
 
-PropertyValue = Union[str, Decimal, int, bool, datetime]
+PropertyValue = str | Decimal | int | bool | datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +72,12 @@ def type_item(item_class: ItemClass, item: ChargeableItem) -> TypedItem:
     if item_class.quantity and not faults:
         quantity = typed[item_class.quantity]
         if isinstance(quantity, Decimal | int) and quantity < 0:
-            faults.append((Code.QUANTITY_NEGATIVE, ErrorDetail("the quantity must not be negative", ("properties", item_class.quantity), Code.QUANTITY_NEGATIVE)))
+            faults.append(
+                (
+                    Code.QUANTITY_NEGATIVE,
+                    ErrorDetail("the quantity must not be negative", ("properties", item_class.quantity), Code.QUANTITY_NEGATIVE),
+                )
+            )
     if faults:
         code = faults[0][0]
         raise InvalidError(
@@ -84,9 +88,7 @@ def type_item(item_class: ItemClass, item: ChargeableItem) -> TypedItem:
     return TypedItem(item_class, item.consumption_date, item.service_id, item.user_id, typed)
 
 
-def _type_property(
-    spec: PropertySpec, raw: Mapping[str, object], typed: dict[str, PropertyValue]
-) -> tuple[Code, ErrorDetail] | None:
+def _type_property(spec: PropertySpec, raw: Mapping[str, object], typed: dict[str, PropertyValue]) -> tuple[Code, ErrorDetail] | None:
     location = ("properties", spec.name)
     if spec.name not in raw or raw[spec.name] is None:
         if spec.default is not None:

@@ -12,6 +12,7 @@ import decimal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Final
 
 from kopek.domain.catalog import (
     AllowanceNode,
@@ -31,8 +32,15 @@ from kopek.domain.catalog import (
 from kopek.domain.item import PropertyValue, property_text
 from kopek.domain.units import Unit
 from kopek.errors import Code, IllegalStateError, InvalidConfigurationError, Reason
-from kopek.money import ZERO, ceil_to_multiple
+from kopek.money import RATING_PRECISION_DIGITS, ZERO, RoundingMode, ceil_to_multiple, quantize
 from kopek.rating.outcome import CounterKey, Notification, NotificationKind
+
+#: Significant digits kept when a counter is read back in base units. A counter in
+#: minutes or hours holds seconds divided by 60 or 3600, which Decimal rounds at
+#: RATING_PRECISION_DIGITS; the base factors have at most 10 digits, so rounding the
+#: product back to fewer digits cancels that rounding: 52 s then 8 s use up exactly
+#: one free minute instead of leaving a remainder that an increment would bill.
+COUNTER_BASE_DIGITS: Final = RATING_PRECISION_DIGITS - 10
 
 
 @dataclass(slots=True)
@@ -53,6 +61,14 @@ class CounterView:
 
     def unit(self, name: str) -> Unit:
         return self.specs[name].unit
+
+    def get_base(self, name: str) -> Decimal:
+        """The counter's value in base units (seconds, bytes, events), to COUNTER_BASE_DIGITS digits."""
+        value = self.unit(name).to_base(self.get(name))
+        if value == 0:
+            return ZERO
+        decimals = COUNTER_BASE_DIGITS - value.adjusted() - 1
+        return quantize(value, decimals=decimals, mode=RoundingMode.HALF_EVEN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,16 +123,17 @@ def _price_rate(node: RateNode, quantity: Decimal, given: PricingInput) -> Decim
 
 def _price_tiers(node: TiersNode, quantity: Decimal, given: PricingInput, counters: CounterView) -> Decimal:
     unit = node.unit or (counters.unit(node.counter) if node.counter else given.quantity_unit) or Unit.EVENTS
-    start = counters.unit(node.counter).to_base(counters.get(node.counter)) if node.counter else ZERO
+    start = counters.get_base(node.counter) if node.counter else ZERO
     end = start + quantity
-    bounds = [(unit.to_base(band.up_to) if band.up_to is not None else None) for band in node.bands]
+    # The last band is open-ended whatever its up_to, so no usage is left without a price.
+    bounds = [(unit.to_base(band.up_to) if band.up_to is not None else None) for band in node.bands[:-1]] + [None]
     if node.mode is TierMode.VOLUME or quantity == 0:
         reach = end if node.mode is TierMode.VOLUME else start
         index = _band_reaching(bounds, reach, inclusive=node.mode is TierMode.VOLUME)
         return price(node.bands[index].price, quantity, given, counters)
     total = ZERO
     lower = ZERO
-    for band, upper in zip(node.bands, bounds):
+    for band, upper in zip(node.bands, bounds, strict=True):
         part = min(end, upper if upper is not None else end) - max(start, lower)
         if part > 0:
             total += price(band.price, part, given, counters)
@@ -135,10 +152,10 @@ def _band_reaching(bounds: list[Decimal | None], position: Decimal, *, inclusive
 
 def _price_allowance(node: AllowanceNode, quantity: Decimal, given: PricingInput, counters: CounterView) -> Decimal:
     unit = counters.unit(node.counter)
-    left = max(unit.to_base(counters.get(node.counter)), ZERO)
+    left = max(counters.get_base(node.counter), ZERO)
     covered = min(quantity, left)
     if covered > 0:
-        after = counters.get(node.counter) - unit.from_base(covered)
+        after = ZERO if covered == left else counters.get(node.counter) - unit.from_base(covered)
         counters.set(node.counter, after)
         if after <= 0:
             counters.notifications.append(

@@ -18,7 +18,7 @@ from kopek.domain.master import Contract, ContractItem
 from kopek.domain.units import Unit
 from kopek.errors import Code, IllegalStateError, PrerequisiteMissingError, Reason
 from kopek.money import ONE, ZERO, quantize, rating_context
-from kopek.rating.outcome import ChargedItem, CounterChange, CounterKey, RatingOutcome
+from kopek.rating.outcome import ChargedItem, CounterChange, CounterKey, Notification, RatingOutcome
 from kopek.rating.pricing import CounterView, PricingInput, guard_arithmetic, price
 
 
@@ -33,7 +33,7 @@ class ContractState:
 def rate_item(catalog: Catalog, state: ContractState, item: TypedItem) -> RatingOutcome:
     """Price ``item`` under every applicable charge of ``state``'s contract."""
     values = dict(state.counters)
-    notifications: list = []
+    notifications: list[Notification] = []
     charged: list[ChargedItem] = []
     touched: dict[CounterKey, Unit] = {}
     before: dict[CounterKey, Decimal] = {}
@@ -56,9 +56,7 @@ def rate_item(catalog: Catalog, state: ContractState, item: TypedItem) -> Rating
             message=f"contract {state.contract.id!r} has no charge for item class {item.item_class.name!r}",
         )
     changes = tuple(
-        CounterChange(key, unit, before[key], values[key])
-        for key, unit in sorted(touched.items())
-        if values[key] != before[key]
+        CounterChange(key, unit, before[key], values[key]) for key, unit in sorted(touched.items()) if values[key] != before[key]
     )
     return RatingOutcome(tuple(charged), changes, tuple(notifications))
 
@@ -82,7 +80,7 @@ def _plans(catalog: Catalog, contract: Contract) -> list[tuple[ContractItem, Cha
 
 
 def _view(
-    contract: Contract, contract_item: ContractItem, plan: ChargePlan, values: dict[CounterKey, Decimal], notifications: list
+    contract: Contract, contract_item: ContractItem, plan: ChargePlan, values: dict[CounterKey, Decimal], notifications: list[Notification]
 ) -> CounterView:
     keys = {
         spec.name: CounterKey(contract.id, "" if spec.scope is CounterScope.CONTRACT else contract_item.id, spec.name)

@@ -19,7 +19,8 @@ class CatalogStore:
         return self._connection.execute(sa.select(sa.func.max(catalogs.c.version))).scalar_one_or_none()
 
     def document(self, version: int) -> str:
-        return self._connection.execute(sa.select(catalogs.c.document).where(catalogs.c.version == version)).scalar_one()
+        document: str = self._connection.execute(sa.select(catalogs.c.document).where(catalogs.c.version == version)).scalar_one()
+        return document
 
     def insert(self, *, document: str, source: str, at: datetime) -> int:
         result = self._connection.execute(sa.insert(catalogs).values(document=document, source=source, loaded_at=at))

@@ -20,7 +20,9 @@ class ChargingStore:
     def operation_by_key(self, idempotency_key: str) -> tuple[str, str] | None:
         """The request hash and stored result of the operation with this key, if any."""
         row = self._connection.execute(
-            sa.select(charging_operations.c.request_hash, charging_operations.c.result).where(charging_operations.c.idempotency_key == idempotency_key)
+            sa.select(charging_operations.c.request_hash, charging_operations.c.result).where(
+                charging_operations.c.idempotency_key == idempotency_key
+            )
         ).first()
         return (row[0], row[1]) if row is not None else None
 
@@ -36,7 +38,9 @@ class ChargingStore:
             self._connection.execute(sa.insert(notifications), [row | {"data": json.dumps(row["data"], sort_keys=True)} for row in rows])
 
     def insert_exported_item(self, *, operation_id: str, item: dict[str, Any], at: datetime) -> None:
-        self._connection.execute(sa.insert(exported_items).values(operation_id=operation_id, item=json.dumps(item, sort_keys=True), created_at=at))
+        self._connection.execute(
+            sa.insert(exported_items).values(operation_id=operation_id, item=json.dumps(item, sort_keys=True), created_at=at)
+        )
 
     def charged_items_of(self, contract_id: str, *, limit: int) -> list[dict[str, Any]]:
         query = sa.select(charged_items).where(charged_items.c.contract_id == contract_id).order_by(charged_items.c.id).limit(limit)
@@ -46,7 +50,12 @@ class ChargingStore:
         return self._connection.execute(sa.select(sa.func.count()).select_from(charging_operations)).scalar_one()
 
     def pending_exports(self, *, limit: int) -> list[tuple[int, str]]:
-        query = sa.select(exported_items.c.id, exported_items.c.item).where(exported_items.c.file_name.is_(None)).order_by(exported_items.c.id).limit(limit)
+        query = (
+            sa.select(exported_items.c.id, exported_items.c.item)
+            .where(exported_items.c.file_name.is_(None))
+            .order_by(exported_items.c.id)
+            .limit(limit)
+        )
         return [(row[0], row[1]) for row in self._connection.execute(query)]
 
     def mark_exported(self, ids: Sequence[int], file_name: str) -> None:

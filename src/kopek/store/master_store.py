@@ -47,11 +47,17 @@ class MasterStore:
 
     def insert_subscriber_account(self, record: SubscriberAccount, *, at: datetime) -> None:
         self._connection.execute(
-            sa.insert(subscriber_accounts).values(id=record.id, currency=record.currency, status=record.status.value, name=record.name, created_at=at)
+            sa.insert(subscriber_accounts).values(
+                id=record.id, currency=record.currency, status=record.status.value, name=record.name, created_at=at
+            )
         )
 
     def subscriber_account(self, subscriber_account_id: str) -> SubscriberAccount | None:
-        row = self._connection.execute(sa.select(subscriber_accounts).where(subscriber_accounts.c.id == subscriber_account_id)).mappings().first()
+        row = (
+            self._connection.execute(sa.select(subscriber_accounts).where(subscriber_accounts.c.id == subscriber_account_id))
+            .mappings()
+            .first()
+        )
         if row is None:
             return None
         return SubscriberAccount(SubscriberAccountId(row["id"]), row["currency"], SubscriberAccountStatus(row["status"]), row["name"])
@@ -128,7 +134,9 @@ class MasterStore:
 
     def operations_total(self, account_id: str) -> Decimal:
         """The sum of every operation of an account, added in Python to stay exact on SQLite."""
-        amounts = self._connection.execute(sa.select(account_operations.c.amount).where(account_operations.c.account_id == account_id)).scalars()
+        amounts = self._connection.execute(
+            sa.select(account_operations.c.amount).where(account_operations.c.account_id == account_id)
+        ).scalars()
         return sum(amounts, Decimal(0))
 
     # ---- contracts and accesses -----------------------------------------------------
@@ -157,7 +165,10 @@ class MasterStore:
         self._write_contract_parts(contract)
 
     def _write_contract_parts(self, contract: Contract) -> None:
-        items = [{"contract_id": contract.id, "item_id": item.id, "position": index, "charge_plan": item.charge_plan} for index, item in enumerate(contract.items)]
+        items = [
+            {"contract_id": contract.id, "item_id": item.id, "position": index, "charge_plan": item.charge_plan}
+            for index, item in enumerate(contract.items)
+        ]
         roles = [{"contract_id": contract.id, "role": role, "account_id": account_id} for role, account_id in contract.roles.items()]
         if items:
             self._connection.execute(sa.insert(contract_items), items)
@@ -202,7 +213,9 @@ class MasterStore:
         )
 
     def accesses_of(self, service_id: str, user_id: str) -> list[Access]:
-        query = sa.select(accesses).where(accesses.c.service_id == service_id, accesses.c.user_id == user_id).order_by(accesses.c.valid_from)
+        query = (
+            sa.select(accesses).where(accesses.c.service_id == service_id, accesses.c.user_id == user_id).order_by(accesses.c.valid_from)
+        )
         return [_access(row) for row in self._connection.execute(query).mappings()]
 
     def accesses_of_contract(self, contract_id: str) -> list[Access]:
@@ -227,7 +240,9 @@ class MasterStore:
 
     def counters(self, contract_id: str) -> dict[CounterKey, Decimal]:
         query = sa.select(counters).where(counters.c.contract_id == contract_id)
-        return {CounterKey(row["contract_id"], row["item_id"], row["name"]): row["value"] for row in self._connection.execute(query).mappings()}
+        return {
+            CounterKey(row["contract_id"], row["item_id"], row["name"]): row["value"] for row in self._connection.execute(query).mappings()
+        }
 
     def counter_rows(self, contract_id: str) -> list[dict[str, Any]]:
         query = sa.select(counters).where(counters.c.contract_id == contract_id).order_by(counters.c.item_id, counters.c.name)
@@ -262,5 +277,3 @@ def _account(row: sa.RowMapping) -> Account:
 
 def _access(row: sa.RowMapping) -> Access:
     return Access(row["service_id"], row["user_id"], ContractId(row["contract_id"]), row["valid_from"], row["valid_to"])
-
-
