@@ -45,9 +45,11 @@ from kopek.errors import (
 )
 from kopek.rating.outcome import RatingOutcome
 from kopek.rating.rate import ContractState, rate_item
+from kopek.store.database import is_transient
 from kopek.store.uow import UnitOfWork
 
 MIGRATION_RETRY_AFTER_SECONDS = 30
+STORAGE_RETRY_AFTER_SECONDS = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,12 @@ def charge(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
     """Charge one item, all or nothing; a retry with the same idempotency key charges nothing more."""
     try:
         return _charge_once(command, context)
+    except sa.exc.OperationalError as error:
+        if not is_transient(error):
+            raise
+        raise TemporaryIllegalStateError(
+            code=Code.STORAGE_BUSY, message="the account is busy; retry", retry_after_seconds=STORAGE_RETRY_AFTER_SECONDS
+        ) from error
     except sa.exc.IntegrityError:
         # Another call with the same idempotency key committed first: answer with its result.
         if command.idempotency_key is None:

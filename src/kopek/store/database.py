@@ -18,6 +18,9 @@ from alembic.config import Config
 DEFAULT_DATABASE_URL: Final = "sqlite:///kopek.db"
 DATABASE_URL_VARIABLE: Final = "KOPEK_DATABASE_URL"
 SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
+POSTGRES_LOCK_TIMEOUT_MS: Final = 10_000
+# SQLSTATEs of PostgreSQL faults that a retry can cure: lock timeout, deadlock, serialization.
+_TRANSIENT_SQLSTATES: Final = frozenset({"55P03", "40P01", "40001"})
 MIGRATIONS_LOCATION: Final = str(Path(__file__).with_name("migrations"))
 
 
@@ -35,7 +38,23 @@ def create_database_engine(url: str) -> sa.Engine:
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
         return engine
-    return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET lock_timeout = {POSTGRES_LOCK_TIMEOUT_MS}")
+        cursor.close()
+        dbapi_connection.commit()
+
+    return engine
+
+
+def is_transient(error: sa.exc.DBAPIError) -> bool:
+    """True when ``error`` is a lock timeout, deadlock or serialization fault worth retrying."""
+    if "database is locked" in str(error.orig):
+        return True
+    return getattr(error.orig, "sqlstate", None) in _TRANSIENT_SQLSTATES
 
 
 def _configure_sqlite(engine: sa.Engine) -> None:
