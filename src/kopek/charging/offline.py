@@ -43,7 +43,7 @@ from kopek.errors import (
     Reason,
     TemporaryIllegalStateError,
 )
-from kopek.rating.outcome import RatingOutcome
+from kopek.rating.outcome import ChargedItem, RatingOutcome
 from kopek.rating.rate import ContractState, rate_item
 from kopek.store.database import is_transient
 from kopek.store.uow import UnitOfWork
@@ -58,6 +58,23 @@ class ChargeCommand:
     options: ResultOptions = field(default_factory=ResultOptions)
     idempotency_key: str | None = None
     sender_job_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Charged:
+    """Everything one successful charge computed, before it is stored."""
+
+    command: ChargeCommand
+    digest: str
+    now: datetime
+    operation_id: str
+    catalog_version: int
+    contract: Contract
+    item: TypedItem
+    outcome: RatingOutcome
+    payers: list[AccountId]
+    operations: list[AccountOperation]
+    accounts: dict[AccountId, Account]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +127,11 @@ def _charge_once(command: ChargeCommand, context: ChargingContext) -> ChargeResu
         accounts_before = uow.master.lock_accounts(payers)
         accounts_after, operations = post_charges(accounts_before, outcome.charged_items, payers)
         now = context.clock()
-        result = _result(command, catalog.version, now, context.new_id(), contract, typed, outcome, payers, operations, accounts_after)
-        _record(uow, command, digest, now, contract, typed, outcome, payers, operations, accounts_after, result)
+        charged = _Charged(
+            command, digest, now, context.new_id(), catalog.version, contract, typed, outcome, payers, operations, accounts_after
+        )
+        result = _result(charged)
+        _record(uow, charged, result)
         uow.commit()
         return result.select(command.options)
 
@@ -179,24 +199,14 @@ def _canonical(value: object) -> object:
     return str(value)
 
 
-def _result(
-    command: ChargeCommand,
-    catalog_version: int,
-    now: datetime,
-    operation_id: str,
-    contract: Contract,
-    item: TypedItem,
-    outcome: RatingOutcome,
-    payers: list[AccountId],
-    operations: list[AccountOperation],
-    accounts: dict[AccountId, Account],
-) -> ChargeResult:
+def _result(charged: _Charged) -> ChargeResult:
+    command, operation_id, contract, item, outcome = charged.command, charged.operation_id, charged.contract, charged.item, charged.outcome
     return ChargeResult(
         operation_id=operation_id,
         charging_process_info=ChargingProcessInfo(
             operation_id=operation_id,
-            catalog_version=catalog_version,
-            charged_at=now,
+            catalog_version=charged.catalog_version,
+            charged_at=charged.now,
             sender_job_id=command.sender_job_id,
             idempotency_key=command.idempotency_key,
             replayed=False,
@@ -218,18 +228,18 @@ def _result(
         ),
         charged_items=[
             ChargedItemView(
-                contract_item_id=charged.contract_item_id,
-                charge_plan=charged.charge_plan,
-                charge=charged.charge,
-                account_role=charged.account_role,
+                contract_item_id=item_charged.contract_item_id,
+                charge_plan=item_charged.charge_plan,
+                charge=item_charged.charge,
+                account_role=item_charged.account_role,
                 account_id=payer,
-                amount=charged.amount,
-                currency=charged.currency,
-                quantity=charged.quantity,
-                quantity_unit=charged.quantity_unit.value if charged.quantity_unit else None,
-                output=charged.output.value,
+                amount=item_charged.amount,
+                currency=item_charged.currency,
+                quantity=item_charged.quantity,
+                quantity_unit=item_charged.quantity_unit.value if item_charged.quantity_unit else None,
+                output=item_charged.output.value,
             )
-            for charged, payer in zip(outcome.charged_items, payers, strict=True)
+            for item_charged, payer in zip(outcome.charged_items, charged.payers, strict=True)
         ],
         account_operations=[
             AccountOperationView(
@@ -239,9 +249,9 @@ def _result(
                 balance_after=operation.balance_after,
                 currency=operation.currency,
             )
-            for operation in operations
+            for operation in charged.operations
         ],
-        account_info=[account_view(account) for account in accounts.values()],
+        account_info=[account_view(account) for account in charged.accounts.values()],
         notifications=[NotificationView(kind=note.kind.value, message=note.message, data=note.data) for note in outcome.notifications],
     )
 
@@ -258,25 +268,14 @@ def account_view(account: Account) -> AccountView:
     )
 
 
-def _record(
-    uow: UnitOfWork,
-    command: ChargeCommand,
-    digest: str,
-    now: datetime,
-    contract: Contract,
-    item: TypedItem,
-    outcome: RatingOutcome,
-    payers: list[AccountId],
-    operations: list[AccountOperation],
-    accounts: dict[AccountId, Account],
-    result: ChargeResult,
-) -> None:
+def _record(uow: UnitOfWork, charged: _Charged, result: ChargeResult) -> None:
+    command, contract, item, outcome, now = charged.command, charged.contract, charged.item, charged.outcome, charged.now
     operation_id = result.operation_id
     uow.charging.insert_operation(
         {
             "id": operation_id,
             "idempotency_key": command.idempotency_key,
-            "request_hash": digest,
+            "request_hash": charged.digest,
             "contract_id": contract.id,
             "subscriber_account_id": contract.subscriber_account_id,
             "consumption_date": item.consumption_date,
@@ -286,11 +285,14 @@ def _record(
         }
     )
     uow.charging.insert_charged_items(
-        [_charged_row(operation_id, contract, item, charged, payer) for charged, payer in zip(outcome.charged_items, payers, strict=True)]
+        [
+            _charged_row(operation_id, contract, item, item_charged, payer)
+            for item_charged, payer in zip(outcome.charged_items, charged.payers, strict=True)
+        ]
     )
-    for account_id in {operation.account_id for operation in operations}:
-        uow.master.set_balance(account_id, accounts[account_id].balance)
-    uow.master.insert_account_operations(operations, operation_id=operation_id, at=now)
+    for account_id in {operation.account_id for operation in charged.operations}:
+        uow.master.set_balance(account_id, charged.accounts[account_id].balance)
+    uow.master.insert_account_operations(charged.operations, operation_id=operation_id, at=now)
     uow.master.write_counters(outcome.counter_changes)
     uow.charging.insert_notifications(
         [
@@ -310,7 +312,7 @@ def _record(
         uow.charging.insert_exported_item(operation_id=operation_id, item=result.chargeable_item_info.model_dump(mode="json"), at=now)
 
 
-def _charged_row(operation_id: str, contract: Contract, item: TypedItem, charged: Any, payer: str) -> dict[str, Any]:
+def _charged_row(operation_id: str, contract: Contract, item: TypedItem, charged: ChargedItem, payer: str) -> dict[str, Any]:
     return {
         "operation_id": operation_id,
         "contract_id": contract.id,
