@@ -10,10 +10,10 @@ import textwrap
 from decimal import Decimal
 
 import pytest
+from rating_support import ITEM_CLASSES_YAML, amount, counters_after, load_catalog, rate, tariff
 
 from kopek.errors import Code, IllegalStateError, InvalidConfigurationError, Reason
 from kopek.rating.outcome import NotificationKind
-from rating_support import ITEM_CLASSES_YAML, amount, counters_after, load_catalog, rate, tariff
 
 # ---- flat, connect_fee, sum -------------------------------------------------------
 
@@ -83,7 +83,9 @@ def test_sum_adds_the_prices_of_parts_that_each_see_the_whole_item() -> None:
         # 524 288 bytes = 0.5 MiB; 0.5 × 1.00 = 0.50
         pytest.param("{type: rate, amount: 1.00, unit: mebibytes}", "data", {"volume": 524288}, "0.5000", id="bytes-priced-per-mebibyte"),
         # 3 GB = 3 × 10^9 bytes; 3 × 2.00 = 6.00
-        pytest.param("{type: rate, amount: 2.00, unit: gigabytes}", "data", {"volume": 3000000000}, "6.0000", id="bytes-priced-per-gigabyte"),
+        pytest.param(
+            "{type: rate, amount: 2.00, unit: gigabytes}", "data", {"volume": 3000000000}, "6.0000", id="bytes-priced-per-gigabyte"
+        ),
         # 250 000 bytes = 250 kB = 2.5 × 100 kB; 2.5 × 0.50 = 1.25
         pytest.param(
             "{type: rate, amount: 0.50, unit: kilobytes, per: 100}", "data", {"volume": 250000}, "1.2500", id="per-one-hundred-kilobytes"
@@ -346,6 +348,28 @@ def test_graduated_tiers_on_a_counter_price_a_zero_quantity_by_the_band_the_coun
     assert amount(rate(catalog, {"duration": "0"}, counters={"minutes_used": 100})) == Decimal("0.0500")
 
 
+def test_a_minute_counter_filled_by_calls_in_seconds_reaches_its_bound_exactly() -> None:
+    catalog = tariff(
+        """
+        type: tiers
+        counter: minutes_used
+        bands:
+          - up_to: 1
+            price: {type: rate, amount: 0.60, unit: minutes, increment: 1}
+          - price: {type: rate, amount: 0.01, unit: seconds}
+        """,
+        counters=MINUTES_USED,
+        charge=ADD_QUANTITY_TO_MINUTES_USED,
+    )
+    stored: dict[str, Decimal] = {}
+    for _ in range(30):
+        stored.update(counters_after(rate(catalog, {"duration": "2"}, counters=stored)))
+
+    # 30 calls of 2 s fill the first minute exactly; the next 2 s lie wholly in the
+    # second band: 2 × 0.01 = 0.02, with no sliver of the first band billed a minute.
+    assert amount(rate(catalog, {"duration": "2"}, counters=stored)) == Decimal("0.0200")
+
+
 @pytest.mark.parametrize(
     ("mode", "expected"),
     [
@@ -549,6 +573,23 @@ def test_allowance_counter_changes_carry_before_and_after() -> None:
 
     (change,) = outcome.counter_changes
     assert (change.before, change.after, change.delta) == (Decimal(2), Decimal("1.5"), Decimal("-0.5"))
+
+
+def test_allowance_with_units_left_covers_a_zero_quantity_item() -> None:
+    catalog = tariff(ALLOWANCE_THEN_PER_MINUTE, counters=FREE_MINUTES)
+
+    # Nothing is left to price, so neither the connect fee nor a minimum is billed.
+    outcome = rate(catalog, {"duration": "0"}, counters={"free_minutes": 1})
+
+    assert amount(outcome) == Decimal("0.0000")
+    assert outcome.counter_changes == ()
+
+
+def test_empty_allowance_leaves_a_zero_quantity_item_to_the_child() -> None:
+    catalog = tariff(ALLOWANCE_THEN_PER_MINUTE, counters=FREE_MINUTES)
+
+    # No free units: the child prices 0 s, 0.10 + 0 min × 0.60 = 0.10
+    assert amount(rate(catalog, {"duration": "0"}, counters={"free_minutes": 0})) == Decimal("0.1000")
 
 
 @pytest.mark.parametrize(

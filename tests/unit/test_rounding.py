@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from rating_support import amount, rate, tariff
 
 from kopek.money import NotADecimalError, RoundingMode, quantize, to_decimal
-from rating_support import amount, rate, tariff
 
 # Each row: the exact amount, then the amount rounded to 2 decimals in each mode.
 # up = away from zero, down = toward zero, ceiling = toward +∞, floor = toward −∞;

@@ -6,6 +6,7 @@ Inputs are pydantic models shared by HTTP, CLI, bulk files and the Python API.
 
 from __future__ import annotations
 
+import decimal
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -31,6 +32,7 @@ from kopek.domain.master import (
     SubscriberAccountStatus,
 )
 from kopek.errors import AlreadyExistsError, Code, DoesNotExistError, ErrorDetail, InvalidError
+from kopek.money import rating_context
 from kopek.store.uow import UnitOfWork
 
 
@@ -152,7 +154,8 @@ def adjust_balance(uow: UnitOfWork, account_id: str, adjustment: AdjustmentInput
 
 
 def _apply(uow: UnitOfWork, account: Account, amount: Decimal, kind: OperationKind, *, at: datetime) -> Account:
-    after = account.balance + amount
+    with decimal.localcontext(rating_context()):
+        after = account.balance + amount
     uow.master.set_balance(account.id, after)
     uow.master.insert_account_operations([AccountOperation(account.id, kind, amount, after, account.currency)], operation_id=None, at=at)
     return Account(

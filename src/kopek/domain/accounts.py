@@ -6,6 +6,7 @@ account operations and the accounts after them, or raise the refusal.
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -19,6 +20,7 @@ from kopek.errors import (
     PrerequisiteMissingError,
     Reason,
 )
+from kopek.money import rating_context
 from kopek.rating.outcome import ChargedItem
 
 
@@ -69,6 +71,14 @@ def post_charges(
     accounts: Mapping[AccountId, Account], charged_items: Sequence[ChargedItem], payers: Sequence[AccountId]
 ) -> tuple[dict[AccountId, Account], list[AccountOperation]]:
     """Post each charged item to its payer; refuse the whole item if any posting cannot be made."""
+    # Balances may hold more digits than the default 28-digit decimal context keeps.
+    with decimal.localcontext(rating_context()):
+        return _post_all(accounts, charged_items, payers)
+
+
+def _post_all(
+    accounts: Mapping[AccountId, Account], charged_items: Sequence[ChargedItem], payers: Sequence[AccountId]
+) -> tuple[dict[AccountId, Account], list[AccountOperation]]:
     current = dict(accounts)
     operations: list[AccountOperation] = []
     for index, (charged, account_id) in enumerate(zip(charged_items, payers, strict=True)):

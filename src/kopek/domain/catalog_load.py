@@ -17,7 +17,7 @@ def catalog_from_document(document: Any, *, source: str) -> Catalog:
     try:
         catalog = Catalog.model_validate(document)
     except pydantic.ValidationError as exc:
-        raise _catalog_error(source, [_detail(error) for error in exc.errors(include_url=False)]) from exc
+        raise _catalog_error(source, _own_faults([_detail(error) for error in exc.errors(include_url=False)])) from exc
     faults = check_catalog(catalog)
     if faults:
         raise _catalog_error(source, faults)
@@ -27,6 +27,15 @@ def catalog_from_document(document: Any, *, source: str) -> Catalog:
 def _detail(error: Any) -> ErrorDetail:
     location = tuple(part for part in error["loc"] if not _is_union_tag(part))
     return ErrorDetail(error["msg"], location, error["type"])
+
+
+def _own_faults(details: list[ErrorDetail]) -> list[ErrorDetail]:
+    # pydantic drops an invalid element from a list and then also reports the list
+    # as too short; that second fault names no mistake of the author's, so it goes.
+    def inside(outer: ErrorDetail, inner: ErrorDetail) -> bool:
+        return len(inner.location) > len(outer.location) and inner.location[: len(outer.location)] == outer.location
+
+    return [detail for detail in details if not (detail.code == "too_short" and any(inside(detail, other) for other in details))]
 
 
 def _is_union_tag(part: object) -> bool:

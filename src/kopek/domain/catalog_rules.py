@@ -68,6 +68,8 @@ def _check_item_class(item_class: ItemClass, path: Path) -> Iterator[ErrorDetail
         yield ErrorDetail(f"quantity names unknown property {item_class.quantity!r}", (*path, "quantity"))
     elif spec.type not in _NUMERIC or spec.unit is None:
         yield ErrorDetail("the quantity property must be a decimal or integer with a unit", (*path, "quantity"))
+    elif not spec.required and spec.default is None:
+        yield ErrorDetail("the quantity property must be required or have a default", (*path, "quantity"))
 
 
 def _check_plan_counters(plan: ChargePlan, path: Path, contract_counters: dict[str, tuple[Unit, object]]) -> Iterator[ErrorDetail]:

@@ -129,7 +129,8 @@ def parse_property(kind: PropertyType, value: object) -> PropertyValue:
         number = to_decimal(value)
     except NotADecimalError as exc:
         raise ValueError(str(exc)) from exc
-    if len(number.as_tuple().digits) > limits.DECIMAL_DIGITS_MAX:
+    # An exponent counts too: 1E+100 has one digit but a hundred before the point.
+    if len(number.as_tuple().digits) > limits.DECIMAL_DIGITS_MAX or number.adjusted() >= limits.DECIMAL_DIGITS_MAX:
         raise ValueError(f"more than {limits.DECIMAL_DIGITS_MAX} digits")
     if kind is PropertyType.INTEGER:
         if number != number.to_integral_value():

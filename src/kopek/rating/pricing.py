@@ -162,7 +162,9 @@ def _price_allowance(node: AllowanceNode, quantity: Decimal, given: PricingInput
                 Notification(NotificationKind.ALLOWANCE_EXHAUSTED, f"allowance {node.counter!r} is used up", {"counter": node.counter})
             )
     rest = quantity - covered
-    if rest == 0 and covered > 0:
+    # An allowance with units left covers the whole item, a zero quantity included;
+    # pricing a zero rest would bill the child's minimum or connect fee for nothing.
+    if rest == 0 and left > 0:
         return ZERO
     return price(node.then, rest, given, counters)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -24,6 +25,7 @@ from kopek.domain.master import (
     SubscriberAccountId,
     SubscriberAccountStatus,
 )
+from kopek.money import rating_context
 from kopek.rating.outcome import CounterChange, CounterKey
 from kopek.store.schema import (
     accesses,
@@ -137,7 +139,8 @@ class MasterStore:
         amounts = self._connection.execute(
             sa.select(account_operations.c.amount).where(account_operations.c.account_id == account_id)
         ).scalars()
-        return sum(amounts, Decimal(0))
+        with decimal.localcontext(rating_context()):
+            return sum(amounts, Decimal(0))
 
     # ---- contracts and accesses -----------------------------------------------------
 
