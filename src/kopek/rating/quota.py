@@ -1,0 +1,102 @@
+"""The maximum affordable quantity: inverting the price function by monotone search.
+
+A session asks how much usage the money available can buy. The answer is the
+largest quantity on the charge's increment grid whose price (allowances, tiers,
+connect fees and rounding applied) fits. The search only evaluates the pure
+price function, so it prices exactly as charging will.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+
+from kopek.domain.catalog import (
+    AllowanceNode,
+    Catalog,
+    ConnectFeeNode,
+    PrefixNode,
+    PriceNode,
+    RangeNode,
+    RateNode,
+    SumNode,
+    SwitchNode,
+    TiersNode,
+)
+from kopek.domain.item import TypedItem
+from kopek.domain.master import Contract
+from kopek.money import ZERO
+
+PriceOf = Callable[[Decimal], bool]
+"""Given a quantity (in the item's quantity unit), whether its price fits what is available."""
+
+
+def grid_step(catalog: Catalog, contract: Contract, item: TypedItem) -> Decimal:
+    """The quantity step of the grants for ``item``: the finest rate increment that prices it.
+
+    In the item's quantity unit; one unit when no rate of the applicable charges has an
+    increment.
+    """
+    unit = item.item_class.quantity_unit
+    if unit is None:
+        return Decimal(1)
+    steps = [
+        rate.unit.to_base(rate.increment) if rate.increment is not None else unit.base_factor
+        for plan in (catalog.charge_plan(contract_item.charge_plan) for contract_item in contract.items)
+        if plan is not None
+        for charge in plan.charges
+        if charge.item_class == item.item_class.name
+        for rate in _rates(charge.price)
+    ]
+    return unit.from_base(min(steps)) if steps else Decimal(1)
+
+
+def _rates(node: PriceNode) -> Iterator[RateNode]:
+    if isinstance(node, RateNode):
+        yield node
+    elif isinstance(node, ConnectFeeNode | AllowanceNode) and node.then is not None:
+        yield from _rates(node.then)
+    elif isinstance(node, SumNode):
+        for part in node.parts:
+            yield from _rates(part)
+    elif isinstance(node, TiersNode):
+        for band in node.bands:
+            yield from _rates(band.price)
+    elif isinstance(node, SwitchNode | PrefixNode | RangeNode):
+        for branch in _branches(node):
+            yield from _rates(branch)
+
+
+def _branches(node: SwitchNode | PrefixNode | RangeNode) -> list[PriceNode]:
+    if isinstance(node, SwitchNode):
+        branches = list(node.cases.values())
+    elif isinstance(node, PrefixNode):
+        branches = list(node.prefixes.values())
+    else:
+        branches = [band.price for band in node.ranges]
+    return branches + ([node.default] if node.default is not None else [])
+
+
+def max_affordable(fits: PriceOf, *, step: Decimal, limit: Decimal) -> Decimal:
+    """The largest ``k * step`` not above ``limit`` whose price fits; zero when not even one step fits.
+
+    Assumes the price does not decrease when the quantity grows (true for every
+    node but ``volume`` tiers, where the grant found still fits but may not be the
+    largest). Evaluates the price about ``2 * log2(limit / step)`` times.
+    """
+    assert step > 0 and limit >= 0, "the grid step is positive and the limit not negative"
+    steps_max = int(limit // step)
+    if steps_max == 0 or not fits(step):
+        return ZERO
+    low, high = 1, 2
+    while high <= steps_max and fits(high * step):
+        low, high = high, high * 2
+    high = min(high, steps_max + 1)
+    # Invariant: low fits, high does not (or is past the limit).
+    while high - low > 1:
+        middle = (low + high) // 2
+        if fits(middle * step):
+            low = middle
+        else:
+            high = middle
+    return low * step
