@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -102,7 +102,7 @@ def charge(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
         if command.idempotency_key is None:
             raise
         with UnitOfWork(context.engine, writes=False) as uow:
-            replay = _replay(uow, command, request_hash(command.item))
+            replay = _replay(uow, command, request_hash(_typed(uow, command, context)))
         if replay is None:
             raise
         return replay
@@ -111,13 +111,8 @@ def charge(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
 def _charge_once(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
     with UnitOfWork(context.engine) as uow:
         catalog = context.catalogs.current(uow)
-        item_class = catalog.catalog.item_class(command.item.item_class)
-        if item_class is None:
-            raise PrerequisiteMissingError(
-                code=Code.ITEM_CLASS_UNKNOWN, message=f"unknown chargeable item class {command.item.item_class!r}"
-            )
-        typed = type_item(item_class, command.item)
-        digest = request_hash(command.item)
+        typed = _typed(uow, command, context)
+        digest = request_hash(typed)
         replay = _replay(uow, command, digest)
         if replay is not None:
             return replay
@@ -134,6 +129,14 @@ def _charge_once(command: ChargeCommand, context: ChargingContext) -> ChargeResu
         _record(uow, charged, result)
         uow.commit()
         return result.select(command.options)
+
+
+def _typed(uow: UnitOfWork, command: ChargeCommand, context: ChargingContext) -> TypedItem:
+    """The command's item checked and typed against its class in the current catalog."""
+    item_class = context.catalogs.current(uow).catalog.item_class(command.item.item_class)
+    if item_class is None:
+        raise PrerequisiteMissingError(code=Code.ITEM_CLASS_UNKNOWN, message=f"unknown chargeable item class {command.item.item_class!r}")
+    return type_item(item_class, command.item)
 
 
 def _replay(uow: UnitOfWork, command: ChargeCommand, digest: str) -> ChargeResult | None:
@@ -179,11 +182,15 @@ def _chargeable_contract(uow: UnitOfWork, item: TypedItem) -> Contract:
     return contract
 
 
-def request_hash(item: ChargeableItem) -> str:
-    """A digest of what identifies a charge request, to tell a retry from a different item."""
+def request_hash(item: TypedItem) -> str:
+    """A digest of what identifies a charge request, to tell a retry from a different item.
+
+    Computed on the typed item, so ``90`` and ``"90"``, or one instant written with two
+    offsets, are the same request.
+    """
     canonical = {
-        "item_class": item.item_class,
-        "consumption_date": item.consumption_date.isoformat(),
+        "item_class": item.item_class.name,
+        "consumption_date": item.consumption_date.astimezone(UTC).isoformat(),
         "service_id": item.service_id,
         "user_id": item.user_id,
         "properties": {name: _canonical(value) for name, value in sorted(item.properties.items())},
@@ -193,7 +200,7 @@ def request_hash(item: ChargeableItem) -> str:
 
 def _canonical(value: object) -> object:
     if isinstance(value, datetime):
-        return value.isoformat()
+        return value.astimezone(UTC).isoformat()
     if isinstance(value, bool | int | str) or value is None:
         return value
     return str(value)

@@ -162,11 +162,11 @@ def _price_allowance(node: AllowanceNode, quantity: Decimal, given: PricingInput
                 Notification(NotificationKind.ALLOWANCE_EXHAUSTED, f"allowance {node.counter!r} is used up", {"counter": node.counter})
             )
     rest = quantity - covered
-    # An allowance with units left covers the whole item, a zero quantity included;
-    # pricing a zero rest would bill the child's minimum or connect fee for nothing.
-    if rest == 0 and left > 0:
-        return ZERO
-    return price(node.then, rest, given, counters)
+    amount = price(node.then, rest, given, counters)
+    # An allowance with units left covers the whole item, a zero quantity included.
+    # The child is still evaluated so that a barred branch (no_access) refuses the
+    # item, but a zero rest must not bill the child's minimum or connect fee.
+    return ZERO if rest == 0 and left > 0 else amount
 
 
 def _choose(node: SwitchNode | PrefixNode | RangeNode, given: PricingInput) -> PriceNode:

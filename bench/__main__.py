@@ -1,0 +1,96 @@
+"""``python -m bench``: how fast kopek rates and charges, printed as a table with ratios.
+
+Rows: the pure core (``rate_item``, no I/O); durable offline charges through
+``Engine.charge`` in-process on SQLite and PostgreSQL (one thread, and four threads
+over many accounts); and the same over HTTP (FastAPI under uvicorn, httpx client).
+Each database row runs on a fresh SQLite file or a fresh PostgreSQL schema, dropped
+afterwards. Benchmarks print figures; they never fail a test run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+
+import kopek
+from bench import bench_core, bench_engine, bench_http
+from bench.databases import DEFAULT_POSTGRES_URL, postgres_database, postgres_unreachable, sqlite_database
+from bench.measure import Row, ratios, skipped, table
+
+FEW_SUBSCRIBERS = 8
+MANY_SUBSCRIBERS = 400
+CORE_ITEMS_FACTOR = 10
+
+
+def arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--items", type=int, default=2000, help="charges per database row (the core row rates ten times as many)")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="PostgreSQL server; each row gets its own schema")
+    parser.add_argument("--only", choices=("core", "engine", "http"), help="run one group of rows")
+    parser.add_argument("--threads", type=int, default=4, help="threads of the multi-threaded rows")
+    return parser.parse_args(argv)
+
+
+def plan(options: argparse.Namespace) -> list[tuple[str, Callable[[], Row]]]:
+    items, threads = options.items, options.threads
+    sqlite, postgres = sqlite_database, partial(postgres_database, options.postgres_url)
+    no_postgres = postgres_unreachable(options.postgres_url)
+    steps: list[tuple[str, Callable[[], Row]]] = [("core", partial(bench_core.run, items * CORE_ITEMS_FACTOR))]
+
+    def engine_row(database: str, count: int, subscribers: int) -> Callable[[], Row]:
+        if database == "postgresql" and no_postgres:
+            return partial(skipped, "engine: Engine.charge", database, no_postgres, count)
+        opener = sqlite if database == "sqlite" else postgres
+        return partial(bench_engine.run, "engine: Engine.charge", database, opener, threads=count, items=items, subscribers=subscribers)
+
+    def http_row(database: str, count: int, subscribers: int) -> Callable[[], Row]:
+        if database == "postgresql" and no_postgres:
+            return partial(skipped, "http: POST /v1/charging", database, no_postgres, count)
+        opener = sqlite if database == "sqlite" else postgres
+        return partial(bench_http.run, database, opener, threads=count, items=items, subscribers=subscribers)
+
+    steps += [
+        ("engine", engine_row("sqlite", 1, FEW_SUBSCRIBERS)),
+        ("engine", engine_row("sqlite", threads, MANY_SUBSCRIBERS)),
+        ("engine", engine_row("postgresql", 1, FEW_SUBSCRIBERS)),
+        ("engine", engine_row("postgresql", threads, MANY_SUBSCRIBERS)),
+        ("http", http_row("sqlite", 1, FEW_SUBSCRIBERS)),
+        ("http", http_row("postgresql", 1, FEW_SUBSCRIBERS)),
+        ("http", http_row("postgresql", threads, MANY_SUBSCRIBERS)),
+    ]
+    return [(group, step) for group, step in steps if options.only in (None, group)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = arguments(argv)
+    print(f"kopek {kopek.__version__} on Python {platform.python_version()} ({platform.machine()}), --items {options.items}", flush=True)
+    rows: list[Row] = []
+    for group, step in plan(options):
+        started = time.perf_counter()
+        try:
+            row = step()
+        except Exception as error:  # a broken row is reported, the others still run
+            row = Row(f"{group}: failed", note=f"{type(error).__name__}: {error}"[:160])
+        rows.append(row)
+        print(
+            f"  {row.name} [{row.database}, {row.threads} thread(s)] done in {time.perf_counter() - started:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+    print()
+    print(table(rows))
+    lines = ratios(rows)
+    if lines:
+        print()
+        print("ratios (throughput):")
+        for line in lines:
+            print(f"  {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

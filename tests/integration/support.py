@@ -1,0 +1,132 @@
+"""Helpers shared by the integration tests: exact sums, whole-database snapshots, extra subscribers."""
+
+from __future__ import annotations
+
+import decimal
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from kopek import AccessInput, ContractInput, Engine, SubscriberAccountInput
+from kopek.store.schema import (
+    account_operations,
+    accounts,
+    charged_items,
+    charging_operations,
+    counters,
+    exported_items,
+    notifications,
+)
+from kopek.store.uow import UnitOfWork
+from tests.worlds import START
+
+#: Tables that a charge writes to; a refused charge leaves every one of them as it was.
+CHARGING_TABLES = (accounts, account_operations, counters, charging_operations, charged_items, notifications, exported_items)
+
+
+def exact_sum(amounts: Any) -> Decimal:
+    """Add amounts without the 28-digit rounding of the default decimal context."""
+    with decimal.localcontext() as context:
+        context.prec = 200
+        context.traps[decimal.Inexact] = True
+        return sum(amounts, Decimal(0))
+
+
+def operations_sum(engine: Engine, account_id: str) -> Decimal:
+    """The sum of every account operation of ``account_id`` (the opening included), read page by page."""
+    total: list[Decimal] = []
+    after = 0
+    while page := engine.account_operations(account_id, limit=1000, after_id=after):
+        total.extend(operation.amount for operation in page)
+        after = page[-1].id
+    return exact_sum(total)
+
+
+def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table that charging writes to, in a stable order."""
+    with UnitOfWork(engine.database, writes=False) as uow:
+        return {table.name: sorted((tuple(row) for row in uow.connection.execute(sa.select(table))), key=repr) for table in CHARGING_TABLES}
+
+
+def operation_count(engine: Engine) -> int:
+    with UnitOfWork(engine.database, writes=False) as uow:
+        return uow.charging.count_operations()
+
+
+def charged_rows(engine: Engine, contract_id: str) -> list[dict[str, Any]]:
+    with UnitOfWork(engine.database, writes=False) as uow:
+        return uow.charging.charged_items_of(contract_id, limit=1000)
+
+
+def add_subscriber(
+    engine: Engine,
+    holder: str,
+    *,
+    kind: str = "prepaid",
+    currency: str = "EUR",
+    contracts: int = 1,
+    plan: str = "mobile",
+    valid_from: datetime = START,
+    **account: Any,
+) -> list[str]:
+    """A subscriber account with one account paying for ``contracts`` contracts; returns their user ids.
+
+    Contract ``k`` is ``{holder}-contract-{k}``, reached by service ``mobile`` and user ``{holder}-msisdn-{k}``.
+    """
+    engine.create_subscriber_account(
+        SubscriberAccountInput.model_validate(
+            {"id": holder, "currency": currency, "accounts": [{"id": f"{holder}-{kind}", "kind": kind, **account}]}
+        )
+    )
+    users = []
+    for index in range(contracts):
+        contract_id, user = f"{holder}-contract-{index}", f"{holder}-msisdn-{index}"
+        engine.create_contract(
+            ContractInput.model_validate(
+                {
+                    "id": contract_id,
+                    "subscriber_account_id": holder,
+                    "valid_from": valid_from.isoformat(),
+                    "items": [{"id": "main", "charge_plan": plan}],
+                    "roles": {"payer": f"{holder}-{kind}"},
+                }
+            )
+        )
+        engine.create_access(
+            AccessInput.model_validate(
+                {"service_id": "mobile", "user_id": user, "contract_id": contract_id, "valid_from": valid_from.isoformat()}
+            )
+        )
+        users.append(user)
+    return users
+
+
+def run_together(tasks: list[Callable[[], Any]], *, timeout_seconds: float = 120) -> list[Any]:
+    """Run each task in its own thread, all released at once; return each one's result or raised exception.
+
+    Threads are daemons and the wait is bounded, so a deadlock fails the test instead of hanging it.
+    """
+    barrier = threading.Barrier(len(tasks))
+    outcomes: list[Any] = [None] * len(tasks)
+
+    def run(index: int, task: Callable[[], Any]) -> None:
+        try:
+            barrier.wait(timeout=timeout_seconds)
+            outcomes[index] = task()
+        except BaseException as error:  # handed back to the test, never lost in the thread
+            outcomes[index] = error
+
+    threads = [threading.Thread(target=run, args=(index, task), daemon=True) for index, task in enumerate(tasks)]
+    deadline = time.monotonic() + timeout_seconds
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    stuck = [thread.name for thread in threads if thread.is_alive()]
+    assert not stuck, f"threads still running after {timeout_seconds} s: {stuck}"
+    return outcomes
