@@ -32,6 +32,7 @@ from kopek.charging.results import (
 )
 from kopek.clock import Clock, IdSource
 from kopek.domain.accounts import AccountOperation, post_charges, resolve_payers
+from kopek.domain.catalog import Catalog
 from kopek.domain.item import ChargeableItem, TypedItem, type_item
 from kopek.domain.master import Account, AccountId, Contract, ContractStatus
 from kopek.errors import (
@@ -102,7 +103,7 @@ def charge(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
         if command.idempotency_key is None:
             raise
         with UnitOfWork(context.engine, writes=False) as uow:
-            replay = _replay(uow, command, request_hash(_typed(uow, command, context)))
+            replay = _replay(uow, command, request_hash(_typed(context.catalogs.current(uow).catalog, command)))
         if replay is None:
             raise
         return replay
@@ -111,7 +112,7 @@ def charge(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
 def _charge_once(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
     with UnitOfWork(context.engine) as uow:
         catalog = context.catalogs.current(uow)
-        typed = _typed(uow, command, context)
+        typed = _typed(catalog.catalog, command)
         digest = request_hash(typed)
         replay = _replay(uow, command, digest)
         if replay is not None:
@@ -131,9 +132,9 @@ def _charge_once(command: ChargeCommand, context: ChargingContext) -> ChargeResu
         return result.select(command.options)
 
 
-def _typed(uow: UnitOfWork, command: ChargeCommand, context: ChargingContext) -> TypedItem:
-    """The command's item checked and typed against its class in the current catalog."""
-    item_class = context.catalogs.current(uow).catalog.item_class(command.item.item_class)
+def _typed(catalog: Catalog, command: ChargeCommand) -> TypedItem:
+    """The command's item checked and typed against its class in ``catalog``."""
+    item_class = catalog.item_class(command.item.item_class)
     if item_class is None:
         raise PrerequisiteMissingError(code=Code.ITEM_CLASS_UNKNOWN, message=f"unknown chargeable item class {command.item.item_class!r}")
     return type_item(item_class, command.item)

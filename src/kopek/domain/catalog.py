@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     WithJsonSchema,
 )
 
@@ -285,14 +286,19 @@ class Catalog(Frozen):
     charge_plans: tuple[ChargePlan, ...] = ()
 
     def item_class(self, name: str) -> ItemClass | None:
-        return _index(self.item_classes).get(name)
+        return self._item_classes_by_name.get(name)
 
     def charge_plan(self, name: str) -> ChargePlan | None:
-        return _index(self.charge_plans).get(name)
+        return self._charge_plans_by_name.get(name)
 
+    def model_post_init(self, context: Any, /) -> None:
+        # Look-ups by name happen for every rated item; index once (first record wins,
+        # duplicates are refused by the catalog rules anyway).
+        self._item_classes_by_name = {record.name: record for record in reversed(self.item_classes)}
+        self._charge_plans_by_name = {record.name: record for record in reversed(self.charge_plans)}
 
-def _index(records: tuple[Any, ...]) -> dict[str, Any]:
-    return {record.name: record for record in records}
+    _item_classes_by_name: dict[str, ItemClass] = PrivateAttr(default_factory=dict)
+    _charge_plans_by_name: dict[str, ChargePlan] = PrivateAttr(default_factory=dict)
 
 
 def catalog_json_schema() -> dict[str, Any]:
