@@ -43,7 +43,7 @@ from kopek.documents import read_document
 from kopek.domain.catalog import Catalog
 from kopek.domain.catalog_load import catalog_from_document
 from kopek.domain.item import ChargeableItem
-from kopek.errors import Code, DoesNotExistError, KopekError
+from kopek.errors import Code, DoesNotExistError, InvalidError, KopekError
 from kopek.store.database import create_database_engine, database_url, migrate
 from kopek.store.uow import UnitOfWork
 
@@ -105,7 +105,7 @@ class Engine:
 
     def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
         with self._uow(writes=False) as uow:
-            return uow.catalogs.audit_entries(min(limit, limits.LIST_PAGE_SIZE_MAX))
+            return uow.catalogs.audit_entries(_page_size(limit))
 
     # ---- master data ----------------------------------------------------------------------
 
@@ -144,7 +144,7 @@ class Engine:
     def account_operations(self, account_id: str, *, limit: int = 100, after_id: int = 0) -> list[AccountOperationRecord]:
         self.account(account_id)
         with self._uow(writes=False) as uow:
-            rows = uow.master.account_operations(account_id, limit=min(limit, limits.LIST_PAGE_SIZE_MAX), after_id=after_id)
+            rows = uow.master.account_operations(account_id, limit=_page_size(limit), after_id=after_id)
         return operation_records(rows)
 
     def adjust_balance(self, account_id: str, adjustment: AdjustmentInput, *, actor: str = "system") -> AccountView:
@@ -215,3 +215,9 @@ class Engine:
         """Raise unless the database answers."""
         with self.database.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
+
+
+def _page_size(limit: int) -> int:
+    if not 1 <= limit <= limits.LIST_PAGE_SIZE_MAX:
+        raise InvalidError(code=Code.LIMIT_EXCEEDED, message=f"a page holds 1 to {limits.LIST_PAGE_SIZE_MAX} records, not {limit}")
+    return limit

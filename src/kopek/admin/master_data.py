@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from kopek import limits
 from kopek.domain.accounts import AccountOperation, OperationKind
@@ -31,18 +31,28 @@ from kopek.domain.master import (
     SubscriberAccountId,
     SubscriberAccountStatus,
 )
-from kopek.errors import AlreadyExistsError, Code, DoesNotExistError, ErrorDetail, InvalidError
+from kopek.errors import AlreadyExistsError, Code, DoesNotExistError, ErrorDetail, IllegalStateError, InvalidError, Reason
 from kopek.money import rating_context
 from kopek.store.uow import UnitOfWork
 
 
-def _aware(moment: datetime) -> datetime:
+def _aware(moment: object) -> object:
+    # Only ISO 8601 text (or a datetime from Python) is a date here; a bare number is
+    # too easily a mistake to read as seconds since 1970.
+    if isinstance(moment, int | float | Decimal):
+        raise ValueError("expected an ISO 8601 date and time with an offset")
+    if isinstance(moment, datetime) and moment.tzinfo is None:
+        raise ValueError("a date and time must carry a time zone offset")
+    return moment
+
+
+def _has_offset(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("a date and time must carry a time zone offset")
     return moment
 
 
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+AwareDatetime = Annotated[datetime, BeforeValidator(_aware), AfterValidator(_has_offset)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 
@@ -149,8 +159,15 @@ def adjust_balance(uow: UnitOfWork, account_id: str, adjustment: AdjustmentInput
     locked = uow.master.lock_accounts([account_id])
     if account_id not in locked:
         raise DoesNotExistError(code=Code.NOT_FOUND, message=f"account {account_id!r} does not exist")
+    account = locked[AccountId(account_id)]
+    if account.kind is AccountKind.PREPAID and adjustment.amount < 0 and account.balance + adjustment.amount < account.floor:
+        raise IllegalStateError(
+            code=Code.INSUFFICIENT_BALANCE,
+            reason=Reason.CANNOT_CHARGE_ACCOUNT,
+            message=f"prepaid account {account_id!r} holds {account.balance}; the adjustment would take it below its floor {account.floor}",
+        )
     kind = OperationKind.CREDIT if adjustment.amount > 0 else OperationKind.ADJUSTMENT
-    return _apply(uow, locked[AccountId(account_id)], adjustment.amount, kind, at=at)
+    return _apply(uow, account, adjustment.amount, kind, at=at)
 
 
 def _apply(uow: UnitOfWork, account: Account, amount: Decimal, kind: OperationKind, *, at: datetime) -> Account:

@@ -95,12 +95,13 @@ def price(node: PriceNode, quantity: Decimal, given: PricingInput, counters: Cou
     if isinstance(node, AllowanceNode):
         return _price_allowance(node, quantity, given, counters)
     if isinstance(node, NoAccessNode):
-        counters.notifications.append(Notification(NotificationKind.NO_ACCESS, node.message))
+        # Only this notification travels with the refusal: the others describe changes
+        # (an allowance used up) that the refusal undoes.
         raise IllegalStateError(
             code=Code.SERVICE_NOT_ACCESSIBLE,
             reason=Reason.NOT_AUTHORIZED,
             message=node.message,
-            notifications=tuple(counters.notifications),
+            notifications=(Notification(NotificationKind.NO_ACCESS, node.message),),
         )
     return price(_choose(node, given), quantity, given, counters)
 
