@@ -1,0 +1,79 @@
+"""The HTTP API: a thin FastAPI layer over one :class:`kopek.Engine`.
+
+:func:`create_app` wires everything for one engine; nothing is built at import time
+and no module holds state, so several apps (over several engines) can live in one
+process. The CLI's ``kopek serve`` runs ``create_app(engine)`` under uvicorn.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+import kopek
+from kopek.api import (
+    routes_accesses,
+    routes_accounts,
+    routes_catalog,
+    routes_charging,
+    routes_contracts,
+    routes_master_data,
+    routes_operations,
+    routes_subscriber_accounts,
+)
+from kopek.api.context import ApiContext
+from kopek.api.errors import FaultBarrier, install_error_handlers
+from kopek.api.metrics import ChargeMetrics
+from kopek.api.request_limits import BodySizeLimit
+from kopek.engine import Engine
+
+DESCRIPTION = """
+kopek, a convergent charging engine: pricing catalog, master data (subscriber
+accounts, accounts, contracts, accesses) and offline charging.
+
+JSON is snake_case. Amounts and other decimals are written as strings and read
+from strings, integers or JSON numbers (parsed exactly, never as binary floats).
+Every failure answers one shape, `{category, reason, code, message, details}`;
+see docs/errors.md for the categories and codes.
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Operation ids are the endpoint names (``charge_item``, ``read_contract``, ...)."""
+    return route.name
+
+
+def create_app(engine: Engine) -> FastAPI:
+    """The HTTP API over ``engine``; the caller owns the engine and closes it."""
+    app = FastAPI(
+        title="kopek",
+        version=kopek.__version__,
+        description=DESCRIPTION,
+        openapi_url="/v1/openapi.json",
+        docs_url="/v1/docs",
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.kopek = ApiContext(engine=engine, metrics=ChargeMetrics())
+    routers = [
+        module.router()
+        for module in (
+            routes_catalog,
+            routes_subscriber_accounts,
+            routes_accounts,
+            routes_contracts,
+            routes_accesses,
+            routes_master_data,
+            routes_charging,
+            routes_operations,
+        )
+    ]
+    for router in routers:
+        app.include_router(router)
+    install_error_handlers(app, [route for router in routers for route in router.routes if isinstance(route, APIRoute)])
+    # The last middleware added runs first: the fault barrier wraps everything, the body
+    # bound is checked before any route reads a byte.
+    app.add_middleware(BodySizeLimit)
+    app.add_middleware(FaultBarrier)
+    return app

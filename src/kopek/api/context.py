@@ -1,0 +1,32 @@
+"""What every route needs, held per app (never in module globals), and shared parameter types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from kopek import limits
+from kopek.api.metrics import ChargeMetrics
+from kopek.engine import Engine
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContext:
+    """The engine an app serves and the metrics it keeps."""
+
+    engine: Engine
+    metrics: ChargeMetrics
+
+
+def api_context(request: Request) -> ApiContext:
+    """The context of the app serving ``request`` (set by :func:`kopek.api.app.create_app`)."""
+    context = request.app.state.kopek
+    assert isinstance(context, ApiContext), "create_app sets app.state.kopek"
+    return context
+
+
+Context = Annotated[ApiContext, Depends(api_context)]
+
+IdentifierPath = Annotated[str, Path(min_length=1, max_length=limits.IDENTIFIER_CHARS_MAX, description="The record's id.")]

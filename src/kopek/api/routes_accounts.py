@@ -1,0 +1,81 @@
+"""``/v1/accounts``: balances, account operations and administrative adjustments."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from kopek import limits
+from kopek.admin.master_data import AdjustmentInput
+from kopek.admin.views import AccountOperationRecord
+from kopek.api.context import Context, IdentifierPath
+from kopek.api.errors import error_responses
+from kopek.api.exact_json import ExactJsonRoute
+from kopek.charging.results import AccountView
+
+API_ACTOR = "api"
+"""Who the audit log names for adjustments made over HTTP (until API keys name callers)."""
+
+OPERATIONS_PAGE_SIZE_DEFAULT = 100
+
+
+class AccountOperationsPage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    operations: list[AccountOperationRecord] = Field(description="Oldest first.")
+    next_after_id: int | None = Field(description="Pass as after_id to read the next page; none when this page is the last.")
+
+
+def read_account(account_id: IdentifierPath, context: Context) -> AccountView:
+    """An account and its balance."""
+    return context.engine.account(account_id)
+
+
+def read_account_operations(
+    account_id: IdentifierPath,
+    context: Context,
+    limit: Annotated[int, Query(ge=1, le=limits.LIST_PAGE_SIZE_MAX, description="Page size.")] = OPERATIONS_PAGE_SIZE_DEFAULT,
+    after_id: Annotated[int, Query(ge=0, description="Only operations with a larger id.")] = 0,
+) -> AccountOperationsPage:
+    """Every change of the balance, oldest first, a page at a time."""
+    operations = context.engine.account_operations(account_id, limit=limit, after_id=after_id)
+    full = len(operations) == limit
+    more = full and bool(context.engine.account_operations(account_id, limit=1, after_id=operations[-1].id))
+    return AccountOperationsPage(operations=operations, next_after_id=operations[-1].id if more else None)
+
+
+def adjust_balance(account_id: IdentifierPath, adjustment: AdjustmentInput, context: Context) -> AccountView:
+    """Add an amount to the balance (a credit when positive); recorded as an operation and audited."""
+    return context.engine.adjust_balance(account_id, adjustment, actor=API_ACTOR)
+
+
+def router() -> APIRouter:
+    routes = APIRouter(prefix="/v1/accounts", tags=["accounts"], route_class=ExactJsonRoute)
+    routes.add_api_route(
+        "/{account_id}",
+        read_account,
+        methods=["GET"],
+        response_model=AccountView,
+        summary="Read an account's balance",
+        responses=error_responses(404, 422),
+    )
+    routes.add_api_route(
+        "/{account_id}/operations",
+        read_account_operations,
+        methods=["GET"],
+        response_model=AccountOperationsPage,
+        summary="List an account's operations",
+        responses=error_responses(404, 422),
+    )
+    routes.add_api_route(
+        "/{account_id}/adjustments",
+        adjust_balance,
+        methods=["POST"],
+        status_code=201,
+        response_model=AccountView,
+        summary="Adjust an account's balance",
+        responses=error_responses(404, 422),
+    )
+    return routes

@@ -1,0 +1,73 @@
+"""``/v1/subscriber-accounts``: create, read and update subscriber accounts, and open their accounts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from kopek.admin.master_data import AccountInput, SubscriberAccountInput, SubscriberAccountUpdate
+from kopek.admin.views import SubscriberAccountView
+from kopek.api.context import Context, IdentifierPath
+from kopek.api.errors import error_responses
+from kopek.api.exact_json import ExactJsonRoute
+from kopek.charging.results import AccountView
+
+
+def create_subscriber_account(record: SubscriberAccountInput, context: Context) -> SubscriberAccountView:
+    """Create a subscriber account with its accounts; an opening balance is recorded as an account operation."""
+    return context.engine.create_subscriber_account(record)
+
+
+def read_subscriber_account(subscriber_account_id: IdentifierPath, context: Context) -> SubscriberAccountView:
+    """A subscriber account, its accounts and the ids of its contracts."""
+    return context.engine.subscriber_account(subscriber_account_id)
+
+
+def update_subscriber_account(
+    subscriber_account_id: IdentifierPath, update: SubscriberAccountUpdate, context: Context
+) -> SubscriberAccountView:
+    """Change the status or name; a blocked, locked or closed subscriber account refuses charges."""
+    return context.engine.update_subscriber_account(subscriber_account_id, update)
+
+
+def add_account(subscriber_account_id: IdentifierPath, record: AccountInput, context: Context) -> AccountView:
+    """Open a prepaid or postpaid account, in the subscriber account's currency."""
+    return context.engine.add_account(subscriber_account_id, record)
+
+
+def router() -> APIRouter:
+    routes = APIRouter(prefix="/v1/subscriber-accounts", tags=["subscriber accounts"], route_class=ExactJsonRoute)
+    routes.add_api_route(
+        "",
+        create_subscriber_account,
+        methods=["POST"],
+        status_code=201,
+        response_model=SubscriberAccountView,
+        summary="Create a subscriber account",
+        responses=error_responses(409, 422),
+    )
+    routes.add_api_route(
+        "/{subscriber_account_id}",
+        read_subscriber_account,
+        methods=["GET"],
+        response_model=SubscriberAccountView,
+        summary="Read a subscriber account",
+        responses=error_responses(404, 422),
+    )
+    routes.add_api_route(
+        "/{subscriber_account_id}",
+        update_subscriber_account,
+        methods=["PATCH"],
+        response_model=SubscriberAccountView,
+        summary="Update a subscriber account's status or name",
+        responses=error_responses(404, 422),
+    )
+    routes.add_api_route(
+        "/{subscriber_account_id}/accounts",
+        add_account,
+        methods=["POST"],
+        status_code=201,
+        response_model=AccountView,
+        summary="Open an account of a subscriber account",
+        responses=error_responses(404, 409, 422),
+    )
+    return routes

@@ -1,0 +1,118 @@
+"""The OpenAPI document is generated from the code, complete and stable."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from kopek import Engine
+from kopek.api.app import create_app
+
+ROUTES = {
+    ("POST", "/v1/catalog"),
+    ("GET", "/v1/catalog"),
+    ("GET", "/v1/catalog/schema"),
+    ("POST", "/v1/subscriber-accounts"),
+    ("GET", "/v1/subscriber-accounts/{subscriber_account_id}"),
+    ("PATCH", "/v1/subscriber-accounts/{subscriber_account_id}"),
+    ("POST", "/v1/subscriber-accounts/{subscriber_account_id}/accounts"),
+    ("GET", "/v1/accounts/{account_id}"),
+    ("GET", "/v1/accounts/{account_id}/operations"),
+    ("POST", "/v1/accounts/{account_id}/adjustments"),
+    ("POST", "/v1/contracts"),
+    ("GET", "/v1/contracts/{contract_id}"),
+    ("PATCH", "/v1/contracts/{contract_id}"),
+    ("POST", "/v1/accesses"),
+    ("GET", "/v1/accesses"),
+    ("POST", "/v1/master-data"),
+    ("POST", "/v1/charging"),
+    ("GET", "/healthz"),
+    ("GET", "/metrics"),
+}
+CREATING = {(method, path) for method, path in ROUTES if method == "POST"}
+ERROR_REF = "#/components/schemas/ErrorBody"
+
+
+@pytest.fixture
+def document(bare_client: TestClient) -> dict[str, Any]:
+    response = bare_client.get("/v1/openapi.json")
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _operations(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(method.upper(), path): operation for path, item in document["paths"].items() for method, operation in item.items()}
+
+
+def _schema_ref(response: dict[str, Any]) -> str | None:
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    ref: str | None = schema.get("$ref")
+    return ref
+
+
+def test_document_lists_every_route_with_its_methods(document: dict[str, Any]) -> None:
+    assert set(_operations(document)) == ROUTES
+
+
+def test_every_route_has_a_summary_and_a_unique_operation_id(document: dict[str, Any]) -> None:
+    operations = _operations(document).values()
+
+    assert all(operation.get("summary") for operation in operations)
+    ids = [operation["operationId"] for operation in operations]
+    assert len(set(ids)) == len(ids)
+
+
+def test_every_route_documents_its_success_response(document: dict[str, Any]) -> None:
+    for route, operation in _operations(document).items():
+        status = "201" if route in CREATING else "200"
+        content = operation["responses"][status].get("content", {})
+        assert content and all(media.get("schema") for media in content.values()), route
+
+
+def test_every_route_declares_the_error_model(document: dict[str, Any]) -> None:
+    for route, operation in _operations(document).items():
+        errors = {status: response for status, response in operation["responses"].items() if int(status) >= 400}
+        assert {"400", "500"} <= set(errors), route
+        assert all(_schema_ref(response) == ERROR_REF for response in errors.values()), route
+        if operation.get("parameters") or operation.get("requestBody"):
+            assert "422" in errors, route
+
+
+def test_framework_validation_model_is_not_used(document: dict[str, Any]) -> None:
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    assert "HTTPValidationError" not in json.dumps(document)
+
+
+def test_error_model_is_the_one_error_shape(document: dict[str, Any]) -> None:
+    schema = document["components"]["schemas"]["ErrorBody"]
+
+    assert set(schema["required"]) == {"category", "reason", "code", "message", "details"}
+    assert set(schema["properties"]) == {"category", "reason", "code", "message", "details", "notifications"}
+
+
+def test_charging_documents_exact_decimals_replays_and_the_idempotency_header(document: dict[str, Any]) -> None:
+    charging = _operations(document)[("POST", "/v1/charging")]
+
+    assert "exact decimal" in charging["description"]
+    assert "never through a float" in charging["description"]
+    assert set(charging["responses"]) >= {"200", "201", "404", "409", "422", "500", "503"}
+    assert "Retry-After" in charging["responses"]["503"]["headers"]
+    assert [parameter["name"] for parameter in charging["parameters"]] == ["Idempotency-Key"]
+
+
+def test_amounts_are_documented_as_strings(document: dict[str, Any]) -> None:
+    amount = document["components"]["schemas"]["ChargedItemView"]["properties"]["amount"]
+
+    assert {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"} in amount["anyOf"]
+    assert {"type": "number"} not in amount["anyOf"]
+
+
+def test_document_is_stable(engine: Engine, document: dict[str, Any]) -> None:
+    """Two apps built alike publish the same document, byte for byte."""
+    again = create_app(engine).openapi()
+
+    assert json.dumps(again, sort_keys=True) == json.dumps(document, sort_keys=True)
