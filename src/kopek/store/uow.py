@@ -26,7 +26,11 @@ class UnitOfWork:
 
     def __enter__(self) -> Self:
         self.connection = self._engine.connect().execution_options(kopek_writes=self._writes)
-        self._transaction = self.connection.begin()
+        try:
+            self._transaction = self.connection.begin()
+        except BaseException:
+            self.connection.close()
+            raise
         self.master = MasterStore(self.connection)
         self.charging = ChargingStore(self.connection)
         self.catalogs = CatalogStore(self.connection)
