@@ -1,0 +1,143 @@
+"""``kopek accounts``: subscriber accounts and their prepaid and postpaid accounts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from kopek.admin.master_data import AdjustmentInput, SubscriberAccountInput, SubscriberAccountUpdate
+from kopek.cli.options import DatabaseUrl, Json, actor, open_engine, read_model
+from kopek.cli.output import Output, reporting
+from kopek.cli.views import render_account, render_operations, render_subscriber_account
+from kopek.domain.master import SubscriberAccountStatus
+from kopek.errors import Code, InvalidError
+from kopek.limits import LIST_PAGE_SIZE_MAX
+
+app = typer.Typer(help="Create, show and update subscriber accounts; list and adjust their accounts.", no_args_is_help=True)
+
+SubscriberAccountId = Annotated[str, typer.Argument(help="The subscriber account id.", show_default=False)]
+AccountId = Annotated[str, typer.Argument(help="The id of a prepaid or postpaid account.", show_default=False)]
+Status = Annotated[SubscriberAccountStatus | None, typer.Option("--status", help="active, blocked, locked or closed.", show_default=False)]
+
+
+@app.command("create")
+def create(
+    subscriber_account_id: Annotated[str | None, typer.Option("--id", help="The new subscriber account's id.", show_default=False)] = None,
+    currency: Annotated[str | None, typer.Option("--currency", help="ISO 4217 currency code, e.g. EUR.", show_default=False)] = None,
+    name: Annotated[str, typer.Option("--name", help="A display name.")] = "",
+    status: Status = None,
+    prepaid_balance: Annotated[
+        str | None,
+        typer.Option("--prepaid-balance", help="Also create the prepaid account ID-prepaid with this opening balance.", show_default=False),
+    ] = None,
+    postpaid_credit_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--postpaid-credit-limit", help="Also create the postpaid account ID-postpaid with this credit limit.", show_default=False
+        ),
+    ] = None,
+    postpaid: Annotated[
+        bool, typer.Option("--postpaid", help="Also create the postpaid account ID-postpaid, without a credit limit.")
+    ] = False,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="Read the subscriber account (with its accounts) from a YAML or JSON file instead.", dir_okay=False),
+    ] = None,
+    database_url: DatabaseUrl = None,
+    json_output: Json = False,
+) -> None:
+    """Create a subscriber account and its accounts, from options or from --file."""
+    output = Output(json_output)
+    with reporting(output, source=str(file) if file else None):
+        if file is not None:
+            if subscriber_account_id or currency or prepaid_balance or postpaid_credit_limit or postpaid:
+                raise InvalidError(code=Code.REQUEST_INVALID, message="give either --file or --id and --currency, not both")
+            record = read_model(file, SubscriberAccountInput, what="the subscriber account")
+        else:
+            record = _record_from_options(
+                subscriber_account_id, currency, name, status, prepaid_balance, postpaid_credit_limit, postpaid=postpaid
+            )
+        with open_engine(database_url) as engine:
+            view = engine.create_subscriber_account(record)
+    output.emit(view, lambda console: render_subscriber_account(console, view))
+
+
+def _record_from_options(
+    subscriber_account_id: str | None,
+    currency: str | None,
+    name: str,
+    status: SubscriberAccountStatus | None,
+    prepaid_balance: str | None,
+    postpaid_credit_limit: str | None,
+    *,
+    postpaid: bool,
+) -> SubscriberAccountInput:
+    if subscriber_account_id is None or currency is None:
+        raise InvalidError(code=Code.REQUEST_INVALID, message="--id and --currency are required unless --file is given")
+    accounts: list[dict[str, Any]] = []
+    if prepaid_balance is not None:
+        accounts.append({"id": f"{subscriber_account_id}-prepaid", "kind": "prepaid", "initial_balance": prepaid_balance})
+    if postpaid_credit_limit is not None or postpaid:
+        accounts.append({"id": f"{subscriber_account_id}-postpaid", "kind": "postpaid", "credit_limit": postpaid_credit_limit})
+    document: dict[str, Any] = {"id": subscriber_account_id, "currency": currency, "name": name, "accounts": accounts}
+    if status is not None:
+        document["status"] = status
+    return SubscriberAccountInput.model_validate(document)
+
+
+@app.command("show")
+def show(subscriber_account_id: SubscriberAccountId, database_url: DatabaseUrl = None, json_output: Json = False) -> None:
+    """Show a subscriber account: status, accounts with their balances, contracts."""
+    output = Output(json_output)
+    with reporting(output), open_engine(database_url) as engine:
+        view = engine.subscriber_account(subscriber_account_id)
+    output.emit(view, lambda console: render_subscriber_account(console, view))
+
+
+@app.command("update")
+def update(
+    subscriber_account_id: SubscriberAccountId,
+    status: Status = None,
+    name: Annotated[str | None, typer.Option("--name", help="A new display name.", show_default=False)] = None,
+    database_url: DatabaseUrl = None,
+    json_output: Json = False,
+) -> None:
+    """Change a subscriber account's status (e.g. block it) or name."""
+    output = Output(json_output)
+    with reporting(output), open_engine(database_url) as engine:
+        view = engine.update_subscriber_account(subscriber_account_id, SubscriberAccountUpdate(status=status, name=name))
+    output.emit(view, lambda console: render_subscriber_account(console, view))
+
+
+@app.command("operations")
+def operations(
+    account_id: AccountId,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many operations.", min=1, max=LIST_PAGE_SIZE_MAX)] = 100,
+    after_id: Annotated[int, typer.Option("--after-id", help="Only operations after this one (for paging).", min=0)] = 0,
+    database_url: DatabaseUrl = None,
+    json_output: Json = False,
+) -> None:
+    """List an account's operations (opening, debits, accumulations, credits, adjustments), oldest first."""
+    output = Output(json_output)
+    with reporting(output), open_engine(database_url) as engine:
+        records = engine.account_operations(account_id, limit=limit, after_id=after_id)
+    output.emit(records, lambda console: render_operations(console, account_id, records))
+
+
+@app.command("adjust")
+def adjust(
+    account_id: AccountId,
+    amount: Annotated[str, typer.Option("--amount", help="Added to the balance: positive credits, negative corrects.", show_default=False)],
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the audit log.")] = "",
+    database_url: DatabaseUrl = None,
+    json_output: Json = False,
+) -> None:
+    """Change an account's balance by an administrative adjustment (audited)."""
+    output = Output(json_output)
+    with reporting(output):
+        adjustment = AdjustmentInput.model_validate({"amount": amount, "reason": reason})
+        with open_engine(database_url) as engine:
+            view = engine.adjust_balance(account_id, adjustment, actor=actor())
+    output.emit(view, lambda console: render_account(console, view))

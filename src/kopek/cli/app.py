@@ -1,0 +1,84 @@
+"""The ``kopek`` command: ``kopek <noun> <verb>``, wired from the command modules.
+
+Commands open the database by URL (``--database-url``, else ``KOPEK_DATABASE_URL``,
+else the SQLite file ``kopek.db`` in the working folder) and create and migrate it
+on first use. Every command has ``--help``; those that print take ``--json``.
+Errors exit 1 and print the structured error on stderr.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from kopek import __version__
+from kopek.cli import accounts, catalog, charging, contracts, demo, master_data
+from kopek.cli.options import DatabaseUrl, Json, open_engine, shown_url
+from kopek.cli.output import Output, reporting
+
+app = typer.Typer(
+    name="kopek",
+    help="kopek, an open convergent charging engine: catalog, master data, charging, demo.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["--help", "-h"]},
+)
+app.add_typer(catalog.app, name="catalog")
+app.add_typer(master_data.app, name="master-data")
+app.add_typer(accounts.app, name="accounts")
+app.add_typer(contracts.app, name="contracts")
+app.add_typer(contracts.accesses_app, name="accesses")
+app.command("charge")(charging.charge)
+app.command("demo")(demo.demo)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"kopek {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", help="Print kopek's version and exit.", callback=_print_version, is_eager=True)
+    ] = False,
+) -> None:
+    """kopek, an open convergent charging engine: catalog, master data, charging, demo."""
+
+
+@app.command("init")
+def init(database_url: DatabaseUrl = None, json_output: Json = False) -> None:
+    """Create the database if needed and bring its schema up to date; print its URL."""
+    output = Output(json_output)
+    with reporting(output), open_engine(database_url) as engine:
+        url = shown_url(engine.url)
+    output.emit({"database_url": url}, lambda console: console.print(f"Database ready: {url}", style="green", markup=False))
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)] = 8000,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Serve the HTTP API (JSON under /v1, OpenAPI at /docs) with uvicorn."""
+    output = Output()
+    with reporting(output):
+        # Imported here so that the rest of the CLI works without the web stack loaded.
+        import uvicorn
+
+        from kopek.api.app import create_app
+
+        engine = open_engine(database_url)
+        try:
+            uvicorn.run(create_app(engine), host=host, port=port, log_level=log_level)
+        finally:
+            engine.close()
+
+
+def main() -> None:
+    """Entry point of the ``kopek`` console script."""
+    app()

@@ -1,0 +1,99 @@
+"""``kopek catalog``: validate, load, show a pricing catalog and print its JSON Schema."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from kopek.cli.options import DatabaseUrl, InputFile, Json, actor, open_engine
+from kopek.cli.output import Output, cell, reporting, table
+from kopek.domain.catalog import Catalog, catalog_json_schema
+from kopek.engine import Engine
+
+app = typer.Typer(help="Validate, load and show the pricing catalog.", no_args_is_help=True)
+
+
+@app.command("validate")
+def validate(file: InputFile, json_output: Json = False) -> None:
+    """Check a catalog file without storing it; print every fault and exit 1 if there is any.
+
+    Needs no database.
+    """
+    output = Output(json_output)
+    source = str(file)
+    with reporting(output, source=source):
+        catalog = Engine.validate_catalog_file(file)
+    output.emit(
+        {"valid": True, "source": source, **_names(catalog)},
+        lambda console: console.print(_done(f"{source}: valid catalog, {_summary(catalog)}")),
+    )
+
+
+@app.command("load")
+def load(file: InputFile, database_url: DatabaseUrl = None, json_output: Json = False) -> None:
+    """Validate a catalog file and store it as the newest catalog version (audited)."""
+    output = Output(json_output)
+    source = str(file)
+    with reporting(output, source=source), open_engine(database_url) as engine:
+        version = engine.load_catalog(file, actor=actor())
+        catalog = engine.catalog().catalog
+    output.emit(
+        {"version": version, "source": source, **_names(catalog)},
+        lambda console: console.print(_done(f"Loaded {source} as catalog version {version}: {_summary(catalog)}")),
+    )
+
+
+@app.command("show")
+def show(database_url: DatabaseUrl = None, json_output: Json = False) -> None:
+    """Show the current catalog: its item classes and charge plans (the whole document with --json)."""
+    output = Output(json_output)
+    with reporting(output), open_engine(database_url) as engine:
+        current = engine.catalog()
+    output.emit(
+        {"version": current.version, "catalog": current.catalog.model_dump(mode="json", by_alias=True, exclude_defaults=True)},
+        lambda console: _render_catalog(console, current.version, current.catalog),
+    )
+
+
+@app.command("schema")
+def schema(json_output: Json = False) -> None:
+    """Print the JSON Schema of a catalog file (always JSON; for editors and validators)."""
+    del json_output  # The schema is JSON either way; the flag is accepted like on every command.
+    sys.stdout.write(json.dumps(catalog_json_schema(), indent=2) + "\n")
+
+
+def _names(catalog: Catalog) -> dict[str, list[str]]:
+    return {
+        "item_classes": [item_class.name for item_class in catalog.item_classes],
+        "charge_plans": [plan.name for plan in catalog.charge_plans],
+    }
+
+
+def _summary(catalog: Catalog) -> str:
+    return f"{len(catalog.item_classes)} item class(es), {len(catalog.charge_plans)} charge plan(s)"
+
+
+def _done(message: str) -> Text:
+    return Text(message, style="green")
+
+
+def _render_catalog(console: Console, version: int, catalog: Catalog) -> None:
+    console.print(f"Catalog version {version}", style="bold")
+    classes = table("Item classes", "name", "quantity", "properties")
+    for item_class in catalog.item_classes:
+        quantity = f"{item_class.quantity} ({item_class.quantity_unit})" if item_class.quantity else None
+        properties = ", ".join(
+            f"{spec.name}: {spec.type}" + ("" if spec.required and spec.default is None else "?") for spec in item_class.properties
+        )
+        classes.add_row(cell(item_class.name), cell(quantity), cell(properties))
+    console.print(classes)
+    plans = table("Charge plans", "name", ">version", "currency", "counters", "charges")
+    for plan in catalog.charge_plans:
+        counters = ", ".join(f"{spec.name} ({spec.initial} {spec.unit})" for spec in plan.counters)
+        charges = ", ".join(f"{charge.name}: {charge.item_class} -> {charge.account_role}" for charge in plan.charges)
+        plans.add_row(cell(plan.name), cell(plan.version), cell(plan.currency), cell(counters or None), cell(charges))
+    console.print(plans)

@@ -1,0 +1,77 @@
+"""Options shared by every command, and what they open: the database, input files."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import pydantic
+import sqlalchemy as sa
+import typer
+
+from kopek.cli.output import invalid_input
+from kopek.documents import read_document
+from kopek.engine import Engine
+from kopek.errors import Code, ErrorDetail, InvalidError
+from kopek.store.database import DATABASE_URL_VARIABLE
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar=DATABASE_URL_VARIABLE,
+        help="Database URL (sqlite:///FILE or postgresql://...). Default: the SQLite file kopek.db in the working folder.",
+        show_default=False,
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON (errors too, on stderr).")]
+InputFile = Annotated[Path, typer.Argument(help="A YAML or JSON file.", show_default=False, dir_okay=False)]
+
+Model = TypeVar("Model", bound=pydantic.BaseModel)
+
+
+def open_engine(url: str | None) -> Engine:
+    """An engine on ``url`` (else ``KOPEK_DATABASE_URL``, else ``kopek.db``), created and migrated."""
+    return Engine(url)
+
+
+def shown_url(url: str) -> str:
+    """A database URL fit to print: the password hidden."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
+
+
+def actor() -> str:
+    """Who runs the command, for the audit log."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):
+        return "cli"
+
+
+def read_model(path: Path, model: type[Model], *, what: str) -> Model:
+    """Read a YAML or JSON file as ``model``; faults name the file and the path inside it."""
+    source = str(path)
+    document = read_document(path)
+    try:
+        return model.model_validate(document)
+    except pydantic.ValidationError as error:
+        raise invalid_input(error, code=Code.MASTER_DATA_INVALID, what=what, source=source) from error
+
+
+def key_values(pairs: list[str] | None, *, option: str) -> dict[str, str]:
+    """``["a=1", "b=2"]`` as ``{"a": "1", "b": "2"}``; a pair without ``=`` is refused."""
+    result: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sign, value = pair.partition("=")
+        if not sign or not key.strip():
+            raise InvalidError(
+                code=Code.REQUEST_INVALID,
+                message=f"{option} expects NAME=VALUE, got {pair!r}",
+                details=(ErrorDetail(f"expected NAME=VALUE, got {pair!r}", (option,)),),
+            )
+        result[key.strip()] = value
+    return result

@@ -1,0 +1,71 @@
+"""Every ``kopek`` command answers ``--help``; the command tree is the documented one."""
+
+from __future__ import annotations
+
+import pytest
+import typer.main
+from typer.core import TyperGroup
+
+from kopek import __version__
+from kopek.cli import app
+from tests.e2e.cli_support import Kopek
+
+EXPECTED_COMMANDS = {
+    "init",
+    "serve",
+    "charge",
+    "demo",
+    "catalog validate",
+    "catalog load",
+    "catalog show",
+    "catalog schema",
+    "master-data load",
+    "accounts create",
+    "accounts show",
+    "accounts update",
+    "accounts operations",
+    "accounts adjust",
+    "contracts create",
+    "contracts show",
+    "contracts update",
+    "accesses create",
+    "accesses list",
+}
+
+
+def _paths(command: object, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = [prefix]
+    if isinstance(command, TyperGroup):
+        for name, child in sorted(command.commands.items()):
+            paths.extend(_paths(child, (*prefix, name)))
+    return paths
+
+
+ALL_PATHS = _paths(typer.main.get_command(app))
+
+
+def test_the_command_tree_is_the_documented_one() -> None:
+    leaves = {
+        " ".join(path)
+        for path in ALL_PATHS
+        if path and " ".join(path) not in {"catalog", "master-data", "accounts", "contracts", "accesses"}
+    }
+    assert leaves == EXPECTED_COMMANDS
+
+
+@pytest.mark.parametrize("path", ALL_PATHS, ids=lambda path: " ".join(path) or "kopek")
+def test_every_command_answers_help(path: tuple[str, ...]) -> None:
+    result = Kopek(url=None).run(*path, "--help")
+    assert result.exit_code == 0, result.stderr
+    assert "Usage" in result.stdout
+
+
+@pytest.mark.parametrize("path", [path for path in ALL_PATHS if " ".join(path) in EXPECTED_COMMANDS - {"serve"}], ids=" ".join)
+def test_every_command_that_prints_takes_json(path: tuple[str, ...]) -> None:
+    assert "--json" in Kopek(url=None).run(*path, "--help").stdout
+
+
+def test_version_prints_the_package_version() -> None:
+    result = Kopek(url=None).run("--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"kopek {__version__}"
