@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pydantic
 import sqlalchemy as sa
 
 from kopek import limits
@@ -43,6 +44,7 @@ from kopek.documents import read_document
 from kopek.domain.catalog import Catalog
 from kopek.domain.catalog_load import catalog_from_document
 from kopek.domain.item import ChargeableItem
+from kopek.domain.validation import invalid_input
 from kopek.errors import Code, DoesNotExistError, InvalidError, KopekError
 from kopek.store.database import create_database_engine, database_url, migrate
 from kopek.store.uow import UnitOfWork
@@ -188,7 +190,7 @@ class Engine:
 
     def load_master_data(self, source: Path | str | MasterDataDocument) -> dict[str, int]:
         """Create every record of a master data file or document, all or nothing."""
-        document = source if isinstance(source, MasterDataDocument) else MasterDataDocument.model_validate(read_document(Path(source)))
+        document = source if isinstance(source, MasterDataDocument) else _master_data_file(Path(source))
         with self._uow() as uow:
             counts = master_data.load_master_data(uow, document, self._catalog_or_none(uow), at=self._clock())
             uow.commit()
@@ -221,3 +223,10 @@ def _page_size(limit: int) -> int:
     if not 1 <= limit <= limits.LIST_PAGE_SIZE_MAX:
         raise InvalidError(code=Code.LIMIT_EXCEEDED, message=f"a page holds 1 to {limits.LIST_PAGE_SIZE_MAX} records, not {limit}")
     return limit
+
+
+def _master_data_file(path: Path) -> MasterDataDocument:
+    try:
+        return MasterDataDocument.model_validate(read_document(path))
+    except pydantic.ValidationError as error:
+        raise invalid_input(error, code=Code.MASTER_DATA_INVALID, what="the master data file", source=str(path)) from error

@@ -47,3 +47,15 @@ def test_refusal_carries_only_the_no_access_notification(world: Engine) -> None:
         world.charge(call(seconds="30", destination="999123"), ResultOptions(notifications_on_error=True))
     assert [note.kind.value for note in refused.value.notifications] == ["no_access"]
     assert world.contract("alice-contract").counters == []
+
+
+def test_bad_master_data_file_is_an_invalid_error_naming_the_file(engine: Engine, tmp_path: object) -> None:
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    bad = tmp_path / "master.yaml"
+    bad.write_text("subscriber_accounts:\n  - id: carol\n    currency: euro\n", encoding="utf-8")
+    with pytest.raises(KopekError) as refused:
+        engine.load_master_data(bad)
+    assert refused.value.code is Code.MASTER_DATA_INVALID
+    assert refused.value.details[0].location == (str(bad), "subscriber_accounts", 0, "currency")

@@ -10,8 +10,8 @@ import pydantic
 import sqlalchemy as sa
 import typer
 
-from kopek.cli.output import invalid_input
 from kopek.documents import read_document
+from kopek.domain.validation import invalid_input
 from kopek.engine import Engine
 from kopek.errors import Code, ErrorDetail, InvalidError
 from kopek.store.database import DATABASE_URL_VARIABLE

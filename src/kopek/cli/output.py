@@ -26,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kopek.domain.catalog_load import format_location
+from kopek.domain.validation import invalid_input
 from kopek.errors import Code, ErrorDetail, IllegalSystemStateError, InvalidError, KopekError
 from kopek.money import to_text
 
@@ -125,17 +126,6 @@ def detail_line(detail: ErrorDetail, *, source: str | None = None) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
-
-
-def invalid_input(error: pydantic.ValidationError, *, code: Code, what: str, source: str | None = None) -> InvalidError:
-    """A pydantic validation error as kopek's INVALID error; locations start with ``source`` when given."""
-    prefix: tuple[str | int, ...] = (source,) if source is not None else ()
-    details = tuple(
-        ErrorDetail(fault["msg"], (*prefix, *(part for part in fault["loc"] if isinstance(part, str | int))), fault["type"])
-        for fault in error.errors(include_url=False)
-    )
-    where = f"{source}: " if source is not None else ""
-    return InvalidError(code=code, message=f"{where}{what} has {len(details)} fault(s)", details=details)
 
 
 @contextmanager
