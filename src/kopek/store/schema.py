@@ -71,6 +71,8 @@ contracts = sa.Table(
     sa.Column("valid_to", UtcDateTime, nullable=True),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("parent_id", sa.String(128), sa.ForeignKey("contracts.id"), nullable=True),
+    sa.Column("last_snapshot_date", UtcDateTime, nullable=True),
+    sa.Column("snapshot_days", sa.Integer, nullable=True),
 )
 
 contract_items = sa.Table(
@@ -123,6 +125,7 @@ charging_operations = sa.Table(
     sa.Column("consumption_date", UtcDateTime, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("sender_job_id", sa.String(128), nullable=True),
+    sa.Column("session_id", sa.String(128), nullable=True, index=True),
     sa.Column("result", sa.Text, nullable=False),
 )
 
@@ -179,4 +182,63 @@ exported_items = sa.Table(
     sa.Column("item", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("file_name", sa.String(256), nullable=True, index=True),
+)
+
+# ---- online charging sessions ------------------------------------------------------------
+
+charging_sessions = sa.Table(
+    "charging_sessions",
+    metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("reservation_id", sa.String(128), nullable=False, index=True),
+    sa.Column("subscriber_account_id", sa.String(128), nullable=False, index=True),
+    sa.Column("contract_id", sa.String(128), sa.ForeignKey("contracts.id"), nullable=False, index=True),
+    sa.Column("service_id", sa.String(128), nullable=False),
+    sa.Column("user_id", sa.String(128), nullable=False),
+    sa.Column("item_class", sa.String(128), nullable=False),
+    sa.Column("quantity_property", sa.String(128), nullable=False),
+    sa.Column("properties", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("default_resolution", sa.String(16), nullable=False),
+    sa.Column("ttl_ms", sa.Integer, nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("consumption_date", UtcDateTime, nullable=False),
+    sa.Column("granted_quantity", ExactDecimal, nullable=False),
+    sa.Column("used_quantity", ExactDecimal, nullable=False),
+    sa.Column("charged_amount", ExactDecimal, nullable=False),
+    sa.Column("impacts", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+reservations = sa.Table(
+    "reservations",
+    metadata,
+    sa.Column("session_id", sa.String(128), sa.ForeignKey("charging_sessions.id"), primary_key=True),
+    sa.Column("account_id", sa.String(128), sa.ForeignKey("accounts.id"), primary_key=True),
+    sa.Column("amount", ExactDecimal, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+)
+
+# ---- contract state (migration) and what later pricing features keep per contract ------------
+
+shared_counters = sa.Table(
+    "shared_counters",
+    metadata,
+    sa.Column("namespace", sa.String(128), primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("unit", sa.String(16), nullable=False),
+    sa.Column("value", ExactDecimal, nullable=False),
+)
+
+activations = sa.Table(
+    "activations",
+    metadata,
+    sa.Column("contract_id", sa.String(128), sa.ForeignKey("contracts.id"), primary_key=True),
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("item_id", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("last_activation_date", UtcDateTime, nullable=True),
 )
