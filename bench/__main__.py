@@ -4,7 +4,9 @@ Rows: the pure core (``rate_item``, no I/O); durable offline charges through
 ``Engine.charge`` in-process on SQLite and PostgreSQL (one thread, and four threads
 over many accounts); and the same over HTTP (FastAPI under uvicorn, httpx client).
 Each database row runs on a fresh SQLite file or a fresh PostgreSQL schema, dropped
-afterwards. Benchmarks print figures; they never fail a test run.
+afterwards. The migration row restores ``--states`` contract states beside a plain
+``COPY`` of the same rows. The session rows time start, update and stop of online
+charging sessions. Benchmarks print figures; they never fail a test run.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Callable
 from functools import partial
 
 import kopek
-from bench import bench_core, bench_engine, bench_http
+from bench import bench_core, bench_engine, bench_http, bench_migration, bench_sessions
 from bench.databases import DEFAULT_POSTGRES_URL, postgres_database, postgres_unreachable, sqlite_database
 from bench.measure import Row, ratios, skipped, table
 
@@ -30,16 +32,17 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--items", type=int, default=2000, help="charges per database row (the core row rates ten times as many)")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="PostgreSQL server; each row gets its own schema")
-    parser.add_argument("--only", choices=("core", "engine", "http"), help="run one group of rows")
+    parser.add_argument("--only", choices=("core", "engine", "http", "migration", "sessions"), help="run one group of rows")
+    parser.add_argument("--states", type=int, default=100_000, help="contract states the migration row restores (e.g. 1000000)")
     parser.add_argument("--threads", type=int, default=4, help="threads of the multi-threaded rows")
     return parser.parse_args(argv)
 
 
-def plan(options: argparse.Namespace) -> list[tuple[str, Callable[[], Row]]]:
+def plan(options: argparse.Namespace) -> list[tuple[str, Callable[[], Row | list[Row]]]]:
     items, threads = options.items, options.threads
     sqlite, postgres = sqlite_database, partial(postgres_database, options.postgres_url)
     no_postgres = postgres_unreachable(options.postgres_url)
-    steps: list[tuple[str, Callable[[], Row]]] = [("core", partial(bench_core.run, items * CORE_ITEMS_FACTOR))]
+    steps: list[tuple[str, Callable[[], Row | list[Row]]]] = [("core", partial(bench_core.run, items * CORE_ITEMS_FACTOR))]
 
     def engine_row(database: str, count: int, subscribers: int) -> Callable[[], Row]:
         if database == "postgresql" and no_postgres:
@@ -61,8 +64,29 @@ def plan(options: argparse.Namespace) -> list[tuple[str, Callable[[], Row]]]:
         ("http", http_row("sqlite", 1, FEW_SUBSCRIBERS)),
         ("http", http_row("postgresql", 1, FEW_SUBSCRIBERS)),
         ("http", http_row("postgresql", threads, MANY_SUBSCRIBERS)),
+        (
+            "migration",
+            partial(skipped, "migration: restore ALL_OR_NOTHING", "postgresql", no_postgres)
+            if no_postgres
+            else partial(bench_migration.run, postgres, states=options.states),
+        ),
     ]
+    for database in ("sqlite", "postgresql"):
+        if database == "postgresql" and no_postgres:
+            steps.append(("sessions", partial(skipped, "sessions: start/update/stop", database, no_postgres)))
+            continue
+        opener = sqlite if database == "sqlite" else postgres
+        steps.append(
+            (
+                "sessions",
+                partial(bench_sessions.run, database, opener, sessions=max(1, items // SESSION_CALLS), subscribers=FEW_SUBSCRIBERS),
+            )
+        )
     return [(group, step) for group, step in steps if options.only in (None, group)]
+
+
+SESSION_CALLS = 3
+"""Calls per session (start, update, stop): the session rows run ``--items / 3`` sessions."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,12 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     for group, step in plan(options):
         started = time.perf_counter()
         try:
-            row = step()
+            produced = step()
         except Exception as error:  # a broken row is reported, the others still run
-            row = Row(f"{group}: failed", note=f"{type(error).__name__}: {error}"[:160])
-        rows.append(row)
+            produced = Row(f"{group}: failed", note=f"{type(error).__name__}: {error}"[:160])
+        done = produced if isinstance(produced, list) else [produced]
+        rows.extend(done)
         print(
-            f"  {row.name} [{row.database}, {row.threads} thread(s)] done in {time.perf_counter() - started:.1f} s",
+            f"  {done[0].name} [{done[0].database}, {done[0].threads} thread(s)] done in {time.perf_counter() - started:.1f} s",
             file=sys.stderr,
             flush=True,
         )

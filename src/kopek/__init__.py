@@ -15,9 +15,12 @@ from kopek.admin.master_data import (
     SubscriberAccountUpdate,
 )
 from kopek.charging.results import ChargeResult, ResultOptions
+from kopek.charging.session_views import Resolution, SessionResult, SessionView, StartSession, StopSession, UpdateSession
 from kopek.domain.item import ChargeableItem
 from kopek.engine import Engine
 from kopek.errors import Category, Code, KopekError, Reason
+from kopek.migration.restore import RestoreMode, RestoreReport
+from kopek.migration.state import ContractState
 
 __version__ = "0.1.0"
 
@@ -31,13 +34,22 @@ __all__ = [
     "Code",
     "ContractInput",
     "ContractItemInput",
+    "ContractState",
     "ContractUpdate",
     "Engine",
     "KopekError",
     "MasterDataDocument",
     "Reason",
+    "Resolution",
+    "RestoreMode",
+    "RestoreReport",
     "ResultOptions",
+    "SessionResult",
+    "SessionView",
+    "StartSession",
+    "StopSession",
     "SubscriberAccountInput",
     "SubscriberAccountUpdate",
+    "UpdateSession",
     "__version__",
 ]

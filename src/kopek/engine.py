@@ -7,6 +7,7 @@ layers over an engine.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,10 @@ from kopek.admin.views import (
     operation_records,
     subscriber_account_view,
 )
+from kopek.charging import sessions
 from kopek.charging.offline import ChargeCommand, ChargingContext, account_view, charge
 from kopek.charging.results import AccountView, ChargeResult, ResultOptions
+from kopek.charging.session_views import CleanupReport, SessionResult, SessionView, StartSession, StopSession, UpdateSession
 from kopek.clock import Clock, IdSource, random_ids, system_clock
 from kopek.documents import read_document
 from kopek.domain.catalog import Catalog
@@ -46,6 +49,10 @@ from kopek.domain.catalog_load import catalog_from_document
 from kopek.domain.item import ChargeableItem
 from kopek.domain.validation import invalid_input
 from kopek.errors import Code, DoesNotExistError, InvalidError, KopekError
+from kopek.migration.export import open_export
+from kopek.migration.lock import LockAction, MigrationLockResult, change_lock
+from kopek.migration.restore import RestoreContext, RestoreMode, RestoreReport, restore
+from kopek.migration.state import ContractState
 from kopek.store.database import create_database_engine, database_url, migrate
 from kopek.store.uow import UnitOfWork
 
@@ -209,6 +216,67 @@ class Engine:
         """Charge one chargeable item (offline charging); see :mod:`kopek.charging.offline`."""
         command = ChargeCommand(item, options or ResultOptions(), idempotency_key, sender_job_id)
         return charge(command, self._charging)
+
+    # ---- contract state migration (see docs/migration.md) ---------------------------------------
+
+    def begin_migration(self, contract_ids: Sequence[str] | None = None, *, actor: str = "system") -> MigrationLockResult:
+        """Mark the contracts (all when None) ``migrating``: charging them answers TEMPORARY_ILLEGAL_STATE."""
+        return self._migration_lock(LockAction.BEGIN, contract_ids, actor)
+
+    def end_migration(self, contract_ids: Sequence[str] | None = None, *, actor: str = "system") -> MigrationLockResult:
+        """Mark the migrating contracts (all when None) ``active`` again."""
+        return self._migration_lock(LockAction.END, contract_ids, actor)
+
+    def _migration_lock(self, action: LockAction, contract_ids: Sequence[str] | None, actor: str) -> MigrationLockResult:
+        with self._uow() as uow:
+            result = change_lock(uow, action, contract_ids, actor=actor, at=self._clock())
+            uow.commit()
+        return result
+
+    def export_contract_states(self, contract_ids: Sequence[str] | None = None) -> Iterator[ContractState]:
+        """The states of the contracts (all when None) at one point in time, read lazily page by page."""
+        return open_export(self.database, contract_ids)
+
+    def restore_contract_states(self, lines: Iterable[str], mode: RestoreMode, *, actor: str = "system") -> RestoreReport:
+        """Restore contract states from JSON lines onto ``migrating`` contracts; never a counter reset nor a refill."""
+        return restore(lines, mode, RestoreContext(self.database, self._catalogs, self._clock), actor=actor)
+
+    # ---- online charging sessions (see docs/sessions.md) ---------------------------------------
+
+    def start_session(self, command: StartSession) -> SessionResult:
+        """Open a charging session: grant the largest affordable quantity up to the request and reserve its price."""
+        return sessions.start_session(command, self._charging)
+
+    def update_session(self, command: UpdateSession) -> SessionResult:
+        """Charge the usage since the last grant, as offline charging would, and reserve the next grant."""
+        return sessions.update_session(command, self._charging)
+
+    def stop_session(self, command: StopSession) -> SessionResult:
+        """Charge the final usage, release the rest of the reservation and end the session."""
+        return sessions.stop_session(command, self._charging)
+
+    def cancel_session(self, session_id: str) -> SessionResult:
+        """Release the session's reservation without charging, and end it."""
+        return sessions.cancel_session(session_id, self._charging)
+
+    def stop_reservation(self, reservation_id: str, used: dict[str, object] | None = None) -> list[SessionResult]:
+        """End every live session of a multiservice session; ``used`` gives final usage per session id."""
+        return sessions.stop_reservation(reservation_id, used or {}, self._charging)
+
+    def session(self, session_id: str) -> SessionView:
+        return sessions.read_session(session_id, self._charging)
+
+    def live_sessions(self, subscriber_account_id: str, *, limit: int = 100) -> list[SessionView]:
+        """The live (active) sessions of a subscriber account, oldest first."""
+        return sessions.live_sessions(subscriber_account_id, self._charging, limit=_page_size(limit))
+
+    def cleanup_session(self, session_id: str) -> SessionResult:
+        """Force the clean-up of one live session: end it now with its default resolution."""
+        return sessions.cleanup_session(session_id, self._charging)
+
+    def cleanup_expired_sessions(self) -> CleanupReport:
+        """One expiry pass: end the sessions past their expiry with their default resolution."""
+        return sessions.cleanup_expired(self._charging)
 
     def now(self) -> datetime:
         return self._clock()

@@ -17,3 +17,18 @@ MASTER_DATA_RECORDS_MAX: Final = 1_000_000
 BULK_RECORDS_PER_REQUEST_MAX: Final = 10_000
 DECIMAL_DIGITS_MAX: Final = 38
 LIST_PAGE_SIZE_MAX: Final = 1_000
+SESSION_TTL_MS_MIN: Final = 1_000
+SESSION_TTL_MS_MAX: Final = 86_400_000
+SESSION_QUOTA_STEPS_MAX: Final = 1_048_576
+"""Without a requested quantity, a grant holds at most this many steps of its increment grid."""
+SESSION_CLEANUP_BATCH_MAX: Final = 1_000
+"""One clean-up pass resolves at most this many expired sessions."""
+CONTRACT_STATES_BATCH_MAX: Final = 1_000
+"""Contract states validated and written together by one step of a restore (and read by one page of an export)."""
+CONTRACT_STATES_SELECTED_MAX: Final = 1_000
+"""Contracts one export or migration lock request may name; more: export or lock all."""
+CONTRACT_STATE_LINE_CHARS_MAX: Final = 1_048_576
+CONTRACT_STATES_BODY_BYTES_MAX: Final = 67_108_864
+"""The largest restore request body; larger migrations restore from a file with the CLI."""
+RESTORE_FAILURES_REPORTED_MAX: Final = 1_000
+"""A restore report lists at most this many failures; it always counts all of them."""

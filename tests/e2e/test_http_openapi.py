@@ -29,10 +29,26 @@ ROUTES = {
     ("GET", "/v1/accesses"),
     ("POST", "/v1/master-data"),
     ("POST", "/v1/charging"),
+    ("GET", "/v1/contract-states"),
+    ("POST", "/v1/contract-states:restore"),
+    ("POST", "/v1/migration:begin"),
+    ("POST", "/v1/migration:end"),
+    ("POST", "/v1/sessions"),
+    ("POST", "/v1/sessions:cleanup"),
+    ("GET", "/v1/sessions/{session_id}"),
+    ("POST", "/v1/sessions/{session_id}/updates"),
+    ("POST", "/v1/sessions/{session_id}/stop"),
+    ("POST", "/v1/sessions/{session_id}/cancel"),
+    ("POST", "/v1/sessions/{session_id}/cleanup"),
+    ("GET", "/v1/subscriber-accounts/{subscriber_account_id}/sessions"),
+    ("POST", "/v1/reservations/{reservation_id}/stop"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
 }
-CREATING = {(method, path) for method, path in ROUTES if method == "POST"}
+# POST creates, except custom methods (``/noun:verb``), which act on existing records and answer 200.
+# Session steps (``/updates``, ``/stop``, ``/cancel``, ``/cleanup``) act on a live session and answer 200 too.
+SESSION_STEPS = ("/updates", "/stop", "/cancel", "/cleanup")
+CREATING = {(method, path) for method, path in ROUTES if method == "POST" and ":" not in path and not path.endswith(SESSION_STEPS)}
 ERROR_REF = "#/components/schemas/ErrorBody"
 
 

@@ -16,15 +16,18 @@ from kopek.api import (
     routes_accounts,
     routes_catalog,
     routes_charging,
+    routes_contract_states,
     routes_contracts,
     routes_master_data,
     routes_operations,
+    routes_sessions,
     routes_subscriber_accounts,
 )
 from kopek.api.context import ApiContext
 from kopek.api.errors import FaultBarrier, install_error_handlers
 from kopek.api.metrics import ChargeMetrics
 from kopek.api.request_limits import BodySizeLimit
+from kopek.api.session_cleanup import cleanup_lifespan
 from kopek.engine import Engine
 
 DESCRIPTION = """
@@ -43,8 +46,12 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
-def create_app(engine: Engine) -> FastAPI:
-    """The HTTP API over ``engine``; the caller owns the engine and closes it."""
+def create_app(engine: Engine, *, cleanup_interval_seconds: float = 0) -> FastAPI:
+    """The HTTP API over ``engine``; the caller owns the engine and closes it.
+
+    ``cleanup_interval_seconds`` > 0 runs the expiry clean-up of charging sessions in the
+    background at that interval while the app serves.
+    """
     app = FastAPI(
         title="kopek",
         version=kopek.__version__,
@@ -54,6 +61,7 @@ def create_app(engine: Engine) -> FastAPI:
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
         generate_unique_id_function=_operation_id,
+        lifespan=cleanup_lifespan(engine, cleanup_interval_seconds),
     )
     app.state.kopek = ApiContext(engine=engine, metrics=ChargeMetrics())
     routers = [
@@ -67,6 +75,8 @@ def create_app(engine: Engine) -> FastAPI:
             routes_master_data,
             routes_charging,
             routes_operations,
+            routes_contract_states,
+            routes_sessions,
         )
     ]
     for router in routers:

@@ -21,9 +21,11 @@ BodyBound = Callable[[Scope], int]
 
 
 def body_bytes_max(scope: Scope) -> int:
-    """A catalog document may be as large as a catalog file; every other body is a request."""
+    """A catalog document may be as large as a catalog file, a restore as a batch of contract states; every other body is a request."""
     if scope.get("method") == "POST" and scope.get("path", "").rstrip("/") == "/v1/catalog":
         return limits.CATALOG_BYTES_MAX
+    if scope.get("method") == "POST" and scope.get("path", "").rstrip("/") == "/v1/contract-states:restore":
+        return limits.CONTRACT_STATES_BODY_BYTES_MAX
     return limits.REQUEST_BODY_BYTES_MAX
 
 

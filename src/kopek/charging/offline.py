@@ -31,7 +31,7 @@ from kopek.charging.results import (
     ResultOptions,
 )
 from kopek.clock import Clock, IdSource
-from kopek.domain.accounts import AccountOperation, post_charges, resolve_payers
+from kopek.domain.accounts import AccountOperation, less_reserved, post_charges, resolve_payers, with_bounds_of
 from kopek.domain.catalog import Catalog
 from kopek.domain.item import ChargeableItem, TypedItem, type_item
 from kopek.domain.master import Account, AccountId, Contract, ContractStatus
@@ -44,6 +44,7 @@ from kopek.errors import (
     Reason,
     TemporaryIllegalStateError,
 )
+from kopek.money import ZERO
 from kopek.rating.outcome import ChargedItem, RatingOutcome
 from kopek.rating.rate import ContractState, rate_item
 from kopek.store.database import is_transient
@@ -62,7 +63,7 @@ class ChargeCommand:
 
 
 @dataclass(frozen=True, slots=True)
-class _Charged:
+class Charged:
     """Everything one successful charge computed, before it is stored."""
 
     command: ChargeCommand
@@ -76,6 +77,7 @@ class _Charged:
     payers: list[AccountId]
     operations: list[AccountOperation]
     accounts: dict[AccountId, Account]
+    session_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,17 +119,20 @@ def _charge_once(command: ChargeCommand, context: ChargingContext) -> ChargeResu
         replay = _replay(uow, command, digest)
         if replay is not None:
             return replay
-        contract = _chargeable_contract(uow, typed)
+        contract = chargeable_contract(uow, typed)
         outcome = rate_item(catalog.catalog, ContractState(contract, uow.master.counters(contract.id)), typed)
         payers = resolve_payers(contract, outcome.charged_items)
         accounts_before = uow.master.lock_accounts(payers)
-        accounts_after, operations = post_charges(accounts_before, outcome.charged_items, payers)
+        # Live session reservations hold part of the money: an offline charge may not spend it.
+        reserved = uow.sessions.reserved(accounts_before)
+        spendable = {key: less_reserved(account, reserved.get(key, ZERO)) for key, account in accounts_before.items()}
+        posted, operations = post_charges(spendable, outcome.charged_items, payers)
+        accounts_after = {key: with_bounds_of(account, accounts_before[key]) for key, account in posted.items()}
         now = context.clock()
-        charged = _Charged(
+        charged = Charged(
             command, digest, now, context.new_id(), catalog.version, contract, typed, outcome, payers, operations, accounts_after
         )
-        result = _result(charged)
-        _record(uow, charged, result)
+        result = record_charge(uow, charged)
         uow.commit()
         return result.select(command.options)
 
@@ -155,7 +160,7 @@ def _replay(uow: UnitOfWork, command: ChargeCommand, digest: str) -> ChargeResul
     return ChargeResult.model_validate_json(stored_result).select(command.options, replayed=True)
 
 
-def _chargeable_contract(uow: UnitOfWork, item: TypedItem) -> Contract:
+def chargeable_contract(uow: UnitOfWork, item: TypedItem) -> Contract:
     """The contract that the item's access selects at its consumption date, locked, checked chargeable."""
     access = uow.master.find_access(item.service_id, item.user_id, item.consumption_date)
     if access is None:
@@ -164,13 +169,18 @@ def _chargeable_contract(uow: UnitOfWork, item: TypedItem) -> Contract:
             reason=Reason.NOT_AUTHORIZED,
             message=f"no access for service {item.service_id!r} and user {item.user_id!r} at {item.consumption_date.isoformat()}",
         )
-    contract = uow.master.contract(access.contract_id, lock=True)
-    assert contract is not None, "an access always names an existing contract (foreign key)"
-    if not contract.is_valid_at(item.consumption_date):
+    return chargeable_contract_by_id(uow, access.contract_id, item.consumption_date)
+
+
+def chargeable_contract_by_id(uow: UnitOfWork, contract_id: str, at: datetime) -> Contract:
+    """Contract ``contract_id`` locked (the first lock of every charging unit of work), checked chargeable at ``at``."""
+    contract = uow.master.contract(contract_id, lock=True)
+    assert contract is not None, "an access or a session always names an existing contract (foreign key)"
+    if not contract.is_valid_at(at):
         raise IllegalStateError(
             code=Code.CONTRACT_OUT_OF_VALIDITY,
             reason=Reason.OUT_OF_VALIDITY_PERIOD,
-            message=f"contract {contract.id!r} is not valid at {item.consumption_date.isoformat()}",
+            message=f"contract {contract.id!r} is not valid at {at.isoformat()}",
         )
     if contract.status is ContractStatus.LOCKED:
         raise IllegalStateError(code=Code.CONTRACT_LOCKED, message=f"contract {contract.id!r} is locked by a recharging operation")
@@ -207,7 +217,7 @@ def _canonical(value: object) -> object:
     return str(value)
 
 
-def _result(charged: _Charged) -> ChargeResult:
+def _result(charged: Charged) -> ChargeResult:
     command, operation_id, contract, item, outcome = charged.command, charged.operation_id, charged.contract, charged.item, charged.outcome
     return ChargeResult(
         operation_id=operation_id,
@@ -276,7 +286,14 @@ def account_view(account: Account) -> AccountView:
     )
 
 
-def _record(uow: UnitOfWork, charged: _Charged, result: ChargeResult) -> None:
+def record_charge(uow: UnitOfWork, charged: Charged) -> ChargeResult:
+    """Store one computed charge (operation, charged items, balances, counters, notifications); return its full result."""
+    result = _result(charged)
+    _record(uow, charged, result)
+    return result
+
+
+def _record(uow: UnitOfWork, charged: Charged, result: ChargeResult) -> None:
     command, contract, item, outcome, now = charged.command, charged.contract, charged.item, charged.outcome, charged.now
     operation_id = result.operation_id
     uow.charging.insert_operation(
@@ -289,6 +306,7 @@ def _record(uow: UnitOfWork, charged: _Charged, result: ChargeResult) -> None:
             "consumption_date": item.consumption_date,
             "created_at": now,
             "sender_job_id": command.sender_job_id,
+            "session_id": charged.session_id,
             "result": result.model_dump_json(),
         }
     )

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from kopek import __version__
-from kopek.cli import accounts, catalog, charging, contracts, demo, master_data
+from kopek.cli import accounts, catalog, charging, contract_states, contracts, demo, master_data, sessions
 from kopek.cli.options import DatabaseUrl, Json, open_engine, shown_url
 from kopek.cli.output import Output, reporting
 
@@ -29,6 +29,9 @@ app.add_typer(master_data.app, name="master-data")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(contracts.app, name="contracts")
 app.add_typer(contracts.accesses_app, name="accesses")
+app.add_typer(contract_states.app, name="contract-states")
+app.add_typer(contract_states.migration_app, name="migration")
+app.add_typer(sessions.app, name="sessions")
 app.command("charge")(charging.charge)
 app.command("demo")(demo.demo)
 
@@ -62,6 +65,9 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)] = 8000,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    cleanup_interval_seconds: Annotated[
+        float, typer.Option("--cleanup-interval-seconds", help="Clean up expired charging sessions this often; 0 disables.", min=0)
+    ] = 10,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Serve the HTTP API (JSON under /v1, OpenAPI at /docs) with uvicorn."""
@@ -74,7 +80,8 @@ def serve(
 
         engine = open_engine(database_url)
         try:
-            uvicorn.run(create_app(engine), host=host, port=port, log_level=log_level)
+            api = create_app(engine, cleanup_interval_seconds=cleanup_interval_seconds)
+            uvicorn.run(api, host=host, port=port, log_level=log_level)
         finally:
             engine.close()
 

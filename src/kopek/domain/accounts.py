@@ -128,3 +128,31 @@ def _post(account: Account, amount: Decimal, index: int) -> tuple[Account, Accou
             message=f"postpaid account {account.id!r} would exceed its credit limit {account.credit_limit}",
         )
     return replace(account, balance=after), AccountOperation(account.id, OperationKind.ACCUMULATION, amount, after, account.currency, index)
+
+
+def less_reserved(account: Account, reserved: Decimal) -> Account:
+    """``account`` with ``reserved`` (live session reservations) taken out of what it can spend.
+
+    A prepaid account's floor rises by the reserved amount; a postpaid account's credit
+    limit (when it has one) falls by it. Only for checks: give the result back to
+    :func:`with_bounds_of` before storing or showing it.
+    """
+    if account.kind is AccountKind.PREPAID:
+        return replace(account, floor=account.floor + reserved)
+    if account.credit_limit is None:
+        return account
+    return replace(account, credit_limit=account.credit_limit - reserved)
+
+
+def without_bounds(account: Account) -> Account:
+    """``account`` with no floor and no credit limit: posting the usage of a session never refuses.
+
+    The check happened when the usage was reserved; usage beyond its grant is charged
+    in full rather than dropped.
+    """
+    return replace(account, floor=Decimal("-Infinity"), credit_limit=None)
+
+
+def with_bounds_of(after: Account, original: Account) -> Account:
+    """``after`` (a posting result) with the real floor and credit limit of ``original``."""
+    return replace(after, floor=original.floor, credit_limit=original.credit_limit)

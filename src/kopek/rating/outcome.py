@@ -22,6 +22,7 @@ class CounterKey:
 class NotificationKind(StrEnum):
     NO_ACCESS = "no_access"
     ALLOWANCE_EXHAUSTED = "allowance_exhausted"
+    USAGE_ABOVE_GRANT = "usage_above_grant"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,23 +9,30 @@ import sqlalchemy as sa
 
 from kopek.store.catalog_store import CatalogStore
 from kopek.store.charging_store import ChargingStore
+from kopek.store.contract_state_store import ContractStateStore
 from kopek.store.master_store import MasterStore
+from kopek.store.session_store import SessionStore
 
 
 class UnitOfWork:
     """Opens a transaction on enter; :meth:`commit` makes it durable, leaving without it undoes it.
 
     ``writes=False`` opens a reading transaction (SQLite then does not take the
-    write lock up front).
+    write lock up front). ``snapshot=True`` makes every read see one point in time
+    (REPEATABLE READ on PostgreSQL), for consistent exports.
     """
 
-    def __init__(self, engine: sa.Engine, *, writes: bool = True) -> None:
+    def __init__(self, engine: sa.Engine, *, writes: bool = True, snapshot: bool = False) -> None:
         self._engine = engine
         self._writes = writes
+        self._snapshot = snapshot
         self._committed = False
 
     def __enter__(self) -> Self:
         self.connection = self._engine.connect().execution_options(kopek_writes=self._writes)
+        if self._snapshot and self.connection.dialect.name == "postgresql":
+            # Every read of the transaction sees one point in time (SQLite's read transaction already does).
+            self.connection = self.connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=not self._writes)
         try:
             self._transaction = self.connection.begin()
         except BaseException:
@@ -34,6 +41,8 @@ class UnitOfWork:
         self.master = MasterStore(self.connection)
         self.charging = ChargingStore(self.connection)
         self.catalogs = CatalogStore(self.connection)
+        self.sessions = SessionStore(self.connection)
+        self.contract_states = ContractStateStore(self.connection)
         return self
 
     def commit(self) -> None:

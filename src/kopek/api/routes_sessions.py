@@ -1,0 +1,180 @@
+"""``/v1/sessions``: online charging sessions (start, update, stop, cancel, read, clean-up) and their management.
+
+Also ``/v1/subscriber-accounts/{id}/sessions`` (the live sessions of a subscriber
+account) and ``/v1/reservations/{id}/stop`` (end a multiservice session). See docs/sessions.md.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from kopek import limits
+from kopek.api.context import Context, IdentifierPath
+from kopek.api.errors import error_responses
+from kopek.api.exact_json import ExactJsonRoute
+from kopek.api.routes_charging import ConsumptionDate, Identifier, PropertyValue
+from kopek.charging.session_views import (
+    CleanupReport,
+    Resolution,
+    SessionResult,
+    SessionView,
+    StartSession,
+    StopSession,
+    UpdateSession,
+)
+
+SESSIONS_PAGE_SIZE_DEFAULT = 100
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ReservationItemInput(_Request):
+    item_class: Identifier = Field(description="A chargeable item class of the catalog that has a quantity, e.g. voice_call.")
+    properties: dict[str, PropertyValue] = Field(default_factory=dict, description="The other properties; the quantity is set by kopek.")
+
+
+class StartSessionRequest(_Request):
+    session_id: Identifier = Field(description="The network element's id of the session; unique.")
+    reservation_id: Identifier | None = Field(
+        default=None, description="Shared by the sessions of one multiservice session; default: session_id."
+    )
+    service_id: Identifier
+    user_id: Identifier
+    consumption_date: ConsumptionDate
+    ttl_ms: int = Field(
+        description=f"How long a grant stays reserved without news, {limits.SESSION_TTL_MS_MIN} to {limits.SESSION_TTL_MS_MAX} ms."
+    )
+    quantity_property: Identifier = Field(description="The property to invert; must be the item class's quantity.")
+    requested_quantity: PropertyValue | None = Field(
+        default=None, description="In the quantity's unit; absent: as much as the money allows."
+    )
+    default_resolution: Resolution = Field(default=Resolution.CONFIRMED, description="What the expiry clean-up does.")
+    item: ReservationItemInput
+
+    def command(self) -> StartSession:
+        return StartSession(
+            session_id=self.session_id,
+            item_class=self.item.item_class,
+            service_id=self.service_id,
+            user_id=self.user_id,
+            consumption_date=self.consumption_date,
+            ttl_ms=self.ttl_ms,
+            quantity_property=self.quantity_property,
+            properties=dict(self.item.properties),
+            requested_quantity=self.requested_quantity,
+            default_resolution=self.default_resolution,
+            reservation_id=self.reservation_id,
+        )
+
+
+class UpdateSessionRequest(_Request):
+    used_quantity: PropertyValue = Field(description="Usage since the last grant, in the quantity's unit.")
+    requested_quantity: PropertyValue | None = Field(
+        default=None, description="The next grant wanted; absent: as much as the money allows."
+    )
+
+
+class StopSessionRequest(_Request):
+    used_quantity: PropertyValue = Field(default="0", description="Final usage since the last grant.")
+
+
+class StopReservationRequest(_Request):
+    used: dict[str, PropertyValue] = Field(default_factory=dict, description="Final usage by session id; a session not named used none.")
+
+
+class SessionsPage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    sessions: list[SessionView] = Field(description="Oldest first.")
+
+
+def start_session(body: StartSessionRequest, context: Context) -> SessionResult:
+    """Open a session: grant min(requested, maximum affordable) on the increment grid and reserve its price."""
+    return context.engine.start_session(body.command())
+
+
+def update_session(session_id: IdentifierPath, body: UpdateSessionRequest, context: Context) -> SessionResult:
+    """Charge the usage since the last grant as offline charging would, release the previous reservation, reserve the next grant."""
+    return context.engine.update_session(UpdateSession(session_id, body.used_quantity, body.requested_quantity))
+
+
+def stop_session(session_id: IdentifierPath, body: StopSessionRequest, context: Context) -> SessionResult:
+    """Charge the final usage, release what is left, end the session."""
+    return context.engine.stop_session(StopSession(session_id, body.used_quantity))
+
+
+def cancel_session(session_id: IdentifierPath, context: Context) -> SessionResult:
+    """Release the reservation without charging; end the session."""
+    return context.engine.cancel_session(session_id)
+
+
+def read_session(session_id: IdentifierPath, context: Context) -> SessionView:
+    """A session with its grant, reservations and impacts (live or ended)."""
+    return context.engine.session(session_id)
+
+
+def cleanup_session(session_id: IdentifierPath, context: Context) -> SessionResult:
+    """Force the clean-up of one live session: end it now with its default resolution."""
+    return context.engine.cleanup_session(session_id)
+
+
+def cleanup_expired_sessions(context: Context) -> CleanupReport:
+    """One expiry pass: end every live session past its expiry with its default resolution."""
+    return context.engine.cleanup_expired_sessions()
+
+
+def list_live_sessions(
+    subscriber_account_id: IdentifierPath,
+    context: Context,
+    limit: Annotated[int, Query(ge=1, le=limits.LIST_PAGE_SIZE_MAX, description="Page size.")] = SESSIONS_PAGE_SIZE_DEFAULT,
+) -> SessionsPage:
+    """The live sessions of a subscriber account."""
+    return SessionsPage(sessions=context.engine.live_sessions(subscriber_account_id, limit=limit))
+
+
+def stop_reservation(reservation_id: IdentifierPath, body: StopReservationRequest, context: Context) -> list[SessionResult]:
+    """End a multiservice session: stop every live session sharing this reservation id, in one commit."""
+    used: dict[str, Any] = dict(body.used)
+    return context.engine.stop_reservation(reservation_id, used)
+
+
+def router() -> APIRouter:
+    routes = APIRouter(tags=["sessions"], route_class=ExactJsonRoute)
+    session_errors = error_responses(404, 409, 422, 503)
+    routes.add_api_route(
+        "/v1/sessions", start_session, methods=["POST"], status_code=201, response_model=SessionResult,
+        summary="Start a charging session", responses=session_errors,
+    )  # fmt: skip
+    routes.add_api_route(
+        "/v1/sessions:cleanup", cleanup_expired_sessions, methods=["POST"], response_model=CleanupReport,
+        summary="Clean up expired sessions", responses=error_responses(503),
+    )  # fmt: skip
+    routes.add_api_route(
+        "/v1/sessions/{session_id}", read_session, methods=["GET"], response_model=SessionView,
+        summary="Read a charging session", responses=error_responses(404, 422),
+    )  # fmt: skip
+    for path, endpoint, summary in (
+        ("updates", update_session, "Update a charging session"),
+        ("stop", stop_session, "Stop a charging session"),
+        ("cancel", cancel_session, "Cancel a charging session"),
+        ("cleanup", cleanup_session, "Force the clean-up of a charging session"),
+    ):
+        routes.add_api_route(
+            f"/v1/sessions/{{session_id}}/{path}", endpoint, methods=["POST"], response_model=SessionResult,
+            summary=summary, responses=session_errors,
+        )  # fmt: skip
+    routes.add_api_route(
+        "/v1/subscriber-accounts/{subscriber_account_id}/sessions", list_live_sessions, methods=["GET"],
+        response_model=SessionsPage, summary="List the live sessions of a subscriber account", tags=["sessions"],
+        responses=error_responses(404, 422),
+    )  # fmt: skip
+    routes.add_api_route(
+        "/v1/reservations/{reservation_id}/stop", stop_reservation, methods=["POST"], response_model=list[SessionResult],
+        summary="Stop a multiservice session", responses=session_errors,
+    )  # fmt: skip
+    return routes

@@ -1,0 +1,52 @@
+"""The expiry clean-up inside ``kopek serve``: a background task of the app's lifespan.
+
+Every ``interval_seconds`` it runs one clean-up pass in a worker thread; several
+server processes may run it at once (each session is resolved once). A failing pass
+is logged and the next one runs on time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from kopek.engine import Engine
+
+logger = logging.getLogger("kopek.api")
+
+
+def cleanup_lifespan(engine: Engine, interval_seconds: float) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """A lifespan that cleans up expired sessions every ``interval_seconds`` (0: never)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if interval_seconds <= 0:
+            yield
+            return
+        task = asyncio.create_task(_every(engine, interval_seconds))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return lifespan
+
+
+async def _every(engine: Engine, interval_seconds: float) -> None:
+    while True:
+        await asyncio.sleep(interval_seconds)
+        try:
+            report = await run_in_threadpool(engine.cleanup_expired_sessions)
+        except Exception:
+            logger.exception("session clean-up pass failed")
+            continue
+        if report.resolved:
+            logger.info("session clean-up ended %d expired session(s)", len(report.resolved))

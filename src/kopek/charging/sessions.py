@@ -1,0 +1,650 @@
+"""Online charging sessions: start, update, stop, cancel and the expiry clean-up.
+
+A session reserves money (a pending debit with an expiry, one row per paying
+account) for a grant of usage, then settles the usage the network element reports
+as a normal charge of the offline path (same rating, same recording, the operation
+marked with the session id) and releases the rest. Every operation locks like an
+offline charge: the contract row first, then the session row, then the accounts in
+id order; what an account can still spend is read under those locks, so the sum of
+reservations never exceeds what the balance allows.
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import Enum
+from functools import partial
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+
+from kopek import limits
+from kopek.charging.offline import (
+    STORAGE_RETRY_AFTER_SECONDS,
+    ChargeCommand,
+    Charged,
+    ChargingContext,
+    chargeable_contract,
+    chargeable_contract_by_id,
+    record_charge,
+    request_hash,
+)
+from kopek.charging.results import ChargeResult, NotificationView, ResultOptions
+from kopek.charging.session_impacts import held_impacts, merged_impacts
+from kopek.charging.session_views import (
+    CleanupReport,
+    ReservationView,
+    Resolution,
+    SessionImpacts,
+    SessionResult,
+    SessionStatus,
+    SessionView,
+    StartSession,
+    StopSession,
+    UpdateSession,
+)
+from kopek.domain.accounts import check_chargeable, post_charges, resolve_payers, with_bounds_of, without_bounds
+from kopek.domain.catalog import Catalog, PropertyType
+from kopek.domain.item import ChargeableItem, TypedItem, type_item
+from kopek.domain.master import Account, AccountId, AccountKind, Contract
+from kopek.errors import (
+    AlreadyExistsError,
+    Code,
+    DoesNotExistError,
+    ErrorDetail,
+    IllegalStateError,
+    InvalidError,
+    KopekError,
+    PrerequisiteMissingError,
+    Reason,
+    TemporaryIllegalStateError,
+)
+from kopek.money import ZERO, NotADecimalError, rating_context, to_decimal
+from kopek.rating.outcome import CounterChange, CounterKey, Notification, NotificationKind
+from kopek.rating.quota import grid_step, max_affordable
+from kopek.rating.rate import ContractState, rate_item
+from kopek.store.database import is_transient
+from kopek.store.uow import UnitOfWork
+
+logger = logging.getLogger("kopek.sessions")
+
+_ALL_SECTIONS = ResultOptions(
+    charging_process_info=True,
+    contract_info=True,
+    chargeable_item_info=True,
+    account_operations=True,
+    account_info=True,
+    notifications=True,
+)
+
+Result = TypeVar("Result")
+
+
+class _Step(Enum):
+    """What one call does to a live session."""
+
+    UPDATE = "update"
+    STOP = "stop"
+    CANCEL = "cancel"
+    CLEANUP = "cleanup"
+
+
+@dataclass(frozen=True, slots=True)
+class _Grant:
+    quantity: Decimal
+    amounts: dict[AccountId, Decimal]
+    refusal: KopekError | None = None
+    held: tuple[CounterChange, ...] = ()
+
+
+# ---- the use cases ----------------------------------------------------------------------------
+
+
+def start_session(command: StartSession, context: ChargingContext) -> SessionResult:
+    """Open a session, grant the largest affordable quantity up to the request, reserve its price."""
+    if not limits.SESSION_TTL_MS_MIN <= command.ttl_ms <= limits.SESSION_TTL_MS_MAX:
+        raise InvalidError(
+            code=Code.SESSION_TTL_OUT_OF_BOUNDS,
+            message=f"a session's time to live is {limits.SESSION_TTL_MS_MIN} to {limits.SESSION_TTL_MS_MAX} ms, not {command.ttl_ms}",
+            details=(ErrorDetail("out of bounds", ("ttl_ms",), Code.SESSION_TTL_OUT_OF_BOUNDS),),
+        )
+    requested = _quantity(command.requested_quantity, "requested_quantity") if command.requested_quantity is not None else None
+    try:
+        return _guarded(lambda: _start(command, requested, context))
+    except sa.exc.IntegrityError as error:
+        raise _duplicate(command.session_id) from error
+
+
+def update_session(command: UpdateSession, context: ChargingContext) -> SessionResult:
+    """Charge the usage since the last grant, release the previous reservation, reserve the next grant."""
+    used = _quantity(command.used_quantity, "used_quantity")
+    requested = _quantity(command.requested_quantity, "requested_quantity") if command.requested_quantity is not None else None
+    return _guarded(lambda: _one(context, command.session_id, _Step.UPDATE, used, requested))
+
+
+def stop_session(command: StopSession, context: ChargingContext) -> SessionResult:
+    """Charge the final usage, release what is left and end the session."""
+    used = _quantity(command.used_quantity, "used_quantity")
+    return _guarded(lambda: _one(context, command.session_id, _Step.STOP, used, None))
+
+
+def cancel_session(session_id: str, context: ChargingContext) -> SessionResult:
+    """Release the session's reservation without charging anything, and end it."""
+    return _guarded(lambda: _one(context, session_id, _Step.CANCEL, None, None))
+
+
+def cleanup_session(session_id: str, context: ChargingContext) -> SessionResult:
+    """End a live session now with its default resolution, expired or not (forced clean-up)."""
+    return _guarded(lambda: _one(context, session_id, _Step.CLEANUP, None, None))
+
+
+def stop_reservation(reservation_id: str, used: Mapping[str, object], context: ChargingContext) -> list[SessionResult]:
+    """End every live session of a multiservice session (one reservation id) in one commit.
+
+    ``used`` gives the final usage per session id; a session it does not name is stopped with none.
+    """
+    usage = {session_id: _quantity(value, f"used.{session_id}") for session_id, value in used.items()}
+    return _guarded(lambda: _stop_reservation(reservation_id, usage, context))
+
+
+def cleanup_expired(context: ChargingContext, *, limit: int = limits.SESSION_CLEANUP_BATCH_MAX) -> CleanupReport:
+    """Resolve the live sessions past their expiry with their default resolution, each in its own commit.
+
+    Safe from several processes at once: each session is claimed under the contract lock with
+    ``SELECT ... FOR UPDATE SKIP LOCKED`` and written with a conditional update on its version,
+    so a session is resolved once; one another process holds or already resolved is skipped.
+    """
+    now = context.clock()
+    with UnitOfWork(context.engine, writes=False) as uow:
+        candidates = uow.sessions.expired(now, limit=limit)
+    resolved = []
+    for session_id in candidates:
+        try:
+            if _guarded(partial(_expire, context, session_id, now)):
+                resolved.append(session_id)
+        except KopekError as error:
+            # One session that cannot be resolved now (a migrating contract, a busy row) does not stop the pass.
+            logger.warning("session %s not cleaned up: %s", session_id, error)
+    return CleanupReport(resolved=resolved)
+
+
+def read_session(session_id: str, context: ChargingContext) -> SessionView:
+    with UnitOfWork(context.engine, writes=False) as uow:
+        row = uow.sessions.get(session_id)
+        if row is None:
+            raise _missing(session_id)
+        return _view(uow, row)
+
+
+def live_sessions(subscriber_account_id: str, context: ChargingContext, *, limit: int) -> list[SessionView]:
+    with UnitOfWork(context.engine, writes=False) as uow:
+        if uow.master.subscriber_account(subscriber_account_id) is None:
+            raise DoesNotExistError(code=Code.NOT_FOUND, message=f"subscriber account {subscriber_account_id!r} does not exist")
+        return [_view(uow, row) for row in uow.sessions.live_of(subscriber_account_id, limit=limit)]
+
+
+# ---- start -----------------------------------------------------------------------------------
+
+
+def _start(command: StartSession, requested: Decimal | None, context: ChargingContext) -> SessionResult:
+    with UnitOfWork(context.engine) as uow:
+        catalog = context.catalogs.current(uow)
+        item = _reservation_item(catalog.catalog, command)
+        if uow.sessions.get(command.session_id) is not None:
+            raise _duplicate(command.session_id)
+        contract = chargeable_contract(uow, item)
+        accounts = uow.master.lock_accounts(contract.roles.values())
+        reserved = uow.sessions.reserved(accounts)
+        counters = _held(
+            catalog.catalog, contract, uow.master.counters(contract.id), uow.sessions.live_on_contract(contract.id, excluding="")
+        )
+        grant = _grant(catalog.catalog, contract, counters, item, accounts, reserved, requested=requested)
+        if grant.refusal is not None:
+            raise grant.refusal
+        now = context.clock()
+        expires_at = now + timedelta(milliseconds=command.ttl_ms)
+        uow.sessions.insert(
+            {
+                "id": command.session_id,
+                "reservation_id": command.reservation_id or command.session_id,
+                "subscriber_account_id": contract.subscriber_account_id,
+                "contract_id": contract.id,
+                "service_id": command.service_id,
+                "user_id": command.user_id,
+                "item_class": command.item_class,
+                "quantity_property": command.quantity_property,
+                "properties": json.dumps(_stored_properties(command), sort_keys=True, default=str),
+                "status": SessionStatus.ACTIVE.value,
+                "default_resolution": command.default_resolution.value,
+                "ttl_ms": command.ttl_ms,
+                "started_at": now,
+                "updated_at": now,
+                "expires_at": expires_at,
+                "consumption_date": command.consumption_date,
+                "granted_quantity": grant.quantity,
+                "used_quantity": ZERO,
+                "charged_amount": ZERO,
+                "impacts": SessionImpacts(transient_counters=held_impacts(grant.held)).model_dump_json(),
+                "version": 1,
+            }
+        )
+        uow.sessions.replace_reservations(command.session_id, grant.amounts, expires_at=expires_at)
+        row = uow.sessions.get(command.session_id)
+        assert row is not None
+        view = _view(uow, row)
+        uow.commit()
+    return _answer(view)
+
+
+def _reservation_item(catalog: Catalog, command: StartSession) -> TypedItem:
+    """The reservation item typed against its class, with a zero quantity; the quantity property checked."""
+    item_class = catalog.item_class(command.item_class)
+    if item_class is None:
+        raise PrerequisiteMissingError(code=Code.ITEM_CLASS_UNKNOWN, message=f"unknown chargeable item class {command.item_class!r}")
+    if item_class.quantity is None or item_class.quantity != command.quantity_property:
+        raise InvalidError(
+            code=Code.SESSION_QUANTITY_PROPERTY_MISMATCH,
+            message=f"item class {item_class.name!r} measures usage in {item_class.quantity!r}, not {command.quantity_property!r}",
+            details=(ErrorDetail("not the item class's quantity", ("quantity_property",), Code.SESSION_QUANTITY_PROPERTY_MISMATCH),),
+        )
+    properties = {**command.properties, command.quantity_property: "0"}
+    return type_item(item_class, ChargeableItem(item_class.name, command.consumption_date, command.service_id, command.user_id, properties))
+
+
+def _stored_properties(command: StartSession) -> dict[str, object]:
+    return {name: value for name, value in command.properties.items() if name != command.quantity_property}
+
+
+# ---- update, stop, cancel, clean-up ------------------------------------------------------------
+
+
+def _one(context: ChargingContext, session_id: str, step: _Step, used: Decimal | None, requested: Decimal | None) -> SessionResult:
+    with UnitOfWork(context.engine) as uow:
+        found = uow.sessions.get(session_id)
+        if found is None:
+            raise _missing(session_id)
+        result = _advance(uow, context, found, step, used, requested)
+        uow.commit()
+    return result
+
+
+def _stop_reservation(reservation_id: str, usage: Mapping[str, Decimal], context: ChargingContext) -> list[SessionResult]:
+    with UnitOfWork(context.engine) as uow:
+        session_ids = uow.sessions.live_of_reservation(reservation_id)
+        if not session_ids:
+            raise DoesNotExistError(code=Code.NOT_FOUND, message=f"reservation {reservation_id!r} has no live session")
+        unknown = sorted(set(usage) - set(session_ids))
+        if unknown:
+            raise InvalidError(
+                code=Code.REQUEST_INVALID,
+                message=f"sessions {unknown} are not live sessions of reservation {reservation_id!r}",
+                details=tuple(ErrorDetail("not a live session of this reservation", ("used", name)) for name in unknown),
+            )
+        results = []
+        for session_id in session_ids:
+            found = uow.sessions.get(session_id)
+            assert found is not None
+            results.append(_advance(uow, context, found, _Step.STOP, usage.get(session_id, ZERO), None))
+        uow.commit()
+    return results
+
+
+def _expire(context: ChargingContext, session_id: str, now: datetime) -> bool:
+    with UnitOfWork(context.engine) as uow:
+        found = uow.sessions.get(session_id)
+        if found is None or found["status"] != SessionStatus.ACTIVE.value:
+            return False
+        uow.master.contract(found["contract_id"], lock=True)
+        claimed = uow.sessions.claim_expired(session_id, now)
+        if claimed is None:
+            return False
+        _advance(uow, context, claimed, _Step.CLEANUP, None, None)
+        uow.commit()
+    return True
+
+
+def _advance(
+    uow: UnitOfWork, context: ChargingContext, found: dict[str, Any], step: _Step, used: Decimal | None, requested: Decimal | None
+) -> SessionResult:
+    """Apply ``step`` to a session: lock, charge the usage reported, re-grant or release, write the session."""
+    catalog = context.catalogs.current(uow)
+    confirmed = step is _Step.CLEANUP and found["default_resolution"] == Resolution.CONFIRMED.value
+    charges = step in (_Step.UPDATE, _Step.STOP) or confirmed
+    if charges:
+        contract = chargeable_contract_by_id(uow, found["contract_id"], found["consumption_date"])
+    else:
+        locked = uow.master.contract(found["contract_id"], lock=True)
+        assert locked is not None, "a session always names an existing contract (foreign key)"
+        contract = locked
+    row = uow.sessions.get(found["id"], lock=True)
+    assert row is not None
+    if row["status"] != SessionStatus.ACTIVE.value:
+        raise IllegalStateError(code=Code.SESSION_ALREADY_ENDED, message=f"session {row['id']!r} already ended ({row['status']})")
+    if confirmed:
+        used = row["granted_quantity"]
+    accounts = uow.master.lock_accounts(contract.roles.values())
+    counters = uow.master.counters(contract.id)
+    impacts = SessionImpacts.model_validate_json(row["impacts"])
+    charge: ChargeResult | None = None
+    notes: list[NotificationView] = []
+    if charges and used is not None and used > 0:
+        item = _session_item(catalog.catalog, row, used)
+        charge, accounts, counters, impacts = _settle(uow, context, catalog.version, contract, row, item, accounts, counters, impacts)
+        notes = list(charge.notifications or [])
+    grant = _Grant(ZERO, {})
+    if step is _Step.UPDATE:
+        template = _session_item(catalog.catalog, row, ZERO)
+        reserved = uow.sessions.reserved(accounts, excluding=[row["id"]])
+        held = _held(catalog.catalog, contract, counters, uow.sessions.live_on_contract(contract.id, excluding=row["id"]))
+        try:
+            grant = _grant(catalog.catalog, contract, held, template, accounts, reserved, requested=requested)
+        except KopekError as grant_error:
+            # The usage just charged stays charged; only the next grant is refused (e.g. an account blocked meanwhile).
+            grant = _Grant(ZERO, {}, grant_error)
+    _write(uow, context, row, step, grant, used if charges else None, charge, impacts)
+    updated = uow.sessions.get(row["id"])
+    assert updated is not None
+    view = _view(uow, updated)
+    refusal = grant.refusal.code.value if grant.refusal is not None else None
+    return _answer(view, charge=charge, notifications=notes, refusal=refusal)
+
+
+def _write(
+    uow: UnitOfWork,
+    context: ChargingContext,
+    row: dict[str, Any],
+    step: _Step,
+    grant: _Grant,
+    used: Decimal | None,
+    charge: ChargeResult | None,
+    impacts: SessionImpacts,
+) -> None:
+    now = context.clock()
+    status = {
+        _Step.UPDATE: SessionStatus.ACTIVE,
+        _Step.STOP: SessionStatus.STOPPED,
+        _Step.CANCEL: SessionStatus.CANCELLED,
+        _Step.CLEANUP: SessionStatus.EXPIRED,
+    }[step]
+    expires_at = now + timedelta(milliseconds=row["ttl_ms"]) if step is _Step.UPDATE else row["expires_at"]
+    charged = sum((line.amount for line in charge.charged_items or []), ZERO) if charge is not None else ZERO
+    with decimal.localcontext(rating_context()):
+        values = {
+            "status": status.value,
+            "updated_at": now,
+            "expires_at": expires_at,
+            "granted_quantity": grant.quantity,
+            "used_quantity": row["used_quantity"] + (used or ZERO),
+            "charged_amount": row["charged_amount"] + charged,
+            "impacts": impacts.model_copy(update={"transient_counters": held_impacts(grant.held)}).model_dump_json(),
+        }
+    if not uow.sessions.update(row["id"], row["version"], values):
+        raise TemporaryIllegalStateError(
+            code=Code.STORAGE_BUSY,
+            message=f"session {row['id']!r} changed meanwhile; retry",
+            retry_after_seconds=STORAGE_RETRY_AFTER_SECONDS,
+        )
+    uow.sessions.replace_reservations(row["id"], grant.amounts, expires_at=expires_at)
+
+
+def _settle(
+    uow: UnitOfWork,
+    context: ChargingContext,
+    catalog_version: int,
+    contract: Contract,
+    row: dict[str, Any],
+    item: TypedItem,
+    accounts: dict[AccountId, Account],
+    counters: dict[CounterKey, Decimal],
+    impacts: SessionImpacts,
+) -> tuple[ChargeResult, dict[AccountId, Account], dict[CounterKey, Decimal], SessionImpacts]:
+    """Charge ``item`` as offline charging would, without the balance bound: reported usage is never dropped."""
+    catalog = context.catalogs.current(uow).catalog
+    outcome = rate_item(catalog, ContractState(contract, counters), item)
+    if item.quantity > row["granted_quantity"]:
+        note = Notification(
+            NotificationKind.USAGE_ABOVE_GRANT,
+            f"session {row['id']!r} used {item.quantity}, above its grant of {row['granted_quantity']}; charged in full",
+            {"session_id": row["id"], "used_quantity": str(item.quantity), "granted_quantity": str(row["granted_quantity"])},
+        )
+        outcome = replace(outcome, notifications=(*outcome.notifications, note))
+    payers = resolve_payers(contract, outcome.charged_items)
+    posted, operations = post_charges({key: without_bounds(account) for key, account in accounts.items()}, outcome.charged_items, payers)
+    after = {key: with_bounds_of(account, accounts[key]) for key, account in posted.items()}
+    raw = ChargeableItem(item.item_class.name, item.consumption_date, item.service_id, item.user_id, dict(item.properties))
+    charged = Charged(
+        ChargeCommand(raw, _ALL_SECTIONS),
+        request_hash(item),
+        context.clock(),
+        context.new_id(),
+        catalog_version,
+        contract,
+        item,
+        outcome,
+        payers,
+        operations,
+        after,
+        session_id=row["id"],
+    )
+    result = record_charge(uow, charged)
+    counters_after = dict(counters) | {change.key: change.after for change in outcome.counter_changes}
+    return result, after, counters_after, merged_impacts(impacts, result, outcome.counter_changes)
+
+
+def _session_item(catalog: Catalog, row: Mapping[str, Any], quantity: Decimal) -> TypedItem:
+    item_class = catalog.item_class(row["item_class"])
+    if item_class is None:
+        raise PrerequisiteMissingError(code=Code.ITEM_CLASS_UNKNOWN, message=f"unknown chargeable item class {row['item_class']!r}")
+    properties = {**json.loads(row["properties"]), row["quantity_property"]: _property_value(catalog, row, quantity)}
+    return type_item(item_class, ChargeableItem(item_class.name, row["consumption_date"], row["service_id"], row["user_id"], properties))
+
+
+def _property_value(catalog: Catalog, row: Mapping[str, Any], quantity: Decimal) -> object:
+    item_class = catalog.item_class(row["item_class"])
+    assert item_class is not None
+    spec = next(spec for spec in item_class.properties if spec.name == row["quantity_property"])
+    if spec.type is PropertyType.INTEGER and quantity != quantity.to_integral_value():
+        raise InvalidError(
+            code=Code.PROPERTY_INVALID,
+            message=f"property {spec.name!r} counts whole units; {quantity} is not a whole number",
+            details=(ErrorDetail("expected an integer", ("used_quantity",), Code.PROPERTY_INVALID),),
+        )
+    return str(quantity)
+
+
+# ---- the grant: maximum affordable quantity -------------------------------------------------------
+
+
+def _grant(
+    catalog: Catalog,
+    contract: Contract,
+    counters: Mapping[CounterKey, Decimal],
+    item: TypedItem,
+    accounts: Mapping[AccountId, Account],
+    reserved: Mapping[AccountId, Decimal],
+    *,
+    requested: Decimal | None = None,
+) -> _Grant:
+    """min(requested, maximum affordable) on the increment grid, and its price per paying account."""
+    step = grid_step(catalog, contract, item)
+    limit = _on_grid(requested, step) if requested is not None else step * limits.SESSION_QUOTA_STEPS_MAX
+    state = ContractState(contract, counters)
+    available = _available(accounts, reserved)
+
+    def amounts(quantity: Decimal) -> dict[AccountId, Decimal]:
+        outcome = rate_item(catalog, state, _with_quantity(item, quantity))
+        totals: dict[AccountId, Decimal] = {}
+        for charged, payer in zip(outcome.charged_items, resolve_payers(contract, outcome.charged_items), strict=True):
+            totals[payer] = totals.get(payer, ZERO) + charged.amount
+        return totals
+
+    if limit == 0:
+        return _Grant(ZERO, {})
+    probe = amounts(step)
+    for payer in sorted(probe):
+        check_chargeable(accounts[payer])
+    quantity = max_affordable(lambda quantity: _refusal(amounts(quantity), accounts, available) is None, step=step, limit=limit)
+    if quantity == 0:
+        return _Grant(ZERO, {}, _refusal(probe, accounts, available))
+    changes = rate_item(catalog, state, _with_quantity(item, quantity)).counter_changes
+    return _Grant(quantity, amounts(quantity), held=tuple(changes))
+
+
+def _held(
+    catalog: Catalog, contract: Contract, counters: Mapping[CounterKey, Decimal], others: list[dict[str, Any]]
+) -> dict[CounterKey, Decimal]:
+    """The counters as they will be once the other live sessions of the contract use their grants.
+
+    A grant holds the allowance it was priced with: the next session is priced on what is left,
+    so two sessions never both count on the same free units.
+    """
+    held = dict(counters)
+    for other in others:
+        if other["granted_quantity"] > 0:
+            outcome = rate_item(catalog, ContractState(contract, held), _session_item(catalog, other, other["granted_quantity"]))
+            held.update({change.key: change.after for change in outcome.counter_changes})
+    return held
+
+
+def _available(accounts: Mapping[AccountId, Account], reserved: Mapping[AccountId, Decimal]) -> dict[AccountId, Decimal | None]:
+    """What each account can still spend; ``None``: no bound (a postpaid account without credit limit)."""
+    with decimal.localcontext(rating_context()):
+        available: dict[AccountId, Decimal | None] = {}
+        for key, account in accounts.items():
+            held = reserved.get(key, ZERO)
+            if account.kind is AccountKind.PREPAID:
+                available[key] = account.balance - account.floor - held
+            else:
+                available[key] = None if account.credit_limit is None else account.credit_limit - account.balance - held
+        return available
+
+
+def _refusal(
+    amounts: Mapping[AccountId, Decimal], accounts: Mapping[AccountId, Account], available: Mapping[AccountId, Decimal | None]
+) -> KopekError | None:
+    for payer in sorted(amounts):
+        room = available[payer]
+        if room is None or amounts[payer] <= room:
+            continue
+        prepaid = accounts[payer].kind is AccountKind.PREPAID
+        return IllegalStateError(
+            code=Code.INSUFFICIENT_BALANCE if prepaid else Code.CREDIT_LIMIT_REACHED,
+            reason=Reason.CANNOT_CHARGE_ACCOUNT,
+            message=f"account {payer!r} can spend {room}, not even the {amounts[payer]} of one step of usage",
+        )
+    return None
+
+
+def _with_quantity(item: TypedItem, quantity: Decimal) -> TypedItem:
+    name = item.item_class.quantity
+    assert name is not None
+    spec = next(spec for spec in item.item_class.properties if spec.name == name)
+    value: Decimal | int = int(quantity) if spec.type is PropertyType.INTEGER else quantity
+    return replace(item, properties={**item.properties, name: value})
+
+
+def _on_grid(quantity: Decimal, step: Decimal) -> Decimal:
+    """``quantity`` rounded up to a whole number of steps: the increment bills the whole step anyway."""
+    steps = (quantity / step).to_integral_value(rounding=decimal.ROUND_CEILING)
+    return steps * step
+
+
+# ---- views, inputs, storage faults -------------------------------------------------------------------
+
+
+def _view(uow: UnitOfWork, row: Mapping[str, Any]) -> SessionView:
+    reservations = [
+        ReservationView(account_id=r["account_id"], amount=r["amount"], expires_at=r["expires_at"])
+        for r in uow.sessions.reservations_of(row["id"])
+    ]
+    with decimal.localcontext(rating_context()):
+        reserved = sum((reservation.amount for reservation in reservations), ZERO)
+    return SessionView(
+        session_id=row["id"],
+        reservation_id=row["reservation_id"],
+        subscriber_account_id=row["subscriber_account_id"],
+        contract_id=row["contract_id"],
+        service_id=row["service_id"],
+        user_id=row["user_id"],
+        item_class=row["item_class"],
+        quantity_property=row["quantity_property"],
+        properties=json.loads(row["properties"]),
+        status=SessionStatus(row["status"]),
+        default_resolution=Resolution(row["default_resolution"]),
+        ttl_ms=row["ttl_ms"],
+        started_at=row["started_at"],
+        updated_at=row["updated_at"],
+        expires_at=row["expires_at"],
+        consumption_date=row["consumption_date"],
+        granted_quantity=row["granted_quantity"],
+        used_quantity=row["used_quantity"],
+        charged_amount=row["charged_amount"],
+        reserved_amount=reserved,
+        reservations=reservations,
+        impacts=SessionImpacts.model_validate_json(row["impacts"]),
+        version=row["version"],
+    )
+
+
+def _answer(
+    view: SessionView,
+    *,
+    charge: ChargeResult | None = None,
+    notifications: list[NotificationView] | None = None,
+    refusal: str | None = None,
+) -> SessionResult:
+    return SessionResult(
+        session=view,
+        granted_quantity=view.granted_quantity,
+        reserved_amount=view.reserved_amount,
+        expires_at=view.expires_at,
+        grant_refusal=refusal,
+        charge=charge,
+        notifications=notifications or [],
+    )
+
+
+def _quantity(raw: object, field: str) -> Decimal:
+    """A reported or requested quantity: an exact, non-negative number."""
+    try:
+        quantity = to_decimal(raw)
+    except NotADecimalError as error:
+        raise InvalidError(
+            code=Code.REQUEST_INVALID,
+            message=f"{field}: {error}",
+            details=(ErrorDetail(str(error), (field,), Code.REQUEST_INVALID),),
+        ) from error
+    if quantity < 0:
+        raise InvalidError(
+            code=Code.QUANTITY_NEGATIVE,
+            message=f"{field} must not be negative, got {quantity}",
+            details=(ErrorDetail("negative", (field,), Code.QUANTITY_NEGATIVE),),
+        )
+    if len(quantity.as_tuple().digits) > limits.DECIMAL_DIGITS_MAX or quantity.adjusted() >= limits.DECIMAL_DIGITS_MAX:
+        raise InvalidError(code=Code.LIMIT_EXCEEDED, message=f"{field} has more than {limits.DECIMAL_DIGITS_MAX} digits")
+    return quantity
+
+
+def _guarded(work: Callable[[], Result]) -> Result:
+    try:
+        return work()
+    except sa.exc.OperationalError as error:
+        if not is_transient(error):
+            raise
+        raise TemporaryIllegalStateError(
+            code=Code.STORAGE_BUSY, message="the session or its account is busy; retry", retry_after_seconds=STORAGE_RETRY_AFTER_SECONDS
+        ) from error
+
+
+def _missing(session_id: str) -> DoesNotExistError:
+    return DoesNotExistError(code=Code.NOT_FOUND, message=f"charging session {session_id!r} does not exist")
+
+
+def _duplicate(session_id: str) -> AlreadyExistsError:
+    return AlreadyExistsError(code=Code.ALREADY_EXISTS, message=f"charging session {session_id!r} already exists")

@@ -1,0 +1,208 @@
+"""``kopek sessions``: online charging sessions from the command line (start, update, stop, cancel, show, list, cleanup)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from kopek.charging.session_views import CleanupReport, Resolution, SessionResult, SessionView, StartSession, StopSession, UpdateSession
+from kopek.cli.options import DatabaseUrl, Json, key_values, open_engine
+from kopek.cli.output import Output, cell, reporting, table
+from kopek.errors import Code, ErrorDetail, InvalidError
+from kopek.limits import LIST_PAGE_SIZE_MAX
+
+app = typer.Typer(help="Online charging sessions: reserve, charge usage, release; list and clean up.", no_args_is_help=True)
+
+SessionId = Annotated[str, typer.Argument(help="The session id.", show_default=False)]
+Used = Annotated[str, typer.Option("--used", help="Usage since the last grant, in the item's quantity unit.", show_default=False)]
+Requested = Annotated[
+    str | None, typer.Option("--requested", help="The grant wanted; default: as much as the money allows.", show_default=False)
+]
+
+
+@app.command("start")
+def start(
+    session_id: SessionId,
+    item_class: Annotated[str, typer.Option("--class", help="The item class, e.g. voice_call.", show_default=False)],
+    service_id: Annotated[str, typer.Option("--service-id", help="The service used.", show_default=False)],
+    user_id: Annotated[str, typer.Option("--user-id", help="The user.", show_default=False)],
+    quantity_property: Annotated[
+        str, typer.Option("--quantity", help="The quantity property to invert, e.g. duration.", show_default=False)
+    ],
+    ttl_ms: Annotated[int, typer.Option("--ttl-ms", help="Time to live of a grant, in milliseconds.")] = 60_000,
+    requested: Requested = None,
+    resolution: Annotated[Resolution, typer.Option("--default-resolution", help="What the expiry clean-up does.")] = Resolution.CONFIRMED,
+    reservation_id: Annotated[
+        str | None, typer.Option("--reservation-id", help="Shared by a multiservice session; default: the session id.", show_default=False)
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="Consumption date, ISO 8601 with offset. Default: now.", show_default=False)
+    ] = None,
+    properties: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--property", "-p", help="Another property as NAME=VALUE; repeat for several.", metavar="NAME=VALUE", show_default=False
+        ),
+    ] = None,
+    database_url: DatabaseUrl = None,
+    json_output: Json = False,
+) -> None:
+    """Start a session: grant the largest affordable quantity up to --requested and reserve its price."""
+    output = Output(json_output)
+    with reporting(output):
+        item_properties: dict[str, object] = dict(key_values(properties, option="--property"))
+        with open_engine(database_url) as engine:
+            command = StartSession(
+                session_id=session_id,
+                item_class=item_class,
+                service_id=service_id,
+                user_id=user_id,
+                consumption_date=_moment(at) if at is not None else engine.now(),
+                ttl_ms=ttl_ms,
+                quantity_property=quantity_property,
+                properties=item_properties,
+                requested_quantity=requested,
+                default_resolution=resolution,
+                reservation_id=reservation_id,
+            )
+            result = engine.start_session(command)
+    output.emit(result, lambda console: render_result(console, "Started", result))
+
+
+@app.command("update")
+def update(
+    session_id: SessionId, used: Used, requested: Requested = None, database_url: DatabaseUrl = None, json_output: Json = False
+) -> None:
+    """Charge the usage since the last grant and reserve the next grant."""
+    output = Output(json_output)
+    with reporting(output), open_engine(database_url) as engine:
+        result = engine.update_session(UpdateSession(session_id, used, requested))
+    output.emit(result, lambda console: render_result(console, "Updated", result))
+
+
+@app.command("stop")
+def stop(session_id: SessionId, used: Used = "0", database_url: DatabaseUrl = None, json_output: Json = False) -> None:
+    """Charge the final usage, release the rest and end the session."""
+    output = Output(json_output)
+    with reporting(output), open_engine(database_url) as engine:
+        result = engine.stop_session(StopSession(session_id, used))
+    output.emit(result, lambda console: render_result(console, "Stopped", result))
+
+
+@app.command("cancel")
+def cancel(session_id: SessionId, database_url: DatabaseUrl = None, json_output: Json = False) -> None:
+    """Release the reservation without charging; end the session."""
+    output = Output(json_output)
+    with reporting(output), open_engine(database_url) as engine:
+        result = engine.cancel_session(session_id)
+    output.emit(result, lambda console: render_result(console, "Cancelled", result))
+
+
+@app.command("show")
+def show(session_id: SessionId, database_url: DatabaseUrl = None, json_output: Json = False) -> None:
+    """Show a session: grant, reservations, usage charged and impacts."""
+    output = Output(json_output)
+    with reporting(output), open_engine(database_url) as engine:
+        view = engine.session(session_id)
+    output.emit(view, lambda console: render_session(console, view))
+
+
+@app.command("list")
+def list_live(
+    subscriber_account_id: Annotated[str, typer.Argument(help="The subscriber account id.", show_default=False)],
+    limit: Annotated[int, typer.Option("--limit", help="At most this many sessions.", min=1, max=LIST_PAGE_SIZE_MAX)] = 100,
+    database_url: DatabaseUrl = None,
+    json_output: Json = False,
+) -> None:
+    """List the live sessions of a subscriber account."""
+    output = Output(json_output)
+    with reporting(output), open_engine(database_url) as engine:
+        views = engine.live_sessions(subscriber_account_id, limit=limit)
+    output.emit({"sessions": views}, lambda console: render_sessions(console, views))
+
+
+@app.command("cleanup")
+def cleanup(
+    session_id: Annotated[
+        str | None,
+        typer.Argument(help="Force the clean-up of this live session; without it, end every expired session.", show_default=False),
+    ] = None,
+    database_url: DatabaseUrl = None,
+    json_output: Json = False,
+) -> None:
+    """End expired sessions (or one session now) with their default resolution."""
+    output = Output(json_output)
+    with reporting(output), open_engine(database_url) as engine:
+        if session_id is not None:
+            result = engine.cleanup_session(session_id)
+            report = CleanupReport(resolved=[result.session.session_id])
+        else:
+            report = engine.cleanup_expired_sessions()
+    output.emit(
+        report,
+        lambda console: console.print(f"Cleaned up {len(report.resolved)} session(s): {', '.join(report.resolved) or '-'}", markup=False),
+    )
+
+
+def render_result(console: Console, verb: str, result: SessionResult) -> None:
+    session = result.session
+    console.print(
+        f"{verb} session {session.session_id} ({session.status.value}): granted {result.granted_quantity}, "
+        f"reserved {result.reserved_amount}, expires {result.expires_at.isoformat()}",
+        style="bold",
+        markup=False,
+    )
+    if result.grant_refusal:
+        console.print(f"No further grant: {result.grant_refusal}", style="yellow", markup=False)
+    for note in result.notifications:
+        console.print(f"Notification {note.kind}: {note.message}", style="yellow", markup=False)
+    render_session(console, session)
+
+
+def render_session(console: Console, view: SessionView) -> None:
+    console.print(
+        f"Session {view.session_id} of {view.subscriber_account_id} / {view.contract_id} ({view.status.value}): "
+        f"used {view.used_quantity}, charged {view.charged_amount}, granted {view.granted_quantity}, reserved {view.reserved_amount}",
+        markup=False,
+    )
+    if view.impacts.charged_items:
+        shown = table("Charged items", "operation", "charge", "account", ">quantity", ">amount", "currency")
+        for line in view.impacts.charged_items:
+            shown.add_row(
+                cell(line.operation_id),
+                cell(line.charge),
+                cell(line.account_id),
+                cell(line.quantity),
+                cell(line.amount),
+                cell(line.currency),
+            )
+        console.print(shown)
+
+
+def render_sessions(console: Console, views: list[SessionView]) -> None:
+    shown = table("Live sessions", "session", "reservation", "contract", "item class", ">granted", ">reserved", "expires")
+    for view in views:
+        shown.add_row(
+            cell(view.session_id),
+            cell(view.reservation_id),
+            cell(view.contract_id),
+            cell(view.item_class),
+            cell(view.granted_quantity),
+            cell(view.reserved_amount),
+            cell(view.expires_at.isoformat()),
+        )
+    console.print(shown)
+
+
+def _moment(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as error:
+        raise InvalidError(
+            code=Code.REQUEST_INVALID,
+            message=f"--at: {text!r} is not an ISO 8601 date and time",
+            details=(ErrorDetail("expected an ISO 8601 date and time with offset", ("--at",)),),
+        ) from error

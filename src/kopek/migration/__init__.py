@@ -1,0 +1,1 @@
+"""Contract state migration: the contract state model, export, bulk restore and the migration lock."""

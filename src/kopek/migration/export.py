@@ -1,0 +1,95 @@
+"""Export: the contract states of all or selected contracts, read a page at a time in one snapshot transaction."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from typing import Any
+
+import sqlalchemy as sa
+
+from kopek import limits
+from kopek.errors import Code, DoesNotExistError, InvalidError
+from kopek.migration.state import (
+    CONTRACT_NAMESPACE,
+    CONTRACT_STATE_FORMAT_VERSION,
+    ActivationState,
+    ContractItemState,
+    ContractState,
+    CounterState,
+    SharedCounterState,
+)
+from kopek.store.uow import UnitOfWork
+
+
+def open_export(database: sa.Engine, selected: Sequence[str] | None = None) -> Iterator[ContractState]:
+    """The states of ``selected`` contracts (all when None), in contract id order.
+
+    The selection is checked before this returns (an unknown contract raises
+    DOES_NOT_EXIST); the states are then read lazily, page by page, inside one read
+    transaction that sees one point in time and ends when the iterator is exhausted or closed.
+    """
+    if selected is not None and len(set(selected)) > limits.CONTRACT_STATES_SELECTED_MAX:
+        raise InvalidError(
+            code=Code.LIMIT_EXCEEDED, message=f"an export names at most {limits.CONTRACT_STATES_SELECTED_MAX} contracts; export all instead"
+        )
+    stack = ExitStack()
+    uow = stack.enter_context(UnitOfWork(database, writes=False, snapshot=True))
+    with stack.pop_all() as cleanup:
+        wanted = sorted(set(selected)) if selected is not None else None
+        if wanted is not None:
+            missing = sorted(set(wanted) - set(uow.contract_states.contract_ids(after="", limit=len(wanted) + 1, selected=wanted)))
+            if missing:
+                raise DoesNotExistError(code=Code.NOT_FOUND, message=f"contract(s) {', '.join(map(repr, missing[:10]))} do not exist")
+        return _pages(uow, wanted, cleanup.pop_all())
+
+
+def _pages(uow: UnitOfWork, selected: Sequence[str] | None, cleanup: ExitStack) -> Iterator[ContractState]:
+    with cleanup:
+        after = ""
+        while contract_ids := uow.contract_states.contract_ids(after=after, limit=limits.CONTRACT_STATES_BATCH_MAX, selected=selected):
+            yield from states_of(uow, contract_ids)
+            after = contract_ids[-1]
+
+
+def states_of(uow: UnitOfWork, contract_ids: Sequence[str]) -> list[ContractState]:
+    """The stored states of ``contract_ids`` (which exist), in id order."""
+    counters: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in uow.contract_states.counter_rows(contract_ids):
+        counters[row["contract_id"]].append(row)
+    activations: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in uow.contract_states.activation_rows(contract_ids):
+        activations[row["contract_id"]].append(row)
+    return [
+        _state(snapshot, counters[snapshot["id"]], activations[snapshot["id"]])
+        for snapshot in uow.contract_states.snapshot_rows(contract_ids)
+    ]
+
+
+def _state(snapshot: dict[str, Any], counter_rows: list[dict[str, Any]], activation_rows: list[dict[str, Any]]) -> ContractState:
+    items: dict[str, list[CounterState]] = defaultdict(list)
+    shared: list[SharedCounterState] = []
+    for row in counter_rows:
+        if row["item_id"] == "":
+            shared.append(SharedCounterState(namespace=CONTRACT_NAMESPACE, name=row["name"], unit=row["unit"], value=row["value"]))
+        else:
+            items[row["item_id"]].append(CounterState(name=row["name"], unit=row["unit"], value=row["value"]))
+    return ContractState(
+        format_version=CONTRACT_STATE_FORMAT_VERSION,
+        contract_id=snapshot["id"],
+        last_snapshot_date=snapshot["last_snapshot_date"],
+        snapshot_days=snapshot["snapshot_days"],
+        shared_counters=tuple(shared),
+        items=tuple(ContractItemState(item_id=item_id, counters=tuple(values)) for item_id, values in items.items()),
+        activations=tuple(
+            ActivationState(
+                id=row["id"],
+                item_id=row["item_id"],
+                kind=row["kind"],
+                status=row["status"],
+                last_activation_date=row["last_activation_date"],
+            )
+            for row in activation_rows
+        ),
+    )

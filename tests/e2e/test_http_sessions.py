@@ -1,0 +1,103 @@
+"""Charging sessions over HTTP, as a network element drives them: start, update, stop, read, clean up."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from kopek import Engine
+from kopek.api.app import create_app
+from tests.e2e.http_world import ok
+from tests.fakes import FixedClock
+from tests.worlds import AT, build_world
+
+
+def start_body(session_id: str, *, requested: Any = "300", resolution: str = "confirmed", **extra: Any) -> dict[str, Any]:
+    return {
+        "session_id": session_id,
+        "service_id": "mobile",
+        "user_id": "alice-msisdn",
+        "consumption_date": AT.isoformat(),
+        "ttl_ms": 60_000,
+        "quantity_property": "duration",
+        "requested_quantity": requested,
+        "default_resolution": resolution,
+        "item": {"item_class": "voice_call", "properties": {"destination": "33123"}},
+        **extra,
+    }
+
+
+def test_a_call_from_start_to_stop(client: TestClient) -> None:
+    started = ok(client.post("/v1/sessions", json=start_body("call-1", requested=600)), 201)
+    assert (started["granted_quantity"], started["reserved_amount"]) == ("600", "5.40")
+    updated = ok(client.post("/v1/sessions/call-1/updates", json={"used_quantity": "600", "requested_quantity": "600"}))
+    assert [line["amount"] for line in updated["charge"]["charged_items"]] == ["5.40"]
+    assert (updated["granted_quantity"], updated["reserved_amount"]) == ("420", "4.20")
+    assert [view["session_id"] for view in ok(client.get("/v1/subscriber-accounts/alice/sessions"))["sessions"]] == ["call-1"]
+    stopped = ok(client.post("/v1/sessions/call-1/stop", json={"used_quantity": 200}))
+    assert stopped["session"]["status"] == "stopped"
+    assert stopped["session"]["charged_amount"] == "7.80"  # 200 s bill 4 started minutes: 2.40
+    shown = ok(client.get("/v1/sessions/call-1"))
+    assert [item["operation_id"] for item in shown["impacts"]["charged_items"]] == ["op-000001", "op-000002"]
+    assert ok(client.get("/v1/accounts/alice-prepaid"))["balance"] == "2.20"
+    assert ok(client.get("/v1/subscriber-accounts/alice/sessions"))["sessions"] == []
+
+
+def test_session_errors_are_structured(client: TestClient) -> None:
+    ok(client.post("/v1/sessions", json=start_body("call-1")), 201)
+    duplicate = client.post("/v1/sessions", json=start_body("call-1"))
+    assert (duplicate.status_code, duplicate.json()["code"]) == (409, "already_exists")
+    ttl = client.post("/v1/sessions", json=start_body("call-2", ttl_ms=1))
+    assert (ttl.status_code, ttl.json()["category"], ttl.json()["code"]) == (422, "INVALID", "session_ttl_out_of_bounds")
+    negative = client.post("/v1/sessions/call-1/updates", json={"used_quantity": "-1"})
+    assert (negative.status_code, negative.json()["code"]) == (422, "quantity_negative")
+    words = client.post("/v1/sessions/call-1/updates", json={"used_quantity": "lots"})
+    assert (words.status_code, words.json()["code"]) == (422, "request_invalid")
+    missing = client.post("/v1/sessions/call-9/stop", json={})
+    assert (missing.status_code, missing.json()["category"]) == (404, "DOES_NOT_EXIST")
+    ok(client.post("/v1/sessions/call-1/cancel"))
+    again = client.post("/v1/sessions/call-1/cancel")
+    assert (again.status_code, again.json()["code"]) == (409, "session_already_ended")
+
+
+def test_multiservice_stop_ends_every_session_of_the_reservation(client: TestClient) -> None:
+    ok(client.post("/v1/sessions", json=start_body("ccr-voice", reservation_id="ccr-1")), 201)
+    ok(client.post("/v1/sessions", json=start_body("ccr-voice-2", reservation_id="ccr-1", requested="60")), 201)
+    ended = ok(client.post("/v1/reservations/ccr-1/stop", json={"used": {"ccr-voice": "60"}}))
+    assert sorted((result["session"]["session_id"], result["session"]["status"]) for result in ended) == [
+        ("ccr-voice", "stopped"),
+        ("ccr-voice-2", "stopped"),
+    ]
+
+
+def test_expiry_pass_and_forced_cleanup(client: TestClient, engine: Engine, clock: FixedClock) -> None:
+    ok(client.post("/v1/sessions", json=start_body("call-1", resolution="cancelled")), 201)
+    ok(client.post("/v1/sessions", json=start_body("call-2", resolution="confirmed")), 201)
+    forced = ok(client.post("/v1/sessions/call-2/cleanup"))
+    assert (forced["session"]["status"], forced["session"]["charged_amount"]) == ("expired", "2.40")
+    assert ok(client.post("/v1/sessions:cleanup"))["resolved"] == []
+    clock.advance(minutes=2)
+    assert ok(client.post("/v1/sessions:cleanup"))["resolved"] == ["call-1"]
+    assert str(engine.account("alice-prepaid").balance) == "7.60"
+
+
+def test_the_served_app_cleans_up_expired_sessions_in_the_background(engine: Engine, clock: FixedClock) -> None:
+    build_world(engine)
+    with TestClient(create_app(engine, cleanup_interval_seconds=0.05)) as served:
+        ok(served.post("/v1/sessions", json=start_body("call-1", resolution="cancelled")), 201)
+        clock.advance(minutes=2)
+        deadline = time.monotonic() + 10
+        while ok(served.get("/v1/sessions/call-1"))["status"] == "active" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ok(served.get("/v1/sessions/call-1"))["status"] == "expired"
+
+
+def test_without_an_interval_nothing_runs_in_the_background(engine: Engine, clock: FixedClock) -> None:
+    build_world(engine)
+    with TestClient(create_app(engine)) as served:
+        ok(served.post("/v1/sessions", json=start_body("call-1")), 201)
+        clock.advance(minutes=2)
+        time.sleep(0.2)
+        assert ok(served.get("/v1/sessions/call-1"))["status"] == "active"
