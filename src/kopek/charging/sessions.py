@@ -15,7 +15,7 @@ import decimal
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import Enum
@@ -49,10 +49,10 @@ from kopek.charging.session_views import (
     StopSession,
     UpdateSession,
 )
-from kopek.domain.accounts import check_chargeable, post_charges, resolve_payers, with_bounds_of, without_bounds
+from kopek.domain.accounts import post_charges, resolve_payers, spendable, with_bounds_of, without_bounds
 from kopek.domain.catalog import Catalog, PropertyType
 from kopek.domain.item import ChargeableItem, TypedItem, type_item
-from kopek.domain.master import Account, AccountId, AccountKind, Contract
+from kopek.domain.master import Account, AccountId, Contract
 from kopek.errors import (
     AlreadyExistsError,
     Code,
@@ -62,12 +62,12 @@ from kopek.errors import (
     InvalidError,
     KopekError,
     PrerequisiteMissingError,
-    Reason,
     TemporaryIllegalStateError,
 )
 from kopek.money import ZERO, NotADecimalError, rating_context, to_decimal
-from kopek.rating.outcome import CounterChange, CounterKey, Notification, NotificationKind
-from kopek.rating.quota import grid_step, max_affordable
+from kopek.rating.grant import Grant, counters_after_grants
+from kopek.rating.grant import grant as grant_for
+from kopek.rating.outcome import CounterKey, Notification, NotificationKind
 from kopek.rating.rate import ContractState, rate_item
 from kopek.store.database import is_transient
 from kopek.store.uow import UnitOfWork
@@ -93,14 +93,6 @@ class _Step(Enum):
     STOP = "stop"
     CANCEL = "cancel"
     CLEANUP = "cleanup"
-
-
-@dataclass(frozen=True, slots=True)
-class _Grant:
-    quantity: Decimal
-    amounts: dict[AccountId, Decimal]
-    refusal: KopekError | None = None
-    held: tuple[CounterChange, ...] = ()
 
 
 # ---- the use cases ----------------------------------------------------------------------------
@@ -204,7 +196,8 @@ def _start(command: StartSession, requested: Decimal | None, context: ChargingCo
         counters = _held(
             catalog.catalog, contract, uow.master.counters(contract.id), uow.sessions.live_on_contract(contract.id, excluding="")
         )
-        grant = _grant(catalog.catalog, contract, counters, item, accounts, reserved, requested=requested)
+        state = ContractState(contract, counters)
+        grant = grant_for(catalog.catalog, state, item, accounts, spendable(accounts, reserved), requested=requested)
         if grant.refusal is not None:
             raise grant.refusal
         now = context.clock()
@@ -337,16 +330,17 @@ def _advance(
         item = _session_item(catalog.catalog, row, used)
         charge, accounts, counters, impacts = _settle(uow, context, catalog.version, contract, row, item, accounts, counters, impacts)
         notes = list(charge.notifications or [])
-    grant = _Grant(ZERO, {})
+    grant = Grant(ZERO, {})
     if step is _Step.UPDATE:
         template = _session_item(catalog.catalog, row, ZERO)
         reserved = uow.sessions.reserved(accounts, excluding=[row["id"]])
         held = _held(catalog.catalog, contract, counters, uow.sessions.live_on_contract(contract.id, excluding=row["id"]))
         try:
-            grant = _grant(catalog.catalog, contract, held, template, accounts, reserved, requested=requested)
+            state = ContractState(contract, held)
+            grant = grant_for(catalog.catalog, state, template, accounts, spendable(accounts, reserved), requested=requested)
         except KopekError as grant_error:
             # The usage just charged stays charged; only the next grant is refused (e.g. an account blocked meanwhile).
-            grant = _Grant(ZERO, {}, grant_error)
+            grant = Grant(ZERO, {}, grant_error)
     _write(uow, context, row, step, grant, used if charges else None, charge, impacts)
     updated = uow.sessions.get(row["id"])
     assert updated is not None
@@ -360,7 +354,7 @@ def _write(
     context: ChargingContext,
     row: dict[str, Any],
     step: _Step,
-    grant: _Grant,
+    grant: Grant,
     used: Decimal | None,
     charge: ChargeResult | None,
     impacts: SessionImpacts,
@@ -437,6 +431,14 @@ def _settle(
     return result, after, counters_after, merged_impacts(impacts, result, outcome.counter_changes)
 
 
+def _held(
+    catalog: Catalog, contract: Contract, counters: Mapping[CounterKey, Decimal], others: list[dict[str, Any]]
+) -> dict[CounterKey, Decimal]:
+    """The counters once the other live sessions of the contract use their grants."""
+    granted = [_session_item(catalog, other, other["granted_quantity"]) for other in others if other["granted_quantity"] > 0]
+    return counters_after_grants(catalog, contract, counters, granted)
+
+
 def _session_item(catalog: Catalog, row: Mapping[str, Any], quantity: Decimal) -> TypedItem:
     item_class = catalog.item_class(row["item_class"])
     if item_class is None:
@@ -459,100 +461,6 @@ def _property_value(catalog: Catalog, row: Mapping[str, Any], quantity: Decimal)
 
 
 # ---- the grant: maximum affordable quantity -------------------------------------------------------
-
-
-def _grant(
-    catalog: Catalog,
-    contract: Contract,
-    counters: Mapping[CounterKey, Decimal],
-    item: TypedItem,
-    accounts: Mapping[AccountId, Account],
-    reserved: Mapping[AccountId, Decimal],
-    *,
-    requested: Decimal | None = None,
-) -> _Grant:
-    """min(requested, maximum affordable) on the increment grid, and its price per paying account."""
-    step = grid_step(catalog, contract, item)
-    limit = _on_grid(requested, step) if requested is not None else step * limits.SESSION_QUOTA_STEPS_MAX
-    state = ContractState(contract, counters)
-    available = _available(accounts, reserved)
-
-    def amounts(quantity: Decimal) -> dict[AccountId, Decimal]:
-        outcome = rate_item(catalog, state, _with_quantity(item, quantity))
-        totals: dict[AccountId, Decimal] = {}
-        for charged, payer in zip(outcome.charged_items, resolve_payers(contract, outcome.charged_items), strict=True):
-            totals[payer] = totals.get(payer, ZERO) + charged.amount
-        return totals
-
-    if limit == 0:
-        return _Grant(ZERO, {})
-    probe = amounts(step)
-    for payer in sorted(probe):
-        check_chargeable(accounts[payer])
-    quantity = max_affordable(lambda quantity: _refusal(amounts(quantity), accounts, available) is None, step=step, limit=limit)
-    if quantity == 0:
-        return _Grant(ZERO, {}, _refusal(probe, accounts, available))
-    changes = rate_item(catalog, state, _with_quantity(item, quantity)).counter_changes
-    return _Grant(quantity, amounts(quantity), held=tuple(changes))
-
-
-def _held(
-    catalog: Catalog, contract: Contract, counters: Mapping[CounterKey, Decimal], others: list[dict[str, Any]]
-) -> dict[CounterKey, Decimal]:
-    """The counters as they will be once the other live sessions of the contract use their grants.
-
-    A grant holds the allowance it was priced with: the next session is priced on what is left,
-    so two sessions never both count on the same free units.
-    """
-    held = dict(counters)
-    for other in others:
-        if other["granted_quantity"] > 0:
-            outcome = rate_item(catalog, ContractState(contract, held), _session_item(catalog, other, other["granted_quantity"]))
-            held.update({change.key: change.after for change in outcome.counter_changes})
-    return held
-
-
-def _available(accounts: Mapping[AccountId, Account], reserved: Mapping[AccountId, Decimal]) -> dict[AccountId, Decimal | None]:
-    """What each account can still spend; ``None``: no bound (a postpaid account without credit limit)."""
-    with decimal.localcontext(rating_context()):
-        available: dict[AccountId, Decimal | None] = {}
-        for key, account in accounts.items():
-            held = reserved.get(key, ZERO)
-            if account.kind is AccountKind.PREPAID:
-                available[key] = account.balance - account.floor - held
-            else:
-                available[key] = None if account.credit_limit is None else account.credit_limit - account.balance - held
-        return available
-
-
-def _refusal(
-    amounts: Mapping[AccountId, Decimal], accounts: Mapping[AccountId, Account], available: Mapping[AccountId, Decimal | None]
-) -> KopekError | None:
-    for payer in sorted(amounts):
-        room = available[payer]
-        if room is None or amounts[payer] <= room:
-            continue
-        prepaid = accounts[payer].kind is AccountKind.PREPAID
-        return IllegalStateError(
-            code=Code.INSUFFICIENT_BALANCE if prepaid else Code.CREDIT_LIMIT_REACHED,
-            reason=Reason.CANNOT_CHARGE_ACCOUNT,
-            message=f"account {payer!r} can spend {room}, not even the {amounts[payer]} of one step of usage",
-        )
-    return None
-
-
-def _with_quantity(item: TypedItem, quantity: Decimal) -> TypedItem:
-    name = item.item_class.quantity
-    assert name is not None
-    spec = next(spec for spec in item.item_class.properties if spec.name == name)
-    value: Decimal | int = int(quantity) if spec.type is PropertyType.INTEGER else quantity
-    return replace(item, properties={**item.properties, name: value})
-
-
-def _on_grid(quantity: Decimal, step: Decimal) -> Decimal:
-    """``quantity`` rounded up to a whole number of steps: the increment bills the whole step anyway."""
-    steps = (quantity / step).to_integral_value(rounding=decimal.ROUND_CEILING)
-    return steps * step
 
 
 # ---- views, inputs, storage faults -------------------------------------------------------------------

@@ -156,3 +156,37 @@ def without_bounds(account: Account) -> Account:
 def with_bounds_of(after: Account, original: Account) -> Account:
     """``after`` (a posting result) with the real floor and credit limit of ``original``."""
     return replace(after, floor=original.floor, credit_limit=original.credit_limit)
+
+
+def spendable(accounts: Mapping[AccountId, Account], reserved: Mapping[AccountId, Decimal]) -> dict[AccountId, Decimal | None]:
+    """What each account can still spend after its live reservations; ``None``: no bound.
+
+    Prepaid: balance − floor − reservations. Postpaid: credit limit − balance − reservations,
+    unbounded without a credit limit.
+    """
+    with decimal.localcontext(rating_context()):
+        available: dict[AccountId, Decimal | None] = {}
+        for key, account in accounts.items():
+            held = reserved.get(key, Decimal(0))
+            if account.kind is AccountKind.PREPAID:
+                available[key] = account.balance - account.floor - held
+            else:
+                available[key] = None if account.credit_limit is None else account.credit_limit - account.balance - held
+        return available
+
+
+def spending_refusal(
+    amounts: Mapping[AccountId, Decimal], accounts: Mapping[AccountId, Account], available: Mapping[AccountId, Decimal | None]
+) -> IllegalStateError | None:
+    """The refusal when an amount does not fit what its account can spend; ``None`` when all fit."""
+    for payer in sorted(amounts):
+        room = available[payer]
+        if room is None or amounts[payer] <= room:
+            continue
+        prepaid = accounts[payer].kind is AccountKind.PREPAID
+        return IllegalStateError(
+            code=Code.INSUFFICIENT_BALANCE if prepaid else Code.CREDIT_LIMIT_REACHED,
+            reason=Reason.CANNOT_CHARGE_ACCOUNT,
+            message=f"account {payer!r} can spend {room}, not even the {amounts[payer]} of one step of usage",
+        )
+    return None

@@ -1,0 +1,98 @@
+"""Grants of online charging: how much usage the money available buys, and what it holds.
+
+Pure: the price of a quantity is what :func:`rate_item` charges for it, so a grant is
+priced exactly as its usage will be charged. What each account may spend comes from
+:func:`kopek.domain.accounts.spendable`.
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from kopek import limits
+from kopek.domain.accounts import check_chargeable, resolve_payers, spending_refusal
+from kopek.domain.catalog import Catalog, PropertyType
+from kopek.domain.item import TypedItem
+from kopek.domain.master import Account, AccountId, Contract
+from kopek.errors import KopekError
+from kopek.money import ZERO
+from kopek.rating.outcome import CounterChange, CounterKey
+from kopek.rating.quota import grid_step, max_affordable
+from kopek.rating.rate import ContractState, rate_item
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A granted quantity, its price per paying account, why nothing was granted (if so), and
+    the counter changes the grant holds (e.g. free units it will use)."""
+
+    quantity: Decimal
+    amounts: dict[AccountId, Decimal]
+    refusal: KopekError | None = None
+    held: tuple[CounterChange, ...] = ()
+
+
+def grant(
+    catalog: Catalog,
+    state: ContractState,
+    item: TypedItem,
+    accounts: Mapping[AccountId, Account],
+    available: Mapping[AccountId, Decimal | None],
+    *,
+    requested: Decimal | None = None,
+) -> Grant:
+    """min(requested, maximum affordable) on the increment grid, and its price per paying account."""
+    contract = state.contract
+    step = grid_step(catalog, contract, item)
+    limit = on_grid(requested, step) if requested is not None else step * limits.SESSION_QUOTA_STEPS_MAX
+
+    def amounts(quantity: Decimal) -> dict[AccountId, Decimal]:
+        outcome = rate_item(catalog, state, with_quantity(item, quantity))
+        totals: dict[AccountId, Decimal] = {}
+        for charged, payer in zip(outcome.charged_items, resolve_payers(contract, outcome.charged_items), strict=True):
+            totals[payer] = totals.get(payer, ZERO) + charged.amount
+        return totals
+
+    if limit == 0:
+        return Grant(ZERO, {})
+    probe = amounts(step)
+    for payer in sorted(probe):
+        check_chargeable(accounts[payer])
+    quantity = max_affordable(lambda quantity: spending_refusal(amounts(quantity), accounts, available) is None, step=step, limit=limit)
+    if quantity == 0:
+        return Grant(ZERO, {}, spending_refusal(probe, accounts, available))
+    changes = rate_item(catalog, state, with_quantity(item, quantity)).counter_changes
+    return Grant(quantity, amounts(quantity), held=tuple(changes))
+
+
+def counters_after_grants(
+    catalog: Catalog, contract: Contract, counters: Mapping[CounterKey, Decimal], granted: Iterable[TypedItem]
+) -> dict[CounterKey, Decimal]:
+    """The counters as they will be once the usage ``granted`` to other live sessions is charged.
+
+    A grant holds the allowance it was priced with: the next session is priced on what is
+    left, so two sessions never both count on the same free units.
+    """
+    held = dict(counters)
+    for item in granted:
+        outcome = rate_item(catalog, ContractState(contract, held), item)
+        held.update({change.key: change.after for change in outcome.counter_changes})
+    return held
+
+
+def with_quantity(item: TypedItem, quantity: Decimal) -> TypedItem:
+    """``item`` with its quantity property set to ``quantity``."""
+    name = item.item_class.quantity
+    assert name is not None
+    spec = next(spec for spec in item.item_class.properties if spec.name == name)
+    value: Decimal | int = int(quantity) if spec.type is PropertyType.INTEGER else quantity
+    return replace(item, properties={**item.properties, name: value})
+
+
+def on_grid(quantity: Decimal, step: Decimal) -> Decimal:
+    """``quantity`` rounded up to a whole number of steps: the increment bills the whole step anyway."""
+    steps = (quantity / step).to_integral_value(rounding=decimal.ROUND_CEILING)
+    return steps * step
