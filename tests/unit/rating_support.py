@@ -91,10 +91,10 @@ def counter_key(name: str, *, contract_item_id: str = CONTRACT_ITEM_ID) -> Count
     return CounterKey(CONTRACT_ID, contract_item_id, name)
 
 
-def typed(catalog: Catalog, item_class: str, properties: Mapping[str, object]) -> TypedItem:
+def typed(catalog: Catalog, item_class: str, properties: Mapping[str, object], *, consumed_at: datetime = CONSUMED_AT) -> TypedItem:
     spec = catalog.item_class(item_class)
     assert spec is not None
-    return type_item(spec, ChargeableItem(item_class, CONSUMED_AT, "voice", "user-1", dict(properties)))
+    return type_item(spec, ChargeableItem(item_class, consumed_at, "voice", "user-1", dict(properties)))
 
 
 def rate(
@@ -104,10 +104,13 @@ def rate(
     item_class: str = "call",
     counters: Mapping[str, Decimal | str | int] | None = None,
     plans: tuple[str, ...] = ("plan",),
+    consumed_at: datetime = CONSUMED_AT,
 ) -> RatingOutcome:
-    """Rate one item under ``plans``; ``counters`` gives stored values by name (contract item 1)."""
+    """Rate one item, started at ``consumed_at``, under ``plans``; ``counters`` gives stored
+    values by name (contract item 1)."""
     stored = {counter_key(name): Decimal(value) for name, value in (counters or {}).items()}
-    return rate_item(catalog, ContractState(contract(*plans), stored), typed(catalog, item_class, properties))
+    item = typed(catalog, item_class, properties, consumed_at=consumed_at)
+    return rate_item(catalog, ContractState(contract(*plans), stored), item)
 
 
 def amount(outcome: RatingOutcome) -> Decimal:

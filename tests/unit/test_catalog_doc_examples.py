@@ -7,7 +7,9 @@ Each example is the doc's item classes (``ITEM_CLASSES``) followed by the exampl
 from __future__ import annotations
 
 import textwrap
+from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from rating_support import counters_after, load_catalog, rate
@@ -434,6 +436,185 @@ def test_no_access() -> None:
     assert [notification.kind for notification in raised.value.notifications] == [NotificationKind.NO_ACCESS]
 
 
+VERSIONS = """\
+    charge_plans:
+      - name: example
+        version: 1
+        currency: EUR
+        charges:
+          - name: sms
+            item_class: sms
+            price: {type: flat, amount: 0.10}
+      - name: example
+        version: 2
+        effective_from: 2024-07-01
+        currency: EUR
+        charges:
+          - name: sms
+            item_class: sms
+            price: {type: flat, amount: 0.08}
+"""
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        pytest.param("2024-06-30T23:59:00+00:00", "0.10", id="version_1"),
+        pytest.param("2024-07-01T00:00:00+00:00", "0.08", id="version_2"),
+    ],
+)
+def test_versions(at: str, expected: str) -> None:
+    outcome = rate(
+        example(VERSIONS), {"destination": "33612345678"}, item_class="sms", plans=("example",), consumed_at=datetime.fromisoformat(at)
+    )
+
+    assert charged(outcome) == [Decimal(expected)]
+
+
+SCHEDULE = """\
+    calendars:
+      - name: fr_holidays
+        dates: ["2024-12-25", "2025-01-01"]
+    charge_plans:
+      - name: example
+        currency: EUR
+        charges:
+          - name: calls
+            item_class: call
+            price:
+              type: schedule
+              time_zone: Europe/Paris
+              calendar: fr_holidays
+              windows:
+                - days: [mon, tue, wed, thu, fri]
+                  from: "08:00"
+                  to: "20:00"
+                  price: {type: rate, amount: 0.60, unit: minutes}
+                - price: {type: rate, amount: 0.30, unit: minutes}
+                - days: [holiday]
+                  price: {type: rate, amount: 0.12, unit: minutes}
+"""
+
+
+@pytest.mark.parametrize(
+    ("start", "seconds", "expected"),
+    [
+        pytest.param("2024-03-05T19:55:00+01:00", "600", "4.50", id="peak_to_off_peak"),
+        pytest.param("2024-12-24T23:50:00+01:00", "1200", "4.20", id="midnight_into_a_holiday"),
+        pytest.param("2024-12-25T10:00:00+01:00", "600", "1.20", id="a_holiday_on_a_working_day"),
+    ],
+)
+def test_schedule(start: str, seconds: str, expected: str) -> None:
+    outcome = rate(example(SCHEDULE), {"duration": seconds}, plans=("example",), consumed_at=datetime.fromisoformat(start))
+
+    assert charged(outcome) == [Decimal(expected)]
+
+
+SCHEDULE_SUMMER_TIME = """\
+    charge_plans:
+      - name: example
+        currency: EUR
+        charges:
+          - name: calls
+            item_class: call
+            price:
+              type: schedule
+              time_zone: Europe/Paris
+              windows:
+                - {from: "00:00", to: "06:00", price: {type: rate, amount: 0.06, unit: minutes}}
+                - {from: "06:00", price: {type: rate, amount: 0.60, unit: minutes}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("start", "expected"),
+    [
+        pytest.param("2024-03-31T01:00:00+01:00", "50.40", id="clocks_forward_night_of_4_hours"),
+        pytest.param("2024-10-27T01:00:00+02:00", "18.00", id="clocks_back_night_of_6_hours"),
+    ],
+)
+def test_schedule_over_a_change_of_summer_time(start: str, expected: str) -> None:
+    outcome = rate(example(SCHEDULE_SUMMER_TIME), {"duration": 5 * 3600}, plans=("example",), consumed_at=datetime.fromisoformat(start))
+
+    assert charged(outcome) == [Decimal(expected)]
+
+
+DISCOUNT = """\
+    charge_plans:
+      - name: example
+        currency: EUR
+        charges:
+          - name: calls
+            item_class: call
+            price:
+              type: sum
+              parts:
+                - {type: flat, amount: 0.10}
+                - type: discount
+                  percent: 25
+                  price: {type: rate, amount: 0.60, unit: minutes}
+"""
+
+
+def test_discount() -> None:
+    assert charged(rate(example(DISCOUNT), {"duration": "120"}, plans=("example",))) == [Decimal("1.00")]
+
+
+CAP = """\
+    charge_plans:
+      - name: example
+        currency: EUR
+        counters:
+          - {name: calls_spent, unit: amount}
+        charges:
+          - name: calls
+            item_class: call
+            price:
+              type: cap
+              maximum: 10.00
+              counter: calls_spent
+              price: {type: rate, amount: 0.60, unit: minutes}
+"""
+
+
+def test_cap() -> None:
+    outcome = rate(example(CAP), {"duration": "300"}, counters={"calls_spent": "8.20"}, plans=("example",))
+
+    assert charged(outcome) == [Decimal("1.80")]
+    assert counters_after(outcome) == {"calls_spent": Decimal("10.00")}
+    assert [notification.kind for notification in outcome.notifications] == [NotificationKind.CAP_REACHED]
+    following = rate(example(CAP), {"duration": "300"}, counters={"calls_spent": "10.00"}, plans=("example",))
+    assert charged(following) == [Decimal("0.00")]
+    assert following.notifications == ()
+
+
+THRESHOLDS = """\
+    charge_plans:
+      - name: example
+        currency: EUR
+        counters:
+          - name: minutes_used
+            unit: minutes
+            thresholds: [{value: 50}, {value: 100}]
+        charges:
+          - name: calls
+            item_class: call
+            price: {type: rate, amount: 0.01, unit: seconds}
+            counter_updates:
+              - {counter: minutes_used}
+"""
+
+
+def test_thresholds() -> None:
+    outcome = rate(example(THRESHOLDS), {"duration": "3660"}, counters={"minutes_used": 45}, plans=("example",))
+
+    assert charged(outcome) == [Decimal("36.60")]
+    assert counters_after(outcome) == {"minutes_used": Decimal(106)}
+    assert [notification.data["value"] for notification in outcome.notifications] == ["50", "100"]
+    following = rate(example(THRESHOLDS), {"duration": "60"}, counters={"minutes_used": 106}, plans=("example",))
+    assert following.notifications == ()
+
+
 ROUNDING = """\
     charge_plans:
       - name: example
@@ -478,6 +659,18 @@ EXAMPLES = [
     RANGE,
     ALLOWANCE,
     NO_ACCESS,
+    SCHEDULE,
+    SCHEDULE_SUMMER_TIME,
+    DISCOUNT,
+    CAP,
+    THRESHOLDS,
+    VERSIONS,
     ROUNDING,
 ]
 """The YAML of every example, in the order of the doc; each appears there dedented, word for word."""
+
+
+def test_every_example_is_in_the_doc_word_for_word() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "catalog.md").read_text(encoding="utf-8")
+
+    assert [textwrap.dedent(text) in doc for text in EXAMPLES] == [True] * len(EXAMPLES)

@@ -70,3 +70,16 @@ def test_granted_quantity_is_affordable_and_one_more_step_is_not(available: Deci
 def test_linear_price_grant_is_the_floor_of_available_over_unit_price(unit_price: Decimal, available: Decimal) -> None:
     granted = max_affordable(lambda quantity: quantity * unit_price <= available, step=Decimal(1), limit=Decimal(1_000_000))
     assert granted == min(Decimal(1_000_000), (available / unit_price).to_integral_value(rounding="ROUND_FLOOR"))
+
+
+def test_grid_step_sees_rates_inside_schedule_discount_and_cap() -> None:
+    node = """
+    type: schedule
+    time_zone: Europe/Paris
+    windows:
+      - {from: "08:00", to: "20:00", price: {type: discount, percent: 10, price: {type: rate, amount: 1, unit: minutes, increment: 1}}}
+      - {price: {type: cap, maximum: 5, price: {type: rate, amount: 1, unit: minutes, increment: 2}}}
+    """
+    catalog = tariff(node)
+
+    assert grid_step(catalog, contract("plan"), typed(catalog, "call", {"duration": "0"})) == Decimal(60)

@@ -9,9 +9,11 @@ are checked by :mod:`kopek.domain.catalog_rules`, which collects every fault.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -21,6 +23,7 @@ from pydantic import (
     PlainSerializer,
     PrivateAttr,
     WithJsonSchema,
+    field_validator,
 )
 
 from kopek import limits
@@ -93,6 +96,20 @@ class CounterScope(StrEnum):
     CONTRACT_ITEM = "contract_item"
 
 
+class ThresholdDirection(StrEnum):
+    UP = "up"
+    DOWN = "down"
+
+
+class CounterThreshold(Frozen):
+    """A value of a counter worth telling: an item that moves the counter across it (from
+    below to at-or-above it going ``up``, from above to at-or-below it going ``down``)
+    raises a ``threshold_crossed`` notification."""
+
+    value: Dec
+    direction: ThresholdDirection = ThresholdDirection.UP
+
+
 class CounterSpec(Frozen):
     """A named value kept between items, e.g. free minutes left or volume used this month."""
 
@@ -101,6 +118,7 @@ class CounterSpec(Frozen):
     unit: Unit
     initial: Dec = Decimal(0)
     description: str = ""
+    thresholds: tuple[CounterThreshold, ...] = Field(default=(), max_length=limits.COUNTER_THRESHOLDS_MAX)
 
 
 class Rounding(Frozen):
@@ -239,6 +257,25 @@ class AllowanceNode(Frozen):
     then: PriceNode
 
 
+class DiscountNode(Frozen):
+    """``percent`` off the amount of ``price``: the subtree's amount times (100 - percent) / 100."""
+
+    type: Literal["discount"] = "discount"
+    percent: Annotated[Dec, Field(ge=0, le=100)]
+    price: PriceNode
+
+
+class CapNode(Frozen):
+    """At most ``maximum`` for the amount of ``price``: per item, or, with ``counter`` (a counter
+    in ``amount``), in total over what the counter has let through; a ``cap_reached``
+    notification tells when the item reaches it."""
+
+    type: Literal["cap"] = "cap"
+    maximum: NonNegativeDec
+    counter: Name | None = Field(default=None, description="Counter (unit: amount) adding up what the cap let through; none: per item.")
+    price: PriceNode
+
+
 class NoAccessNode(Frozen):
     """The item is refused, with a ``no_access`` notification."""
 
@@ -246,12 +283,99 @@ class NoAccessNode(Frozen):
     message: str = "service not accessible"
 
 
+class DayKind(StrEnum):
+    """A day of the week, or ``holiday``: a date of the node's calendar is a holiday instead of its weekday."""
+
+    MONDAY = "mon"
+    TUESDAY = "tue"
+    WEDNESDAY = "wed"
+    THURSDAY = "thu"
+    FRIDAY = "fri"
+    SATURDAY = "sat"
+    SUNDAY = "sun"
+    HOLIDAY = "holiday"
+
+
+TimeOfDay = Annotated[
+    str, Field(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$", description="Local wall time HH:MM; 24:00 is the end of the day.")
+]
+
+
+def minutes_of_day(value: str) -> int:
+    """Minutes since local midnight of an ``HH:MM`` time of day (``24:00`` is 1440)."""
+    hours, minutes = value.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+class ScheduleWindow(Frozen):
+    """Local wall times ``from`` <= t < ``to`` on some kinds of day, priced by ``price``."""
+
+    days: tuple[DayKind, ...] = Field(
+        default=tuple(DayKind), min_length=1, description="Kinds of day; default every day, holidays included."
+    )
+    from_: TimeOfDay = Field(default="00:00", alias="from", description="Inclusive start, local wall time.")
+    to: TimeOfDay = Field(default="24:00", description="Exclusive end, local wall time.")
+    price: PriceNode
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @property
+    def span_minutes(self) -> int:
+        return minutes_of_day(self.to) - minutes_of_day(self.from_)
+
+
+class ScheduleNode(Frozen):
+    """Chooses a price by the local time of the usage in ``time_zone``; a duration crossing
+    a window's edge is split and each part priced by its own window."""
+
+    type: Literal["schedule"] = "schedule"
+    time_zone: str = Field(min_length=1, max_length=limits.IDENTIFIER_CHARS_MAX, description="An IANA time zone, e.g. Europe/Paris.")
+    calendar: Name | None = Field(default=None, description="Name of a catalog calendar whose dates are holidays.")
+    windows: tuple[ScheduleWindow, ...] = Field(min_length=1)
+    default: PriceNode | None = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
 PriceNode = Annotated[
-    FlatNode | ConnectFeeNode | SumNode | RateNode | TiersNode | SwitchNode | PrefixNode | RangeNode | AllowanceNode | NoAccessNode,
+    FlatNode
+    | ConnectFeeNode
+    | SumNode
+    | RateNode
+    | TiersNode
+    | SwitchNode
+    | PrefixNode
+    | RangeNode
+    | AllowanceNode
+    | NoAccessNode
+    | ScheduleNode
+    | DiscountNode
+    | CapNode,
     Field(discriminator="type"),
 ]
 
-for _model in (ConnectFeeNode, SumNode, TierBand, TiersNode, SwitchNode, PrefixNode, RangeBand, RangeNode, AllowanceNode):
+for _model in (
+    ConnectFeeNode,
+    SumNode,
+    TierBand,
+    TiersNode,
+    SwitchNode,
+    PrefixNode,
+    RangeBand,
+    RangeNode,
+    AllowanceNode,
+    ScheduleWindow,
+    ScheduleNode,
+    DiscountNode,
+    CapNode,
+):
     _model.model_rebuild()
 
 
@@ -268,8 +392,13 @@ class Charge(Frozen):
 
 
 class ChargePlan(Frozen):
+    """A version of a charge plan: several versions share a name and differ by ``effective_from``."""
+
     name: Name
     version: int = Field(default=1, ge=1)
+    effective_from: date | None = Field(
+        default=None, description="First day (UTC) on which items are priced by this version; none: since always."
+    )
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     description: str = ""
     counters: tuple[CounterSpec, ...] = ()
@@ -279,26 +408,58 @@ class ChargePlan(Frozen):
         return next((spec for spec in self.counters if spec.name == name), None)
 
 
+def _effective_order(plan: ChargePlan) -> date:
+    return plan.effective_from or date.min
+
+
+class Calendar(Frozen):
+    """A named list of dates (e.g. public holidays) that ``schedule`` nodes can refer to."""
+
+    name: Name
+    description: str = ""
+    dates: tuple[date, ...] = ()
+
+
 class Catalog(Frozen):
-    """Everything kopek needs to price: item classes and charge plans."""
+    """Everything kopek needs to price: item classes, charge plans and calendars."""
 
     item_classes: tuple[ItemClass, ...] = ()
     charge_plans: tuple[ChargePlan, ...] = ()
+    calendars: tuple[Calendar, ...] = ()
+
+    def calendar(self, name: str) -> Calendar | None:
+        return next((record for record in self.calendars if record.name == name), None)
 
     def item_class(self, name: str) -> ItemClass | None:
         return self._item_classes_by_name.get(name)
 
-    def charge_plan(self, name: str) -> ChargePlan | None:
-        return self._charge_plans_by_name.get(name)
+    def charge_plan(self, name: str, at: datetime | None = None) -> ChargePlan | None:
+        """The version of plan ``name`` in effect at ``at`` (its UTC date), or the latest
+        version when ``at`` is none; none when no version is in effect then."""
+        versions = self._charge_plans_by_name.get(name, [])
+        if at is not None:
+            day = at.astimezone(UTC).date()
+            versions = [plan for plan in versions if plan.effective_from is None or plan.effective_from <= day]
+        return versions[-1] if versions else None
 
     def model_post_init(self, context: Any, /) -> None:
-        # Look-ups by name happen for every rated item; index once (first record wins,
-        # duplicates are refused by the catalog rules anyway).
+        # Look-ups by name happen for every rated item; index once, the versions of a plan
+        # oldest first (first record wins among duplicates, which the catalog rules refuse).
         self._item_classes_by_name = {record.name: record for record in reversed(self.item_classes)}
-        self._charge_plans_by_name = {record.name: record for record in reversed(self.charge_plans)}
+        self._charge_plans_by_name = {}
+        listed = sorted(enumerate(self.charge_plans), key=lambda pair: (_effective_order(pair[1]), -pair[0]))
+        for _, record in listed:
+            self._charge_plans_by_name.setdefault(record.name, []).append(record)
+        self._holiday_dates = {record.name: frozenset(record.dates) for record in reversed(self.calendars)}
+
+    @property
+    def holiday_dates(self) -> dict[str, frozenset[date]]:
+        """The dates of each calendar, by calendar name, for ``schedule`` nodes."""
+        return self._holiday_dates
 
     _item_classes_by_name: dict[str, ItemClass] = PrivateAttr(default_factory=dict)
-    _charge_plans_by_name: dict[str, ChargePlan] = PrivateAttr(default_factory=dict)
+    _charge_plans_by_name: dict[str, list[ChargePlan]] = PrivateAttr(default_factory=dict)
+    _holiday_dates: dict[str, frozenset[date]] = PrivateAttr(default_factory=dict)
 
 
 def catalog_json_schema() -> dict[str, Any]:

@@ -12,20 +12,25 @@ from collections.abc import Iterator
 from kopek import limits
 from kopek.domain.catalog import (
     AllowanceNode,
+    Calendar,
+    CapNode,
     Catalog,
     Charge,
     ChargePlan,
     ConnectFeeNode,
     CounterScope,
+    DiscountNode,
     ItemClass,
     PrefixNode,
     PriceNode,
     PropertyType,
     RangeNode,
     RateNode,
+    ScheduleNode,
     SumNode,
     SwitchNode,
     TiersNode,
+    minutes_of_day,
 )
 from kopek.domain.units import Unit
 from kopek.errors import ErrorDetail
@@ -53,9 +58,21 @@ def _duplicates(names: list[str]) -> set[str]:
 
 
 def _check_names(catalog: Catalog) -> Iterator[ErrorDetail]:
-    for kind, records in (("item_classes", catalog.item_classes), ("charge_plans", catalog.charge_plans)):
+    kinds: tuple[tuple[str, tuple[ItemClass, ...] | tuple[Calendar, ...]], ...] = (
+        ("item_classes", catalog.item_classes),
+        ("calendars", catalog.calendars),
+    )
+    for kind, records in kinds:
         for name in sorted(_duplicates([record.name for record in records])):
             yield ErrorDetail(f"{name!r} is defined more than once", (kind,))
+    # Versions of one plan share its name and differ by the day they take effect.
+    versions = [f"{plan.name}@{plan.effective_from}" for plan in catalog.charge_plans]
+    for name in sorted(_duplicates(versions)):
+        plan_name, effective_from = name.rsplit("@", 1)
+        if effective_from == "None":
+            yield ErrorDetail(f"{plan_name!r} is defined more than once", ("charge_plans",))
+        else:
+            yield ErrorDetail(f"{plan_name!r} is defined more than once with effective_from {effective_from}", ("charge_plans",))
 
 
 def _check_item_class(item_class: ItemClass, path: Path) -> Iterator[ErrorDetail]:
@@ -68,6 +85,8 @@ def _check_item_class(item_class: ItemClass, path: Path) -> Iterator[ErrorDetail
         yield ErrorDetail(f"quantity names unknown property {item_class.quantity!r}", (*path, "quantity"))
     elif spec.type not in _NUMERIC or spec.unit is None:
         yield ErrorDetail("the quantity property must be a decimal or integer with a unit", (*path, "quantity"))
+    elif spec.unit is Unit.AMOUNT:
+        yield ErrorDetail("the quantity property is usage, not money: its unit cannot be amount", (*path, "quantity"))
     elif not spec.required and spec.default is None:
         yield ErrorDetail("the quantity property must be required or have a default", (*path, "quantity"))
 
@@ -101,20 +120,25 @@ def _check_charge(catalog: Catalog, plan: ChargePlan, charge: Charge, path: Path
             yield ErrorDetail(
                 f"counter {update.counter!r} is in {counter.unit}, not in the quantity's dimension", (*path, "counter_updates", index)
             )
-    yield from _check_node(charge.price, plan, item_class, (*path, "price"), depth=1)
+    calendars = frozenset(calendar.name for calendar in catalog.calendars)
+    yield from _check_node(charge.price, plan, item_class, (*path, "price"), depth=1, catalog_calendars=calendars)
 
 
 def _same_dimension(unit: Unit, other: Unit | None) -> bool:
     return other is not None and unit.dimension is other.dimension
 
 
-def _check_node(node: PriceNode, plan: ChargePlan, item_class: ItemClass, path: Path, *, depth: int) -> Iterator[ErrorDetail]:
+def _check_node(
+    node: PriceNode, plan: ChargePlan, item_class: ItemClass, path: Path, *, depth: int, catalog_calendars: frozenset[str]
+) -> Iterator[ErrorDetail]:
     if depth > limits.CATALOG_NODE_DEPTH_MAX:
         yield ErrorDetail(f"pricing tree deeper than {limits.CATALOG_NODE_DEPTH_MAX} nodes", path)
         return
     yield from _check_own(node, plan, item_class, path)
+    if isinstance(node, ScheduleNode):
+        yield from _check_schedule(node, catalog_calendars, path)
     for child_path, child in _children(node):
-        yield from _check_node(child, plan, item_class, (*path, *child_path), depth=depth + 1)
+        yield from _check_node(child, plan, item_class, (*path, *child_path), depth=depth + 1, catalog_calendars=catalog_calendars)
 
 
 def _children(node: PriceNode) -> Iterator[tuple[Path, PriceNode]]:
@@ -130,7 +154,11 @@ def _children(node: PriceNode) -> Iterator[tuple[Path, PriceNode]]:
         yield from ((("prefixes", key), case) for key, case in node.prefixes.items())
     elif isinstance(node, RangeNode):
         yield from ((("ranges", index, "price"), band.price) for index, band in enumerate(node.ranges))
-    if isinstance(node, SwitchNode | PrefixNode | RangeNode) and node.default is not None:
+    elif isinstance(node, DiscountNode | CapNode):
+        yield ("price",), node.price
+    elif isinstance(node, ScheduleNode):
+        yield from ((("windows", index, "price"), window.price) for index, window in enumerate(node.windows))
+    if isinstance(node, SwitchNode | PrefixNode | RangeNode | ScheduleNode) and node.default is not None:
         yield ("default",), node.default
 
 
@@ -153,6 +181,12 @@ def _check_own(node: PriceNode, plan: ChargePlan, item_class: ItemClass, path: P
             yield ErrorDetail(
                 f"allowance counter {node.counter!r} is in {counter.unit}, not in the quantity's dimension", (*path, "counter")
             )
+    elif isinstance(node, CapNode) and node.counter is not None:
+        counter = plan.counter(node.counter)
+        if counter is None:
+            yield ErrorDetail(f"unknown counter {node.counter!r}", (*path, "counter"))
+        elif counter.unit is not Unit.AMOUNT:
+            yield ErrorDetail(f"cap counter {node.counter!r} is in {counter.unit}, not in amount", (*path, "counter"))
     elif isinstance(node, SwitchNode | PrefixNode):
         kinds = (PropertyType.STRING,) if isinstance(node, PrefixNode) else tuple(PropertyType)
         yield from _check_property(item_class, node.property, kinds, (*path, "property"))
@@ -161,6 +195,16 @@ def _check_own(node: PriceNode, plan: ChargePlan, item_class: ItemClass, path: P
         for index, band in enumerate(node.ranges):
             if band.from_ is not None and band.to is not None and band.from_ >= band.to:
                 yield ErrorDetail("a range's 'from' must be below its 'to'", (*path, "ranges", index))
+
+
+def _check_schedule(node: ScheduleNode, calendars: frozenset[str], path: Path) -> Iterator[ErrorDetail]:
+    if node.calendar is not None and node.calendar not in calendars:
+        yield ErrorDetail(f"unknown calendar {node.calendar!r}", (*path, "calendar"))
+    for index, window in enumerate(node.windows):
+        if minutes_of_day(window.from_) >= minutes_of_day(window.to):
+            yield ErrorDetail(
+                "a window's 'from' must be before its 'to' (split a window across midnight in two)", (*path, "windows", index)
+            )
 
 
 def _check_tiers(node: TiersNode, plan: ChargePlan, quantity_unit: Unit | None, path: Path) -> Iterator[ErrorDetail]:

@@ -14,6 +14,7 @@ class Dimension(StrEnum):
     TIME = "time"
     DATA = "data"
     COUNT = "count"
+    MONEY = "money"
 
 
 class Unit(StrEnum):
@@ -30,6 +31,8 @@ class Unit(StrEnum):
     MEBIBYTES = "mebibytes"
     GIBIBYTES = "gibibytes"
     EVENTS = "events"
+    AMOUNT = "amount"
+    """Money in the charge plan's currency; only for counters (e.g. what a ``cap`` has let through)."""
 
     @property
     def dimension(self) -> Dimension:
@@ -59,4 +62,5 @@ _UNIT_TABLE: dict[Unit, tuple[Dimension, Decimal]] = {
     Unit.MEBIBYTES: (Dimension.DATA, Decimal(1024**2)),
     Unit.GIBIBYTES: (Dimension.DATA, Decimal(1024**3)),
     Unit.EVENTS: (Dimension.COUNT, Decimal(1)),
+    Unit.AMOUNT: (Dimension.MONEY, Decimal(1)),
 }

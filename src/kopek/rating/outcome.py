@@ -23,6 +23,8 @@ class NotificationKind(StrEnum):
     NO_ACCESS = "no_access"
     ALLOWANCE_EXHAUSTED = "allowance_exhausted"
     USAGE_ABOVE_GRANT = "usage_above_grant"
+    CAP_REACHED = "cap_reached"
+    THRESHOLD_CROSSED = "threshold_crossed"
 
 
 @dataclass(frozen=True, slots=True)

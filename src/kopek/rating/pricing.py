@@ -11,28 +11,36 @@ from __future__ import annotations
 import decimal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Final
+from zoneinfo import ZoneInfo
 
+from kopek import limits
 from kopek.domain.catalog import (
     AllowanceNode,
+    CapNode,
     ConnectFeeNode,
     CounterSpec,
+    DayKind,
+    DiscountNode,
     FlatNode,
     NoAccessNode,
     PrefixNode,
     PriceNode,
     RangeNode,
     RateNode,
+    ScheduleNode,
     SumNode,
     SwitchNode,
     TierMode,
     TiersNode,
+    minutes_of_day,
 )
 from kopek.domain.item import PropertyValue, property_text
-from kopek.domain.units import Unit
-from kopek.errors import Code, IllegalStateError, InvalidConfigurationError, Reason
-from kopek.money import RATING_PRECISION_DIGITS, ZERO, RoundingMode, ceil_to_multiple, quantize
+from kopek.domain.units import Dimension, Unit
+from kopek.errors import Code, IllegalStateError, InvalidConfigurationError, InvalidError, Reason
+from kopek.money import RATING_PRECISION_DIGITS, ZERO, RoundingMode, ceil_to_multiple, quantize, to_text
 from kopek.rating.outcome import CounterKey, Notification, NotificationKind
 
 #: Significant digits kept when a counter is read back in base units. A counter in
@@ -73,10 +81,14 @@ class CounterView:
 
 @dataclass(frozen=True, slots=True)
 class PricingInput:
-    """What a node may look at: the item's typed properties and its quantity's unit."""
+    """What a node may look at: the item's typed properties, its quantity's unit, when the
+    usage started (``None``: unknown, which a ``schedule`` node refuses) and the catalog's
+    holiday calendars by name."""
 
     properties: Mapping[str, PropertyValue]
     quantity_unit: Unit | None
+    consumption_date: datetime | None = None
+    calendars: Mapping[str, frozenset[date]] = field(default_factory=dict)
 
 
 def price(node: PriceNode, quantity: Decimal, given: PricingInput, counters: CounterView) -> Decimal:
@@ -94,6 +106,12 @@ def price(node: PriceNode, quantity: Decimal, given: PricingInput, counters: Cou
         return _price_tiers(node, quantity, given, counters)
     if isinstance(node, AllowanceNode):
         return _price_allowance(node, quantity, given, counters)
+    if isinstance(node, ScheduleNode):
+        return _price_schedule(node, quantity, given, counters)
+    if isinstance(node, DiscountNode):
+        return price(node.price, quantity, given, counters) * (_HUNDRED - node.percent) / _HUNDRED
+    if isinstance(node, CapNode):
+        return _price_cap(node, quantity, given, counters)
     if isinstance(node, NoAccessNode):
         # Only this notification travels with the refusal: the others describe changes
         # (an allowance used up) that the refusal undoes.
@@ -168,6 +186,130 @@ def _price_allowance(node: AllowanceNode, quantity: Decimal, given: PricingInput
     # The child is still evaluated so that a barred branch (no_access) refuses the
     # item, but a zero rest must not bill the child's minimum or connect fee.
     return ZERO if rest == 0 and left > 0 else amount
+
+
+def _price_cap(node: CapNode, quantity: Decimal, given: PricingInput, counters: CounterView) -> Decimal:
+    amount = price(node.price, quantity, given, counters)
+    if node.counter is None:
+        return min(amount, node.maximum)
+    let_through = counters.get(node.counter)
+    capped = max(min(amount, node.maximum - let_through), ZERO)
+    counters.set(node.counter, let_through + capped)
+    # Told once: by the item that reaches the cap, not by each free item after it.
+    if let_through < node.maximum <= let_through + capped:
+        counters.notifications.append(
+            Notification(
+                NotificationKind.CAP_REACHED,
+                f"cap {node.counter!r} of {to_text(node.maximum)} is reached",
+                {"counter": node.counter, "maximum": to_text(node.maximum)},
+            )
+        )
+    return capped
+
+
+def _price_schedule(node: ScheduleNode, quantity: Decimal, given: PricingInput, counters: CounterView) -> Decimal:
+    start = given.consumption_date
+    if start is None:
+        raise InvalidConfigurationError(code=Code.NO_PRICE_FOR_VALUE, message="schedule needs the consumption date of the item")
+    zone = ZoneInfo(node.time_zone)
+    holidays = given.calendars.get(node.calendar, frozenset()) if node.calendar is not None else frozenset()
+    if given.quantity_unit is None or given.quantity_unit.dimension is not Dimension.TIME or quantity <= 0:
+        return price(_window_price(node, _window_at(node, start, zone, holidays), start), quantity, given, counters)
+    total = ZERO
+    for index, part in _schedule_parts(node, start.astimezone(UTC), quantity, zone, holidays):
+        total += price(_window_price(node, index, start), part, given, counters)
+    return total
+
+
+def _schedule_parts(
+    node: ScheduleNode, start: datetime, quantity: Decimal, zone: ZoneInfo, holidays: frozenset[date]
+) -> list[tuple[int | None, Decimal]]:
+    """The duration ``quantity`` (seconds from ``start``) cut at window edges, as (window index, seconds).
+
+    Adjacent parts under the same window are merged, so a cut where the window does
+    not change (midnight inside a weekend window, a wall time in a DST gap) does not
+    make a child's increment or minimum apply twice.
+    """
+    parts: list[tuple[int | None, Decimal]] = []
+    position = start
+    left = quantity
+    for _ in range(limits.SCHEDULE_EDGES_MAX + 1):
+        if left <= 0:
+            return parts
+        index = _window_at(node, position, zone, holidays)
+        edge = _next_edge(node, position, zone)
+        span = edge - position
+        part = min(left, Decimal(span.days * 86_400 + span.seconds) + Decimal(span.microseconds).scaleb(-6))
+        if parts and parts[-1][0] == index:
+            parts[-1] = (index, parts[-1][1] + part)
+        else:
+            parts.append((index, part))
+        left -= part
+        position = edge
+    raise InvalidError(code=Code.LIMIT_EXCEEDED, message=f"a usage crosses more than {limits.SCHEDULE_EDGES_MAX} schedule edges")
+
+
+def _next_edge(node: ScheduleNode, position: datetime, zone: ZoneInfo) -> datetime:
+    """The first instant after ``position`` (UTC) at which the window holding the usage may
+    change: a window's edge, a local midnight, or a change of the zone's UTC offset (DST)."""
+    edges = {0} | {minutes_of_day(window.from_) for window in node.windows} | {minutes_of_day(window.to) for window in node.windows}
+    today = position.astimezone(zone).date()
+    # Both folds: a wall time repeated when clocks go back is an edge twice. Instants are
+    # compared in UTC, because aware datetimes sharing one tzinfo compare by wall time.
+    candidates = (
+        datetime.combine(day, time(minutes // 60, minutes % 60, fold=fold), tzinfo=zone).astimezone(UTC)
+        for day in (today, today + timedelta(days=1))
+        for minutes in edges
+        if minutes < 1440
+        for fold in (0, 1)
+    )
+    edge = min(candidate for candidate in candidates if candidate > position)
+    if position.astimezone(zone).utcoffset() != edge.astimezone(zone).utcoffset():
+        return _offset_change(position, edge, zone)
+    return edge
+
+
+def _offset_change(position: datetime, edge: datetime, zone: ZoneInfo) -> datetime:
+    """The first whole second after ``position`` where ``zone``'s UTC offset differs from its
+    offset at ``position``, found by bisection (offset changes happen on whole seconds)."""
+    before = position.astimezone(zone).utcoffset()
+    second = timedelta(seconds=1)
+    low = (position - _EPOCH) // second
+    high = -((_EPOCH - edge) // second)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if (_EPOCH + middle * second).astimezone(zone).utcoffset() == before:
+            low = middle
+        else:
+            high = middle
+    return _EPOCH + high * second
+
+
+_HUNDRED: Final = Decimal(100)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _window_at(node: ScheduleNode, moment: datetime, zone: ZoneInfo, holidays: frozenset[date]) -> int | None:
+    """The index of the most specific window holding ``moment``: fewest kinds of day, then
+    the shortest span, then the first listed; ``None`` when no window holds it."""
+    local = moment.astimezone(zone)
+    day = DayKind.HOLIDAY if local.date() in holidays else tuple(DayKind)[local.weekday()]
+    minute = local.hour * 60 + local.minute
+    holding = [
+        (len(window.days), window.span_minutes, index)
+        for index, window in enumerate(node.windows)
+        if day in window.days and minutes_of_day(window.from_) <= minute < minutes_of_day(window.to)
+    ]
+    return min(holding)[2] if holding else None
+
+
+def _window_price(node: ScheduleNode, index: int | None, start: datetime) -> PriceNode:
+    chosen = node.windows[index].price if index is not None else node.default
+    if chosen is None:
+        raise InvalidConfigurationError(
+            code=Code.NO_PRICE_FOR_VALUE, message=f"schedule in {node.time_zone} has no window for a usage started at {start.isoformat()}"
+        )
+    return chosen
 
 
 def _choose(node: SwitchNode | PrefixNode | RangeNode, given: PricingInput) -> PriceNode:

@@ -13,12 +13,15 @@ from decimal import Decimal
 
 from kopek.domain.catalog import (
     AllowanceNode,
+    CapNode,
     Catalog,
     ConnectFeeNode,
+    DiscountNode,
     PrefixNode,
     PriceNode,
     RangeNode,
     RateNode,
+    ScheduleNode,
     SumNode,
     SwitchNode,
     TiersNode,
@@ -42,7 +45,7 @@ def grid_step(catalog: Catalog, contract: Contract, item: TypedItem) -> Decimal:
         return Decimal(1)
     steps = [
         rate.unit.to_base(rate.increment) if rate.increment is not None else unit.base_factor
-        for plan in (catalog.charge_plan(contract_item.charge_plan) for contract_item in contract.items)
+        for plan in (catalog.charge_plan(contract_item.charge_plan, item.consumption_date) for contract_item in contract.items)
         if plan is not None
         for charge in plan.charges
         if charge.item_class == item.item_class.name
@@ -62,13 +65,17 @@ def _rates(node: PriceNode) -> Iterator[RateNode]:
     elif isinstance(node, TiersNode):
         for band in node.bands:
             yield from _rates(band.price)
-    elif isinstance(node, SwitchNode | PrefixNode | RangeNode):
+    elif isinstance(node, DiscountNode | CapNode):
+        yield from _rates(node.price)
+    elif isinstance(node, SwitchNode | PrefixNode | RangeNode | ScheduleNode):
         for branch in _branches(node):
             yield from _rates(branch)
 
 
-def _branches(node: SwitchNode | PrefixNode | RangeNode) -> list[PriceNode]:
-    if isinstance(node, SwitchNode):
+def _branches(node: SwitchNode | PrefixNode | RangeNode | ScheduleNode) -> list[PriceNode]:
+    if isinstance(node, ScheduleNode):
+        branches = [window.price for window in node.windows]
+    elif isinstance(node, SwitchNode):
         branches = list(node.cases.values())
     elif isinstance(node, PrefixNode):
         branches = list(node.prefixes.values())
