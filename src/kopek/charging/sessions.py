@@ -53,6 +53,7 @@ from kopek.domain.accounts import post_charges, resolve_payers, spendable, with_
 from kopek.domain.catalog import Catalog, PropertyType
 from kopek.domain.item import ChargeableItem, TypedItem, type_item
 from kopek.domain.master import Account, AccountId, Contract
+from kopek.domain.units import Dimension
 from kopek.errors import (
     AlreadyExistsError,
     Code,
@@ -327,12 +328,12 @@ def _advance(
     charge: ChargeResult | None = None
     notes: list[NotificationView] = []
     if charges and used is not None and used > 0:
-        item = _session_item(catalog.catalog, row, used)
+        item = _session_item(catalog.catalog, row, used, used_before=row["used_quantity"])
         charge, accounts, counters, impacts = _settle(uow, context, catalog.version, contract, row, item, accounts, counters, impacts)
         notes = list(charge.notifications or [])
     grant = Grant(ZERO, {})
     if step is _Step.UPDATE:
-        template = _session_item(catalog.catalog, row, ZERO)
+        template = _session_item(catalog.catalog, row, ZERO, used_before=row["used_quantity"] + (used if charges and used else ZERO))
         reserved = uow.sessions.reserved(accounts, excluding=[row["id"]])
         held = _held(catalog.catalog, contract, counters, uow.sessions.live_on_contract(contract.id, excluding=row["id"]))
         try:
@@ -435,16 +436,30 @@ def _held(
     catalog: Catalog, contract: Contract, counters: Mapping[CounterKey, Decimal], others: list[dict[str, Any]]
 ) -> dict[CounterKey, Decimal]:
     """The counters once the other live sessions of the contract use their grants."""
-    granted = [_session_item(catalog, other, other["granted_quantity"]) for other in others if other["granted_quantity"] > 0]
+    granted = [
+        _session_item(catalog, other, other["granted_quantity"], used_before=other["used_quantity"])
+        for other in others
+        if other["granted_quantity"] > 0
+    ]
     return counters_after_grants(catalog, contract, counters, granted)
 
 
-def _session_item(catalog: Catalog, row: Mapping[str, Any], quantity: Decimal) -> TypedItem:
+def _session_item(catalog: Catalog, row: Mapping[str, Any], quantity: Decimal, *, used_before: Decimal) -> TypedItem:
+    """The session's item for ``quantity`` of usage that follows ``used_before`` already used.
+
+    A timed usage starts where the session's earlier usage ended (start + time used), so a
+    schedule prices each report by the windows it really fell in; other quantities keep the
+    session's consumption date.
+    """
     item_class = catalog.item_class(row["item_class"])
     if item_class is None:
         raise PrerequisiteMissingError(code=Code.ITEM_CLASS_UNKNOWN, message=f"unknown chargeable item class {row['item_class']!r}")
     properties = {**json.loads(row["properties"]), row["quantity_property"]: _property_value(catalog, row, quantity)}
-    return type_item(item_class, ChargeableItem(item_class.name, row["consumption_date"], row["service_id"], row["user_id"], properties))
+    unit = item_class.quantity_unit
+    started = row["consumption_date"]
+    if unit is not None and unit.dimension is Dimension.TIME and used_before > 0:
+        started += timedelta(microseconds=int((unit.to_base(used_before) * 1_000_000).to_integral_value()))
+    return type_item(item_class, ChargeableItem(item_class.name, started, row["service_id"], row["user_id"], properties))
 
 
 def _property_value(catalog: Catalog, row: Mapping[str, Any], quantity: Decimal) -> object:
