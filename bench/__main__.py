@@ -19,7 +19,7 @@ from collections.abc import Callable
 from functools import partial
 
 import kopek
-from bench import bench_core, bench_engine, bench_http, bench_migration, bench_sessions
+from bench import bench_batch, bench_core, bench_engine, bench_http, bench_migration, bench_sessions
 from bench.databases import DEFAULT_POSTGRES_URL, postgres_database, postgres_unreachable, sqlite_database
 from bench.measure import Row, ratios, skipped, table
 
@@ -32,8 +32,9 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--items", type=int, default=2000, help="charges per database row (the core row rates ten times as many)")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="PostgreSQL server; each row gets its own schema")
-    parser.add_argument("--only", choices=("core", "engine", "http", "migration", "sessions"), help="run one group of rows")
+    parser.add_argument("--only", choices=("core", "engine", "http", "migration", "sessions", "batch"), help="run one group of rows")
     parser.add_argument("--states", type=int, default=100_000, help="contract states the migration row restores (e.g. 1000000)")
+    parser.add_argument("--cdrs", type=int, default=10_000, help="stored CDRs the batch rows rate and charge with one job")
     parser.add_argument("--threads", type=int, default=4, help="threads of the multi-threaded rows")
     return parser.parse_args(argv)
 
@@ -82,6 +83,12 @@ def plan(options: argparse.Namespace) -> list[tuple[str, Callable[[], Row | list
                 partial(bench_sessions.run, database, opener, sessions=max(1, items // SESSION_CALLS), subscribers=FEW_SUBSCRIBERS),
             )
         )
+    for database in ("sqlite", "postgresql"):
+        if database == "postgresql" and no_postgres:
+            steps.append(("batch", partial(skipped, "batch: rating job", database, no_postgres)))
+            continue
+        opener = sqlite if database == "sqlite" else postgres
+        steps.append(("batch", partial(bench_batch.run, database, opener, cdrs=options.cdrs, subscribers=MANY_SUBSCRIBERS)))
     return [(group, step) for group, step in steps if options.only in (None, group)]
 
 

@@ -38,6 +38,10 @@ from kopek.admin.views import (
     operation_records,
     subscriber_account_view,
 )
+from kopek.batch.cdr_files import Row, read_cdr_file
+from kopek.batch.cdr_import import ImportReport, import_cdrs
+from kopek.batch.cdr_views import CdrView, cdr_view
+from kopek.batch.rating_jobs import JobFilters, JobStatus, Progress, RatingMode, fail_job, job_status, run_job, start_job
 from kopek.charging import sessions
 from kopek.charging.offline import ChargeCommand, ChargingContext, account_view, charge
 from kopek.charging.results import AccountView, ChargeResult, ResultOptions
@@ -216,6 +220,51 @@ class Engine:
         """Charge one chargeable item (offline charging); see :mod:`kopek.charging.offline`."""
         command = ChargeCommand(item, options or ResultOptions(), idempotency_key, sender_job_id)
         return charge(command, self._charging)
+
+    # ---- batch rating: the CDR store (see docs/batch.md) ------------------------------------------
+
+    def import_cdrs(self, rows: Iterable[Row], *, strict: bool = False) -> ImportReport:
+        """Store CDRs given as ``(line, record)`` rows; refused rows are reported (``strict``: the first one raises)."""
+        return import_cdrs(self.database, rows, clock=self._clock, strict=strict)
+
+    def import_cdr_file(self, path: Path | str, *, strict: bool = False) -> ImportReport:
+        """Store the CDRs of a CSV, Parquet or JSON lines file, streamed row by row."""
+        return self.import_cdrs(read_cdr_file(Path(path)), strict=strict)
+
+    def cdr(self, cdr_id: str) -> CdrView:
+        with self._uow(writes=False) as uow:
+            row = uow.cdrs.cdr(cdr_id)
+        if row is None:
+            raise DoesNotExistError(code=Code.NOT_FOUND, message=f"CDR {cdr_id!r} does not exist")
+        return cdr_view(row)
+
+    def cdr_counts(self) -> dict[str, int]:
+        """How many stored CDRs have each status (statuses without CDRs are absent)."""
+        with self._uow(writes=False) as uow:
+            return uow.cdrs.count_by_status()
+
+    def start_rating_job(self, mode: RatingMode, filters: JobFilters | None = None, *, actor: str = "system") -> str:
+        """Create a rating job over the pending CDRs that no job holds (within ``filters``); returns its id, charges nothing yet."""
+        job_id = f"job-{self._new_id()}"
+        with self._uow() as uow:
+            start_job(uow, job_id, mode, filters or JobFilters(), actor=actor, at=self._clock())
+            uow.commit()
+        return job_id
+
+    def run_rating_job(self, job_id: str, *, progress: Progress | None = None) -> JobStatus:
+        """Charge the job's pending CDRs in its mode (again after a stop: it resumes); returns its status."""
+        try:
+            run_job(job_id, self._charging, progress=progress)
+        except KopekError:
+            raise
+        except Exception:
+            fail_job(job_id, self._charging)
+            raise
+        return self.rating_job(job_id)
+
+    def rating_job(self, job_id: str) -> JobStatus:
+        with self._uow(writes=False) as uow:
+            return job_status(uow, job_id)
 
     # ---- contract state migration (see docs/migration.md) ---------------------------------------
 

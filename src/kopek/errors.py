@@ -73,6 +73,8 @@ class Code(StrEnum):
     CONTRACT_STATE_REPEATED = "contract_state_repeated"
     SESSION_TTL_OUT_OF_BOUNDS = "session_ttl_out_of_bounds"
     SESSION_QUANTITY_PROPERTY_MISMATCH = "session_quantity_property_is_not_the_item_quantity"
+    CDR_INVALID = "cdr_invalid"
+    CDR_FILE_FORMAT_UNKNOWN = "cdr_file_format_unknown"
     # PREREQUISITE_MISSING
     ITEM_CLASS_UNKNOWN = "item_class_unknown"
     ACCESS_NOT_FOUND = "access_not_found"

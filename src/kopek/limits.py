@@ -32,3 +32,11 @@ CONTRACT_STATES_BODY_BYTES_MAX: Final = 67_108_864
 """The largest restore request body; larger migrations restore from a file with the CLI."""
 RESTORE_FAILURES_REPORTED_MAX: Final = 1_000
 """A restore report lists at most this many failures; it always counts all of them."""
+SCHEDULE_EDGES_MAX: Final = 100_000
+"""Window edges (and local midnights) one usage may cross in a ``schedule`` node: about a year of four edges a day."""
+CDR_IMPORT_ROWS_PER_STEP: Final = 1_000
+"""CDRs an import checks and writes together (one commit each unless the import is strict)."""
+CDR_IMPORT_FAILURES_REPORTED_MAX: Final = 1_000
+"""An import report lists at most this many refused rows; it always counts all of them."""
+COUNTER_THRESHOLDS_MAX: Final = 64
+"""Thresholds one counter of a charge plan may declare."""

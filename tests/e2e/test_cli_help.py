@@ -38,6 +38,10 @@ EXPECTED_COMMANDS = {
     "sessions list",
     "sessions cleanup",
     "contract-states export",
+    "cdrs import",
+    "cdrs show",
+    "rate",
+    "jobs status",
     "contract-states restore",
     "contract-states schema",
     "migration begin",
@@ -56,7 +60,7 @@ def _paths(command: object, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...
 ALL_PATHS = _paths(typer.main.get_command(app))
 
 
-GROUPS = {"catalog", "master-data", "accounts", "contracts", "accesses", "sessions", "contract-states", "migration"}
+GROUPS = {"catalog", "master-data", "accounts", "contracts", "accesses", "sessions", "contract-states", "migration", "cdrs", "jobs"}
 
 
 def test_the_command_tree_is_the_documented_one() -> None:

@@ -42,6 +42,10 @@ ROUTES = {
     ("POST", "/v1/sessions/{session_id}/cleanup"),
     ("GET", "/v1/subscriber-accounts/{subscriber_account_id}/sessions"),
     ("POST", "/v1/reservations/{reservation_id}/stop"),
+    ("POST", "/v1/cdrs"),
+    ("GET", "/v1/cdrs/{cdr_id}"),
+    ("POST", "/v1/rating-jobs"),
+    ("GET", "/v1/rating-jobs/{job_id}"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
 }

@@ -15,11 +15,13 @@ from kopek.api import (
     routes_accesses,
     routes_accounts,
     routes_catalog,
+    routes_cdrs,
     routes_charging,
     routes_contract_states,
     routes_contracts,
     routes_master_data,
     routes_operations,
+    routes_rating_jobs,
     routes_sessions,
     routes_subscriber_accounts,
 )
@@ -77,6 +79,8 @@ def create_app(engine: Engine, *, cleanup_interval_seconds: float = 0) -> FastAP
             routes_operations,
             routes_contract_states,
             routes_sessions,
+            routes_cdrs,
+            routes_rating_jobs,
         )
     ]
     for router in routers:

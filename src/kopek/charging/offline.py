@@ -113,28 +113,31 @@ def charge(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
 
 def _charge_once(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
     with UnitOfWork(context.engine) as uow:
-        catalog = context.catalogs.current(uow)
-        typed = _typed(catalog.catalog, command)
-        digest = request_hash(typed)
-        replay = _replay(uow, command, digest)
-        if replay is not None:
-            return replay
-        contract = chargeable_contract(uow, typed)
-        outcome = rate_item(catalog.catalog, ContractState(contract, uow.master.counters(contract.id)), typed)
-        payers = resolve_payers(contract, outcome.charged_items)
-        accounts_before = uow.master.lock_accounts(payers)
-        # Live session reservations hold part of the money: an offline charge may not spend it.
-        reserved = uow.sessions.reserved(accounts_before)
-        spendable = {key: less_reserved(account, reserved.get(key, ZERO)) for key, account in accounts_before.items()}
-        posted, operations = post_charges(spendable, outcome.charged_items, payers)
-        accounts_after = {key: with_bounds_of(account, accounts_before[key]) for key, account in posted.items()}
-        now = context.clock()
-        charged = Charged(
-            command, digest, now, context.new_id(), catalog.version, contract, typed, outcome, payers, operations, accounts_after
-        )
-        result = record_charge(uow, charged)
+        result = charge_in(uow, command, context)
         uow.commit()
-        return result.select(command.options)
+        return result
+
+
+def charge_in(uow: UnitOfWork, command: ChargeCommand, context: ChargingContext) -> ChargeResult:
+    """Charge one item inside ``uow`` without committing it (batch rating commits the CDR's status with it)."""
+    catalog = context.catalogs.current(uow)
+    typed = _typed(catalog.catalog, command)
+    digest = request_hash(typed)
+    replay = _replay(uow, command, digest)
+    if replay is not None:
+        return replay
+    contract = chargeable_contract(uow, typed)
+    outcome = rate_item(catalog.catalog, ContractState(contract, uow.master.counters(contract.id)), typed)
+    payers = resolve_payers(contract, outcome.charged_items)
+    accounts_before = uow.master.lock_accounts(payers)
+    # Live session reservations hold part of the money: an offline charge may not spend it.
+    reserved = uow.sessions.reserved(accounts_before)
+    spendable = {key: less_reserved(account, reserved.get(key, ZERO)) for key, account in accounts_before.items()}
+    posted, operations = post_charges(spendable, outcome.charged_items, payers)
+    accounts_after = {key: with_bounds_of(account, accounts_before[key]) for key, account in posted.items()}
+    now = context.clock()
+    charged = Charged(command, digest, now, context.new_id(), catalog.version, contract, typed, outcome, payers, operations, accounts_after)
+    return record_charge(uow, charged).select(command.options)
 
 
 def _typed(catalog: Catalog, command: ChargeCommand) -> TypedItem:

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from kopek import __version__
-from kopek.cli import accounts, catalog, charging, contract_states, contracts, demo, master_data, sessions
+from kopek.cli import accounts, catalog, cdrs, charging, contract_states, contracts, demo, master_data, rating_jobs, sessions
 from kopek.cli.options import DatabaseUrl, Json, open_engine, shown_url
 from kopek.cli.output import Output, reporting
 
@@ -32,8 +32,11 @@ app.add_typer(contracts.accesses_app, name="accesses")
 app.add_typer(contract_states.app, name="contract-states")
 app.add_typer(contract_states.migration_app, name="migration")
 app.add_typer(sessions.app, name="sessions")
+app.add_typer(cdrs.app, name="cdrs")
+app.add_typer(rating_jobs.jobs_app, name="jobs")
 app.command("charge")(charging.charge)
 app.command("demo")(demo.demo)
+app.command("rate")(rating_jobs.rate)
 
 
 def _print_version(value: bool) -> None:

@@ -242,3 +242,39 @@ activations = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("last_activation_date", UtcDateTime, nullable=True),
 )
+
+# ---- batch rating: stored CDRs ----------------------------------------------------------------
+
+cdrs = sa.Table(
+    "cdrs",
+    metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("item_class", sa.String(128), nullable=False),
+    sa.Column("consumption_date", UtcDateTime, nullable=False),
+    sa.Column("service_id", sa.String(128), nullable=False),
+    sa.Column("user_id", sa.String(128), nullable=False),
+    sa.Column("properties", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("imported_at", UtcDateTime, nullable=False),
+    sa.Column("job_id", sa.String(64), nullable=True, index=True),
+    sa.Column("error_category", sa.String(32), nullable=True),
+    sa.Column("error_reason", sa.String(32), nullable=True),
+    sa.Column("error_code", sa.String(64), nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("operation_id", sa.String(64), nullable=True),
+    sa.Index("ix_cdrs_status_consumption_date", "status", "consumption_date"),
+)
+
+rating_jobs = sa.Table(
+    "rating_jobs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("mode", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("filters", sa.Text, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=True),
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+    sa.Column("total", sa.Integer, nullable=False),
+)

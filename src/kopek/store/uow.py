@@ -8,9 +8,11 @@ from typing import Self
 import sqlalchemy as sa
 
 from kopek.store.catalog_store import CatalogStore
+from kopek.store.cdr_store import CdrStore
 from kopek.store.charging_store import ChargingStore
 from kopek.store.contract_state_store import ContractStateStore
 from kopek.store.master_store import MasterStore
+from kopek.store.rating_job_store import RatingJobStore
 from kopek.store.session_store import SessionStore
 
 
@@ -43,6 +45,8 @@ class UnitOfWork:
         self.catalogs = CatalogStore(self.connection)
         self.sessions = SessionStore(self.connection)
         self.contract_states = ContractStateStore(self.connection)
+        self.cdrs = CdrStore(self.connection)
+        self.rating_jobs = RatingJobStore(self.connection)
         return self
 
     def commit(self) -> None:

@@ -1,0 +1,72 @@
+"""``/v1/rating-jobs``: start a rating job over stored CDRs (it runs in a background thread), read its status."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from kopek.api.context import Context, IdentifierPath
+from kopek.api.errors import error_responses
+from kopek.api.exact_json import ExactJsonRoute
+from kopek.batch.rating_jobs import JobFilters, JobStatus, RatingMode
+from kopek.engine import Engine
+
+API_ACTOR = "api"
+"""Who the audit log names for jobs started over HTTP (until API keys name callers)."""
+
+_log = logging.getLogger(__name__)
+
+
+class RatingJobRequest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: RatingMode = RatingMode.DAY_SUBSCRIPTION_FIRST_FAIL
+    filters: JobFilters = Field(default_factory=JobFilters)
+
+
+def start_rating_job(request: RatingJobRequest, context: Context) -> JobStatus:
+    """Claim the pending CDRs (within ``filters``) for a new job and start charging them in the background.
+
+    Answers at once with the job (state ``queued`` or already ``running``); read its status to follow it."""
+    engine = context.engine
+    job_id = engine.start_rating_job(request.mode, request.filters, actor=API_ACTOR)
+    threading.Thread(target=_run, args=(engine, job_id), name=f"kopek-{job_id}").start()
+    return engine.rating_job(job_id)
+
+
+def _run(engine: Engine, job_id: str) -> None:
+    try:
+        engine.run_rating_job(job_id)
+    except Exception:
+        # The job is marked failed (its pending CDRs stay pending); the thread has no caller to tell.
+        _log.exception("rating job %s stopped", job_id)
+
+
+def read_rating_job(job_id: IdentifierPath, context: Context) -> JobStatus:
+    """A job's state, counts (total, charged, failed, skipped, pending), progress, errors by category and code, timestamps."""
+    return context.engine.rating_job(job_id)
+
+
+def router() -> APIRouter:
+    routes = APIRouter(prefix="/v1/rating-jobs", tags=["batch rating"], route_class=ExactJsonRoute)
+    routes.add_api_route(
+        "",
+        start_rating_job,
+        methods=["POST"],
+        status_code=201,
+        response_model=JobStatus,
+        summary="Start a rating job",
+        responses=error_responses(422),
+    )
+    routes.add_api_route(
+        "/{job_id}",
+        read_rating_job,
+        methods=["GET"],
+        response_model=JobStatus,
+        summary="Read a rating job's status",
+        responses=error_responses(404, 422),
+    )
+    return routes

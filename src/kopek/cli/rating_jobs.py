@@ -1,0 +1,83 @@
+"""``kopek rate`` (start or join a rating job, with a progress bar) and ``kopek jobs status``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from kopek.batch.rating_jobs import JobFilters, JobStatus, RatingMode
+from kopek.cli.options import DatabaseUrl, Json, actor, open_engine
+from kopek.cli.output import Output, cell, reporting, table
+
+jobs_app = typer.Typer(help="Follow rating jobs.", no_args_is_help=True)
+
+JobId = Annotated[str, typer.Argument(help="The rating job's id.", show_default=False)]
+
+
+def rate(
+    mode: Annotated[RatingMode, typer.Option("--mode", help="How CDRs are grouped and what a failure stops (docs/batch.md).")] = (
+        RatingMode.DAY_SUBSCRIPTION_FIRST_FAIL
+    ),
+    date_from: Annotated[
+        datetime | None, typer.Option("--from", help="Only CDRs consumed at or after this date (ISO 8601).", show_default=False)
+    ] = None,
+    date_to: Annotated[datetime | None, typer.Option("--to", help="Only CDRs consumed before this date.", show_default=False)] = None,
+    item_class: Annotated[str | None, typer.Option("--item-class", help="Only CDRs of this item class.", show_default=False)] = None,
+    worker: Annotated[
+        str | None,
+        typer.Option("--worker", help="Join (or resume) this existing job instead of starting one.", metavar="JOB", show_default=False),
+    ] = None,
+    database_url: DatabaseUrl = None,
+    json_output: Json = False,
+) -> None:
+    """Rate and charge the pending CDRs in the foreground; exits 1 when any CDR failed or was skipped."""
+    output = Output(json_output)
+    with reporting(output), open_engine(database_url) as engine:
+        filters = JobFilters(date_from=_utc(date_from), date_to=_utc(date_to), item_class=item_class)
+        job_id = worker or engine.start_rating_job(mode, filters, actor=actor())
+        progress = Progress(
+            TextColumn(f"Rating {job_id}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Output.console(stderr=True),
+            transient=True,
+        )
+        with progress:
+            task = progress.add_task("rating", total=engine.rating_job(job_id).pending)
+            status = engine.run_rating_job(job_id, progress=lambda count: progress.advance(task, count))
+    output.emit(status, lambda console: _render(console, status))
+    if status.failed or status.skipped:
+        raise typer.Exit(1)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A date given without a time zone is read as UTC."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+@jobs_app.command("status")
+def status(job_id: JobId, database_url: DatabaseUrl = None, json_output: Json = False) -> None:
+    """A job's state, counts, progress and errors by category and code."""
+    output = Output(json_output)
+    with reporting(output), open_engine(database_url) as engine:
+        found = engine.rating_job(job_id)
+    output.emit(found, lambda console: _render(console, found))
+
+
+def _render(console: Console, status: JobStatus) -> None:
+    console.print(
+        f"{status.id} ({status.mode.value}): {status.state.value}; {status.total} CDR(s): {status.charged} charged, "
+        f"{status.failed} failed, {status.skipped} skipped, {status.pending} pending ({status.progress:.0%})",
+        style="green" if status.state.value == "succeeded" else "yellow",
+        markup=False,
+    )
+    if status.errors:
+        shown = table("Errors", "category", "reason", "code", ">count")
+        for error in status.errors:
+            shown.add_row(cell(error.category), cell(error.reason), cell(error.code), cell(error.count))
+        console.print(shown)

@@ -1,0 +1,107 @@
+"""``kopek cdrs import`` and ``kopek cdrs show`` with the CLI runner on a SQLite file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.e2e.cli_support import ALICE, EXAMPLE_CATALOG, EXAMPLE_MASTER_DATA, Kopek
+
+HEADER = "id,item_class,consumption_date,service_id,user_id,destination\n"
+
+
+def _row(cdr_id: str, date: str = "2026-06-01T10:00:00+00:00") -> str:
+    return f"{cdr_id},sms,{date},mobile,alice-msisdn,33123\n"
+
+
+@pytest.fixture
+def kopek(tmp_path: Path) -> Kopek:
+    return Kopek(url=f"sqlite:///{tmp_path / 'kopek.db'}")
+
+
+def test_import_of_a_csv_file_reports_counts_and_stores_pending_cdrs(kopek: Kopek, tmp_path: Path) -> None:
+    path = tmp_path / "cdrs.csv"
+    path.write_text(HEADER + _row("a") + _row("b"))
+    report = kopek.json("cdrs", "import", str(path))
+    assert (report["cdrs_imported"], report["rows_refused"]) == (2, 0)
+    shown = kopek.json("cdrs", "show", "a")
+    assert shown["status"] == "pending" and shown["properties"] == {"destination": "33123"}
+    assert "2 row(s) read, 0 CDR(s) imported, 2 refused" in kopek.db("cdrs", "import", str(path)).stdout
+
+
+def test_a_refused_row_is_listed_by_line_and_exits_1_while_good_rows_are_imported(kopek: Kopek, tmp_path: Path) -> None:
+    path = tmp_path / "cdrs.csv"
+    path.write_text(HEADER + _row("a") + _row("b", "tomorrow") + _row("c"))
+    result = kopek.db("cdrs", "import", str(path))
+    assert result.exit_code == 1
+    assert "3 row(s) read, 2 CDR(s) imported, 1 refused" in result.stdout
+    assert "cdr_invalid" in result.stdout
+    again = kopek.db("cdrs", "import", str(path), "--json")
+    assert json.loads(again.stdout)["cdrs_imported"] == 0
+
+
+def test_strict_import_stores_nothing_when_a_row_is_refused(kopek: Kopek, tmp_path: Path) -> None:
+    path = tmp_path / "cdrs.jsonl"
+    good = {"id": "a", "item_class": "sms", "consumption_date": "2026-06-01T10:00:00+00:00", "service_id": "mobile", "user_id": "u"}
+    path.write_text(json.dumps(good) + "\n{oops\n")
+    error = kopek.refused("cdrs", "import", str(path), "--strict")
+    assert error["code"] == "cdr_invalid" and "line 2" in error["message"]
+    assert kopek.refused("cdrs", "show", "a")["category"] == "DOES_NOT_EXIST"
+
+
+def test_import_of_a_parquet_file(kopek: Kopek, tmp_path: Path) -> None:
+    path = tmp_path / "cdrs.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "id": ["a", "b"],
+                "item_class": ["data_session"] * 2,
+                "consumption_date": ["2026-06-01T10:00:00+00:00"] * 2,
+                "service_id": ["mobile"] * 2,
+                "user_id": ["alice-msisdn"] * 2,
+                "volume": pa.array([1_000_000, 2_000_000], pa.int64()),
+            }
+        ),
+        path,
+    )
+    assert kopek.json("cdrs", "import", str(path))["cdrs_imported"] == 2
+    assert kopek.json("cdrs", "show", "b")["properties"] == {"volume": 2_000_000}
+
+
+def test_a_file_of_unknown_format_is_refused(kopek: Kopek, tmp_path: Path) -> None:
+    path = tmp_path / "cdrs.txt"
+    path.write_text("x")
+    assert kopek.refused("cdrs", "import", str(path))["code"] == "cdr_file_format_unknown"
+
+
+def test_rate_charges_pending_cdrs_in_the_foreground_and_jobs_status_reads_the_job(kopek: Kopek, tmp_path: Path) -> None:
+    kopek.ok("catalog", "load", str(EXAMPLE_CATALOG))
+    kopek.ok("master-data", "load", str(EXAMPLE_MASTER_DATA))
+    path = tmp_path / "cdrs.csv"
+    header = "id,item_class,consumption_date,service_id,user_id,destination\n"
+    path.write_text(header + f"a,sms,2026-06-01T10:00:00+00:00,mobile,{ALICE},33123\nb,sms,2026-06-01T11:00:00+00:00,mobile,nobody,33123\n")
+    kopek.ok("cdrs", "import", str(path))
+    result = kopek.db("rate", "--mode", "DAY_MOST", "--json")
+    assert result.exit_code == 1
+    status = json.loads(result.stdout)
+    assert (status["total"], status["charged"], status["failed"], status["state"]) == (2, 1, 1, "completed_with_errors")
+    shown = kopek.ok("jobs", "status", status["id"]).stdout
+    assert "1 charged, 1 failed" in shown and "access_not_found" in shown
+    again = json.loads(kopek.db("rate", "--worker", status["id"], "--json").stdout)
+    assert again["charged"] == 1
+    assert kopek.json("cdrs", "show", "a")["status"] == "charged"
+
+
+def test_rate_with_a_date_range_takes_only_cdrs_inside_it(kopek: Kopek, tmp_path: Path) -> None:
+    kopek.ok("catalog", "load", str(EXAMPLE_CATALOG))
+    kopek.ok("master-data", "load", str(EXAMPLE_MASTER_DATA))
+    path = tmp_path / "cdrs.csv"
+    path.write_text(HEADER + f"a,sms,2026-06-01T10:00:00+00:00,mobile,{ALICE},33123\n")
+    kopek.ok("cdrs", "import", str(path))
+    later = kopek.json("rate", "--from", "2026-06-02", "--to", "2026-07-01")
+    assert (later["total"], later["state"]) == (0, "succeeded")
+    assert kopek.json("rate", "--from", "2026-06-01", "--item-class", "sms")["charged"] == 1

@@ -1,0 +1,81 @@
+"""The CDR store over HTTP with the real app: bulk import with per-row refusals, reading a stored CDR."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from kopek import limits
+from tests.e2e.http_world import ok
+
+
+def _cdr(cdr_id: str, **changes: Any) -> dict[str, Any]:
+    return {
+        "id": cdr_id,
+        "item_class": "sms",
+        "consumption_date": "2026-06-01T10:00:00+00:00",
+        "service_id": "mobile",
+        "user_id": "alice-msisdn",
+        "properties": {"destination": "33123"},
+    } | changes
+
+
+def test_imported_cdrs_are_stored_pending_and_a_bad_row_is_reported_by_position(bare_client: TestClient) -> None:
+    body = {"cdrs": [_cdr("a"), _cdr("b", consumption_date="soon"), _cdr("c", properties={"duration": 90.5})]}
+    report = ok(bare_client.post("/v1/cdrs", json=body), 201)
+    assert (report["rows_read"], report["cdrs_imported"], report["rows_refused"]) == (3, 2, 1)
+    assert report["failures"][0]["line"] == 2 and report["failures"][0]["code"] == "cdr_invalid"
+    stored = ok(bare_client.get("/v1/cdrs/c"))
+    assert stored["status"] == "pending" and stored["properties"] == {"duration": "90.5"}
+
+
+def test_reimporting_an_id_is_reported_as_already_existing(bare_client: TestClient) -> None:
+    ok(bare_client.post("/v1/cdrs", json={"cdrs": [_cdr("a")]}), 201)
+    report = ok(bare_client.post("/v1/cdrs", json={"cdrs": [_cdr("a"), _cdr("b")]}), 201)
+    assert report["cdrs_imported"] == 1
+    assert report["failures"][0]["category"] == "ALREADY_EXISTS" and report["failures"][0]["cdr_id"] == "a"
+
+
+def test_strict_import_answers_the_first_refusal_and_stores_nothing(bare_client: TestClient) -> None:
+    response = bare_client.post("/v1/cdrs", json={"cdrs": [_cdr("a"), _cdr("b", user_id="")], "strict": True})
+    assert response.status_code == 422 and response.json()["code"] == "cdr_invalid"
+    assert bare_client.get("/v1/cdrs/a").json()["category"] == "DOES_NOT_EXIST"
+
+
+def test_a_request_with_more_cdrs_than_the_bulk_limit_is_invalid(bare_client: TestClient) -> None:
+    body = {"cdrs": [{"id": str(n)} for n in range(limits.BULK_RECORDS_PER_REQUEST_MAX + 1)]}
+    response = bare_client.post("/v1/cdrs", json=body)
+    assert response.status_code in {400, 422} and response.json()["category"] == "INVALID"
+
+
+def test_reading_an_unknown_cdr_is_does_not_exist(bare_client: TestClient) -> None:
+    response = bare_client.get("/v1/cdrs/nope")
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+def _job_done(client: TestClient, job_id: str) -> Any:
+    for _ in range(500):
+        status = ok(client.get(f"/v1/rating-jobs/{job_id}"))
+        if status["state"] not in {"queued", "running"}:
+            return status
+        time.sleep(0.02)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def test_a_rating_job_started_over_http_runs_in_the_background_and_reports_its_status(client: TestClient) -> None:
+    cdrs = [_cdr("a"), _cdr("b", user_id="bob-msisdn"), _cdr("c", user_id="nobody")]
+    ok(client.post("/v1/cdrs", json={"cdrs": cdrs}), 201)
+    started = ok(client.post("/v1/rating-jobs", json={"mode": "DAY_MOST"}), 201)
+    assert started["total"] == 3 and started["mode"] == "DAY_MOST"
+    status = _job_done(client, started["id"])
+    assert (status["state"], status["charged"], status["failed"], status["progress"]) == ("completed_with_errors", 2, 1, 1.0)
+    assert status["errors"] == [{"category": "PREREQUISITE_MISSING", "reason": "NOT_AUTHORIZED", "code": "access_not_found", "count": 1}]
+    assert ok(client.get("/v1/cdrs/a"))["status"] == "charged"
+    assert ok(client.get("/v1/accounts/alice-prepaid"))["balance"] == "9.90"
+
+
+def test_an_unknown_mode_is_invalid_and_an_unknown_job_does_not_exist(client: TestClient) -> None:
+    assert client.post("/v1/rating-jobs", json={"mode": "FASTEST"}).status_code == 422
+    assert client.get("/v1/rating-jobs/nope").json()["code"] == "not_found"
