@@ -6,7 +6,6 @@ Inputs are pydantic models shared by HTTP, CLI, bulk files and the Python API.
 
 from __future__ import annotations
 
-import decimal
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -15,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from kopek import limits
-from kopek.domain.accounts import AccountOperation, OperationKind
+from kopek.domain.accounts import OperationKind, adjust
 from kopek.domain.catalog import Catalog, Dec, Name
 from kopek.domain.master import (
     Access,
@@ -31,8 +30,7 @@ from kopek.domain.master import (
     SubscriberAccountId,
     SubscriberAccountStatus,
 )
-from kopek.errors import AlreadyExistsError, Code, DoesNotExistError, ErrorDetail, IllegalStateError, InvalidError, Reason
-from kopek.money import rating_context
+from kopek.errors import AlreadyExistsError, Code, DoesNotExistError, ErrorDetail, InvalidError
 from kopek.store.uow import UnitOfWork
 
 
@@ -159,32 +157,15 @@ def adjust_balance(uow: UnitOfWork, account_id: str, adjustment: AdjustmentInput
     locked = uow.master.lock_accounts([account_id])
     if account_id not in locked:
         raise DoesNotExistError(code=Code.NOT_FOUND, message=f"account {account_id!r} does not exist")
-    account = locked[AccountId(account_id)]
-    if account.kind is AccountKind.PREPAID and adjustment.amount < 0 and account.balance + adjustment.amount < account.floor:
-        raise IllegalStateError(
-            code=Code.INSUFFICIENT_BALANCE,
-            reason=Reason.CANNOT_CHARGE_ACCOUNT,
-            message=f"prepaid account {account_id!r} holds {account.balance}; the adjustment would take it below its floor {account.floor}",
-        )
     kind = OperationKind.CREDIT if adjustment.amount > 0 else OperationKind.ADJUSTMENT
-    return _apply(uow, account, adjustment.amount, kind, at=at)
+    return _apply(uow, locked[AccountId(account_id)], adjustment.amount, kind, at=at)
 
 
 def _apply(uow: UnitOfWork, account: Account, amount: Decimal, kind: OperationKind, *, at: datetime) -> Account:
-    with decimal.localcontext(rating_context()):
-        after = account.balance + amount
-    uow.master.set_balance(account.id, after)
-    uow.master.insert_account_operations([AccountOperation(account.id, kind, amount, after, account.currency)], operation_id=None, at=at)
-    return Account(
-        account.id,
-        account.subscriber_account_id,
-        account.kind,
-        account.currency,
-        after,
-        account.floor,
-        account.credit_limit,
-        account.holder_status,
-    )
+    after, operation = adjust(account, amount, kind)
+    uow.master.set_balance(account.id, after.balance)
+    uow.master.insert_account_operations([operation], operation_id=None, at=at)
+    return after
 
 
 def update_subscriber_account(uow: UnitOfWork, subscriber_account_id: str, update: SubscriberAccountUpdate) -> None:

@@ -190,3 +190,20 @@ def spending_refusal(
             message=f"account {payer!r} can spend {room}, not even the {amounts[payer]} of one step of usage",
         )
     return None
+
+
+def adjust(account: Account, amount: Decimal, kind: OperationKind) -> tuple[Account, AccountOperation]:
+    """An administrative change of a balance (opening, credit, correction), as one account operation.
+
+    A negative adjustment may not take a prepaid balance below its floor; a postpaid
+    balance may be corrected either way.
+    """
+    with decimal.localcontext(rating_context()):
+        after = account.balance + amount
+    if account.kind is AccountKind.PREPAID and amount < 0 and after < account.floor:
+        raise IllegalStateError(
+            code=Code.INSUFFICIENT_BALANCE,
+            reason=Reason.CANNOT_CHARGE_ACCOUNT,
+            message=f"prepaid account {account.id!r} holds {account.balance}; the adjustment would take it below its floor {account.floor}",
+        )
+    return replace(account, balance=after), AccountOperation(account.id, kind, amount, after, account.currency)
