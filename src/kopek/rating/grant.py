@@ -19,7 +19,7 @@ from kopek.domain.item import TypedItem
 from kopek.domain.master import Account, AccountId, Contract
 from kopek.errors import KopekError
 from kopek.money import ZERO
-from kopek.rating.outcome import CounterChange, CounterKey
+from kopek.rating.outcome import CounterChange, CounterKey, RatingOutcome
 from kopek.rating.quota import grid_step, max_affordable
 from kopek.rating.rate import ContractState, rate_item
 
@@ -50,11 +50,7 @@ def grant(
     limit = on_grid(requested, step) if requested is not None else step * limits.SESSION_QUOTA_STEPS_MAX
 
     def amounts(quantity: Decimal) -> dict[AccountId, Decimal]:
-        outcome = rate_item(catalog, state, with_quantity(item, quantity))
-        totals: dict[AccountId, Decimal] = {}
-        for charged, payer in zip(outcome.charged_items, resolve_payers(contract, outcome.charged_items), strict=True):
-            totals[payer] = totals.get(payer, ZERO) + charged.amount
-        return totals
+        return _per_payer(contract, rate_item(catalog, state, with_quantity(item, quantity)))
 
     if limit == 0:
         return Grant(ZERO, {})
@@ -64,8 +60,15 @@ def grant(
     quantity = max_affordable(lambda quantity: spending_refusal(amounts(quantity), accounts, available) is None, step=step, limit=limit)
     if quantity == 0:
         return Grant(ZERO, {}, spending_refusal(probe, accounts, available))
-    changes = rate_item(catalog, state, with_quantity(item, quantity)).counter_changes
-    return Grant(quantity, amounts(quantity), held=tuple(changes))
+    outcome = rate_item(catalog, state, with_quantity(item, quantity))
+    return Grant(quantity, _per_payer(contract, outcome), held=outcome.counter_changes)
+
+
+def _per_payer(contract: Contract, outcome: RatingOutcome) -> dict[AccountId, Decimal]:
+    totals: dict[AccountId, Decimal] = {}
+    for charged, payer in zip(outcome.charged_items, resolve_payers(contract, outcome.charged_items), strict=True):
+        totals[payer] = totals.get(payer, ZERO) + charged.amount
+    return totals
 
 
 def counters_after_grants(
