@@ -112,6 +112,10 @@ counters = sa.Table(
     sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("unit", sa.String(16), nullable=False),
     sa.Column("value", ExactDecimal, nullable=False),
+    # The start of the reset period the value belongs to (none: the counter never resets).
+    sa.Column("period_start", UtcDateTime, nullable=True),
+    # From this instant on the value is gone and the counter holds its initial value again (bonus units).
+    sa.Column("expires_at", UtcDateTime, nullable=True),
 )
 
 charging_operations = sa.Table(
@@ -230,6 +234,8 @@ shared_counters = sa.Table(
     sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("unit", sa.String(16), nullable=False),
     sa.Column("value", ExactDecimal, nullable=False),
+    sa.Column("period_start", UtcDateTime, nullable=True),
+    sa.Column("expires_at", UtcDateTime, nullable=True),
 )
 
 activations = sa.Table(
