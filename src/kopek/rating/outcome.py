@@ -25,6 +25,9 @@ class NotificationKind(StrEnum):
     USAGE_ABOVE_GRANT = "usage_above_grant"
     CAP_REACHED = "cap_reached"
     THRESHOLD_CROSSED = "threshold_crossed"
+    LOW_BALANCE = "low_balance"
+    FEE_APPLIED = "fee_applied"
+    REFILL_APPLIED = "refill_applied"
 
 
 @dataclass(frozen=True, slots=True)

@@ -249,6 +249,19 @@ activations = sa.Table(
     sa.Column("last_activation_date", UtcDateTime, nullable=True),
 )
 
+activation_counters = sa.Table(
+    "activation_counters",
+    metadata,
+    sa.Column("contract_id", sa.String(128), primary_key=True),
+    sa.Column("activation_id", sa.String(128), primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("unit", sa.String(16), nullable=False),
+    sa.Column("value", ExactDecimal, nullable=False),
+    sa.Column("period_start", UtcDateTime, nullable=True),
+    sa.Column("expires_at", UtcDateTime, nullable=True),
+    sa.ForeignKeyConstraint(["contract_id", "activation_id"], ["activations.contract_id", "activations.id"]),
+)
+
 # ---- batch rating: stored CDRs ----------------------------------------------------------------
 
 cdrs = sa.Table(
