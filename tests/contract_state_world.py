@@ -2,7 +2,8 @@
 
 Plan ``family``: voice calls draw on ``shared_seconds`` (contract scope, 300 s free),
 then cost 0.01 EUR a second; each SMS costs 0.10 EUR and counts in ``sms_sent``
-(contract item scope). Subscriber ``carol`` (prepaid, 100.00 EUR) holds
+(contract item scope); ``bonus_sms`` (activation scope) is declared, for the states
+of activations, and used by no charge. Subscriber ``carol`` (prepaid, 100.00 EUR) holds
 ``carol-contract-0`` .. ``carol-contract-{n-1}``, each with one contract item ``main``
 and reached by user ``carol-msisdn-{k}``.
 """
@@ -31,6 +32,7 @@ charge_plans:
     counters:
       - {name: shared_seconds, scope: contract, unit: seconds, initial: 300}
       - {name: sms_sent, scope: contract_item, unit: events}
+      - {name: bonus_sms, scope: activation, unit: events}
     charges:
       - name: voice
         item_class: voice_call

@@ -3,6 +3,7 @@
 The public surface is what ``__all__`` lists; everything else may change.
 """
 
+from kopek.admin.api_keys import ApiKeyRole, ApiKeyView, CreatedApiKey
 from kopek.admin.master_data import (
     AccessInput,
     AccountInput,
@@ -28,6 +29,8 @@ __all__ = [
     "AccessInput",
     "AccountInput",
     "AdjustmentInput",
+    "ApiKeyRole",
+    "ApiKeyView",
     "Category",
     "ChargeResult",
     "ChargeableItem",
@@ -36,6 +39,7 @@ __all__ = [
     "ContractItemInput",
     "ContractState",
     "ContractUpdate",
+    "CreatedApiKey",
     "Engine",
     "KopekError",
     "MasterDataDocument",

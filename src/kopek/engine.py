@@ -7,6 +7,7 @@ layers over an engine.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +17,8 @@ import pydantic
 import sqlalchemy as sa
 
 from kopek import limits
-from kopek.admin import master_data
+from kopek.admin import api_keys, master_data
+from kopek.admin.api_keys import ApiKeyAccess, ApiKeyRole, ApiKeyView, CreatedApiKey
 from kopek.admin.catalog import CatalogCache, CatalogVersion, load_catalog
 from kopek.admin.master_data import (
     AccessInput,
@@ -41,8 +43,19 @@ from kopek.admin.views import (
 from kopek.batch.cdr_files import Row, read_cdr_file
 from kopek.batch.cdr_import import ImportReport, import_cdrs
 from kopek.batch.cdr_views import CdrView, cdr_view
-from kopek.batch.rating_jobs import JobFilters, JobStatus, Progress, RatingMode, fail_job, job_status, run_job, start_job
-from kopek.charging import sessions
+from kopek.batch.partition_rating import CDRS_PER_CHUNK, Progress
+from kopek.batch.rating_jobs import (
+    PARTITION_LEASE_SECONDS,
+    JobFilters,
+    JobStatus,
+    RatingMode,
+    cancel_job,
+    fail_job,
+    job_status,
+    run_job,
+    start_job,
+)
+from kopek.charging import fees, refills, sessions
 from kopek.charging.offline import ChargeCommand, ChargingContext, account_view, charge
 from kopek.charging.results import AccountView, ChargeResult, ResultOptions
 from kopek.charging.session_views import CleanupReport, SessionResult, SessionView, StartSession, StopSession, UpdateSession
@@ -53,10 +66,18 @@ from kopek.domain.catalog_load import catalog_from_document
 from kopek.domain.item import ChargeableItem
 from kopek.domain.validation import invalid_input
 from kopek.errors import Code, DoesNotExistError, InvalidError, KopekError
+from kopek.export.layout import ItemFileFormat, ItemFileKind
+from kopek.export.run import ExportRequest, FileWritten
+from kopek.export.run import export_item_files as run_export
+from kopek.export.views import ExportReport, ItemFileView, item_file_view
 from kopek.migration.export import open_export
 from kopek.migration.lock import LockAction, MigrationLockResult, change_lock
 from kopek.migration.restore import RestoreContext, RestoreMode, RestoreReport, restore
 from kopek.migration.state import ContractState
+from kopek.notify.documents import ListedNotification, listed_notification
+from kopek.notify.outbox import NotificationOutbox
+from kopek.notify.publisher import PublisherSettings, PublishReport, publish_pending
+from kopek.rating.outcome import NotificationKind
 from kopek.store.database import create_database_engine, database_url, migrate
 from kopek.store.uow import UnitOfWork
 
@@ -119,6 +140,30 @@ class Engine:
     def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
         with self._uow(writes=False) as uow:
             return uow.catalogs.audit_entries(_page_size(limit))
+
+    # ---- API keys ---------------------------------------------------------------------------
+
+    def create_api_key(self, name: str, role: ApiKeyRole, *, actor: str = "system") -> CreatedApiKey:
+        """Create an API key with ``role``; its secret is in the answer and nowhere else."""
+        with self._uow() as uow:
+            created = api_keys.create_api_key(uow, name, role, actor=actor, at=self._clock())
+            uow.commit()
+            return created
+
+    def revoke_api_key(self, name: str, *, actor: str = "system") -> None:
+        with self._uow() as uow:
+            api_keys.revoke_api_key(uow, name, actor=actor, at=self._clock())
+            uow.commit()
+
+    def api_keys(self) -> list[ApiKeyView]:
+        with self._uow(writes=False) as uow:
+            return api_keys.api_key_views(uow)
+
+    def authenticate(self, secret: str | None) -> ApiKeyAccess:
+        """Who presents ``secret``: an active key, or nobody; and whether any active key exists (else the API is open)."""
+        with self._uow(writes=False) as uow:
+            key = api_keys.authenticate(uow, secret)
+            return ApiKeyAccess(key, key is not None or uow.api_keys.any_active())
 
     # ---- master data ----------------------------------------------------------------------
 
@@ -247,14 +292,27 @@ class Engine:
         """Create a rating job over the pending CDRs that no job holds (within ``filters``); returns its id, charges nothing yet."""
         job_id = f"job-{self._new_id()}"
         with self._uow() as uow:
-            start_job(uow, job_id, mode, filters or JobFilters(), actor=actor, at=self._clock())
+            catalog = self._catalogs.current(uow).catalog if uow.catalogs.latest_version() is not None else None
+            start_job(uow, job_id, mode, filters or JobFilters(), actor=actor, at=self._clock(), catalog=catalog)
             uow.commit()
         return job_id
 
-    def run_rating_job(self, job_id: str, *, progress: Progress | None = None) -> JobStatus:
-        """Charge the job's pending CDRs in its mode (again after a stop: it resumes); returns its status."""
+    def run_rating_job(
+        self,
+        job_id: str,
+        *,
+        progress: Progress | None = None,
+        worker_id: str | None = None,
+        lease_seconds: float = PARTITION_LEASE_SECONDS,
+        chunk_cdrs: int = CDRS_PER_CHUNK,
+    ) -> JobStatus:
+        """Work on the job as one worker until none of its partitions is open or running (again after a stop: it resumes).
+
+        Several workers may run one job at once (threads, processes, machines on one PostgreSQL);
+        see docs/batch.md. ``chunk_cdrs`` CDRs are charged and committed together. Returns the job's status.
+        """
         try:
-            run_job(job_id, self._charging, progress=progress)
+            run_job(job_id, self._charging, progress=progress, worker_id=worker_id, lease_seconds=lease_seconds, chunk_cdrs=chunk_cdrs)
         except KopekError:
             raise
         except Exception:
@@ -262,9 +320,47 @@ class Engine:
             raise
         return self.rating_job(job_id)
 
+    def cancel_rating_job(self, job_id: str, *, actor: str = "system") -> JobStatus:
+        """Cancel a job that has not finished: its workers stop at their next chunk, its pending CDRs go back to the store."""
+        with self._uow() as uow:
+            cancel_job(uow, job_id, actor=actor, at=self._clock())
+            uow.commit()
+        return self.rating_job(job_id)
+
     def rating_job(self, job_id: str) -> JobStatus:
         with self._uow(writes=False) as uow:
             return job_status(uow, job_id)
+
+    # ---- item files (see docs/item-files.md) ------------------------------------------------------
+
+    def export_item_files(
+        self,
+        directory: Path | str,
+        *,
+        kinds: Sequence[ItemFileKind] | None = None,
+        file_format: ItemFileFormat = ItemFileFormat.PARQUET,
+        rows_per_file: int = limits.ITEM_FILE_ROWS_DEFAULT,
+        progress: FileWritten | None = None,
+    ) -> ExportReport:
+        """Write every item not yet in a file of its kind (all kinds when None) into files of at most
+        ``rows_per_file`` rows under ``directory``, each with a manifest; exactly once, even across crashes."""
+        chosen = tuple(ItemFileKind(kind) for kind in kinds or ItemFileKind)
+        request = ExportRequest(Path(directory), chosen, ItemFileFormat(file_format), rows_per_file)
+        return run_export(self.database, request, clock=self._clock, progress=progress)
+
+    def item_files(self, *, kind: ItemFileKind | None = None, limit: int = 100, after_id: int = 0) -> list[ItemFileView]:
+        """The index of item files (of one kind, or all), oldest first."""
+        with self._uow(writes=False) as uow:
+            records = uow.item_files.files(kind=kind.value if kind else None, after_id=after_id, limit=_page_size(limit))
+        return [item_file_view(record) for record in records]
+
+    def item_file(self, file_id: int) -> ItemFileView:
+        """One item file's manifest as the index holds it."""
+        with self._uow(writes=False) as uow:
+            record = uow.item_files.file(file_id)
+        if record is None:
+            raise DoesNotExistError(code=Code.NOT_FOUND, message=f"item file {file_id} does not exist")
+        return item_file_view(record)
 
     # ---- contract state migration (see docs/migration.md) ---------------------------------------
 
@@ -326,6 +422,41 @@ class Engine:
     def cleanup_expired_sessions(self) -> CleanupReport:
         """One expiry pass: end the sessions past their expiry with their default resolution."""
         return sessions.cleanup_expired(self._charging)
+
+    # ---- fees and refills (see docs/catalog.md, Fees and Refill plans) ------------------------------
+
+    def run_fees(self, until: datetime, *, notifications: bool = False) -> fees.FeeRunReport:
+        """Charge every fee period starting at or before ``until`` (not after now) not charged yet, each exactly once;
+        ``notifications`` lists the ``fee_applied`` notifications in the report (they are stored either way)."""
+        return fees.run_fees(until, self._charging, notifications=notifications)
+
+    def activations(self, contract_id: str) -> list[fees.ActivationView]:
+        """The charge activations of a contract: status and last activation date."""
+        return fees.read_activations(contract_id, self._charging)
+
+    def refill(self, command: refills.RefillCommand) -> refills.RefillResult:
+        """Credit a prepaid balance by a refill plan (with its bonus units); a retry with the same refill id changes nothing more."""
+        return refills.refill(command, self._charging)
+
+    # ---- notifications (see docs/notifications.md) -----------------------------------------------
+
+    def notifications(
+        self, *, contract_id: str | None = None, kind: NotificationKind | None = None, after_id: int = 0, limit: int = 100
+    ) -> list[ListedNotification]:
+        """Stored notifications with an id above ``after_id``, oldest first, optionally of one contract and kind."""
+        with self._uow(writes=False) as uow:
+            rows = uow.notifications.page(
+                contract_id=contract_id, kind=kind.value if kind else None, after_id=after_id, limit=_page_size(limit)
+            )
+        return [listed_notification(row) for row in rows]
+
+    def notification_outbox(self) -> NotificationOutbox:
+        """The notifications waiting for their publication (the server's publisher loop drains it)."""
+        return NotificationOutbox(self.database, self._clock)
+
+    def publish_notifications(self, settings: PublisherSettings) -> PublishReport:
+        """One publishing pass to NATS JetStream, e.g. from cron; call it outside a running event loop."""
+        return asyncio.run(publish_pending(self.notification_outbox(), settings))
 
     def now(self) -> datetime:
         return self._clock()

@@ -75,20 +75,25 @@ class Code(StrEnum):
     SESSION_QUANTITY_PROPERTY_MISMATCH = "session_quantity_property_is_not_the_item_quantity"
     CDR_INVALID = "cdr_invalid"
     CDR_FILE_FORMAT_UNKNOWN = "cdr_file_format_unknown"
+    REFILL_AMOUNT_OUT_OF_BOUNDS = "refill_amount_out_of_bounds"
     # PREREQUISITE_MISSING
     ITEM_CLASS_UNKNOWN = "item_class_unknown"
     ACCESS_NOT_FOUND = "access_not_found"
     CATALOG_NOT_LOADED = "catalog_not_loaded"
     CHARGE_PLAN_UNKNOWN = "charge_plan_unknown"
     ACCOUNT_ROLE_UNASSIGNED = "account_role_unassigned"
+    REFILL_PLAN_UNKNOWN = "refill_plan_unknown"
     # DOES_NOT_EXIST / ALREADY_EXISTS
     NOT_FOUND = "not_found"
     ALREADY_EXISTS = "already_exists"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused_with_different_item"
+    REFILL_ID_REUSED = "refill_id_reused_with_different_request"
     # INVALID_CONFIGURATION / INCOMPATIBLE_CONFIGURATION
     DIVISION_BY_ZERO = "division_by_zero"
     NO_PRICE_FOR_VALUE = "no_price_for_value"
     CURRENCY_MISMATCH = "currency_mismatch"
+    REFILL_ACCOUNT_NOT_PREPAID = "refill_account_is_not_prepaid"
+    BONUS_COUNTER_NOT_IN_CONTRACT = "bonus_counter_not_in_contract"
     # ILLEGAL_STATE
     CONTRACT_OUT_OF_VALIDITY = "contract_out_of_validity_period"
     CONTRACT_LOCKED = "contract_locked"
@@ -101,11 +106,17 @@ class Code(StrEnum):
     NO_CHARGE_FOR_ITEM_CLASS = "no_charge_for_item_class"
     CONTRACT_NOT_MIGRATING = "contract_not_migrating"
     SESSION_ALREADY_ENDED = "session_already_ended"
+    RATING_JOB_FINISHED = "rating_job_already_finished"
+    API_KEY_MISSING = "api_key_missing"
+    API_KEY_UNKNOWN = "api_key_unknown_or_revoked"
+    API_KEY_ROLE_INSUFFICIENT = "api_key_role_insufficient"
     # TEMPORARY_ILLEGAL_STATE
     CONTRACT_MIGRATING = "contract_migrating"
     STORAGE_BUSY = "storage_busy"
+    NOTIFICATION_BROKER_UNREACHABLE = "notification_broker_unreachable"
     # ILLEGAL_SYSTEM_STATE
     UNEXPECTED_FAULT = "unexpected_fault"
+    ITEM_FILE_NOT_WRITTEN = "item_file_could_not_be_written"
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,8 +212,16 @@ HTTP_STATUS_BY_CATEGORY: dict[Category, int] = {
 BAD_REQUEST_CODES: frozenset[Code] = frozenset({Code.REQUEST_MALFORMED, Code.REQUEST_TOO_LARGE, Code.LIMIT_EXCEEDED})
 
 
+UNAUTHENTICATED_CODES: frozenset[Code] = frozenset({Code.API_KEY_MISSING, Code.API_KEY_UNKNOWN})
+
+
 def http_status(error: KopekError) -> int:
-    """The HTTP status for ``error``: 400 for unreadable requests, else by category."""
+    """The HTTP status for ``error``: 400 for unreadable requests, 401 / 403 for a missing or
+    unknown API key / one whose role does not allow the request, else by category."""
     if error.category is Category.INVALID and error.code in BAD_REQUEST_CODES:
         return 400
+    if error.code in UNAUTHENTICATED_CODES:
+        return 401
+    if error.code is Code.API_KEY_ROLE_INSUFFICIENT:
+        return 403
     return HTTP_STATUS_BY_CATEGORY[error.category]

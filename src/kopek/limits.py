@@ -40,3 +40,23 @@ CDR_IMPORT_FAILURES_REPORTED_MAX: Final = 1_000
 """An import report lists at most this many refused rows; it always counts all of them."""
 COUNTER_THRESHOLDS_MAX: Final = 64
 """Thresholds one counter of a charge plan may declare."""
+PLAN_FEES_MAX: Final = 64
+"""Fees one charge plan may declare."""
+REFILL_BONUS_DAYS_MAX: Final = 3_660
+"""The longest life of refill bonus units, in days (about ten years)."""
+FEE_PERIODS_PER_CONTRACT_MAX: Final = 1_000
+"""Fee periods one fee run applies to one contract; the rest waits for the next run."""
+FEE_RUN_CONTRACTS_REPORTED_MAX: Final = 1_000
+"""A fee run report lists at most this many contracts; it always counts all of them."""
+ITEM_FILE_ROWS_MAX: Final = 1_000_000
+"""An item file holds at most this many rows; an export rotates to a new file past its ``rows_per_file``."""
+ITEM_FILE_ROWS_DEFAULT: Final = 100_000
+"""The ``rows_per_file`` of an export that names none."""
+RATING_JOB_CONTRACTS_MAX: Final = 1_000
+"""Contracts one rating job's contract filter may name; more: start the job without it."""
+NOTIFICATION_PUBLISH_BATCH_MAX: Final = 1_000
+"""Notifications one publishing step reads, publishes and marks published together."""
+NOTIFICATION_PUBLISH_BATCHES_PER_PASS_MAX: Final = 100
+"""Batches one publishing pass handles; what is left waits for the next pass."""
+NATS_NAME_CHARS_MAX: Final = 128
+"""The longest NATS subject prefix or JetStream stream name the publisher accepts."""

@@ -105,3 +105,16 @@ def test_rate_with_a_date_range_takes_only_cdrs_inside_it(kopek: Kopek, tmp_path
     later = kopek.json("rate", "--from", "2026-06-02", "--to", "2026-07-01")
     assert (later["total"], later["state"]) == (0, "succeeded")
     assert kopek.json("rate", "--from", "2026-06-01", "--item-class", "sms")["charged"] == 1
+
+
+def test_rate_with_a_contract_filter_and_jobs_cancel_of_a_finished_job(kopek: Kopek, tmp_path: Path) -> None:
+    kopek.ok("catalog", "load", str(EXAMPLE_CATALOG))
+    kopek.ok("master-data", "load", str(EXAMPLE_MASTER_DATA))
+    path = tmp_path / "cdrs.csv"
+    path.write_text(HEADER + f"a,sms,2026-06-01T10:00:00+00:00,mobile,{ALICE},33123\n")
+    kopek.ok("cdrs", "import", str(path))
+    other = kopek.json("rate", "--contract", "no-such-contract")
+    assert (other["total"], other["state"]) == (0, "succeeded")
+    error = kopek.refused("jobs", "cancel", other["id"])
+    assert (error["category"], error["code"]) == ("ILLEGAL_STATE", "rating_job_already_finished")
+    assert kopek.refused("jobs", "cancel", "nope")["code"] == "not_found"

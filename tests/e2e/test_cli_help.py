@@ -19,6 +19,9 @@ EXPECTED_COMMANDS = {
     "catalog load",
     "catalog show",
     "catalog schema",
+    "api-keys create",
+    "api-keys list",
+    "api-keys revoke",
     "master-data load",
     "accounts create",
     "accounts show",
@@ -42,10 +45,19 @@ EXPECTED_COMMANDS = {
     "cdrs show",
     "rate",
     "jobs status",
+    "jobs cancel",
+    "items export",
+    "items list",
+    "items show",
     "contract-states restore",
     "contract-states schema",
     "migration begin",
     "migration end",
+    "fees run",
+    "fees activations",
+    "refill",
+    "notifications list",
+    "notifications publish",
 }
 
 
@@ -60,7 +72,22 @@ def _paths(command: object, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...
 ALL_PATHS = _paths(typer.main.get_command(app))
 
 
-GROUPS = {"catalog", "master-data", "accounts", "contracts", "accesses", "sessions", "contract-states", "migration", "cdrs", "jobs"}
+GROUPS = {
+    "catalog",
+    "api-keys",
+    "master-data",
+    "accounts",
+    "contracts",
+    "accesses",
+    "sessions",
+    "contract-states",
+    "migration",
+    "cdrs",
+    "jobs",
+    "items",
+    "fees",
+    "notifications",
+}
 
 
 def test_the_command_tree_is_the_documented_one() -> None:

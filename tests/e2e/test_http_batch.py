@@ -79,3 +79,23 @@ def test_a_rating_job_started_over_http_runs_in_the_background_and_reports_its_s
 def test_an_unknown_mode_is_invalid_and_an_unknown_job_does_not_exist(client: TestClient) -> None:
     assert client.post("/v1/rating-jobs", json={"mode": "FASTEST"}).status_code == 422
     assert client.get("/v1/rating-jobs/nope").json()["code"] == "not_found"
+
+
+def test_a_contract_filter_takes_one_contract_and_cancelling_a_finished_job_is_an_illegal_state(client: TestClient) -> None:
+    ok(client.post("/v1/cdrs", json={"cdrs": [_cdr("a"), _cdr("b", user_id="bob-msisdn")]}), 201)
+    started = ok(client.post("/v1/rating-jobs", json={"mode": "DAY_MOST", "filters": {"contract_id": "bob-contract"}}), 201)
+    assert started["total"] == 1 and started["filters"]["contract_id"] == ["bob-contract"]
+    status = _job_done(client, started["id"])
+    assert status["charged"] == 1 and ok(client.get("/v1/cdrs/a"))["status"] == "pending"
+    refused = client.post(f"/v1/rating-jobs/{started['id']}:cancel")
+    assert refused.status_code == 409 and refused.json()["code"] == "rating_job_already_finished"
+    assert client.post("/v1/rating-jobs/nope:cancel").json()["code"] == "not_found"
+
+
+def test_a_contract_filter_past_its_bound_is_invalid(client: TestClient) -> None:
+    contracts = [f"c{number}" for number in range(limits.RATING_JOB_CONTRACTS_MAX + 1)]
+    response = client.post("/v1/rating-jobs", json={"filters": {"contract_id": contracts}})
+    assert response.status_code == 422 and response.json()["category"] == "INVALID"
+    at_bound = client.post("/v1/rating-jobs", json={"filters": {"contract_id": contracts[:-1]}})
+    assert at_bound.status_code == 201 and at_bound.json()["total"] == 0
+    assert _job_done(client, at_bound.json()["id"])["state"] == "succeeded"

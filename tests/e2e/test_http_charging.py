@@ -163,7 +163,15 @@ def test_balances_and_operations_read_back(client: TestClient) -> None:
     assert operations["next_after_id"] is None
     assert ok(client.get("/v1/subscriber-accounts/alice"))["accounts"][0]["balance"] == "9.30"
     assert ok(client.get("/v1/contracts/alice-contract"))["counters"] == [
-        {"item_id": "main", "name": "free_seconds", "unit": "seconds", "value": "0"}
+        {
+            "scope": "contract_item",
+            "item_id": "main",
+            "name": "free_seconds",
+            "unit": "seconds",
+            "value": "0",
+            "period_start": None,
+            "expires_at": None,
+        }
     ]
 
 

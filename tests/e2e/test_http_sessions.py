@@ -101,3 +101,16 @@ def test_without_an_interval_nothing_runs_in_the_background(engine: Engine, cloc
         clock.advance(minutes=2)
         time.sleep(0.2)
         assert ok(served.get("/v1/sessions/call-1"))["status"] == "active"
+
+
+def test_a_retried_update_with_the_idempotency_key_header_is_replayed(client: TestClient) -> None:
+    ok(client.post("/v1/sessions", json=start_body("call-1", requested=600)), 201)
+    body = {"used_quantity": "600", "requested_quantity": "600"}
+
+    first = ok(client.post("/v1/sessions/call-1/updates", json=body, headers={"Idempotency-Key": "u-1"}))
+    retry = ok(client.post("/v1/sessions/call-1/updates", json=body | {"idempotency_key": "u-1"}))
+    clash = client.post("/v1/sessions/call-1/updates", json=body | {"idempotency_key": "u-2"}, headers={"Idempotency-Key": "u-1"})
+
+    assert (first["replayed"], retry["replayed"]) == (False, True)
+    assert retry["charge"] == first["charge"]
+    assert clash.status_code == 422 and clash.json()["code"] == "request_invalid"

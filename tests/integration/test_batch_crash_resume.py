@@ -23,8 +23,15 @@ from kopek.store.schema import cdrs, charging_operations
 from tests.integration.test_batch_rating_jobs import state
 from tests.worlds import build_world
 
-RUNNER = "import sys; from kopek import Engine; Engine(sys.argv[1]).run_rating_job(sys.argv[2])"
 CDR_COUNT = 400
+CHUNK_CDRS = 7
+"""Small chunks, so the kills land between many commits."""
+LEASE_SECONDS = 0.5
+"""A short lease, so each new run takes over at once the partition the killed one held."""
+RUNNER = (
+    "import sys; from kopek import Engine; "
+    f"Engine(sys.argv[1]).run_rating_job(sys.argv[2], lease_seconds={LEASE_SECONDS}, chunk_cdrs={CHUNK_CDRS})"
+)
 
 
 def _fill(engine: Engine) -> str:
@@ -53,14 +60,14 @@ def _charged(engine: Engine) -> int:
         return int(connection.execute(sa.select(sa.func.count()).select_from(cdrs).where(cdrs.c.status != "pending")).scalar_one())
 
 
-def test_a_job_killed_at_random_points_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
+def test_a_job_killed_at_random_points_resumes_to_the_uninterrupted_result(tmp_path: Path, any_url: str) -> None:
     if not hasattr(signal, "SIGKILL"):
         pytest.skip("needs SIGKILL")
     with Engine(f"sqlite:///{tmp_path / 'straight.db'}") as straight:
         straight.run_rating_job(_fill(straight))
         expected_state = state(straight)
         expected_statuses = {cdr_id: straight.cdr(cdr_id).status for cdr_id in (f"cdr-{n:04d}" for n in range(1, CDR_COUNT + 1))}
-    url = f"sqlite:///{tmp_path / 'killed.db'}"
+    url = any_url
     chance = random.Random(20261125)
     with Engine(url) as engine:
         job_id = _fill(engine)
@@ -74,7 +81,7 @@ def test_a_job_killed_at_random_points_resumes_to_the_uninterrupted_result(tmp_p
             runner.send_signal(signal.SIGKILL)
             runner.wait()
         assert 0 < _charged(engine) < CDR_COUNT, "the kills must land in the middle of the job"
-        status = engine.run_rating_job(job_id)
+        status = engine.run_rating_job(job_id, lease_seconds=LEASE_SECONDS, chunk_cdrs=CHUNK_CDRS)
         assert status.pending == 0 and status.state.value in {"succeeded", "completed_with_errors"}
         assert state(engine) == expected_state
         assert {cdr_id: engine.cdr(cdr_id).status for cdr_id in expected_statuses} == expected_statuses

@@ -8,16 +8,23 @@ charged items and every CDR's status must match to the last decimal.
 from __future__ import annotations
 
 import itertools
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kopek import Engine, KopekError
 from kopek.batch.rating_jobs import RatingMode
 from kopek.domain.item import ChargeableItem
+from kopek.store.database import database_url
+from tests.conftest import POSTGRES_URL, postgres_schema_url
 from tests.fakes import FixedClock, SequentialIds
 from tests.integration.test_batch_rating_jobs import state
 from tests.worlds import build_world
@@ -84,17 +91,38 @@ def _reference(path: Path, records: list[dict[str, Any]], mode: RatingMode) -> t
 counter = itertools.count()
 
 
+@contextmanager
+def fresh_database(kind: str, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database for one example: a SQLite file or a PostgreSQL schema dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / f'job-{next(counter)}.db'}"
+        return
+    schema = f"kopek_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(database_url(POSTGRES_URL))
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield postgres_schema_url(schema)
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(drawn=st.lists(cdr_strategy, min_size=1, max_size=25), mode=st.sampled_from(MODES))
+@given(drawn=st.lists(cdr_strategy, min_size=1, max_size=25), mode=st.sampled_from(MODES), chunk_cdrs=st.sampled_from([1, 3, 1000]))
 def test_a_job_equals_single_charges_in_the_same_order(
-    tmp_path: Path, drawn: list[tuple[str, int, tuple[str, str, str | None]]], mode: RatingMode
+    tmp_path: Path, database: str, drawn: list[tuple[str, int, tuple[str, str, str | None]]], mode: RatingMode, chunk_cdrs: int
 ) -> None:
-    run = next(counter)
     records = _records(drawn)
-    expected_state, expected_statuses = _reference(tmp_path / f"reference-{run}.db", records, mode)
-    with Engine(f"sqlite:///{tmp_path / f'job-{run}.db'}", clock=FixedClock(), new_id=SequentialIds("job")) as engine:
+    expected_state, expected_statuses = _reference(tmp_path / f"reference-{next(counter)}.db", records, mode)
+    with (
+        fresh_database(database, tmp_path) as url,
+        Engine(url, clock=FixedClock(), new_id=SequentialIds("job")) as engine,
+    ):
         build_world(engine, alice_balance="3.00")
         engine.import_cdrs(enumerate(records, start=1), strict=True)
-        engine.run_rating_job(engine.start_rating_job(mode))
+        engine.run_rating_job(engine.start_rating_job(mode), chunk_cdrs=chunk_cdrs)
         assert {record["id"]: engine.cdr(record["id"]).status for record in records} == expected_statuses
         assert state(engine) == expected_state

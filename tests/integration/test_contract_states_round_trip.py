@@ -75,20 +75,39 @@ moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2026, 
 activation_ids = st.lists(st.text("abcdefgh0123456789-", min_size=1, max_size=12), max_size=3, unique=True)
 
 
-def _state(shared: Decimal | None, sms_sent: Decimal | None, snapshot: datetime | None, days: int | None, ids: list[str]) -> ContractState:
+lives = st.tuples(st.none() | moments, st.none() | st.datetimes(min_value=datetime(2000, 1, 1), timezones=st.just(UTC)))
+"""A counter's period start (not in the future) and expiry (any instant), each possibly absent."""
+
+
+def _counter(name: str, unit: str, value: Decimal, life: tuple[datetime | None, datetime | None]) -> dict[str, Any]:
+    return {"name": name, "unit": unit, "value": value, "period_start": life[0], "expires_at": life[1]}
+
+
+def _state(
+    counters: dict[str, tuple[Decimal, tuple[datetime | None, datetime | None]] | None],
+    snapshot: datetime | None,
+    days: int | None,
+    ids: list[str],
+) -> ContractState:
+    shared, sms_sent, bonus = (counters.get(name) for name in ("shared_seconds", "sms_sent", "bonus_sms"))
     return ContractState.model_validate(
         {
-            "format_version": 1,
+            "format_version": 2,
             "contract_id": "carol-contract-0",
             "last_snapshot_date": snapshot,
             "snapshot_days": days if snapshot is not None else None,
-            "shared_counters": [] if shared is None else [{"name": "shared_seconds", "unit": "seconds", "value": shared}],
-            "items": []
-            if sms_sent is None
-            else [{"item_id": "main", "counters": [{"name": "sms_sent", "unit": "events", "value": sms_sent}]}],
+            "shared_counters": [] if shared is None else [_counter("shared_seconds", "seconds", *shared)],
+            "items": [] if sms_sent is None else [{"item_id": "main", "counters": [_counter("sms_sent", "events", *sms_sent)]}],
             "activations": [
-                {"id": activation_id, "item_id": "main", "kind": "charge", "status": "active", "last_activation_date": snapshot}
-                for activation_id in sorted(ids)
+                {
+                    "id": activation_id,
+                    "item_id": "main",
+                    "kind": "charge",
+                    "status": "active",
+                    "last_activation_date": snapshot,
+                    "counters": [] if bonus is None or index > 0 else [_counter("bonus_sms", "events", *bonus)],
+                }
+                for index, activation_id in enumerate(sorted(ids))
             ],
         }
     )
@@ -96,17 +115,20 @@ def _state(shared: Decimal | None, sms_sent: Decimal | None, snapshot: datetime 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    shared=st.none() | values,
-    sms_sent=st.none() | values,
+    counters=st.fixed_dictionaries({name: st.none() | st.tuples(values, lives) for name in ("shared_seconds", "sms_sent", "bonus_sms")}),
     snapshot=st.none() | moments,
     days=st.integers(0, 1000),
     ids=activation_ids,
 )
 def test_restore_of_an_export_is_the_identity(
-    engine: Engine, shared: Decimal | None, sms_sent: Decimal | None, snapshot: datetime | None, days: int, ids: list[str]
+    engine: Engine,
+    counters: dict[str, tuple[Decimal, tuple[datetime | None, datetime | None]] | None],
+    snapshot: datetime | None,
+    days: int,
+    ids: list[str],
 ) -> None:
     _ensure_family(engine)
-    state = _state(shared, sms_sent, snapshot, days, ids)
+    state = _state(counters, snapshot, days, ids)
     report = engine.restore_contract_states([state.line()], RestoreMode.ALL_OR_NOTHING)
     assert report.failures == []
     (exported,) = engine.export_contract_states(["carol-contract-0"])

@@ -159,7 +159,17 @@ def test_prepaid_may_be_debited_down_to_its_floor_exactly(world: Engine) -> None
 
 def test_counters_are_stored_and_read_back_by_a_fresh_engine(world: Engine) -> None:
     world.charge(call(seconds="25"))
-    expected = [CounterView(item_id="main", name="free_seconds", unit="seconds", value=Decimal(35))]
+    expected = [
+        CounterView(
+            scope="contract_item",
+            item_id="main",
+            period_start=None,
+            expires_at=None,
+            name="free_seconds",
+            unit="seconds",
+            value=Decimal(35),
+        )
+    ]
     assert world.contract("alice-contract").counters == expected
 
     with Engine(world.url, create_schema=False) as reopened:
@@ -168,7 +178,11 @@ def test_counters_are_stored_and_read_back_by_a_fresh_engine(world: Engine) -> N
         result = reopened.charge(call(seconds="40"))
         assert result.charged_items is not None
         assert result.charged_items[0].amount == Decimal("0.60")
-    assert world.contract("alice-contract").counters == [CounterView(item_id="main", name="free_seconds", unit="seconds", value=Decimal(0))]
+    assert world.contract("alice-contract").counters == [
+        CounterView(
+            scope="contract_item", item_id="main", period_start=None, expires_at=None, name="free_seconds", unit="seconds", value=Decimal(0)
+        )
+    ]
 
 
 def test_counters_belong_to_their_contract(world: Engine) -> None:

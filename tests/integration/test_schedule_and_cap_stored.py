@@ -62,7 +62,17 @@ def test_cap_on_a_money_counter_is_stored_between_items(world: Engine) -> None:
         amounts.append(result.charged_items[0].amount)
 
     assert amounts == [Decimal("0.10"), Decimal("0.10"), Decimal("0.05"), Decimal("0.00")]
-    assert world.contract("bob-contract").counters == [CounterView(item_id="main", name="sms_spent", unit="amount", value=Decimal("0.25"))]
+    assert world.contract("bob-contract").counters == [
+        CounterView(
+            scope="contract_item",
+            item_id="main",
+            period_start=None,
+            expires_at=None,
+            name="sms_spent",
+            unit="amount",
+            value=Decimal("0.25"),
+        )
+    ]
     assert balance(world, "bob-postpaid") == Decimal("0.25")
 
 

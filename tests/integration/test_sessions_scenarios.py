@@ -140,7 +140,7 @@ def test_two_services_share_one_balance_and_stop_together(world: Engine) -> None
     third = world.start_session(start_call("ccr-1-voice-2", requested="600", reservation_id="ccr-1"))
     # 1.60 is left, not 10.00, and the free seconds are held by the first call: two minutes (1.20).
     assert (third.granted_quantity, third.reserved_amount) == (Decimal(120), Decimal("1.20"))
-    assert [impact.delta for impact in voice.session.impacts.transient_counters] == [Decimal(-60)]
+    assert [impact.delta for impact in voice.session.impacts.held_counters] == [Decimal(-60)]
 
     results = world.stop_reservation("ccr-1", {"ccr-1-voice": "120", "ccr-1-data": 100 * MEGABYTE})
     assert {result.session.session_id: result.session.status for result in results} == {

@@ -120,9 +120,9 @@ def test_one_bad_charge_is_one_fault_not_also_an_empty_list_of_charges() -> None
     ]
 
 
-def test_a_plan_without_charges_is_refused() -> None:
+def test_a_plan_without_charges_or_fees_is_refused() -> None:
     assert faults("charge_plans: [{name: plan, currency: EUR, charges: []}]") == [
-        ("tariff.yaml.charge_plans[0].charges", "Tuple should have at least 1 item after validation, not 0")
+        ("tariff.yaml.charge_plans[0]", "Value error, a charge plan needs at least one charge or one fee")
     ]
 
 
@@ -372,7 +372,7 @@ item_classes:
             "    counters: [{name: sent, scope: contract, unit: events, initial: 5}]\n"
             "    charges: [{name: c, item_class: sms, price: {type: flat, amount: 1}}]\n",
             "tariff.yaml.charge_plans[1].counters[0]",
-            "contract counter 'sent' is declared by several plans with a different unit or initial value",
+            "contract counter 'sent' is declared by several plans with a different unit, initial value or reset",
             id="contract-counter-declared-differently",
         ),
     ],

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.contract_state_world import state_document
 
-from kopek.migration.state import ContractState, contract_state_json_schema
+from kopek.migration.state import CONTRACT_STATE_FORMAT_VERSION, ContractState, contract_state_json_schema
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "docs" / "contract-state.schema.json"
 
@@ -26,9 +26,10 @@ def test_published_contract_state_schema_matches_the_models() -> None:
     )
 
 
-def test_schema_names_the_format_version_as_a_required_constant() -> None:
+def test_schema_names_the_format_versions_read_and_requires_one() -> None:
     schema = contract_state_json_schema()
-    assert schema["properties"]["format_version"]["const"] == 1
+    assert schema["properties"]["format_version"]["enum"] == [1, 2]
+    assert schema["$id"].endswith(f"contract-state-v{CONTRACT_STATE_FORMAT_VERSION}.json")
     assert "format_version" in schema["required"]
 
 
@@ -43,7 +44,7 @@ def test_a_state_reads_back_from_its_json_line() -> None:
 @pytest.mark.parametrize(
     "change",
     [
-        pytest.param({"format_version": 2}, id="unknown-format-version"),
+        pytest.param({"format_version": 3}, id="unknown-format-version"),
         pytest.param({"format_version": None}, id="missing-format-version"),
         pytest.param({"contract_id": ""}, id="empty-contract-id"),
         pytest.param({"snapshot_days": -1}, id="negative-snapshot-days"),
@@ -107,3 +108,42 @@ def test_a_line_past_the_length_bound_is_refused_without_being_parsed(monkeypatc
     assert fault is not None and fault.code is Code.CONTRACT_STATE_INVALID
     monkeypatch.setattr("kopek.limits.CONTRACT_STATE_LINE_CHARS_MAX", len(line))
     assert parse_line(7, line)[1] == ContractState.model_validate(state_document("c-1"))
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        pytest.param("9" * 38, True, id="38-integer-digits"),
+        pytest.param("9" * 39, False, id="39-integer-digits"),
+        pytest.param("0." + "1" * 38, True, id="38-decimals"),
+        pytest.param("0." + "1" * 39, False, id="39-decimals"),
+        pytest.param("1" * 20 + "." + "1" * 18, True, id="38-digits-across-the-point"),
+        pytest.param("1E37", True, id="exponent-up-to-38-digits"),
+        pytest.param("1E38", False, id="exponent-past-38-digits"),
+        pytest.param(10**38 - 1, True, id="integer-of-38-digits"),
+        pytest.param(10**38, False, id="integer-of-39-digits"),
+    ],
+)
+def test_a_counter_value_holds_at_most_38_digits(value: object, accepted: bool) -> None:
+    document = state_document("c-1", shared_counters=[{"name": "x", "unit": "seconds", "value": value}])
+    if accepted:
+        assert ContractState.model_validate_json(json.dumps(document)).shared_counters[0].value == Decimal(value)  # type: ignore[arg-type]
+    else:
+        with pytest.raises(pydantic.ValidationError, match="at most 38 digits"):
+            ContractState.model_validate_json(json.dumps(document))
+
+
+def test_a_version_1_line_still_reads_with_no_period_and_no_expiry() -> None:
+    state = ContractState.model_validate_json(json.dumps(state_document("c-1", format_version=1)))
+    assert state.format_version == 1
+    assert (state.shared_counters[0].period_start, state.shared_counters[0].expires_at) == (None, None)
+
+
+def test_counter_periods_expiries_and_activation_counters_survive_the_json_line() -> None:
+    life = {"period_start": "2026-05-01T00:00:00Z", "expires_at": "2026-07-01T00:00:00Z"}
+    counter = {"name": "bonus", "unit": "events", "value": "3"} | life
+    activation = {"id": "main", "item_id": "main", "kind": "charge", "status": "active", "counters": [counter]}
+    state = ContractState.model_validate(state_document("c-1", activations=[activation]))
+    again = ContractState.model_validate_json(state.line())
+    assert again == state
+    assert again.activations[0].counters[0].expires_at == datetime(2026, 7, 1, tzinfo=UTC)

@@ -28,8 +28,58 @@ def _activation(**fields: Any) -> dict[str, Any]:
     return {"id": "act-1", "item_id": "main", "kind": "charge", "status": "active", "last_activation_date": "2026-05-01T00:00:00Z"} | fields
 
 
+def _item_counter(name: str, unit: str, **fields: Any) -> dict[str, Any]:
+    return {"items": [{"item_id": "main", "counters": [{"name": name, "unit": unit, "value": "1"} | fields]}]}
+
+
+def _bonus(**fields: Any) -> dict[str, Any]:
+    return {"name": "bonus_sms", "unit": "events", "value": "2"} | fields
+
+
 def test_a_state_that_fits_catalog_and_master_data_passes() -> None:
     assert _check(activations=[_activation()]) is None
+
+
+def test_an_activation_holds_the_activation_counters_of_its_items_plan_with_their_period_and_expiry() -> None:
+    bonus = _bonus(period_start="2026-05-01T00:00:00Z", expires_at="2027-01-01T00:00:00Z")
+    assert _check(activations=[_activation(counters=[bonus])]) is None
+
+
+def _versioned_catalog() -> Any:
+    """Plan ``family`` in two versions: version 2 (from 2026-07-01) counts SMS in ``sms_used`` instead
+    of ``sms_sent``, and keeps ``data_used`` in kilobytes where version 1 kept it in bytes."""
+    document = family_catalog()
+    first = document["charge_plans"][0]
+    first = first | {"counters": [*first["counters"], {"name": "data_used", "scope": "contract_item", "unit": "bytes"}]}
+    counters = [
+        {"name": "shared_seconds", "scope": "contract", "unit": "seconds", "initial": 300},
+        {"name": "sms_used", "scope": "contract_item", "unit": "events"},
+        {"name": "data_used", "scope": "contract_item", "unit": "kilobytes"},
+    ]
+    second = first | {"version": 2, "effective_from": "2026-07-01", "counters": counters, "charges": first["charges"][:1]}
+    document["charge_plans"] = [first | {"version": 1}, second]
+    return catalog_from_document(document, source="versioned.yaml")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param(_item_counter("sms_sent", "events"), id="only-in-v1"),
+        pytest.param(_item_counter("sms_used", "events"), id="only-in-v2"),
+        pytest.param(_item_counter("data_used", "bytes"), id="v1-unit"),
+        pytest.param(_item_counter("data_used", "kilobytes"), id="v2-unit"),
+    ],
+)
+def test_a_counter_declared_by_any_version_of_the_items_plan_is_accepted(fields: dict[str, Any]) -> None:
+    state = ContractState.model_validate(state_document("c-1", **fields))
+    assert check_contract_state(state, MIGRATING, _versioned_catalog(), now=NOW) is None
+
+
+def test_a_unit_no_version_declares_is_refused_naming_the_declared_units() -> None:
+    items = [{"item_id": "main", "counters": [{"name": "data_used", "unit": "megabytes", "value": "1"}]}]
+    error = check_contract_state(ContractState.model_validate(state_document("c-1", items=items)), MIGRATING, _versioned_catalog(), now=NOW)
+    assert error is not None and error.code is Code.COUNTER_UNIT_MISMATCH
+    assert "bytes or kilobytes, not megabytes" in error.message
 
 
 def test_an_unknown_contract_does_not_exist() -> None:
@@ -63,6 +113,31 @@ def test_an_unknown_contract_does_not_exist() -> None:
             {"activations": [_activation(counters=[{"name": "sms_sent", "unit": "events", "value": "1"}])]},
             Code.COUNTER_UNKNOWN,
             id="activation-counter-not-declared",
+        ),
+        pytest.param(
+            {"items": [{"item_id": "main", "counters": [{"name": "bonus_sms", "unit": "events", "value": "1"}]}]},
+            Code.COUNTER_UNKNOWN,
+            id="activation-counter-given-in-an-item",
+        ),
+        pytest.param(
+            {"activations": [_activation(counters=[{"name": "bonus_sms", "unit": "seconds", "value": "1"}])]},
+            Code.COUNTER_UNIT_MISMATCH,
+            id="activation-counter-in-the-wrong-unit",
+        ),
+        pytest.param(
+            {"activations": [_activation(counters=[{"name": "bonus_sms", "unit": "events", "value": "-1"}])]},
+            Code.COUNTER_VALUE_NEGATIVE,
+            id="negative-activation-counter",
+        ),
+        pytest.param(
+            {"activations": [_activation(counters=[_bonus(), _bonus()])]},
+            Code.CONTRACT_STATE_INVALID,
+            id="repeated-activation-counter",
+        ),
+        pytest.param(
+            _item_counter("sms_sent", "events", period_start="2026-06-02T00:00:00Z"),
+            Code.DATE_IN_THE_FUTURE,
+            id="counter-period-starting-in-the-future",
         ),
         pytest.param(
             {"shared_counters": [{"name": "shared_seconds", "unit": "minutes", "value": "2"}]}, Code.COUNTER_UNIT_MISMATCH, id="wrong-unit"

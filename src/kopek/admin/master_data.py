@@ -64,6 +64,9 @@ class AccountInput(_Input):
     initial_balance: Dec = Field(default=Decimal(0), description="Opening balance, recorded as an 'opening' account operation.")
     floor: Dec = Field(default=Decimal(0), description="Prepaid: the lowest balance a charge may leave.")
     credit_limit: Dec | None = Field(default=None, description="Postpaid: the highest accumulated amount; none for no limit.")
+    low_balance_threshold: Dec | None = Field(
+        default=None, description="Prepaid: a charge taking the balance below it notifies low_balance; none for never."
+    )
 
 
 class SubscriberAccountInput(_Input):
@@ -146,7 +149,18 @@ def _create_account(uow: UnitOfWork, holder: SubscriberAccountId, currency: str,
         raise AlreadyExistsError(code=Code.ALREADY_EXISTS, message=f"account {record.id!r} already exists")
     if record.kind is AccountKind.PREPAID and record.initial_balance < record.floor:
         raise InvalidError(code=Code.MASTER_DATA_INVALID, message=f"account {record.id!r}: initial balance below its floor")
-    account = Account(AccountId(record.id), holder, record.kind, currency, Decimal(0), record.floor, record.credit_limit)
+    if record.kind is not AccountKind.PREPAID and record.low_balance_threshold is not None:
+        raise InvalidError(code=Code.MASTER_DATA_INVALID, message=f"account {record.id!r}: a low balance threshold is for prepaid only")
+    account = Account(
+        AccountId(record.id),
+        holder,
+        record.kind,
+        currency,
+        Decimal(0),
+        record.floor,
+        record.credit_limit,
+        low_balance_threshold=record.low_balance_threshold,
+    )
     uow.master.insert_account(account)
     if record.initial_balance != 0:
         _apply(uow, account, record.initial_balance, OperationKind.OPENING, at=at)

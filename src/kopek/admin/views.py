@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from kopek.charging.offline import account_view
 from kopek.charging.results import AccountView
@@ -41,10 +41,15 @@ class AccessView(_View):
 
 
 class CounterView(_View):
-    item_id: str
+    """A stored counter value; a reset or an expiry due since shows at the next item that reads it."""
+
+    scope: str = Field(description="contract, contract_item or activation.")
+    item_id: str = Field(description="The contract item, or the activation; empty for contract scope.")
     name: str
     unit: str
     value: Dec
+    period_start: datetime | None = Field(description="The start of the reset period the value belongs to; none: never resets.")
+    expires_at: datetime | None = Field(description="When the value lapses back to the initial value; none: never.")
 
 
 class ContractView(_View):
@@ -106,11 +111,23 @@ def contract_view(uow: UnitOfWork, contract: Contract) -> ContractView:
         items=[ContractItemView(id=item.id, charge_plan=item.charge_plan) for item in contract.items],
         roles=dict(contract.roles),
         accesses=[access_view(access) for access in uow.master.accesses_of_contract(contract.id)],
-        counters=[
-            CounterView(item_id=row["item_id"], name=row["name"], unit=row["unit"], value=row["value"])
-            for row in uow.master.counter_rows(contract.id)
-        ],
+        counters=_counter_views(uow, contract.id),
     )
+
+
+def _counter_views(uow: UnitOfWork, contract_id: str) -> list[CounterView]:
+    return [
+        CounterView(
+            scope=key.scope.value,
+            item_id=key.item_id,
+            name=key.name,
+            unit=unit,
+            value=value,
+            period_start=life.period_start,
+            expires_at=life.expires_at,
+        )
+        for key, unit, value, life in uow.counters.listing(contract_id)
+    ]
 
 
 def operation_records(rows: list[dict[str, Any]]) -> list[AccountOperationRecord]:

@@ -7,7 +7,9 @@ process. The CLI's ``kopek serve`` runs ``create_app(engine)`` under uvicorn.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 
 import kopek
@@ -19,18 +21,25 @@ from kopek.api import (
     routes_charging,
     routes_contract_states,
     routes_contracts,
+    routes_fees,
+    routes_item_files,
     routes_master_data,
+    routes_notifications,
     routes_operations,
     routes_rating_jobs,
+    routes_refills,
     routes_sessions,
     routes_subscriber_accounts,
 )
+from kopek.api.auth import authorize
 from kopek.api.context import ApiContext
 from kopek.api.errors import FaultBarrier, install_error_handlers
 from kopek.api.metrics import ChargeMetrics
+from kopek.api.notification_publishing import publishing_lifespan
 from kopek.api.request_limits import BodySizeLimit
 from kopek.api.session_cleanup import cleanup_lifespan
 from kopek.engine import Engine
+from kopek.notify.publisher import PublisherSettings
 
 DESCRIPTION = """
 kopek, a convergent charging engine: pricing catalog, master data (subscriber
@@ -43,16 +52,28 @@ see docs/errors.md for the categories and codes.
 """
 
 
+DEFAULT_ITEM_FILES_DIRECTORY = Path("item-files")
+"""Item files go to this folder under the server's working folder unless ``kopek serve --item-files-dir`` says otherwise."""
+
+
 def _operation_id(route: APIRoute) -> str:
     """Operation ids are the endpoint names (``charge_item``, ``read_contract``, ...)."""
     return route.name
 
 
-def create_app(engine: Engine, *, cleanup_interval_seconds: float = 0) -> FastAPI:
+def create_app(
+    engine: Engine,
+    *,
+    cleanup_interval_seconds: float = 0,
+    item_files_directory: Path = DEFAULT_ITEM_FILES_DIRECTORY,
+    notification_publishing: PublisherSettings | None = None,
+) -> FastAPI:
     """The HTTP API over ``engine``; the caller owns the engine and closes it.
 
     ``cleanup_interval_seconds`` > 0 runs the expiry clean-up of charging sessions in the
-    background at that interval while the app serves.
+    background at that interval while the app serves. ``item_files_directory`` is where
+    item-file exports write (docs/item-files.md). ``notification_publishing`` runs the publisher
+    of stored notifications to NATS JetStream in the background (docs/notifications.md).
     """
     app = FastAPI(
         title="kopek",
@@ -63,9 +84,12 @@ def create_app(engine: Engine, *, cleanup_interval_seconds: float = 0) -> FastAP
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
         generate_unique_id_function=_operation_id,
-        lifespan=cleanup_lifespan(engine, cleanup_interval_seconds),
+        lifespan=publishing_lifespan(
+            cleanup_lifespan(engine, cleanup_interval_seconds), engine.notification_outbox(), notification_publishing
+        ),
+        dependencies=[Depends(authorize)],
     )
-    app.state.kopek = ApiContext(engine=engine, metrics=ChargeMetrics())
+    app.state.kopek = ApiContext(engine=engine, metrics=ChargeMetrics(), item_files_directory=item_files_directory)
     routers = [
         module.router()
         for module in (
@@ -77,10 +101,14 @@ def create_app(engine: Engine, *, cleanup_interval_seconds: float = 0) -> FastAP
             routes_master_data,
             routes_charging,
             routes_operations,
+            routes_notifications,
             routes_contract_states,
             routes_sessions,
             routes_cdrs,
             routes_rating_jobs,
+            routes_item_files,
+            routes_fees,
+            routes_refills,
         )
     ]
     for router in routers:

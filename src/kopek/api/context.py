@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import pathlib
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -14,10 +15,12 @@ from kopek.engine import Engine
 
 @dataclass(frozen=True, slots=True)
 class ApiContext:
-    """The engine an app serves and the metrics it keeps."""
+    """The engine an app serves, the metrics it keeps and the folder it writes item files to."""
 
     engine: Engine
     metrics: ChargeMetrics
+    item_files_directory: pathlib.Path = field(default_factory=lambda: pathlib.Path("item-files"))
+    """Where ``POST /v1/item-files:export`` writes; set by the server, never by a request."""
 
 
 def api_context(request: Request) -> ApiContext:

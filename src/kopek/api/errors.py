@@ -73,6 +73,8 @@ class ErrorBody(BaseModel):
 
 _STATUS_DESCRIPTIONS: dict[int, str] = {
     400: "INVALID: the body is not valid JSON or is larger than allowed (request_malformed, request_too_large, limit_exceeded).",
+    401: "ILLEGAL_STATE / NOT_AUTHORIZED: API keys are in use and the request has none, or an unknown or revoked one.",
+    403: "ILLEGAL_STATE / NOT_AUTHORIZED: the API key's role does not allow this request.",
     404: "PREREQUISITE_MISSING or DOES_NOT_EXIST: something the request needs or names is missing.",
     409: "ALREADY_EXISTS or ILLEGAL_STATE: the id is taken, or master data refuses the operation.",
     422: "INVALID, INVALID_CONFIGURATION or INCOMPATIBLE_CONFIGURATION: a field is wrong, or the catalog cannot price the item.",
@@ -84,7 +86,7 @@ _STATUS_DESCRIPTIONS: dict[int, str] = {
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI ``responses`` of a route: the error model for ``statuses``, 400 and 500."""
     documented: dict[int | str, dict[str, Any]] = {}
-    for status in sorted({400, 500, *statuses}):
+    for status in sorted({400, 401, 403, 500, *statuses}):
         response: dict[str, Any] = {"model": ErrorBody, "description": _STATUS_DESCRIPTIONS[status]}
         if status == 503:
             response["headers"] = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
@@ -111,6 +113,8 @@ def error_response(
     headers = dict(headers or {})
     if error.category is Category.TEMPORARY_ILLEGAL_STATE:
         headers["Retry-After"] = str(error.retry_after_seconds or RETRY_AFTER_SECONDS_DEFAULT)
+    if http_status(error) == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(error_body(error, notifications=notifications), status_code=status_code or http_status(error), headers=headers)
 
 

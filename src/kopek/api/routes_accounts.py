@@ -10,12 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from kopek import limits
 from kopek.admin.master_data import AdjustmentInput
 from kopek.admin.views import AccountOperationRecord
+from kopek.api.auth import Actor
 from kopek.api.context import Context, IdentifierPath
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
 from kopek.charging.results import AccountView
 
-API_ACTOR = "api"
 """Who the audit log names for adjustments made over HTTP (until API keys name callers)."""
 
 OPERATIONS_PAGE_SIZE_DEFAULT = 100
@@ -46,9 +46,9 @@ def read_account_operations(
     return AccountOperationsPage(operations=operations, next_after_id=operations[-1].id if more else None)
 
 
-def adjust_balance(account_id: IdentifierPath, adjustment: AdjustmentInput, context: Context) -> AccountView:
+def adjust_balance(account_id: IdentifierPath, adjustment: AdjustmentInput, context: Context, actor: Actor) -> AccountView:
     """Add an amount to the balance (a credit when positive); recorded as an operation and audited."""
-    return context.engine.adjust_balance(account_id, adjustment, actor=API_ACTOR)
+    return context.engine.adjust_balance(account_id, adjustment, actor=actor)
 
 
 def router() -> APIRouter:

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek import limits
+from kopek.api.auth import Actor
 from kopek.api.context import Context
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
 from kopek.domain.catalog import catalog_json_schema
 
-API_ACTOR = "api"
 """Who the audit log names for catalog changes made over HTTP (until API keys name callers)."""
 
 
@@ -38,9 +38,9 @@ CatalogDocument = Annotated[
 ]
 
 
-def load_catalog(document: CatalogDocument, context: Context) -> CatalogVersionView:
+def load_catalog(document: CatalogDocument, context: Context, actor: Actor) -> CatalogVersionView:
     """Validate the catalog and store it as the newest version; every fault is listed in ``details``."""
-    return CatalogVersionView(version=context.engine.load_catalog(document, actor=API_ACTOR))
+    return CatalogVersionView(version=context.engine.load_catalog(document, actor=actor))
 
 
 def read_catalog(context: Context) -> CatalogView:

@@ -134,19 +134,24 @@ def charge_item(charge_request: ChargeRequest, context: Context, idempotency_key
 
 def _charge(charge_request: ChargeRequest, context: ApiContext, header_key: str | None) -> ChargeResult:
     """Charge, always asking for the process info: it tells a first charge (201) from a replay (200)."""
-    if charge_request.idempotency_key is not None and header_key is not None and charge_request.idempotency_key != header_key:
+    options = charge_request.options.model_copy(update={"charging_process_info": True})
+    return context.engine.charge(
+        charge_request.item.chargeable_item(),
+        options,
+        idempotency_key=chosen_idempotency_key(charge_request.idempotency_key, header_key),
+        sender_job_id=charge_request.sender_job_id,
+    )
+
+
+def chosen_idempotency_key(body_key: str | None, header_key: str | None) -> str | None:
+    """The request's idempotency key, from its body or its ``Idempotency-Key`` header; two different ones are refused."""
+    if body_key is not None and header_key is not None and body_key != header_key:
         raise InvalidError(
             code=Code.REQUEST_INVALID,
             message="the Idempotency-Key header and the body's idempotency_key differ",
             details=(ErrorDetail("differs from the Idempotency-Key header", ("body", "idempotency_key"), Code.REQUEST_INVALID),),
         )
-    options = charge_request.options.model_copy(update={"charging_process_info": True})
-    return context.engine.charge(
-        charge_request.item.chargeable_item(),
-        options,
-        idempotency_key=charge_request.idempotency_key or header_key,
-        sender_job_id=charge_request.sender_job_id,
-    )
+    return body_key or header_key
 
 
 def router() -> APIRouter:

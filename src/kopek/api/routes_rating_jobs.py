@@ -1,4 +1,4 @@
-"""``/v1/rating-jobs``: start a rating job over stored CDRs (it runs in a background thread), read its status."""
+"""``/v1/rating-jobs``: start a rating job over stored CDRs (it runs in a background thread), read its status, cancel it."""
 
 from __future__ import annotations
 
@@ -50,6 +50,12 @@ def read_rating_job(job_id: IdentifierPath, context: Context) -> JobStatus:
     return context.engine.rating_job(job_id)
 
 
+def cancel_rating_job(job_id: IdentifierPath, context: Context) -> JobStatus:
+    """Cancel a job that has not finished: its workers stop at their next chunk; what was charged stays charged; its
+    pending CDRs go back to the store (no job) for a later job. A finished job answers ``rating_job_already_finished``."""
+    return context.engine.cancel_rating_job(job_id, actor=API_ACTOR)
+
+
 def router() -> APIRouter:
     routes = APIRouter(prefix="/v1/rating-jobs", tags=["batch rating"], route_class=ExactJsonRoute)
     routes.add_api_route(
@@ -68,5 +74,13 @@ def router() -> APIRouter:
         response_model=JobStatus,
         summary="Read a rating job's status",
         responses=error_responses(404, 422),
+    )
+    routes.add_api_route(
+        "/{job_id}:cancel",
+        cancel_rating_job,
+        methods=["POST"],
+        response_model=JobStatus,
+        summary="Cancel a rating job",
+        responses=error_responses(404, 409, 422),
     )
     return routes

@@ -15,7 +15,14 @@ from kopek import limits
 from kopek.api.context import Context, IdentifierPath
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
-from kopek.api.routes_charging import ConsumptionDate, Identifier, PropertyValue
+from kopek.api.routes_charging import (
+    ConsumptionDate,
+    IdempotencyKey,
+    IdempotencyKeyHeader,
+    Identifier,
+    PropertyValue,
+    chosen_idempotency_key,
+)
 from kopek.charging.session_views import (
     CleanupReport,
     Resolution,
@@ -27,6 +34,10 @@ from kopek.charging.session_views import (
 )
 
 SESSIONS_PAGE_SIZE_DEFAULT = 100
+_KEY = (
+    "Makes retries safe: a retry with the same key answers the first result (replayed) and charges nothing more; "
+    "also accepted as the Idempotency-Key header."
+)
 
 
 class _Request(BaseModel):
@@ -55,8 +66,9 @@ class StartSessionRequest(_Request):
     )
     default_resolution: Resolution = Field(default=Resolution.CONFIRMED, description="What the expiry clean-up does.")
     item: ReservationItemInput
+    idempotency_key: IdempotencyKey | None = Field(default=None, description=_KEY)
 
-    def command(self) -> StartSession:
+    def command(self, header_key: str | None = None) -> StartSession:
         return StartSession(
             session_id=self.session_id,
             item_class=self.item.item_class,
@@ -69,6 +81,7 @@ class StartSessionRequest(_Request):
             requested_quantity=self.requested_quantity,
             default_resolution=self.default_resolution,
             reservation_id=self.reservation_id,
+            idempotency_key=chosen_idempotency_key(self.idempotency_key, header_key),
         )
 
 
@@ -77,10 +90,12 @@ class UpdateSessionRequest(_Request):
     requested_quantity: PropertyValue | None = Field(
         default=None, description="The next grant wanted; absent: as much as the money allows."
     )
+    idempotency_key: IdempotencyKey | None = Field(default=None, description=_KEY)
 
 
 class StopSessionRequest(_Request):
     used_quantity: PropertyValue = Field(default="0", description="Final usage since the last grant.")
+    idempotency_key: IdempotencyKey | None = Field(default=None, description=_KEY)
 
 
 class StopReservationRequest(_Request):
@@ -93,19 +108,25 @@ class SessionsPage(BaseModel):
     sessions: list[SessionView] = Field(description="Oldest first.")
 
 
-def start_session(body: StartSessionRequest, context: Context) -> SessionResult:
+def start_session(body: StartSessionRequest, context: Context, idempotency_key: IdempotencyKeyHeader = None) -> SessionResult:
     """Open a session: grant min(requested, maximum affordable) on the increment grid and reserve its price."""
-    return context.engine.start_session(body.command())
+    return context.engine.start_session(body.command(idempotency_key))
 
 
-def update_session(session_id: IdentifierPath, body: UpdateSessionRequest, context: Context) -> SessionResult:
+def update_session(
+    session_id: IdentifierPath, body: UpdateSessionRequest, context: Context, idempotency_key: IdempotencyKeyHeader = None
+) -> SessionResult:
     """Charge the usage since the last grant as offline charging would, release the previous reservation, reserve the next grant."""
-    return context.engine.update_session(UpdateSession(session_id, body.used_quantity, body.requested_quantity))
+    key = chosen_idempotency_key(body.idempotency_key, idempotency_key)
+    return context.engine.update_session(UpdateSession(session_id, body.used_quantity, body.requested_quantity, idempotency_key=key))
 
 
-def stop_session(session_id: IdentifierPath, body: StopSessionRequest, context: Context) -> SessionResult:
+def stop_session(
+    session_id: IdentifierPath, body: StopSessionRequest, context: Context, idempotency_key: IdempotencyKeyHeader = None
+) -> SessionResult:
     """Charge the final usage, release what is left, end the session."""
-    return context.engine.stop_session(StopSession(session_id, body.used_quantity))
+    key = chosen_idempotency_key(body.idempotency_key, idempotency_key)
+    return context.engine.stop_session(StopSession(session_id, body.used_quantity, idempotency_key=key))
 
 
 def cancel_session(session_id: IdentifierPath, context: Context) -> SessionResult:

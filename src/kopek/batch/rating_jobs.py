@@ -1,38 +1,55 @@
-"""Rating jobs: charge stored CDRs through the single-item path, in one of five modes.
+"""Rating jobs: charge stored CDRs as the single-item path would, in one of five modes, with one or more workers.
 
 A job is started over the pending CDRs that no other job holds (optionally within a
-consumption date range and of one item class); starting claims them for the job.
-Running the job charges each CDR with :func:`kopek.charging.offline.charge_in` (the
-CDR id is the idempotency key, the job id the sender job id) and writes the CDR's
-status in the same transaction as its charge, so a job stopped at any point resumes
-by running it again: only CDRs still ``pending`` are charged.
+consumption date range, of one item class, of some contracts); starting claims them
+for the job, resolves each one's contract, and splits them into **partitions** that
+share no state (:mod:`kopek.batch.partitions`). Workers claim partitions one at a time
+(``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL) and charge each in chunks
+(:mod:`kopek.batch.partition_rating`); a CDR's status commits with its charge, so a job
+stopped at any point resumes by running a worker again: only CDRs still ``pending``
+are charged.
 
-Modes (DESIGN.md): ``DAY_*`` take the CDRs in consumption-date order, ``SUBSCRIPTION_*``
-contract by contract (each contract's CDRs in consumption-date order). ``*_FIRST_FAIL``
-skip a contract's later CDRs after its first failure; ``*_MOST`` try every CDR;
-``SUBSCRIPTION_TRY`` charges each contract's CDRs in one transaction, all or nothing.
-A CDR whose access is not found has no contract: it forms a group of its own.
+A claim is a **lease**: the partition is ``running`` for its worker until
+``lease_until``, which every committed chunk pushes forward. A worker that died stops
+renewing it, and once it runs out another worker takes the partition over; a worker
+that finds its lease taken (it stalled past it) drops the partition at its next chunk,
+whose transaction then writes nothing.
+
+Modes (DESIGN.md): ``DAY_*`` take a partition's CDRs in consumption-date order,
+``SUBSCRIPTION_*`` contract by contract (each contract's CDRs in consumption-date
+order). ``*_FIRST_FAIL`` skip a contract's later CDRs after its first failure;
+``*_MOST`` try every CDR; ``SUBSCRIPTION_TRY`` charges each contract's CDRs in one
+transaction, all or nothing. A CDR whose access is not found has no contract: it forms
+a group of its own.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from datetime import datetime
+import os
+import socket
+import time
+import uuid
+from datetime import datetime, timedelta
 from enum import StrEnum
-from itertools import groupby
-from typing import Any
+from typing import Annotated, Any
 
-import sqlalchemy as sa
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from kopek import limits
 from kopek.admin.master_data import AwareDatetime
-from kopek.charging.offline import ChargeCommand, ChargingContext, charge_in
-from kopek.domain.item import ChargeableItem
-from kopek.errors import Code, DoesNotExistError, KopekError
+from kopek.batch.partition_rating import CDRS_PER_CHUNK, Claim, PartitionReleased, Progress, rate_partition
+from kopek.batch.partitions import partition_job
+from kopek.charging.offline import ChargingContext
+from kopek.domain.catalog import Catalog
+from kopek.errors import Code, DoesNotExistError, IllegalStateError, InvalidError
+from kopek.store.rating_job_store import CANCELLED, DONE, FAILED, OPEN, RUNNING
 from kopek.store.schema import cdrs
 from kopek.store.uow import UnitOfWork
+
+PARTITION_LEASE_SECONDS = 30.0
+"""How long a claimed partition stays with its worker without a committed chunk; then another worker may take it over."""
+PARTITION_POLL_SECONDS = 0.2
+"""How often a worker with nothing to claim looks again while other workers still run partitions."""
 
 
 class RatingMode(StrEnum):
@@ -52,12 +69,30 @@ class JobState(StrEnum):
     CANCELLED = "cancelled"
 
 
+def _one_or_many(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+ContractIds = Annotated[
+    Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=limits.IDENTIFIER_CHARS_MAX)]],
+        Field(min_length=1, max_length=limits.RATING_JOB_CONTRACTS_MAX),
+    ]
+    | None,
+    BeforeValidator(_one_or_many),
+]
+
+
 class JobFilters(BaseModel):
-    """Which pending CDRs a job takes: consumption dates in ``[date_from, date_to)`` and one item class (``None``: any)."""
+    """Which pending CDRs a job takes: consumption dates in ``[date_from, date_to)``, one item class, some contracts (``None``: any).
+
+    ``contract_id`` is one contract id or a list of them: the contract a CDR's access selects at its consumption date.
+    """
 
     date_from: AwareDatetime | None = None
     date_to: AwareDatetime | None = None
     item_class: str | None = Field(default=None, min_length=1, max_length=limits.IDENTIFIER_CHARS_MAX)
+    contract_id: ContractIds = None
 
 
 class ErrorCount(BaseModel):
@@ -73,20 +108,30 @@ class JobStatus(BaseModel):
     state: JobState
     filters: JobFilters
     total: int
+    """The CDRs the job holds (those a cancel released excepted)."""
     charged: int
     failed: int
     skipped: int
     pending: int
+    released: int
+    """CDRs a cancel gave back to the store (pending, with no job)."""
     progress: float
     """Handled CDRs over all CDRs of the job, from 0 to 1."""
+    partitions: dict[str, int]
+    """How many partitions are ``open``, ``running``, ``done``, ``failed`` or ``cancelled``."""
     errors: list[ErrorCount]
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
 
 
-def start_job(uow: UnitOfWork, job_id: str, mode: RatingMode, filters: JobFilters, *, actor: str, at: datetime) -> None:
-    """Create job ``job_id`` (queued) and claim its CDRs; audited. The caller commits."""
+def start_job(
+    uow: UnitOfWork, job_id: str, mode: RatingMode, filters: JobFilters, *, actor: str, at: datetime, catalog: Catalog | None
+) -> None:
+    """Create job ``job_id`` (queued), claim its CDRs and record its partitions; audited. The caller commits.
+
+    ``catalog`` tells which contracts share counters (see :mod:`kopek.batch.partitions`); None when none is loaded.
+    """
     conditions = []
     if filters.date_from is not None:
         conditions.append(cdrs.c.consumption_date >= filters.date_from)
@@ -96,16 +141,15 @@ def start_job(uow: UnitOfWork, job_id: str, mode: RatingMode, filters: JobFilter
         conditions.append(cdrs.c.item_class == filters.item_class)
     values = {"id": job_id, "mode": mode.value, "state": JobState.QUEUED.value, "filters": filters.model_dump_json()}
     uow.rating_jobs.insert(values | {"actor": actor, "created_at": at, "total": 0})
-    total = uow.cdrs.claim_for_job(job_id, conditions)
+    total = uow.cdrs.claim_for_job(job_id, conditions, contract_ids=filters.contract_id)
+    partitions = partition_job(uow, job_id, catalog)
     uow.rating_jobs.update(job_id, {"total": total})
-    details = {"mode": mode.value, "filters": filters.model_dump(mode="json"), "total": total}
+    details = {"mode": mode.value, "filters": filters.model_dump(mode="json"), "total": total, "partitions": len(partitions)}
     uow.catalogs.audit(at=at, actor=actor, action="rating_job.start", target=f"rating-job/{job_id}", details=details)
 
 
 def job_status(uow: UnitOfWork, job_id: str) -> JobStatus:
-    job = uow.rating_jobs.job(job_id)
-    if job is None:
-        raise DoesNotExistError(code=Code.NOT_FOUND, message=f"rating job {job_id!r} does not exist")
+    job = _job(uow, job_id)
     counts = uow.cdrs.job_counts(job_id)
     total = sum(counts.values())
     done = total - counts.get("pending", 0)
@@ -119,7 +163,9 @@ def job_status(uow: UnitOfWork, job_id: str) -> JobStatus:
         failed=counts.get("failed", 0),
         skipped=counts.get("skipped", 0),
         pending=counts.get("pending", 0),
+        released=job["total"] - total,
         progress=done / total if total else 1.0,
+        partitions=uow.rating_jobs.partition_counts(job_id),
         errors=[ErrorCount(category=c, reason=r, code=k, count=n) for c, r, k, n in uow.cdrs.job_errors(job_id)],
         created_at=job["created_at"],
         started_at=job["started_at"],
@@ -127,125 +173,154 @@ def job_status(uow: UnitOfWork, job_id: str) -> JobStatus:
     )
 
 
-Progress = Callable[[int], None]
+def _job(uow: UnitOfWork, job_id: str, *, lock: bool = False) -> dict[str, Any]:
+    job = uow.rating_jobs.job(job_id, lock=lock)
+    if job is None:
+        raise DoesNotExistError(code=Code.NOT_FOUND, message=f"rating job {job_id!r} does not exist")
+    return job
 
 
-def run_job(job_id: str, context: ChargingContext, *, progress: Progress | None = None) -> None:
-    """Charge the job's pending CDRs in its mode; resumable (see the module docstring)."""
+def cancel_job(uow: UnitOfWork, job_id: str, *, actor: str, at: datetime) -> None:
+    """Cancel a job that has not finished; audited. The caller commits.
+
+    What was charged stays charged. Workers stop at their next chunk (a chunk in
+    flight commits first: the job's row lock waits for it). The job's CDRs still
+    ``pending`` go back to the store with no job, for a later job to take.
+    """
+    job = _job(uow, job_id, lock=True)
+    if JobState(job["state"]) in FINISHED:
+        raise IllegalStateError(code=Code.RATING_JOB_FINISHED, message=f"rating job {job_id!r} is already {job['state']}")
+    uow.rating_jobs.update(job_id, {"state": JobState.CANCELLED.value, "finished_at": at})
+    uow.rating_jobs.set_partitions(job_id, from_statuses=[OPEN, RUNNING, FAILED], status=CANCELLED, at=at)
+    released = uow.cdrs.release_pending(job_id)
+    details = {"state_before": job["state"], "released": released}
+    uow.catalogs.audit(at=at, actor=actor, action="rating_job.cancel", target=f"rating-job/{job_id}", details=details)
+
+
+FINISHED = frozenset({JobState.SUCCEEDED, JobState.COMPLETED_WITH_ERRORS, JobState.CANCELLED})
+
+
+def run_job(
+    job_id: str,
+    context: ChargingContext,
+    *,
+    progress: Progress | None = None,
+    worker_id: str | None = None,
+    lease_seconds: float = PARTITION_LEASE_SECONDS,
+    chunk_cdrs: int = CDRS_PER_CHUNK,
+) -> None:
+    """Work on the job until no partition is left open or running: claim one, charge it, mark it done, repeat.
+
+    Several workers (threads or processes) may run one job at once. A worker that finds
+    no partition to claim while others still run waits for them, and takes over a
+    partition whose lease ran out (its worker died). ``chunk_cdrs`` CDRs commit together.
+    Resumable (see the module docstring).
+    """
+    if chunk_cdrs < 1:
+        raise InvalidError(code=Code.REQUEST_INVALID, message=f"a chunk holds at least one CDR, not {chunk_cdrs}")
+    worker = worker_id or f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+    lease = timedelta(seconds=lease_seconds)
+    if not _begin(job_id, context):
+        return
+    while True:
+        claim = _claim(job_id, worker, lease, context, chunk_cdrs)
+        if claim is None:
+            if _finish(job_id, context):
+                return
+            time.sleep(min(PARTITION_POLL_SECONDS, lease_seconds))
+            continue
+        try:
+            rate_partition(claim, context, progress)
+        except PartitionReleased:
+            continue
+        except BaseException:
+            _end_partition(claim, context, PartitionStatus.FAILED)
+            raise
+        _end_partition(claim, context, PartitionStatus.DONE)
+
+
+def _begin(job_id: str, context: ChargingContext) -> bool:
+    """Mark the job running (reopening the partitions a fault stopped); False when it is finished or cancelled."""
     with UnitOfWork(context.engine) as uow:
-        job = uow.rating_jobs.job(job_id, lock=True)
-        if job is None:
-            raise DoesNotExistError(code=Code.NOT_FOUND, message=f"rating job {job_id!r} does not exist")
-        mode = RatingMode(job["mode"])
-        uow.rating_jobs.update(job_id, {"state": JobState.RUNNING.value, "started_at": job["started_at"] or context.clock()})
-        pending = uow.cdrs.pending_of_job(job_id)
-        keyed = [(_contract_key(uow, row), row) for row in pending]
+        job = _job(uow, job_id, lock=True)
+        state = JobState(job["state"])
+        if state in FINISHED:
+            return False
+        if state is JobState.FAILED:
+            uow.rating_jobs.set_partitions(job_id, from_statuses=[FAILED], status=OPEN)
+        if not uow.rating_jobs.partition_counts(job_id) and uow.cdrs.assign_unpartitioned(job_id):
+            # A job started before jobs had partitions: partition its pending CDRs now.
+            catalog = context.catalogs.current(uow).catalog if uow.catalogs.latest_version() is not None else None
+            partition_job(uow, job_id, catalog)
+        values = {"state": JobState.RUNNING.value, "started_at": job["started_at"] or context.clock(), "finished_at": None}
+        uow.rating_jobs.update(job_id, values)
         uow.commit()
-    failed_contracts = _failed_contracts(context, job_id)
-    if mode in {RatingMode.SUBSCRIPTION_FIRST_FAIL, RatingMode.SUBSCRIPTION_MOST, RatingMode.SUBSCRIPTION_TRY}:
-        keyed.sort(key=lambda pair: pair[0])  # Stable: each contract keeps consumption-date order.
-    if mode is RatingMode.SUBSCRIPTION_TRY:
-        for _, group in groupby(keyed, key=lambda pair: pair[0]):
-            _try_contract(job_id, [row for _, row in group], context, progress)
-    else:
-        first_fail = mode in {RatingMode.DAY_SUBSCRIPTION_FIRST_FAIL, RatingMode.SUBSCRIPTION_FIRST_FAIL}
-        for key, row in keyed:
-            if first_fail and key in failed_contracts:
-                _mark(context, job_id, row, "skipped")
-            elif not _charge_one(job_id, row, context):
-                failed_contracts.add(key)
-            if progress is not None:
-                progress(1)
-    _finish(job_id, context)
+    return True
 
 
-def _contract_key(uow: UnitOfWork, row: dict[str, Any]) -> str:
-    access = uow.master.find_access(row["service_id"], row["user_id"], row["consumption_date"])
-    return f"contract/{access.contract_id}" if access is not None else f"access/{row['service_id']}/{row['user_id']}"
-
-
-def _failed_contracts(context: ChargingContext, job_id: str) -> set[str]:
-    """Contracts that already failed in this job (before a resume), so first-fail modes keep skipping them."""
-    with UnitOfWork(context.engine, writes=False) as uow:
-        rows = [row for row in _job_rows(uow, job_id) if row["status"] in {"failed", "skipped"}]
-        return {_contract_key(uow, row) for row in rows}
-
-
-def _job_rows(uow: UnitOfWork, job_id: str) -> list[dict[str, Any]]:
-    return [dict(row) for row in uow.connection.execute(sa.select(cdrs).where(cdrs.c.job_id == job_id)).mappings()]
-
-
-def _command(job_id: str, row: dict[str, Any]) -> ChargeCommand:
-    item = ChargeableItem(row["item_class"], row["consumption_date"], row["service_id"], row["user_id"], json.loads(row["properties"]))
-    return ChargeCommand(item, idempotency_key=row["id"], sender_job_id=job_id)
-
-
-def _charge_one(job_id: str, row: dict[str, Any], context: ChargingContext) -> bool:
-    """Charge one CDR and commit its status with the charge; on refusal record it failed. True when charged."""
-    try:
-        with UnitOfWork(context.engine) as uow:
-            result = charge_in(uow, _command(job_id, row), context)
-            uow.cdrs.set_outcome(row["id"], {"status": "charged", "operation_id": result.operation_id})
-            uow.commit()
-            return True
-    except KopekError as error:
-        _mark(context, job_id, row, "failed", error)
-        return False
-
-
-def _try_contract(job_id: str, rows: list[dict[str, Any]], context: ChargingContext, progress: Progress | None) -> None:
-    """Charge all of one contract's CDRs in one transaction, or none: the first failure fails it and skips the rest."""
-    failure: tuple[dict[str, Any], KopekError] | None = None
+def _claim(job_id: str, worker: str, lease: timedelta, context: ChargingContext, chunk_cdrs: int) -> Claim | None:
     with UnitOfWork(context.engine) as uow:
-        for row in rows:
-            try:
-                result = charge_in(uow, _command(job_id, row), context)
-            except KopekError as error:
-                failure = (row, error)
-                break
-            uow.cdrs.set_outcome(row["id"], {"status": "charged", "operation_id": result.operation_id})
-        if failure is None:
-            uow.commit()
-    if failure is not None:
-        with UnitOfWork(context.engine) as uow:
-            for row in rows:
-                refusal = failure[1] if row is failure[0] else None
-                uow.cdrs.set_outcome(row["id"], _outcome("failed" if refusal else "skipped", refusal))
-            uow.commit()
-    if progress is not None:
-        progress(len(rows))
+        job = uow.rating_jobs.job(job_id, share=True)
+        if job is None or job["state"] != JobState.RUNNING.value:
+            return None
+        now = context.clock()
+        key = uow.rating_jobs.claim_partition(job_id, worker, now=now, lease_until=now + lease)
+        uow.commit()
+    if key is None:
+        return None
+    mode = RatingMode(job["mode"])
+    return Claim(
+        job_id,
+        key,
+        worker,
+        contract_first=mode in CONTRACT_FIRST,
+        first_fail=mode in FIRST_FAIL,
+        all_or_nothing=mode is RatingMode.SUBSCRIPTION_TRY,
+        lease=lease,
+        chunk_cdrs=chunk_cdrs,
+    )
 
 
-def _outcome(status: str, error: KopekError | None = None) -> dict[str, Any]:
-    values: dict[str, Any] = {"status": status}
-    if error is not None:
-        values |= {
-            "error_category": error.category.value,
-            "error_reason": error.reason.value if error.reason else None,
-            "error_code": error.code.value,
-            "error_message": error.message,
-        }
-    return values
+CONTRACT_FIRST = frozenset({RatingMode.SUBSCRIPTION_FIRST_FAIL, RatingMode.SUBSCRIPTION_MOST, RatingMode.SUBSCRIPTION_TRY})
+FIRST_FAIL = frozenset({RatingMode.DAY_SUBSCRIPTION_FIRST_FAIL, RatingMode.SUBSCRIPTION_FIRST_FAIL})
 
 
-def _mark(context: ChargingContext, job_id: str, row: dict[str, Any], status: str, error: KopekError | None = None) -> None:
+class PartitionStatus(StrEnum):
+    DONE = DONE
+    FAILED = FAILED
+
+
+def _end_partition(claim: Claim, context: ChargingContext, status: PartitionStatus) -> None:
     with UnitOfWork(context.engine) as uow:
-        uow.cdrs.set_outcome(row["id"], _outcome(status, error))
+        uow.rating_jobs.end_partition(claim.job_id, claim.partition_key, claim.worker_id, status=status.value, at=context.clock())
         uow.commit()
 
 
-def _finish(job_id: str, context: ChargingContext) -> None:
+def _finish(job_id: str, context: ChargingContext) -> bool:
+    """End the job when no partition is open or running; False while some are (the caller waits and tries again)."""
     with UnitOfWork(context.engine) as uow:
+        job = _job(uow, job_id, lock=True)
+        if job["state"] != JobState.RUNNING.value:
+            return True  # Cancelled, failed by another worker's fault, or already finished by another worker.
+        partitions = uow.rating_jobs.partition_counts(job_id)
+        if partitions.get(OPEN, 0) or partitions.get(RUNNING, 0):
+            return False
         counts = uow.cdrs.job_counts(job_id)
-        if counts.get("pending", 0):
-            return  # Another worker's CDRs, or a stop: the job is not done.
-        state = JobState.SUCCEEDED if not counts.get("failed") and not counts.get("skipped") else JobState.COMPLETED_WITH_ERRORS
+        if partitions.get(FAILED, 0):
+            state = JobState.FAILED
+        elif counts.get("failed") or counts.get("skipped"):
+            state = JobState.COMPLETED_WITH_ERRORS
+        else:
+            state = JobState.SUCCEEDED
         uow.rating_jobs.update(job_id, {"state": state.value, "finished_at": context.clock()})
         uow.commit()
+    return True
 
 
 def fail_job(job_id: str, context: ChargingContext) -> None:
     """Mark a job ``failed`` after an unexpected fault stopped it; its pending CDRs stay pending for a resume."""
     with UnitOfWork(context.engine) as uow:
-        uow.rating_jobs.update(job_id, {"state": JobState.FAILED.value, "finished_at": context.clock()})
+        job = _job(uow, job_id, lock=True)
+        if JobState(job["state"]) not in FINISHED:
+            uow.rating_jobs.update(job_id, {"state": JobState.FAILED.value, "finished_at": context.clock()})
         uow.commit()

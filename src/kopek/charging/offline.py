@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
 from kopek.admin.catalog import CatalogCache
+from kopek.charging.rating_state import load_rating_state
 from kopek.charging.results import (
     AccountOperationView,
     AccountView,
@@ -31,7 +34,14 @@ from kopek.charging.results import (
     ResultOptions,
 )
 from kopek.clock import Clock, IdSource
-from kopek.domain.accounts import AccountOperation, less_reserved, post_charges, resolve_payers, with_bounds_of
+from kopek.domain.accounts import (
+    AccountOperation,
+    less_reserved,
+    low_balance_notifications,
+    post_charges,
+    resolve_payers,
+    with_bounds_of,
+)
 from kopek.domain.catalog import Catalog
 from kopek.domain.item import ChargeableItem, TypedItem, type_item
 from kopek.domain.master import Account, AccountId, Contract, ContractStatus
@@ -45,8 +55,8 @@ from kopek.errors import (
     TemporaryIllegalStateError,
 )
 from kopek.money import ZERO
-from kopek.rating.outcome import ChargedItem, RatingOutcome
-from kopek.rating.rate import ContractState, rate_item
+from kopek.rating.outcome import ChargedItem, CounterChange, CounterKey, RatingOutcome
+from kopek.rating.rate import rate_item
 from kopek.store.database import is_transient
 from kopek.store.uow import UnitOfWork
 
@@ -105,7 +115,7 @@ def charge(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
         if command.idempotency_key is None:
             raise
         with UnitOfWork(context.engine, writes=False) as uow:
-            replay = _replay(uow, command, request_hash(_typed(context.catalogs.current(uow).catalog, command)))
+            replay = _replay(uow, command, request_hash(typed_item(context.catalogs.current(uow).catalog, command)))
         if replay is None:
             raise
         return replay
@@ -121,26 +131,32 @@ def _charge_once(command: ChargeCommand, context: ChargingContext) -> ChargeResu
 def charge_in(uow: UnitOfWork, command: ChargeCommand, context: ChargingContext) -> ChargeResult:
     """Charge one item inside ``uow`` without committing it (batch rating commits the CDR's status with it)."""
     catalog = context.catalogs.current(uow)
-    typed = _typed(catalog.catalog, command)
+    typed = typed_item(catalog.catalog, command)
     digest = request_hash(typed)
     replay = _replay(uow, command, digest)
     if replay is not None:
         return replay
     contract = chargeable_contract(uow, typed)
-    outcome = rate_item(catalog.catalog, ContractState(contract, uow.master.counters(contract.id)), typed)
+    outcome = rate_item(catalog.catalog, load_rating_state(uow, catalog.catalog, contract), typed)
     payers = resolve_payers(contract, outcome.charged_items)
     accounts_before = uow.master.lock_accounts(payers)
-    # Live session reservations hold part of the money: an offline charge may not spend it.
-    reserved = uow.sessions.reserved(accounts_before)
-    spendable = {key: less_reserved(account, reserved.get(key, ZERO)) for key, account in accounts_before.items()}
-    posted, operations = post_charges(spendable, outcome.charged_items, payers)
-    accounts_after = {key: with_bounds_of(account, accounts_before[key]) for key, account in posted.items()}
+    operations, accounts_after = post_to_accounts(outcome, payers, accounts_before, uow.sessions.reserved(accounts_before))
     now = context.clock()
     charged = Charged(command, digest, now, context.new_id(), catalog.version, contract, typed, outcome, payers, operations, accounts_after)
     return record_charge(uow, charged).select(command.options)
 
 
-def _typed(catalog: Catalog, command: ChargeCommand) -> TypedItem:
+def post_to_accounts(
+    outcome: RatingOutcome, payers: list[AccountId], accounts_before: dict[AccountId, Account], reserved: Mapping[AccountId, Decimal]
+) -> tuple[list[AccountOperation], dict[AccountId, Account]]:
+    """Post ``outcome`` to its payers (``accounts_before``, locked, in id order): the operations and the accounts after them."""
+    # Live session reservations hold part of the money: an offline charge may not spend it.
+    spendable = {key: less_reserved(account, reserved.get(key, ZERO)) for key, account in accounts_before.items()}
+    posted, operations = post_charges(spendable, outcome.charged_items, payers)
+    return operations, {key: with_bounds_of(account, accounts_before[key]) for key, account in posted.items()}
+
+
+def typed_item(catalog: Catalog, command: ChargeCommand) -> TypedItem:
     """The command's item checked and typed against its class in ``catalog``."""
     item_class = catalog.item_class(command.item.item_class)
     if item_class is None:
@@ -151,7 +167,11 @@ def _typed(catalog: Catalog, command: ChargeCommand) -> TypedItem:
 def _replay(uow: UnitOfWork, command: ChargeCommand, digest: str) -> ChargeResult | None:
     if command.idempotency_key is None:
         return None
-    stored = uow.charging.operation_by_key(command.idempotency_key)
+    return replayed(command, digest, uow.charging.operation_by_key(command.idempotency_key))
+
+
+def replayed(command: ChargeCommand, digest: str, stored: tuple[str, str] | None) -> ChargeResult | None:
+    """The first result of a retry, from the ``(request hash, result)`` stored under its key; refused if the item differs."""
     if stored is None:
         return None
     stored_hash, stored_result = stored
@@ -167,18 +187,28 @@ def chargeable_contract(uow: UnitOfWork, item: TypedItem) -> Contract:
     """The contract that the item's access selects at its consumption date, locked, checked chargeable."""
     access = uow.master.find_access(item.service_id, item.user_id, item.consumption_date)
     if access is None:
-        raise PrerequisiteMissingError(
-            code=Code.ACCESS_NOT_FOUND,
-            reason=Reason.NOT_AUTHORIZED,
-            message=f"no access for service {item.service_id!r} and user {item.user_id!r} at {item.consumption_date.isoformat()}",
-        )
+        raise access_not_found(item)
     return chargeable_contract_by_id(uow, access.contract_id, item.consumption_date)
+
+
+def access_not_found(item: TypedItem) -> PrerequisiteMissingError:
+    return PrerequisiteMissingError(
+        code=Code.ACCESS_NOT_FOUND,
+        reason=Reason.NOT_AUTHORIZED,
+        message=f"no access for service {item.service_id!r} and user {item.user_id!r} at {item.consumption_date.isoformat()}",
+    )
 
 
 def chargeable_contract_by_id(uow: UnitOfWork, contract_id: str, at: datetime) -> Contract:
     """Contract ``contract_id`` locked (the first lock of every charging unit of work), checked chargeable at ``at``."""
     contract = uow.master.contract(contract_id, lock=True)
     assert contract is not None, "an access or a session always names an existing contract (foreign key)"
+    check_contract_chargeable(contract, at)
+    return contract
+
+
+def check_contract_chargeable(contract: Contract, at: datetime) -> None:
+    """Refuse a contract out of its validity period at ``at``, locked by a recharging operation, or migrating."""
     if not contract.is_valid_at(at):
         raise IllegalStateError(
             code=Code.CONTRACT_OUT_OF_VALIDITY,
@@ -193,7 +223,6 @@ def chargeable_contract_by_id(uow: UnitOfWork, contract_id: str, at: datetime) -
             message=f"contract {contract.id!r} is being migrated; retry later",
             retry_after_seconds=MIGRATION_RETRY_AFTER_SECONDS,
         )
-    return contract
 
 
 def request_hash(item: TypedItem) -> str:
@@ -286,45 +315,70 @@ def account_view(account: Account) -> AccountView:
         balance=account.balance,
         floor=account.floor,
         credit_limit=account.credit_limit,
+        low_balance_threshold=account.low_balance_threshold,
     )
 
 
 def record_charge(uow: UnitOfWork, charged: Charged) -> ChargeResult:
     """Store one computed charge (operation, charged items, balances, counters, notifications); return its full result."""
+    # Here rather than in charge_in: session usage settles through this function too.
+    low_balance = low_balance_notifications(charged.accounts, charged.operations)
+    if low_balance:
+        charged = replace(charged, outcome=replace(charged.outcome, notifications=(*charged.outcome.notifications, *low_balance)))
     result = _result(charged)
-    _record(uow, charged, result)
+    rows = ChargeRows()
+    rows.add(charged, result)
+    write_charge_rows(uow, rows)
     return result
 
 
-def _record(uow: UnitOfWork, charged: Charged, result: ChargeResult) -> None:
-    command, contract, item, outcome, now = charged.command, charged.contract, charged.item, charged.outcome, charged.now
-    operation_id = result.operation_id
-    uow.charging.insert_operation(
-        {
-            "id": operation_id,
-            "idempotency_key": command.idempotency_key,
-            "request_hash": charged.digest,
-            "contract_id": contract.id,
-            "subscriber_account_id": contract.subscriber_account_id,
-            "consumption_date": item.consumption_date,
-            "created_at": now,
-            "sender_job_id": command.sender_job_id,
-            "session_id": charged.session_id,
-            "result": result.model_dump_json(),
-        }
-    )
-    uow.charging.insert_charged_items(
-        [
+def charge_result(charged: Charged) -> ChargeResult:
+    """The full result of a computed charge, as :func:`record_charge` stores it."""
+    return _result(charged)
+
+
+@dataclass(slots=True)
+class ChargeRows:
+    """The rows of one or more computed charges, gathered to be written together (batch rating writes a chunk at once).
+
+    Balances and counters keep only their last value per account or counter: charges
+    are added in the order they were computed, each from the state the previous left.
+    """
+
+    operations: list[dict[str, Any]] = field(default_factory=list)
+    charged_items: list[dict[str, Any]] = field(default_factory=list)
+    account_operations: list[dict[str, Any]] = field(default_factory=list)
+    balances: dict[AccountId, Decimal] = field(default_factory=dict)
+    counter_changes: dict[CounterKey, CounterChange] = field(default_factory=dict)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    exported_items: list[tuple[str, dict[str, Any], datetime]] = field(default_factory=list)
+
+    def add(self, charged: Charged, result: ChargeResult) -> None:
+        command, contract, item, outcome, now = charged.command, charged.contract, charged.item, charged.outcome, charged.now
+        operation_id = result.operation_id
+        self.operations.append(
+            {
+                "id": operation_id,
+                "idempotency_key": command.idempotency_key,
+                "request_hash": charged.digest,
+                "contract_id": contract.id,
+                "subscriber_account_id": contract.subscriber_account_id,
+                "consumption_date": item.consumption_date,
+                "created_at": now,
+                "sender_job_id": command.sender_job_id,
+                "session_id": charged.session_id,
+                "result": result.model_dump_json(),
+            }
+        )
+        self.charged_items.extend(
             _charged_row(operation_id, contract, item, item_charged, payer)
             for item_charged, payer in zip(outcome.charged_items, charged.payers, strict=True)
-        ]
-    )
-    for account_id in {operation.account_id for operation in charged.operations}:
-        uow.master.set_balance(account_id, charged.accounts[account_id].balance)
-    uow.master.insert_account_operations(charged.operations, operation_id=operation_id, at=now)
-    uow.master.write_counters(outcome.counter_changes)
-    uow.charging.insert_notifications(
-        [
+        )
+        for operation in charged.operations:
+            self.balances[operation.account_id] = charged.accounts[operation.account_id].balance
+            self.account_operations.append(_account_operation_row(operation, operation_id, now))
+        self.counter_changes.update((change.key, change) for change in outcome.counter_changes)
+        self.notifications.extend(
             {
                 "operation_id": operation_id,
                 "contract_id": contract.id,
@@ -334,11 +388,35 @@ def _record(uow: UnitOfWork, charged: Charged, result: ChargeResult) -> None:
                 "created_at": now,
             }
             for note in outcome.notifications
-        ]
-    )
-    if command.options.export_chargeable_item:
-        assert result.chargeable_item_info is not None
-        uow.charging.insert_exported_item(operation_id=operation_id, item=result.chargeable_item_info.model_dump(mode="json"), at=now)
+        )
+        if command.options.export_chargeable_item:
+            assert result.chargeable_item_info is not None
+            self.exported_items.append((operation_id, result.chargeable_item_info.model_dump(mode="json"), now))
+
+
+def write_charge_rows(uow: UnitOfWork, rows: ChargeRows) -> None:
+    """Store gathered charges with one multi-row statement per table."""
+    uow.charging.insert_operations(rows.operations)
+    uow.charging.insert_charged_items(rows.charged_items)
+    for account_id, balance in rows.balances.items():
+        uow.master.set_balance(account_id, balance)
+    uow.master.insert_account_operation_rows(rows.account_operations)
+    uow.master.write_counters(rows.counter_changes.values())
+    uow.charging.insert_notifications(rows.notifications)
+    for operation_id, exported, at in rows.exported_items:
+        uow.charging.insert_exported_item(operation_id=operation_id, item=exported, at=at)
+
+
+def _account_operation_row(operation: AccountOperation, operation_id: str, at: datetime) -> dict[str, Any]:
+    return {
+        "account_id": operation.account_id,
+        "operation_id": operation_id,
+        "kind": operation.kind.value,
+        "amount": operation.amount,
+        "balance_after": operation.balance_after,
+        "currency": operation.currency,
+        "created_at": at,
+    }
 
 
 def _charged_row(operation_id: str, contract: Contract, item: TypedItem, charged: ChargedItem, payer: str) -> dict[str, Any]:

@@ -63,6 +63,7 @@ class AccountView(_Record):
     balance: Dec
     floor: Dec
     credit_limit: Dec | None
+    low_balance_threshold: Dec | None = Field(default=None, description="Prepaid: crossing below it notifies low_balance.")
 
 
 class ContractInfo(_Record):

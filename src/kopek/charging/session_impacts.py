@@ -8,22 +8,24 @@ from decimal import Decimal
 
 from kopek.charging.results import ChargeResult
 from kopek.charging.session_views import BalanceImpact, CounterImpact, SessionChargedItem, SessionImpacts
+from kopek.domain.catalog import CounterScope
 from kopek.money import rating_context
-from kopek.rating.outcome import CounterChange
+from kopek.rating.outcome import CounterChange, CounterKey
 
 
 def merged_impacts(impacts: SessionImpacts, charge: ChargeResult, changes: Iterable[CounterChange]) -> SessionImpacts:
     """``impacts`` plus one charge of the session: counter deltas and balance changes added up, charged items appended."""
     with decimal.localcontext(rating_context()):
-        counters = {(c.contract_id, c.contract_item_id or "", c.counter): c for c in impacts.counters}
+        counters = {(c.scope, c.namespace or "", c.contract_id, c.contract_item_id or "", c.counter): c for c in impacts.counters}
         for change in changes:
-            key = (change.key.contract_id, change.key.item_id, change.key.name)
+            key = (change.key.scope.value, change.key.namespace, change.key.contract_id, change.key.item_id, change.key.name)
             known = counters.get(key)
             delta = change.delta + (known.delta if known is not None else Decimal(0))
             counters[key] = CounterImpact(
-                scope="contract" if change.key.item_id == "" else "contract_item",
+                scope=change.key.scope.value,
                 contract_id=change.key.contract_id,
                 contract_item_id=change.key.item_id or None,
+                namespace=change.key.namespace or None,
                 counter=change.key.name,
                 unit=change.unit.value,
                 delta=delta,
@@ -37,21 +39,31 @@ def merged_impacts(impacts: SessionImpacts, charge: ChargeResult, changes: Itera
     return SessionImpacts(
         counters=[counters[key] for key in sorted(counters)],
         balances=[balances[key] for key in sorted(balances)],
-        transient_counters=list(impacts.transient_counters),
+        held_counters=list(impacts.held_counters),
         charged_items=[*impacts.charged_items, *items],
     )
 
 
 def held_impacts(changes: Iterable[CounterChange]) -> list[CounterImpact]:
-    """The counter moves the current grant holds (e.g. free units it was priced with): the session's transient counters."""
+    """The counter moves the current grant holds (e.g. free units it was priced with)."""
     return [
         CounterImpact(
-            scope="contract" if change.key.item_id == "" else "contract_item",
+            scope=change.key.scope.value,
             contract_id=change.key.contract_id,
             contract_item_id=change.key.item_id or None,
+            namespace=change.key.namespace or None,
             counter=change.key.name,
             unit=change.unit.value,
             delta=change.delta,
         )
         for change in changes
     ]
+
+
+def session_moves(impacts: SessionImpacts) -> dict[CounterKey, Decimal]:
+    """How much the session's charges moved its transient counters, which live as long as the session."""
+    return {
+        CounterKey(impact.contract_id, impact.contract_item_id or "", impact.counter, CounterScope.TRANSIENT): impact.delta
+        for impact in impacts.counters
+        if impact.scope == CounterScope.TRANSIENT.value
+    }

@@ -52,6 +52,7 @@ class StartSession:
     requested_quantity: object | None = None
     default_resolution: Resolution = Resolution.CONFIRMED
     reservation_id: str | None = None
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,8 @@ class UpdateSession:
     session_id: str
     used_quantity: object
     requested_quantity: object | None = None
+    idempotency_key: str | None = None
+    """A retry with the same key returns the first answer and charges nothing more."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,7 @@ class StopSession:
 
     session_id: str
     used_quantity: object = Decimal(0)
+    idempotency_key: str | None = None
 
 
 class _View(BaseModel):
@@ -82,9 +86,13 @@ class ReservationView(_View):
 
 
 class CounterImpact(_View):
-    scope: str = Field(description="contract or contract_item.")
-    contract_id: str
-    contract_item_id: str | None
+    scope: str = Field(
+        description="contract, contract_item, activation, shared or transient; a linked contract that uses its parent's "
+        "counter shows the parent's contract id."
+    )
+    contract_id: str = Field(description="The contract that keeps the counter; empty for a shared counter.")
+    contract_item_id: str | None = Field(description="The contract item or activation of the counter; none for contract and shared scope.")
+    namespace: str | None = Field(default=None, description="The namespace of a shared counter.")
     counter: str
     unit: str
     delta: Dec = Field(description="How much the session moved the counter, in its unit.")
@@ -105,7 +113,9 @@ class SessionImpacts(_View):
 
     counters: list[CounterImpact] = []
     balances: list[BalanceImpact] = []
-    transient_counters: list[CounterImpact] = []
+    held_counters: list[CounterImpact] = Field(
+        default=[], description="The counter moves the current grant holds (e.g. free units it was priced with), released when it ends."
+    )
     charged_items: list[SessionChargedItem] = []
 
 
@@ -147,6 +157,7 @@ class SessionResult(_View):
     )
     charge: ChargeResult | None = Field(default=None, description="The charge of the usage this call reported, if any.")
     notifications: list[NotificationView] = []
+    replayed: bool = Field(default=False, description="True when this answers a retry with a known idempotency key: nothing done again.")
 
 
 class CleanupReport(_View):

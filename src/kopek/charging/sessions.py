@@ -35,8 +35,18 @@ from kopek.charging.offline import (
     record_charge,
     request_hash,
 )
+from kopek.charging.rating_state import load_rating_state
 from kopek.charging.results import ChargeResult, NotificationView, ResultOptions
-from kopek.charging.session_impacts import held_impacts, merged_impacts
+from kopek.charging.session_impacts import held_impacts, merged_impacts, session_moves
+from kopek.charging.session_retries import (
+    SessionRequest,
+    answered_once,
+    remember,
+    replayed,
+    replayed_after_conflict,
+    session_request,
+    start_fields,
+)
 from kopek.charging.session_views import (
     CleanupReport,
     ReservationView,
@@ -52,7 +62,7 @@ from kopek.charging.session_views import (
 from kopek.domain.accounts import post_charges, resolve_payers, spendable, with_bounds_of, without_bounds
 from kopek.domain.catalog import Catalog, PropertyType
 from kopek.domain.item import ChargeableItem, TypedItem, type_item
-from kopek.domain.master import Account, AccountId, Contract
+from kopek.domain.master import Account, AccountId
 from kopek.domain.units import Dimension
 from kopek.errors import (
     AlreadyExistsError,
@@ -68,7 +78,7 @@ from kopek.errors import (
 from kopek.money import ZERO, NotADecimalError, rating_context, to_decimal
 from kopek.rating.grant import Grant, counters_after_grants
 from kopek.rating.grant import grant as grant_for
-from kopek.rating.outcome import CounterKey, Notification, NotificationKind
+from kopek.rating.outcome import Notification, NotificationKind
 from kopek.rating.rate import ContractState, rate_item
 from kopek.store.database import is_transient
 from kopek.store.uow import UnitOfWork
@@ -108,9 +118,14 @@ def start_session(command: StartSession, context: ChargingContext) -> SessionRes
             details=(ErrorDetail("out of bounds", ("ttl_ms",), Code.SESSION_TTL_OUT_OF_BOUNDS),),
         )
     requested = _quantity(command.requested_quantity, "requested_quantity") if command.requested_quantity is not None else None
+    request = session_request(command.idempotency_key, "start", command.session_id, start_fields(command))
     try:
-        return _guarded(lambda: _start(command, requested, context))
+        return _guarded(lambda: _start(command, requested, context, request))
     except sa.exc.IntegrityError as error:
+        # The same session id, or the same idempotency key, committed first: a retry gets the first answer.
+        replay = replayed_after_conflict(context.engine, request)
+        if replay is not None:
+            return replay
         raise _duplicate(command.session_id) from error
 
 
@@ -118,13 +133,19 @@ def update_session(command: UpdateSession, context: ChargingContext) -> SessionR
     """Charge the usage since the last grant, release the previous reservation, reserve the next grant."""
     used = _quantity(command.used_quantity, "used_quantity")
     requested = _quantity(command.requested_quantity, "requested_quantity") if command.requested_quantity is not None else None
-    return _guarded(lambda: _one(context, command.session_id, _Step.UPDATE, used, requested))
+    request = session_request(command.idempotency_key, "update", command.session_id, {"used": str(used), "requested": str(requested)})
+    return answered_once(
+        context.engine, request, lambda: _guarded(lambda: _one(context, command.session_id, _Step.UPDATE, used, requested, request))
+    )
 
 
 def stop_session(command: StopSession, context: ChargingContext) -> SessionResult:
     """Charge the final usage, release what is left and end the session."""
     used = _quantity(command.used_quantity, "used_quantity")
-    return _guarded(lambda: _one(context, command.session_id, _Step.STOP, used, None))
+    request = session_request(command.idempotency_key, "stop", command.session_id, {"used": str(used)})
+    return answered_once(
+        context.engine, request, lambda: _guarded(lambda: _one(context, command.session_id, _Step.STOP, used, None, request))
+    )
 
 
 def cancel_session(session_id: str, context: ChargingContext) -> SessionResult:
@@ -185,19 +206,22 @@ def live_sessions(subscriber_account_id: str, context: ChargingContext, *, limit
 # ---- start -----------------------------------------------------------------------------------
 
 
-def _start(command: StartSession, requested: Decimal | None, context: ChargingContext) -> SessionResult:
+def _start(command: StartSession, requested: Decimal | None, context: ChargingContext, request: SessionRequest | None) -> SessionResult:
     with UnitOfWork(context.engine) as uow:
+        replay = replayed(uow, request)
+        if replay is not None:
+            return replay
         catalog = context.catalogs.current(uow)
         item = _reservation_item(catalog.catalog, command)
         if uow.sessions.get(command.session_id) is not None:
             raise _duplicate(command.session_id)
         contract = chargeable_contract(uow, item)
+        # Lock order, as in offline charging: contract, parent and shared counters, then accounts.
+        state = _held(
+            catalog.catalog, load_rating_state(uow, catalog.catalog, contract), uow.sessions.live_on_contract(contract.id, excluding="")
+        )
         accounts = uow.master.lock_accounts(contract.roles.values())
         reserved = uow.sessions.reserved(accounts)
-        counters = _held(
-            catalog.catalog, contract, uow.master.counters(contract.id), uow.sessions.live_on_contract(contract.id, excluding="")
-        )
-        state = ContractState(contract, counters)
         grant = grant_for(catalog.catalog, state, item, accounts, spendable(accounts, reserved), requested=requested)
         if grant.refusal is not None:
             raise grant.refusal
@@ -224,16 +248,17 @@ def _start(command: StartSession, requested: Decimal | None, context: ChargingCo
                 "granted_quantity": grant.quantity,
                 "used_quantity": ZERO,
                 "charged_amount": ZERO,
-                "impacts": SessionImpacts(transient_counters=held_impacts(grant.held)).model_dump_json(),
+                "impacts": SessionImpacts(held_counters=held_impacts(grant.held)).model_dump_json(),
                 "version": 1,
             }
         )
         uow.sessions.replace_reservations(command.session_id, grant.amounts, expires_at=expires_at)
         row = uow.sessions.get(command.session_id)
         assert row is not None
-        view = _view(uow, row)
+        result = _answer(_view(uow, row))
+        remember(uow, request, result, at=now)
         uow.commit()
-    return _answer(view)
+    return result
 
 
 def _reservation_item(catalog: Catalog, command: StartSession) -> TypedItem:
@@ -258,12 +283,23 @@ def _stored_properties(command: StartSession) -> dict[str, object]:
 # ---- update, stop, cancel, clean-up ------------------------------------------------------------
 
 
-def _one(context: ChargingContext, session_id: str, step: _Step, used: Decimal | None, requested: Decimal | None) -> SessionResult:
+def _one(
+    context: ChargingContext,
+    session_id: str,
+    step: _Step,
+    used: Decimal | None,
+    requested: Decimal | None,
+    request: SessionRequest | None = None,
+) -> SessionResult:
     with UnitOfWork(context.engine) as uow:
+        replay = replayed(uow, request)
+        if replay is not None:
+            return replay
         found = uow.sessions.get(session_id)
         if found is None:
             raise _missing(session_id)
         result = _advance(uow, context, found, step, used, requested)
+        remember(uow, request, result, at=context.clock())
         uow.commit()
     return result
 
@@ -322,23 +358,22 @@ def _advance(
         raise IllegalStateError(code=Code.SESSION_ALREADY_ENDED, message=f"session {row['id']!r} already ended ({row['status']})")
     if confirmed:
         used = row["granted_quantity"]
-    accounts = uow.master.lock_accounts(contract.roles.values())
-    counters = uow.master.counters(contract.id)
     impacts = SessionImpacts.model_validate_json(row["impacts"])
+    state = replace(load_rating_state(uow, catalog.catalog, contract), session_moves=session_moves(impacts))
+    accounts = uow.master.lock_accounts(contract.roles.values())
     charge: ChargeResult | None = None
     notes: list[NotificationView] = []
     if charges and used is not None and used > 0:
         item = _session_item(catalog.catalog, row, used, used_before=row["used_quantity"])
-        charge, accounts, counters, impacts = _settle(uow, context, catalog.version, contract, row, item, accounts, counters, impacts)
+        charge, accounts, state, impacts = _settle(uow, context, catalog.version, row, item, accounts, state, impacts)
         notes = list(charge.notifications or [])
     grant = Grant(ZERO, {})
     if step is _Step.UPDATE:
         template = _session_item(catalog.catalog, row, ZERO, used_before=row["used_quantity"] + (used if charges and used else ZERO))
         reserved = uow.sessions.reserved(accounts, excluding=[row["id"]])
-        held = _held(catalog.catalog, contract, counters, uow.sessions.live_on_contract(contract.id, excluding=row["id"]))
+        held = _held(catalog.catalog, state, uow.sessions.live_on_contract(contract.id, excluding=row["id"]))
         try:
-            state = ContractState(contract, held)
-            grant = grant_for(catalog.catalog, state, template, accounts, spendable(accounts, reserved), requested=requested)
+            grant = grant_for(catalog.catalog, held, template, accounts, spendable(accounts, reserved), requested=requested)
         except KopekError as grant_error:
             # The usage just charged stays charged; only the next grant is refused (e.g. an account blocked meanwhile).
             grant = Grant(ZERO, {}, grant_error)
@@ -377,7 +412,7 @@ def _write(
             "granted_quantity": grant.quantity,
             "used_quantity": row["used_quantity"] + (used or ZERO),
             "charged_amount": row["charged_amount"] + charged,
-            "impacts": impacts.model_copy(update={"transient_counters": held_impacts(grant.held)}).model_dump_json(),
+            "impacts": impacts.model_copy(update={"held_counters": held_impacts(grant.held)}).model_dump_json(),
         }
     if not uow.sessions.update(row["id"], row["version"], values):
         raise TemporaryIllegalStateError(
@@ -392,16 +427,16 @@ def _settle(
     uow: UnitOfWork,
     context: ChargingContext,
     catalog_version: int,
-    contract: Contract,
     row: dict[str, Any],
     item: TypedItem,
     accounts: dict[AccountId, Account],
-    counters: dict[CounterKey, Decimal],
+    state: ContractState,
     impacts: SessionImpacts,
-) -> tuple[ChargeResult, dict[AccountId, Account], dict[CounterKey, Decimal], SessionImpacts]:
+) -> tuple[ChargeResult, dict[AccountId, Account], ContractState, SessionImpacts]:
     """Charge ``item`` as offline charging would, without the balance bound: reported usage is never dropped."""
     catalog = context.catalogs.current(uow).catalog
-    outcome = rate_item(catalog, ContractState(contract, counters), item)
+    contract = state.contract
+    outcome = rate_item(catalog, state, item)
     if item.quantity > row["granted_quantity"]:
         note = Notification(
             NotificationKind.USAGE_ABOVE_GRANT,
@@ -428,20 +463,18 @@ def _settle(
         session_id=row["id"],
     )
     result = record_charge(uow, charged)
-    counters_after = dict(counters) | {change.key: change.after for change in outcome.counter_changes}
-    return result, after, counters_after, merged_impacts(impacts, result, outcome.counter_changes)
+    impacts = merged_impacts(impacts, result, outcome.counter_changes)
+    return result, after, replace(state.after(outcome.counter_changes), session_moves=session_moves(impacts)), impacts
 
 
-def _held(
-    catalog: Catalog, contract: Contract, counters: Mapping[CounterKey, Decimal], others: list[dict[str, Any]]
-) -> dict[CounterKey, Decimal]:
+def _held(catalog: Catalog, state: ContractState, others: list[dict[str, Any]]) -> ContractState:
     """The counters once the other live sessions of the contract use their grants."""
     granted = [
         _session_item(catalog, other, other["granted_quantity"], used_before=other["used_quantity"])
         for other in others
         if other["granted_quantity"] > 0
     ]
-    return counters_after_grants(catalog, contract, counters, granted)
+    return counters_after_grants(catalog, state, granted)
 
 
 def _session_item(catalog: Catalog, row: Mapping[str, Any], quantity: Decimal, *, used_before: Decimal) -> TypedItem:

@@ -32,6 +32,14 @@ def create(
         str | None,
         typer.Option("--prepaid-balance", help="Also create the prepaid account ID-prepaid with this opening balance.", show_default=False),
     ] = None,
+    prepaid_low_balance_threshold: Annotated[
+        str | None,
+        typer.Option(
+            "--prepaid-low-balance-threshold",
+            help="With --prepaid-balance: a charge taking the balance below this notifies low_balance.",
+            show_default=False,
+        ),
+    ] = None,
     postpaid_credit_limit: Annotated[
         str | None,
         typer.Option(
@@ -52,12 +60,19 @@ def create(
     output = Output(json_output)
     with reporting(output, source=str(file) if file else None):
         if file is not None:
-            if subscriber_account_id or currency or prepaid_balance or postpaid_credit_limit or postpaid:
+            if subscriber_account_id or currency or prepaid_balance or prepaid_low_balance_threshold or postpaid_credit_limit or postpaid:
                 raise InvalidError(code=Code.REQUEST_INVALID, message="give either --file or --id and --currency, not both")
             record = read_model(file, SubscriberAccountInput, what="the subscriber account")
         else:
             record = _record_from_options(
-                subscriber_account_id, currency, name, status, prepaid_balance, postpaid_credit_limit, postpaid=postpaid
+                subscriber_account_id,
+                currency,
+                name,
+                status,
+                prepaid_balance,
+                postpaid_credit_limit,
+                postpaid=postpaid,
+                low_balance_threshold=prepaid_low_balance_threshold,
             )
         with open_engine(database_url) as engine:
             view = engine.create_subscriber_account(record)
@@ -73,12 +88,16 @@ def _record_from_options(
     postpaid_credit_limit: str | None,
     *,
     postpaid: bool,
+    low_balance_threshold: str | None = None,
 ) -> SubscriberAccountInput:
     if subscriber_account_id is None or currency is None:
         raise InvalidError(code=Code.REQUEST_INVALID, message="--id and --currency are required unless --file is given")
     accounts: list[dict[str, Any]] = []
+    if low_balance_threshold is not None and prepaid_balance is None:
+        raise InvalidError(code=Code.REQUEST_INVALID, message="--prepaid-low-balance-threshold needs --prepaid-balance")
     if prepaid_balance is not None:
-        accounts.append({"id": f"{subscriber_account_id}-prepaid", "kind": "prepaid", "initial_balance": prepaid_balance})
+        prepaid = {"id": f"{subscriber_account_id}-prepaid", "kind": "prepaid", "initial_balance": prepaid_balance}
+        accounts.append(prepaid | {"low_balance_threshold": low_balance_threshold})
     if postpaid_credit_limit is not None or postpaid:
         accounts.append({"id": f"{subscriber_account_id}-postpaid", "kind": "postpaid", "credit_limit": postpaid_credit_limit})
     document: dict[str, Any] = {"id": subscriber_account_id, "currency": currency, "name": name, "accounts": accounts}

@@ -8,14 +8,32 @@ Errors exit 1 and print the structured error on stderr.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from kopek import __version__
-from kopek.cli import accounts, catalog, cdrs, charging, contract_states, contracts, demo, master_data, rating_jobs, sessions
+from kopek.cli import (
+    accounts,
+    api_keys,
+    catalog,
+    cdrs,
+    charging,
+    contract_states,
+    contracts,
+    demo,
+    fees,
+    items,
+    master_data,
+    notifications,
+    rating_jobs,
+    refills,
+    sessions,
+)
 from kopek.cli.options import DatabaseUrl, Json, open_engine, shown_url
 from kopek.cli.output import Output, reporting
+from kopek.notify import publisher
 
 app = typer.Typer(
     name="kopek",
@@ -25,6 +43,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["--help", "-h"]},
 )
 app.add_typer(catalog.app, name="catalog")
+app.add_typer(api_keys.app, name="api-keys")
 app.add_typer(master_data.app, name="master-data")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(contracts.app, name="contracts")
@@ -34,7 +53,11 @@ app.add_typer(contract_states.migration_app, name="migration")
 app.add_typer(sessions.app, name="sessions")
 app.add_typer(cdrs.app, name="cdrs")
 app.add_typer(rating_jobs.jobs_app, name="jobs")
+app.add_typer(items.app, name="items")
+app.add_typer(fees.app, name="fees")
+app.add_typer(notifications.app, name="notifications")
 app.command("charge")(charging.charge)
+app.command("refill")(refills.refill)
 app.command("demo")(demo.demo)
 app.command("rate")(rating_jobs.rate)
 
@@ -71,9 +94,16 @@ def serve(
     cleanup_interval_seconds: Annotated[
         float, typer.Option("--cleanup-interval-seconds", help="Clean up expired charging sessions this often; 0 disables.", min=0)
     ] = 10,
+    item_files_dir: Annotated[
+        Path, typer.Option("--item-files-dir", help="Where POST /v1/item-files:export writes item files.", file_okay=False)
+    ] = Path("item-files"),
+    nats_url: notifications.NatsUrl = None,
+    nats_subject_prefix: notifications.SubjectPrefix = publisher.SUBJECT_PREFIX_DEFAULT,
+    nats_stream: notifications.Stream = publisher.STREAM_DEFAULT,
+    publish_interval_seconds: notifications.PublishIntervalSeconds = publisher.PUBLISH_INTERVAL_SECONDS_DEFAULT,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Serve the HTTP API (JSON under /v1, OpenAPI at /docs) with uvicorn."""
+    """Serve the HTTP API (JSON under /v1, OpenAPI at /docs) with uvicorn; with --nats-url, publish notifications to NATS."""
     output = Output()
     with reporting(output):
         # Imported here so that the rest of the CLI works without the web stack loaded.
@@ -81,9 +111,17 @@ def serve(
 
         from kopek.api.app import create_app
 
+        publishing = notifications.publisher_settings(
+            nats_url, nats_subject_prefix, nats_stream, interval_seconds=publish_interval_seconds
+        )
         engine = open_engine(database_url)
         try:
-            api = create_app(engine, cleanup_interval_seconds=cleanup_interval_seconds)
+            api = create_app(
+                engine,
+                cleanup_interval_seconds=cleanup_interval_seconds,
+                item_files_directory=item_files_dir,
+                notification_publishing=publishing,
+            )
             uvicorn.run(api, host=host, port=port, log_level=log_level)
         finally:
             engine.close()

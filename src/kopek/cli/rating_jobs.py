@@ -1,4 +1,4 @@
-"""``kopek rate`` (start or join a rating job, with a progress bar) and ``kopek jobs status``."""
+"""``kopek rate`` (start or join a rating job, with a progress bar), ``kopek jobs status`` and ``kopek jobs cancel``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from kopek.batch.rating_jobs import JobFilters, JobStatus, RatingMode
+from kopek.batch.partition_rating import CDRS_PER_CHUNK
+from kopek.batch.rating_jobs import PARTITION_LEASE_SECONDS, JobFilters, JobStatus, RatingMode
 from kopek.cli.options import DatabaseUrl, Json, actor, open_engine
 from kopek.cli.output import Output, cell, reporting, table
 
@@ -27,17 +28,31 @@ def rate(
     ] = None,
     date_to: Annotated[datetime | None, typer.Option("--to", help="Only CDRs consumed before this date.", show_default=False)] = None,
     item_class: Annotated[str | None, typer.Option("--item-class", help="Only CDRs of this item class.", show_default=False)] = None,
+    contract: Annotated[
+        list[str] | None,
+        typer.Option("--contract", help="Only CDRs of this contract (repeat for several).", metavar="ID", show_default=False),
+    ] = None,
     worker: Annotated[
         str | None,
-        typer.Option("--worker", help="Join (or resume) this existing job instead of starting one.", metavar="JOB", show_default=False),
+        typer.Option(
+            "--worker", help="Work on (or resume) this existing job beside any other workers instead of starting one.", metavar="JOB"
+        ),
     ] = None,
+    chunk_cdrs: Annotated[int, typer.Option("--chunk-cdrs", min=1, help="CDRs charged and committed together.")] = CDRS_PER_CHUNK,
+    lease_seconds: Annotated[
+        float, typer.Option("--lease-seconds", min=0.1, help="How long a partition of a silent worker waits before another takes it over.")
+    ] = PARTITION_LEASE_SECONDS,
     database_url: DatabaseUrl = None,
     json_output: Json = False,
 ) -> None:
-    """Rate and charge the pending CDRs in the foreground; exits 1 when any CDR failed or was skipped."""
+    """Rate and charge the pending CDRs in the foreground; exits 1 when any CDR failed or was skipped.
+
+    Without ``--worker``, starts a job and works on it as its first worker; more workers
+    (other processes, other machines on one PostgreSQL) may join it with ``--worker JOB``.
+    """
     output = Output(json_output)
     with reporting(output), open_engine(database_url) as engine:
-        filters = JobFilters(date_from=_utc(date_from), date_to=_utc(date_to), item_class=item_class)
+        filters = JobFilters(date_from=_utc(date_from), date_to=_utc(date_to), item_class=item_class, contract_id=contract or None)
         job_id = worker or engine.start_rating_job(mode, filters, actor=actor())
         progress = Progress(
             TextColumn(f"Rating {job_id}"),
@@ -49,7 +64,9 @@ def rate(
         )
         with progress:
             task = progress.add_task("rating", total=engine.rating_job(job_id).pending)
-            status = engine.run_rating_job(job_id, progress=lambda count: progress.advance(task, count))
+            status = engine.run_rating_job(
+                job_id, progress=lambda count: progress.advance(task, count), chunk_cdrs=chunk_cdrs, lease_seconds=lease_seconds
+            )
     output.emit(status, lambda console: _render(console, status))
     if status.failed or status.skipped:
         raise typer.Exit(1)
@@ -69,10 +86,20 @@ def status(job_id: JobId, database_url: DatabaseUrl = None, json_output: Json = 
     output.emit(found, lambda console: _render(console, found))
 
 
+@jobs_app.command("cancel")
+def cancel(job_id: JobId, database_url: DatabaseUrl = None, json_output: Json = False) -> None:
+    """Cancel a job that has not finished: what was charged stays charged, its pending CDRs go back to the store."""
+    output = Output(json_output)
+    with reporting(output), open_engine(database_url) as engine:
+        cancelled = engine.cancel_rating_job(job_id, actor=actor())
+    output.emit(cancelled, lambda console: _render(console, cancelled))
+
+
 def _render(console: Console, status: JobStatus) -> None:
     console.print(
         f"{status.id} ({status.mode.value}): {status.state.value}; {status.total} CDR(s): {status.charged} charged, "
-        f"{status.failed} failed, {status.skipped} skipped, {status.pending} pending ({status.progress:.0%})",
+        f"{status.failed} failed, {status.skipped} skipped, {status.pending} pending ({status.progress:.0%})"
+        + (f"; {status.released} released" if status.released else ""),
         style="green" if status.state.value == "succeeded" else "yellow",
         markup=False,
     )

@@ -21,6 +21,10 @@ Used = Annotated[str, typer.Option("--used", help="Usage since the last grant, i
 Requested = Annotated[
     str | None, typer.Option("--requested", help="The grant wanted; default: as much as the money allows.", show_default=False)
 ]
+IdempotencyKey = Annotated[
+    str | None,
+    typer.Option("--idempotency-key", help="Your id of this call: a retry with it answers the first result.", show_default=False),
+]
 
 
 @app.command("start")
@@ -47,6 +51,7 @@ def start(
             "--property", "-p", help="Another property as NAME=VALUE; repeat for several.", metavar="NAME=VALUE", show_default=False
         ),
     ] = None,
+    idempotency_key: IdempotencyKey = None,
     database_url: DatabaseUrl = None,
     json_output: Json = False,
 ) -> None:
@@ -67,6 +72,7 @@ def start(
                 requested_quantity=requested,
                 default_resolution=resolution,
                 reservation_id=reservation_id,
+                idempotency_key=idempotency_key,
             )
             result = engine.start_session(command)
     output.emit(result, lambda console: render_result(console, "Started", result))
@@ -74,21 +80,32 @@ def start(
 
 @app.command("update")
 def update(
-    session_id: SessionId, used: Used, requested: Requested = None, database_url: DatabaseUrl = None, json_output: Json = False
+    session_id: SessionId,
+    used: Used,
+    requested: Requested = None,
+    idempotency_key: IdempotencyKey = None,
+    database_url: DatabaseUrl = None,
+    json_output: Json = False,
 ) -> None:
     """Charge the usage since the last grant and reserve the next grant."""
     output = Output(json_output)
     with reporting(output), open_engine(database_url) as engine:
-        result = engine.update_session(UpdateSession(session_id, used, requested))
+        result = engine.update_session(UpdateSession(session_id, used, requested, idempotency_key))
     output.emit(result, lambda console: render_result(console, "Updated", result))
 
 
 @app.command("stop")
-def stop(session_id: SessionId, used: Used = "0", database_url: DatabaseUrl = None, json_output: Json = False) -> None:
+def stop(
+    session_id: SessionId,
+    used: Used = "0",
+    idempotency_key: IdempotencyKey = None,
+    database_url: DatabaseUrl = None,
+    json_output: Json = False,
+) -> None:
     """Charge the final usage, release the rest and end the session."""
     output = Output(json_output)
     with reporting(output), open_engine(database_url) as engine:
-        result = engine.stop_session(StopSession(session_id, used))
+        result = engine.stop_session(StopSession(session_id, used, idempotency_key))
     output.emit(result, lambda console: render_result(console, "Stopped", result))
 
 

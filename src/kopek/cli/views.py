@@ -76,9 +76,17 @@ def render_contract(console: Console, view: ContractView) -> None:
     console.print(roles)
     render_accesses(console, view.accesses)
     if view.counters:
-        counters = table("Counters", "contract item", "counter", ">value", "unit")
+        counters = table("Counters", "scope", "item", "counter", ">value", "unit", "period start", "expires")
         for counter in view.counters:
-            counters.add_row(cell(counter.item_id or "(contract)"), cell(counter.name), cell(counter.value), cell(counter.unit))
+            counters.add_row(
+                cell(counter.scope),
+                cell(counter.item_id),
+                cell(counter.name),
+                cell(counter.value),
+                cell(counter.unit),
+                cell(counter.period_start),
+                cell(counter.expires_at),
+            )
         console.print(counters)
 
 

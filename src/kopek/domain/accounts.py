@@ -20,8 +20,8 @@ from kopek.errors import (
     PrerequisiteMissingError,
     Reason,
 )
-from kopek.money import rating_context
-from kopek.rating.outcome import ChargedItem
+from kopek.money import rating_context, to_text
+from kopek.rating.outcome import ChargedItem, Notification, NotificationKind
 
 
 class OperationKind(StrEnum):
@@ -32,6 +32,7 @@ class OperationKind(StrEnum):
     ACCUMULATION = "accumulation"
     CREDIT = "credit"
     ADJUSTMENT = "adjustment"
+    REFILL = "refill"
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,3 +208,42 @@ def adjust(account: Account, amount: Decimal, kind: OperationKind) -> tuple[Acco
             message=f"prepaid account {account.id!r} holds {account.balance}; the adjustment would take it below its floor {account.floor}",
         )
     return replace(account, balance=after), AccountOperation(account.id, kind, amount, after, account.currency)
+
+
+def low_balance_notifications(accounts: Mapping[AccountId, Account], operations: Sequence[AccountOperation]) -> list[Notification]:
+    """A ``low_balance`` notification for each prepaid account that ``operations`` took from at or
+    above its ``low_balance_threshold`` to below it; ``accounts`` are the accounts after them.
+
+    Told once per crossing: a balance that was already below its threshold tells nothing, and
+    a balance raised back to the threshold or above (a refill, a credit) tells again when a
+    later charge crosses it. Accounts in ``accounts`` that no operation touched cross nothing.
+    """
+    with decimal.localcontext(rating_context()):
+        moved: dict[AccountId, Decimal] = {}
+        for operation in operations:
+            moved[operation.account_id] = moved.get(operation.account_id, Decimal(0)) + operation.amount
+        crossed = []
+        for account_id in sorted(moved):
+            account = accounts[account_id]
+            threshold = account.low_balance_threshold
+            if account.kind is not AccountKind.PREPAID or threshold is None:
+                continue
+            before = account.balance - moved[account_id]
+            if before >= threshold > account.balance:
+                crossed.append(_low_balance(account, threshold))
+        return crossed
+
+
+def _low_balance(account: Account, threshold: Decimal) -> Notification:
+    balance, limit = to_text(account.balance), to_text(threshold)
+    return Notification(
+        NotificationKind.LOW_BALANCE,
+        f"prepaid account {account.id!r} holds {balance} {account.currency}, below its low balance threshold {limit}",
+        {
+            "account_id": account.id,
+            "subscriber_account_id": account.subscriber_account_id,
+            "threshold": limit,
+            "balance": balance,
+            "currency": account.currency,
+        },
+    )

@@ -24,9 +24,11 @@ from pydantic import (
     PrivateAttr,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from kopek import limits
+from kopek.domain.periods import Cycle, Period
 from kopek.domain.units import Unit
 from kopek.money import NotADecimalError, RoundingMode, to_decimal, to_text
 
@@ -49,6 +51,14 @@ Dec = Annotated[
 NonNegativeDec = Annotated[Dec, Field(ge=0)]
 PositiveDec = Annotated[Dec, Field(gt=0)]
 Name = Annotated[str, Field(min_length=1, max_length=limits.IDENTIFIER_CHARS_MAX, pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]*$")]
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
 
 
 class Frozen(BaseModel):
@@ -92,8 +102,32 @@ class ItemClass(Frozen):
 
 
 class CounterScope(StrEnum):
+    """Where a counter's value lives and who shares it.
+
+    ``contract``: one value per contract, shared by its items (a linked contract uses its
+    parent's when the parent declares the counter); ``contract_item``: one per contract
+    item; ``activation``: one per charge activation of the contract item, kept with the
+    activation; ``shared``: one per namespace, shared by every contract whose plans
+    declare it; ``transient``: lives for one rating call (or one session) only.
+    """
+
     CONTRACT = "contract"
     CONTRACT_ITEM = "contract_item"
+    ACTIVATION = "activation"
+    SHARED = "shared"
+    TRANSIENT = "transient"
+
+
+class CounterReset(StrEnum):
+    """When a counter goes back to its initial value: never, at the start of each day, week
+    or month in the counter's time zone, or at the start of each period of the contract
+    item's recurring fee (``per_activation``)."""
+
+    NONE = "none"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    PER_ACTIVATION = "per_activation"
 
 
 class ThresholdDirection(StrEnum):
@@ -115,10 +149,41 @@ class CounterSpec(Frozen):
 
     name: Name
     scope: CounterScope = CounterScope.CONTRACT_ITEM
+    namespace: Name | None = Field(default=None, description="The namespace of a shared counter; required with scope shared only.")
     unit: Unit
     initial: Dec = Decimal(0)
     description: str = ""
     thresholds: tuple[CounterThreshold, ...] = Field(default=(), max_length=limits.COUNTER_THRESHOLDS_MAX)
+    reset: CounterReset = CounterReset.NONE
+    anchor_day: int | None = Field(
+        default=None, ge=1, le=31, description="Monthly reset: day of the month (default 1); weekly: ISO weekday 1-7 (default 1, Monday)."
+    )
+    time_zone: str = Field(
+        default="UTC", min_length=1, max_length=limits.IDENTIFIER_CHARS_MAX, description="IANA zone whose midnight starts a period."
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_counter_time_zone(cls, value: str) -> str:
+        return _known_zone(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CounterSpec:
+        if (self.scope is CounterScope.SHARED) != (self.namespace is not None):
+            raise ValueError("a namespace is required for scope shared, and allowed for it only")
+        if self.anchor_day is not None and self.reset not in (CounterReset.MONTHLY, CounterReset.WEEKLY):
+            raise ValueError("anchor_day applies to monthly and weekly resets only")
+        if self.reset is CounterReset.WEEKLY and (self.anchor_day or 1) > 7:
+            raise ValueError("the anchor day of a weekly reset is an ISO weekday, 1 (Monday) to 7 (Sunday)")
+        if self.scope is CounterScope.TRANSIENT and self.reset is not CounterReset.NONE:
+            raise ValueError("a transient counter lives for one rating call or session: it cannot reset")
+        return self
+
+    def cycle(self) -> Cycle | None:
+        """The calendar cycle of a daily, weekly or monthly reset (none for the others)."""
+        if self.reset in (CounterReset.NONE, CounterReset.PER_ACTIVATION):
+            return None
+        return Cycle(Period(self.reset.value), ZoneInfo(self.time_zone), self.anchor_day or 1)
 
 
 class Rounding(Frozen):
@@ -337,11 +402,7 @@ class ScheduleNode(Frozen):
     @field_validator("time_zone")
     @classmethod
     def _known_time_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+        return _known_zone(value)
 
 
 PriceNode = Annotated[
@@ -391,6 +452,89 @@ class Charge(Frozen):
     counter_updates: tuple[CounterUpdate, ...] = ()
 
 
+class FeeKind(StrEnum):
+    """A recurring fee is charged at the start of every period; a one-off fee once, when the contract starts."""
+
+    RECURRING = "recurring"
+    ONE_OFF = "one_off"
+
+
+class Proration(StrEnum):
+    """How a partial first period is priced: in full (``none``) or by the days used (``daily``)."""
+
+    NONE = "none"
+    DAILY = "daily"
+
+
+class InsufficientBalanceRule(StrEnum):
+    """What a fee does when its payer cannot cover it: suspend the contract item's activation,
+    or post it anyway, below the prepaid floor (or past the postpaid credit limit)."""
+
+    SUSPEND = "suspend"
+    BELOW_FLOOR = "below_floor"
+
+
+class Fee(Frozen):
+    """An amount charged for having the contract item, not for using it (see docs/catalog.md, Fees).
+
+    ``amount`` is in the plan's currency. A recurring fee is charged in advance at the start
+    of each period of its cycle; the first period starts when the contract starts.
+    """
+
+    name: Name
+    kind: FeeKind = FeeKind.RECURRING
+    period: Period | None = Field(default=None, description="daily, weekly or monthly; recurring fees only.")
+    anchor_day: int | None = Field(
+        default=None,
+        ge=1,
+        le=31,
+        description="Monthly: day of the month; weekly: ISO weekday 1-7; default: the contract's start day in time_zone.",
+    )
+    time_zone: str = Field(
+        default="UTC", min_length=1, max_length=limits.IDENTIFIER_CHARS_MAX, description="IANA zone whose midnight starts a period."
+    )
+    amount: NonNegativeDec
+    account_role: Name = "prepaid"
+    rounding: Rounding = Rounding()
+    output: Output = Output.BILLABLE
+    proration: Proration = Proration.NONE
+    on_insufficient_balance: InsufficientBalanceRule = InsufficientBalanceRule.SUSPEND
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_fee_time_zone(cls, value: str) -> str:
+        return _known_zone(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Fee:
+        if self.kind is FeeKind.RECURRING and self.period is None:
+            raise ValueError("a recurring fee needs a period: daily, weekly or monthly")
+        if self.kind is FeeKind.ONE_OFF and (self.period is not None or self.anchor_day is not None):
+            raise ValueError("a one-off fee has no period and no anchor_day")
+        if self.kind is FeeKind.ONE_OFF and self.proration is not Proration.NONE:
+            raise ValueError("a one-off fee has no period to prorate")
+        if self.anchor_day is not None and self.period is Period.DAILY:
+            raise ValueError("anchor_day applies to monthly and weekly fees only")
+        if self.period is Period.WEEKLY and self.anchor_day is not None and self.anchor_day > 7:
+            raise ValueError("the anchor day of a weekly fee is an ISO weekday, 1 (Monday) to 7 (Sunday)")
+        return self
+
+    def cycle(self, origin: datetime) -> Cycle | None:
+        """The cycle of a recurring fee whose first period starts at ``origin`` (the contract's start);
+        none for a one-off fee. Without ``anchor_day`` the cycle is anchored on ``origin``'s local day."""
+        if self.period is None:
+            return None
+        zone = ZoneInfo(self.time_zone)
+        local = origin.astimezone(zone)
+        if self.period is Period.WEEKLY:
+            anchor = self.anchor_day or local.isoweekday()
+        elif self.period is Period.MONTHLY:
+            anchor = self.anchor_day or local.day
+        else:
+            anchor = 1
+        return Cycle(self.period, zone, anchor)
+
+
 class ChargePlan(Frozen):
     """A version of a charge plan: several versions share a name and differ by ``effective_from``."""
 
@@ -402,10 +546,20 @@ class ChargePlan(Frozen):
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     description: str = ""
     counters: tuple[CounterSpec, ...] = ()
-    charges: tuple[Charge, ...] = Field(min_length=1)
+    charges: tuple[Charge, ...] = ()
+    fees: tuple[Fee, ...] = Field(default=(), max_length=limits.PLAN_FEES_MAX)
+
+    @model_validator(mode="after")
+    def _prices_something(self) -> ChargePlan:
+        if not self.charges and not self.fees:
+            raise ValueError("a charge plan needs at least one charge or one fee")
+        return self
 
     def counter(self, name: str) -> CounterSpec | None:
         return next((spec for spec in self.counters if spec.name == name), None)
+
+    def fee(self, name: str) -> Fee | None:
+        return next((record for record in self.fees if record.name == name), None)
 
 
 def _effective_order(plan: ChargePlan) -> date:
@@ -420,12 +574,46 @@ class Calendar(Frozen):
     dates: tuple[date, ...] = ()
 
 
+class RefillBonus(Frozen):
+    """Units a refill adds to a counter of the contract, which lapse ``expires_after_days`` days later."""
+
+    counter: Name
+    units: PositiveDec = Field(description="In the counter's unit.")
+    expires_after_days: int = Field(ge=1, le=limits.REFILL_BONUS_DAYS_MAX)
+
+
+class RefillPlan(Frozen):
+    """How a top-up credits a prepaid balance: a fixed ``amount`` or one between ``min_amount``
+    and ``max_amount`` (both inclusive, each optional), and optionally bonus units in a counter."""
+
+    name: Name
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    description: str = ""
+    account_role: Name = "prepaid"
+    amount: PositiveDec | None = Field(default=None, description="A fixed amount; excludes min_amount and max_amount.")
+    min_amount: PositiveDec | None = None
+    max_amount: PositiveDec | None = None
+    bonus: RefillBonus | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> RefillPlan:
+        if self.amount is not None and (self.min_amount is not None or self.max_amount is not None):
+            raise ValueError("a refill plan has a fixed amount or amount bounds, not both")
+        if self.min_amount is not None and self.max_amount is not None and self.min_amount > self.max_amount:
+            raise ValueError("min_amount is above max_amount")
+        return self
+
+
 class Catalog(Frozen):
-    """Everything kopek needs to price: item classes, charge plans and calendars."""
+    """Everything kopek needs to price: item classes, charge plans, refill plans and calendars."""
 
     item_classes: tuple[ItemClass, ...] = ()
     charge_plans: tuple[ChargePlan, ...] = ()
     calendars: tuple[Calendar, ...] = ()
+    refill_plans: tuple[RefillPlan, ...] = ()
+
+    def refill_plan(self, name: str) -> RefillPlan | None:
+        return next((record for record in self.refill_plans if record.name == name), None)
 
     def calendar(self, name: str) -> Calendar | None:
         return next((record for record in self.calendars if record.name == name), None)
@@ -441,6 +629,10 @@ class Catalog(Frozen):
             day = at.astimezone(UTC).date()
             versions = [plan for plan in versions if plan.effective_from is None or plan.effective_from <= day]
         return versions[-1] if versions else None
+
+    def charge_plan_versions(self, name: str) -> tuple[ChargePlan, ...]:
+        """Every version of plan ``name``, oldest first."""
+        return tuple(self._charge_plans_by_name.get(name, ()))
 
     def model_post_init(self, context: Any, /) -> None:
         # Look-ups by name happen for every rated item; index once, the versions of a plan

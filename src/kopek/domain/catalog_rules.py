@@ -18,8 +18,10 @@ from kopek.domain.catalog import (
     Charge,
     ChargePlan,
     ConnectFeeNode,
+    CounterReset,
     CounterScope,
     DiscountNode,
+    FeeKind,
     ItemClass,
     PrefixNode,
     PriceNode,
@@ -44,13 +46,35 @@ def check_catalog(catalog: Catalog) -> list[ErrorDetail]:
     faults = list(_check_names(catalog))
     for index, item_class in enumerate(catalog.item_classes):
         faults.extend(_check_item_class(item_class, ("item_classes", index)))
-    contract_counters: dict[str, tuple[Unit, object]] = {}
+    contract_counters: dict[str, tuple[object, ...]] = {}
     for plan_index, plan in enumerate(catalog.charge_plans):
         path: Path = ("charge_plans", plan_index)
         faults.extend(_check_plan_counters(plan, path, contract_counters))
         for charge_index, charge in enumerate(plan.charges):
             faults.extend(_check_charge(catalog, plan, charge, (*path, "charges", charge_index)))
+        for name in sorted(_duplicates([fee.name for fee in plan.fees])):
+            faults.append(ErrorDetail(f"fee {name!r} is defined more than once", (*path, "fees")))
+    faults.extend(_check_refill_plans(catalog))
     return faults
+
+
+_BONUS_SCOPES = (CounterScope.CONTRACT, CounterScope.CONTRACT_ITEM)
+
+
+def _check_refill_plans(catalog: Catalog) -> Iterator[ErrorDetail]:
+    """Refill plans have distinct names; a bonus goes to a contract or contract-item counter some charge plan declares."""
+    for name in sorted(_duplicates([plan.name for plan in catalog.refill_plans])):
+        yield ErrorDetail(f"refill plan {name!r} is defined more than once", ("refill_plans",))
+    for index, refill_plan in enumerate(catalog.refill_plans):
+        if refill_plan.bonus is None:
+            continue
+        counter = refill_plan.bonus.counter
+        declared = [spec for plan in catalog.charge_plans for spec in plan.counters if spec.name == counter]
+        path: Path = ("refill_plans", index, "bonus", "counter")
+        if not declared:
+            yield ErrorDetail(f"no charge plan declares the bonus counter {counter!r}", path)
+        elif not any(spec.scope in _BONUS_SCOPES for spec in declared):
+            yield ErrorDetail(f"bonus counter {counter!r} must have scope contract or contract_item", path)
 
 
 def _duplicates(names: list[str]) -> set[str]:
@@ -91,16 +115,26 @@ def _check_item_class(item_class: ItemClass, path: Path) -> Iterator[ErrorDetail
         yield ErrorDetail("the quantity property must be required or have a default", (*path, "quantity"))
 
 
-def _check_plan_counters(plan: ChargePlan, path: Path, contract_counters: dict[str, tuple[Unit, object]]) -> Iterator[ErrorDetail]:
+def _check_plan_counters(plan: ChargePlan, path: Path, contract_counters: dict[str, tuple[object, ...]]) -> Iterator[ErrorDetail]:
     for name in sorted(_duplicates([spec.name for spec in plan.counters])):
         yield ErrorDetail(f"counter {name!r} is defined more than once", (*path, "counters"))
+    recurring = any(fee.kind is FeeKind.RECURRING for fee in plan.fees)
     for index, spec in enumerate(plan.counters):
-        if spec.scope is not CounterScope.CONTRACT:
-            continue
-        seen = contract_counters.setdefault(spec.name, (spec.unit, spec.initial))
-        if seen != (spec.unit, spec.initial):
+        if spec.reset is CounterReset.PER_ACTIVATION and (not recurring or spec.scope is CounterScope.SHARED):
             yield ErrorDetail(
-                f"contract counter {spec.name!r} is declared by several plans with a different unit or initial value",
+                f"counter {spec.name!r} resets per activation: its plan needs a recurring fee, and it cannot be shared",
+                (*path, "counters", index, "reset"),
+            )
+    # A contract or shared counter is one value that several plans may declare: they must agree on it.
+    for index, spec in enumerate(plan.counters):
+        if spec.scope not in (CounterScope.CONTRACT, CounterScope.SHARED):
+            continue
+        identity = spec.name if spec.scope is CounterScope.CONTRACT else f"{spec.namespace}/{spec.name}"
+        declared = (spec.unit, spec.initial, spec.reset, spec.anchor_day, spec.time_zone)
+        seen = contract_counters.setdefault(f"{spec.scope}:{identity}", declared)
+        if seen != declared:
+            yield ErrorDetail(
+                f"{spec.scope} counter {identity!r} is declared by several plans with a different unit, initial value or reset",
                 (*path, "counters", index),
             )
     for name in sorted(_duplicates([charge.name for charge in plan.charges])):

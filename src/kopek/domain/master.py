@@ -54,6 +54,8 @@ class Account:
     ``balance`` of a postpaid account is the amount accumulated since the last
     invoice, never above ``credit_limit`` when one is set (``None``: no limit).
     ``holder_status`` is the status of the owning subscriber account.
+    ``low_balance_threshold`` (prepaid only; ``None``: never) is the balance under which a
+    charge that crosses it notifies ``low_balance``.
     """
 
     id: AccountId
@@ -64,6 +66,7 @@ class Account:
     floor: Decimal = Decimal(0)
     credit_limit: Decimal | None = None
     holder_status: SubscriberAccountStatus = SubscriberAccountStatus.ACTIVE
+    low_balance_threshold: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,20 +61,35 @@ def states_of(uow: UnitOfWork, contract_ids: Sequence[str]) -> list[ContractStat
     activations: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in uow.contract_states.activation_rows(contract_ids):
         activations[row["contract_id"]].append(row)
+    activation_counters: dict[tuple[str, str], list[CounterState]] = defaultdict(list)
+    for row in uow.contract_states.activation_counter_rows(contract_ids):
+        activation_counters[row["contract_id"], row["activation_id"]].append(_counter(row))
     return [
-        _state(snapshot, counters[snapshot["id"]], activations[snapshot["id"]])
+        _state(snapshot, counters[snapshot["id"]], activations[snapshot["id"]], activation_counters)
         for snapshot in uow.contract_states.snapshot_rows(contract_ids)
     ]
 
 
-def _state(snapshot: dict[str, Any], counter_rows: list[dict[str, Any]], activation_rows: list[dict[str, Any]]) -> ContractState:
+def _counter(row: dict[str, Any]) -> CounterState:
+    return CounterState(
+        name=row["name"], unit=row["unit"], value=row["value"], period_start=row["period_start"], expires_at=row["expires_at"]
+    )
+
+
+def _state(
+    snapshot: dict[str, Any],
+    counter_rows: list[dict[str, Any]],
+    activation_rows: list[dict[str, Any]],
+    activation_counters: dict[tuple[str, str], list[CounterState]],
+) -> ContractState:
     items: dict[str, list[CounterState]] = defaultdict(list)
     shared: list[SharedCounterState] = []
     for row in counter_rows:
         if row["item_id"] == "":
-            shared.append(SharedCounterState(namespace=CONTRACT_NAMESPACE, name=row["name"], unit=row["unit"], value=row["value"]))
+            counter = _counter(row)
+            shared.append(SharedCounterState(namespace=CONTRACT_NAMESPACE, **counter.model_dump()))
         else:
-            items[row["item_id"]].append(CounterState(name=row["name"], unit=row["unit"], value=row["value"]))
+            items[row["item_id"]].append(_counter(row))
     return ContractState(
         format_version=CONTRACT_STATE_FORMAT_VERSION,
         contract_id=snapshot["id"],
@@ -89,6 +104,7 @@ def _state(snapshot: dict[str, Any], counter_rows: list[dict[str, Any]], activat
                 kind=row["kind"],
                 status=row["status"],
                 last_activation_date=row["last_activation_date"],
+                counters=tuple(activation_counters[row["contract_id"], row["id"]]),
             )
             for row in activation_rows
         ),

@@ -1,10 +1,12 @@
 """Bulk restore of contract states from JSON lines, in one of two processing modes.
 
-``ALL_OR_NOTHING`` runs the whole batch in one transaction and commits it only
-when every state is valid. ``BEST_EFFORT`` commits the valid states a batch of
-lines at a time and reports the others. Either way the input is read line by line
-and written ``CONTRACT_STATES_BATCH_MAX`` states at a time, so memory stays bounded
-whatever the size of the file.
+``ALL_OR_NOTHING`` runs the whole file in one transaction and commits it only
+when every state is valid. ``BEST_EFFORT`` commits each valid contract and reports
+the others: whether a state is restored never depends on the other lines of its
+batch. Either way the input is read line by line (see :mod:`kopek.migration.reading`)
+and validated and written ``CONTRACT_STATES_BATCH_MAX``
+states at a time, so memory stays bounded whatever the size of the file; only the ids
+of the contracts seen so far are kept, to refuse a contract the file repeats.
 
 Restore replaces a contract's stored counter values, activations and snapshot
 fields with the state's. It is neither a counter reset nor a refill: it writes no
@@ -13,27 +15,25 @@ account operation and no charged item.
 
 from __future__ import annotations
 
-import json
-from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
-import pydantic
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 
 from kopek import limits
 from kopek.admin.catalog import CatalogCache
 from kopek.clock import Clock
-from kopek.domain.catalog import Catalog
-from kopek.domain.validation import invalid_input
-from kopek.errors import Category, Code, ErrorDetail, InvalidError, KopekError, Reason
-from kopek.migration.state import ContractState
+from kopek.errors import Category, Code, IllegalSystemStateError, InvalidError, KopekError, Reason
+from kopek.migration.reading import Parsed, batches, parse_line
+from kopek.migration.state import ContractState, CounterState, SharedCounterState
 from kopek.migration.validation import ContractFacts, DeclaredCounters, check_contract_state
+from kopek.store.contract_state_store import ContractStateRows, CounterRow
 from kopek.store.uow import UnitOfWork
+
+__all__ = ["RestoreContext", "RestoreFailure", "RestoreMode", "RestoreReport", "parse_line", "restore"]
 
 
 class RestoreMode(StrEnum):
@@ -92,8 +92,21 @@ class _Tally:
             )
 
 
-_Parsed = tuple[int, ContractState | None, str | None, KopekError | None]
-"""A line number, its state when valid, else the contract id found (if any) and the fault."""
+_Valid = tuple[int, ContractState]
+"""A line number and its state, which passed every check."""
+
+
+@dataclass
+class _Run:
+    """What one restore carries from batch to batch.
+
+    ``seen`` holds the id of every contract read so far, so a contract repeated anywhere in
+    the file is found: about 100 bytes per contract (a million contracts: some 100 MiB).
+    """
+
+    now: datetime
+    tally: _Tally = field(default_factory=_Tally)
+    seen: set[str] = field(default_factory=set)
 
 
 def restore(lines: Iterable[str], mode: RestoreMode, context: RestoreContext, *, actor: str) -> RestoreReport:
@@ -102,26 +115,31 @@ def restore(lines: Iterable[str], mode: RestoreMode, context: RestoreContext, *,
     The audit log records who restored, when, in which mode and the counts, committed
     or not (an ALL_OR_NOTHING batch that was refused is audited too).
     """
-    now = context.clock()
-    tally = _Tally()
+    run = _Run(now=context.clock())
     if mode is RestoreMode.ALL_OR_NOTHING:
         with UnitOfWork(context.database) as uow:
-            catalog = context.catalogs.current(uow).catalog
-            for batch in _batches(lines):
-                _restore_batch(uow, catalog, batch, tally, now=now, write=tally.failed == 0)
-            if tally.failed == 0:
+            declared = DeclaredCounters(context.catalogs.current(uow).catalog)
+            for batch in batches(lines):
+                # After the first failure the rest is only checked: nothing will be committed.
+                valid = _checked(uow, declared, batch, run, lock=run.tally.failed == 0)
+                if run.tally.failed == 0:
+                    _write(uow, valid)
+                    run.tally.restored += len(valid)
+            if run.tally.failed == 0:
                 uow.commit()
             else:
-                tally.restored = 0
+                run.tally.restored = 0
     else:
-        for batch in _batches(lines):
+        with UnitOfWork(context.database, writes=False) as uow:
+            declared = DeclaredCounters(context.catalogs.current(uow).catalog)
+        for batch in batches(lines):
             with UnitOfWork(context.database) as uow:
-                _restore_batch(uow, context.catalogs.current(uow).catalog, batch, tally, now=now, write=True)
+                _write_each_valid_contract(uow, _checked(uow, declared, batch, run, lock=True), run.tally)
                 uow.commit()
-    report = _report(mode, tally)
+    report = _report(mode, run.tally)
     with UnitOfWork(context.database) as uow:
         details = report.model_dump(mode="json", exclude={"failures"})
-        uow.catalogs.audit(at=now, actor=actor, action="contract_states.restore", target="contract_states", details=details)
+        uow.catalogs.audit(at=run.now, actor=actor, action="contract_states.restore", target="contract_states", details=details)
         uow.commit()
     return report
 
@@ -133,108 +151,75 @@ def _report(mode: RestoreMode, tally: _Tally) -> RestoreReport:
         states_read=tally.read,
         states_restored=tally.restored,
         states_failed=tally.failed,
-        failures=tally.failures,
+        # Within a batch, unreadable lines are found before the others are checked: list by line.
+        failures=sorted(tally.failures, key=lambda failure: failure.line),
         failures_truncated=tally.failed > len(tally.failures),
     )
 
 
-def _batches(lines: Iterable[str]) -> Iterator[list[_Parsed]]:
-    batch: list[_Parsed] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        batch.append(parse_line(number, line))
-        if len(batch) == limits.CONTRACT_STATES_BATCH_MAX:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def _checked(uow: UnitOfWork, declared: DeclaredCounters, batch: list[Parsed], run: _Run, *, lock: bool) -> list[_Valid]:
+    """The states of ``batch`` that pass every check, in line order; the others are tallied as failures.
 
-
-def parse_line(number: int, line: str) -> _Parsed:
-    """One line of a contract states file as a state, or the fault that refuses it."""
-    if len(line) > limits.CONTRACT_STATE_LINE_CHARS_MAX:
-        fault = InvalidError(
-            code=Code.CONTRACT_STATE_INVALID, message=f"line {number} is longer than {limits.CONTRACT_STATE_LINE_CHARS_MAX} characters"
-        )
-        return number, None, None, fault
-    try:
-        return number, ContractState.model_validate_json(line), None, None
-    except pydantic.ValidationError as error:
-        fault = invalid_input(error, code=Code.CONTRACT_STATE_INVALID, what=f"the contract state on line {number}")
-        spelled = "; ".join(_spelled(detail) for detail in fault.details[:3])
-        fault = InvalidError(code=fault.code, message=f"{fault.message}: {spelled}", details=fault.details)
-        return number, None, _contract_id_of(line), fault
-
-
-def _spelled(detail: ErrorDetail) -> str:
-    where = ".".join(map(str, detail.location))
-    return f"{where}: {detail.message}" if where else detail.message
-
-
-def _contract_id_of(line: str) -> str | None:
-    try:
-        document: Any = json.loads(line)
-    except ValueError:
-        return None
-    found = document.get("contract_id") if isinstance(document, dict) else None
-    return found if isinstance(found, str) else None
-
-
-def _restore_batch(uow: UnitOfWork, catalog: Catalog, batch: list[_Parsed], tally: _Tally, *, now: datetime, write: bool) -> None:
-    """Validate one batch against catalog and master data; write the valid states when ``write``."""
-    tally.read += len(batch)
-    counted = Counter(parsed.contract_id for _, parsed, _, _ in batch if parsed is not None)
-    facts = uow.contract_states.contract_facts(list(counted), lock=write)
-    declared = DeclaredCounters(catalog)
-    valid: list[ContractState] = []
+    A contract already seen earlier in the file (in this batch or any before) is refused
+    before anything else, so which occurrence wins never depends on where batches split.
+    """
+    run.tally.read += len(batch)
+    fresh: list[tuple[int, ContractState]] = []
     for number, state, contract_id, fault in batch:
         if state is None:
             assert fault is not None
-            tally.fail(number, contract_id, fault)
-            continue
-        found = facts.get(state.contract_id)
-        error = check_contract_state(state, ContractFacts(*found) if found else None, declared, now=now)
-        if error is None and counted[state.contract_id] > 1:
-            error = InvalidError(
-                code=Code.CONTRACT_STATE_REPEATED, message=f"contract {state.contract_id!r} appears more than once in the batch"
-            )
-        if error is not None:
-            tally.fail(number, state.contract_id, error)
+            run.tally.fail(number, contract_id, fault)
+        elif state.contract_id in run.seen:
+            message = f"contract {state.contract_id!r} appears on an earlier line of the file; a state is restored once"
+            run.tally.fail(number, state.contract_id, InvalidError(code=Code.CONTRACT_STATE_REPEATED, message=message))
         else:
-            valid.append(state)
-    if write:
-        _write(uow, valid)
+            run.seen.add(state.contract_id)
+            fresh.append((number, state))
+    facts = uow.contract_states.contract_facts([state.contract_id for _, state in fresh], lock=lock)
+    valid: list[_Valid] = []
+    for number, state in fresh:
+        found = facts.get(state.contract_id)
+        error = check_contract_state(state, ContractFacts(*found) if found else None, declared, now=run.now)
+        if error is None:
+            valid.append((number, state))
+        else:
+            run.tally.fail(number, state.contract_id, error)
+    return valid
+
+
+def _write_each_valid_contract(uow: UnitOfWork, valid: list[_Valid], tally: _Tally) -> None:
+    """BEST_EFFORT: write the batch's valid states together; should the database refuse the batch,
+    write them one by one, so that only the contract the database refuses is lost."""
+    try:
+        with uow.connection.begin_nested():
+            _write(uow, valid)
         tally.restored += len(valid)
+        return
+    except sa.exc.DBAPIError:
+        pass
+    for number, state in valid:
+        try:
+            with uow.connection.begin_nested():
+                _write(uow, [(number, state)])
+            tally.restored += 1
+        except sa.exc.DBAPIError as error:
+            message = f"contract {state.contract_id!r}: the database refused its state ({type(error.orig).__name__})"
+            tally.fail(number, state.contract_id, IllegalSystemStateError(code=Code.UNEXPECTED_FAULT, message=message))
 
 
-def _write(uow: UnitOfWork, states: list[ContractState]) -> None:
-    snapshots = [
-        {"contract_id": state.contract_id, "last_snapshot_date": state.last_snapshot_date, "snapshot_days": state.snapshot_days}
-        for state in states
-    ]
-    counter_rows: list[dict[str, Any]] = []
-    activation_rows: list[dict[str, Any]] = []
-    for state in states:
+def _write(uow: UnitOfWork, states: list[_Valid]) -> None:
+    rows = ContractStateRows()
+    for _, state in states:
         contract_id = state.contract_id
-        counter_rows += [
-            {"contract_id": contract_id, "item_id": "", "name": counter.name, "unit": counter.unit.value, "value": counter.value}
-            for counter in state.shared_counters
-        ]
-        counter_rows += [
-            {"contract_id": contract_id, "item_id": item.item_id, "name": counter.name, "unit": counter.unit.value, "value": counter.value}
-            for item in state.items
-            for counter in item.counters
-        ]
-        activation_rows += [
-            {
-                "contract_id": contract_id,
-                "id": activation.id,
-                "item_id": activation.item_id,
-                "kind": activation.kind.value,
-                "status": activation.status.value,
-                "last_activation_date": activation.last_activation_date,
-            }
-            for activation in state.activations
-        ]
-    uow.contract_states.replace(snapshots, counter_rows, activation_rows)
+        rows.snapshots.append((contract_id, state.last_snapshot_date, state.snapshot_days))
+        rows.counters += [_counter_row(contract_id, "", counter) for counter in state.shared_counters]
+        rows.counters += [_counter_row(contract_id, item.item_id, counter) for item in state.items for counter in item.counters]
+        for activation in state.activations:
+            kind, status = activation.kind.value, activation.status.value
+            rows.activations.append((contract_id, activation.id, activation.item_id, kind, status, activation.last_activation_date))
+            rows.activation_counters += [_counter_row(contract_id, activation.id, counter) for counter in activation.counters]
+    uow.contract_states.replace(rows)
+
+
+def _counter_row(contract_id: str, owner: str, counter: CounterState | SharedCounterState) -> CounterRow:
+    return (contract_id, owner, counter.name, counter.unit.value, counter.value, counter.period_start, counter.expires_at)

@@ -13,34 +13,64 @@ Each state carries ``format_version`` so that the JSON lines format can evolve.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
-from enum import StrEnum
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 from kopek import limits
-from kopek.domain.catalog import Dec, Frozen, Name
+from kopek.domain.activations import ActivationKind, ActivationStatus
+from kopek.domain.catalog import Frozen, Name
 from kopek.domain.units import Unit
+from kopek.money import NotADecimalError, to_decimal, to_text
 
-CONTRACT_STATE_FORMAT_VERSION = 1
-"""The version of the contract state format that this kopek writes and reads."""
+CONTRACT_STATE_FORMAT_VERSION = 2
+"""The version of the contract state format that this kopek writes; it also reads version 1
+(whose counters carry no reset period and no expiry, and whose activations carry no counters)."""
 
 CONTRACT_NAMESPACE = "contract"
 """The namespace of counters shared by every contract item of a contract (catalog scope ``contract``)."""
 
 
-CounterValue = Annotated[Dec, Field(max_digits=limits.DECIMAL_DIGITS_MAX)]
-"""An exact counter value of at most ``DECIMAL_DIGITS_MAX`` digits (the bound of every stored decimal)."""
+def _counter_value(value: object) -> Decimal:
+    # One check for both rules (exact decimal, bounded digits): a restore reads millions of values.
+    try:
+        number = to_decimal(value)
+    except NotADecimalError as error:
+        raise ValueError(str(error)) from error
+    _, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int), "to_decimal returns finite numbers only"
+    total = len(digits) + exponent if exponent >= 0 else max(len(digits), -exponent)
+    if total > limits.DECIMAL_DIGITS_MAX:
+        raise ValueError(f"a counter value has at most {limits.DECIMAL_DIGITS_MAX} digits in total")
+    return number
+
+
+CounterValue = Annotated[
+    Decimal,
+    BeforeValidator(_counter_value),
+    PlainSerializer(to_text, return_type=str, when_used="json"),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}, {"type": "integer"}]}),
+]
+"""An exact counter value (a string or an integer, never a binary float) of at most
+``DECIMAL_DIGITS_MAX`` digits, the bound of every stored decimal."""
 Identifier = Annotated[str, Field(min_length=1, max_length=limits.IDENTIFIER_CHARS_MAX)]
 
 
 class CounterState(Frozen):
-    """The stored value of one counter, in the unit the catalog declares for it."""
+    """The stored value of one counter, in the unit the catalog declares for it.
+
+    ``period_start`` is the start of the reset period the value belongs to (None: the counter
+    never reset); from ``expires_at`` on (None: never) the counter holds its initial value again.
+    """
 
     name: Name
     unit: Unit
     value: CounterValue
+    period_start: AwareDatetime | None = None
+    expires_at: AwareDatetime | None = None
 
 
 class SharedCounterState(Frozen):
@@ -54,23 +84,15 @@ class SharedCounterState(Frozen):
     name: Name
     unit: Unit
     value: CounterValue
-
-
-class ActivationKind(StrEnum):
-    CHARGE = "charge"
-    REFILL = "refill"
-
-
-class ActivationStatus(StrEnum):
-    ACTIVE = "active"
-    SUSPENDED = "suspended"
-    EXPIRED = "expired"
+    period_start: AwareDatetime | None = None
+    expires_at: AwareDatetime | None = None
 
 
 class ActivationState(Frozen):
     """A charge or refill activation of a contract item (managed by kopek in the background).
 
-    ``last_activation_date`` is ``None`` when the activation never ran.
+    ``last_activation_date`` is ``None`` when the activation never ran. ``counters`` are the
+    counters of scope ``activation`` the contract item's charge plan declares.
     """
 
     id: Identifier
@@ -95,7 +117,7 @@ class ContractState(Frozen):
     snapshotted. A counter absent from the state holds its catalog initial value.
     """
 
-    format_version: Literal[1] = Field(description="The version of this format; this kopek reads and writes 1.")
+    format_version: Literal[1, 2] = Field(description="The version of this format; this kopek writes 2 and reads 1 and 2.")
     contract_id: Identifier
     last_snapshot_date: AwareDatetime | None = None
     snapshot_days: Annotated[int, Field(ge=0, le=100_000)] | None = None
@@ -116,8 +138,24 @@ def contract_state_json_schema() -> dict[str, Any]:
     return schema
 
 
-def dates_of(state: ContractState) -> list[tuple[str, datetime]]:
-    """Every date a state holds, named by where it is, for the not-in-the-future check."""
-    named = [("last_snapshot_date", state.last_snapshot_date)]
-    named += [(f"activations[{activation.id}].last_activation_date", activation.last_activation_date) for activation in state.activations]
-    return [(where, moment) for where, moment in named if moment is not None]
+def dates_of(state: ContractState) -> Iterator[tuple[str, datetime]]:
+    """Every date a state holds that must not be in the future, named by where it is.
+
+    A counter's ``period_start`` is such a date (its period has begun); its ``expires_at`` is not.
+    Names are spelled only for the dates present: a restore checks millions of states.
+    """
+    if state.last_snapshot_date is not None:
+        yield "last_snapshot_date", state.last_snapshot_date
+    for shared in state.shared_counters:
+        if shared.period_start is not None:
+            yield f"shared_counters[{shared.name}].period_start", shared.period_start
+    for item in state.items:
+        for counter in item.counters:
+            if counter.period_start is not None:
+                yield f"items[{item.item_id}].counters[{counter.name}].period_start", counter.period_start
+    for activation in state.activations:
+        if activation.last_activation_date is not None:
+            yield f"activations[{activation.id}].last_activation_date", activation.last_activation_date
+        for counter in activation.counters:
+            if counter.period_start is not None:
+                yield f"activations[{activation.id}].counters[{counter.name}].period_start", counter.period_start

@@ -4,18 +4,20 @@ The checks run in a fixed order and the first failing one decides the error:
 contract exists -> each contract item exists -> each counter is declared ->
 in its unit -> not negative -> no date in the future -> no repeated counter or
 activation -> contract is ``migrating``. Counters hold non-negative values: the
-catalog has no way yet to declare a signed counter. Activations carry no counters
-yet (the catalog declares none at activation level), so any is unknown.
+catalog has no way yet to declare a signed counter. A counter is declared when some
+version of its contract item's charge plan declares it, in that scope and unit; an
+activation's counters are the ``activation`` scope counters of its item's plan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from kopek.domain.catalog import Catalog, CounterScope, CounterSpec
 from kopek.domain.master import ContractStatus
+from kopek.domain.units import Unit
 from kopek.errors import Code, DoesNotExistError, IllegalStateError, InvalidError, KopekError
 from kopek.migration.state import CONTRACT_NAMESPACE, ContractState, CounterState, SharedCounterState, dates_of
 
@@ -28,23 +30,41 @@ class ContractFacts:
     charge_plans: Mapping[str, str]
 
 
+DeclaredUnits = Mapping[str, frozenset[Unit]]
+"""Counter name -> the units some version of a plan declares it in."""
+
+
 @dataclass(frozen=True, slots=True)
 class CounterCatalog:
-    """The counters a contract's catalog declares: shared ones by name, item ones by item id and name."""
+    """The counters a contract's catalog declares, over every version of each item's charge plan:
+    shared ones (scope ``contract``) by name, item ones (scope ``contract_item``) and activation
+    ones (scope ``activation``) by contract item id and name."""
 
-    shared: Mapping[str, CounterSpec]
-    by_item: Mapping[str, Mapping[str, CounterSpec]]
+    shared: DeclaredUnits
+    by_item: Mapping[str, DeclaredUnits]
+    by_activation_item: Mapping[str, DeclaredUnits]
 
 
 def counter_catalog(catalog: Catalog, facts: ContractFacts) -> CounterCatalog:
-    shared: dict[str, CounterSpec] = {}
-    by_item: dict[str, dict[str, CounterSpec]] = {}
+    """Every counter some version of the items' plans declares: a state may hold the counters of an
+    older version (they live on until their reset), so any version's declaration admits a counter."""
+    shared: dict[str, set[Unit]] = {}
+    by_item: dict[str, DeclaredUnits] = {}
+    by_activation_item: dict[str, DeclaredUnits] = {}
     for item_id, plan_name in facts.charge_plans.items():
-        plan = catalog.charge_plan(plan_name)
-        specs = plan.counters if plan is not None else ()
-        by_item[item_id] = {spec.name: spec for spec in specs if spec.scope is CounterScope.CONTRACT_ITEM}
-        shared.update({spec.name: spec for spec in specs if spec.scope is CounterScope.CONTRACT})
-    return CounterCatalog(shared, by_item)
+        specs = [spec for plan in catalog.charge_plan_versions(plan_name) for spec in plan.counters]
+        by_item[item_id] = _units(spec for spec in specs if spec.scope is CounterScope.CONTRACT_ITEM)
+        by_activation_item[item_id] = _units(spec for spec in specs if spec.scope is CounterScope.ACTIVATION)
+        for name, units in _units(spec for spec in specs if spec.scope is CounterScope.CONTRACT).items():
+            shared.setdefault(name, set()).update(units)
+    return CounterCatalog({name: frozenset(units) for name, units in shared.items()}, by_item, by_activation_item)
+
+
+def _units(specs: Iterable[CounterSpec]) -> DeclaredUnits:
+    units: dict[str, set[Unit]] = {}
+    for spec in specs:
+        units.setdefault(spec.name, set()).add(spec.unit)
+    return {name: frozenset(found) for name, found in units.items()}
 
 
 class DeclaredCounters:
@@ -94,20 +114,21 @@ def check_contract_state(
     return None
 
 
-_Placed = tuple[str, str, CounterState | SharedCounterState, CounterSpec | None]
-"""Where a counter of a state is (a kind and its owner), the counter, and its declaration if any."""
+_Placed = tuple[str, str, CounterState | SharedCounterState, frozenset[Unit] | None]
+"""Where a counter of a state is (a kind and its owner), the counter, and the units it is declared in (None: undeclared)."""
 
 
 def _placed(state: ContractState, declared: CounterCatalog) -> Iterator[_Placed]:
     for shared in state.shared_counters:
         yield "shared", shared.namespace, shared, declared.shared.get(shared.name) if shared.namespace == CONTRACT_NAMESPACE else None
     for item in state.items:
-        specs = declared.by_item[item.item_id]
+        units = declared.by_item[item.item_id]
         for counter in item.counters:
-            yield "item", item.item_id, counter, specs.get(counter.name)
+            yield "item", item.item_id, counter, units.get(counter.name)
     for activation in state.activations:
+        units = declared.by_activation_item[activation.item_id]
         for counter in activation.counters:
-            yield "activation", activation.id, counter, None
+            yield "activation", activation.id, counter, units.get(counter.name)
 
 
 def _where(kind: str, owner: str, counter: CounterState | SharedCounterState) -> str:
@@ -118,16 +139,17 @@ def _where(kind: str, owner: str, counter: CounterState | SharedCounterState) ->
 
 def _counters_fault(state: ContractState, declared: CounterCatalog) -> KopekError | None:
     contract = state.contract_id
-    for kind, owner, counter, spec in _placed(state, declared):
-        if spec is None:
+    for kind, owner, counter, units in _placed(state, declared):
+        if units is None:
             return InvalidError(
                 code=Code.COUNTER_UNKNOWN, message=f"contract {contract!r}: the catalog declares no {_where(kind, owner, counter)}"
             )
-        if counter.unit is not spec.unit:
+        if counter.unit not in units:
             where = _where(kind, owner, counter)
+            declared_units = " or ".join(sorted(unit.value for unit in units))
             return InvalidError(
                 code=Code.COUNTER_UNIT_MISMATCH,
-                message=f"contract {contract!r}: {where} is counted in {spec.unit.value}, not {counter.unit.value}",
+                message=f"contract {contract!r}: {where} is counted in {declared_units}, not {counter.unit.value}",
             )
         if counter.value < 0:
             where = _where(kind, owner, counter)
@@ -140,6 +162,7 @@ def _repeated(state: ContractState) -> str | None:
     keys += [("contract item", item.item_id) for item in state.items]
     keys += [("counter", item.item_id, counter.name) for item in state.items for counter in item.counters]
     keys += [("activation", activation.id) for activation in state.activations]
+    keys += [("activation counter", activation.id, counter.name) for activation in state.activations for counter in activation.counters]
     if len(set(keys)) == len(keys):
         return None
     seen: set[tuple[str, ...]] = set()

@@ -19,7 +19,7 @@ from kopek.domain.item import TypedItem
 from kopek.domain.master import Account, AccountId, Contract
 from kopek.errors import KopekError
 from kopek.money import ZERO
-from kopek.rating.outcome import CounterChange, CounterKey, RatingOutcome
+from kopek.rating.outcome import CounterChange, RatingOutcome
 from kopek.rating.quota import grid_step, max_affordable
 from kopek.rating.rate import ContractState, rate_item
 
@@ -71,19 +71,15 @@ def _per_payer(contract: Contract, outcome: RatingOutcome) -> dict[AccountId, De
     return totals
 
 
-def counters_after_grants(
-    catalog: Catalog, contract: Contract, counters: Mapping[CounterKey, Decimal], granted: Iterable[TypedItem]
-) -> dict[CounterKey, Decimal]:
+def counters_after_grants(catalog: Catalog, state: ContractState, granted: Iterable[TypedItem]) -> ContractState:
     """The counters as they will be once the usage ``granted`` to other live sessions is charged.
 
     A grant holds the allowance it was priced with: the next session is priced on what is
     left, so two sessions never both count on the same free units.
     """
-    held = dict(counters)
     for item in granted:
-        outcome = rate_item(catalog, ContractState(contract, held), item)
-        held.update({change.key: change.after for change in outcome.counter_changes})
-    return held
+        state = state.after(rate_item(catalog, state, item).counter_changes)
+    return state
 
 
 def with_quantity(item: TypedItem, quantity: Decimal) -> TypedItem:

@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from kopek.domain.catalog import Output
+from kopek.domain.catalog import CounterScope, Output
 from kopek.domain.units import Unit
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class CounterKey:
-    """Where a counter value lives: a contract, a contract item within it (``""``: contract scope), a name."""
+    """Where a counter value lives.
+
+    ``contract_id`` is the contract that keeps it (``""`` for a shared counter, which lives
+    in ``namespace``); ``item_id`` the contract item (scopes ``contract_item`` and
+    ``transient``) or the activation (scope ``activation``), ``""`` for scopes ``contract``
+    and ``shared``. The default scope with an empty ``item_id`` means scope ``contract``.
+    """
 
     contract_id: str
     item_id: str
     name: str
+    scope: CounterScope = CounterScope.CONTRACT_ITEM
+    namespace: str = ""
+
+    def __post_init__(self) -> None:
+        if self.scope is CounterScope.CONTRACT_ITEM and self.item_id == "":
+            object.__setattr__(self, "scope", CounterScope.CONTRACT)
 
 
 class NotificationKind(StrEnum):
@@ -56,10 +69,15 @@ class ChargedItem:
 
 @dataclass(frozen=True, slots=True)
 class CounterChange:
+    """A counter's value before and after an item; ``period_start`` is the start of the reset
+    period ``after`` belongs to and ``expires_at`` when ``after`` lapses (none: never)."""
+
     key: CounterKey
     unit: Unit
     before: Decimal
     after: Decimal
+    period_start: datetime | None = None
+    expires_at: datetime | None = None
 
     @property
     def delta(self) -> Decimal:

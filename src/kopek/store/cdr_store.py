@@ -7,7 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kopek.store.schema import cdrs
+from kopek.store.schema import accesses, cdrs
+
+_OUTCOME_COLUMNS = ("status", "operation_id", "error_category", "error_reason", "error_code", "error_message")
 
 
 class CdrStore:
@@ -32,17 +34,108 @@ class CdrStore:
         query = sa.select(cdrs.c.status, sa.func.count()).group_by(cdrs.c.status)
         return {str(status): int(count) for status, count in self._connection.execute(query)}
 
-    def claim_for_job(self, job_id: str, conditions: Sequence[sa.ColumnElement[bool]]) -> int:
-        """Give the pending CDRs that no job holds and that meet ``conditions`` to ``job_id``; how many."""
-        query = sa.update(cdrs).where(cdrs.c.status == "pending", cdrs.c.job_id.is_(None), *conditions).values(job_id=job_id)
+    def claim_for_job(self, job_id: str, conditions: Sequence[sa.ColumnElement[bool]], *, contract_ids: Sequence[str] | None = None) -> int:
+        """Give the pending CDRs that no job holds and that meet ``conditions`` (and select one of ``contract_ids``) to ``job_id``.
+
+        Each CDR gets the contract its access selects at its consumption date and a first
+        partition key: ``contract/ID``, or ``access/SERVICE/USER`` when no access is found.
+        Returns how many CDRs the job took.
+        """
+        contract = _contract_of_cdr()
+        where = [cdrs.c.status == "pending", cdrs.c.job_id.is_(None), *conditions]
+        if contract_ids is not None:
+            where.append(contract.in_(list(contract_ids)))
+        query = sa.update(cdrs).where(*where).values(job_id=job_id, contract_id=contract, partition_key=_first_partition_key(contract))
         return int(self._connection.execute(query).rowcount)
 
-    def pending_of_job(self, job_id: str) -> list[dict[str, Any]]:
-        query = sa.select(cdrs).where(cdrs.c.job_id == job_id, cdrs.c.status == "pending").order_by(cdrs.c.consumption_date, cdrs.c.id)
+    def assign_unpartitioned(self, job_id: str) -> int:
+        """Resolve the contract and first partition key of a job's pending CDRs that have none (a job started before partitions)."""
+        contract = _contract_of_cdr()
+        where = (cdrs.c.job_id == job_id, cdrs.c.status == "pending", cdrs.c.partition_key.is_(None))
+        query = sa.update(cdrs).where(*where).values(contract_id=contract, partition_key=_first_partition_key(contract))
+        return int(self._connection.execute(query).rowcount)
+
+    def job_contracts(self, job_id: str) -> sa.Select[tuple[str]]:
+        """A query of the distinct contracts of a job's CDRs (for use as a subquery)."""
+        return sa.select(cdrs.c.contract_id).where(cdrs.c.job_id == job_id, cdrs.c.contract_id.is_not(None)).distinct()
+
+    def move_to_partition(self, job_id: str, keys: dict[str, str]) -> None:
+        """Put the job's CDRs of each contract (a key of ``keys``) in the partition it maps to."""
+        if not keys:
+            return
+        query = (
+            sa.update(cdrs)
+            .where(cdrs.c.job_id == job_id, cdrs.c.contract_id == sa.bindparam("contract"))
+            .values(partition_key=sa.bindparam("key"))
+        )
+        self._connection.execute(query, [{"contract": contract, "key": key} for contract, key in keys.items()])
+
+    def partition_sizes(self, job_id: str) -> list[tuple[str, int]]:
+        """The partitions of the job's pending CDRs and how many each holds."""
+        where = (cdrs.c.job_id == job_id, cdrs.c.status == "pending", cdrs.c.partition_key.is_not(None))
+        query = sa.select(cdrs.c.partition_key, sa.func.count()).where(*where).group_by(cdrs.c.partition_key)
+        return [(str(key), int(count)) for key, count in self._connection.execute(query)]
+
+    def pending_of_partition(
+        self,
+        job_id: str,
+        key: str,
+        *,
+        contract_first: bool,
+        limit: int,
+        contract_id: str | None = None,
+        only_without_contract: bool = False,
+    ) -> list[dict[str, Any]]:
+        """The next ``limit`` pending CDRs of a partition: by consumption date, or contract by contract when ``contract_first``."""
+        where = [cdrs.c.job_id == job_id, cdrs.c.partition_key == key, cdrs.c.status == "pending"]
+        if contract_id is not None:
+            where.append(cdrs.c.contract_id == contract_id)
+        elif only_without_contract:
+            where.append(cdrs.c.contract_id.is_(None))
+        order = (cdrs.c.contract_id, cdrs.c.consumption_date, cdrs.c.id) if contract_first else (cdrs.c.consumption_date, cdrs.c.id)
+        query = sa.select(cdrs).where(*where).order_by(*order).limit(limit)
         return [dict(row) for row in self._connection.execute(query).mappings()]
+
+    def pending_contracts_of_partition(self, job_id: str, key: str) -> list[str | None]:
+        """The contracts (None: no access) that still have pending CDRs in a partition, in order."""
+        where = (cdrs.c.job_id == job_id, cdrs.c.partition_key == key, cdrs.c.status == "pending")
+        query = sa.select(cdrs.c.contract_id).where(*where).distinct().order_by(cdrs.c.contract_id)
+        return list(self._connection.execute(query).scalars())
+
+    def stopped_contracts(self, job_id: str, key: str) -> set[str | None]:
+        """Contracts (None: no access) of a partition with a CDR already ``failed`` or ``skipped`` in this job."""
+        where = (cdrs.c.job_id == job_id, cdrs.c.partition_key == key, cdrs.c.status.in_(["failed", "skipped"]))
+        return set(self._connection.execute(sa.select(cdrs.c.contract_id).where(*where).distinct()).scalars())
 
     def set_outcome(self, cdr_id: str, values: dict[str, Any]) -> None:
         self._connection.execute(sa.update(cdrs).where(cdrs.c.id == cdr_id).values(**values))
+
+    def set_outcomes(self, outcomes: Sequence[dict[str, Any]]) -> None:
+        """Write many CDRs' outcomes in one statement; each dict holds ``id`` and any of the outcome columns."""
+        if not outcomes:
+            return
+        query = (
+            sa.update(cdrs)
+            .where(cdrs.c.id == sa.bindparam("cdr_id"))
+            .values({column: sa.bindparam(f"new_{column}") for column in _OUTCOME_COLUMNS})
+        )
+        rows = [{"cdr_id": outcome["id"]} | {f"new_{column}": outcome.get(column) for column in _OUTCOME_COLUMNS} for outcome in outcomes]
+        self._connection.execute(query, rows)
+
+    def skip_pending_of_contract(self, job_id: str, key: str, contract_id: str | None) -> int:
+        """Mark ``skipped`` the still pending CDRs of one contract (None: no access) in a partition; how many."""
+        where = [cdrs.c.job_id == job_id, cdrs.c.partition_key == key, cdrs.c.status == "pending"]
+        where.append(cdrs.c.contract_id.is_(None) if contract_id is None else cdrs.c.contract_id == contract_id)
+        return int(self._connection.execute(sa.update(cdrs).where(*where).values(status="skipped")).rowcount)
+
+    def release_pending(self, job_id: str) -> int:
+        """Give the job's still pending CDRs back: no job, so a later job can take them; how many."""
+        query = (
+            sa.update(cdrs)
+            .where(cdrs.c.job_id == job_id, cdrs.c.status == "pending")
+            .values(job_id=None, contract_id=None, partition_key=None)
+        )
+        return int(self._connection.execute(query).rowcount)
 
     def job_counts(self, job_id: str) -> dict[str, int]:
         query = sa.select(cdrs.c.status, sa.func.count()).where(cdrs.c.job_id == job_id).group_by(cdrs.c.status)
@@ -53,3 +146,23 @@ class CdrStore:
         columns = (cdrs.c.error_category, cdrs.c.error_reason, cdrs.c.error_code)
         query = sa.select(*columns, sa.func.count()).where(cdrs.c.job_id == job_id, cdrs.c.status == "failed").group_by(*columns)
         return [(str(row[0]), row[1], str(row[2]), int(row[3])) for row in self._connection.execute(query)]
+
+
+def _first_partition_key(contract: sa.ScalarSelect[str]) -> sa.ColumnElement[str]:
+    """``contract/ID``, or ``access/SERVICE/USER`` for a CDR whose access is not found."""
+    return sa.func.coalesce(sa.literal("contract/") + contract, sa.literal("access/") + cdrs.c.service_id + "/" + cdrs.c.user_id)
+
+
+def _contract_of_cdr() -> sa.ScalarSelect[str]:
+    """The contract of the access that a CDR's service id and user id select at its consumption date (as find_access)."""
+    return (
+        sa.select(accesses.c.contract_id)
+        .where(
+            accesses.c.service_id == cdrs.c.service_id,
+            accesses.c.user_id == cdrs.c.user_id,
+            accesses.c.valid_from <= cdrs.c.consumption_date,
+            sa.or_(accesses.c.valid_to.is_(None), accesses.c.valid_to > cdrs.c.consumption_date),
+        )
+        .limit(1)
+        .scalar_subquery()
+    )

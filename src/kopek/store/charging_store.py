@@ -29,6 +29,18 @@ class ChargingStore:
     def insert_operation(self, values: dict[str, Any]) -> None:
         self._connection.execute(sa.insert(charging_operations).values(**values))
 
+    def insert_operations(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self._connection.execute(sa.insert(charging_operations), list(rows))
+
+    def operations_by_keys(self, idempotency_keys: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """The request hash and stored result of the operations with these keys, by key (keys without one are absent)."""
+        if not idempotency_keys:
+            return {}
+        columns = (charging_operations.c.idempotency_key, charging_operations.c.request_hash, charging_operations.c.result)
+        query = sa.select(*columns).where(charging_operations.c.idempotency_key.in_(list(idempotency_keys)))
+        return {row[0]: (row[1], row[2]) for row in self._connection.execute(query)}
+
     def insert_charged_items(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
             self._connection.execute(sa.insert(charged_items), list(rows))

@@ -27,6 +27,7 @@ from kopek.domain.master import (
 )
 from kopek.money import rating_context
 from kopek.rating.outcome import CounterChange, CounterKey
+from kopek.store.counter_store import CounterStore
 from kopek.store.schema import (
     accesses,
     account_operations,
@@ -77,6 +78,7 @@ class MasterStore:
                 balance=account.balance,
                 floor=account.floor,
                 credit_limit=account.credit_limit,
+                low_balance_threshold=account.low_balance_threshold,
             )
         )
 
@@ -122,6 +124,11 @@ class MasterStore:
             }
             for operation in operations
         ]
+        if rows:
+            self._connection.execute(sa.insert(account_operations), rows)
+
+    def insert_account_operation_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Insert account operations given as rows (each with its own ``operation_id``), in one statement."""
         if rows:
             self._connection.execute(sa.insert(account_operations), rows)
 
@@ -253,16 +260,7 @@ class MasterStore:
 
     def write_counters(self, changes: Iterable[CounterChange]) -> None:
         """Store new counter values; the caller holds the contract's lock."""
-        for change in changes:
-            key = change.key
-            where = (counters.c.contract_id == key.contract_id, counters.c.item_id == key.item_id, counters.c.name == key.name)
-            updated = self._connection.execute(sa.update(counters).where(*where).values(value=change.after))
-            if updated.rowcount == 0:
-                self._connection.execute(
-                    sa.insert(counters).values(
-                        contract_id=key.contract_id, item_id=key.item_id, name=key.name, unit=change.unit.value, value=change.after
-                    )
-                )
+        CounterStore(self._connection).write(changes)
 
 
 def _account(row: sa.RowMapping) -> Account:
@@ -275,6 +273,7 @@ def _account(row: sa.RowMapping) -> Account:
         floor=row["floor"],
         credit_limit=row["credit_limit"],
         holder_status=SubscriberAccountStatus(row["holder_status"]),
+        low_balance_threshold=row["low_balance_threshold"],
     )
 
 

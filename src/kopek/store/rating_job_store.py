@@ -1,12 +1,27 @@
-"""Rating jobs: one row per job, its mode, filters, state and timestamps (counts come from the CDRs)."""
+"""Rating jobs: one row per job (mode, filters, state, timestamps) and one per partition of its CDRs.
+
+A partition is claimed by one worker at a time with a lease: ``running`` until
+``lease_until``, renewed by each chunk the worker commits. A partition whose lease ran
+out (its worker died) can be claimed again. Counts come from the CDRs.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from kopek.store.schema import rating_jobs
+from kopek.store.schema import cdrs, contract_items, contract_roles, contracts, rating_job_partitions, rating_jobs
+
+OPEN = "open"
+RUNNING = "running"
+DONE = "done"
+FAILED = "failed"
+CANCELLED = "cancelled"
+
+_partitions = rating_job_partitions.c
 
 
 class RatingJobStore:
@@ -16,10 +31,101 @@ class RatingJobStore:
     def insert(self, values: dict[str, Any]) -> None:
         self._connection.execute(sa.insert(rating_jobs).values(**values))
 
-    def job(self, job_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+    def job(self, job_id: str, *, lock: bool = False, share: bool = False) -> dict[str, Any] | None:
+        """The job's row; ``lock`` takes its row lock, ``share`` a shared one (workers' chunks, which a cancel waits for)."""
         query = sa.select(rating_jobs).where(rating_jobs.c.id == job_id)
-        row = self._connection.execute(query.with_for_update() if lock else query).mappings().first()
+        if lock or share:
+            query = query.with_for_update(read=not lock)
+        row = self._connection.execute(query).mappings().first()
         return dict(row) if row is not None else None
 
     def update(self, job_id: str, values: dict[str, Any]) -> None:
         self._connection.execute(sa.update(rating_jobs).where(rating_jobs.c.id == job_id).values(**values))
+
+    # ---- partitions ---------------------------------------------------------------------------
+
+    def insert_partitions(self, job_id: str, counts: Sequence[tuple[str, int]]) -> None:
+        rows = [{"job_id": job_id, "partition_key": key, "status": OPEN, "cdr_count": count} for key, count in counts]
+        if rows:
+            self._connection.execute(sa.insert(rating_job_partitions), rows)
+
+    def claim_partition(self, job_id: str, worker_id: str, *, now: datetime, lease_until: datetime) -> str | None:
+        """Claim the next open partition (or one whose lease ran out) for ``worker_id``; its key, or None.
+
+        Largest first, so the last partitions to finish are small ones. On PostgreSQL the
+        row is locked with ``SKIP LOCKED``: two workers never wait for or take the same one.
+        """
+        claimable = sa.or_(_partitions.status == OPEN, sa.and_(_partitions.status == RUNNING, _partitions.lease_until <= now))
+        query = (
+            sa.select(_partitions.partition_key)
+            .where(_partitions.job_id == job_id, claimable)
+            .order_by(_partitions.cdr_count.desc(), _partitions.partition_key)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        key = self._connection.execute(query).scalar_one_or_none()
+        if key is None:
+            return None
+        self._connection.execute(
+            sa.update(rating_job_partitions)
+            .where(_partitions.job_id == job_id, _partitions.partition_key == key)
+            .values(status=RUNNING, worker_id=worker_id, claimed_at=now, lease_until=lease_until)
+        )
+        return str(key)
+
+    def renew_lease(self, job_id: str, key: str, worker_id: str, *, lease_until: datetime) -> bool:
+        """Extend ``worker_id``'s lease on a partition; False when it lost the partition (its lease ran out and another took it)."""
+        updated = self._connection.execute(
+            sa.update(rating_job_partitions)
+            .where(
+                _partitions.job_id == job_id,
+                _partitions.partition_key == key,
+                _partitions.worker_id == worker_id,
+                _partitions.status == RUNNING,
+            )
+            .values(lease_until=lease_until)
+        )
+        return updated.rowcount == 1
+
+    def end_partition(self, job_id: str, key: str, worker_id: str, *, status: str, at: datetime) -> None:
+        self._connection.execute(
+            sa.update(rating_job_partitions)
+            .where(_partitions.job_id == job_id, _partitions.partition_key == key, _partitions.worker_id == worker_id)
+            .values(status=status, finished_at=at, lease_until=None)
+        )
+
+    def partition_counts(self, job_id: str) -> dict[str, int]:
+        """How many partitions of the job have each status."""
+        query = sa.select(_partitions.status, sa.func.count()).where(_partitions.job_id == job_id).group_by(_partitions.status)
+        return {str(status): int(count) for status, count in self._connection.execute(query)}
+
+    def set_partitions(self, job_id: str, *, from_statuses: Sequence[str], status: str, at: datetime | None = None) -> None:
+        """Move the job's partitions in ``from_statuses`` to ``status`` (reopening after a fault, cancelling)."""
+        self._connection.execute(
+            sa.update(rating_job_partitions)
+            .where(_partitions.job_id == job_id, _partitions.status.in_(list(from_statuses)))
+            .values(status=status, lease_until=None, finished_at=at)
+        )
+
+
+def job_contract_links(connection: sa.Connection, job_id: str) -> list[tuple[str, str, str]]:
+    """What ties the contracts of a job's CDRs to shared state: ``(contract, kind, target)`` rows.
+
+    Kinds: ``parent`` (a linked contract uses its parent's counters), ``account`` (an
+    account paying one of its roles) and ``plan`` (a charge plan of its items, whose
+    shared counters it may use).
+    """
+    job_contracts = sa.select(cdrs.c.contract_id).where(cdrs.c.job_id == job_id, cdrs.c.contract_id.is_not(None)).distinct()
+    queries = [
+        sa.select(contracts.c.id, sa.literal("parent"), contracts.c.parent_id).where(
+            contracts.c.id.in_(job_contracts), contracts.c.parent_id.is_not(None)
+        ),
+        sa.select(contract_roles.c.contract_id, sa.literal("account"), contract_roles.c.account_id).where(
+            contract_roles.c.contract_id.in_(job_contracts)
+        ),
+        sa.select(contract_items.c.contract_id, sa.literal("plan"), contract_items.c.charge_plan).where(
+            contract_items.c.contract_id.in_(job_contracts)
+        ),
+        sa.select(contracts.c.id, sa.literal("self"), contracts.c.id).where(contracts.c.id.in_(job_contracts)),
+    ]
+    return [(str(row[0]), str(row[1]), str(row[2])) for query in queries for row in connection.execute(query)]

@@ -29,6 +29,18 @@ catalogs = sa.Table(
     sa.Column("document", sa.Text, nullable=False),
 )
 
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    # Only a digest of the secret is kept; the secret is shown once, when the key is created.
+    sa.Column("secret_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
+)
+
 audit_log = sa.Table(
     "audit_log",
     metadata,
@@ -60,6 +72,8 @@ accounts = sa.Table(
     sa.Column("balance", ExactDecimal, nullable=False),
     sa.Column("floor", ExactDecimal, nullable=False),
     sa.Column("credit_limit", ExactDecimal, nullable=True),
+    # Prepaid: a charge taking the balance from at-or-above this to below it notifies low_balance (none: never).
+    sa.Column("low_balance_threshold", ExactDecimal, nullable=True),
 )
 
 contracts = sa.Table(
@@ -133,6 +147,11 @@ charging_operations = sa.Table(
     sa.Column("result", sa.Text, nullable=False),
 )
 
+BILLABLE_PENDING = "billable_file_id IS NULL AND output IN ('billable', 'both')"
+"""The charged items that belong in a billable file and are in none yet."""
+CONSUMPTION_PENDING = "consumption_file_id IS NULL AND output IN ('consumption', 'both')"
+"""The charged items that belong in a consumption file and are in none yet."""
+
 charged_items = sa.Table(
     "charged_items",
     metadata,
@@ -151,6 +170,24 @@ charged_items = sa.Table(
     sa.Column("quantity_unit", sa.String(16), nullable=True),
     sa.Column("output", sa.String(16), nullable=False),
     sa.Column("consumption_date", UtcDateTime, nullable=False),
+    # The item files holding this item (see docs/item-files.md); null until an export claims it.
+    # A column per kind, not a high-water mark: on PostgreSQL a lower id can commit after a higher one.
+    # No foreign key, so adding the columns does not rebuild this large table on SQLite.
+    sa.Column("billable_file_id", sa.Integer, nullable=True),
+    sa.Column("consumption_file_id", sa.Integer, nullable=True),
+    # Partial indexes of the items still waiting for a file: they stay as small as the backlog.
+    sa.Index(
+        "ix_charged_items_billable_pending",
+        "id",
+        postgresql_where=sa.text(BILLABLE_PENDING),
+        sqlite_where=sa.text(BILLABLE_PENDING),
+    ),
+    sa.Index(
+        "ix_charged_items_consumption_pending",
+        "id",
+        postgresql_where=sa.text(CONSUMPTION_PENDING),
+        sqlite_where=sa.text(CONSUMPTION_PENDING),
+    ),
 )
 
 account_operations = sa.Table(
@@ -176,6 +213,16 @@ notifications = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("data", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # The outbox: set once the notification's publication to the message broker was acknowledged.
+    sa.Column("published_at", UtcDateTime, nullable=True),
+)
+# The publisher reads the unpublished notifications in id order: a partial index keeps that read
+# small however many published notifications the table holds.
+sa.Index(
+    "ix_notifications_unpublished",
+    notifications.c.id,
+    postgresql_where=notifications.c.published_at.is_(None),
+    sqlite_where=notifications.c.published_at.is_(None),
 )
 
 exported_items = sa.Table(
@@ -186,6 +233,25 @@ exported_items = sa.Table(
     sa.Column("item", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("file_name", sa.String(256), nullable=True, index=True),
+)
+
+item_files = sa.Table(
+    "item_files",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("format", sa.String(16), nullable=False),
+    sa.Column("file_name", sa.String(256), nullable=False, unique=True),
+    # ``writing`` from the claim of its rows until the file and its manifest are in place, then ``complete``.
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("row_count", sa.Integer, nullable=False),
+    sa.Column("first_id", sa.Integer, nullable=False),
+    sa.Column("last_id", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=True),
+    sa.Column("amount_totals", sa.Text, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("completed_at", UtcDateTime, nullable=True),
+    sa.Index("ix_item_files_kind_state", "kind", "state"),
 )
 
 # ---- online charging sessions ------------------------------------------------------------
@@ -225,6 +291,17 @@ reservations = sa.Table(
     sa.Column("expires_at", UtcDateTime, nullable=False),
 )
 
+session_requests = sa.Table(
+    "session_requests",
+    metadata,
+    sa.Column("idempotency_key", sa.String(128), primary_key=True),
+    sa.Column("session_id", sa.String(128), nullable=False, index=True),
+    sa.Column("step", sa.String(16), nullable=False),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("result", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
 # ---- contract state (migration) and what later pricing features keep per contract ------------
 
 shared_counters = sa.Table(
@@ -262,6 +339,34 @@ activation_counters = sa.Table(
     sa.ForeignKeyConstraint(["contract_id", "activation_id"], ["activations.contract_id", "activations.id"]),
 )
 
+# ---- fees and refills ---------------------------------------------------------------------------
+
+fee_applications = sa.Table(
+    "fee_applications",
+    metadata,
+    sa.Column("contract_id", sa.String(128), primary_key=True),
+    sa.Column("activation_id", sa.String(128), primary_key=True),
+    sa.Column("fee", sa.String(128), primary_key=True),
+    # The primary key is what applies a fee period once, whatever runs at the same time.
+    sa.Column("period_start", UtcDateTime, primary_key=True),
+    sa.Column("operation_id", sa.String(64), sa.ForeignKey("charging_operations.id"), nullable=False),
+    sa.Column("amount", ExactDecimal, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("applied_at", UtcDateTime, nullable=False),
+    # No foreign key to activations: a restore replaces a contract's activations and keeps this history.
+)
+
+refills = sa.Table(
+    "refills",
+    metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("contract_id", sa.String(128), sa.ForeignKey("contracts.id"), nullable=False, index=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("operation_id", sa.String(64), sa.ForeignKey("charging_operations.id"), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("result", sa.Text, nullable=False),
+)
+
 # ---- batch rating: stored CDRs ----------------------------------------------------------------
 
 cdrs = sa.Table(
@@ -281,7 +386,12 @@ cdrs = sa.Table(
     sa.Column("error_code", sa.String(64), nullable=True),
     sa.Column("error_message", sa.Text, nullable=True),
     sa.Column("operation_id", sa.String(64), nullable=True),
+    # Set when a job claims the CDR: the contract its access selects at its consumption date (none: no access),
+    # and the partition of the job that holds it (docs/batch.md).
+    sa.Column("contract_id", sa.String(128), nullable=True),
+    sa.Column("partition_key", sa.String(300), nullable=True),
     sa.Index("ix_cdrs_status_consumption_date", "status", "consumption_date"),
+    sa.Index("ix_cdrs_job_partition", "job_id", "partition_key", "status"),
 )
 
 rating_jobs = sa.Table(
@@ -296,4 +406,19 @@ rating_jobs = sa.Table(
     sa.Column("started_at", UtcDateTime, nullable=True),
     sa.Column("finished_at", UtcDateTime, nullable=True),
     sa.Column("total", sa.Integer, nullable=False),
+)
+
+rating_job_partitions = sa.Table(
+    "rating_job_partitions",
+    metadata,
+    sa.Column("job_id", sa.String(64), sa.ForeignKey("rating_jobs.id"), primary_key=True),
+    sa.Column("partition_key", sa.String(300), primary_key=True),
+    # ``open``, ``running`` (claimed by ``worker_id`` until ``lease_until``), ``done``, ``failed`` or ``cancelled``.
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("cdr_count", sa.Integer, nullable=False),
+    sa.Column("worker_id", sa.String(128), nullable=True),
+    sa.Column("claimed_at", UtcDateTime, nullable=True),
+    sa.Column("lease_until", UtcDateTime, nullable=True),
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+    sa.Index("ix_rating_job_partitions_job_status", "job_id", "status"),
 )

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from kopek.domain.master import AccountId
 from kopek.money import rating_context
-from kopek.store.schema import charging_sessions, reservations
+from kopek.store.schema import charging_sessions, reservations, session_requests
 
 ACTIVE = "active"
 
@@ -28,6 +28,18 @@ class SessionStore:
 
     def insert(self, values: dict[str, Any]) -> None:
         self._connection.execute(sa.insert(charging_sessions).values(**values))
+
+    def request_by_key(self, idempotency_key: str) -> tuple[str, str] | None:
+        """The request hash and stored answer of the session call made with this key, if any."""
+        query = sa.select(session_requests.c.request_hash, session_requests.c.result).where(
+            session_requests.c.idempotency_key == idempotency_key
+        )
+        row = self._connection.execute(query).first()
+        return (row[0], row[1]) if row is not None else None
+
+    def insert_request(self, values: dict[str, Any]) -> None:
+        """Remember a session call's answer under its idempotency key (unique: a concurrent retry fails here)."""
+        self._connection.execute(sa.insert(session_requests).values(**values))
 
     def get(self, session_id: str, *, lock: bool = False) -> dict[str, Any] | None:
         query = sa.select(charging_sessions).where(charging_sessions.c.id == session_id)

@@ -7,11 +7,16 @@ from typing import Self
 
 import sqlalchemy as sa
 
+from kopek.store.activation_store import ActivationStore
+from kopek.store.api_key_store import ApiKeyStore
 from kopek.store.catalog_store import CatalogStore
 from kopek.store.cdr_store import CdrStore
 from kopek.store.charging_store import ChargingStore
 from kopek.store.contract_state_store import ContractStateStore
+from kopek.store.counter_store import CounterStore
+from kopek.store.item_file_store import ItemFileStore
 from kopek.store.master_store import MasterStore
+from kopek.store.notification_store import NotificationStore
 from kopek.store.rating_job_store import RatingJobStore
 from kopek.store.session_store import SessionStore
 
@@ -41,12 +46,17 @@ class UnitOfWork:
             self.connection.close()
             raise
         self.master = MasterStore(self.connection)
+        self.api_keys = ApiKeyStore(self.connection)
+        self.counters = CounterStore(self.connection)
         self.charging = ChargingStore(self.connection)
+        self.notifications = NotificationStore(self.connection)
         self.catalogs = CatalogStore(self.connection)
         self.sessions = SessionStore(self.connection)
         self.contract_states = ContractStateStore(self.connection)
         self.cdrs = CdrStore(self.connection)
         self.rating_jobs = RatingJobStore(self.connection)
+        self.activations = ActivationStore(self.connection)
+        self.item_files = ItemFileStore(self.connection)
         return self
 
     def commit(self) -> None:

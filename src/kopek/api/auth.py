@@ -1,0 +1,74 @@
+"""Who may call what: API keys with roles, checked before every route (see docs/security.md).
+
+While no active API key exists the API is open (a fresh install, a test, the demo);
+once one exists every request but ``/healthz`` and ``/metrics`` must present an active
+key as ``Authorization: Bearer <secret>``, with a role that allows it: ``read`` for
+reads, ``charging`` for charging, sessions, refills and CDR imports, ``admin`` for
+everything else. The key's name is the actor of the administrative operations it makes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from kopek.admin.api_keys import ApiKeyRole
+from kopek.api.context import api_context
+from kopek.errors import Code, IllegalStateError, Reason
+
+OPEN_ACTOR = "api"
+"""The actor of administrative operations made while the API is open (no API key in use)."""
+
+_OPEN_PATHS = frozenset({"/healthz", "/metrics"})
+_CHARGING_PREFIXES = ("/v1/charging", "/v1/sessions", "/v1/reservations", "/v1/refills", "/v1/cdrs")
+_ADMIN_ONLY = ("/v1/sessions:cleanup",)
+
+bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <secret>` (docs/security.md).")
+
+
+def required_role(method: str, path: str) -> ApiKeyRole | None:
+    """The least role a request to route ``path`` with ``method`` needs; none for the open routes."""
+    if path in _OPEN_PATHS:
+        return None
+    if method in ("GET", "HEAD"):
+        return ApiKeyRole.READ
+    if path.startswith(_CHARGING_PREFIXES) and not path.startswith(_ADMIN_ONLY):
+        return ApiKeyRole.CHARGING
+    return ApiKeyRole.ADMIN
+
+
+def authorize(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+    """Refuse the request unless API keys are not in use or it presents an active key whose role allows it."""
+    route = request.scope.get("route")
+    path = route.path if isinstance(route, APIRoute) else request.url.path
+    needed = required_role(request.method, path)
+    request.state.actor = OPEN_ACTOR
+    if needed is None:
+        return
+    access = api_context(request).engine.authenticate(credentials.credentials if credentials is not None else None)
+    if not access.keys_in_use:
+        return
+    if access.key is None:
+        code = Code.API_KEY_MISSING if credentials is None else Code.API_KEY_UNKNOWN
+        message = "this request needs an active API key (Authorization: Bearer)"
+        raise IllegalStateError(code=code, reason=Reason.NOT_AUTHORIZED, message=message)
+    if not access.key.role.allows(needed):
+        raise IllegalStateError(
+            code=Code.API_KEY_ROLE_INSUFFICIENT,
+            reason=Reason.NOT_AUTHORIZED,
+            message=f"API key {access.key.name!r} has role {access.key.role}; this request needs {needed}",
+        )
+    request.state.actor = f"api-key:{access.key.name}"
+
+
+def request_actor(request: Request) -> str:
+    """Who makes the request, for the audit log: the API key's name, or ``api`` while the API is open."""
+    actor = getattr(request.state, "actor", OPEN_ACTOR)
+    assert isinstance(actor, str)
+    return actor
+
+
+Actor = Annotated[str, Depends(request_actor)]

@@ -1,0 +1,269 @@
+"""Charging one claimed partition of a rating job, a chunk of CDRs per transaction.
+
+A chunk loads the state of its contracts once (contracts, counters and payer accounts
+locked, live reservations), charges each CDR with the very functions of the
+single-item path (:func:`~kopek.charging.offline.charge_in`: typing, idempotency
+replay, contract checks, ``rate_item``, ``post_charges``), keeps the state it leaves in
+memory for the next CDR, and writes the whole chunk (operations, charged items, account
+operations, balances, counters, notifications and the CDRs' statuses) with one
+multi-row statement per table, in one commit. A crash loses at most the uncommitted
+chunk, which a resume rates again from the committed state.
+
+``SUBSCRIPTION_TRY`` charges each contract in one transaction (its CDRs read and written
+a chunk at a time inside it): the first refusal rolls the contract back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from kopek.charging.offline import (
+    ChargeCommand,
+    Charged,
+    ChargeRows,
+    ChargingContext,
+    access_not_found,
+    charge_result,
+    check_contract_chargeable,
+    post_to_accounts,
+    replayed,
+    request_hash,
+    typed_item,
+    write_charge_rows,
+)
+from kopek.charging.rating_state import load_rating_state
+from kopek.domain.accounts import resolve_payers
+from kopek.domain.item import ChargeableItem
+from kopek.domain.master import Account, AccountId, Contract
+from kopek.errors import KopekError
+from kopek.rating.outcome import CounterKey
+from kopek.rating.rate import ContractState, CounterLife, rate_item
+from kopek.store.uow import UnitOfWork
+
+CDRS_PER_CHUNK = 1_000
+"""CDRs charged and committed together: a crash loses at most this much work."""
+
+Progress = Callable[[int], None]
+
+
+class PartitionReleased(Exception):
+    """The worker no longer holds its partition: the job was cancelled, or its lease ran out and another worker took it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A partition held by a worker: which job and partition, the worker, the rules of the job's mode, the lease."""
+
+    job_id: str
+    partition_key: str
+    worker_id: str
+    contract_first: bool
+    first_fail: bool
+    all_or_nothing: bool
+    lease: timedelta
+    chunk_cdrs: int = CDRS_PER_CHUNK
+
+
+def rate_partition(claim: Claim, context: ChargingContext, progress: Progress | None) -> None:
+    """Charge every pending CDR of the claimed partition; raises :class:`PartitionReleased` when the claim is lost."""
+    if claim.all_or_nothing:
+        with UnitOfWork(context.engine, writes=False) as uow:
+            contracts = uow.cdrs.pending_contracts_of_partition(claim.job_id, claim.partition_key)
+        for contract_id in contracts:
+            _report(progress, _try_contract(claim, context, contract_id))
+        return
+    with UnitOfWork(context.engine, writes=False) as uow:
+        stopped = uow.cdrs.stopped_contracts(claim.job_id, claim.partition_key)
+    while True:
+        handled = _rate_chunk(claim, context, stopped)
+        _report(progress, handled)
+        if handled < claim.chunk_cdrs:
+            return  # A short chunk was the last: no need for a transaction that finds nothing.
+
+
+def _report(progress: Progress | None, handled: int) -> None:
+    if progress is not None and handled:
+        progress(handled)
+
+
+def _hold(uow: UnitOfWork, claim: Claim, context: ChargingContext) -> None:
+    """Check, inside a chunk's transaction, that the job still runs and that this worker still holds the partition."""
+    job = uow.rating_jobs.job(claim.job_id, share=True)
+    if job is None or job["state"] != "running":
+        raise PartitionReleased(f"rating job {claim.job_id!r} is {job['state'] if job else 'gone'}")
+    if not uow.rating_jobs.renew_lease(claim.job_id, claim.partition_key, claim.worker_id, lease_until=context.clock() + claim.lease):
+        raise PartitionReleased(f"partition {claim.partition_key!r} was taken over by another worker")
+
+
+def _rate_chunk(claim: Claim, context: ChargingContext, stopped: set[str | None]) -> int:
+    """Charge the next chunk of the partition in one transaction; how many CDRs it handled (0: none left)."""
+    with UnitOfWork(context.engine) as uow:
+        _hold(uow, claim, context)
+        rows = uow.cdrs.pending_of_partition(claim.job_id, claim.partition_key, contract_first=claim.contract_first, limit=claim.chunk_cdrs)
+        if not rows:
+            return 0
+        rater = ChunkRater(uow, context, rows)
+        outcomes = []
+        for row in rows:
+            contract_id = row["contract_id"]
+            if claim.first_fail and contract_id in stopped:
+                outcomes.append({"id": row["id"], "status": "skipped"})
+                continue
+            try:
+                operation_id = rater.charge(_command(claim.job_id, row), contract_id)
+            except KopekError as error:
+                outcomes.append({"id": row["id"]} | refusal(error))
+                stopped.add(contract_id)
+            else:
+                outcomes.append({"id": row["id"], "status": "charged", "operation_id": operation_id})
+        rater.write()
+        uow.cdrs.set_outcomes(outcomes)
+        uow.commit()
+        return len(rows)
+
+
+def _try_contract(claim: Claim, context: ChargingContext, contract_id: str | None) -> int:
+    """Charge all pending CDRs of one contract of the partition in one transaction, or none of them."""
+    handled = 0
+    with UnitOfWork(context.engine) as uow:
+        _hold(uow, claim, context)
+        failure = None
+        while failure is None and (rows := _contract_chunk(uow, claim, contract_id)):
+            rater = ChunkRater(uow, context, rows)
+            outcomes = []
+            for row in rows:
+                try:
+                    operation_id = rater.charge(_command(claim.job_id, row), contract_id)
+                except KopekError as error:
+                    failure = (row["id"], error)
+                    break
+                outcomes.append({"id": row["id"], "status": "charged", "operation_id": operation_id})
+            rater.write()
+            uow.cdrs.set_outcomes(outcomes)
+            handled += len(rows)
+        if failure is None:
+            uow.commit()
+            return handled
+    return _refuse_contract(claim, context, contract_id, *failure)
+
+
+def _contract_chunk(uow: UnitOfWork, claim: Claim, contract_id: str | None) -> list[dict[str, Any]]:
+    return uow.cdrs.pending_of_partition(
+        claim.job_id,
+        claim.partition_key,
+        contract_first=True,
+        limit=claim.chunk_cdrs,
+        contract_id=contract_id,
+        only_without_contract=contract_id is None,
+    )
+
+
+def _refuse_contract(claim: Claim, context: ChargingContext, contract_id: str | None, cdr_id: str, error: KopekError) -> int:
+    """After a refusal in ``SUBSCRIPTION_TRY`` (whose transaction was rolled back): that CDR failed, the others skipped."""
+    with UnitOfWork(context.engine) as uow:
+        _hold(uow, claim, context)
+        uow.cdrs.set_outcomes([{"id": cdr_id} | refusal(error)])
+        skipped = uow.cdrs.skip_pending_of_contract(claim.job_id, claim.partition_key, contract_id)
+        uow.commit()
+    return 1 + skipped
+
+
+def refusal(error: KopekError) -> dict[str, Any]:
+    """A CDR's outcome columns when charging it was refused."""
+    return {
+        "status": "failed",
+        "error_category": error.category.value,
+        "error_reason": error.reason.value if error.reason else None,
+        "error_code": error.code.value,
+        "error_message": error.message,
+    }
+
+
+def _command(job_id: str, row: Mapping[str, Any]) -> ChargeCommand:
+    item = ChargeableItem(row["item_class"], row["consumption_date"], row["service_id"], row["user_id"], json.loads(row["properties"]))
+    return ChargeCommand(item, idempotency_key=row["id"], sender_job_id=job_id)
+
+
+def _lock_order(uow: UnitOfWork, contract_ids: set[str]) -> list[str]:
+    """The order to lock a chunk's contracts in: linked contracts before the others, each group by id.
+
+    A single charge locks a linked contract, then its parent; a chunk holding both must
+    not lock the parent first, or it could deadlock with such a charge.
+    """
+    if len(contract_ids) < 2:
+        return sorted(contract_ids)
+    linked = {contract_id for contract_id in contract_ids if (found := uow.master.contract(contract_id)) and found.parent_id is not None}
+    return sorted(linked) + sorted(contract_ids - linked)
+
+
+class ChunkRater:
+    """The state of a chunk's contracts, loaded and locked once, and the charges computed from it, not yet written."""
+
+    def __init__(self, uow: UnitOfWork, context: ChargingContext, rows: list[dict[str, Any]]) -> None:
+        self._uow, self._context = uow, context
+        self._rows = ChargeRows()
+        try:
+            self._catalog = context.catalogs.current(uow)
+        except KopekError as error:
+            # As charge_in: without a catalog, each CDR is refused (after nothing is locked).
+            self._refusal: KopekError | None = error
+            return
+        self._refusal = None
+        self._stored = uow.charging.operations_by_keys([row["id"] for row in rows])
+        contract_ids = _lock_order(uow, {row["contract_id"] for row in rows if row["contract_id"] is not None})
+        # The contracts first (the first lock of every charging unit of work), then what they use.
+        self._contracts: dict[str, Contract] = {}
+        for contract_id in contract_ids:
+            contract = uow.master.contract(contract_id, lock=True)
+            assert contract is not None, "a claimed CDR's contract exists (foreign key of its access)"
+            self._contracts[contract_id] = contract
+        self._parents: dict[str, Contract | None] = {}
+        values: dict[CounterKey, Decimal] = {}
+        lives: dict[CounterKey, CounterLife] = {}
+        for contract_id, contract in self._contracts.items():
+            state = load_rating_state(uow, self._catalog.catalog, contract)
+            values.update(state.counters)
+            lives.update(state.lives)
+            self._parents[contract_id] = state.parent
+        self._counters: Mapping[CounterKey, Decimal] = values
+        self._lives: Mapping[CounterKey, CounterLife] = lives
+        payers = {account_id for contract in self._contracts.values() for account_id in contract.roles.values()}
+        self._accounts: dict[AccountId, Account] = uow.master.lock_accounts(payers)
+        self._reserved = uow.sessions.reserved(self._accounts)
+
+    def charge(self, command: ChargeCommand, contract_id: str | None) -> str:
+        """Charge one CDR as ``charge_in`` would, from the state the previous CDRs of the chunk left; its operation id."""
+        if self._refusal is not None:
+            raise self._refusal
+        catalog = self._catalog
+        typed = typed_item(catalog.catalog, command)
+        digest = request_hash(typed)
+        replay = replayed(command, digest, self._stored.get(command.idempotency_key or ""))
+        if replay is not None:
+            return replay.operation_id
+        if contract_id is None:
+            raise access_not_found(typed)
+        contract = self._contracts[contract_id]
+        check_contract_chargeable(contract, typed.consumption_date)
+        state = ContractState(contract, self._counters, self._lives, self._parents[contract_id])
+        outcome = rate_item(catalog.catalog, state, typed)
+        payers = resolve_payers(contract, outcome.charged_items)
+        before = {account_id: self._accounts[account_id] for account_id in sorted(set(payers))}
+        operations, after = post_to_accounts(outcome, payers, before, self._reserved)
+        now, operation_id = self._context.clock(), self._context.new_id()
+        charged = Charged(command, digest, now, operation_id, catalog.version, contract, typed, outcome, payers, operations, after)
+        result = charge_result(charged)
+        self._rows.add(charged, result)
+        self._accounts.update(after)
+        next_state = state.after(outcome.counter_changes)
+        self._counters, self._lives = next_state.counters, next_state.lives
+        return result.operation_id
+
+    def write(self) -> None:
+        write_charge_rows(self._uow, self._rows)
+        self._rows = ChargeRows()

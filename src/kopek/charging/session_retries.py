@@ -1,0 +1,91 @@
+"""Retries of session calls: an idempotency key makes start, update and stop answer a retry
+with the first result, stored with the key in the call's own commit (docs/sessions.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from kopek.charging.session_views import SessionResult, StartSession
+from kopek.errors import AlreadyExistsError, Code
+from kopek.store.uow import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRequest:
+    """A session call made with an idempotency key, and the digest that tells a retry from a different call."""
+
+    key: str
+    step: str
+    session_id: str
+    digest: str
+
+
+def session_request(key: str | None, step: str, session_id: str, fields: Mapping[str, object]) -> SessionRequest | None:
+    """The request to remember for a call with ``key`` (none without a key)."""
+    if key is None:
+        return None
+    canonical = json.dumps({"step": step, "session_id": session_id, **fields}, sort_keys=True, default=str)
+    return SessionRequest(key, step, session_id, hashlib.sha256(canonical.encode()).hexdigest())
+
+
+def start_fields(command: StartSession) -> dict[str, object]:
+    """What identifies a start call, beyond its session id."""
+    return {
+        "item_class": command.item_class,
+        "service_id": command.service_id,
+        "user_id": command.user_id,
+        "consumption_date": command.consumption_date.astimezone(UTC).isoformat(),
+        "ttl_ms": command.ttl_ms,
+        "quantity_property": command.quantity_property,
+        "properties": {name: str(value) for name, value in sorted(command.properties.items())},
+        "requested": str(command.requested_quantity),
+        "default_resolution": command.default_resolution.value,
+        "reservation_id": command.reservation_id,
+    }
+
+
+def replayed(uow: UnitOfWork, request: SessionRequest | None) -> SessionResult | None:
+    """The first answer to a call made with this request's key; a different call under the key is refused."""
+    if request is None:
+        return None
+    stored = uow.sessions.request_by_key(request.key)
+    if stored is None:
+        return None
+    digest, result = stored
+    if digest != request.digest:
+        raise AlreadyExistsError(
+            code=Code.IDEMPOTENCY_KEY_REUSED, message=f"idempotency key {request.key!r} was already used for a different session call"
+        )
+    return SessionResult.model_validate_json(result).model_copy(update={"replayed": True})
+
+
+def remember(uow: UnitOfWork, request: SessionRequest | None, result: SessionResult, *, at: datetime) -> None:
+    """Store ``result`` under the request's key, in the call's unit of work."""
+    if request is not None:
+        values = {"session_id": request.session_id, "step": request.step, "request_hash": request.digest}
+        uow.sessions.insert_request({"idempotency_key": request.key, **values, "result": result.model_dump_json(), "created_at": at})
+
+
+def replayed_after_conflict(engine: sa.Engine, request: SessionRequest | None) -> SessionResult | None:
+    """After a unique-key conflict: the answer of the call with the same key that committed first."""
+    if request is None:
+        return None
+    with UnitOfWork(engine, writes=False) as uow:
+        return replayed(uow, request)
+
+
+def answered_once(engine: sa.Engine, request: SessionRequest | None, work: Callable[[], SessionResult]) -> SessionResult:
+    """Run ``work``; when a concurrent retry with the same key committed first, answer with its result."""
+    try:
+        return work()
+    except sa.exc.IntegrityError:
+        replay = replayed_after_conflict(engine, request)
+        if replay is None:
+            raise
+        return replay

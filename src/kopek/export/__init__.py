@@ -1,0 +1,1 @@
+"""Item files: billable, consumption and chargeable items written to Parquet or CSV files with manifests."""
