@@ -130,3 +130,34 @@ def run_together(tasks: list[Callable[[], Any]], *, timeout_seconds: float = 120
     stuck = [thread.name for thread in threads if thread.is_alive()]
     assert not stuck, f"threads still running after {timeout_seconds} s: {stuck}"
     return outcomes
+
+
+def prepaid_subscriber(engine: Engine, holder: str, *, balance: str = "100.00") -> str:
+    """Subscriber account ``holder`` with one prepaid account ``{holder}-prepaid`` holding ``balance`` EUR; returns its id."""
+    engine.create_subscriber_account(
+        SubscriberAccountInput.model_validate(
+            {"id": holder, "currency": "EUR", "accounts": [{"id": f"{holder}-prepaid", "kind": "prepaid", "initial_balance": balance}]}
+        )
+    )
+    return f"{holder}-prepaid"
+
+
+def voice_contract(
+    engine: Engine, contract_id: str, holder: str, plan: str, *, payer: str | None = None, parent: str | None = None
+) -> None:
+    """Contract ``contract_id`` activating ``plan`` from START, paid by ``payer`` (default the holder's prepaid account)
+    through role ``prepaid``, reached by service ``voice`` and user ``contract_id``."""
+    record: dict[str, Any] = {
+        "id": contract_id,
+        "subscriber_account_id": holder,
+        "valid_from": START.isoformat(),
+        "items": [{"id": "main", "charge_plan": plan}],
+        "roles": {"prepaid": payer or f"{holder}-prepaid"},
+        "parent_id": parent,
+    }
+    engine.create_contract(ContractInput.model_validate(record))
+    engine.create_access(
+        AccessInput.model_validate(
+            {"service_id": "voice", "user_id": contract_id, "contract_id": contract_id, "valid_from": START.isoformat()}
+        )
+    )

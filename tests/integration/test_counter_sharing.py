@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from kopek import AccessInput, ChargeableItem, ChargeResult, ContractInput, Engine, KopekError, SubscriberAccountInput
+from kopek import ChargeableItem, ChargeResult, Engine, KopekError
 from kopek.documents import parse_document
 from kopek.store.schema import activation_counters, activations, counters, shared_counters
 from kopek.store.uow import UnitOfWork
-from tests.integration.support import exact_sum, run_together
+from tests.integration.support import exact_sum, prepaid_subscriber, run_together, voice_contract
 
 CATALOG = """
 item_classes:
@@ -61,7 +61,6 @@ charge_plans:
           then: {type: rate, amount: "0.01", unit: seconds}
 """
 
-START = datetime(2026, 1, 1, tzinfo=UTC)
 AT = datetime(2026, 3, 10, 12, tzinfo=UTC)
 
 
@@ -70,32 +69,6 @@ def world(any_url: str) -> Iterator[Engine]:
     with Engine(any_url) as engine:
         engine.load_catalog(parse_document(CATALOG, source="sharing.yaml"))
         yield engine
-
-
-def subscriber(engine: Engine, holder: str, *, balance: str = "100.00") -> str:
-    engine.create_subscriber_account(
-        SubscriberAccountInput.model_validate(
-            {"id": holder, "currency": "EUR", "accounts": [{"id": f"{holder}-prepaid", "kind": "prepaid", "initial_balance": balance}]}
-        )
-    )
-    return f"{holder}-prepaid"
-
-
-def contract(engine: Engine, contract_id: str, holder: str, plan: str, *, payer: str | None = None, parent: str | None = None) -> None:
-    record: dict[str, Any] = {
-        "id": contract_id,
-        "subscriber_account_id": holder,
-        "valid_from": START.isoformat(),
-        "items": [{"id": "main", "charge_plan": plan}],
-        "roles": {"prepaid": payer or f"{holder}-prepaid"},
-        "parent_id": parent,
-    }
-    engine.create_contract(ContractInput.model_validate(record))
-    engine.create_access(
-        AccessInput.model_validate(
-            {"service_id": "voice", "user_id": contract_id, "contract_id": contract_id, "valid_from": START.isoformat()}
-        )
-    )
 
 
 def call(user: str, seconds: int, *, at: datetime = AT) -> ChargeableItem:
@@ -113,8 +86,8 @@ def amount(result: ChargeResult) -> Decimal:
 
 def test_contracts_of_two_subscribers_draw_on_one_shared_allowance(world: Engine) -> None:
     for holder in ("ann", "ben"):
-        subscriber(world, holder)
-        contract(world, f"{holder}-line", holder, "family_pool")
+        prepaid_subscriber(world, holder)
+        voice_contract(world, f"{holder}-line", holder, "family_pool")
 
     first = world.charge(call("ann-line", 400))
     second = world.charge(call("ben-line", 300))
@@ -126,10 +99,10 @@ def test_contracts_of_two_subscribers_draw_on_one_shared_allowance(world: Engine
 
 
 def test_a_linked_contract_uses_its_parents_allowance_and_another_subscriber_pays(world: Engine) -> None:
-    parent_account = subscriber(world, "parent")
-    subscriber(world, "teen", balance="0")
-    contract(world, "parent-line", "parent", "parent_bundle")
-    contract(world, "teen-line", "teen", "parent_bundle", payer=parent_account, parent="parent-line")
+    parent_account = prepaid_subscriber(world, "parent")
+    prepaid_subscriber(world, "teen", balance="0")
+    voice_contract(world, "parent-line", "parent", "parent_bundle")
+    voice_contract(world, "teen-line", "teen", "parent_bundle", payer=parent_account, parent="parent-line")
 
     teen = world.charge(call("teen-line", 250))
     parent = world.charge(call("parent-line", 100))
@@ -143,8 +116,8 @@ def test_a_linked_contract_uses_its_parents_allowance_and_another_subscriber_pay
 
 
 def test_a_monthly_reset_happens_at_the_first_item_of_the_next_month_and_is_stored(world: Engine) -> None:
-    subscriber(world, "ann")
-    contract(world, "ann-line", "ann", "parent_bundle")
+    prepaid_subscriber(world, "ann")
+    voice_contract(world, "ann-line", "ann", "parent_bundle")
 
     world.charge(call("ann-line", 300))
     april = world.charge(call("ann-line", 310, at=datetime(2026, 4, 2, tzinfo=UTC)))
@@ -155,8 +128,8 @@ def test_a_monthly_reset_happens_at_the_first_item_of_the_next_month_and_is_stor
 
 
 def test_activation_counters_live_with_the_charge_activation_of_the_contract_item(world: Engine) -> None:
-    subscriber(world, "ann")
-    contract(world, "ann-line", "ann", "activation_bundle")
+    prepaid_subscriber(world, "ann")
+    voice_contract(world, "ann-line", "ann", "activation_bundle")
 
     world.charge(call("ann-line", 30))
     next_day = world.charge(call("ann-line", 130, at=datetime(2026, 3, 11, 8, tzinfo=UTC)))
@@ -182,8 +155,8 @@ def test_concurrent_charges_on_one_shared_allowance_lose_no_update(postgres_url:
     with Engine(postgres_url) as engine:
         engine.load_catalog(parse_document(CATALOG, source="sharing.yaml"))
         for index in range(CONTRACTS):
-            subscriber(engine, f"member-{index}")
-            contract(engine, f"member-{index}-line", f"member-{index}", "family_pool")
+            prepaid_subscriber(engine, f"member-{index}")
+            voice_contract(engine, f"member-{index}-line", f"member-{index}", "family_pool")
 
         def calls(index: int) -> list[ChargeResult | KopekError]:
             outcomes: list[ChargeResult | KopekError] = []

@@ -8,10 +8,11 @@ from decimal import Decimal
 
 import pytest
 
-from kopek import AccessInput, ChargeableItem, ContractInput, Engine, SubscriberAccountInput
+from kopek import ChargeableItem, Engine
 from kopek.charging.session_views import StartSession, StopSession, UpdateSession
 from kopek.documents import parse_document
 from kopek.store.uow import UnitOfWork
+from tests.integration.support import prepaid_subscriber, voice_contract
 
 CATALOG = """
 item_classes:
@@ -33,7 +34,6 @@ charge_plans:
           then: {type: rate, amount: "0.01", unit: seconds}
 """
 
-START = datetime(2026, 1, 1, tzinfo=UTC)
 AT = datetime(2026, 3, 10, 12, tzinfo=UTC)
 
 
@@ -41,32 +41,13 @@ AT = datetime(2026, 3, 10, 12, tzinfo=UTC)
 def world(any_url: str) -> Iterator[Engine]:
     with Engine(any_url) as engine:
         engine.load_catalog(parse_document(CATALOG, source="transient.yaml"))
-        engine.create_subscriber_account(
-            SubscriberAccountInput.model_validate(
-                {"id": "ann", "currency": "EUR", "accounts": [{"id": "ann-prepaid", "kind": "prepaid", "initial_balance": "50.00"}]}
-            )
-        )
-        engine.create_contract(
-            ContractInput.model_validate(
-                {
-                    "id": "ann-line",
-                    "subscriber_account_id": "ann",
-                    "valid_from": START.isoformat(),
-                    "items": [{"id": "main", "charge_plan": "first_minute_free"}],
-                    "roles": {"prepaid": "ann-prepaid"},
-                }
-            )
-        )
-        engine.create_access(
-            AccessInput.model_validate(
-                {"service_id": "voice", "user_id": "ann", "contract_id": "ann-line", "valid_from": START.isoformat()}
-            )
-        )
+        prepaid_subscriber(engine, "ann", balance="50.00")
+        voice_contract(engine, "ann-line", "ann", "first_minute_free")
         yield engine
 
 
 def test_each_offline_call_starts_with_a_fresh_transient_counter(world: Engine) -> None:
-    amounts = [world.charge(ChargeableItem("call", AT, "voice", "ann", {"duration": 90})).charged_items for _ in range(2)]
+    amounts = [world.charge(ChargeableItem("call", AT, "voice", "ann-line", {"duration": 90})).charged_items for _ in range(2)]
 
     assert [items[0].amount for items in amounts if items] == [Decimal("0.30"), Decimal("0.30")]
     with UnitOfWork(world.database, writes=False) as uow:
@@ -78,7 +59,7 @@ def test_a_session_keeps_its_transient_counter_across_updates(world: Engine) -> 
         session_id="s1",
         item_class="call",
         service_id="voice",
-        user_id="ann",
+        user_id="ann-line",
         consumption_date=AT,
         ttl_ms=60_000,
         quantity_property="duration",

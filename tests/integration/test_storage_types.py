@@ -50,7 +50,7 @@ def test_amounts_round_trip_exactly_through_every_decimal_column(engine: Engine,
     engine.create_contract(_contract("zoe-contract", "zoe", "zoe-prepaid"))
     with UnitOfWork(engine.database) as uow:
         key = CounterKey("zoe-contract", "main", "units_used")
-        uow.master.write_counters([CounterChange(key, Unit.EVENTS, Decimal(0), amount)])
+        uow.counters.write([CounterChange(key, Unit.EVENTS, Decimal(0), amount)])
         uow.commit()
 
     stored = engine.account("zoe-prepaid")

@@ -9,40 +9,20 @@ may publish at once: JetStream drops the copies by their message id.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 
-from fastapi import FastAPI
-
+from kopek.api.background import Lifespan, with_loop
 from kopek.errors import KopekError
 from kopek.notify.outbox import NotificationOutbox
 from kopek.notify.publisher import PublisherSettings, publish_pending
 
 logger = logging.getLogger("kopek.api")
 
-Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
-
 
 def publishing_lifespan(inner: Lifespan, outbox: NotificationOutbox, settings: PublisherSettings | None) -> Lifespan:
     """``inner`` with the notification publisher running beside it (``settings`` none: not at all)."""
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with inner(app):
-            if settings is None:
-                yield
-                return
-            task = asyncio.create_task(_every(outbox, settings))
-            try:
-                yield
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
-    return lifespan
+    return with_loop(partial(_every, outbox, settings) if settings is not None else None, inner)
 
 
 async def _every(outbox: NotificationOutbox, settings: PublisherSettings) -> None:

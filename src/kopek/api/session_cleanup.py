@@ -8,36 +8,20 @@ is logged and the next one runs on time.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 
-from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from kopek.api.background import Lifespan, with_loop
 from kopek.engine import Engine
 
 logger = logging.getLogger("kopek.api")
 
 
-def cleanup_lifespan(engine: Engine, interval_seconds: float) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def cleanup_lifespan(engine: Engine, interval_seconds: float) -> Lifespan:
     """A lifespan that cleans up expired sessions every ``interval_seconds`` (0: never)."""
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if interval_seconds <= 0:
-            yield
-            return
-        task = asyncio.create_task(_every(engine, interval_seconds))
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    return lifespan
+    return with_loop(partial(_every, engine, interval_seconds) if interval_seconds > 0 else None)
 
 
 async def _every(engine: Engine, interval_seconds: float) -> None:

@@ -401,7 +401,7 @@ def write_charge_rows(uow: UnitOfWork, rows: ChargeRows) -> None:
     for account_id, balance in rows.balances.items():
         uow.master.set_balance(account_id, balance)
     uow.master.insert_account_operation_rows(rows.account_operations)
-    uow.master.write_counters(rows.counter_changes.values())
+    uow.counters.write(rows.counter_changes.values())
     uow.charging.insert_notifications(rows.notifications)
     for operation_id, exported, at in rows.exported_items:
         uow.charging.insert_exported_item(operation_id=operation_id, item=exported, at=at)

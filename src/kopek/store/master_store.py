@@ -26,8 +26,6 @@ from kopek.domain.master import (
     SubscriberAccountStatus,
 )
 from kopek.money import rating_context
-from kopek.rating.outcome import CounterChange, CounterKey
-from kopek.store.counter_store import CounterStore
 from kopek.store.schema import (
     accesses,
     account_operations,
@@ -248,19 +246,9 @@ class MasterStore:
 
     # ---- counters ---------------------------------------------------------------------
 
-    def counters(self, contract_id: str) -> dict[CounterKey, Decimal]:
-        query = sa.select(counters).where(counters.c.contract_id == contract_id)
-        return {
-            CounterKey(row["contract_id"], row["item_id"], row["name"]): row["value"] for row in self._connection.execute(query).mappings()
-        }
-
     def counter_rows(self, contract_id: str) -> list[dict[str, Any]]:
         query = sa.select(counters).where(counters.c.contract_id == contract_id).order_by(counters.c.item_id, counters.c.name)
         return [dict(row) for row in self._connection.execute(query).mappings()]
-
-    def write_counters(self, changes: Iterable[CounterChange]) -> None:
-        """Store new counter values; the caller holds the contract's lock."""
-        CounterStore(self._connection).write(changes)
 
 
 def _account(row: sa.RowMapping) -> Account:
