@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from kopek import AdjustmentInput, ContractInput, Engine
+from kopek import AdjustmentInput, ContractInput, Engine, SubscriberAccountInput
 from kopek.charging.fees import ContractOutcome, FeeRunReport
 from kopek.domain.activations import ActivationStatus
 from kopek.errors import Category, Code, InvalidError
 from kopek.limits import FEE_PERIODS_PER_CONTRACT_MAX
+from kopek.rating.outcome import NotificationKind
 from kopek.store.schema import account_operations, charged_items, charging_operations, counters, fee_applications, notifications
 from tests.fakes import FixedClock, SequentialIds
 from tests.fee_world import at, balance, build, catalog_document, contract, subscriber
@@ -279,3 +280,27 @@ def test_each_charged_period_stores_a_fee_applied_notification_listed_when_asked
     with engine.database.connect() as connection:
         stored = connection.execute(sa.select(notifications.c.kind, notifications.c.contract_id).order_by(notifications.c.id)).all()
     assert [tuple(row) for row in stored] == [("fee_applied", "ann-contract")] * 2
+
+
+def test_a_fee_taking_a_prepaid_account_below_its_threshold_notifies_low_balance_once(engine: Engine) -> None:
+    engine.load_catalog(catalog_document())
+    account = {"id": "ann-prepaid", "kind": "prepaid", "initial_balance": "10.00", "low_balance_threshold": "5.00"}
+    engine.create_subscriber_account(SubscriberAccountInput.model_validate({"id": "ann", "currency": "EUR", "accounts": [account]}))
+    contract(engine, "ann", "weekly")
+
+    crossing = engine.run_fees(at("2026-01-29"), notifications=True)  # 8.00, 6.00, then 4.00: crossed
+    below = engine.run_fees(at("2026-02-05"), notifications=True)  # 2.00: already below, nothing more
+
+    listed = crossing.contracts[0].notifications or []
+    assert [note.kind for note in listed] == ["fee_applied", "fee_applied", "fee_applied", "low_balance"]
+    assert [note.kind for note in below.contracts[0].notifications or []] == ["fee_applied"]
+    (stored,) = engine.notifications(contract_id="ann-contract", kind=NotificationKind.LOW_BALANCE)
+    assert stored.data == {
+        "account_id": "ann-prepaid",
+        "subscriber_account_id": "ann",
+        "threshold": "5.00",
+        "balance": "4.00",
+        "currency": "EUR",
+    }
+    assert stored.operation_id == crossing.contracts[0].applied[-1].operation_id
+    assert balance(engine) == Decimal("2.00")

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from kopek import limits
+from kopek.api.auth import Actor
 from kopek.api.context import Context
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
@@ -22,9 +23,6 @@ from kopek.errors import Code, InvalidError
 from kopek.migration.lock import MigrationLockResult
 from kopek.migration.restore import RestoreMode, RestoreReport
 from kopek.migration.state import ContractState
-
-API_ACTOR = "api"
-"""Who the audit log names for migrations made over HTTP (until API keys name callers)."""
 
 JSON_LINES = "application/x-ndjson"
 LINES_PER_CHUNK = 100
@@ -72,7 +70,7 @@ def _chunks(states: Iterator[ContractState]) -> Iterator[str]:
         yield "".join(lines)
 
 
-async def restore_contract_states(request: Request, context: Context, mode: RestoreMode) -> RestoreReport:
+async def restore_contract_states(request: Request, context: Context, mode: RestoreMode, actor: Actor) -> RestoreReport:
     """Restore the contract states of the body (JSON lines) onto ``migrating`` contracts.
 
     ``ALL_OR_NOTHING`` commits the whole body or nothing; ``BEST_EFFORT`` commits each
@@ -84,17 +82,17 @@ async def restore_contract_states(request: Request, context: Context, mode: Rest
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
         raise InvalidError(code=Code.REQUEST_MALFORMED, message="the request body is not UTF-8 text") from error
-    return await run_in_threadpool(context.engine.restore_contract_states, text.splitlines(), mode, actor=API_ACTOR)
+    return await run_in_threadpool(context.engine.restore_contract_states, text.splitlines(), mode, actor=actor)
 
 
-def begin_migration(request: MigrationLockRequest, context: Context) -> MigrationLockResult:
+def begin_migration(request: MigrationLockRequest, context: Context, actor: Actor) -> MigrationLockResult:
     """Mark contracts ``migrating``: charging them answers TEMPORARY_ILLEGAL_STATE until the migration ends."""
-    return context.engine.begin_migration(request.contract_ids, actor=API_ACTOR)
+    return context.engine.begin_migration(request.contract_ids, actor=actor)
 
 
-def end_migration(request: MigrationLockRequest, context: Context) -> MigrationLockResult:
+def end_migration(request: MigrationLockRequest, context: Context, actor: Actor) -> MigrationLockResult:
     """Mark migrating contracts ``active`` again."""
-    return context.engine.end_migration(request.contract_ids, actor=API_ACTOR)
+    return context.engine.end_migration(request.contract_ids, actor=actor)
 
 
 def router() -> APIRouter:

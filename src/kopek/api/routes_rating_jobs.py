@@ -8,14 +8,12 @@ import threading
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from kopek.api.auth import Actor
 from kopek.api.context import Context, IdentifierPath
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
 from kopek.batch.rating_jobs import JobFilters, JobStatus, RatingMode
 from kopek.engine import Engine
-
-API_ACTOR = "api"
-"""Who the audit log names for jobs started over HTTP (until API keys name callers)."""
 
 _log = logging.getLogger(__name__)
 
@@ -27,12 +25,12 @@ class RatingJobRequest(BaseModel):
     filters: JobFilters = Field(default_factory=JobFilters)
 
 
-def start_rating_job(request: RatingJobRequest, context: Context) -> JobStatus:
+def start_rating_job(request: RatingJobRequest, context: Context, actor: Actor) -> JobStatus:
     """Claim the pending CDRs (within ``filters``) for a new job and start charging them in the background.
 
     Answers at once with the job (state ``queued`` or already ``running``); read its status to follow it."""
     engine = context.engine
-    job_id = engine.start_rating_job(request.mode, request.filters, actor=API_ACTOR)
+    job_id = engine.start_rating_job(request.mode, request.filters, actor=actor)
     threading.Thread(target=_run, args=(engine, job_id), name=f"kopek-{job_id}").start()
     return engine.rating_job(job_id)
 
@@ -50,10 +48,10 @@ def read_rating_job(job_id: IdentifierPath, context: Context) -> JobStatus:
     return context.engine.rating_job(job_id)
 
 
-def cancel_rating_job(job_id: IdentifierPath, context: Context) -> JobStatus:
+def cancel_rating_job(job_id: IdentifierPath, context: Context, actor: Actor) -> JobStatus:
     """Cancel a job that has not finished: its workers stop at their next chunk; what was charged stays charged; its
     pending CDRs go back to the store (no job) for a later job. A finished job answers ``rating_job_already_finished``."""
-    return context.engine.cancel_rating_job(job_id, actor=API_ACTOR)
+    return context.engine.cancel_rating_job(job_id, actor=actor)
 
 
 def router() -> APIRouter:

@@ -5,7 +5,8 @@ stop the others): lock the contract, then its payers; create the charge activati
 of each contract item whose plan has fees (id = the contract item's id); post every
 due period, oldest first; store per period an operation (with a deterministic
 idempotency key), a charged item, the account operation, a ``fee_applied``
-notification and the period in ``fee_applications``, whose primary key makes a
+notification (and a ``low_balance`` one when the fee takes a prepaid payer below its
+threshold, as a charge does) and the period in ``fee_applications``, whose primary key makes a
 period impossible to charge twice, whatever runs at the same time. See
 docs/catalog.md (Fees) for the rules.
 """
@@ -24,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kopek import limits
 from kopek.charging.offline import ChargingContext
 from kopek.charging.results import NotificationView
-from kopek.domain.accounts import AccountOperation, less_reserved, post_charges, with_bounds_of, without_bounds
+from kopek.domain.accounts import AccountOperation, less_reserved, low_balance_notifications, post_charges, with_bounds_of, without_bounds
 from kopek.domain.activations import Activation, ActivationKind, ActivationStatus
 from kopek.domain.catalog import Catalog, ChargePlan, Fee, InsufficientBalanceRule
 from kopek.domain.fees import FEE_ITEM_CLASS, DuePeriod, due_periods, period_amount, settled_status
@@ -90,7 +91,8 @@ class ContractFeeRun(_Record):
     reason: str | None = Field(default=None, description="Why a contract was skipped (the error code), or failed.")
     error: dict[str, object] | None = Field(default=None, description="The error that failed the contract, in the error shape.")
     notifications: list[NotificationView] | None = Field(
-        default=None, description="The fee_applied notifications of the contract (stored always, listed when asked for)."
+        default=None,
+        description="The fee_applied and low_balance notifications of the contract, in order (stored always, listed when asked for).",
     )
 
 
@@ -127,7 +129,7 @@ def run_fees(until: datetime, context: ChargingContext, *, notifications: bool =
         for contract_id in page:
             seen += 1
             run = _run_contract_safely(contract_id, until, catalog, context)
-            runs.append(run.model_copy(update={"notifications": [fee_notification(fee) for fee in run.applied]}) if notifications else run)
+            runs.append(run.model_copy(update={"notifications": (run.notifications or []) if notifications else None}))
         after = page[-1]
     return _report(until, seen, runs)
 
@@ -183,6 +185,7 @@ class _Run:
     applied: list[FeeApplied] = field(default_factory=list)
     suspended: set[str] = field(default_factory=set)
     last_applied: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    notifications: list[NotificationView] = field(default_factory=list)
     rows: _Rows = field(default_factory=lambda: _Rows())
 
 
@@ -227,6 +230,7 @@ def _run_contract(contract_id: str, until: datetime, catalog: Catalog, context: 
         suspended_items=sorted(run.suspended),
         expired_items=expired,
         more_due=len(due) > limits.FEE_PERIODS_PER_CONTRACT_MAX,
+        notifications=run.notifications,
     )
 
 
@@ -322,7 +326,12 @@ def _charge_period(run: _Run, fee_item: _FeeItem, period: DuePeriod, context: Ch
         prorated=period.prorated,
         below_floor=fee.on_insufficient_balance is InsufficientBalanceRule.BELOW_FLOOR,
     )
-    _record(run, applied, charged, operations, now)
+    # The same rule as a charge's: told once, when this period's debit crosses the threshold.
+    low_balance = [
+        NotificationView(kind=note.kind.value, message=note.message, data=note.data)
+        for note in low_balance_notifications({payer: account_after}, operations)
+    ]
+    _record(run, applied, charged, operations, now, [fee_notification(applied), *low_balance])
     run.applied.append(applied)
     run.last_applied[(fee_item.item.id, fee.name)] = period.start
 
@@ -355,7 +364,9 @@ class _Rows:
     notifications: list[dict[str, object]] = field(default_factory=list)
 
 
-def _record(run: _Run, applied: FeeApplied, charged: ChargedItem, operations: list[AccountOperation], now: datetime) -> None:
+def _record(
+    run: _Run, applied: FeeApplied, charged: ChargedItem, operations: list[AccountOperation], now: datetime, notes: list[NotificationView]
+) -> None:
     contract, rows = run.contract, run.rows
     key = fee_key(contract.id, applied.contract_item_id, applied.fee, applied.period_start)
     rows.operations.append(
@@ -397,11 +408,12 @@ def _record(run: _Run, applied: FeeApplied, charged: ChargedItem, operations: li
         }
         for operation in operations
     )
-    note = fee_notification(applied)
-    rows.notifications.append(
+    rows.notifications.extend(
         {"operation_id": applied.operation_id, "contract_id": contract.id, "kind": note.kind, "message": note.message, "data": note.data}
         | {"created_at": now}
+        for note in notes
     )
+    run.notifications.extend(notes)
 
 
 def _flush(uow: UnitOfWork, run: _Run, before: dict[AccountId, Account]) -> None:
