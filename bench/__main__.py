@@ -6,7 +6,9 @@ over many accounts); and the same over HTTP (FastAPI under uvicorn, httpx client
 Each database row runs on a fresh SQLite file or a fresh PostgreSQL schema, dropped
 afterwards. The migration row restores ``--states`` contract states beside a plain
 ``COPY`` of the same rows. The session rows time start, update and stop of online
-charging sessions. Benchmarks print figures; they never fail a test run.
+charging sessions. The batch rows load ``--cdrs`` pending CDRs untimed, then time a
+rating job and an item-file export, each in a child process (see bench/bench_batch.py).
+Benchmarks print figures; they never fail a test run.
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--states", type=int, default=100_000, help="contract states the migration row restores (e.g. 1000000)")
     parser.add_argument("--cdrs", type=int, default=10_000, help="stored CDRs the batch rows rate and charge with one job")
     parser.add_argument("--threads", type=int, default=4, help="threads of the multi-threaded rows")
+    parser.add_argument("--subscribers", type=int, default=MANY_SUBSCRIBERS, help="subscribers whose CDRs the batch rows rate")
+    parser.add_argument(
+        "--rating-path",
+        choices=("auto", "row"),
+        help="the batch rows' rating path, passed to `kopek rate --path` (default: kopek's own, without the option)",
+    )
     return parser.parse_args(argv)
 
 
@@ -88,7 +96,10 @@ def plan(options: argparse.Namespace) -> list[tuple[str, Callable[[], Row | list
             steps.append(("batch", partial(skipped, "batch: rating job", database, no_postgres)))
             continue
         opener = sqlite if database == "sqlite" else postgres
-        steps.append(("batch", partial(bench_batch.run, database, opener, cdrs=options.cdrs, subscribers=MANY_SUBSCRIBERS)))
+        batch = partial(
+            bench_batch.run, database, opener, cdrs=options.cdrs, subscribers=options.subscribers, rating_path=options.rating_path
+        )
+        steps.append(("batch", batch))
     return [(group, step) for group, step in steps if options.only in (None, group)]
 
 

@@ -1,50 +1,140 @@
-"""Batch rating end to end: pending CDRs in the database -> a rating job -> charged, counters, balances.
+"""Batch rating end to end: pending CDRs in the database -> a rating job -> charged, counters, balances -> item files.
 
-The CDRs (the usage mix of :mod:`bench.world`) are imported first, untimed; the row
-times starting and running one ``DAY_SUBSCRIPTION_FIRST_FAIL`` job over all of them
-with one worker (the row path: a chunk of 1,000 CDRs per transaction, written with
-multi-row statements). Peak RSS is the process's peak so far (``ru_maxrss``), so it
-includes the import and earlier rows. Item files are written by ``kopek items
-export`` afterwards and are not timed here.
+Untimed set-up, in this process: the catalog and ``subscribers`` prepaid subscribers,
+then ``cdrs`` pending CDRs (the usage mix of :mod:`bench.world`) written straight into
+the ``cdrs`` table by :mod:`bench.cdr_loader` (the rows ``kopek cdrs import`` would
+store, much faster).
+
+Timed, each in a child process from its start to its exit (interpreter start-up and
+opening the database included): ``kopek rate`` (one ``DAY_SUBSCRIPTION_FIRST_FAIL``
+job with one worker; ``--path`` only when ``--rating-path`` is given), then ``kopek
+items export`` into a temporary folder. The row's items/s is CDRs per second of the
+job; the note adds the export's files, rows and rows/s and the end-to-end CDRs/s
+(CDRs over job plus export seconds). Peak RSS is each child's own (``os.wait4``), so
+neither the loader nor this process counts in it.
 """
 
 from __future__ import annotations
 
-import itertools
-import resource
+import json
+import os
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from bench.bench_engine import prepared_engine
+from bench.cdr_loader import load_pending_cdrs
 from bench.measure import Row
-from bench.world import usage
 from kopek.batch.rating_jobs import RatingMode
 
+JOB_MODE = RatingMode.DAY_SUBSCRIPTION_FIRST_FAIL
+RATE_EXIT_CODES = (0, 1)
+"""``kopek rate`` exits 1 when any CDR failed or was skipped, as some of the usage mix do (barred numbers)."""
+_BOX_DRAWING = str.maketrans("", "", "╭╮╰╯│─")
 
-def run(database: str, open_database: Callable[[], AbstractContextManager[str]], *, cdrs: int, subscribers: int) -> Row:
-    with open_database() as url, prepared_engine(url, subscribers) as engine:
-        rows = (
-            (
-                number,
-                {
-                    "id": f"cdr-{number}",
-                    "item_class": item.item_class,
-                    "consumption_date": item.consumption_date.isoformat(),
-                    "service_id": item.service_id,
-                    "user_id": item.user_id,
-                    "properties": item.properties,
-                },
-            )
-            for number, item in enumerate(itertools.islice(usage(list(range(subscribers)), seed=7), cdrs), start=1)
-        )
-        engine.import_cdrs(rows, strict=True)
+
+@dataclass(frozen=True, slots=True)
+class ChildRun:
+    """A finished child process: its exit code, wall seconds from start to exit, its own peak RSS, its output."""
+
+    exit_code: int
+    seconds: float
+    peak_rss_mb: float
+    stdout: str
+    stderr: str
+
+    def json_result(self, command: str, *, exit_codes: tuple[int, ...] = (0,)) -> dict[str, Any]:
+        """The ``--json`` result the command printed; raises with its stderr when it failed."""
+        if self.exit_code not in exit_codes or not self.stdout.strip():
+            said = " ".join(self.stderr.translate(_BOX_DRAWING).split())
+            raise RuntimeError(f"{command} exited {self.exit_code}: {said[-100:]}")
+        result = json.loads(self.stdout)
+        assert isinstance(result, dict)
+        return result
+
+
+def run(
+    database: str,
+    open_database: Callable[[], AbstractContextManager[str]],
+    *,
+    cdrs: int,
+    subscribers: int,
+    rating_path: str | None = None,
+) -> Row:
+    """Set up (untimed), then time ``kopek rate`` and ``kopek items export`` in child processes; one row."""
+    with open_database() as url:
+        with prepared_engine(url, subscribers):
+            pass
         began = time.perf_counter()
-        status = engine.run_rating_job(engine.start_rating_job(RatingMode.DAY_SUBSCRIPTION_FIRST_FAIL))
+        loaded = load_pending_cdrs(url, cdrs, subscribers)
         seconds = time.perf_counter() - began
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+        print(f"  {database}: {loaded} pending CDRs loaded in {seconds:.1f} s (untimed set-up)", file=sys.stderr, flush=True)
+        job = rate_in_child(url, rating_path)
+        with tempfile.TemporaryDirectory(prefix="kopek-bench-items-") as folder:
+            export = export_in_child(url, Path(folder))
+    status = job.json_result("kopek rate", exit_codes=RATE_EXIT_CODES)
+    report = export.json_result("kopek items export")
+    return _row(database, subscribers, rating_path=rating_path, job=job, status=status, export=export, report=report)
+
+
+def rate_in_child(url: str, rating_path: str | None) -> ChildRun:
+    """``kopek rate`` over every pending CDR, timed from the child's start to its exit."""
+    arguments = ["rate", "--mode", JOB_MODE.value, "--json", "--database-url", url]
+    if rating_path is not None:
+        arguments += ["--path", rating_path]
+    return run_kopek(arguments)
+
+
+def export_in_child(url: str, directory: Path) -> ChildRun:
+    """``kopek items export`` of every kind into ``directory`` (Parquet), timed from the child's start to its exit."""
+    return run_kopek(["items", "export", "--dir", str(directory), "--json", "--database-url", url])
+
+
+def run_kopek(arguments: list[str]) -> ChildRun:
+    """Run ``python -m kopek.cli ARGUMENTS`` and wait for it with ``os.wait4``, which gives this child's own peak RSS.
+
+    (``getrusage(RUSAGE_CHILDREN).ru_maxrss`` is the largest of every child waited for so far,
+    so a child smaller than an earlier one would not show in it.)
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        began = time.perf_counter()
+        process = subprocess.Popen([sys.executable, "-m", "kopek.cli", *arguments], stdout=out, stderr=err)
+        _, wait_status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - began
+        process.returncode = os.waitstatus_to_exitcode(wait_status)
+        out.seek(0)
+        err.seek(0)
+        return ChildRun(process.returncode, seconds, _megabytes(usage.ru_maxrss), out.read().decode(), err.read().decode())
+
+
+def _megabytes(max_rss: int) -> float:
+    """``ru_maxrss`` in MB: kilobytes on Linux, bytes on macOS."""
+    return max_rss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
+def _row(
+    database: str,
+    subscribers: int,
+    *,
+    rating_path: str | None,
+    job: ChildRun,
+    status: dict[str, Any],
+    export: ChildRun,
+    report: dict[str, Any],
+) -> Row:
+    """The job's CDRs/s as the row's rate; the counts, the export and the end-to-end rate in its note."""
+    total, rows = int(status["total"]), int(report["rows_written"])
+    end_to_end = total / (job.seconds + export.seconds) if job.seconds + export.seconds > 0 else 0.0
     note = (
-        f"{subscribers} subscribers, {status.charged} charged, {status.failed} failed, {status.skipped} skipped; peak RSS {peak_mb:.0f} MB"
+        f"{subscribers} subscribers, path {rating_path or 'default'}: {status['charged']} charged, {status['failed']} failed, "
+        f"{status['skipped']} skipped; job {job.seconds:.1f} s, peak RSS {job.peak_rss_mb:.0f} MB; "
+        f"items export {report['files_written']} files, {rows} rows in {export.seconds:.1f} s ({rows / export.seconds:,.0f} rows/s), "
+        f"peak RSS {export.peak_rss_mb:.0f} MB; end to end {end_to_end:,.0f} CDRs/s"
     )
-    return Row("batch: rating job", database, 1, status.total, seconds, [], status.failed + status.skipped, note)
+    return Row("batch: rating job", database, 1, total, job.seconds, [], int(status["failed"]) + int(status["skipped"]), note)
