@@ -49,6 +49,7 @@ from kopek.batch.rating_jobs import (
     JobFilters,
     JobStatus,
     RatingMode,
+    RatingPath,
     cancel_job,
     fail_job,
     job_status,
@@ -305,6 +306,7 @@ class Engine:
         worker_id: str | None = None,
         lease_seconds: float = PARTITION_LEASE_SECONDS,
         chunk_cdrs: int = CDRS_PER_CHUNK,
+        path: RatingPath = RatingPath.AUTO,
     ) -> JobStatus:
         """Work on the job as one worker until none of its partitions is open or running (again after a stop: it resumes).
 
@@ -312,7 +314,15 @@ class Engine:
         see docs/batch.md. ``chunk_cdrs`` CDRs are charged and committed together. Returns the job's status.
         """
         try:
-            run_job(job_id, self._charging, progress=progress, worker_id=worker_id, lease_seconds=lease_seconds, chunk_cdrs=chunk_cdrs)
+            run_job(
+                job_id,
+                self._charging,
+                progress=progress,
+                worker_id=worker_id,
+                lease_seconds=lease_seconds,
+                chunk_cdrs=chunk_cdrs,
+                path=path,
+            )
         except KopekError:
             raise
         except Exception:

@@ -37,7 +37,16 @@ from pydantic import BaseModel, BeforeValidator, Field
 
 from kopek import limits
 from kopek.admin.master_data import AwareDatetime
-from kopek.batch.partition_rating import CDRS_PER_CHUNK, Claim, PartitionReleased, Progress, rate_partition
+from kopek.batch.columnar_rating import PlanCache
+from kopek.batch.partition_rating import (
+    CDRS_PER_CHUNK,
+    COLUMNAR_CHUNKS,
+    Claim,
+    PartitionReleased,
+    Progress,
+    rate_partition,
+    rate_partitions_together,
+)
 from kopek.batch.partitions import partition_job
 from kopek.charging.offline import ChargingContext
 from kopek.domain.catalog import Catalog
@@ -50,6 +59,14 @@ PARTITION_LEASE_SECONDS = 30.0
 """How long a claimed partition stays with its worker without a committed chunk; then another worker may take it over."""
 PARTITION_POLL_SECONDS = 0.2
 """How often a worker with nothing to claim looks again while other workers still run partitions."""
+
+
+class RatingPath(StrEnum):
+    """How a worker prices CDRs: ``auto`` tries the vectorized (columnar) path on each chunk and falls back to
+    the row path where it cannot apply; ``row`` always takes the row path. Both give the same results."""
+
+    AUTO = "auto"
+    ROW = "row"
 
 
 class RatingMode(StrEnum):
@@ -208,6 +225,7 @@ def run_job(
     worker_id: str | None = None,
     lease_seconds: float = PARTITION_LEASE_SECONDS,
     chunk_cdrs: int = CDRS_PER_CHUNK,
+    path: RatingPath = RatingPath.AUTO,
 ) -> None:
     """Work on the job until no partition is left open or running: claim one, charge it, mark it done, repeat.
 
@@ -222,21 +240,37 @@ def run_job(
     lease = timedelta(seconds=lease_seconds)
     if not _begin(job_id, context):
         return
+    plans = PlanCache() if path is RatingPath.AUTO else None
     while True:
-        claim = _claim(job_id, worker, lease, context, chunk_cdrs)
-        if claim is None:
+        claims = _claim(job_id, worker, lease, context, chunk_cdrs, plans)
+        if not claims:
             if _finish(job_id, context):
                 return
             time.sleep(min(PARTITION_POLL_SECONDS, lease_seconds))
             continue
         try:
-            rate_partition(claim, context, progress)
+            if len(claims) > 1 and rate_partitions_together(claims, context, progress):
+                continue
         except PartitionReleased:
             continue
         except BaseException:
-            _end_partition(claim, context, PartitionStatus.FAILED)
+            for claim in claims:
+                _end_partition(claim, context, PartitionStatus.FAILED)
             raise
-        _end_partition(claim, context, PartitionStatus.DONE)
+        for claim in claims:
+            _work_on(claim, context, progress)
+
+
+def _work_on(claim: Claim, context: ChargingContext, progress: Progress | None) -> None:
+    """Charge one claimed partition and mark it done (or failed, on an unexpected fault)."""
+    try:
+        rate_partition(claim, context, progress)
+    except PartitionReleased:
+        return
+    except BaseException:
+        _end_partition(claim, context, PartitionStatus.FAILED)
+        raise
+    _end_partition(claim, context, PartitionStatus.DONE)
 
 
 def _begin(job_id: str, context: ChargingContext) -> bool:
@@ -258,27 +292,44 @@ def _begin(job_id: str, context: ChargingContext) -> bool:
     return True
 
 
-def _claim(job_id: str, worker: str, lease: timedelta, context: ChargingContext, chunk_cdrs: int) -> Claim | None:
+def _claim(
+    job_id: str, worker: str, lease: timedelta, context: ChargingContext, chunk_cdrs: int, plans: PlanCache | None
+) -> list[Claim]:
+    """Claim the next partition; on the vectorized path, several small ones that fit one chunk together."""
     with UnitOfWork(context.engine) as uow:
         job = uow.rating_jobs.job(job_id, share=True)
         if job is None or job["state"] != JobState.RUNNING.value:
-            return None
+            return []
+        mode = RatingMode(job["mode"])
         now = context.clock()
-        key = uow.rating_jobs.claim_partition(job_id, worker, now=now, lease_until=now + lease)
+        keys: list[str] = []
+        if plans is not None and mode is not RatingMode.SUBSCRIPTION_TRY:
+            budget = chunk_cdrs * COLUMNAR_CHUNKS
+            keys = uow.rating_jobs.claim_small_partitions(
+                job_id, worker, now=now, lease_until=now + lease, cdrs=budget, limit=PARTITIONS_PER_CLAIM_MAX
+            )
+        if not keys:
+            key = uow.rating_jobs.claim_partition(job_id, worker, now=now, lease_until=now + lease)
+            keys = [key] if key is not None else []
         uow.commit()
-    if key is None:
-        return None
-    mode = RatingMode(job["mode"])
-    return Claim(
-        job_id,
-        key,
-        worker,
-        contract_first=mode in CONTRACT_FIRST,
-        first_fail=mode in FIRST_FAIL,
-        all_or_nothing=mode is RatingMode.SUBSCRIPTION_TRY,
-        lease=lease,
-        chunk_cdrs=chunk_cdrs,
-    )
+    return [
+        Claim(
+            job_id,
+            key,
+            worker,
+            contract_first=mode in CONTRACT_FIRST,
+            first_fail=mode in FIRST_FAIL,
+            all_or_nothing=mode is RatingMode.SUBSCRIPTION_TRY,
+            lease=lease,
+            chunk_cdrs=chunk_cdrs,
+            plans=plans,
+        )
+        for key in keys
+    ]
+
+
+PARTITIONS_PER_CLAIM_MAX = 500
+"""At most this many small partitions are claimed (and charged) together on the vectorized path."""
 
 
 CONTRACT_FIRST = frozenset({RatingMode.SUBSCRIPTION_FIRST_FAIL, RatingMode.SUBSCRIPTION_MOST, RatingMode.SUBSCRIPTION_TRY})

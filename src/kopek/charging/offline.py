@@ -236,12 +236,12 @@ def request_hash(item: TypedItem) -> str:
         "consumption_date": item.consumption_date.astimezone(UTC).isoformat(),
         "service_id": item.service_id,
         "user_id": item.user_id,
-        "properties": {name: _canonical(value) for name, value in sorted(item.properties.items())},
+        "properties": {name: canonical_value(value) for name, value in sorted(item.properties.items())},
     }
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
-def _canonical(value: object) -> object:
+def canonical_value(value: object) -> object:
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
     if isinstance(value, bool | int | str) or value is None:
@@ -274,7 +274,7 @@ def _result(charged: Charged) -> ChargeResult:
             consumption_date=item.consumption_date,
             service_id=item.service_id,
             user_id=item.user_id,
-            properties={name: _canonical(value) for name, value in item.properties.items()},
+            properties={name: canonical_value(value) for name, value in item.properties.items()},
         ),
         charged_items=[
             ChargedItemView(
@@ -322,14 +322,20 @@ def account_view(account: Account) -> AccountView:
 def record_charge(uow: UnitOfWork, charged: Charged) -> ChargeResult:
     """Store one computed charge (operation, charged items, balances, counters, notifications); return its full result."""
     # Here rather than in charge_in: session usage settles through this function too.
-    low_balance = low_balance_notifications(charged.accounts, charged.operations)
-    if low_balance:
-        charged = replace(charged, outcome=replace(charged.outcome, notifications=(*charged.outcome.notifications, *low_balance)))
+    charged = with_low_balance(charged)
     result = _result(charged)
     rows = ChargeRows()
     rows.add(charged, result)
     write_charge_rows(uow, rows)
     return result
+
+
+def with_low_balance(charged: Charged) -> Charged:
+    """``charged`` with a ``low_balance`` notification for each prepaid balance its postings took below its threshold."""
+    low_balance = low_balance_notifications(charged.accounts, charged.operations)
+    if not low_balance:
+        return charged
+    return replace(charged, outcome=replace(charged.outcome, notifications=(*charged.outcome.notifications, *low_balance)))
 
 
 def charge_result(charged: Charged) -> ChargeResult:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kopek.batch.partition_rating import CDRS_PER_CHUNK
-from kopek.batch.rating_jobs import PARTITION_LEASE_SECONDS, JobFilters, JobStatus, RatingMode
+from kopek.batch.rating_jobs import PARTITION_LEASE_SECONDS, JobFilters, JobStatus, RatingMode, RatingPath
 from kopek.cli.options import DatabaseUrl, Json, actor, open_engine
 from kopek.cli.output import Output, cell, reporting, table
 
@@ -42,6 +42,9 @@ def rate(
     lease_seconds: Annotated[
         float, typer.Option("--lease-seconds", min=0.1, help="How long a partition of a silent worker waits before another takes it over.")
     ] = PARTITION_LEASE_SECONDS,
+    path: Annotated[
+        RatingPath, typer.Option("--path", help="auto: the vectorized path where it applies, else the row path; row: the row path only.")
+    ] = RatingPath.AUTO,
     database_url: DatabaseUrl = None,
     json_output: Json = False,
 ) -> None:
@@ -65,7 +68,9 @@ def rate(
         with progress:
             task = progress.add_task("rating", total=engine.rating_job(job_id).pending)
             status = engine.run_rating_job(
-                job_id, progress=lambda count: progress.advance(task, count), chunk_cdrs=chunk_cdrs, lease_seconds=lease_seconds
+                job_id, progress=lambda count: progress.advance(task, count), chunk_cdrs=chunk_cdrs,
+                lease_seconds=lease_seconds,
+                path=path,
             )
     output.emit(status, lambda console: _render(console, status))
     if status.failed or status.skipped:

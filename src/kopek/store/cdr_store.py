@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kopek.store.bulk import update_many
 from kopek.store.schema import accesses, cdrs
 
 _OUTCOME_COLUMNS = ("status", "operation_id", "error_category", "error_reason", "error_code", "error_message")
@@ -96,15 +97,23 @@ class CdrStore:
         query = sa.select(cdrs).where(*where).order_by(*order).limit(limit)
         return [dict(row) for row in self._connection.execute(query).mappings()]
 
+    def pending_of_partitions(self, job_id: str, keys: Sequence[str], *, contract_first: bool, limit: int) -> list[dict[str, Any]]:
+        """The pending CDRs of several partitions, partition by partition, each in its charging order (see above)."""
+        where = [cdrs.c.job_id == job_id, cdrs.c.partition_key.in_(list(keys)), cdrs.c.status == "pending"]
+        within = (cdrs.c.contract_id, cdrs.c.consumption_date, cdrs.c.id) if contract_first else (cdrs.c.consumption_date, cdrs.c.id)
+        query = sa.select(cdrs).where(*where).order_by(cdrs.c.partition_key, *within).limit(limit)
+        return [dict(row) for row in self._connection.execute(query).mappings()]
+
     def pending_contracts_of_partition(self, job_id: str, key: str) -> list[str | None]:
         """The contracts (None: no access) that still have pending CDRs in a partition, in order."""
         where = (cdrs.c.job_id == job_id, cdrs.c.partition_key == key, cdrs.c.status == "pending")
         query = sa.select(cdrs.c.contract_id).where(*where).distinct().order_by(cdrs.c.contract_id)
         return list(self._connection.execute(query).scalars())
 
-    def stopped_contracts(self, job_id: str, key: str) -> set[str | None]:
-        """Contracts (None: no access) of a partition with a CDR already ``failed`` or ``skipped`` in this job."""
-        where = (cdrs.c.job_id == job_id, cdrs.c.partition_key == key, cdrs.c.status.in_(["failed", "skipped"]))
+    def stopped_contracts(self, job_id: str, key: str | Sequence[str]) -> set[str | None]:
+        """Contracts (None: no access) of a partition (or of several) with a CDR already ``failed`` or ``skipped`` in this job."""
+        keys = [key] if isinstance(key, str) else list(key)
+        where = (cdrs.c.job_id == job_id, cdrs.c.partition_key.in_(keys), cdrs.c.status.in_(["failed", "skipped"]))
         return set(self._connection.execute(sa.select(cdrs.c.contract_id).where(*where).distinct()).scalars())
 
     def set_outcome(self, cdr_id: str, values: dict[str, Any]) -> None:
@@ -112,15 +121,7 @@ class CdrStore:
 
     def set_outcomes(self, outcomes: Sequence[dict[str, Any]]) -> None:
         """Write many CDRs' outcomes in one statement; each dict holds ``id`` and any of the outcome columns."""
-        if not outcomes:
-            return
-        query = (
-            sa.update(cdrs)
-            .where(cdrs.c.id == sa.bindparam("cdr_id"))
-            .values({column: sa.bindparam(f"new_{column}") for column in _OUTCOME_COLUMNS})
-        )
-        rows = [{"cdr_id": outcome["id"]} | {f"new_{column}": outcome.get(column) for column in _OUTCOME_COLUMNS} for outcome in outcomes]
-        self._connection.execute(query, rows)
+        update_many(self._connection, cdrs, "id", outcomes, _OUTCOME_COLUMNS)
 
     def skip_pending_of_contract(self, job_id: str, key: str, contract_id: str | None) -> int:
         """Mark ``skipped`` the still pending CDRs of one contract (None: no access) in a partition; how many."""

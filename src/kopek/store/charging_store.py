@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kopek.store.bulk import insert_many
 from kopek.store.schema import charged_items, charging_operations, exported_items, notifications
 
 
@@ -30,8 +31,7 @@ class ChargingStore:
         self._connection.execute(sa.insert(charging_operations).values(**values))
 
     def insert_operations(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            self._connection.execute(sa.insert(charging_operations), list(rows))
+        insert_many(self._connection, charging_operations, rows)
 
     def operations_by_keys(self, idempotency_keys: Sequence[str]) -> dict[str, tuple[str, str]]:
         """The request hash and stored result of the operations with these keys, by key (keys without one are absent)."""
@@ -42,8 +42,7 @@ class ChargingStore:
         return {row[0]: (row[1], row[2]) for row in self._connection.execute(query)}
 
     def insert_charged_items(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            self._connection.execute(sa.insert(charged_items), list(rows))
+        insert_many(self._connection, charged_items, rows)
 
     def insert_notifications(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:

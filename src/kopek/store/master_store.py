@@ -26,6 +26,7 @@ from kopek.domain.master import (
     SubscriberAccountStatus,
 )
 from kopek.money import rating_context
+from kopek.store.bulk import insert_many
 from kopek.store.schema import (
     accesses,
     account_operations,
@@ -122,13 +123,11 @@ class MasterStore:
             }
             for operation in operations
         ]
-        if rows:
-            self._connection.execute(sa.insert(account_operations), rows)
+        insert_many(self._connection, account_operations, rows)
 
     def insert_account_operation_rows(self, rows: list[dict[str, Any]]) -> None:
         """Insert account operations given as rows (each with its own ``operation_id``), in one statement."""
-        if rows:
-            self._connection.execute(sa.insert(account_operations), rows)
+        insert_many(self._connection, account_operations, rows)
 
     def account_operations(self, account_id: str, *, limit: int, after_id: int = 0) -> list[dict[str, Any]]:
         query = (

@@ -73,6 +73,32 @@ class RatingJobStore:
         )
         return str(key)
 
+    def claim_small_partitions(
+        self, job_id: str, worker_id: str, *, now: datetime, lease_until: datetime, cdrs: int, limit: int
+    ) -> list[str]:
+        """Claim, largest first, open partitions (or ones whose lease ran out) holding together at most ``cdrs`` CDRs,
+        at most ``limit`` of them, for one worker to charge together; their keys (empty when none fits)."""
+        claimable = sa.or_(_partitions.status == OPEN, sa.and_(_partitions.status == RUNNING, _partitions.lease_until <= now))
+        query = (
+            sa.select(_partitions.partition_key, _partitions.cdr_count)
+            .where(_partitions.job_id == job_id, claimable, _partitions.cdr_count <= cdrs)
+            .order_by(_partitions.cdr_count.desc(), _partitions.partition_key)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        keys, total = [], 0
+        for key, count in self._connection.execute(query):
+            if total + int(count) <= cdrs:
+                keys.append(str(key))
+                total += int(count)
+        if keys:
+            self._connection.execute(
+                sa.update(rating_job_partitions)
+                .where(_partitions.job_id == job_id, _partitions.partition_key.in_(keys))
+                .values(status=RUNNING, worker_id=worker_id, claimed_at=now, lease_until=lease_until)
+            )
+        return keys
+
     def renew_lease(self, job_id: str, key: str, worker_id: str, *, lease_until: datetime) -> bool:
         """Extend ``worker_id``'s lease on a partition; False when it lost the partition (its lease ran out and another took it)."""
         updated = self._connection.execute(

@@ -56,12 +56,14 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         assert value.tzinfo is not None, "instants are stored time-zone aware"
         utc = value.astimezone(UTC)
-        return utc.strftime(_SQLITE_FORMAT) if dialect.name == "sqlite" else utc
+        # isoformat gives _SQLITE_FORMAT (years from 1000) several times faster than strftime.
+        return utc.replace(tzinfo=None).isoformat(timespec="microseconds") if dialect.name == "sqlite" else utc
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if isinstance(value, str):
-            return datetime.strptime(value, _SQLITE_FORMAT).replace(tzinfo=UTC)
+            # Always written with _SQLITE_FORMAT (six fraction digits), which fromisoformat reads exactly, and far faster than strptime.
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
         assert isinstance(value, datetime)
         return value.astimezone(UTC)

@@ -1,0 +1,651 @@
+"""Columnar rating: the prices of many items at once, as Polars expressions over columns.
+
+The row path (:func:`kopek.rating.rate.rate_item`) prices one item from the state the
+previous item left. This module prices a whole frame of items with the same rules,
+for the charge plans whose pricing it can express column-wise:
+
+- nodes ``flat``, ``connect_fee``, ``sum``, ``rate`` (without ``per_property``),
+  ``switch``, ``prefix``, ``tiers`` (graduated or volume, over the quantity or a counter)
+  and ``allowance``, and ``no_access`` outside ``tiers``;
+- counters of scope ``contract`` or ``contract_item`` that never reset, have no
+  threshold, are kept in a unit whose base factor is a power of ten, and are used by
+  one charge only: consumed by one ``allowance``, or read by ``tiers`` and moved by that
+  charge's counter updates (``quantity`` or ``one``);
+- bounds, minimums and increments that are whole base units.
+
+Every amount is an exact fraction (an Int128 numerator over a known denominator)
+until the charge's rounding turns it into a whole number of ``10^-decimals``: the
+same value the row path computes with 60-digit decimals, since its divisions by the
+factors of these catalogs are exact or far from a rounding tie. Counters become
+cumulative sums per contract in the frame's order; an allowance consumes
+``min(usage so far, what it held)``.
+
+A frame holds the items of one chunk of a rating job, sorted in charging order, with
+the columns ``contract_id``, ``item_class``, ``plan``, ``q`` (the quantity in base
+units, Int128), one text column ``p:NAME`` per property a ``switch`` or ``prefix``
+reads, one column ``c0:NAME`` per counter (its value before the chunk in base units,
+Int128) and, for :meth:`ColumnarPlan.priced`, ``live`` (the item is charged: neither
+refused nor skipped). Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Final
+
+import polars as pl
+
+from kopek.domain.catalog import (
+    AllowanceNode,
+    Catalog,
+    Charge,
+    ChargePlan,
+    ConnectFeeNode,
+    CounterAddend,
+    CounterReset,
+    CounterScope,
+    CounterSpec,
+    FlatNode,
+    NoAccessNode,
+    PrefixNode,
+    PriceNode,
+    RateNode,
+    SumNode,
+    SwitchNode,
+    TierMode,
+    TiersNode,
+)
+from kopek.domain.units import Unit
+from kopek.money import RoundingMode
+
+INT: Final = pl.Int128
+ZERO: Final = pl.lit(0, INT)
+
+
+class Unsupported(Exception):
+    """A plan uses what the columnar path cannot express; the row path rates it."""
+
+
+def whole(value: Decimal) -> int:
+    """``value`` as an int, or :class:`Unsupported` when it has a fraction."""
+    if value != value.to_integral_value():
+        raise Unsupported(f"{value} is not a whole number of base units")
+    return int(value)
+
+
+def fraction(value: Decimal) -> tuple[int, int]:
+    """``value`` as ``(numerator, 10^k)``."""
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int), "catalog decimals are finite"
+    numerator = int("".join(map(str, digits)) or "0") * (-1 if sign else 1)
+    return (numerator * 10**exponent, 1) if exponent >= 0 else (numerator, 10**-exponent)
+
+
+def power_of_ten_factor(unit: Unit) -> int:
+    factor = whole(unit.base_factor)
+    if 10 ** (len(str(factor)) - 1) != factor:
+        raise Unsupported(f"unit {unit} is not a power of ten of its base unit")
+    return factor
+
+
+@dataclass(frozen=True, slots=True)
+class _Amount:
+    """An amount as ``numerator / denominator``; the numerator is an Int128 expression."""
+
+    numerator: pl.Expr
+    denominator: int
+
+    def plus(self, other: _Amount) -> _Amount:
+        common = math.lcm(self.denominator, other.denominator)
+        return _Amount(
+            self.numerator * (common // self.denominator) + other.numerator * (common // other.denominator),
+            common,
+        )
+
+    def only(self, mask: pl.Expr) -> _Amount:
+        return _Amount(pl.when(mask).then(self.numerator).otherwise(ZERO), self.denominator)
+
+
+_NOTHING: Final = _Amount(ZERO, 1)
+
+
+@dataclass(slots=True)
+class _Compiled:
+    """What compiling one charge produced: helper columns (computed in order), the amount,
+    the refusals, the counter moves and the allowances used up."""
+
+    helpers: list[tuple[str, pl.Expr]] = field(default_factory=list)
+    refusals: list[tuple[pl.Expr, pl.Expr]] = field(default_factory=list)
+    unpriced: list[pl.Expr] = field(default_factory=list)
+    moves: dict[str, pl.Expr] = field(default_factory=dict)
+    used_up: list[tuple[str, pl.Expr]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Family:
+    """Price nodes of one shape (the same tree but for their constants), evaluated together.
+
+    ``selector`` says, per item, which node of ``nodes`` prices it (an Int32 column,
+    null for items none of them prices); ``None`` when the family is one node. A
+    ``prefix`` of thirty zones priced alike is one family of thirty: its constants become
+    columns looked up by the selector, so the work does not grow with the zones.
+    """
+
+    nodes: tuple[PriceNode, ...]
+    selector: pl.Expr | None = None
+
+    def children(self, pick: Callable[[Any], PriceNode]) -> _Family:
+        return _Family(tuple(pick(node) for node in self.nodes), self.selector)
+
+
+class _ChargeCompiler:
+    """Compiles one charge's price tree into expressions over a frame of its items."""
+
+    def __init__(self, counters: dict[str, CounterSpec], prefix: str, quantity_unit: Unit) -> None:
+        self._counters, self._prefix, self._quantity_unit = counters, prefix, quantity_unit
+        self._serial = 0
+        self._choices: dict[tuple[object, ...], pl.Expr] = {}
+        """The helper column of each switch's or prefix's choice (the index of its case, the default last)."""
+        self._before: dict[str, str] = {}
+        """The helper column of each counter's value before each item, by counter."""
+        self._branches_of: dict[tuple[int, ...], list[tuple[_Family, pl.Expr]]] = {}
+        self.static = _Compiled()
+        self.dynamic = _Compiled()
+
+    def _name(self, what: str) -> str:
+        self._serial += 1
+        return f"_{self._prefix}_{what}{self._serial}"
+
+    # ---- constants of a family: literals when they agree, else columns picked by the selector ----
+
+    def _ints(self, family: _Family, values: Sequence[int]) -> pl.Expr:
+        if len(set(values)) == 1:
+            return pl.lit(values[0], INT)
+        assert family.selector is not None, "a family of several nodes has a selector"
+        return family.selector.replace_strict(list(range(len(values))), list(values), return_dtype=INT)
+
+    def _texts(self, family: _Family, values: Sequence[str]) -> pl.Expr:
+        if len(set(values)) == 1:
+            return pl.lit(values[0], pl.String)
+        assert family.selector is not None, "a family of several nodes has a selector"
+        return family.selector.replace_strict(list(range(len(values))), list(values), return_dtype=pl.String)
+
+    def _fractions(self, family: _Family, values: Sequence[Decimal]) -> _Amount:
+        parts = [fraction(value) for value in values]
+        common = math.lcm(*(denominator for _, denominator in parts))
+        return _Amount(self._ints(family, [numerator * (common // denominator) for numerator, denominator in parts]), common)
+
+    # ---- refusals: which items a node refuses, from their properties only ----
+
+    def refusals(self, family: _Family, mask: pl.Expr, *, in_tiers: bool = False) -> None:
+        node = family.nodes[0]
+        if isinstance(node, NoAccessNode):
+            if in_tiers:
+                raise Unsupported("no_access inside tiers")
+            self.static.refusals.append((mask, self._texts(family, [_no_access(n).message for n in family.nodes])))
+        elif isinstance(node, ConnectFeeNode):
+            if node.then is not None:
+                self.refusals(family.children(lambda n: n.then), mask, in_tiers=in_tiers)
+        elif isinstance(node, SumNode):
+            for index in range(len(node.parts)):
+                self.refusals(family.children(_part_at(index)), mask, in_tiers=in_tiers)
+        elif isinstance(node, AllowanceNode):
+            if in_tiers:
+                raise Unsupported("allowance inside tiers")
+            self.refusals(family.children(lambda n: n.then), mask, in_tiers=in_tiers)
+        elif isinstance(node, TiersNode):
+            for index in range(len(node.bands)):
+                self.refusals(family.children(_band_at(index)), mask, in_tiers=True)
+        elif isinstance(node, SwitchNode | PrefixNode):
+            if node.default is None:
+                if in_tiers:
+                    raise Unsupported(f"{node.type} without a default inside tiers")
+                self.static.unpriced.append(mask & self._choice(node).is_null())
+            for child, branch_mask in self._branches(family):
+                self.refusals(child, mask & branch_mask, in_tiers=in_tiers)
+        elif not isinstance(node, FlatNode | RateNode):
+            raise Unsupported(f"node {node.type}")
+
+    def _choice(self, node: SwitchNode | PrefixNode) -> pl.Expr:
+        """The index of the case or prefix that prices each item, null when none does (a helper column)."""
+        keys = list(node.cases if isinstance(node, SwitchNode) else node.prefixes)
+        cache_key = (node.type, node.property, *keys)
+        found = self._choices.get(cache_key)
+        if found is not None:
+            return found
+        text = pl.col(f"p:{node.property}")
+        if isinstance(node, SwitchNode):
+            choice = text.replace_strict(keys, list(range(len(keys))), default=None, return_dtype=pl.Int32)
+        else:
+            # The longest matching prefix: try the longest first.
+            lengths = sorted({len(key) for key in keys}, reverse=True)
+            choice = pl.coalesce(
+                [
+                    text.str.slice(0, length).replace_strict(
+                        [key for key in keys if len(key) == length],
+                        [index for index, key in enumerate(keys) if len(key) == length],
+                        default=None,
+                        return_dtype=pl.Int32,
+                    )
+                    for length in lengths
+                ]
+            )
+        column = self._name("choice")
+        self.static.helpers.append((column, choice))
+        self._choices[cache_key] = pl.col(column)
+        return pl.col(column)
+
+    def _branches(self, family: _Family) -> list[tuple[_Family, pl.Expr]]:
+        """The families under a family of switches or prefixes (cases and default grouped by shape), each with its mask."""
+        cache_key = tuple(id(node) for node in family.nodes)
+        if cache_key in self._branches_of:
+            return self._branches_of[cache_key]
+        node = family.nodes[0]
+        assert isinstance(node, SwitchNode | PrefixNode)
+        keys = list(node.cases if isinstance(node, SwitchNode) else node.prefixes)
+        default_index = len(keys)
+        choice = self._choice(node).fill_null(default_index)
+        positions = list(range(len(keys))) + ([default_index] if node.default is not None else [])
+        groups: dict[tuple[object, ...], list[int]] = {}
+        for position in positions:
+            groups.setdefault(_shape(_branch(node, keys, position)), []).append(position)
+        branches = []
+        for group in groups.values():
+            inner = choice.replace_strict(group, list(range(len(group))), default=None, return_dtype=pl.Int32)
+            selector = inner if family.selector is None else family.selector * len(group) + inner
+            column = self._name("selector")
+            self.static.helpers.append((column, selector))
+            nodes = tuple(_branch(_choosing(member), keys, position) for member in family.nodes for position in group)
+            branches.append((_Family(nodes, pl.col(column) if len(nodes) > 1 else None), pl.col(column).is_not_null()))
+        self._branches_of[cache_key] = branches
+        return branches
+
+    # ---- amounts: what each item costs, given which items are charged ----
+
+    def amount(self, family: _Family, quantity: pl.Expr, mask: pl.Expr) -> _Amount:
+        node = family.nodes[0]
+        if isinstance(node, FlatNode):
+            return self._fractions(family, [_flat(n).amount for n in family.nodes]).only(mask)
+        if isinstance(node, ConnectFeeNode):
+            fee = self._fractions(family, [_connect_fee(n).amount for n in family.nodes]).only(mask)
+            return fee.plus(self.amount(family.children(lambda n: n.then), quantity, mask)) if node.then is not None else fee
+        if isinstance(node, SumNode):
+            total = _NOTHING
+            for index in range(len(node.parts)):
+                total = total.plus(self.amount(family.children(_part_at(index)), quantity, mask))
+            return total
+        if isinstance(node, RateNode):
+            return self._rate(family, quantity).only(mask)
+        if isinstance(node, TiersNode):
+            return self._tiers(family, quantity, mask)
+        if isinstance(node, AllowanceNode):
+            return self._allowance(family, quantity, mask)
+        if isinstance(node, SwitchNode | PrefixNode):
+            total = _NOTHING
+            for child, branch_mask in self._branches(family):
+                total = total.plus(self.amount(child, quantity, mask & branch_mask))
+            return total
+        if isinstance(node, NoAccessNode):
+            return _NOTHING  # Its items are refused, never charged.
+        raise Unsupported(f"node {node.type}")
+
+    def _rate(self, family: _Family, quantity: pl.Expr) -> _Amount:
+        nodes = [_rate_node(n) for n in family.nodes]
+        if any(node.per_property is not None for node in nodes):
+            raise Unsupported("rate per property")
+        minimums = [whole(node.unit.to_base(node.minimum)) for node in nodes]
+        billed = pl.max_horizontal(quantity, self._ints(family, minimums)) if any(minimums) else quantity
+        if nodes[0].increment is not None:
+            step = self._ints(family, [whole(node.unit.to_base(node.increment or Decimal(1))) for node in nodes])
+            billed = ((billed + step - 1) // step) * step
+        coefficients = []
+        for node in nodes:
+            amount_numerator, amount_denominator = fraction(node.amount)
+            per_numerator, per_denominator = fraction(node.per)
+            numerator = amount_numerator * per_denominator
+            denominator = amount_denominator * per_numerator * whole(node.unit.base_factor)
+            common = math.gcd(numerator, denominator) or 1
+            coefficients.append((numerator // common, denominator // common))
+        common = math.lcm(*(denominator for _, denominator in coefficients))
+        factor = self._ints(family, [numerator * (common // denominator) for numerator, denominator in coefficients])
+        return _Amount(billed * factor, common)
+
+    def _tiers(self, family: _Family, quantity: pl.Expr, mask: pl.Expr) -> _Amount:
+        nodes = [_tiers_node(n) for n in family.nodes]
+        first = nodes[0]
+        per_node_bounds = []
+        for node in nodes:
+            unit = node.unit or (self._counters[node.counter].unit if node.counter else None) or self._quantity_unit
+            if node.unit is not None or node.counter is not None:
+                power_of_ten_factor(unit)
+            per_node_bounds.append([whole(unit.to_base(band.up_to)) if band.up_to is not None else None for band in node.bands[:-1]])
+        bounds: list[pl.Expr | None] = []
+        for index in range(len(first.bands) - 1):
+            values = [node_bounds[index] for node_bounds in per_node_bounds]
+            if any(value is None for value in values):
+                raise Unsupported("a band without up_to before the last")
+            bounds.append(self._ints(family, [value for value in values if value is not None]))
+        bounds.append(None)
+        start = self._counter_before(first.counter) if first.counter else ZERO
+        end = start + quantity
+        total = _NOTHING
+        bands = [family.children(_band_at(index)) for index in range(len(first.bands))]
+        if first.mode is TierMode.VOLUME:
+            reached = _band_index(bounds, end, inclusive=True)
+            for index, band in enumerate(bands):
+                total = total.plus(self.amount(band, quantity, mask & (reached == index)))
+            return total
+        zero_reached = _band_index(bounds, start, inclusive=False)
+        lower: pl.Expr = ZERO
+        for index, (band, upper) in enumerate(zip(bands, bounds, strict=True)):
+            top = end if upper is None else pl.min_horizontal(end, upper)
+            part = top - pl.max_horizontal(start, lower)
+            used = mask & (quantity > 0) & (part > 0)
+            total = total.plus(self.amount(band, pl.max_horizontal(part, ZERO), used))
+            total = total.plus(self.amount(band, ZERO, mask & (quantity == 0) & (zero_reached == index)))
+            lower = upper if upper is not None else lower
+        return total
+
+    def _counter_before(self, name: str) -> pl.Expr:
+        """A counter read by tiers: its value before each item (the chunk's start plus the moves of earlier charged items)."""
+        column = self._before.get(name)
+        if column is None:
+            column = self._name("before")
+            move = self.dynamic.moves.get(name, ZERO)
+            self.dynamic.helpers.append((column, pl.col(f"c0:{name}") + (move.cum_sum().over("contract_id") - move)))
+            self._before[name] = column
+        return pl.col(column)
+
+    def _allowance(self, family: _Family, quantity: pl.Expr, mask: pl.Expr) -> _Amount:
+        if len(family.nodes) != 1:
+            raise Unsupported("a counter consumed by two allowances")
+        node = _allowance_node(family.nodes[0])
+        power_of_ten_factor(self._counters[node.counter].unit)
+        reach = mask & pl.col("live")
+        held = pl.col(f"c0:{node.counter}")
+        reaching = pl.when(reach).then(quantity).otherwise(ZERO)
+        column = self._name("left")
+        earlier = reaching.cum_sum().over("contract_id") - reaching
+        self.dynamic.helpers.append((column, pl.when(held > 0).then(held - pl.min_horizontal(earlier, held)).otherwise(ZERO)))
+        left = pl.col(column)
+        covered_column, rest_column = self._name("covered"), self._name("rest")
+        self.dynamic.helpers.append((covered_column, pl.min_horizontal(quantity, left)))
+        self.dynamic.helpers.append((rest_column, quantity - pl.col(covered_column)))
+        covered, rest = pl.col(covered_column), pl.col(rest_column)
+        self.dynamic.moves[node.counter] = ZERO - pl.when(reach).then(covered).otherwise(ZERO)
+        self.dynamic.used_up.append((node.counter, reach & (left > 0) & (covered == left)))
+        child = self.amount(family.children(lambda n: n.then), rest, mask)
+        return child.only(~((rest == 0) & (left > 0)))
+
+
+def _branch(node: SwitchNode | PrefixNode, keys: Sequence[str], position: int) -> PriceNode:
+    """The case at ``position`` of ``keys``, or the default (position ``len(keys)``)."""
+    if position == len(keys):
+        assert node.default is not None
+        return node.default
+    return node.cases[keys[position]] if isinstance(node, SwitchNode) else node.prefixes[keys[position]]
+
+
+def _shape(node: PriceNode) -> tuple[object, ...]:
+    """What nodes must share to be priced as one family: the tree without its amounts, bounds and messages."""
+    if isinstance(node, FlatNode):
+        return ("flat",)
+    if isinstance(node, ConnectFeeNode):
+        return ("connect_fee", _shape(node.then) if node.then is not None else None)
+    if isinstance(node, SumNode):
+        return ("sum", tuple(_shape(part) for part in node.parts))
+    if isinstance(node, RateNode):
+        return ("rate", node.per_property, node.increment is None)
+    if isinstance(node, TiersNode):
+        return ("tiers", node.mode, node.counter, tuple(_shape(band.price) for band in node.bands))
+    if isinstance(node, AllowanceNode):
+        return ("allowance", node.counter, _shape(node.then))
+    if isinstance(node, SwitchNode | PrefixNode):
+        cases = node.cases if isinstance(node, SwitchNode) else node.prefixes
+        default = _shape(node.default) if node.default is not None else None
+        return (node.type, node.property, tuple(cases), tuple(_shape(child) for child in cases.values()), default)
+    if isinstance(node, NoAccessNode):
+        return ("no_access",)
+    return (node.type, id(node))  # Never grouped; compiling it raises Unsupported.
+
+
+def _part_at(index: int) -> Callable[[Any], PriceNode]:
+    return lambda node: node.parts[index]
+
+
+def _band_at(index: int) -> Callable[[Any], PriceNode]:
+    return lambda node: node.bands[index].price
+
+
+def _choosing(node: PriceNode) -> SwitchNode | PrefixNode:
+    assert isinstance(node, SwitchNode | PrefixNode)
+    return node
+
+
+def _flat(node: PriceNode) -> FlatNode:
+    assert isinstance(node, FlatNode)
+    return node
+
+
+def _connect_fee(node: PriceNode) -> ConnectFeeNode:
+    assert isinstance(node, ConnectFeeNode)
+    return node
+
+
+def _rate_node(node: PriceNode) -> RateNode:
+    assert isinstance(node, RateNode)
+    return node
+
+
+def _tiers_node(node: PriceNode) -> TiersNode:
+    assert isinstance(node, TiersNode)
+    return node
+
+
+def _allowance_node(node: PriceNode) -> AllowanceNode:
+    assert isinstance(node, AllowanceNode)
+    return node
+
+
+def _no_access(node: PriceNode) -> NoAccessNode:
+    assert isinstance(node, NoAccessNode)
+    return node
+
+
+def _band_index(bounds: Sequence[pl.Expr | None], position: pl.Expr, *, inclusive: bool) -> pl.Expr:
+    """The index of the first band whose upper bound holds ``position`` (the last band otherwise)."""
+    chosen: pl.Expr = pl.lit(len(bounds) - 1, pl.Int32)
+    for index in range(len(bounds) - 2, -1, -1):
+        upper = bounds[index]
+        assert upper is not None, "only the last band is open-ended"
+        holds = (position <= upper) if inclusive else (position < upper)
+        chosen = pl.when(holds).then(pl.lit(index, pl.Int32)).otherwise(chosen)
+    return chosen
+
+
+def rounded(amount: _Amount, decimals: int, mode: RoundingMode) -> pl.Expr:
+    """``amount`` rounded to a whole number of ``10^-decimals`` with ``mode``, exactly (integer arithmetic)."""
+    scaled = amount.numerator * (10**decimals)
+    denominator = amount.denominator
+    magnitude = scaled.abs()
+    quotient = magnitude // denominator
+    remainder = magnitude % denominator
+    positive = scaled > 0
+    if mode is RoundingMode.HALF_UP:
+        up = remainder * 2 >= denominator
+    elif mode is RoundingMode.HALF_EVEN:
+        up = (remainder * 2 > denominator) | ((remainder * 2 == denominator) & (quotient % 2 == 1))
+    elif mode is RoundingMode.UP:
+        up = remainder > 0
+    elif mode is RoundingMode.DOWN:
+        up = pl.lit(value=False)
+    elif mode is RoundingMode.CEILING:
+        up = (remainder > 0) & positive
+    else:
+        up = (remainder > 0) & ~positive
+    whole_units = quotient + pl.when(up).then(pl.lit(1, INT)).otherwise(ZERO)
+    return pl.when(scaled < 0).then(ZERO - whole_units).otherwise(whole_units)
+
+
+def decimal_text(units: pl.Expr, decimals: int) -> pl.Expr:
+    """The text of ``units * 10^-decimals`` with exactly ``decimals`` places (as ``Decimal.quantize`` writes it)."""
+    digits = units.abs().cast(pl.String).str.zfill(decimals + 1)
+    if decimals == 0:
+        body = digits
+    else:
+        body = pl.concat_str([digits.str.slice(0, digits.str.len_chars() - decimals), pl.lit("."), digits.str.slice(-decimals)])
+    return pl.when(units < 0).then(pl.concat_str([pl.lit("-"), body])).otherwise(body)
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnarCharge:
+    """One compiled charge: its static part (refusals) and its dynamic part (amount, counters)."""
+
+    charge: Charge
+    index: int
+    static: _Compiled
+    dynamic: _Compiled
+    amount: _Amount
+    """The unrounded amount."""
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnarPlan:
+    """A plan's charges for one item class, compiled; the counters they read or move."""
+
+    plan: ChargePlan
+    item_class: str
+    charges: tuple[ColumnarCharge, ...]
+    counters: dict[str, CounterSpec]
+
+    def refused(self, frame: pl.LazyFrame) -> pl.LazyFrame:
+        """``frame`` with ``refusal`` (the message of the first ``no_access`` an item reaches, or null) and
+        ``unpriced`` (a switch or prefix has no price for it: the row path words that refusal)."""
+        for charge in self.charges:
+            frame = _with_helpers(frame, charge.static.helpers)
+        refusals = [pl.when(mask).then(message) for charge in self.charges for mask, message in charge.static.refusals]
+        unpriced = [mask for charge in self.charges for mask in charge.static.unpriced]
+        return frame.with_columns(
+            refusal=pl.coalesce(refusals) if refusals else pl.lit(None, pl.String),
+            unpriced=pl.any_horizontal(unpriced) if unpriced else pl.lit(value=False),
+        )
+
+    def priced(self, frame: pl.LazyFrame) -> pl.LazyFrame:
+        """``frame`` (with ``live``) with ``a{i}`` (charge ``i``'s rounded amount), ``m:NAME`` (each counter's move
+        in base units) and ``u:NAME`` (the allowance of counter NAME was used up by this item)."""
+        for charge in self.charges:
+            frame = _with_helpers(frame, [*charge.static.helpers, *charge.dynamic.helpers])
+        frame = frame.with_columns(charge.amount.numerator.alias(f"n{charge.index}") for charge in self.charges)
+        columns = [
+            rounded(
+                _Amount(pl.col(f"n{charge.index}"), charge.amount.denominator), charge.charge.rounding.decimals, charge.charge.rounding.mode
+            ).alias(f"a{charge.index}")
+            for charge in self.charges
+        ]
+        columns += [
+            pl.when(pl.col("live")).then(move).otherwise(ZERO).alias(f"m:{name}")
+            for charge in self.charges
+            for name, move in charge.dynamic.moves.items()
+        ]
+        columns += [flag.alias(f"u:{name}") for charge in self.charges for name, flag in charge.dynamic.used_up]
+        return frame.with_columns(columns)
+
+
+def _rounded_column(charge: ColumnarCharge) -> pl.Expr:
+    rounding = charge.charge.rounding
+    return rounded(_Amount(pl.col(f"n{charge.index}"), charge.amount.denominator), rounding.decimals, rounding.mode)
+
+
+def _with_helpers(frame: pl.LazyFrame, helpers: list[tuple[str, pl.Expr]]) -> pl.LazyFrame:
+    for name, expression in helpers:
+        frame = frame.with_columns(expression.alias(name))
+    return frame
+
+
+def compile_plan(catalog: Catalog, plan: ChargePlan, item_class: str) -> ColumnarPlan:
+    """The columnar form of ``plan``'s charges of ``item_class``; :class:`Unsupported` when it has none."""
+    if len(catalog.charge_plan_versions(plan.name)) != 1:
+        raise Unsupported("plan with several versions")
+    klass = catalog.item_class(item_class)
+    assert klass is not None, "the caller typed the items against the catalog"
+    counters = {spec.name: spec for spec in plan.counters}
+    for spec in counters.values():
+        if spec.scope not in (CounterScope.CONTRACT, CounterScope.CONTRACT_ITEM):
+            raise Unsupported(f"counter scope {spec.scope}")
+        if spec.reset is not CounterReset.NONE or spec.thresholds:
+            raise Unsupported(f"counter {spec.name!r} resets or has thresholds")
+        power_of_ten_factor(spec.unit)
+    owners: dict[str, str] = {}
+    for charge in plan.charges:
+        for name in _counters_used(charge):
+            if owners.setdefault(name, charge.name) != charge.name:
+                raise Unsupported(f"counter {name!r} is used by two charges")
+    compiled = []
+    for index, charge in enumerate(plan.charges):
+        if charge.item_class != item_class:
+            continue
+        compiler = _ChargeCompiler(counters, f"{index}", klass.quantity_unit or Unit.EVENTS)
+        for update in charge.counter_updates:
+            if update.add is CounterAddend.AMOUNT:
+                raise Unsupported("counter update by amount")
+            if any(isinstance(node, AllowanceNode) and node.counter == update.counter for node in _nodes(charge.price)):
+                raise Unsupported(f"counter {update.counter!r} is both consumed and moved")
+            addend = pl.col("q") if update.add is CounterAddend.QUANTITY else pl.lit(whole(counters[update.counter].unit.base_factor), INT)
+            previous = compiler.dynamic.moves.get(update.counter, ZERO)
+            compiler.dynamic.moves[update.counter] = previous + pl.when(pl.col("live")).then(addend).otherwise(ZERO)
+        allowances = [node.counter for node in _nodes(charge.price) if isinstance(node, AllowanceNode)]
+        if len(allowances) != len(set(allowances)):
+            raise Unsupported("a counter consumed by two allowances")
+        if any(isinstance(node, TiersNode) and node.counter in allowances for node in _nodes(charge.price)):
+            raise Unsupported("tiers over a counter an allowance consumes")
+        always = pl.lit(value=True)
+        compiler.refusals(_Family((charge.price,)), always)
+        amount = compiler.amount(_Family((charge.price,)), pl.col("q"), always)
+        compiled.append(ColumnarCharge(charge, index, compiler.static, compiler.dynamic, amount))
+    if not compiled:
+        raise Unsupported(f"no charge for item class {item_class!r}")
+    return ColumnarPlan(plan, item_class, tuple(compiled), counters)
+
+
+def _nodes(node: PriceNode) -> list[PriceNode]:
+    found: list[PriceNode] = [node]
+    children: list[PriceNode] = []
+    if isinstance(node, ConnectFeeNode) and node.then is not None:
+        children = [node.then]
+    elif isinstance(node, SumNode):
+        children = list(node.parts)
+    elif isinstance(node, AllowanceNode):
+        children = [node.then]
+    elif isinstance(node, TiersNode):
+        children = [band.price for band in node.bands]
+    elif isinstance(node, SwitchNode):
+        children = [*node.cases.values(), *([node.default] if node.default else [])]
+    elif isinstance(node, PrefixNode):
+        children = [*node.prefixes.values(), *([node.default] if node.default else [])]
+    for child in children:
+        found.extend(_nodes(child))
+    return found
+
+
+def _counters_used(charge: Charge) -> set[str]:
+    used = {update.counter for update in charge.counter_updates}
+    for node in _nodes(charge.price):
+        counter = node.counter if isinstance(node, AllowanceNode | TiersNode) else None
+        if counter is not None:
+            used.add(counter)
+    return used
+
+
+def properties_read(program: ColumnarPlan) -> set[str]:
+    """The properties whose text a ``switch`` or ``prefix`` of ``program`` reads (the frame's ``p:NAME`` columns)."""
+    return {
+        node.property for charge in program.charges for node in _nodes(charge.charge.price) if isinstance(node, SwitchNode | PrefixNode)
+    }
+
+
+def used_up_counters(program: ColumnarPlan) -> list[str]:
+    """The counters of ``program``'s allowances, in the order the row path notifies them used up."""
+    return [name for charge in program.charges for name, _ in charge.dynamic.used_up]
