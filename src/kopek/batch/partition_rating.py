@@ -54,7 +54,7 @@ LOG = logging.getLogger(__name__)
 CDRS_PER_CHUNK = 1_000
 """CDRs charged and committed together: a crash loses at most this much work."""
 
-COLUMNAR_CHUNKS = 50
+COLUMNAR_CHUNKS = 20
 """The vectorized path charges and commits this many chunks' worth of CDRs at once."""
 
 Progress = Callable[[int], None]
@@ -158,14 +158,13 @@ def _rate_chunk_columnar(claim: Claim, context: ChargingContext, stopped: set[st
         if not rows:
             return 0
         try:
-            outcomes = rate_rows_columnar(uow, context, claim.plans, rows, ChunkRules(claim.job_id, claim.first_fail, stopped))
+            newly_stopped = rate_rows_columnar(uow, context, claim.plans, rows, ChunkRules(claim.job_id, claim.first_fail, stopped))
         except NotColumnar as reason:
             LOG.info("rating job %s, partition %s: row path from here (%s)", claim.job_id, claim.partition_key, reason)
             return None
-        uow.cdrs.set_outcomes(outcomes)
         uow.commit()
     LOG.debug("rating job %s, partition %s: %d CDRs on the vectorized path", claim.job_id, claim.partition_key, len(rows))
-    stopped.update(row["contract_id"] for row, outcome in zip(rows, outcomes, strict=True) if outcome["status"] != "charged")
+    stopped.update(newly_stopped)
     return len(rows)
 
 
@@ -189,13 +188,12 @@ def rate_partitions_together(claims: Sequence[Claim], context: ChargingContext, 
         stopped = uow.cdrs.stopped_contracts(first.job_id, keys)
         rules = ChunkRules(first.job_id, first.first_fail, stopped)
         try:
-            outcomes = rate_rows_columnar(uow, context, first.plans, rows, rules) if rows else []
+            if rows:
+                rate_rows_columnar(uow, context, first.plans, rows, rules)
         except NotColumnar as reason:
             LOG.info("rating job %s, %d partitions: one by one (%s)", first.job_id, len(claims), reason)
             return False
-        uow.cdrs.set_outcomes(outcomes)
-        for key in keys:
-            uow.rating_jobs.end_partition(first.job_id, key, first.worker_id, status="done", at=context.clock())
+        uow.rating_jobs.end_partition(first.job_id, keys, first.worker_id, status="done", at=context.clock())
         uow.commit()
     LOG.debug("rating job %s: %d CDRs of %d partitions on the vectorized path", first.job_id, len(rows), len(claims))
     _report(progress, len(rows))

@@ -292,9 +292,7 @@ def _begin(job_id: str, context: ChargingContext) -> bool:
     return True
 
 
-def _claim(
-    job_id: str, worker: str, lease: timedelta, context: ChargingContext, chunk_cdrs: int, plans: PlanCache | None
-) -> list[Claim]:
+def _claim(job_id: str, worker: str, lease: timedelta, context: ChargingContext, chunk_cdrs: int, plans: PlanCache | None) -> list[Claim]:
     """Claim the next partition; on the vectorized path, several small ones that fit one chunk together."""
     with UnitOfWork(context.engine) as uow:
         job = uow.rating_jobs.job(job_id, share=True)

@@ -404,8 +404,7 @@ def write_charge_rows(uow: UnitOfWork, rows: ChargeRows) -> None:
     """Store gathered charges with one multi-row statement per table."""
     uow.charging.insert_operations(rows.operations)
     uow.charging.insert_charged_items(rows.charged_items)
-    for account_id, balance in rows.balances.items():
-        uow.master.set_balance(account_id, balance)
+    uow.master.set_balances(rows.balances)
     uow.master.insert_account_operation_rows(rows.account_operations)
     uow.counters.write(rows.counter_changes.values())
     uow.charging.insert_notifications(rows.notifications)

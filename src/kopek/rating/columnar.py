@@ -534,17 +534,14 @@ class ColumnarPlan:
         )
 
     def priced(self, frame: pl.LazyFrame) -> pl.LazyFrame:
-        """``frame`` (with ``live``) with ``a{i}`` (charge ``i``'s rounded amount), ``m:NAME`` (each counter's move
+        """``frame`` (with ``live``) with ``a{i}`` (charge ``i``'s rounded amount), ``z{i}`` (that amount was negative
+        before rounding: a zero is then ``-0``, as ``Decimal.quantize`` gives it), ``m:NAME`` (each counter's move
         in base units) and ``u:NAME`` (the allowance of counter NAME was used up by this item)."""
         for charge in self.charges:
             frame = _with_helpers(frame, [*charge.static.helpers, *charge.dynamic.helpers])
         frame = frame.with_columns(charge.amount.numerator.alias(f"n{charge.index}") for charge in self.charges)
-        columns = [
-            rounded(
-                _Amount(pl.col(f"n{charge.index}"), charge.amount.denominator), charge.charge.rounding.decimals, charge.charge.rounding.mode
-            ).alias(f"a{charge.index}")
-            for charge in self.charges
-        ]
+        columns = [_rounded_column(charge).alias(f"a{charge.index}") for charge in self.charges]
+        columns += [(pl.col(f"n{charge.index}") < 0).alias(f"z{charge.index}") for charge in self.charges]
         columns += [
             pl.when(pl.col("live")).then(move).otherwise(ZERO).alias(f"m:{name}")
             for charge in self.charges

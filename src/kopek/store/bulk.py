@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import polars as pl
 import sqlalchemy as sa
 
 
@@ -30,17 +31,21 @@ def insert_many(connection: sa.Connection, table: sa.Table, rows: Sequence[Mappi
     connection.exec_driver_sql(statement, [tuple(_bound(binders, keys, row)) for row in rows])
 
 
-def update_many(connection: sa.Connection, table: sa.Table, key: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
-    """Set ``columns`` of the row whose ``key`` column equals each row's ``key`` value (missing values: null)."""
+def update_many(
+    connection: sa.Connection, table: sa.Table, key: str | Sequence[str], rows: Sequence[Mapping[str, Any]], columns: Sequence[str]
+) -> None:
+    """Set ``columns`` of the row whose ``key`` column(s) equal each row's values there (missing values: null)."""
     if not rows:
         return
+    keys_of = [key] if isinstance(key, str) else list(key)
     targets = [table.c[name] for name in columns]
-    binders = [_binder(column, connection) for column in (*targets, table.c[key])]
+    binders = [_binder(column, connection) for column in (*targets, *(table.c[name] for name in keys_of))]
     preparer = connection.dialect.identifier_preparer
     marker = _marker(connection)
     assignments = ", ".join(f"{preparer.quote(column.name)} = {marker}" for column in targets)
-    statement = f"UPDATE {preparer.format_table(table)} SET {assignments} WHERE {preparer.quote(key)} = {marker}"  # noqa: S608 - names from the table, values bound
-    keys = [*columns, key]
+    matches = " AND ".join(f"{preparer.quote(name)} = {marker}" for name in keys_of)
+    statement = f"UPDATE {preparer.format_table(table)} SET {assignments} WHERE {matches}"  # noqa: S608 - names from the table, values bound
+    keys = [*columns, *keys_of]
     connection.exec_driver_sql(statement, [tuple(_bound(binders, keys, row)) for row in rows])
 
 
@@ -63,3 +68,45 @@ def _binder(column: sa.Column[Any], connection: sa.Connection) -> Callable[[Any]
         process = kind.process_bind_param
         return lambda value: process(value, dialect)
     return None
+
+
+def insert_frame(connection: sa.Connection, table: sa.TableClause, frame: pl.DataFrame) -> None:
+    """Insert a Polars frame whose columns are named after ``table``'s and hold what the database stores
+    (text for exact decimals and, on SQLite, for instants): ``COPY`` on PostgreSQL, one ``executemany`` on SQLite."""
+    if frame.is_empty():
+        return
+    preparer = connection.dialect.identifier_preparer
+    names = ", ".join(preparer.quote(name) for name in frame.columns)
+    target = preparer.format_table(table)
+    if connection.dialect.name == "postgresql":
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {target} ({names}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(frame.write_csv(include_header=False))
+        return
+    values = ", ".join([_marker(connection)] * frame.width)
+    statement = f"INSERT INTO {target} ({names}) VALUES ({values})"  # noqa: S608 - names from the table, values bound
+    connection.exec_driver_sql(statement, frame.rows())
+
+
+def update_frame(connection: sa.Connection, table: sa.Table, key: str, frame: pl.DataFrame) -> None:
+    """Set the other columns of ``frame`` on the rows of ``table`` whose ``key`` matches (values stored as they are)."""
+    if frame.is_empty():
+        return
+    preparer = connection.dialect.identifier_preparer
+    target = preparer.format_table(table)
+    columns = [name for name in frame.columns if name != key]
+    if connection.dialect.name == "postgresql":
+        scratch = "kopek_bulk_update"
+        definitions = ", ".join(f"{preparer.quote(name)} text" for name in frame.columns)
+        connection.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {scratch} ({definitions}) ON COMMIT DROP")
+        connection.exec_driver_sql(f"TRUNCATE {scratch}")
+        insert_frame(connection, sa.table(scratch), frame)
+        assignments = ", ".join(f"{preparer.quote(name)} = s.{preparer.quote(name)}" for name in columns)
+        connection.exec_driver_sql(
+            f"UPDATE {target} SET {assignments} FROM {scratch} s WHERE {target}.{preparer.quote(key)} = s.{preparer.quote(key)}"  # noqa: S608
+        )
+        connection.exec_driver_sql(f"DROP TABLE {scratch}")
+        return
+    assignments = ", ".join(f"{preparer.quote(name)} = ?" for name in columns)
+    statement = f"UPDATE {target} SET {assignments} WHERE {preparer.quote(key)} = ?"  # noqa: S608 - names from the table, values bound
+    connection.exec_driver_sql(statement, frame.select(*columns, key).rows())

@@ -18,6 +18,7 @@ from kopek.domain.catalog import CounterScope
 from kopek.domain.units import Unit
 from kopek.rating.outcome import CounterChange, CounterKey
 from kopek.rating.rate import CounterLife
+from kopek.store.bulk import insert_many, update_many
 from kopek.store.schema import activation_counters, activations, counters, shared_counters
 
 CounterValues = tuple[dict[CounterKey, Decimal], dict[CounterKey, CounterLife]]
@@ -43,6 +44,15 @@ class CounterStore:
         lives: dict[CounterKey, CounterLife] = {}
         for key, _, value, life in self.listing(contract_id, contract_scope_only=contract_scope_only):
             values[key], lives[key] = value, life
+        return values, lives
+
+    def of_contracts(self, contract_ids: Sequence[str]) -> CounterValues:
+        """The stored contract and contract-item counters of several contracts (not their activations'), one statement."""
+        values: dict[CounterKey, Decimal] = {}
+        lives: dict[CounterKey, CounterLife] = {}
+        for row in self._connection.execute(sa.select(counters).where(counters.c.contract_id.in_(list(contract_ids)))).mappings():
+            key = CounterKey(row["contract_id"], row["item_id"], row["name"])
+            values[key], lives[key] = row["value"], CounterLife(row["period_start"], row["expires_at"])
         return values, lives
 
     def listing(self, contract_id: str, *, contract_scope_only: bool = False) -> list[tuple[CounterKey, str, Decimal, CounterLife]]:
@@ -84,19 +94,43 @@ class CounterStore:
 
     def write(self, changes: Iterable[CounterChange]) -> None:
         """Store new counter values; the caller holds the locks of the contracts and shared counters concerned."""
+        own = []
         for change in changes:
             scope = change.key.scope
             if scope is CounterScope.TRANSIENT:
                 continue
-            if scope is CounterScope.SHARED:
+            if scope in (CounterScope.CONTRACT, CounterScope.CONTRACT_ITEM):
+                own.append(change)
+            elif scope is CounterScope.SHARED:
                 self._upsert(shared_counters, {"namespace": change.key.namespace, "name": change.key.name}, change)
             elif scope is CounterScope.ACTIVATION:
                 self.ensure_activation(change.key.contract_id, change.key.item_id)
                 where = {"contract_id": change.key.contract_id, "activation_id": change.key.item_id, "name": change.key.name}
                 self._upsert(activation_counters, where, change)
-            else:
-                where = {"contract_id": change.key.contract_id, "item_id": change.key.item_id, "name": change.key.name}
-                self._upsert(counters, where, change)
+        self._write_own(own)
+
+    def _write_own(self, changes: Sequence[CounterChange]) -> None:
+        """Contract and contract-item counters: the stored ones updated, the new ones inserted, a statement each."""
+        if not changes:
+            return
+        contract_ids = sorted({change.key.contract_id for change in changes})
+        query = sa.select(counters.c.contract_id, counters.c.item_id, counters.c.name).where(counters.c.contract_id.in_(contract_ids))
+        stored = {tuple(row) for row in self._connection.execute(query)}
+        rows = [
+            {
+                "contract_id": change.key.contract_id,
+                "item_id": change.key.item_id,
+                "name": change.key.name,
+                "unit": change.unit.value,
+                "value": change.after,
+                "period_start": change.period_start,
+                "expires_at": change.expires_at,
+            }
+            for change in changes
+        ]
+        existing = [row for row in rows if (row["contract_id"], row["item_id"], row["name"]) in stored]
+        update_many(self._connection, counters, ("contract_id", "item_id", "name"), existing, ("value", "period_start", "expires_at"))
+        insert_many(self._connection, counters, [row for row in rows if (row["contract_id"], row["item_id"], row["name"]) not in stored])
 
     def ensure_activation(self, contract_id: str, activation_id: str) -> None:
         """The charge activation of a contract item (its id is the item's id), created active if missing."""

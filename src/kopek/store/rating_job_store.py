@@ -113,10 +113,12 @@ class RatingJobStore:
         )
         return updated.rowcount == 1
 
-    def end_partition(self, job_id: str, key: str, worker_id: str, *, status: str, at: datetime) -> None:
+    def end_partition(self, job_id: str, key: str | Sequence[str], worker_id: str, *, status: str, at: datetime) -> None:
+        """Mark the worker's partition (or partitions) ``status``."""
+        keys = [key] if isinstance(key, str) else list(key)
         self._connection.execute(
             sa.update(rating_job_partitions)
-            .where(_partitions.job_id == job_id, _partitions.partition_key == key, _partitions.worker_id == worker_id)
+            .where(_partitions.job_id == job_id, _partitions.partition_key.in_(keys), _partitions.worker_id == worker_id)
             .values(status=status, finished_at=at, lease_until=None)
         )
 

@@ -1,0 +1,716 @@
+"""A rating job on the vectorized path (``RatingPath.AUTO``) leaves exactly what the row path (``RatingPath.ROW``) leaves.
+
+The same CDRs are imported into two fresh databases with the same world, a fixed clock
+and sequential ids; one job runs with ``AUTO``, the other with ``ROW``, in the same mode.
+Every CDR's status and error, its charged items, account operations, notifications and
+stored result, every balance and every counter must be equal, Decimals as values and
+as text. Operation ids are blanked (a vectorized attempt that falls back may draw ids
+the row path then draws again): rows are matched through the CDR id, the operation's
+idempotency key.
+
+The world: voice calls use a free-seconds allowance, then are priced by destination
+prefix (two zones priced alike with a connect fee and a first minute billed by the
+minute, a per-second zone, barred premium numbers, a default with a minimum and an
+increment), plus a roaming surcharge by switch; SMS in graduated tiers over a counter
+of SMS sent; data in graduated tiers over a counter of megabytes used. alice is
+prepaid, bob postpaid, carol and dave share one postpaid account (one partition with
+two contracts); erin's plan prices calls by schedule (not vectorized).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kopek import AccessInput, ContractInput, Engine, SubscriberAccountInput
+from kopek.batch.rating_jobs import RatingMode, RatingPath
+from kopek.charging.results import ChargeResult
+from kopek.documents import parse_document
+from kopek.store.schema import account_operations, accounts, cdrs, charged_items, charging_operations, counters, notifications
+from tests.fakes import FixedClock, SequentialIds
+from tests.integration.test_batch_equivalence import fresh_database
+
+LOGGER = "kopek.batch.partition_rating"
+VECTORIZED = "on the vectorized path"
+FALLBACK = "row path from here"
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def catalog_yaml(*, free_seconds: int = 120) -> str:
+    return f"""
+item_classes:
+  - name: voice_call
+    quantity: duration
+    properties:
+      - {{name: duration, type: decimal, unit: seconds}}
+      - {{name: destination, type: string}}
+      - {{name: roaming, type: boolean, default: false}}
+  - name: sms
+    quantity: count
+    properties:
+      - {{name: count, type: integer, unit: events, default: 1}}
+      - {{name: destination, type: string}}
+  - name: data_session
+    quantity: volume
+    properties:
+      - {{name: volume, type: integer, unit: bytes}}
+charge_plans:
+  - name: mobile
+    currency: EUR
+    counters:
+      - {{name: free_seconds, scope: contract_item, unit: seconds, initial: {free_seconds}}}
+      - {{name: megabytes_used, scope: contract, unit: megabytes}}
+      - {{name: sms_sent, scope: contract_item, unit: events}}
+    charges:
+      - name: voice
+        item_class: voice_call
+        account_role: payer
+        rounding: {{decimals: 2, mode: half_up}}
+        output: both
+        price:
+          type: allowance
+          counter: free_seconds
+          then:
+            type: prefix
+            property: destination
+            prefixes:
+              "33":
+                type: connect_fee
+                amount: "0.05"
+                then:
+                  type: tiers
+                  bands:
+                    - {{up_to: 60, price: {{type: rate, amount: "0.60", unit: minutes, increment: 1}}}}
+                    - price: {{type: rate, amount: "0.01", unit: seconds}}
+              "34":
+                type: connect_fee
+                amount: "0.07"
+                then:
+                  type: tiers
+                  bands:
+                    - {{up_to: 60, price: {{type: rate, amount: "0.75", unit: minutes, increment: 1}}}}
+                    - price: {{type: rate, amount: "0.0125", unit: seconds}}
+              "44": {{type: rate, amount: "0.02", unit: seconds}}
+              "999": {{type: no_access, message: premium numbers are barred}}
+            default: {{type: rate, amount: "0.03", unit: seconds, minimum: 30, increment: 6}}
+      - name: roaming
+        item_class: voice_call
+        account_role: payer
+        rounding: {{decimals: 3, mode: half_even}}
+        price:
+          type: switch
+          property: roaming
+          cases:
+            "true": {{type: rate, amount: "0.10", unit: minutes, increment: 0.5}}
+          default: {{type: flat, amount: "0"}}
+      - name: sms
+        item_class: sms
+        account_role: payer
+        rounding: {{decimals: 3, mode: half_up}}
+        price:
+          type: tiers
+          counter: sms_sent
+          bands:
+            - {{up_to: 2, price: {{type: flat, amount: "0"}}}}
+            - price: {{type: flat, amount: "0.125"}}
+        counter_updates:
+          - {{counter: sms_sent, add: one}}
+      - name: data
+        item_class: data_session
+        account_role: payer
+        rounding: {{decimals: 4, mode: ceiling}}
+        price:
+          type: tiers
+          counter: megabytes_used
+          bands:
+            - {{up_to: 100, price: {{type: rate, amount: "0.01", unit: megabytes}}}}
+            - price: {{type: rate, amount: "0.005", unit: megabytes, per: 3}}
+        counter_updates:
+          - {{counter: megabytes_used, add: quantity}}
+  - name: night
+    currency: EUR
+    charges:
+      - name: voice
+        item_class: voice_call
+        account_role: payer
+        price:
+          type: schedule
+          time_zone: Europe/Paris
+          windows:
+            - {{from: "08:00", to: "20:00", price: {{type: rate, amount: "0.60", unit: minutes}}}}
+            - {{price: {{type: rate, amount: "0.30", unit: minutes}}}}
+      - name: sms
+        item_class: sms
+        account_role: payer
+        price: {{type: flat, amount: "0.10"}}
+"""
+
+
+# holder, subscriber account, account, kind, extra account fields, plan
+HOLDERS: tuple[tuple[str, str, str, str, dict[str, str], str], ...] = (
+    ("alice", "alice", "alice-prepaid", "prepaid", {}, "mobile"),
+    ("bob", "bob", "bob-postpaid", "postpaid", {"credit_limit": "1000.00"}, "mobile"),
+    ("carol", "family", "family-postpaid", "postpaid", {"credit_limit": "100000"}, "mobile"),
+    ("dave", "family", "family-postpaid", "postpaid", {"credit_limit": "100000"}, "mobile"),
+    ("erin", "erin", "erin-prepaid", "prepaid", {"initial_balance": "50.00"}, "night"),
+)
+
+
+def build(engine: Engine, *, alice_balance: str = "100.00", free_seconds: int = 120) -> None:
+    """Load the catalog and create the five contracts, each with one access ``HOLDER-msisdn``."""
+    engine.load_catalog(parse_document(catalog_yaml(free_seconds=free_seconds), source="columnar.yaml"))
+    created: set[str] = set()
+    for holder, subscriber, account, kind, extra, plan in HOLDERS:
+        if subscriber not in created:
+            fields = {"initial_balance": alice_balance} if holder == "alice" else extra
+            engine.create_subscriber_account(
+                SubscriberAccountInput.model_validate(
+                    {"id": subscriber, "currency": "EUR", "accounts": [{"id": account, "kind": kind, **fields}]}
+                )
+            )
+            created.add(subscriber)
+        engine.create_contract(
+            ContractInput.model_validate(
+                {
+                    "id": f"{holder}-contract",
+                    "subscriber_account_id": subscriber,
+                    "valid_from": START.isoformat(),
+                    "items": [{"id": "main", "charge_plan": plan}],
+                    "roles": {"payer": account},
+                }
+            )
+        )
+        engine.create_access(
+            AccessInput.model_validate(
+                {
+                    "service_id": "mobile",
+                    "user_id": f"{holder}-msisdn",
+                    "contract_id": f"{holder}-contract",
+                    "valid_from": START.isoformat(),
+                }
+            )
+        )
+
+
+CLASSES = {"call": "voice_call", "sms": "sms", "data": "data_session"}
+
+# id holder kind consumption date, then properties as name=value
+PLAIN_CDRS = """
+a01 alice call 2026-06-01T08:00:00+00:00 duration=90 destination=33123
+a02 alice call 2026-06-01T08:10:00+00:00 duration=45 destination=34999
+a03 alice sms  2026-06-01T08:20:00+00:00 destination=33123
+a04 alice sms  2026-06-01T08:21:00+00:00 destination=33123
+a05 alice sms  2026-06-01T08:22:00+00:00 destination=33123
+a06 alice data 2026-06-01T09:00:00+00:00 volume=60000000
+a07 alice data 2026-06-01T09:30:00+00:00 volume=70000001
+a08 alice call 2026-06-01T10:00:00+00:00 duration=0 destination=44123
+a09 alice call 2026-06-01T10:05:00+00:00 duration=61 destination=44123 roaming=true
+a10 alice call 2026-06-02T07:00:00+00:00 duration=7 destination=1555
+a11 alice call 2026-06-02T07:30:00+00:00 duration=125 destination=33000
+a12 alice data 2026-06-02T08:00:00+00:00 volume=0
+b01 bob   call 2026-06-01T08:05:00+00:00 duration=200 destination=33777
+b02 bob   sms  2026-06-01T08:06:00+00:00 destination=44
+b03 bob   call 2026-06-01T11:00:00+00:00 duration=30 destination=99912
+b04 bob   sms  2026-06-01T12:00:00+00:00 destination=44
+b05 bob   data 2026-06-02T06:00:00+00:00 volume=150000000
+b06 bob   call 2026-06-02T09:00:00+00:00 duration=31 destination=7 roaming=true
+c01 carol call 2026-06-01T08:30:00+00:00 duration=100 destination=34
+c02 carol data 2026-06-01T08:31:00+00:00 volume=99999999
+c03 carol data 2026-06-01T08:32:00+00:00 volume=2
+d01 dave  sms  2026-06-01T08:30:00+00:00 destination=1
+d02 dave  call 2026-06-01T08:31:00+00:00 duration=121 destination=33 roaming=true
+d03 dave  sms  2026-06-02T08:30:00+00:00 destination=1
+d04 dave  sms  2026-06-02T08:31:00+00:00 destination=1
+"""
+
+
+def records(text: str) -> list[dict[str, Any]]:
+    found = []
+    for line in filter(None, map(str.strip, text.splitlines())):
+        cdr_id, holder, kind, at, *pairs = line.split()
+        properties = dict(pair.split("=", 1) for pair in pairs)
+        found.append(
+            {
+                "id": cdr_id,
+                "item_class": CLASSES[kind],
+                "consumption_date": at,
+                "service_id": "mobile",
+                "user_id": f"{holder}-msisdn",
+                "properties": properties,
+            }
+        )
+    return found
+
+
+def exact(value: Any) -> Any:
+    """``value`` with every Decimal as (value, text), so that equal values written with other exponents differ."""
+    if isinstance(value, Decimal):
+        return (value, str(value))
+    if isinstance(value, dict):
+        return {key: exact(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [exact(item) for item in value]
+    return value
+
+
+def snapshot(engine: Engine) -> dict[str, Any]:
+    """What a job leaves, keyed by CDR id (operation ids blanked)."""
+    with engine.database.connect() as connection:
+        operations = {row.id: row for row in connection.execute(sa.select(charging_operations))}
+        cdr_of = {operation_id: row.idempotency_key for operation_id, row in operations.items()}
+
+        def by_cdr(table: sa.Table, columns: tuple[str, ...]) -> dict[str, list[Any]]:
+            grouped: dict[str, list[Any]] = {}
+            for row in connection.execute(sa.select(table).order_by(table.c.id)):
+                grouped.setdefault(cdr_of.get(row.operation_id, "-"), []).append(exact({name: getattr(row, name) for name in columns}))
+            return grouped
+
+        return {
+            "cdrs": {
+                row.id: (
+                    row.status,
+                    row.error_category,
+                    row.error_reason,
+                    row.error_code,
+                    row.error_message,
+                    cdr_of.get(row.operation_id) if row.operation_id else None,
+                )
+                for row in connection.execute(sa.select(cdrs))
+            },
+            "operations": {
+                row.idempotency_key: exact(
+                    (row.request_hash, row.contract_id, row.subscriber_account_id, row.consumption_date, row.created_at, row.sender_job_id)
+                )
+                for row in operations.values()
+            },
+            "results": {row.idempotency_key: exact(blanked(row.result)) for row in operations.values()},
+            "charged_items": by_cdr(
+                charged_items,
+                (
+                    "contract_id",
+                    "contract_item_id",
+                    "item_class",
+                    "charge_plan",
+                    "charge",
+                    "account_role",
+                    "account_id",
+                    "amount",
+                    "currency",
+                    "quantity",
+                    "quantity_unit",
+                    "output",
+                    "consumption_date",
+                ),
+            ),
+            "account_operations": by_cdr(account_operations, ("account_id", "kind", "amount", "balance_after", "currency", "created_at")),
+            "notifications": {
+                key: [note | {"data": json.loads(note["data"])} for note in notes]
+                for key, notes in by_cdr(notifications, ("contract_id", "kind", "message", "data", "created_at")).items()
+            },
+            "balances": {row.id: exact((row.balance, row.floor, row.credit_limit)) for row in connection.execute(sa.select(accounts))},
+            "counters": {
+                (row.contract_id, row.item_id, row.name): exact((row.unit, row.value, row.period_start, row.expires_at))
+                for row in connection.execute(sa.select(counters))
+            },
+        }
+
+
+def blanked(stored: str) -> dict[str, Any]:
+    """A stored result parsed as ``ChargeResult``, without its operation id and timestamp (Decimals kept as Decimals)."""
+    result = ChargeResult.model_validate_json(stored)
+    dumped = result.model_dump()
+    dumped["operation_id"] = None
+    process = dumped["charging_process_info"]
+    if process is not None:
+        process["operation_id"] = None
+        process["charged_at"] = None
+    return dumped
+
+
+counter = itertools.count()
+
+
+@contextmanager
+def job_run(
+    database: str, tmp_path: Path, rows: list[dict[str, Any]], mode: RatingMode, path: RatingPath, *, chunk_cdrs: int = 1000, **world: Any
+) -> Iterator[dict[str, Any]]:
+    """Import ``rows`` into a fresh database with the world, run one job in ``mode`` on ``path``; what it left."""
+    directory = tmp_path / f"{path.value}-{next(counter)}"
+    directory.mkdir()
+    with (
+        fresh_database(database, directory) as url,
+        Engine(url, clock=FixedClock(), new_id=SequentialIds("id")) as engine,
+    ):
+        build(engine, **world)
+        engine.import_cdrs(enumerate(rows, start=1), strict=True)
+        engine.run_rating_job(engine.start_rating_job(mode), chunk_cdrs=chunk_cdrs, path=path)
+        yield snapshot(engine)
+
+
+def both_paths(
+    database: str, tmp_path: Path, rows: list[dict[str, Any]], mode: RatingMode, caplog: pytest.LogCaptureFixture, **options: Any
+) -> tuple[dict[str, Any], dict[str, Any], list[logging.LogRecord]]:
+    """What the AUTO job left, what the ROW job left, and the log records of the AUTO job."""
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger=LOGGER), job_run(database, tmp_path, rows, mode, RatingPath.AUTO, **options) as auto:
+        logged = [record for record in caplog.records if record.name == LOGGER]
+    with job_run(database, tmp_path, rows, mode, RatingPath.ROW, **options) as row:
+        pass
+    return auto, row, logged
+
+
+def differences(auto: Any, row: Any, where: str = "") -> list[str]:
+    """Where ``auto`` and ``row`` differ, down to the leaves: ``path: auto != row``."""
+    if isinstance(auto, dict) and isinstance(row, dict):
+        found = [f"{where}/{key!r}: only {'AUTO' if key in auto else 'ROW'} has it" for key in auto.keys() ^ row.keys()]
+        return found + [line for key in auto.keys() & row.keys() for line in differences(auto[key], row[key], f"{where}/{key!r}")]
+    if isinstance(auto, list) and isinstance(row, list) and len(auto) == len(row):
+        return [
+            line
+            for index, (left, right) in enumerate(zip(auto, row, strict=True))
+            for line in differences(left, right, f"{where}[{index}]")
+        ]
+    return [] if auto == row else [f"{where}: AUTO {auto!r} != ROW {row!r}"]
+
+
+def assert_same(auto: dict[str, Any], row: dict[str, Any]) -> None:
+    """Equal in every section; a failure lists each differing leaf (section, CDR id, field)."""
+    found = differences(auto, row)
+    assert not found, "\n".join(sorted(found)[:40])
+
+
+def vectorized(logged: list[logging.LogRecord]) -> int:
+    """How many CDRs the AUTO job charged on the vectorized path (the DEBUG lines, one per vectorized chunk)."""
+    messages = [record.getMessage() for record in logged if record.levelno == logging.DEBUG and VECTORIZED in record.getMessage()]
+    return sum(int(match.group(1)) for message in messages if (match := re.search(r"(\d+) CDRs", message)))
+
+
+def fallbacks(logged: list[logging.LogRecord]) -> list[str]:
+    return [record.getMessage() for record in logged if record.levelno == logging.INFO and FALLBACK in record.getMessage()]
+
+
+DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+MODES = [RatingMode.DAY_SUBSCRIPTION_FIRST_FAIL, RatingMode.DAY_MOST, RatingMode.SUBSCRIPTION_FIRST_FAIL, RatingMode.SUBSCRIPTION_MOST]
+
+
+# ---- the plain case: every partition vectorized ----------------------------------------------------
+
+
+@pytest.mark.parametrize("database", DATABASES)
+@pytest.mark.parametrize("mode", [*MODES, RatingMode.SUBSCRIPTION_TRY])
+def test_a_job_on_the_vectorized_path_leaves_what_the_row_path_leaves(
+    tmp_path: Path, database: str, mode: RatingMode, caplog: pytest.LogCaptureFixture
+) -> None:
+    auto, row, logged = both_paths(database, tmp_path, records(PLAIN_CDRS), mode, caplog)
+
+    assert_same(auto, row)
+    assert {status for status, *_ in row["cdrs"].values()} >= {"charged", "failed"}
+    if mode is RatingMode.SUBSCRIPTION_TRY:
+        assert vectorized(logged) == 0
+    else:
+        assert vectorized(logged) == len(row["cdrs"]), logged
+        assert [record.getMessage() for record in logged if record.levelno >= logging.INFO] == []
+
+
+# ---- minimal cases: one plan, one postpaid contract, a CDR or two ------------------------------------
+
+MINIMAL_ITEM_CLASSES = """
+item_classes:
+  - name: sms
+    properties:
+      - {name: destination, type: string}
+  - name: data_session
+    quantity: volume
+    properties:
+      - {name: volume, type: integer, unit: bytes}
+"""
+
+POSTPAID = {"id": "bob-payer", "kind": "postpaid"}
+
+MINIMAL_CASES = {
+    # rate_item rounds -0.004 at 2 decimals half_up to Decimal("-0.00"); the row path writes that text.
+    "negative-amount-rounded-to-zero": (
+        """
+charge_plans:
+  - name: mobile
+    currency: EUR
+    charges:
+      - {name: sms, item_class: sms, account_role: payer, price: {type: flat, amount: "0.10"}}
+      - {name: rebate, item_class: sms, account_role: payer, price: {type: flat, amount: "-0.004"}}
+""",
+        "b1 bob sms 2026-06-01T08:00:00+00:00 destination=1",
+        POSTPAID,
+    ),
+    # The row path adds 0.5 MB twice (0 + 0.5 + 0.5 = Decimal("1.0")); a sum over the chunk divided once gives Decimal("1").
+    "counter-moved-twice-in-a-chunk": (
+        """
+charge_plans:
+  - name: mobile
+    currency: EUR
+    counters:
+      - {name: megabytes_used, scope: contract, unit: megabytes}
+    charges:
+      - name: data
+        item_class: data_session
+        account_role: payer
+        price: {type: flat, amount: "0.01"}
+        counter_updates:
+          - {counter: megabytes_used, add: quantity}
+""",
+        """
+b1 bob data 2026-06-01T08:00:00+00:00 volume=500000
+b2 bob data 2026-06-01T08:01:00+00:00 volume=500000
+""",
+        POSTPAID,
+    ),
+    # The same for an allowance: the row path takes 0.25 MB twice (1 - 0.25 - 0.25 = Decimal("0.50")), the chunk's sum once ("0.5").
+    "allowance-consumed-twice-in-a-chunk": (
+        """
+charge_plans:
+  - name: mobile
+    currency: EUR
+    counters:
+      - {name: free_megabytes, scope: contract, unit: megabytes, initial: 1}
+    charges:
+      - name: data
+        item_class: data_session
+        account_role: payer
+        price: {type: allowance, counter: free_megabytes, then: {type: rate, amount: "0.01", unit: megabytes}}
+""",
+        """
+b1 bob data 2026-06-01T08:00:00+00:00 volume=250000
+b2 bob data 2026-06-01T08:01:00+00:00 volume=250000
+""",
+        POSTPAID,
+    ),
+    # A prepaid balance with more places than the charges, credited by a negative charge, then debited.
+    "prepaid-credited-by-a-negative-charge": (
+        """
+charge_plans:
+  - name: mobile
+    currency: EUR
+    charges:
+      - {name: sms, item_class: sms, account_role: payer, price: {type: flat, amount: "0.10"}, rounding: {decimals: 3, mode: floor}}
+      - {name: rebate, item_class: sms, account_role: payer, price: {type: flat, amount: "-0.25"}}
+      - name: data
+        item_class: data_session
+        account_role: payer
+        price: {type: rate, amount: "0.7", unit: megabytes}
+        rounding: {decimals: 1, mode: up}
+""",
+        """
+b1 bob sms 2026-06-01T08:00:00+00:00 destination=1
+b2 bob data 2026-06-01T08:01:00+00:00 volume=2500000
+b3 bob sms 2026-06-01T08:02:00+00:00 destination=1
+""",
+        {"id": "bob-payer", "kind": "prepaid", "initial_balance": "10.23456"},
+    ),
+}
+
+
+def minimal_world(engine: Engine, plans: str, account: dict[str, str]) -> None:
+    engine.load_catalog(parse_document(MINIMAL_ITEM_CLASSES + plans, source="minimal.yaml"))
+    engine.create_subscriber_account(SubscriberAccountInput.model_validate({"id": "bob", "currency": "EUR", "accounts": [account]}))
+    engine.create_contract(
+        ContractInput.model_validate(
+            {
+                "id": "bob-contract",
+                "subscriber_account_id": "bob",
+                "valid_from": START.isoformat(),
+                "items": [{"id": "main", "charge_plan": "mobile"}],
+                "roles": {"payer": "bob-payer"},
+            }
+        )
+    )
+    engine.create_access(
+        AccessInput.model_validate(
+            {"service_id": "mobile", "user_id": "bob-msisdn", "contract_id": "bob-contract", "valid_from": START.isoformat()}
+        )
+    )
+
+
+@pytest.mark.parametrize("database", DATABASES)
+@pytest.mark.parametrize("case", list(MINIMAL_CASES))
+def test_a_minimal_case_is_written_alike_on_both_paths(tmp_path: Path, database: str, case: str, caplog: pytest.LogCaptureFixture) -> None:
+    plans, cdr_lines, account = MINIMAL_CASES[case]
+    left = []
+    for path in (RatingPath.AUTO, RatingPath.ROW):
+        directory = tmp_path / f"minimal-{path.value}"
+        directory.mkdir()
+        with (
+            fresh_database(database, directory) as url,
+            Engine(url, clock=FixedClock(), new_id=SequentialIds("id")) as engine,
+            caplog.at_level(logging.DEBUG, logger=LOGGER),
+        ):
+            minimal_world(engine, plans, account)
+            engine.import_cdrs(enumerate(records(cdr_lines), start=1), strict=True)
+            engine.run_rating_job(engine.start_rating_job(RatingMode.DAY_MOST), path=path)
+            left.append(snapshot(engine))
+    auto, row = left
+    assert vectorized([record for record in caplog.records if record.name == LOGGER]) == len(row["cdrs"])
+    assert_same(auto, row)
+
+
+# ---- generated CDR sets -------------------------------------------------------------------------
+
+HOLDER_NAMES = ["alice", "bob", "carol", "dave"]
+KINDS = [
+    ("sms", {"destination": "1"}),
+    ("call", {"duration": "0", "destination": "33123"}),
+    ("call", {"duration": "59", "destination": "33123"}),
+    ("call", {"duration": "61", "destination": "34123", "roaming": "true"}),
+    ("call", {"duration": "300", "destination": "44"}),
+    ("call", {"duration": "7", "destination": "5"}),
+    ("call", {"duration": "10", "destination": "9991"}),
+    ("data", {"volume": "0"}),
+    ("data", {"volume": "33333333"}),
+    ("data", {"volume": "70000000"}),
+]
+FIRST = datetime(2026, 6, 1, tzinfo=UTC)
+
+cdr_strategy = st.tuples(st.sampled_from(HOLDER_NAMES), st.integers(min_value=0, max_value=2 * 24 * 60), st.sampled_from(KINDS))
+
+
+def generated(drawn: list[tuple[str, int, tuple[str, dict[str, str]]]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"g{number:03d}",
+            "item_class": CLASSES[kind],
+            "consumption_date": (FIRST + timedelta(minutes=minute)).isoformat(),
+            "service_id": "mobile",
+            "user_id": f"{holder}-msisdn",
+            "properties": properties,
+        }
+        for number, (holder, minute, (kind, properties)) in enumerate(drawn)
+    ]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    drawn=st.lists(cdr_strategy, min_size=1, max_size=40),
+    mode=st.sampled_from([*MODES, RatingMode.SUBSCRIPTION_TRY]),
+    chunk_cdrs=st.sampled_from([1, 3, 1000]),
+    alice_balance=st.sampled_from(["100.00", "2.5"]),
+)
+def test_generated_jobs_leave_the_same_on_both_paths(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    drawn: list[tuple[str, int, tuple[str, dict[str, str]]]],
+    mode: RatingMode,
+    chunk_cdrs: int,
+    alice_balance: str,
+) -> None:
+    auto, row, _ = both_paths("sqlite", tmp_path, generated(drawn), mode, caplog, chunk_cdrs=chunk_cdrs, alice_balance=alice_balance)
+
+    assert_same(auto, row)
+
+
+# ---- fallbacks: the vectorized path hands over to the row path -------------------------------------
+
+FALLBACK_CASES = {
+    "balance-runs-dry": ("", {"alice_balance": "1.50"}),
+    "schedule-node": (
+        """
+e01 erin call 2026-06-01T08:05:00+00:00 duration=90 destination=33123
+e02 erin sms  2026-06-01T08:06:00+00:00 destination=1
+e03 erin call 2026-06-01T21:00:00+00:00 duration=600 destination=33123
+""",
+        {},
+    ),
+    "invalid-property": ("a99 alice call 2026-06-01T08:15:00+00:00 duration=abc destination=33123", {}),
+    "access-not-found": ("x01 nobody sms 2026-06-01T08:15:00+00:00 destination=1", {}),
+    "fractional-quantity": ("a98 alice call 2026-06-01T08:15:00+00:00 duration=1.5 destination=44", {}),
+}
+
+
+@pytest.mark.parametrize("database", DATABASES)
+@pytest.mark.parametrize("mode", [RatingMode.DAY_MOST, RatingMode.SUBSCRIPTION_FIRST_FAIL])
+@pytest.mark.parametrize("case", list(FALLBACK_CASES))
+def test_a_chunk_the_vectorized_path_cannot_take_falls_back_to_the_row_path(
+    tmp_path: Path, database: str, mode: RatingMode, case: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    extra, world = FALLBACK_CASES[case]
+    rows = records(PLAIN_CDRS + extra)
+    auto, row, logged = both_paths(database, tmp_path, rows, mode, caplog, **world)
+
+    assert fallbacks(logged), logged
+    assert_same(auto, row)
+    codes = {code for _, _, _, code, *_ in row["cdrs"].values()}
+    expected_code = {
+        "balance-runs-dry": "prepaid_balance_cannot_cover",
+        "schedule-node": None,
+        "invalid-property": "property_invalid",
+        "access-not-found": "access_not_found",
+        "fractional-quantity": None,
+    }[case]
+    assert expected_code in codes, codes
+
+
+# ---- chunking: counters and balances carried from one vectorized chunk to the next -----------------
+
+
+def many(count_per_holder: int) -> list[dict[str, Any]]:
+    found = []
+    for holder_index, holder in enumerate(HOLDER_NAMES):
+        for number in range(count_per_holder):
+            kind, properties = KINDS[(number * 7 + holder_index) % len(KINDS)]
+            if properties.get("destination") == "9991":
+                properties = properties | {"destination": "33999"}
+            if (holder, number) == ("alice", 200):
+                # One refusal only, in alice's second vectorized chunk: first-fail skips the rest of her CDRs.
+                kind, properties = "call", {"duration": "10", "destination": "9991"}
+            found.append(
+                {
+                    "id": f"{holder[0]}{number:04d}",
+                    "item_class": CLASSES[kind],
+                    "consumption_date": (FIRST + timedelta(minutes=number * 5 + holder_index)).isoformat(),
+                    "service_id": "mobile",
+                    "user_id": f"{holder}-msisdn",
+                    "properties": properties,
+                }
+            )
+    return found
+
+
+@pytest.mark.parametrize("database", DATABASES)
+@pytest.mark.parametrize("mode", [RatingMode.DAY_SUBSCRIPTION_FIRST_FAIL, RatingMode.SUBSCRIPTION_MOST])
+def test_several_vectorized_chunks_carry_counters_and_balances(
+    tmp_path: Path, database: str, mode: RatingMode, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = many(400)  # 150 CDRs per vectorized chunk with chunk_cdrs=3: three chunks per contract, four for the family.
+    auto, row, logged = both_paths(database, tmp_path, rows, mode, caplog, chunk_cdrs=3, free_seconds=4000, alice_balance="1000.00")
+
+    assert fallbacks(logged) == []
+    assert vectorized(logged) == len(rows)
+    assert_same(auto, row)
+    statuses = [status for status, *_ in row["cdrs"].values()]
+    assert statuses.count("failed") == 1
+    assert statuses.count("skipped") == (199 if mode is RatingMode.DAY_SUBSCRIPTION_FIRST_FAIL else 0)
+
+
+@pytest.mark.parametrize("database", DATABASES)
+@pytest.mark.parametrize("mode", [RatingMode.DAY_SUBSCRIPTION_FIRST_FAIL, RatingMode.SUBSCRIPTION_MOST])
+def test_a_balance_that_runs_dry_in_a_later_chunk_hands_the_rest_to_the_row_path(
+    tmp_path: Path, database: str, mode: RatingMode, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = many(400)  # alice spends about 60 EUR in her first 150 CDRs, then runs dry in her second chunk.
+    auto, row, logged = both_paths(database, tmp_path, rows, mode, caplog, chunk_cdrs=3, free_seconds=4000, alice_balance="70.00")
+
+    assert [message for message in fallbacks(logged) if "alice" in message], logged
+    assert len(rows) - 400 < vectorized(logged) < len(rows)  # alice's first chunk and the others' CDRs, not alice's rest
+    assert_same(auto, row)
+    assert "prepaid_balance_cannot_cover" in {code for _, _, _, code, *_ in row["cdrs"].values()}

@@ -1,0 +1,383 @@
+"""Property: the columnar pricing of a frame of one contract's items equals ``rate_item`` applied item after item.
+
+The frame is built as the vectorized rating path builds it (``_frame`` in
+``kopek.batch.columnar_rating``): one row per item in charging order, the quantity in
+base units, the properties that switches and prefixes read as text, and each counter's
+value before the frame in base units. Refused items (``no_access``) are not charged,
+as in the MOST modes. For each item the refusal (and its message), each charge's
+rounded amount, the counters' moves and the allowances used up must equal what the row
+path computes from the state the previous item left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rating_support import CONTRACT_ID, ITEM_CLASSES_YAML, contract, load_catalog, parse_yaml, typed
+
+from kopek.domain.catalog import Catalog, CounterScope
+from kopek.domain.catalog_load import catalog_from_document
+from kopek.domain.item import TypedItem, property_text
+from kopek.errors import Code, IllegalStateError
+from kopek.money import RoundingMode
+from kopek.rating.columnar import INT, ColumnarPlan, Unsupported, compile_plan, properties_read
+from kopek.rating.outcome import CounterKey, NotificationKind
+from kopek.rating.rate import ContractState, rate_item
+
+CHARGES = ("voice", "surcharge", "data", "data_volume", "sms", "sms_fee")
+ROUNDING_MODES = tuple(RoundingMode)
+
+# Thirty zones priced alike (a connect fee, then a first minute billed by the minute, then per second),
+# each with its own constants, so the compiler prices them as one family.
+ZONES = {
+    f"{3300 + index}": {
+        "type": "connect_fee",
+        "amount": f"0.0{index % 10}",
+        "then": {
+            "type": "tiers",
+            "mode": "graduated",
+            "bands": [
+                {"up_to": 60, "price": {"type": "rate", "amount": f"0.{60 + index}", "unit": "minutes", "increment": 1}},
+                {"price": {"type": "rate", "amount": f"0.00{index % 7 + 1}3", "unit": "seconds"}},
+            ],
+        },
+    }
+    for index in range(30)
+}
+
+PLAN_YAML = """\
+counters:
+  - {name: free, scope: contract_item, unit: seconds, initial: 300}
+  - {name: mb_used, scope: contract, unit: megabytes}
+  - {name: sms_sent, scope: contract_item, unit: events}
+charges:
+  - name: voice
+    item_class: call
+    price:
+      type: allowance
+      counter: free
+      then:
+        type: prefix
+        property: destination
+        prefixes:
+          "33": {type: rate, amount: "0.45", unit: minutes, increment: 1}
+          "9": {type: no_access, message: premium numbers are barred}
+          "999": {type: no_access, message: satellite numbers are barred}
+          "44": {type: flat, amount: "0.99"}
+        default: {type: rate, amount: "0.02", unit: seconds}
+  - name: surcharge
+    item_class: call
+    price:
+      type: switch
+      property: network
+      cases:
+        home: {type: flat, amount: "0"}
+        roaming:
+          type: sum
+          parts:
+            - {type: flat, amount: "0.333"}
+            - {type: rate, amount: "0.07", unit: minutes, minimum: 1, increment: 0.5}
+        discount: {type: flat, amount: "-0.125"}
+      default: {type: rate, amount: "0.011", unit: seconds, minimum: 10, increment: 6}
+  - name: data
+    item_class: data
+    price:
+      type: tiers
+      counter: mb_used
+      mode: graduated
+      bands:
+        - {up_to: 100, price: {type: rate, amount: "0.01", unit: megabytes}}
+        - {up_to: 500, price: {type: rate, amount: "0.005", unit: megabytes}}
+        - price: {type: rate, amount: "0.0007", unit: kilobytes, per: 3}
+    counter_updates:
+      - {counter: mb_used, add: quantity}
+  - name: data_volume
+    item_class: data
+    price:
+      type: tiers
+      mode: volume
+      unit: megabytes
+      bands:
+        - {up_to: 10, price: {type: flat, amount: "0.5"}}
+        - {up_to: 100, price: {type: rate, amount: "0.004", unit: megabytes}}
+        - price: {type: rate, amount: "0.002", unit: megabytes, per: 7}
+  - name: sms
+    item_class: sms
+    price:
+      type: tiers
+      counter: sms_sent
+      bands:
+        - {up_to: 3, price: {type: flat, amount: "0.10"}}
+        - {up_to: 10, price: {type: rate, amount: "0.05", unit: events}}
+        - price: {type: flat, amount: "-0.01"}
+    counter_updates:
+      - {counter: sms_sent, add: one}
+  - name: sms_fee
+    item_class: sms
+    price: {type: rate, amount: "0.0333", unit: events, per: 7, minimum: 1}
+"""
+
+DESTINATIONS = [*ZONES, "3312345", "33", "44", "4", "9", "912", "999", "9991", "1", "0"]
+
+
+def _catalog(roundings: dict[str, tuple[int, RoundingMode]]) -> Catalog:
+    """The standard item classes and one plan ``plan`` whose charges are rounded as ``roundings`` says."""
+    document = parse_yaml(ITEM_CLASSES_YAML)
+    plan: dict[str, Any] = {"name": "plan", "currency": "EUR", **parse_yaml(PLAN_YAML)}
+    for charge in plan["charges"]:
+        decimals, mode = roundings[charge["name"]]
+        charge["rounding"] = {"decimals": decimals, "mode": mode.value}
+        charge["account_role"] = "postpaid"
+    plan["charges"][0]["price"]["then"]["prefixes"].update(ZONES)
+    document["charge_plans"] = [plan]
+    return catalog_from_document(document, source="tariff.yaml")
+
+
+@dataclass(frozen=True, slots=True)
+class RowResult:
+    """What the row path did with one item: refused (with the message) or the amounts by charge name and the allowances used up."""
+
+    refusal: str | None
+    amounts: dict[str, Decimal]
+    used_up: set[str]
+
+
+def _row_path(catalog: Catalog, stored: dict[CounterKey, Decimal], items: list[TypedItem]) -> tuple[list[RowResult], ContractState]:
+    state = ContractState(contract("plan"), stored)
+    results = []
+    for item in items:
+        try:
+            outcome = rate_item(catalog, state, item)
+        except IllegalStateError as error:
+            assert error.code is Code.SERVICE_NOT_ACCESSIBLE, error
+            results.append(RowResult(error.message, {}, set()))
+            continue
+        used_up = {note.data["counter"] for note in outcome.notifications if note.kind is NotificationKind.ALLOWANCE_EXHAUSTED}
+        results.append(RowResult(None, {charged.charge: charged.amount for charged in outcome.charged_items}, used_up))
+        state = state.after(outcome.counter_changes)
+    return results, state
+
+
+def _key(catalog: Catalog, name: str) -> CounterKey:
+    plan = catalog.charge_plan("plan")
+    assert plan is not None
+    (spec,) = [spec for spec in plan.counters if spec.name == name]
+    item_id = "" if spec.scope is CounterScope.CONTRACT else "contract-item-1"
+    return CounterKey(CONTRACT_ID, item_id, name, spec.scope)
+
+
+def _frame(catalog: Catalog, items: list[TypedItem], programs: dict[str, ColumnarPlan], before_base: dict[str, int]) -> pl.DataFrame:
+    """The items as ``_frame`` of the vectorized rating path lays them out."""
+    properties = sorted({name for program in programs.values() for name in properties_read(program)})
+    quantities = []
+    for item in items:
+        unit = item.item_class.quantity_unit
+        quantity = unit.to_base(item.quantity) if unit is not None else item.quantity
+        assert quantity == quantity.to_integral_value()
+        quantities.append(int(quantity))
+    columns: dict[str, pl.Series] = {
+        "row": pl.Series(range(len(items)), dtype=pl.Int64),
+        "contract_id": pl.Series([CONTRACT_ID] * len(items), dtype=pl.String),
+        "plan": pl.Series(["plan"] * len(items), dtype=pl.String),
+        "item_class": pl.Series([item.item_class.name for item in items], dtype=pl.String),
+        "q": pl.Series(quantities, dtype=INT),
+    }
+    for name in properties:
+        values = [item.properties.get(name) for item in items]
+        columns[f"p:{name}"] = pl.Series([property_text(value) if value is not None else None for value in values], dtype=pl.String)
+    for name, base in before_base.items():
+        columns[f"c0:{name}"] = pl.Series([base] * len(items), dtype=INT)
+    return pl.DataFrame(columns)
+
+
+def _columnar(frame: pl.DataFrame, programs: dict[str, ColumnarPlan]) -> dict[str, pl.DataFrame]:
+    """Each item class's rows priced by its program, MOST semantics: a refused item is not live."""
+    priced = {}
+    for item_class, program in programs.items():
+        part = frame.lazy().filter(pl.col("item_class") == item_class)
+        marked = program.refused(part).collect()
+        assert not marked["unpriced"].any(), "every switch and prefix of the plan has a default"
+        live = marked.select("row", "refusal").with_columns(live=pl.col("refusal").is_null())
+        joined = part.collect().join(live, on="row", how="left", maintain_order="left")
+        priced[item_class] = program.priced(joined.lazy()).collect()
+    return priced
+
+
+roundings_strategy = st.fixed_dictionaries(
+    {name: st.tuples(st.integers(min_value=0, max_value=4), st.sampled_from(ROUNDING_MODES)) for name in CHARGES}
+)
+call_strategy = st.tuples(
+    st.just("call"),
+    st.fixed_dictionaries(
+        {
+            "duration": st.one_of(st.just(0), st.integers(min_value=0, max_value=400), st.sampled_from([1, 59, 60, 61, 299, 300, 301])),
+            "destination": st.sampled_from(DESTINATIONS),
+            "network": st.sampled_from(["home", "roaming", "discount", "satellite"]),
+        }
+    ),
+)
+data_strategy = st.tuples(
+    st.just("data"),
+    st.fixed_dictionaries(
+        {
+            "volume": st.one_of(
+                st.just(0),
+                st.integers(min_value=0, max_value=700_000_000),
+                st.sampled_from([1, 999_999, 1_000_000, 10_000_000, 10_000_001, 100_000_000, 100_000_001, 500_000_000]),
+            )
+        }
+    ),
+)
+sms_strategy = st.tuples(st.just("sms"), st.fixed_dictionaries({"count": st.integers(min_value=0, max_value=4)}))
+items_strategy = st.lists(st.one_of(call_strategy, data_strategy, sms_strategy), min_size=1, max_size=30)
+stored_strategy = st.fixed_dictionaries(
+    {
+        "free": st.one_of(st.none(), st.integers(min_value=0, max_value=400)),
+        "mb_used": st.one_of(st.none(), st.integers(min_value=0, max_value=600_000_000)),
+        "sms_sent": st.one_of(st.none(), st.integers(min_value=0, max_value=12)),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(roundings=roundings_strategy, drawn=items_strategy, stored_base=stored_strategy)
+def test_columnar_amounts_refusals_and_counters_equal_rate_item_item_after_item(
+    roundings: dict[str, tuple[int, RoundingMode]],
+    drawn: list[tuple[str, dict[str, object]]],
+    stored_base: dict[str, int | None],
+) -> None:
+    catalog = _catalog(roundings)
+    plan = catalog.charge_plan("plan")
+    assert plan is not None
+    specs = {spec.name: spec for spec in plan.counters}
+    items = [typed(catalog, item_class, properties) for item_class, properties in drawn]
+    stored = {_key(catalog, name): specs[name].unit.from_base(Decimal(base)) for name, base in stored_base.items() if base is not None}
+    before_base = {name: int(spec.unit.to_base(stored.get(_key(catalog, name), spec.initial))) for name, spec in specs.items()}
+    programs = {item_class: compile_plan(catalog, plan, item_class) for item_class in sorted({item.item_class.name for item in items})}
+
+    expected, final_state = _row_path(catalog, stored, items)
+    priced = _columnar(_frame(catalog, items, programs, before_base), programs)
+
+    moves = dict.fromkeys(specs, 0)
+    for row, (item, want) in enumerate(zip(items, expected, strict=True)):
+        program = programs[item.item_class.name]
+        got = priced[item.item_class.name].filter(pl.col("row") == row).row(0, named=True)
+        assert got["refusal"] == want.refusal, (row, item)
+        if want.refusal is not None:
+            continue
+        for charge in program.charges:
+            decimals = charge.charge.rounding.decimals
+            row_amount = want.amounts[charge.charge.name]
+            assert row_amount == row_amount.scaleb(decimals).to_integral_value().scaleb(-decimals), "rate_item rounds to the decimals"
+            assert got[f"a{charge.index}"] == int(row_amount.scaleb(decimals)), (row, item, charge.charge.name, row_amount)
+        used_up = {column[2:] for column, value in got.items() if column.startswith("u:") and value}
+        assert used_up == want.used_up, (row, item)
+        for column, value in got.items():
+            if column.startswith("m:"):
+                moves[column[2:]] += value
+    for name, spec in specs.items():
+        final = spec.unit.to_base(final_state.counters.get(_key(catalog, name), spec.initial))
+        assert before_base[name] + moves[name] == final, name
+
+
+TIES_AND_NEAR_TIES = ("0.5", "-0.5", "1.5", "-1.5", "0.25", "-0.25", "0.00001", "-0.00001", "2.675", "-2.675", "0", "7")
+
+
+@pytest.mark.parametrize(
+    ("decimals", "mode"),
+    [pytest.param(decimals, mode, id=f"{mode}-{decimals}") for mode in RoundingMode for decimals in range(5)],
+)
+def test_every_rounding_mode_and_decimals_round_flat_amounts_like_rate_item(decimals: int, mode: RoundingMode) -> None:
+    for text in TIES_AND_NEAR_TIES:
+        for scaled in (text, str(Decimal(text).scaleb(-decimals))):
+            catalog = load_catalog(
+                ITEM_CLASSES_YAML
+                + f"""\
+charge_plans:
+  - name: plan
+    currency: EUR
+    charges:
+      - name: main
+        item_class: sms
+        rounding: {{decimals: {decimals}, mode: {mode.value}}}
+        price: {{type: flat, amount: "{scaled}"}}
+"""
+            )
+            plan = catalog.charge_plan("plan")
+            assert plan is not None
+            item = typed(catalog, "sms", {"count": 1})
+            (charged,) = rate_item(catalog, ContractState(contract("plan"), {}), item).charged_items
+            program = compile_plan(catalog, plan, "sms")
+            frame = _frame(catalog, [item], {"sms": program}, {}).with_columns(live=pl.lit(value=True))
+            got = program.priced(frame.lazy()).collect()["a0"][0]
+            assert got == int(charged.amount.scaleb(decimals)), (scaled, charged.amount)
+
+
+def _plan_of(text: str) -> tuple[Catalog, Any]:
+    catalog = load_catalog(ITEM_CLASSES_YAML + text)
+    plan = catalog.charge_plan("plan")
+    assert plan is not None
+    return catalog, plan
+
+
+def test_a_schedule_node_is_not_columnar() -> None:
+    catalog, plan = _plan_of("""\
+charge_plans:
+  - name: plan
+    currency: EUR
+    charges:
+      - name: main
+        item_class: call
+        price:
+          type: schedule
+          time_zone: Europe/Paris
+          windows:
+            - {from: "08:00", to: "20:00", price: {type: rate, amount: "0.60", unit: minutes}}
+            - {price: {type: rate, amount: "0.30", unit: minutes}}
+""")
+
+    with pytest.raises(Unsupported, match="schedule"):
+        compile_plan(catalog, plan, "call")
+
+
+def test_a_counter_that_resets_is_not_columnar() -> None:
+    catalog, plan = _plan_of("""\
+charge_plans:
+  - name: plan
+    currency: EUR
+    counters:
+      - {name: free, unit: seconds, initial: 60, reset: monthly}
+    charges:
+      - name: main
+        item_class: call
+        price: {type: allowance, counter: free, then: {type: rate, amount: "0.01", unit: seconds}}
+""")
+
+    with pytest.raises(Unsupported, match="resets"):
+        compile_plan(catalog, plan, "call")
+
+
+def test_a_counter_used_by_two_charges_is_not_columnar() -> None:
+    catalog, plan = _plan_of("""\
+charge_plans:
+  - name: plan
+    currency: EUR
+    counters:
+      - {name: free, unit: seconds, initial: 60}
+    charges:
+      - name: first
+        item_class: call
+        price: {type: allowance, counter: free, then: {type: rate, amount: "0.01", unit: seconds}}
+      - name: second
+        item_class: call
+        price: {type: allowance, counter: free, then: {type: flat, amount: "0.10"}}
+""")
+
+    with pytest.raises(Unsupported, match="two charges"):
+        compile_plan(catalog, plan, "call")
