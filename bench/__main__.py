@@ -44,6 +44,9 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         choices=("auto", "row"),
         help="the batch rows' rating path, passed to `kopek rate --path` (default: kopek's own, without the option)",
     )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes of the batch rows' job (`kopek rate --worker JOB`, all at once)"
+    )
     return parser.parse_args(argv)
 
 
@@ -97,7 +100,13 @@ def plan(options: argparse.Namespace) -> list[tuple[str, Callable[[], Row | list
             continue
         opener = sqlite if database == "sqlite" else postgres
         batch = partial(
-            bench_batch.run, database, opener, cdrs=options.cdrs, subscribers=options.subscribers, rating_path=options.rating_path
+            bench_batch.run,
+            database,
+            opener,
+            cdrs=options.cdrs,
+            subscribers=options.subscribers,
+            rating_path=options.rating_path,
+            workers=options.workers,
         )
         steps.append(("batch", batch))
     return [(group, step) for group, step in steps if options.only in (None, group)]

@@ -16,6 +16,7 @@ neither the loader nor this process counts in it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -31,6 +32,7 @@ from typing import Any
 from bench.bench_engine import prepared_engine
 from bench.cdr_loader import load_pending_cdrs
 from bench.measure import Row
+from kopek import Engine
 from kopek.batch.rating_jobs import RatingMode
 
 JOB_MODE = RatingMode.DAY_SUBSCRIPTION_FIRST_FAIL
@@ -66,6 +68,7 @@ def run(
     cdrs: int,
     subscribers: int,
     rating_path: str | None = None,
+    workers: int = 1,
 ) -> Row:
     """Set up (untimed), then time ``kopek rate`` and ``kopek items export`` in child processes; one row."""
     with open_database() as url:
@@ -75,12 +78,12 @@ def run(
         loaded = load_pending_cdrs(url, cdrs, subscribers)
         seconds = time.perf_counter() - began
         print(f"  {database}: {loaded} pending CDRs loaded in {seconds:.1f} s (untimed set-up)", file=sys.stderr, flush=True)
-        job = rate_in_child(url, rating_path)
+        job = rate_in_child(url, rating_path) if workers == 1 else rate_in_workers(url, rating_path, workers)
         with tempfile.TemporaryDirectory(prefix="kopek-bench-items-") as folder:
             export = export_in_child(url, Path(folder))
     status = job.json_result("kopek rate", exit_codes=RATE_EXIT_CODES)
     report = export.json_result("kopek items export")
-    return _row(database, subscribers, rating_path=rating_path, job=job, status=status, export=export, report=report)
+    return _row(database, subscribers, rating_path=rating_path, workers=workers, job=job, status=status, export=export, report=report)
 
 
 def rate_in_child(url: str, rating_path: str | None) -> ChildRun:
@@ -89,6 +92,33 @@ def rate_in_child(url: str, rating_path: str | None) -> ChildRun:
     if rating_path is not None:
         arguments += ["--path", rating_path]
     return run_kopek(arguments)
+
+
+def rate_in_workers(url: str, rating_path: str | None, workers: int) -> ChildRun:
+    """A job started here (untimed), then ``workers`` ``kopek rate --worker JOB`` processes at once, timed from the
+    first start to the last exit; the peak RSS is the largest child's, the output the last to finish."""
+    with Engine(url) as engine:
+        job_id = engine.start_rating_job(JOB_MODE)
+    arguments = ["rate", "--worker", job_id, "--json", "--database-url", url]
+    if rating_path is not None:
+        arguments += ["--path", rating_path]
+    with contextlib.ExitStack() as files:
+        began = time.perf_counter()
+        started = []
+        for _ in range(workers):
+            out, err = files.enter_context(tempfile.TemporaryFile()), files.enter_context(tempfile.TemporaryFile())
+            started.append((subprocess.Popen([sys.executable, "-m", "kopek.cli", *arguments], stdout=out, stderr=err), out, err))
+        finished = []
+        for process, out, err in started:
+            _, wait_status, usage = os.wait4(process.pid, 0)
+            out.seek(0)
+            err.seek(0)
+            code = os.waitstatus_to_exitcode(wait_status)
+            finished.append(
+                ChildRun(code, time.perf_counter() - began, _megabytes(usage.ru_maxrss), out.read().decode(), err.read().decode())
+            )
+    last = max(finished, key=lambda run: run.seconds)
+    return ChildRun(last.exit_code, last.seconds, max(run.peak_rss_mb for run in finished), last.stdout, last.stderr)
 
 
 def export_in_child(url: str, directory: Path) -> ChildRun:
@@ -123,6 +153,7 @@ def _row(
     subscribers: int,
     *,
     rating_path: str | None,
+    workers: int,
     job: ChildRun,
     status: dict[str, Any],
     export: ChildRun,
@@ -133,8 +164,8 @@ def _row(
     end_to_end = total / (job.seconds + export.seconds) if job.seconds + export.seconds > 0 else 0.0
     note = (
         f"{subscribers} subscribers, path {rating_path or 'default'}: {status['charged']} charged, {status['failed']} failed, "
-        f"{status['skipped']} skipped; job {job.seconds:.1f} s, peak RSS {job.peak_rss_mb:.0f} MB; "
+        f"{status['skipped']} skipped; job {job.seconds:.1f} s, peak RSS {job.peak_rss_mb:.0f} MB per worker; "
         f"items export {report['files_written']} files, {rows} rows in {export.seconds:.1f} s ({rows / export.seconds:,.0f} rows/s), "
         f"peak RSS {export.peak_rss_mb:.0f} MB; end to end {end_to_end:,.0f} CDRs/s"
     )
-    return Row("batch: rating job", database, 1, total, job.seconds, [], int(status["failed"]) + int(status["skipped"]), note)
+    return Row("batch: rating job", database, workers, total, job.seconds, [], int(status["failed"]) + int(status["skipped"]), note)
