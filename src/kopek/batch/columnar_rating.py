@@ -14,8 +14,9 @@ one-by-one decisions:
 
 Refusals that depend only on an item's properties (``no_access``) are handled here,
 with the mode's rules (first-fail contracts skip their later CDRs). Anything else makes
-:func:`rate_chunk_columnar` return ``None`` without writing; the caller then charges the
-rest of the partition on the row path, which gives the same results one CDR at a time.
+:func:`rate_rows_columnar` raise :class:`NotColumnar` before it writes anything; the
+caller then charges the rest of the partition on the row path, which gives the same
+results one CDR at a time.
 """
 
 from __future__ import annotations
@@ -31,18 +32,16 @@ import polars as pl
 
 from kopek.batch.columnar_rows import BoundCrossed, ChunkFacts, postings, scale_of, store
 from kopek.charging.offline import (
-    ChargeCommand,
     ChargeRows,
     ChargingContext,
     canonical_value,
     check_contract_chargeable,
     request_hash,
-    typed_item,
     write_charge_rows,
 )
 from kopek.domain.accounts import check_chargeable
-from kopek.domain.catalog import Catalog, ChargePlan, CounterScope
-from kopek.domain.item import ChargeableItem, TypedItem, property_text
+from kopek.domain.catalog import Catalog, ChargePlan, CounterScope, ItemClass
+from kopek.domain.item import ChargeableItem, TypedItem, property_text, type_item
 from kopek.domain.master import Account, AccountId, Contract
 from kopek.errors import KopekError
 from kopek.money import rating_context, to_text
@@ -107,7 +106,7 @@ def rate_rows_columnar(
     catalog = loaded.catalog
     if uow.charging.operations_by_keys([row["id"] for row in rows]):
         raise NotColumnar("a CDR id already has an operation (a replay)")
-    items = _typed(catalog, rules.job_id, rows)
+    items = _typed(catalog, rows)
     contracts = _contracts(uow, rows)
     plans_of = {contract_id: _plan_of(catalog, contract) for contract_id, contract in contracts.items()}
     for row, item in zip(rows, items, strict=True):
@@ -149,14 +148,22 @@ def rate_rows_columnar(
     return set(frame.filter(pl.col("status") != "charged")["contract_id"].to_list())
 
 
-def _typed(catalog: Catalog, job_id: str, rows: Sequence[Mapping[str, Any]]) -> list[TypedItem]:
+def _typed(catalog: Catalog, rows: Sequence[Mapping[str, Any]]) -> list[TypedItem]:
+    """Each CDR typed against its class as a single charge types it (``typed_item``)."""
     items = []
+    classes: dict[str, ItemClass | None] = {}
     for row in rows:
         if row["contract_id"] is None:
             raise NotColumnar("a CDR has no contract")
-        item = ChargeableItem(row["item_class"], row["consumption_date"], row["service_id"], row["user_id"], json.loads(row["properties"]))
+        name = row["item_class"]
+        if name not in classes:
+            classes[name] = catalog.item_class(name)
+        item_class = classes[name]
+        if item_class is None:
+            raise NotColumnar(f"unknown chargeable item class {name!r}")
+        item = ChargeableItem(name, row["consumption_date"], row["service_id"], row["user_id"], json.loads(row["properties"]))
         try:
-            items.append(typed_item(catalog, ChargeCommand(item, idempotency_key=row["id"], sender_job_id=job_id)))
+            items.append(type_item(item_class, item))
         except KopekError as error:
             raise NotColumnar(error.message) from error
     return items

@@ -13,6 +13,9 @@ import sqlalchemy as sa
 from kopek.store.bulk import insert_many
 from kopek.store.schema import charged_items, charging_operations, exported_items, notifications
 
+KEYS_PER_QUERY = 5_000
+"""Keys bound in one ``IN`` list (SQLite binds at most 32,766 values per statement)."""
+
 
 class ChargingStore:
     def __init__(self, connection: sa.Connection) -> None:
@@ -35,11 +38,13 @@ class ChargingStore:
 
     def operations_by_keys(self, idempotency_keys: Sequence[str]) -> dict[str, tuple[str, str]]:
         """The request hash and stored result of the operations with these keys, by key (keys without one are absent)."""
-        if not idempotency_keys:
-            return {}
         columns = (charging_operations.c.idempotency_key, charging_operations.c.request_hash, charging_operations.c.result)
-        query = sa.select(*columns).where(charging_operations.c.idempotency_key.in_(list(idempotency_keys)))
-        return {row[0]: (row[1], row[2]) for row in self._connection.execute(query)}
+        found = {}
+        for start in range(0, len(idempotency_keys), KEYS_PER_QUERY):
+            keys = list(idempotency_keys[start : start + KEYS_PER_QUERY])
+            query = sa.select(*columns).where(charging_operations.c.idempotency_key.in_(keys))
+            found.update({row[0]: (row[1], row[2]) for row in self._connection.execute(query)})
+        return found
 
     def insert_charged_items(self, rows: Sequence[dict[str, Any]]) -> None:
         insert_many(self._connection, charged_items, rows)
