@@ -25,6 +25,7 @@ import decimal
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -109,14 +110,7 @@ def rate_rows_columnar(
     items = _typed(catalog, rows)
     contracts = _contracts(uow, rows)
     plans_of = {contract_id: _plan_of(catalog, contract) for contract_id, contract in contracts.items()}
-    for row, item in zip(rows, items, strict=True):
-        contract = contracts[row["contract_id"]]
-        try:
-            check_contract_chargeable(contract, item.consumption_date)
-        except KopekError as error:
-            raise NotColumnar(error.message) from error
-        if plans_of[contract.id] is not catalog.charge_plan(contract.items[0].charge_plan, item.consumption_date):
-            raise NotColumnar("a plan version changes inside the chunk")
+    _check_spans(rows, items, contracts, plans_of)
     by_name = {plan.name: plan for plan in plans_of.values()}
     pairs = {(plans_of[row["contract_id"]].name, item.item_class.name) for row, item in zip(rows, items, strict=True)}
     compiled = {(name, item_class): plans.get(loaded.version, catalog, by_name[name], item_class) for name, item_class in sorted(pairs)}
@@ -146,6 +140,27 @@ def rate_rows_columnar(
     )
     write_charge_rows(uow, rest)
     return set(frame.filter(pl.col("status") != "charged")["contract_id"].to_list())
+
+
+def _check_spans(
+    rows: Sequence[Mapping[str, Any]], items: Sequence[TypedItem], contracts: Mapping[str, Contract], plans_of: Mapping[str, ChargePlan]
+) -> None:
+    """Every CDR falls in its contract's validity (an interval: checking its first and last CDR is enough), its contract
+    can be charged, and its plan's only version is in effect at its date."""
+    spans: dict[str, tuple[datetime, datetime]] = {}
+    for row, item in zip(rows, items, strict=True):
+        at = item.consumption_date
+        first, last = spans.get(row["contract_id"], (at, at))
+        spans[row["contract_id"]] = (min(first, at), max(last, at))
+    for contract_id, (first, last) in spans.items():
+        try:
+            check_contract_chargeable(contracts[contract_id], first)
+            check_contract_chargeable(contracts[contract_id], last)
+        except KopekError as error:
+            raise NotColumnar(error.message) from error
+        effective_from = plans_of[contract_id].effective_from
+        if effective_from is not None and first.astimezone(UTC).date() < effective_from:
+            raise NotColumnar(f"plan {plans_of[contract_id].name!r} is not in effect at every CDR's date")
 
 
 def _typed(catalog: Catalog, rows: Sequence[Mapping[str, Any]]) -> list[TypedItem]:

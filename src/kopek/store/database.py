@@ -57,6 +57,10 @@ def is_transient(error: sa.exc.DBAPIError) -> bool:
     return getattr(error.orig, "sqlstate", None) in _TRANSIENT_SQLSTATES
 
 
+SQLITE_CACHE_KIB = 65_536
+"""The page cache of each SQLite connection, in KiB (64 MiB)."""
+
+
 def _configure_sqlite(engine: sa.Engine) -> None:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -67,6 +71,9 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # Charging inserts rows keyed by random ids into large indexes: a page cache of
+        # SQLITE_CACHE_KIB (default 2 MB) keeps their inner pages in memory.
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
