@@ -47,6 +47,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--workers", type=int, default=1, help="worker processes of the batch rows' job (`kopek rate --worker JOB`, all at once)"
     )
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), help="run the database rows on this database only (default: both)")
     return parser.parse_args(argv)
 
 
@@ -109,7 +110,14 @@ def plan(options: argparse.Namespace) -> list[tuple[str, Callable[[], Row | list
             workers=options.workers,
         )
         steps.append(("batch", batch))
-    return [(group, step) for group, step in steps if options.only in (None, group)]
+    chosen = [(group, step) for group, step in steps if options.only in (None, group)]
+    return [(group, step) for group, step in chosen if options.database is None or _database_of(step) in (None, options.database)]
+
+
+def _database_of(step: Callable[[], Row | list[Row]]) -> str | None:
+    """The database a planned row runs on (its first argument), or None for the core row."""
+    arguments = step.args if isinstance(step, partial) else ()
+    return next((argument for argument in arguments if argument in ("sqlite", "postgresql")), None)
 
 
 SESSION_CALLS = 3
