@@ -232,17 +232,8 @@ def store(
         items.select(
             "operation_id",
             "contract_id",
-            "contract_item_id",
             "item_class",
-            "charge_plan",
-            "charge",
-            "account_role",
-            "account_id",
-            "amount",
-            "currency",
-            "quantity",
-            "quantity_unit",
-            "output",
+            *_CHARGED_ITEM_FIELDS,
             pl.col("consumption_date").dt.strftime(stamp),
         ),
     )
@@ -327,18 +318,7 @@ def _results(
         },
     )
     charged_list = items.group_by("row", maintain_order=True).agg(
-        pl.struct(
-            "contract_item_id",
-            "charge_plan",
-            "charge",
-            "account_role",
-            "account_id",
-            "amount",
-            "currency",
-            "quantity",
-            "quantity_unit",
-            "output",
-        ).alias("charged_items")
+        pl.struct(*_CHARGED_ITEM_FIELDS).alias("charged_items")
     )
     operations_list = (
         items.filter(pl.col("moves"))

@@ -34,7 +34,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import polars as pl
 
@@ -185,7 +185,7 @@ class _ChargeCompiler:
         if isinstance(node, NoAccessNode):
             if in_tiers:
                 raise Unsupported("no_access inside tiers")
-            self.static.refusals.append((mask, self._texts(family, [_no_access(n).message for n in family.nodes])))
+            self.static.refusals.append((mask, self._texts(family, [_as(NoAccessNode, n).message for n in family.nodes])))
         elif isinstance(node, ConnectFeeNode):
             if node.then is not None:
                 self.refusals(family.children(lambda n: n.then), mask, in_tiers=in_tiers)
@@ -268,9 +268,9 @@ class _ChargeCompiler:
     def amount(self, family: _Family, quantity: pl.Expr, mask: pl.Expr) -> _Amount:
         node = family.nodes[0]
         if isinstance(node, FlatNode):
-            return self._fractions(family, [_flat(n).amount for n in family.nodes]).only(mask)
+            return self._fractions(family, [_as(FlatNode, n).amount for n in family.nodes]).only(mask)
         if isinstance(node, ConnectFeeNode):
-            fee = self._fractions(family, [_connect_fee(n).amount for n in family.nodes]).only(mask)
+            fee = self._fractions(family, [_as(ConnectFeeNode, n).amount for n in family.nodes]).only(mask)
             return fee.plus(self.amount(family.children(lambda n: n.then), quantity, mask)) if node.then is not None else fee
         if isinstance(node, SumNode):
             total = _NOTHING
@@ -293,7 +293,7 @@ class _ChargeCompiler:
         raise Unsupported(f"node {node.type}")
 
     def _rate(self, family: _Family, quantity: pl.Expr) -> _Amount:
-        nodes = [_rate_node(n) for n in family.nodes]
+        nodes = [_as(RateNode, n) for n in family.nodes]
         if any(node.per_property is not None for node in nodes):
             raise Unsupported("rate per property")
         minimums = [whole(node.unit.to_base(node.minimum)) for node in nodes]
@@ -314,7 +314,7 @@ class _ChargeCompiler:
         return _Amount(billed * factor, common)
 
     def _tiers(self, family: _Family, quantity: pl.Expr, mask: pl.Expr) -> _Amount:
-        nodes = [_tiers_node(n) for n in family.nodes]
+        nodes = [_as(TiersNode, n) for n in family.nodes]
         first = nodes[0]
         per_node_bounds = []
         for node in nodes:
@@ -362,7 +362,7 @@ class _ChargeCompiler:
     def _allowance(self, family: _Family, quantity: pl.Expr, mask: pl.Expr) -> _Amount:
         if len(family.nodes) != 1:
             raise Unsupported("a counter consumed by two allowances")
-        node = _allowance_node(family.nodes[0])
+        node = _as(AllowanceNode, family.nodes[0])
         power_of_ten_factor(self._counters[node.counter].unit)
         reach = mask & pl.col("live")
         held = pl.col(f"c0:{node.counter}")
@@ -420,38 +420,17 @@ def _band_at(index: int) -> Callable[[Any], PriceNode]:
     return lambda node: node.bands[index].price
 
 
+_Node = TypeVar("_Node", bound=PriceNode)
+
+
+def _as(kind: type[_Node], node: PriceNode) -> _Node:
+    """``node`` as the kind its family shares (every node of a family has the same shape)."""
+    assert isinstance(node, kind)
+    return node
+
+
 def _choosing(node: PriceNode) -> SwitchNode | PrefixNode:
     assert isinstance(node, SwitchNode | PrefixNode)
-    return node
-
-
-def _flat(node: PriceNode) -> FlatNode:
-    assert isinstance(node, FlatNode)
-    return node
-
-
-def _connect_fee(node: PriceNode) -> ConnectFeeNode:
-    assert isinstance(node, ConnectFeeNode)
-    return node
-
-
-def _rate_node(node: PriceNode) -> RateNode:
-    assert isinstance(node, RateNode)
-    return node
-
-
-def _tiers_node(node: PriceNode) -> TiersNode:
-    assert isinstance(node, TiersNode)
-    return node
-
-
-def _allowance_node(node: PriceNode) -> AllowanceNode:
-    assert isinstance(node, AllowanceNode)
-    return node
-
-
-def _no_access(node: PriceNode) -> NoAccessNode:
-    assert isinstance(node, NoAccessNode)
     return node
 
 

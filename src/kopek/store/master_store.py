@@ -187,26 +187,7 @@ class MasterStore:
             self._connection.execute(sa.insert(contract_roles), roles)
 
     def contract(self, contract_id: str, *, lock: bool = False) -> Contract | None:
-        query = sa.select(contracts).where(contracts.c.id == contract_id)
-        if lock:
-            query = query.with_for_update()
-        row = self._connection.execute(query).mappings().first()
-        if row is None:
-            return None
-        items = self._connection.execute(
-            sa.select(contract_items).where(contract_items.c.contract_id == contract_id).order_by(contract_items.c.position)
-        ).mappings()
-        roles = self._connection.execute(sa.select(contract_roles).where(contract_roles.c.contract_id == contract_id)).mappings()
-        return Contract(
-            id=ContractId(row["id"]),
-            subscriber_account_id=SubscriberAccountId(row["subscriber_account_id"]),
-            valid_from=row["valid_from"],
-            valid_to=row["valid_to"],
-            status=ContractStatus(row["status"]),
-            parent_id=row["parent_id"],
-            items=tuple(ContractItem(ContractItemId(item["item_id"]), item["charge_plan"]) for item in items),
-            roles={role["role"]: AccountId(role["account_id"]) for role in roles},
-        )
+        return self.contracts([contract_id], lock=lock).get(contract_id)
 
     def contracts(self, contract_ids: Iterable[str], *, lock: bool = False) -> dict[str, Contract]:
         """Several contracts by id, three statements; locked linked contracts first, then by id (the order single charges lock in)."""
