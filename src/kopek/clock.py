@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
+import secrets
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -16,5 +17,10 @@ def system_clock() -> datetime:
 
 
 def random_ids() -> str:
-    """A new random identifier (UUID 4, hex)."""
-    return uuid.uuid4().hex
+    """A new identifier: 32 hex digits, the first 12 the milliseconds since 1970, the other 20 random.
+
+    Ordered by time like a UUID version 7, so the rows a busy system inserts land at the
+    end of their indexes instead of on random pages (far fewer page writes on large
+    tables); 80 random bits keep ids made in one millisecond apart.
+    """
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.randbits(80):020x}"
