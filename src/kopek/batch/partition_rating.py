@@ -11,6 +11,12 @@ chunk, which a resume rates again from the committed state.
 
 ``SUBSCRIPTION_TRY`` charges each contract in one transaction (its CDRs read and written
 a chunk at a time inside it): the first refusal rolls the contract back.
+
+On the vectorized path (a claim with compiled ``plans``), a partition is first charged
+``COLUMNAR_CHUNKS`` chunks at a time by :mod:`kopek.batch.columnar_rating`; the first
+chunk that does not qualify is left unwritten and the rest of the partition takes the
+row path above. Several small partitions may be charged as one vectorized chunk
+(:func:`rate_partitions_together`).
 """
 
 from __future__ import annotations
@@ -90,15 +96,12 @@ def rate_partition(claim: Claim, context: ChargingContext, progress: Progress | 
         return
     with UnitOfWork(context.engine, writes=False) as uow:
         stopped = uow.cdrs.stopped_contracts(claim.job_id, claim.partition_key)
-    columnar = claim.plans is not None
-    while columnar:
-        handled = _rate_chunk_columnar(claim, context, stopped)
-        if handled is None:
-            columnar = False  # The rest of the partition takes the row path.
-            break
-        _report(progress, handled)
-        if handled < claim.chunk_cdrs * COLUMNAR_CHUNKS:
-            return
+    if claim.plans is not None:
+        # Vectorized chunks while they qualify; after the first that does not, the rest takes the row path.
+        while (handled_columnar := _rate_chunk_columnar(claim, context, stopped)) is not None:
+            _report(progress, handled_columnar)
+            if handled_columnar < claim.chunk_cdrs * COLUMNAR_CHUNKS:
+                return
     while True:
         handled = _rate_chunk(claim, context, stopped)
         _report(progress, handled)
