@@ -114,13 +114,15 @@ def _report(progress: Progress | None, handled: int) -> None:
         progress(handled)
 
 
-def _hold(uow: UnitOfWork, claim: Claim, context: ChargingContext) -> None:
-    """Check, inside a chunk's transaction, that the job still runs and that this worker still holds the partition."""
+def _hold(uow: UnitOfWork, claim: Claim, context: ChargingContext, *more: Claim) -> None:
+    """Check, inside a chunk's transaction, that the job still runs and that this worker still holds the partition
+    (and the partitions of ``more`` claims of the same job), renewing their leases."""
     job = uow.rating_jobs.job(claim.job_id, share=True)
     if job is None or job["state"] != "running":
         raise PartitionReleased(f"rating job {claim.job_id!r} is {job['state'] if job else 'gone'}")
-    if not uow.rating_jobs.renew_lease(claim.job_id, claim.partition_key, claim.worker_id, lease_until=context.clock() + claim.lease):
-        raise PartitionReleased(f"partition {claim.partition_key!r} was taken over by another worker")
+    keys = [claim.partition_key, *(other.partition_key for other in more)]
+    if not uow.rating_jobs.renew_lease(claim.job_id, keys, claim.worker_id, lease_until=context.clock() + claim.lease):
+        raise PartitionReleased(f"a partition of {keys[:3]} was taken over by another worker")
 
 
 def _rate_chunk(claim: Claim, context: ChargingContext, stopped: set[str | None]) -> int:
@@ -183,8 +185,7 @@ def rate_partitions_together(claims: Sequence[Claim], context: ChargingContext, 
     keys = [claim.partition_key for claim in claims]
     limit = first.chunk_cdrs * COLUMNAR_CHUNKS
     with UnitOfWork(context.engine) as uow:
-        for claim in claims:
-            _hold(uow, claim, context)
+        _hold(uow, first, context, *claims[1:])
         rows = uow.cdrs.pending_of_partitions(first.job_id, keys, contract_first=first.contract_first, limit=limit + 1)
         if len(rows) > limit:
             return False

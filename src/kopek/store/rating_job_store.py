@@ -99,19 +99,21 @@ class RatingJobStore:
             )
         return keys
 
-    def renew_lease(self, job_id: str, key: str, worker_id: str, *, lease_until: datetime) -> bool:
-        """Extend ``worker_id``'s lease on a partition; False when it lost the partition (its lease ran out and another took it)."""
+    def renew_lease(self, job_id: str, key: str | Sequence[str], worker_id: str, *, lease_until: datetime) -> bool:
+        """Extend ``worker_id``'s lease on a partition (or several); False when it lost one (its lease ran out and another
+        worker took it)."""
+        keys = [key] if isinstance(key, str) else list(key)
         updated = self._connection.execute(
             sa.update(rating_job_partitions)
             .where(
                 _partitions.job_id == job_id,
-                _partitions.partition_key == key,
+                _partitions.partition_key.in_(keys),
                 _partitions.worker_id == worker_id,
                 _partitions.status == RUNNING,
             )
             .values(lease_until=lease_until)
         )
-        return updated.rowcount == 1
+        return updated.rowcount == len(keys)
 
     def end_partition(self, job_id: str, key: str | Sequence[str], worker_id: str, *, status: str, at: datetime) -> None:
         """Mark the worker's partition (or partitions) ``status``."""
