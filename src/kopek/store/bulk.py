@@ -79,8 +79,9 @@ def insert_frame(connection: sa.Connection, table: sa.TableClause, frame: pl.Dat
     names = ", ".join(preparer.quote(name) for name in frame.columns)
     target = preparer.format_table(table)
     if connection.dialect.name == "postgresql":
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {target} ({names}) FROM STDIN (FORMAT csv)") as copy:
+        driver = connection.connection.driver_connection
+        assert driver is not None, "an open connection has a driver connection"
+        with driver.cursor() as cursor, cursor.copy(f"COPY {target} ({names}) FROM STDIN (FORMAT csv)") as copy:
             copy.write(frame.write_csv(include_header=False))
         return
     values = ", ".join([_marker(connection)] * frame.width)
