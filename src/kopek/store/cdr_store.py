@@ -10,6 +10,16 @@ import sqlalchemy as sa
 from kopek.store.bulk import update_many
 from kopek.store.schema import accesses, cdrs
 
+_TO_CHARGE = (
+    cdrs.c.id,
+    cdrs.c.item_class,
+    cdrs.c.consumption_date,
+    cdrs.c.service_id,
+    cdrs.c.user_id,
+    cdrs.c.properties,
+    cdrs.c.contract_id,
+)
+"""What charging a CDR reads of it."""
 _OUTCOME_COLUMNS = ("status", "operation_id", "error_category", "error_reason", "error_code", "error_message")
 
 
@@ -94,15 +104,18 @@ class CdrStore:
         elif only_without_contract:
             where.append(cdrs.c.contract_id.is_(None))
         order = (cdrs.c.contract_id, cdrs.c.consumption_date, cdrs.c.id) if contract_first else (cdrs.c.consumption_date, cdrs.c.id)
-        query = sa.select(cdrs).where(*where).order_by(*order).limit(limit)
-        return [dict(row) for row in self._connection.execute(query).mappings()]
+        return self._to_charge(sa.select(*_TO_CHARGE).where(*where).order_by(*order).limit(limit))
+
+    def _to_charge(self, query: sa.Select[Any]) -> list[dict[str, Any]]:
+        result = self._connection.execute(query)
+        keys = list(result.keys())
+        return [dict(zip(keys, row, strict=True)) for row in result]
 
     def pending_of_partitions(self, job_id: str, keys: Sequence[str], *, contract_first: bool, limit: int) -> list[dict[str, Any]]:
         """The pending CDRs of several partitions, partition by partition, each in its charging order (see above)."""
         where = [cdrs.c.job_id == job_id, cdrs.c.partition_key.in_(list(keys)), cdrs.c.status == "pending"]
         within = (cdrs.c.contract_id, cdrs.c.consumption_date, cdrs.c.id) if contract_first else (cdrs.c.consumption_date, cdrs.c.id)
-        query = sa.select(cdrs).where(*where).order_by(cdrs.c.partition_key, *within).limit(limit)
-        return [dict(row) for row in self._connection.execute(query).mappings()]
+        return self._to_charge(sa.select(*_TO_CHARGE).where(*where).order_by(cdrs.c.partition_key, *within).limit(limit))
 
     def pending_contracts_of_partition(self, job_id: str, key: str) -> list[str | None]:
         """The contracts (None: no access) that still have pending CDRs in a partition, in order."""
