@@ -14,9 +14,11 @@ for the charge plans whose pricing it can express column-wise:
 - bounds, minimums and increments that are whole base units.
 
 Every amount is an exact fraction (an Int128 numerator over a known denominator)
-until the charge's rounding turns it into a whole number of ``10^-decimals``: the
-same value the row path computes with 60-digit decimals, since its divisions by the
-factors of these catalogs are exact or far from a rounding tie. Counters become
+until the charge's rounding turns it into a whole number of ``10^-decimals``. The row
+path divides with 60 significant digits; where its quotient is inexact (say 1.90 / 60)
+the exact fraction has a short repeating expansion, so both round to the same amount
+unless a value sat within 10^-50 of a rounding tie without being on it, which these
+small denominators cannot produce. Counters become
 cumulative sums per contract in the frame's order; an allowance consumes
 ``min(usage so far, what it held)``.
 
