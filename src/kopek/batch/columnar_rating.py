@@ -31,7 +31,7 @@ from typing import Any
 
 import polars as pl
 
-from kopek.batch.columnar_rows import BoundCrossed, ChunkFacts, postings, scale_of, store
+from kopek.batch.columnar_rows import ChunkFacts, store
 from kopek.charging.offline import (
     ChargeRows,
     ChargingContext,
@@ -56,6 +56,7 @@ from kopek.rating.columnar import (
     used_up_counters,
     whole,
 )
+from kopek.rating.columnar_postings import BoundCrossed, postings, scale_of
 from kopek.rating.outcome import CounterChange, CounterKey, NotificationKind
 from kopek.store.uow import UnitOfWork
 

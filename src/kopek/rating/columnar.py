@@ -471,16 +471,6 @@ def rounded(amount: _Amount, decimals: int, mode: RoundingMode) -> pl.Expr:
     return pl.when(scaled < 0).then(ZERO - whole_units).otherwise(whole_units)
 
 
-def decimal_text(units: pl.Expr, decimals: int) -> pl.Expr:
-    """The text of ``units * 10^-decimals`` with exactly ``decimals`` places (as ``Decimal.quantize`` writes it)."""
-    digits = units.abs().cast(pl.String).str.zfill(decimals + 1)
-    if decimals == 0:
-        body = digits
-    else:
-        body = pl.concat_str([digits.str.slice(0, digits.str.len_chars() - decimals), pl.lit("."), digits.str.slice(-decimals)])
-    return pl.when(units < 0).then(pl.concat_str([pl.lit("-"), body])).otherwise(body)
-
-
 @dataclass(frozen=True, slots=True)
 class ColumnarCharge:
     """One compiled charge: its static part (refusals) and its dynamic part (amount, counters)."""
