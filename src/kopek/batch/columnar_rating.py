@@ -254,12 +254,9 @@ def _accounts(
             raise NotColumnar(error.message) from error
         if account.low_balance_threshold is not None:
             raise NotColumnar(f"account {account.id!r} has a low-balance threshold")
-    for contract_id in contracts:
-        if any(
-            account.currency != plans_of[contract_id].currency
-            for account in accounts.values()
-            if account.id in contracts[contract_id].roles.values()
-        ):
+    for contract_id, contract in contracts.items():
+        payer_accounts = (accounts[account_id] for account_id in contract.roles.values() if account_id in accounts)
+        if any(account.currency != plans_of[contract_id].currency for account in payer_accounts):
             raise NotColumnar("an account's currency differs from its plan's")
     return accounts
 
