@@ -21,12 +21,10 @@ results one CDR at a time.
 
 from __future__ import annotations
 
-import decimal
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import polars as pl
@@ -45,7 +43,7 @@ from kopek.domain.catalog import Catalog, ChargePlan, CounterScope, ItemClass
 from kopek.domain.item import ChargeableItem, TypedItem, property_text, type_item
 from kopek.domain.master import Account, AccountId, Contract
 from kopek.errors import KopekError
-from kopek.money import rating_context, to_text
+from kopek.money import to_text
 from kopek.rating.columnar import (
     INT,
     ColumnarPlan,
@@ -56,8 +54,9 @@ from kopek.rating.columnar import (
     used_up_counters,
     whole,
 )
-from kopek.rating.columnar_postings import BoundCrossed, postings, scale_of
-from kopek.rating.outcome import CounterChange, CounterKey, NotificationKind
+from kopek.rating.columnar_counters import StoredCounter, counter_changes
+from kopek.rating.columnar_postings import BoundCrossed, postings
+from kopek.rating.outcome import CounterKey, NotificationKind
 from kopek.store.uow import UnitOfWork
 
 
@@ -131,7 +130,7 @@ def rate_rows_columnar(
     store(uow, frame, charged, posted, contracts, {row: json.dumps(found) for row, found in notes.items()}, facts)
     rest = ChargeRows()
     rest.balances.update(posted.balances)
-    rest.counter_changes.update((change.key, change) for change in _counter_changes(charged, counters, compiled))
+    rest.counter_changes.update((change.key, change) for change in counter_changes(charged, counters, compiled))
     operation_of = dict(zip(charged["row"].to_list(), charged["operation_id"].to_list(), strict=True))
     contract_of = dict(zip(charged["row"].to_list(), charged["contract_id"].to_list(), strict=True))
     rest.notifications.extend(
@@ -200,16 +199,9 @@ def _plan_of(catalog: Catalog, contract: Contract) -> ChargePlan:
     return versions[0]
 
 
-@dataclass(frozen=True, slots=True)
-class _Counter:
-    key: CounterKey
-    stored: Decimal
-    """The value before the chunk (stored, or the initial value)."""
-    base: int
-    factor: int
-
-
-def _counters(uow: UnitOfWork, contracts: Mapping[str, Contract], plans_of: Mapping[str, ChargePlan]) -> dict[tuple[str, str], _Counter]:
+def _counters(
+    uow: UnitOfWork, contracts: Mapping[str, Contract], plans_of: Mapping[str, ChargePlan]
+) -> dict[tuple[str, str], StoredCounter]:
     """Each contract's counters before the chunk, by (contract, counter name)."""
     found = {}
     values, lives = uow.counters.of_contracts(sorted(contracts))
@@ -226,7 +218,7 @@ def _counters(uow: UnitOfWork, contracts: Mapping[str, Contract], plans_of: Mapp
                 base = whole(stored * factor)
             except Unsupported as error:
                 raise NotColumnar(str(error)) from error
-            found[(contract_id, spec.name)] = _Counter(key, stored, base, factor)
+            found[(contract_id, spec.name)] = StoredCounter(key, stored, base, factor)
     return found
 
 
@@ -267,7 +259,7 @@ def _frame(
     contracts: Mapping[str, Contract],
     plans_of: Mapping[str, ChargePlan],
     compiled: Mapping[tuple[str, str], ColumnarPlan],
-    counters: Mapping[tuple[str, str], _Counter],
+    counters: Mapping[tuple[str, str], StoredCounter],
 ) -> pl.DataFrame:
     """The chunk as columns: order, ids, plan, class, quantity in base units, the properties nodes read, counters before."""
     properties = sorted({name for program in compiled.values() for name in properties_read(program)})
@@ -357,48 +349,3 @@ def _notifications(charged: pl.DataFrame, compiled: Mapping[tuple[str, str], Col
                     {"kind": NotificationKind.ALLOWANCE_EXHAUSTED.value, "message": message, "data": {"counter": name}}
                 )
     return notes
-
-
-def _counter_changes(
-    charged: pl.DataFrame, counters: Mapping[tuple[str, str], _Counter], compiled: Mapping[tuple[str, str], ColumnarPlan]
-) -> list[CounterChange]:
-    """Each counter the chunk moved: its value before the chunk and after it."""
-    moves = [column for column in charged.columns if column.startswith("m:")]
-    flags = [column for column in charged.columns if column.startswith("u:")]
-    if not moves or charged.height == 0:
-        return []
-    specs = {name: spec for program in compiled.values() for name, spec in program.counters.items()}
-    totals = charged.group_by("contract_id").agg(
-        [pl.col(column).fill_null(0).sum() for column in moves]
-        + [pl.col(column).fill_null(value=False).any() for column in flags]
-        + [
-            _places(pl.col(column).fill_null(0), power_of_ten_factor(specs[column[2:]].unit)).max().alias(f"places:{column[2:]}")
-            for column in moves
-        ]
-    )
-    changes = []
-    with decimal.localcontext(rating_context()):
-        for record in totals.iter_rows(named=True):
-            for column in moves:
-                name = column[2:]
-                counter = counters.get((record["contract_id"], name))
-                move = record[column]
-                if counter is None or not move:
-                    continue
-                used_up = bool(record.get(f"u:{name}"))
-                places = max(record[f"places:{name}"] or 0, scale_of(counter.stored))
-                after = Decimal(0) if used_up else (counter.stored + Decimal(move) / counter.factor).quantize(Decimal(1).scaleb(-places))
-                if after != counter.stored:
-                    changes.append(CounterChange(counter.key, specs[name].unit, counter.stored, after, None, None))
-    return changes
-
-
-def _places(move: pl.Expr, factor: int) -> pl.Expr:
-    """The decimal places of ``move / factor`` as the row path writes a counter update (``Decimal`` division keeps the
-    exponent 0 when the quotient is whole, else just the places it needs); a sum keeps the most places of its terms."""
-    digits = len(str(factor)) - 1
-    if digits == 0:
-        return pl.lit(0, pl.Int32)
-    size = move.abs()
-    whole_tens = pl.sum_horizontal([(size % (10**power) == 0).cast(pl.Int32) for power in range(1, digits + 1)])
-    return pl.when(move != 0).then(digits - whole_tens).otherwise(0)
