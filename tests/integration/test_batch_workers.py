@@ -13,6 +13,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from kopek.admin.catalog import CatalogCache
 from kopek.batch.partition_rating import Claim, PartitionReleased, rate_partition
 from kopek.batch.rating_jobs import JobFilters, RatingMode
 from kopek.charging.offline import ChargingContext
-from kopek.store.schema import accounts, cdrs, charged_items, counters, rating_job_partitions
+from kopek.store.schema import accounts, cdrs, charged_items, counters, rating_job_partitions, rating_jobs
 from kopek.store.uow import UnitOfWork
 from tests.fakes import FixedClock, SequentialIds
 from tests.worlds import build_world
@@ -110,6 +112,35 @@ def test_contracts_sharing_a_payer_account_share_a_partition(engine: Engine) -> 
     assert engine.rating_job(job_id).partitions == {"open": 8}
 
 
+@contextlib.contextmanager
+def held_job_row(engine: Engine, job_id: str) -> Iterator[Callable[[int], None]]:
+    """Hold the job's row lock (PostgreSQL) until the body returns; the body gets a function that waits until ``count``
+    sessions wait for that lock. Worker processes starting a job take that lock first, so once both wait, they
+    start claiming at the same moment, however long each took to start (a fast worker cannot end the job alone)."""
+    with engine.database.connect() as holder:
+        holder.execute(sa.select(rating_jobs.c.id).where(rating_jobs.c.id == job_id).with_for_update())
+        pid = holder.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+
+        def waiting(count: int) -> None:
+            # A second waiter for a row lock waits behind the first (its tuple lock), not behind the holder.
+            blocked = sa.text("SELECT pid, pg_blocking_pids(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            deadline = time.monotonic() + 60
+            with engine.database.connect() as watcher:
+                while True:
+                    edges: dict[int, list[int]] = {row[0]: row[1] for row in watcher.execute(blocked)}
+                    behind = {pid}
+                    watcher.rollback()  # pg_stat_activity holds still within one transaction
+                    while grown := {waiter for waiter, blockers in edges.items() if waiter not in behind and behind & set(blockers)}:
+                        behind |= grown
+                    if len(behind) - 1 >= count:
+                        return
+                    assert time.monotonic() < deadline, f"{count} workers never waited for the job's row"
+                    time.sleep(0.05)
+
+        yield waiting
+        holder.rollback()
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("mode", [RatingMode.DAY_SUBSCRIPTION_FIRST_FAIL, RatingMode.SUBSCRIPTION_TRY])
 def test_two_worker_processes_on_postgresql_leave_what_one_worker_leaves(postgres_url: str, sqlite_url: str, mode: RatingMode) -> None:
@@ -136,10 +167,19 @@ def test_two_worker_processes_on_postgresql_leave_what_one_worker_leaves(postgre
             "--json",
         ]
         environment = os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)}
-        workers = [subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
-        for worker in workers:
-            printed, error = worker.communicate(timeout=300)
-            assert worker.returncode == 1 and json.loads(printed)["id"] == job_id, error.decode()
+        workers: list[subprocess.Popen[bytes]] = []
+        try:
+            with held_job_row(engine, job_id) as waiting:
+                workers += [subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+                waiting(2)
+            for worker in workers:
+                printed, error = worker.communicate(timeout=300)
+                assert worker.returncode == 1 and json.loads(printed)["id"] == job_id, error.decode()
+        finally:
+            for worker in workers:
+                if worker.poll() is None:
+                    worker.kill()
+                    worker.communicate()
         status = engine.rating_job(job_id)
         assert status.state.value == "completed_with_errors" and status.pending == 0
         assert outcome(engine) == expected
