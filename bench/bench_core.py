@@ -15,7 +15,7 @@ from kopek.domain.catalog_load import catalog_from_document
 from kopek.domain.item import type_item
 from kopek.domain.master import AccountId, Contract, ContractId, ContractItem, ContractItemId, SubscriberAccountId
 from kopek.errors import KopekError
-from kopek.rating.rate import ContractState, rate_item
+from kopek.rating.rate import RatingState, rate_item
 
 CONTRACTS = 16
 
@@ -46,7 +46,7 @@ def run(items: int) -> Row:
     for contract, item in typed:
         began = time.perf_counter()
         try:
-            outcome = rate_item(catalog, ContractState(contract, counters[contract.id]), item)
+            outcome = rate_item(catalog, RatingState(contract, counters[contract.id]), item)
             counters[contract.id].update({change.key: change.after for change in outcome.counter_changes})
         except KopekError:
             refused += 1

@@ -19,7 +19,7 @@ from kopek.domain.catalog_load import catalog_from_document
 from kopek.domain.item import ChargeableItem, TypedItem, type_item
 from kopek.domain.master import AccountId, Contract, ContractId, ContractItem, ContractItemId, SubscriberAccountId
 from kopek.rating.outcome import CounterKey, RatingOutcome
-from kopek.rating.rate import ContractState, rate_item
+from kopek.rating.rate import RatingState, rate_item
 
 CONSUMED_AT = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 CONTRACT_ID = ContractId("contract-1")
@@ -110,7 +110,7 @@ def rate(
     values by name (contract item 1)."""
     stored = {counter_key(name): Decimal(value) for name, value in (counters or {}).items()}
     item = typed(catalog, item_class, properties, consumed_at=consumed_at)
-    return rate_item(catalog, ContractState(contract(*plans), stored), item)
+    return rate_item(catalog, RatingState(contract(*plans), stored), item)
 
 
 def amount(outcome: RatingOutcome) -> Decimal:

@@ -14,7 +14,7 @@ from test_catalog_doc_examples import example
 from kopek.domain.catalog import CounterScope
 from kopek.domain.master import ContractId, SubscriberAccountId
 from kopek.rating.outcome import CounterKey
-from kopek.rating.rate import ContractState, CounterLife, rate_item
+from kopek.rating.rate import CounterLife, RatingState, rate_item
 
 MONTHLY_RESET = """\
     charge_plans:
@@ -40,7 +40,7 @@ MONTHLY_RESET = """\
 def test_monthly_reset_in_paris() -> None:
     catalog = example(MONTHLY_RESET)
     key = CounterKey(CONTRACT_ID, "contract-item-1", "free_minutes")
-    state = ContractState(contract("example"), {key: Decimal(0)}, {key: CounterLife(period_start=datetime(2024, 2, 14, 23, tzinfo=UTC))})
+    state = RatingState(contract("example"), {key: Decimal(0)}, {key: CounterLife(period_start=datetime(2024, 2, 14, 23, tzinfo=UTC))})
 
     before_midnight = rate_item(
         catalog, state, typed(catalog, "call", {"duration": 600}, consumed_at=datetime(2024, 3, 14, 22, 30, tzinfo=UTC))
@@ -75,9 +75,9 @@ def test_shared_pool_across_two_contracts() -> None:
     first_contract = contract("example")
     second_contract = replace(first_contract, id=ContractId("other"), subscriber_account_id=SubscriberAccountId("subscriber-2"))
 
-    first = rate_item(catalog, ContractState(first_contract, {}), typed(catalog, "call", {"duration": 480}))
+    first = rate_item(catalog, RatingState(first_contract, {}), typed(catalog, "call", {"duration": 480}))
     pool = first.counter_changes[0]
-    second = rate_item(catalog, ContractState(second_contract, {pool.key: pool.after}), typed(catalog, "call", {"duration": 300}))
+    second = rate_item(catalog, RatingState(second_contract, {pool.key: pool.after}), typed(catalog, "call", {"duration": 300}))
 
     assert pool.key == CounterKey("", "", "family_pool", CounterScope.SHARED, "family-42")
     assert ([item.amount for item in first.charged_items], pool.after) == ([Decimal("0.00")], Decimal(2))

@@ -17,7 +17,7 @@ from kopek.domain.master import Account, AccountId, AccountKind, Contract, Subsc
 from kopek.domain.refills import bonus_change, bonus_counter, credit, refill_amount
 from kopek.errors import InvalidError
 from kopek.rating.outcome import CounterKey
-from kopek.rating.rate import ContractState, CounterLife, rate_item
+from kopek.rating.rate import CounterLife, RatingState, rate_item
 
 STARTED = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 
@@ -146,7 +146,7 @@ def test_refill_with_bonus_minutes_that_lapse() -> None:
         Decimal(30),
         refilled_at + timedelta(days=10),
     )
-    state = ContractState(the_contract, {key: change.after}, {key: CounterLife(None, change.expires_at)})
+    state = RatingState(the_contract, {key: change.after}, {key: CounterLife(None, change.expires_at)})
     call = typed(catalog, "call", {"duration": "120"}, consumed_at=datetime(2026, 6, 5, tzinfo=UTC))
     outcome = rate_item(catalog, state, call)
     assert [item.amount for item in outcome.charged_items] == [Decimal("0.00")]

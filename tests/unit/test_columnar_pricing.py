@@ -28,7 +28,7 @@ from kopek.errors import Code, IllegalStateError
 from kopek.money import RoundingMode
 from kopek.rating.columnar import INT, ColumnarPlan, Unsupported, compile_plan, properties_read
 from kopek.rating.outcome import CounterKey, NotificationKind
-from kopek.rating.rate import ContractState, rate_item
+from kopek.rating.rate import RatingState, rate_item
 
 CHARGES = ("voice", "surcharge", "data", "data_volume", "sms", "sms_fee")
 ROUNDING_MODES = tuple(RoundingMode)
@@ -148,8 +148,8 @@ class RowResult:
     used_up: set[str]
 
 
-def _row_path(catalog: Catalog, stored: dict[CounterKey, Decimal], items: list[TypedItem]) -> tuple[list[RowResult], ContractState]:
-    state = ContractState(contract("plan"), stored)
+def _row_path(catalog: Catalog, stored: dict[CounterKey, Decimal], items: list[TypedItem]) -> tuple[list[RowResult], RatingState]:
+    state = RatingState(contract("plan"), stored)
     results = []
     for item in items:
         try:
@@ -312,7 +312,7 @@ charge_plans:
             plan = catalog.charge_plan("plan")
             assert plan is not None
             item = typed(catalog, "sms", {"count": 1})
-            (charged,) = rate_item(catalog, ContractState(contract("plan"), {}), item).charged_items
+            (charged,) = rate_item(catalog, RatingState(contract("plan"), {}), item).charged_items
             program = compile_plan(catalog, plan, "sms")
             frame = _frame(catalog, [item], {"sms": program}, {}).with_columns(live=pl.lit(value=True))
             got = program.priced(frame.lazy()).collect()["a0"][0]

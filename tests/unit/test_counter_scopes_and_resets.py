@@ -15,7 +15,7 @@ from kopek.domain.catalog import CounterScope
 from kopek.domain.master import ContractId, ContractItem, ContractItemId
 from kopek.errors import KopekError
 from kopek.rating.outcome import CounterKey, RatingOutcome
-from kopek.rating.rate import ContractState, CounterLife, rate_item
+from kopek.rating.rate import CounterLife, RatingState, rate_item
 
 ALLOWANCE = "{type: allowance, counter: free, then: {type: rate, amount: '0.01', unit: seconds}}"
 
@@ -33,7 +33,7 @@ def _rate(
     seconds: int = 100,
 ) -> RatingOutcome:
     catalog = tariff(ALLOWANCE, counters=counters)
-    state = ContractState(contract("plan"), stored, lives or {})
+    state = RatingState(contract("plan"), stored, lives or {})
     return rate_item(catalog, state, typed(catalog, "call", {"duration": seconds}, consumed_at=at))
 
 
@@ -106,7 +106,7 @@ def test_a_late_item_of_an_earlier_period_counts_in_the_stored_period() -> None:
 def test_a_reset_without_usage_of_the_counter_is_still_stored() -> None:
     catalog = tariff("{type: flat, amount: '0.10'}", counters=_free("reset: daily"))
     stored = {ITEM_KEY: Decimal(5)}
-    state = ContractState(contract("plan"), stored, {ITEM_KEY: CounterLife(period_start=datetime(2024, 2, 1, tzinfo=UTC))})
+    state = RatingState(contract("plan"), stored, {ITEM_KEY: CounterLife(period_start=datetime(2024, 2, 1, tzinfo=UTC))})
 
     outcome = rate_item(catalog, state, typed(catalog, "call", {"duration": 1}, consumed_at=MARCH_1))
 
@@ -143,7 +143,7 @@ def test_a_transient_counter_starts_from_its_initial_value_at_every_call() -> No
 
     assert outcome.charged_items[0].amount == Decimal("0.40")
     assert outcome.counter_changes[0].key.scope is CounterScope.TRANSIENT
-    state = ContractState(contract("plan"), {}).after(outcome.counter_changes)
+    state = RatingState(contract("plan"), {}).after(outcome.counter_changes)
     assert state.counters == {}  # never stored
 
 
@@ -179,7 +179,7 @@ def test_linked_contract_uses_its_parents_contract_counter() -> None:
     child = replace(contract("plan"), parent_id=parent.id, items=(ContractItem(ContractItemId("child-item"), "plan"),))
     parent_key = CounterKey("family", "", "free")
 
-    outcome = rate_item(catalog, ContractState(child, {parent_key: Decimal(20)}, parent=parent), typed(catalog, "call", {"duration": 100}))
+    outcome = rate_item(catalog, RatingState(child, {parent_key: Decimal(20)}, parent=parent), typed(catalog, "call", {"duration": 100}))
 
     assert outcome.charged_items[0].amount == Decimal("0.80")
     (change,) = outcome.counter_changes
@@ -191,7 +191,7 @@ def test_linked_contract_keeps_its_own_counter_when_the_parent_does_not_declare_
     parent = replace(contract(), id=ContractId("family"))
     child = replace(contract("plan"), parent_id=parent.id)
 
-    outcome = rate_item(catalog, ContractState(child, {}, parent=parent), typed(catalog, "call", {"duration": 100}))
+    outcome = rate_item(catalog, RatingState(child, {}, parent=parent), typed(catalog, "call", {"duration": 100}))
 
     assert outcome.counter_changes[0].key == CounterKey(CONTRACT_ID, "", "free")
 
@@ -217,7 +217,7 @@ def test_a_per_activation_reset_follows_the_periods_of_the_plans_recurring_fee()
     lives = {key: CounterLife(period_start=datetime(2024, 2, 15, tzinfo=UTC))}
 
     def on(day: int) -> RatingOutcome:
-        state = ContractState(contract("plan"), {key: Decimal(0)}, lives)
+        state = RatingState(contract("plan"), {key: Decimal(0)}, lives)
         return rate_item(catalog, state, typed(catalog, "call", {"duration": 100}, consumed_at=datetime(2024, 3, day, tzinfo=UTC)))
 
     assert on(14).charged_items[0].amount == Decimal("1.00")  # still February's fee period: the allowance is used up

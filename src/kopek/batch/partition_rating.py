@@ -52,7 +52,7 @@ from kopek.domain.item import ChargeableItem
 from kopek.domain.master import Account, AccountId, Contract
 from kopek.errors import KopekError
 from kopek.rating.outcome import CounterKey
-from kopek.rating.rate import ContractState, CounterLife, rate_item
+from kopek.rating.rate import CounterLife, RatingState, rate_item
 from kopek.store.uow import UnitOfWork
 
 LOG = logging.getLogger(__name__)
@@ -316,7 +316,7 @@ class ChunkRater:
             raise access_not_found(typed)
         contract = self._contracts[contract_id]
         check_contract_chargeable(contract, typed.consumption_date)
-        state = ContractState(contract, self._counters, self._lives, self._parents[contract_id])
+        state = RatingState(contract, self._counters, self._lives, self._parents[contract_id])
         outcome = rate_item(catalog.catalog, state, typed)
         payers = resolve_payers(contract, outcome.charged_items)
         before = {account_id: self._accounts[account_id] for account_id in sorted(set(payers))}

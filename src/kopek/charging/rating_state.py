@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from kopek.domain.catalog import Catalog, CounterScope
 from kopek.domain.master import Contract
-from kopek.rating.rate import ContractState
+from kopek.rating.rate import RatingState
 from kopek.store.counter_store import SharedCounterSpec
 from kopek.store.uow import UnitOfWork
 
 
-def load_rating_state(uow: UnitOfWork, catalog: Catalog, contract: Contract) -> ContractState:
+def load_rating_state(uow: UnitOfWork, catalog: Catalog, contract: Contract) -> RatingState:
     """The state rating needs for ``contract`` (locked by the caller): counters of its own, its parent's and shared ones."""
     values, lives = uow.counters.of_contract(contract.id)
     parent = None
@@ -26,7 +26,7 @@ def load_rating_state(uow: UnitOfWork, catalog: Catalog, contract: Contract) -> 
         values |= parent_values
         lives |= parent_lives
     shared_values, shared_lives = uow.counters.lock_shared(shared_counters_of(catalog, contract))
-    return ContractState(contract, values | shared_values, lives | shared_lives, parent)
+    return RatingState(contract, values | shared_values, lives | shared_lives, parent)
 
 
 def shared_counters_of(catalog: Catalog, contract: Contract) -> list[SharedCounterSpec]:

@@ -79,7 +79,7 @@ from kopek.money import ZERO, NotADecimalError, rating_context, to_decimal
 from kopek.rating.grant import Grant, counters_after_grants
 from kopek.rating.grant import grant as grant_for
 from kopek.rating.outcome import Notification, NotificationKind
-from kopek.rating.rate import ContractState, rate_item
+from kopek.rating.rate import RatingState, rate_item
 from kopek.store.database import is_transient
 from kopek.store.uow import UnitOfWork
 
@@ -430,9 +430,9 @@ def _settle(
     row: dict[str, Any],
     item: TypedItem,
     accounts: dict[AccountId, Account],
-    state: ContractState,
+    state: RatingState,
     impacts: SessionImpacts,
-) -> tuple[ChargeResult, dict[AccountId, Account], ContractState, SessionImpacts]:
+) -> tuple[ChargeResult, dict[AccountId, Account], RatingState, SessionImpacts]:
     """Charge ``item`` as offline charging would, without the balance bound: reported usage is never dropped."""
     catalog = context.catalogs.current(uow).catalog
     contract = state.contract
@@ -467,7 +467,7 @@ def _settle(
     return result, after, replace(state.after(outcome.counter_changes), session_moves=session_moves(impacts)), impacts
 
 
-def _held(catalog: Catalog, state: ContractState, others: list[dict[str, Any]]) -> ContractState:
+def _held(catalog: Catalog, state: RatingState, others: list[dict[str, Any]]) -> RatingState:
     """The counters once the other live sessions of the contract use their grants."""
     granted = [
         _session_item(catalog, other, other["granted_quantity"], used_before=other["used_quantity"])

@@ -111,9 +111,7 @@ def serve(
 
         from kopek.api.app import create_app
 
-        publishing = notifications.publisher_settings(
-            nats_url, nats_subject_prefix, nats_stream, interval_seconds=publish_interval_seconds
-        )
+        publishing = notifications.publisher_settings(nats_url, nats_subject_prefix, nats_stream, interval_seconds=publish_interval_seconds)
         engine = open_engine(database_url)
         try:
             api = create_app(

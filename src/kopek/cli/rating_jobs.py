@@ -68,7 +68,9 @@ def rate(
         with progress:
             task = progress.add_task("rating", total=engine.rating_job(job_id).pending)
             status = engine.run_rating_job(
-                job_id, progress=lambda count: progress.advance(task, count), chunk_cdrs=chunk_cdrs,
+                job_id,
+                progress=lambda count: progress.advance(task, count),
+                chunk_cdrs=chunk_cdrs,
                 lease_seconds=lease_seconds,
                 path=path,
             )

@@ -21,7 +21,7 @@ from kopek.errors import KopekError
 from kopek.money import ZERO
 from kopek.rating.outcome import CounterChange, RatingOutcome
 from kopek.rating.quota import grid_step, max_affordable
-from kopek.rating.rate import ContractState, rate_item
+from kopek.rating.rate import RatingState, rate_item
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +37,7 @@ class Grant:
 
 def grant(
     catalog: Catalog,
-    state: ContractState,
+    state: RatingState,
     item: TypedItem,
     accounts: Mapping[AccountId, Account],
     available: Mapping[AccountId, Decimal | None],
@@ -71,7 +71,7 @@ def _per_payer(contract: Contract, outcome: RatingOutcome) -> dict[AccountId, De
     return totals
 
 
-def counters_after_grants(catalog: Catalog, state: ContractState, granted: Iterable[TypedItem]) -> ContractState:
+def counters_after_grants(catalog: Catalog, state: RatingState, granted: Iterable[TypedItem]) -> RatingState:
     """The counters as they will be once the usage ``granted`` to other live sessions is charged.
 
     A grant holds the allowance it was priced with: the next session is priced on what is

@@ -42,7 +42,7 @@ class CounterLife:
 
 
 @dataclass(frozen=True, slots=True)
-class ContractState:
+class RatingState:
     """A contract and the stored counters its rating can see (missing keys hold their initial value).
 
     ``counters`` holds the contract's own counters, its activations', the shared counters of
@@ -57,16 +57,16 @@ class ContractState:
     session_moves: Mapping[CounterKey, Decimal] = field(default_factory=dict)
     """How much the session being rated has already moved its transient counters (empty outside a session)."""
 
-    def after(self, changes: Iterable[CounterChange]) -> ContractState:
+    def after(self, changes: Iterable[CounterChange]) -> RatingState:
         """This state once ``changes`` are stored (transient counters excepted: they are never stored;
         a session keeps their moves in its impacts and passes them back as ``session_moves``)."""
         stored = [change for change in changes if change.key.scope is not CounterScope.TRANSIENT]
         counters = {**self.counters, **{change.key: change.after for change in stored}}
         lives = {**self.lives, **{change.key: CounterLife(change.period_start, change.expires_at) for change in stored}}
-        return ContractState(self.contract, counters, lives, self.parent, self.session_moves)
+        return RatingState(self.contract, counters, lives, self.parent, self.session_moves)
 
 
-def rate_item(catalog: Catalog, state: ContractState, item: TypedItem) -> RatingOutcome:
+def rate_item(catalog: Catalog, state: RatingState, item: TypedItem) -> RatingOutcome:
     """Price ``item`` under every applicable charge of ``state``'s contract."""
     values: dict[CounterKey, Decimal] = {}
     lives: dict[CounterKey, CounterLife] = {}
@@ -106,7 +106,7 @@ def rate_item(catalog: Catalog, state: ContractState, item: TypedItem) -> Rating
     return RatingOutcome(tuple(charged), changes, tuple(notifications))
 
 
-def _current(state: ContractState, counter: _Bound, at: datetime) -> tuple[Decimal, CounterLife]:
+def _current(state: RatingState, counter: _Bound, at: datetime) -> tuple[Decimal, CounterLife]:
     """The value of ``counter`` at ``at``: its stored value unless it lapsed or its reset period ended.
 
     Resets are lazy: a value is reset by the first item of a new period, at that item's
@@ -148,7 +148,7 @@ def _crossings(changes: tuple[CounterChange, ...], specs: Mapping[CounterKey, Co
     return crossed
 
 
-def price_quantity(catalog: Catalog, state: ContractState, item: TypedItem) -> Decimal:
+def price_quantity(catalog: Catalog, state: RatingState, item: TypedItem) -> Decimal:
     """The total amount ``item`` would cost, changing nothing (a price enquiry)."""
     return sum((charged.amount for charged in rate_item(catalog, state, item).charged_items), ZERO)
 
@@ -192,7 +192,7 @@ class _Bound:
 
 
 def _bind(
-    state: ContractState, contract_item: ContractItem, plan: ChargePlan, parent_specs: Mapping[str, tuple[CounterSpec, ChargePlan]]
+    state: RatingState, contract_item: ContractItem, plan: ChargePlan, parent_specs: Mapping[str, tuple[CounterSpec, ChargePlan]]
 ) -> dict[str, _Bound]:
     """Each counter of ``plan``, by name, bound to the value it reads and writes."""
     contract = state.contract

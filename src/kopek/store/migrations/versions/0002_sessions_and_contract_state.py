@@ -87,7 +87,6 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("snapshot_days", sa.Integer(), nullable=True))
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("contracts", schema=None) as batch_op:
         batch_op.drop_column("snapshot_days")
