@@ -35,7 +35,7 @@ from kopek.charging.offline import (
     record_charge,
     request_hash,
 )
-from kopek.charging.rating_state import load_rating_state
+from kopek.charging.rating_state import load_rating_state, shared_counters_of
 from kopek.charging.results import ChargeResult, NotificationView, ResultOptions
 from kopek.charging.session_impacts import held_impacts, merged_impacts, session_moves
 from kopek.charging.session_retries import (
@@ -217,9 +217,7 @@ def _start(command: StartSession, requested: Decimal | None, context: ChargingCo
             raise _duplicate(command.session_id)
         contract = chargeable_contract(uow, item)
         # Lock order, as in offline charging: contract, parent and shared counters, then accounts.
-        state = _held(
-            catalog.catalog, load_rating_state(uow, catalog.catalog, contract), uow.sessions.live_on_contract(contract.id, excluding="")
-        )
+        state = _held(uow, catalog.catalog, load_rating_state(uow, catalog.catalog, contract), excluding="")
         accounts = uow.master.lock_accounts(contract.roles.values())
         reserved = uow.sessions.reserved(accounts)
         grant = grant_for(catalog.catalog, state, item, accounts, spendable(accounts, reserved), requested=requested)
@@ -253,6 +251,7 @@ def _start(command: StartSession, requested: Decimal | None, context: ChargingCo
             }
         )
         uow.sessions.replace_reservations(command.session_id, grant.amounts, expires_at=expires_at)
+        uow.sessions.replace_holds(command.session_id, grant.held)
         row = uow.sessions.get(command.session_id)
         assert row is not None
         result = _answer(_view(uow, row))
@@ -371,7 +370,7 @@ def _advance(
     if step is _Step.UPDATE:
         template = _session_item(catalog.catalog, row, ZERO, used_before=row["used_quantity"] + (used if charges and used else ZERO))
         reserved = uow.sessions.reserved(accounts, excluding=[row["id"]])
-        held = _held(catalog.catalog, state, uow.sessions.live_on_contract(contract.id, excluding=row["id"]))
+        held = _held(uow, catalog.catalog, state, excluding=row["id"])
         try:
             grant = grant_for(catalog.catalog, held, template, accounts, spendable(accounts, reserved), requested=requested)
         except KopekError as grant_error:
@@ -421,6 +420,7 @@ def _write(
             retry_after_seconds=STORAGE_RETRY_AFTER_SECONDS,
         )
     uow.sessions.replace_reservations(row["id"], grant.amounts, expires_at=expires_at)
+    uow.sessions.replace_holds(row["id"], grant.held)
 
 
 def _settle(
@@ -467,11 +467,17 @@ def _settle(
     return result, after, replace(state.after(outcome.counter_changes), session_moves=session_moves(impacts)), impacts
 
 
-def _held(catalog: Catalog, state: RatingState, others: list[dict[str, Any]]) -> RatingState:
-    """The counters once the other live sessions of the contract use their grants."""
+def _held(uow: UnitOfWork, catalog: Catalog, state: RatingState, *, excluding: str) -> RatingState:
+    """The counters once the other live sessions use their grants: those of the contract (but ``excluding``) priced
+    again, on top of what sessions of other contracts hold of the counters it shares (a shared allowance, a parent's
+    bundle, or its own contract counters a linked child uses). Read under the locks of those counters' owners."""
+    contract = state.contract
+    owners = [contract.id] if state.parent is None else [contract.id, state.parent.id]
+    shared = [(spec.namespace, spec.name) for spec in shared_counters_of(catalog, contract)]
+    state = replace(state, held=uow.sessions.holds_of_others(contract.id, contracts=owners, shared=shared))
     granted = [
         _session_item(catalog, other, other["granted_quantity"], used_before=other["used_quantity"])
-        for other in others
+        for other in uow.sessions.live_on_contract(contract.id, excluding=excluding)
         if other["granted_quantity"] > 0
     ]
     return counters_after_grants(catalog, state, granted)

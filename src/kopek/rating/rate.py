@@ -42,6 +42,15 @@ class CounterLife:
 
 
 @dataclass(frozen=True, slots=True)
+class CounterHold:
+    """How far the live grants of sessions on other contracts move a counter this contract also sees (a shared
+    allowance, a parent's bundle), in the reset period they were priced in. Rating adds it only in that period."""
+
+    delta: Decimal
+    period_start: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RatingState:
     """A contract and the stored counters its rating can see (missing keys hold their initial value).
 
@@ -56,14 +65,22 @@ class RatingState:
     parent: Contract | None = None
     session_moves: Mapping[CounterKey, Decimal] = field(default_factory=dict)
     """How much the session being rated has already moved its transient counters (empty outside a session)."""
+    held: Mapping[CounterKey, CounterHold] = field(default_factory=dict)
+    """What live grants of sessions on other contracts hold of the counters (only when pricing a grant): an overlay
+    on ``counters``, which keep the stored values."""
 
     def after(self, changes: Iterable[CounterChange]) -> RatingState:
         """This state once ``changes`` are stored (transient counters excepted: they are never stored;
         a session keeps their moves in its impacts and passes them back as ``session_moves``)."""
         stored = [change for change in changes if change.key.scope is not CounterScope.TRANSIENT]
-        counters = {**self.counters, **{change.key: change.after for change in stored}}
+        counters = {**self.counters, **{change.key: change.after - self.held_in(change.key, change.period_start) for change in stored}}
         lives = {**self.lives, **{change.key: CounterLife(change.period_start, change.expires_at) for change in stored}}
-        return RatingState(self.contract, counters, lives, self.parent, self.session_moves)
+        return RatingState(self.contract, counters, lives, self.parent, self.session_moves, self.held)
+
+    def held_in(self, key: CounterKey, period_start: datetime | None) -> Decimal:
+        """What others hold of ``key`` in the period starting at ``period_start``."""
+        hold = self.held.get(key)
+        return hold.delta if hold is not None and hold.period_start == period_start else ZERO
 
 
 def rate_item(catalog: Catalog, state: RatingState, item: TypedItem) -> RatingOutcome:
@@ -107,12 +124,18 @@ def rate_item(catalog: Catalog, state: RatingState, item: TypedItem) -> RatingOu
 
 
 def _current(state: RatingState, counter: _Bound, at: datetime) -> tuple[Decimal, CounterLife]:
-    """The value of ``counter`` at ``at``: its stored value unless it lapsed or its reset period ended.
+    """The value of ``counter`` at ``at``: its stored value unless it lapsed or its reset period ended, plus what other
+    contracts' live grants hold of it in that period.
 
     Resets are lazy: a value is reset by the first item of a new period, at that item's
     consumption date. An item dated before the stored value's period (a late CDR) is
     counted in the stored period: periods never go back.
     """
+    value, life = _stored_current(state, counter, at)
+    return value + state.held_in(counter.key, life.period_start), life
+
+
+def _stored_current(state: RatingState, counter: _Bound, at: datetime) -> tuple[Decimal, CounterLife]:
     key, spec = counter.key, counter.spec
     start = counter.cycle.start_of(at) if counter.cycle is not None else None
     if key.scope is CounterScope.TRANSIENT:

@@ -291,6 +291,21 @@ reservations = sa.Table(
     sa.Column("expires_at", UtcDateTime, nullable=False),
 )
 
+session_counter_holds = sa.Table(
+    # What a live session's grant holds of counters other contracts see too (scope ``shared``: ``contract_id`` "";
+    # scope ``contract``: ``namespace`` ""), so that their grants are priced on what is left.
+    "session_counter_holds",
+    metadata,
+    sa.Column("session_id", sa.String(128), sa.ForeignKey("charging_sessions.id"), primary_key=True),
+    sa.Column("scope", sa.String(16), primary_key=True),
+    sa.Column("namespace", sa.String(128), primary_key=True),
+    sa.Column("contract_id", sa.String(128), primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("delta", ExactDecimal, nullable=False),
+    sa.Column("period_start", UtcDateTime, nullable=True),
+    sa.Index("ix_session_counter_holds_counter", "scope", "namespace", "contract_id", "name"),
+)
+
 session_requests = sa.Table(
     "session_requests",
     metadata,
