@@ -5,7 +5,8 @@ from __future__ import annotations
 import decimal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kopek import AccessInput, ContractInput, Engine, SubscriberAccountInput
+from kopek.documents import parse_document
 from kopek.store.schema import (
     account_operations,
     accounts,
@@ -161,3 +163,56 @@ def voice_contract(
             {"service_id": "voice", "user_id": contract_id, "contract_id": contract_id, "valid_from": START.isoformat()}
         )
     )
+
+
+SHARING_CATALOG = """
+item_classes:
+  - name: call
+    quantity: duration
+    properties:
+      - {name: duration, type: integer, unit: seconds}
+charge_plans:
+  - name: family_pool
+    currency: EUR
+    counters:
+      - {name: pool, scope: shared, namespace: family, unit: seconds, initial: 600}
+    charges:
+      - name: voice
+        item_class: call
+        price:
+          type: allowance
+          counter: pool
+          then: {type: rate, amount: "0.01", unit: seconds}
+  - name: parent_bundle
+    currency: EUR
+    counters:
+      - {name: bundle, scope: contract, unit: seconds, initial: 300, reset: monthly}
+    charges:
+      - name: voice
+        item_class: call
+        price:
+          type: allowance
+          counter: bundle
+          then: {type: rate, amount: "0.02", unit: seconds}
+  - name: activation_bundle
+    currency: EUR
+    counters:
+      - {name: included, scope: activation, unit: seconds, initial: 100, reset: daily}
+    charges:
+      - name: voice
+        item_class: call
+        price:
+          type: allowance
+          counter: included
+          then: {type: rate, amount: "0.01", unit: seconds}
+"""
+"""Counters beyond one contract: a shared pool (``family_pool``), a parent's monthly bundle a linked child uses
+(``parent_bundle``) and a daily activation allowance (``activation_bundle``); calls of class ``call``."""
+
+
+@contextmanager
+def sharing_engine(url: str) -> Iterator[Engine]:
+    """An engine on ``url`` with :data:`SHARING_CATALOG` loaded."""
+    with Engine(url) as engine:
+        engine.load_catalog(parse_document(SHARING_CATALOG, source="sharing.yaml"))
+        yield engine

@@ -14,60 +14,16 @@ import pytest
 import sqlalchemy as sa
 
 from kopek import ChargeableItem, ChargeResult, Engine, KopekError
-from kopek.documents import parse_document
 from kopek.store.schema import activation_counters, activations, counters, shared_counters
 from kopek.store.uow import UnitOfWork
-from tests.integration.support import exact_sum, prepaid_subscriber, run_together, voice_contract
-
-CATALOG = """
-item_classes:
-  - name: call
-    quantity: duration
-    properties:
-      - {name: duration, type: integer, unit: seconds}
-charge_plans:
-  - name: family_pool
-    currency: EUR
-    counters:
-      - {name: pool, scope: shared, namespace: family, unit: seconds, initial: 600}
-    charges:
-      - name: voice
-        item_class: call
-        price:
-          type: allowance
-          counter: pool
-          then: {type: rate, amount: "0.01", unit: seconds}
-  - name: parent_bundle
-    currency: EUR
-    counters:
-      - {name: bundle, scope: contract, unit: seconds, initial: 300, reset: monthly}
-    charges:
-      - name: voice
-        item_class: call
-        price:
-          type: allowance
-          counter: bundle
-          then: {type: rate, amount: "0.02", unit: seconds}
-  - name: activation_bundle
-    currency: EUR
-    counters:
-      - {name: included, scope: activation, unit: seconds, initial: 100, reset: daily}
-    charges:
-      - name: voice
-        item_class: call
-        price:
-          type: allowance
-          counter: included
-          then: {type: rate, amount: "0.01", unit: seconds}
-"""
+from tests.integration.support import exact_sum, prepaid_subscriber, run_together, sharing_engine, voice_contract
 
 AT = datetime(2026, 3, 10, 12, tzinfo=UTC)
 
 
 @pytest.fixture
 def world(any_url: str) -> Iterator[Engine]:
-    with Engine(any_url) as engine:
-        engine.load_catalog(parse_document(CATALOG, source="sharing.yaml"))
+    with sharing_engine(any_url) as engine:
         yield engine
 
 
@@ -152,8 +108,7 @@ SECONDS_PER_CALL = 10
 
 def test_concurrent_charges_on_one_shared_allowance_lose_no_update(postgres_url: str) -> None:
     """Six contracts of six subscribers, twelve calls each at once: the pool gives exactly 600 s away, once."""
-    with Engine(postgres_url) as engine:
-        engine.load_catalog(parse_document(CATALOG, source="sharing.yaml"))
+    with sharing_engine(postgres_url) as engine:
         for index in range(CONTRACTS):
             prepaid_subscriber(engine, f"member-{index}")
             voice_contract(engine, f"member-{index}-line", f"member-{index}", "family_pool")

@@ -13,19 +13,16 @@ import pytest
 import sqlalchemy as sa
 
 from kopek import Engine, StartSession, StopSession, UpdateSession
-from kopek.documents import parse_document
 from kopek.store.schema import session_counter_holds
 from kopek.store.uow import UnitOfWork
-from tests.integration.support import prepaid_subscriber, run_together, voice_contract
-from tests.integration.test_counter_sharing import CATALOG
+from tests.integration.support import prepaid_subscriber, run_together, sharing_engine, voice_contract
 
 AT = datetime(2026, 3, 10, 12, tzinfo=UTC)
 
 
 @pytest.fixture
 def world(any_url: str) -> Iterator[Engine]:
-    with Engine(any_url) as engine:
-        engine.load_catalog(parse_document(CATALOG, source="sharing.yaml"))
+    with sharing_engine(any_url) as engine:
         yield engine
 
 
@@ -130,8 +127,7 @@ def test_every_way_a_session_ends_releases_its_holds(world: Engine) -> None:
 def test_sessions_of_six_contracts_started_at_once_share_the_pool_exactly_once(postgres_url: str) -> None:
     """Six members start a 200 s call at the same moment on a 600 s pool: three calls' worth is free, the rest is
     reserved at 0.01 a second, whoever came first."""
-    with Engine(postgres_url) as engine:
-        engine.load_catalog(parse_document(CATALOG, source="sharing.yaml"))
+    with sharing_engine(postgres_url) as engine:
         members = [f"member-{index}" for index in range(6)]
         family(engine, *members)
 
