@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -35,6 +36,16 @@ def test_a_call_started_updated_and_stopped_from_the_command_line(kopek: Kopek) 
     assert (stopped["session"]["status"], stopped["session"]["charged_amount"]) == ("stopped", "6.00")
     assert kopek.json("sessions", "show", "call-1")["impacts"]["balances"][0]["amount"] == "-6.00"
     assert "Charged items" in kopek.ok("sessions", "show", "call-1").stdout
+
+
+def test_reports_may_say_when_their_usage_began(kopek: Kopek) -> None:
+    kopek.json(*start("call-1", "--requested", "600"))
+    began = (AT + timedelta(hours=1)).isoformat()
+    updated = kopek.json("sessions", "update", "call-1", "--used", "60", "--at", began)
+    assert datetime.fromisoformat(updated["charge"]["chargeable_item_info"]["consumption_date"]) == datetime.fromisoformat(began)
+    assert kopek.refused("sessions", "stop", "call-1", "--used", "60", "--at", "yesterday")["code"] == "request_invalid"
+    stopped = kopek.json("sessions", "stop", "call-1", "--used", "60", "--at", (AT + timedelta(hours=2)).isoformat())
+    assert stopped["session"]["status"] == "stopped"
 
 
 def test_session_errors_exit_1_with_the_structured_error(kopek: Kopek) -> None:

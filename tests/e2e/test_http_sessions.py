@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -114,3 +115,20 @@ def test_a_retried_update_with_the_idempotency_key_header_is_replayed(client: Te
     assert (first["replayed"], retry["replayed"]) == (False, True)
     assert retry["charge"] == first["charge"]
     assert clash.status_code == 422 and clash.json()["code"] == "request_invalid"
+
+
+def test_a_report_carries_the_date_its_usage_began(client: TestClient) -> None:
+    ok(client.post("/v1/sessions", json=start_body("call-1", requested=600)), 201)
+    began = (AT + timedelta(hours=1)).astimezone(timezone(timedelta(hours=5)))
+    updated = ok(client.post("/v1/sessions/call-1/updates", json={"used_quantity": "60", "consumption_date": began.isoformat()}))
+    assert datetime.fromisoformat(updated["charge"]["chargeable_item_info"]["consumption_date"]) == began
+    naive = client.post("/v1/sessions/call-1/stop", json={"used_quantity": "60", "consumption_date": "2026-06-01T10:00:00"})
+    assert (naive.status_code, naive.json()["category"]) == (422, "INVALID")
+    early = client.post(
+        "/v1/sessions/call-1/stop", json={"used_quantity": "60", "consumption_date": (AT - timedelta(seconds=1)).isoformat()}
+    )
+    assert (early.status_code, early.json()["code"]) == (422, "request_invalid")
+    stopped = ok(
+        client.post("/v1/sessions/call-1/stop", json={"used_quantity": "60", "consumption_date": (AT + timedelta(hours=2)).isoformat()})
+    )
+    assert datetime.fromisoformat(stopped["charge"]["chargeable_item_info"]["consumption_date"]) == AT + timedelta(hours=2)

@@ -38,6 +38,10 @@ _KEY = (
     "Makes retries safe: a retry with the same key answers the first result (replayed) and charges nothing more; "
     "also accepted as the Idempotency-Key header."
 )
+_USAGE_DATE = (
+    "When the usage reported began (ISO 8601 with an offset, not before the session's start); absent: the session's start, "
+    "moved on by the time already used for timed usage."
+)
 
 
 class _Request(BaseModel):
@@ -91,11 +95,13 @@ class UpdateSessionRequest(_Request):
         default=None, description="The next grant wanted; absent: as much as the money allows."
     )
     idempotency_key: IdempotencyKey | None = Field(default=None, description=_KEY)
+    consumption_date: ConsumptionDate | None = Field(default=None, description=_USAGE_DATE)
 
 
 class StopSessionRequest(_Request):
     used_quantity: PropertyValue = Field(default="0", description="Final usage since the last grant.")
     idempotency_key: IdempotencyKey | None = Field(default=None, description=_KEY)
+    consumption_date: ConsumptionDate | None = Field(default=None, description=_USAGE_DATE)
 
 
 class StopReservationRequest(_Request):
@@ -118,7 +124,10 @@ def update_session(
 ) -> SessionResult:
     """Charge the usage since the last grant as offline charging would, release the previous reservation, reserve the next grant."""
     key = chosen_idempotency_key(body.idempotency_key, idempotency_key)
-    return context.engine.update_session(UpdateSession(session_id, body.used_quantity, body.requested_quantity, idempotency_key=key))
+    command = UpdateSession(
+        session_id, body.used_quantity, body.requested_quantity, idempotency_key=key, consumption_date=body.consumption_date
+    )
+    return context.engine.update_session(command)
 
 
 def stop_session(
@@ -126,7 +135,9 @@ def stop_session(
 ) -> SessionResult:
     """Charge the final usage, release what is left, end the session."""
     key = chosen_idempotency_key(body.idempotency_key, idempotency_key)
-    return context.engine.stop_session(StopSession(session_id, body.used_quantity, idempotency_key=key))
+    return context.engine.stop_session(
+        StopSession(session_id, body.used_quantity, idempotency_key=key, consumption_date=body.consumption_date)
+    )
 
 
 def cancel_session(session_id: IdentifierPath, context: Context) -> SessionResult:

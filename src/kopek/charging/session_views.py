@@ -64,6 +64,8 @@ class UpdateSession:
     requested_quantity: object | None = None
     idempotency_key: str | None = None
     """A retry with the same key returns the first answer and charges nothing more."""
+    consumption_date: datetime | None = None
+    """When the usage reported began; ``None``: the session's start, moved on by the time already used for timed usage."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,8 @@ class StopSession:
     session_id: str
     used_quantity: object = Decimal(0)
     idempotency_key: str | None = None
+    consumption_date: datetime | None = None
+    """When the usage reported began (see :class:`UpdateSession`)."""
 
 
 class _View(BaseModel):

@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from functools import partial
@@ -133,19 +133,40 @@ def update_session(command: UpdateSession, context: ChargingContext) -> SessionR
     """Charge the usage since the last grant, release the previous reservation, reserve the next grant."""
     used = _quantity(command.used_quantity, "used_quantity")
     requested = _quantity(command.requested_quantity, "requested_quantity") if command.requested_quantity is not None else None
-    request = session_request(command.idempotency_key, "update", command.session_id, {"used": str(used), "requested": str(requested)})
+    began = _usage_date(command.consumption_date)
+    identity = {"used": str(used), "requested": str(requested)} | _date_identity(began)
+    request = session_request(command.idempotency_key, "update", command.session_id, identity)
     return answered_once(
-        context.engine, request, lambda: _guarded(lambda: _one(context, command.session_id, _Step.UPDATE, used, requested, request))
+        context.engine,
+        request,
+        lambda: _guarded(lambda: _one(context, command.session_id, _Step.UPDATE, used, requested, request, began=began)),
     )
 
 
 def stop_session(command: StopSession, context: ChargingContext) -> SessionResult:
     """Charge the final usage, release what is left and end the session."""
     used = _quantity(command.used_quantity, "used_quantity")
-    request = session_request(command.idempotency_key, "stop", command.session_id, {"used": str(used)})
+    began = _usage_date(command.consumption_date)
+    request = session_request(command.idempotency_key, "stop", command.session_id, {"used": str(used)} | _date_identity(began))
     return answered_once(
-        context.engine, request, lambda: _guarded(lambda: _one(context, command.session_id, _Step.STOP, used, None, request))
+        context.engine, request, lambda: _guarded(lambda: _one(context, command.session_id, _Step.STOP, used, None, request, began=began))
     )
+
+
+def _usage_date(value: datetime | None) -> datetime | None:
+    """A reported usage's consumption date, checked: it must carry an offset."""
+    if value is not None and value.tzinfo is None:
+        raise InvalidError(
+            code=Code.REQUEST_INVALID,
+            message="the consumption date must carry a time zone offset",
+            details=(ErrorDetail("naive datetime", ("consumption_date",)),),
+        )
+    return value
+
+
+def _date_identity(began: datetime | None) -> dict[str, str]:
+    """What a consumption date adds to a request's identity (nothing when absent, so older keys still match)."""
+    return {} if began is None else {"consumption_date": began.astimezone(UTC).isoformat()}
 
 
 def cancel_session(session_id: str, context: ChargingContext) -> SessionResult:
@@ -289,6 +310,8 @@ def _one(
     used: Decimal | None,
     requested: Decimal | None,
     request: SessionRequest | None = None,
+    *,
+    began: datetime | None = None,
 ) -> SessionResult:
     with UnitOfWork(context.engine) as uow:
         replay = replayed(uow, request)
@@ -297,7 +320,7 @@ def _one(
         found = uow.sessions.get(session_id)
         if found is None:
             raise _missing(session_id)
-        result = _advance(uow, context, found, step, used, requested)
+        result = _advance(uow, context, found, step, used, requested, began=began)
         remember(uow, request, result, at=context.clock())
         uow.commit()
     return result
@@ -339,9 +362,17 @@ def _expire(context: ChargingContext, session_id: str, now: datetime) -> bool:
 
 
 def _advance(
-    uow: UnitOfWork, context: ChargingContext, found: dict[str, Any], step: _Step, used: Decimal | None, requested: Decimal | None
+    uow: UnitOfWork,
+    context: ChargingContext,
+    found: dict[str, Any],
+    step: _Step,
+    used: Decimal | None,
+    requested: Decimal | None,
+    *,
+    began: datetime | None = None,
 ) -> SessionResult:
-    """Apply ``step`` to a session: lock, charge the usage reported, re-grant or release, write the session."""
+    """Apply ``step`` to a session: lock, charge the usage reported (which began at ``began`` when given), re-grant or
+    release, write the session."""
     catalog = context.catalogs.current(uow)
     confirmed = step is _Step.CLEANUP and found["default_resolution"] == Resolution.CONFIRMED.value
     charges = step in (_Step.UPDATE, _Step.STOP) or confirmed
@@ -357,18 +388,26 @@ def _advance(
         raise IllegalStateError(code=Code.SESSION_ALREADY_ENDED, message=f"session {row['id']!r} already ended ({row['status']})")
     if confirmed:
         used = row["granted_quantity"]
+    if began is not None and began < row["consumption_date"]:
+        raise InvalidError(
+            code=Code.REQUEST_INVALID,
+            message=f"usage cannot begin before its session started ({row['consumption_date'].isoformat()})",
+            details=(ErrorDetail("before the session's start", ("consumption_date",)),),
+        )
+    origin = (began, row["used_quantity"]) if began is not None else None
     impacts = SessionImpacts.model_validate_json(row["impacts"])
     state = replace(load_rating_state(uow, catalog.catalog, contract), session_moves=session_moves(impacts))
     accounts = uow.master.lock_accounts(contract.roles.values())
     charge: ChargeResult | None = None
     notes: list[NotificationView] = []
     if charges and used is not None and used > 0:
-        item = _session_item(catalog.catalog, row, used, used_before=row["used_quantity"])
+        item = _session_item(catalog.catalog, row, used, used_before=row["used_quantity"], origin=origin)
         charge, accounts, state, impacts = _settle(uow, context, catalog.version, row, item, accounts, state, impacts)
         notes = list(charge.notifications or [])
     grant = Grant(ZERO, {})
     if step is _Step.UPDATE:
-        template = _session_item(catalog.catalog, row, ZERO, used_before=row["used_quantity"] + (used if charges and used else ZERO))
+        used_before = row["used_quantity"] + (used if charges and used else ZERO)
+        template = _session_item(catalog.catalog, row, ZERO, used_before=used_before, origin=origin)
         reserved = uow.sessions.reserved(accounts, excluding=[row["id"]])
         held = _held(uow, catalog.catalog, state, excluding=row["id"])
         try:
@@ -483,21 +522,25 @@ def _held(uow: UnitOfWork, catalog: Catalog, state: RatingState, *, excluding: s
     return counters_after_grants(catalog, state, granted)
 
 
-def _session_item(catalog: Catalog, row: Mapping[str, Any], quantity: Decimal, *, used_before: Decimal) -> TypedItem:
+def _session_item(
+    catalog: Catalog, row: Mapping[str, Any], quantity: Decimal, *, used_before: Decimal, origin: tuple[datetime, Decimal] | None = None
+) -> TypedItem:
     """The session's item for ``quantity`` of usage that follows ``used_before`` already used.
 
-    A timed usage starts where the session's earlier usage ended (start + time used), so a
-    schedule prices each report by the windows it really fell in; other quantities keep the
-    session's consumption date.
+    Its consumption date: a timed usage starts where the session's earlier usage ended, counted
+    from ``origin`` (a date and how much had been used then; default: the session's start and
+    nothing), so a schedule prices each report by the windows it really fell in; other
+    quantities keep the origin's date.
     """
     item_class = catalog.item_class(row["item_class"])
     if item_class is None:
         raise PrerequisiteMissingError(code=Code.ITEM_CLASS_UNKNOWN, message=f"unknown chargeable item class {row['item_class']!r}")
     properties = {**json.loads(row["properties"]), row["quantity_property"]: _property_value(catalog, row, quantity)}
     unit = item_class.quantity_unit
-    started = row["consumption_date"]
-    if unit is not None and unit.dimension is Dimension.TIME and used_before > 0:
-        started += timedelta(microseconds=int((unit.to_base(used_before) * 1_000_000).to_integral_value()))
+    started, used_then = origin if origin is not None else (row["consumption_date"], ZERO)
+    since = used_before - used_then
+    if unit is not None and unit.dimension is Dimension.TIME and since > 0:
+        started += timedelta(microseconds=int((unit.to_base(since) * 1_000_000).to_integral_value()))
     return type_item(item_class, ChargeableItem(item_class.name, started, row["service_id"], row["user_id"], properties))
 
 

@@ -25,6 +25,14 @@ IdempotencyKey = Annotated[
     str | None,
     typer.Option("--idempotency-key", help="Your id of this call: a retry with it answers the first result.", show_default=False),
 ]
+UsageBegan = Annotated[
+    str | None,
+    typer.Option(
+        "--at",
+        help="When the usage reported began, ISO 8601 with offset. Default: the start, moved on by the time already used.",
+        show_default=False,
+    ),
+]
 
 
 @app.command("start")
@@ -83,6 +91,7 @@ def update(
     session_id: SessionId,
     used: Used,
     requested: Requested = None,
+    at: UsageBegan = None,
     idempotency_key: IdempotencyKey = None,
     database_url: DatabaseUrl = None,
     json_output: Json = False,
@@ -90,7 +99,8 @@ def update(
     """Charge the usage since the last grant and reserve the next grant."""
     output = Output(json_output)
     with reporting(output), open_engine(database_url) as engine:
-        result = engine.update_session(UpdateSession(session_id, used, requested, idempotency_key))
+        began = _moment(at) if at is not None else None
+        result = engine.update_session(UpdateSession(session_id, used, requested, idempotency_key, consumption_date=began))
     output.emit(result, lambda console: render_result(console, "Updated", result))
 
 
@@ -98,6 +108,7 @@ def update(
 def stop(
     session_id: SessionId,
     used: Used = "0",
+    at: UsageBegan = None,
     idempotency_key: IdempotencyKey = None,
     database_url: DatabaseUrl = None,
     json_output: Json = False,
@@ -105,7 +116,8 @@ def stop(
     """Charge the final usage, release the rest and end the session."""
     output = Output(json_output)
     with reporting(output), open_engine(database_url) as engine:
-        result = engine.stop_session(StopSession(session_id, used, idempotency_key))
+        began = _moment(at) if at is not None else None
+        result = engine.stop_session(StopSession(session_id, used, idempotency_key, consumption_date=began))
     output.emit(result, lambda console: render_result(console, "Stopped", result))
 
 
