@@ -116,6 +116,17 @@ def test_the_next_grant_after_a_dated_report_is_priced_from_where_that_usage_end
     assert updated.reserved_amount == Decimal("6.00")
 
 
+def test_a_report_without_a_date_resumes_where_the_last_dated_usage_ended(engine: Engine) -> None:
+    _start_at_1950(engine)
+    # 07:50-08:00 off-peak; the next 10 minutes, undated, run 08:00-08:10: peak (not 20:10 counted from the start).
+    dated = engine.update_session(UpdateSession("s1", "600", "600", consumption_date=datetime(2026, 6, 2, 7, 50, tzinfo=UTC)))
+    undated = engine.stop_session(StopSession("s1", "600"))
+
+    assert [_amount(dated), _amount(undated)] == [Decimal("0.60"), Decimal("6.00")]
+    assert undated.charge is not None and undated.charge.chargeable_item_info is not None
+    assert undated.charge.chargeable_item_info.consumption_date == datetime(2026, 6, 2, 8, 0, tzinfo=UTC)
+
+
 @pytest.mark.parametrize(
     ("moment", "code"),
     [

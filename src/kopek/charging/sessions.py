@@ -394,7 +394,7 @@ def _advance(
             message=f"usage cannot begin before its session started ({row['consumption_date'].isoformat()})",
             details=(ErrorDetail("before the session's start", ("consumption_date",)),),
         )
-    origin = (began, row["used_quantity"]) if began is not None else None
+    origin = _origin(row, began)
     impacts = SessionImpacts.model_validate_json(row["impacts"])
     state = replace(load_rating_state(uow, catalog.catalog, contract), session_moves=session_moves(impacts))
     accounts = uow.master.lock_accounts(contract.roles.values())
@@ -405,9 +405,11 @@ def _advance(
         charge, accounts, state, impacts = _settle(uow, context, catalog.version, row, item, accounts, state, impacts)
         notes = list(charge.notifications or [])
     grant = Grant(ZERO, {})
+    resumes_at = row["usage_resumes_at"]
     if step is _Step.UPDATE:
         used_before = row["used_quantity"] + (used if charges and used else ZERO)
         template = _session_item(catalog.catalog, row, ZERO, used_before=used_before, origin=origin)
+        resumes_at = template.consumption_date
         reserved = uow.sessions.reserved(accounts, excluding=[row["id"]])
         held = _held(uow, catalog.catalog, state, excluding=row["id"])
         try:
@@ -415,7 +417,7 @@ def _advance(
         except KopekError as grant_error:
             # The usage just charged stays charged; only the next grant is refused (e.g. an account blocked meanwhile).
             grant = Grant(ZERO, {}, grant_error)
-    _write(uow, context, row, step, grant, used if charges else None, charge, impacts)
+    _write(uow, context, row, step, grant, used if charges else None, charge, impacts, resumes_at=resumes_at)
     updated = uow.sessions.get(row["id"])
     assert updated is not None
     view = _view(uow, updated)
@@ -432,6 +434,8 @@ def _write(
     used: Decimal | None,
     charge: ChargeResult | None,
     impacts: SessionImpacts,
+    *,
+    resumes_at: datetime | None,
 ) -> None:
     now = context.clock()
     status = {
@@ -449,6 +453,7 @@ def _write(
             "expires_at": expires_at,
             "granted_quantity": grant.quantity,
             "used_quantity": row["used_quantity"] + (used or ZERO),
+            "usage_resumes_at": resumes_at,
             "charged_amount": row["charged_amount"] + charged,
             "impacts": impacts.model_copy(update={"held_counters": held_impacts(grant.held)}).model_dump_json(),
         }
@@ -515,11 +520,21 @@ def _held(uow: UnitOfWork, catalog: Catalog, state: RatingState, *, excluding: s
     shared = [(spec.namespace, spec.name) for spec in shared_counters_of(catalog, contract)]
     state = replace(state, held=uow.sessions.holds_of_others(contract.id, contracts=owners, shared=shared))
     granted = [
-        _session_item(catalog, other, other["granted_quantity"], used_before=other["used_quantity"])
+        _session_item(catalog, other, other["granted_quantity"], used_before=other["used_quantity"], origin=_origin(other, None))
         for other in uow.sessions.live_on_contract(contract.id, excluding=excluding)
         if other["granted_quantity"] > 0
     ]
     return counters_after_grants(catalog, state, granted)
+
+
+def _origin(row: Mapping[str, Any], began: datetime | None) -> tuple[datetime, Decimal] | None:
+    """Where the session's next usage begins, with how much had been used then: the date a report gives, else where
+    the last granted usage was to resume (none stored: the session's start, see :func:`_session_item`)."""
+    if began is not None:
+        return began, row["used_quantity"]
+    if row["usage_resumes_at"] is not None:
+        return row["usage_resumes_at"], row["used_quantity"]
+    return None
 
 
 def _session_item(

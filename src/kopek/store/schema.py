@@ -280,6 +280,8 @@ charging_sessions = sa.Table(
     sa.Column("charged_amount", ExactDecimal, nullable=False),
     sa.Column("impacts", sa.Text, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+    # Where the next reported usage begins when its report gives no date (none: the start moved on by the time used).
+    sa.Column("usage_resumes_at", UtcDateTime, nullable=True),
 )
 
 reservations = sa.Table(

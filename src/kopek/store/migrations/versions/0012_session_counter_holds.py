@@ -1,4 +1,4 @@
-"""session counter holds
+"""session counter holds and usage dates
 
 Revision ID: 0012
 Revises: 0011
@@ -29,8 +29,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("session_id", "scope", "namespace", "contract_id", "name"),
     )
     op.create_index("ix_session_counter_holds_counter", "session_counter_holds", ["scope", "namespace", "contract_id", "name"])
+    with op.batch_alter_table("charging_sessions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("usage_resumes_at", kopek.store.types.UtcDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("charging_sessions", schema=None) as batch_op:
+        batch_op.drop_column("usage_resumes_at")
     op.drop_index("ix_session_counter_holds_counter", table_name="session_counter_holds")
     op.drop_table("session_counter_holds")
