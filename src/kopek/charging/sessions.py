@@ -76,7 +76,7 @@ from kopek.errors import (
     TemporaryIllegalStateError,
 )
 from kopek.money import ZERO, NotADecimalError, rating_context, to_decimal
-from kopek.rating.grant import Grant, counters_after_grants
+from kopek.rating.grant import Grant, added_holds, counters_after_grants
 from kopek.rating.grant import grant as grant_for
 from kopek.rating.outcome import Notification, NotificationKind
 from kopek.rating.rate import RatingState, rate_item
@@ -518,7 +518,7 @@ def _held(uow: UnitOfWork, catalog: Catalog, state: RatingState, *, excluding: s
     contract = state.contract
     owners = [contract.id] if state.parent is None else [contract.id, state.parent.id]
     shared = [(spec.namespace, spec.name) for spec in shared_counters_of(catalog, contract)]
-    state = replace(state, held=uow.sessions.holds_of_others(contract.id, contracts=owners, shared=shared))
+    state = replace(state, held=added_holds(uow.sessions.held_by_others(contract.id, contracts=owners, shared=shared)))
     granted = [
         _session_item(catalog, other, other["granted_quantity"], used_before=other["used_quantity"], origin=_origin(other, None))
         for other in uow.sessions.live_on_contract(contract.id, excluding=excluding)

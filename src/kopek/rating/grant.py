@@ -10,6 +10,7 @@ from __future__ import annotations
 import decimal
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 
 from kopek import limits
@@ -18,10 +19,10 @@ from kopek.domain.catalog import Catalog, PropertyType
 from kopek.domain.item import TypedItem
 from kopek.domain.master import Account, AccountId, Contract
 from kopek.errors import KopekError
-from kopek.money import ZERO
-from kopek.rating.outcome import CounterChange, RatingOutcome
+from kopek.money import ZERO, rating_context
+from kopek.rating.outcome import CounterChange, CounterKey, RatingOutcome
 from kopek.rating.quota import grid_step, max_affordable
-from kopek.rating.rate import RatingState, rate_item
+from kopek.rating.rate import CounterHold, RatingState, rate_item
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,24 @@ def counters_after_grants(catalog: Catalog, state: RatingState, granted: Iterabl
     for item in granted:
         state = state.after(rate_item(catalog, state, item).counter_changes)
     return state
+
+
+def added_holds(holds: Iterable[tuple[CounterKey, Decimal, datetime | None]]) -> dict[CounterKey, CounterHold]:
+    """Several grants' holds ``(counter, delta, period start)`` as one per counter: added up in the newest period
+    (a hold priced in an earlier period ended with it)."""
+    found: dict[CounterKey, CounterHold] = {}
+    with decimal.localcontext(rating_context()):
+        for key, delta, period_start in holds:
+            known = found.get(key)
+            if known is None or _later(period_start, known.period_start):
+                found[key] = CounterHold(delta, period_start)
+            elif known.period_start == period_start:
+                found[key] = CounterHold(known.delta + delta, period_start)
+    return found
+
+
+def _later(start: datetime | None, than: datetime | None) -> bool:
+    return start is not None and (than is None or start > than)
 
 
 def with_quantity(item: TypedItem, quantity: Decimal) -> TypedItem:

@@ -19,17 +19,12 @@ from kopek.domain.catalog import CounterScope
 from kopek.domain.master import AccountId
 from kopek.money import rating_context
 from kopek.rating.outcome import CounterChange, CounterKey
-from kopek.rating.rate import CounterHold
 from kopek.store.schema import charging_sessions, reservations, session_counter_holds, session_requests
 
 ACTIVE = "active"
 
 _SEEN_BY_OTHERS = frozenset({CounterScope.SHARED, CounterScope.CONTRACT})
 """Counter scopes whose values other contracts read too: shared allowances, and a parent's contract counters."""
-
-
-def _later(start: datetime | None, than: datetime | None) -> bool:
-    return start is not None and (than is None or start > than)
 
 
 class SessionStore:
@@ -123,37 +118,28 @@ class SessionStore:
         if rows:
             self._connection.execute(sa.insert(session_counter_holds), rows)
 
-    def holds_of_others(
+    def held_by_others(
         self, contract_id: str, *, contracts: Iterable[str], shared: Iterable[tuple[str, str]]
-    ) -> dict[CounterKey, CounterHold]:
-        """What the live sessions of contracts other than ``contract_id`` hold of the contract counters of
-        ``contracts`` and of the ``shared`` (namespace, name) counters, added up per counter in its newest period
-        (a hold in an earlier period than another one ended with its period)."""
+    ) -> list[tuple[CounterKey, Decimal, datetime | None]]:
+        """What each live session of a contract other than ``contract_id`` holds of the contract counters of
+        ``contracts`` and of the ``shared`` (namespace, name) counters: ``(counter, delta, period start)``."""
         holds, sessions = session_counter_holds.c, charging_sessions.c
         wanted_shared = set(shared)
-        namespaces = sorted({namespace for namespace, _ in wanted_shared})
-        owners = sorted(set(contracts))
         seen = sa.or_(
-            sa.and_(holds.scope == CounterScope.SHARED.value, holds.namespace.in_(namespaces)),
-            sa.and_(holds.scope == CounterScope.CONTRACT.value, holds.contract_id.in_(owners)),
+            sa.and_(holds.scope == CounterScope.SHARED.value, holds.namespace.in_(sorted({namespace for namespace, _ in wanted_shared}))),
+            sa.and_(holds.scope == CounterScope.CONTRACT.value, holds.contract_id.in_(sorted(set(contracts)))),
         )
         query = (
             sa.select(holds.scope, holds.namespace, holds.contract_id, holds.name, holds.delta, holds.period_start)
             .join(charging_sessions, sessions.id == holds.session_id)
             .where(sessions.status == ACTIVE, sessions.contract_id != contract_id, seen)
+            .order_by(holds.session_id, holds.scope, holds.namespace, holds.contract_id, holds.name)
         )
-        found: dict[CounterKey, CounterHold] = {}
-        with decimal.localcontext(rating_context()):
-            for scope, namespace, owner, name, delta, period_start in self._connection.execute(query):
-                if scope == CounterScope.SHARED.value and (namespace, name) not in wanted_shared:
-                    continue
-                key = CounterKey(owner, "", name, CounterScope(scope), namespace)
-                known = found.get(key)
-                if known is None or _later(period_start, known.period_start):
-                    found[key] = CounterHold(delta, period_start)
-                elif known.period_start == period_start:
-                    found[key] = CounterHold(known.delta + delta, period_start)
-        return found
+        return [
+            (CounterKey(owner, "", name, CounterScope(scope), namespace), delta, period_start)
+            for scope, namespace, owner, name, delta, period_start in self._connection.execute(query)
+            if scope != CounterScope.SHARED.value or (namespace, name) in wanted_shared
+        ]
 
     def reservations_of(self, session_id: str) -> list[dict[str, Any]]:
         query = sa.select(reservations).where(reservations.c.session_id == session_id).order_by(reservations.c.account_id)
