@@ -35,7 +35,7 @@ from kopek.charging.offline import (
     record_charge,
     request_hash,
 )
-from kopek.charging.rating_state import load_rating_state, shared_counters_of
+from kopek.charging.rating_state import load_rating_state
 from kopek.charging.results import ChargeResult, NotificationView, ResultOptions
 from kopek.charging.session_impacts import held_impacts, merged_impacts, session_moves
 from kopek.charging.session_retries import (
@@ -60,7 +60,7 @@ from kopek.charging.session_views import (
     UpdateSession,
 )
 from kopek.domain.accounts import post_charges, resolve_payers, spendable, with_bounds_of, without_bounds
-from kopek.domain.catalog import Catalog, PropertyType
+from kopek.domain.catalog import Catalog, CounterScope, PropertyType
 from kopek.domain.item import ChargeableItem, TypedItem, type_item
 from kopek.domain.master import Account, AccountId
 from kopek.domain.units import Dimension
@@ -517,7 +517,7 @@ def _held(uow: UnitOfWork, catalog: Catalog, state: RatingState, *, excluding: s
     bundle, or its own contract counters a linked child uses). Read under the locks of those counters' owners."""
     contract = state.contract
     owners = [contract.id] if state.parent is None else [contract.id, state.parent.id]
-    shared = [(spec.namespace, spec.name) for spec in shared_counters_of(catalog, contract)]
+    shared = [(key.namespace, key.name) for key in state.counters if key.scope is CounterScope.SHARED]  # all locked, so all there
     state = replace(state, held=added_holds(uow.sessions.held_by_others(contract.id, contracts=owners, shared=shared)))
     granted = [
         _session_item(catalog, other, other["granted_quantity"], used_before=other["used_quantity"], origin=_origin(other, None))
