@@ -2,7 +2,7 @@
 
 :func:`create_app` wires everything for one engine; nothing is built at import time
 and no module holds state, so several apps (over several engines) can live in one
-process. The CLI's ``kopek serve`` runs ``create_app(engine)`` under uvicorn.
+process. The CLI's ``kopek serve`` runs it under Granian (:mod:`kopek.api.serving`).
 """
 
 from __future__ import annotations

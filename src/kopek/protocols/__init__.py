@@ -3,3 +3,6 @@
 Each turns its messages into the same session commands the HTTP API uses (docs/protocols.md);
 none holds pricing logic.
 """
+
+NCHF_NOTIFY_INTERVAL_SECONDS_DEFAULT = 1.0
+"""How often ``kopek serve`` looks for ChargingNotify re-authorizations to send, unless told otherwise."""

@@ -67,11 +67,11 @@ def nchf_app(context: ApiContext, charging_data: ChargingData) -> FastAPI:
         return _json(answer, status=201, headers={"Location": location})
 
     @app.post("/chargingdata/{ChargingDataRef}/update", response_model=models.ChargingDataResponse, responses=problems)
-    async def update_charging_data(ChargingDataRef: str, body: models.ChargingDataRequest) -> Any:  # noqa: N803 - the spec's name
+    async def update_charging_data(ChargingDataRef: str, body: models.ChargingDataRequest) -> Any:
         return _json(await run_in_threadpool(charging_data.update, ChargingDataRef, body))
 
     @app.post("/chargingdata/{ChargingDataRef}/release", status_code=204, response_class=Response, responses=problems)
-    async def release_charging_data(ChargingDataRef: str, body: models.ChargingDataRequest) -> Response:  # noqa: N803
+    async def release_charging_data(ChargingDataRef: str, body: models.ChargingDataRequest) -> Response:
         await run_in_threadpool(charging_data.release, ChargingDataRef, body)
         return Response(status_code=204)
 

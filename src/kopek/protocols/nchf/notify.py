@@ -28,8 +28,6 @@ from kopek.store.uow import UnitOfWork
 
 logger = logging.getLogger("kopek.protocols")
 
-NOTIFY_INTERVAL_SECONDS_DEFAULT = 1.0
-
 
 @dataclass(frozen=True, slots=True)
 class Reauthorization:
@@ -88,7 +86,9 @@ def notify_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=limits.NCHF_NOTIFY_TIMEOUT_SECONDS)
 
 
-def notify_lifespan(inner: Lifespan, engine: Engine, interval_seconds: float, client: Callable[[], httpx.AsyncClient] = notify_client) -> Lifespan:
+def notify_lifespan(
+    inner: Lifespan, engine: Engine, interval_seconds: float, client: Callable[[], httpx.AsyncClient] = notify_client
+) -> Lifespan:
     """``inner`` with a notify pass every ``interval_seconds`` beside it (0: none)."""
     return with_loop(partial(_every, engine, interval_seconds, client) if interval_seconds > 0 else None, inner)
 
