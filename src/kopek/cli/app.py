@@ -24,6 +24,7 @@ from kopek.cli import (
     contract_states,
     contracts,
     demo,
+    diameter,
     fees,
     items,
     master_data,
@@ -67,6 +68,7 @@ app.add_typer(rating_jobs.jobs_app, name="jobs")
 app.add_typer(items.app, name="items")
 app.add_typer(fees.app, name="fees")
 app.add_typer(notifications.app, name="notifications")
+app.add_typer(diameter.app, name="diameter")
 app.command("charge")(charging.charge)
 app.command("refill")(refills.refill)
 app.command("demo")(demo.demo)

@@ -53,6 +53,15 @@ class Exchange:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class EventOutcome:
+    """What a one-off request did: per rating group, and the amount it debited, refunded or priced."""
+
+    rating_groups: list[RatingGroupAnswer]
+    amount: Decimal | None = None
+    currency: str | None = None
+
+
 @dataclass(slots=True)
 class _Context:
     """What the rating groups of one request share: the subscriber, the stored rating groups, what changes."""
@@ -62,6 +71,8 @@ class _Context:
     known: dict[int, dict[str, Any]]
     notification_mark: int
     written: list[dict[str, Any]] = field(default_factory=list)
+    amount: Decimal | None = None
+    currency: str | None = None
 
 
 class MultiserviceAdapter:
@@ -111,6 +122,17 @@ class MultiserviceAdapter:
 
         return self._answered(exchange, work, closing=True)
 
+    def event(self, exchange: Exchange, identifiers: list[str | None], act: Callable[[str | None], EventOutcome]) -> ExchangeAnswer:
+        """A one-off request (a Diameter EVENT): ``act`` does it for the subscriber; answered once, like the steps."""
+        subscriber = self.subscriber(identifiers)
+
+        def work(context: _Context) -> list[RatingGroupAnswer]:
+            outcome = act(subscriber)
+            context.amount, context.currency = outcome.amount, outcome.currency
+            return outcome.rating_groups
+
+        return self._answered(exchange, work, creating=(subscriber, None), closing=True)
+
     # ---- one request, answered once ---------------------------------------------------------------
 
     def _answered(
@@ -128,7 +150,14 @@ class MultiserviceAdapter:
         if creating is not None:
             context.subscriber = creating[0]
         answers = work(context)
-        answer = ExchangeAnswer(session=exchange.session, sequence=exchange.sequence, answered_at=exchange.at, rating_groups=answers)
+        answer = ExchangeAnswer(
+            session=exchange.session,
+            sequence=exchange.sequence,
+            answered_at=exchange.at,
+            rating_groups=answers,
+            amount=context.amount,
+            currency=context.currency,
+        )
         return self._recorded(context, answer, creating=creating, closing=closing)
 
     def _prepared(self, exchange: Exchange, *, creating: bool) -> _Context | ExchangeAnswer:
