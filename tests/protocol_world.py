@@ -53,6 +53,7 @@ refill_plans:
     currency: EUR
     min_amount: "1"
     max_amount: "100"
+    account_role: payer
 """
 
 MAPPING_YAML = """

@@ -70,7 +70,7 @@ def gy_client(port: int, *, identity: str = CLIENT_IDENTITY) -> Iterator[GyClien
         application.wait_for_ready(timeout=READY_SECONDS_MAX)
         yield GyClient(node, application)
     finally:
-        node.stop(wait_timeout=5)
+        node.stop(wait_timeout=5, force=True)
 
 
 def ccr(
