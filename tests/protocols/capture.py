@@ -7,6 +7,7 @@ numbers) in a pcap file, so ``tshark -r`` decodes it without any capture privile
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -58,10 +59,8 @@ class Relay:
             pass
         finally:
             for end in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     end.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def close(self) -> None:
         self._closing.set()

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
-from collections.abc import Iterator
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import httpx
@@ -34,34 +30,6 @@ def _update(nchf: TestClient, reference: str, sequence: int, *usages: dict[str, 
     assert updated.status_code == 200, updated.text
     answer: dict[str, Any] = updated.json()
     return answer
-
-
-class _NotifyReceiver(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]]
-
-    def do_POST(self) -> None:
-        self.received.append({"path": self.path, "body": json.loads(self.rfile.read(int(self.headers["Content-Length"])))})
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *_: Any) -> None:
-        return
-
-
-@pytest.fixture
-def notify_server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """A consumer's notification endpoint: a real HTTP server on 127.0.0.1 that records what it receives."""
-    received: list[dict[str, Any]] = []
-    handler = type("Receiver", (_NotifyReceiver,), {"received": received})
-    server = HTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/smf/notify/pdu-1", received
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def _notify_pass(engine: Engine) -> list[str]:

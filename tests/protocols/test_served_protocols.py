@@ -24,7 +24,6 @@ from tests.protocol_world import MAPPING_YAML, MEGABYTE, balance, build_world
 from tests.protocols.capture import relay, write_pcap
 from tests.protocols.diameter_support import CLIENT_IDENTITY, INITIAL, TERMINATION, UPDATE, by_group, ccr, control, free_port, gy_client
 from tests.protocols.nchf_support import BASE, request, usage
-from tests.protocols.test_nchf_charging_data import notify_server  # noqa: F401 - the fixture
 
 SERVER_START_SECONDS_MAX = 30
 NOTIFY_SECONDS_MAX = 30
