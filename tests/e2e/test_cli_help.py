@@ -87,6 +87,8 @@ GROUPS = {
     "items",
     "fees",
     "notifications",
+    "diameter",
+    "diameter serve",
 }
 
 
