@@ -15,10 +15,18 @@ from starlette.exceptions import StarletteDeprecationWarning
 from kopek import Engine
 from kopek.api.app import create_app
 from tests.protocol_world import build_world, mapping
+from tests.protocols.diameter_support import wait_for_stopped_nodes
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient` is deprecated", StarletteDeprecationWarning)
     from fastapi.testclient import TestClient
+
+
+@pytest.fixture(scope="session", autouse=True)
+def diameter_nodes_stopped() -> Iterator[None]:
+    """The Diameter nodes the tests stopped in the background have all stopped when the run ends."""
+    yield
+    wait_for_stopped_nodes()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +24,25 @@ SERVER_IDENTITY = "kopek.localdomain"
 SERVER_REALM = "localdomain"
 READY_SECONDS_MAX = 10
 ANSWER_SECONDS_MAX = 10
+STOP_SECONDS_MAX = 30
+
+_stopping: list[threading.Thread] = []
+"""Nodes being stopped: python-diameter joins its idle threads for seconds after the sockets close, so a test
+starts that in the background and the session waits for them all at its end (:func:`wait_for_stopped_nodes`)."""
+
+
+def _stop_in_background(node: Node) -> None:
+    stopping = threading.Thread(target=node.stop, kwargs={"wait_timeout": 5, "force": True}, name="diameter-node-stop", daemon=True)
+    stopping.start()
+    _stopping.append(stopping)
+
+
+def wait_for_stopped_nodes() -> None:
+    """Join every node stop started by the tests; a node that will not stop fails the run."""
+    while _stopping:
+        stopping = _stopping.pop()
+        stopping.join(STOP_SECONDS_MAX)
+        assert not stopping.is_alive(), "a Diameter node did not stop"
 
 
 def free_port() -> int:
@@ -41,7 +61,7 @@ def kopek_node(engine: Engine, mapping: ProtocolMapping, port: int) -> Iterator[
     try:
         yield node
     finally:
-        node.stop(wait_timeout=5, force=True)
+        _stop_in_background(node)
 
 
 @dataclass
@@ -70,7 +90,7 @@ def gy_client(port: int, *, identity: str = CLIENT_IDENTITY) -> Iterator[GyClien
         application.wait_for_ready(timeout=READY_SECONDS_MAX)
         yield GyClient(node, application)
     finally:
-        node.stop(wait_timeout=5, force=True)
+        _stop_in_background(node)
 
 
 def ccr(
