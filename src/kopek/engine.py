@@ -203,7 +203,7 @@ class Engine:
     def account_operations(self, account_id: str, *, limit: int = 100, after_id: int = 0) -> list[AccountOperationRecord]:
         self.account(account_id)
         with self._uow(writes=False) as uow:
-            rows = uow.master.account_operations(account_id, limit=_page_size(limit), after_id=after_id)
+            rows = uow.master.account_operations(account_id, limit=_page_size(limit), after_id=_stored_id(after_id, "after_id"))
         return operation_records(rows)
 
     def adjust_balance(self, account_id: str, adjustment: AdjustmentInput, *, actor: str = "system") -> AccountView:
@@ -361,13 +361,15 @@ class Engine:
     def item_files(self, *, kind: ItemFileKind | None = None, limit: int = 100, after_id: int = 0) -> list[ItemFileView]:
         """The index of item files (of one kind, or all), oldest first."""
         with self._uow(writes=False) as uow:
-            records = uow.item_files.files(kind=kind.value if kind else None, after_id=after_id, limit=_page_size(limit))
+            records = uow.item_files.files(
+                kind=kind.value if kind else None, after_id=_stored_id(after_id, "after_id"), limit=_page_size(limit)
+            )
         return [item_file_view(record) for record in records]
 
     def item_file(self, file_id: int) -> ItemFileView:
         """One item file's manifest as the index holds it."""
         with self._uow(writes=False) as uow:
-            record = uow.item_files.file(file_id)
+            record = uow.item_files.file(_stored_id(file_id, "file_id"))
         if record is None:
             raise DoesNotExistError(code=Code.NOT_FOUND, message=f"item file {file_id} does not exist")
         return item_file_view(record)
@@ -456,7 +458,10 @@ class Engine:
         """Stored notifications with an id above ``after_id``, oldest first, optionally of one contract and kind."""
         with self._uow(writes=False) as uow:
             rows = uow.notifications.page(
-                contract_id=contract_id, kind=kind.value if kind else None, after_id=after_id, limit=_page_size(limit)
+                contract_id=contract_id,
+                kind=kind.value if kind else None,
+                after_id=_stored_id(after_id, "after_id"),
+                limit=_page_size(limit),
             )
         return [listed_notification(row) for row in rows]
 
@@ -481,6 +486,13 @@ def _page_size(limit: int) -> int:
     if not 1 <= limit <= limits.LIST_PAGE_SIZE_MAX:
         raise InvalidError(code=Code.LIMIT_EXCEEDED, message=f"a page holds 1 to {limits.LIST_PAGE_SIZE_MAX} records, not {limit}")
     return limit
+
+
+def _stored_id(value: int, name: str) -> int:
+    """``value`` when it may be the id of a stored record (or a cursor below one); else INVALID, never a database fault."""
+    if not 0 <= value <= limits.STORED_ID_MAX:
+        raise InvalidError(code=Code.REQUEST_INVALID, message=f"{name} is 0 to {limits.STORED_ID_MAX}, not {value}")
+    return value
 
 
 def _master_data_file(path: Path) -> MasterDataDocument:

@@ -209,7 +209,7 @@ HTTP_STATUS_BY_CATEGORY: dict[Category, int] = {
 }
 """HTTP status per category; INVALID errors about the body's syntax or size answer 400."""
 
-BAD_REQUEST_CODES: frozenset[Code] = frozenset({Code.REQUEST_MALFORMED, Code.REQUEST_TOO_LARGE, Code.LIMIT_EXCEEDED})
+BAD_REQUEST_CODES: frozenset[Code] = frozenset({Code.REQUEST_MALFORMED, Code.REQUEST_TOO_LARGE})
 
 
 UNAUTHENTICATED_CODES: frozenset[Code] = frozenset({Code.API_KEY_MISSING, Code.API_KEY_UNKNOWN})

@@ -17,6 +17,8 @@ MASTER_DATA_RECORDS_MAX: Final = 1_000_000
 BULK_RECORDS_PER_REQUEST_MAX: Final = 10_000
 DECIMAL_DIGITS_MAX: Final = 38
 LIST_PAGE_SIZE_MAX: Final = 1_000
+STORED_ID_MAX: Final = 2_147_483_647
+"""The largest numeric id of a stored record (and so of a paging cursor): PostgreSQL's ``INTEGER``, the type of those columns."""
 SESSION_TTL_MS_MIN: Final = 1_000
 SESSION_TTL_MS_MAX: Final = 86_400_000
 SESSION_QUOTA_STEPS_MAX: Final = 1_048_576

@@ -37,6 +37,7 @@ from kopek.api.errors import FaultBarrier, install_error_handlers
 from kopek.api.metrics import ChargeMetrics
 from kopek.api.notification_publishing import publishing_lifespan
 from kopek.api.request_limits import BodySizeLimit
+from kopek.api.request_text import NulCharacterRefusal
 from kopek.api.session_cleanup import cleanup_lifespan
 from kopek.engine import Engine
 from kopek.notify.publisher import PublisherSettings
@@ -54,6 +55,32 @@ see docs/errors.md for the categories and codes.
 
 DEFAULT_ITEM_FILES_DIRECTORY = Path("item-files")
 """Item files go to this folder under the server's working folder unless ``kopek serve --item-files-dir`` says otherwise."""
+
+
+ROUTE_MODULES = (
+    routes_catalog,
+    routes_subscriber_accounts,
+    routes_accounts,
+    routes_contracts,
+    routes_accesses,
+    routes_master_data,
+    routes_charging,
+    routes_operations,
+    routes_notifications,
+    routes_contract_states,
+    routes_sessions,
+    routes_cdrs,
+    routes_rating_jobs,
+    routes_item_files,
+    routes_fees,
+    routes_refills,
+)
+"""Every module of routes; each offers ``router()``."""
+
+
+def api_routes() -> list[APIRoute]:
+    """Every route of the API, as the modules declare them (for checks over all routes)."""
+    return [route for module in ROUTE_MODULES for route in module.router().routes if isinstance(route, APIRoute)]
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -90,32 +117,13 @@ def create_app(
         dependencies=[Depends(authorize)],
     )
     app.state.kopek = ApiContext(engine=engine, metrics=ChargeMetrics(), item_files_directory=item_files_directory)
-    routers = [
-        module.router()
-        for module in (
-            routes_catalog,
-            routes_subscriber_accounts,
-            routes_accounts,
-            routes_contracts,
-            routes_accesses,
-            routes_master_data,
-            routes_charging,
-            routes_operations,
-            routes_notifications,
-            routes_contract_states,
-            routes_sessions,
-            routes_cdrs,
-            routes_rating_jobs,
-            routes_item_files,
-            routes_fees,
-            routes_refills,
-        )
-    ]
+    routers = [module.router() for module in ROUTE_MODULES]
     for router in routers:
         app.include_router(router)
     install_error_handlers(app, [route for router in routers for route in router.routes if isinstance(route, APIRoute)])
     # The last middleware added runs first: the fault barrier wraps everything, the body
-    # bound is checked before any route reads a byte.
+    # bound is checked before any route reads a byte, then the text of the request.
+    app.add_middleware(NulCharacterRefusal)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(FaultBarrier)
     return app

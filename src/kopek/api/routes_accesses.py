@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Query
-
-from kopek import limits
 from kopek.admin.master_data import AccessInput
 from kopek.admin.views import AccessView
-from kopek.api.context import Context
+from kopek.api.context import Context, IdentifierQuery
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
-
-IdentifierQuery = Annotated[str, Query(min_length=1, max_length=limits.IDENTIFIER_CHARS_MAX)]
 
 
 def create_access(record: AccessInput, context: Context) -> AccessView:

@@ -30,7 +30,7 @@ from pydantic import (
 from kopek import limits
 from kopek.domain.periods import Cycle, Period
 from kopek.domain.units import Unit
-from kopek.money import NotADecimalError, RoundingMode, to_decimal, to_text
+from kopek.money import NotADecimalError, RoundingMode, quantity_text, to_decimal, to_text
 
 
 def _parse_decimal(value: object) -> Decimal:
@@ -47,6 +47,14 @@ Dec = Annotated[
     WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}, {"type": "integer"}]}),
 ]
 """An exact decimal: written as a string or an integer (never a binary float)."""
+
+Quantity = Annotated[
+    Decimal,
+    BeforeValidator(_parse_decimal),
+    PlainSerializer(quantity_text, return_type=str, when_used="json"),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}, {"type": "integer"}]}),
+]
+"""An exact quantity: read like :data:`Dec`, written in canonical text (no trailing zeros, see :func:`kopek.money.quantity_text`)."""
 
 NonNegativeDec = Annotated[Dec, Field(ge=0)]
 PositiveDec = Annotated[Dec, Field(gt=0)]
