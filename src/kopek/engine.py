@@ -151,9 +151,10 @@ class Engine:
             uow.commit()
             return created
 
-    def revoke_api_key(self, name: str, *, actor: str = "system") -> None:
+    def revoke_api_key(self, name: str, *, actor: str = "system", force: bool = False) -> None:
+        """Revoke an active key; the last one only with ``force`` (see docs/security.md)."""
         with self._uow() as uow:
-            api_keys.revoke_api_key(uow, name, actor=actor, at=self._clock())
+            api_keys.revoke_api_key(uow, name, actor=actor, at=self._clock(), force=force)
             uow.commit()
 
     def api_keys(self) -> list[ApiKeyView]:

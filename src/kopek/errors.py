@@ -110,6 +110,8 @@ class Code(StrEnum):
     API_KEY_MISSING = "api_key_missing"
     API_KEY_UNKNOWN = "api_key_unknown_or_revoked"
     API_KEY_ROLE_INSUFFICIENT = "api_key_role_insufficient"
+    LAST_API_KEY = "api_key_is_the_last_active_one"
+    NO_API_KEY_FOR_PUBLIC_ADDRESS = "no_api_key_for_a_public_address"
     # TEMPORARY_ILLEGAL_STATE
     CONTRACT_MIGRATING = "contract_migrating"
     STORAGE_BUSY = "storage_busy"

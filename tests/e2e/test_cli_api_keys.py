@@ -15,7 +15,7 @@ def test_create_list_and_revoke_an_api_key(tmp_path: Path) -> None:
 
     created = kopek.json("api-keys", "create", "billing", "--role", "charging")
     listed = kopek.json("api-keys", "list")
-    kopek.ok("api-keys", "revoke", "billing")
+    kopek.ok("api-keys", "revoke", "billing", "--force")  # the last active key
     again = kopek.refused("api-keys", "revoke", "billing")
 
     assert created["secret"].startswith("kpk_") and created["role"] == "charging"

@@ -77,6 +77,10 @@ ROUTE_MODULES = (
 )
 """Every module of routes; each offers ``router()``."""
 
+OPEN_ROUTE_MODULES = (routes_operations,)
+"""Routes that need no API key: ``/healthz`` and ``/metrics``. The OpenAPI document and its page
+(``/v1/openapi.json``, ``/v1/docs``) need none either: they describe the API and hold no data."""
+
 
 def api_routes() -> list[APIRoute]:
     """Every route of the API, as the modules declare them (for checks over all routes)."""
@@ -94,6 +98,7 @@ def create_app(
     cleanup_interval_seconds: float = 0,
     item_files_directory: Path = DEFAULT_ITEM_FILES_DIRECTORY,
     notification_publishing: PublisherSettings | None = None,
+    open_without_keys: bool = True,
 ) -> FastAPI:
     """The HTTP API over ``engine``; the caller owns the engine and closes it.
 
@@ -101,6 +106,8 @@ def create_app(
     background at that interval while the app serves. ``item_files_directory`` is where
     item-file exports write (docs/item-files.md). ``notification_publishing`` runs the publisher
     of stored notifications to NATS JetStream in the background (docs/notifications.md).
+    ``open_without_keys`` false: while no active API key exists, refuse every request but
+    ``/healthz`` and ``/metrics`` rather than answer everyone (docs/security.md).
     """
     app = FastAPI(
         title="kopek",
@@ -114,12 +121,14 @@ def create_app(
         lifespan=publishing_lifespan(
             cleanup_lifespan(engine, cleanup_interval_seconds), engine.notification_outbox(), notification_publishing
         ),
-        dependencies=[Depends(authorize)],
     )
-    app.state.kopek = ApiContext(engine=engine, metrics=ChargeMetrics(), item_files_directory=item_files_directory)
+    app.state.kopek = ApiContext(
+        engine=engine, metrics=ChargeMetrics(), item_files_directory=item_files_directory, open_without_keys=open_without_keys
+    )
     routers = [module.router() for module in ROUTE_MODULES]
-    for router in routers:
-        app.include_router(router)
+    for module, router in zip(ROUTE_MODULES, routers, strict=True):
+        # Keys are checked per router, so the document declares security on exactly the routes that need a key.
+        app.include_router(router, dependencies=[] if module in OPEN_ROUTE_MODULES else [Depends(authorize)])
     install_error_handlers(app, [route for router in routers for route in router.routes if isinstance(route, APIRoute)])
     # The last middleware added runs first: the fault barrier wraps everything, the body
     # bound is checked before any route reads a byte, then the text of the request.

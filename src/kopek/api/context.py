@@ -15,12 +15,15 @@ from kopek.engine import Engine
 
 @dataclass(frozen=True, slots=True)
 class ApiContext:
-    """The engine an app serves, the metrics it keeps and the folder it writes item files to."""
+    """The engine an app serves, the metrics it keeps, the folder it writes item files to and whether it may serve open."""
 
     engine: Engine
     metrics: ChargeMetrics
     item_files_directory: pathlib.Path = field(default_factory=lambda: pathlib.Path("item-files"))
     """Where ``POST /v1/item-files:export`` writes; set by the server, never by a request."""
+    open_without_keys: bool = True
+    """Whether the API answers everyone while no active API key exists (a loopback server, ``--no-auth``);
+    false: it then refuses every request but ``/healthz`` and ``/metrics``."""
 
 
 def api_context(request: Request) -> ApiContext:

@@ -73,6 +73,6 @@ def router() -> APIRouter:
         status_code=201,
         response_model=AccountView,
         summary="Adjust an account's balance",
-        responses=error_responses(404, 422),
+        responses=error_responses(404, 409, 422),
     )
     return routes

@@ -8,6 +8,7 @@ Errors exit 1 and print the structured error on stderr.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated
 
@@ -33,6 +34,8 @@ from kopek.cli import (
 )
 from kopek.cli.options import DatabaseUrl, Json, open_engine, shown_url
 from kopek.cli.output import Output, reporting
+from kopek.engine import Engine
+from kopek.errors import Code, IllegalStateError, Reason
 from kopek.notify import publisher
 
 app = typer.Typer(
@@ -101,10 +104,21 @@ def serve(
     nats_subject_prefix: notifications.SubjectPrefix = publisher.SUBJECT_PREFIX_DEFAULT,
     nats_stream: notifications.Stream = publisher.STREAM_DEFAULT,
     publish_interval_seconds: notifications.PublishIntervalSeconds = publisher.PUBLISH_INTERVAL_SECONDS_DEFAULT,
+    no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--no-auth",
+            help="While no API key exists, serve open to anyone who reaches the address, even one that is not loopback.",
+        ),
+    ] = False,
     database_url: DatabaseUrl = None,
+    json_output: Json = False,
 ) -> None:
-    """Serve the HTTP API (JSON under /v1, OpenAPI at /docs) with uvicorn; with --nats-url, publish notifications to NATS."""
-    output = Output()
+    """Serve the HTTP API (JSON under /v1, OpenAPI at /v1/docs) with uvicorn; with --nats-url, publish notifications to NATS.
+
+    Without any API key it serves only on a loopback address, or with --no-auth (docs/security.md).
+    """
+    output = Output(json_output)
     with reporting(output):
         # Imported here so that the rest of the CLI works without the web stack loaded.
         import uvicorn
@@ -114,15 +128,61 @@ def serve(
         publishing = notifications.publisher_settings(nats_url, nats_subject_prefix, nats_stream, interval_seconds=publish_interval_seconds)
         engine = open_engine(database_url)
         try:
+            open_without_keys = serving_policy(engine, host, no_auth=no_auth)
             api = create_app(
                 engine,
                 cleanup_interval_seconds=cleanup_interval_seconds,
                 item_files_directory=item_files_dir,
                 notification_publishing=publishing,
+                open_without_keys=open_without_keys,
             )
             uvicorn.run(api, host=host, port=port, log_level=log_level)
         finally:
             engine.close()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reached from this machine only: ``localhost`` or a loopback address."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serving_policy(engine: Engine, host: str, *, no_auth: bool) -> bool:
+    """Whether the server may answer everyone while no API key exists; says on stderr how it serves.
+
+    Without a key it serves open on a loopback address or with ``--no-auth``, and refuses to start
+    otherwise. With keys on another address it never serves open, even once the last key is revoked.
+    """
+    console = Output.console(stderr=True)
+    loopback = is_loopback(host)
+    if engine.authenticate(None).keys_in_use:
+        console.print("API keys in use: every request but /healthz and /metrics needs an active key.", markup=False)
+        return loopback or no_auth
+    if no_auth:
+        console.print(
+            f"kopek serves WITHOUT authentication on {host} (--no-auth): while no API key exists, anyone who reaches it "
+            "may do anything, administration included.",
+            style="bold yellow",
+            markup=False,
+        )
+        return True
+    if loopback:
+        console.print(
+            f"No API key exists: the API is open to this machine only ({host}). Create a key with 'kopek api-keys create' "
+            "before serving on another address.",
+            markup=False,
+        )
+        return True
+    raise IllegalStateError(
+        code=Code.NO_API_KEY_FOR_PUBLIC_ADDRESS,
+        reason=Reason.NOT_AUTHORIZED,
+        message=f"no API key exists, and {host} is not a loopback address: anyone reaching it could do anything. "
+        "Create a key with 'kopek api-keys create', serve on 127.0.0.1, or pass --no-auth to serve open on purpose",
+    )
 
 
 def main() -> None:
