@@ -100,9 +100,7 @@ def _wait_for_rating_jobs() -> None:
 
 
 @pytest.mark.parametrize("keys", [pytest.param(False, id="open"), pytest.param(True, id="with-api-key")])
-def test_no_operation_answers_a_server_error_or_outside_its_document(
-    engine: Engine, tmp_path: Path, keys: bool, quiet_logs: None
-) -> None:
+def test_no_operation_answers_a_server_error_or_outside_its_document(engine: Engine, tmp_path: Path, keys: bool, quiet_logs: None) -> None:
     build_world(engine)
     bearer = engine.create_api_key("fuzzer", ApiKeyRole.ADMIN).secret if keys else None
     app = create_app(engine, item_files_directory=tmp_path / "item-files")

@@ -90,7 +90,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> _Served:
 def test_serve_on_a_public_address_without_any_key_is_refused(tmp_path: Path, served: _Served) -> None:
     kopek = Kopek(f"sqlite:///{tmp_path / 'kopek.db'}")
 
-    result = kopek.db("serve", "--host", "0.0.0.0", "--json")  # noqa: S104 - the address is refused, never bound
+    result = kopek.db("serve", "--host", "0.0.0.0", "--json")  # refused before anything is bound
 
     assert result.exit_code == 1
     assert '"code": "no_api_key_for_a_public_address"' in result.stderr
@@ -101,7 +101,7 @@ def test_serve_on_a_public_address_without_any_key_is_refused(tmp_path: Path, se
 def test_serve_with_no_auth_says_so_and_serves_open(tmp_path: Path, served: _Served) -> None:
     kopek = Kopek(f"sqlite:///{tmp_path / 'kopek.db'}")
 
-    result = kopek.db("serve", "--host", "0.0.0.0", "--no-auth")  # noqa: S104 - uvicorn is replaced, nothing is bound
+    result = kopek.db("serve", "--host", "0.0.0.0", "--no-auth")  # uvicorn is replaced: nothing is bound
 
     assert result.exit_code == 0, result.stderr
     assert "WITHOUT authentication" in result.stderr
@@ -124,7 +124,7 @@ def test_serve_with_keys_on_a_public_address_never_opens(tmp_path: Path, served:
     kopek = Kopek(url)
     kopek.ok("api-keys", "create", "only", "--role", "admin")
 
-    result = kopek.db("serve", "--host", "0.0.0.0")  # noqa: S104 - uvicorn is replaced, nothing is bound
+    result = kopek.db("serve", "--host", "0.0.0.0")  # uvicorn is replaced: nothing is bound
     kopek.ok("api-keys", "revoke", "only", "--force")
 
     assert result.exit_code == 0, result.stderr
