@@ -119,9 +119,13 @@ class Engine:
 
     def load_catalog(self, source: Path | str | dict[str, Any], *, actor: str = "system") -> int:
         """Validate and store a catalog (a file path or a parsed document); returns its version."""
+        return self.load_catalog_version(source, actor=actor).version
+
+    def load_catalog_version(self, source: Path | str | dict[str, Any], *, actor: str = "system") -> CatalogVersion:
+        """Like :meth:`load_catalog`, telling also whether a version was created (not: the newest already was this catalog)."""
         document, name = (read_document(Path(source)), str(source)) if isinstance(source, Path | str) else (source, "request")
         with self._uow() as uow:
-            return load_catalog(uow, document, source=name, actor=actor, at=self._clock()).version
+            return load_catalog(uow, document, source=name, actor=actor, at=self._clock())
 
     def catalog(self) -> CatalogVersion:
         with self._uow(writes=False) as uow:

@@ -94,6 +94,7 @@ class Code(StrEnum):
     CURRENCY_MISMATCH = "currency_mismatch"
     REFILL_ACCOUNT_NOT_PREPAID = "refill_account_is_not_prepaid"
     BONUS_COUNTER_NOT_IN_CONTRACT = "bonus_counter_not_in_contract"
+    CATALOG_DROPS_WHAT_CONTRACTS_USE = "catalog_drops_what_contracts_use"
     # ILLEGAL_STATE
     CONTRACT_OUT_OF_VALIDITY = "contract_out_of_validity_period"
     CONTRACT_LOCKED = "contract_locked"

@@ -40,6 +40,8 @@ CDR_IMPORT_ROWS_PER_STEP: Final = 1_000
 """CDRs an import checks and writes together (one commit each unless the import is strict)."""
 CDR_IMPORT_FAILURES_REPORTED_MAX: Final = 1_000
 """An import report lists at most this many refused rows; it always counts all of them."""
+CATALOG_CONFLICT_CONTRACTS_SHOWN_MAX: Final = 20
+"""A refused catalog load names at most this many contracts for each charge plan, counter or item class it drops."""
 COUNTER_THRESHOLDS_MAX: Final = 64
 """Thresholds one counter of a charge plan may declare."""
 PLAN_FEES_MAX: Final = 64

@@ -13,8 +13,6 @@ from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
 from kopek.charging.results import AccountView
 
-"""Who the audit log names for adjustments made over HTTP (until API keys name callers)."""
-
 OPERATIONS_PAGE_SIZE_DEFAULT = 100
 
 
