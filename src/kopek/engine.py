@@ -175,7 +175,7 @@ class Engine:
 
     def create_subscriber_account(self, record: SubscriberAccountInput) -> SubscriberAccountView:
         with self._uow() as uow:
-            master_data.create_subscriber_account(uow, record, at=self._clock())
+            master_data.create_subscriber_account(uow, record, at=self._clock(), catalog=self._catalog_or_none(uow))
             uow.commit()
         return self.subscriber_account(record.id)
 
@@ -194,7 +194,7 @@ class Engine:
 
     def add_account(self, subscriber_account_id: str, record: AccountInput) -> AccountView:
         with self._uow() as uow:
-            master_data.add_account(uow, subscriber_account_id, record, at=self._clock())
+            master_data.add_account(uow, subscriber_account_id, record, at=self._clock(), catalog=self._catalog_or_none(uow))
             uow.commit()
         return self.account(record.id)
 
@@ -213,7 +213,7 @@ class Engine:
 
     def adjust_balance(self, account_id: str, adjustment: AdjustmentInput, *, actor: str = "system") -> AccountView:
         with self._uow() as uow:
-            account = master_data.adjust_balance(uow, account_id, adjustment, at=self._clock())
+            account = master_data.adjust_balance(uow, account_id, adjustment, at=self._clock(), catalog=self._catalog_or_none(uow))
             uow.catalogs.audit(
                 at=self._clock(),
                 actor=actor,

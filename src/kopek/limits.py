@@ -16,6 +16,8 @@ CATALOG_NODE_DEPTH_MAX: Final = 32
 MASTER_DATA_RECORDS_MAX: Final = 1_000_000
 BULK_RECORDS_PER_REQUEST_MAX: Final = 10_000
 DECIMAL_DIGITS_MAX: Final = 38
+CURRENCY_DECIMALS_MAX: Final = 18
+"""The most decimal places a catalog may declare for a currency's entered amounts."""
 LIST_PAGE_SIZE_MAX: Final = 1_000
 STORED_ID_MAX: Final = 2_147_483_647
 """The largest numeric id of a stored record (and so of a paging cursor): PostgreSQL's ``INTEGER``, the type of those columns."""

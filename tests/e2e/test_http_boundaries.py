@@ -90,6 +90,25 @@ def test_an_escaped_backslash_before_u0000_is_not_a_nul_character(client: TestCl
     assert client.post("/v1/charging", json=body).status_code == 201
 
 
+def test_an_opening_balance_past_the_cents_is_invalid_naming_the_field(client: TestClient) -> None:
+    account = {"id": "zoe-prepaid", "kind": "prepaid", "initial_balance": "10.001"}
+    error = error_of(client.post("/v1/subscriber-accounts", json={"id": "zoe", "currency": "EUR", "accounts": [account]}), 422)
+
+    assert (error["code"], error["details"][0]["location"]) == (
+        "amount_has_more_places_than_its_currency",
+        ["accounts", 0, "initial_balance"],
+    )
+    assert error_of(client.get("/v1/subscriber-accounts/zoe"), 404)["code"] == "not_found"
+
+
+def test_an_adjustment_past_the_cents_is_invalid(client: TestClient) -> None:
+    body = '{"amount": 0.1000000000000000055511151231257827}'
+    response = client.post("/v1/accounts/alice-prepaid/adjustments", content=body, headers={"content-type": "application/json"})
+
+    assert error_of(response, 422)["code"] == "amount_has_more_places_than_its_currency"
+    assert ok(client.get("/v1/accounts/alice-prepaid"))["balance"] == "10.00"
+
+
 @pytest.mark.parametrize("content", [pytest.param(b"", id="empty"), pytest.param(b"\n \n", id="blank-lines")])
 def test_a_restore_without_any_contract_state_is_invalid(client: TestClient, content: bytes) -> None:
     response = client.post("/v1/contract-states:restore?mode=ALL_OR_NOTHING", content=content)

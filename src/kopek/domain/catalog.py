@@ -612,13 +612,27 @@ class RefillPlan(Frozen):
         return self
 
 
+class CurrencyScale(Frozen):
+    """The decimal places amounts entered in a currency may have, instead of its ISO 4217 minor unit
+    (an operator keeping sub-cent balances, or a currency ISO 4217 does not list); see :mod:`kopek.domain.currencies`."""
+
+    code: str = Field(pattern=r"^[A-Z]{3}$")
+    decimals: int = Field(ge=0, le=limits.CURRENCY_DECIMALS_MAX)
+
+
 class Catalog(Frozen):
-    """Everything kopek needs to price: item classes, charge plans, refill plans and calendars."""
+    """Everything kopek needs to price: item classes, charge plans, refill plans, calendars and currency scales."""
 
     item_classes: tuple[ItemClass, ...] = ()
     charge_plans: tuple[ChargePlan, ...] = ()
     calendars: tuple[Calendar, ...] = ()
     refill_plans: tuple[RefillPlan, ...] = ()
+    currencies: tuple[CurrencyScale, ...] = ()
+
+    @property
+    def currency_decimals(self) -> dict[str, int]:
+        """The scales this catalog declares, by currency code (the others are ISO 4217's)."""
+        return {scale.code: scale.decimals for scale in self.currencies}
 
     def refill_plan(self, name: str) -> RefillPlan | None:
         return next((record for record in self.refill_plans if record.name == name), None)
