@@ -11,6 +11,8 @@ PROPERTY_NAME_CHARS_MAX: Final = 64
 PROPERTY_STRING_CHARS_MAX: Final = 1_024
 IDENTIFIER_CHARS_MAX: Final = 128
 IDEMPOTENCY_KEY_CHARS_MAX: Final = 128
+AUDIT_TEXT_CHARS_MAX: Final = 256
+"""The longest actor, action or target an audit filter may name (the columns' width)."""
 CATALOG_BYTES_MAX: Final = 16_777_216
 CATALOG_NODE_DEPTH_MAX: Final = 32
 MASTER_DATA_RECORDS_MAX: Final = 1_000_000

@@ -16,6 +16,7 @@ import kopek
 from kopek.api import (
     routes_accesses,
     routes_accounts,
+    routes_audit,
     routes_catalog,
     routes_cdrs,
     routes_charging,
@@ -74,6 +75,7 @@ ROUTE_MODULES = (
     routes_item_files,
     routes_fees,
     routes_refills,
+    routes_audit,
 )
 """Every module of routes; each offers ``router()``."""
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek.admin.master_data import AwareDatetime
+from kopek.api.auth import Actor
 from kopek.api.context import Context, IdentifierPath
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
@@ -30,8 +31,8 @@ class FeeRunRequest(BaseModel):
     notifications: Flag = Field(default=False, description="List each contract's fee_applied notifications in the report.")
 
 
-def run_fees(request: FeeRunRequest, context: Context) -> FeeRunReport:
-    return context.engine.run_fees(request.until, notifications=request.notifications)
+def run_fees(request: FeeRunRequest, context: Context, actor: Actor) -> FeeRunReport:
+    return context.engine.run_fees(request.until, notifications=request.notifications, actor=actor)
 
 
 def read_activations(contract_id: IdentifierPath, context: Context) -> list[ActivationView]:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from kopek import limits
+from kopek.api.auth import Actor
 from kopek.api.context import AfterIdQuery, Context, PageSizeQuery, RecordIdPath
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
@@ -37,7 +38,7 @@ class ItemFilesPage(BaseModel):
     next_after_id: int | None = Field(description="Pass as after_id to read the next page; none when this page is the last.")
 
 
-async def export_item_files(request: ItemFileExportRequest, context: Context) -> ExportReport:
+async def export_item_files(request: ItemFileExportRequest, context: Context, actor: Actor) -> ExportReport:
     """Write every item not yet in a file of its kind into new files (each with a manifest) in the server's
     item-files folder. Files an interrupted export left unfinished are written first. Exactly once: no item
     is left out or lands in two files of one kind, whatever crashes or runs at the same time."""
@@ -48,6 +49,7 @@ async def export_item_files(request: ItemFileExportRequest, context: Context) ->
         kinds=kinds,
         file_format=request.format,
         rows_per_file=request.rows_per_file,
+        actor=actor,
     )
 
 

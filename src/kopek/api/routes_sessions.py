@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek import limits
+from kopek.api.auth import Actor
 from kopek.api.context import Context, IdentifierPath, PageSizeQuery
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
@@ -162,9 +163,9 @@ def cleanup_session(session_id: IdentifierPath, context: Context) -> SessionResu
     return context.engine.cleanup_session(session_id)
 
 
-def cleanup_expired_sessions(context: Context) -> CleanupReport:
-    """One expiry pass: end every live session past its expiry with its default resolution."""
-    return context.engine.cleanup_expired_sessions()
+def cleanup_expired_sessions(context: Context, actor: Actor) -> CleanupReport:
+    """One expiry pass: end every live session past its expiry with its default resolution. Audited."""
+    return context.engine.cleanup_expired_sessions(actor=actor)
 
 
 def list_live_sessions(

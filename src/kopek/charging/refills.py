@@ -82,11 +82,12 @@ class RefillResult(_Record):
     replayed: bool = False
 
 
-def refill(command: RefillCommand, context: ChargingContext) -> RefillResult:
-    """Apply one refill, all or nothing; a retry with the same refill id and request changes nothing more."""
+def refill(command: RefillCommand, context: ChargingContext, *, actor: str = "system") -> RefillResult:
+    """Apply one refill, all or nothing, audited as ``actor``'s in the same commit; a retry with the same refill id
+    and request changes nothing more (and is not audited again)."""
     try:
         with UnitOfWork(context.engine) as uow:
-            result = _refill_in(uow, command, context)
+            result = _refill_in(uow, command, context, actor)
             uow.commit()
             return result
     except sa.exc.OperationalError as error:
@@ -126,7 +127,7 @@ def _replay(uow: UnitOfWork, command: RefillCommand) -> RefillResult | None:
     return RefillResult.model_validate_json(stored_result).model_copy(update={"replayed": True})
 
 
-def _refill_in(uow: UnitOfWork, command: RefillCommand, context: ChargingContext) -> RefillResult:
+def _refill_in(uow: UnitOfWork, command: RefillCommand, context: ChargingContext, actor: str) -> RefillResult:
     replay = _replay(uow, command)
     if replay is not None:
         return replay
@@ -178,6 +179,10 @@ def _refill_in(uow: UnitOfWork, command: RefillCommand, context: ChargingContext
             "created_at": now,
             "result": result.model_dump_json(),
         }
+    )
+    audited = {"refill_id": command.refill_id, "refill_plan": plan.name, "account_id": account_id, "operation_id": operation_id}
+    uow.audit.record(
+        at=now, actor=actor, action="refill.apply", target=f"contract/{contract.id}", details=audited | {"amount": result.amount}
     )
     return result
 

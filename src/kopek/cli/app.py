@@ -18,6 +18,7 @@ from kopek import __version__
 from kopek.cli import (
     accounts,
     api_keys,
+    audit,
     catalog,
     cdrs,
     charging,
@@ -47,6 +48,7 @@ app = typer.Typer(
 )
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(api_keys.app, name="api-keys")
+app.add_typer(audit.app, name="audit")
 app.add_typer(master_data.app, name="master-data")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(contracts.app, name="contracts")

@@ -85,7 +85,7 @@ def demo(
         world = build_world(subscribers=subscribers, items=items, seed=seed)
         with Engine(url) as engine:
             engine.load_catalog(examples_folder() / "catalog.yaml", actor="demo")
-            engine.load_master_data(world.master_data)
+            engine.load_master_data(world.master_data, actor="demo")
             tally = charge_all(engine, world.items, console=Output.console(stderr=True))
             summary = _summarize(engine, world, tally, url=url, seed=seed)
         summary.wall_seconds = time.perf_counter() - started

@@ -1,14 +1,14 @@
-"""Stored catalogs (each load is a new version) and the audit log of administrative operations."""
+"""Stored catalogs (each load of a changed catalog is a new version), and what the contracts use of them."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from kopek.store.schema import activation_counters, audit_log, catalogs, charging_sessions, contract_items, counters
+from kopek.store.audit_store import AuditStore
+from kopek.store.schema import activation_counters, catalogs, charging_sessions, contract_items, counters
 
 LIVE_SESSION = "active"
 
@@ -67,10 +67,8 @@ class CatalogStore:
         return list(self._connection.execute(query).scalars())
 
     def audit(self, *, at: datetime, actor: str, action: str, target: str, details: dict[str, Any]) -> None:
-        self._connection.execute(
-            sa.insert(audit_log).values(at=at, actor=actor, action=action, target=target, details=json.dumps(details, sort_keys=True))
-        )
+        """A succeeded operation, in the audit log (kept for the callers that wrote it here first; see AuditStore)."""
+        AuditStore(self._connection).record(at=at, actor=actor, action=action, target=target, details=details)
 
     def audit_entries(self, limit: int) -> list[dict[str, Any]]:
-        rows = self._connection.execute(sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)).mappings()
-        return [dict(row) | {"details": json.loads(row["details"])} for row in rows]
+        return AuditStore(self._connection).newest(limit)
