@@ -60,6 +60,7 @@ from kopek.batch.rating_jobs import (
 )
 from kopek.charging import fees, refills, sessions
 from kopek.charging.offline import ChargeCommand, ChargingContext, account_view, charge
+from kopek.charging.price_enquiry import PriceEnquiry, enquire_price
 from kopek.charging.results import AccountView, ChargeResult, ResultOptions
 from kopek.charging.session_views import CleanupReport, SessionResult, SessionView, StartSession, StopSession, UpdateSession
 from kopek.clock import Clock, IdSource, random_ids, system_clock
@@ -326,6 +327,10 @@ class Engine:
         """Charge one chargeable item (offline charging); see :mod:`kopek.charging.offline`."""
         command = ChargeCommand(item, options or ResultOptions(), idempotency_key, sender_job_id)
         return charge(command, self._charging)
+
+    def price_enquiry(self, item: ChargeableItem) -> PriceEnquiry:
+        """What ``item`` would cost now, rated as a charge would be, changing nothing."""
+        return enquire_price(item, self._charging)
 
     # ---- batch rating: the CDR store (see docs/batch.md) ------------------------------------------
 

@@ -76,6 +76,8 @@ class Code(StrEnum):
     CDR_INVALID = "cdr_invalid"
     CDR_FILE_FORMAT_UNKNOWN = "cdr_file_format_unknown"
     REFILL_AMOUNT_OUT_OF_BOUNDS = "refill_amount_out_of_bounds"
+    PROTOCOL_MAPPING_INVALID = "protocol_mapping_invalid"
+    PROTOCOL_SEQUENCE_OUT_OF_ORDER = "protocol_sequence_out_of_order"
     AMOUNT_PLACES_EXCEED_CURRENCY = "amount_has_more_places_than_its_currency"
     # PREREQUISITE_MISSING
     ITEM_CLASS_UNKNOWN = "item_class_unknown"

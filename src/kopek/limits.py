@@ -68,3 +68,15 @@ NOTIFICATION_PUBLISH_BATCHES_PER_PASS_MAX: Final = 100
 """Batches one publishing pass handles; what is left waits for the next pass."""
 NATS_NAME_CHARS_MAX: Final = 128
 """The longest NATS subject prefix or JetStream stream name the publisher accepts."""
+PROTOCOL_MAPPING_RULES_MAX: Final = 1_000
+"""Subscriber rules, and rating groups, one protocol mapping file may declare."""
+PROTOCOL_RATING_GROUPS_PER_REQUEST_MAX: Final = 64
+"""Rating groups (Nchf multipleUnitUsage entries, Diameter Multiple-Services-Credit-Control AVPs) one request may carry."""
+PROTOCOL_GRACE_SECONDS: Final = 60
+"""A protocol grant stays reserved this long after its validity time, for the report that ends it to arrive."""
+PROTOCOL_IDENTIFIER_CHARS_MAX: Final = 256
+"""The longest subscriber identifier, notify URI part or Diameter Session-Id an adapter accepts."""
+NCHF_NOTIFY_BATCH_MAX: Final = 100
+"""Re-authorizations one notify pass sends; the rest waits for the next pass."""
+NCHF_NOTIFY_TIMEOUT_SECONDS: Final = 5
+"""How long a ChargingNotify request to a consumer may take before the pass gives up on it (retried next pass)."""

@@ -89,6 +89,8 @@ GROUPS = {
     "items",
     "fees",
     "notifications",
+    "diameter",
+    "diameter serve",
 }
 
 

@@ -15,7 +15,9 @@ from fastapi.testclient import TestClient
 
 from kopek import Engine
 from kopek.admin.api_keys import ApiKeyRole
+from kopek.api import serving
 from kopek.api.app import create_app
+from kopek.api.serving import ServeSettings, build_app
 from kopek.errors import Code, IllegalStateError
 from tests.e2e.cli_support import Kopek
 
@@ -69,21 +71,23 @@ def test_a_server_that_does_not_serve_open_refuses_every_request_once_no_key_is_
 
 
 class _Served:
-    """What ``kopek serve`` would run: uvicorn is replaced so no socket opens on a public address."""
+    """What ``kopek serve`` would serve: the server is replaced, so no socket opens on a public address."""
 
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
 
-    def run(self, app: Any, **options: Any) -> None:
-        self.calls.append({"app": app, **options})
+    def serve(self, settings: ServeSettings, **options: Any) -> None:
+        self.calls.append({"settings": settings, **options})
+
+    def app(self) -> Any:
+        """The app a worker would build from the settings ``kopek serve`` passed."""
+        return build_app(self.calls[0]["settings"])
 
 
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> _Served:
-    import uvicorn
-
     record = _Served()
-    monkeypatch.setattr(uvicorn, "run", record.run)
+    monkeypatch.setattr(serving, "serve", record.serve)
     return record
 
 
@@ -101,11 +105,11 @@ def test_serve_on_a_public_address_without_any_key_is_refused(tmp_path: Path, se
 def test_serve_with_no_auth_says_so_and_serves_open(tmp_path: Path, served: _Served) -> None:
     kopek = Kopek(f"sqlite:///{tmp_path / 'kopek.db'}")
 
-    result = kopek.db("serve", "--host", "0.0.0.0", "--no-auth")  # uvicorn is replaced: nothing is bound
+    result = kopek.db("serve", "--host", "0.0.0.0", "--no-auth")  # the server is replaced: nothing is bound
 
     assert result.exit_code == 0, result.stderr
     assert "WITHOUT authentication" in result.stderr
-    with TestClient(served.calls[0]["app"]) as client:
+    with TestClient(served.app()) as client:
         assert client.get("/v1/accesses?service_id=mobile&user_id=nobody").status_code == 200
 
 
@@ -124,11 +128,11 @@ def test_serve_with_keys_on_a_public_address_never_opens(tmp_path: Path, served:
     kopek = Kopek(url)
     kopek.ok("api-keys", "create", "only", "--role", "admin")
 
-    result = kopek.db("serve", "--host", "0.0.0.0")  # uvicorn is replaced: nothing is bound
+    result = kopek.db("serve", "--host", "0.0.0.0")  # the server is replaced: nothing is bound
     kopek.ok("api-keys", "revoke", "only", "--force")
 
     assert result.exit_code == 0, result.stderr
-    with TestClient(served.calls[0]["app"]) as client:
+    with TestClient(served.app()) as client:
         assert client.get("/v1/accesses?service_id=mobile&user_id=nobody").status_code == 401
 
 

@@ -21,8 +21,8 @@ from tests.worlds import build_world, call
 
 
 @pytest.fixture
-def database(any_url: str) -> Iterator[sa.Engine]:
-    opened = create_database_engine(any_url)
+def database(fresh_any_url: str) -> Iterator[sa.Engine]:
+    opened = create_database_engine(fresh_any_url)
     try:
         yield opened
     finally:

@@ -2,7 +2,7 @@
 
 :func:`create_app` wires everything for one engine; nothing is built at import time
 and no module holds state, so several apps (over several engines) can live in one
-process. The CLI's ``kopek serve`` runs ``create_app(engine)`` under uvicorn.
+process. The CLI's ``kopek serve`` runs it under Granian (:mod:`kopek.api.serving`).
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ from kopek.api.request_text import NulCharacterRefusal
 from kopek.api.session_cleanup import cleanup_lifespan
 from kopek.engine import Engine
 from kopek.notify.publisher import PublisherSettings
+from kopek.protocols.mapping import ProtocolMapping
+from kopek.protocols.nchf.app import API_ROOT_PATH, nchf_app
+from kopek.protocols.nchf.charging_data import ChargingData
+from kopek.protocols.nchf.notify import notify_lifespan
 
 DESCRIPTION = """
 kopek, a convergent charging engine: pricing catalog, master data (subscriber
@@ -100,6 +104,8 @@ def create_app(
     cleanup_interval_seconds: float = 0,
     item_files_directory: Path = DEFAULT_ITEM_FILES_DIRECTORY,
     notification_publishing: PublisherSettings | None = None,
+    protocol_mapping: ProtocolMapping | None = None,
+    nchf_notify_interval_seconds: float = 0,
     open_without_keys: bool = True,
 ) -> FastAPI:
     """The HTTP API over ``engine``; the caller owns the engine and closes it.
@@ -108,8 +114,10 @@ def create_app(
     background at that interval while the app serves. ``item_files_directory`` is where
     item-file exports write (docs/item-files.md). ``notification_publishing`` runs the publisher
     of stored notifications to NATS JetStream in the background (docs/notifications.md).
-    ``open_without_keys`` false: while no active API key exists, refuse every request but
-    ``/healthz`` and ``/metrics`` rather than answer everyone (docs/security.md).
+    ``protocol_mapping`` serves Nchf_ConvergedCharging under ``/nchf-convergedcharging/v3``, and
+    ``nchf_notify_interval_seconds`` > 0 sends its re-authorizations after refills at that interval
+    (docs/protocols.md). ``open_without_keys`` false: while no active API key exists, refuse every
+    request but ``/healthz`` and ``/metrics`` rather than answer everyone (docs/security.md).
     """
     app = FastAPI(
         title="kopek",
@@ -120,13 +128,17 @@ def create_app(
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
         generate_unique_id_function=_operation_id,
-        lifespan=publishing_lifespan(
-            cleanup_lifespan(engine, cleanup_interval_seconds), engine.notification_outbox(), notification_publishing
+        lifespan=notify_lifespan(
+            publishing_lifespan(cleanup_lifespan(engine, cleanup_interval_seconds), engine.notification_outbox(), notification_publishing),
+            engine,
+            nchf_notify_interval_seconds if protocol_mapping is not None else 0,
         ),
     )
     app.state.kopek = ApiContext(
         engine=engine, metrics=ChargeMetrics(), item_files_directory=item_files_directory, open_without_keys=open_without_keys
     )
+    if protocol_mapping is not None:
+        app.mount(API_ROOT_PATH, nchf_app(app.state.kopek, ChargingData(engine, protocol_mapping)))
     routers = [module.router() for module in ROUTE_MODULES]
     for module, router in zip(ROUTE_MODULES, routers, strict=True):
         # Keys are checked per router, so the document declares security on exactly the routes that need a key.

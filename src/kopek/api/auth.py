@@ -49,7 +49,11 @@ def authorize(request: Request, credentials: Annotated[HTTPAuthorizationCredenti
     """Refuse the request unless API keys are not in use or it presents an active key whose role allows it."""
     route = request.scope.get("route")
     path = route.path if isinstance(route, APIRoute) else request.url.path
-    needed = required_role(request.method, path)
+    check_access(request, credentials, required_role(request.method, path))
+
+
+def check_access(request: Request, credentials: HTTPAuthorizationCredentials | None, needed: ApiKeyRole | None) -> None:
+    """Refuse the request unless API keys are not in use or it presents an active key with role ``needed``."""
     request.state.actor = OPEN_ACTOR
     if needed is None:
         return

@@ -9,6 +9,7 @@ Errors exit 1 and print the structured error on stderr.
 from __future__ import annotations
 
 import ipaddress
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +26,7 @@ from kopek.cli import (
     contract_states,
     contracts,
     demo,
+    diameter,
     fees,
     items,
     master_data,
@@ -38,6 +40,16 @@ from kopek.cli.output import Output, reporting
 from kopek.engine import Engine
 from kopek.errors import Code, IllegalStateError, Reason
 from kopek.notify import publisher
+from kopek.protocols import NCHF_NOTIFY_INTERVAL_SECONDS_DEFAULT
+
+
+class LogLevel(StrEnum):
+    CRITICAL = "critical"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    DEBUG = "debug"
+
 
 app = typer.Typer(
     name="kopek",
@@ -61,6 +73,7 @@ app.add_typer(rating_jobs.jobs_app, name="jobs")
 app.add_typer(items.app, name="items")
 app.add_typer(fees.app, name="fees")
 app.add_typer(notifications.app, name="notifications")
+app.add_typer(diameter.app, name="diameter")
 app.command("charge")(charging.charge)
 app.command("refill")(refills.refill)
 app.command("demo")(demo.demo)
@@ -94,14 +107,30 @@ def init(database_url: DatabaseUrl = None, json_output: Json = False) -> None:
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)] = 8000,
-    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (HTTP/1.1 and cleartext HTTP/2).", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes, each with its own database connections.", min=1)] = 1,
+    log_level: Annotated[LogLevel, typer.Option("--log-level", help="Server log level.")] = LogLevel.INFO,
     cleanup_interval_seconds: Annotated[
         float, typer.Option("--cleanup-interval-seconds", help="Clean up expired charging sessions this often; 0 disables.", min=0)
     ] = 10,
     item_files_dir: Annotated[
         Path, typer.Option("--item-files-dir", help="Where POST /v1/item-files:export writes item files.", file_okay=False)
     ] = Path("item-files"),
+    protocol_mapping: Annotated[
+        Path | None,
+        typer.Option(
+            "--protocol-mapping",
+            help="A protocol mapping file (docs/protocols.md): serve Nchf_ConvergedCharging v3 under /nchf-convergedcharging/v3.",
+            dir_okay=False,
+            exists=True,
+        ),
+    ] = None,
+    nchf_notify_interval_seconds: Annotated[
+        float,
+        typer.Option(
+            "--nchf-notify-interval-seconds", help="Send ChargingNotify re-authorizations after refills this often; 0 disables.", min=0
+        ),
+    ] = NCHF_NOTIFY_INTERVAL_SECONDS_DEFAULT,
     nats_url: notifications.NatsUrl = None,
     nats_subject_prefix: notifications.SubjectPrefix = publisher.SUBJECT_PREFIX_DEFAULT,
     nats_stream: notifications.Stream = publisher.STREAM_DEFAULT,
@@ -116,31 +145,41 @@ def serve(
     database_url: DatabaseUrl = None,
     json_output: Json = False,
 ) -> None:
-    """Serve the HTTP API (JSON under /v1, OpenAPI at /v1/docs) with uvicorn; with --nats-url, publish notifications to NATS.
+    """Serve the HTTP API (JSON under /v1, OpenAPI at /v1/docs) over HTTP/1.1 and h2c; with --protocol-mapping, also
+    Nchf_ConvergedCharging; with --nats-url, publish notifications to NATS.
 
     Without any API key it serves only on a loopback address, or with --no-auth (docs/security.md).
     """
     output = Output(json_output)
     with reporting(output):
         # Imported here so that the rest of the CLI works without the web stack loaded.
-        import uvicorn
-
-        from kopek.api.app import create_app
+        from kopek.api.serving import PublishingSettings, ServeSettings
+        from kopek.api.serving import serve as serve_http
+        from kopek.protocols.mapping import read_mapping
 
         publishing = notifications.publisher_settings(nats_url, nats_subject_prefix, nats_stream, interval_seconds=publish_interval_seconds)
-        engine = open_engine(database_url)
-        try:
+        if protocol_mapping is not None:
+            read_mapping(protocol_mapping)  # refuse a faulty file before any worker starts
+        # Create and migrate the database once, before the workers open it; decide whether it may serve open.
+        with open_engine(database_url) as engine:
             open_without_keys = serving_policy(engine, host, no_auth=no_auth)
-            api = create_app(
-                engine,
-                cleanup_interval_seconds=cleanup_interval_seconds,
-                item_files_directory=item_files_dir,
-                notification_publishing=publishing,
-                open_without_keys=open_without_keys,
+        settings = ServeSettings(
+            database_url=database_url,
+            cleanup_interval_seconds=cleanup_interval_seconds,
+            item_files_directory=item_files_dir,
+            publishing=PublishingSettings(
+                nats_url=publishing.nats_url,
+                subject_prefix=publishing.subject_prefix,
+                stream=publishing.stream,
+                interval_seconds=publishing.interval_seconds,
             )
-            uvicorn.run(api, host=host, port=port, log_level=log_level)
-        finally:
-            engine.close()
+            if publishing is not None
+            else None,
+            protocol_mapping=protocol_mapping.resolve() if protocol_mapping is not None else None,
+            nchf_notify_interval_seconds=nchf_notify_interval_seconds,
+            open_without_keys=open_without_keys,
+        )
+        serve_http(settings, host=host, port=port, workers=workers, log_level=log_level.value)
 
 
 def is_loopback(host: str) -> bool:

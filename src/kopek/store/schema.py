@@ -321,6 +321,50 @@ session_requests = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
+# ---- protocol adapters (Nchf_ConvergedCharging, Diameter Gy): their side of the sessions ----------
+
+protocol_sessions = sa.Table(
+    # One charging data resource (Nchf) or credit-control session (Gy); its rating groups are charging sessions.
+    "protocol_sessions",
+    metadata,
+    sa.Column("protocol", sa.String(16), primary_key=True),
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("subscriber", sa.String(256), nullable=False),
+    sa.Column("notify_uri", sa.String(1024), nullable=True),
+    # ``open`` until released (Nchf) or terminated (Gy), then ``closed``.
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("last_sequence", sa.BigInteger, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+protocol_exchanges = sa.Table(
+    # Every answered request of a protocol session by its sequence number, so that a retransmission answers the same.
+    "protocol_exchanges",
+    metadata,
+    sa.Column("protocol", sa.String(16), primary_key=True),
+    sa.Column("session", sa.String(128), primary_key=True),
+    sa.Column("sequence", sa.BigInteger, primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+protocol_rating_groups = sa.Table(
+    # The charging session of each rating group of a protocol session, and whether its last grant was final.
+    "protocol_rating_groups",
+    metadata,
+    sa.Column("protocol", sa.String(16), primary_key=True),
+    sa.Column("session", sa.String(128), primary_key=True),
+    sa.Column("rating_group", sa.BigInteger, primary_key=True),
+    sa.Column("session_id", sa.String(128), nullable=False),
+    sa.Column("contract_id", sa.String(128), nullable=True, index=True),
+    sa.Column("final_grant", sa.Boolean, nullable=False),
+    # The newest notification id when the final grant was given: a refill notified after it re-authorizes.
+    sa.Column("notification_mark", sa.BigInteger, nullable=True),
+    sa.Column("notified_at", UtcDateTime, nullable=True),
+)
+
 # ---- contract state (migration) and what later pricing features keep per contract ------------
 
 shared_counters = sa.Table(

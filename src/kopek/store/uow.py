@@ -18,6 +18,7 @@ from kopek.store.counter_store import CounterStore
 from kopek.store.item_file_store import ItemFileStore
 from kopek.store.master_store import MasterStore
 from kopek.store.notification_store import NotificationStore
+from kopek.store.protocol_store import ProtocolStore
 from kopek.store.rating_job_store import RatingJobStore
 from kopek.store.session_store import SessionStore
 
@@ -59,6 +60,7 @@ class UnitOfWork:
         self.rating_jobs = RatingJobStore(self.connection)
         self.activations = ActivationStore(self.connection)
         self.item_files = ItemFileStore(self.connection)
+        self.protocols = ProtocolStore(self.connection)
         return self
 
     def commit(self) -> None:
