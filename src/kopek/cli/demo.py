@@ -104,7 +104,8 @@ def _empty_or_reset(url: str, *, reset: bool) -> None:
         tables = set(sa.inspect(database).get_table_names())
         owned = {table.name for table in metadata.sorted_tables} | {ALEMBIC_VERSION_TABLE}
         foreign = sorted(tables - owned)
-        holding = sorted(table for table in tables & owned if _holds_rows(database, table))
+        # The schema's revision is bookkeeping, not data: a migrated, empty database is empty.
+        holding = sorted(table for table in tables & owned - {ALEMBIC_VERSION_TABLE} if _holds_rows(database, table))
         if foreign or (holding and not reset):
             raise AlreadyExistsError(code=Code.ALREADY_EXISTS, message=_not_empty(url, foreign, holding))
         if reset and tables & owned:
