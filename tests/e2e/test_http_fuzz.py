@@ -14,6 +14,7 @@ minute a run on a 2-core machine.
 from __future__ import annotations
 
 import collections
+import gc
 import logging
 import threading
 from collections.abc import Iterator
@@ -109,6 +110,8 @@ def test_no_operation_answers_a_server_error_or_outside_its_document(engine: Eng
         sent, failures = _failures(schema)
     finally:
         _wait_for_rating_jobs()
+    # Whatever a request left behind (an unfinished stream holding a connection) is found here, not in a later test.
+    gc.collect()
 
     assert failures == []
     assert sent > 1_000
