@@ -22,6 +22,7 @@ EXPECTED_COMMANDS = {
     "api-keys create",
     "api-keys list",
     "api-keys revoke",
+    "audit list",
     "master-data load",
     "accounts create",
     "accounts show",
@@ -75,6 +76,7 @@ ALL_PATHS = _paths(typer.main.get_command(app))
 GROUPS = {
     "catalog",
     "api-keys",
+    "audit",
     "master-data",
     "accounts",
     "contracts",

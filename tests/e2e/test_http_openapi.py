@@ -54,6 +54,7 @@ ROUTES = {
     ("GET", "/v1/contracts/{contract_id}/activations"),
     ("POST", "/v1/refills"),
     ("GET", "/v1/notifications"),
+    ("GET", "/v1/audit"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
 }

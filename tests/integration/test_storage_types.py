@@ -63,6 +63,9 @@ def test_amounts_round_trip_exactly_through_every_decimal_column(engine: Engine,
 
 
 BIG_CATALOG = """
+# The balances here keep every place of their many-digit charges: an operator declares such a scale.
+currencies:
+  - {code: EUR, decimals: 18}
 item_classes:
   - name: deal
     quantity: units

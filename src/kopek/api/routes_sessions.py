@@ -6,13 +6,15 @@ account) and ``/v1/reservations/{id}/stop`` (end a multiservice session). See do
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek import limits
-from kopek.api.context import Context, IdentifierPath
+from kopek.api.auth import Actor
+from kopek.api.context import Context, IdentifierPath, PageSizeQuery
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
 from kopek.api.routes_charging import (
@@ -42,6 +44,9 @@ _USAGE_DATE = (
     "When the usage reported began (ISO 8601 with an offset, not before the session's start); absent: the session's start, "
     "moved on by the time already used for timed usage."
 )
+
+
+_REPLAYED_START = "A retry with the idempotency key of a start: its first result (replayed); nothing more was reserved."
 
 
 class _Request(BaseModel):
@@ -114,9 +119,12 @@ class SessionsPage(BaseModel):
     sessions: list[SessionView] = Field(description="Oldest first.")
 
 
-def start_session(body: StartSessionRequest, context: Context, idempotency_key: IdempotencyKeyHeader = None) -> SessionResult:
-    """Open a session: grant min(requested, maximum affordable) on the increment grid and reserve its price."""
-    return context.engine.start_session(body.command(idempotency_key))
+def start_session(body: StartSessionRequest, context: Context, idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
+    """Open a session: grant min(requested, maximum affordable) on the increment grid and reserve its price.
+
+    A retry with the idempotency key of a start answers its first result with 200, as a replayed charge does."""
+    result = context.engine.start_session(body.command(idempotency_key))
+    return JSONResponse(result.model_dump(mode="json"), status_code=200 if result.replayed else 201)
 
 
 def update_session(
@@ -155,15 +163,15 @@ def cleanup_session(session_id: IdentifierPath, context: Context) -> SessionResu
     return context.engine.cleanup_session(session_id)
 
 
-def cleanup_expired_sessions(context: Context) -> CleanupReport:
-    """One expiry pass: end every live session past its expiry with its default resolution."""
-    return context.engine.cleanup_expired_sessions()
+def cleanup_expired_sessions(context: Context, actor: Actor) -> CleanupReport:
+    """One expiry pass: end every live session past its expiry with its default resolution. Audited."""
+    return context.engine.cleanup_expired_sessions(actor=actor)
 
 
 def list_live_sessions(
     subscriber_account_id: IdentifierPath,
     context: Context,
-    limit: Annotated[int, Query(ge=1, le=limits.LIST_PAGE_SIZE_MAX, description="Page size.")] = SESSIONS_PAGE_SIZE_DEFAULT,
+    limit: PageSizeQuery = SESSIONS_PAGE_SIZE_DEFAULT,
 ) -> SessionsPage:
     """The live sessions of a subscriber account."""
     return SessionsPage(sessions=context.engine.live_sessions(subscriber_account_id, limit=limit))
@@ -180,7 +188,8 @@ def router() -> APIRouter:
     session_errors = error_responses(404, 409, 422, 503)
     routes.add_api_route(
         "/v1/sessions", start_session, methods=["POST"], status_code=201, response_model=SessionResult,
-        summary="Start a charging session", responses=session_errors,
+        summary="Start a charging session",
+        responses={200: {"model": SessionResult, "description": _REPLAYED_START}, **session_errors},
     )  # fmt: skip
     routes.add_api_route(
         "/v1/sessions:cleanup", cleanup_expired_sessions, methods=["POST"], response_model=CleanupReport,

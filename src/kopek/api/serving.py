@@ -47,6 +47,7 @@ class ServeSettings(BaseModel):
     publishing: PublishingSettings | None = None
     protocol_mapping: Path | None = Field(default=None, description="The mapping file that turns on Nchf_ConvergedCharging.")
     nchf_notify_interval_seconds: float = NCHF_NOTIFY_INTERVAL_SECONDS_DEFAULT
+    open_without_keys: bool = Field(default=True, description="Answer everyone while no API key exists (loopback, --no-auth).")
 
 
 def build_app(settings: ServeSettings, *, mapping: ProtocolMapping | None = None) -> FastAPI:
@@ -63,6 +64,7 @@ def build_app(settings: ServeSettings, *, mapping: ProtocolMapping | None = None
             notification_publishing=PublisherSettings(**publishing.model_dump()) if publishing is not None else None,
             protocol_mapping=mapping,
             nchf_notify_interval_seconds=settings.nchf_notify_interval_seconds,
+            open_without_keys=settings.open_without_keys,
         )
     except BaseException:
         engine.close()

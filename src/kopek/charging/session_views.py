@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek.charging.results import ChargedItemView, ChargeResult, NotificationView
-from kopek.domain.catalog import Dec
+from kopek.domain.catalog import Dec, Quantity
 
 
 class Resolution(StrEnum):
@@ -140,8 +140,8 @@ class SessionView(_View):
     updated_at: datetime
     expires_at: datetime
     consumption_date: datetime
-    granted_quantity: Dec = Field(description="The last grant: what the network element may use before its next update.")
-    used_quantity: Dec = Field(description="All usage charged so far.")
+    granted_quantity: Quantity = Field(description="The last grant: what the network element may use before its next update.")
+    used_quantity: Quantity = Field(description="All usage charged so far.")
     charged_amount: Dec = Field(description="All amounts charged so far.")
     reserved_amount: Dec = Field(description="The sum of the live reservations of the session.")
     reservations: list[ReservationView]
@@ -153,7 +153,7 @@ class SessionResult(_View):
     """The answer to start, update, stop, cancel or clean-up."""
 
     session: SessionView
-    granted_quantity: Dec
+    granted_quantity: Quantity
     reserved_amount: Dec
     expires_at: datetime
     grant_refusal: str | None = Field(

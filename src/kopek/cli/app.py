@@ -8,6 +8,7 @@ Errors exit 1 and print the structured error on stderr.
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +19,7 @@ from kopek import __version__
 from kopek.cli import (
     accounts,
     api_keys,
+    audit,
     catalog,
     cdrs,
     charging,
@@ -35,6 +37,8 @@ from kopek.cli import (
 )
 from kopek.cli.options import DatabaseUrl, Json, open_engine, shown_url
 from kopek.cli.output import Output, reporting
+from kopek.engine import Engine
+from kopek.errors import Code, IllegalStateError, Reason
 from kopek.notify import publisher
 from kopek.protocols import NCHF_NOTIFY_INTERVAL_SECONDS_DEFAULT
 
@@ -56,6 +60,7 @@ app = typer.Typer(
 )
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(api_keys.app, name="api-keys")
+app.add_typer(audit.app, name="audit")
 app.add_typer(master_data.app, name="master-data")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(contracts.app, name="contracts")
@@ -130,11 +135,22 @@ def serve(
     nats_subject_prefix: notifications.SubjectPrefix = publisher.SUBJECT_PREFIX_DEFAULT,
     nats_stream: notifications.Stream = publisher.STREAM_DEFAULT,
     publish_interval_seconds: notifications.PublishIntervalSeconds = publisher.PUBLISH_INTERVAL_SECONDS_DEFAULT,
+    no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--no-auth",
+            help="While no API key exists, serve open to anyone who reaches the address, even one that is not loopback.",
+        ),
+    ] = False,
     database_url: DatabaseUrl = None,
+    json_output: Json = False,
 ) -> None:
     """Serve the HTTP API (JSON under /v1, OpenAPI at /v1/docs) over HTTP/1.1 and h2c; with --protocol-mapping, also
-    Nchf_ConvergedCharging; with --nats-url, publish notifications to NATS."""
-    output = Output()
+    Nchf_ConvergedCharging; with --nats-url, publish notifications to NATS.
+
+    Without any API key it serves only on a loopback address, or with --no-auth (docs/security.md).
+    """
+    output = Output(json_output)
     with reporting(output):
         # Imported here so that the rest of the CLI works without the web stack loaded.
         from kopek.api.serving import PublishingSettings, ServeSettings
@@ -144,8 +160,9 @@ def serve(
         publishing = notifications.publisher_settings(nats_url, nats_subject_prefix, nats_stream, interval_seconds=publish_interval_seconds)
         if protocol_mapping is not None:
             read_mapping(protocol_mapping)  # refuse a faulty file before any worker starts
-        # Create and migrate the database once, before the workers open it.
-        open_engine(database_url).close()
+        # Create and migrate the database once, before the workers open it; decide whether it may serve open.
+        with open_engine(database_url) as engine:
+            open_without_keys = serving_policy(engine, host, no_auth=no_auth)
         settings = ServeSettings(
             database_url=database_url,
             cleanup_interval_seconds=cleanup_interval_seconds,
@@ -160,8 +177,53 @@ def serve(
             else None,
             protocol_mapping=protocol_mapping.resolve() if protocol_mapping is not None else None,
             nchf_notify_interval_seconds=nchf_notify_interval_seconds,
+            open_without_keys=open_without_keys,
         )
         serve_http(settings, host=host, port=port, workers=workers, log_level=log_level.value)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reached from this machine only: ``localhost`` or a loopback address."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serving_policy(engine: Engine, host: str, *, no_auth: bool) -> bool:
+    """Whether the server may answer everyone while no API key exists; says on stderr how it serves.
+
+    Without a key it serves open on a loopback address or with ``--no-auth``, and refuses to start
+    otherwise. With keys on another address it never serves open, even once the last key is revoked.
+    """
+    console = Output.console(stderr=True)
+    loopback = is_loopback(host)
+    if engine.authenticate(None).keys_in_use:
+        console.print("API keys in use: every request but /healthz and /metrics needs an active key.", markup=False)
+        return loopback or no_auth
+    if no_auth:
+        console.print(
+            f"kopek serves WITHOUT authentication on {host} (--no-auth): while no API key exists, anyone who reaches it "
+            "may do anything, administration included.",
+            style="bold yellow",
+            markup=False,
+        )
+        return True
+    if loopback:
+        console.print(
+            f"No API key exists: the API is open to this machine only ({host}). Create a key with 'kopek api-keys create' "
+            "before serving on another address.",
+            markup=False,
+        )
+        return True
+    raise IllegalStateError(
+        code=Code.NO_API_KEY_FOR_PUBLIC_ADDRESS,
+        reason=Reason.NOT_AUTHORIZED,
+        message=f"no API key exists, and {host} is not a loopback address: anyone reaching it could do anything. "
+        "Create a key with 'kopek api-keys create', serve on 127.0.0.1, or pass --no-auth to serve open on purpose",
+    )
 
 
 def main() -> None:

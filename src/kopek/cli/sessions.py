@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from kopek.charging.session_views import CleanupReport, Resolution, SessionResult, SessionView, StartSession, StopSession, UpdateSession
-from kopek.cli.options import DatabaseUrl, Json, key_values, open_engine
+from kopek.cli.options import DatabaseUrl, Json, actor, key_values, open_engine
 from kopek.cli.output import Output, cell, reporting, table
 from kopek.errors import Code, ErrorDetail, InvalidError
 from kopek.limits import LIST_PAGE_SIZE_MAX
@@ -169,7 +169,7 @@ def cleanup(
             result = engine.cleanup_session(session_id)
             report = CleanupReport(resolved=[result.session.session_id])
         else:
-            report = engine.cleanup_expired_sessions()
+            report = engine.cleanup_expired_sessions(actor=actor())
     output.emit(
         report,
         lambda console: console.print(f"Cleaned up {len(report.resolved)} session(s): {', '.join(report.resolved) or '-'}", markup=False),

@@ -50,6 +50,8 @@ audit_log = sa.Table(
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("target", sa.String(256), nullable=False),
     sa.Column("details", sa.Text, nullable=False),
+    # succeeded, or refused (the error code is in details): refused attempts are audited too.
+    sa.Column("outcome", sa.String(16), nullable=False, server_default="succeeded"),
 )
 
 subscriber_accounts = sa.Table(

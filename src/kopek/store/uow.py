@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from kopek.store.activation_store import ActivationStore
 from kopek.store.api_key_store import ApiKeyStore
+from kopek.store.audit_store import AuditStore
 from kopek.store.catalog_store import CatalogStore
 from kopek.store.cdr_store import CdrStore
 from kopek.store.charging_store import ChargingStore
@@ -48,6 +49,7 @@ class UnitOfWork:
             raise
         self.master = MasterStore(self.connection)
         self.api_keys = ApiKeyStore(self.connection)
+        self.audit = AuditStore(self.connection)
         self.counters = CounterStore(self.connection)
         self.charging = ChargingStore(self.connection)
         self.notifications = NotificationStore(self.connection)
