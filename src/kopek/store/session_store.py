@@ -19,6 +19,7 @@ from kopek.domain.catalog import CounterScope
 from kopek.domain.master import AccountId
 from kopek.money import rating_context
 from kopek.rating.outcome import CounterChange, CounterKey
+from kopek.store.key_locks import KeySpace, serialise_key
 from kopek.store.schema import charging_sessions, reservations, session_counter_holds, session_requests
 
 ACTIVE = "active"
@@ -35,7 +36,12 @@ class SessionStore:
         self._connection.execute(sa.insert(charging_sessions).values(**values))
 
     def request_by_key(self, idempotency_key: str) -> tuple[str, str] | None:
-        """The request hash and stored answer of the session call made with this key, if any."""
+        """The request hash and stored answer of the session call made with this key, if any.
+
+        Calls with one key wait here for each other (:mod:`kopek.store.key_locks`), so the look-up
+        sees the answer of a call with the key that committed while this one waited.
+        """
+        serialise_key(self._connection, KeySpace.SESSIONS, idempotency_key)
         query = sa.select(session_requests.c.request_hash, session_requests.c.result).where(
             session_requests.c.idempotency_key == idempotency_key
         )
