@@ -77,11 +77,12 @@ def test_expiry_pass_and_forced_cleanup(client: TestClient, engine: Engine, cloc
     ok(client.post("/v1/sessions", json=start_body("call-1", resolution="cancelled")), 201)
     ok(client.post("/v1/sessions", json=start_body("call-2", resolution="confirmed")), 201)
     forced = ok(client.post("/v1/sessions/call-2/cleanup"))
-    assert (forced["session"]["status"], forced["session"]["charged_amount"]) == ("expired", "2.40")
+    # call-1's live grant holds the 60 free seconds: call-2's 300 s cost what it reserved, 5 minutes.
+    assert (forced["session"]["status"], forced["session"]["charged_amount"]) == ("expired", "3.00")
     assert ok(client.post("/v1/sessions:cleanup"))["resolved"] == []
     clock.advance(minutes=2)
     assert ok(client.post("/v1/sessions:cleanup"))["resolved"] == ["call-1"]
-    assert str(engine.account("alice-prepaid").balance) == "7.60"
+    assert str(engine.account("alice-prepaid").balance) == "7.00"
 
 
 def test_the_served_app_cleans_up_expired_sessions_in_the_background(engine: Engine, clock: FixedClock) -> None:

@@ -59,8 +59,8 @@ from kopek.charging.session_views import (
     StopSession,
     UpdateSession,
 )
-from kopek.domain.accounts import post_charges, resolve_payers, spendable, with_bounds_of, without_bounds
-from kopek.domain.catalog import Catalog, CounterScope, PropertyType
+from kopek.domain.accounts import beyond_bounds, post_charges, resolve_payers, spendable, with_bounds_of, without_bounds
+from kopek.domain.catalog import Catalog, PropertyType
 from kopek.domain.item import ChargeableItem, TypedItem, type_item
 from kopek.domain.master import Account, AccountId
 from kopek.domain.units import Dimension
@@ -76,7 +76,7 @@ from kopek.errors import (
     TemporaryIllegalStateError,
 )
 from kopek.money import ZERO, NotADecimalError, rating_context, to_decimal
-from kopek.rating.grant import Grant, added_holds, counters_after_grants
+from kopek.rating.grant import Grant
 from kopek.rating.grant import grant as grant_for
 from kopek.rating.outcome import Notification, NotificationKind
 from kopek.rating.rate import RatingState, rate_item
@@ -238,7 +238,7 @@ def _start(command: StartSession, requested: Decimal | None, context: ChargingCo
             raise _duplicate(command.session_id)
         contract = chargeable_contract(uow, item)
         # Lock order, as in offline charging: contract, parent and shared counters, then accounts.
-        state = _held(uow, catalog.catalog, load_rating_state(uow, catalog.catalog, contract), excluding="")
+        state = load_rating_state(uow, catalog.catalog, contract)
         accounts = uow.master.lock_accounts(contract.roles.values())
         reserved = uow.sessions.reserved(accounts)
         grant = grant_for(catalog.catalog, state, item, accounts, spendable(accounts, reserved), requested=requested)
@@ -396,7 +396,7 @@ def _advance(
         )
     origin = _origin(row, began)
     impacts = SessionImpacts.model_validate_json(row["impacts"])
-    state = replace(load_rating_state(uow, catalog.catalog, contract), session_moves=session_moves(impacts))
+    state = replace(load_rating_state(uow, catalog.catalog, contract, session_id=row["id"]), session_moves=session_moves(impacts))
     accounts = uow.master.lock_accounts(contract.roles.values())
     charge: ChargeResult | None = None
     notes: list[NotificationView] = []
@@ -411,9 +411,8 @@ def _advance(
         template = _session_item(catalog.catalog, row, ZERO, used_before=used_before, origin=origin)
         resumes_at = template.consumption_date
         reserved = uow.sessions.reserved(accounts, excluding=[row["id"]])
-        held = _held(uow, catalog.catalog, state, excluding=row["id"])
         try:
-            grant = grant_for(catalog.catalog, held, template, accounts, spendable(accounts, reserved), requested=requested)
+            grant = grant_for(catalog.catalog, state, template, accounts, spendable(accounts, reserved), requested=requested)
         except KopekError as grant_error:
             # The usage just charged stays charged; only the next grant is refused (e.g. an account blocked meanwhile).
             grant = Grant(ZERO, {}, grant_error)
@@ -481,16 +480,12 @@ def _settle(
     catalog = context.catalogs.current(uow).catalog
     contract = state.contract
     outcome = rate_item(catalog, state, item)
-    if item.quantity > row["granted_quantity"]:
-        note = Notification(
-            NotificationKind.USAGE_ABOVE_GRANT,
-            f"session {row['id']!r} used {item.quantity}, above its grant of {row['granted_quantity']}; charged in full",
-            {"session_id": row["id"], "used_quantity": str(item.quantity), "granted_quantity": str(row["granted_quantity"])},
-        )
-        outcome = replace(outcome, notifications=(*outcome.notifications, note))
     payers = resolve_payers(contract, outcome.charged_items)
     posted, operations = post_charges({key: without_bounds(account) for key, account in accounts.items()}, outcome.charged_items, payers)
     after = {key: with_bounds_of(account, accounts[key]) for key, account in posted.items()}
+    beyond = beyond_bounds(after, operations)
+    if item.quantity > row["granted_quantity"] or beyond:
+        outcome = replace(outcome, notifications=(*outcome.notifications, _above_grant(row, item.quantity, beyond)))
     raw = ChargeableItem(item.item_class.name, item.consumption_date, item.service_id, item.user_id, dict(item.properties))
     charged = Charged(
         ChargeCommand(raw, _ALL_SECTIONS),
@@ -511,20 +506,18 @@ def _settle(
     return result, after, replace(state.after(outcome.counter_changes), session_moves=session_moves(impacts)), impacts
 
 
-def _held(uow: UnitOfWork, catalog: Catalog, state: RatingState, *, excluding: str) -> RatingState:
-    """The counters once the other live sessions use their grants: those of the contract (but ``excluding``) priced
-    again, on top of what sessions of other contracts hold of the counters it shares (a shared allowance, a parent's
-    bundle, or its own contract counters a linked child uses). Read under the locks of those counters' owners."""
-    contract = state.contract
-    owners = [contract.id] if state.parent is None else [contract.id, state.parent.id]
-    shared = [(key.namespace, key.name) for key in state.counters if key.scope is CounterScope.SHARED]  # all locked, so all there
-    state = replace(state, held=added_holds(uow.sessions.held_by_others(contract.id, contracts=owners, shared=shared)))
-    granted = [
-        _session_item(catalog, other, other["granted_quantity"], used_before=other["used_quantity"], origin=_origin(other, None))
-        for other in uow.sessions.live_on_contract(contract.id, excluding=excluding)
-        if other["granted_quantity"] > 0
-    ]
-    return counters_after_grants(catalog, state, granted)
+def _above_grant(row: Mapping[str, Any], used: Decimal, beyond: list[AccountId]) -> Notification:
+    """The ``usage_above_grant`` notification: the usage went beyond its grant, in quantity, or in money when its
+    charge took a balance past its floor or credit limit (``beyond``; rare: a grant is priced as its usage is)."""
+    granted = row["granted_quantity"]
+    if used > granted:
+        message = f"session {row['id']!r} used {used}, above its grant of {granted}; charged in full"
+    else:
+        message = f"session {row['id']!r} used {used} of its grant of {granted}, charged beyond what it reserved; charged in full"
+    if beyond:
+        message += f" (past the floor or credit limit of {', '.join(beyond)})"
+    data = {"session_id": row["id"], "used_quantity": str(used), "granted_quantity": str(granted), "beyond_bound": ",".join(beyond)}
+    return Notification(NotificationKind.USAGE_ABOVE_GRANT, message, data)
 
 
 def _origin(row: Mapping[str, Any], began: datetime | None) -> tuple[datetime, Decimal] | None:

@@ -72,17 +72,6 @@ def _per_payer(contract: Contract, outcome: RatingOutcome) -> dict[AccountId, De
     return totals
 
 
-def counters_after_grants(catalog: Catalog, state: RatingState, granted: Iterable[TypedItem]) -> RatingState:
-    """The counters as they will be once the usage ``granted`` to other live sessions is charged.
-
-    A grant holds the allowance it was priced with: the next session is priced on what is
-    left, so two sessions never both count on the same free units.
-    """
-    for item in granted:
-        state = state.after(rate_item(catalog, state, item).counter_changes)
-    return state
-
-
 def added_holds(holds: Iterable[tuple[CounterKey, Decimal, datetime | None]]) -> dict[CounterKey, CounterHold]:
     """Several grants' holds ``(counter, delta, period start)`` as one per counter: added up in the newest period
     (a hold priced in an earlier period ended with it)."""

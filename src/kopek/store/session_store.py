@@ -24,9 +24,6 @@ from kopek.store.schema import charging_sessions, reservations, session_counter_
 
 ACTIVE = "active"
 
-_SEEN_BY_OTHERS = frozenset({CounterScope.SHARED, CounterScope.CONTRACT})
-"""Counter scopes whose values other contracts read too: shared allowances, and a parent's contract counters."""
-
 
 class SessionStore:
     def __init__(self, connection: sa.Connection) -> None:
@@ -104,8 +101,8 @@ class SessionStore:
             self._connection.execute(sa.insert(reservations), rows)
 
     def replace_holds(self, session_id: str, held: Iterable[CounterChange]) -> None:
-        """Keep what the session's grant now holds of counters other contracts see too (scopes ``shared`` and
-        ``contract``); nothing once it ends."""
+        """Keep what the session's grant now holds of the stored counters (every scope but ``transient``, which lives
+        in the session itself); nothing once it ends."""
         holds = session_counter_holds.c
         self._connection.execute(sa.delete(session_counter_holds).where(holds.session_id == session_id))
         rows = [
@@ -114,38 +111,56 @@ class SessionStore:
                 "scope": change.key.scope.value,
                 "namespace": change.key.namespace,
                 "contract_id": change.key.contract_id,
+                "item_id": change.key.item_id,
                 "name": change.key.name,
                 "delta": change.delta,
                 "period_start": change.period_start,
             }
             for change in held
-            if change.key.scope in _SEEN_BY_OTHERS and change.delta != 0
+            if change.key.scope is not CounterScope.TRANSIENT and change.delta != 0
         ]
         if rows:
             self._connection.execute(sa.insert(session_counter_holds), rows)
 
-    def held_by_others(
-        self, contract_id: str, *, contracts: Iterable[str], shared: Iterable[tuple[str, str]]
+    def holds_seen_by(
+        self, contract_id: str, *, parent_id: str | None, shared: Iterable[tuple[str, str]], excluding: str | None = None
     ) -> list[tuple[CounterKey, Decimal, datetime | None]]:
-        """What each live session of a contract other than ``contract_id`` holds of the contract counters of
-        ``contracts`` and of the ``shared`` (namespace, name) counters: ``(counter, delta, period start)``."""
+        """What the live grants hold of the counters contract ``contract_id`` sees: its own (every scope), its parent's
+        contract counters and the ``shared`` (namespace, name) counters; all but the grant of session ``excluding``.
+        Each hold as ``(counter, delta, period start)``, in a fixed order."""
         holds, sessions = session_counter_holds.c, charging_sessions.c
         wanted_shared = set(shared)
-        seen = sa.or_(
-            sa.and_(holds.scope == CounterScope.SHARED.value, holds.namespace.in_(sorted({namespace for namespace, _ in wanted_shared}))),
-            sa.and_(holds.scope == CounterScope.CONTRACT.value, holds.contract_id.in_(sorted(set(contracts)))),
-        )
+        own_scopes = [CounterScope.CONTRACT.value, CounterScope.CONTRACT_ITEM.value, CounterScope.ACTIVATION.value]
+        seen = [sa.and_(holds.scope.in_(own_scopes), holds.namespace == "", holds.contract_id == contract_id)]
+        if parent_id is not None:
+            seen.append(sa.and_(holds.scope == CounterScope.CONTRACT.value, holds.namespace == "", holds.contract_id == parent_id))
+        if wanted_shared:
+            namespaces = sorted({namespace for namespace, _ in wanted_shared})
+            seen.append(sa.and_(holds.scope == CounterScope.SHARED.value, holds.namespace.in_(namespaces)))
         query = (
-            sa.select(holds.scope, holds.namespace, holds.contract_id, holds.name, holds.delta, holds.period_start)
+            sa.select(holds.scope, holds.namespace, holds.contract_id, holds.item_id, holds.name, holds.delta, holds.period_start)
             .join(charging_sessions, sessions.id == holds.session_id)
-            .where(sessions.status == ACTIVE, sessions.contract_id != contract_id, seen)
-            .order_by(holds.session_id, holds.scope, holds.namespace, holds.contract_id, holds.name)
+            .where(sessions.status == ACTIVE, sa.or_(*seen))
+            .order_by(holds.session_id, holds.scope, holds.namespace, holds.contract_id, holds.item_id, holds.name)
         )
+        if excluding is not None:
+            query = query.where(holds.session_id != excluding)
         return [
-            (CounterKey(owner, "", name, CounterScope(scope), namespace), delta, period_start)
-            for scope, namespace, owner, name, delta, period_start in self._connection.execute(query)
+            (CounterKey(owner, item_id, name, CounterScope(scope), namespace), delta, period_start)
+            for scope, namespace, owner, item_id, name, delta, period_start in self._connection.execute(query)
             if scope != CounterScope.SHARED.value or (namespace, name) in wanted_shared
         ]
+
+    def holds_on(self, contract_ids: Iterable[str]) -> bool:
+        """Whether a live grant holds a counter of one of these contracts (of any scope but ``shared``)."""
+        holds = session_counter_holds.c
+        query = (
+            sa.select(holds.session_id)
+            .join(charging_sessions, charging_sessions.c.id == holds.session_id)
+            .where(charging_sessions.c.status == ACTIVE, holds.contract_id.in_(sorted(set(contract_ids))))
+            .limit(1)
+        )
+        return self._connection.execute(query).first() is not None
 
     def reservations_of(self, session_id: str) -> list[dict[str, Any]]:
         query = sa.select(reservations).where(reservations.c.session_id == session_id).order_by(reservations.c.account_id)
@@ -157,19 +172,6 @@ class SessionStore:
             .where(charging_sessions.c.subscriber_account_id == subscriber_account_id, charging_sessions.c.status == ACTIVE)
             .order_by(charging_sessions.c.started_at, charging_sessions.c.id)
             .limit(limit)
-        )
-        return [dict(row) for row in self._connection.execute(query).mappings()]
-
-    def live_on_contract(self, contract_id: str, *, excluding: str) -> list[dict[str, Any]]:
-        """The live sessions of a contract but ``excluding``, in the order they started."""
-        query = (
-            sa.select(charging_sessions)
-            .where(
-                charging_sessions.c.contract_id == contract_id,
-                charging_sessions.c.status == ACTIVE,
-                charging_sessions.c.id != excluding,
-            )
-            .order_by(charging_sessions.c.started_at, charging_sessions.c.id)
         )
         return [dict(row) for row in self._connection.execute(query).mappings()]
 
