@@ -410,13 +410,17 @@ class Engine:
         """Charge the final usage, release the rest of the reservation and end the session."""
         return sessions.stop_session(command, self._charging)
 
-    def cancel_session(self, session_id: str) -> SessionResult:
-        """Release the session's reservation without charging, and end it."""
-        return sessions.cancel_session(session_id, self._charging)
+    def cancel_session(self, session_id: str, *, idempotency_key: str | None = None) -> SessionResult:
+        """Release the session's reservation without charging, and end it; a retry with ``idempotency_key`` answers the
+        first result."""
+        return sessions.cancel_session(session_id, self._charging, idempotency_key=idempotency_key)
 
-    def stop_reservation(self, reservation_id: str, used: dict[str, object] | None = None) -> list[SessionResult]:
-        """End every live session of a multiservice session; ``used`` gives final usage per session id."""
-        return sessions.stop_reservation(reservation_id, used or {}, self._charging)
+    def stop_reservation(
+        self, reservation_id: str, used: dict[str, object] | None = None, *, idempotency_key: str | None = None
+    ) -> list[SessionResult]:
+        """End every live session of a multiservice session; ``used`` gives final usage per session id. A retry with
+        ``idempotency_key`` answers the first results."""
+        return sessions.stop_reservation(reservation_id, used or {}, self._charging, idempotency_key=idempotency_key)
 
     def session(self, session_id: str) -> SessionView:
         return sessions.read_session(session_id, self._charging)

@@ -9,6 +9,7 @@ first call and then ran as a new call would answer a refusal instead of the firs
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -99,3 +100,33 @@ def test_retries_of_an_update_all_answer_the_first_update(engine: Engine) -> Non
     assert results[0].grant_refusal == "prepaid_balance_cannot_cover"
     assert engine.session("s1").used_quantity == Decimal(1)
     assert engine.account("carol-prepaid").balance == Decimal("0.00") == operations_sum(engine, "carol-prepaid")
+
+
+def test_retries_of_a_cancel_all_answer_the_first_cancel(engine: Engine) -> None:
+    (user,) = add_subscriber(engine, "carol", initial_balance="1.00")
+    engine.start_session(content_session("s1", user, key="start-1"))
+
+    answers = only_answers(run_together([lambda: engine.cancel_session("s1", idempotency_key="cancel-1") for _ in range(RETRIES)]))
+
+    results = [answer for answer in answers if isinstance(answer, SessionResult)]
+    assert len(results) == RETRIES
+    assert sum(not result.replayed for result in results) == 1
+    assert reserved_total(engine, "carol-prepaid") == 0
+    assert engine.account("carol-prepaid").balance == Decimal("1.00")
+
+
+def test_retries_of_a_multiservice_stop_all_answer_the_first_stop(engine: Engine) -> None:
+    (user,) = add_subscriber(engine, "carol", initial_balance="2.00")
+    for number in (1, 2):
+        engine.start_session(replace(content_session(f"s{number}", user, key=f"start-{number}"), reservation_id="r1"))
+
+    def stop() -> list[SessionResult]:
+        return engine.stop_reservation("r1", {"s1": 1, "s2": 1}, idempotency_key="stop-r1")
+
+    answers = only_answers(run_together([stop for _ in range(RETRIES)]))
+
+    firsts = [answer for answer in answers if isinstance(answer, list) and not any(result.replayed for result in answer)]
+    assert len(firsts) == 1
+    assert all(isinstance(answer, list) and len(answer) == 2 for answer in answers)
+    assert engine.account("carol-prepaid").balance == Decimal("0.00") == operations_sum(engine, "carol-prepaid")
+    assert operation_count(engine) == 2

@@ -149,7 +149,7 @@ def _upgrade(database: sa.Engine, revision: str, *, down: bool = False) -> None:
         (command.downgrade if down else command.upgrade)(config, revision)
 
 
-def test_revision_0013_keeps_the_holds_of_live_grants_and_keys_them_by_contract_item_too(any_url: str) -> None:
+def test_revisions_0013_and_0014_keep_live_grants_their_holds_and_give_sessions_a_currency(any_url: str) -> None:
     with Engine(any_url) as engine:
         build_world(engine)
         engine.start_session(StartSession("s1", "voice_call", "mobile", "alice-msisdn", AT, 60_000, "duration", {"destination": "33"}))
@@ -167,6 +167,9 @@ def test_revision_0013_keeps_the_holds_of_live_grants_and_keys_them_by_contract_
         with database.connect() as connection:
             rows = connection.exec_driver_sql("SELECT scope, namespace, contract_id, item_id, name FROM session_counter_holds").all()
         assert [tuple(row) for row in rows] == [("shared", "family", "", "", "pool")]
+        with database.connect() as connection:
+            currencies = connection.exec_driver_sql("SELECT id, currency FROM charging_sessions").all()
+        assert [tuple(row) for row in currencies] == [("s1", "EUR")]  # the subscriber account's, filled in by 0014
         assert _differences(database) == []
     finally:
         database.dispose()

@@ -72,6 +72,16 @@ def _per_payer(contract: Contract, outcome: RatingOutcome) -> dict[AccountId, De
     return totals
 
 
+def session_currency(catalog: Catalog, contract: Contract, item: TypedItem) -> str:
+    """The currency of a session's amounts: the currency of the first plan of ``contract`` (in contract order, in effect
+    at the item's date) that prices the item's class, or failing that, of its first plan."""
+    plans = [plan for contract_item in contract.items if (plan := catalog.charge_plan(contract_item.charge_plan, item.consumption_date))]
+    pricing = [plan for plan in plans if any(charge.item_class == item.item_class.name for charge in plan.charges)]
+    chosen = (pricing or plans)[0] if plans else None
+    assert chosen is not None, "a session's contract has a plan in effect (rating refused it otherwise)"
+    return chosen.currency
+
+
 def added_holds(holds: Iterable[tuple[CounterKey, Decimal, datetime | None]]) -> dict[CounterKey, CounterHold]:
     """Several grants' holds ``(counter, delta, period start)`` as one per counter: added up in the newest period
     (a hold priced in an earlier period ended with it)."""

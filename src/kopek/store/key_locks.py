@@ -22,10 +22,12 @@ _ADVISORY_LOCK = sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("lock_id",
 
 
 class KeySpace(StrEnum):
-    """Where a key is kept: offline charges and session calls each have their own keys."""
+    """Where a key is kept: offline charges and session calls each have their own keys; multiservice sessions are
+    serialised by their reservation id."""
 
     CHARGING = "charging"
     SESSIONS = "sessions"
+    RESERVATIONS = "reservations"
 
 
 def lock_id(space: KeySpace, key: str) -> int:

@@ -278,6 +278,8 @@ charging_sessions = sa.Table(
     sa.Column("granted_quantity", ExactDecimal, nullable=False),
     sa.Column("used_quantity", ExactDecimal, nullable=False),
     sa.Column("charged_amount", ExactDecimal, nullable=False),
+    # The currency of the session's amounts: its charges' plan currency, fixed at its start.
+    sa.Column("currency", sa.String(3), nullable=False, server_default=""),
     sa.Column("impacts", sa.Text, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     # Where the next reported usage begins when its report gives no date (none: the start moved on by the time used).

@@ -20,7 +20,7 @@ from kopek.domain.master import AccountId
 from kopek.money import rating_context
 from kopek.rating.outcome import CounterChange, CounterKey
 from kopek.store.key_locks import KeySpace, serialise_key
-from kopek.store.schema import charging_sessions, reservations, session_counter_holds, session_requests
+from kopek.store.schema import accounts, charging_sessions, reservations, session_counter_holds, session_requests
 
 ACTIVE = "active"
 
@@ -163,8 +163,30 @@ class SessionStore:
         return self._connection.execute(query).first() is not None
 
     def reservations_of(self, session_id: str) -> list[dict[str, Any]]:
-        query = sa.select(reservations).where(reservations.c.session_id == session_id).order_by(reservations.c.account_id)
+        """The session's reservations, each with its account's currency."""
+        query = (
+            sa.select(reservations, accounts.c.currency)
+            .join(accounts, accounts.c.id == reservations.c.account_id)
+            .where(reservations.c.session_id == session_id)
+            .order_by(reservations.c.account_id)
+        )
         return [dict(row) for row in self._connection.execute(query).mappings()]
+
+    def lock_reservation(self, reservation_id: str) -> None:
+        """Wait until no other transaction holds ``reservation_id`` (a multiservice session joining or ending), then
+        hold it until this one ends (:mod:`kopek.store.key_locks`)."""
+        serialise_key(self._connection, KeySpace.RESERVATIONS, reservation_id)
+
+    def start_conflicts(self, session_id: str, reservation_id: str) -> tuple[bool, tuple[str, str] | None]:
+        """For a start: whether session ``session_id`` exists, and the access (service id, user id) of the live
+        sessions of ``reservation_id`` (none without one), in one statement."""
+        sessions = charging_sessions.c
+        live_of_reservation = sa.and_(sessions.reservation_id == reservation_id, sessions.status == ACTIVE)
+        query = sa.select(sessions.id, sessions.service_id, sessions.user_id).where(sa.or_(sessions.id == session_id, live_of_reservation))
+        rows = self._connection.execute(query).all()
+        exists = any(row[0] == session_id for row in rows)
+        access = next(((row[1], row[2]) for row in rows if row[0] != session_id), None)
+        return exists, access
 
     def live_of(self, subscriber_account_id: str, *, limit: int) -> list[dict[str, Any]]:
         query = (
