@@ -20,6 +20,7 @@ from kopek import limits
 from kopek.admin import api_keys, master_data
 from kopek.admin.api_keys import ApiKeyAccess, ApiKeyRole, ApiKeyView, CreatedApiKey
 from kopek.admin.catalog import CatalogCache, CatalogVersion, load_catalog
+from kopek.admin.ledger import LedgerReport, verify_ledger
 from kopek.admin.master_data import (
     AccessInput,
     AccountInput,
@@ -471,6 +472,13 @@ class Engine:
     def publish_notifications(self, settings: PublisherSettings) -> PublishReport:
         """One publishing pass to NATS JetStream, e.g. from cron; call it outside a running event loop."""
         return asyncio.run(publish_pending(self.notification_outbox(), settings))
+
+    # ---- the ledger (see docs/reliability.md) ---------------------------------------------------------
+
+    def verify_ledger(self) -> LedgerReport:
+        """Check, in one snapshot, that every balance is the sum of its account operations, every reservation belongs
+        to a live session, and every charged item is posted by exactly one account operation."""
+        return verify_ledger(self.database)
 
     def now(self) -> datetime:
         return self._clock()

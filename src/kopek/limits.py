@@ -60,3 +60,5 @@ NOTIFICATION_PUBLISH_BATCHES_PER_PASS_MAX: Final = 100
 """Batches one publishing pass handles; what is left waits for the next pass."""
 NATS_NAME_CHARS_MAX: Final = 128
 """The longest NATS subject prefix or JetStream stream name the publisher accepts."""
+LEDGER_DIFFERENCES_REPORTED_MAX: Final = 1_000
+"""A ledger verification lists at most this many differences; it always counts all of them."""

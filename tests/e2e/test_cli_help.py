@@ -58,6 +58,7 @@ EXPECTED_COMMANDS = {
     "refill",
     "notifications list",
     "notifications publish",
+    "ledger verify",
 }
 
 
@@ -87,6 +88,7 @@ GROUPS = {
     "items",
     "fees",
     "notifications",
+    "ledger",
 }
 
 

@@ -23,6 +23,7 @@ from kopek.api import (
     routes_contracts,
     routes_fees,
     routes_item_files,
+    routes_ledger,
     routes_master_data,
     routes_notifications,
     routes_operations,
@@ -109,6 +110,7 @@ def create_app(
             routes_item_files,
             routes_fees,
             routes_refills,
+            routes_ledger,
         )
     ]
     for router in routers:

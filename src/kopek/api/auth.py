@@ -4,7 +4,8 @@ While no active API key exists the API is open (a fresh install, a test, the dem
 once one exists every request but ``/healthz`` and ``/metrics`` must present an active
 key as ``Authorization: Bearer <secret>``, with a role that allows it: ``read`` for
 reads, ``charging`` for charging, sessions, refills and CDR imports, ``admin`` for
-everything else. The key's name is the actor of the administrative operations it makes.
+everything else (and for the ledger verification, a read of everything). The key's
+name is the actor of the administrative operations it makes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ OPEN_ACTOR = "api"
 _OPEN_PATHS = frozenset({"/healthz", "/metrics"})
 _CHARGING_PREFIXES = ("/v1/charging", "/v1/sessions", "/v1/reservations", "/v1/refills", "/v1/cdrs")
 _ADMIN_ONLY = ("/v1/sessions:cleanup",)
+_ADMIN_READS = frozenset({"/v1/ledger:verify"})
+"""Reads that only administrators may make: they read the whole ledger."""
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <secret>` (docs/security.md).")
 
@@ -33,6 +36,8 @@ def required_role(method: str, path: str) -> ApiKeyRole | None:
     """The least role a request to route ``path`` with ``method`` needs; none for the open routes."""
     if path in _OPEN_PATHS:
         return None
+    if path in _ADMIN_READS:
+        return ApiKeyRole.ADMIN
     if method in ("GET", "HEAD"):
         return ApiKeyRole.READ
     if path.startswith(_CHARGING_PREFIXES) and not path.startswith(_ADMIN_ONLY):

@@ -25,6 +25,7 @@ from kopek.cli import (
     demo,
     fees,
     items,
+    ledger,
     master_data,
     notifications,
     rating_jobs,
@@ -56,6 +57,7 @@ app.add_typer(rating_jobs.jobs_app, name="jobs")
 app.add_typer(items.app, name="items")
 app.add_typer(fees.app, name="fees")
 app.add_typer(notifications.app, name="notifications")
+app.add_typer(ledger.app, name="ledger")
 app.command("charge")(charging.charge)
 app.command("refill")(refills.refill)
 app.command("demo")(demo.demo)

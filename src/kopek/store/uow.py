@@ -15,6 +15,7 @@ from kopek.store.charging_store import ChargingStore
 from kopek.store.contract_state_store import ContractStateStore
 from kopek.store.counter_store import CounterStore
 from kopek.store.item_file_store import ItemFileStore
+from kopek.store.ledger_store import LedgerStore
 from kopek.store.master_store import MasterStore
 from kopek.store.notification_store import NotificationStore
 from kopek.store.rating_job_store import RatingJobStore
@@ -57,6 +58,7 @@ class UnitOfWork:
         self.rating_jobs = RatingJobStore(self.connection)
         self.activations = ActivationStore(self.connection)
         self.item_files = ItemFileStore(self.connection)
+        self.ledger = LedgerStore(self.connection)
         return self
 
     def commit(self) -> None:
