@@ -22,6 +22,7 @@ from kopek.admin import api_keys, master_data
 from kopek.admin.api_keys import ApiKeyAccess, ApiKeyRole, ApiKeyView, CreatedApiKey
 from kopek.admin.audit import AuditRecord
 from kopek.admin.catalog import CatalogCache, CatalogVersion, load_catalog
+from kopek.admin.ledger import LedgerReport, verify_ledger
 from kopek.admin.master_data import (
     AccessInput,
     AccountInput,
@@ -485,13 +486,17 @@ class Engine:
         """Charge the final usage, release the rest of the reservation and end the session."""
         return sessions.stop_session(command, self._charging)
 
-    def cancel_session(self, session_id: str) -> SessionResult:
-        """Release the session's reservation without charging, and end it."""
-        return sessions.cancel_session(session_id, self._charging)
+    def cancel_session(self, session_id: str, *, idempotency_key: str | None = None) -> SessionResult:
+        """Release the session's reservation without charging, and end it; a retry with ``idempotency_key`` answers the
+        first result."""
+        return sessions.cancel_session(session_id, self._charging, idempotency_key=idempotency_key)
 
-    def stop_reservation(self, reservation_id: str, used: dict[str, object] | None = None) -> list[SessionResult]:
-        """End every live session of a multiservice session; ``used`` gives final usage per session id."""
-        return sessions.stop_reservation(reservation_id, used or {}, self._charging)
+    def stop_reservation(
+        self, reservation_id: str, used: dict[str, object] | None = None, *, idempotency_key: str | None = None
+    ) -> list[SessionResult]:
+        """End every live session of a multiservice session; ``used`` gives final usage per session id. A retry with
+        ``idempotency_key`` answers the first results."""
+        return sessions.stop_reservation(reservation_id, used or {}, self._charging, idempotency_key=idempotency_key)
 
     def session(self, session_id: str) -> SessionView:
         return sessions.read_session(session_id, self._charging)
@@ -560,6 +565,13 @@ class Engine:
     def publish_notifications(self, settings: PublisherSettings) -> PublishReport:
         """One publishing pass to NATS JetStream, e.g. from cron; call it outside a running event loop."""
         return asyncio.run(publish_pending(self.notification_outbox(), settings))
+
+    # ---- the ledger (see docs/reliability.md) ---------------------------------------------------------
+
+    def verify_ledger(self) -> LedgerReport:
+        """Check, in one snapshot, that every balance is the sum of its account operations, every reservation belongs
+        to a live session, and every charged item is posted by exactly one account operation."""
+        return verify_ledger(self.database)
 
     def now(self) -> datetime:
         return self._clock()

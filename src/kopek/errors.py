@@ -110,6 +110,7 @@ class Code(StrEnum):
     NO_CHARGE_FOR_ITEM_CLASS = "no_charge_for_item_class"
     CONTRACT_NOT_MIGRATING = "contract_not_migrating"
     SESSION_ALREADY_ENDED = "session_already_ended"
+    RESERVATION_OF_ANOTHER_ACCESS = "reservation_belongs_to_another_access"
     RATING_JOB_FINISHED = "rating_job_already_finished"
     API_KEY_MISSING = "api_key_missing"
     API_KEY_UNKNOWN = "api_key_unknown_or_revoked"

@@ -80,3 +80,5 @@ NCHF_NOTIFY_BATCH_MAX: Final = 100
 """Re-authorizations one notify pass sends; the rest waits for the next pass."""
 NCHF_NOTIFY_TIMEOUT_SECONDS: Final = 5
 """How long a ChargingNotify request to a consumer may take before the pass gives up on it (retried next pass)."""
+LEDGER_DIFFERENCES_REPORTED_MAX: Final = 1_000
+"""A ledger verification lists at most this many differences; it always counts all of them."""

@@ -59,6 +59,7 @@ EXPECTED_COMMANDS = {
     "refill",
     "notifications list",
     "notifications publish",
+    "ledger verify",
 }
 
 
@@ -91,6 +92,7 @@ GROUPS = {
     "notifications",
     "diameter",
     "diameter serve",
+    "ledger",
 }
 
 

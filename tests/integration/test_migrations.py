@@ -9,15 +9,17 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from kopek import Engine
+from kopek.charging.session_views import StartSession
 from kopek.store.database import MIGRATIONS_LOCATION, create_database_engine, migrate
 from kopek.store.schema import metadata
-from tests.worlds import build_world, call
+from tests.worlds import AT, build_world, call
 
 
 @pytest.fixture
@@ -137,3 +139,37 @@ def test_the_schema_check_would_see_a_missing_column(database: sa.Engine) -> Non
     differences = _differences(database)
 
     assert [(difference[0], difference[2], difference[3].name) for difference in differences] == [("add_column", "notifications", "data")]
+
+
+def _upgrade(database: sa.Engine, revision: str, *, down: bool = False) -> None:
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS_LOCATION)
+    with database.begin() as connection:
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def test_revisions_0015_and_0016_keep_live_grants_their_holds_and_give_sessions_a_currency(any_url: str) -> None:
+    with Engine(any_url) as engine:
+        build_world(engine)
+        engine.start_session(StartSession("s1", "voice_call", "mobile", "alice-msisdn", AT, 60_000, "duration", {"destination": "33"}))
+    database = create_database_engine(any_url)
+    try:
+        _upgrade(database, "0012", down=True)
+        with database.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO session_counter_holds (session_id, scope, namespace, contract_id, name, delta, period_start) "
+                "VALUES ('s1', 'shared', 'family', '', 'pool', '-60', NULL)"
+            )
+
+        _upgrade(database, "head")
+
+        with database.connect() as connection:
+            rows = connection.exec_driver_sql("SELECT scope, namespace, contract_id, item_id, name FROM session_counter_holds").all()
+        assert [tuple(row) for row in rows] == [("shared", "family", "", "", "pool")]
+        with database.connect() as connection:
+            currencies = connection.exec_driver_sql("SELECT id, currency FROM charging_sessions").all()
+        assert [tuple(row) for row in currencies] == [("s1", "EUR")]  # the subscriber account's, filled in by 0016
+        assert _differences(database) == []
+    finally:
+        database.dispose()

@@ -24,6 +24,7 @@ from kopek.api import (
     routes_contracts,
     routes_fees,
     routes_item_files,
+    routes_ledger,
     routes_master_data,
     routes_notifications,
     routes_operations,
@@ -80,6 +81,7 @@ ROUTE_MODULES = (
     routes_fees,
     routes_refills,
     routes_audit,
+    routes_ledger,
 )
 """Every module of routes; each offers ``router()``."""
 

@@ -5,8 +5,8 @@ loopback address, or with ``kopek serve --no-auth``: a fresh install, a test, th
 and closed to everyone otherwise. Once a key exists every request must present an active
 key as ``Authorization: Bearer <secret>``, with a role that allows it: ``read`` for
 reads, ``charging`` for charging, sessions, refills and CDR imports, ``admin`` for
-everything else (the audit log included). The key's name is the actor of the
-administrative operations it makes.
+everything else (the audit log and the ledger verification, reads of everything, included).
+The key's name is the actor of the administrative operations it makes.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ OPEN_ACTOR = "api"
 _OPEN_PATHS = frozenset({"/healthz", "/metrics"})
 _CHARGING_PREFIXES = ("/v1/charging", "/v1/sessions", "/v1/reservations", "/v1/refills", "/v1/cdrs")
 _ADMIN_ONLY = ("/v1/sessions:cleanup",)
-_ADMIN_READS = ("/v1/audit",)
+_ADMIN_READS = ("/v1/audit", "/v1/ledger:verify")
+"""Reads that only administrators may make: they read the whole audit log or the whole ledger."""
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <secret>` (docs/security.md).")
 

@@ -109,8 +109,13 @@ class StopSessionRequest(_Request):
     consumption_date: ConsumptionDate | None = Field(default=None, description=_USAGE_DATE)
 
 
+class CancelSessionRequest(_Request):
+    idempotency_key: IdempotencyKey | None = Field(default=None, description=_KEY)
+
+
 class StopReservationRequest(_Request):
     used: dict[str, PropertyValue] = Field(default_factory=dict, description="Final usage by session id; a session not named used none.")
+    idempotency_key: IdempotencyKey | None = Field(default=None, description=_KEY)
 
 
 class SessionsPage(BaseModel):
@@ -148,9 +153,12 @@ def stop_session(
     )
 
 
-def cancel_session(session_id: IdentifierPath, context: Context) -> SessionResult:
+def cancel_session(
+    session_id: IdentifierPath, context: Context, body: CancelSessionRequest | None = None, idempotency_key: IdempotencyKeyHeader = None
+) -> SessionResult:
     """Release the reservation without charging; end the session."""
-    return context.engine.cancel_session(session_id)
+    key = chosen_idempotency_key(body.idempotency_key if body is not None else None, idempotency_key)
+    return context.engine.cancel_session(session_id, idempotency_key=key)
 
 
 def read_session(session_id: IdentifierPath, context: Context) -> SessionView:
@@ -177,10 +185,13 @@ def list_live_sessions(
     return SessionsPage(sessions=context.engine.live_sessions(subscriber_account_id, limit=limit))
 
 
-def stop_reservation(reservation_id: IdentifierPath, body: StopReservationRequest, context: Context) -> list[SessionResult]:
+def stop_reservation(
+    reservation_id: IdentifierPath, body: StopReservationRequest, context: Context, idempotency_key: IdempotencyKeyHeader = None
+) -> list[SessionResult]:
     """End a multiservice session: stop every live session sharing this reservation id, in one commit."""
     used: dict[str, Any] = dict(body.used)
-    return context.engine.stop_reservation(reservation_id, used)
+    key = chosen_idempotency_key(body.idempotency_key, idempotency_key)
+    return context.engine.stop_reservation(reservation_id, used, idempotency_key=key)
 
 
 def router() -> APIRouter:

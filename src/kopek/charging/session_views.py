@@ -86,6 +86,7 @@ class _View(BaseModel):
 class ReservationView(_View):
     account_id: str
     amount: Dec = Field(description="Held against the account until the session is updated, stopped, cancelled or cleaned up.")
+    currency: str = Field(description="The account's currency (ISO 4217).")
     expires_at: datetime
 
 
@@ -144,6 +145,7 @@ class SessionView(_View):
     used_quantity: Quantity = Field(description="All usage charged so far.")
     charged_amount: Dec = Field(description="All amounts charged so far.")
     reserved_amount: Dec = Field(description="The sum of the live reservations of the session.")
+    currency: str = Field(description="The currency of charged_amount and reserved_amount (ISO 4217): the plan's, fixed at the start.")
     reservations: list[ReservationView]
     impacts: SessionImpacts
     version: int
@@ -155,6 +157,7 @@ class SessionResult(_View):
     session: SessionView
     granted_quantity: Quantity
     reserved_amount: Dec
+    currency: str = Field(description="The currency of reserved_amount (ISO 4217).")
     expires_at: datetime
     grant_refusal: str | None = Field(
         default=None, description="On update: the code that explains a zero grant (prepaid_balance_cannot_cover, ...)."

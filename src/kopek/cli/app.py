@@ -29,6 +29,7 @@ from kopek.cli import (
     diameter,
     fees,
     items,
+    ledger,
     master_data,
     notifications,
     rating_jobs,
@@ -74,6 +75,7 @@ app.add_typer(items.app, name="items")
 app.add_typer(fees.app, name="fees")
 app.add_typer(notifications.app, name="notifications")
 app.add_typer(diameter.app, name="diameter")
+app.add_typer(ledger.app, name="ledger")
 app.command("charge")(charging.charge)
 app.command("refill")(refills.refill)
 app.command("demo")(demo.demo)

@@ -43,8 +43,8 @@ class CounterLife:
 
 @dataclass(frozen=True, slots=True)
 class CounterHold:
-    """How far the live grants of sessions on other contracts move a counter this contract also sees (a shared
-    allowance, a parent's bundle), in the reset period they were priced in. Rating adds it only in that period."""
+    """How far the live grants of sessions move a counter this contract sees (its own, a shared allowance, a parent's
+    bundle), in the reset period they were priced in. Rating adds it only in that period."""
 
     delta: Decimal
     period_start: datetime | None = None
@@ -66,14 +66,15 @@ class RatingState:
     session_moves: Mapping[CounterKey, Decimal] = field(default_factory=dict)
     """How much the session being rated has already moved its transient counters (empty outside a session)."""
     held: Mapping[CounterKey, CounterHold] = field(default_factory=dict)
-    """What live grants of sessions on other contracts hold of the counters (only when pricing a grant): an overlay
-    on ``counters``, which keep the stored values."""
+    """What the live grants of sessions hold of the counters (all but the grant of the session being rated): an
+    overlay on ``counters``, which keep the stored values. Rating prices on top of it, so no item uses the free units
+    a grant was priced with; the counter changes it gives are of the stored values."""
 
     def after(self, changes: Iterable[CounterChange]) -> RatingState:
         """This state once ``changes`` are stored (transient counters excepted: they are never stored;
         a session keeps their moves in its impacts and passes them back as ``session_moves``)."""
         stored = [change for change in changes if change.key.scope is not CounterScope.TRANSIENT]
-        counters = {**self.counters, **{change.key: change.after - self.held_in(change.key, change.period_start) for change in stored}}
+        counters = {**self.counters, **{change.key: change.after for change in stored}}
         lives = {**self.lives, **{change.key: CounterLife(change.period_start, change.expires_at) for change in stored}}
         return RatingState(self.contract, counters, lives, self.parent, self.session_moves, self.held)
 
@@ -115,12 +116,24 @@ def rate_item(catalog: Catalog, state: RatingState, item: TypedItem) -> RatingOu
             message=f"contract {state.contract.id!r} has no charge for item class {item.item_class.name!r}",
         )
     changes = tuple(
-        CounterChange(key, spec.unit, before[key], values[key], lives[key].period_start, lives[key].expires_at)
+        _stored_change(state, key, spec, before[key], values[key], lives[key])
         for key, spec in sorted(touched.items())
         if values[key] != before[key] or (key in state.counters and lives[key] != state.lives.get(key, CounterLife()))
     )
     notifications.extend(_crossings(changes, touched))
     return RatingOutcome(tuple(charged), changes, tuple(notifications))
+
+
+def _stored_change(
+    state: RatingState, key: CounterKey, spec: CounterSpec, before: Decimal, after: Decimal, life: CounterLife
+) -> CounterChange:
+    """The change of a counter's stored value: rating read it with the grants' holds on top (:func:`_current`); what is
+    stored, and what crosses thresholds, is the value without them."""
+    held = state.held_in(key, life.period_start)
+    if held == 0:
+        return CounterChange(key, spec.unit, before, after, life.period_start, life.expires_at)
+    with decimal.localcontext(rating_context()):
+        return CounterChange(key, spec.unit, before - held, after - held, life.period_start, life.expires_at)
 
 
 def _current(state: RatingState, counter: _Bound, at: datetime) -> tuple[Decimal, CounterLife]:

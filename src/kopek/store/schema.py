@@ -280,6 +280,8 @@ charging_sessions = sa.Table(
     sa.Column("granted_quantity", ExactDecimal, nullable=False),
     sa.Column("used_quantity", ExactDecimal, nullable=False),
     sa.Column("charged_amount", ExactDecimal, nullable=False),
+    # The currency of the session's amounts: its charges' plan currency, fixed at its start.
+    sa.Column("currency", sa.String(3), nullable=False, server_default=""),
     sa.Column("impacts", sa.Text, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     # Where the next reported usage begins when its report gives no date (none: the start moved on by the time used).
@@ -296,14 +298,16 @@ reservations = sa.Table(
 )
 
 session_counter_holds = sa.Table(
-    # What a live session's grant holds of counters other contracts see too (scope ``shared``: ``contract_id`` "";
-    # scope ``contract``: ``namespace`` ""), so that their grants are priced on what is left.
+    # What a live session's grant holds of the stored counters (scope ``shared``: ``contract_id`` "", ``item_id`` "";
+    # scope ``contract``: ``namespace`` "", ``item_id`` ""; scopes ``contract_item`` and ``activation``: ``item_id`` the
+    # contract item or activation), so that every other charge and grant is priced on what is left.
     "session_counter_holds",
     metadata,
     sa.Column("session_id", sa.String(128), sa.ForeignKey("charging_sessions.id"), primary_key=True),
     sa.Column("scope", sa.String(16), primary_key=True),
     sa.Column("namespace", sa.String(128), primary_key=True),
     sa.Column("contract_id", sa.String(128), primary_key=True),
+    sa.Column("item_id", sa.String(128), primary_key=True),
     sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("delta", ExactDecimal, nullable=False),
     sa.Column("period_start", UtcDateTime, nullable=True),

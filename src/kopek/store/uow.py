@@ -16,6 +16,7 @@ from kopek.store.charging_store import ChargingStore
 from kopek.store.contract_state_store import ContractStateStore
 from kopek.store.counter_store import CounterStore
 from kopek.store.item_file_store import ItemFileStore
+from kopek.store.ledger_store import LedgerStore
 from kopek.store.master_store import MasterStore
 from kopek.store.notification_store import NotificationStore
 from kopek.store.protocol_store import ProtocolStore
@@ -61,6 +62,7 @@ class UnitOfWork:
         self.activations = ActivationStore(self.connection)
         self.item_files = ItemFileStore(self.connection)
         self.protocols = ProtocolStore(self.connection)
+        self.ledger = LedgerStore(self.connection)
         return self
 
     def commit(self) -> None:
