@@ -26,6 +26,7 @@ from kopek.admin.ledger import LedgerReport, verify_ledger
 from kopek.admin.master_data import (
     AccessInput,
     AccountInput,
+    AccountUpdate,
     AdjustmentInput,
     ContractInput,
     ContractUpdate,
@@ -85,7 +86,7 @@ from kopek.notify.outbox import NotificationOutbox
 from kopek.notify.publisher import PublisherSettings, PublishReport, publish_pending
 from kopek.rating.outcome import NotificationKind
 from kopek.store.audit_store import REFUSED, AuditFilter
-from kopek.store.database import create_database_engine, database_url, migrate
+from kopek.store.database import database_url, open_database
 from kopek.store.uow import UnitOfWork
 
 
@@ -101,12 +102,10 @@ class Engine:
         create_schema: bool = True,
     ) -> None:
         self.url = database_url(url)
-        self.database = create_database_engine(self.url)
+        self.database = open_database(self.url, create_schema=create_schema)
         self._clock = clock
         self._new_id = new_id
         self._catalogs = CatalogCache()
-        if create_schema:
-            migrate(self.database)
         self._charging = ChargingContext(self.database, self._catalogs, clock, new_id)
 
     def close(self) -> None:
@@ -225,6 +224,15 @@ class Engine:
         if found is None:
             raise DoesNotExistError(code=Code.NOT_FOUND, message=f"account {account_id!r} does not exist")
         return account_view(found)
+
+    def update_account(self, account_id: str, update: AccountUpdate, *, actor: str = "system") -> AccountView:
+        """Change an account's own status (block, lock, close one prepaid or postpaid account); audited."""
+        target = f"account/{account_id}"
+        with self._audited(actor, "account.update", target), self._uow() as uow:
+            account = master_data.update_account(uow, account_id, update)
+            self._audit(uow, actor, "account.update", target, update.model_dump(mode="json", exclude_none=True))
+            uow.commit()
+        return account_view(account)
 
     def account_operations(self, account_id: str, *, limit: int = 100, after_id: int = 0) -> list[AccountOperationRecord]:
         self.account(account_id)

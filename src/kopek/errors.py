@@ -79,6 +79,7 @@ class Code(StrEnum):
     PROTOCOL_MAPPING_INVALID = "protocol_mapping_invalid"
     PROTOCOL_SEQUENCE_OUT_OF_ORDER = "protocol_sequence_out_of_order"
     AMOUNT_PLACES_EXCEED_CURRENCY = "amount_has_more_places_than_its_currency"
+    DATABASE_URL_INVALID = "database_url_invalid"
     # PREREQUISITE_MISSING
     ITEM_CLASS_UNKNOWN = "item_class_unknown"
     ACCESS_NOT_FOUND = "access_not_found"
@@ -121,6 +122,7 @@ class Code(StrEnum):
     CONTRACT_MIGRATING = "contract_migrating"
     STORAGE_BUSY = "storage_busy"
     NOTIFICATION_BROKER_UNREACHABLE = "notification_broker_unreachable"
+    DATABASE_UNREACHABLE = "database_unreachable"
     # ILLEGAL_SYSTEM_STATE
     UNEXPECTED_FAULT = "unexpected_fault"
     ITEM_FILE_NOT_WRITTEN = "item_file_could_not_be_written"

@@ -13,7 +13,7 @@ def test_migration_runbook_with_the_cli(any_url: str, tmp_path: Path) -> None:
     kopek.ok(*call(ALICE, seconds=1900, destination="33611112222"))
 
     assert kopek.json("migration", "begin", "--all")["contracts_changed"] == 3
-    refused = kopek.refused(*call(ALICE, seconds=10, destination="33611112222"))
+    refused = kopek.refused(*call(ALICE, seconds=10, destination="33611112222"), exit_code=75)
     assert (refused["category"], refused["code"]) == ("TEMPORARY_ILLEGAL_STATE", "contract_migrating")
 
     exported = tmp_path / "states.jsonl"
@@ -57,8 +57,8 @@ def test_best_effort_restore_prints_the_failures_and_exits_1(any_url: str, tmp_p
 
 def test_refusals_exit_1_with_the_error_on_stderr(any_url: str, tmp_path: Path) -> None:
     kopek = Kopek(url=any_url).loaded()
-    assert kopek.refused("migration", "begin")["code"] == "request_invalid"
-    assert kopek.refused("migration", "begin", "--all", "--contract", "alice-mobile")["code"] == "request_invalid"
+    assert kopek.refused("migration", "begin", exit_code=2)["code"] == "request_invalid"
+    assert kopek.refused("migration", "begin", "--all", "--contract", "alice-mobile", exit_code=2)["code"] == "request_invalid"
     assert kopek.refused("migration", "end", "--contract", "nobody")["category"] == "DOES_NOT_EXIST"
     assert kopek.refused("contract-states", "export", "--contract", "nobody")["code"] == "not_found"
     assert kopek.refused("contract-states", "restore", str(tmp_path / "missing.jsonl"))["category"] == "INVALID"

@@ -106,13 +106,6 @@ def test_a_refused_charge_exits_1_with_the_structured_error_on_stderr(tmp_path: 
             id="unknown-property",
         ),
         pytest.param(
-            [*call(ALICE, seconds=60, destination="33140000000"), "-p", "duration"],
-            "INVALID",
-            None,
-            "request_invalid",
-            id="property-without-value",
-        ),
-        pytest.param(
             call(ALICE, seconds=60, destination="33140000000", at="yesterday"), "INVALID", None, "request_invalid", id="unreadable-date"
         ),
         pytest.param(

@@ -22,6 +22,7 @@ from kopek.domain.master import (
     Account,
     AccountId,
     AccountKind,
+    AccountStatus,
     Contract,
     ContractId,
     ContractItem,
@@ -65,6 +66,7 @@ class _Input(BaseModel):
 class AccountInput(_Input):
     id: Name
     kind: AccountKind
+    status: AccountStatus = Field(default=AccountStatus.ACTIVE, description="active, blocked, locked or closed; a charge needs active.")
     initial_balance: Dec = Field(default=Decimal(0), description="Opening balance, recorded as an 'opening' account operation.")
     floor: Dec = Field(default=Decimal(0), description="Prepaid: the lowest balance a charge may leave.")
     credit_limit: Dec | None = Field(default=None, description="Postpaid: the highest accumulated amount; none for no limit.")
@@ -79,6 +81,12 @@ class SubscriberAccountInput(_Input):
     status: SubscriberAccountStatus = SubscriberAccountStatus.ACTIVE
     name: str = Field(default="", max_length=256)
     accounts: tuple[AccountInput, ...] = Field(default=(), max_length=16)
+
+
+class AccountUpdate(_Input):
+    """What may change of a prepaid or postpaid account after it was opened (its balance changes by adjustments)."""
+
+    status: AccountStatus | None = Field(default=None, description="active, blocked, locked or closed; absent: unchanged.")
 
 
 class SubscriberAccountUpdate(_Input):
@@ -185,6 +193,7 @@ def _create_account(uow: UnitOfWork, holder: SubscriberAccountId, currency: str,
         record.floor,
         record.credit_limit,
         low_balance_threshold=record.low_balance_threshold,
+        status=record.status,
     )
     uow.master.insert_account(account)
     if record.initial_balance != 0:
@@ -203,6 +212,18 @@ def adjust_balance(
     amount = entered_amount(adjustment.amount, account.currency, declared, field=("amount",))
     kind = OperationKind.CREDIT if amount > 0 else OperationKind.ADJUSTMENT
     return _apply(uow, account, amount, kind, at=at)
+
+
+def update_account(uow: UnitOfWork, account_id: str, update: AccountUpdate) -> Account:
+    """Change an account's own status; the account is locked first, so a charge in flight finishes before or sees it."""
+    locked = uow.master.lock_accounts([account_id])
+    if account_id not in locked:
+        raise DoesNotExistError(code=Code.NOT_FOUND, message=f"account {account_id!r} does not exist")
+    account = locked[AccountId(account_id)]
+    if update.status is not None and update.status is not account.status:
+        uow.master.update_account(account_id, {"status": update.status.value})
+        account = replace(account, status=update.status)
+    return account
 
 
 def _apply(uow: UnitOfWork, account: Account, amount: Decimal, kind: OperationKind, *, at: datetime) -> Account:

@@ -29,9 +29,9 @@ id and body answers the first result with status 200 (`replayed: true`) and cred
 nothing more; the same id with another body is refused (`ALREADY_EXISTS`,
 `refill_id_reused_with_different_request`).
 
-**Refusals** change nothing: a closed subscriber account (`ILLEGAL_STATE` /
+**Refusals** change nothing: a closed subscriber account or account (`ILLEGAL_STATE` /
 `ACCOUNT_CLOSED`), an amount outside the plan's bounds (`INVALID`), a currency other
-than the account's (`INCOMPATIBLE_CONFIGURATION`), a migrating contract
+than the account's (`INVALID_CONFIGURATION`), a migrating contract
 (`TEMPORARY_ILLEGAL_STATE`). See docs/catalog.md (Refill plans).
 """
 

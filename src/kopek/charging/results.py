@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek.domain.catalog import Dec, Quantity
+from kopek.domain.master import AccountStatus
 from kopek.domain.validation import Flag
 
 
@@ -65,6 +66,10 @@ class AccountView(_Record):
     floor: Dec
     credit_limit: Dec | None
     low_balance_threshold: Dec | None = Field(default=None, description="Prepaid: crossing below it notifies low_balance.")
+    status: AccountStatus = Field(
+        default=AccountStatus.ACTIVE,
+        description="The account's own status; a charge needs it and its subscriber account's status active.",
+    )
 
 
 class ContractInfo(_Record):

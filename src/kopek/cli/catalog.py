@@ -14,7 +14,7 @@ from kopek.cli.output import Output, cell, reporting, table
 from kopek.domain.catalog import Catalog, catalog_json_schema
 from kopek.engine import Engine
 
-app = typer.Typer(help="Validate, load and show the pricing catalog.", no_args_is_help=True)
+app = typer.Typer(rich_markup_mode=None, help="Validate, load and show the pricing catalog.", no_args_is_help=True)
 
 
 @app.command("validate")

@@ -14,7 +14,7 @@ from kopek.cli.output import Output, cell, reporting, table
 
 CdrId = Annotated[str, typer.Argument(help="The CDR's id.", show_default=False)]
 
-app = typer.Typer(help="Import CDRs into the CDR store for batch rating, show a stored CDR.", no_args_is_help=True)
+app = typer.Typer(rich_markup_mode=None, help="Import CDRs into the CDR store for batch rating, show a stored CDR.", no_args_is_help=True)
 
 
 @app.command("import")

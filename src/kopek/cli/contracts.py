@@ -9,13 +9,15 @@ import typer
 
 from kopek.admin.master_data import AccessInput, ContractInput, ContractUpdate
 from kopek.cli.options import DatabaseUrl, Json, actor, key_values, open_engine, read_model
-from kopek.cli.output import Output, reporting
+from kopek.cli.output import Output, UsageError, reporting
 from kopek.cli.views import render_accesses, render_contract
 from kopek.domain.master import ContractStatus
-from kopek.errors import Code, InvalidError
+from kopek.errors import Code
 
-app = typer.Typer(help="Create, show and update charging contracts.", no_args_is_help=True)
-accesses_app = typer.Typer(help="Map a service id and user id to a contract over a validity period.", no_args_is_help=True)
+app = typer.Typer(rich_markup_mode=None, help="Create, show and update charging contracts.", no_args_is_help=True)
+accesses_app = typer.Typer(
+    rich_markup_mode=None, help="Map a service id and user id to a contract over a validity period.", no_args_is_help=True
+)
 
 ContractId = Annotated[str, typer.Argument(help="The contract id.", show_default=False)]
 Status = Annotated[ContractStatus | None, typer.Option("--status", help="active, locked or migrating.", show_default=False)]
@@ -49,7 +51,7 @@ def _items(pairs: list[str] | None) -> list[dict[str, str]]:
 
 def _refuse_mixed(file: Path | None, *given: object) -> None:
     if file is not None and any(value not in (None, [], False) for value in given):
-        raise InvalidError(code=Code.REQUEST_INVALID, message="give either --file or the record's options, not both")
+        raise UsageError(code=Code.REQUEST_INVALID, message="give either --file or the record's options, not both")
 
 
 @app.command("create")
@@ -187,7 +189,7 @@ def list_accesses(
     with reporting(output):
         by_user = service_id is not None or user_id is not None
         if by_user == (contract_id is not None) or (by_user and (service_id is None or user_id is None)):
-            raise InvalidError(code=Code.REQUEST_INVALID, message="give either --service-id and --user-id, or --contract-id")
+            raise UsageError(code=Code.REQUEST_INVALID, message="give either --service-id and --user-id, or --contract-id")
         with open_engine(database_url) as engine:
             if contract_id is not None:
                 views = engine.contract(contract_id).accesses

@@ -16,7 +16,9 @@ from kopek.cli.output import Output, cell, reporting, table
 from kopek.export.layout import ItemFileFormat, ItemFileKind
 from kopek.export.views import ExportReport, ItemFileView
 
-app = typer.Typer(help="Write charged and chargeable items to item files (Parquet or CSV) and list them.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None, help="Write charged and chargeable items to item files (Parquet or CSV) and list them.", no_args_is_help=True
+)
 
 KindOption = Annotated[
     ItemFileKind | None, typer.Option("--kind", help="Only this kind of item file (default: all kinds).", show_default=False)

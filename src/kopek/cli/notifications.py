@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 
 from kopek.cli.options import DatabaseUrl, Json, open_engine
-from kopek.cli.output import Output, cell, reporting, table
-from kopek.errors import Code, InvalidError
+from kopek.cli.output import Output, UsageError, cell, reporting, table
+from kopek.errors import Code
 from kopek.limits import LIST_PAGE_SIZE_MAX, NOTIFICATION_PUBLISH_BATCH_MAX
 from kopek.notify.documents import ListedNotification
 from kopek.notify.publisher import (
@@ -27,7 +27,9 @@ from kopek.notify.publisher import (
 )
 from kopek.rating.outcome import NotificationKind
 
-app = typer.Typer(help="Business notifications: list what charging stored; publish it to NATS JetStream.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None, help="Business notifications: list what charging stored; publish it to NATS JetStream.", no_args_is_help=True
+)
 
 NatsUrl = Annotated[
     str | None,
@@ -88,7 +90,7 @@ def publish(
     with reporting(output):
         settings = publisher_settings(nats_url, subject_prefix, stream, batch_size=batch_size)
         if settings is None:
-            raise InvalidError(code=Code.REQUEST_INVALID, message=f"--nats-url (or {NATS_URL_VARIABLE}) is required")
+            raise UsageError(code=Code.REQUEST_INVALID, message=f"--nats-url (or {NATS_URL_VARIABLE}) is required")
         with open_engine(database_url) as engine:
             report = engine.publish_notifications(settings)
     output.emit(report_fields(report), lambda console: render_report(console, report, settings))

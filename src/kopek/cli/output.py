@@ -27,12 +27,23 @@ from rich.text import Text
 
 from kopek.domain.catalog_load import format_location
 from kopek.domain.validation import invalid_input
-from kopek.errors import Code, ErrorDetail, IllegalSystemStateError, InvalidError, KopekError
+from kopek.errors import Category, Code, ErrorDetail, IllegalSystemStateError, InvalidError, KopekError
 from kopek.money import to_text
 
 Render = Callable[[Console], None]
 
 PIPED_WIDTH_CHARS: Final = 200
+
+EXIT_REFUSED: Final = 1
+"""The input or the state refuses the command (any error but those below)."""
+EXIT_USAGE: Final = 2
+"""The command line itself is wrong (an option repeated, misspelt, or two that exclude each other), as click says for its own checks."""
+EXIT_RETRY_LATER: Final = 75
+"""``TEMPORARY_ILLEGAL_STATE``: try again later without change (``EX_TEMPFAIL`` of sysexits.h)."""
+
+
+class UsageError(InvalidError):
+    """A fault of the command line itself, found by a command (exit 2, like click's own usage errors)."""
 
 
 def jsonable(value: Any) -> Any:
@@ -130,7 +141,7 @@ def _one_line(text: str) -> str:
 
 @contextmanager
 def reporting(output: Output, *, source: str | None = None) -> Iterator[None]:
-    """Turn any error raised inside into the structured error on stderr and exit code 1."""
+    """Turn any error raised inside into the structured error on stderr and its exit code (:func:`exit_code`)."""
     try:
         yield
     except (typer.Exit, typer.Abort):
@@ -149,4 +160,13 @@ def reporting(output: Output, *, source: str | None = None) -> Iterator[None]:
 
 def fail(output: Output, error: KopekError, *, source: str | None = None, extra: Mapping[str, Any] | None = None) -> NoReturn:
     output.error(error, source=source, extra=extra)
-    raise typer.Exit(1)
+    raise typer.Exit(exit_code(error))
+
+
+def exit_code(error: KopekError) -> int:
+    """75 for a refusal that a later retry may cure, 2 for a fault of the command line, else 1."""
+    if error.category is Category.TEMPORARY_ILLEGAL_STATE:
+        return EXIT_RETRY_LATER
+    if isinstance(error, UsageError):
+        return EXIT_USAGE
+    return EXIT_REFUSED

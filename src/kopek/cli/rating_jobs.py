@@ -14,7 +14,7 @@ from kopek.batch.rating_jobs import PARTITION_LEASE_SECONDS, JobFilters, JobStat
 from kopek.cli.options import DatabaseUrl, Json, actor, open_engine
 from kopek.cli.output import Output, cell, reporting, table
 
-jobs_app = typer.Typer(help="Follow rating jobs.", no_args_is_help=True)
+jobs_app = typer.Typer(rich_markup_mode=None, help="Follow rating jobs.", no_args_is_help=True)
 
 JobId = Annotated[str, typer.Argument(help="The rating job's id.", show_default=False)]
 

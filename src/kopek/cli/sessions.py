@@ -14,7 +14,9 @@ from kopek.cli.output import Output, cell, reporting, table
 from kopek.errors import Code, ErrorDetail, InvalidError
 from kopek.limits import LIST_PAGE_SIZE_MAX
 
-app = typer.Typer(help="Online charging sessions: reserve, charge usage, release; list and clean up.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None, help="Online charging sessions: reserve, charge usage, release; list and clean up.", no_args_is_help=True
+)
 
 SessionId = Annotated[str, typer.Argument(help="The session id.", show_default=False)]
 Used = Annotated[str, typer.Option("--used", help="Usage since the last grant, in the item's quantity unit.", show_default=False)]

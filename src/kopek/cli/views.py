@@ -23,12 +23,13 @@ def render_accounts(console: Console, accounts: Sequence[AccountView], *, title:
     if not accounts:
         console.print(f"{title}: -", markup=False)
         return
-    shown = table(title, "account", "kind", ">balance", "currency", ">floor", ">credit limit")
+    shown = table(title, "account", "kind", "status", ">balance", "currency", ">floor", ">credit limit")
     for account in accounts:
         floor = account.floor if account.kind == "prepaid" else None
         shown.add_row(
             cell(account.account_id),
             cell(account.kind),
+            cell(account.status.value),
             cell(account.balance),
             cell(account.currency),
             cell(floor),
@@ -39,7 +40,10 @@ def render_accounts(console: Console, accounts: Sequence[AccountView], *, title:
 
 def render_account(console: Console, account: AccountView) -> None:
     side = "balance" if account.kind == "prepaid" else "accumulated"
-    console.print(f"Account {account.account_id} ({account.kind}): {side} {to_text(account.balance)} {account.currency}", markup=False)
+    status = "" if account.status.value == "active" else f", {account.status.value}"
+    console.print(
+        f"Account {account.account_id} ({account.kind}{status}): {side} {to_text(account.balance)} {account.currency}", markup=False
+    )
 
 
 def render_operations(console: Console, account_id: str, records: Sequence[AccountOperationRecord]) -> None:

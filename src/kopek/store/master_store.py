@@ -16,6 +16,7 @@ from kopek.domain.master import (
     Account,
     AccountId,
     AccountKind,
+    AccountStatus,
     Contract,
     ContractId,
     ContractItem,
@@ -78,6 +79,7 @@ class MasterStore:
                 floor=account.floor,
                 credit_limit=account.credit_limit,
                 low_balance_threshold=account.low_balance_threshold,
+                status=account.status.value,
             )
         )
 
@@ -276,6 +278,7 @@ def _account(row: sa.RowMapping) -> Account:
         credit_limit=row["credit_limit"],
         holder_status=SubscriberAccountStatus(row["holder_status"]),
         low_balance_threshold=row["low_balance_threshold"],
+        status=AccountStatus(row["status"]),
     )
 
 
