@@ -47,7 +47,7 @@ from kopek.admin.views import (
 from kopek.batch.cdr_files import Row, read_cdr_file
 from kopek.batch.cdr_import import ImportReport, import_cdrs
 from kopek.batch.cdr_views import CdrView, cdr_view
-from kopek.batch.partition_rating import CDRS_PER_CHUNK, Progress
+from kopek.batch.partition_rating import CDRS_PER_CHUNK, PathTally, Progress
 from kopek.batch.rating_jobs import (
     PARTITION_LEASE_SECONDS,
     JobFilters,
@@ -64,6 +64,7 @@ from kopek.charging import fees, refills, sessions
 from kopek.charging.offline import ChargeCommand, ChargingContext, account_view, charge
 from kopek.charging.price_enquiry import PriceEnquiry, enquire_price
 from kopek.charging.results import AccountView, ChargeResult, ResultOptions
+from kopek.charging.session_retention import SESSION_RETENTION_SECONDS_DEFAULT, check_retention, remove_ended_sessions
 from kopek.charging.session_views import CleanupReport, SessionResult, SessionView, StartSession, StopSession, UpdateSession
 from kopek.clock import Clock, IdSource, random_ids, system_clock
 from kopek.documents import read_document
@@ -381,11 +382,13 @@ class Engine:
         lease_seconds: float = PARTITION_LEASE_SECONDS,
         chunk_cdrs: int = CDRS_PER_CHUNK,
         path: RatingPath = RatingPath.AUTO,
+        tally: PathTally | None = None,
     ) -> JobStatus:
         """Work on the job as one worker until none of its partitions is open or running (again after a stop: it resumes).
 
         Several workers may run one job at once (threads, processes, machines on one PostgreSQL);
-        see docs/batch.md. ``chunk_cdrs`` CDRs are charged and committed together. Returns the job's status.
+        see docs/batch.md. ``chunk_cdrs`` CDRs are charged and committed together; ``tally`` is told what each
+        committed chunk handled on which path (for metrics). Returns the job's status.
         """
         try:
             run_job(
@@ -396,6 +399,7 @@ class Engine:
                 lease_seconds=lease_seconds,
                 chunk_cdrs=chunk_cdrs,
                 path=path,
+                tally=tally,
             )
         except KopekError:
             raise
@@ -517,16 +521,25 @@ class Engine:
         """Force the clean-up of one live session: end it now with its default resolution."""
         return sessions.cleanup_session(session_id, self._charging)
 
-    def cleanup_expired_sessions(self, *, actor: str | None = None) -> CleanupReport:
-        """One expiry pass: end the sessions past their expiry with their default resolution.
+    def cleanup_expired_sessions(
+        self, *, actor: str | None = None, retention_seconds: int = SESSION_RETENTION_SECONDS_DEFAULT
+    ) -> CleanupReport:
+        """One clean-up pass: end the sessions past their expiry with their default resolution, then remove the sessions
+        that ended ``retention_seconds`` ago or more (see docs/sessions.md).
 
         Audited when an ``actor`` asks for it (``POST /v1/sessions:cleanup``); the server's own periodic pass is not."""
+        check_retention(retention_seconds)
         if actor is None:
-            return sessions.cleanup_expired(self._charging)
+            return self._cleanup(retention_seconds)
         with self._audited(actor, "sessions.cleanup", "sessions"):
-            report = sessions.cleanup_expired(self._charging)
-            self._audit_alone(actor, "sessions.cleanup", "sessions", {"resolved": len(report.resolved)})
+            report = self._cleanup(retention_seconds)
+            self._audit_alone(actor, "sessions.cleanup", "sessions", {"resolved": len(report.resolved), "removed": report.removed})
         return report
+
+    def _cleanup(self, retention_seconds: int) -> CleanupReport:
+        report = sessions.cleanup_expired(self._charging)
+        removed = remove_ended_sessions(self._charging, retention_seconds=retention_seconds)
+        return report.model_copy(update={"removed": removed})
 
     # ---- fees and refills (see docs/catalog.md, Fees and Refill plans) ------------------------------
 

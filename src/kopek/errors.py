@@ -16,6 +16,11 @@ The tree::
 Each code is explained in ``docs/errors.md``. When several checks fail for one
 request, the order of the steps in :mod:`kopek.charging.offline` decides which
 error is returned.
+
+An error may have causes: the errors below it, outermost first. A ``KopekError``
+raised ``from`` another carries it (and that one's causes) as its causes; ``causes=``
+adds others. The wire shape lists them in ``causes``, each as ``{category, reason,
+code, message}``: the error stack of the reference product, in the one error shape.
 """
 
 from __future__ import annotations
@@ -151,6 +156,8 @@ class KopekError(Exception):
     details: tuple[ErrorDetail, ...] = ()
     notifications: tuple[Any, ...] = field(default=())
     retry_after_seconds: int | None = None
+    causes: tuple[KopekError, ...] = ()
+    """Errors below this one that it does not raise ``from`` (those it does are found by :meth:`cause_chain`)."""
 
     def __post_init__(self) -> None:
         Exception.__init__(self, self.message)
@@ -158,14 +165,50 @@ class KopekError(Exception):
     def __str__(self) -> str:
         return f"{self.category}/{self.code}: {self.message}"
 
+    def restated(self, message: str) -> KopekError:
+        """This error (its class, code, reason and details) told from an outer step, in ``message``; raise it ``from``
+        this one, which then stands below it as its cause."""
+        return type(self)(
+            code=self.code, message=message, reason=self.reason, details=self.details, retry_after_seconds=self.retry_after_seconds
+        )
+
+    def cause_chain(self) -> list[KopekError]:
+        """The errors below this one, outermost first: those given as ``causes``, then the ``KopekError`` it was raised
+        from (``raise ... from``), each followed by its own causes. Other exceptions (a database's, a driver's) are not
+        part of it: they may tell internals, and are logged instead."""
+        chain: list[KopekError] = []
+        seen = {id(self)}
+        pending: list[BaseException | None] = [*self.causes, self.__cause__]
+        while pending:
+            below = pending.pop(0)
+            if below is None or id(below) in seen:
+                continue
+            seen.add(id(below))
+            if isinstance(below, KopekError):
+                chain.append(below)
+                pending[:0] = [*below.causes, below.__cause__]
+            else:
+                pending.insert(0, below.__cause__)
+        return chain
+
     def as_dict(self) -> dict[str, Any]:
-        """The one wire shape of an error."""
+        """The one wire shape of an error, its cause chain in ``causes``."""
         return {
             "category": self.category.value,
             "reason": self.reason.value if self.reason else None,
             "code": self.code.value,
             "message": self.message,
             "details": [detail.as_dict() for detail in self.details],
+            "causes": [cause.as_cause() for cause in self.cause_chain()],
+        }
+
+    def as_cause(self) -> dict[str, Any]:
+        """This error as one entry of another's ``causes``."""
+        return {
+            "category": self.category.value,
+            "reason": self.reason.value if self.reason else None,
+            "code": self.code.value,
+            "message": self.message,
         }
 
 

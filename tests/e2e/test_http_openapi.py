@@ -20,6 +20,7 @@ ROUTES = {
     ("PATCH", "/v1/subscriber-accounts/{subscriber_account_id}"),
     ("POST", "/v1/subscriber-accounts/{subscriber_account_id}/accounts"),
     ("GET", "/v1/accounts/{account_id}"),
+    ("PATCH", "/v1/accounts/{account_id}"),
     ("GET", "/v1/accounts/{account_id}/operations"),
     ("POST", "/v1/accounts/{account_id}/adjustments"),
     ("POST", "/v1/contracts"),
@@ -121,7 +122,9 @@ def test_error_model_is_the_one_error_shape(document: dict[str, Any]) -> None:
     schema = document["components"]["schemas"]["ErrorBody"]
 
     assert set(schema["required"]) == {"category", "reason", "code", "message", "details"}
-    assert set(schema["properties"]) == {"category", "reason", "code", "message", "details", "notifications"}
+    assert set(schema["properties"]) == {"category", "reason", "code", "message", "details", "causes", "request_id", "notifications"}
+    cause = document["components"]["schemas"]["ErrorCauseBody"]
+    assert set(cause["required"]) == set(cause["properties"]) == {"category", "reason", "code", "message"}
 
 
 def test_charging_documents_exact_decimals_replays_and_the_idempotency_header(document: dict[str, Any]) -> None:

@@ -6,6 +6,8 @@ Inputs are pydantic models shared by HTTP, CLI, bulk files and the Python API.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -32,7 +34,7 @@ from kopek.domain.master import (
     SubscriberAccountId,
     SubscriberAccountStatus,
 )
-from kopek.errors import AlreadyExistsError, Code, DoesNotExistError, ErrorDetail, InvalidError
+from kopek.errors import AlreadyExistsError, Code, DoesNotExistError, ErrorDetail, InvalidError, KopekError
 from kopek.store.uow import UnitOfWork
 
 
@@ -331,6 +333,14 @@ def create_access(uow: UnitOfWork, record: AccessInput) -> Access:
     return access
 
 
+@contextmanager
+def _refused_at(kind: str, index: int, record: str) -> Iterator[None]:
+    try:
+        yield
+    except KopekError as error:
+        raise error.restated(f"the master data was not loaded, nothing was created: {kind}[{index}] ({record}) was refused") from error
+
+
 def _overlap(one: Access, other: Access) -> bool:
     one_ends_after = other.valid_to is None or one.valid_from < other.valid_to
     other_ends_after = one.valid_to is None or other.valid_from < one.valid_to
@@ -338,13 +348,19 @@ def _overlap(one: Access, other: Access) -> bool:
 
 
 def load_master_data(uow: UnitOfWork, document: MasterDataDocument, catalog: Catalog | None, *, at: datetime) -> dict[str, int]:
-    """Create every record of ``document`` in one transaction; any fault undoes all of it."""
+    """Create every record of ``document`` in one transaction; any fault undoes all of it.
+
+    A refused record answers its own error (category, code, reason) restated to name where it sits in the document,
+    the record's own error below it as its cause."""
     for index, subscriber in enumerate(document.subscriber_accounts):
-        create_subscriber_account(uow, subscriber, at=at, catalog=catalog, location=("subscriber_accounts", index))
-    for contract in document.contracts:
-        create_contract(uow, contract, catalog)
-    for access in document.accesses:
-        create_access(uow, access)
+        with _refused_at("subscriber_accounts", index, subscriber.id):
+            create_subscriber_account(uow, subscriber, at=at, catalog=catalog, location=("subscriber_accounts", index))
+    for index, contract in enumerate(document.contracts):
+        with _refused_at("contracts", index, contract.id):
+            create_contract(uow, contract, catalog)
+    for index, access in enumerate(document.accesses):
+        with _refused_at("accesses", index, f"{access.service_id}/{access.user_id}"):
+            create_access(uow, access)
     return {
         "subscriber_accounts": len(document.subscriber_accounts),
         "contracts": len(document.contracts),

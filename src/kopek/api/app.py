@@ -7,10 +7,12 @@ process. The CLI's ``kopek serve`` runs it under Granian (:mod:`kopek.api.servin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 
 import kopek
 from kopek.api import (
@@ -36,11 +38,14 @@ from kopek.api import (
 from kopek.api.auth import authorize
 from kopek.api.context import ApiContext
 from kopek.api.errors import FaultBarrier, install_error_handlers
-from kopek.api.metrics import ChargeMetrics
+from kopek.api.metrics import ApiMetrics, DatabaseGauges
 from kopek.api.notification_publishing import publishing_lifespan
+from kopek.api.observing import RequestObserver
 from kopek.api.request_limits import BodySizeLimit
 from kopek.api.request_text import NulCharacterRefusal
 from kopek.api.session_cleanup import cleanup_lifespan
+from kopek.charging.session_retention import SESSION_RETENTION_SECONDS_DEFAULT
+from kopek.charging.session_views import CleanupReport
 from kopek.engine import Engine
 from kopek.notify.publisher import PublisherSettings
 from kopek.protocols.mapping import ProtocolMapping
@@ -86,8 +91,14 @@ ROUTE_MODULES = (
 """Every module of routes; each offers ``router()``."""
 
 OPEN_ROUTE_MODULES = (routes_operations,)
-"""Routes that need no API key: ``/healthz`` and ``/metrics``. The OpenAPI document and its page
-(``/v1/openapi.json``, ``/v1/docs``) need none either: they describe the API and hold no data."""
+"""Routes that need no API key: ``/healthz`` and ``/metrics``. The OpenAPI document and its pages
+(``/v1/openapi.json``, ``/v1/docs``, ``/v1/redoc``) need none either: they describe the API and hold no data."""
+
+OPENAPI_PATH = "/v1/openapi.json"
+SWAGGER_UI_PATH = "/v1/docs"
+REDOC_PATH = "/v1/redoc"
+API_PAGE_ASSETS_PATH = "/v1/docs/assets"
+"""Where the pages' scripts and styles are served from: shipped with kopek (``fastapi-offline``), never from a CDN."""
 
 
 def api_routes() -> list[APIRoute]:
@@ -100,6 +111,13 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
+def _cleanup_observer(metrics: ApiMetrics) -> Callable[[CleanupReport], None]:
+    def observe(report: CleanupReport) -> None:
+        metrics.observe_cleanup(expired=len(report.resolved), removed=report.removed)
+
+    return observe
+
+
 def create_app(
     engine: Engine,
     *,
@@ -109,11 +127,13 @@ def create_app(
     protocol_mapping: ProtocolMapping | None = None,
     nchf_notify_interval_seconds: float = 0,
     open_without_keys: bool = True,
+    session_retention_seconds: int = SESSION_RETENTION_SECONDS_DEFAULT,
 ) -> FastAPI:
     """The HTTP API over ``engine``; the caller owns the engine and closes it.
 
-    ``cleanup_interval_seconds`` > 0 runs the expiry clean-up of charging sessions in the
-    background at that interval while the app serves. ``item_files_directory`` is where
+    ``cleanup_interval_seconds`` > 0 runs the clean-up of charging sessions in the background at
+    that interval while the app serves; it (and ``POST /v1/sessions:cleanup``) removes the sessions
+    that ended ``session_retention_seconds`` ago or more. ``item_files_directory`` is where
     item-file exports write (docs/item-files.md). ``notification_publishing`` runs the publisher
     of stored notifications to NATS JetStream in the background (docs/notifications.md).
     ``protocol_mapping`` serves Nchf_ConvergedCharging under ``/nchf-convergedcharging/v3``, and
@@ -121,23 +141,28 @@ def create_app(
     (docs/protocols.md). ``open_without_keys`` false: while no active API key exists, refuse every
     request but ``/healthz`` and ``/metrics`` rather than answer everyone (docs/security.md).
     """
-    app = FastAPI(
+    metrics = ApiMetrics(route.name for route in api_routes())
+    metrics.registry.register(DatabaseGauges(engine.database))
+    cleanup = cleanup_lifespan(
+        engine, cleanup_interval_seconds, retention_seconds=session_retention_seconds, observe=_cleanup_observer(metrics)
+    )
+    publishing = publishing_lifespan(cleanup, engine.notification_outbox(), notification_publishing, observe=metrics.observe_published)
+    app = FastAPIOffline(
         title="kopek",
         version=kopek.__version__,
         description=DESCRIPTION,
-        openapi_url="/v1/openapi.json",
-        docs_url="/v1/docs",
-        redoc_url=None,
-        swagger_ui_oauth2_redirect_url=None,
+        openapi_url=OPENAPI_PATH,
+        docs_url=SWAGGER_UI_PATH,
+        redoc_url=REDOC_PATH,
+        static_url=API_PAGE_ASSETS_PATH,
+        swagger_ui_oauth2_redirect_url=f"{SWAGGER_UI_PATH}/oauth2-redirect",
         generate_unique_id_function=_operation_id,
-        lifespan=notify_lifespan(
-            publishing_lifespan(cleanup_lifespan(engine, cleanup_interval_seconds), engine.notification_outbox(), notification_publishing),
-            engine,
-            nchf_notify_interval_seconds if protocol_mapping is not None else 0,
-        ),
+        lifespan=notify_lifespan(publishing, engine, nchf_notify_interval_seconds if protocol_mapping is not None else 0),
     )
+    metrics = ApiMetrics(route.name for route in api_routes())
+    metrics.registry.register(DatabaseGauges(engine.database))
     app.state.kopek = ApiContext(
-        engine=engine, metrics=ChargeMetrics(), item_files_directory=item_files_directory, open_without_keys=open_without_keys
+        engine=engine, metrics=metrics, item_files_directory=item_files_directory, open_without_keys=open_without_keys
     )
     if protocol_mapping is not None:
         app.mount(API_ROOT_PATH, nchf_app(app.state.kopek, ChargingData(engine, protocol_mapping)))
@@ -146,9 +171,10 @@ def create_app(
         # Keys are checked per router, so the document declares security on exactly the routes that need a key.
         app.include_router(router, dependencies=[] if module in OPEN_ROUTE_MODULES else [Depends(authorize)])
     install_error_handlers(app, [route for router in routers for route in router.routes if isinstance(route, APIRoute)])
-    # The last middleware added runs first: the fault barrier wraps everything, the body
-    # bound is checked before any route reads a byte, then the text of the request.
+    # The last middleware added runs first: the observer gives each request its id and sees every answer, the fault
+    # barrier wraps everything else, the body bound is checked before any route reads a byte, then the text of the request.
     app.add_middleware(NulCharacterRefusal)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(FaultBarrier)
+    app.add_middleware(RequestObserver, metrics=metrics)
     return app

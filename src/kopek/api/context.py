@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 
 from kopek import limits
-from kopek.api.metrics import ChargeMetrics
+from kopek.api.metrics import ApiMetrics
 from kopek.engine import Engine
 
 
@@ -18,12 +18,14 @@ class ApiContext:
     """The engine an app serves, the metrics it keeps, the folder it writes item files to and whether it may serve open."""
 
     engine: Engine
-    metrics: ChargeMetrics
+    metrics: ApiMetrics
     item_files_directory: pathlib.Path = field(default_factory=lambda: pathlib.Path("item-files"))
     """Where ``POST /v1/item-files:export`` writes; set by the server, never by a request."""
     open_without_keys: bool = True
     """Whether the API answers everyone while no active API key exists (a loopback server, ``--no-auth``);
     false: it then refuses every request but ``/healthz`` and ``/metrics``."""
+    session_retention_seconds: int = 86_400
+    """How long ended sessions are kept before a clean-up pass removes them (``kopek serve --session-retention-seconds``)."""
 
 
 def api_context(request: Request) -> ApiContext:

@@ -12,6 +12,7 @@ from kopek.api.auth import Actor
 from kopek.api.context import Context, IdentifierPath
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
+from kopek.api.metrics import ApiMetrics
 from kopek.batch.rating_jobs import JobFilters, JobStatus, RatingMode
 from kopek.engine import Engine
 
@@ -31,16 +32,19 @@ def start_rating_job(request: RatingJobRequest, context: Context, actor: Actor) 
     Answers at once with the job (state ``queued`` or already ``running``); read its status to follow it."""
     engine = context.engine
     job_id = engine.start_rating_job(request.mode, request.filters, actor=actor)
-    threading.Thread(target=_run, args=(engine, job_id), name=f"kopek-{job_id}").start()
+    threading.Thread(target=_run, args=(engine, job_id, context.metrics), name=f"kopek-{job_id}").start()
     return engine.rating_job(job_id)
 
 
-def _run(engine: Engine, job_id: str) -> None:
+def _run(engine: Engine, job_id: str, metrics: ApiMetrics) -> None:
     try:
-        engine.run_rating_job(job_id)
+        status = engine.run_rating_job(job_id, tally=metrics.observe_rated_chunk)
     except Exception:
         # The job is marked failed (its pending CDRs stay pending); the thread has no caller to tell.
         _log.exception("rating job %s stopped", job_id)
+        return
+    outcomes = {"charged": status.charged, "failed": status.failed, "skipped": status.skipped}
+    metrics.observe_rating_job(status.state.value, outcomes)
 
 
 def read_rating_job(job_id: IdentifierPath, context: Context) -> JobStatus:

@@ -172,8 +172,11 @@ def cleanup_session(session_id: IdentifierPath, context: Context) -> SessionResu
 
 
 def cleanup_expired_sessions(context: Context, actor: Actor) -> CleanupReport:
-    """One expiry pass: end every live session past its expiry with its default resolution. Audited."""
-    return context.engine.cleanup_expired_sessions(actor=actor)
+    """One clean-up pass: end every live session past its expiry with its default resolution, then remove the sessions
+    that ended longer ago than the server's retention (``kopek serve --session-retention-seconds``). Audited."""
+    report = context.engine.cleanup_expired_sessions(actor=actor, retention_seconds=context.session_retention_seconds)
+    context.metrics.observe_cleanup(expired=len(report.resolved), removed=report.removed)
+    return report
 
 
 def list_live_sessions(

@@ -138,7 +138,7 @@ def _write_step(uow: UnitOfWork, step: list[_Checked | _Refused], report: Import
 
 def _refuse(report: ImportReport, line: int, cdr_id: str | None, error: KopekError, *, strict: bool) -> None:
     if strict:
-        raise error
+        raise error.restated(f"the strict import stopped at line {line}, nothing was stored: the CDR there was refused") from error
     report.refuse(line, cdr_id, error)
 
 

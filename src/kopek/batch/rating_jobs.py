@@ -43,6 +43,7 @@ from kopek.batch.partition_rating import (
     COLUMNAR_CHUNKS,
     Claim,
     PartitionReleased,
+    PathTally,
     Progress,
     rate_partition,
     rate_partitions_together,
@@ -226,6 +227,7 @@ def run_job(
     lease_seconds: float = PARTITION_LEASE_SECONDS,
     chunk_cdrs: int = CDRS_PER_CHUNK,
     path: RatingPath = RatingPath.AUTO,
+    tally: PathTally | None = None,
 ) -> None:
     """Work on the job until no partition is left open or running: claim one, charge it, mark it done, repeat.
 
@@ -242,7 +244,7 @@ def run_job(
         return
     plans = PlanCache() if path is RatingPath.AUTO else None
     while True:
-        claims = _claim(job_id, worker, lease, context, chunk_cdrs, plans)
+        claims = _claim(job_id, worker, lease, context, chunk_cdrs, plans, tally)
         if not claims:
             if _finish(job_id, context):
                 return
@@ -292,7 +294,9 @@ def _begin(job_id: str, context: ChargingContext) -> bool:
     return True
 
 
-def _claim(job_id: str, worker: str, lease: timedelta, context: ChargingContext, chunk_cdrs: int, plans: PlanCache | None) -> list[Claim]:
+def _claim(
+    job_id: str, worker: str, lease: timedelta, context: ChargingContext, chunk_cdrs: int, plans: PlanCache | None, tally: PathTally | None
+) -> list[Claim]:
     """Claim the next partition; on the vectorized path, several small ones that fit one chunk together."""
     with UnitOfWork(context.engine) as uow:
         job = uow.rating_jobs.job(job_id, share=True)
@@ -321,6 +325,7 @@ def _claim(job_id: str, worker: str, lease: timedelta, context: ChargingContext,
             lease=lease,
             chunk_cdrs=chunk_cdrs,
             plans=plans,
+            tally=tally,
         )
         for key in keys
     ]

@@ -169,3 +169,4 @@ class SessionResult(_View):
 
 class CleanupReport(_View):
     resolved: list[str] = Field(description="Ids of the sessions this pass resolved with their default resolution.")
+    removed: int = Field(default=0, description="How many sessions that ended longer ago than the retention this pass removed.")

@@ -118,11 +118,15 @@ class Output:
 
 
 def error_lines(error: KopekError, *, source: str | None = None) -> list[str]:
-    """The readable form of an error: a headline, then one line per detail."""
-    label = "/".join(part for part in (error.category.value, error.reason.value if error.reason else None, error.code.value) if part)
-    lines = [f"error [{label}]: {_one_line(error.message)}"]
+    """The readable form of an error: a headline, one line per detail, then one line per cause."""
+    lines = [f"error [{_label(error)}]: {_one_line(error.message)}"]
     lines.extend(detail_line(detail, source=source) for detail in error.details)
+    lines.extend(f"  caused by [{_label(cause)}]: {_one_line(cause.message)}" for cause in error.cause_chain())
     return lines
+
+
+def _label(error: KopekError) -> str:
+    return "/".join(part for part in (error.category.value, error.reason.value if error.reason else None, error.code.value) if part)
 
 
 def detail_line(detail: ErrorDetail, *, source: str | None = None) -> str:

@@ -9,11 +9,14 @@ from typing import Annotated
 
 import typer
 
+from kopek.api.logs import LogFormat
+from kopek.charging.session_retention import SESSION_RETENTION_SECONDS_DEFAULT
 from kopek.cli import notifications
 from kopek.cli.options import DatabaseUrl, Json, open_engine
 from kopek.cli.output import Output, reporting
 from kopek.engine import Engine
 from kopek.errors import Code, IllegalStateError, Reason
+from kopek.limits import SESSION_RETENTION_SECONDS_MAX
 from kopek.notify import publisher
 from kopek.protocols import NCHF_NOTIFY_INTERVAL_SECONDS_DEFAULT
 
@@ -31,9 +34,31 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="Port to listen on (HTTP/1.1 and cleartext HTTP/2).", min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option("--workers", help="Worker processes, each with its own database connections.", min=1)] = 1,
     log_level: Annotated[LogLevel, typer.Option("--log-level", help="Server log level.")] = LogLevel.INFO,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format",
+            help="text, or json: one JSON object per line on stderr, a line per request with its request id, route, status, "
+            "outcome and duration.",
+        ),
+    ] = LogFormat.TEXT,
     cleanup_interval_seconds: Annotated[
-        float, typer.Option("--cleanup-interval-seconds", help="Clean up expired charging sessions this often; 0 disables.", min=0)
+        float,
+        typer.Option(
+            "--cleanup-interval-seconds",
+            help="Clean up charging sessions this often (end the expired ones, remove the long ended ones); 0 disables.",
+            min=0,
+        ),
     ] = 10,
+    session_retention_seconds: Annotated[
+        int,
+        typer.Option(
+            "--session-retention-seconds",
+            help="Remove a session this long after it ended (stopped, cancelled, expired).",
+            min=0,
+            max=SESSION_RETENTION_SECONDS_MAX,
+        ),
+    ] = SESSION_RETENTION_SECONDS_DEFAULT,
     item_files_dir: Annotated[
         Path, typer.Option("--item-files-dir", help="Where POST /v1/item-files:export writes item files.", file_okay=False)
     ] = Path("item-files"),
@@ -100,6 +125,8 @@ def serve(
             protocol_mapping=protocol_mapping.resolve() if protocol_mapping is not None else None,
             nchf_notify_interval_seconds=nchf_notify_interval_seconds,
             open_without_keys=open_without_keys,
+            session_retention_seconds=session_retention_seconds,
+            log_format=log_format,
         )
         serve_http(settings, host=host, port=port, workers=workers, log_level=log_level.value)
 

@@ -8,11 +8,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from kopek.charging.session_retention import SESSION_RETENTION_SECONDS_DEFAULT
 from kopek.charging.session_views import CleanupReport, Resolution, SessionResult, SessionView, StartSession, StopSession, UpdateSession
 from kopek.cli.options import DatabaseUrl, Json, actor, key_values, open_engine
 from kopek.cli.output import Output, cell, reporting, table
 from kopek.errors import Code, ErrorDetail, InvalidError
-from kopek.limits import LIST_PAGE_SIZE_MAX
+from kopek.limits import LIST_PAGE_SIZE_MAX, SESSION_RETENTION_SECONDS_MAX
 
 app = typer.Typer(
     rich_markup_mode=None, help="Online charging sessions: reserve, charge usage, release; list and clean up.", no_args_is_help=True
@@ -163,20 +164,33 @@ def cleanup(
         str | None,
         typer.Argument(help="Force the clean-up of this live session; without it, end every expired session.", show_default=False),
     ] = None,
+    retention_seconds: Annotated[
+        int,
+        typer.Option(
+            "--retention-seconds",
+            help="Also remove the sessions that ended at least this long ago.",
+            min=0,
+            max=SESSION_RETENTION_SECONDS_MAX,
+        ),
+    ] = SESSION_RETENTION_SECONDS_DEFAULT,
     database_url: DatabaseUrl = None,
     json_output: Json = False,
 ) -> None:
-    """End expired sessions (or one session now) with their default resolution."""
+    """End expired sessions (or one session now) with their default resolution; remove the sessions that ended longer ago
+    than the retention."""
     output = Output(json_output)
     with reporting(output), open_engine(database_url) as engine:
         if session_id is not None:
             result = engine.cleanup_session(session_id)
             report = CleanupReport(resolved=[result.session.session_id])
         else:
-            report = engine.cleanup_expired_sessions(actor=actor())
+            report = engine.cleanup_expired_sessions(actor=actor(), retention_seconds=retention_seconds)
+    removed = f"; removed {report.removed} ended session(s)" if report.removed else ""
     output.emit(
         report,
-        lambda console: console.print(f"Cleaned up {len(report.resolved)} session(s): {', '.join(report.resolved) or '-'}", markup=False),
+        lambda console: console.print(
+            f"Cleaned up {len(report.resolved)} session(s): {', '.join(report.resolved) or '-'}{removed}", markup=False
+        ),
     )
 
 

@@ -49,19 +49,18 @@ def shown_url(url: str) -> str:
 
 
 def open_database(url: str, *, create_schema: bool) -> sa.Engine:
-    """An engine on ``url``, migrated when ``create_schema``; a URL kopek cannot use answers ``INVALID`` /
-    ``database_url_invalid`` saying why, a server that does not answer ``TEMPORARY_ILLEGAL_STATE`` /
-    ``database_unreachable``, never an unexpected fault."""
+    """An engine on ``url``, migrated when ``create_schema`` (else nothing is opened yet: a server may start before its
+    database answers, and say so on /healthz). A URL kopek cannot use answers ``INVALID`` / ``database_url_invalid``
+    saying why, a server that does not answer ``TEMPORARY_ILLEGAL_STATE`` / ``database_unreachable``, never an
+    unexpected fault."""
     try:
         engine = create_database_engine(url)
     except (sa.exc.ArgumentError, ImportError) as error:
         raise _url_refused(url, error) from None
+    if not create_schema:
+        return engine
     try:
-        if create_schema:
-            migrate(engine)
-        else:
-            with engine.connect():
-                pass
+        migrate(engine)
     except sa.exc.OperationalError as error:
         engine.dispose()
         raise _open_refused(url, error) from None
