@@ -476,8 +476,11 @@ class Engine:
         return result
 
     def export_contract_states(self, contract_ids: Sequence[str] | None = None) -> Iterator[ContractState]:
-        """The states of the contracts (all when None) at one point in time, read lazily page by page."""
-        return open_export(self.database, contract_ids)
+        """The states of the contracts (all when None) at one point in time, read lazily page by page; each carries the
+        pools (counters of scope ``shared``) its plans use, as the current catalog declares them."""
+        with self._uow(writes=False) as uow:
+            catalog = self._catalog_or_none(uow)
+        return open_export(self.database, contract_ids, catalog=catalog)
 
     def restore_contract_states(self, lines: Iterable[str], mode: RestoreMode, *, actor: str = "system") -> RestoreReport:
         """Restore contract states from JSON lines onto ``migrating`` contracts; never a counter reset nor a refill."""

@@ -76,6 +76,7 @@ class Code(StrEnum):
     COUNTER_VALUE_NEGATIVE = "counter_value_negative"
     DATE_IN_THE_FUTURE = "date_in_the_future"
     CONTRACT_STATE_REPEATED = "contract_state_repeated"
+    SHARED_COUNTER_DIFFERS = "shared_counter_differs_between_states"
     SESSION_TTL_OUT_OF_BOUNDS = "session_ttl_out_of_bounds"
     SESSION_QUANTITY_PROPERTY_MISMATCH = "session_quantity_property_is_not_the_item_quantity"
     CDR_INVALID = "cdr_invalid"
