@@ -148,9 +148,25 @@ def test_accesses_list_by_user_or_by_contract(kopek: Kopek) -> None:
     by_user = kopek.json("accesses", "list", "--service-id", "mobile", "--user-id", "33600000001")
     by_contract = kopek.json("accesses", "list", "--contract-id", "dave-mobile")
     assert by_user == by_contract
-    assert [access["contract_id"] for access in by_user] == ["dave-mobile"]
-    error = kopek.refused("accesses", "list", "--service-id", "mobile", exit_code=2)
-    assert error["code"] == "request_invalid"
+    assert [access["contract_id"] for access in by_user["accesses"]] == ["dave-mobile"]
+    kopek.ok(
+        "accesses",
+        "create",
+        "--service-id",
+        "fixed",
+        "--user-id",
+        "0140000000",
+        "--contract-id",
+        "dave-mobile",
+        "--valid-from",
+        "2026-01-01T00:00:00+01:00",
+    )
+    by_service = kopek.json("accesses", "list", "--service-id", "mobile", "--limit", "1")
+    assert ([access["user_id"] for access in by_service["accesses"]], by_service["next_after_id"]) == (["33600000001"], None)
+    assert [access["service_id"] for access in kopek.json("accesses", "list", "--contract-id", "dave-mobile")["accesses"]] == [
+        "mobile",
+        "fixed",
+    ]
     overlap = kopek.refused(
         "accesses",
         "create",

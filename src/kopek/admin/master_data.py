@@ -329,8 +329,7 @@ def create_access(uow: UnitOfWork, record: AccessInput) -> Access:
                     f" to {other.contract_id!r} over an overlapping period"
                 ),
             )
-    uow.master.insert_access(access)
-    return access
+    return replace(access, id=uow.master.insert_access(access))
 
 
 @contextmanager

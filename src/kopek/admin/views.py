@@ -33,6 +33,7 @@ class ContractItemView(_View):
 
 
 class AccessView(_View):
+    id: int
     service_id: str
     user_id: str
     contract_id: str
@@ -52,7 +53,7 @@ class CounterView(_View):
     expires_at: datetime | None = Field(description="When the value lapses back to the initial value; none: never.")
 
 
-class ContractView(_View):
+class ContractSummary(_View):
     id: str
     subscriber_account_id: str
     valid_from: datetime
@@ -61,6 +62,9 @@ class ContractView(_View):
     parent_id: str | None
     items: list[ContractItemView]
     roles: dict[str, str]
+
+
+class ContractView(ContractSummary):
     accesses: list[AccessView]
     counters: list[CounterView]
 
@@ -90,8 +94,43 @@ def subscriber_account_view(uow: UnitOfWork, subscriber_account_id: str) -> Subs
     )
 
 
+def subscriber_account_views(uow: UnitOfWork, subscriber_account_ids: list[str]) -> list[SubscriberAccountView]:
+    """The views of several subscriber accounts (those that exist), in id order: three statements for a page of them."""
+    holders = uow.master.subscriber_accounts(subscriber_account_ids)
+    accounts: dict[str, list[AccountView]] = {}
+    for account in uow.master.accounts_of_holders(subscriber_account_ids):
+        accounts.setdefault(account.subscriber_account_id, []).append(account_view(account))
+    contracts = uow.master.contracts_of_holders(subscriber_account_ids)
+    return [
+        SubscriberAccountView(
+            id=holder.id,
+            currency=holder.currency,
+            status=holder.status.value,
+            name=holder.name,
+            accounts=accounts.get(holder.id, []),
+            contract_ids=contracts.get(holder.id, []),
+        )
+        for holder in holders
+    ]
+
+
+def contract_summary(contract: Contract) -> ContractSummary:
+    return ContractSummary(
+        id=contract.id,
+        subscriber_account_id=contract.subscriber_account_id,
+        valid_from=contract.valid_from,
+        valid_to=contract.valid_to,
+        status=contract.status.value,
+        parent_id=contract.parent_id,
+        items=[ContractItemView(id=item.id, charge_plan=item.charge_plan) for item in contract.items],
+        roles=dict(contract.roles),
+    )
+
+
 def access_view(access: Access) -> AccessView:
+    assert access.id is not None, "a stored access has an id"
     return AccessView(
+        id=access.id,
         service_id=access.service_id,
         user_id=access.user_id,
         contract_id=access.contract_id,
@@ -102,14 +141,7 @@ def access_view(access: Access) -> AccessView:
 
 def contract_view(uow: UnitOfWork, contract: Contract) -> ContractView:
     return ContractView(
-        id=contract.id,
-        subscriber_account_id=contract.subscriber_account_id,
-        valid_from=contract.valid_from,
-        valid_to=contract.valid_to,
-        status=contract.status.value,
-        parent_id=contract.parent_id,
-        items=[ContractItemView(id=item.id, charge_plan=item.charge_plan) for item in contract.items],
-        roles=dict(contract.roles),
+        **contract_summary(contract).model_dump(),
         accesses=[access_view(access) for access in uow.master.accesses_of_contract(contract.id)],
         counters=_counter_views(uow, contract.id),
     )

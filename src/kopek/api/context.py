@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pathlib
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 
@@ -47,3 +47,15 @@ AfterIdQuery = Annotated[
     Query(ge=0, le=limits.STORED_ID_MAX, description="Only records with a larger id: the previous page's next_after_id."),
 ]
 PageSizeQuery = Annotated[int, Query(ge=1, le=limits.LIST_PAGE_SIZE_MAX, description="Page size.")]
+AfterKeyQuery = Annotated[
+    str,
+    Query(
+        max_length=limits.IDENTIFIER_CHARS_MAX,
+        description="Only records whose id sorts after this one: the previous page's next_after_id; empty: from the first.",
+    ),
+]
+
+
+def filter_query(description: str) -> Any:
+    """The query parameter of an optional filter naming a record (an id, a plan, an item class): absent matches any."""
+    return Query(min_length=1, max_length=limits.IDENTIFIER_CHARS_MAX, description=description)

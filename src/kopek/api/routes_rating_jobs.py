@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek.api.auth import Actor
-from kopek.api.context import Context, IdentifierPath
+from kopek.api.context import AfterKeyQuery, Context, IdentifierPath, PageSizeQuery
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
 from kopek.api.metrics import ApiMetrics
-from kopek.batch.rating_jobs import JobFilters, JobStatus, RatingMode
+from kopek.batch.rating_jobs import JobFilters, JobState, JobStatus, RatingJobSummary, RatingMode
 from kopek.engine import Engine
+from kopek.paging import page
 
 _log = logging.getLogger(__name__)
+
+PAGE_SIZE_DEFAULT = 100
 
 
 class RatingJobRequest(BaseModel):
@@ -47,6 +51,26 @@ def _run(engine: Engine, job_id: str, metrics: ApiMetrics) -> None:
     metrics.observe_rating_job(status.state.value, outcomes)
 
 
+class RatingJobsPage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    rating_jobs: list[RatingJobSummary] = Field(description="In id order, which is the order they were started in.")
+    next_after_id: str | None = Field(description="Pass as after_id to read the next page; none when this page is the last.")
+
+
+def list_rating_jobs(
+    context: Context,
+    state: Annotated[JobState | None, Query(description="Only jobs in this state.")] = None,
+    after_id: AfterKeyQuery = "",
+    limit: PageSizeQuery = PAGE_SIZE_DEFAULT,
+) -> RatingJobsPage:
+    """Rating jobs: mode, state, filters, who started them and when; read one for its counts and errors."""
+    found, after = page(
+        lambda cursor, size: context.engine.rating_jobs(state=state, after_id=cursor, limit=size), after_id, limit, lambda job: job.id
+    )
+    return RatingJobsPage(rating_jobs=found, next_after_id=after)
+
+
 def read_rating_job(job_id: IdentifierPath, context: Context) -> JobStatus:
     """A job's state, counts (total, charged, failed, skipped, pending), progress, errors by category and code, timestamps."""
     return context.engine.rating_job(job_id)
@@ -68,6 +92,9 @@ def router() -> APIRouter:
         response_model=JobStatus,
         summary="Start a rating job",
         responses=error_responses(422),
+    )
+    routes.add_api_route(
+        "", list_rating_jobs, methods=["GET"], response_model=RatingJobsPage, summary="List rating jobs", responses=error_responses(422)
     )
     routes.add_api_route(
         "/{job_id}",

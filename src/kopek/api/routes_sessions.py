@@ -6,15 +6,15 @@ account) and ``/v1/reservations/{id}/stop`` (end a multiservice session). See do
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek import limits
 from kopek.api.auth import Actor
-from kopek.api.context import Context, IdentifierPath, PageSizeQuery
+from kopek.api.context import AfterKeyQuery, Context, IdentifierPath, PageSizeQuery, filter_query
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
 from kopek.api.routes_charging import (
@@ -29,11 +29,13 @@ from kopek.charging.session_views import (
     CleanupReport,
     Resolution,
     SessionResult,
+    SessionStatus,
     SessionView,
     StartSession,
     StopSession,
     UpdateSession,
 )
+from kopek.paging import page
 
 SESSIONS_PAGE_SIZE_DEFAULT = 100
 _KEY = (
@@ -124,6 +126,39 @@ class SessionsPage(BaseModel):
     sessions: list[SessionView] = Field(description="Oldest first.")
 
 
+class SessionListPage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    sessions: list[SessionView] = Field(description="In id order.")
+    next_after_id: str | None = Field(description="Pass as after_id to read the next page; none when this page is the last.")
+
+
+def list_sessions(
+    context: Context,
+    status: Annotated[SessionStatus | None, Query(description="Only sessions in this status (active: the live ones).")] = None,
+    subscriber_account_id: Annotated[str | None, filter_query("Only the sessions of this subscriber account.")] = None,
+    contract_id: Annotated[str | None, filter_query("Only the sessions of this contract.")] = None,
+    reservation_id: Annotated[str | None, filter_query("Only the sessions of this multiservice reservation.")] = None,
+    after_id: AfterKeyQuery = "",
+    limit: PageSizeQuery = SESSIONS_PAGE_SIZE_DEFAULT,
+) -> SessionListPage:
+    """Charging sessions, live or ended (until the clean-up removes them after their retention), in id order; filters combine."""
+    found, after = page(
+        lambda cursor, size: context.engine.sessions(
+            status=status,
+            subscriber_account_id=subscriber_account_id,
+            contract_id=contract_id,
+            reservation_id=reservation_id,
+            after_id=cursor,
+            limit=size,
+        ),
+        after_id,
+        limit,
+        lambda view: view.session_id,
+    )
+    return SessionListPage(sessions=found, next_after_id=after)
+
+
 def start_session(body: StartSessionRequest, context: Context, idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
     """Open a session: grant min(requested, maximum affordable) on the increment grid and reserve its price.
 
@@ -204,6 +239,10 @@ def router() -> APIRouter:
         "/v1/sessions", start_session, methods=["POST"], status_code=201, response_model=SessionResult,
         summary="Start a charging session",
         responses={200: {"model": SessionResult, "description": _REPLAYED_START}, **session_errors},
+    )  # fmt: skip
+    routes.add_api_route(
+        "/v1/sessions", list_sessions, methods=["GET"], response_model=SessionListPage,
+        summary="List charging sessions", responses=error_responses(422),
     )  # fmt: skip
     routes.add_api_route(
         "/v1/sessions:cleanup", cleanup_expired_sessions, methods=["POST"], response_model=CleanupReport,

@@ -143,6 +143,26 @@ class JobStatus(BaseModel):
     finished_at: datetime | None
 
 
+class RatingJobSummary(BaseModel):
+    """A rating job as a list shows it: what its row holds, without counting its CDRs (read its status for that)."""
+
+    id: str
+    mode: RatingMode
+    state: JobState
+    filters: JobFilters
+    total: int
+    """The CDRs the job took when it started (a cancel gives the pending ones back: its status counts what it holds now)."""
+    actor: str
+    """Who started it."""
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def job_summary(row: dict[str, Any]) -> RatingJobSummary:
+    return RatingJobSummary.model_validate(row | {"filters": JobFilters.model_validate_json(row["filters"])})
+
+
 def start_job(
     uow: UnitOfWork, job_id: str, mode: RatingMode, filters: JobFilters, *, actor: str, at: datetime, catalog: Catalog | None
 ) -> None:

@@ -8,15 +8,18 @@ from typing import Annotated, Any
 import typer
 
 from kopek.admin.master_data import AccountUpdate, AdjustmentInput, SubscriberAccountInput, SubscriberAccountUpdate
-from kopek.cli.options import DatabaseUrl, Json, actor, open_engine, read_model
-from kopek.cli.output import Output, UsageError, reporting
-from kopek.cli.views import render_account, render_operations, render_subscriber_account
+from kopek.cli.options import AfterKey, DatabaseUrl, Json, PageSize, actor, open_engine, read_model
+from kopek.cli.output import Output, UsageError, emit_page, reporting
+from kopek.cli.views import render_account, render_operations, render_subscriber_account, render_subscriber_accounts
 from kopek.domain.master import AccountStatus, SubscriberAccountStatus
 from kopek.errors import Code
 from kopek.limits import LIST_PAGE_SIZE_MAX
+from kopek.paging import page
 
 app = typer.Typer(
-    rich_markup_mode=None, help="Create, show and update subscriber accounts; list and adjust their accounts.", no_args_is_help=True
+    rich_markup_mode=None,
+    help="Subscriber accounts and their prepaid and postpaid accounts: create, list, show, update; operations and adjustments.",
+    no_args_is_help=True,
 )
 
 SubscriberAccountId = Annotated[str, typer.Argument(help="The subscriber account id.", show_default=False)]
@@ -106,6 +109,29 @@ def _record_from_options(
     if status is not None:
         document["status"] = status
     return SubscriberAccountInput.model_validate(document)
+
+
+@app.command("list")
+def list_subscriber_accounts(
+    status: Status = None,
+    currency: Annotated[
+        str | None, typer.Option("--currency", help="Only subscriber accounts in this currency.", show_default=False)
+    ] = None,
+    after_id: AfterKey = "",
+    limit: PageSize = 100,
+    database_url: DatabaseUrl = None,
+    json_output: Json = False,
+) -> None:
+    """List subscriber accounts with their accounts, balances and contracts, in id order."""
+    output = Output(json_output)
+    with reporting(output), open_engine(database_url) as engine:
+        found, after = page(
+            lambda cursor, size: engine.subscriber_accounts(status=status, currency=currency, after_id=cursor, limit=size),
+            after_id,
+            limit,
+            lambda view: view.id,
+        )
+    emit_page(output, "subscriber_accounts", found, after, lambda console: render_subscriber_accounts(console, found))
 
 
 @app.command("show")

@@ -14,6 +14,7 @@ from kopek.documents import read_document
 from kopek.domain.validation import invalid_input
 from kopek.engine import Engine
 from kopek.errors import Code, ErrorDetail
+from kopek.limits import LIST_PAGE_SIZE_MAX
 from kopek.store.database import DATABASE_URL_VARIABLE
 
 DatabaseUrl = Annotated[
@@ -26,6 +27,11 @@ DatabaseUrl = Annotated[
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON (errors too, on stderr).")]
+AfterKey = Annotated[
+    str, typer.Option("--after-id", help="Only records whose id sorts after this one: the previous page's last id.", show_default=False)
+]
+AfterNumber = Annotated[int, typer.Option("--after-id", help="Only records with a larger id: the previous page's last id.", min=0)]
+PageSize = Annotated[int, typer.Option("--limit", help="At most this many records.", min=1, max=LIST_PAGE_SIZE_MAX)]
 InputFile = Annotated[Path, typer.Argument(help="A YAML or JSON file.", show_default=False, dir_okay=False)]
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)

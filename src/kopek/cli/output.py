@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -115,6 +115,18 @@ class Output:
         else:
             sys.stderr.write("\n".join(error_lines(error, source=source)) + "\n")
         sys.stderr.flush()
+
+
+def emit_page(output: Output, name: str, records: Sequence[Any], next_after_id: object, render: Render) -> None:
+    """Print one page of a list: as JSON ``{name: [...], "next_after_id": ...}``, or what ``render`` draws and how to read
+    the next page."""
+
+    def draw(console: Console) -> None:
+        render(console)
+        if next_after_id is not None:
+            console.print(f"More follow: add --after-id {next_after_id}", style="dim", markup=False)
+
+    output.emit({name: records, "next_after_id": next_after_id}, draw)
 
 
 def error_lines(error: KopekError, *, source: str | None = None) -> list[str]:

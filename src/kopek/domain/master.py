@@ -115,6 +115,8 @@ class Access:
     contract_id: ContractId
     valid_from: datetime
     valid_to: datetime | None = None
+    id: int | None = None
+    """The stored access's id (None until it is stored)."""
 
     def is_valid_at(self, moment: datetime) -> bool:
         return self.valid_from <= moment and (self.valid_to is None or moment < self.valid_to)
