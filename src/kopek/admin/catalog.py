@@ -21,7 +21,9 @@ from kopek.store.uow import UnitOfWork
 class CatalogVersionSummary(BaseModel):
     """A stored catalog version: when it was loaded and from what."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"version": 1, "loaded_at": "2026-06-01T12:00:00Z", "source": "request"}]}, frozen=True
+    )
 
     version: int = Field(description="The version, from 1; charging uses the newest.")
     loaded_at: datetime = Field(description="When it was loaded.")
@@ -31,7 +33,12 @@ class CatalogVersionSummary(BaseModel):
 class CatalogChangeView(BaseModel):
     """One difference between two catalog versions (see :mod:`kopek.domain.catalog_diff`)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"kind": "changed", "path": "charge_plans[mobile@1].charges[sms].price.amount", "before": "0.10", "after": "0.12"}]
+        },
+        frozen=True,
+    )
 
     kind: ChangeKind = Field(description="added, removed or changed.")
     path: str = Field(description="Where in the catalog, e.g. charge_plans[prepaid_classic@1].charges[sms].price.cases.national.amount.")
@@ -42,7 +49,21 @@ class CatalogChangeView(BaseModel):
 class CatalogDiff(BaseModel):
     """What changed from one catalog version to another, in a form people read."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "from_version": 1,
+                    "to_version": 2,
+                    "changes": [
+                        {"kind": "changed", "path": "charge_plans[mobile@1].charges[sms].price.amount", "before": "0.10", "after": "0.12"}
+                    ],
+                    "changes_total": 1,
+                }
+            ]
+        },
+        frozen=True,
+    )
 
     from_version: int = Field(description="The version compared from.")
     to_version: int = Field(description="The version compared to.")

@@ -7,12 +7,15 @@ process. The CLI's ``kopek serve`` runs it under Granian (:mod:`kopek.api.servin
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel
 
 import kopek
 from kopek.api import (
@@ -111,6 +114,42 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
+def _schema_models(routes: list[APIRoute]) -> dict[str, type[BaseModel]]:
+    """Every pydantic model the routes read or answer, at any depth, by name (the name of its schema)."""
+    found: dict[str, type[BaseModel]] = {}
+    pending: list[Any] = []
+    for route in routes:
+        pending += [route.response_model, *(parameter.field_info.annotation for parameter in route.dependant.body_params)]
+        pending += [response.get("model") for response in route.responses.values() if isinstance(response, dict)]
+    while pending:
+        annotation = pending.pop()
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            pending += list(typing.get_args(annotation))
+        elif annotation.__name__ not in found:
+            found[annotation.__name__] = annotation
+            pending += [field.annotation for field in annotation.model_fields.values()]
+    return found
+
+
+def _with_whole_examples(app: FastAPI, routes: list[APIRoute]) -> None:
+    """Give each schema of the document its model's examples as written: the framework drops their null fields, which
+    makes a null-able field's example look missing."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        schemas = document.get("components", {}).get("schemas", {})
+        for name, model in _schema_models(routes).items():
+            extra = model.model_config.get("json_schema_extra")
+            if name in schemas and isinstance(extra, dict) and "examples" in extra:
+                schemas[name]["examples"] = extra["examples"]
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def _cleanup_observer(metrics: ApiMetrics) -> Callable[[CleanupReport], None]:
     def observe(report: CleanupReport) -> None:
         metrics.observe_cleanup(expired=len(report.resolved), removed=report.removed)
@@ -170,7 +209,9 @@ def create_app(
     for module, router in zip(ROUTE_MODULES, routers, strict=True):
         # Keys are checked per router, so the document declares security on exactly the routes that need a key.
         app.include_router(router, dependencies=[] if module in OPEN_ROUTE_MODULES else [Depends(authorize)])
-    install_error_handlers(app, [route for router in routers for route in router.routes if isinstance(route, APIRoute)])
+    routes = [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
+    install_error_handlers(app, routes)
+    _with_whole_examples(app, routes)
     # The last middleware added runs first: the observer gives each request its id and sees every answer, the fault
     # barrier wraps everything else, the body bound is checked before any route reads a byte, then the text of the request.
     app.add_middleware(NulCharacterRefusal)

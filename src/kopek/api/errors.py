@@ -49,9 +49,22 @@ VALIDATION_MESSAGE_FAULTS_MAX = 5
 class ErrorDetailBody(BaseModel):
     """One precise fault: where (a path into the request) and what."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "message": "property 'duration': 'abc' is not a decimal number",
+                    "location": ["properties", "duration"],
+                    "code": "property_invalid",
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+        frozen=True,
+    )
 
     message: str
+    """What is wrong there."""
     location: list[str | int] = Field(description="Path into the request, e.g. ['body', 'item', 'properties', 'duration'].")
     code: str | None = Field(default=None, description="A kopek code or the validator's fault type.")
 
@@ -59,7 +72,19 @@ class ErrorDetailBody(BaseModel):
 class ErrorCauseBody(BaseModel):
     """An error below the one answered: what caused it (an entry of its error stack)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "category": "ALREADY_EXISTS",
+                    "reason": None,
+                    "code": "already_exists",
+                    "message": "contract 'dave-contract' already exists",
+                }
+            ]
+        },
+        frozen=True,
+    )
 
     category: Category = Field(description="The cause's category.")
     reason: Reason | None = Field(description="The cause's reason, on a business refusal.")
@@ -70,7 +95,29 @@ class ErrorCauseBody(BaseModel):
 class ErrorBody(BaseModel):
     """The one shape of every failure of the HTTP API."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "category": "ALREADY_EXISTS",
+                    "reason": None,
+                    "code": "already_exists",
+                    "message": "the master data was not loaded, nothing was created: contracts[0] (dave-contract) was refused",
+                    "details": [],
+                    "causes": [
+                        {
+                            "category": "ALREADY_EXISTS",
+                            "reason": None,
+                            "code": "already_exists",
+                            "message": "contract 'dave-contract' already exists",
+                        }
+                    ],
+                    "request_id": "94e2fe1cc26e474cb403e2f92abbc621",
+                }
+            ]
+        },
+        frozen=True,
+    )
 
     category: Category = Field(description="What the client should do: fix the request, fix master data, retry later, ...")
     reason: Reason | None = Field(description="Present only on business refusals of a charge.")

@@ -24,7 +24,26 @@ def create_access(record: AccessInput, context: Context, actor: Actor) -> Access
 
 
 class AccessesPage(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "accesses": [
+                        {
+                            "id": 3,
+                            "service_id": "mobile",
+                            "user_id": "carol-msisdn",
+                            "contract_id": "carol-contract",
+                            "valid_from": "2025-12-31T23:00:00Z",
+                            "valid_to": None,
+                        }
+                    ],
+                    "next_after_id": None,
+                }
+            ]
+        },
+        frozen=True,
+    )
 
     accesses: list[AccessView] = Field(description="In id order (the order they were created in).")
     next_after_id: int | None = Field(description="Pass as after_id to read the next page; none when this page is the last.")

@@ -17,7 +17,38 @@ OPERATIONS_PAGE_SIZE_DEFAULT = 100
 
 
 class AccountOperationsPage(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "operations": [
+                        {
+                            "id": 1,
+                            "account_id": "alice-prepaid",
+                            "operation_id": None,
+                            "kind": "opening",
+                            "amount": "10.00",
+                            "balance_after": "10.00",
+                            "currency": "EUR",
+                            "created_at": "2026-06-01T12:00:00Z",
+                        },
+                        {
+                            "id": 2,
+                            "account_id": "alice-prepaid",
+                            "operation_id": "f9c2ab357d6618bf273a48d07d1d4b9b",
+                            "kind": "debit",
+                            "amount": "-1.20",
+                            "balance_after": "8.80",
+                            "currency": "EUR",
+                            "created_at": "2026-06-01T12:00:00Z",
+                        },
+                    ],
+                    "next_after_id": None,
+                }
+            ]
+        },
+        frozen=True,
+    )
 
     operations: list[AccountOperationRecord] = Field(description="Oldest first.")
     next_after_id: int | None = Field(description="Pass as after_id to read the next page; none when this page is the last.")

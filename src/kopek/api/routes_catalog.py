@@ -19,12 +19,140 @@ from kopek.paging import page
 
 
 class CatalogVersionView(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(json_schema_extra={"examples": [{"version": 2}]}, frozen=True)
 
     version: int = Field(description="The version the catalog was stored as; charging uses the newest.")
 
 
 class CatalogView(CatalogVersionView):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "version": 1,
+                    "document": {
+                        "item_classes": [
+                            {
+                                "name": "voice_call",
+                                "description": "",
+                                "quantity": "duration",
+                                "properties": [
+                                    {
+                                        "name": "duration",
+                                        "type": "decimal",
+                                        "required": True,
+                                        "default": None,
+                                        "allowed": None,
+                                        "unit": "seconds",
+                                    },
+                                    {
+                                        "name": "destination",
+                                        "type": "string",
+                                        "required": True,
+                                        "default": None,
+                                        "allowed": None,
+                                        "unit": None,
+                                    },
+                                ],
+                            },
+                            {
+                                "name": "sms",
+                                "description": "",
+                                "quantity": None,
+                                "properties": [
+                                    {
+                                        "name": "destination",
+                                        "type": "string",
+                                        "required": True,
+                                        "default": None,
+                                        "allowed": None,
+                                        "unit": None,
+                                    }
+                                ],
+                            },
+                        ],
+                        "charge_plans": [
+                            {
+                                "name": "mobile",
+                                "version": 1,
+                                "effective_from": None,
+                                "currency": "EUR",
+                                "description": "",
+                                "counters": [
+                                    {
+                                        "name": "free_seconds",
+                                        "scope": "contract_item",
+                                        "namespace": None,
+                                        "unit": "seconds",
+                                        "initial": "60",
+                                        "description": "",
+                                        "thresholds": [],
+                                        "reset": "none",
+                                        "anchor_day": None,
+                                        "time_zone": "UTC",
+                                    }
+                                ],
+                                "charges": [
+                                    {
+                                        "name": "voice",
+                                        "item_class": "voice_call",
+                                        "account_role": "payer",
+                                        "price": {
+                                            "type": "allowance",
+                                            "counter": "free_seconds",
+                                            "then": {
+                                                "type": "prefix",
+                                                "property": "destination",
+                                                "prefixes": {
+                                                    "33": {
+                                                        "type": "rate",
+                                                        "amount": "0.60",
+                                                        "unit": "minutes",
+                                                        "per": "1",
+                                                        "per_property": None,
+                                                        "increment": "1",
+                                                        "minimum": "0",
+                                                    },
+                                                    "44": {
+                                                        "type": "rate",
+                                                        "amount": "0.02",
+                                                        "unit": "seconds",
+                                                        "per": "1",
+                                                        "per_property": None,
+                                                        "increment": None,
+                                                        "minimum": "0",
+                                                    },
+                                                    "999": {"type": "no_access", "message": "premium numbers are barred"},
+                                                },
+                                                "default": None,
+                                            },
+                                        },
+                                        "rounding": {"decimals": 2, "mode": "half_up"},
+                                        "output": "both",
+                                        "counter_updates": [],
+                                    },
+                                    {
+                                        "name": "sms",
+                                        "item_class": "sms",
+                                        "account_role": "payer",
+                                        "price": {"type": "flat", "amount": "0.10"},
+                                        "rounding": {"decimals": 2, "mode": "half_up"},
+                                        "output": "billable",
+                                        "counter_updates": [],
+                                    },
+                                ],
+                                "fees": [],
+                            }
+                        ],
+                        "calendars": [],
+                        "refill_plans": [],
+                        "currencies": [],
+                    },
+                }
+            ]
+        }
+    )
+
     document: dict[str, Any] = Field(description="The catalog as stored, decimals as strings; see GET /v1/catalog/schema.")
 
 
@@ -56,7 +184,20 @@ def read_catalog(context: Context) -> CatalogView:
 
 
 class CatalogVersionsPage(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "versions": [
+                        {"version": 1, "loaded_at": "2026-06-01T12:00:00Z", "source": "request"},
+                        {"version": 2, "loaded_at": "2026-06-01T12:00:00Z", "source": "request"},
+                    ],
+                    "next_after_id": None,
+                }
+            ]
+        },
+        frozen=True,
+    )
 
     versions: list[CatalogVersionSummary] = Field(description="Oldest first.")
     next_after_id: int | None = Field(description="Pass as after_id to read the next page; none when this page is the last.")

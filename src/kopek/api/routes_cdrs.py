@@ -25,9 +25,39 @@ PAGE_SIZE_DEFAULT = 100
 class CdrImportRequest(BaseModel):
     """CDRs to store: each an object with ``id``, ``item_class``, ``consumption_date``, ``service_id``, ``user_id``, ``properties``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "cdrs": [
+                        {
+                            "id": "cdr-0001",
+                            "item_class": "voice_call",
+                            "consumption_date": "2026-06-01T10:00:00+00:00",
+                            "service_id": "mobile",
+                            "user_id": "bob-msisdn",
+                            "properties": {"duration": "75", "destination": "33123"},
+                        },
+                        {
+                            "id": "cdr-0002",
+                            "item_class": "voice_call",
+                            "consumption_date": "2026-06-01T10:00:00+00:00",
+                            "service_id": "mobile",
+                            "user_id": "bob-msisdn",
+                            "properties": {"duration": "30", "destination": "999123"},
+                        },
+                    ],
+                    "strict": False,
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+        frozen=True,
+        extra="forbid",
+    )
 
     cdrs: list[dict[str, Any]] = Field(max_length=limits.BULK_RECORDS_PER_REQUEST_MAX)
+    """CDRs, each {id, item_class, consumption_date, service_id, user_id, properties}."""
     strict: Flag = Field(default=False, description="Refuse the whole request at the first refused CDR, storing none.")
 
 
@@ -46,7 +76,34 @@ class CdrStatus(StrEnum):
 
 
 class CdrsPage(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "cdrs": [
+                        {
+                            "id": "cdr-0002",
+                            "item_class": "voice_call",
+                            "consumption_date": "2026-06-01T10:00:00Z",
+                            "service_id": "mobile",
+                            "user_id": "bob-msisdn",
+                            "properties": {"destination": "999123", "duration": "30"},
+                            "status": "failed",
+                            "imported_at": "2026-06-01T12:00:00Z",
+                            "job_id": "job-5e5709070149599dabd733b5e3f135ae",
+                            "operation_id": None,
+                            "error_category": "ILLEGAL_STATE",
+                            "error_reason": "NOT_AUTHORIZED",
+                            "error_code": "service_not_accessible",
+                            "error_message": "premium numbers are barred",
+                        }
+                    ],
+                    "next_after_id": None,
+                }
+            ]
+        },
+        frozen=True,
+    )
 
     cdrs: list[CdrView] = Field(description="In id order.")
     next_after_id: str | None = Field(description="Pass as after_id to read the next page; none when this page is the last.")

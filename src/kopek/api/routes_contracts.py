@@ -25,7 +25,28 @@ def create_contract(record: ContractInput, context: Context, actor: Actor) -> Co
 
 
 class ContractsPage(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "contracts": [
+                        {
+                            "id": "alice-contract",
+                            "subscriber_account_id": "alice",
+                            "valid_from": "2026-01-01T00:00:00Z",
+                            "valid_to": None,
+                            "status": "active",
+                            "parent_id": None,
+                            "items": [{"id": "main", "charge_plan": "mobile"}],
+                            "roles": {"payer": "alice-prepaid"},
+                        }
+                    ],
+                    "next_after_id": "alice-contract",
+                }
+            ]
+        },
+        frozen=True,
+    )
 
     contracts: list[ContractSummary] = Field(description="In id order; read one for its accesses and counters.")
     next_after_id: str | None = Field(description="Pass as after_id to read the next page; none when this page is the last.")

@@ -24,10 +24,29 @@ PAGE_SIZE_DEFAULT = 100
 
 
 class RatingJobRequest(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "mode": "DAY_MOST",
+                    "filters": {
+                        "date_from": "2026-06-01T00:00:00+00:00",
+                        "date_to": "2026-06-02T00:00:00+00:00",
+                        "item_class": "voice_call",
+                        "contract_id": ["bob-contract"],
+                    },
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+        frozen=True,
+        extra="forbid",
+    )
 
     mode: RatingMode = RatingMode.DAY_SUBSCRIPTION_FIRST_FAIL
+    """How CDRs are grouped and what a failure stops (docs/batch.md)."""
     filters: JobFilters = Field(default_factory=JobFilters)
+    """Which pending CDRs the job takes; all when empty."""
 
 
 def start_rating_job(request: RatingJobRequest, context: Context, actor: Actor) -> JobStatus:
@@ -52,7 +71,34 @@ def _run(engine: Engine, job_id: str, metrics: ApiMetrics) -> None:
 
 
 class RatingJobsPage(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "rating_jobs": [
+                        {
+                            "id": "job-5e5709070149599dabd733b5e3f135ae",
+                            "mode": "DAY_MOST",
+                            "state": "completed_with_errors",
+                            "filters": {
+                                "date_from": "2026-06-01T00:00:00Z",
+                                "date_to": "2026-06-02T00:00:00Z",
+                                "item_class": "voice_call",
+                                "contract_id": ["bob-contract"],
+                            },
+                            "total": 2,
+                            "actor": "api",
+                            "created_at": "2026-06-01T12:00:00Z",
+                            "started_at": "2026-06-01T12:00:00Z",
+                            "finished_at": "2026-06-01T12:00:00Z",
+                        }
+                    ],
+                    "next_after_id": None,
+                }
+            ]
+        },
+        frozen=True,
+    )
 
     rating_jobs: list[RatingJobSummary] = Field(description="In id order, which is the order they were started in.")
     next_after_id: str | None = Field(description="Pass as after_id to read the next page; none when this page is the last.")

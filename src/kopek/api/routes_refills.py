@@ -37,11 +37,20 @@ than the account's (`INVALID_CONFIGURATION`), a migrating contract
 
 
 class RefillRequest(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"refill_id": "topup-0001", "contract_id": "ann-contract", "refill_plan": "topup", "amount": "20.00"}]
+        },
+        use_attribute_docstrings=True,
+        frozen=True,
+        extra="forbid",
+    )
 
     refill_id: Identifier = Field(description="The client's id of this refill; a retry sends the same.")
     contract_id: Identifier
+    """The contract whose prepaid account is credited."""
     refill_plan: Identifier
+    """A refill plan of the catalog."""
     amount: Annotated[Dec, Field(max_digits=limits.DECIMAL_DIGITS_MAX)] | None = Field(
         default=None, description="The amount to credit, in the plan's currency; none: the plan's fixed amount."
     )

@@ -26,7 +26,38 @@ def create_subscriber_account(record: SubscriberAccountInput, context: Context, 
 
 
 class SubscriberAccountsPage(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "subscriber_accounts": [
+                        {
+                            "id": "alice",
+                            "currency": "EUR",
+                            "status": "active",
+                            "name": "",
+                            "accounts": [
+                                {
+                                    "account_id": "alice-prepaid",
+                                    "subscriber_account_id": "alice",
+                                    "kind": "prepaid",
+                                    "currency": "EUR",
+                                    "balance": "5.80",
+                                    "floor": "0",
+                                    "credit_limit": None,
+                                    "low_balance_threshold": None,
+                                    "status": "active",
+                                }
+                            ],
+                            "contract_ids": ["alice-contract"],
+                        }
+                    ],
+                    "next_after_id": "alice",
+                }
+            ]
+        },
+        frozen=True,
+    )
 
     subscriber_accounts: list[SubscriberAccountView] = Field(description="In id order.")
     next_after_id: str | None = Field(description="Pass as after_id to read the next page; none when this page is the last.")

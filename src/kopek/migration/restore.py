@@ -47,28 +47,89 @@ class RestoreMode(StrEnum):
 class RestoreFailure(BaseModel):
     """Why the state on ``line`` (1-based) was not restored; ``contract_id`` is None when the line is unreadable."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "contract_id": "alice-contract",
+                    "line": 1,
+                    "category": "ILLEGAL_STATE",
+                    "reason": None,
+                    "code": "contract_not_migrating",
+                    "message": "contract 'alice-contract' is active, not migrating; begin the migration lock first",
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+        frozen=True,
+    )
 
     contract_id: str | None
+    """The contract of the refused state; null when the line is unreadable."""
     line: int
+    """The 1-based line (or position) of the input it concerns."""
     category: Category
+    """The error category (see docs/errors.md)."""
     reason: Reason | None
+    """The business reason of a refusal; null when none."""
     code: Code
+    """The stable error code (see docs/errors.md)."""
     message: str
+    """For people; may change between versions."""
 
 
 class RestoreReport(BaseModel):
     """The outcome of one restore: what was read, restored and refused (failures listed up to a bound)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "mode": "BEST_EFFORT",
+                    "committed": True,
+                    "states_read": 2,
+                    "states_restored": 0,
+                    "states_failed": 2,
+                    "failures": [
+                        {
+                            "contract_id": "alice-contract",
+                            "line": 1,
+                            "category": "ILLEGAL_STATE",
+                            "reason": None,
+                            "code": "contract_not_migrating",
+                            "message": "contract 'alice-contract' is active, not migrating; begin the migration lock first",
+                        },
+                        {
+                            "contract_id": "nobody",
+                            "line": 2,
+                            "category": "DOES_NOT_EXIST",
+                            "reason": None,
+                            "code": "not_found",
+                            "message": "contract 'nobody' does not exist",
+                        },
+                    ],
+                    "failures_truncated": False,
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+        frozen=True,
+    )
 
     mode: RestoreMode
+    """ALL_OR_NOTHING or BEST_EFFORT."""
     committed: bool
+    """Whether anything was committed (ALL_OR_NOTHING: only when every state was valid)."""
     states_read: int
+    """States read."""
     states_restored: int
+    """States restored."""
     states_failed: int
+    """States refused."""
     failures: list[RestoreFailure]
+    """The refused states with their errors, by line (up to a bound)."""
     failures_truncated: bool
+    """True when more failures happened than are listed."""
 
 
 @dataclass(frozen=True, slots=True)
