@@ -14,9 +14,9 @@ from decimal import Decimal
 from kopek.domain.accounts import AccountOperation, OperationKind, adjust
 from kopek.domain.catalog import Catalog, CounterScope, CounterSpec, RefillBonus, RefillPlan
 from kopek.domain.master import Account, AccountKind, Contract, SubscriberAccountStatus
+from kopek.domain.outcome import CounterChange, CounterKey
 from kopek.errors import Code, IllegalStateError, IncompatibleConfigurationError, InvalidError, Reason
 from kopek.money import rating_context, to_text
-from kopek.rating.outcome import CounterChange, CounterKey
 
 
 def refill_amount(plan: RefillPlan, requested: Decimal | None) -> Decimal:

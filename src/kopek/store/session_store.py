@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from kopek.domain.catalog import CounterScope
 from kopek.domain.master import AccountId
+from kopek.domain.outcome import CounterChange, CounterKey
 from kopek.money import rating_context
-from kopek.rating.outcome import CounterChange, CounterKey
 from kopek.store.schema import charging_sessions, reservations, session_counter_holds, session_requests
 
 ACTIVE = "active"

@@ -1,0 +1,97 @@
+"""The values a rating produces and the rest of the domain reads: charged items, notifications, counter
+changes and the keys of counter values.
+
+They live in the domain, not in :mod:`kopek.rating`, because posting to accounts, refills and the
+stores use them too; rating builds them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from kopek.domain.catalog import CounterScope, Output
+from kopek.domain.units import Unit
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class CounterKey:
+    """Where a counter value lives.
+
+    ``contract_id`` is the contract that keeps it (``""`` for a shared counter, which lives
+    in ``namespace``); ``item_id`` the contract item (scopes ``contract_item`` and
+    ``transient``) or the activation (scope ``activation``), ``""`` for scopes ``contract``
+    and ``shared``. The default scope with an empty ``item_id`` means scope ``contract``.
+
+    Keys are looked up in dictionaries several times for each rated item, so each computes
+    its hash once.
+    """
+
+    contract_id: str
+    item_id: str
+    name: str
+    scope: CounterScope = CounterScope.CONTRACT_ITEM
+    namespace: str = ""
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.scope is CounterScope.CONTRACT_ITEM and self.item_id == "":
+            object.__setattr__(self, "scope", CounterScope.CONTRACT)
+        object.__setattr__(self, "_hash", hash((self.contract_id, self.item_id, self.name, self.scope, self.namespace)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+
+class NotificationKind(StrEnum):
+    NO_ACCESS = "no_access"
+    ALLOWANCE_EXHAUSTED = "allowance_exhausted"
+    USAGE_ABOVE_GRANT = "usage_above_grant"
+    CAP_REACHED = "cap_reached"
+    THRESHOLD_CROSSED = "threshold_crossed"
+    LOW_BALANCE = "low_balance"
+    FEE_APPLIED = "fee_applied"
+    REFILL_APPLIED = "refill_applied"
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A business event worth telling the operator or the customer about."""
+
+    kind: NotificationKind
+    message: str
+    data: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargedItem:
+    """The priced result of one charge for one chargeable item (amount already rounded)."""
+
+    contract_item_id: str
+    charge_plan: str
+    charge: str
+    account_role: str
+    amount: Decimal
+    currency: str
+    quantity: Decimal
+    quantity_unit: Unit | None
+    output: Output
+
+
+@dataclass(frozen=True, slots=True)
+class CounterChange:
+    """A counter's value before and after an item; ``period_start`` is the start of the reset
+    period ``after`` belongs to and ``expires_at`` when ``after`` lapses (none: never)."""
+
+    key: CounterKey
+    unit: Unit
+    before: Decimal
+    after: Decimal
+    period_start: datetime | None = None
+    expires_at: datetime | None = None
+
+    @property
+    def delta(self) -> Decimal:
+        return self.after - self.before
