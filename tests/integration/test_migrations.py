@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -16,7 +19,7 @@ from alembic.script import ScriptDirectory
 
 from kopek import Engine
 from kopek.store.database import MIGRATIONS_LOCATION, create_database_engine, migrate
-from kopek.store.schema import metadata
+from kopek.store.schema import counters, metadata, shared_counters
 from tests.worlds import build_world, call
 
 
@@ -137,3 +140,54 @@ def test_the_schema_check_would_see_a_missing_column(database: sa.Engine) -> Non
     differences = _differences(database)
 
     assert [(difference[0], difference[2], difference[3].name) for difference in differences] == [("add_column", "notifications", "data")]
+
+
+def _upgrade(database: sa.Engine, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS_LOCATION)
+    with database.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+SIXTY_DIGITS = {
+    # 50 s used of 30 free minutes, as 60-digit decimal arithmetic left it: 29.1666… minutes.
+    "free_minutes": ("29.1666666666666666666666666666666666666666666666666666666667", Fraction(175, 6)),
+    # A cap's counter after 7 s at 0.10 a minute: 0.011666… euros.
+    "spent": ("0.0116666666666666666666666666666666666666666666666666666666667", Fraction(7, 600)),
+    # Exact values stay as they are, however many digits they have.
+    "megabytes_used": ("12.345678", Fraction(12345678, 10**6)),
+    "calls": ("1234567890123456789012345678901234567890.5", Fraction(2469135780246913578024691357802469135781, 2)),
+}
+
+
+def test_counter_values_of_the_sixty_digit_arithmetic_become_the_exact_fractions_they_stood_for(database: sa.Engine) -> None:
+    _upgrade(database, "0012")
+    with database.begin() as connection:
+        connection.execute(
+            sa.text("INSERT INTO subscriber_accounts (id, currency, status, name, created_at) VALUES ('s', 'EUR', 'active', '', :at)"),
+            {"at": "2026-01-01T00:00:00.000000" if database.dialect.name == "sqlite" else datetime(2026, 1, 1, tzinfo=UTC)},
+        )
+        connection.execute(
+            sa.text("INSERT INTO contracts (id, subscriber_account_id, valid_from, status) VALUES ('c', 's', :at, 'active')"),
+            {"at": "2026-01-01T00:00:00.000000" if database.dialect.name == "sqlite" else datetime(2026, 1, 1, tzinfo=UTC)},
+        )
+        for name, (text, _) in SIXTY_DIGITS.items():
+            value = text if database.dialect.name == "sqlite" else Decimal(text)
+            connection.execute(
+                sa.text("INSERT INTO counters (contract_id, item_id, name, unit, value) VALUES ('c', 'main', :name, 'events', :value)"),
+                {"name": name, "value": value},
+            )
+            connection.execute(
+                sa.text("INSERT INTO shared_counters (namespace, name, unit, value) VALUES ('family', :name, 'events', :value)"),
+                {"name": name, "value": value},
+            )
+
+    _upgrade(database, "head")
+
+    with database.connect() as connection:
+        item_values = dict(connection.execute(sa.select(counters.c.name, counters.c.value)).all())
+        shared_values = dict(connection.execute(sa.select(shared_counters.c.name, shared_counters.c.value)).all())
+    expected = {name: exact for name, (_, exact) in SIXTY_DIGITS.items()}
+    assert item_values == expected
+    assert shared_values == expected

@@ -257,7 +257,7 @@ def test_columnar_amounts_refusals_and_counters_equal_rate_item_item_after_item(
     assert plan is not None
     specs = {spec.name: spec for spec in plan.counters}
     items = [typed(catalog, item_class, properties) for item_class, properties in drawn]
-    stored = {_key(catalog, name): specs[name].unit.from_base(Decimal(base)) for name, base in stored_base.items() if base is not None}
+    stored = {_key(catalog, name): specs[name].unit.from_base(base) for name, base in stored_base.items() if base is not None}
     before_base = {name: int(spec.unit.to_base(stored.get(_key(catalog, name), spec.initial))) for name, spec in specs.items()}
     programs = {item_class: compile_plan(catalog, plan, item_class) for item_class in sorted({item.item_class.name for item in items})}
 

@@ -103,8 +103,22 @@ def test_a_late_item_of_an_earlier_period_counts_in_the_stored_period() -> None:
     assert (change.before, change.after, change.period_start) == (Decimal(10), Decimal(0), MARCH_1)
 
 
-def test_a_reset_without_usage_of_the_counter_is_still_stored() -> None:
+def test_a_counter_off_the_items_path_is_neither_read_nor_reset() -> None:
     catalog = tariff("{type: flat, amount: '0.10'}", counters=_free("reset: daily"))
+    stored = {ITEM_KEY: Decimal(5)}
+    state = RatingState(contract("plan"), stored, {ITEM_KEY: CounterLife(period_start=datetime(2024, 2, 1, tzinfo=UTC))})
+
+    outcome = rate_item(catalog, state, typed(catalog, "call", {"duration": 1}, consumed_at=MARCH_1))
+
+    # Resets are lazy: the next item that reads the counter finds its period over and starts afresh.
+    assert outcome.counter_changes == ()
+
+
+def test_a_reset_with_no_move_of_the_counter_is_still_stored() -> None:
+    catalog = tariff(
+        "{type: tiers, counter: free, bands: [{up_to: 10, price: {type: flat, amount: '0.10'}}, {price: {type: flat, amount: '0.20'}}]}",
+        counters=_free("reset: daily"),
+    )
     stored = {ITEM_KEY: Decimal(5)}
     state = RatingState(contract("plan"), stored, {ITEM_KEY: CounterLife(period_start=datetime(2024, 2, 1, tzinfo=UTC))})
 

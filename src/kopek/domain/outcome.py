@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from kopek.domain.catalog import CounterScope, Output
 from kopek.domain.units import Unit
+from kopek.money import Exact
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -82,16 +83,17 @@ class ChargedItem:
 
 @dataclass(frozen=True, slots=True)
 class CounterChange:
-    """A counter's value before and after an item; ``period_start`` is the start of the reset
-    period ``after`` belongs to and ``expires_at`` when ``after`` lapses (none: never)."""
+    """A counter's value before and after an item, exact and in the counter's ``unit`` (a third of a minute is
+    ``Fraction(1, 3)``); ``period_start`` is the start of the reset period ``after`` belongs to and
+    ``expires_at`` when ``after`` lapses (none: never)."""
 
     key: CounterKey
     unit: Unit
-    before: Decimal
-    after: Decimal
+    before: Exact
+    after: Exact
     period_start: datetime | None = None
     expires_at: datetime | None = None
 
     @property
-    def delta(self) -> Decimal:
+    def delta(self) -> Exact:
         return self.after - self.before

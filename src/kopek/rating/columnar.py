@@ -61,7 +61,7 @@ from kopek.domain.catalog import (
     TiersNode,
 )
 from kopek.domain.units import Unit
-from kopek.money import RoundingMode
+from kopek.money import ExactInput, RoundingMode, exact
 
 INT: Final = pl.Int128
 ZERO: Final = pl.lit(0, INT)
@@ -71,11 +71,12 @@ class Unsupported(Exception):
     """A plan uses what the columnar path cannot express; the row path rates it."""
 
 
-def whole(value: Decimal) -> int:
+def whole(value: ExactInput) -> int:
     """``value`` as an int, or :class:`Unsupported` when it has a fraction."""
-    if value != value.to_integral_value():
-        raise Unsupported(f"{value} is not a whole number of base units")
-    return int(value)
+    number = exact(value)
+    if not isinstance(number, int):
+        raise Unsupported(f"{number} is not a whole number of base units")
+    return number
 
 
 def fraction(value: Decimal) -> tuple[int, int]:

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from kopek.domain.catalog import CounterScope
 from kopek.domain.outcome import CounterChange, CounterKey
 from kopek.domain.units import Unit
-from kopek.rating.rate import CounterLife
+from kopek.rating.state import CounterLife
 from kopek.store.bulk import insert_many, update_many
 from kopek.store.schema import activation_counters, activations, counters, shared_counters
 

@@ -1,0 +1,70 @@
+"""What rating reads besides the catalog and the item: a contract and the counter values it can see.
+
+Counter values are exact numbers in each counter's own unit (an ``int``, a ``Fraction``, or a
+finite ``Decimal`` as some callers still pass); rating converts them to base units itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final
+
+from kopek.domain.catalog import CounterScope
+from kopek.domain.master import Contract
+from kopek.domain.outcome import CounterChange, CounterKey
+from kopek.money import Exact, ExactInput, exact
+
+
+@dataclass(frozen=True, slots=True)
+class CounterLife:
+    """When a stored counter value's reset period started and when the value lapses (none: unknown, never)."""
+
+    period_start: datetime | None = None
+    expires_at: datetime | None = None
+
+
+NO_LIFE: Final = CounterLife()
+
+
+@dataclass(frozen=True, slots=True)
+class CounterHold:
+    """How far the live grants of sessions on other contracts move a counter this contract also sees (a shared
+    allowance, a parent's bundle), in the reset period they were priced in. Rating adds it only in that period."""
+
+    delta: ExactInput
+    period_start: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RatingState:
+    """A contract and the stored counters its rating can see (missing keys hold their initial value).
+
+    ``counters`` holds the contract's own counters, its activations', the shared counters of
+    its plans' namespaces and, for a linked contract, the contract counters of ``parent``, each
+    in its own unit; ``lives`` says when each stored value's period started and when it lapses.
+    """
+
+    contract: Contract
+    counters: Mapping[CounterKey, ExactInput]
+    lives: Mapping[CounterKey, CounterLife] = field(default_factory=dict)
+    parent: Contract | None = None
+    session_moves: Mapping[CounterKey, ExactInput] = field(default_factory=dict)
+    """How much the session being rated has already moved its transient counters (empty outside a session)."""
+    held: Mapping[CounterKey, CounterHold] = field(default_factory=dict)
+    """What live grants of sessions on other contracts hold of the counters (only when pricing a grant): an overlay
+    on ``counters``, which keep the stored values."""
+
+    def after(self, changes: Iterable[CounterChange]) -> RatingState:
+        """This state once ``changes`` are stored (transient counters excepted: they are never stored;
+        a session keeps their moves in its impacts and passes them back as ``session_moves``)."""
+        stored = [change for change in changes if change.key.scope is not CounterScope.TRANSIENT]
+        counters = {**self.counters, **{change.key: change.after - self.held_in(change.key, change.period_start) for change in stored}}
+        lives = {**self.lives, **{change.key: CounterLife(change.period_start, change.expires_at) for change in stored}}
+        return RatingState(self.contract, counters, lives, self.parent, self.session_moves, self.held)
+
+    def held_in(self, key: CounterKey, period_start: datetime | None) -> Exact:
+        """What others hold of ``key`` in the period starting at ``period_start``."""
+        hold = self.held.get(key)
+        return exact(hold.delta) if hold is not None and hold.period_start == period_start else 0
