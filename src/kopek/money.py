@@ -200,6 +200,36 @@ def round_exact(numerator: int, denominator: int, *, decimals: int, mode: Roundi
     return Decimal(f"{'-' if negative else ''}{quotient}E-{decimals}")
 
 
+class ExactRounding:
+    """One charge's rounding of exact amounts, to ``decimals`` places with ``mode``, as :func:`round_exact`.
+
+    It keeps the Decimal of each result it gave (up to ``kept_max`` of them): a tariff's amounts repeat, and
+    finding a Decimal costs less than building one.
+    """
+
+    __slots__ = ("_kept", "_kept_max", "_scale", "decimals", "mode")
+
+    def __init__(self, decimals: int, mode: RoundingMode, *, kept_max: int) -> None:
+        self.decimals, self.mode = decimals, mode
+        self._scale = 10**decimals
+        self._kept: dict[int, Decimal] = {}
+        self._kept_max = kept_max
+
+    def __call__(self, numerator: int, denominator: int) -> Decimal:
+        """``numerator / denominator`` (``denominator`` > 0), rounded."""
+        negative = numerator < 0
+        quotient, remainder = divmod((-numerator if negative else numerator) * self._scale, denominator)
+        if remainder and _rounds_away(self.mode, quotient, remainder, denominator, negative=negative):
+            quotient += 1
+        key = -quotient - 1 if negative else quotient  # -0.00 is kept apart from 0.00
+        found = self._kept.get(key)
+        if found is None:
+            found = Decimal(f"{'-' if negative else ''}{quotient}E-{self.decimals}")
+            if len(self._kept) < self._kept_max:
+                self._kept[key] = found
+        return found
+
+
 def _rounds_away(mode: RoundingMode, quotient: int, remainder: int, denominator: int, *, negative: bool) -> bool:
     """Whether a magnitude ``quotient + remainder / denominator`` (remainder > 0) rounds away from zero."""
     if mode is RoundingMode.HALF_UP:

@@ -7,7 +7,7 @@ stores use them too; rating builds them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -66,7 +66,7 @@ class Notification:
     data: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class ChargedItem:
     """The priced result of one charge for one chargeable item (amount already rounded)."""
 
@@ -80,8 +80,37 @@ class ChargedItem:
     quantity_unit: Unit | None
     output: Output
 
+    def __init__(
+        self,
+        contract_item_id: str,
+        charge_plan: str,
+        charge: str,
+        account_role: str,
+        amount: Decimal,
+        currency: str,
+        quantity: Decimal,
+        quantity_unit: Unit | None,
+        output: Output,
+    ) -> None:
+        # What the dataclass's own __init__ does, with the slots' setters looked up once (below), not for each
+        # field of each item: rating makes one for every charge of every item.
+        _set_item_id(self, contract_item_id)
+        _set_plan(self, charge_plan)
+        _set_charge(self, charge)
+        _set_role(self, account_role)
+        _set_amount(self, amount)
+        _set_currency(self, currency)
+        _set_quantity(self, quantity)
+        _set_unit(self, quantity_unit)
+        _set_output(self, output)
 
-@dataclass(frozen=True, slots=True)
+
+(_set_item_id, _set_plan, _set_charge, _set_role, _set_amount, _set_currency, _set_quantity, _set_unit, _set_output) = (
+    ChargedItem.__dict__[each.name].__set__ for each in fields(ChargedItem)
+)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class CounterChange:
     """A counter's value before and after an item, exact and in the counter's ``unit`` (a third of a minute is
     ``Fraction(1, 3)``); ``period_start`` is the start of the reset period ``after`` belongs to and
@@ -94,6 +123,28 @@ class CounterChange:
     period_start: datetime | None = None
     expires_at: datetime | None = None
 
+    def __init__(
+        self,
+        key: CounterKey,
+        unit: Unit,
+        before: Exact,
+        after: Exact,
+        period_start: datetime | None = None,
+        expires_at: datetime | None = None,
+    ) -> None:
+        # The dataclass's own __init__, with the slots' setters looked up once (rating makes one per changed counter).
+        _set_key(self, key)
+        _set_counter_unit(self, unit)
+        _set_before(self, before)
+        _set_after(self, after)
+        _set_period_start(self, period_start)
+        _set_expires_at(self, expires_at)
+
     @property
     def delta(self) -> Exact:
         return self.after - self.before
+
+
+_set_key, _set_counter_unit, _set_before, _set_after, _set_period_start, _set_expires_at = (
+    CounterChange.__dict__[each.name].__set__ for each in fields(CounterChange)
+)

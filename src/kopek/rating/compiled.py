@@ -15,7 +15,6 @@ bound to contracts, the current period of each reset cycle) is derived from its 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -41,7 +40,7 @@ from kopek.domain.outcome import ChargedItem, CounterChange, CounterKey, Notific
 from kopek.domain.periods import Cycle
 from kopek.domain.units import Unit
 from kopek.errors import Code, IllegalStateError, PrerequisiteMissingError, Reason
-from kopek.money import Exact, ExactInput, exact, ratio, round_exact, to_text
+from kopek.money import Exact, ExactInput, ExactRounding, exact, ratio, to_text
 from kopek.rating.outcome import RatingOutcome
 from kopek.rating.price_tree import PriceFn, TreeScope, compile_tree
 from kopek.rating.state import NO_LIFE, CounterLife, RatingState
@@ -55,22 +54,27 @@ def compiled(catalog: Catalog) -> CompiledCatalog:
 
 
 class CompiledCatalog:
-    """The plans of a catalog, compiled on first use, by name and version."""
+    """The plans of a catalog, compiled on first use, by name and version; the charges that apply to each
+    (contract, item class), with their counters bound, kept between items."""
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._versions: dict[str, tuple[tuple[datetime | None, CompiledPlan], ...]] = {}
-        self._quantities: dict[str, _Quantity] = {}
+        self._paths: dict[tuple[str, str], _Path] = {}
 
-    def plan_at(self, name: str, at: datetime) -> CompiledPlan | None:
-        """The version of plan ``name`` in effect at ``at`` (the UTC date of ``at``), compiled; none when none is."""
+    def versions(self, name: str) -> tuple[tuple[datetime | None, CompiledPlan], ...]:
+        """The versions of plan ``name``, newest first, each with the instant it takes effect (none: always)."""
         versions = self._versions.get(name)
         if versions is None:
             versions = self._versions[name] = tuple(
                 (_day_start(plan.effective_from), CompiledPlan(self.catalog, plan))
                 for plan in reversed(self.catalog.charge_plan_versions(name))
             )
-        for start, plan in versions:
+        return versions
+
+    def plan_at(self, name: str, at: datetime) -> CompiledPlan | None:
+        """The version of plan ``name`` in effect at ``at`` (the UTC date of ``at``), compiled; none when none is."""
+        for start, plan in self.versions(name):
             if start is None or start <= at:
                 return plan
         return None
@@ -78,76 +82,122 @@ class CompiledCatalog:
     def rate(self, state: RatingState, item: TypedItem) -> RatingOutcome:
         """Price ``item`` under every applicable charge of ``state``'s contract."""
         contract, at, klass = state.contract, item.consumption_date, item.item_class
-        quantity = self._quantity(klass)
-        value = item.properties[quantity.name] if quantity.name is not None else 0
-        assert isinstance(value, Decimal | int), "an item's quantity is a number (typed against its class)"
-        base = in_base(value, quantity.factor)
-        shown = value if type(value) is Decimal else Decimal(value)
-        run = _Run(state, item.properties, at)
-        charged: list[ChargedItem] = []
-        parents: dict[str, tuple[CounterSpec, ChargePlan]] | None = None
-        for contract_item in contract.items:
-            plan = self._plan_of(contract_item, at)
-            charges = plan.charges_of(klass.name)
-            if not charges:
-                continue
-            if state.parent is not None and parents is None:
-                parents = self._parent_counters(state.parent, at)
-            run.bound = plan.bound(contract, contract_item, state.parent, parents or {})
-            for charge in charges:
-                charged.append(charge.apply(run, contract_item.id, shown, base, quantity.unit))
-        if not charged:
+        path = self._paths.get((contract.id, klass.name)) if state.parent is None else None
+        # The path holds for the contract as it was (its items, and its start, which a reset per activation reads),
+        # for this item class, while the same plan versions are in effect.
+        if (
+            path is None
+            or not path.start <= at < path.end
+            or path.klass is not klass
+            or (contract.items is not path.items and contract.items != path.items)
+            or contract.valid_from != path.valid_from
+        ):
+            path = self._path(state, klass, at)
+        steps = path.steps
+        if not steps:
             raise IllegalStateError(
                 code=Code.NO_CHARGE_FOR_ITEM_CLASS,
                 reason=Reason.NOT_AUTHORIZED,
                 message=f"contract {contract.id!r} has no charge for item class {klass.name!r}",
             )
+        value = item.properties[path.quantity] if path.quantity is not None else 0
+        assert isinstance(value, _NUMBERS), "an item's quantity is a number (typed against its class)"
+        base = value * path.factor if type(value) is int else in_base(value, path.factor)
+        shown = value if type(value) is Decimal else Decimal(value)
+        run = _Run(state, item.properties, at)
+        unit = path.unit
+        if len(steps) == 1 and len(steps[0][2]) == 1:
+            contract_item_id, run.bound, (charge,) = steps[0]
+            charged: tuple[ChargedItem, ...] = (charge.apply(run, contract_item_id, shown, base, unit),)
+        else:
+            found = []
+            for contract_item_id, bound, charges in steps:
+                run.bound = bound
+                for charge in charges:
+                    found.append(charge.apply(run, contract_item_id, shown, base, unit))
+            charged = tuple(found)
+        if not run.seen:
+            return RatingOutcome(charged, (), tuple(run.notes) if run.notes else ())
         changes, crossings = run.changes()
-        notifications = run.notes + crossings if crossings else run.notes
-        return RatingOutcome(tuple(charged), changes, tuple(notifications))
+        return RatingOutcome(charged, changes, tuple(run.notes + crossings if crossings else run.notes))
 
-    def _plan_of(self, contract_item: ContractItem, at: datetime) -> CompiledPlan:
-        plan = self.plan_at(contract_item.charge_plan, at)
-        if plan is None:
-            known = self.catalog.charge_plan(contract_item.charge_plan) is not None
-            raise PrerequisiteMissingError(
-                code=Code.CHARGE_PLAN_UNKNOWN,
-                message=f"contract item {contract_item.id!r} activates unknown charge plan {contract_item.charge_plan!r}"
-                + (f" (no version in effect on {at.astimezone(UTC).date().isoformat()})" if known else ""),
-            )
-        return plan
+    def _path(self, state: RatingState, klass: ItemClass, at: datetime) -> _Path:
+        """The charges of ``item_class`` that each contract item's plan (the version in effect at ``at``) applies, with
+        the plan's counters bound, and the span of time over which these versions stay in effect."""
+        contract, parent = state.contract, state.parent
+        parents = self._parent_counters(parent, at) if parent is not None else {}
+        steps = []
+        start, end = _EARLIEST, _LATEST
+        for contract_item in contract.items:
+            versions = self.versions(contract_item.charge_plan)
+            index = next((index for index, (since, _) in enumerate(versions) if since is None or since <= at), None)
+            if index is None:
+                raise _unknown_plan(self.catalog, contract_item, at)
+            since, plan = versions[index]
+            start = max(start, since or _EARLIEST)
+            end = min(end, versions[index - 1][0] or _LATEST) if index > 0 else end
+            charges = plan.charges_of(klass.name)
+            if charges:
+                steps.append((contract_item.id, plan.bind(contract, contract_item, parent, parents), charges))
+        path = _Path(contract, klass, start, end, tuple(steps))
+        if parent is None:
+            if len(self._paths) >= limits.RATING_PATHS_KEPT_MAX:
+                self._paths.clear()
+            self._paths[contract.id, klass.name] = path
+        return path
 
     def _parent_counters(self, parent: Contract, at: datetime) -> dict[str, tuple[CounterSpec, ChargePlan]]:
         """The contract counters that a linked contract takes from its parent: those its parent's plans declare at ``at``."""
         declared: dict[str, tuple[CounterSpec, ChargePlan]] = {}
         for contract_item in parent.items:
-            plan = self._plan_of(contract_item, at).plan
-            for spec in plan.counters:
+            found = self.plan_at(contract_item.charge_plan, at)
+            if found is None:
+                raise _unknown_plan(self.catalog, contract_item, at)
+            for spec in found.plan.counters:
                 if spec.scope is CounterScope.CONTRACT:
-                    declared.setdefault(spec.name, (spec, plan))
+                    declared.setdefault(spec.name, (spec, found.plan))
         return declared
 
-    def _quantity(self, klass: ItemClass) -> _Quantity:
-        found = self._quantities.get(klass.name)
-        if found is None or (found.klass is not klass and found.klass != klass):
-            unit = klass.quantity_unit
-            found = self._quantities[klass.name] = _Quantity(klass, klass.quantity, unit, int(unit.base_factor) if unit else 1)
-        return found
+
+_NUMBERS: Final = (Decimal, int)
+_EARLIEST: Final = datetime.min.replace(tzinfo=UTC)
+_LATEST: Final = datetime.max.replace(tzinfo=UTC)
+
+
+def _unknown_plan(catalog: Catalog, contract_item: ContractItem, at: datetime) -> PrerequisiteMissingError:
+    known = catalog.charge_plan(contract_item.charge_plan) is not None
+    return PrerequisiteMissingError(
+        code=Code.CHARGE_PLAN_UNKNOWN,
+        message=f"contract item {contract_item.id!r} activates unknown charge plan {contract_item.charge_plan!r}"
+        + (f" (no version in effect on {at.astimezone(UTC).date().isoformat()})" if known else ""),
+    )
+
+
+class _Path:
+    """What rating a contract's items of one class goes through: per contract item whose plan prices the class,
+    its id, its plan's counters bound to their keys and the charges; valid for the contract as it was (its items and
+    start) and the item class, from ``start`` to ``end``, the span in which the same plan versions are in effect.
+    The class's quantity property, its unit and that unit's base factor come along."""
+
+    __slots__ = ("end", "factor", "items", "klass", "quantity", "start", "steps", "unit", "valid_from")
+
+    def __init__(
+        self,
+        contract: Contract,
+        klass: ItemClass,
+        start: datetime,
+        end: datetime,
+        steps: tuple[tuple[str, tuple[BoundCounter, ...], tuple[CompiledCharge, ...]], ...],
+    ) -> None:
+        self.items, self.valid_from = contract.items, contract.valid_from
+        self.klass, self.quantity, self.unit = klass, klass.quantity, klass.quantity_unit
+        self.factor = self.unit.base_factor if self.unit is not None else 1
+        self.start, self.end, self.steps = start, end, steps
 
 
 def _day_start(day: date | None) -> datetime | None:
     """The first instant of a UTC date: an instant is on or after the date when it is on or after this."""
     return datetime(day.year, day.month, day.day, tzinfo=UTC) if day is not None else None
-
-
-@dataclass(frozen=True, slots=True)
-class _Quantity:
-    """Where an item class keeps its quantity: the property, its unit and that unit's base factor."""
-
-    klass: ItemClass
-    name: str | None
-    unit: Unit | None
-    factor: int
 
 
 class CompiledPlan:
@@ -158,7 +208,6 @@ class CompiledPlan:
         self.plan = plan
         self._slots = {spec.name: (slot, spec.unit) for slot, spec in enumerate(plan.counters)}
         self._charges: dict[str, tuple[CompiledCharge, ...]] = {}
-        self._bindings: dict[tuple[str, str], tuple[datetime, tuple[BoundCounter, ...]]] = {}
 
     def charges_of(self, item_class: str) -> tuple[CompiledCharge, ...]:
         """The plan's charges of ``item_class``, in plan order, compiled on first use."""
@@ -171,34 +220,15 @@ class CompiledPlan:
             )
         return found
 
-    def bound(
+    def bind(
         self,
         contract: Contract,
         contract_item: ContractItem,
         parent: Contract | None,
         parents: Mapping[str, tuple[CounterSpec, ChargePlan]],
     ) -> tuple[BoundCounter, ...]:
-        """Each counter slot of the plan bound to the value it reads and writes for ``contract_item``."""
-        if parent is not None:
-            return self._bind(contract, contract_item, parent, parents)
-        key = (contract.id, contract_item.id)
-        found = self._bindings.get(key)
-        # The contract's start matters to counters reset per activation (the cycle of its fee).
-        if found is not None and found[0] == contract.valid_from:
-            return found[1]
-        bound = self._bind(contract, contract_item, None, parents)
-        if len(self._bindings) >= limits.RATING_BINDINGS_KEPT_MAX:
-            self._bindings.clear()
-        self._bindings[key] = (contract.valid_from, bound)
-        return bound
-
-    def _bind(
-        self,
-        contract: Contract,
-        contract_item: ContractItem,
-        parent: Contract | None,
-        parents: Mapping[str, tuple[CounterSpec, ChargePlan]],
-    ) -> tuple[BoundCounter, ...]:
+        """Each counter slot of the plan bound to the value it reads and writes for ``contract_item`` (the parent's
+        counter for a contract counter that a linked contract's parent declares)."""
         bound = []
         for spec in self.plan.counters:
             if spec.scope is CounterScope.CONTRACT and parent is not None and spec.name in parents:
@@ -263,30 +293,28 @@ class CompiledCharge:
     """One charge: its tree as a function of the quantity, its rounding, its counter updates, its charged item's
     constant fields."""
 
-    __slots__ = ("_charge", "_decimals", "_denominator", "_mode", "_plan", "_price", "_updates")
+    __slots__ = ("_denominator", "_fields", "_price", "_round", "_updates")
 
     def __init__(self, plan: ChargePlan, charge: Charge, scope: TreeScope) -> None:
         priced = compile_tree(charge.price, scope)
         self._price: PriceFn = priced.price
         self._denominator = priced.denominator
-        self._decimals, self._mode = charge.rounding.decimals, charge.rounding.mode
-        self._plan, self._charge = plan, charge
+        self._round = ExactRounding(charge.rounding.decimals, charge.rounding.mode, kept_max=limits.ROUNDED_AMOUNTS_KEPT_MAX)
+        self._fields = (plan.name, charge.name, charge.account_role, plan.currency, charge.output)
         self._updates = tuple((scope.counters[update.counter][0], update.add) for update in charge.counter_updates)
 
     def apply(self, run: _Run, contract_item_id: str, quantity: Decimal, base: Exact, unit: Unit | None) -> ChargedItem:
         """Price the item (``quantity`` in its unit, ``base`` in base units), round once, update the counters."""
         total = self._price(base, run)
         if type(total) is int:
-            amount = round_exact(total, self._denominator, decimals=self._decimals, mode=self._mode)
+            amount = self._round(total, self._denominator)
         else:
             assert isinstance(total, Fraction)
-            amount = round_exact(total.numerator, total.denominator * self._denominator, decimals=self._decimals, mode=self._mode)
+            amount = self._round(total.numerator, total.denominator * self._denominator)
         if self._updates:
             self._update(run, base, amount)
-        plan, charge = self._plan, self._charge
-        return ChargedItem(
-            contract_item_id, plan.name, charge.name, charge.account_role, amount, plan.currency, quantity, unit, charge.output
-        )
+        plan_name, charge_name, role, currency, output = self._fields
+        return ChargedItem(contract_item_id, plan_name, charge_name, role, amount, currency, quantity, unit, output)
 
     def _update(self, run: _Run, base: Exact, amount: Decimal) -> None:
         for slot, add in self._updates:
@@ -301,10 +329,10 @@ class CompiledCharge:
 
 
 class _Run:
-    """One item being rated: its properties and date, and each counter it used, by key: its value now and before
-    the item (base units), its period, and its bound counter."""
+    """One item being rated: its properties and date, and each counter it changed or moved to a new period, by key:
+    its value now and before the item (base units), its period, and its bound counter."""
 
-    __slots__ = ("at", "bound", "notes", "properties", "seen", "state")
+    __slots__ = ("at", "bound", "last", "notes", "properties", "seen", "state")
 
     def __init__(self, state: RatingState, properties: Mapping[str, PropertyValue], at: datetime) -> None:
         self.state = state
@@ -312,23 +340,51 @@ class _Run:
         self.at = at
         self.bound: tuple[BoundCounter, ...] = ()
         self.seen: dict[CounterKey, list[Any]] = {}
-        """Per counter key: [value now, value before the item, CounterLife, BoundCounter]."""
+        """Per counter key: [value now, value before the item, CounterLife, BoundCounter, the stored value in the
+        counter's unit when the value before is that (else None)]."""
+        self.last: tuple[CounterKey, Exact, CounterLife, ExactInput | None] | None = None
+        """The counter read last when it is not in ``seen``, as an entry of ``seen`` (a write follows its read)."""
         self.notes: list[Notification] = []
 
     def read(self, slot: int) -> Exact:
         counter = self.bound[slot]
-        entry = self.seen.get(counter.key)
-        return entry[0] if entry is not None else self._load(counter)
+        key = counter.key
+        if self.seen:
+            entry = self.seen.get(key)
+            if entry is not None:
+                return entry[0]  # type: ignore[no-any-return]
+        last = self.last
+        if last is not None and last[0] is key:
+            return last[1]
+        value, life, moved, stored = self._current(counter)
+        # A counter only read is kept only when the item moves it to a new period, which is a change to store.
+        if moved:
+            self.seen[key] = [value, value, life, counter, stored]
+        else:
+            self.last = (key, value, life, stored)
+        return value
 
     def write(self, slot: int, value: Exact) -> None:
-        self.seen[self.bound[slot].key][0] = value
+        counter = self.bound[slot]
+        key = counter.key
+        entry = self.seen.get(key)
+        if entry is not None:
+            entry[0] = value
+            return
+        last = self.last
+        if last is not None and last[0] is key:
+            self.seen[key] = [value, last[1], last[2], counter, last[3]]
+        else:
+            before, life, _, stored = self._current(counter)
+            self.seen[key] = [value, before, life, counter, stored]
 
     def notify(self, notification: Notification) -> None:
         self.notes.append(notification)
 
-    def _load(self, counter: BoundCounter) -> Exact:
-        """The counter's value when the item starts using it: its stored value unless it lapsed or its reset period
-        ended, plus what other contracts' live grants hold of it in that period.
+    def _current(self, counter: BoundCounter) -> tuple[Exact, CounterLife, bool, ExactInput | None]:
+        """The counter's value when the item starts using it, its period, whether that period is not the stored
+        one (a change to store even if the value stays), and the stored value when it is the value: its stored value
+        unless it lapsed or its reset period ended, plus what other contracts' live grants hold of it in that period.
 
         Resets are lazy: a value is reset by the first item of a new period, at that item's consumption
         date. An item dated before the stored value's period (a late CDR) is counted in the stored period:
@@ -337,25 +393,31 @@ class _Run:
         key, state = counter.key, self.state
         if key.scope is CounterScope.TRANSIENT:
             moved = state.session_moves.get(key)
-            value = counter.initial + (in_base(moved, counter.factor) if moved is not None else 0)
-            life = NO_LIFE
-        else:
-            stored = state.counters.get(key)
-            if stored is None and counter.cycle is None:
-                value, life = counter.initial, NO_LIFE
-            else:
-                value, life = self._stored(counter, stored)
-            if state.held:
-                value += state.held_in(key, life.period_start) * counter.factor
-        self.seen[key] = [value, value, life, counter]
-        return value
-
-    def _stored(self, counter: BoundCounter, stored: ExactInput | None) -> tuple[Exact, CounterLife]:
-        key, state, at = counter.key, self.state, self.at
-        start = counter.period_start(at) if counter.cycle is not None else None
+            return counter.initial + (in_base(moved, counter.factor) if moved is not None else 0), NO_LIFE, False, None
+        stored = state.counters.get(key)
+        kept: ExactInput | None = None
         if stored is None:
-            return counter.initial, (CounterLife(start, None) if start is not None else NO_LIFE)
-        life = state.lives.get(key, NO_LIFE)
+            if counter.cycle is None:
+                value, life, changed = counter.initial, NO_LIFE, False
+            else:
+                value, life, changed = counter.initial, CounterLife(counter.period_start(self.at), None), False
+        else:
+            stored_life = state.lives.get(key, NO_LIFE)
+            if counter.cycle is None and stored_life.expires_at is None and stored_life.period_start is None:
+                value, life, changed, kept = in_base(stored, counter.factor), stored_life, False, stored
+            else:
+                value, life = self._stored(counter, stored, stored_life)
+                changed = life is not stored_life and life != stored_life
+        if state.held:
+            held = state.held_in(key, life.period_start)
+            if held:
+                value, kept = value + held * counter.factor, None
+        return value, life, changed, kept
+
+    def _stored(self, counter: BoundCounter, stored: ExactInput, life: CounterLife) -> tuple[Exact, CounterLife]:
+        """A stored value with its stored period and expiry (``life``): lapsed, reset or kept at the item's date."""
+        at = self.at
+        start = counter.period_start(at) if counter.cycle is not None else None
         value, expires_at = in_base(stored, counter.factor), life.expires_at
         if expires_at is not None and expires_at <= at:
             value, expires_at = counter.initial, None
@@ -369,18 +431,15 @@ class _Run:
     def changes(self) -> tuple[tuple[CounterChange, ...], list[Notification]]:
         """The counters the item changed (or moved to a new period), in key order, and the thresholds they crossed."""
         seen = self.seen
-        if not seen:
-            return (), []
         stored, lives = self.state.counters, self.state.lives
         changes: list[CounterChange] = []
         crossings: list[Notification] = []
         for key in sorted(seen) if len(seen) > 1 else seen:
-            after, before, life, counter = seen[key]
+            after, before, life, counter, kept = seen[key]
             if after == before and (key not in stored or life is lives.get(key, NO_LIFE) or life == lives.get(key, NO_LIFE)):
                 continue
-            changes.append(
-                CounterChange(key, counter.unit, counter.in_unit(before), counter.in_unit(after), life.period_start, life.expires_at)
-            )
+            before_in_unit = exact(kept) if kept is not None else counter.in_unit(before)
+            changes.append(CounterChange(key, counter.unit, before_in_unit, counter.in_unit(after), life.period_start, life.expires_at))
             if counter.thresholds:
                 crossings.extend(_crossed(key, counter.thresholds, before, after))
         return tuple(changes), crossings
@@ -390,6 +449,10 @@ def in_base(value: ExactInput, factor: int) -> Exact:
     """A counter value in its unit, in base units: an int when it is whole."""
     if type(value) is int:
         return value * factor
+    if type(value) is Decimal:
+        whole = int(value)
+        if value == whole:
+            return whole * factor
     if isinstance(value, Fraction):
         numerator, denominator = value.numerator * factor, value.denominator
     else:

@@ -239,10 +239,57 @@ def _tiers(node: TiersNode, scope: TreeScope, denominator: int) -> PriceFn:
     factor = unit.base_factor
     # The last band is open-ended whatever its up_to, so no usage is left without a price.
     uppers = (*(exact(band.up_to * factor) if band.up_to is not None else None for band in node.bands[:-1]), None)
+    rates = [band.price for band in node.bands if isinstance(band.price, RateNode) and band.price.per_property is None]
+    if node.mode is TierMode.GRADUATED and len(rates) == len(node.bands):
+        return _graduated_rates(tuple(zip(uppers, (_band_rate(rate, denominator) for rate in rates), strict=True)), slot)
     bands = tuple(zip(uppers, (compile_price(band.price, scope, denominator) for band in node.bands), strict=True))
     if node.mode is TierMode.VOLUME:
         return _volume(bands, slot)
     return _graduated(bands, slot)
+
+
+_BandRate = tuple[int, Exact, Exact | None]
+"""A band priced by a plain rate: its price per base unit (times the tree's denominator), minimum and increment."""
+
+
+def _band_rate(node: RateNode, denominator: int) -> _BandRate:
+    factor = node.unit.base_factor
+    per_base = Fraction(node.amount) / (Fraction(node.per) * factor) * denominator
+    assert per_base.denominator == 1, "the tree's denominator makes every rate whole"
+    return per_base.numerator, exact(node.minimum * factor), exact(node.increment * factor) if node.increment is not None else None
+
+
+def _graduated_rates(bands: tuple[tuple[Exact | None, _BandRate], ...], slot: int | None) -> PriceFn:
+    """:func:`_graduated` for bands that are all plain rates, each rate applied in place (the commonest tiers: a first
+    minute, then by the second)."""
+
+    def billed(part: Exact, rate: _BandRate) -> Exact:
+        price, minimum, increment = rate
+        if part < minimum:
+            part = minimum
+        if increment is not None:
+            part = -(-part // increment) * increment
+        return part * price
+
+    def price(quantity: Exact, pricing: Pricing) -> Exact:
+        start = pricing.read(slot) if slot is not None else 0
+        if quantity == 0:
+            for upper, rate in bands:
+                if upper is None or start < upper:
+                    return billed(0, rate)
+        end = start + quantity
+        total: Exact = 0
+        lower: Exact = 0
+        for upper, rate in bands:
+            if upper is None or upper >= end:
+                return total + billed(end - (start if start > lower else lower), rate)
+            part = upper - (start if start > lower else lower)
+            if part > 0:
+                total += billed(part, rate)
+            lower = upper
+        raise AssertionError("the last band is open-ended")
+
+    return price
 
 
 _Bands = tuple[tuple[Exact | None, PriceFn], ...]

@@ -6,10 +6,10 @@ finite ``Decimal`` as some callers still pass); rating converts them to base uni
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from kopek.domain.catalog import CounterScope
 from kopek.domain.master import Contract
@@ -37,7 +37,30 @@ class CounterHold:
     period_start: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+class _Nothing(Mapping[CounterKey, Any]):
+    """No counters at all: the default of a state's optional mappings, shared (a frozen state never changes it) so
+    that making a state allocates nothing."""
+
+    def __getitem__(self, key: CounterKey) -> Any:
+        raise KeyError(key)
+
+    def get(self, key: CounterKey, default: Any = None) -> Any:
+        return default
+
+    def __iter__(self) -> Iterator[CounterKey]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __hash__(self) -> int:
+        return 0
+
+
+NOTHING: Final[Mapping[CounterKey, Any]] = _Nothing()
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class RatingState:
     """A contract and the stored counters its rating can see (missing keys hold their initial value).
 
@@ -48,13 +71,30 @@ class RatingState:
 
     contract: Contract
     counters: Mapping[CounterKey, ExactInput]
-    lives: Mapping[CounterKey, CounterLife] = field(default_factory=dict)
+    lives: Mapping[CounterKey, CounterLife] = NOTHING
     parent: Contract | None = None
-    session_moves: Mapping[CounterKey, ExactInput] = field(default_factory=dict)
+    session_moves: Mapping[CounterKey, ExactInput] = NOTHING
     """How much the session being rated has already moved its transient counters (empty outside a session)."""
-    held: Mapping[CounterKey, CounterHold] = field(default_factory=dict)
+    held: Mapping[CounterKey, CounterHold] = NOTHING
     """What live grants of sessions on other contracts hold of the counters (only when pricing a grant): an overlay
     on ``counters``, which keep the stored values."""
+
+    def __init__(
+        self,
+        contract: Contract,
+        counters: Mapping[CounterKey, ExactInput],
+        lives: Mapping[CounterKey, CounterLife] = NOTHING,
+        parent: Contract | None = None,
+        session_moves: Mapping[CounterKey, ExactInput] = NOTHING,
+        held: Mapping[CounterKey, CounterHold] = NOTHING,
+    ) -> None:
+        # The dataclass's own __init__, with the slots' setters looked up once: a state is made for every charge.
+        _set_contract(self, contract)
+        _set_counters(self, counters)
+        _set_lives(self, lives)
+        _set_parent(self, parent)
+        _set_session_moves(self, session_moves)
+        _set_held(self, held)
 
     def after(self, changes: Iterable[CounterChange]) -> RatingState:
         """This state once ``changes`` are stored (transient counters excepted: they are never stored;
@@ -68,3 +108,8 @@ class RatingState:
         """What others hold of ``key`` in the period starting at ``period_start``."""
         hold = self.held.get(key)
         return exact(hold.delta) if hold is not None and hold.period_start == period_start else 0
+
+
+_set_contract, _set_counters, _set_lives, _set_parent, _set_session_moves, _set_held = (
+    RatingState.__dict__[each.name].__set__ for each in fields(RatingState)
+)
