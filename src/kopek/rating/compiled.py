@@ -391,12 +391,12 @@ class _Run:
         periods never go back.
         """
         key, state = counter.key, self.state
+        stored = state.counters.get(key) if key.scope is not CounterScope.TRANSIENT else None
+        kept: ExactInput | None = None
         if key.scope is CounterScope.TRANSIENT:
             moved = state.session_moves.get(key)
-            return counter.initial + (in_base(moved, counter.factor) if moved is not None else 0), NO_LIFE, False, None
-        stored = state.counters.get(key)
-        kept: ExactInput | None = None
-        if stored is None:
+            value, life, changed = counter.initial + (in_base(moved, counter.factor) if moved is not None else 0), NO_LIFE, False
+        elif stored is None:
             if counter.cycle is None:
                 value, life, changed = counter.initial, NO_LIFE, False
             else:
