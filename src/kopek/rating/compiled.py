@@ -293,13 +293,15 @@ class CompiledCharge:
     """One charge: its tree as a function of the quantity, its rounding, its counter updates, its charged item's
     constant fields."""
 
-    __slots__ = ("_denominator", "_fields", "_price", "_round", "_updates")
+    __slots__ = ("_amounts", "_denominator", "_fields", "_price", "_round", "_updates")
 
     def __init__(self, plan: ChargePlan, charge: Charge, scope: TreeScope) -> None:
         priced = compile_tree(charge.price, scope)
         self._price: PriceFn = priced.price
         self._denominator = priced.denominator
         self._round = ExactRounding(charge.rounding.decimals, charge.rounding.mode, kept_max=limits.ROUNDED_AMOUNTS_KEPT_MAX)
+        self._amounts: dict[int, Decimal] = {}
+        """The rounded amount of each whole total (times the denominator) met so far: a tariff's totals repeat."""
         self._fields = (plan.name, charge.name, charge.account_role, plan.currency, charge.output)
         self._updates = tuple((scope.counters[update.counter][0], update.add) for update in charge.counter_updates)
 
@@ -307,7 +309,11 @@ class CompiledCharge:
         """Price the item (``quantity`` in its unit, ``base`` in base units), round once, update the counters."""
         total = self._price(base, run)
         if type(total) is int:
-            amount = self._round(total, self._denominator)
+            amount = self._amounts.get(total)
+            if amount is None:
+                amount = self._round(total, self._denominator)
+                if len(self._amounts) < limits.ROUNDED_AMOUNTS_KEPT_MAX:
+                    self._amounts[total] = amount
         else:
             assert isinstance(total, Fraction)
             amount = self._round(total.numerator, total.denominator * self._denominator)
