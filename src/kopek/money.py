@@ -121,6 +121,8 @@ def exact(value: ExactInput) -> Exact:
 
 def ratio(numerator: Exact, denominator: Exact) -> Exact:
     """``numerator / denominator`` exactly (never a float), as an int when it is whole."""
+    if type(numerator) is int and type(denominator) is int and numerator % denominator == 0:
+        return numerator // denominator
     quotient = Fraction(numerator, denominator)
     return quotient.numerator if quotient.denominator == 1 else quotient
 
