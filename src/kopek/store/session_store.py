@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from kopek.domain.catalog import CounterScope
 from kopek.domain.master import AccountId
 from kopek.domain.outcome import CounterChange, CounterKey
-from kopek.money import rating_context
+from kopek.money import Exact, rating_context
 from kopek.store.schema import charging_sessions, reservations, session_counter_holds, session_requests
 
 ACTIVE = "active"
@@ -120,7 +120,7 @@ class SessionStore:
 
     def held_by_others(
         self, contract_id: str, *, contracts: Iterable[str], shared: Iterable[tuple[str, str]]
-    ) -> list[tuple[CounterKey, Decimal, datetime | None]]:
+    ) -> list[tuple[CounterKey, Exact, datetime | None]]:
         """What each live session of a contract other than ``contract_id`` holds of the contract counters of
         ``contracts`` and of the ``shared`` (namespace, name) counters: ``(counter, delta, period start)``."""
         holds, sessions = session_counter_holds.c, charging_sessions.c
