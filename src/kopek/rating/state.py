@@ -6,7 +6,7 @@ finite ``Decimal`` as some callers still pass); rating converts them to base uni
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Final
@@ -37,23 +37,17 @@ class CounterHold:
     period_start: datetime | None = None
 
 
-class _Nothing(Mapping[CounterKey, Any]):
+class _Nothing(dict[CounterKey, Any]):
     """No counters at all: the default of a state's optional mappings, shared (a frozen state never changes it) so
-    that making a state allocates nothing."""
+    that making a state allocates nothing. An empty dictionary that refuses every change, so that asking it (is it
+    empty, what does it hold) costs what asking a dictionary costs."""
 
-    def __getitem__(self, key: CounterKey) -> Any:
-        raise KeyError(key)
+    def _refuse(self, *_: object, **__: object) -> Any:
+        raise TypeError("the empty counters of a rating state do not change")
 
-    def get(self, key: CounterKey, default: Any = None) -> Any:
-        return default
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _refuse
 
-    def __iter__(self) -> Iterator[CounterKey]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-    def __hash__(self) -> int:
+    def __hash__(self) -> int:  # type: ignore[override]
         return 0
 
 
