@@ -32,7 +32,8 @@ from kopek.domain.outcome import CounterKey
 from kopek.errors import KopekError
 from kopek.rating.rate import CounterHold, CounterLife, RatingState, rate_item
 
-ZONES = ("UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata")
+ZONES = ("UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "America/Santiago")
+"""Zones of counter resets: Santiago changes its clocks at midnight (a local midnight that happens twice, in April)."""
 START = datetime(2024, 3, 28, 21, 30, tzinfo=UTC)
 
 
