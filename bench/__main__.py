@@ -13,7 +13,8 @@ over many accounts); and the same over HTTP (FastAPI under uvicorn, httpx client
 Each database row runs on a fresh SQLite file or a fresh PostgreSQL schema, dropped
 afterwards. The migration row restores ``--states`` contract states beside a plain
 ``COPY`` of the same rows. The session rows time start, update and stop of online
-charging sessions. The batch rows load ``--cdrs`` pending CDRs untimed, then time a
+charging sessions. The protocol rows time Diameter CCR-U round trips and Nchf updates
+over h2c, each server in its own process. The batch rows load ``--cdrs`` pending CDRs untimed, then time a
 rating job and an item-file export, each in a child process (see bench/bench_batch.py).
 Benchmarks print figures; they never fail a test run.
 """
@@ -29,7 +30,7 @@ from collections.abc import Callable
 from functools import partial
 
 import kopek
-from bench import bench_batch, bench_core, bench_engine, bench_http, bench_migration, bench_rating_core, bench_sessions
+from bench import bench_batch, bench_core, bench_engine, bench_http, bench_migration, bench_protocols, bench_rating_core, bench_sessions
 from bench.databases import DEFAULT_POSTGRES_URL, postgres_database, postgres_unreachable, sqlite_database
 from bench.measure import Measure, Row, measures_table, ratios, skipped, table
 
@@ -46,7 +47,9 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--items", type=int, default=2000, help="charges per database row (the core row rates ten times as many)")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="PostgreSQL server; each row gets its own schema")
     parser.add_argument(
-        "--only", choices=("rating_core", "core", "engine", "http", "migration", "sessions", "batch"), help="run one group of rows"
+        "--only",
+        choices=("rating_core", "core", "engine", "http", "migration", "sessions", "protocols", "batch"),
+        help="run one group of rows",
     )
     parser.add_argument("--quick", action="store_true", help="run only the measures that take seconds (rating_core, a small restore)")
     parser.add_argument("--json", type=argparse.FileType("w"), metavar="FILE", help="write the measures to FILE as JSON")
@@ -113,6 +116,14 @@ def plan(options: argparse.Namespace) -> list[tuple[str, Callable[[], Row | list
         )
     for database in ("sqlite", "postgresql"):
         if database == "postgresql" and no_postgres:
+            steps.append(("protocols", partial(skipped, "protocols: Diameter CCR-U / Nchf update", database, no_postgres)))
+            continue
+        opener = sqlite if database == "sqlite" else postgres
+        requests = max(1, items // PROTOCOL_REQUESTS_DIVISOR)
+        steps.append(("protocols", partial(bench_protocols.run_diameter, database, opener, requests=requests, threads=threads)))
+        steps.append(("protocols", partial(bench_protocols.run_nchf, database, opener, requests=requests)))
+    for database in ("sqlite", "postgresql"):
+        if database == "postgresql" and no_postgres:
             steps.append(("batch", partial(skipped, "batch: rating job", database, no_postgres)))
             continue
         opener = sqlite if database == "sqlite" else postgres
@@ -135,6 +146,9 @@ def _database_of(step: Callable[[], Row | list[Row]]) -> str | None:
     arguments = step.args if isinstance(step, partial) else ()
     return next((argument for argument in arguments if argument in ("sqlite", "postgresql")), None)
 
+
+PROTOCOL_REQUESTS_DIVISOR = 2
+"""The protocol rows send ``--items / 2`` updates each."""
 
 SESSION_CALLS = 3
 """Calls per session (start, update, stop): the session rows run ``--items / 3`` sessions."""

@@ -4,6 +4,7 @@ The public surface is what ``__all__`` lists; everything else may change.
 """
 
 from kopek.admin.api_keys import ApiKeyRole, ApiKeyView, CreatedApiKey
+from kopek.admin.ledger import LedgerReport
 from kopek.admin.master_data import (
     AccessInput,
     AccountInput,
@@ -42,6 +43,7 @@ __all__ = [
     "CreatedApiKey",
     "Engine",
     "KopekError",
+    "LedgerReport",
     "MasterDataDocument",
     "Reason",
     "Resolution",

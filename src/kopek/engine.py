@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,9 @@ import sqlalchemy as sa
 from kopek import limits
 from kopek.admin import api_keys, master_data
 from kopek.admin.api_keys import ApiKeyAccess, ApiKeyRole, ApiKeyView, CreatedApiKey
+from kopek.admin.audit import AuditRecord
 from kopek.admin.catalog import CatalogCache, CatalogVersion, load_catalog
+from kopek.admin.ledger import LedgerReport, verify_ledger
 from kopek.admin.master_data import (
     AccessInput,
     AccountInput,
@@ -58,6 +61,7 @@ from kopek.batch.rating_jobs import (
 )
 from kopek.charging import fees, refills, sessions
 from kopek.charging.offline import ChargeCommand, ChargingContext, account_view, charge
+from kopek.charging.price_enquiry import PriceEnquiry, enquire_price
 from kopek.charging.results import AccountView, ChargeResult, ResultOptions
 from kopek.charging.session_views import CleanupReport, SessionResult, SessionView, StartSession, StopSession, UpdateSession
 from kopek.clock import Clock, IdSource, random_ids, system_clock
@@ -75,10 +79,12 @@ from kopek.migration.export import open_export
 from kopek.migration.lock import LockAction, MigrationLockResult, change_lock
 from kopek.migration.restore import RestoreContext, RestoreMode, RestoreReport, restore
 from kopek.migration.state import ContractState
+from kopek.money import to_text
 from kopek.notify.documents import ListedNotification, listed_notification
 from kopek.notify.outbox import NotificationOutbox
 from kopek.notify.publisher import PublisherSettings, PublishReport, publish_pending
 from kopek.rating.outcome import NotificationKind
+from kopek.store.audit_store import REFUSED, AuditFilter
 from kopek.store.database import create_database_engine, database_url, migrate
 from kopek.store.uow import UnitOfWork
 
@@ -119,9 +125,15 @@ class Engine:
 
     def load_catalog(self, source: Path | str | dict[str, Any], *, actor: str = "system") -> int:
         """Validate and store a catalog (a file path or a parsed document); returns its version."""
-        document, name = (read_document(Path(source)), str(source)) if isinstance(source, Path | str) else (source, "request")
-        with self._uow() as uow:
-            return load_catalog(uow, document, source=name, actor=actor, at=self._clock()).version
+        return self.load_catalog_version(source, actor=actor).version
+
+    def load_catalog_version(self, source: Path | str | dict[str, Any], *, actor: str = "system") -> CatalogVersion:
+        """Like :meth:`load_catalog`, telling also whether a version was created (not: the newest already was this catalog)."""
+        name = str(source) if isinstance(source, Path | str) else "request"
+        with self._audited(actor, "catalog.load", "catalog", {"source": name}):
+            document = read_document(Path(source)) if isinstance(source, Path | str) else source
+            with self._uow() as uow:
+                return load_catalog(uow, document, source=name, actor=actor, at=self._clock())
 
     def catalog(self) -> CatalogVersion:
         with self._uow(writes=False) as uow:
@@ -139,21 +151,23 @@ class Engine:
         return catalog_from_document(read_document(Path(path)), source=str(path))
 
     def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest audit entries, newest first (see :meth:`audit_records` to page through them all)."""
         with self._uow(writes=False) as uow:
-            return uow.catalogs.audit_entries(_page_size(limit))
+            return uow.audit.newest(_page_size(limit))
 
     # ---- API keys ---------------------------------------------------------------------------
 
     def create_api_key(self, name: str, role: ApiKeyRole, *, actor: str = "system") -> CreatedApiKey:
         """Create an API key with ``role``; its secret is in the answer and nowhere else."""
-        with self._uow() as uow:
+        with self._audited(actor, "api_key.create", name), self._uow() as uow:
             created = api_keys.create_api_key(uow, name, role, actor=actor, at=self._clock())
             uow.commit()
             return created
 
-    def revoke_api_key(self, name: str, *, actor: str = "system") -> None:
-        with self._uow() as uow:
-            api_keys.revoke_api_key(uow, name, actor=actor, at=self._clock())
+    def revoke_api_key(self, name: str, *, actor: str = "system", force: bool = False) -> None:
+        """Revoke an active key; the last one only with ``force`` (see docs/security.md)."""
+        with self._audited(actor, "api_key.revoke", name), self._uow() as uow:
+            api_keys.revoke_api_key(uow, name, actor=actor, at=self._clock(), force=force)
             uow.commit()
 
     def api_keys(self) -> list[ApiKeyView]:
@@ -168,9 +182,12 @@ class Engine:
 
     # ---- master data ----------------------------------------------------------------------
 
-    def create_subscriber_account(self, record: SubscriberAccountInput) -> SubscriberAccountView:
-        with self._uow() as uow:
-            master_data.create_subscriber_account(uow, record, at=self._clock())
+    def create_subscriber_account(self, record: SubscriberAccountInput, *, actor: str = "system") -> SubscriberAccountView:
+        """Create a subscriber account with its accounts (opening balances as operations); audited."""
+        target = f"subscriber-account/{record.id}"
+        with self._audited(actor, "subscriber_account.create", target), self._uow() as uow:
+            master_data.create_subscriber_account(uow, record, at=self._clock(), catalog=self._catalog_or_none(uow))
+            self._audit(uow, actor, "subscriber_account.create", target, record.model_dump(mode="json", exclude={"id"}))
             uow.commit()
         return self.subscriber_account(record.id)
 
@@ -181,15 +198,24 @@ class Engine:
             raise DoesNotExistError(code=Code.NOT_FOUND, message=f"subscriber account {subscriber_account_id!r} does not exist")
         return view
 
-    def update_subscriber_account(self, subscriber_account_id: str, update: SubscriberAccountUpdate) -> SubscriberAccountView:
-        with self._uow() as uow:
+    def update_subscriber_account(
+        self, subscriber_account_id: str, update: SubscriberAccountUpdate, *, actor: str = "system"
+    ) -> SubscriberAccountView:
+        """Change a subscriber account's status (block, lock, close) or name; audited."""
+        target = f"subscriber-account/{subscriber_account_id}"
+        with self._audited(actor, "subscriber_account.update", target), self._uow() as uow:
             master_data.update_subscriber_account(uow, subscriber_account_id, update)
+            self._audit(uow, actor, "subscriber_account.update", target, update.model_dump(mode="json", exclude_none=True))
             uow.commit()
         return self.subscriber_account(subscriber_account_id)
 
-    def add_account(self, subscriber_account_id: str, record: AccountInput) -> AccountView:
-        with self._uow() as uow:
-            master_data.add_account(uow, subscriber_account_id, record, at=self._clock())
+    def add_account(self, subscriber_account_id: str, record: AccountInput, *, actor: str = "system") -> AccountView:
+        """Open an account of a subscriber account (its opening balance an operation); audited."""
+        target = f"account/{record.id}"
+        with self._audited(actor, "account.create", target), self._uow() as uow:
+            master_data.add_account(uow, subscriber_account_id, record, at=self._clock(), catalog=self._catalog_or_none(uow))
+            details = {"subscriber_account_id": subscriber_account_id} | record.model_dump(mode="json", exclude={"id"})
+            self._audit(uow, actor, "account.create", target, details)
             uow.commit()
         return self.account(record.id)
 
@@ -203,25 +229,23 @@ class Engine:
     def account_operations(self, account_id: str, *, limit: int = 100, after_id: int = 0) -> list[AccountOperationRecord]:
         self.account(account_id)
         with self._uow(writes=False) as uow:
-            rows = uow.master.account_operations(account_id, limit=_page_size(limit), after_id=after_id)
+            rows = uow.master.account_operations(account_id, limit=_page_size(limit), after_id=_stored_id(after_id, "after_id"))
         return operation_records(rows)
 
     def adjust_balance(self, account_id: str, adjustment: AdjustmentInput, *, actor: str = "system") -> AccountView:
-        with self._uow() as uow:
-            account = master_data.adjust_balance(uow, account_id, adjustment, at=self._clock())
-            uow.catalogs.audit(
-                at=self._clock(),
-                actor=actor,
-                action="account.adjust",
-                target=f"account/{account_id}",
-                details={"amount": str(adjustment.amount), "reason": adjustment.reason},
-            )
+        """Add an amount to a balance (a credit when positive), in the places its currency allows; audited."""
+        target, details = f"account/{account_id}", {"amount": to_text(adjustment.amount), "reason": adjustment.reason}
+        with self._audited(actor, "account.adjust", target, details), self._uow() as uow:
+            account = master_data.adjust_balance(uow, account_id, adjustment, at=self._clock(), catalog=self._catalog_or_none(uow))
+            self._audit(uow, actor, "account.adjust", target, details | {"balance_after": to_text(account.balance)})
             uow.commit()
         return account_view(account)
 
-    def create_contract(self, record: ContractInput) -> ContractView:
-        with self._uow() as uow:
+    def create_contract(self, record: ContractInput, *, actor: str = "system") -> ContractView:
+        target = f"contract/{record.id}"
+        with self._audited(actor, "contract.create", target), self._uow() as uow:
             master_data.create_contract(uow, record, self._catalog_or_none(uow))
+            self._audit(uow, actor, "contract.create", target, record.model_dump(mode="json", exclude={"id"}))
             uow.commit()
         return self.contract(record.id)
 
@@ -229,15 +253,20 @@ class Engine:
         with self._uow(writes=False) as uow:
             return contract_view(uow, master_data.require_contract(uow, contract_id))
 
-    def update_contract(self, contract_id: str, update: ContractUpdate) -> ContractView:
-        with self._uow() as uow:
+    def update_contract(self, contract_id: str, update: ContractUpdate, *, actor: str = "system") -> ContractView:
+        """Change a contract's end of validity, status, items or roles; audited with the fields sent."""
+        target = f"contract/{contract_id}"
+        with self._audited(actor, "contract.update", target), self._uow() as uow:
             master_data.update_contract(uow, contract_id, update, self._catalog_or_none(uow))
+            self._audit(uow, actor, "contract.update", target, update.model_dump(mode="json", include=update.model_fields_set))
             uow.commit()
         return self.contract(contract_id)
 
-    def create_access(self, record: AccessInput) -> AccessView:
-        with self._uow() as uow:
+    def create_access(self, record: AccessInput, *, actor: str = "system") -> AccessView:
+        target = f"access/{record.service_id}/{record.user_id}"
+        with self._audited(actor, "access.create", target), self._uow() as uow:
             access = master_data.create_access(uow, record)
+            self._audit(uow, actor, "access.create", target, record.model_dump(mode="json"))
             uow.commit()
         return access_view(access)
 
@@ -245,13 +274,46 @@ class Engine:
         with self._uow(writes=False) as uow:
             return [access_view(access) for access in uow.master.accesses_of(service_id, user_id)]
 
-    def load_master_data(self, source: Path | str | MasterDataDocument) -> dict[str, int]:
-        """Create every record of a master data file or document, all or nothing."""
-        document = source if isinstance(source, MasterDataDocument) else _master_data_file(Path(source))
-        with self._uow() as uow:
-            counts = master_data.load_master_data(uow, document, self._catalog_or_none(uow), at=self._clock())
-            uow.commit()
+    def load_master_data(self, source: Path | str | MasterDataDocument, *, actor: str = "system") -> dict[str, int]:
+        """Create every record of a master data file or document, all or nothing; audited as one operation."""
+        name = "request" if isinstance(source, MasterDataDocument) else str(source)
+        with self._audited(actor, "master_data.load", "master-data", {"source": name}):
+            document = source if isinstance(source, MasterDataDocument) else _master_data_file(Path(source))
+            with self._uow() as uow:
+                counts = master_data.load_master_data(uow, document, self._catalog_or_none(uow), at=self._clock())
+                self._audit(uow, actor, "master_data.load", "master-data", {"source": name, **counts})
+                uow.commit()
         return counts
+
+    # ---- the audit log (see docs/security.md) -------------------------------------------------
+
+    def audit_records(self, chosen: AuditFilter | None = None, *, after_id: int = 0, limit: int = 100) -> list[AuditRecord]:
+        """The audit records matching ``chosen`` with an id above ``after_id``, oldest first."""
+        with self._uow(writes=False) as uow:
+            rows = uow.audit.page(chosen or AuditFilter(), after_id=_stored_id(after_id, "after_id"), limit=_page_size(limit))
+        return [AuditRecord.model_validate(row) for row in rows]
+
+    def _audit_alone(self, actor: str, action: str, target: str, details: dict[str, Any]) -> None:
+        """Record an operation that committed in several transactions of its own, once it is over."""
+        with self._uow() as uow:
+            self._audit(uow, actor, action, target, details)
+            uow.commit()
+
+    def _audit(self, uow: UnitOfWork, actor: str, action: str, target: str, details: dict[str, Any]) -> None:
+        """Record a succeeded operation in its own unit of work: both commit, or neither."""
+        uow.audit.record(at=self._clock(), actor=actor, action=action, target=target, details=details)
+
+    @contextmanager
+    def _audited(self, actor: str, action: str, target: str, details: dict[str, Any] | None = None) -> Iterator[None]:
+        """Record a refused attempt of an audited operation, in a transaction of its own, then let the error go on."""
+        try:
+            yield
+        except KopekError as error:
+            refused = {**(details or {}), "error": {"category": error.category.value, "code": error.code.value}}
+            with self._uow() as uow:
+                uow.audit.record(at=self._clock(), actor=actor, action=action, target=target, details=refused, outcome=REFUSED)
+                uow.commit()
+            raise
 
     # ---- charging ---------------------------------------------------------------------------
 
@@ -266,6 +328,10 @@ class Engine:
         """Charge one chargeable item (offline charging); see :mod:`kopek.charging.offline`."""
         command = ChargeCommand(item, options or ResultOptions(), idempotency_key, sender_job_id)
         return charge(command, self._charging)
+
+    def price_enquiry(self, item: ChargeableItem) -> PriceEnquiry:
+        """What ``item`` would cost now, rated as a charge would be, changing nothing."""
+        return enquire_price(item, self._charging)
 
     # ---- batch rating: the CDR store (see docs/batch.md) ------------------------------------------
 
@@ -292,7 +358,7 @@ class Engine:
     def start_rating_job(self, mode: RatingMode, filters: JobFilters | None = None, *, actor: str = "system") -> str:
         """Create a rating job over the pending CDRs that no job holds (within ``filters``); returns its id, charges nothing yet."""
         job_id = f"job-{self._new_id()}"
-        with self._uow() as uow:
+        with self._audited(actor, "rating_job.start", f"rating-job/{job_id}"), self._uow() as uow:
             catalog = self._catalogs.current(uow).catalog if uow.catalogs.latest_version() is not None else None
             start_job(uow, job_id, mode, filters or JobFilters(), actor=actor, at=self._clock(), catalog=catalog)
             uow.commit()
@@ -332,7 +398,7 @@ class Engine:
 
     def cancel_rating_job(self, job_id: str, *, actor: str = "system") -> JobStatus:
         """Cancel a job that has not finished: its workers stop at their next chunk, its pending CDRs go back to the store."""
-        with self._uow() as uow:
+        with self._audited(actor, "rating_job.cancel", f"rating-job/{job_id}"), self._uow() as uow:
             cancel_job(uow, job_id, actor=actor, at=self._clock())
             uow.commit()
         return self.rating_job(job_id)
@@ -351,23 +417,32 @@ class Engine:
         file_format: ItemFileFormat = ItemFileFormat.PARQUET,
         rows_per_file: int = limits.ITEM_FILE_ROWS_DEFAULT,
         progress: FileWritten | None = None,
+        actor: str = "system",
     ) -> ExportReport:
         """Write every item not yet in a file of its kind (all kinds when None) into files of at most
-        ``rows_per_file`` rows under ``directory``, each with a manifest; exactly once, even across crashes."""
+        ``rows_per_file`` rows under ``directory``, each with a manifest; exactly once, even across crashes. Audited
+        once the files are written."""
         chosen = tuple(ItemFileKind(kind) for kind in kinds or ItemFileKind)
-        request = ExportRequest(Path(directory), chosen, ItemFileFormat(file_format), rows_per_file)
-        return run_export(self.database, request, clock=self._clock, progress=progress)
+        details: dict[str, Any] = {"kinds": [kind.value for kind in chosen], "format": ItemFileFormat(file_format).value}
+        with self._audited(actor, "item_files.export", "item-files", details):
+            request = ExportRequest(Path(directory), chosen, ItemFileFormat(file_format), rows_per_file)
+            report = run_export(self.database, request, clock=self._clock, progress=progress)
+            counts = {"files_written": report.files_written, "rows_written": report.rows_written}
+            self._audit_alone(actor, "item_files.export", "item-files", details | counts)
+        return report
 
     def item_files(self, *, kind: ItemFileKind | None = None, limit: int = 100, after_id: int = 0) -> list[ItemFileView]:
         """The index of item files (of one kind, or all), oldest first."""
         with self._uow(writes=False) as uow:
-            records = uow.item_files.files(kind=kind.value if kind else None, after_id=after_id, limit=_page_size(limit))
+            records = uow.item_files.files(
+                kind=kind.value if kind else None, after_id=_stored_id(after_id, "after_id"), limit=_page_size(limit)
+            )
         return [item_file_view(record) for record in records]
 
     def item_file(self, file_id: int) -> ItemFileView:
         """One item file's manifest as the index holds it."""
         with self._uow(writes=False) as uow:
-            record = uow.item_files.file(file_id)
+            record = uow.item_files.file(_stored_id(file_id, "file_id"))
         if record is None:
             raise DoesNotExistError(code=Code.NOT_FOUND, message=f"item file {file_id} does not exist")
         return item_file_view(record)
@@ -383,7 +458,7 @@ class Engine:
         return self._migration_lock(LockAction.END, contract_ids, actor)
 
     def _migration_lock(self, action: LockAction, contract_ids: Sequence[str] | None, actor: str) -> MigrationLockResult:
-        with self._uow() as uow:
+        with self._audited(actor, f"migration.{action.value}", "contracts"), self._uow() as uow:
             result = change_lock(uow, action, contract_ids, actor=actor, at=self._clock())
             uow.commit()
         return result
@@ -394,7 +469,8 @@ class Engine:
 
     def restore_contract_states(self, lines: Iterable[str], mode: RestoreMode, *, actor: str = "system") -> RestoreReport:
         """Restore contract states from JSON lines onto ``migrating`` contracts; never a counter reset nor a refill."""
-        return restore(lines, mode, RestoreContext(self.database, self._catalogs, self._clock), actor=actor)
+        with self._audited(actor, "contract_states.restore", "contract_states", {"mode": mode.value}):
+            return restore(lines, mode, RestoreContext(self.database, self._catalogs, self._clock), actor=actor)
 
     # ---- online charging sessions (see docs/sessions.md) ---------------------------------------
 
@@ -410,13 +486,17 @@ class Engine:
         """Charge the final usage, release the rest of the reservation and end the session."""
         return sessions.stop_session(command, self._charging)
 
-    def cancel_session(self, session_id: str) -> SessionResult:
-        """Release the session's reservation without charging, and end it."""
-        return sessions.cancel_session(session_id, self._charging)
+    def cancel_session(self, session_id: str, *, idempotency_key: str | None = None) -> SessionResult:
+        """Release the session's reservation without charging, and end it; a retry with ``idempotency_key`` answers the
+        first result."""
+        return sessions.cancel_session(session_id, self._charging, idempotency_key=idempotency_key)
 
-    def stop_reservation(self, reservation_id: str, used: dict[str, object] | None = None) -> list[SessionResult]:
-        """End every live session of a multiservice session; ``used`` gives final usage per session id."""
-        return sessions.stop_reservation(reservation_id, used or {}, self._charging)
+    def stop_reservation(
+        self, reservation_id: str, used: dict[str, object] | None = None, *, idempotency_key: str | None = None
+    ) -> list[SessionResult]:
+        """End every live session of a multiservice session; ``used`` gives final usage per session id. A retry with
+        ``idempotency_key`` answers the first results."""
+        return sessions.stop_reservation(reservation_id, used or {}, self._charging, idempotency_key=idempotency_key)
 
     def session(self, session_id: str) -> SessionView:
         return sessions.read_session(session_id, self._charging)
@@ -429,24 +509,39 @@ class Engine:
         """Force the clean-up of one live session: end it now with its default resolution."""
         return sessions.cleanup_session(session_id, self._charging)
 
-    def cleanup_expired_sessions(self) -> CleanupReport:
-        """One expiry pass: end the sessions past their expiry with their default resolution."""
-        return sessions.cleanup_expired(self._charging)
+    def cleanup_expired_sessions(self, *, actor: str | None = None) -> CleanupReport:
+        """One expiry pass: end the sessions past their expiry with their default resolution.
+
+        Audited when an ``actor`` asks for it (``POST /v1/sessions:cleanup``); the server's own periodic pass is not."""
+        if actor is None:
+            return sessions.cleanup_expired(self._charging)
+        with self._audited(actor, "sessions.cleanup", "sessions"):
+            report = sessions.cleanup_expired(self._charging)
+            self._audit_alone(actor, "sessions.cleanup", "sessions", {"resolved": len(report.resolved)})
+        return report
 
     # ---- fees and refills (see docs/catalog.md, Fees and Refill plans) ------------------------------
 
-    def run_fees(self, until: datetime, *, notifications: bool = False) -> fees.FeeRunReport:
+    def run_fees(self, until: datetime, *, notifications: bool = False, actor: str = "system") -> fees.FeeRunReport:
         """Charge every fee period starting at or before ``until`` (not after now) not charged yet, each exactly once;
-        ``notifications`` lists the ``fee_applied`` notifications in the report (they are stored either way)."""
-        return fees.run_fees(until, self._charging, notifications=notifications)
+        ``notifications`` lists the ``fee_applied`` notifications in the report (they are stored either way).
+        Audited once the run is over, with its counts (each contract commits on its own)."""
+        with self._audited(actor, "fees.run", "fees", {"until": until.isoformat()}):
+            report = fees.run_fees(until, self._charging, notifications=notifications)
+            counted = report.model_dump(mode="json", include={"contracts_seen", "contracts_charged", "fees_applied", "skipped", "failed"})
+            self._audit_alone(actor, "fees.run", "fees", {"until": until.isoformat()} | counted)
+        return report
 
     def activations(self, contract_id: str) -> list[fees.ActivationView]:
         """The charge activations of a contract: status and last activation date."""
         return fees.read_activations(contract_id, self._charging)
 
-    def refill(self, command: refills.RefillCommand) -> refills.RefillResult:
-        """Credit a prepaid balance by a refill plan (with its bonus units); a retry with the same refill id changes nothing more."""
-        return refills.refill(command, self._charging)
+    def refill(self, command: refills.RefillCommand, *, actor: str = "system") -> refills.RefillResult:
+        """Credit a prepaid balance by a refill plan (with its bonus units); a retry with the same refill id changes nothing more.
+        Audited in the refill's own commit (a replay adds no record); a refused refill is audited too."""
+        details = {"refill_id": command.refill_id, "refill_plan": command.refill_plan}
+        with self._audited(actor, "refill.apply", f"contract/{command.contract_id}", details):
+            return refills.refill(command, self._charging, actor=actor)
 
     # ---- notifications (see docs/notifications.md) -----------------------------------------------
 
@@ -456,7 +551,10 @@ class Engine:
         """Stored notifications with an id above ``after_id``, oldest first, optionally of one contract and kind."""
         with self._uow(writes=False) as uow:
             rows = uow.notifications.page(
-                contract_id=contract_id, kind=kind.value if kind else None, after_id=after_id, limit=_page_size(limit)
+                contract_id=contract_id,
+                kind=kind.value if kind else None,
+                after_id=_stored_id(after_id, "after_id"),
+                limit=_page_size(limit),
             )
         return [listed_notification(row) for row in rows]
 
@@ -467,6 +565,13 @@ class Engine:
     def publish_notifications(self, settings: PublisherSettings) -> PublishReport:
         """One publishing pass to NATS JetStream, e.g. from cron; call it outside a running event loop."""
         return asyncio.run(publish_pending(self.notification_outbox(), settings))
+
+    # ---- the ledger (see docs/reliability.md) ---------------------------------------------------------
+
+    def verify_ledger(self) -> LedgerReport:
+        """Check, in one snapshot, that every balance is the sum of its account operations, every reservation belongs
+        to a live session, and every charged item is posted by exactly one account operation."""
+        return verify_ledger(self.database)
 
     def now(self) -> datetime:
         return self._clock()
@@ -481,6 +586,13 @@ def _page_size(limit: int) -> int:
     if not 1 <= limit <= limits.LIST_PAGE_SIZE_MAX:
         raise InvalidError(code=Code.LIMIT_EXCEEDED, message=f"a page holds 1 to {limits.LIST_PAGE_SIZE_MAX} records, not {limit}")
     return limit
+
+
+def _stored_id(value: int, name: str) -> int:
+    """``value`` when it may be the id of a stored record (or a cursor below one); else INVALID, never a database fault."""
+    if not 0 <= value <= limits.STORED_ID_MAX:
+        raise InvalidError(code=Code.REQUEST_INVALID, message=f"{name} is 0 to {limits.STORED_ID_MAX}, not {value}")
+    return value
 
 
 def _master_data_file(path: Path) -> MasterDataDocument:

@@ -76,6 +76,9 @@ class Code(StrEnum):
     CDR_INVALID = "cdr_invalid"
     CDR_FILE_FORMAT_UNKNOWN = "cdr_file_format_unknown"
     REFILL_AMOUNT_OUT_OF_BOUNDS = "refill_amount_out_of_bounds"
+    PROTOCOL_MAPPING_INVALID = "protocol_mapping_invalid"
+    PROTOCOL_SEQUENCE_OUT_OF_ORDER = "protocol_sequence_out_of_order"
+    AMOUNT_PLACES_EXCEED_CURRENCY = "amount_has_more_places_than_its_currency"
     # PREREQUISITE_MISSING
     ITEM_CLASS_UNKNOWN = "item_class_unknown"
     ACCESS_NOT_FOUND = "access_not_found"
@@ -94,6 +97,7 @@ class Code(StrEnum):
     CURRENCY_MISMATCH = "currency_mismatch"
     REFILL_ACCOUNT_NOT_PREPAID = "refill_account_is_not_prepaid"
     BONUS_COUNTER_NOT_IN_CONTRACT = "bonus_counter_not_in_contract"
+    CATALOG_DROPS_WHAT_CONTRACTS_USE = "catalog_drops_what_contracts_use"
     # ILLEGAL_STATE
     CONTRACT_OUT_OF_VALIDITY = "contract_out_of_validity_period"
     CONTRACT_LOCKED = "contract_locked"
@@ -106,10 +110,13 @@ class Code(StrEnum):
     NO_CHARGE_FOR_ITEM_CLASS = "no_charge_for_item_class"
     CONTRACT_NOT_MIGRATING = "contract_not_migrating"
     SESSION_ALREADY_ENDED = "session_already_ended"
+    RESERVATION_OF_ANOTHER_ACCESS = "reservation_belongs_to_another_access"
     RATING_JOB_FINISHED = "rating_job_already_finished"
     API_KEY_MISSING = "api_key_missing"
     API_KEY_UNKNOWN = "api_key_unknown_or_revoked"
     API_KEY_ROLE_INSUFFICIENT = "api_key_role_insufficient"
+    LAST_API_KEY = "api_key_is_the_last_active_one"
+    NO_API_KEY_FOR_PUBLIC_ADDRESS = "no_api_key_for_a_public_address"
     # TEMPORARY_ILLEGAL_STATE
     CONTRACT_MIGRATING = "contract_migrating"
     STORAGE_BUSY = "storage_busy"
@@ -209,7 +216,7 @@ HTTP_STATUS_BY_CATEGORY: dict[Category, int] = {
 }
 """HTTP status per category; INVALID errors about the body's syntax or size answer 400."""
 
-BAD_REQUEST_CODES: frozenset[Code] = frozenset({Code.REQUEST_MALFORMED, Code.REQUEST_TOO_LARGE, Code.LIMIT_EXCEEDED})
+BAD_REQUEST_CODES: frozenset[Code] = frozenset({Code.REQUEST_MALFORMED, Code.REQUEST_TOO_LARGE})
 
 
 UNAUTHENTICATED_CODES: frozenset[Code] = frozenset({Code.API_KEY_MISSING, Code.API_KEY_UNKNOWN})

@@ -11,12 +11,18 @@ PROPERTY_NAME_CHARS_MAX: Final = 64
 PROPERTY_STRING_CHARS_MAX: Final = 1_024
 IDENTIFIER_CHARS_MAX: Final = 128
 IDEMPOTENCY_KEY_CHARS_MAX: Final = 128
+AUDIT_TEXT_CHARS_MAX: Final = 256
+"""The longest actor, action or target an audit filter may name (the columns' width)."""
 CATALOG_BYTES_MAX: Final = 16_777_216
 CATALOG_NODE_DEPTH_MAX: Final = 32
 MASTER_DATA_RECORDS_MAX: Final = 1_000_000
 BULK_RECORDS_PER_REQUEST_MAX: Final = 10_000
 DECIMAL_DIGITS_MAX: Final = 38
+CURRENCY_DECIMALS_MAX: Final = 18
+"""The most decimal places a catalog may declare for a currency's entered amounts."""
 LIST_PAGE_SIZE_MAX: Final = 1_000
+STORED_ID_MAX: Final = 2_147_483_647
+"""The largest numeric id of a stored record (and so of a paging cursor): PostgreSQL's ``INTEGER``, the type of those columns."""
 SESSION_TTL_MS_MIN: Final = 1_000
 SESSION_TTL_MS_MAX: Final = 86_400_000
 SESSION_QUOTA_STEPS_MAX: Final = 1_048_576
@@ -43,6 +49,8 @@ CDR_IMPORT_ROWS_PER_STEP: Final = 1_000
 """CDRs an import checks and writes together (one commit each unless the import is strict)."""
 CDR_IMPORT_FAILURES_REPORTED_MAX: Final = 1_000
 """An import report lists at most this many refused rows; it always counts all of them."""
+CATALOG_CONFLICT_CONTRACTS_SHOWN_MAX: Final = 20
+"""A refused catalog load names at most this many contracts for each charge plan, counter or item class it drops."""
 COUNTER_THRESHOLDS_MAX: Final = 64
 """Thresholds one counter of a charge plan may declare."""
 PLAN_FEES_MAX: Final = 64
@@ -65,3 +73,17 @@ NOTIFICATION_PUBLISH_BATCHES_PER_PASS_MAX: Final = 100
 """Batches one publishing pass handles; what is left waits for the next pass."""
 NATS_NAME_CHARS_MAX: Final = 128
 """The longest NATS subject prefix or JetStream stream name the publisher accepts."""
+PROTOCOL_MAPPING_RULES_MAX: Final = 1_000
+"""Subscriber rules, and rating groups, one protocol mapping file may declare."""
+PROTOCOL_RATING_GROUPS_PER_REQUEST_MAX: Final = 64
+"""Rating groups (Nchf multipleUnitUsage entries, Diameter Multiple-Services-Credit-Control AVPs) one request may carry."""
+PROTOCOL_GRACE_SECONDS: Final = 60
+"""A protocol grant stays reserved this long after its validity time, for the report that ends it to arrive."""
+PROTOCOL_IDENTIFIER_CHARS_MAX: Final = 256
+"""The longest subscriber identifier, notify URI part or Diameter Session-Id an adapter accepts."""
+NCHF_NOTIFY_BATCH_MAX: Final = 100
+"""Re-authorizations one notify pass sends; the rest waits for the next pass."""
+NCHF_NOTIFY_TIMEOUT_SECONDS: Final = 5
+"""How long a ChargingNotify request to a consumer may take before the pass gives up on it (retried next pass)."""
+LEDGER_DIFFERENCES_REPORTED_MAX: Final = 1_000
+"""A ledger verification lists at most this many differences; it always counts all of them."""

@@ -244,3 +244,14 @@ def _rounds_away(mode: RoundingMode, quotient: int, remainder: int, denominator:
     if mode is RoundingMode.DOWN:
         return False
     return negative if mode is RoundingMode.FLOOR else not negative
+
+
+def quantity_text(quantity: Decimal) -> str:
+    """The canonical text of a quantity: no exponent and no trailing zeros (``1000000``, ``90.5``, ``0``).
+
+    An amount keeps the places its rounding gave it (``0.60``); a quantity has no such places,
+    so the same quantity always reads the same, however it was computed (``1.0E+6`` or ``1000000``).
+    """
+    if quantity.is_zero():
+        return "0"
+    return format(quantity.normalize(decimal.Context(prec=max(len(quantity.as_tuple().digits), 1))), "f")

@@ -15,7 +15,7 @@ def test_create_list_and_revoke_an_api_key(tmp_path: Path) -> None:
 
     created = kopek.json("api-keys", "create", "billing", "--role", "charging")
     listed = kopek.json("api-keys", "list")
-    kopek.ok("api-keys", "revoke", "billing")
+    kopek.ok("api-keys", "revoke", "billing", "--force")  # the last active key
     again = kopek.refused("api-keys", "revoke", "billing")
 
     assert created["secret"].startswith("kpk_") and created["role"] == "charging"
@@ -24,4 +24,5 @@ def test_create_list_and_revoke_an_api_key(tmp_path: Path) -> None:
     assert again["code"] == "not_found"
     with Engine(url) as engine:
         assert engine.authenticate(created["secret"]).key is None
-        assert [entry["action"] for entry in engine.audit_log(limit=2)] == ["api_key.revoke", "api_key.create"]
+        audited = [(entry["action"], entry["outcome"]) for entry in engine.audit_log(limit=3)]
+        assert audited == [("api_key.revoke", "refused"), ("api_key.revoke", "succeeded"), ("api_key.create", "succeeded")]

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kopek import Engine
 from kopek.cli.demo import examples_folder
 from kopek.cli.demo_world import build_world
+from kopek.errors import KopekError
 from tests.e2e.cli_support import REPOSITORY, Kopek
 
 
@@ -42,11 +45,13 @@ def test_the_demo_charges_every_item_and_its_summary_adds_up(tmp_path: Path) -> 
     assert summary["charges_per_second"] > 0
 
 
-def test_the_demo_replaces_its_file_and_the_same_seed_gives_the_same_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_demo_resets_its_database_when_asked_and_the_same_seed_gives_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     timing = {"charging_seconds", "charges_per_second", "wall_seconds"}
     first = _demo("--subscribers", "20", "--items", "150", "--seed", "3")
-    again = _demo("--subscribers", "20", "--items", "150", "--seed", "3")
+    again = _demo("--subscribers", "20", "--items", "150", "--seed", "3", "--reset")
     assert (tmp_path / "kopek-demo.db").exists()
     assert first["database_url"] == "sqlite:///kopek-demo.db"
     assert {key: value for key, value in first.items() if key not in timing} == {
@@ -89,3 +94,41 @@ def test_the_demo_runs_on_postgresql_and_refuses_a_database_with_data(postgres_u
     assert summary["balances_reconciled"] is True
     error = Kopek(url=None).refused("demo", "--subscribers", "20", "--items", "100", "--database-url", postgres_url)
     assert (error["category"], error["code"]) == ("ALREADY_EXISTS", "already_exists")
+
+
+def test_the_demo_refuses_a_database_holding_data_and_deletes_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'kept.db'}"
+    Kopek(url).ok("accounts", "create", "--id", "zoe", "--currency", "EUR", "--prepaid-balance", "5.00")
+
+    refused = Kopek(url).refused("demo", "--subscribers", "5", "--items", "10")
+
+    assert refused["code"] == "already_exists"
+    assert "--reset" in refused["message"]
+    with Engine(url) as engine:
+        assert engine.account("zoe-prepaid").balance == Decimal("5.00")
+
+
+def test_the_demo_refuses_a_database_holding_tables_it_does_not_own_even_with_reset(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+
+    refused = Kopek(f"sqlite:///{path}").refused("demo", "--subscribers", "5", "--items", "10", "--reset")
+
+    assert refused["code"] == "already_exists"
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall() == [("invoices",)]
+
+
+def test_the_demo_with_reset_empties_the_database_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "reset.db"
+    url = f"sqlite:///{path}"
+    Kopek(url).ok("accounts", "create", "--id", "zoe", "--currency", "EUR", "--prepaid-balance", "5.00")
+    inode = path.stat().st_ino
+
+    summary = json.loads(Kopek(url).ok("demo", "--subscribers", "5", "--items", "20", "--reset", "--json").stdout)
+
+    assert summary["subscribers"] == 5
+    assert path.stat().st_ino == inode  # the same file: a server using it sees the new data, not a deleted copy
+    with Engine(url) as engine, pytest.raises(KopekError):
+        engine.subscriber_account("zoe")

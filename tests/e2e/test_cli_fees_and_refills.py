@@ -73,3 +73,5 @@ def test_refill_refusals_exit_1_with_the_error(kopek: Kopek) -> None:
 
     assert kopek.refused(*base, "--amount", "1000")["code"] == "refill_amount_out_of_bounds"
     assert kopek.refused(*base, "--amount", "lots")["code"] == "request_invalid"
+    past_the_cents = kopek.refused(*base, "--amount", "5.0000001")
+    assert (past_the_cents["code"], past_the_cents["details"][0]["location"]) == ("amount_has_more_places_than_its_currency", ["amount"])

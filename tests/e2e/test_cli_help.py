@@ -22,6 +22,7 @@ EXPECTED_COMMANDS = {
     "api-keys create",
     "api-keys list",
     "api-keys revoke",
+    "audit list",
     "master-data load",
     "accounts create",
     "accounts show",
@@ -58,6 +59,7 @@ EXPECTED_COMMANDS = {
     "refill",
     "notifications list",
     "notifications publish",
+    "ledger verify",
 }
 
 
@@ -75,6 +77,7 @@ ALL_PATHS = _paths(typer.main.get_command(app))
 GROUPS = {
     "catalog",
     "api-keys",
+    "audit",
     "master-data",
     "accounts",
     "contracts",
@@ -87,6 +90,9 @@ GROUPS = {
     "items",
     "fees",
     "notifications",
+    "diameter",
+    "diameter serve",
+    "ledger",
 }
 
 

@@ -100,6 +100,19 @@ def test_adjust_credits_the_balance_and_operations_list_it(kopek: Kopek) -> None
     assert (error["category"], error["code"]) == ("DOES_NOT_EXIST", "not_found")
 
 
+def test_adjust_refuses_an_amount_past_the_currency_places(kopek: Kopek) -> None:
+    _dave(kopek)
+
+    error = kopek.refused("accounts", "adjust", "dave-prepaid", "--amount", "0.001")
+
+    assert (error["category"], error["code"], error["details"][0]["location"]) == (
+        "INVALID",
+        "amount_has_more_places_than_its_currency",
+        ["amount"],
+    )
+    assert kopek.json("accounts", "show", "dave")["accounts"][0]["balance"] == "5.00"
+
+
 def test_contracts_show_and_update(kopek: Kopek) -> None:
     _dave(kopek)
     kopek.ok(*call("33600000001", seconds=90, destination="33140000000"))

@@ -69,3 +69,11 @@ def test_cleanup_of_one_session_and_of_the_expired_ones(kopek: Kopek) -> None:
 
 def test_serve_takes_the_cleanup_interval() -> None:
     assert "--cleanup-interval-seconds" in Kopek(url=None).run("serve", "--help").stdout
+
+
+def test_cancel_takes_an_idempotency_key_and_amounts_carry_their_currency(kopek: Kopek) -> None:
+    started = kopek.json(*start("call-1", "--requested", "600"))
+    assert (started["reserved_amount"], started["currency"], started["session"]["currency"]) == ("5.40", "EUR", "EUR")
+    first = kopek.json("sessions", "cancel", "call-1", "--idempotency-key", "cancel-1")
+    retry = kopek.json("sessions", "cancel", "call-1", "--idempotency-key", "cancel-1")
+    assert (first["replayed"], retry["replayed"]) == (False, True)

@@ -54,8 +54,9 @@ def test_a_contract_state_restore_with_an_api_key_is_audited_with_the_keys_name(
     headers = _bearer(engine.create_api_key("migration-tool", ApiKeyRole.ADMIN).secret)
     ok(bare_client.post("/v1/migration:begin", json={"all": True}, headers=headers))
 
+    lines = "".join(state.line() + "\n" for state in engine.export_contract_states())
     restored = bare_client.post(
-        "/v1/contract-states:restore?mode=BEST_EFFORT", content=b"", headers=headers | {"Content-Type": "application/x-ndjson"}
+        "/v1/contract-states:restore?mode=BEST_EFFORT", content=lines.encode(), headers=headers | {"Content-Type": "application/x-ndjson"}
     )
 
     assert restored.status_code == 200, restored.text

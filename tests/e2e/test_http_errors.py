@@ -353,11 +353,12 @@ def test_bulk_master_data_with_one_duplicate_creates_nothing(client: TestClient)
     assert error_of(client.get("/v1/subscriber-accounts/erin"), 404)["category"] == "DOES_NOT_EXIST"
 
 
-def test_bulk_master_data_over_the_record_bound_is_invalid_with_400(client: TestClient) -> None:
+def test_bulk_master_data_over_the_record_bound_is_invalid_with_422(client: TestClient) -> None:
+    # Past a bound is a request to correct (422), as docs/errors.md says; 400 is for unreadable bodies.
     records = [{"id": f"s{index}", "currency": "EUR"} for index in range(limits.BULK_RECORDS_PER_REQUEST_MAX + 1)]
     document = {"subscriber_accounts": records}
 
-    error = error_of(client.post("/v1/master-data", json=document), 400)
+    error = error_of(client.post("/v1/master-data", json=document), 422)
 
     assert (error["category"], error["code"]) == ("INVALID", "limit_exceeded")
 

@@ -71,7 +71,7 @@ def test_an_unknown_item_file_does_not_exist(served: TestClient) -> None:
 
 def test_rows_per_file_past_the_bound_is_refused(served: TestClient) -> None:
     response = served.post("/v1/item-files:export", json={"rows_per_file": limits.ITEM_FILE_ROWS_MAX + 1})
-    assert response.status_code == 400 and response.json()["code"] == "limit_exceeded"
+    assert response.status_code == 422 and response.json()["code"] == "limit_exceeded"
 
 
 def test_an_unknown_kind_is_invalid(served: TestClient) -> None:

@@ -35,6 +35,7 @@ ROUTES = {
     ("POST", "/v1/migration:end"),
     ("POST", "/v1/sessions"),
     ("POST", "/v1/sessions:cleanup"),
+    ("GET", "/v1/ledger:verify"),
     ("GET", "/v1/sessions/{session_id}"),
     ("POST", "/v1/sessions/{session_id}/updates"),
     ("POST", "/v1/sessions/{session_id}/stop"),
@@ -54,6 +55,7 @@ ROUTES = {
     ("GET", "/v1/contracts/{contract_id}/activations"),
     ("POST", "/v1/refills"),
     ("GET", "/v1/notifications"),
+    ("GET", "/v1/audit"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
 }

@@ -77,11 +77,12 @@ def test_expiry_pass_and_forced_cleanup(client: TestClient, engine: Engine, cloc
     ok(client.post("/v1/sessions", json=start_body("call-1", resolution="cancelled")), 201)
     ok(client.post("/v1/sessions", json=start_body("call-2", resolution="confirmed")), 201)
     forced = ok(client.post("/v1/sessions/call-2/cleanup"))
-    assert (forced["session"]["status"], forced["session"]["charged_amount"]) == ("expired", "2.40")
+    # call-1's live grant holds the 60 free seconds: call-2's 300 s cost what it reserved, 5 minutes.
+    assert (forced["session"]["status"], forced["session"]["charged_amount"]) == ("expired", "3.00")
     assert ok(client.post("/v1/sessions:cleanup"))["resolved"] == []
     clock.advance(minutes=2)
     assert ok(client.post("/v1/sessions:cleanup"))["resolved"] == ["call-1"]
-    assert str(engine.account("alice-prepaid").balance) == "7.60"
+    assert str(engine.account("alice-prepaid").balance) == "7.00"
 
 
 def test_the_served_app_cleans_up_expired_sessions_in_the_background(engine: Engine, clock: FixedClock) -> None:
@@ -132,3 +133,33 @@ def test_a_report_carries_the_date_its_usage_began(client: TestClient) -> None:
         client.post("/v1/sessions/call-1/stop", json={"used_quantity": "60", "consumption_date": (AT + timedelta(hours=2)).isoformat()})
     )
     assert datetime.fromisoformat(stopped["charge"]["chargeable_item_info"]["consumption_date"]) == AT + timedelta(hours=2)
+
+
+def test_a_session_of_another_access_cannot_join_a_reservation(client: TestClient) -> None:
+    ok(client.post("/v1/sessions", json=start_body("alice-voice", reservation_id="ccr-1")), 201)
+    refused = client.post("/v1/sessions", json=start_body("bob-voice", reservation_id="ccr-1") | {"user_id": "bob-msisdn"})
+    assert refused.status_code == 409
+    assert (refused.json()["reason"], refused.json()["code"]) == ("NOT_AUTHORIZED", "reservation_belongs_to_another_access")
+
+
+def test_cancel_and_multiservice_stop_take_idempotency_keys(client: TestClient) -> None:
+    ok(client.post("/v1/sessions", json=start_body("call-1")), 201)
+    first = ok(client.post("/v1/sessions/call-1/cancel", json={"idempotency_key": "cancel-1"}))
+    retry = ok(client.post("/v1/sessions/call-1/cancel", headers={"Idempotency-Key": "cancel-1"}))
+    assert (first["replayed"], retry["replayed"]) == (False, True)
+    unkeyed = client.post("/v1/sessions/call-1/cancel")
+    assert (unkeyed.status_code, unkeyed.json()["code"]) == (409, "session_already_ended")
+
+    ok(client.post("/v1/sessions", json=start_body("ccr-voice", reservation_id="ccr-1")), 201)
+    body = {"used": {"ccr-voice": "60"}, "idempotency_key": "stop-ccr-1"}
+    stopped = ok(client.post("/v1/reservations/ccr-1/stop", json=body))
+    again = ok(client.post("/v1/reservations/ccr-1/stop", json=body))
+    assert [result["replayed"] for result in again] == [True]
+    assert again[0]["session"]["charged_amount"] == stopped[0]["session"]["charged_amount"] == "0.00"
+
+
+def test_session_amounts_carry_their_currency(client: TestClient) -> None:
+    started = ok(client.post("/v1/sessions", json=start_body("call-1")), 201)
+    assert (started["reserved_amount"], started["currency"]) == ("2.40", "EUR")
+    assert (started["session"]["currency"], started["session"]["reservations"][0]["currency"]) == ("EUR", "EUR")
+    assert ok(client.get("/v1/sessions/call-1"))["currency"] == "EUR"

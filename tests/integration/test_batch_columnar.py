@@ -429,6 +429,8 @@ def test_a_job_on_the_vectorized_path_leaves_what_the_row_path_leaves(
 # ---- minimal cases: one plan, one postpaid contract, a CDR or two ------------------------------------
 
 MINIMAL_ITEM_CLASSES = """
+currencies:
+  - {code: EUR, decimals: 5}  # sub-cent balances, as in the prepaid case below
 item_classes:
   - name: sms
     properties:

@@ -18,14 +18,15 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from kopek import Engine
+from kopek.charging.session_views import StartSession
 from kopek.store.database import MIGRATIONS_LOCATION, create_database_engine, migrate
-from kopek.store.schema import counters, metadata, shared_counters
-from tests.worlds import build_world, call
+from kopek.store.schema import counters, metadata, session_counter_holds, shared_counters
+from tests.worlds import AT, build_world, call
 
 
 @pytest.fixture
-def database(any_url: str) -> Iterator[sa.Engine]:
-    opened = create_database_engine(any_url)
+def database(fresh_any_url: str) -> Iterator[sa.Engine]:
+    opened = create_database_engine(fresh_any_url)
     try:
         yield opened
     finally:
@@ -142,12 +143,38 @@ def test_the_schema_check_would_see_a_missing_column(database: sa.Engine) -> Non
     assert [(difference[0], difference[2], difference[3].name) for difference in differences] == [("add_column", "notifications", "data")]
 
 
-def _upgrade(database: sa.Engine, revision: str) -> None:
+def _upgrade(database: sa.Engine, revision: str, *, down: bool = False) -> None:
     config = Config()
     config.set_main_option("script_location", MIGRATIONS_LOCATION)
     with database.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def test_revisions_0015_and_0016_keep_live_grants_their_holds_and_give_sessions_a_currency(any_url: str) -> None:
+    with Engine(any_url) as engine:
+        build_world(engine)
+        engine.start_session(StartSession("s1", "voice_call", "mobile", "alice-msisdn", AT, 60_000, "duration", {"destination": "33"}))
+    database = create_database_engine(any_url)
+    try:
+        _upgrade(database, "0012", down=True)
+        with database.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO session_counter_holds (session_id, scope, namespace, contract_id, name, delta, period_start) "
+                "VALUES ('s1', 'shared', 'family', '', 'pool', '-60', NULL)"
+            )
+
+        _upgrade(database, "head")
+
+        with database.connect() as connection:
+            rows = connection.exec_driver_sql("SELECT scope, namespace, contract_id, item_id, name FROM session_counter_holds").all()
+        assert [tuple(row) for row in rows] == [("shared", "family", "", "", "pool")]
+        with database.connect() as connection:
+            currencies = connection.exec_driver_sql("SELECT id, currency FROM charging_sessions").all()
+        assert [tuple(row) for row in currencies] == [("s1", "EUR")]  # the subscriber account's, filled in by 0016
+        assert _differences(database) == []
+    finally:
+        database.dispose()
 
 
 SIXTY_DIGITS = {
@@ -162,7 +189,7 @@ SIXTY_DIGITS = {
 
 
 def test_counter_values_of_the_sixty_digit_arithmetic_become_the_exact_fractions_they_stood_for(database: sa.Engine) -> None:
-    _upgrade(database, "0012")
+    _upgrade(database, "0016")
     with database.begin() as connection:
         connection.execute(
             sa.text("INSERT INTO subscriber_accounts (id, currency, status, name, created_at) VALUES ('s', 'EUR', 'active', '', :at)"),
@@ -191,3 +218,31 @@ def test_counter_values_of_the_sixty_digit_arithmetic_become_the_exact_fractions
     expected = {name: exact for name, (_, exact) in SIXTY_DIGITS.items()}
     assert item_values == expected
     assert shared_values == expected
+
+
+def test_the_holds_of_live_grants_become_exact_each_under_its_own_contract_item(any_url: str) -> None:
+    with Engine(any_url) as engine:
+        build_world(engine)
+        engine.start_session(StartSession("s1", "voice_call", "mobile", "alice-msisdn", AT, 60_000, "duration", {"destination": "33"}))
+    database = create_database_engine(any_url)
+    free_minutes, _ = SIXTY_DIGITS["free_minutes"]
+    try:
+        _upgrade(database, "0016", down=True)
+        with database.begin() as connection:
+            connection.exec_driver_sql("DELETE FROM session_counter_holds")
+            # One counter name held under two contract items: each row is settled under its whole key.
+            for item_id, delta in (("main", f"-{free_minutes}"), ("extra", "-12.5")):
+                connection.exec_driver_sql(
+                    "INSERT INTO session_counter_holds (session_id, scope, namespace, contract_id, item_id, name, delta, period_start) "
+                    f"VALUES ('s1', 'contract_item', '', 'alice-contract', '{item_id}', 'free_minutes', '{delta}', NULL)"
+                )
+
+        _upgrade(database, "head")
+
+        with database.connect() as connection:
+            holds = session_counter_holds.c
+            rows = connection.execute(sa.select(holds.item_id, holds.delta).order_by(holds.item_id)).all()
+        assert [tuple(row) for row in rows] == [("extra", Fraction(-25, 2)), ("main", Fraction(-175, 6))]
+        assert _differences(database) == []
+    finally:
+        database.dispose()

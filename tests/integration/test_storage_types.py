@@ -96,6 +96,9 @@ def test_counter_values_without_a_finite_decimal_expansion_round_trip_exactly(en
 
 
 BIG_CATALOG = """
+# The balances here keep every place of their many-digit charges: an operator declares such a scale.
+currencies:
+  - {code: EUR, decimals: 18}
 item_classes:
   - name: deal
     quantity: units

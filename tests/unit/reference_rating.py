@@ -110,6 +110,8 @@ class Counters:
     before: dict[CounterKey, Fraction] = field(default_factory=dict)
     lives: dict[CounterKey, Life] = field(default_factory=dict)
     specs: dict[CounterKey, CounterSpec] = field(default_factory=dict)
+    held: dict[CounterKey, Fraction] = field(default_factory=dict)
+    """What the grants' holds added to each counter when it was read (nothing when none held it in its period)."""
     notifications: list[Notification] = field(default_factory=list)
 
     def get(self, counter: Bound) -> Fraction:
@@ -128,6 +130,7 @@ class Counters:
         value, life = self._stored(counter)
         hold = self.state.held.get(counter.key)
         if hold is not None and hold.period_start == life.period_start:
+            self.held[counter.key] = fraction(hold.delta)
             value += fraction(hold.delta)
         return value, life
 
@@ -417,6 +420,9 @@ def reference_rate(catalog: Catalog, state: Any, item: TypedItem) -> Outcome:
         before, after = counters.before[key], counters.values[key]
         if before == after and (key not in state.counters or life == stored_life):
             continue
+        # Priced on top of the holds; the change, and the thresholds it crosses, are of the stored value.
+        held = counters.held.get(key, Fraction(0))
+        before, after = before - held, after - held
         spec = counters.specs[key]
         changes.append(CounterChange(key, spec.unit, before, after, life.period_start, life.expires_at))
         for threshold in spec.thresholds:

@@ -18,7 +18,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek import limits
-from kopek.errors import AlreadyExistsError, Code, DoesNotExistError, InvalidError
+from kopek.errors import AlreadyExistsError, Code, DoesNotExistError, IllegalStateError, InvalidError
 from kopek.store.uow import UnitOfWork
 
 SECRET_PREFIX = "kpk_"  # noqa: S105 - the visible prefix of every key, not a secret
@@ -73,9 +73,19 @@ def create_api_key(uow: UnitOfWork, name: str, role: ApiKeyRole, *, actor: str, 
     return CreatedApiKey(id=key_id, name=name, role=role, created_at=at, secret=secret)
 
 
-def revoke_api_key(uow: UnitOfWork, name: str, *, actor: str, at: datetime) -> None:
-    if not uow.api_keys.revoke(name, at):
+def revoke_api_key(uow: UnitOfWork, name: str, *, actor: str, at: datetime, force: bool = False) -> None:
+    """Revoke the active key ``name``. The last active key only with ``force``: without any key a server that
+    serves open (on a loopback address, or ``kopek serve --no-auth``) answers everyone (docs/security.md)."""
+    active = uow.api_keys.active_names(lock=True)
+    if name not in active:
         raise DoesNotExistError(code=Code.NOT_FOUND, message=f"no active API key named {name!r}")
+    if active == [name] and not force:
+        raise IllegalStateError(
+            code=Code.LAST_API_KEY,
+            message=f"{name!r} is the last active API key: without it a server serving open answers anyone; "
+            "revoke it with --force (force=True) if that is meant",
+        )
+    uow.api_keys.revoke(name, at)
     uow.catalogs.audit(at=at, actor=actor, action="api_key.revoke", target=name, details={})
 
 

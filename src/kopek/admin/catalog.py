@@ -7,9 +7,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from kopek import limits
 from kopek.domain.catalog import Catalog
 from kopek.domain.catalog_load import catalog_from_document
-from kopek.errors import Code, PrerequisiteMissingError
+from kopek.errors import Code, ErrorDetail, IncompatibleConfigurationError, PrerequisiteMissingError
 from kopek.store.uow import UnitOfWork
 
 
@@ -17,22 +18,61 @@ from kopek.store.uow import UnitOfWork
 class CatalogVersion:
     version: int
     catalog: Catalog
+    created: bool = True
+    """False when a load found this very catalog already the newest version and stored nothing."""
 
 
 def load_catalog(uow: UnitOfWork, document: Any, *, source: str, actor: str, at: Any) -> CatalogVersion:
-    """Validate ``document`` and store it as the newest catalog version; audited."""
+    """Validate ``document`` and store it as the newest catalog version; audited.
+
+    The same catalog as the newest version stores nothing and answers that version. A catalog
+    that drops a charge plan, a counter or an item class the contracts still use is refused
+    (``catalog_drops_what_contracts_use``): their next charges would fail.
+    """
     catalog = catalog_from_document(document, source=source)
     text = json.dumps(catalog.model_dump(mode="json", by_alias=True), sort_keys=True)
+    details: dict[str, Any] = {"source": source, "item_classes": len(catalog.item_classes), "charge_plans": len(catalog.charge_plans)}
+    latest = uow.catalogs.latest_version()
+    if latest is not None and uow.catalogs.document(latest) == text:
+        uow.catalogs.audit(at=at, actor=actor, action="catalog.load", target=f"catalog/{latest}", details=details | {"unchanged": True})
+        uow.commit()
+        return CatalogVersion(latest, catalog, created=False)
+    _require_kept_what_contracts_use(uow, catalog)
     version = uow.catalogs.insert(document=text, source=source, at=at)
-    uow.catalogs.audit(
-        at=at,
-        actor=actor,
-        action="catalog.load",
-        target=f"catalog/{version}",
-        details={"source": source, "item_classes": len(catalog.item_classes), "charge_plans": len(catalog.charge_plans)},
-    )
+    uow.catalogs.audit(at=at, actor=actor, action="catalog.load", target=f"catalog/{version}", details=details)
     uow.commit()
     return CatalogVersion(version, catalog)
+
+
+def _require_kept_what_contracts_use(uow: UnitOfWork, catalog: Catalog) -> None:
+    """Refuse ``catalog`` when it lacks a charge plan, counter or item class that contracts use, naming them."""
+    shown = limits.CATALOG_CONFLICT_CONTRACTS_SHOWN_MAX
+    declared_counters = {counter.name for plan in catalog.charge_plans for counter in plan.counters}
+    dropped = [
+        *(("charge_plans", plan, uow.catalogs.contracts_using_plan(plan, limit=shown))
+          for plan in sorted(uow.catalogs.charge_plans_in_use()) if not catalog.charge_plan_versions(plan)),
+        *(("counters", name, uow.catalogs.contracts_holding_counter(name, limit=shown))
+          for name in sorted(uow.catalogs.counters_in_use() - declared_counters)),
+        *(("item_classes", name, uow.catalogs.contracts_with_live_sessions_of(name, limit=shown))
+          for name in sorted(uow.catalogs.item_classes_of_live_sessions()) if catalog.item_class(name) is None),
+    ]  # fmt: skip
+    if not dropped:
+        return
+    details = tuple(
+        ErrorDetail(
+            f"{_WHAT[kind]} {name!r} is used by contract(s) {', '.join(contracts)}", (kind, name), Code.CATALOG_DROPS_WHAT_CONTRACTS_USE
+        )
+        for kind, name, contracts in dropped
+    )
+    raise IncompatibleConfigurationError(
+        code=Code.CATALOG_DROPS_WHAT_CONTRACTS_USE,
+        message="the catalog drops what contracts use, so their next charges would fail: "
+        + "; ".join(detail.message for detail in details),
+        details=details,
+    )
+
+
+_WHAT = {"charge_plans": "charge plan", "counters": "counter", "item_classes": "item class (of a live session)"}
 
 
 class CatalogCache:

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from kopek import limits
 from kopek.domain.accounts import OperationKind, adjust
 from kopek.domain.catalog import Catalog, Dec, Name
+from kopek.domain.currencies import entered_amount
 from kopek.domain.master import (
     Access,
     Account,
@@ -49,6 +50,9 @@ def _has_offset(moment: datetime) -> datetime:
         raise ValueError("a date and time must carry a time zone offset")
     return moment
 
+
+Location = tuple[str | int, ...]
+"""Where a record sits in a request or file, for the errors about it."""
 
 AwareDatetime = Annotated[datetime, BeforeValidator(_aware), AfterValidator(_has_offset)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -129,19 +133,40 @@ class MasterDataDocument(_Input):
 # ---- handlers ---------------------------------------------------------------------------
 
 
-def create_subscriber_account(uow: UnitOfWork, record: SubscriberAccountInput, *, at: datetime) -> None:
+ENTERED_AMOUNTS = ("initial_balance", "floor", "credit_limit", "low_balance_threshold")
+"""The amounts of an account a person enters, each bounded by the currency's scale (see :mod:`kopek.domain.currencies`)."""
+
+
+def create_subscriber_account(
+    uow: UnitOfWork, record: SubscriberAccountInput, *, at: datetime, catalog: Catalog | None = None, location: Location = ()
+) -> None:
+    """Create a subscriber account and its accounts; ``location`` is where ``record`` sits in a bulk document, for errors."""
     if uow.master.subscriber_account(record.id) is not None:
         raise AlreadyExistsError(code=Code.ALREADY_EXISTS, message=f"subscriber account {record.id!r} already exists")
+    accounts = [
+        _entered(account, record.currency, catalog, (*location, "accounts", index)) for index, account in enumerate(record.accounts)
+    ]
     uow.master.insert_subscriber_account(
         SubscriberAccount(SubscriberAccountId(record.id), record.currency, record.status, record.name), at=at
     )
-    for account in record.accounts:
+    for account in accounts:
         _create_account(uow, SubscriberAccountId(record.id), record.currency, account, at=at)
 
 
-def add_account(uow: UnitOfWork, subscriber_account_id: str, record: AccountInput, *, at: datetime) -> None:
+def add_account(uow: UnitOfWork, subscriber_account_id: str, record: AccountInput, *, at: datetime, catalog: Catalog | None = None) -> None:
     holder = require_subscriber_account(uow, subscriber_account_id)
-    _create_account(uow, holder.id, holder.currency, record, at=at)
+    _create_account(uow, holder.id, holder.currency, _entered(record, holder.currency, catalog, ()), at=at)
+
+
+def _entered(record: AccountInput, currency: str, catalog: Catalog | None, location: Location) -> AccountInput:
+    """``record`` with each amount checked against ``currency``'s scale (trailing zeros past it dropped)."""
+    declared = catalog.currency_decimals if catalog is not None else {}
+    checked = {
+        name: entered_amount(value, currency, declared, field=(*location, name))
+        for name in ENTERED_AMOUNTS
+        if (value := getattr(record, name)) is not None
+    }
+    return record.model_copy(update=checked)
 
 
 def _create_account(uow: UnitOfWork, holder: SubscriberAccountId, currency: str, record: AccountInput, *, at: datetime) -> None:
@@ -166,13 +191,18 @@ def _create_account(uow: UnitOfWork, holder: SubscriberAccountId, currency: str,
         _apply(uow, account, record.initial_balance, OperationKind.OPENING, at=at)
 
 
-def adjust_balance(uow: UnitOfWork, account_id: str, adjustment: AdjustmentInput, *, at: datetime) -> Account:
-    """Change a balance by an administrative adjustment (a credit or a correction)."""
+def adjust_balance(
+    uow: UnitOfWork, account_id: str, adjustment: AdjustmentInput, *, at: datetime, catalog: Catalog | None = None
+) -> Account:
+    """Change a balance by an administrative adjustment (a credit or a correction), in the places its currency allows."""
     locked = uow.master.lock_accounts([account_id])
     if account_id not in locked:
         raise DoesNotExistError(code=Code.NOT_FOUND, message=f"account {account_id!r} does not exist")
-    kind = OperationKind.CREDIT if adjustment.amount > 0 else OperationKind.ADJUSTMENT
-    return _apply(uow, locked[AccountId(account_id)], adjustment.amount, kind, at=at)
+    account = locked[AccountId(account_id)]
+    declared = catalog.currency_decimals if catalog is not None else {}
+    amount = entered_amount(adjustment.amount, account.currency, declared, field=("amount",))
+    kind = OperationKind.CREDIT if amount > 0 else OperationKind.ADJUSTMENT
+    return _apply(uow, account, amount, kind, at=at)
 
 
 def _apply(uow: UnitOfWork, account: Account, amount: Decimal, kind: OperationKind, *, at: datetime) -> Account:
@@ -288,8 +318,8 @@ def _overlap(one: Access, other: Access) -> bool:
 
 def load_master_data(uow: UnitOfWork, document: MasterDataDocument, catalog: Catalog | None, *, at: datetime) -> dict[str, int]:
     """Create every record of ``document`` in one transaction; any fault undoes all of it."""
-    for subscriber in document.subscriber_accounts:
-        create_subscriber_account(uow, subscriber, at=at)
+    for index, subscriber in enumerate(document.subscriber_accounts):
+        create_subscriber_account(uow, subscriber, at=at, catalog=catalog, location=("subscriber_accounts", index))
     for contract in document.contracts:
         create_contract(uow, contract, catalog)
     for access in document.accesses:

@@ -2,7 +2,7 @@
 
 :func:`create_app` wires everything for one engine; nothing is built at import time
 and no module holds state, so several apps (over several engines) can live in one
-process. The CLI's ``kopek serve`` runs ``create_app(engine)`` under uvicorn.
+process. The CLI's ``kopek serve`` runs it under Granian (:mod:`kopek.api.serving`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import kopek
 from kopek.api import (
     routes_accesses,
     routes_accounts,
+    routes_audit,
     routes_catalog,
     routes_cdrs,
     routes_charging,
@@ -23,6 +24,7 @@ from kopek.api import (
     routes_contracts,
     routes_fees,
     routes_item_files,
+    routes_ledger,
     routes_master_data,
     routes_notifications,
     routes_operations,
@@ -37,9 +39,14 @@ from kopek.api.errors import FaultBarrier, install_error_handlers
 from kopek.api.metrics import ChargeMetrics
 from kopek.api.notification_publishing import publishing_lifespan
 from kopek.api.request_limits import BodySizeLimit
+from kopek.api.request_text import NulCharacterRefusal
 from kopek.api.session_cleanup import cleanup_lifespan
 from kopek.engine import Engine
 from kopek.notify.publisher import PublisherSettings
+from kopek.protocols.mapping import ProtocolMapping
+from kopek.protocols.nchf.app import API_ROOT_PATH, nchf_app
+from kopek.protocols.nchf.charging_data import ChargingData
+from kopek.protocols.nchf.notify import notify_lifespan
 
 DESCRIPTION = """
 kopek, a convergent charging engine: pricing catalog, master data (subscriber
@@ -56,6 +63,38 @@ DEFAULT_ITEM_FILES_DIRECTORY = Path("item-files")
 """Item files go to this folder under the server's working folder unless ``kopek serve --item-files-dir`` says otherwise."""
 
 
+ROUTE_MODULES = (
+    routes_catalog,
+    routes_subscriber_accounts,
+    routes_accounts,
+    routes_contracts,
+    routes_accesses,
+    routes_master_data,
+    routes_charging,
+    routes_operations,
+    routes_notifications,
+    routes_contract_states,
+    routes_sessions,
+    routes_cdrs,
+    routes_rating_jobs,
+    routes_item_files,
+    routes_fees,
+    routes_refills,
+    routes_audit,
+    routes_ledger,
+)
+"""Every module of routes; each offers ``router()``."""
+
+OPEN_ROUTE_MODULES = (routes_operations,)
+"""Routes that need no API key: ``/healthz`` and ``/metrics``. The OpenAPI document and its page
+(``/v1/openapi.json``, ``/v1/docs``) need none either: they describe the API and hold no data."""
+
+
+def api_routes() -> list[APIRoute]:
+    """Every route of the API, as the modules declare them (for checks over all routes)."""
+    return [route for module in ROUTE_MODULES for route in module.router().routes if isinstance(route, APIRoute)]
+
+
 def _operation_id(route: APIRoute) -> str:
     """Operation ids are the endpoint names (``charge_item``, ``read_contract``, ...)."""
     return route.name
@@ -67,6 +106,9 @@ def create_app(
     cleanup_interval_seconds: float = 0,
     item_files_directory: Path = DEFAULT_ITEM_FILES_DIRECTORY,
     notification_publishing: PublisherSettings | None = None,
+    protocol_mapping: ProtocolMapping | None = None,
+    nchf_notify_interval_seconds: float = 0,
+    open_without_keys: bool = True,
 ) -> FastAPI:
     """The HTTP API over ``engine``; the caller owns the engine and closes it.
 
@@ -74,6 +116,10 @@ def create_app(
     background at that interval while the app serves. ``item_files_directory`` is where
     item-file exports write (docs/item-files.md). ``notification_publishing`` runs the publisher
     of stored notifications to NATS JetStream in the background (docs/notifications.md).
+    ``protocol_mapping`` serves Nchf_ConvergedCharging under ``/nchf-convergedcharging/v3``, and
+    ``nchf_notify_interval_seconds`` > 0 sends its re-authorizations after refills at that interval
+    (docs/protocols.md). ``open_without_keys`` false: while no active API key exists, refuse every
+    request but ``/healthz`` and ``/metrics`` rather than answer everyone (docs/security.md).
     """
     app = FastAPI(
         title="kopek",
@@ -84,38 +130,25 @@ def create_app(
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
         generate_unique_id_function=_operation_id,
-        lifespan=publishing_lifespan(
-            cleanup_lifespan(engine, cleanup_interval_seconds), engine.notification_outbox(), notification_publishing
+        lifespan=notify_lifespan(
+            publishing_lifespan(cleanup_lifespan(engine, cleanup_interval_seconds), engine.notification_outbox(), notification_publishing),
+            engine,
+            nchf_notify_interval_seconds if protocol_mapping is not None else 0,
         ),
-        dependencies=[Depends(authorize)],
     )
-    app.state.kopek = ApiContext(engine=engine, metrics=ChargeMetrics(), item_files_directory=item_files_directory)
-    routers = [
-        module.router()
-        for module in (
-            routes_catalog,
-            routes_subscriber_accounts,
-            routes_accounts,
-            routes_contracts,
-            routes_accesses,
-            routes_master_data,
-            routes_charging,
-            routes_operations,
-            routes_notifications,
-            routes_contract_states,
-            routes_sessions,
-            routes_cdrs,
-            routes_rating_jobs,
-            routes_item_files,
-            routes_fees,
-            routes_refills,
-        )
-    ]
-    for router in routers:
-        app.include_router(router)
+    app.state.kopek = ApiContext(
+        engine=engine, metrics=ChargeMetrics(), item_files_directory=item_files_directory, open_without_keys=open_without_keys
+    )
+    if protocol_mapping is not None:
+        app.mount(API_ROOT_PATH, nchf_app(app.state.kopek, ChargingData(engine, protocol_mapping)))
+    routers = [module.router() for module in ROUTE_MODULES]
+    for module, router in zip(ROUTE_MODULES, routers, strict=True):
+        # Keys are checked per router, so the document declares security on exactly the routes that need a key.
+        app.include_router(router, dependencies=[] if module in OPEN_ROUTE_MODULES else [Depends(authorize)])
     install_error_handlers(app, [route for router in routers for route in router.routes if isinstance(route, APIRoute)])
     # The last middleware added runs first: the fault barrier wraps everything, the body
-    # bound is checked before any route reads a byte.
+    # bound is checked before any route reads a byte, then the text of the request.
+    app.add_middleware(NulCharacterRefusal)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(FaultBarrier)
     return app

@@ -1,10 +1,12 @@
-"""Who may call what: API keys with roles, checked before every route (see docs/security.md).
+"""Who may call what: API keys with roles, checked before every route but ``/healthz`` and ``/metrics`` (docs/security.md).
 
-While no active API key exists the API is open (a fresh install, a test, the demo);
-once one exists every request but ``/healthz`` and ``/metrics`` must present an active
+While no active API key exists the API is open if the server was started so (on a
+loopback address, or with ``kopek serve --no-auth``: a fresh install, a test, the demo),
+and closed to everyone otherwise. Once a key exists every request must present an active
 key as ``Authorization: Bearer <secret>``, with a role that allows it: ``read`` for
 reads, ``charging`` for charging, sessions, refills and CDR imports, ``admin`` for
-everything else. The key's name is the actor of the administrative operations it makes.
+everything else (the audit log and the ledger verification, reads of everything, included).
+The key's name is the actor of the administrative operations it makes.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ OPEN_ACTOR = "api"
 _OPEN_PATHS = frozenset({"/healthz", "/metrics"})
 _CHARGING_PREFIXES = ("/v1/charging", "/v1/sessions", "/v1/reservations", "/v1/refills", "/v1/cdrs")
 _ADMIN_ONLY = ("/v1/sessions:cleanup",)
+_ADMIN_READS = ("/v1/audit", "/v1/ledger:verify")
+"""Reads that only administrators may make: they read the whole audit log or the whole ledger."""
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <secret>` (docs/security.md).")
 
@@ -33,6 +37,8 @@ def required_role(method: str, path: str) -> ApiKeyRole | None:
     """The least role a request to route ``path`` with ``method`` needs; none for the open routes."""
     if path in _OPEN_PATHS:
         return None
+    if path.startswith(_ADMIN_READS):
+        return ApiKeyRole.ADMIN
     if method in ("GET", "HEAD"):
         return ApiKeyRole.READ
     if path.startswith(_CHARGING_PREFIXES) and not path.startswith(_ADMIN_ONLY):
@@ -44,16 +50,23 @@ def authorize(request: Request, credentials: Annotated[HTTPAuthorizationCredenti
     """Refuse the request unless API keys are not in use or it presents an active key whose role allows it."""
     route = request.scope.get("route")
     path = route.path if isinstance(route, APIRoute) else request.url.path
-    needed = required_role(request.method, path)
+    check_access(request, credentials, required_role(request.method, path))
+
+
+def check_access(request: Request, credentials: HTTPAuthorizationCredentials | None, needed: ApiKeyRole | None) -> None:
+    """Refuse the request unless API keys are not in use or it presents an active key with role ``needed``."""
     request.state.actor = OPEN_ACTOR
     if needed is None:
         return
-    access = api_context(request).engine.authenticate(credentials.credentials if credentials is not None else None)
-    if not access.keys_in_use:
+    context = api_context(request)
+    access = context.engine.authenticate(credentials.credentials if credentials is not None else None)
+    if not access.keys_in_use and context.open_without_keys:
         return
     if access.key is None:
         code = Code.API_KEY_MISSING if credentials is None else Code.API_KEY_UNKNOWN
         message = "this request needs an active API key (Authorization: Bearer)"
+        if not access.keys_in_use:
+            message = "no active API key exists and this server does not serve without one; create one with 'kopek api-keys create'"
         raise IllegalStateError(code=code, reason=Reason.NOT_AUTHORIZED, message=message)
     if not access.key.role.allows(needed):
         raise IllegalStateError(

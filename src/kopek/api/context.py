@@ -6,7 +6,7 @@ import pathlib
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 
 from kopek import limits
 from kopek.api.metrics import ChargeMetrics
@@ -15,12 +15,15 @@ from kopek.engine import Engine
 
 @dataclass(frozen=True, slots=True)
 class ApiContext:
-    """The engine an app serves, the metrics it keeps and the folder it writes item files to."""
+    """The engine an app serves, the metrics it keeps, the folder it writes item files to and whether it may serve open."""
 
     engine: Engine
     metrics: ChargeMetrics
     item_files_directory: pathlib.Path = field(default_factory=lambda: pathlib.Path("item-files"))
     """Where ``POST /v1/item-files:export`` writes; set by the server, never by a request."""
+    open_without_keys: bool = True
+    """Whether the API answers everyone while no active API key exists (a loopback server, ``--no-auth``);
+    false: it then refuses every request but ``/healthz`` and ``/metrics``."""
 
 
 def api_context(request: Request) -> ApiContext:
@@ -32,4 +35,13 @@ def api_context(request: Request) -> ApiContext:
 
 Context = Annotated[ApiContext, Depends(api_context)]
 
+# The shared types of path and query parameters. Every bound a parameter needs is here, so a
+# route cannot forget one: an integer beyond the stored ids' range would reach the database.
 IdentifierPath = Annotated[str, Path(min_length=1, max_length=limits.IDENTIFIER_CHARS_MAX, description="The record's id.")]
+IdentifierQuery = Annotated[str, Query(min_length=1, max_length=limits.IDENTIFIER_CHARS_MAX)]
+RecordIdPath = Annotated[int, Path(ge=1, le=limits.STORED_ID_MAX, description="The record's id.")]
+AfterIdQuery = Annotated[
+    int,
+    Query(ge=0, le=limits.STORED_ID_MAX, description="Only records with a larger id: the previous page's next_after_id."),
+]
+PageSizeQuery = Annotated[int, Query(ge=1, le=limits.LIST_PAGE_SIZE_MAX, description="Page size.")]

@@ -72,12 +72,12 @@ class ErrorBody(BaseModel):
 
 
 _STATUS_DESCRIPTIONS: dict[int, str] = {
-    400: "INVALID: the body is not valid JSON or is larger than allowed (request_malformed, request_too_large, limit_exceeded).",
+    400: "INVALID: the body is not valid JSON or is larger than allowed (request_malformed, request_too_large).",
     401: "ILLEGAL_STATE / NOT_AUTHORIZED: API keys are in use and the request has none, or an unknown or revoked one.",
     403: "ILLEGAL_STATE / NOT_AUTHORIZED: the API key's role does not allow this request.",
     404: "PREREQUISITE_MISSING or DOES_NOT_EXIST: something the request needs or names is missing.",
     409: "ALREADY_EXISTS or ILLEGAL_STATE: the id is taken, or master data refuses the operation.",
-    422: "INVALID, INVALID_CONFIGURATION or INCOMPATIBLE_CONFIGURATION: a field is wrong, or the catalog cannot price the item.",
+    422: "INVALID, INVALID_CONFIGURATION or INCOMPATIBLE_CONFIGURATION: a field is wrong or out of bounds, or the catalog cannot price it.",
     500: "ILLEGAL_SYSTEM_STATE: an unexpected fault; it is logged, the message tells nothing about it.",
     503: "TEMPORARY_ILLEGAL_STATE: retry after the number of seconds in Retry-After.",
 }

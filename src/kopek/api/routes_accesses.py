@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Query
-
-from kopek import limits
 from kopek.admin.master_data import AccessInput
 from kopek.admin.views import AccessView
-from kopek.api.context import Context
+from kopek.api.auth import Actor
+from kopek.api.context import Context, IdentifierQuery
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
 
-IdentifierQuery = Annotated[str, Query(min_length=1, max_length=limits.IDENTIFIER_CHARS_MAX)]
 
-
-def create_access(record: AccessInput, context: Context) -> AccessView:
-    """Map a service id and user id to a contract; periods of one pair may not overlap."""
-    return context.engine.create_access(record)
+def create_access(record: AccessInput, context: Context, actor: Actor) -> AccessView:
+    """Map a service id and user id to a contract; periods of one pair may not overlap. Audited."""
+    return context.engine.create_access(record, actor=actor)
 
 
 def list_accesses(service_id: IdentifierQuery, user_id: IdentifierQuery, context: Context) -> list[AccessView]:

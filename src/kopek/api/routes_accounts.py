@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from kopek import limits
 from kopek.admin.master_data import AdjustmentInput
 from kopek.admin.views import AccountOperationRecord
 from kopek.api.auth import Actor
-from kopek.api.context import Context, IdentifierPath
+from kopek.api.context import AfterIdQuery, Context, IdentifierPath, PageSizeQuery
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
 from kopek.charging.results import AccountView
-
-"""Who the audit log names for adjustments made over HTTP (until API keys name callers)."""
 
 OPERATIONS_PAGE_SIZE_DEFAULT = 100
 
@@ -36,8 +31,8 @@ def read_account(account_id: IdentifierPath, context: Context) -> AccountView:
 def read_account_operations(
     account_id: IdentifierPath,
     context: Context,
-    limit: Annotated[int, Query(ge=1, le=limits.LIST_PAGE_SIZE_MAX, description="Page size.")] = OPERATIONS_PAGE_SIZE_DEFAULT,
-    after_id: Annotated[int, Query(ge=0, description="Only operations with a larger id.")] = 0,
+    limit: PageSizeQuery = OPERATIONS_PAGE_SIZE_DEFAULT,
+    after_id: AfterIdQuery = 0,
 ) -> AccountOperationsPage:
     """Every change of the balance, oldest first, a page at a time."""
     operations = context.engine.account_operations(account_id, limit=limit, after_id=after_id)
@@ -76,6 +71,6 @@ def router() -> APIRouter:
         status_code=201,
         response_model=AccountView,
         summary="Adjust an account's balance",
-        responses=error_responses(404, 422),
+        responses=error_responses(404, 409, 422),
     )
     return routes

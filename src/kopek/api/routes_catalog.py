@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek import limits
@@ -13,8 +14,6 @@ from kopek.api.context import Context
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
 from kopek.domain.catalog import catalog_json_schema
-
-"""Who the audit log names for catalog changes made over HTTP (until API keys name callers)."""
 
 
 class CatalogVersionView(BaseModel):
@@ -38,9 +37,14 @@ CatalogDocument = Annotated[
 ]
 
 
-def load_catalog(document: CatalogDocument, context: Context, actor: Actor) -> CatalogVersionView:
-    """Validate the catalog and store it as the newest version; every fault is listed in ``details``."""
-    return CatalogVersionView(version=context.engine.load_catalog(document, actor=actor))
+def load_catalog(document: CatalogDocument, context: Context, actor: Actor) -> JSONResponse:
+    """Validate the catalog and store it as the newest version (201); every fault is listed in ``details``.
+
+    The same catalog as the newest version stores nothing and answers that version (200). A catalog that
+    drops a charge plan, a counter or an item class contracts still use is refused (422,
+    ``catalog_drops_what_contracts_use``, naming them)."""
+    loaded = context.engine.load_catalog_version(document, actor=actor)
+    return JSONResponse(CatalogVersionView(version=loaded.version).model_dump(), status_code=201 if loaded.created else 200)
 
 
 def read_catalog(context: Context) -> CatalogView:
@@ -63,7 +67,10 @@ def router() -> APIRouter:
         status_code=201,
         response_model=CatalogVersionView,
         summary="Load a catalog version",
-        responses=error_responses(422),
+        responses={
+            200: {"model": CatalogVersionView, "description": "The newest version already is this catalog: nothing was stored."},
+            **error_responses(422),
+        },
     )
     routes.add_api_route(
         "",

@@ -14,6 +14,7 @@ from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
 from kopek.batch.cdr_import import ImportReport
 from kopek.batch.cdr_views import CdrView
+from kopek.domain.validation import Flag
 
 
 class CdrImportRequest(BaseModel):
@@ -22,7 +23,7 @@ class CdrImportRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     cdrs: list[dict[str, Any]] = Field(max_length=limits.BULK_RECORDS_PER_REQUEST_MAX)
-    strict: bool = Field(default=False, description="Refuse the whole request at the first refused CDR, storing none.")
+    strict: Flag = Field(default=False, description="Refuse the whole request at the first refused CDR, storing none.")
 
 
 async def import_cdrs(request: CdrImportRequest, context: Context) -> ImportReport:

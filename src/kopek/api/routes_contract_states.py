@@ -19,6 +19,7 @@ from kopek.api.auth import Actor
 from kopek.api.context import Context
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
+from kopek.domain.validation import Flag
 from kopek.errors import Code, InvalidError
 from kopek.migration.lock import MigrationLockResult
 from kopek.migration.restore import RestoreMode, RestoreReport
@@ -44,7 +45,7 @@ class MigrationLockRequest(BaseModel):
     contract_ids: list[Annotated[str, Field(min_length=1, max_length=limits.IDENTIFIER_CHARS_MAX)]] | None = Field(
         default=None, max_length=limits.CONTRACT_STATES_SELECTED_MAX
     )
-    all: bool = Field(default=False, description="Every contract.")
+    all: Flag = Field(default=False, description="Every contract.")
 
     @model_validator(mode="after")
     def _one_choice(self) -> MigrationLockRequest:

@@ -6,14 +6,15 @@ from fastapi import APIRouter
 
 from kopek.admin.master_data import ContractInput, ContractUpdate
 from kopek.admin.views import ContractView
+from kopek.api.auth import Actor
 from kopek.api.context import Context, IdentifierPath
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
 
 
-def create_contract(record: ContractInput, context: Context) -> ContractView:
-    """Create a contract: its validity, contract items (charge plans) and account roles."""
-    return context.engine.create_contract(record)
+def create_contract(record: ContractInput, context: Context, actor: Actor) -> ContractView:
+    """Create a contract: its validity, contract items (charge plans) and account roles. Audited."""
+    return context.engine.create_contract(record, actor=actor)
 
 
 def read_contract(contract_id: IdentifierPath, context: Context) -> ContractView:
@@ -21,9 +22,9 @@ def read_contract(contract_id: IdentifierPath, context: Context) -> ContractView
     return context.engine.contract(contract_id)
 
 
-def update_contract(contract_id: IdentifierPath, update: ContractUpdate, context: Context) -> ContractView:
-    """Change the end of validity (null: open-ended), status, items or roles; absent fields stay."""
-    return context.engine.update_contract(contract_id, update)
+def update_contract(contract_id: IdentifierPath, update: ContractUpdate, context: Context, actor: Actor) -> ContractView:
+    """Change the end of validity (null: open-ended), status, items or roles; absent fields stay. Audited."""
+    return context.engine.update_contract(contract_id, update, actor=actor)
 
 
 def router() -> APIRouter:

@@ -6,10 +6,12 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek.admin.master_data import AwareDatetime
+from kopek.api.auth import Actor
 from kopek.api.context import Context, IdentifierPath
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
 from kopek.charging.fees import ActivationView, FeeRunReport
+from kopek.domain.validation import Flag
 
 DESCRIPTION = """
 Charge every period of every recurring and one-off fee that starts at or before
@@ -26,11 +28,11 @@ class FeeRunRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     until: AwareDatetime = Field(description="Charge the periods starting at or before this instant (ISO 8601 with an offset).")
-    notifications: bool = Field(default=False, description="List each contract's fee_applied notifications in the report.")
+    notifications: Flag = Field(default=False, description="List each contract's fee_applied notifications in the report.")
 
 
-def run_fees(request: FeeRunRequest, context: Context) -> FeeRunReport:
-    return context.engine.run_fees(request.until, notifications=request.notifications)
+def run_fees(request: FeeRunRequest, context: Context, actor: Actor) -> FeeRunReport:
+    return context.engine.run_fees(request.until, notifications=request.notifications, actor=actor)
 
 
 def read_activations(contract_id: IdentifierPath, context: Context) -> list[ActivationView]:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from kopek import limits
-from kopek.api.context import Context
+from kopek.api.auth import Actor
+from kopek.api.context import AfterIdQuery, Context, PageSizeQuery, RecordIdPath
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
 from kopek.export.layout import ItemFileFormat, ItemFileKind
@@ -37,7 +38,7 @@ class ItemFilesPage(BaseModel):
     next_after_id: int | None = Field(description="Pass as after_id to read the next page; none when this page is the last.")
 
 
-async def export_item_files(request: ItemFileExportRequest, context: Context) -> ExportReport:
+async def export_item_files(request: ItemFileExportRequest, context: Context, actor: Actor) -> ExportReport:
     """Write every item not yet in a file of its kind into new files (each with a manifest) in the server's
     item-files folder. Files an interrupted export left unfinished are written first. Exactly once: no item
     is left out or lands in two files of one kind, whatever crashes or runs at the same time."""
@@ -48,14 +49,15 @@ async def export_item_files(request: ItemFileExportRequest, context: Context) ->
         kinds=kinds,
         file_format=request.format,
         rows_per_file=request.rows_per_file,
+        actor=actor,
     )
 
 
 def list_item_files(
     context: Context,
     kind: Annotated[ItemFileKind | None, Query(description="Only files of this kind.")] = None,
-    limit: Annotated[int, Query(ge=1, le=limits.LIST_PAGE_SIZE_MAX, description="Page size.")] = 100,
-    after_id: Annotated[int, Query(ge=0, description="Only files with a larger id.")] = 0,
+    limit: PageSizeQuery = 100,
+    after_id: AfterIdQuery = 0,
 ) -> ItemFilesPage:
     """The index of item files, oldest first: kind, format, name, state, row count, checksum, id range."""
     files = context.engine.item_files(kind=kind, limit=limit, after_id=after_id)
@@ -63,7 +65,7 @@ def list_item_files(
     return ItemFilesPage(files=files, next_after_id=files[-1].id if more else None)
 
 
-def read_item_file(file_id: Annotated[int, Path(ge=1, description="The item file's id.")], context: Context) -> ItemFileView:
+def read_item_file(file_id: RecordIdPath, context: Context) -> ItemFileView:
     """One item file's manifest: kind, format, name, state, row count, SHA-256, id range, amount totals."""
     return context.engine.item_file(file_id)
 

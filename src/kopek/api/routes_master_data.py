@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict
 
 from kopek import limits
 from kopek.admin.master_data import MasterDataDocument
+from kopek.api.auth import Actor
 from kopek.api.context import Context
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
@@ -23,7 +24,7 @@ class MasterDataCounts(BaseModel):
     accesses: int
 
 
-def load_master_data(document: MasterDataDocument, context: Context) -> MasterDataCounts:
+def load_master_data(document: MasterDataDocument, context: Context, actor: Actor) -> MasterDataCounts:
     """Create the subscriber accounts, then the contracts, then the accesses; any fault creates nothing."""
     records = len(document.subscriber_accounts) + len(document.contracts) + len(document.accesses)
     if records > limits.BULK_RECORDS_PER_REQUEST_MAX:
@@ -31,7 +32,7 @@ def load_master_data(document: MasterDataDocument, context: Context) -> MasterDa
             code=Code.LIMIT_EXCEEDED,
             message=f"a master data request holds at most {limits.BULK_RECORDS_PER_REQUEST_MAX} records, this one {records}",
         )
-    return MasterDataCounts.model_validate(context.engine.load_master_data(document))
+    return MasterDataCounts.model_validate(context.engine.load_master_data(document, actor=actor))
 
 
 def router() -> APIRouter:

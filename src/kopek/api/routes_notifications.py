@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek import limits
-from kopek.api.context import Context
+from kopek.api.context import AfterIdQuery, Context, PageSizeQuery
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
 from kopek.notify.documents import DATA_FIELDS, ListedNotification
@@ -30,8 +30,8 @@ def list_notifications(
         str | None, Query(min_length=1, max_length=limits.IDENTIFIER_CHARS_MAX, description="Only this contract's notifications.")
     ] = None,
     kind: Annotated[NotificationKind | None, Query(description="Only notifications of this kind.")] = None,
-    after_id: Annotated[int, Query(ge=0, description="Only notifications with a larger id.")] = 0,
-    limit: Annotated[int, Query(ge=1, le=limits.LIST_PAGE_SIZE_MAX, description="Page size.")] = NOTIFICATIONS_PAGE_SIZE_DEFAULT,
+    after_id: AfterIdQuery = 0,
+    limit: PageSizeQuery = NOTIFICATIONS_PAGE_SIZE_DEFAULT,
 ) -> NotificationsPage:
     engine = context.engine
     found = engine.notifications(contract_id=contract_id, kind=kind, after_id=after_id, limit=limit)

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek import limits
+from kopek.api.auth import Actor
 from kopek.api.context import Context
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
@@ -46,8 +47,9 @@ class RefillRequest(BaseModel):
     )
 
 
-def create_refill(request: RefillRequest, context: Context) -> JSONResponse:
-    result = context.engine.refill(RefillCommand(request.refill_id, request.contract_id, request.refill_plan, request.amount))
+def create_refill(request: RefillRequest, context: Context, actor: Actor) -> JSONResponse:
+    command = RefillCommand(request.refill_id, request.contract_id, request.refill_plan, request.amount)
+    result = context.engine.refill(command, actor=actor)
     return JSONResponse(result.model_dump(mode="json"), status_code=200 if result.replayed else 201)
 
 

@@ -6,13 +6,15 @@ account) and ``/v1/reservations/{id}/stop`` (end a multiservice session). See do
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek import limits
-from kopek.api.context import Context, IdentifierPath
+from kopek.api.auth import Actor
+from kopek.api.context import Context, IdentifierPath, PageSizeQuery
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
 from kopek.api.routes_charging import (
@@ -42,6 +44,9 @@ _USAGE_DATE = (
     "When the usage reported began (ISO 8601 with an offset, not before the session's start); absent: the session's start, "
     "moved on by the time already used for timed usage."
 )
+
+
+_REPLAYED_START = "A retry with the idempotency key of a start: its first result (replayed); nothing more was reserved."
 
 
 class _Request(BaseModel):
@@ -104,8 +109,13 @@ class StopSessionRequest(_Request):
     consumption_date: ConsumptionDate | None = Field(default=None, description=_USAGE_DATE)
 
 
+class CancelSessionRequest(_Request):
+    idempotency_key: IdempotencyKey | None = Field(default=None, description=_KEY)
+
+
 class StopReservationRequest(_Request):
     used: dict[str, PropertyValue] = Field(default_factory=dict, description="Final usage by session id; a session not named used none.")
+    idempotency_key: IdempotencyKey | None = Field(default=None, description=_KEY)
 
 
 class SessionsPage(BaseModel):
@@ -114,9 +124,12 @@ class SessionsPage(BaseModel):
     sessions: list[SessionView] = Field(description="Oldest first.")
 
 
-def start_session(body: StartSessionRequest, context: Context, idempotency_key: IdempotencyKeyHeader = None) -> SessionResult:
-    """Open a session: grant min(requested, maximum affordable) on the increment grid and reserve its price."""
-    return context.engine.start_session(body.command(idempotency_key))
+def start_session(body: StartSessionRequest, context: Context, idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
+    """Open a session: grant min(requested, maximum affordable) on the increment grid and reserve its price.
+
+    A retry with the idempotency key of a start answers its first result with 200, as a replayed charge does."""
+    result = context.engine.start_session(body.command(idempotency_key))
+    return JSONResponse(result.model_dump(mode="json"), status_code=200 if result.replayed else 201)
 
 
 def update_session(
@@ -140,9 +153,12 @@ def stop_session(
     )
 
 
-def cancel_session(session_id: IdentifierPath, context: Context) -> SessionResult:
+def cancel_session(
+    session_id: IdentifierPath, context: Context, body: CancelSessionRequest | None = None, idempotency_key: IdempotencyKeyHeader = None
+) -> SessionResult:
     """Release the reservation without charging; end the session."""
-    return context.engine.cancel_session(session_id)
+    key = chosen_idempotency_key(body.idempotency_key if body is not None else None, idempotency_key)
+    return context.engine.cancel_session(session_id, idempotency_key=key)
 
 
 def read_session(session_id: IdentifierPath, context: Context) -> SessionView:
@@ -155,24 +171,27 @@ def cleanup_session(session_id: IdentifierPath, context: Context) -> SessionResu
     return context.engine.cleanup_session(session_id)
 
 
-def cleanup_expired_sessions(context: Context) -> CleanupReport:
-    """One expiry pass: end every live session past its expiry with its default resolution."""
-    return context.engine.cleanup_expired_sessions()
+def cleanup_expired_sessions(context: Context, actor: Actor) -> CleanupReport:
+    """One expiry pass: end every live session past its expiry with its default resolution. Audited."""
+    return context.engine.cleanup_expired_sessions(actor=actor)
 
 
 def list_live_sessions(
     subscriber_account_id: IdentifierPath,
     context: Context,
-    limit: Annotated[int, Query(ge=1, le=limits.LIST_PAGE_SIZE_MAX, description="Page size.")] = SESSIONS_PAGE_SIZE_DEFAULT,
+    limit: PageSizeQuery = SESSIONS_PAGE_SIZE_DEFAULT,
 ) -> SessionsPage:
     """The live sessions of a subscriber account."""
     return SessionsPage(sessions=context.engine.live_sessions(subscriber_account_id, limit=limit))
 
 
-def stop_reservation(reservation_id: IdentifierPath, body: StopReservationRequest, context: Context) -> list[SessionResult]:
+def stop_reservation(
+    reservation_id: IdentifierPath, body: StopReservationRequest, context: Context, idempotency_key: IdempotencyKeyHeader = None
+) -> list[SessionResult]:
     """End a multiservice session: stop every live session sharing this reservation id, in one commit."""
     used: dict[str, Any] = dict(body.used)
-    return context.engine.stop_reservation(reservation_id, used)
+    key = chosen_idempotency_key(body.idempotency_key, idempotency_key)
+    return context.engine.stop_reservation(reservation_id, used, idempotency_key=key)
 
 
 def router() -> APIRouter:
@@ -180,7 +199,8 @@ def router() -> APIRouter:
     session_errors = error_responses(404, 409, 422, 503)
     routes.add_api_route(
         "/v1/sessions", start_session, methods=["POST"], status_code=201, response_model=SessionResult,
-        summary="Start a charging session", responses=session_errors,
+        summary="Start a charging session",
+        responses={200: {"model": SessionResult, "description": _REPLAYED_START}, **session_errors},
     )  # fmt: skip
     routes.add_api_route(
         "/v1/sessions:cleanup", cleanup_expired_sessions, methods=["POST"], response_model=CleanupReport,

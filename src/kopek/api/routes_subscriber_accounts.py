@@ -6,15 +6,16 @@ from fastapi import APIRouter
 
 from kopek.admin.master_data import AccountInput, SubscriberAccountInput, SubscriberAccountUpdate
 from kopek.admin.views import SubscriberAccountView
+from kopek.api.auth import Actor
 from kopek.api.context import Context, IdentifierPath
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
 from kopek.charging.results import AccountView
 
 
-def create_subscriber_account(record: SubscriberAccountInput, context: Context) -> SubscriberAccountView:
-    """Create a subscriber account with its accounts; an opening balance is recorded as an account operation."""
-    return context.engine.create_subscriber_account(record)
+def create_subscriber_account(record: SubscriberAccountInput, context: Context, actor: Actor) -> SubscriberAccountView:
+    """Create a subscriber account with its accounts; an opening balance is recorded as an account operation. Audited."""
+    return context.engine.create_subscriber_account(record, actor=actor)
 
 
 def read_subscriber_account(subscriber_account_id: IdentifierPath, context: Context) -> SubscriberAccountView:
@@ -23,15 +24,15 @@ def read_subscriber_account(subscriber_account_id: IdentifierPath, context: Cont
 
 
 def update_subscriber_account(
-    subscriber_account_id: IdentifierPath, update: SubscriberAccountUpdate, context: Context
+    subscriber_account_id: IdentifierPath, update: SubscriberAccountUpdate, context: Context, actor: Actor
 ) -> SubscriberAccountView:
-    """Change the status or name; a blocked, locked or closed subscriber account refuses charges."""
-    return context.engine.update_subscriber_account(subscriber_account_id, update)
+    """Change the status or name; a blocked, locked or closed subscriber account refuses charges. Audited."""
+    return context.engine.update_subscriber_account(subscriber_account_id, update, actor=actor)
 
 
-def add_account(subscriber_account_id: IdentifierPath, record: AccountInput, context: Context) -> AccountView:
-    """Open a prepaid or postpaid account, in the subscriber account's currency."""
-    return context.engine.add_account(subscriber_account_id, record)
+def add_account(subscriber_account_id: IdentifierPath, record: AccountInput, context: Context, actor: Actor) -> AccountView:
+    """Open a prepaid or postpaid account, in the subscriber account's currency. Audited."""
+    return context.engine.add_account(subscriber_account_id, record, actor=actor)
 
 
 def router() -> APIRouter:

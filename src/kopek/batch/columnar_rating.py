@@ -189,6 +189,9 @@ def _contracts(uow: UnitOfWork, rows: Sequence[Mapping[str, Any]]) -> dict[str, 
     for contract_id, contract in found.items():
         if contract.parent_id is not None or len(contract.items) != 1:
             raise NotColumnar(f"contract {contract_id!r} is linked or has several items")
+    # Counters read column-wise are the stored values; the row path prices on top of what live grants hold.
+    if uow.sessions.holds_on(found):
+        raise NotColumnar("a live session's grant holds a counter of a contract")
     return found
 
 

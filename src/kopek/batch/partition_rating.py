@@ -52,7 +52,7 @@ from kopek.domain.master import Account, AccountId, Contract
 from kopek.errors import KopekError
 from kopek.money import ExactInput
 from kopek.rating.outcome import CounterKey
-from kopek.rating.rate import CounterLife, RatingState, rate_item
+from kopek.rating.rate import CounterHold, CounterLife, RatingState, rate_item
 from kopek.store.uow import UnitOfWork
 
 LOG = logging.getLogger(__name__)
@@ -291,13 +291,17 @@ class ChunkRater:
         self._parents: dict[str, Contract | None] = {}
         values: dict[CounterKey, ExactInput] = {}
         lives: dict[CounterKey, CounterLife] = {}
+        held: dict[CounterKey, CounterHold] = {}
         for contract_id, contract in self._contracts.items():
             state = load_rating_state(uow, self._catalog.catalog, contract)
             values.update(state.counters)
             lives.update(state.lives)
+            # The same for every contract that sees a counter: a batch charge holds no grant of its own.
+            held.update(state.held)
             self._parents[contract_id] = state.parent
         self._counters: Mapping[CounterKey, ExactInput] = values
         self._lives: Mapping[CounterKey, CounterLife] = lives
+        self._held: Mapping[CounterKey, CounterHold] = held
         payers = {account_id for contract in self._contracts.values() for account_id in contract.roles.values()}
         self._accounts: dict[AccountId, Account] = uow.master.lock_accounts(payers)
         self._reserved = uow.sessions.reserved(self._accounts)
@@ -316,7 +320,7 @@ class ChunkRater:
             raise access_not_found(typed)
         contract = self._contracts[contract_id]
         check_contract_chargeable(contract, typed.consumption_date)
-        state = RatingState(contract, self._counters, self._lives, self._parents[contract_id])
+        state = RatingState(contract, self._counters, self._lives, self._parents[contract_id], held=self._held)
         outcome = rate_item(catalog.catalog, state, typed)
         payers = resolve_payers(contract, outcome.charged_items)
         before = {account_id: self._accounts[account_id] for account_id in sorted(set(payers))}

@@ -2,7 +2,8 @@
 
 The checks, in this order (the first failing one answers): refill id not used
 for another request (a retry answers the first result) -> refill plan known ->
-amount within the plan's bounds -> contract exists -> contract not migrating or locked and valid now -> the plan's
+amount in no more places than the plan's currency has -> amount within the plan's
+bounds -> contract exists -> contract not migrating or locked and valid now -> the plan's
 account role assigned -> the account is prepaid, its subscriber account not closed,
 its currency the plan's -> the bonus counter declared by one of the contract's
 plans. Then one commit stores the operation, the account operation, the new
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kopek.charging.offline import MIGRATION_RETRY_AFTER_SECONDS, STORAGE_RETRY_AFTER_SECONDS, ChargingContext
 from kopek.charging.results import NotificationView
 from kopek.domain.catalog import Catalog, RefillPlan
+from kopek.domain.currencies import entered_amount
 from kopek.domain.master import Contract, ContractStatus
 from kopek.domain.refills import bonus_change, bonus_counter, credit, refill_amount
 from kopek.errors import (
@@ -80,11 +82,12 @@ class RefillResult(_Record):
     replayed: bool = False
 
 
-def refill(command: RefillCommand, context: ChargingContext) -> RefillResult:
-    """Apply one refill, all or nothing; a retry with the same refill id and request changes nothing more."""
+def refill(command: RefillCommand, context: ChargingContext, *, actor: str = "system") -> RefillResult:
+    """Apply one refill, all or nothing, audited as ``actor``'s in the same commit; a retry with the same refill id
+    and request changes nothing more (and is not audited again)."""
     try:
         with UnitOfWork(context.engine) as uow:
-            result = _refill_in(uow, command, context)
+            result = _refill_in(uow, command, context, actor)
             uow.commit()
             return result
     except sa.exc.OperationalError as error:
@@ -124,7 +127,7 @@ def _replay(uow: UnitOfWork, command: RefillCommand) -> RefillResult | None:
     return RefillResult.model_validate_json(stored_result).model_copy(update={"replayed": True})
 
 
-def _refill_in(uow: UnitOfWork, command: RefillCommand, context: ChargingContext) -> RefillResult:
+def _refill_in(uow: UnitOfWork, command: RefillCommand, context: ChargingContext, actor: str) -> RefillResult:
     replay = _replay(uow, command)
     if replay is not None:
         return replay
@@ -132,7 +135,10 @@ def _refill_in(uow: UnitOfWork, command: RefillCommand, context: ChargingContext
     plan = catalog.refill_plan(command.refill_plan)
     if plan is None:
         raise PrerequisiteMissingError(code=Code.REFILL_PLAN_UNKNOWN, message=f"unknown refill plan {command.refill_plan!r}")
-    amount = refill_amount(plan, command.amount)
+    entered = (
+        None if command.amount is None else entered_amount(command.amount, plan.currency, catalog.currency_decimals, field=("amount",))
+    )
+    amount = refill_amount(plan, entered)
     now = context.clock()
     contract = _refillable_contract(uow, command.contract_id, now)
     account_id = contract.roles.get(plan.account_role)
@@ -173,6 +179,10 @@ def _refill_in(uow: UnitOfWork, command: RefillCommand, context: ChargingContext
             "created_at": now,
             "result": result.model_dump_json(),
         }
+    )
+    audited = {"refill_id": command.refill_id, "refill_plan": plan.name, "account_id": account_id, "operation_id": operation_id}
+    uow.audit.record(
+        at=now, actor=actor, action="refill.apply", target=f"contract/{contract.id}", details=audited | {"amount": result.amount}
     )
     return result
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kopek.domain.catalog import Dec
+from kopek.domain.catalog import Dec, Quantity
+from kopek.domain.validation import Flag
 
 
 class ResultOptions(BaseModel):
@@ -19,15 +20,15 @@ class ResultOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    charging_process_info: bool = False
-    contract_info: bool = False
-    chargeable_item_info: bool = False
-    account_operations: bool = False
-    account_info: bool = False
-    charged_items: bool = True
-    notifications: bool = False
-    notifications_on_error: bool = False
-    export_chargeable_item: bool = Field(default=False, description="Also record the item for the item-file export.")
+    charging_process_info: Flag = False
+    contract_info: Flag = False
+    chargeable_item_info: Flag = False
+    account_operations: Flag = False
+    account_info: Flag = False
+    charged_items: Flag = True
+    notifications: Flag = False
+    notifications_on_error: Flag = False
+    export_chargeable_item: Flag = Field(default=False, description="Also record the item for the item-file export.")
 
 
 class _Record(BaseModel):
@@ -42,7 +43,7 @@ class ChargedItemView(_Record):
     account_id: str
     amount: Dec
     currency: str
-    quantity: Dec
+    quantity: Quantity
     quantity_unit: str | None
     output: str
 

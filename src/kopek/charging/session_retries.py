@@ -1,5 +1,6 @@
-"""Retries of session calls: an idempotency key makes start, update and stop answer a retry
-with the first result, stored with the key in the call's own commit (docs/sessions.md)."""
+"""Retries of session calls: an idempotency key makes start, update, stop, cancel and the stop
+of a multiservice session answer a retry with the first result, stored with the key in the
+call's own commit (docs/sessions.md)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,18 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from pydantic import TypeAdapter
 
 from kopek.charging.session_views import SessionResult, StartSession
 from kopek.errors import AlreadyExistsError, Code
 from kopek.store.uow import UnitOfWork
+
+Answer = TypeVar("Answer", SessionResult, list[SessionResult])
+
+_ANSWERS = TypeAdapter(list[SessionResult])
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +59,22 @@ def start_fields(command: StartSession) -> dict[str, object]:
 
 def replayed(uow: UnitOfWork, request: SessionRequest | None) -> SessionResult | None:
     """The first answer to a call made with this request's key; a different call under the key is refused."""
+    stored = _stored(uow, request)
+    if stored is None:
+        return None
+    return SessionResult.model_validate(_with_currency(uow, stored)).model_copy(update={"replayed": True})
+
+
+def replayed_all(uow: UnitOfWork, request: SessionRequest | None) -> list[SessionResult] | None:
+    """The first answers to a call answering several sessions (a multiservice stop) made with this request's key."""
+    stored = _stored(uow, request)
+    if stored is None:
+        return None
+    assert isinstance(stored, list), "a multiservice stop stores the list of its answers"
+    return [SessionResult.model_validate(_with_currency(uow, answer)).model_copy(update={"replayed": True}) for answer in stored]
+
+
+def _stored(uow: UnitOfWork, request: SessionRequest | None) -> Any:
     if request is None:
         return None
     stored = uow.sessions.request_by_key(request.key)
@@ -62,14 +85,27 @@ def replayed(uow: UnitOfWork, request: SessionRequest | None) -> SessionResult |
         raise AlreadyExistsError(
             code=Code.IDEMPOTENCY_KEY_REUSED, message=f"idempotency key {request.key!r} was already used for a different session call"
         )
-    return SessionResult.model_validate_json(result).model_copy(update={"replayed": True})
+    return json.loads(result)
 
 
-def remember(uow: UnitOfWork, request: SessionRequest | None, result: SessionResult, *, at: datetime) -> None:
-    """Store ``result`` under the request's key, in the call's unit of work."""
-    if request is not None:
-        values = {"session_id": request.session_id, "step": request.step, "request_hash": request.digest}
-        uow.sessions.insert_request({"idempotency_key": request.key, **values, "result": result.model_dump_json(), "created_at": at})
+def _with_currency(uow: UnitOfWork, answer: dict[str, Any]) -> dict[str, Any]:
+    """An answer stored before sessions kept their currency (revision 0016), given the session's."""
+    if "currency" in answer:
+        return answer
+    row = uow.sessions.get(answer["session"]["session_id"])
+    assert row is not None, "a stored answer names a session that exists"
+    currency = row["currency"]
+    reservations = [reservation | {"currency": currency} for reservation in answer["session"]["reservations"]]
+    return answer | {"currency": currency, "session": answer["session"] | {"currency": currency, "reservations": reservations}}
+
+
+def remember(uow: UnitOfWork, request: SessionRequest | None, result: SessionResult | list[SessionResult], *, at: datetime) -> None:
+    """Store ``result`` (the answers, for a multiservice stop) under the request's key, in the call's unit of work."""
+    if request is None:
+        return
+    text = _ANSWERS.dump_json(result).decode() if isinstance(result, list) else result.model_dump_json()
+    values = {"session_id": request.session_id, "step": request.step, "request_hash": request.digest}
+    uow.sessions.insert_request({"idempotency_key": request.key, **values, "result": text, "created_at": at})
 
 
 def replayed_after_conflict(engine: sa.Engine, request: SessionRequest | None) -> SessionResult | None:
@@ -80,12 +116,21 @@ def replayed_after_conflict(engine: sa.Engine, request: SessionRequest | None) -
         return replayed(uow, request)
 
 
-def answered_once(engine: sa.Engine, request: SessionRequest | None, work: Callable[[], SessionResult]) -> SessionResult:
-    """Run ``work``; when a concurrent retry with the same key committed first, answer with its result."""
+def answered_once(
+    engine: sa.Engine,
+    request: SessionRequest | None,
+    work: Callable[[], Answer],
+    replay: Callable[[UnitOfWork, SessionRequest | None], Answer | None],
+) -> Answer:
+    """Run ``work``; when a call with the same key committed first (the key's unique constraint, a last guard behind
+    the key's lock), answer with its result (``replay``)."""
     try:
         return work()
     except sa.exc.IntegrityError:
-        replay = replayed_after_conflict(engine, request)
-        if replay is None:
+        if request is None:
             raise
-        return replay
+        with UnitOfWork(engine, writes=False) as uow:
+            answer = replay(uow, request)
+        if answer is None:
+            raise
+        return answer

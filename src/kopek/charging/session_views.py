@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek.charging.results import ChargedItemView, ChargeResult, NotificationView
-from kopek.domain.catalog import Dec, ExactNumber
+from kopek.domain.catalog import Dec, ExactNumber, Quantity
 
 
 class Resolution(StrEnum):
@@ -86,6 +86,7 @@ class _View(BaseModel):
 class ReservationView(_View):
     account_id: str
     amount: Dec = Field(description="Held against the account until the session is updated, stopped, cancelled or cleaned up.")
+    currency: str = Field(description="The account's currency (ISO 4217).")
     expires_at: datetime
 
 
@@ -140,10 +141,11 @@ class SessionView(_View):
     updated_at: datetime
     expires_at: datetime
     consumption_date: datetime
-    granted_quantity: Dec = Field(description="The last grant: what the network element may use before its next update.")
-    used_quantity: Dec = Field(description="All usage charged so far.")
+    granted_quantity: Quantity = Field(description="The last grant: what the network element may use before its next update.")
+    used_quantity: Quantity = Field(description="All usage charged so far.")
     charged_amount: Dec = Field(description="All amounts charged so far.")
     reserved_amount: Dec = Field(description="The sum of the live reservations of the session.")
+    currency: str = Field(description="The currency of charged_amount and reserved_amount (ISO 4217): the plan's, fixed at the start.")
     reservations: list[ReservationView]
     impacts: SessionImpacts
     version: int
@@ -153,8 +155,9 @@ class SessionResult(_View):
     """The answer to start, update, stop, cancel or clean-up."""
 
     session: SessionView
-    granted_quantity: Dec
+    granted_quantity: Quantity
     reserved_amount: Dec
+    currency: str = Field(description="The currency of reserved_amount (ISO 4217).")
     expires_at: datetime
     grant_refusal: str | None = Field(
         default=None, description="On update: the code that explains a zero grant (prepaid_balance_cannot_cover, ...)."

@@ -44,6 +44,7 @@ from kopek.charging.session_retries import (
     remember,
     replayed,
     replayed_after_conflict,
+    replayed_all,
     session_request,
     start_fields,
 )
@@ -59,8 +60,8 @@ from kopek.charging.session_views import (
     StopSession,
     UpdateSession,
 )
-from kopek.domain.accounts import post_charges, resolve_payers, spendable, with_bounds_of, without_bounds
-from kopek.domain.catalog import Catalog, CounterScope, PropertyType
+from kopek.domain.accounts import beyond_bounds, post_charges, resolve_payers, spendable, with_bounds_of, without_bounds
+from kopek.domain.catalog import Catalog, PropertyType
 from kopek.domain.item import ChargeableItem, TypedItem, type_item
 from kopek.domain.master import Account, AccountId
 from kopek.domain.units import Dimension
@@ -73,10 +74,11 @@ from kopek.errors import (
     InvalidError,
     KopekError,
     PrerequisiteMissingError,
+    Reason,
     TemporaryIllegalStateError,
 )
 from kopek.money import ZERO, NotADecimalError, rating_context, to_decimal
-from kopek.rating.grant import Grant, added_holds, counters_after_grants
+from kopek.rating.grant import Grant, session_currency
 from kopek.rating.grant import grant as grant_for
 from kopek.rating.outcome import Notification, NotificationKind
 from kopek.rating.rate import RatingState, rate_item
@@ -140,6 +142,7 @@ def update_session(command: UpdateSession, context: ChargingContext) -> SessionR
         context.engine,
         request,
         lambda: _guarded(lambda: _one(context, command.session_id, _Step.UPDATE, used, requested, request, began=began)),
+        replayed,
     )
 
 
@@ -149,7 +152,10 @@ def stop_session(command: StopSession, context: ChargingContext) -> SessionResul
     began = _usage_date(command.consumption_date)
     request = session_request(command.idempotency_key, "stop", command.session_id, {"used": str(used)} | _date_identity(began))
     return answered_once(
-        context.engine, request, lambda: _guarded(lambda: _one(context, command.session_id, _Step.STOP, used, None, request, began=began))
+        context.engine,
+        request,
+        lambda: _guarded(lambda: _one(context, command.session_id, _Step.STOP, used, None, request, began=began)),
+        replayed,
     )
 
 
@@ -169,9 +175,12 @@ def _date_identity(began: datetime | None) -> dict[str, str]:
     return {} if began is None else {"consumption_date": began.astimezone(UTC).isoformat()}
 
 
-def cancel_session(session_id: str, context: ChargingContext) -> SessionResult:
+def cancel_session(session_id: str, context: ChargingContext, *, idempotency_key: str | None = None) -> SessionResult:
     """Release the session's reservation without charging anything, and end it."""
-    return _guarded(lambda: _one(context, session_id, _Step.CANCEL, None, None))
+    request = session_request(idempotency_key, "cancel", session_id, {})
+    return answered_once(
+        context.engine, request, lambda: _guarded(lambda: _one(context, session_id, _Step.CANCEL, None, None, request)), replayed
+    )
 
 
 def cleanup_session(session_id: str, context: ChargingContext) -> SessionResult:
@@ -179,13 +188,19 @@ def cleanup_session(session_id: str, context: ChargingContext) -> SessionResult:
     return _guarded(lambda: _one(context, session_id, _Step.CLEANUP, None, None))
 
 
-def stop_reservation(reservation_id: str, used: Mapping[str, object], context: ChargingContext) -> list[SessionResult]:
+def stop_reservation(
+    reservation_id: str, used: Mapping[str, object], context: ChargingContext, *, idempotency_key: str | None = None
+) -> list[SessionResult]:
     """End every live session of a multiservice session (one reservation id) in one commit.
 
     ``used`` gives the final usage per session id; a session it does not name is stopped with none.
     """
     usage = {session_id: _quantity(value, f"used.{session_id}") for session_id, value in used.items()}
-    return _guarded(lambda: _stop_reservation(reservation_id, usage, context))
+    identity = {"used": {session_id: str(quantity) for session_id, quantity in sorted(usage.items())}}
+    request = session_request(idempotency_key, "stop_reservation", reservation_id, identity)
+    return answered_once(
+        context.engine, request, lambda: _guarded(lambda: _stop_reservation(reservation_id, usage, context, request)), replayed_all
+    )
 
 
 def cleanup_expired(context: ChargingContext, *, limit: int = limits.SESSION_CLEANUP_BATCH_MAX) -> CleanupReport:
@@ -234,11 +249,11 @@ def _start(command: StartSession, requested: Decimal | None, context: ChargingCo
             return replay
         catalog = context.catalogs.current(uow)
         item = _reservation_item(catalog.catalog, command)
-        if uow.sessions.get(command.session_id) is not None:
-            raise _duplicate(command.session_id)
+        reservation_id = command.reservation_id or command.session_id
+        _check_new_in_own_reservation(uow, reservation_id, command)
         contract = chargeable_contract(uow, item)
         # Lock order, as in offline charging: contract, parent and shared counters, then accounts.
-        state = _held(uow, catalog.catalog, load_rating_state(uow, catalog.catalog, contract), excluding="")
+        state = load_rating_state(uow, catalog.catalog, contract)
         accounts = uow.master.lock_accounts(contract.roles.values())
         reserved = uow.sessions.reserved(accounts)
         grant = grant_for(catalog.catalog, state, item, accounts, spendable(accounts, reserved), requested=requested)
@@ -249,7 +264,7 @@ def _start(command: StartSession, requested: Decimal | None, context: ChargingCo
         uow.sessions.insert(
             {
                 "id": command.session_id,
-                "reservation_id": command.reservation_id or command.session_id,
+                "reservation_id": reservation_id,
                 "subscriber_account_id": contract.subscriber_account_id,
                 "contract_id": contract.id,
                 "service_id": command.service_id,
@@ -267,6 +282,7 @@ def _start(command: StartSession, requested: Decimal | None, context: ChargingCo
                 "granted_quantity": grant.quantity,
                 "used_quantity": ZERO,
                 "charged_amount": ZERO,
+                "currency": session_currency(catalog.catalog, contract, item),
                 "impacts": SessionImpacts(held_counters=held_impacts(grant.held)).model_dump_json(),
                 "version": 1,
             }
@@ -279,6 +295,23 @@ def _start(command: StartSession, requested: Decimal | None, context: ChargingCo
         remember(uow, request, result, at=now)
         uow.commit()
     return result
+
+
+def _check_new_in_own_reservation(uow: UnitOfWork, reservation_id: str, command: StartSession) -> None:
+    """Refuse a start whose session id exists, or that would join a multiservice session of another access: the
+    sessions of one reservation id share one access (service id and user id). Starts naming one reservation id wait
+    for each other here."""
+    uow.sessions.lock_reservation(reservation_id)
+    exists, access = uow.sessions.start_conflicts(command.session_id, reservation_id)
+    if exists:
+        raise _duplicate(command.session_id)
+    if access is not None and access != (command.service_id, command.user_id):
+        raise IllegalStateError(
+            code=Code.RESERVATION_OF_ANOTHER_ACCESS,
+            reason=Reason.NOT_AUTHORIZED,
+            message=f"reservation {reservation_id!r} belongs to the live sessions of another access; a session cannot join it",
+            details=(ErrorDetail("belongs to another access", ("reservation_id",), Code.RESERVATION_OF_ANOTHER_ACCESS),),
+        )
 
 
 def _reservation_item(catalog: Catalog, command: StartSession) -> TypedItem:
@@ -326,8 +359,15 @@ def _one(
     return result
 
 
-def _stop_reservation(reservation_id: str, usage: Mapping[str, Decimal], context: ChargingContext) -> list[SessionResult]:
+def _stop_reservation(
+    reservation_id: str, usage: Mapping[str, Decimal], context: ChargingContext, request: SessionRequest | None
+) -> list[SessionResult]:
     with UnitOfWork(context.engine) as uow:
+        replay = replayed_all(uow, request)
+        if replay is not None:
+            return replay
+        # Starts that would join the reservation wait until it ended (and then start a new one).
+        uow.sessions.lock_reservation(reservation_id)
         session_ids = uow.sessions.live_of_reservation(reservation_id)
         if not session_ids:
             raise DoesNotExistError(code=Code.NOT_FOUND, message=f"reservation {reservation_id!r} has no live session")
@@ -343,6 +383,7 @@ def _stop_reservation(reservation_id: str, usage: Mapping[str, Decimal], context
             found = uow.sessions.get(session_id)
             assert found is not None
             results.append(_advance(uow, context, found, _Step.STOP, usage.get(session_id, ZERO), None))
+        remember(uow, request, results, at=context.clock())
         uow.commit()
     return results
 
@@ -396,7 +437,7 @@ def _advance(
         )
     origin = _origin(row, began)
     impacts = SessionImpacts.model_validate_json(row["impacts"])
-    state = replace(load_rating_state(uow, catalog.catalog, contract), session_moves=session_moves(impacts))
+    state = replace(load_rating_state(uow, catalog.catalog, contract, session_id=row["id"]), session_moves=session_moves(impacts))
     accounts = uow.master.lock_accounts(contract.roles.values())
     charge: ChargeResult | None = None
     notes: list[NotificationView] = []
@@ -411,9 +452,8 @@ def _advance(
         template = _session_item(catalog.catalog, row, ZERO, used_before=used_before, origin=origin)
         resumes_at = template.consumption_date
         reserved = uow.sessions.reserved(accounts, excluding=[row["id"]])
-        held = _held(uow, catalog.catalog, state, excluding=row["id"])
         try:
-            grant = grant_for(catalog.catalog, held, template, accounts, spendable(accounts, reserved), requested=requested)
+            grant = grant_for(catalog.catalog, state, template, accounts, spendable(accounts, reserved), requested=requested)
         except KopekError as grant_error:
             # The usage just charged stays charged; only the next grant is refused (e.g. an account blocked meanwhile).
             grant = Grant(ZERO, {}, grant_error)
@@ -481,16 +521,12 @@ def _settle(
     catalog = context.catalogs.current(uow).catalog
     contract = state.contract
     outcome = rate_item(catalog, state, item)
-    if item.quantity > row["granted_quantity"]:
-        note = Notification(
-            NotificationKind.USAGE_ABOVE_GRANT,
-            f"session {row['id']!r} used {item.quantity}, above its grant of {row['granted_quantity']}; charged in full",
-            {"session_id": row["id"], "used_quantity": str(item.quantity), "granted_quantity": str(row["granted_quantity"])},
-        )
-        outcome = replace(outcome, notifications=(*outcome.notifications, note))
     payers = resolve_payers(contract, outcome.charged_items)
     posted, operations = post_charges({key: without_bounds(account) for key, account in accounts.items()}, outcome.charged_items, payers)
     after = {key: with_bounds_of(account, accounts[key]) for key, account in posted.items()}
+    beyond = beyond_bounds(after, operations)
+    if item.quantity > row["granted_quantity"] or beyond:
+        outcome = replace(outcome, notifications=(*outcome.notifications, _above_grant(row, item.quantity, beyond)))
     raw = ChargeableItem(item.item_class.name, item.consumption_date, item.service_id, item.user_id, dict(item.properties))
     charged = Charged(
         ChargeCommand(raw, _ALL_SECTIONS),
@@ -511,20 +547,18 @@ def _settle(
     return result, after, replace(state.after(outcome.counter_changes), session_moves=session_moves(impacts)), impacts
 
 
-def _held(uow: UnitOfWork, catalog: Catalog, state: RatingState, *, excluding: str) -> RatingState:
-    """The counters once the other live sessions use their grants: those of the contract (but ``excluding``) priced
-    again, on top of what sessions of other contracts hold of the counters it shares (a shared allowance, a parent's
-    bundle, or its own contract counters a linked child uses). Read under the locks of those counters' owners."""
-    contract = state.contract
-    owners = [contract.id] if state.parent is None else [contract.id, state.parent.id]
-    shared = [(key.namespace, key.name) for key in state.counters if key.scope is CounterScope.SHARED]  # all locked, so all there
-    state = replace(state, held=added_holds(uow.sessions.held_by_others(contract.id, contracts=owners, shared=shared)))
-    granted = [
-        _session_item(catalog, other, other["granted_quantity"], used_before=other["used_quantity"], origin=_origin(other, None))
-        for other in uow.sessions.live_on_contract(contract.id, excluding=excluding)
-        if other["granted_quantity"] > 0
-    ]
-    return counters_after_grants(catalog, state, granted)
+def _above_grant(row: Mapping[str, Any], used: Decimal, beyond: list[AccountId]) -> Notification:
+    """The ``usage_above_grant`` notification: the usage went beyond its grant, in quantity, or in money when its
+    charge took a balance past its floor or credit limit (``beyond``; rare: a grant is priced as its usage is)."""
+    granted = row["granted_quantity"]
+    if used > granted:
+        message = f"session {row['id']!r} used {used}, above its grant of {granted}; charged in full"
+    else:
+        message = f"session {row['id']!r} used {used} of its grant of {granted}, charged beyond what it reserved; charged in full"
+    if beyond:
+        message += f" (past the floor or credit limit of {', '.join(beyond)})"
+    data = {"session_id": row["id"], "used_quantity": str(used), "granted_quantity": str(granted), "beyond_bound": ",".join(beyond)}
+    return Notification(NotificationKind.USAGE_ABOVE_GRANT, message, data)
 
 
 def _origin(row: Mapping[str, Any], began: datetime | None) -> tuple[datetime, Decimal] | None:
@@ -580,7 +614,7 @@ def _property_value(catalog: Catalog, row: Mapping[str, Any], quantity: Decimal)
 
 def _view(uow: UnitOfWork, row: Mapping[str, Any]) -> SessionView:
     reservations = [
-        ReservationView(account_id=r["account_id"], amount=r["amount"], expires_at=r["expires_at"])
+        ReservationView(account_id=r["account_id"], amount=r["amount"], currency=r["currency"], expires_at=r["expires_at"])
         for r in uow.sessions.reservations_of(row["id"])
     ]
     with decimal.localcontext(rating_context()):
@@ -606,6 +640,7 @@ def _view(uow: UnitOfWork, row: Mapping[str, Any]) -> SessionView:
         used_quantity=row["used_quantity"],
         charged_amount=row["charged_amount"],
         reserved_amount=reserved,
+        currency=row["currency"],
         reservations=reservations,
         impacts=SessionImpacts.model_validate_json(row["impacts"]),
         version=row["version"],
@@ -623,6 +658,7 @@ def _answer(
         session=view,
         granted_quantity=view.granted_quantity,
         reserved_amount=view.reserved_amount,
+        currency=view.currency,
         expires_at=view.expires_at,
         grant_refusal=refusal,
         charge=charge,

@@ -75,7 +75,7 @@ def create(
                 low_balance_threshold=prepaid_low_balance_threshold,
             )
         with open_engine(database_url) as engine:
-            view = engine.create_subscriber_account(record)
+            view = engine.create_subscriber_account(record, actor=actor())
     output.emit(view, lambda console: render_subscriber_account(console, view))
 
 
@@ -126,7 +126,7 @@ def update(
     """Change a subscriber account's status (e.g. block it) or name."""
     output = Output(json_output)
     with reporting(output), open_engine(database_url) as engine:
-        view = engine.update_subscriber_account(subscriber_account_id, SubscriberAccountUpdate(status=status, name=name))
+        view = engine.update_subscriber_account(subscriber_account_id, SubscriberAccountUpdate(status=status, name=name), actor=actor())
     output.emit(view, lambda console: render_subscriber_account(console, view))
 
 

@@ -45,13 +45,27 @@ def list_keys(database_url: DatabaseUrl = None, json_output: Json = False) -> No
     output.emit({"api_keys": keys}, lambda console: console.print(_table(keys)))
 
 
+LAST_KEY_WARNING = (
+    "warning: no active API key is left. A server started on a loopback address or with --no-auth now answers "
+    "anyone who reaches it; one started with keys on another address refuses every request until a key is created."
+)
+
+
 @app.command("revoke")
-def revoke(name: KeyName, database_url: DatabaseUrl = None, json_output: Json = False) -> None:
-    """Revoke an API key: requests with it are refused from now on."""
+def revoke(
+    name: KeyName,
+    force: Annotated[bool, typer.Option("--force", help="Revoke even the last active key (see docs/security.md).")] = False,
+    database_url: DatabaseUrl = None,
+    json_output: Json = False,
+) -> None:
+    """Revoke an API key: requests with it are refused from now on. The last active key needs --force."""
     output = Output(json_output)
     with reporting(output), open_engine(database_url) as engine:
-        engine.revoke_api_key(name, actor=actor())
-    output.emit({"revoked": name}, lambda console: console.print(f"API key {name} revoked."))
+        engine.revoke_api_key(name, actor=actor(), force=force)
+        none_left = not engine.authenticate(None).keys_in_use
+    if none_left:
+        Output.console(stderr=True).print(LAST_KEY_WARNING, style="bold yellow", markup=False)
+    output.emit({"revoked": name, "active_keys_left": not none_left}, lambda console: console.print(f"API key {name} revoked."))
 
 
 def _table(keys: list[ApiKeyView]) -> Table:

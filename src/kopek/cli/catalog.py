@@ -39,11 +39,12 @@ def load(file: InputFile, database_url: DatabaseUrl = None, json_output: Json = 
     output = Output(json_output)
     source = str(file)
     with reporting(output, source=source), open_engine(database_url) as engine:
-        version = engine.load_catalog(file, actor=actor())
-        catalog = engine.catalog().catalog
+        loaded = engine.load_catalog_version(file, actor=actor())
+    catalog, version = loaded.catalog, loaded.version
+    said = f"Loaded {source} as catalog version {version}" if loaded.created else f"Unchanged: version {version} already is {source}"
     output.emit(
-        {"version": version, "source": source, **_names(catalog)},
-        lambda console: console.print(_done(f"Loaded {source} as catalog version {version}: {_summary(catalog)}")),
+        {"version": version, "created": loaded.created, "source": source, **_names(catalog)},
+        lambda console: console.print(_done(f"{said}: {_summary(catalog)}")),
     )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from kopek.admin.master_data import AccessInput, ContractInput, ContractUpdate
-from kopek.cli.options import DatabaseUrl, Json, key_values, open_engine, read_model
+from kopek.cli.options import DatabaseUrl, Json, actor, key_values, open_engine, read_model
 from kopek.cli.output import Output, reporting
 from kopek.cli.views import render_accesses, render_contract
 from kopek.domain.master import ContractStatus
@@ -90,7 +90,7 @@ def create(
                 document["status"] = status
             record = ContractInput.model_validate(document)
         with open_engine(database_url) as engine:
-            view = engine.create_contract(record)
+            view = engine.create_contract(record, actor=actor())
     output.emit(view, lambda console: render_contract(console, view))
 
 
@@ -136,7 +136,7 @@ def update(
                 document["roles"] = key_values(role, option="--role")
             change = ContractUpdate.model_validate(document)
         with open_engine(database_url) as engine:
-            view = engine.update_contract(contract_id, change)
+            view = engine.update_contract(contract_id, change, actor=actor())
     output.emit(view, lambda console: render_contract(console, view))
 
 
@@ -168,7 +168,7 @@ def create_access(
                 }
             )
         with open_engine(database_url) as engine:
-            view = engine.create_access(record)
+            view = engine.create_access(record, actor=actor())
     output.emit(view, lambda console: render_accesses(console, [view]))
 
 

@@ -27,10 +27,13 @@ from kopek.cli.options import Json, shown_url
 from kopek.cli.output import Output, cell, reporting, table
 from kopek.domain.item import ChargeableItem
 from kopek.engine import Engine
-from kopek.errors import AlreadyExistsError, Code, IllegalSystemStateError, KopekError, PrerequisiteMissingError
+from kopek.errors import AlreadyExistsError, Code, IllegalSystemStateError, KopekError
 from kopek.money import to_text
+from kopek.store.database import create_database_engine
+from kopek.store.schema import metadata
 
 DEMO_DATABASE_URL: Final = "sqlite:///kopek-demo.db"
+ALEMBIC_VERSION_TABLE: Final = "alembic_version"
 SUBSCRIBERS_MAX: Final = 100_000
 ITEMS_MAX: Final = 1_000_000
 
@@ -53,11 +56,15 @@ def demo(
         str | None,
         typer.Option(
             "--database-url",
-            help=f"Where to build the demo. Default: {DEMO_DATABASE_URL} in the working folder. A SQLite file is replaced; "
-            "another database must be empty. KOPEK_DATABASE_URL is not read, so the demo never touches your database.",
+            help=f"Where to build the demo. Default: {DEMO_DATABASE_URL} in the working folder. The database must be empty "
+            "unless --reset is given. KOPEK_DATABASE_URL is not read, so the demo never touches your database.",
             show_default=False,
         ),
     ] = None,
+    reset: Annotated[
+        bool,
+        typer.Option("--reset", help="Delete what kopek holds in the database first (a previous demo's data); nothing else."),
+    ] = False,
     subscribers: Annotated[int, typer.Option("--subscribers", help="How many subscribers to create.", min=1, max=SUBSCRIBERS_MAX)] = 1000,
     items: Annotated[int, typer.Option("--items", help="How many chargeable items to charge.", min=0, max=ITEMS_MAX)] = 10000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic world; the same seed gives the same world.")] = 7,
@@ -67,40 +74,59 @@ def demo(
 
     Loads examples/catalog.yaml, creates the subscribers (about 70% prepaid, 30%
     postpaid, a few blocked, closed or with an ended contract) and charges the
-    items (calls by zone, SMS, data sessions, a few from unknown numbers).
+    items (calls by zone, SMS, data sessions, a few from unknown numbers). A database
+    that holds data is refused unless --reset is given.
     """
     output = Output(json_output)
     url = database_url or DEMO_DATABASE_URL
     with reporting(output):
         started = time.perf_counter()
-        _replace_sqlite_file(url)
+        _empty_or_reset(url, reset=reset)
         world = build_world(subscribers=subscribers, items=items, seed=seed)
         with Engine(url) as engine:
-            _require_empty(engine, url)
             engine.load_catalog(examples_folder() / "catalog.yaml", actor="demo")
-            engine.load_master_data(world.master_data)
+            engine.load_master_data(world.master_data, actor="demo")
             tally = charge_all(engine, world.items, console=Output.console(stderr=True))
             summary = _summarize(engine, world, tally, url=url, seed=seed)
         summary.wall_seconds = time.perf_counter() - started
     output.emit(summary.data(), lambda console: render_summary(console, summary))
 
 
-def _replace_sqlite_file(url: str) -> None:
-    parsed = sa.make_url(url)
-    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
-        return
-    database = Path(parsed.database)
-    for path in (database, *(database.with_name(database.name + suffix) for suffix in ("-wal", "-shm", "-journal"))):
-        path.unlink(missing_ok=True)
+def _empty_or_reset(url: str, *, reset: bool) -> None:
+    """Make sure the demo starts on an empty database, deleting nothing unless ``reset`` asks for it.
 
-
-def _require_empty(engine: Engine, url: str) -> None:
+    A database holding kopek's data is refused, or with ``reset`` emptied in place (kopek's tables
+    dropped, so a server using the same SQLite file sees the new demo, not a deleted copy). Tables
+    that are not kopek's are never touched: such a database is refused either way.
+    """
+    database = create_database_engine(url)
     try:
-        engine.catalog()
-    except PrerequisiteMissingError:
-        return  # No catalog: a new database.
-    raise AlreadyExistsError(
-        code=Code.ALREADY_EXISTS, message=f"the demo needs an empty database, and {shown_url(url)} already holds a catalog"
+        tables = set(sa.inspect(database).get_table_names())
+        owned = {table.name for table in metadata.sorted_tables} | {ALEMBIC_VERSION_TABLE}
+        foreign = sorted(tables - owned)
+        # The schema's revision is bookkeeping, not data: a migrated, empty database is empty.
+        holding = sorted(table for table in tables & owned - {ALEMBIC_VERSION_TABLE} if _holds_rows(database, table))
+        if foreign or (holding and not reset):
+            raise AlreadyExistsError(code=Code.ALREADY_EXISTS, message=_not_empty(url, foreign, holding))
+        if reset and tables & owned:
+            metadata.drop_all(database)
+            with database.begin() as connection:
+                connection.execute(sa.text(f"DROP TABLE IF EXISTS {ALEMBIC_VERSION_TABLE}"))
+    finally:
+        database.dispose()
+
+
+def _holds_rows(database: sa.Engine, table: str) -> bool:
+    with database.connect() as connection:
+        return connection.execute(sa.select(sa.literal(1)).select_from(sa.table(table)).limit(1)).first() is not None
+
+
+def _not_empty(url: str, foreign: list[str], holding: list[str]) -> str:
+    if foreign:
+        return f"the demo needs an empty database, and {shown_url(url)} holds tables that are not kopek's ({', '.join(foreign[:5])})"
+    return (
+        f"the demo needs an empty database, and {shown_url(url)} holds kopek data ({', '.join(holding[:5])}); "
+        "pass --reset to delete it, or name another database with --database-url"
     )
 
 

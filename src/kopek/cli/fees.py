@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from kopek.charging.fees import ActivationView, ContractOutcome, FeeRunReport
-from kopek.cli.options import DatabaseUrl, Json, open_engine
+from kopek.cli.options import DatabaseUrl, Json, actor, open_engine
 from kopek.cli.output import Output, cell, reporting, table
 from kopek.errors import Code, ErrorDetail, InvalidError
 
@@ -34,7 +34,7 @@ def run(
     output = Output(json_output)
     with reporting(output), open_engine(database_url) as engine:
         moment = _instant(until, option="--until") if until is not None else engine.now()
-        report = engine.run_fees(moment, notifications=notifications)
+        report = engine.run_fees(moment, notifications=notifications, actor=actor())
     output.emit(report, lambda console: _render_run(console, report))
     if report.failed:
         raise typer.Exit(1)

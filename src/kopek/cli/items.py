@@ -11,7 +11,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from kopek import limits
-from kopek.cli.options import DatabaseUrl, Json, open_engine
+from kopek.cli.options import DatabaseUrl, Json, actor, open_engine
 from kopek.cli.output import Output, cell, reporting, table
 from kopek.export.layout import ItemFileFormat, ItemFileKind
 from kopek.export.views import ExportReport, ItemFileView
@@ -46,7 +46,12 @@ def export(
             shown.update(task, description=f"Exporting item files: {view.path} ({view.row_count} rows) written")
 
         report = engine.export_item_files(
-            directory, kinds=(kind,) if kind is not None else None, file_format=file_format, rows_per_file=rows_per_file, progress=written
+            directory,
+            kinds=(kind,) if kind is not None else None,
+            file_format=file_format,
+            rows_per_file=rows_per_file,
+            progress=written,
+            actor=actor(),
         )
     output.emit(report, lambda console: _render_report(console, report))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from kopek.admin.master_data import MasterDataDocument
-from kopek.cli.options import DatabaseUrl, InputFile, Json, open_engine, read_model
+from kopek.cli.options import DatabaseUrl, InputFile, Json, actor, open_engine, read_model
 from kopek.cli.output import Output, reporting
 
 app = typer.Typer(help="Load master data in bulk.", no_args_is_help=True)
@@ -23,7 +23,7 @@ def load(file: InputFile, database_url: DatabaseUrl = None, json_output: Json = 
     with reporting(output, source=source):
         document = read_model(file, MasterDataDocument, what="the master data file")
         with open_engine(database_url) as engine:
-            counts = engine.load_master_data(document)
+            counts = engine.load_master_data(document, actor=actor())
     output.emit(
         {"source": source, **counts},
         lambda console: console.print(

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from kopek.charging.refills import RefillCommand, RefillResult
-from kopek.cli.options import DatabaseUrl, Json, open_engine
+from kopek.cli.options import DatabaseUrl, Json, actor, open_engine
 from kopek.cli.output import Output, reporting
 from kopek.errors import Code, ErrorDetail, InvalidError
 from kopek.money import NotADecimalError, to_decimal
@@ -30,7 +30,7 @@ def refill(
     """Refill a prepaid balance; a refused refill changes nothing and exits 1 with the error on stderr."""
     output = Output(json_output)
     with reporting(output), open_engine(database_url) as engine:
-        result = engine.refill(RefillCommand(refill_id, contract_id, refill_plan, _amount(amount)))
+        result = engine.refill(RefillCommand(refill_id, contract_id, refill_plan, _amount(amount)), actor=actor())
     output.emit(result, lambda console: _render(console, result))
 
 

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from kopek.charging.session_views import CleanupReport, Resolution, SessionResult, SessionView, StartSession, StopSession, UpdateSession
-from kopek.cli.options import DatabaseUrl, Json, key_values, open_engine
+from kopek.cli.options import DatabaseUrl, Json, actor, key_values, open_engine
 from kopek.cli.output import Output, cell, reporting, table
 from kopek.errors import Code, ErrorDetail, InvalidError
 from kopek.limits import LIST_PAGE_SIZE_MAX
@@ -122,11 +122,13 @@ def stop(
 
 
 @app.command("cancel")
-def cancel(session_id: SessionId, database_url: DatabaseUrl = None, json_output: Json = False) -> None:
+def cancel(
+    session_id: SessionId, idempotency_key: IdempotencyKey = None, database_url: DatabaseUrl = None, json_output: Json = False
+) -> None:
     """Release the reservation without charging; end the session."""
     output = Output(json_output)
     with reporting(output), open_engine(database_url) as engine:
-        result = engine.cancel_session(session_id)
+        result = engine.cancel_session(session_id, idempotency_key=idempotency_key)
     output.emit(result, lambda console: render_result(console, "Cancelled", result))
 
 
@@ -169,7 +171,7 @@ def cleanup(
             result = engine.cleanup_session(session_id)
             report = CleanupReport(resolved=[result.session.session_id])
         else:
-            report = engine.cleanup_expired_sessions()
+            report = engine.cleanup_expired_sessions(actor=actor())
     output.emit(
         report,
         lambda console: console.print(f"Cleaned up {len(report.resolved)} session(s): {', '.join(report.resolved) or '-'}", markup=False),
@@ -180,7 +182,7 @@ def render_result(console: Console, verb: str, result: SessionResult) -> None:
     session = result.session
     console.print(
         f"{verb} session {session.session_id} ({session.status.value}): granted {result.granted_quantity}, "
-        f"reserved {result.reserved_amount}, expires {result.expires_at.isoformat()}",
+        f"reserved {result.reserved_amount} {result.currency}, expires {result.expires_at.isoformat()}",
         style="bold",
         markup=False,
     )
@@ -194,7 +196,8 @@ def render_result(console: Console, verb: str, result: SessionResult) -> None:
 def render_session(console: Console, view: SessionView) -> None:
     console.print(
         f"Session {view.session_id} of {view.subscriber_account_id} / {view.contract_id} ({view.status.value}): "
-        f"used {view.used_quantity}, charged {view.charged_amount}, granted {view.granted_quantity}, reserved {view.reserved_amount}",
+        f"used {view.used_quantity}, charged {view.charged_amount} {view.currency}, granted {view.granted_quantity}, "
+        f"reserved {view.reserved_amount} {view.currency}",
         markup=False,
     )
     if view.impacts.charged_items:
@@ -212,7 +215,7 @@ def render_session(console: Console, view: SessionView) -> None:
 
 
 def render_sessions(console: Console, views: list[SessionView]) -> None:
-    shown = table("Live sessions", "session", "reservation", "contract", "item class", ">granted", ">reserved", "expires")
+    shown = table("Live sessions", "session", "reservation", "contract", "item class", ">granted", ">reserved", "currency", "expires")
     for view in views:
         shown.add_row(
             cell(view.session_id),
@@ -221,6 +224,7 @@ def render_sessions(console: Console, views: list[SessionView]) -> None:
             cell(view.item_class),
             cell(view.granted_quantity),
             cell(view.reserved_amount),
+            cell(view.currency),
             cell(view.expires_at.isoformat()),
         )
     console.print(shown)

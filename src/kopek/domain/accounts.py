@@ -154,6 +154,22 @@ def without_bounds(account: Account) -> Account:
     return replace(account, floor=Decimal("-Infinity"), credit_limit=None)
 
 
+def beyond_bounds(accounts: Mapping[AccountId, Account], operations: Sequence[AccountOperation]) -> list[AccountId]:
+    """The accounts that ``operations`` moved and that ended past their bound: a prepaid balance below its floor, a
+    postpaid balance above its credit limit; ``accounts`` are the accounts after the operations, with their bounds."""
+    moved = sorted({operation.account_id for operation in operations})
+    beyond = []
+    for account_id in moved:
+        account = accounts[account_id]
+        if account.kind is AccountKind.PREPAID:
+            past = account.balance < account.floor
+        else:
+            past = account.credit_limit is not None and account.balance > account.credit_limit
+        if past:
+            beyond.append(account_id)
+    return beyond
+
+
 def with_bounds_of(after: Account, original: Account) -> Account:
     """``after`` (a posting result) with the real floor and credit limit of ``original``."""
     return replace(after, floor=original.floor, credit_limit=original.credit_limit)

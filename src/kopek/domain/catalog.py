@@ -32,7 +32,7 @@ from pydantic import (
 from kopek import limits
 from kopek.domain.periods import Cycle, Period
 from kopek.domain.units import Unit
-from kopek.money import Exact, NotADecimalError, RoundingMode, exact_text, parse_exact, to_decimal, to_text
+from kopek.money import Exact, NotADecimalError, RoundingMode, exact_text, parse_exact, quantity_text, to_decimal, to_text
 
 
 def _parse_decimal(value: object) -> Decimal:
@@ -69,6 +69,14 @@ ExactNumber = Annotated[
 """An exact number, such as a counter value: a decimal, or ``n/d`` when it has no finite decimal expansion (a third
 of a minute is ``1/3``); written as a string or an integer, never a binary float. JSON carries its canonical text
 (:func:`kopek.money.exact_text`)."""
+
+Quantity = Annotated[
+    Decimal,
+    BeforeValidator(_parse_decimal),
+    PlainSerializer(quantity_text, return_type=str, when_used="json"),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}, {"type": "integer"}]}),
+]
+"""An exact quantity: read like :data:`Dec`, written in canonical text (no trailing zeros, see :func:`kopek.money.quantity_text`)."""
 
 NonNegativeDec = Annotated[Dec, Field(ge=0)]
 PositiveDec = Annotated[Dec, Field(gt=0)]
@@ -626,16 +634,30 @@ class RefillPlan(Frozen):
         return self
 
 
+class CurrencyScale(Frozen):
+    """The decimal places amounts entered in a currency may have, instead of its ISO 4217 minor unit
+    (an operator keeping sub-cent balances, or a currency ISO 4217 does not list); see :mod:`kopek.domain.currencies`."""
+
+    code: str = Field(pattern=r"^[A-Z]{3}$")
+    decimals: int = Field(ge=0, le=limits.CURRENCY_DECIMALS_MAX)
+
+
 _Derived = TypeVar("_Derived")
 
 
 class Catalog(Frozen):
-    """Everything kopek needs to price: item classes, charge plans, refill plans and calendars."""
+    """Everything kopek needs to price: item classes, charge plans, refill plans, calendars and currency scales."""
 
     item_classes: tuple[ItemClass, ...] = ()
     charge_plans: tuple[ChargePlan, ...] = ()
     calendars: tuple[Calendar, ...] = ()
     refill_plans: tuple[RefillPlan, ...] = ()
+    currencies: tuple[CurrencyScale, ...] = ()
+
+    @property
+    def currency_decimals(self) -> dict[str, int]:
+        """The scales this catalog declares, by currency code (the others are ISO 4217's)."""
+        return {scale.code: scale.decimals for scale in self.currencies}
 
     def refill_plan(self, name: str) -> RefillPlan | None:
         return next((record for record in self.refill_plans if record.name == name), None)

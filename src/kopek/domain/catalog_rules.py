@@ -89,6 +89,8 @@ def _check_names(catalog: Catalog) -> Iterator[ErrorDetail]:
     for kind, records in kinds:
         for name in sorted(_duplicates([record.name for record in records])):
             yield ErrorDetail(f"{name!r} is defined more than once", (kind,))
+    for code in sorted(_duplicates([scale.code for scale in catalog.currencies])):
+        yield ErrorDetail(f"currency {code!r} is declared more than once", ("currencies",))
     # Versions of one plan share its name and differ by the day they take effect.
     versions = [f"{plan.name}@{plan.effective_from}" for plan in catalog.charge_plans]
     for name in sorted(_duplicates(versions)):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic
 
 from kopek.errors import Code, ErrorDetail, InvalidError
+
+Flag = Annotated[bool, pydantic.Strict()]
+"""A yes-or-no field of a request: only ``true`` or ``false`` (JSON booleans); ``0``, ``1`` or ``"yes"`` are refused."""
 
 _NODE_TAGS = frozenset({"flat", "connect_fee", "sum", "rate", "tiers", "switch", "prefix", "range", "allowance", "no_access"})
 

@@ -15,7 +15,8 @@ account operation and no charged item.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -26,7 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from kopek import limits
 from kopek.admin.catalog import CatalogCache
 from kopek.clock import Clock
-from kopek.errors import Category, Code, IllegalSystemStateError, InvalidError, KopekError, Reason
+from kopek.errors import Category, Code, ErrorDetail, IllegalSystemStateError, InvalidError, KopekError, Reason
 from kopek.migration.reading import Parsed, batches, parse_line
 from kopek.migration.state import ContractState, CounterState, SharedCounterState
 from kopek.migration.validation import ContractFacts, DeclaredCounters, check_contract_state
@@ -113,8 +114,11 @@ def restore(lines: Iterable[str], mode: RestoreMode, context: RestoreContext, *,
     """Restore the states in ``lines`` (JSON, one per line; blank lines skipped); see the module docstring.
 
     The audit log records who restored, when, in which mode and the counts, committed
-    or not (an ALL_OR_NOTHING batch that was refused is audited too).
+    or not (an ALL_OR_NOTHING batch that was refused is audited too). Input without any
+    state (empty, or blank lines only) is refused as ``contract_state_invalid``: it is
+    surely not what was meant, and restoring nothing must not look like a success.
     """
+    lines = _holding_a_state(lines)
     run = _Run(now=context.clock())
     if mode is RestoreMode.ALL_OR_NOTHING:
         with UnitOfWork(context.database) as uow:
@@ -142,6 +146,21 @@ def restore(lines: Iterable[str], mode: RestoreMode, context: RestoreContext, *,
         uow.catalogs.audit(at=run.now, actor=actor, action="contract_states.restore", target="contract_states", details=details)
         uow.commit()
     return report
+
+
+def _holding_a_state(lines: Iterable[str]) -> Iterator[str]:
+    """``lines`` again, once a line that is not blank was found among them."""
+    remaining = iter(lines)
+    blank: list[str] = []
+    for line in remaining:
+        if line.strip():
+            return itertools.chain(blank, [line], remaining)
+        blank.append(line)
+    raise InvalidError(
+        code=Code.CONTRACT_STATE_INVALID,
+        message="the restore holds no contract state: send one JSON contract state per line",
+        details=(ErrorDetail("no contract state", ("body",), Code.CONTRACT_STATE_INVALID),),
+    )
 
 
 def _report(mode: RestoreMode, tally: _Tally) -> RestoreReport:

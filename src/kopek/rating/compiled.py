@@ -390,7 +390,8 @@ class _Run:
     def _current(self, counter: BoundCounter) -> tuple[Exact, CounterLife, bool, ExactInput | None]:
         """The counter's value when the item starts using it, its period, whether that period is not the stored
         one (a change to store even if the value stays), and the stored value when it is the value: its stored value
-        unless it lapsed or its reset period ended, plus what other contracts' live grants hold of it in that period.
+        unless it lapsed or its reset period ended, plus what the live grants hold of it in that period (of every
+        session but the one being rated: see :attr:`RatingState.held`).
 
         Resets are lazy: a value is reset by the first item of a new period, at that item's consumption
         date. An item dated before the stored value's period (a late CDR) is counted in the stored period:
@@ -436,14 +437,19 @@ class _Run:
 
     def changes(self) -> tuple[tuple[CounterChange, ...], list[Notification]]:
         """The counters the item changed (or moved to a new period), in key order, and the thresholds they crossed."""
-        seen = self.seen
-        stored, lives = self.state.counters, self.state.lives
+        seen, state = self.seen, self.state
+        stored, lives = state.counters, state.lives
         changes: list[CounterChange] = []
         crossings: list[Notification] = []
         for key in sorted(seen) if len(seen) > 1 else seen:
             after, before, life, counter, kept = seen[key]
             if after == before and (key not in stored or life is lives.get(key, NO_LIFE) or life == lives.get(key, NO_LIFE)):
                 continue
+            if state.held:
+                # Read with the grants' holds on top; what is stored, and what crosses thresholds, is the value without.
+                held = state.held_in(key, life.period_start)
+                if held:
+                    before, after = before - held * counter.factor, after - held * counter.factor
             before_in_unit = exact(kept) if kept is not None else counter.in_unit(before)
             changes.append(CounterChange(key, counter.unit, before_in_unit, counter.in_unit(after), life.period_start, life.expires_at))
             if counter.thresholds:

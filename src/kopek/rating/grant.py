@@ -73,15 +73,14 @@ def _per_payer(contract: Contract, outcome: RatingOutcome) -> dict[AccountId, De
     return totals
 
 
-def counters_after_grants(catalog: Catalog, state: RatingState, granted: Iterable[TypedItem]) -> RatingState:
-    """The counters as they will be once the usage ``granted`` to other live sessions is charged.
-
-    A grant holds the allowance it was priced with: the next session is priced on what is
-    left, so two sessions never both count on the same free units.
-    """
-    for item in granted:
-        state = state.after(rate_item(catalog, state, item).counter_changes)
-    return state
+def session_currency(catalog: Catalog, contract: Contract, item: TypedItem) -> str:
+    """The currency of a session's amounts: the currency of the first plan of ``contract`` (in contract order, in effect
+    at the item's date) that prices the item's class, or failing that, of its first plan."""
+    plans = [plan for contract_item in contract.items if (plan := catalog.charge_plan(contract_item.charge_plan, item.consumption_date))]
+    pricing = [plan for plan in plans if any(charge.item_class == item.item_class.name for charge in plan.charges)]
+    chosen = (pricing or plans)[0] if plans else None
+    assert chosen is not None, "a session's contract has a plan in effect (rating refused it otherwise)"
+    return chosen.currency
 
 
 def added_holds(holds: Iterable[tuple[CounterKey, ExactInput, datetime | None]]) -> dict[CounterKey, CounterHold]:

@@ -30,8 +30,8 @@ NO_LIFE: Final = CounterLife()
 
 @dataclass(frozen=True, slots=True)
 class CounterHold:
-    """How far the live grants of sessions on other contracts move a counter this contract also sees (a shared
-    allowance, a parent's bundle), in the reset period they were priced in. Rating adds it only in that period."""
+    """How far the live grants of sessions move a counter this contract sees (its own, a shared allowance, a parent's
+    bundle), in the reset period they were priced in. Rating adds it only in that period."""
 
     delta: ExactInput
     period_start: datetime | None = None
@@ -70,8 +70,9 @@ class RatingState:
     session_moves: Mapping[CounterKey, ExactInput] = NOTHING
     """How much the session being rated has already moved its transient counters (empty outside a session)."""
     held: Mapping[CounterKey, CounterHold] = NOTHING
-    """What live grants of sessions on other contracts hold of the counters (only when pricing a grant): an overlay
-    on ``counters``, which keep the stored values."""
+    """What the live grants of sessions hold of the counters (all but the grant of the session being rated): an
+    overlay on ``counters``, which keep the stored values. Rating prices on top of it, so no item uses the free units
+    a grant was priced with; the counter changes it gives are of the stored values."""
 
     def __init__(
         self,
@@ -94,7 +95,7 @@ class RatingState:
         """This state once ``changes`` are stored (transient counters excepted: they are never stored;
         a session keeps their moves in its impacts and passes them back as ``session_moves``)."""
         stored = [change for change in changes if change.key.scope is not CounterScope.TRANSIENT]
-        counters = {**self.counters, **{change.key: change.after - self.held_in(change.key, change.period_start) for change in stored}}
+        counters = {**self.counters, **{change.key: change.after for change in stored}}
         lives = {**self.lives, **{change.key: CounterLife(change.period_start, change.expires_at) for change in stored}}
         return RatingState(self.contract, counters, lives, self.parent, self.session_moves, self.held)
 

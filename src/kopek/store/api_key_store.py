@@ -30,6 +30,11 @@ class ApiKeyStore:
         query = sa.select(api_keys.c.id).where(api_keys.c.revoked_at.is_(None)).limit(1)
         return self._connection.execute(query).first() is not None
 
+    def active_names(self, *, lock: bool = False) -> list[str]:
+        """The names of the active keys; ``lock`` holds their rows (PostgreSQL), so two revocations cannot both leave none."""
+        query = sa.select(api_keys.c.name).where(api_keys.c.revoked_at.is_(None)).order_by(api_keys.c.name)
+        return list(self._connection.execute(query.with_for_update() if lock else query).scalars())
+
     def listing(self) -> list[dict[str, Any]]:
         return [dict(row) for row in self._connection.execute(sa.select(api_keys).order_by(api_keys.c.name)).mappings()]
 

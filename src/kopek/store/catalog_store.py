@@ -1,14 +1,16 @@
-"""Stored catalogs (each load is a new version) and the audit log of administrative operations."""
+"""Stored catalogs (each load of a changed catalog is a new version), and what the contracts use of them."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from kopek.store.schema import audit_log, catalogs
+from kopek.store.audit_store import AuditStore
+from kopek.store.schema import activation_counters, catalogs, charging_sessions, contract_items, counters
+
+LIVE_SESSION = "active"
 
 
 class CatalogStore:
@@ -28,11 +30,45 @@ class CatalogStore:
         assert isinstance(version, int)
         return version
 
-    def audit(self, *, at: datetime, actor: str, action: str, target: str, details: dict[str, Any]) -> None:
-        self._connection.execute(
-            sa.insert(audit_log).values(at=at, actor=actor, action=action, target=target, details=json.dumps(details, sort_keys=True))
+    # ---- what the contracts use of a catalog (a new version must keep it) ----------------------
+
+    def charge_plans_in_use(self) -> set[str]:
+        """The charge plans some contract item activates."""
+        return set(self._connection.execute(sa.select(contract_items.c.charge_plan).distinct()).scalars())
+
+    def contracts_using_plan(self, plan: str, *, limit: int) -> list[str]:
+        query = sa.select(contract_items.c.contract_id).where(contract_items.c.charge_plan == plan).distinct()
+        return list(self._connection.execute(query.order_by(contract_items.c.contract_id).limit(limit)).scalars())
+
+    def counters_in_use(self) -> set[str]:
+        """The names of the counters some contract holds a value of (contract, contract item and activation scopes)."""
+        held = sa.union(sa.select(counters.c.name), sa.select(activation_counters.c.name))
+        return set(self._connection.execute(sa.select(held.subquery().c.name)).scalars())
+
+    def contracts_holding_counter(self, name: str, *, limit: int) -> list[str]:
+        held = sa.union(
+            sa.select(counters.c.contract_id).where(counters.c.name == name),
+            sa.select(activation_counters.c.contract_id).where(activation_counters.c.name == name),
+        ).subquery()
+        return list(self._connection.execute(sa.select(held.c.contract_id).order_by(held.c.contract_id).limit(limit)).scalars())
+
+    def item_classes_of_live_sessions(self) -> set[str]:
+        query = sa.select(charging_sessions.c.item_class).where(charging_sessions.c.status == LIVE_SESSION).distinct()
+        return set(self._connection.execute(query).scalars())
+
+    def contracts_with_live_sessions_of(self, item_class: str, *, limit: int) -> list[str]:
+        query = (
+            sa.select(charging_sessions.c.contract_id)
+            .where(charging_sessions.c.status == LIVE_SESSION, charging_sessions.c.item_class == item_class)
+            .distinct()
+            .order_by(charging_sessions.c.contract_id)
+            .limit(limit)
         )
+        return list(self._connection.execute(query).scalars())
+
+    def audit(self, *, at: datetime, actor: str, action: str, target: str, details: dict[str, Any]) -> None:
+        """A succeeded operation, in the audit log (kept for the callers that wrote it here first; see AuditStore)."""
+        AuditStore(self._connection).record(at=at, actor=actor, action=action, target=target, details=details)
 
     def audit_entries(self, limit: int) -> list[dict[str, Any]]:
-        rows = self._connection.execute(sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)).mappings()
-        return [dict(row) | {"details": json.loads(row["details"])} for row in rows]
+        return AuditStore(self._connection).newest(limit)

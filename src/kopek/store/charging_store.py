@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kopek.store.bulk import insert_many
+from kopek.store.key_locks import KeySpace, serialise_key
 from kopek.store.schema import charged_items, charging_operations, exported_items, notifications
 
 KEYS_PER_QUERY = 5_000
@@ -22,7 +23,12 @@ class ChargingStore:
         self._connection = connection
 
     def operation_by_key(self, idempotency_key: str) -> tuple[str, str] | None:
-        """The request hash and stored result of the operation with this key, if any."""
+        """The request hash and stored result of the operation with this key, if any.
+
+        Calls with one key wait here for each other (:mod:`kopek.store.key_locks`), so the look-up
+        sees the result of a call with the key that committed while this one waited.
+        """
+        serialise_key(self._connection, KeySpace.CHARGING, idempotency_key)
         row = self._connection.execute(
             sa.select(charging_operations.c.request_hash, charging_operations.c.result).where(
                 charging_operations.c.idempotency_key == idempotency_key

@@ -50,6 +50,8 @@ audit_log = sa.Table(
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("target", sa.String(256), nullable=False),
     sa.Column("details", sa.Text, nullable=False),
+    # succeeded, or refused (the error code is in details): refused attempts are audited too.
+    sa.Column("outcome", sa.String(16), nullable=False, server_default="succeeded"),
 )
 
 subscriber_accounts = sa.Table(
@@ -279,6 +281,8 @@ charging_sessions = sa.Table(
     sa.Column("granted_quantity", ExactDecimal, nullable=False),
     sa.Column("used_quantity", ExactDecimal, nullable=False),
     sa.Column("charged_amount", ExactDecimal, nullable=False),
+    # The currency of the session's amounts: its charges' plan currency, fixed at its start.
+    sa.Column("currency", sa.String(3), nullable=False, server_default=""),
     sa.Column("impacts", sa.Text, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     # Where the next reported usage begins when its report gives no date (none: the start moved on by the time used).
@@ -295,14 +299,16 @@ reservations = sa.Table(
 )
 
 session_counter_holds = sa.Table(
-    # What a live session's grant holds of counters other contracts see too (scope ``shared``: ``contract_id`` "";
-    # scope ``contract``: ``namespace`` ""), so that their grants are priced on what is left.
+    # What a live session's grant holds of the stored counters (scope ``shared``: ``contract_id`` "", ``item_id`` "";
+    # scope ``contract``: ``namespace`` "", ``item_id`` ""; scopes ``contract_item`` and ``activation``: ``item_id`` the
+    # contract item or activation), so that every other charge and grant is priced on what is left.
     "session_counter_holds",
     metadata,
     sa.Column("session_id", sa.String(128), sa.ForeignKey("charging_sessions.id"), primary_key=True),
     sa.Column("scope", sa.String(16), primary_key=True),
     sa.Column("namespace", sa.String(128), primary_key=True),
     sa.Column("contract_id", sa.String(128), primary_key=True),
+    sa.Column("item_id", sa.String(128), primary_key=True),
     sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("delta", ExactRational, nullable=False),
     sa.Column("period_start", UtcDateTime, nullable=True),
@@ -318,6 +324,50 @@ session_requests = sa.Table(
     sa.Column("request_hash", sa.String(64), nullable=False),
     sa.Column("result", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# ---- protocol adapters (Nchf_ConvergedCharging, Diameter Gy): their side of the sessions ----------
+
+protocol_sessions = sa.Table(
+    # One charging data resource (Nchf) or credit-control session (Gy); its rating groups are charging sessions.
+    "protocol_sessions",
+    metadata,
+    sa.Column("protocol", sa.String(16), primary_key=True),
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("subscriber", sa.String(256), nullable=False),
+    sa.Column("notify_uri", sa.String(1024), nullable=True),
+    # ``open`` until released (Nchf) or terminated (Gy), then ``closed``.
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("last_sequence", sa.BigInteger, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+protocol_exchanges = sa.Table(
+    # Every answered request of a protocol session by its sequence number, so that a retransmission answers the same.
+    "protocol_exchanges",
+    metadata,
+    sa.Column("protocol", sa.String(16), primary_key=True),
+    sa.Column("session", sa.String(128), primary_key=True),
+    sa.Column("sequence", sa.BigInteger, primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+protocol_rating_groups = sa.Table(
+    # The charging session of each rating group of a protocol session, and whether its last grant was final.
+    "protocol_rating_groups",
+    metadata,
+    sa.Column("protocol", sa.String(16), primary_key=True),
+    sa.Column("session", sa.String(128), primary_key=True),
+    sa.Column("rating_group", sa.BigInteger, primary_key=True),
+    sa.Column("session_id", sa.String(128), nullable=False),
+    sa.Column("contract_id", sa.String(128), nullable=True, index=True),
+    sa.Column("final_grant", sa.Boolean, nullable=False),
+    # The newest notification id when the final grant was given: a refill notified after it re-authorizes.
+    sa.Column("notification_mark", sa.BigInteger, nullable=True),
+    sa.Column("notified_at", UtcDateTime, nullable=True),
 )
 
 # ---- contract state (migration) and what later pricing features keep per contract ------------

@@ -19,12 +19,10 @@ from kopek.domain.catalog import CounterScope
 from kopek.domain.master import AccountId
 from kopek.domain.outcome import CounterChange, CounterKey
 from kopek.money import Exact, rating_context
-from kopek.store.schema import charging_sessions, reservations, session_counter_holds, session_requests
+from kopek.store.key_locks import KeySpace, serialise_key
+from kopek.store.schema import accounts, charging_sessions, reservations, session_counter_holds, session_requests
 
 ACTIVE = "active"
-
-_SEEN_BY_OTHERS = frozenset({CounterScope.SHARED, CounterScope.CONTRACT})
-"""Counter scopes whose values other contracts read too: shared allowances, and a parent's contract counters."""
 
 
 class SessionStore:
@@ -35,7 +33,12 @@ class SessionStore:
         self._connection.execute(sa.insert(charging_sessions).values(**values))
 
     def request_by_key(self, idempotency_key: str) -> tuple[str, str] | None:
-        """The request hash and stored answer of the session call made with this key, if any."""
+        """The request hash and stored answer of the session call made with this key, if any.
+
+        Calls with one key wait here for each other (:mod:`kopek.store.key_locks`), so the look-up
+        sees the answer of a call with the key that committed while this one waited.
+        """
+        serialise_key(self._connection, KeySpace.SESSIONS, idempotency_key)
         query = sa.select(session_requests.c.request_hash, session_requests.c.result).where(
             session_requests.c.idempotency_key == idempotency_key
         )
@@ -98,8 +101,8 @@ class SessionStore:
             self._connection.execute(sa.insert(reservations), rows)
 
     def replace_holds(self, session_id: str, held: Iterable[CounterChange]) -> None:
-        """Keep what the session's grant now holds of counters other contracts see too (scopes ``shared`` and
-        ``contract``); nothing once it ends."""
+        """Keep what the session's grant now holds of the stored counters (every scope but ``transient``, which lives
+        in the session itself); nothing once it ends."""
         holds = session_counter_holds.c
         self._connection.execute(sa.delete(session_counter_holds).where(holds.session_id == session_id))
         rows = [
@@ -108,42 +111,82 @@ class SessionStore:
                 "scope": change.key.scope.value,
                 "namespace": change.key.namespace,
                 "contract_id": change.key.contract_id,
+                "item_id": change.key.item_id,
                 "name": change.key.name,
                 "delta": change.delta,
                 "period_start": change.period_start,
             }
             for change in held
-            if change.key.scope in _SEEN_BY_OTHERS and change.delta != 0
+            if change.key.scope is not CounterScope.TRANSIENT and change.delta != 0
         ]
         if rows:
             self._connection.execute(sa.insert(session_counter_holds), rows)
 
-    def held_by_others(
-        self, contract_id: str, *, contracts: Iterable[str], shared: Iterable[tuple[str, str]]
+    def holds_seen_by(
+        self, contract_id: str, *, parent_id: str | None, shared: Iterable[tuple[str, str]], excluding: str | None = None
     ) -> list[tuple[CounterKey, Exact, datetime | None]]:
-        """What each live session of a contract other than ``contract_id`` holds of the contract counters of
-        ``contracts`` and of the ``shared`` (namespace, name) counters: ``(counter, delta, period start)``."""
+        """What the live grants hold of the counters contract ``contract_id`` sees: its own (every scope), its parent's
+        contract counters and the ``shared`` (namespace, name) counters; all but the grant of session ``excluding``.
+        Each hold as ``(counter, delta, period start)``, in a fixed order."""
         holds, sessions = session_counter_holds.c, charging_sessions.c
         wanted_shared = set(shared)
-        seen = sa.or_(
-            sa.and_(holds.scope == CounterScope.SHARED.value, holds.namespace.in_(sorted({namespace for namespace, _ in wanted_shared}))),
-            sa.and_(holds.scope == CounterScope.CONTRACT.value, holds.contract_id.in_(sorted(set(contracts)))),
-        )
+        own_scopes = [CounterScope.CONTRACT.value, CounterScope.CONTRACT_ITEM.value, CounterScope.ACTIVATION.value]
+        seen = [sa.and_(holds.scope.in_(own_scopes), holds.namespace == "", holds.contract_id == contract_id)]
+        if parent_id is not None:
+            seen.append(sa.and_(holds.scope == CounterScope.CONTRACT.value, holds.namespace == "", holds.contract_id == parent_id))
+        if wanted_shared:
+            namespaces = sorted({namespace for namespace, _ in wanted_shared})
+            seen.append(sa.and_(holds.scope == CounterScope.SHARED.value, holds.namespace.in_(namespaces)))
         query = (
-            sa.select(holds.scope, holds.namespace, holds.contract_id, holds.name, holds.delta, holds.period_start)
+            sa.select(holds.scope, holds.namespace, holds.contract_id, holds.item_id, holds.name, holds.delta, holds.period_start)
             .join(charging_sessions, sessions.id == holds.session_id)
-            .where(sessions.status == ACTIVE, sessions.contract_id != contract_id, seen)
-            .order_by(holds.session_id, holds.scope, holds.namespace, holds.contract_id, holds.name)
+            .where(sessions.status == ACTIVE, sa.or_(*seen))
+            .order_by(holds.session_id, holds.scope, holds.namespace, holds.contract_id, holds.item_id, holds.name)
         )
+        if excluding is not None:
+            query = query.where(holds.session_id != excluding)
         return [
-            (CounterKey(owner, "", name, CounterScope(scope), namespace), delta, period_start)
-            for scope, namespace, owner, name, delta, period_start in self._connection.execute(query)
+            (CounterKey(owner, item_id, name, CounterScope(scope), namespace), delta, period_start)
+            for scope, namespace, owner, item_id, name, delta, period_start in self._connection.execute(query)
             if scope != CounterScope.SHARED.value or (namespace, name) in wanted_shared
         ]
 
+    def holds_on(self, contract_ids: Iterable[str]) -> bool:
+        """Whether a live grant holds a counter of one of these contracts (of any scope but ``shared``)."""
+        holds = session_counter_holds.c
+        query = (
+            sa.select(holds.session_id)
+            .join(charging_sessions, charging_sessions.c.id == holds.session_id)
+            .where(charging_sessions.c.status == ACTIVE, holds.contract_id.in_(sorted(set(contract_ids))))
+            .limit(1)
+        )
+        return self._connection.execute(query).first() is not None
+
     def reservations_of(self, session_id: str) -> list[dict[str, Any]]:
-        query = sa.select(reservations).where(reservations.c.session_id == session_id).order_by(reservations.c.account_id)
+        """The session's reservations, each with its account's currency."""
+        query = (
+            sa.select(reservations, accounts.c.currency)
+            .join(accounts, accounts.c.id == reservations.c.account_id)
+            .where(reservations.c.session_id == session_id)
+            .order_by(reservations.c.account_id)
+        )
         return [dict(row) for row in self._connection.execute(query).mappings()]
+
+    def lock_reservation(self, reservation_id: str) -> None:
+        """Wait until no other transaction holds ``reservation_id`` (a multiservice session joining or ending), then
+        hold it until this one ends (:mod:`kopek.store.key_locks`)."""
+        serialise_key(self._connection, KeySpace.RESERVATIONS, reservation_id)
+
+    def start_conflicts(self, session_id: str, reservation_id: str) -> tuple[bool, tuple[str, str] | None]:
+        """For a start: whether session ``session_id`` exists, and the access (service id, user id) of the live
+        sessions of ``reservation_id`` (none without one), in one statement."""
+        sessions = charging_sessions.c
+        live_of_reservation = sa.and_(sessions.reservation_id == reservation_id, sessions.status == ACTIVE)
+        query = sa.select(sessions.id, sessions.service_id, sessions.user_id).where(sa.or_(sessions.id == session_id, live_of_reservation))
+        rows = self._connection.execute(query).all()
+        exists = any(row[0] == session_id for row in rows)
+        access = next(((row[1], row[2]) for row in rows if row[0] != session_id), None)
+        return exists, access
 
     def live_of(self, subscriber_account_id: str, *, limit: int) -> list[dict[str, Any]]:
         query = (
@@ -151,19 +194,6 @@ class SessionStore:
             .where(charging_sessions.c.subscriber_account_id == subscriber_account_id, charging_sessions.c.status == ACTIVE)
             .order_by(charging_sessions.c.started_at, charging_sessions.c.id)
             .limit(limit)
-        )
-        return [dict(row) for row in self._connection.execute(query).mappings()]
-
-    def live_on_contract(self, contract_id: str, *, excluding: str) -> list[dict[str, Any]]:
-        """The live sessions of a contract but ``excluding``, in the order they started."""
-        query = (
-            sa.select(charging_sessions)
-            .where(
-                charging_sessions.c.contract_id == contract_id,
-                charging_sessions.c.status == ACTIVE,
-                charging_sessions.c.id != excluding,
-            )
-            .order_by(charging_sessions.c.started_at, charging_sessions.c.id)
         )
         return [dict(row) for row in self._connection.execute(query).mappings()]
 

@@ -9,14 +9,17 @@ import sqlalchemy as sa
 
 from kopek.store.activation_store import ActivationStore
 from kopek.store.api_key_store import ApiKeyStore
+from kopek.store.audit_store import AuditStore
 from kopek.store.catalog_store import CatalogStore
 from kopek.store.cdr_store import CdrStore
 from kopek.store.charging_store import ChargingStore
 from kopek.store.contract_state_store import ContractStateStore
 from kopek.store.counter_store import CounterStore
 from kopek.store.item_file_store import ItemFileStore
+from kopek.store.ledger_store import LedgerStore
 from kopek.store.master_store import MasterStore
 from kopek.store.notification_store import NotificationStore
+from kopek.store.protocol_store import ProtocolStore
 from kopek.store.rating_job_store import RatingJobStore
 from kopek.store.session_store import SessionStore
 
@@ -47,6 +50,7 @@ class UnitOfWork:
             raise
         self.master = MasterStore(self.connection)
         self.api_keys = ApiKeyStore(self.connection)
+        self.audit = AuditStore(self.connection)
         self.counters = CounterStore(self.connection)
         self.charging = ChargingStore(self.connection)
         self.notifications = NotificationStore(self.connection)
@@ -57,6 +61,8 @@ class UnitOfWork:
         self.rating_jobs = RatingJobStore(self.connection)
         self.activations = ActivationStore(self.connection)
         self.item_files = ItemFileStore(self.connection)
+        self.protocols = ProtocolStore(self.connection)
+        self.ledger = LedgerStore(self.connection)
         return self
 
     def commit(self) -> None:

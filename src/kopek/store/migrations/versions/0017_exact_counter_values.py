@@ -5,8 +5,8 @@ expansion (a third of a minute), so they are stored as exact text: a decimal, or
 Values written by the 60-digit decimal arithmetic of earlier versions (0.8333… to 60 digits
 for 50 seconds in minutes) are set to the exact fraction they stood for.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0017
+Revises: 0016
 """
 
 import decimal
@@ -19,8 +19,8 @@ from alembic import op
 import kopek.store.types
 from kopek.money import exact_text
 
-revision = "0013"
-down_revision = "0012"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
@@ -28,7 +28,7 @@ COLUMNS = {
     "counters": ("value", ("contract_id", "item_id", "name")),
     "shared_counters": ("value", ("namespace", "name")),
     "activation_counters": ("value", ("contract_id", "activation_id", "name")),
-    "session_counter_holds": ("delta", ("session_id", "scope", "namespace", "contract_id", "name")),
+    "session_counter_holds": ("delta", ("session_id", "scope", "namespace", "contract_id", "item_id", "name")),
 }
 TRUNCATED_DIGITS_MIN = 50
 """Earlier versions computed with 60 significant digits: a value with this many came from a division that did not end."""

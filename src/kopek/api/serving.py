@@ -1,0 +1,109 @@
+"""Serving the HTTP app with Granian: HTTP/1.1 and cleartext HTTP/2 (h2c, prior knowledge) on one port,
+in one or more worker processes.
+
+Granian starts each worker by importing :func:`app_from_environment`, an app factory: ``kopek serve``
+writes its settings to ``KOPEK_SERVE_SETTINGS`` (JSON) and every worker builds its own engine and app
+from them, closing the engine when the app stops. Nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field
+
+from kopek.api.app import DEFAULT_ITEM_FILES_DIRECTORY, create_app
+from kopek.engine import Engine
+from kopek.notify.publisher import PublisherSettings
+from kopek.protocols import NCHF_NOTIFY_INTERVAL_SECONDS_DEFAULT
+from kopek.protocols.mapping import ProtocolMapping, read_mapping
+
+SETTINGS_VARIABLE = "KOPEK_SERVE_SETTINGS"
+APP_FACTORY = "kopek.api.serving:app_from_environment"
+
+
+class PublishingSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    nats_url: str
+    subject_prefix: str
+    stream: str
+    interval_seconds: float
+
+
+class ServeSettings(BaseModel):
+    """What every worker of ``kopek serve`` builds its app from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    database_url: str | None = None
+    cleanup_interval_seconds: float = 10
+    item_files_directory: Path = DEFAULT_ITEM_FILES_DIRECTORY
+    publishing: PublishingSettings | None = None
+    protocol_mapping: Path | None = Field(default=None, description="The mapping file that turns on Nchf_ConvergedCharging.")
+    nchf_notify_interval_seconds: float = NCHF_NOTIFY_INTERVAL_SECONDS_DEFAULT
+    open_without_keys: bool = Field(default=True, description="Answer everyone while no API key exists (loopback, --no-auth).")
+
+
+def build_app(settings: ServeSettings, *, mapping: ProtocolMapping | None = None) -> FastAPI:
+    """The app of one worker over its own engine, which it closes when it stops."""
+    engine = Engine(settings.database_url)
+    publishing = settings.publishing
+    try:
+        if mapping is None and settings.protocol_mapping is not None:
+            mapping = read_mapping(settings.protocol_mapping)
+        app = create_app(
+            engine,
+            cleanup_interval_seconds=settings.cleanup_interval_seconds,
+            item_files_directory=settings.item_files_directory,
+            notification_publishing=PublisherSettings(**publishing.model_dump()) if publishing is not None else None,
+            protocol_mapping=mapping,
+            nchf_notify_interval_seconds=settings.nchf_notify_interval_seconds,
+            open_without_keys=settings.open_without_keys,
+        )
+    except BaseException:
+        engine.close()
+        raise
+    serving = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def closing(served: FastAPI) -> AsyncIterator[None]:
+        try:
+            async with serving(served):
+                yield
+        finally:
+            engine.close()
+
+    app.router.lifespan_context = closing
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app factory Granian calls in each worker."""
+    return build_app(ServeSettings.model_validate(json.loads(os.environ.get(SETTINGS_VARIABLE, "{}"))))
+
+
+def serve(settings: ServeSettings, *, host: str, port: int, workers: int = 1, log_level: str = "info") -> None:
+    """Serve until stopped (SIGINT / SIGTERM): HTTP/1.1 and h2c on ``host``:``port``."""
+    # Imported here so that the rest of kopek works without the server loaded.
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.log import LogLevels
+
+    os.environ[SETTINGS_VARIABLE] = settings.model_dump_json()
+    Granian(
+        APP_FACTORY,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        http=HTTPModes.auto,
+        loop=Loops.asyncio,
+        workers=workers,
+        factory=True,
+        log_level=LogLevels(log_level),
+    ).serve()
