@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kopek.charging.offline import account_view
 from kopek.charging.results import AccountView
-from kopek.domain.catalog import Dec
+from kopek.domain.catalog import Dec, ExactNumber
 from kopek.domain.master import Access, Contract
 from kopek.store.uow import UnitOfWork
 
@@ -47,7 +47,7 @@ class CounterView(_View):
     item_id: str = Field(description="The contract item, or the activation; empty for contract scope.")
     name: str
     unit: str
-    value: Dec
+    value: ExactNumber = Field(description="Exact, in the counter's unit: a decimal, or n/d when it has no finite decimal expansion.")
     period_start: datetime | None = Field(description="The start of the reset period the value belongs to; none: never resets.")
     expires_at: datetime | None = Field(description="When the value lapses back to the initial value; none: never.")
 
