@@ -1,5 +1,12 @@
 """``python -m bench``: how fast kopek rates and charges, printed as a table with ratios.
 
+Measures (kopek against a baseline measured in the same run, with a target ratio):
+``rating_core``, items per second of ``rate_item`` against a hand-written rater of the
+same tariff (bench/bench_rating_core.py). ``--quick`` runs only the measures that take
+seconds (``rating_core``, and the migration restore against ``COPY`` on 10,000 states when
+PostgreSQL answers); ``--json FILE`` writes them as
+``{"measures": [{"name", "unit", "kopek", "baseline", "ratio", "target", "ok"}]}``.
+
 Rows: the start-up of ``kopek --help``; the pure core (``rate_item``, no I/O); durable offline charges through
 ``Engine.charge`` in-process on SQLite and PostgreSQL (one thread, and four threads
 over many accounts); and the same over HTTP (FastAPI under uvicorn, httpx client).
@@ -15,6 +22,7 @@ Benchmarks print figures; they never fail a test run.
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 import time
@@ -22,21 +30,40 @@ from collections.abc import Callable
 from functools import partial
 
 import kopek
-from bench import bench_batch, bench_cli, bench_core, bench_engine, bench_http, bench_migration, bench_protocols, bench_sessions
+from bench import (
+    bench_batch,
+    bench_cli,
+    bench_core,
+    bench_engine,
+    bench_http,
+    bench_migration,
+    bench_protocols,
+    bench_rating_core,
+    bench_sessions,
+)
 from bench.databases import DEFAULT_POSTGRES_URL, postgres_database, postgres_unreachable, sqlite_database
-from bench.measure import Row, ratios, skipped, table
+from bench.measure import Measure, Row, measures_table, ratios, skipped, table
 
 FEW_SUBSCRIBERS = 8
 MANY_SUBSCRIBERS = 400
 CORE_ITEMS_FACTOR = 10
+QUICK_RATING_ITEMS = 20_000
+QUICK_RATING_ROUNDS = 5
+QUICK_STATES = 10_000
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--items", type=int, default=2000, help="charges per database row (the core row rates ten times as many)")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="PostgreSQL server; each row gets its own schema")
-    parser.add_argument("--only", choices=("cli", "core", "engine", "http", "migration", "sessions", "protocols", "batch"),
-        help="run one group of rows")
+    parser.add_argument(
+        "--only",
+        choices=("cli", "rating_core", "core", "engine", "http", "migration", "sessions", "protocols", "batch"),
+        help="run one group of rows",
+    )
+    parser.add_argument("--quick", action="store_true", help="run only the measures that take seconds (rating_core, a small restore)")
+    parser.add_argument("--json", type=argparse.FileType("w"), metavar="FILE", help="write the measures to FILE as JSON")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds of each side of a measure (its median is kept)")
     parser.add_argument("--states", type=int, default=100_000, help="contract states the migration row restores (e.g. 1000000)")
     parser.add_argument("--cdrs", type=int, default=10_000, help="stored CDRs the batch rows rate and charge with one job")
     parser.add_argument("--threads", type=int, default=4, help="threads of the multi-threaded rows")
@@ -143,9 +170,42 @@ SESSION_CALLS = 3
 """Calls per session (start, update, stop): the session rows run ``--items / 3`` sessions."""
 
 
+def measure_plan(options: argparse.Namespace) -> list[Callable[[], list[Measure]]]:
+    """The measures to take: ``rating_core`` always (unless ``--only`` names another group), the small restore with ``--quick``."""
+    if options.only not in (None, "rating_core") and not options.quick:
+        return []
+    items = QUICK_RATING_ITEMS if options.quick else options.items * CORE_ITEMS_FACTOR
+    rounds = QUICK_RATING_ROUNDS if options.quick else options.rounds
+    steps: list[Callable[[], list[Measure]]] = [partial(bench_rating_core.run, items, rounds=rounds)]
+    if options.quick and options.database in (None, "postgresql") and not postgres_unreachable(options.postgres_url):
+        restore = partial(bench_migration.measure, partial(postgres_database, options.postgres_url), states=QUICK_STATES)
+        steps.append(lambda: [restore()])
+    return steps
+
+
+def take_measures(options: argparse.Namespace) -> list[Measure]:
+    measures: list[Measure] = []
+    for step in measure_plan(options):
+        started = time.perf_counter()
+        taken = step()
+        measures.extend(taken)
+        print(f"  {', '.join(m.name for m in taken)} done in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+    if measures:
+        print()
+        print(measures_table(measures))
+    if options.json is not None:
+        json.dump({"measures": [m.as_json() for m in measures]}, options.json, indent=2)
+        options.json.write("\n")
+        options.json.close()
+    return measures
+
+
 def main(argv: list[str] | None = None) -> int:
     options = arguments(argv)
     print(f"kopek {kopek.__version__} on Python {platform.python_version()} ({platform.machine()}), --items {options.items}", flush=True)
+    take_measures(options)
+    if options.quick or options.only == "rating_core":
+        return 0
     rows: list[Row] = []
     for group, step in plan(options):
         started = time.perf_counter()

@@ -158,3 +158,56 @@ def ratios(rows: Sequence[Row]) -> list[str]:
         if numerator and denominator:
             lines.append(f"{label}: {numerator / denominator:.3g}x")
     return lines
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """One target of ``python -m bench``: kopek's figure against a baseline measured in the same run.
+
+    ``kopek`` and ``baseline`` are in ``unit`` (larger is better, e.g. items/s); the target is
+    met when ``kopek / baseline`` is at least ``target``.
+    """
+
+    name: str
+    unit: str
+    kopek: float
+    baseline: float
+    target: float
+
+    @property
+    def ratio(self) -> float:
+        return self.kopek / self.baseline if self.baseline > 0 else 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.ratio >= self.target
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "unit": self.unit,
+            "kopek": round(self.kopek, 3),
+            "baseline": round(self.baseline, 3),
+            "ratio": round(self.ratio, 4),
+            "target": self.target,
+            "ok": self.ok,
+        }
+
+
+def measures_table(measures: Sequence[Measure]) -> str:
+    """The measures as a table: kopek, baseline, ratio and target of each."""
+    header = ("measure", "unit", "kopek", "baseline", "ratio", "target", "ok")
+    lines = [
+        (m.name, m.unit, f"{m.kopek:,.0f}", f"{m.baseline:,.0f}", f"{m.ratio:.3f}", f"{m.target:g}", "yes" if m.ok else "NO")
+        for m in measures
+    ]
+    widths = [max(len(cells[column]) for cells in [header, *lines]) for column in range(len(header))]
+    right = {2, 3, 4, 5}
+
+    def render(cells: Sequence[str]) -> str:
+        return "  ".join(
+            cell.rjust(width) if column in right else cell.ljust(width)
+            for column, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return "\n".join([render(header), "  ".join("-" * width for width in widths), *(render(cells) for cells in lines)])

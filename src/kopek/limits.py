@@ -38,6 +38,11 @@ CONTRACT_STATES_BODY_BYTES_MAX: Final = 67_108_864
 """The largest restore request body; larger migrations restore from a file with the CLI."""
 RESTORE_FAILURES_REPORTED_MAX: Final = 1_000
 """A restore report lists at most this many failures; it always counts all of them."""
+RATING_PATHS_KEPT_MAX: Final = 65_536
+"""(contract, item class) pairs whose charges and counter keys a compiled catalog keeps between items; past it, it
+starts afresh."""
+ROUNDED_AMOUNTS_KEPT_MAX: Final = 4_096
+"""Rounded amounts (as Decimals) one compiled charge keeps to give again."""
 SCHEDULE_EDGES_MAX: Final = 100_000
 """Window edges (and local midnights) one usage may cross in a ``schedule`` node: about a year of four edges a day."""
 CDR_IMPORT_ROWS_PER_STEP: Final = 1_000

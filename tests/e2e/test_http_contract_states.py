@@ -55,7 +55,7 @@ def test_migration_runbook_over_http(family_client: TestClient) -> None:
     assert [json.loads(line)["contract_id"] for line in lines] == ["carol-contract-0", "carol-contract-1", "carol-contract-2"]
     counter = {"name": "sms_sent", "unit": "events", "value": "1", "period_start": None, "expires_at": None}
     assert json.loads(lines[0])["items"] == [{"item_id": "main", "counters": [counter]}]
-    assert json.loads(lines[0])["format_version"] == 2
+    assert json.loads(lines[0])["format_version"] == 3
 
     report = ok(_restore(client, "ALL_OR_NOTHING", state_document("carol-contract-1"), *lines[2:]))
     assert (report["committed"], report["states_restored"], report["failures"]) == (True, 2, [])

@@ -457,7 +457,7 @@ charge_plans:
         "b1 bob sms 2026-06-01T08:00:00+00:00 destination=1",
         POSTPAID,
     ),
-    # The row path adds 0.5 MB twice (0 + 0.5 + 0.5 = Decimal("1.0")); a sum over the chunk divided once gives Decimal("1").
+    # Two moves of 0.5 MB each: the row path adds them exactly, the chunk sums them once; either way 1 MB, written "1".
     "counter-moved-twice-in-a-chunk": (
         """
 charge_plans:
@@ -479,7 +479,7 @@ b2 bob data 2026-06-01T08:01:00+00:00 volume=500000
 """,
         POSTPAID,
     ),
-    # The same for an allowance: the row path takes 0.25 MB twice (1 - 0.25 - 0.25 = Decimal("0.50")), the chunk's sum once ("0.5").
+    # The same for an allowance: 0.25 MB taken twice from 1 MB, one by one or summed, leaves 0.5 MB ("0.5").
     "allowance-consumed-twice-in-a-chunk": (
         """
 charge_plans:
@@ -567,6 +567,42 @@ def test_a_minimal_case_is_written_alike_on_both_paths(tmp_path: Path, database:
     assert_same(auto, row)
 
 
+HUGE_VOLUME_PLAN = """
+charge_plans:
+  - name: mobile
+    currency: EUR
+    charges:
+      - {name: data, item_class: data_session, account_role: payer, price: {type: rate, amount: "0.7", unit: megabytes}}
+"""
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_a_chunk_whose_amounts_could_pass_int128_goes_to_the_row_path(
+    tmp_path: Path, database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 10^37 bytes at 0.7 a megabyte, in cents: 7 x 10^39, past Int128, where Polars would wrap around without a word.
+    # A postpaid account without a credit limit lets any amount through: only the bound sends the chunk to the row path.
+    cdr_lines = f"b1 bob data 2026-06-01T08:00:00+00:00 volume=1{'0' * 37}\nb2 bob data 2026-06-01T08:01:00+00:00 volume=2500000"
+    left = []
+    for path in (RatingPath.AUTO, RatingPath.ROW):
+        directory = tmp_path / f"huge-{path.value}"
+        directory.mkdir()
+        with (
+            fresh_database(database, directory) as url,
+            Engine(url, clock=FixedClock(), new_id=SequentialIds("id")) as engine,
+            caplog.at_level(logging.DEBUG, logger=LOGGER),
+        ):
+            minimal_world(engine, HUGE_VOLUME_PLAN, POSTPAID)
+            engine.import_cdrs(enumerate(records(cdr_lines), start=1), strict=True)
+            engine.run_rating_job(engine.start_rating_job(RatingMode.DAY_MOST), path=path)
+            left.append(snapshot(engine))
+    auto, row = left
+    logged = [record for record in caplog.records if record.name == LOGGER]
+    assert vectorized(logged) == 0
+    assert any("too large for the integer form" in message for message in fallbacks(logged)), fallbacks(logged)
+    assert_same(auto, row)
+
+
 # ---- generated CDR sets -------------------------------------------------------------------------
 
 HOLDER_NAMES = ["alice", "bob", "carol", "dave"]
@@ -636,6 +672,8 @@ e03 erin call 2026-06-01T21:00:00+00:00 duration=600 destination=33123
     "invalid-property": ("a99 alice call 2026-06-01T08:15:00+00:00 duration=abc destination=33123", {}),
     "access-not-found": ("x01 nobody sms 2026-06-01T08:15:00+00:00 destination=1", {}),
     "fractional-quantity": ("a98 alice call 2026-06-01T08:15:00+00:00 duration=1.5 destination=44", {}),
+    # 10^37 seconds: its price would pass Int128, which Polars wraps around; the row path prices it exactly.
+    "too-large-for-int128": (f"a97 alice call 2026-06-01T08:15:00+00:00 duration=1{'0' * 37} destination=44", {}),
 }
 
 
@@ -658,6 +696,7 @@ def test_a_chunk_the_vectorized_path_cannot_take_falls_back_to_the_row_path(
         "invalid-property": "property_invalid",
         "access-not-found": "access_not_found",
         "fractional-quantity": None,
+        "too-large-for-int128": "prepaid_balance_cannot_cover",
     }[case]
     assert expected_code in codes, codes
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -18,7 +20,7 @@ from alembic.script import ScriptDirectory
 from kopek import Engine
 from kopek.charging.session_views import StartSession
 from kopek.store.database import MIGRATIONS_LOCATION, create_database_engine, migrate
-from kopek.store.schema import metadata
+from kopek.store.schema import counters, metadata, session_counter_holds, shared_counters
 from tests.worlds import AT, build_world, call
 
 
@@ -170,6 +172,77 @@ def test_revisions_0015_and_0016_keep_live_grants_their_holds_and_give_sessions_
         with database.connect() as connection:
             currencies = connection.exec_driver_sql("SELECT id, currency FROM charging_sessions").all()
         assert [tuple(row) for row in currencies] == [("s1", "EUR")]  # the subscriber account's, filled in by 0016
+        assert _differences(database) == []
+    finally:
+        database.dispose()
+
+
+SIXTY_DIGITS = {
+    # 50 s used of 30 free minutes, as 60-digit decimal arithmetic left it: 29.1666… minutes.
+    "free_minutes": ("29.1666666666666666666666666666666666666666666666666666666667", Fraction(175, 6)),
+    # A cap's counter after 7 s at 0.10 a minute: 0.011666… euros.
+    "spent": ("0.0116666666666666666666666666666666666666666666666666666666667", Fraction(7, 600)),
+    # Exact values stay as they are, however many digits they have.
+    "megabytes_used": ("12.345678", Fraction(12345678, 10**6)),
+    "calls": ("1234567890123456789012345678901234567890.5", Fraction(2469135780246913578024691357802469135781, 2)),
+}
+
+
+def test_counter_values_of_the_sixty_digit_arithmetic_become_the_exact_fractions_they_stood_for(database: sa.Engine) -> None:
+    _upgrade(database, "0016")
+    with database.begin() as connection:
+        connection.execute(
+            sa.text("INSERT INTO subscriber_accounts (id, currency, status, name, created_at) VALUES ('s', 'EUR', 'active', '', :at)"),
+            {"at": "2026-01-01T00:00:00.000000" if database.dialect.name == "sqlite" else datetime(2026, 1, 1, tzinfo=UTC)},
+        )
+        connection.execute(
+            sa.text("INSERT INTO contracts (id, subscriber_account_id, valid_from, status) VALUES ('c', 's', :at, 'active')"),
+            {"at": "2026-01-01T00:00:00.000000" if database.dialect.name == "sqlite" else datetime(2026, 1, 1, tzinfo=UTC)},
+        )
+        for name, (text, _) in SIXTY_DIGITS.items():
+            value = text if database.dialect.name == "sqlite" else Decimal(text)
+            connection.execute(
+                sa.text("INSERT INTO counters (contract_id, item_id, name, unit, value) VALUES ('c', 'main', :name, 'events', :value)"),
+                {"name": name, "value": value},
+            )
+            connection.execute(
+                sa.text("INSERT INTO shared_counters (namespace, name, unit, value) VALUES ('family', :name, 'events', :value)"),
+                {"name": name, "value": value},
+            )
+
+    _upgrade(database, "head")
+
+    with database.connect() as connection:
+        item_values = dict(connection.execute(sa.select(counters.c.name, counters.c.value)).all())
+        shared_values = dict(connection.execute(sa.select(shared_counters.c.name, shared_counters.c.value)).all())
+    expected = {name: exact for name, (_, exact) in SIXTY_DIGITS.items()}
+    assert item_values == expected
+    assert shared_values == expected
+
+
+def test_the_holds_of_live_grants_become_exact_each_under_its_own_contract_item(any_url: str) -> None:
+    with Engine(any_url) as engine:
+        build_world(engine)
+        engine.start_session(StartSession("s1", "voice_call", "mobile", "alice-msisdn", AT, 60_000, "duration", {"destination": "33"}))
+    database = create_database_engine(any_url)
+    free_minutes, _ = SIXTY_DIGITS["free_minutes"]
+    try:
+        _upgrade(database, "0016", down=True)
+        with database.begin() as connection:
+            connection.exec_driver_sql("DELETE FROM session_counter_holds")
+            # One counter name held under two contract items: each row is settled under its whole key.
+            for item_id, delta in (("main", f"-{free_minutes}"), ("extra", "-12.5")):
+                connection.exec_driver_sql(
+                    "INSERT INTO session_counter_holds (session_id, scope, namespace, contract_id, item_id, name, delta, period_start) "
+                    f"VALUES ('s1', 'contract_item', '', 'alice-contract', '{item_id}', 'free_minutes', '{delta}', NULL)"
+                )
+
+        _upgrade(database, "head")
+
+        with database.connect() as connection:
+            holds = session_counter_holds.c
+            rows = connection.execute(sa.select(holds.item_id, holds.delta).order_by(holds.item_id)).all()
+        assert [tuple(row) for row in rows] == [("extra", Fraction(-25, 2)), ("main", Fraction(-175, 6))]
         assert _differences(database) == []
     finally:
         database.dispose()

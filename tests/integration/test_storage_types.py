@@ -1,23 +1,26 @@
 """Exact values through both databases: decimals keep every digit, datetimes keep their instant.
 
-PostgreSQL stores amounts as NUMERIC without scale, SQLite as exact decimal text; instants
-are stored in UTC (SQLite: fixed-width ISO text). Nothing may go through a binary float or
-the 28-digit default decimal context on the way.
+PostgreSQL stores amounts as NUMERIC without scale, SQLite as exact decimal text; counter
+values are exact text on both (a decimal, or n/d); instants are stored in UTC (SQLite:
+fixed-width ISO text). Nothing may go through a binary float or the 28-digit default
+decimal context on the way.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
+import sqlalchemy as sa
 
 from kopek import AccessInput, AdjustmentInput, ChargeableItem, ContractInput, Engine, KopekError, SubscriberAccountInput
 from kopek.documents import parse_document
 from kopek.domain.accounts import AccountOperation, OperationKind
 from kopek.domain.master import Account, AccountId, AccountKind, SubscriberAccount, SubscriberAccountId
 from kopek.domain.units import Unit
-from kopek.money import to_text
+from kopek.money import exact_text, to_text
 from kopek.rating.outcome import CounterChange, CounterKey
 from kopek.store.uow import UnitOfWork
 from tests.integration.support import charged_rows, exact_sum, operations_sum
@@ -56,10 +59,40 @@ def test_amounts_round_trip_exactly_through_every_decimal_column(engine: Engine,
     stored = engine.account("zoe-prepaid")
     [operation] = engine.account_operations("zoe-prepaid")
     [counter] = engine.contract("zoe-contract").counters
-    for read in (stored.balance, stored.floor, stored.credit_limit, operation.amount, operation.balance_after, counter.value):
+    for read in (stored.balance, stored.floor, stored.credit_limit, operation.amount, operation.balance_after):
         assert isinstance(read, Decimal)
         assert read == amount
         assert to_text(read) == to_text(amount)
+    # A counter value is an exact number, kept by value (its canonical text has no trailing zeros).
+    assert isinstance(counter.value, int | Fraction)
+    assert counter.value == amount
+    assert exact_text(counter.value) == exact_text(amount)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        pytest.param(Fraction(1, 3), "1/3", id="a-third"),
+        pytest.param(Fraction(-335, 12), "-335/12", id="negative-twelfths"),
+        pytest.param(Fraction(10**37 + 1, 7), f"{10**37 + 1}/7", id="38-digit-numerator"),
+        pytest.param(Fraction(5, 8), "0.625", id="finite-decimal"),
+        pytest.param(42, "42", id="integer"),
+    ],
+)
+def test_counter_values_without_a_finite_decimal_expansion_round_trip_exactly(engine: Engine, value: Fraction | int, text: str) -> None:
+    engine.load_catalog(parse_document(BIG_CATALOG, source="big.yaml"))
+    engine.create_subscriber_account(SubscriberAccountInput.model_validate({"id": "zoe", "currency": "EUR", "accounts": []}))
+    engine.create_contract(_contract("zoe-contract", "zoe", None))
+    key = CounterKey("zoe-contract", "main", "units_used")
+    with UnitOfWork(engine.database) as uow:
+        uow.counters.write([CounterChange(key, Unit.EVENTS, 0, value)])
+        uow.commit()
+    with UnitOfWork(engine.database) as uow:
+        values, _ = uow.counters.of_contract("zoe-contract")
+        raw = uow.connection.execute(sa.text("SELECT value FROM counters")).scalar_one()
+
+    assert values[key] == value and type(values[key]) is type(value)
+    assert raw == text
 
 
 BIG_CATALOG = """
@@ -87,14 +120,14 @@ charge_plans:
 """
 
 
-def _contract(contract_id: str, holder: str, account_id: str) -> ContractInput:
+def _contract(contract_id: str, holder: str, account_id: str | None) -> ContractInput:
     return ContractInput.model_validate(
         {
             "id": contract_id,
             "subscriber_account_id": holder,
             "valid_from": START.isoformat(),
             "items": [{"id": "main", "charge_plan": "big"}],
-            "roles": {"payer": account_id},
+            "roles": {"payer": account_id} if account_id is not None else {},
         }
     )
 

@@ -18,6 +18,7 @@ from kopek.domain.catalog import Catalog
 from kopek.domain.catalog_load import catalog_from_document
 from kopek.domain.item import ChargeableItem, TypedItem, type_item
 from kopek.domain.master import AccountId, Contract, ContractId, ContractItem, ContractItemId, SubscriberAccountId
+from kopek.money import Exact, ExactInput, parse_exact
 from kopek.rating.outcome import CounterKey, RatingOutcome
 from kopek.rating.rate import RatingState, rate_item
 
@@ -102,13 +103,13 @@ def rate(
     properties: Mapping[str, object],
     *,
     item_class: str = "call",
-    counters: Mapping[str, Decimal | str | int] | None = None,
+    counters: Mapping[str, ExactInput | str] | None = None,
     plans: tuple[str, ...] = ("plan",),
     consumed_at: datetime = CONSUMED_AT,
 ) -> RatingOutcome:
     """Rate one item, started at ``consumed_at``, under ``plans``; ``counters`` gives stored
-    values by name (contract item 1)."""
-    stored = {counter_key(name): Decimal(value) for name, value in (counters or {}).items()}
+    values by name (contract item 1), each exact (a decimal, an int, a Fraction or the text ``n/d``)."""
+    stored = {counter_key(name): parse_exact(value) for name, value in (counters or {}).items()}
     item = typed(catalog, item_class, properties, consumed_at=consumed_at)
     return rate_item(catalog, RatingState(contract(*plans), stored), item)
 
@@ -119,6 +120,6 @@ def amount(outcome: RatingOutcome) -> Decimal:
     return charged.amount
 
 
-def counters_after(outcome: RatingOutcome) -> dict[str, Decimal]:
-    """The counters this rating changed, by name, with their value after it."""
+def counters_after(outcome: RatingOutcome) -> dict[str, Exact]:
+    """The counters this rating changed, by name, with their value after it (exact, in the counter's unit)."""
     return {change.key.name: change.after for change in outcome.counter_changes}

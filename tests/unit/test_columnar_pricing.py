@@ -11,8 +11,10 @@ path computes from the state the previous item left.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import polars as pl
@@ -257,7 +259,7 @@ def test_columnar_amounts_refusals_and_counters_equal_rate_item_item_after_item(
     assert plan is not None
     specs = {spec.name: spec for spec in plan.counters}
     items = [typed(catalog, item_class, properties) for item_class, properties in drawn]
-    stored = {_key(catalog, name): specs[name].unit.from_base(Decimal(base)) for name, base in stored_base.items() if base is not None}
+    stored = {_key(catalog, name): specs[name].unit.from_base(base) for name, base in stored_base.items() if base is not None}
     before_base = {name: int(spec.unit.to_base(stored.get(_key(catalog, name), spec.initial))) for name, spec in specs.items()}
     programs = {item_class: compile_plan(catalog, plan, item_class) for item_class in sorted({item.item_class.name for item in items})}
 
@@ -381,3 +383,62 @@ charge_plans:
 
     with pytest.raises(Unsupported, match="two charges"):
         compile_plan(catalog, plan, "call")
+
+
+# ---- bounds: the integer form is used only where Int128 cannot overflow --------------------------------------
+
+BIG_RATES_YAML = """\
+charges:
+  - name: voice
+    item_class: call
+    rounding: {decimals: 6, mode: half_even}
+    price:
+      type: connect_fee
+      amount: "0.05"
+      then:
+        type: tiers
+        bands:
+          - up_to: 60
+            price: {type: rate, amount: "1.90", unit: minutes, increment: 1}
+          - price: {type: rate, amount: "123456.789", unit: seconds, per: 7}
+"""
+
+
+def _largest_fitting(program: ColumnarPlan) -> int:
+    """The largest quantity bound the plan accepts (its check is monotone in the bound)."""
+    low, high = 0, 2**127
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if program.fits(middle) else (low, middle)
+    return low
+
+
+def _priced_units(catalog: Catalog, program: ColumnarPlan, seconds: int) -> int:
+    frame = pl.DataFrame({"row": [0], "contract_id": [CONTRACT_ID], "plan": ["plan"], "item_class": ["call"], "live": [True]})
+    frame = frame.with_columns(q=pl.lit(seconds, INT))
+    (charge,) = program.charges
+    return int(program.priced(frame.lazy()).collect()[f"a{charge.index}"][0])
+
+
+def test_the_integer_form_is_exact_up_to_its_bound_and_refused_past_it() -> None:
+    catalog = load_catalog(
+        ITEM_CLASSES_YAML + "charge_plans:\n  - name: plan\n    currency: EUR\n" + textwrap.indent(BIG_RATES_YAML, "    ")
+    )
+    plan = catalog.charge_plan("plan")
+    assert plan is not None
+    program = compile_plan(catalog, plan, "call")
+    bound = _largest_fitting(program)
+    assert 10**20 < bound < 10**30  # a per-7 rate of 123456.789 a second, rounded to 6 places, leaves room for ~10^26 s
+
+    def exact_units(seconds: int) -> int:
+        charged = rate_item(catalog, RatingState(contract("plan"), {}), typed(catalog, "call", {"duration": str(seconds)})).charged_items[0]
+        units = Fraction(charged.amount) * 10**6
+        assert units.denominator == 1
+        return int(units)
+
+    # At the bound the columnar amount is the exact one; past it the plan refuses the chunk (the row path prices it).
+    assert _priced_units(catalog, program, bound) == exact_units(bound)
+    assert not program.fits(bound + 1)
+    # Not a needless refusal: far enough past the bound, Int128 wraps around and the integer form would be wrong.
+    far = bound * 10**6
+    assert _priced_units(catalog, program, far) != exact_units(far)

@@ -5,7 +5,7 @@ contract using its parent's counters."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -14,6 +14,7 @@ from rating_support import CONTRACT_ID, ITEM_CLASSES_YAML, contract, load_catalo
 from kopek.domain.catalog import CounterScope
 from kopek.domain.master import ContractId, ContractItem, ContractItemId
 from kopek.errors import KopekError
+from kopek.rating.compiled import BoundCounter
 from kopek.rating.outcome import CounterKey, RatingOutcome
 from kopek.rating.rate import CounterLife, RatingState, rate_item
 
@@ -103,8 +104,22 @@ def test_a_late_item_of_an_earlier_period_counts_in_the_stored_period() -> None:
     assert (change.before, change.after, change.period_start) == (Decimal(10), Decimal(0), MARCH_1)
 
 
-def test_a_reset_without_usage_of_the_counter_is_still_stored() -> None:
+def test_a_counter_off_the_items_path_is_neither_read_nor_reset() -> None:
     catalog = tariff("{type: flat, amount: '0.10'}", counters=_free("reset: daily"))
+    stored = {ITEM_KEY: Decimal(5)}
+    state = RatingState(contract("plan"), stored, {ITEM_KEY: CounterLife(period_start=datetime(2024, 2, 1, tzinfo=UTC))})
+
+    outcome = rate_item(catalog, state, typed(catalog, "call", {"duration": 1}, consumed_at=MARCH_1))
+
+    # Resets are lazy: the next item that reads the counter finds its period over and starts afresh.
+    assert outcome.counter_changes == ()
+
+
+def test_a_reset_with_no_move_of_the_counter_is_still_stored() -> None:
+    catalog = tariff(
+        "{type: tiers, counter: free, bands: [{up_to: 10, price: {type: flat, amount: '0.10'}}, {price: {type: flat, amount: '0.20'}}]}",
+        counters=_free("reset: daily"),
+    )
     stored = {ITEM_KEY: Decimal(5)}
     state = RatingState(contract("plan"), stored, {ITEM_KEY: CounterLife(period_start=datetime(2024, 2, 1, tzinfo=UTC))})
 
@@ -239,3 +254,22 @@ def test_a_per_activation_reset_needs_a_recurring_fee_and_an_unshared_counter(co
         load_catalog(_with_fee(counters, fee))
 
     assert ["resets per activation" in detail.message for detail in raised.value.details] == [True]
+
+
+@pytest.mark.parametrize("zone", ["Europe/Paris", "America/Santiago", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"])
+@pytest.mark.parametrize("reset", ["daily", "weekly", "monthly"])
+def test_the_period_a_compiled_counter_keeps_is_the_cycles_own_at_every_instant(zone: str, reset: str) -> None:
+    # Rating keeps the current period of a counter's reset cycle between items; whatever order instants come in,
+    # across summer-time changes (Santiago's at midnight, Lord Howe's by half an hour), it answers as the cycle does.
+    anchor = ", anchor_day: 31" if reset == "monthly" else (", anchor_day: 7" if reset == "weekly" else "")
+    catalog = tariff(ALLOWANCE, counters=_free(f"reset: {reset}, time_zone: {zone}{anchor}"))
+    plan = catalog.charge_plan("plan")
+    assert plan is not None
+    (spec,) = plan.counters
+    cycle = spec.cycle()
+    assert cycle is not None
+    counter = BoundCounter(ITEM_KEY, spec, cycle)
+    instants = [datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=17 * step) for step in range(0, 366 * 24 * 60 // 17, 7)]
+    shuffled = instants[::2] + instants[1::2][::-1]
+    for instant in instants + shuffled:
+        assert counter.period_start(instant) == cycle.start_of(instant), instant

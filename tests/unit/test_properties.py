@@ -225,10 +225,12 @@ def _amounts_of(outcome: RatingOutcome) -> list[object]:
     values: list[object] = []
     for charged in outcome.charged_items:
         values += [charged.amount, charged.quantity]
-    for change in outcome.counter_changes:
-        values += [change.before, change.after, change.delta]
     values.append(outcome.total("EUR"))
     return values
+
+
+def _counter_values_of(outcome: RatingOutcome) -> list[object]:
+    return [value for change in outcome.counter_changes for value in (change.before, change.after, change.delta)]
 
 
 @settings(deadline=None)
@@ -237,7 +239,9 @@ def _amounts_of(outcome: RatingOutcome) -> list[object]:
     network=st.sampled_from(["home", "roaming"]),
     free_minutes=_decimals("5", 3) | st.integers(min_value=0, max_value=5),
 )
-def test_every_amount_rating_returns_is_a_decimal(duration: Decimal | int, network: str, free_minutes: Decimal | int) -> None:
+def test_amounts_are_decimals_and_counter_values_exact_rationals(
+    duration: Decimal | int, network: str, free_minutes: Decimal | int
+) -> None:
     catalog = tariff(
         MIXED_TARIFF,
         counters="[{name: free_minutes, unit: minutes}, {name: calls, unit: events}]",
@@ -247,6 +251,7 @@ def test_every_amount_rating_returns_is_a_decimal(duration: Decimal | int, netwo
     outcome = rate(catalog, {"duration": duration, "network": network}, counters={"free_minutes": Decimal(free_minutes)})
 
     assert all(type(value) is Decimal for value in _amounts_of(outcome))
+    assert all(type(value) in (int, Fraction) for value in _counter_values_of(outcome))
 
 
 @given(

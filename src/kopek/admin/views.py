@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kopek.charging.offline import account_view
 from kopek.charging.results import AccountView
-from kopek.domain.catalog import Dec
+from kopek.domain.catalog import Dec, ExactNumber
 from kopek.domain.master import Access, Contract
 from kopek.store.uow import UnitOfWork
 
@@ -127,8 +127,7 @@ class CounterView(_View):
     """The counter's name."""
     unit: str
     """The counter's unit."""
-    value: Dec
-    """The stored value, in unit."""
+    value: ExactNumber = Field(description="Exact, in the counter's unit: a decimal, or n/d when it has no finite decimal expansion.")
     period_start: datetime | None = Field(description="The start of the reset period the value belongs to; none: never resets.")
     expires_at: datetime | None = Field(description="When the value lapses back to the initial value; none: never.")
 

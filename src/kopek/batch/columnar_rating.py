@@ -43,7 +43,7 @@ from kopek.domain.catalog import Catalog, ChargePlan, CounterScope, ItemClass
 from kopek.domain.item import ChargeableItem, TypedItem, property_text, type_item
 from kopek.domain.master import Account, AccountId, Contract
 from kopek.errors import KopekError
-from kopek.money import to_text
+from kopek.money import exact, to_text
 from kopek.rating.columnar import (
     INT,
     ColumnarPlan,
@@ -123,7 +123,7 @@ def rate_rows_columnar(
     charged = charged.with_columns(operation_id=pl.Series([context.new_id() for _ in range(charged.height)], dtype=pl.String))
     try:
         posted = postings(charged, compiled, contracts, accounts)
-    except BoundCrossed as error:
+    except (BoundCrossed, Unsupported) as error:
         raise NotColumnar(str(error)) from error
     facts = ChunkFacts(context.clock(), rules.job_id, loaded.version)
     notes = _notifications(charged, compiled)
@@ -270,10 +270,14 @@ def _frame(
     quantities = []
     for item in items:
         unit = item.item_class.quantity_unit
-        quantity = unit.to_base(item.quantity) if unit is not None else item.quantity
-        if quantity != quantity.to_integral_value():
+        quantity = exact(item.quantity) * (unit.base_factor if unit is not None else 1)
+        if not isinstance(quantity, int):
             raise NotColumnar("a quantity is not a whole number of base units")
-        quantities.append(int(quantity))
+        quantities.append(quantity)
+    # No quantity, counter position (a stored counter plus the chunk's quantities) or numerator may pass Int128.
+    bound = max((abs(counter.base) for counter in counters.values()), default=0) + sum(abs(quantity) for quantity in quantities)
+    if not all(program.fits(bound) for program in compiled.values()):
+        raise NotColumnar("the chunk's quantities are too large for the integer form")
     contract_ids = [row["contract_id"] for row in rows]
     columns: dict[str, pl.Series] = {
         "row": pl.Series(range(len(rows)), dtype=pl.Int64),

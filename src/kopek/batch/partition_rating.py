@@ -26,7 +26,6 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from kopek.batch.cdr_outcomes import refusal
@@ -51,6 +50,7 @@ from kopek.domain.accounts import resolve_payers
 from kopek.domain.item import ChargeableItem
 from kopek.domain.master import Account, AccountId, Contract
 from kopek.errors import KopekError
+from kopek.money import ExactInput
 from kopek.rating.outcome import CounterKey
 from kopek.rating.rate import CounterHold, CounterLife, RatingState, rate_item
 from kopek.store.uow import UnitOfWork
@@ -297,7 +297,7 @@ class ChunkRater:
             assert contract is not None, "a claimed CDR's contract exists (foreign key of its access)"
             self._contracts[contract_id] = contract
         self._parents: dict[str, Contract | None] = {}
-        values: dict[CounterKey, Decimal] = {}
+        values: dict[CounterKey, ExactInput] = {}
         lives: dict[CounterKey, CounterLife] = {}
         held: dict[CounterKey, CounterHold] = {}
         for contract_id, contract in self._contracts.items():
@@ -307,7 +307,7 @@ class ChunkRater:
             # The same for every contract that sees a counter: a batch charge holds no grant of its own.
             held.update(state.held)
             self._parents[contract_id] = state.parent
-        self._counters: Mapping[CounterKey, Decimal] = values
+        self._counters: Mapping[CounterKey, ExactInput] = values
         self._lives: Mapping[CounterKey, CounterLife] = lives
         self._held: Mapping[CounterKey, CounterHold] = held
         payers = {account_id for contract in self._contracts.values() for account_id in contract.roles.values()}

@@ -36,7 +36,7 @@ from kopek.errors import (
     Reason,
     TemporaryIllegalStateError,
 )
-from kopek.money import to_text
+from kopek.money import exact_text, to_text
 from kopek.rating.outcome import CounterChange, NotificationKind
 from kopek.store.database import is_transient
 from kopek.store.uow import UnitOfWork
@@ -307,7 +307,7 @@ def _result(
             contract_item_id=change.key.item_id,
             units=to_text(plan.bonus.units),
             unit=change.unit.value,
-            value_after=to_text(change.after),
+            value_after=exact_text(change.after),
             expires_at=change.expires_at,
         )
         data |= {"bonus_counter": change.key.name, "bonus_units": bonus.units, "bonus_expires_at": change.expires_at.isoformat()}

@@ -9,7 +9,7 @@ from decimal import Decimal
 from kopek.charging.results import ChargeResult
 from kopek.charging.session_views import BalanceImpact, CounterImpact, SessionChargedItem, SessionImpacts
 from kopek.domain.catalog import CounterScope
-from kopek.money import rating_context
+from kopek.money import Exact, rating_context
 from kopek.rating.outcome import CounterChange, CounterKey
 
 
@@ -20,7 +20,7 @@ def merged_impacts(impacts: SessionImpacts, charge: ChargeResult, changes: Itera
         for change in changes:
             key = (change.key.scope.value, change.key.namespace, change.key.contract_id, change.key.item_id, change.key.name)
             known = counters.get(key)
-            delta = change.delta + (known.delta if known is not None else Decimal(0))
+            delta = change.delta + (known.delta if known is not None else 0)
             counters[key] = CounterImpact(
                 scope=change.key.scope.value,
                 contract_id=change.key.contract_id,
@@ -60,7 +60,7 @@ def held_impacts(changes: Iterable[CounterChange]) -> list[CounterImpact]:
     ]
 
 
-def session_moves(impacts: SessionImpacts) -> dict[CounterKey, Decimal]:
+def session_moves(impacts: SessionImpacts) -> dict[CounterKey, Exact]:
     """How much the session's charges moved its transient counters, which live as long as the session."""
     return {
         CounterKey(impact.contract_id, impact.contract_item_id or "", impact.counter, CounterScope.TRANSIENT): impact.delta

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek.charging.results import ChargedItemView, ChargeResult, NotificationView
-from kopek.domain.catalog import Dec, Quantity
+from kopek.domain.catalog import Dec, ExactNumber, Quantity
 
 
 class Resolution(StrEnum):
@@ -128,7 +128,7 @@ class CounterImpact(_View):
     """The counter's name."""
     unit: str
     """The counter's unit."""
-    delta: Dec = Field(description="How much the session moved the counter, in its unit.")
+    delta: ExactNumber = Field(description="How much the session moved the counter, in its unit, exactly (n/d when not a finite decimal).")
 
 
 class BalanceImpact(_View):

@@ -30,7 +30,7 @@ from kopek.charging.offline import (
     ChargeCommand,
     Charged,
     ChargingContext,
-    chargeable_contract,
+    access_not_found,
     chargeable_contract_by_id,
     record_charge,
     request_hash,
@@ -257,8 +257,12 @@ def _start(command: StartSession, requested: Decimal | None, context: ChargingCo
         catalog = context.catalogs.current(uow)
         item = _reservation_item(catalog.catalog, command)
         reservation_id = command.reservation_id or command.session_id
+        # A missing access is a missing prerequisite, told before the state of the reservation it would join.
+        access = uow.master.find_access(item.service_id, item.user_id, item.consumption_date)
+        if access is None:
+            raise access_not_found(item)
         _check_new_in_own_reservation(uow, reservation_id, command)
-        contract = chargeable_contract(uow, item)
+        contract = chargeable_contract_by_id(uow, access.contract_id, item.consumption_date)
         # Lock order, as in offline charging: contract, parent and shared counters, then accounts.
         state = load_rating_state(uow, catalog.catalog, contract)
         accounts = uow.master.lock_accounts(contract.roles.values())

@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from kopek.domain.master import Account, AccountId, AccountKind, Contract
+from kopek.domain.outcome import ChargedItem, Notification, NotificationKind
 from kopek.errors import (
     Code,
     IllegalStateError,
@@ -21,7 +22,6 @@ from kopek.errors import (
     Reason,
 )
 from kopek.money import rating_context, to_text
-from kopek.rating.outcome import ChargedItem, Notification, NotificationKind
 
 
 class OperationKind(StrEnum):

@@ -9,10 +9,11 @@ are checked by :mod:`kopek.domain.catalog_rules`, which collects every fault.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -21,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PlainValidator,
     PrivateAttr,
     WithJsonSchema,
     field_validator,
@@ -30,7 +32,7 @@ from pydantic import (
 from kopek import limits
 from kopek.domain.periods import Cycle, Period
 from kopek.domain.units import Unit
-from kopek.money import NotADecimalError, RoundingMode, quantity_text, to_decimal, to_text
+from kopek.money import Exact, NotADecimalError, RoundingMode, exact_text, parse_exact, quantity_text, to_decimal, to_text
 
 
 def _parse_decimal(value: object) -> Decimal:
@@ -47,6 +49,26 @@ Dec = Annotated[
     WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}, {"type": "integer"}]}),
 ]
 """An exact decimal: written as a string or an integer (never a binary float)."""
+
+
+def _parse_exact_number(value: object) -> Exact:
+    try:
+        return parse_exact(value)
+    except NotADecimalError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+EXACT_NUMBER_PATTERN: Final = r"^-?\d+(\.\d+)?$|^-?\d+/\d+$"
+
+ExactNumber = Annotated[
+    Exact,
+    PlainValidator(_parse_exact_number),
+    PlainSerializer(exact_text, return_type=str, when_used="json"),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": EXACT_NUMBER_PATTERN}, {"type": "integer"}]}),
+]
+"""An exact number, such as a counter value: a decimal, or ``n/d`` when it has no finite decimal expansion (a third
+of a minute is ``1/3``); written as a string or an integer, never a binary float. JSON carries its canonical text
+(:func:`kopek.money.exact_text`)."""
 
 Quantity = Annotated[
     Decimal,
@@ -620,6 +642,9 @@ class CurrencyScale(Frozen):
     decimals: int = Field(ge=0, le=limits.CURRENCY_DECIMALS_MAX)
 
 
+_Derived = TypeVar("_Derived")
+
+
 class Catalog(Frozen):
     """Everything kopek needs to price: item classes, charge plans, refill plans, calendars and currency scales."""
 
@@ -671,9 +696,21 @@ class Catalog(Frozen):
         """The dates of each calendar, by calendar name, for ``schedule`` nodes."""
         return self._holiday_dates
 
+    def derived(self, key: str, build: Callable[[Catalog], _Derived]) -> _Derived:
+        """What ``build`` computes from this catalog, computed once and kept by ``key`` (rating keeps its compiled
+        form here): a catalog version never changes, so neither does what is derived from it."""
+        # Read through the private-attribute dictionary itself: pydantic's attribute lookup of a private
+        # attribute costs more than rating a simple item.
+        kept: dict[str, object] = self.__pydantic_private__["_derived"]  # type: ignore[index]
+        found = kept.get(key)
+        if found is None:
+            found = kept[key] = build(self)
+        return found  # type: ignore[return-value]
+
     _item_classes_by_name: dict[str, ItemClass] = PrivateAttr(default_factory=dict)
     _charge_plans_by_name: dict[str, list[ChargePlan]] = PrivateAttr(default_factory=dict)
     _holiday_dates: dict[str, frozenset[date]] = PrivateAttr(default_factory=dict)
+    _derived: dict[str, object] = PrivateAttr(default_factory=dict)
 
 
 def catalog_json_schema() -> dict[str, Any]:

@@ -21,17 +21,17 @@ The rules (docs/catalog.md, Fees):
 
 from __future__ import annotations
 
-import decimal
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from fractions import Fraction
 
 from kopek.domain.activations import ActivationStatus
 from kopek.domain.catalog import Fee, FeeKind, Proration
 from kopek.domain.master import Contract
 from kopek.domain.periods import Cycle
-from kopek.money import quantize, rating_context
+from kopek.money import quantize, round_exact
 
 FEE_ITEM_CLASS = "fee"
 """The item class written on the charged items of fees (never a catalog class name: fees price no usage)."""
@@ -64,11 +64,10 @@ def first_period_days(cycle: Cycle, origin: datetime) -> tuple[int, int]:
 
 
 def prorated_amount(amount: Decimal, days_used: int, days_in_period: int, fee: Fee) -> Decimal:
-    """``amount × days_used / days_in_period``, rounded by the fee's rounding."""
+    """``amount × days_used / days_in_period``, exactly, rounded once by the fee's rounding."""
     assert 0 < days_used <= days_in_period, "a partial period uses at least one of its days"
-    with decimal.localcontext(rating_context()):
-        exact = amount * days_used / days_in_period
-    return quantize(exact, decimals=fee.rounding.decimals, mode=fee.rounding.mode)
+    share = Fraction(amount) * days_used / days_in_period
+    return round_exact(share.numerator, share.denominator, decimals=fee.rounding.decimals, mode=fee.rounding.mode)
 
 
 def period_amount(fee: Fee, start: datetime, origin: datetime) -> DuePeriod:

@@ -6,7 +6,6 @@ account and the bonus counter, calls these, and stores the results in one commit
 
 from __future__ import annotations
 
-import decimal
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -14,9 +13,9 @@ from decimal import Decimal
 from kopek.domain.accounts import AccountOperation, OperationKind, adjust
 from kopek.domain.catalog import Catalog, CounterScope, CounterSpec, RefillBonus, RefillPlan
 from kopek.domain.master import Account, AccountKind, AccountStatus, Contract, SubscriberAccountStatus
+from kopek.domain.outcome import CounterChange, CounterKey
 from kopek.errors import Code, IllegalStateError, IncompatibleConfigurationError, InvalidConfigurationError, InvalidError, Reason
-from kopek.money import rating_context, to_text
-from kopek.rating.outcome import CounterChange, CounterKey
+from kopek.money import ExactInput, exact, to_text
 
 
 def refill_amount(plan: RefillPlan, requested: Decimal | None) -> Decimal:
@@ -84,7 +83,7 @@ def bonus_counter(catalog: Catalog, contract: Contract, bonus: RefillBonus, at: 
 class StoredCounter:
     """A counter as stored: its value, the start of its reset period and when it lapses (none: never)."""
 
-    value: Decimal
+    value: ExactInput
     period_start: datetime | None = None
     expires_at: datetime | None = None
 
@@ -98,18 +97,16 @@ def bonus_change(key: CounterKey, spec: CounterSpec, stored: StoredCounter | Non
     """
     cycle = spec.cycle()
     period_start = cycle.start_of(now) if cycle is not None else None
-    current = spec.initial
+    current = exact(spec.initial)
     expires_at = now + timedelta(days=bonus.expires_after_days)
     if stored is not None:
         lapsed = stored.expires_at is not None and stored.expires_at <= now
         reset = period_start is not None and stored.period_start is not None and stored.period_start < period_start
         if not lapsed and not reset:
-            current = stored.value
+            current = exact(stored.value)
             if stored.expires_at is not None and stored.expires_at > expires_at:
                 expires_at = stored.expires_at
-        before = stored.value
+        before = exact(stored.value)
     else:
-        before = spec.initial
-    with decimal.localcontext(rating_context()):
-        after = current + bonus.units
-    return CounterChange(key, spec.unit, before, after, period_start, expires_at)
+        before = exact(spec.initial)
+    return CounterChange(key, spec.unit, before, current + exact(bonus.units), period_start, expires_at)

@@ -1,13 +1,16 @@
-"""Units of quantity and their conversion, exact in Decimal.
+"""Units of quantity and their conversion, exact.
 
 Each unit belongs to a dimension and is a whole multiple of that dimension's base
-unit (second, byte, event), so conversions to the base never lose digits.
+unit (second, byte, event), so conversions to the base never lose digits; a
+conversion from the base is an exact fraction (fifty seconds are 5/6 of a minute).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
+from fractions import Fraction
+from typing import overload
 
 
 class Dimension(StrEnum):
@@ -39,28 +42,39 @@ class Unit(StrEnum):
         return _UNIT_TABLE[self][0]
 
     @property
-    def base_factor(self) -> Decimal:
+    def base_factor(self) -> int:
         """How many base units (seconds, bytes, events) one of this unit holds."""
         return _UNIT_TABLE[self][1]
 
-    def to_base(self, quantity: Decimal) -> Decimal:
+    @overload
+    def to_base(self, quantity: Decimal) -> Decimal: ...
+    @overload
+    def to_base(self, quantity: int) -> int: ...
+    @overload
+    def to_base(self, quantity: Fraction) -> Fraction: ...
+    def to_base(self, quantity: Decimal | int | Fraction) -> Decimal | int | Fraction:
         return quantity * self.base_factor
 
-    def from_base(self, quantity: Decimal) -> Decimal:
-        return quantity / self.base_factor
+    def from_base(self, quantity: int | Fraction) -> int | Fraction:
+        """``quantity`` base units in this unit, exactly."""
+        factor = self.base_factor
+        if factor == 1:
+            return quantity
+        found = Fraction(quantity, factor)
+        return found.numerator if found.denominator == 1 else found
 
 
-_UNIT_TABLE: dict[Unit, tuple[Dimension, Decimal]] = {
-    Unit.SECONDS: (Dimension.TIME, Decimal(1)),
-    Unit.MINUTES: (Dimension.TIME, Decimal(60)),
-    Unit.HOURS: (Dimension.TIME, Decimal(3600)),
-    Unit.BYTES: (Dimension.DATA, Decimal(1)),
-    Unit.KILOBYTES: (Dimension.DATA, Decimal(1000)),
-    Unit.MEGABYTES: (Dimension.DATA, Decimal(1000**2)),
-    Unit.GIGABYTES: (Dimension.DATA, Decimal(1000**3)),
-    Unit.KIBIBYTES: (Dimension.DATA, Decimal(1024)),
-    Unit.MEBIBYTES: (Dimension.DATA, Decimal(1024**2)),
-    Unit.GIBIBYTES: (Dimension.DATA, Decimal(1024**3)),
-    Unit.EVENTS: (Dimension.COUNT, Decimal(1)),
-    Unit.AMOUNT: (Dimension.MONEY, Decimal(1)),
+_UNIT_TABLE: dict[Unit, tuple[Dimension, int]] = {
+    Unit.SECONDS: (Dimension.TIME, 1),
+    Unit.MINUTES: (Dimension.TIME, 60),
+    Unit.HOURS: (Dimension.TIME, 3600),
+    Unit.BYTES: (Dimension.DATA, 1),
+    Unit.KILOBYTES: (Dimension.DATA, 1000),
+    Unit.MEGABYTES: (Dimension.DATA, 1000**2),
+    Unit.GIGABYTES: (Dimension.DATA, 1000**3),
+    Unit.KIBIBYTES: (Dimension.DATA, 1024),
+    Unit.MEBIBYTES: (Dimension.DATA, 1024**2),
+    Unit.GIBIBYTES: (Dimension.DATA, 1024**3),
+    Unit.EVENTS: (Dimension.COUNT, 1),
+    Unit.AMOUNT: (Dimension.MONEY, 1),
 }

@@ -6,7 +6,8 @@ counters, the counters of each contract item and its charge and refill
 activations. Master data (validity, items, roles) is not part of it; it is loaded
 beforehand as master data.
 
-Values are exact decimals, written in JSON as strings. Dates are time-zone aware.
+Counter values are exact numbers, written in JSON as strings: a decimal, or ``n/d`` when
+the value has no finite decimal expansion (a third of a minute). Dates are time-zone aware.
 Each state carries ``format_version`` so that the JSON lines format can evolve.
 """
 
@@ -15,53 +16,63 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime
-from decimal import Decimal
+from fractions import Fraction
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BeforeValidator, Field, PlainSerializer, WithJsonSchema
+from pydantic import AwareDatetime, Field, PlainSerializer, PlainValidator, WithJsonSchema
 
 from kopek import limits
 from kopek.domain.activations import ActivationKind, ActivationStatus
-from kopek.domain.catalog import Frozen, Name
+from kopek.domain.catalog import EXACT_NUMBER_PATTERN, Frozen, Name
 from kopek.domain.units import Unit
-from kopek.money import NotADecimalError, to_decimal, to_text
+from kopek.money import Exact, NotADecimalError, exact, exact_text, parse_exact, to_decimal
 
-CONTRACT_STATE_FORMAT_VERSION = 2
-"""The version of the contract state format that this kopek writes; it also reads version 1
-(whose counters carry no reset period and no expiry, and whose activations carry no counters)."""
+CONTRACT_STATE_FORMAT_VERSION = 3
+"""The version of the contract state format that this kopek writes; it also reads version 1 (whose counters
+carry no reset period and no expiry, and whose activations carry no counters) and version 2 (whose counter
+values are decimals only, never ``n/d``)."""
 
 CONTRACT_NAMESPACE = "contract"
 """The namespace of counters shared by every contract item of a contract (catalog scope ``contract``); reserved: a
 counter of scope ``shared`` cannot be in it."""
 
 
-def _counter_value(value: object) -> Decimal:
-    # One check for both rules (exact decimal, bounded digits): a restore reads millions of values.
+def _counter_value(value: object) -> Exact:
+    # One check for both rules (exact number, bounded digits): a restore reads millions of values.
+    if isinstance(value, Fraction) or (isinstance(value, str) and "/" in value):
+        try:
+            number = Fraction(parse_exact(value))
+        except NotADecimalError as error:
+            raise ValueError(str(error)) from error
+        if max(len(str(abs(number.numerator))), len(str(number.denominator))) > limits.DECIMAL_DIGITS_MAX:
+            raise ValueError(f"a counter value's numerator and denominator have at most {limits.DECIMAL_DIGITS_MAX} digits each")
+        return exact(number)
     try:
-        number = to_decimal(value)
+        decimal_value = to_decimal(value)
     except NotADecimalError as error:
         raise ValueError(str(error)) from error
-    _, digits, exponent = number.as_tuple()
+    _, digits, exponent = decimal_value.as_tuple()
     assert isinstance(exponent, int), "to_decimal returns finite numbers only"
     total = len(digits) + exponent if exponent >= 0 else max(len(digits), -exponent)
     if total > limits.DECIMAL_DIGITS_MAX:
         raise ValueError(f"a counter value has at most {limits.DECIMAL_DIGITS_MAX} digits in total")
-    return number
+    return exact(decimal_value)
 
 
 CounterValue = Annotated[
-    Decimal,
-    BeforeValidator(_counter_value),
-    PlainSerializer(to_text, return_type=str, when_used="json"),
-    WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}, {"type": "integer"}]}),
+    Exact,
+    PlainValidator(_counter_value),
+    PlainSerializer(exact_text, return_type=str, when_used="json"),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": EXACT_NUMBER_PATTERN}, {"type": "integer"}]}),
 ]
-"""An exact counter value (a string or an integer, never a binary float) of at most
-``DECIMAL_DIGITS_MAX`` digits, the bound of every stored decimal."""
+"""An exact counter value (a string or an integer, never a binary float): a decimal of at most
+``DECIMAL_DIGITS_MAX`` digits, the bound of every stored decimal, or ``n/d`` with at most as many
+digits in each part."""
 Identifier = Annotated[str, Field(min_length=1, max_length=limits.IDENTIFIER_CHARS_MAX)]
 
 
 class CounterState(Frozen):
-    """The stored value of one counter, in the unit the catalog declares for it.
+    """The stored value of one counter, exact, in the unit the catalog declares for it.
 
     ``period_start`` is the start of the reset period the value belongs to (None: the counter
     never reset); from ``expires_at`` on (None: never) the counter holds its initial value again.
@@ -119,7 +130,7 @@ class ContractState(Frozen):
     snapshotted. A counter absent from the state holds its catalog initial value.
     """
 
-    format_version: Literal[1, 2] = Field(description="The version of this format; this kopek writes 2 and reads 1 and 2.")
+    format_version: Literal[1, 2, 3] = Field(description="The version of this format; this kopek writes 3 and reads 1, 2 and 3.")
     contract_id: Identifier
     last_snapshot_date: AwareDatetime | None = None
     snapshot_days: Annotated[int, Field(ge=0, le=100_000)] | None = None

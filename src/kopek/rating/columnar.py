@@ -14,13 +14,20 @@ for the charge plans whose pricing it can express column-wise:
 - bounds, minimums and increments that are whole base units.
 
 Every amount is an exact fraction (an Int128 numerator over a known denominator)
-until the charge's rounding turns it into a whole number of ``10^-decimals``. The row
-path divides with 60 significant digits; where its quotient is inexact (say 1.90 / 60)
-the exact fraction has a short repeating expansion, so both round to the same amount
-unless a value sat within 10^-50 of a rounding tie without being on it, which these
-small denominators cannot produce. Counters become
-cumulative sums per contract in the frame's order; an allowance consumes
-``min(usage so far, what it held)``.
+until the charge's rounding turns it into a whole number of ``10^-decimals``: the
+same exact arithmetic as the row path (:mod:`kopek.rating.price_tree`), so both give
+the same amounts. Counters become cumulative sums per contract in the frame's order;
+an allowance consumes ``min(usage so far, what it held)``.
+
+**Bounds.** Int128 arithmetic in Polars wraps around silently, so the integer form is
+used only where it cannot overflow. Compiling a charge also bounds its numerator:
+``|numerator| <= per_unit * X + constant`` for every item of a chunk whose quantities
+and counter positions are at most ``X`` base units (``X`` is the largest stored
+counter of the chunk plus the sum of its quantities, which no cumulative sum, tier end
+or billed quantity exceeds). :meth:`ColumnarPlan.fits` checks that this bound times
+``10^decimals`` (the rounding's scale), and twice the denominator, stay at or below
+``2^127 - 1``; the batch shell hands a chunk that does not fit to the row path before
+building a column.
 
 A frame holds the items of one chunk of a rating job, sorted in charging order, with
 the columns ``contract_id``, ``item_class``, ``plan``, ``q`` (the quantity in base
@@ -61,9 +68,11 @@ from kopek.domain.catalog import (
     TiersNode,
 )
 from kopek.domain.units import Unit
-from kopek.money import RoundingMode
+from kopek.money import ExactInput, RoundingMode, exact
 
 INT: Final = pl.Int128
+INT128_MAX: Final = 2**127 - 1
+"""The largest Int128; Polars wraps around past it without a word."""
 ZERO: Final = pl.lit(0, INT)
 
 
@@ -71,11 +80,12 @@ class Unsupported(Exception):
     """A plan uses what the columnar path cannot express; the row path rates it."""
 
 
-def whole(value: Decimal) -> int:
+def whole(value: ExactInput) -> int:
     """``value`` as an int, or :class:`Unsupported` when it has a fraction."""
-    if value != value.to_integral_value():
-        raise Unsupported(f"{value} is not a whole number of base units")
-    return int(value)
+    number = exact(value)
+    if not isinstance(number, int):
+        raise Unsupported(f"{number} is not a whole number of base units")
+    return number
 
 
 def fraction(value: Decimal) -> tuple[int, int]:
@@ -95,20 +105,30 @@ def power_of_ten_factor(unit: Unit) -> int:
 
 @dataclass(frozen=True, slots=True)
 class _Amount:
-    """An amount as ``numerator / denominator``; the numerator is an Int128 expression."""
+    """An amount as ``numerator / denominator``; the numerator is an Int128 expression, at most
+    ``per_unit * X + constant`` in magnitude for quantities and counter positions of at most ``X``."""
 
     numerator: pl.Expr
     denominator: int
+    per_unit: int = 0
+    constant: int = 0
 
     def plus(self, other: _Amount) -> _Amount:
         common = math.lcm(self.denominator, other.denominator)
+        mine, theirs = common // self.denominator, common // other.denominator
         return _Amount(
-            self.numerator * (common // self.denominator) + other.numerator * (common // other.denominator),
+            self.numerator * mine + other.numerator * theirs,
             common,
+            self.per_unit * mine + other.per_unit * theirs,
+            self.constant * mine + other.constant * theirs,
         )
 
     def only(self, mask: pl.Expr) -> _Amount:
-        return _Amount(pl.when(mask).then(self.numerator).otherwise(ZERO), self.denominator)
+        return _Amount(pl.when(mask).then(self.numerator).otherwise(ZERO), self.denominator, self.per_unit, self.constant)
+
+    def largest(self, quantity_bound: int) -> int:
+        """The largest magnitude the numerator reaches when no quantity or counter position passes ``quantity_bound``."""
+        return self.per_unit * quantity_bound + self.constant
 
 
 _NOTHING: Final = _Amount(ZERO, 1)
@@ -178,7 +198,8 @@ class _ChargeCompiler:
     def _fractions(self, family: _Family, values: Sequence[Decimal]) -> _Amount:
         parts = [fraction(value) for value in values]
         common = math.lcm(*(denominator for _, denominator in parts))
-        return _Amount(self._ints(family, [numerator * (common // denominator) for numerator, denominator in parts]), common)
+        numerators = [numerator * (common // denominator) for numerator, denominator in parts]
+        return _Amount(self._ints(family, numerators), common, 0, max(abs(numerator) for numerator in numerators))
 
     # ---- refusals: which items a node refuses, from their properties only ----
 
@@ -313,7 +334,11 @@ class _ChargeCompiler:
             coefficients.append((numerator // common, denominator // common))
         common = math.lcm(*(denominator for _, denominator in coefficients))
         factor = self._ints(family, [numerator * (common // denominator) for numerator, denominator in coefficients])
-        return _Amount(billed * factor, common)
+        factors = [numerator * (common // denominator) for numerator, denominator in coefficients]
+        # The billed quantity is at most the quantity plus the minimum and one increment.
+        padding = max(minimums) + max(whole(node.unit.to_base(node.increment)) if node.increment is not None else 0 for node in nodes)
+        largest = max(abs(value) for value in factors)
+        return _Amount(billed * factor, common, largest, largest * padding)
 
     def _tiers(self, family: _Family, quantity: pl.Expr, mask: pl.Expr) -> _Amount:
         nodes = [_as(TiersNode, n) for n in family.nodes]
@@ -491,6 +516,17 @@ class ColumnarPlan:
     item_class: str
     charges: tuple[ColumnarCharge, ...]
     counters: dict[str, CounterSpec]
+
+    def fits(self, quantity_bound: int) -> bool:
+        """Whether every charge's numerator, scaled by its rounding, stays within Int128 for a chunk whose quantities and
+        counter positions are at most ``quantity_bound`` base units (see the module's **Bounds**)."""
+        if quantity_bound > INT128_MAX // 4:
+            return False
+        for charge in self.charges:
+            scale = 10**charge.charge.rounding.decimals
+            if charge.amount.largest(quantity_bound) * scale + 1 > INT128_MAX or 2 * charge.amount.denominator > INT128_MAX:
+                return False
+        return True
 
     def refused(self, frame: pl.LazyFrame) -> pl.LazyFrame:
         """``frame`` with ``refusal`` (the message of the first ``no_access`` an item reaches, or null) and

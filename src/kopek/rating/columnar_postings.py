@@ -18,7 +18,7 @@ import polars as pl
 from kopek.domain.accounts import OperationKind
 from kopek.domain.master import Account, AccountId, AccountKind, Contract
 from kopek.money import to_text
-from kopek.rating.columnar import INT, ColumnarPlan
+from kopek.rating.columnar import INT, INT128_MAX, ColumnarPlan, Unsupported
 
 
 class BoundCrossed(Exception):
@@ -41,8 +41,10 @@ def scale_of(value: Decimal) -> int:
 
 
 def _scaled(value: Decimal, scale: int) -> int:
-    scaled = value.scaleb(scale)
-    assert scaled == scaled.to_integral_value(), "the scale holds every digit"
+    """``value`` in whole ``10^-scale`` (exactly: no decimal context rounds a long balance)."""
+    numerator, denominator = value.as_integer_ratio()
+    scaled, rest = divmod(numerator * 10**scale, denominator)
+    assert rest == 0, "the scale holds every digit"
     return int(scaled)
 
 
@@ -63,7 +65,8 @@ def postings(
     """Every charged item with its payer, amount text and, when it moves money, the account operation and the balance after.
 
     Raises :class:`BoundCrossed` when a prepaid balance would go below its floor or a
-    postpaid one above its credit limit.
+    postpaid one above its credit limit, and :class:`~kopek.rating.columnar.Unsupported` when a
+    running balance could pass Int128 (the chunk goes to the row path).
     """
     parts = []
     for (plan_name, item_class), program in compiled.items():
@@ -98,6 +101,7 @@ def postings(
         [charge.charge.rounding.decimals for program in compiled.values() for charge in program.charges]
         + [scale_of(value) for account in accounts.values() for value in _bounds(account)]
     )
+    _check_room(charged, compiled, accounts, scale)
     table = _accounts_table(accounts, scale)
     items = (
         pl.concat(parts)
@@ -132,6 +136,19 @@ def postings(
         raise BoundCrossed("a balance would leave its floor or credit limit")
     last = moving.group_by("account_id").agg(pl.col("balance").last())
     return Postings(items, {AccountId(account_id): Decimal(balance) for account_id, balance in last.iter_rows()})
+
+
+def _check_room(
+    charged: pl.DataFrame, compiled: Mapping[tuple[str, str], ColumnarPlan], accounts: Mapping[AccountId, Account], scale: int
+) -> None:
+    """Refuse a chunk whose running balances could pass Int128: the largest balance or bound at ``scale``, plus every
+    amount of the chunk at ``scale``."""
+    columns = {f"a{charge.index}" for program in compiled.values() for charge in program.charges} & set(charged.columns)
+    ends = [value for column in columns for value in (charged[column].min(), charged[column].max()) if isinstance(value, int)]
+    largest_units = max((abs(value) for value in ends), default=0)
+    largest_bound = max((abs(_scaled(value, scale)) for account in accounts.values() for value in _bounds(account)), default=0)
+    if largest_bound + charged.height * len(columns) * largest_units * 10**scale > INT128_MAX:
+        raise Unsupported("a running balance could pass Int128")
 
 
 def _bounds(account: Account) -> list[Decimal]:

@@ -1,13 +1,13 @@
 """Grants of online charging: how much usage the money available buys, and what it holds.
 
-Pure: the price of a quantity is what :func:`rate_item` charges for it, so a grant is
-priced exactly as its usage will be charged. What each account may spend comes from
+Pure: the price of a quantity is what :func:`rate_item` charges for it (exact, rounded once
+per charge), so a grant is priced exactly as its usage will be charged and the search for the
+largest affordable quantity compares exact prices. What each account may spend comes from
 :func:`kopek.domain.accounts.spendable`.
 """
 
 from __future__ import annotations
 
-import decimal
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -18,10 +18,11 @@ from kopek.domain.accounts import check_chargeable, resolve_payers, spending_ref
 from kopek.domain.catalog import Catalog, PropertyType
 from kopek.domain.item import TypedItem
 from kopek.domain.master import Account, AccountId, Contract
+from kopek.domain.outcome import CounterChange, CounterKey
 from kopek.errors import KopekError
-from kopek.money import ZERO, rating_context
-from kopek.rating.outcome import CounterChange, CounterKey, RatingOutcome
-from kopek.rating.quota import grid_step, max_affordable
+from kopek.money import ZERO, ExactInput, exact, exact_decimal
+from kopek.rating.outcome import RatingOutcome
+from kopek.rating.quota import grid_step, max_affordable, on_grid
 from kopek.rating.rate import CounterHold, RatingState, rate_item
 
 
@@ -48,7 +49,7 @@ def grant(
     """min(requested, maximum affordable) on the increment grid, and its price per paying account."""
     contract = state.contract
     step = grid_step(catalog, contract, item)
-    limit = on_grid(requested, step) if requested is not None else step * limits.SESSION_QUOTA_STEPS_MAX
+    limit = on_grid(requested, step) if requested is not None else exact_decimal(exact(step) * limits.SESSION_QUOTA_STEPS_MAX)
 
     def amounts(quantity: Decimal) -> dict[AccountId, Decimal]:
         return _per_payer(contract, rate_item(catalog, state, with_quantity(item, quantity)))
@@ -82,17 +83,16 @@ def session_currency(catalog: Catalog, contract: Contract, item: TypedItem) -> s
     return chosen.currency
 
 
-def added_holds(holds: Iterable[tuple[CounterKey, Decimal, datetime | None]]) -> dict[CounterKey, CounterHold]:
-    """Several grants' holds ``(counter, delta, period start)`` as one per counter: added up in the newest period
-    (a hold priced in an earlier period ended with it)."""
+def added_holds(holds: Iterable[tuple[CounterKey, ExactInput, datetime | None]]) -> dict[CounterKey, CounterHold]:
+    """Several grants' holds ``(counter, delta, period start)`` as one per counter: added up exactly in the newest
+    period (a hold priced in an earlier period ended with it)."""
     found: dict[CounterKey, CounterHold] = {}
-    with decimal.localcontext(rating_context()):
-        for key, delta, period_start in holds:
-            known = found.get(key)
-            if known is None or _later(period_start, known.period_start):
-                found[key] = CounterHold(delta, period_start)
-            elif known.period_start == period_start:
-                found[key] = CounterHold(known.delta + delta, period_start)
+    for key, delta, period_start in holds:
+        known = found.get(key)
+        if known is None or _later(period_start, known.period_start):
+            found[key] = CounterHold(exact(delta), period_start)
+        elif known.period_start == period_start:
+            found[key] = CounterHold(exact(known.delta) + exact(delta), period_start)
     return found
 
 
@@ -107,9 +107,3 @@ def with_quantity(item: TypedItem, quantity: Decimal) -> TypedItem:
     spec = next(spec for spec in item.item_class.properties if spec.name == name)
     value: Decimal | int = int(quantity) if spec.type is PropertyType.INTEGER else quantity
     return replace(item, properties={**item.properties, name: value})
-
-
-def on_grid(quantity: Decimal, step: Decimal) -> Decimal:
-    """``quantity`` rounded up to a whole number of steps: the increment bills the whole step anyway."""
-    steps = (quantity / step).to_integral_value(rounding=decimal.ROUND_CEILING)
-    return steps * step

@@ -3,13 +3,16 @@
 A session asks how much usage the money available can buy. The answer is the
 largest quantity on the charge's increment grid whose price (allowances, tiers,
 connect fees and rounding applied) fits. The search only evaluates the pure
-price function, so it prices exactly as charging will.
+price function, so it prices exactly as charging will; the grid's quantities are
+computed exactly (no decimal context rounds them).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from fractions import Fraction
 
 from kopek.domain.catalog import (
     AllowanceNode,
@@ -19,6 +22,7 @@ from kopek.domain.catalog import (
     DiscountNode,
     PrefixNode,
     PriceNode,
+    PropertyType,
     RangeNode,
     RateNode,
     ScheduleNode,
@@ -28,7 +32,7 @@ from kopek.domain.catalog import (
 )
 from kopek.domain.item import TypedItem
 from kopek.domain.master import Contract
-from kopek.money import ZERO
+from kopek.money import ZERO, Exact, exact, exact_decimal, ratio
 
 PriceOf = Callable[[Decimal], bool]
 """Given a quantity (in the item's quantity unit), whether its price fits what is available."""
@@ -38,20 +42,40 @@ def grid_step(catalog: Catalog, contract: Contract, item: TypedItem) -> Decimal:
     """The quantity step of the grants for ``item``: the finest rate increment that prices it.
 
     In the item's quantity unit; one unit when no rate of the applicable charges has an
-    increment.
+    increment. A grant is a quantity of the item, so the step is a multiple of that increment
+    that the item can carry exactly: a finite decimal (an increment of one second on a quantity
+    in minutes makes steps of three seconds, 0.05 minutes), whole for an integer quantity.
     """
     unit = item.item_class.quantity_unit
     if unit is None:
         return Decimal(1)
+    factor = int(unit.base_factor)
     steps = [
-        rate.unit.to_base(rate.increment) if rate.increment is not None else unit.base_factor
+        exact(rate.increment * rate.unit.base_factor) if rate.increment is not None else factor
         for plan in (catalog.charge_plan(contract_item.charge_plan, item.consumption_date) for contract_item in contract.items)
         if plan is not None
         for charge in plan.charges
         if charge.item_class == item.item_class.name
         for rate in _rates(charge.price)
     ]
-    return unit.from_base(min(steps)) if steps else Decimal(1)
+    if not steps:
+        return Decimal(1)
+    step = Fraction(ratio(min(steps), factor))
+    spec = item.item_class.property_spec(item.item_class.quantity or "")
+    whole = spec is not None and spec.type is PropertyType.INTEGER
+    return exact_decimal(step * _carried(step.denominator, whole=whole))
+
+
+def _carried(denominator: int, *, whole: bool) -> int:
+    """The least multiplier that turns a step of denominator ``denominator`` into a finite decimal (into an integer
+    when ``whole``)."""
+    if whole:
+        return denominator
+    rest = denominator
+    for prime in (2, 5):
+        while rest % prime == 0:
+            rest //= prime
+    return rest
 
 
 def _rates(node: PriceNode) -> Iterator[RateNode]:
@@ -92,18 +116,29 @@ def max_affordable(fits: PriceOf, *, step: Decimal, limit: Decimal) -> Decimal:
     largest). Evaluates the price about ``2 * log2(limit / step)`` times.
     """
     assert step > 0 and limit >= 0, "the grid step is positive and the limit not negative"
-    steps_max = int(limit // step)
-    if steps_max == 0 or not fits(step):
+    exact_step = exact(step)
+    steps_max = math.floor(Fraction(exact(limit)) / exact_step)
+
+    def at(steps: int) -> Decimal:
+        return exact_decimal(exact_step * steps)
+
+    if steps_max == 0 or not fits(at(1)):
         return ZERO
     low, high = 1, 2
-    while high <= steps_max and fits(high * step):
+    while high <= steps_max and fits(at(high)):
         low, high = high, high * 2
     high = min(high, steps_max + 1)
     # Invariant: low fits, high does not (or is past the limit).
     while high - low > 1:
         middle = (low + high) // 2
-        if fits(middle * step):
+        if fits(at(middle)):
             low = middle
         else:
             high = middle
-    return low * step
+    return at(low)
+
+
+def on_grid(quantity: Decimal, step: Decimal) -> Decimal:
+    """``quantity`` rounded up to a whole number of steps, exactly: the increment bills the whole step anyway."""
+    exact_step: Exact = exact(step)
+    return exact_decimal(math.ceil(Fraction(exact(quantity)) / exact_step) * exact_step)

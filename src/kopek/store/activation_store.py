@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from kopek.domain.activations import Activation, ActivationKind, ActivationStatus
+from kopek.domain.outcome import CounterChange, CounterKey
 from kopek.domain.refills import StoredCounter
-from kopek.rating.outcome import CounterChange, CounterKey
 from kopek.store.schema import account_operations, activations, charging_operations, contracts, counters, fee_applications, refills
 
 

@@ -7,13 +7,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from kopek.domain.master import ContractStatus
+from kopek.money import Exact, exact_text
 from kopek.store.schema import activation_counters, activations, contract_items, contracts, counters, shared_counters
 
 _KEYS_PER_READ = 500
@@ -21,11 +21,11 @@ _KEYS_PER_READ = 500
 
 SnapshotRow = tuple[str, datetime | None, int | None]
 """contract_id, last_snapshot_date, snapshot_days."""
-CounterRow = tuple[str, str, str, str, Decimal, datetime | None, datetime | None]
-"""contract_id, item_id ('' for contract scope) or activation_id, name, unit, value, period_start, expires_at."""
+CounterRow = tuple[str, str, str, str, Exact, datetime | None, datetime | None]
+"""contract_id, item_id ('' for contract scope) or activation_id, name, unit, value (exact), period_start, expires_at."""
 ActivationRow = tuple[str, str, str, str, str, datetime | None]
 """contract_id, id, item_id, kind, status, last_activation_date."""
-PoolRow = tuple[str, str, str, Decimal, datetime | None, datetime | None]
+PoolRow = tuple[str, str, str, Exact, datetime | None, datetime | None]
 """namespace, name, unit, value, period_start, expires_at: a counter of scope ``shared``."""
 
 _SNAPSHOT_COLUMNS = ("contract_id", "last_snapshot_date", "snapshot_days")
@@ -201,9 +201,9 @@ class ContractStateStore:
             parameters = {"ids": ids, "holding": _array_literal(holding), "dates": dates, "days": days}
             cursor.execute(_CLEAR_AND_UPDATE_SNAPSHOTS, parameters, prepare=False)
             for table, columns, values in (
-                ("counters", _COUNTER_COLUMNS, rows.counters),
+                ("counters", _COUNTER_COLUMNS, _valued(rows.counters)),
                 ("activations", _ACTIVATION_COLUMNS, rows.activations),
-                ("activation_counters", _ACTIVATION_COUNTER_COLUMNS, rows.activation_counters),
+                ("activation_counters", _ACTIVATION_COUNTER_COLUMNS, _valued(rows.activation_counters)),
             ):
                 if values:
                     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
@@ -273,6 +273,11 @@ _CLEAR_AND_UPDATE_SNAPSHOTS = (
     # The constant list of ids as well: whatever join it picks, the planner reads only the batch's contracts.
     " WHERE contracts.id = batch.contract_id AND contracts.id = ANY(%(ids)s::varchar[])"
 )
+
+
+def _valued(rows: Sequence[CounterRow]) -> list[tuple[object, ...]]:
+    """Counter rows as ``COPY`` writes them: the value as its exact text, as the column stores it."""
+    return [(*row[:4], exact_text(row[4]), *row[5:]) for row in rows]
 
 
 def _array_literal(values: Sequence[str | None]) -> str:

@@ -15,13 +15,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from kopek.domain.catalog import CounterScope
+from kopek.domain.outcome import CounterChange, CounterKey
 from kopek.domain.units import Unit
-from kopek.rating.outcome import CounterChange, CounterKey
-from kopek.rating.rate import CounterLife
+from kopek.money import Exact
+from kopek.rating.state import CounterLife
 from kopek.store.bulk import insert_many, update_many
 from kopek.store.schema import activation_counters, activations, counters, shared_counters
 
-CounterValues = tuple[dict[CounterKey, Decimal], dict[CounterKey, CounterLife]]
+CounterValues = tuple[dict[CounterKey, Exact], dict[CounterKey, CounterLife]]
+"""Counter values (exact, each in its counter's unit) and their periods, by key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +42,7 @@ class CounterStore:
 
     def of_contract(self, contract_id: str, *, contract_scope_only: bool = False) -> CounterValues:
         """The stored counters of a contract and of its activations (only its contract-scope ones if asked)."""
-        values: dict[CounterKey, Decimal] = {}
+        values: dict[CounterKey, Exact] = {}
         lives: dict[CounterKey, CounterLife] = {}
         for key, _, value, life in self.listing(contract_id, contract_scope_only=contract_scope_only):
             values[key], lives[key] = value, life
@@ -48,14 +50,14 @@ class CounterStore:
 
     def of_contracts(self, contract_ids: Sequence[str]) -> CounterValues:
         """The stored contract and contract-item counters of several contracts (not their activations'), one statement."""
-        values: dict[CounterKey, Decimal] = {}
+        values: dict[CounterKey, Exact] = {}
         lives: dict[CounterKey, CounterLife] = {}
         for row in self._connection.execute(sa.select(counters).where(counters.c.contract_id.in_(list(contract_ids)))).mappings():
             key = CounterKey(row["contract_id"], row["item_id"], row["name"])
             values[key], lives[key] = row["value"], CounterLife(row["period_start"], row["expires_at"])
         return values, lives
 
-    def listing(self, contract_id: str, *, contract_scope_only: bool = False) -> list[tuple[CounterKey, str, Decimal, CounterLife]]:
+    def listing(self, contract_id: str, *, contract_scope_only: bool = False) -> list[tuple[CounterKey, str, Exact, CounterLife]]:
         """Every stored counter of a contract and its activations, with its unit, in key order."""
         found = []
         query = sa.select(counters).where(counters.c.contract_id == contract_id)
@@ -77,7 +79,7 @@ class CounterStore:
         Creating a missing row first (insert, ignoring a conflict) gives every writer a row to
         lock, so two contracts that share a counter never both start from its initial value.
         """
-        values: dict[CounterKey, Decimal] = {}
+        values: dict[CounterKey, Exact] = {}
         lives: dict[CounterKey, CounterLife] = {}
         for spec in sorted(specs, key=lambda spec: (spec.namespace, spec.name)):
             row = {"namespace": spec.namespace, "name": spec.name, "unit": spec.unit.value, "value": spec.initial}

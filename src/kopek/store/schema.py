@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from kopek.store.types import ExactDecimal, UtcDateTime
+from kopek.store.types import ExactDecimal, ExactRational, UtcDateTime
 
 metadata = sa.MetaData(
     naming_convention={
@@ -129,7 +129,8 @@ counters = sa.Table(
     sa.Column("item_id", sa.String(128), primary_key=True),
     sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("unit", sa.String(16), nullable=False),
-    sa.Column("value", ExactDecimal, nullable=False),
+    # Exact, in the counter's unit: a decimal, or n/d when it has no finite decimal expansion.
+    sa.Column("value", ExactRational, nullable=False),
     # The start of the reset period the value belongs to (none: the counter never resets).
     sa.Column("period_start", UtcDateTime, nullable=True),
     # From this instant on the value is gone and the counter holds its initial value again (bonus units).
@@ -311,7 +312,7 @@ session_counter_holds = sa.Table(
     sa.Column("contract_id", sa.String(128), primary_key=True),
     sa.Column("item_id", sa.String(128), primary_key=True),
     sa.Column("name", sa.String(128), primary_key=True),
-    sa.Column("delta", ExactDecimal, nullable=False),
+    sa.Column("delta", ExactRational, nullable=False),
     sa.Column("period_start", UtcDateTime, nullable=True),
     sa.Index("ix_session_counter_holds_counter", "scope", "namespace", "contract_id", "name"),
 )
@@ -379,7 +380,8 @@ shared_counters = sa.Table(
     sa.Column("namespace", sa.String(128), primary_key=True),
     sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("unit", sa.String(16), nullable=False),
-    sa.Column("value", ExactDecimal, nullable=False),
+    # Exact, in the counter's unit: a decimal, or n/d when it has no finite decimal expansion.
+    sa.Column("value", ExactRational, nullable=False),
     sa.Column("period_start", UtcDateTime, nullable=True),
     sa.Column("expires_at", UtcDateTime, nullable=True),
 )
@@ -402,7 +404,8 @@ activation_counters = sa.Table(
     sa.Column("activation_id", sa.String(128), primary_key=True),
     sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("unit", sa.String(16), nullable=False),
-    sa.Column("value", ExactDecimal, nullable=False),
+    # Exact, in the counter's unit: a decimal, or n/d when it has no finite decimal expansion.
+    sa.Column("value", ExactRational, nullable=False),
     sa.Column("period_start", UtcDateTime, nullable=True),
     sa.Column("expires_at", UtcDateTime, nullable=True),
     sa.ForeignKeyConstraint(["contract_id", "activation_id"], ["activations.contract_id", "activations.id"]),

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from kopek.domain.catalog import CounterScope
 from kopek.domain.master import AccountId
-from kopek.money import rating_context
-from kopek.rating.outcome import CounterChange, CounterKey
+from kopek.domain.outcome import CounterChange, CounterKey
+from kopek.money import Exact, rating_context
 from kopek.store.key_locks import KeySpace, serialise_key
 from kopek.store.schema import (
     accounts,
@@ -132,7 +132,7 @@ class SessionStore:
 
     def holds_seen_by(
         self, contract_id: str, *, parent_id: str | None, shared: Iterable[tuple[str, str]], excluding: str | None = None
-    ) -> list[tuple[CounterKey, Decimal, datetime | None]]:
+    ) -> list[tuple[CounterKey, Exact, datetime | None]]:
         """What the live grants hold of the counters contract ``contract_id`` sees: its own (every scope), its parent's
         contract counters and the ``shared`` (namespace, name) counters; all but the grant of session ``excluding``.
         Each hold as ``(counter, delta, period start)``, in a fixed order."""

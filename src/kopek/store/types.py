@@ -2,6 +2,9 @@
 
 ``ExactDecimal`` is ``NUMERIC`` without scale on PostgreSQL and exact decimal text
 on SQLite (whose own NUMERIC affinity would go through binary floats).
+``ExactRational`` is text on both: an exact number that may have no finite decimal
+expansion (a counter holding a third of a minute), in its canonical form, a decimal
+(``12.5``) or ``n/d`` (``1/3``); read back as an ``int`` or a ``Fraction``.
 ``UtcDateTime`` stores instants in UTC; on SQLite as fixed-width ISO text, so text
 order is time order.
 """
@@ -10,13 +13,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from kopek.money import to_text
+from kopek.money import Exact, ExactInput, exact, exact_text, parse_exact, to_text
 
 _SQLITE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 
@@ -40,6 +44,22 @@ class ExactDecimal(TypeDecorator[Decimal]):
         if value is None:
             return None
         return value if isinstance(value, Decimal) else Decimal(value)
+
+
+class ExactRational(TypeDecorator[Exact]):
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: ExactInput | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        assert isinstance(value, Fraction | Decimal | int), f"an exact number, got {type(value).__name__}"
+        return exact_text(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Exact | None:
+        if value is None:
+            return None
+        return parse_exact(value) if isinstance(value, str) else exact(value)
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -1,0 +1,492 @@
+"""A catalog compiled for rating, once per catalog version: charge plans as small objects and closures.
+
+Compiling a charge plan resolves what the interpretation of its trees would look up for every
+item: each counter becomes a slot (its unit, initial value and thresholds in base units, its reset
+cycle), each charge's pricing tree a function over exact numbers (:mod:`kopek.rating.price_tree`),
+its rounding a precomputed rule. Bound to a contract item, the slots get their counter keys
+(built once and kept for the next items of the contract); pricing an item then reads, resets and
+writes only the counters on the path the item takes.
+
+The compiled form lives with the :class:`~kopek.domain.catalog.Catalog` it was made from (a catalog
+version never changes) and is pure like the rest of rating: no I/O, no clock. What it caches (keys
+bound to contracts, the current period of each reset cycle) is derived from its inputs only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, Final
+
+from kopek import limits
+from kopek.domain.catalog import (
+    Catalog,
+    Charge,
+    ChargePlan,
+    CounterAddend,
+    CounterReset,
+    CounterScope,
+    CounterSpec,
+    CounterThreshold,
+    FeeKind,
+    ItemClass,
+    ThresholdDirection,
+)
+from kopek.domain.item import PropertyValue, TypedItem
+from kopek.domain.master import Contract, ContractItem
+from kopek.domain.outcome import ChargedItem, CounterChange, CounterKey, Notification, NotificationKind
+from kopek.domain.periods import Cycle
+from kopek.domain.units import Unit
+from kopek.errors import Code, IllegalStateError, PrerequisiteMissingError, Reason
+from kopek.money import Exact, ExactInput, ExactRounding, exact, ratio, to_text
+from kopek.rating.outcome import RatingOutcome
+from kopek.rating.price_tree import PriceFn, TreeScope, compile_tree
+from kopek.rating.state import NO_LIFE, CounterLife, RatingState
+
+_DERIVED_KEY: Final = "kopek.rating.compiled"
+
+
+def compiled(catalog: Catalog) -> CompiledCatalog:
+    """The compiled form of ``catalog``, made on first use and kept with it."""
+    return catalog.derived(_DERIVED_KEY, CompiledCatalog)
+
+
+class CompiledCatalog:
+    """The plans of a catalog, compiled on first use, by name and version; the charges that apply to each
+    (contract, item class), with their counters bound, kept between items."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._versions: dict[str, tuple[tuple[datetime | None, CompiledPlan], ...]] = {}
+        self._paths: dict[tuple[str, str], _Path] = {}
+
+    def versions(self, name: str) -> tuple[tuple[datetime | None, CompiledPlan], ...]:
+        """The versions of plan ``name``, newest first, each with the instant it takes effect (none: always)."""
+        versions = self._versions.get(name)
+        if versions is None:
+            versions = self._versions[name] = tuple(
+                (_day_start(plan.effective_from), CompiledPlan(self.catalog, plan))
+                for plan in reversed(self.catalog.charge_plan_versions(name))
+            )
+        return versions
+
+    def plan_at(self, name: str, at: datetime) -> CompiledPlan | None:
+        """The version of plan ``name`` in effect at ``at`` (the UTC date of ``at``), compiled; none when none is."""
+        for start, plan in self.versions(name):
+            if start is None or start <= at:
+                return plan
+        return None
+
+    def rate(self, state: RatingState, item: TypedItem) -> RatingOutcome:
+        """Price ``item`` under every applicable charge of ``state``'s contract."""
+        contract, at, klass = state.contract, item.consumption_date, item.item_class
+        path = self._paths.get((contract.id, klass.name)) if state.parent is None else None
+        # The path holds for the contract as it was (its items, and its start, which a reset per activation reads),
+        # for this item class, while the same plan versions are in effect.
+        if (
+            path is None
+            or not path.start <= at < path.end
+            or path.klass is not klass
+            or (contract.items is not path.items and contract.items != path.items)
+            or contract.valid_from != path.valid_from
+        ):
+            path = self._path(state, klass, at)
+        steps = path.steps
+        if not steps:
+            raise IllegalStateError(
+                code=Code.NO_CHARGE_FOR_ITEM_CLASS,
+                reason=Reason.NOT_AUTHORIZED,
+                message=f"contract {contract.id!r} has no charge for item class {klass.name!r}",
+            )
+        value = item.properties[path.quantity] if path.quantity is not None else 0
+        assert isinstance(value, _NUMBERS), "an item's quantity is a number (typed against its class)"
+        base = value * path.factor if type(value) is int else in_base(value, path.factor)
+        shown = value if type(value) is Decimal else Decimal(value)
+        run = _Run(state, item.properties, at)
+        unit = path.unit
+        if len(steps) == 1 and len(steps[0][2]) == 1:
+            contract_item_id, run.bound, (charge,) = steps[0]
+            charged: tuple[ChargedItem, ...] = (charge.apply(run, contract_item_id, shown, base, unit),)
+        else:
+            found = []
+            for contract_item_id, bound, charges in steps:
+                run.bound = bound
+                for charge in charges:
+                    found.append(charge.apply(run, contract_item_id, shown, base, unit))
+            charged = tuple(found)
+        if not run.seen:
+            return RatingOutcome(charged, (), tuple(run.notes) if run.notes else ())
+        changes, crossings = run.changes()
+        return RatingOutcome(charged, changes, tuple(run.notes + crossings if crossings else run.notes))
+
+    def _path(self, state: RatingState, klass: ItemClass, at: datetime) -> _Path:
+        """The charges of ``item_class`` that each contract item's plan (the version in effect at ``at``) applies, with
+        the plan's counters bound, and the span of time over which these versions stay in effect."""
+        contract, parent = state.contract, state.parent
+        parents = self._parent_counters(parent, at) if parent is not None else {}
+        steps = []
+        start, end = _EARLIEST, _LATEST
+        for contract_item in contract.items:
+            versions = self.versions(contract_item.charge_plan)
+            index = next((index for index, (since, _) in enumerate(versions) if since is None or since <= at), None)
+            if index is None:
+                raise _unknown_plan(self.catalog, contract_item, at)
+            since, plan = versions[index]
+            start = max(start, since or _EARLIEST)
+            end = min(end, versions[index - 1][0] or _LATEST) if index > 0 else end
+            charges = plan.charges_of(klass.name)
+            if charges:
+                steps.append((contract_item.id, plan.bind(contract, contract_item, parent, parents), charges))
+        path = _Path(contract, klass, start, end, tuple(steps))
+        if parent is None:
+            if len(self._paths) >= limits.RATING_PATHS_KEPT_MAX:
+                self._paths.clear()
+            self._paths[contract.id, klass.name] = path
+        return path
+
+    def _parent_counters(self, parent: Contract, at: datetime) -> dict[str, tuple[CounterSpec, ChargePlan]]:
+        """The contract counters that a linked contract takes from its parent: those its parent's plans declare at ``at``."""
+        declared: dict[str, tuple[CounterSpec, ChargePlan]] = {}
+        for contract_item in parent.items:
+            found = self.plan_at(contract_item.charge_plan, at)
+            if found is None:
+                raise _unknown_plan(self.catalog, contract_item, at)
+            for spec in found.plan.counters:
+                if spec.scope is CounterScope.CONTRACT:
+                    declared.setdefault(spec.name, (spec, found.plan))
+        return declared
+
+
+_NUMBERS: Final = (Decimal, int)
+_EARLIEST: Final = datetime.min.replace(tzinfo=UTC)
+_LATEST: Final = datetime.max.replace(tzinfo=UTC)
+
+
+def _unknown_plan(catalog: Catalog, contract_item: ContractItem, at: datetime) -> PrerequisiteMissingError:
+    known = catalog.charge_plan(contract_item.charge_plan) is not None
+    return PrerequisiteMissingError(
+        code=Code.CHARGE_PLAN_UNKNOWN,
+        message=f"contract item {contract_item.id!r} activates unknown charge plan {contract_item.charge_plan!r}"
+        + (f" (no version in effect on {at.astimezone(UTC).date().isoformat()})" if known else ""),
+    )
+
+
+class _Path:
+    """What rating a contract's items of one class goes through: per contract item whose plan prices the class,
+    its id, its plan's counters bound to their keys and the charges; valid for the contract as it was (its items and
+    start) and the item class, from ``start`` to ``end``, the span in which the same plan versions are in effect.
+    The class's quantity property, its unit and that unit's base factor come along."""
+
+    __slots__ = ("end", "factor", "items", "klass", "quantity", "start", "steps", "unit", "valid_from")
+
+    def __init__(
+        self,
+        contract: Contract,
+        klass: ItemClass,
+        start: datetime,
+        end: datetime,
+        steps: tuple[tuple[str, tuple[BoundCounter, ...], tuple[CompiledCharge, ...]], ...],
+    ) -> None:
+        self.items, self.valid_from = contract.items, contract.valid_from
+        self.klass, self.quantity, self.unit = klass, klass.quantity, klass.quantity_unit
+        self.factor = self.unit.base_factor if self.unit is not None else 1
+        self.start, self.end, self.steps = start, end, steps
+
+
+def _day_start(day: date | None) -> datetime | None:
+    """The first instant of a UTC date: an instant is on or after the date when it is on or after this."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) if day is not None else None
+
+
+class CompiledPlan:
+    """One version of a charge plan: its counters as slots, its charges compiled per item class."""
+
+    def __init__(self, catalog: Catalog, plan: ChargePlan) -> None:
+        self.catalog = catalog
+        self.plan = plan
+        self._slots = {spec.name: (slot, spec.unit) for slot, spec in enumerate(plan.counters)}
+        self._charges: dict[str, tuple[CompiledCharge, ...]] = {}
+
+    def charges_of(self, item_class: str) -> tuple[CompiledCharge, ...]:
+        """The plan's charges of ``item_class``, in plan order, compiled on first use."""
+        found = self._charges.get(item_class)
+        if found is None:
+            klass = self.catalog.item_class(item_class)
+            scope = TreeScope(self._slots, klass.quantity_unit if klass is not None else None, self.catalog.holiday_dates)
+            found = self._charges[item_class] = tuple(
+                CompiledCharge(self.plan, charge, scope) for charge in self.plan.charges if charge.item_class == item_class
+            )
+        return found
+
+    def bind(
+        self,
+        contract: Contract,
+        contract_item: ContractItem,
+        parent: Contract | None,
+        parents: Mapping[str, tuple[CounterSpec, ChargePlan]],
+    ) -> tuple[BoundCounter, ...]:
+        """Each counter slot of the plan bound to the value it reads and writes for ``contract_item`` (the parent's
+        counter for a contract counter that a linked contract's parent declares)."""
+        bound = []
+        for spec in self.plan.counters:
+            if spec.scope is CounterScope.CONTRACT and parent is not None and spec.name in parents:
+                parent_spec, parent_plan = parents[spec.name]
+                key = CounterKey(parent.id, "", spec.name, CounterScope.CONTRACT)
+                bound.append(BoundCounter(key, parent_spec, reset_cycle(parent_spec, parent_plan, parent)))
+                continue
+            if spec.scope is CounterScope.CONTRACT:
+                key = CounterKey(contract.id, "", spec.name, CounterScope.CONTRACT)
+            elif spec.scope is CounterScope.SHARED:
+                assert spec.namespace is not None, "a shared counter has a namespace (validated on load)"
+                key = CounterKey("", "", spec.name, CounterScope.SHARED, spec.namespace)
+            else:
+                key = CounterKey(contract.id, contract_item.id, spec.name, spec.scope)
+            bound.append(BoundCounter(key, spec, reset_cycle(spec, self.plan, contract)))
+        return tuple(bound)
+
+
+def reset_cycle(spec: CounterSpec, plan: ChargePlan, contract: Contract) -> Cycle | None:
+    """The cycle whose period starts reset counter ``spec``: its own calendar cycle, or for a
+    ``per_activation`` reset the cycle of the plan's first recurring fee for ``contract``."""
+    if spec.reset is not CounterReset.PER_ACTIVATION:
+        return spec.cycle()
+    fee = next((fee for fee in plan.fees if fee.kind is FeeKind.RECURRING), None)
+    assert fee is not None, "a per_activation reset needs a recurring fee in its plan (validated on load)"
+    return fee.cycle(contract.valid_from)
+
+
+class BoundCounter:
+    """A plan's counter bound to where its value lives, with what rating needs of its spec in base units: the
+    factor of its unit, its initial value, its thresholds and the current period of its reset cycle."""
+
+    __slots__ = ("_period", "cycle", "factor", "initial", "key", "thresholds", "unit")
+
+    def __init__(self, key: CounterKey, spec: CounterSpec, cycle: Cycle | None) -> None:
+        self.key = key
+        self.unit = spec.unit
+        self.factor = int(spec.unit.base_factor)
+        self.initial = in_base(spec.initial, self.factor)
+        self.thresholds = tuple((threshold, in_base(threshold.value, self.factor)) for threshold in spec.thresholds)
+        self.cycle = cycle
+        self._period: tuple[datetime, datetime] | None = None
+        """The last period asked for, (start, next start): items come mostly in time order."""
+
+    def period_start(self, at: datetime) -> datetime:
+        """The start of the reset period holding ``at`` (the counter resets)."""
+        period = self._period
+        if period is not None and period[0] <= at < period[1]:
+            return period[0]
+        cycle = self.cycle
+        assert cycle is not None
+        start = cycle.start_of(at)
+        self._period = (start, cycle.next_start(start))
+        return start
+
+    def in_unit(self, value: Exact) -> Exact:
+        """A value in base units, in the counter's unit."""
+        return value if self.factor == 1 else ratio(value, self.factor)
+
+
+class CompiledCharge:
+    """One charge: its tree as a function of the quantity, its rounding, its counter updates, its charged item's
+    constant fields."""
+
+    __slots__ = ("_amounts", "_denominator", "_fields", "_price", "_round", "_updates")
+
+    def __init__(self, plan: ChargePlan, charge: Charge, scope: TreeScope) -> None:
+        priced = compile_tree(charge.price, scope)
+        self._price: PriceFn = priced.price
+        self._denominator = priced.denominator
+        self._round = ExactRounding(charge.rounding.decimals, charge.rounding.mode, kept_max=limits.ROUNDED_AMOUNTS_KEPT_MAX)
+        self._amounts: dict[int, Decimal] = {}
+        """The rounded amount of each whole total (times the denominator) met so far: a tariff's totals repeat."""
+        self._fields = (plan.name, charge.name, charge.account_role, plan.currency, charge.output)
+        self._updates = tuple((scope.counters[update.counter][0], update.add) for update in charge.counter_updates)
+
+    def apply(self, run: _Run, contract_item_id: str, quantity: Decimal, base: Exact, unit: Unit | None) -> ChargedItem:
+        """Price the item (``quantity`` in its unit, ``base`` in base units), round once, update the counters."""
+        total = self._price(base, run)
+        if type(total) is int:
+            amount = self._amounts.get(total)
+            if amount is None:
+                amount = self._round(total, self._denominator)
+                if len(self._amounts) < limits.ROUNDED_AMOUNTS_KEPT_MAX:
+                    self._amounts[total] = amount
+        else:
+            assert isinstance(total, Fraction)
+            amount = self._round(total.numerator, total.denominator * self._denominator)
+        if self._updates:
+            self._update(run, base, amount)
+        plan_name, charge_name, role, currency, output = self._fields
+        return ChargedItem(contract_item_id, plan_name, charge_name, role, amount, currency, quantity, unit, output)
+
+    def _update(self, run: _Run, base: Exact, amount: Decimal) -> None:
+        for slot, add in self._updates:
+            counter = run.bound[slot]
+            if add is CounterAddend.QUANTITY:
+                addend: Exact = base
+            elif add is CounterAddend.AMOUNT:
+                addend = exact(amount) * counter.factor
+            else:
+                addend = counter.factor
+            run.write(slot, run.read(slot) + addend)
+
+
+class _Run:
+    """One item being rated: its properties and date, and each counter it changed or moved to a new period, by key:
+    its value now and before the item (base units), its period, and its bound counter."""
+
+    __slots__ = ("at", "bound", "last", "notes", "properties", "seen", "state")
+
+    def __init__(self, state: RatingState, properties: Mapping[str, PropertyValue], at: datetime) -> None:
+        self.state = state
+        self.properties = properties
+        self.at = at
+        self.bound: tuple[BoundCounter, ...] = ()
+        self.seen: dict[CounterKey, list[Any]] = {}
+        """Per counter key: [value now, value before the item, CounterLife, BoundCounter, the stored value in the
+        counter's unit when the value before is that (else None)]."""
+        self.last: tuple[CounterKey, Exact, CounterLife, ExactInput | None] | None = None
+        """The counter read last when it is not in ``seen``, as an entry of ``seen`` (a write follows its read)."""
+        self.notes: list[Notification] = []
+
+    def read(self, slot: int) -> Exact:
+        counter = self.bound[slot]
+        key = counter.key
+        if self.seen:
+            entry = self.seen.get(key)
+            if entry is not None:
+                return entry[0]  # type: ignore[no-any-return]
+        last = self.last
+        if last is not None and last[0] is key:
+            return last[1]
+        value, life, moved, stored = self._current(counter)
+        # A counter only read is kept only when the item moves it to a new period, which is a change to store.
+        if moved:
+            self.seen[key] = [value, value, life, counter, stored]
+        else:
+            self.last = (key, value, life, stored)
+        return value
+
+    def write(self, slot: int, value: Exact) -> None:
+        counter = self.bound[slot]
+        key = counter.key
+        entry = self.seen.get(key)
+        if entry is not None:
+            entry[0] = value
+            return
+        last = self.last
+        if last is not None and last[0] is key:
+            self.seen[key] = [value, last[1], last[2], counter, last[3]]
+        else:
+            before, life, _, stored = self._current(counter)
+            self.seen[key] = [value, before, life, counter, stored]
+
+    def notify(self, notification: Notification) -> None:
+        self.notes.append(notification)
+
+    def _current(self, counter: BoundCounter) -> tuple[Exact, CounterLife, bool, ExactInput | None]:
+        """The counter's value when the item starts using it, its period, whether that period is not the stored
+        one (a change to store even if the value stays), and the stored value when it is the value: its stored value
+        unless it lapsed or its reset period ended, plus what the live grants hold of it in that period (of every
+        session but the one being rated: see :attr:`RatingState.held`).
+
+        Resets are lazy: a value is reset by the first item of a new period, at that item's consumption
+        date. An item dated before the stored value's period (a late CDR) is counted in the stored period:
+        periods never go back.
+        """
+        key, state = counter.key, self.state
+        stored = state.counters.get(key) if key.scope is not CounterScope.TRANSIENT else None
+        kept: ExactInput | None = None
+        if key.scope is CounterScope.TRANSIENT:
+            moved = state.session_moves.get(key)
+            value, life, changed = counter.initial + (in_base(moved, counter.factor) if moved is not None else 0), NO_LIFE, False
+        elif stored is None:
+            if counter.cycle is None:
+                value, life, changed = counter.initial, NO_LIFE, False
+            else:
+                value, life, changed = counter.initial, CounterLife(counter.period_start(self.at), None), False
+        else:
+            stored_life = state.lives.get(key, NO_LIFE)
+            if counter.cycle is None and stored_life.expires_at is None and stored_life.period_start is None:
+                value, life, changed, kept = in_base(stored, counter.factor), stored_life, False, stored
+            else:
+                value, life = self._stored(counter, stored, stored_life)
+                changed = life is not stored_life and life != stored_life
+        if state.held:
+            held = state.held_in(key, life.period_start)
+            if held:
+                value, kept = value + held * counter.factor, None
+        return value, life, changed, kept
+
+    def _stored(self, counter: BoundCounter, stored: ExactInput, life: CounterLife) -> tuple[Exact, CounterLife]:
+        """A stored value with its stored period and expiry (``life``): lapsed, reset or kept at the item's date."""
+        at = self.at
+        start = counter.period_start(at) if counter.cycle is not None else None
+        value, expires_at = in_base(stored, counter.factor), life.expires_at
+        if expires_at is not None and expires_at <= at:
+            value, expires_at = counter.initial, None
+        if start is None or (life.period_start is not None and life.period_start >= start):
+            kept = life.period_start if start is not None else None
+            return value, (life if kept is life.period_start and expires_at is life.expires_at else CounterLife(kept, expires_at))
+        if life.period_start is None:
+            return value, CounterLife(start, expires_at)  # Stored before the counter had periods: it belongs to this one.
+        return counter.initial, CounterLife(start, None)
+
+    def changes(self) -> tuple[tuple[CounterChange, ...], list[Notification]]:
+        """The counters the item changed (or moved to a new period), in key order, and the thresholds they crossed."""
+        seen, state = self.seen, self.state
+        stored, lives = state.counters, state.lives
+        changes: list[CounterChange] = []
+        crossings: list[Notification] = []
+        for key in sorted(seen) if len(seen) > 1 else seen:
+            after, before, life, counter, kept = seen[key]
+            if after == before and (key not in stored or life is lives.get(key, NO_LIFE) or life == lives.get(key, NO_LIFE)):
+                continue
+            if state.held:
+                # Read with the grants' holds on top; what is stored, and what crosses thresholds, is the value without.
+                held = state.held_in(key, life.period_start)
+                if held:
+                    before, after = before - held * counter.factor, after - held * counter.factor
+            before_in_unit = exact(kept) if kept is not None else counter.in_unit(before)
+            changes.append(CounterChange(key, counter.unit, before_in_unit, counter.in_unit(after), life.period_start, life.expires_at))
+            if counter.thresholds:
+                crossings.extend(_crossed(key, counter.thresholds, before, after))
+        return tuple(changes), crossings
+
+
+def in_base(value: ExactInput, factor: int) -> Exact:
+    """A counter value in its unit, in base units: an int when it is whole."""
+    if type(value) is int:
+        return value * factor
+    if type(value) is Decimal:
+        whole = int(value)
+        if value == whole:
+            return whole * factor
+    if isinstance(value, Fraction):
+        numerator, denominator = value.numerator * factor, value.denominator
+    else:
+        assert isinstance(value, Decimal), f"an exact number, got {type(value).__name__}"
+        numerator, denominator = value.as_integer_ratio()
+        numerator *= factor
+    whole, rest = divmod(numerator, denominator)
+    return whole if rest == 0 else Fraction(numerator, denominator)
+
+
+def _crossed(key: CounterKey, thresholds: tuple[tuple[CounterThreshold, Exact], ...], before: Exact, after: Exact) -> list[Notification]:
+    """A ``threshold_crossed`` notification for each threshold an item moved its counter across."""
+    crossed = []
+    for threshold, value in thresholds:
+        going_up = threshold.direction is ThresholdDirection.UP
+        if (before < value <= after) if going_up else (before > value >= after):
+            text = to_text(threshold.value)
+            crossed.append(
+                Notification(
+                    NotificationKind.THRESHOLD_CROSSED,
+                    f"counter {key.name!r} crossed {text} going {threshold.direction}",
+                    {"counter": key.name, "value": text, "direction": threshold.direction.value},
+                )
+            )
+    return crossed
