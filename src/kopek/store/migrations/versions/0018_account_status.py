@@ -3,15 +3,15 @@
 Each prepaid or postpaid account has a status of its own (active, blocked, locked,
 closed), besides its subscriber account's: existing accounts are active.
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017"
-down_revision = "0016"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
