@@ -7,7 +7,7 @@ seconds (``rating_core``, and the migration restore against ``COPY`` on 10,000 s
 PostgreSQL answers); ``--json FILE`` writes them as
 ``{"measures": [{"name", "unit", "kopek", "baseline", "ratio", "target", "ok"}]}``.
 
-Rows: the pure core (``rate_item``, no I/O); durable offline charges through
+Rows: the start-up of ``kopek --help``; the pure core (``rate_item``, no I/O); durable offline charges through
 ``Engine.charge`` in-process on SQLite and PostgreSQL (one thread, and four threads
 over many accounts); and the same over HTTP (FastAPI under uvicorn, httpx client).
 Each database row runs on a fresh SQLite file or a fresh PostgreSQL schema, dropped
@@ -30,7 +30,17 @@ from collections.abc import Callable
 from functools import partial
 
 import kopek
-from bench import bench_batch, bench_core, bench_engine, bench_http, bench_migration, bench_protocols, bench_rating_core, bench_sessions
+from bench import (
+    bench_batch,
+    bench_cli,
+    bench_core,
+    bench_engine,
+    bench_http,
+    bench_migration,
+    bench_protocols,
+    bench_rating_core,
+    bench_sessions,
+)
 from bench.databases import DEFAULT_POSTGRES_URL, postgres_database, postgres_unreachable, sqlite_database
 from bench.measure import Measure, Row, measures_table, ratios, skipped, table
 
@@ -48,7 +58,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="PostgreSQL server; each row gets its own schema")
     parser.add_argument(
         "--only",
-        choices=("rating_core", "core", "engine", "http", "migration", "sessions", "protocols", "batch"),
+        choices=("cli", "rating_core", "core", "engine", "http", "migration", "sessions", "protocols", "batch"),
         help="run one group of rows",
     )
     parser.add_argument("--quick", action="store_true", help="run only the measures that take seconds (rating_core, a small restore)")
@@ -74,7 +84,10 @@ def plan(options: argparse.Namespace) -> list[tuple[str, Callable[[], Row | list
     items, threads = options.items, options.threads
     sqlite, postgres = sqlite_database, partial(postgres_database, options.postgres_url)
     no_postgres = postgres_unreachable(options.postgres_url)
-    steps: list[tuple[str, Callable[[], Row | list[Row]]]] = [("core", partial(bench_core.run, items * CORE_ITEMS_FACTOR))]
+    steps: list[tuple[str, Callable[[], Row | list[Row]]]] = [
+        ("cli", partial(bench_cli.run, CLI_RUNS)),
+        ("core", partial(bench_core.run, items * CORE_ITEMS_FACTOR)),
+    ]
 
     def engine_row(database: str, count: int, subscribers: int) -> Callable[[], Row]:
         if database == "postgresql" and no_postgres:
@@ -146,6 +159,9 @@ def _database_of(step: Callable[[], Row | list[Row]]) -> str | None:
     arguments = step.args if isinstance(step, partial) else ()
     return next((argument for argument in arguments if argument in ("sqlite", "postgresql")), None)
 
+
+CLI_RUNS = 20
+"""Times the cli row starts ``kopek --help``."""
 
 PROTOCOL_REQUESTS_DIVISOR = 2
 """The protocol rows send ``--items / 2`` updates each."""

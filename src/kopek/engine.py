@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +19,15 @@ import pydantic
 import sqlalchemy as sa
 
 from kopek import limits
-from kopek.admin import api_keys, master_data
+from kopek.admin import api_keys, listing, master_data
 from kopek.admin.api_keys import ApiKeyAccess, ApiKeyRole, ApiKeyView, CreatedApiKey
 from kopek.admin.audit import AuditRecord
-from kopek.admin.catalog import CatalogCache, CatalogVersion, load_catalog
+from kopek.admin.catalog import CatalogCache, CatalogDiff, CatalogVersion, CatalogVersionSummary, catalog_diff, load_catalog, stored_version
 from kopek.admin.ledger import LedgerReport, verify_ledger
 from kopek.admin.master_data import (
     AccessInput,
     AccountInput,
+    AccountUpdate,
     AdjustmentInput,
     ContractInput,
     ContractUpdate,
@@ -36,6 +38,7 @@ from kopek.admin.master_data import (
 from kopek.admin.views import (
     AccessView,
     AccountOperationRecord,
+    ContractSummary,
     ContractView,
     SubscriberAccountView,
     access_view,
@@ -46,11 +49,13 @@ from kopek.admin.views import (
 from kopek.batch.cdr_files import Row, read_cdr_file
 from kopek.batch.cdr_import import ImportReport, import_cdrs
 from kopek.batch.cdr_views import CdrView, cdr_view
-from kopek.batch.partition_rating import CDRS_PER_CHUNK, Progress
+from kopek.batch.partition_rating import CDRS_PER_CHUNK, PathTally, Progress
 from kopek.batch.rating_jobs import (
     PARTITION_LEASE_SECONDS,
     JobFilters,
+    JobState,
     JobStatus,
+    RatingJobSummary,
     RatingMode,
     RatingPath,
     cancel_job,
@@ -63,12 +68,22 @@ from kopek.charging import fees, refills, sessions
 from kopek.charging.offline import ChargeCommand, ChargingContext, account_view, charge
 from kopek.charging.price_enquiry import PriceEnquiry, enquire_price
 from kopek.charging.results import AccountView, ChargeResult, ResultOptions
-from kopek.charging.session_views import CleanupReport, SessionResult, SessionView, StartSession, StopSession, UpdateSession
+from kopek.charging.session_retention import SESSION_RETENTION_SECONDS_DEFAULT, check_retention, remove_ended_sessions
+from kopek.charging.session_views import (
+    CleanupReport,
+    SessionResult,
+    SessionStatus,
+    SessionView,
+    StartSession,
+    StopSession,
+    UpdateSession,
+)
 from kopek.clock import Clock, IdSource, random_ids, system_clock
 from kopek.documents import read_document
 from kopek.domain.catalog import Catalog
 from kopek.domain.catalog_load import catalog_from_document
 from kopek.domain.item import ChargeableItem
+from kopek.domain.master import ContractStatus, SubscriberAccountStatus
 from kopek.domain.validation import invalid_input
 from kopek.errors import Code, DoesNotExistError, InvalidError, KopekError
 from kopek.export.layout import ItemFileFormat, ItemFileKind
@@ -85,7 +100,8 @@ from kopek.notify.outbox import NotificationOutbox
 from kopek.notify.publisher import PublisherSettings, PublishReport, publish_pending
 from kopek.rating.outcome import NotificationKind
 from kopek.store.audit_store import REFUSED, AuditFilter
-from kopek.store.database import create_database_engine, database_url, migrate
+from kopek.store.database import database_url, open_database
+from kopek.store.listing_store import AccessFilter, CdrFilter, ContractFilter, SessionFilter, SubscriberAccountFilter
 from kopek.store.uow import UnitOfWork
 
 
@@ -101,12 +117,10 @@ class Engine:
         create_schema: bool = True,
     ) -> None:
         self.url = database_url(url)
-        self.database = create_database_engine(self.url)
+        self.database = open_database(self.url, create_schema=create_schema)
         self._clock = clock
         self._new_id = new_id
         self._catalogs = CatalogCache()
-        if create_schema:
-            migrate(self.database)
         self._charging = ChargingContext(self.database, self._catalogs, clock, new_id)
 
     def close(self) -> None:
@@ -138,6 +152,23 @@ class Engine:
     def catalog(self) -> CatalogVersion:
         with self._uow(writes=False) as uow:
             return self._catalogs.current(uow)
+
+    def catalog_versions(self, *, after_id: int = 0, limit: int = 100) -> list[CatalogVersionSummary]:
+        """The stored catalog versions after version ``after_id``, oldest first: when each was loaded and from what."""
+        with self._uow(writes=False) as uow:
+            return listing.catalog_version_page(uow, after=_stored_id(after_id, "after_id"), limit=_page_size(limit))
+
+    def catalog_version(self, version: int) -> CatalogVersion:
+        """Catalog version ``version`` as it was stored (DOES_NOT_EXIST when there is none)."""
+        with self._uow(writes=False) as uow:
+            return stored_version(uow, _stored_id(version, "version"))
+
+    def catalog_diff(self, from_version: int, to_version: int | None = None) -> CatalogDiff:
+        """What changed from catalog version ``from_version`` to ``to_version`` (None: the newest), as a readable list."""
+        with self._uow(writes=False) as uow:
+            newer = self._catalogs.current(uow) if to_version is None else stored_version(uow, _stored_id(to_version, "to_version"))
+            older = stored_version(uow, _stored_id(from_version, "from_version"))
+        return catalog_diff(older, newer)
 
     def _catalog_or_none(self, uow: UnitOfWork) -> Catalog | None:
         try:
@@ -198,6 +229,19 @@ class Engine:
             raise DoesNotExistError(code=Code.NOT_FOUND, message=f"subscriber account {subscriber_account_id!r} does not exist")
         return view
 
+    def subscriber_accounts(
+        self,
+        *,
+        status: SubscriberAccountStatus | None = None,
+        currency: str | None = None,
+        after_id: str = "",
+        limit: int = 100,
+    ) -> list[SubscriberAccountView]:
+        """Subscriber accounts with their accounts (and balances) and contract ids, by id after ``after_id``; filters combine."""
+        chosen = SubscriberAccountFilter(status=_value(status), currency=currency)
+        with self._uow(writes=False) as uow:
+            return listing.subscriber_account_page(uow, chosen, after=_cursor(after_id), limit=_page_size(limit))
+
     def update_subscriber_account(
         self, subscriber_account_id: str, update: SubscriberAccountUpdate, *, actor: str = "system"
     ) -> SubscriberAccountView:
@@ -226,6 +270,15 @@ class Engine:
             raise DoesNotExistError(code=Code.NOT_FOUND, message=f"account {account_id!r} does not exist")
         return account_view(found)
 
+    def update_account(self, account_id: str, update: AccountUpdate, *, actor: str = "system") -> AccountView:
+        """Change an account's own status (block, lock, close one prepaid or postpaid account); audited."""
+        target = f"account/{account_id}"
+        with self._audited(actor, "account.update", target), self._uow() as uow:
+            account = master_data.update_account(uow, account_id, update)
+            self._audit(uow, actor, "account.update", target, update.model_dump(mode="json", exclude_none=True))
+            uow.commit()
+        return account_view(account)
+
     def account_operations(self, account_id: str, *, limit: int = 100, after_id: int = 0) -> list[AccountOperationRecord]:
         self.account(account_id)
         with self._uow(writes=False) as uow:
@@ -253,6 +306,24 @@ class Engine:
         with self._uow(writes=False) as uow:
             return contract_view(uow, master_data.require_contract(uow, contract_id))
 
+    def contracts(
+        self,
+        *,
+        subscriber_account_id: str | None = None,
+        status: ContractStatus | None = None,
+        charge_plan: str | None = None,
+        account_id: str | None = None,
+        parent_id: str | None = None,
+        valid_at: datetime | None = None,
+        after_id: str = "",
+        limit: int = 100,
+    ) -> list[ContractSummary]:
+        """Contracts by id after ``after_id``: of a subscriber account, in a status, activating a charge plan, naming an
+        account in their roles (what it pays for), linked to a parent, valid at an instant; filters combine."""
+        chosen = ContractFilter(subscriber_account_id, _value(status), charge_plan, account_id, parent_id, valid_at)
+        with self._uow(writes=False) as uow:
+            return listing.contract_page(uow, chosen, after=_cursor(after_id), limit=_page_size(limit))
+
     def update_contract(self, contract_id: str, update: ContractUpdate, *, actor: str = "system") -> ContractView:
         """Change a contract's end of validity, status, items or roles; audited with the fields sent."""
         target = f"contract/{contract_id}"
@@ -270,9 +341,20 @@ class Engine:
             uow.commit()
         return access_view(access)
 
-    def accesses(self, service_id: str, user_id: str) -> list[AccessView]:
+    def accesses(
+        self,
+        service_id: str | None = None,
+        user_id: str | None = None,
+        *,
+        contract_id: str | None = None,
+        valid_at: datetime | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[AccessView]:
+        """Accesses by id after ``after_id``: of a service id, a user id, a contract, valid at an instant; filters combine."""
+        chosen = AccessFilter(service_id, user_id, contract_id, valid_at)
         with self._uow(writes=False) as uow:
-            return [access_view(access) for access in uow.master.accesses_of(service_id, user_id)]
+            return listing.access_page(uow, chosen, after=_stored_id(after_id, "after_id"), limit=_page_size(limit))
 
     def load_master_data(self, source: Path | str | MasterDataDocument, *, actor: str = "system") -> dict[str, int]:
         """Create every record of a master data file or document, all or nothing; audited as one operation."""
@@ -350,6 +432,24 @@ class Engine:
             raise DoesNotExistError(code=Code.NOT_FOUND, message=f"CDR {cdr_id!r} does not exist")
         return cdr_view(row)
 
+    def cdrs(
+        self,
+        *,
+        status: str | None = None,
+        contract_id: str | None = None,
+        job_id: str | None = None,
+        item_class: str | None = None,
+        date_from: datetime | None = None,
+        date_to: datetime | None = None,
+        after_id: str = "",
+        limit: int = 100,
+    ) -> list[CdrView]:
+        """Stored CDRs by id after ``after_id``: in a status (pending, charged, failed, skipped), of a contract, of a rating
+        job, of an item class, consumed in ``[date_from, date_to)``; filters combine."""
+        chosen = CdrFilter(status, contract_id, job_id, item_class, date_from, date_to)
+        with self._uow(writes=False) as uow:
+            return listing.cdr_page(uow, chosen, after=_cursor(after_id), limit=_page_size(limit))
+
     def cdr_counts(self) -> dict[str, int]:
         """How many stored CDRs have each status (statuses without CDRs are absent)."""
         with self._uow(writes=False) as uow:
@@ -373,11 +473,13 @@ class Engine:
         lease_seconds: float = PARTITION_LEASE_SECONDS,
         chunk_cdrs: int = CDRS_PER_CHUNK,
         path: RatingPath = RatingPath.AUTO,
+        tally: PathTally | None = None,
     ) -> JobStatus:
         """Work on the job as one worker until none of its partitions is open or running (again after a stop: it resumes).
 
         Several workers may run one job at once (threads, processes, machines on one PostgreSQL);
-        see docs/batch.md. ``chunk_cdrs`` CDRs are charged and committed together. Returns the job's status.
+        see docs/batch.md. ``chunk_cdrs`` CDRs are charged and committed together; ``tally`` is told what each
+        committed chunk handled on which path (for metrics). Returns the job's status.
         """
         try:
             run_job(
@@ -388,6 +490,7 @@ class Engine:
                 lease_seconds=lease_seconds,
                 chunk_cdrs=chunk_cdrs,
                 path=path,
+                tally=tally,
             )
         except KopekError:
             raise
@@ -406,6 +509,11 @@ class Engine:
     def rating_job(self, job_id: str) -> JobStatus:
         with self._uow(writes=False) as uow:
             return job_status(uow, job_id)
+
+    def rating_jobs(self, *, state: JobState | None = None, after_id: str = "", limit: int = 100) -> list[RatingJobSummary]:
+        """Rating jobs by id (so by creation) after ``after_id``, optionally in one state."""
+        with self._uow(writes=False) as uow:
+            return listing.rating_job_page(uow, state=_value(state), after=_cursor(after_id), limit=_page_size(limit))
 
     # ---- item files (see docs/item-files.md) ------------------------------------------------------
 
@@ -464,8 +572,11 @@ class Engine:
         return result
 
     def export_contract_states(self, contract_ids: Sequence[str] | None = None) -> Iterator[ContractState]:
-        """The states of the contracts (all when None) at one point in time, read lazily page by page."""
-        return open_export(self.database, contract_ids)
+        """The states of the contracts (all when None) at one point in time, read lazily page by page; each carries the
+        pools (counters of scope ``shared``) its plans use, as the current catalog declares them."""
+        with self._uow(writes=False) as uow:
+            catalog = self._catalog_or_none(uow)
+        return open_export(self.database, contract_ids, catalog=catalog)
 
     def restore_contract_states(self, lines: Iterable[str], mode: RestoreMode, *, actor: str = "system") -> RestoreReport:
         """Restore contract states from JSON lines onto ``migrating`` contracts; never a counter reset nor a refill."""
@@ -501,6 +612,21 @@ class Engine:
     def session(self, session_id: str) -> SessionView:
         return sessions.read_session(session_id, self._charging)
 
+    def sessions(
+        self,
+        *,
+        status: SessionStatus | None = None,
+        subscriber_account_id: str | None = None,
+        contract_id: str | None = None,
+        reservation_id: str | None = None,
+        after_id: str = "",
+        limit: int = 100,
+    ) -> list[SessionView]:
+        """Charging sessions, live or ended (until the clean-up removes them), by id after ``after_id``: in a status, of a
+        subscriber account, a contract or a multiservice reservation; filters combine."""
+        chosen = SessionFilter(_value(status), subscriber_account_id, contract_id, reservation_id)
+        return sessions.session_page(chosen, self._charging, after=_cursor(after_id), limit=_page_size(limit))
+
     def live_sessions(self, subscriber_account_id: str, *, limit: int = 100) -> list[SessionView]:
         """The live (active) sessions of a subscriber account, oldest first."""
         return sessions.live_sessions(subscriber_account_id, self._charging, limit=_page_size(limit))
@@ -509,16 +635,25 @@ class Engine:
         """Force the clean-up of one live session: end it now with its default resolution."""
         return sessions.cleanup_session(session_id, self._charging)
 
-    def cleanup_expired_sessions(self, *, actor: str | None = None) -> CleanupReport:
-        """One expiry pass: end the sessions past their expiry with their default resolution.
+    def cleanup_expired_sessions(
+        self, *, actor: str | None = None, retention_seconds: int = SESSION_RETENTION_SECONDS_DEFAULT
+    ) -> CleanupReport:
+        """One clean-up pass: end the sessions past their expiry with their default resolution, then remove the sessions
+        that ended ``retention_seconds`` ago or more (see docs/sessions.md).
 
         Audited when an ``actor`` asks for it (``POST /v1/sessions:cleanup``); the server's own periodic pass is not."""
+        check_retention(retention_seconds)
         if actor is None:
-            return sessions.cleanup_expired(self._charging)
+            return self._cleanup(retention_seconds)
         with self._audited(actor, "sessions.cleanup", "sessions"):
-            report = sessions.cleanup_expired(self._charging)
-            self._audit_alone(actor, "sessions.cleanup", "sessions", {"resolved": len(report.resolved)})
+            report = self._cleanup(retention_seconds)
+            self._audit_alone(actor, "sessions.cleanup", "sessions", {"resolved": len(report.resolved), "removed": report.removed})
         return report
+
+    def _cleanup(self, retention_seconds: int) -> CleanupReport:
+        report = sessions.cleanup_expired(self._charging)
+        removed = remove_ended_sessions(self._charging, retention_seconds=retention_seconds)
+        return report.model_copy(update={"removed": removed})
 
     # ---- fees and refills (see docs/catalog.md, Fees and Refill plans) ------------------------------
 
@@ -586,6 +721,17 @@ def _page_size(limit: int) -> int:
     if not 1 <= limit <= limits.LIST_PAGE_SIZE_MAX:
         raise InvalidError(code=Code.LIMIT_EXCEEDED, message=f"a page holds 1 to {limits.LIST_PAGE_SIZE_MAX} records, not {limit}")
     return limit
+
+
+def _cursor(after_id: str) -> str:
+    """``after_id`` when it may be a record's id (or empty: from the first); else INVALID, never a database fault."""
+    if len(after_id) > limits.IDENTIFIER_CHARS_MAX or "\x00" in after_id:
+        raise InvalidError(code=Code.REQUEST_INVALID, message=f"after_id is an id of at most {limits.IDENTIFIER_CHARS_MAX} characters")
+    return after_id
+
+
+def _value(choice: StrEnum | None) -> str | None:
+    return choice.value if choice is not None else None
 
 
 def _stored_id(value: int, name: str) -> int:

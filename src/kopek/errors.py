@@ -16,6 +16,11 @@ The tree::
 Each code is explained in ``docs/errors.md``. When several checks fail for one
 request, the order of the steps in :mod:`kopek.charging.offline` decides which
 error is returned.
+
+An error may have causes: the errors below it, outermost first. A ``KopekError``
+raised ``from`` another carries it (and that one's causes) as its causes; ``causes=``
+adds others. The wire shape lists them in ``causes``, each as ``{category, reason,
+code, message}``: the error stack of the reference product, in the one error shape.
 """
 
 from __future__ import annotations
@@ -71,6 +76,7 @@ class Code(StrEnum):
     COUNTER_VALUE_NEGATIVE = "counter_value_negative"
     DATE_IN_THE_FUTURE = "date_in_the_future"
     CONTRACT_STATE_REPEATED = "contract_state_repeated"
+    SHARED_COUNTER_DIFFERS = "shared_counter_differs_between_states"
     SESSION_TTL_OUT_OF_BOUNDS = "session_ttl_out_of_bounds"
     SESSION_QUANTITY_PROPERTY_MISMATCH = "session_quantity_property_is_not_the_item_quantity"
     CDR_INVALID = "cdr_invalid"
@@ -79,6 +85,7 @@ class Code(StrEnum):
     PROTOCOL_MAPPING_INVALID = "protocol_mapping_invalid"
     PROTOCOL_SEQUENCE_OUT_OF_ORDER = "protocol_sequence_out_of_order"
     AMOUNT_PLACES_EXCEED_CURRENCY = "amount_has_more_places_than_its_currency"
+    DATABASE_URL_INVALID = "database_url_invalid"
     # PREREQUISITE_MISSING
     ITEM_CLASS_UNKNOWN = "item_class_unknown"
     ACCESS_NOT_FOUND = "access_not_found"
@@ -121,6 +128,7 @@ class Code(StrEnum):
     CONTRACT_MIGRATING = "contract_migrating"
     STORAGE_BUSY = "storage_busy"
     NOTIFICATION_BROKER_UNREACHABLE = "notification_broker_unreachable"
+    DATABASE_UNREACHABLE = "database_unreachable"
     # ILLEGAL_SYSTEM_STATE
     UNEXPECTED_FAULT = "unexpected_fault"
     ITEM_FILE_NOT_WRITTEN = "item_file_could_not_be_written"
@@ -149,6 +157,8 @@ class KopekError(Exception):
     details: tuple[ErrorDetail, ...] = ()
     notifications: tuple[Any, ...] = field(default=())
     retry_after_seconds: int | None = None
+    causes: tuple[KopekError, ...] = ()
+    """Errors below this one that it does not raise ``from`` (those it does are found by :meth:`cause_chain`)."""
 
     def __post_init__(self) -> None:
         Exception.__init__(self, self.message)
@@ -156,14 +166,50 @@ class KopekError(Exception):
     def __str__(self) -> str:
         return f"{self.category}/{self.code}: {self.message}"
 
+    def restated(self, message: str) -> KopekError:
+        """This error (its class, code, reason and details) told from an outer step, in ``message``; raise it ``from``
+        this one, which then stands below it as its cause."""
+        return type(self)(
+            code=self.code, message=message, reason=self.reason, details=self.details, retry_after_seconds=self.retry_after_seconds
+        )
+
+    def cause_chain(self) -> list[KopekError]:
+        """The errors below this one, outermost first: those given as ``causes``, then the ``KopekError`` it was raised
+        from (``raise ... from``), each followed by its own causes. Other exceptions (a database's, a driver's) are not
+        part of it: they may tell internals, and are logged instead."""
+        chain: list[KopekError] = []
+        seen = {id(self)}
+        pending: list[BaseException | None] = [*self.causes, self.__cause__]
+        while pending:
+            below = pending.pop(0)
+            if below is None or id(below) in seen:
+                continue
+            seen.add(id(below))
+            if isinstance(below, KopekError):
+                chain.append(below)
+                pending[:0] = [*below.causes, below.__cause__]
+            else:
+                pending.insert(0, below.__cause__)
+        return chain
+
     def as_dict(self) -> dict[str, Any]:
-        """The one wire shape of an error."""
+        """The one wire shape of an error, its cause chain in ``causes``."""
         return {
             "category": self.category.value,
             "reason": self.reason.value if self.reason else None,
             "code": self.code.value,
             "message": self.message,
             "details": [detail.as_dict() for detail in self.details],
+            "causes": [cause.as_cause() for cause in self.cause_chain()],
+        }
+
+    def as_cause(self) -> dict[str, Any]:
+        """This error as one entry of another's ``causes``."""
+        return {
+            "category": self.category.value,
+            "reason": self.reason.value if self.reason else None,
+            "code": self.code.value,
+            "message": self.message,
         }
 
 

@@ -87,3 +87,9 @@ NCHF_NOTIFY_TIMEOUT_SECONDS: Final = 5
 """How long a ChargingNotify request to a consumer may take before the pass gives up on it (retried next pass)."""
 LEDGER_DIFFERENCES_REPORTED_MAX: Final = 1_000
 """A ledger verification lists at most this many differences; it always counts all of them."""
+REQUEST_ID_CHARS_MAX: Final = 128
+"""The longest ``X-Request-Id`` a client may give; a longer or odd one is replaced by a new id."""
+SESSION_RETENTION_SECONDS_MAX: Final = 31_622_400
+"""The longest an ended session may be kept before the clean-up removes it: a year (366 days)."""
+CATALOG_DIFF_CHANGES_MAX: Final = 1_000
+"""A catalog diff lists at most this many differences; it always counts all of them."""

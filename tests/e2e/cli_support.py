@@ -50,10 +50,13 @@ class Kopek:
         """Run with ``--json``, expect success, return the parsed stdout."""
         return json.loads(self.ok(*args, "--json").stdout)
 
-    def refused(self, *args: str) -> dict[str, Any]:
-        """Run with ``--json``, expect exit 1 and nothing on stdout; return the error from stderr."""
+    def refused(self, *args: str, exit_code: int = 1) -> dict[str, Any]:
+        """Run with ``--json``, expect ``exit_code`` (1: refused; 2: a usage error; 75: retry later) and nothing on
+        stdout; return the error from stderr."""
         result = self.db(*args, "--json")
-        assert result.exit_code == 1, f"expected exit 1, got {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+        assert result.exit_code == exit_code, (
+            f"expected exit {exit_code}, got {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+        )
         assert result.stdout == ""
         error: dict[str, Any] = json.loads(result.stderr)
         assert set(error) >= {"category", "reason", "code", "message", "details"}

@@ -79,5 +79,6 @@ def persisted(client: TestClient, engine: Engine, *, holder: str = "alice", kind
 def error_of(response: Any, status: int) -> dict[str, Any]:
     """The error body of ``response``, after checking its status and its shape."""
     body = ok(response, status)
-    assert set(body) - {"notifications"} == {"category", "reason", "code", "message", "details"}, body
+    assert set(body) - {"notifications"} == {"category", "reason", "code", "message", "details", "causes", "request_id"}, body
+    assert body["request_id"] == response.headers["X-Request-Id"], body
     return body

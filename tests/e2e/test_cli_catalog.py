@@ -56,7 +56,7 @@ def test_validate_accepts_the_example_catalog_without_a_database(tmp_path: Path,
         "valid": True,
         "source": str(EXAMPLE_CATALOG),
         "item_classes": ["voice_call", "sms", "data_session"],
-        "charge_plans": ["prepaid_classic", "postpaid_smart"],
+        "charge_plans": ["prepaid_classic", "postpaid_smart", "family_share"],
     }
     assert list(tmp_path.iterdir()) == []
 
@@ -125,7 +125,7 @@ def test_load_then_show_gives_the_newest_version(kopek: Kopek) -> None:
     assert "Unchanged: version 1" in kopek.ok("catalog", "load", str(EXAMPLE_CATALOG)).stdout
     shown = kopek.json("catalog", "show")
     assert shown["version"] == 1
-    assert [plan["name"] for plan in shown["catalog"]["charge_plans"]] == ["prepaid_classic", "postpaid_smart"]
+    assert [plan["name"] for plan in shown["catalog"]["charge_plans"]] == ["prepaid_classic", "postpaid_smart", "family_share"]
     text = kopek.ok("catalog", "show").stdout
     assert "Catalog version 1" in text
     assert "voice: voice_call -> prepaid" in text

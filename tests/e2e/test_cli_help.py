@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import typer.main
+from typer import _click as click
 from typer.core import TyperGroup
 
 from kopek import __version__
@@ -18,6 +19,8 @@ EXPECTED_COMMANDS = {
     "catalog validate",
     "catalog load",
     "catalog show",
+    "catalog list",
+    "catalog diff",
     "catalog schema",
     "api-keys create",
     "api-keys list",
@@ -25,11 +28,14 @@ EXPECTED_COMMANDS = {
     "audit list",
     "master-data load",
     "accounts create",
+    "accounts list",
+    "accounts update-account",
     "accounts show",
     "accounts update",
     "accounts operations",
     "accounts adjust",
     "contracts create",
+    "contracts list",
     "contracts show",
     "contracts update",
     "accesses create",
@@ -43,9 +49,11 @@ EXPECTED_COMMANDS = {
     "sessions cleanup",
     "contract-states export",
     "cdrs import",
+    "cdrs list",
     "cdrs show",
     "rate",
     "jobs status",
+    "jobs list",
     "jobs cancel",
     "items export",
     "items list",
@@ -63,10 +71,14 @@ EXPECTED_COMMANDS = {
 }
 
 
-def _paths(command: object, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+def _paths(command: click.Command, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command path of the tree, each group loading its commands as running them would."""
     paths = [prefix]
     if isinstance(command, TyperGroup):
-        for name, child in sorted(command.commands.items()):
+        context = click.Context(command)
+        for name in command.list_commands(context):
+            child = command.get_command(context, name)
+            assert child is not None, name
             paths.extend(_paths(child, (*prefix, name)))
     return paths
 

@@ -38,7 +38,8 @@ def test_export_of_one_kind_as_csv_then_list_and_show(kopek: Kopek, tmp_path: Pa
     assert (tmp_path / "out" / "billable" / "billable-0000000001.csv").exists()
 
     listed = kopek.json("items", "list", "--kind", "billable")
-    assert [(file["id"], file["format"], file["state"]) for file in listed] == [(1, "csv", "complete")]
+    assert [(file["id"], file["format"], file["state"]) for file in listed["files"]] == [(1, "csv", "complete")]
+    assert listed["next_after_id"] is None
     assert "billable/billable-0000000001.csv" in kopek.ok("items", "list").stdout
     assert kopek.json("items", "show", "1")["row_count"] == 3
 

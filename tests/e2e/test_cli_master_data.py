@@ -57,16 +57,17 @@ def test_accounts_create_from_a_file(kopek: Kopek, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "code"),
+    ("args", "code", "exit_code"),
     [
-        pytest.param(["--id", "gina"], "request_invalid", id="no-currency"),
-        pytest.param(["--id", "gina", "--currency", "euro"], "request_invalid", id="bad-currency"),
-        pytest.param(["--id", "gina", "--currency", "EUR", "--prepaid-balance", "1.2.3"], "request_invalid", id="bad-amount"),
-        pytest.param(["--id", "gina", "--currency", "EUR", "--file", "gina.yaml"], "request_invalid", id="file-and-options"),
+        pytest.param(["--id", "gina"], "request_invalid", 2, id="no-currency"),
+        pytest.param(["--id", "gina", "--currency", "euro"], "request_invalid", 1, id="bad-currency"),
+        pytest.param(["--id", "gina", "--currency", "EUR", "--prepaid-balance", "1.2.3"], "request_invalid", 1, id="bad-amount"),
+        pytest.param(["--id", "gina", "--currency", "EUR", "--file", "gina.yaml"], "request_invalid", 2, id="file-and-options"),
     ],
 )
-def test_accounts_create_refuses_bad_input(kopek: Kopek, args: list[str], code: str) -> None:
-    error = kopek.refused("accounts", "create", *args)
+def test_accounts_create_refuses_bad_input(kopek: Kopek, args: list[str], code: str, exit_code: int) -> None:
+    """A value refused exits 1; options missing or mixed are a usage error of the command line, exit 2."""
+    error = kopek.refused("accounts", "create", *args, exit_code=exit_code)
     assert (error["category"], error["code"]) == ("INVALID", code)
 
 
@@ -147,9 +148,25 @@ def test_accesses_list_by_user_or_by_contract(kopek: Kopek) -> None:
     by_user = kopek.json("accesses", "list", "--service-id", "mobile", "--user-id", "33600000001")
     by_contract = kopek.json("accesses", "list", "--contract-id", "dave-mobile")
     assert by_user == by_contract
-    assert [access["contract_id"] for access in by_user] == ["dave-mobile"]
-    error = kopek.refused("accesses", "list", "--service-id", "mobile")
-    assert error["code"] == "request_invalid"
+    assert [access["contract_id"] for access in by_user["accesses"]] == ["dave-mobile"]
+    kopek.ok(
+        "accesses",
+        "create",
+        "--service-id",
+        "fixed",
+        "--user-id",
+        "0140000000",
+        "--contract-id",
+        "dave-mobile",
+        "--valid-from",
+        "2026-01-01T00:00:00+01:00",
+    )
+    by_service = kopek.json("accesses", "list", "--service-id", "mobile", "--limit", "1")
+    assert ([access["user_id"] for access in by_service["accesses"]], by_service["next_after_id"]) == (["33600000001"], None)
+    assert [access["service_id"] for access in kopek.json("accesses", "list", "--contract-id", "dave-mobile")["accesses"]] == [
+        "mobile",
+        "fixed",
+    ]
     overlap = kopek.refused(
         "accesses",
         "create",

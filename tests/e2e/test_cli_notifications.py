@@ -61,9 +61,9 @@ def test_publish_reads_the_nats_url_from_the_environment(any_url: str, kopek: Ko
     assert report == {"published": 1, "duplicates": 0, "more_waiting": False}
 
 
-def test_publish_without_a_url_or_with_nats_away_exits_1_and_keeps_the_outbox(kopek: Kopek) -> None:
-    missing = kopek.refused("notifications", "publish")
-    away = kopek.refused("notifications", "publish", "--nats-url", "nats://127.0.0.1:1")
+def test_publish_without_a_url_exits_2_with_nats_away_75_and_keeps_the_outbox(kopek: Kopek) -> None:
+    missing = kopek.refused("notifications", "publish", exit_code=2)
+    away = kopek.refused("notifications", "publish", "--nats-url", "nats://127.0.0.1:1", exit_code=75)
 
     assert (missing["category"], missing["code"]) == ("INVALID", "request_invalid")
     assert (away["category"], away["code"]) == ("TEMPORARY_ILLEGAL_STATE", "notification_broker_unreachable")
@@ -74,7 +74,7 @@ def test_accounts_create_sets_the_prepaid_low_balance_threshold(kopek: Kopek) ->
     created = kopek.json(
         "accounts", "create", "--id", "erin", "--currency", "EUR", "--prepaid-balance", "5", "--prepaid-low-balance-threshold", "1.50"
     )
-    refused = kopek.refused("accounts", "create", "--id", "frank", "--currency", "EUR", "--prepaid-low-balance-threshold", "1")
+    refused = kopek.refused("accounts", "create", "--id", "frank", "--currency", "EUR", "--prepaid-low-balance-threshold", "1", exit_code=2)
 
     assert kopek.json("accounts", "show", "erin") == created
     assert refused["code"] == "request_invalid"

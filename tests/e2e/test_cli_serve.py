@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -54,3 +55,34 @@ def _wait_for_health(url: str) -> httpx.Response:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def test_serve_logs_one_json_line_per_request_with_its_request_id(tmp_path: Path) -> None:
+    port = _free_port()
+    environment = {**os.environ, "KOPEK_DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kopek.cli", "serve", "--port", str(port), "--log-format", "json", "--cleanup-interval-seconds", "0"],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for_health(f"http://127.0.0.1:{port}/healthz")
+        answer = httpx.get(f"http://127.0.0.1:{port}/v1/accounts/nobody", headers={"X-Request-Id": "trace-json-1"}, timeout=5)
+        assert answer.status_code == 404 and answer.json()["request_id"] == "trace-json-1"
+    finally:
+        server.terminate()
+        server.wait(timeout=SERVER_START_SECONDS_MAX)
+    assert server.stderr is not None
+    lines = [json.loads(line) for line in server.stderr.read().splitlines() if line.startswith("{")]
+    server.stderr.close()
+    request = next(line for line in lines if line.get("request_id") == "trace-json-1")
+    assert {key: request[key] for key in ("logger", "method", "route", "status", "outcome")} == {
+        "logger": "kopek.requests",
+        "method": "GET",
+        "route": "/v1/accounts/{account_id}",
+        "status": 404,
+        "outcome": "DOES_NOT_EXIST",
+    }
+    assert request["duration_ms"] >= 0 and request["time"]

@@ -109,13 +109,13 @@ REFUSALS = [
         Refusal(
             charge_body("carol-msisdn"),
             422,
-            "INCOMPATIBLE_CONFIGURATION",
+            "INVALID_CONFIGURATION",
             "currency_mismatch",
             "CANNOT_CHARGE_ACCOUNT",
             setup=_carol_in_dollars,
             holder="carol",
         ),
-        id="incompatible-configuration-currency-mismatch",
+        id="invalid-configuration-currency-mismatch",
     ),
     pytest.param(
         Refusal(

@@ -85,7 +85,8 @@ def test_bulk_master_data_answers_the_counts(bare_client: TestClient) -> None:
 
     assert ok(bare_client.post("/v1/master-data", json=document), 201) == {"subscriber_accounts": 1, "contracts": 1, "accesses": 1}
     assert [
-        access["contract_id"] for access in ok(bare_client.get("/v1/accesses", params={"service_id": "mobile", "user_id": "erin-msisdn"}))
+        access["contract_id"]
+        for access in ok(bare_client.get("/v1/accesses", params={"service_id": "mobile", "user_id": "erin-msisdn"}))["accesses"]
     ] == ["erin-contract"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import jsonschema_rs
 import pytest
 from fastapi.testclient import TestClient
 
@@ -15,11 +16,20 @@ ROUTES = {
     ("POST", "/v1/catalog"),
     ("GET", "/v1/catalog"),
     ("GET", "/v1/catalog/schema"),
+    ("GET", "/v1/catalog/versions"),
+    ("GET", "/v1/catalog/versions/{version}"),
+    ("GET", "/v1/catalog/diff"),
+    ("GET", "/v1/subscriber-accounts"),
+    ("GET", "/v1/contracts"),
+    ("GET", "/v1/cdrs"),
+    ("GET", "/v1/rating-jobs"),
+    ("GET", "/v1/sessions"),
     ("POST", "/v1/subscriber-accounts"),
     ("GET", "/v1/subscriber-accounts/{subscriber_account_id}"),
     ("PATCH", "/v1/subscriber-accounts/{subscriber_account_id}"),
     ("POST", "/v1/subscriber-accounts/{subscriber_account_id}/accounts"),
     ("GET", "/v1/accounts/{account_id}"),
+    ("PATCH", "/v1/accounts/{account_id}"),
     ("GET", "/v1/accounts/{account_id}/operations"),
     ("POST", "/v1/accounts/{account_id}/adjustments"),
     ("POST", "/v1/contracts"),
@@ -121,7 +131,9 @@ def test_error_model_is_the_one_error_shape(document: dict[str, Any]) -> None:
     schema = document["components"]["schemas"]["ErrorBody"]
 
     assert set(schema["required"]) == {"category", "reason", "code", "message", "details"}
-    assert set(schema["properties"]) == {"category", "reason", "code", "message", "details", "notifications"}
+    assert set(schema["properties"]) == {"category", "reason", "code", "message", "details", "causes", "request_id", "notifications"}
+    cause = document["components"]["schemas"]["ErrorCauseBody"]
+    assert set(cause["required"]) == set(cause["properties"]) == {"category", "reason", "code", "message"}
 
 
 def test_charging_documents_exact_decimals_replays_and_the_idempotency_header(document: dict[str, Any]) -> None:
@@ -146,3 +158,81 @@ def test_document_is_stable(engine: Engine, document: dict[str, Any]) -> None:
     again = create_app(engine).openapi()
 
     assert json.dumps(again, sort_keys=True) == json.dumps(document, sort_keys=True)
+
+
+# ---- a document worth reading ---------------------------------------------------------------------------------
+
+
+def _object_schemas(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    schemas: dict[str, dict[str, Any]] = document["components"]["schemas"]
+    return {name: schema for name, schema in schemas.items() if schema.get("type") == "object" or "properties" in schema}
+
+
+def test_every_field_of_every_schema_has_a_description(document: dict[str, Any]) -> None:
+    bare = [
+        f"{name}.{field}"
+        for name, schema in document["components"]["schemas"].items()
+        for field, spec in schema.get("properties", {}).items()
+        if not spec.get("description")
+    ]
+
+    assert bare == []
+
+
+def test_every_parameter_has_a_description(document: dict[str, Any]) -> None:
+    bare = [
+        f"{method.upper()} {path} {parameter['name']}"
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        for parameter in operation.get("parameters", [])
+        if not parameter.get("description")
+    ]
+
+    assert bare == []
+
+
+def test_every_request_and_response_schema_has_an_example_that_it_accepts(document: dict[str, Any]) -> None:
+    schemas = _object_schemas(document)
+    without = sorted(name for name, schema in schemas.items() if not schema.get("examples"))
+    refused = {}
+    for name, schema in schemas.items():
+        for example in schema.get("examples", []):
+            errors = [error.message for error in jsonschema_rs.Draft202012Validator(_rooted(document, name)).iter_errors(example)]
+            if errors:
+                refused[name] = errors[:3]
+
+    assert without == []
+    assert refused == {}
+
+
+def _rooted(document: dict[str, Any], name: str) -> dict[str, Any]:
+    """The schema ``name`` as a document of its own, its references into the components resolvable."""
+    return {"$ref": f"#/components/schemas/{name}", "components": document["components"]}
+
+
+QUANTITIES = [
+    ("StartSessionRequest", "requested_quantity"),
+    ("UpdateSessionRequest", "used_quantity"),
+    ("UpdateSessionRequest", "requested_quantity"),
+    ("StopSessionRequest", "used_quantity"),
+    ("SessionResult", "granted_quantity"),
+    ("ChargedItemView", "quantity"),
+]
+
+
+@pytest.mark.parametrize(("schema", "field"), QUANTITIES, ids=[f"{schema}.{field}" for schema, field in QUANTITIES])
+def test_quantities_are_numbers_or_decimal_strings_never_booleans(document: dict[str, Any], schema: str, field: str) -> None:
+    spec = document["components"]["schemas"][schema]["properties"][field]
+    types = {branch.get("type") for branch in spec.get("anyOf", [spec]) if "type" in branch} - {"null"}
+
+    assert types and types <= {"string", "integer", "number"}, spec
+    strings = [branch for branch in spec.get("anyOf", [spec]) if branch.get("type") == "string"]
+    assert all("pattern" in branch for branch in strings), spec
+
+
+def test_every_operation_declares_each_error_status_its_category_may_answer(document: dict[str, Any]) -> None:
+    """The statuses of the one error shape every route can meet: unreadable or oversized body (400), keys (401, 403),
+    a fault (500); a route with input also declares 422."""
+    for route, operation in _operations(document).items():
+        declared = set(operation["responses"])
+        assert {"400", "401", "403", "500"} <= declared or route in {("GET", "/healthz"), ("GET", "/metrics")}, route

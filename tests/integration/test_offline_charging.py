@@ -371,7 +371,7 @@ REFUSALS = [
     pytest.param(
         Refusal(
             call("dave-msisdn-0", seconds="120"),
-            Category.INCOMPATIBLE_CONFIGURATION,
+            Category.INVALID_CONFIGURATION,
             Code.CURRENCY_MISMATCH,
             Reason.CANNOT_CHARGE_ACCOUNT,
             _usd_subscriber,

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from kopek import AccessInput, ChargeableItem, Engine, KopekError
+from kopek import AccessInput, AccountUpdate, ChargeableItem, Engine, KopekError
 from kopek.charging.refills import RefillCommand, RefillResult
+from kopek.domain.master import AccountStatus
 from kopek.errors import Category, Code, Reason
 from kopek.store.schema import account_operations, charging_operations, counters, notifications, refills
 from tests.fakes import FixedClock
@@ -151,7 +152,7 @@ def test_a_fixed_amount_plan_credits_its_amount_when_none_is_given(world: Engine
         pytest.param(topup("100.01"), Category.INVALID, Code.REFILL_AMOUNT_OUT_OF_BOUNDS, id="above-the-maximum"),
         pytest.param(topup(None), Category.INVALID, Code.REFILL_AMOUNT_OUT_OF_BOUNDS, id="no-amount-for-a-range"),
         pytest.param(topup("25.00", plan="fixed20"), Category.INVALID, Code.REFILL_AMOUNT_OUT_OF_BOUNDS, id="not-the-fixed-amount"),
-        pytest.param(topup("10", plan="dollars"), Category.INCOMPATIBLE_CONFIGURATION, Code.CURRENCY_MISMATCH, id="currency-mismatch"),
+        pytest.param(topup("10", plan="dollars"), Category.INVALID_CONFIGURATION, Code.CURRENCY_MISMATCH, id="currency-mismatch"),
         pytest.param(topup("10", plan="nope"), Category.PREREQUISITE_MISSING, Code.REFILL_PLAN_UNKNOWN, id="unknown-plan"),
         pytest.param(topup("10", contract_id="nobody"), Category.DOES_NOT_EXIST, Code.NOT_FOUND, id="unknown-contract"),
     ],
@@ -180,6 +181,19 @@ def test_a_refill_for_a_closed_subscriber_account_is_refused_and_changes_nothing
         Code.ACCOUNT_CLOSED,
     )
     assert rows(world) == before and balance(world, "zed-prepaid") == Decimal("1.00")
+
+
+def test_a_closed_account_of_an_active_subscriber_account_refuses_refills_and_a_blocked_one_takes_them(world: Engine) -> None:
+    world.update_account("ann-prepaid", AccountUpdate(status=AccountStatus.CLOSED))
+    before = rows(world)
+
+    with pytest.raises(KopekError) as refused:
+        world.refill(topup("20.00"))
+
+    assert (refused.value.reason, refused.value.code) == (Reason.ACCOUNT_CLOSED, Code.ACCOUNT_CLOSED)
+    assert rows(world) == before
+    world.update_account("ann-prepaid", AccountUpdate(status=AccountStatus.BLOCKED))
+    assert world.refill(topup("20.00")).balance_after == "30.00"
 
 
 def test_a_refill_for_a_migrating_contract_is_refused_then_succeeds_under_the_same_id(world: Engine) -> None:

@@ -13,7 +13,7 @@ from kopek.domain.accounts import OperationKind, check_chargeable, post_charges,
 from kopek.domain.catalog import Output
 from kopek.domain.master import Account, AccountId, AccountKind, SubscriberAccountId, SubscriberAccountStatus
 from kopek.domain.units import Unit
-from kopek.errors import Code, IllegalStateError, IncompatibleConfigurationError, PrerequisiteMissingError, Reason
+from kopek.errors import Code, IllegalStateError, InvalidConfigurationError, PrerequisiteMissingError, Reason
 from kopek.rating.outcome import ChargedItem
 
 PREPAID = AccountId("prepaid-1")
@@ -132,7 +132,7 @@ def test_postpaid_never_passes_its_credit_limit() -> None:
 def test_a_charge_in_another_currency_is_refused() -> None:
     account = postpaid("0", currency="USD")
 
-    with pytest.raises(IncompatibleConfigurationError) as raised:
+    with pytest.raises(InvalidConfigurationError) as raised:
         post_charges({account.id: account}, [charged("1.00", currency="EUR")], [account.id])
 
     assert (raised.value.code, raised.value.reason) == (Code.CURRENCY_MISMATCH, Reason.CANNOT_CHARGE_ACCOUNT)

@@ -181,6 +181,8 @@ def test_shared_counter_is_keyed_by_its_namespace_not_by_the_contract() -> None:
         pytest.param(_free("reset: weekly, anchor_day: 8"), id="weekly_anchor_past_sunday"),
         pytest.param(_free("reset: daily", scope="transient"), id="transient_with_reset"),
         pytest.param(_free("reset: daily, time_zone: Mars/Olympus"), id="unknown_time_zone"),
+        # Contract states carry the counters of scope contract in namespace contract: a pool may not take that name.
+        pytest.param(_free("namespace: contract", scope="shared"), id="shared_in_the_reserved_namespace"),
     ],
 )
 def test_inconsistent_counter_declarations_are_refused_on_load(counters: str) -> None:

@@ -104,7 +104,7 @@ def test_a_credit_adds_to_the_prepaid_balance_as_a_refill_operation() -> None:
     ("fields", "category", "code"),
     [
         pytest.param({"holder_status": SubscriberAccountStatus.CLOSED}, Category.ILLEGAL_STATE, Code.ACCOUNT_CLOSED, id="closed"),
-        pytest.param({"currency": "USD"}, Category.INCOMPATIBLE_CONFIGURATION, Code.CURRENCY_MISMATCH, id="currency"),
+        pytest.param({"currency": "USD"}, Category.INVALID_CONFIGURATION, Code.CURRENCY_MISMATCH, id="currency"),
         pytest.param({"kind": AccountKind.POSTPAID}, Category.INCOMPATIBLE_CONFIGURATION, Code.REFILL_ACCOUNT_NOT_PREPAID, id="postpaid"),
     ],
 )

@@ -5,13 +5,93 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from kopek import limits
 from kopek.domain.catalog import Catalog
+from kopek.domain.catalog_diff import ChangeKind, catalog_changes
 from kopek.domain.catalog_load import catalog_from_document
-from kopek.errors import Code, ErrorDetail, IncompatibleConfigurationError, PrerequisiteMissingError
+from kopek.errors import Code, DoesNotExistError, ErrorDetail, IncompatibleConfigurationError, PrerequisiteMissingError
 from kopek.store.uow import UnitOfWork
+
+
+class CatalogVersionSummary(BaseModel):
+    """A stored catalog version: when it was loaded and from what."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"version": 1, "loaded_at": "2026-06-01T12:00:00Z", "source": "request"}]}, frozen=True
+    )
+
+    version: int = Field(description="The version, from 1; charging uses the newest.")
+    loaded_at: datetime = Field(description="When it was loaded.")
+    source: str = Field(description="The file it was loaded from, or 'request' for a catalog sent over HTTP or Python.")
+
+
+class CatalogChangeView(BaseModel):
+    """One difference between two catalog versions (see :mod:`kopek.domain.catalog_diff`)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"kind": "changed", "path": "charge_plans[mobile@1].charges[sms].price.amount", "before": "0.10", "after": "0.12"}]
+        },
+        frozen=True,
+    )
+
+    kind: ChangeKind = Field(description="added, removed or changed.")
+    path: str = Field(description="Where in the catalog, e.g. charge_plans[prepaid_classic@1].charges[sms].price.cases.national.amount.")
+    before: Any = Field(description="The value in the older version; null when added.")
+    after: Any = Field(description="The value in the newer version; null when removed.")
+
+
+class CatalogDiff(BaseModel):
+    """What changed from one catalog version to another, in a form people read."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "from_version": 1,
+                    "to_version": 2,
+                    "changes": [
+                        {"kind": "changed", "path": "charge_plans[mobile@1].charges[sms].price.amount", "before": "0.10", "after": "0.12"}
+                    ],
+                    "changes_total": 1,
+                }
+            ]
+        },
+        frozen=True,
+    )
+
+    from_version: int = Field(description="The version compared from.")
+    to_version: int = Field(description="The version compared to.")
+    changes: list[CatalogChangeView] = Field(
+        description=f"The differences, in the order of the catalog's parts; at most {limits.CATALOG_DIFF_CHANGES_MAX}."
+    )
+    changes_total: int = Field(description="How many differences there are, whether all are listed or not.")
+
+
+def catalog_diff(before: CatalogVersion, after: CatalogVersion) -> CatalogDiff:
+    changes = catalog_changes(before.catalog, after.catalog)
+    return CatalogDiff(
+        from_version=before.version,
+        to_version=after.version,
+        changes=[
+            CatalogChangeView(kind=change.kind, path=change.path, before=change.before, after=change.after)
+            for change in changes[: limits.CATALOG_DIFF_CHANGES_MAX]
+        ],
+        changes_total=len(changes),
+    )
+
+
+def stored_version(uow: UnitOfWork, version: int) -> CatalogVersion:
+    """Catalog version ``version`` as stored; DOES_NOT_EXIST when there is none."""
+    document = uow.catalogs.document_or_none(version)
+    if document is None:
+        raise DoesNotExistError(code=Code.NOT_FOUND, message=f"catalog version {version} does not exist")
+    return CatalogVersion(version, Catalog.model_validate(json.loads(document)), created=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,17 +36,48 @@ class DifferenceKind(StrEnum):
 
 
 class LedgerDifference(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "balance_is_not_the_sum_of_its_operations",
+                    "subject": "alice-prepaid",
+                    "expected": "7.00",
+                    "found": "7.60",
+                    "message": "account 'alice-prepaid' holds 7.60, its operations add up to 7.00",
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+        frozen=True,
+    )
 
     kind: DifferenceKind
+    """What does not add up (a balance, a reservation, a charged item, ...)."""
     subject: str = Field(description="What differs: an account id, a session id and account, or a charging operation id and account.")
     expected: Dec | None = Field(default=None, description="What the records say it should be (e.g. the sum of the operations).")
     found: Dec | None = Field(default=None, description="What is stored (e.g. the balance).")
     message: str
+    """For people; may change between versions."""
 
 
 class LedgerReport(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "consistent": True,
+                    "accounts": 5,
+                    "account_operations": 8,
+                    "charged_items": 5,
+                    "reservations": 0,
+                    "differences_total": 0,
+                    "differences": [],
+                }
+            ]
+        },
+        frozen=True,
+    )
 
     consistent: bool = Field(description="True when no difference was found.")
     accounts: int = Field(description="Accounts checked.")

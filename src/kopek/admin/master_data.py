@@ -6,6 +6,8 @@ Inputs are pydantic models shared by HTTP, CLI, bulk files and the Python API.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -22,6 +24,7 @@ from kopek.domain.master import (
     Account,
     AccountId,
     AccountKind,
+    AccountStatus,
     Contract,
     ContractId,
     ContractItem,
@@ -31,7 +34,7 @@ from kopek.domain.master import (
     SubscriberAccountId,
     SubscriberAccountStatus,
 )
-from kopek.errors import AlreadyExistsError, Code, DoesNotExistError, ErrorDetail, InvalidError
+from kopek.errors import AlreadyExistsError, Code, DoesNotExistError, ErrorDetail, InvalidError, KopekError
 from kopek.store.uow import UnitOfWork
 
 
@@ -63,8 +66,27 @@ class _Input(BaseModel):
 
 
 class AccountInput(_Input):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "carol-prepaid",
+                    "kind": "prepaid",
+                    "status": "active",
+                    "initial_balance": "15.00",
+                    "floor": "0",
+                    "low_balance_threshold": "2.00",
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+    )
+
     id: Name
+    """The new account's id."""
     kind: AccountKind
+    """prepaid (a balance debited, never below its floor) or postpaid (an amount accumulated)."""
+    status: AccountStatus = Field(default=AccountStatus.ACTIVE, description="active, blocked, locked or closed; a charge needs active.")
     initial_balance: Dec = Field(default=Decimal(0), description="Opening balance, recorded as an 'opening' account operation.")
     floor: Dec = Field(default=Decimal(0), description="Prepaid: the lowest balance a charge may leave.")
     credit_limit: Dec | None = Field(default=None, description="Postpaid: the highest accumulated amount; none for no limit.")
@@ -74,60 +96,210 @@ class AccountInput(_Input):
 
 
 class SubscriberAccountInput(_Input):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "carol",
+                    "name": "Carol Durand",
+                    "currency": "EUR",
+                    "status": "active",
+                    "accounts": [
+                        {
+                            "id": "carol-prepaid",
+                            "kind": "prepaid",
+                            "status": "active",
+                            "initial_balance": "15.00",
+                            "floor": "0",
+                            "low_balance_threshold": "2.00",
+                        }
+                    ],
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+    )
+
     id: Name
+    """The new subscriber account's id."""
     currency: Currency
+    """ISO 4217 currency code of all its accounts, e.g. EUR."""
     status: SubscriberAccountStatus = SubscriberAccountStatus.ACTIVE
+    """active, blocked, locked or closed; a charge needs active."""
     name: str = Field(default="", max_length=256)
+    """A display name."""
     accounts: tuple[AccountInput, ...] = Field(default=(), max_length=16)
+    """Its prepaid and postpaid accounts."""
+
+
+class AccountUpdate(_Input):
+    """What may change of a prepaid or postpaid account after it was opened (its balance changes by adjustments)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "blocked"}]})
+
+    status: AccountStatus | None = Field(default=None, description="active, blocked, locked or closed; absent: unchanged.")
 
 
 class SubscriberAccountUpdate(_Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "active", "name": "Carol D."}]}, use_attribute_docstrings=True)
+
     status: SubscriberAccountStatus | None = None
+    """A new status (block, lock, close); absent: unchanged."""
     name: str | None = Field(default=None, max_length=256)
+    """A new display name; absent: unchanged."""
 
 
 class ContractItemInput(_Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": "main", "charge_plan": "mobile"}]}, use_attribute_docstrings=True)
+
     id: Name
+    """The contract item's id, unique in the contract."""
     charge_plan: Name
+    """A charge plan of the catalog."""
 
 
 class ContractInput(_Input):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "carol-contract",
+                    "subscriber_account_id": "carol",
+                    "valid_from": "2026-01-01T00:00:00+01:00",
+                    "valid_to": None,
+                    "status": "active",
+                    "parent_id": None,
+                    "items": [{"id": "main", "charge_plan": "mobile"}],
+                    "roles": {"payer": "carol-prepaid"},
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+    )
+
     id: Name
+    """The new contract's id."""
     subscriber_account_id: Name
+    """The subscriber account's id."""
     valid_from: AwareDatetime
+    """Start of validity, inclusive (ISO 8601 with an offset)."""
     valid_to: AwareDatetime | None = None
+    """End of validity, exclusive (ISO 8601 with an offset); null: open-ended."""
     status: ContractStatus = ContractStatus.ACTIVE
+    """active, locked or migrating."""
     parent_id: Name | None = None
+    """The parent contract of a linked contract (whose contract counters it uses); null: none."""
     items: tuple[ContractItemInput, ...] = Field(default=(), max_length=256)
+    """The contract items: each activates one charge plan."""
     roles: dict[str, str] = Field(default_factory=dict, description="Account role (e.g. prepaid, postpaid) to account id.")
 
 
 class ContractUpdate(_Input):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "valid_to": "2027-01-01T00:00:00+01:00",
+                    "status": "active",
+                    "items": [{"id": "main", "charge_plan": "mobile"}],
+                    "roles": {"payer": "carol-prepaid"},
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+    )
+
     valid_to: AwareDatetime | None = None
+    """A new end of validity; null: open-ended; absent: unchanged."""
     status: ContractStatus | None = None
+    """A new status; absent: unchanged."""
     items: tuple[ContractItemInput, ...] | None = None
+    """New contract items, replacing them all; absent: unchanged."""
     roles: dict[str, str] | None = None
+    """New account roles, replacing them all; absent: unchanged."""
 
 
 class AccessInput(_Input):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "service_id": "mobile",
+                    "user_id": "carol-msisdn",
+                    "contract_id": "carol-contract",
+                    "valid_from": "2026-01-01T00:00:00+01:00",
+                    "valid_to": None,
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+    )
+
     service_id: Name
+    """The service used, e.g. mobile; with the user id, the access that selects the contract."""
     user_id: Annotated[str, Field(min_length=1, max_length=limits.IDENTIFIER_CHARS_MAX)]
+    """The user of the service, e.g. a phone number; with the service id, the access that selects the contract."""
     contract_id: Name
+    """The contract the access selects."""
     valid_from: AwareDatetime
+    """Start of validity, inclusive (ISO 8601 with an offset)."""
     valid_to: AwareDatetime | None = None
+    """End of validity, exclusive (ISO 8601 with an offset); null: open-ended."""
 
 
 class AdjustmentInput(_Input):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"amount": "5.00", "reason": "goodwill gesture"}]}, use_attribute_docstrings=True
+    )
+
     amount: Dec = Field(description="Added to the balance (a credit when positive).")
     reason: str = Field(default="", max_length=256)
+    """Why, for the audit log."""
 
 
 class MasterDataDocument(_Input):
     """A bulk master data file: records are created in this order."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "subscriber_accounts": [
+                        {
+                            "id": "dave",
+                            "currency": "EUR",
+                            "accounts": [{"id": "dave-postpaid", "kind": "postpaid", "credit_limit": "100.00"}],
+                        }
+                    ],
+                    "contracts": [
+                        {
+                            "id": "dave-contract",
+                            "subscriber_account_id": "dave",
+                            "valid_from": "2026-01-01T00:00:00+01:00",
+                            "items": [{"id": "main", "charge_plan": "mobile"}],
+                            "roles": {"payer": "dave-postpaid"},
+                        }
+                    ],
+                    "accesses": [
+                        {
+                            "service_id": "mobile",
+                            "user_id": "dave-msisdn",
+                            "contract_id": "dave-contract",
+                            "valid_from": "2026-01-01T00:00:00+01:00",
+                        }
+                    ],
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+    )
+
     subscriber_accounts: tuple[SubscriberAccountInput, ...] = Field(default=(), max_length=limits.MASTER_DATA_RECORDS_MAX)
+    """Created first, with their accounts."""
     contracts: tuple[ContractInput, ...] = Field(default=(), max_length=limits.MASTER_DATA_RECORDS_MAX)
+    """Created second."""
     accesses: tuple[AccessInput, ...] = Field(default=(), max_length=limits.MASTER_DATA_RECORDS_MAX)
+    """Created last."""
 
 
 # ---- handlers ---------------------------------------------------------------------------
@@ -185,6 +357,7 @@ def _create_account(uow: UnitOfWork, holder: SubscriberAccountId, currency: str,
         record.floor,
         record.credit_limit,
         low_balance_threshold=record.low_balance_threshold,
+        status=record.status,
     )
     uow.master.insert_account(account)
     if record.initial_balance != 0:
@@ -203,6 +376,18 @@ def adjust_balance(
     amount = entered_amount(adjustment.amount, account.currency, declared, field=("amount",))
     kind = OperationKind.CREDIT if amount > 0 else OperationKind.ADJUSTMENT
     return _apply(uow, account, amount, kind, at=at)
+
+
+def update_account(uow: UnitOfWork, account_id: str, update: AccountUpdate) -> Account:
+    """Change an account's own status; the account is locked first, so a charge in flight finishes before or sees it."""
+    locked = uow.master.lock_accounts([account_id])
+    if account_id not in locked:
+        raise DoesNotExistError(code=Code.NOT_FOUND, message=f"account {account_id!r} does not exist")
+    account = locked[AccountId(account_id)]
+    if update.status is not None and update.status is not account.status:
+        uow.master.update_account(account_id, {"status": update.status.value})
+        account = replace(account, status=update.status)
+    return account
 
 
 def _apply(uow: UnitOfWork, account: Account, amount: Decimal, kind: OperationKind, *, at: datetime) -> Account:
@@ -306,8 +491,15 @@ def create_access(uow: UnitOfWork, record: AccessInput) -> Access:
                     f" to {other.contract_id!r} over an overlapping period"
                 ),
             )
-    uow.master.insert_access(access)
-    return access
+    return replace(access, id=uow.master.insert_access(access))
+
+
+@contextmanager
+def _refused_at(kind: str, index: int, record: str) -> Iterator[None]:
+    try:
+        yield
+    except KopekError as error:
+        raise error.restated(f"the master data was not loaded, nothing was created: {kind}[{index}] ({record}) was refused") from error
 
 
 def _overlap(one: Access, other: Access) -> bool:
@@ -317,13 +509,19 @@ def _overlap(one: Access, other: Access) -> bool:
 
 
 def load_master_data(uow: UnitOfWork, document: MasterDataDocument, catalog: Catalog | None, *, at: datetime) -> dict[str, int]:
-    """Create every record of ``document`` in one transaction; any fault undoes all of it."""
+    """Create every record of ``document`` in one transaction; any fault undoes all of it.
+
+    A refused record answers its own error (category, code, reason) restated to name where it sits in the document,
+    the record's own error below it as its cause."""
     for index, subscriber in enumerate(document.subscriber_accounts):
-        create_subscriber_account(uow, subscriber, at=at, catalog=catalog, location=("subscriber_accounts", index))
-    for contract in document.contracts:
-        create_contract(uow, contract, catalog)
-    for access in document.accesses:
-        create_access(uow, access)
+        with _refused_at("subscriber_accounts", index, subscriber.id):
+            create_subscriber_account(uow, subscriber, at=at, catalog=catalog, location=("subscriber_accounts", index))
+    for index, contract in enumerate(document.contracts):
+        with _refused_at("contracts", index, contract.id):
+            create_contract(uow, contract, catalog)
+    for index, access in enumerate(document.accesses):
+        with _refused_at("accesses", index, f"{access.service_id}/{access.user_id}"):
+            create_access(uow, access)
     return {
         "subscriber_accounts": len(document.subscriber_accounts),
         "contracts": len(document.contracts),

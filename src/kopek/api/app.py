@@ -7,10 +7,15 @@ process. The CLI's ``kopek serve`` runs it under Granian (:mod:`kopek.api.servin
 
 from __future__ import annotations
 
+import typing
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel
 
 import kopek
 from kopek.api import (
@@ -36,11 +41,14 @@ from kopek.api import (
 from kopek.api.auth import authorize
 from kopek.api.context import ApiContext
 from kopek.api.errors import FaultBarrier, install_error_handlers
-from kopek.api.metrics import ChargeMetrics
+from kopek.api.metrics import ApiMetrics, DatabaseGauges
 from kopek.api.notification_publishing import publishing_lifespan
+from kopek.api.observing import RequestObserver
 from kopek.api.request_limits import BodySizeLimit
 from kopek.api.request_text import NulCharacterRefusal
 from kopek.api.session_cleanup import cleanup_lifespan
+from kopek.charging.session_retention import SESSION_RETENTION_SECONDS_DEFAULT
+from kopek.charging.session_views import CleanupReport
 from kopek.engine import Engine
 from kopek.notify.publisher import PublisherSettings
 from kopek.protocols.mapping import ProtocolMapping
@@ -86,8 +94,14 @@ ROUTE_MODULES = (
 """Every module of routes; each offers ``router()``."""
 
 OPEN_ROUTE_MODULES = (routes_operations,)
-"""Routes that need no API key: ``/healthz`` and ``/metrics``. The OpenAPI document and its page
-(``/v1/openapi.json``, ``/v1/docs``) need none either: they describe the API and hold no data."""
+"""Routes that need no API key: ``/healthz`` and ``/metrics``. The OpenAPI document and its pages
+(``/v1/openapi.json``, ``/v1/docs``, ``/v1/redoc``) need none either: they describe the API and hold no data."""
+
+OPENAPI_PATH = "/v1/openapi.json"
+SWAGGER_UI_PATH = "/v1/docs"
+REDOC_PATH = "/v1/redoc"
+API_PAGE_ASSETS_PATH = "/v1/docs/assets"
+"""Where the pages' scripts and styles are served from: shipped with kopek (``fastapi-offline``), never from a CDN."""
 
 
 def api_routes() -> list[APIRoute]:
@@ -100,6 +114,49 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
+def _schema_models(routes: list[APIRoute]) -> dict[str, type[BaseModel]]:
+    """Every pydantic model the routes read or answer, at any depth, by name (the name of its schema)."""
+    found: dict[str, type[BaseModel]] = {}
+    pending: list[Any] = []
+    for route in routes:
+        pending += [route.response_model, *(parameter.field_info.annotation for parameter in route.dependant.body_params)]
+        pending += [response.get("model") for response in route.responses.values() if isinstance(response, dict)]
+    while pending:
+        annotation = pending.pop()
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            pending += list(typing.get_args(annotation))
+        elif annotation.__name__ not in found:
+            found[annotation.__name__] = annotation
+            pending += [field.annotation for field in annotation.model_fields.values()]
+    return found
+
+
+def _with_whole_examples(app: FastAPI, routes: list[APIRoute]) -> None:
+    """Give each schema of the document its model's examples as written: the framework drops their null fields, which
+    makes a null-able field's example look missing."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        schemas = document.get("components", {}).get("schemas", {})
+        for name, model in _schema_models(routes).items():
+            extra = model.model_config.get("json_schema_extra")
+            if name in schemas and isinstance(extra, dict) and "examples" in extra:
+                schemas[name]["examples"] = extra["examples"]
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _cleanup_observer(metrics: ApiMetrics) -> Callable[[CleanupReport], None]:
+    def observe(report: CleanupReport) -> None:
+        metrics.observe_cleanup(expired=len(report.resolved), removed=report.removed)
+
+    return observe
+
+
 def create_app(
     engine: Engine,
     *,
@@ -109,11 +166,13 @@ def create_app(
     protocol_mapping: ProtocolMapping | None = None,
     nchf_notify_interval_seconds: float = 0,
     open_without_keys: bool = True,
+    session_retention_seconds: int = SESSION_RETENTION_SECONDS_DEFAULT,
 ) -> FastAPI:
     """The HTTP API over ``engine``; the caller owns the engine and closes it.
 
-    ``cleanup_interval_seconds`` > 0 runs the expiry clean-up of charging sessions in the
-    background at that interval while the app serves. ``item_files_directory`` is where
+    ``cleanup_interval_seconds`` > 0 runs the clean-up of charging sessions in the background at
+    that interval while the app serves; it (and ``POST /v1/sessions:cleanup``) removes the sessions
+    that ended ``session_retention_seconds`` ago or more. ``item_files_directory`` is where
     item-file exports write (docs/item-files.md). ``notification_publishing`` runs the publisher
     of stored notifications to NATS JetStream in the background (docs/notifications.md).
     ``protocol_mapping`` serves Nchf_ConvergedCharging under ``/nchf-convergedcharging/v3``, and
@@ -121,23 +180,28 @@ def create_app(
     (docs/protocols.md). ``open_without_keys`` false: while no active API key exists, refuse every
     request but ``/healthz`` and ``/metrics`` rather than answer everyone (docs/security.md).
     """
-    app = FastAPI(
+    metrics = ApiMetrics(route.name for route in api_routes())
+    metrics.registry.register(DatabaseGauges(engine.database))
+    cleanup = cleanup_lifespan(
+        engine, cleanup_interval_seconds, retention_seconds=session_retention_seconds, observe=_cleanup_observer(metrics)
+    )
+    publishing = publishing_lifespan(cleanup, engine.notification_outbox(), notification_publishing, observe=metrics.observe_published)
+    app = FastAPIOffline(
         title="kopek",
         version=kopek.__version__,
         description=DESCRIPTION,
-        openapi_url="/v1/openapi.json",
-        docs_url="/v1/docs",
-        redoc_url=None,
-        swagger_ui_oauth2_redirect_url=None,
+        openapi_url=OPENAPI_PATH,
+        docs_url=SWAGGER_UI_PATH,
+        redoc_url=REDOC_PATH,
+        static_url=API_PAGE_ASSETS_PATH,
+        swagger_ui_oauth2_redirect_url=f"{SWAGGER_UI_PATH}/oauth2-redirect",
         generate_unique_id_function=_operation_id,
-        lifespan=notify_lifespan(
-            publishing_lifespan(cleanup_lifespan(engine, cleanup_interval_seconds), engine.notification_outbox(), notification_publishing),
-            engine,
-            nchf_notify_interval_seconds if protocol_mapping is not None else 0,
-        ),
+        lifespan=notify_lifespan(publishing, engine, nchf_notify_interval_seconds if protocol_mapping is not None else 0),
     )
+    metrics = ApiMetrics(route.name for route in api_routes())
+    metrics.registry.register(DatabaseGauges(engine.database))
     app.state.kopek = ApiContext(
-        engine=engine, metrics=ChargeMetrics(), item_files_directory=item_files_directory, open_without_keys=open_without_keys
+        engine=engine, metrics=metrics, item_files_directory=item_files_directory, open_without_keys=open_without_keys
     )
     if protocol_mapping is not None:
         app.mount(API_ROOT_PATH, nchf_app(app.state.kopek, ChargingData(engine, protocol_mapping)))
@@ -145,10 +209,13 @@ def create_app(
     for module, router in zip(ROUTE_MODULES, routers, strict=True):
         # Keys are checked per router, so the document declares security on exactly the routes that need a key.
         app.include_router(router, dependencies=[] if module in OPEN_ROUTE_MODULES else [Depends(authorize)])
-    install_error_handlers(app, [route for router in routers for route in router.routes if isinstance(route, APIRoute)])
-    # The last middleware added runs first: the fault barrier wraps everything, the body
-    # bound is checked before any route reads a byte, then the text of the request.
+    routes = [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
+    install_error_handlers(app, routes)
+    _with_whole_examples(app, routes)
+    # The last middleware added runs first: the observer gives each request its id and sees every answer, the fault
+    # barrier wraps everything else, the body bound is checked before any route reads a byte, then the text of the request.
     app.add_middleware(NulCharacterRefusal)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(FaultBarrier)
+    app.add_middleware(RequestObserver, metrics=metrics)
     return app

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pathlib
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 
 from kopek import limits
-from kopek.api.metrics import ChargeMetrics
+from kopek.api.metrics import ApiMetrics
 from kopek.engine import Engine
 
 
@@ -18,12 +18,14 @@ class ApiContext:
     """The engine an app serves, the metrics it keeps, the folder it writes item files to and whether it may serve open."""
 
     engine: Engine
-    metrics: ChargeMetrics
+    metrics: ApiMetrics
     item_files_directory: pathlib.Path = field(default_factory=lambda: pathlib.Path("item-files"))
     """Where ``POST /v1/item-files:export`` writes; set by the server, never by a request."""
     open_without_keys: bool = True
     """Whether the API answers everyone while no active API key exists (a loopback server, ``--no-auth``);
     false: it then refuses every request but ``/healthz`` and ``/metrics``."""
+    session_retention_seconds: int = 86_400
+    """How long ended sessions are kept before a clean-up pass removes them (``kopek serve --session-retention-seconds``)."""
 
 
 def api_context(request: Request) -> ApiContext:
@@ -45,3 +47,15 @@ AfterIdQuery = Annotated[
     Query(ge=0, le=limits.STORED_ID_MAX, description="Only records with a larger id: the previous page's next_after_id."),
 ]
 PageSizeQuery = Annotated[int, Query(ge=1, le=limits.LIST_PAGE_SIZE_MAX, description="Page size.")]
+AfterKeyQuery = Annotated[
+    str,
+    Query(
+        max_length=limits.IDENTIFIER_CHARS_MAX,
+        description="Only records whose id sorts after this one: the previous page's next_after_id; empty: from the first.",
+    ),
+]
+
+
+def filter_query(description: str) -> Any:
+    """The query parameter of an optional filter naming a record (an id, a plan, an item class): absent matches any."""
+    return Query(min_length=1, max_length=limits.IDENTIFIER_CHARS_MAX, description=description)

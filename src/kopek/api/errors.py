@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kopek.api.observing import current_request_id
 from kopek.charging.results import NotificationView
 from kopek.errors import (
     Category,
@@ -48,23 +49,87 @@ VALIDATION_MESSAGE_FAULTS_MAX = 5
 class ErrorDetailBody(BaseModel):
     """One precise fault: where (a path into the request) and what."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "message": "property 'duration': 'abc' is not a decimal number",
+                    "location": ["properties", "duration"],
+                    "code": "property_invalid",
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+        frozen=True,
+    )
 
     message: str
+    """What is wrong there."""
     location: list[str | int] = Field(description="Path into the request, e.g. ['body', 'item', 'properties', 'duration'].")
     code: str | None = Field(default=None, description="A kopek code or the validator's fault type.")
+
+
+class ErrorCauseBody(BaseModel):
+    """An error below the one answered: what caused it (an entry of its error stack)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "category": "ALREADY_EXISTS",
+                    "reason": None,
+                    "code": "already_exists",
+                    "message": "contract 'dave-contract' already exists",
+                }
+            ]
+        },
+        frozen=True,
+    )
+
+    category: Category = Field(description="The cause's category.")
+    reason: Reason | None = Field(description="The cause's reason, on a business refusal.")
+    code: Code = Field(description="The cause's stable code; see docs/errors.md.")
+    message: str = Field(description="For people.")
 
 
 class ErrorBody(BaseModel):
     """The one shape of every failure of the HTTP API."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "category": "ALREADY_EXISTS",
+                    "reason": None,
+                    "code": "already_exists",
+                    "message": "the master data was not loaded, nothing was created: contracts[0] (dave-contract) was refused",
+                    "details": [],
+                    "causes": [
+                        {
+                            "category": "ALREADY_EXISTS",
+                            "reason": None,
+                            "code": "already_exists",
+                            "message": "contract 'dave-contract' already exists",
+                        }
+                    ],
+                    "request_id": "94e2fe1cc26e474cb403e2f92abbc621",
+                }
+            ]
+        },
+        frozen=True,
+    )
 
     category: Category = Field(description="What the client should do: fix the request, fix master data, retry later, ...")
     reason: Reason | None = Field(description="Present only on business refusals of a charge.")
     code: Code = Field(description="Stable, never renamed; see docs/errors.md.")
     message: str = Field(description="For people; may change between versions.")
-    details: list[ErrorDetailBody]
+    details: list[ErrorDetailBody] = Field(description="The precise faults, each with where it is (a path into the request).")
+    causes: list[ErrorCauseBody] = Field(
+        default=[], description="The errors below this one, outermost first (the error stack); empty when it has no cause."
+    )
+    request_id: str | None = Field(
+        default=None, description="The id of the request (its X-Request-Id header, or the one kopek gave it): quote it to the operators."
+    )
     notifications: list[NotificationView] | None = Field(
         default=None,
         description="Only on a refused charge whose options.notifications_on_error is set: the notifications the refusal raised.",
@@ -95,8 +160,9 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def error_body(error: KopekError, *, notifications: list[NotificationView] | None = None) -> dict[str, Any]:
-    """The JSON body of ``error``, with the charge's notifications when they were asked for."""
+    """The JSON body of ``error``: its cause chain, the request's id, and the charge's notifications when they were asked for."""
     body = error.as_dict()
+    body["request_id"] = current_request_id()
     if notifications is not None:
         body["notifications"] = [notification.model_dump(mode="json") for notification in notifications]
     return body

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from functools import partial
 
 from kopek.api.background import Lifespan, with_loop
@@ -20,12 +21,18 @@ from kopek.notify.publisher import PublisherSettings, publish_pending
 logger = logging.getLogger("kopek.api")
 
 
-def publishing_lifespan(inner: Lifespan, outbox: NotificationOutbox, settings: PublisherSettings | None) -> Lifespan:
+Published = Callable[[int], None]
+"""Told how many notifications each pass published (for the metrics)."""
+
+
+def publishing_lifespan(
+    inner: Lifespan, outbox: NotificationOutbox, settings: PublisherSettings | None, *, observe: Published | None = None
+) -> Lifespan:
     """``inner`` with the notification publisher running beside it (``settings`` none: not at all)."""
-    return with_loop(partial(_every, outbox, settings) if settings is not None else None, inner)
+    return with_loop(partial(_every, outbox, settings, observe) if settings is not None else None, inner)
 
 
-async def _every(outbox: NotificationOutbox, settings: PublisherSettings) -> None:
+async def _every(outbox: NotificationOutbox, settings: PublisherSettings, observe: Published | None) -> None:
     while True:
         try:
             report = await publish_pending(outbox, settings)
@@ -34,6 +41,8 @@ async def _every(outbox: NotificationOutbox, settings: PublisherSettings) -> Non
         except Exception:
             logger.exception("notification publishing failed")
         else:
+            if observe is not None:
+                observe(report.published)
             if report.published:
                 logger.info("published %d notification(s) to %s", report.published, settings.stream)
             if report.more_waiting:

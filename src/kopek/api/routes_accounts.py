@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from kopek.admin.master_data import AdjustmentInput
+from kopek.admin.master_data import AccountUpdate, AdjustmentInput
 from kopek.admin.views import AccountOperationRecord
 from kopek.api.auth import Actor
 from kopek.api.context import AfterIdQuery, Context, IdentifierPath, PageSizeQuery
@@ -17,7 +17,38 @@ OPERATIONS_PAGE_SIZE_DEFAULT = 100
 
 
 class AccountOperationsPage(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "operations": [
+                        {
+                            "id": 1,
+                            "account_id": "alice-prepaid",
+                            "operation_id": None,
+                            "kind": "opening",
+                            "amount": "10.00",
+                            "balance_after": "10.00",
+                            "currency": "EUR",
+                            "created_at": "2026-06-01T12:00:00Z",
+                        },
+                        {
+                            "id": 2,
+                            "account_id": "alice-prepaid",
+                            "operation_id": "f9c2ab357d6618bf273a48d07d1d4b9b",
+                            "kind": "debit",
+                            "amount": "-1.20",
+                            "balance_after": "8.80",
+                            "currency": "EUR",
+                            "created_at": "2026-06-01T12:00:00Z",
+                        },
+                    ],
+                    "next_after_id": None,
+                }
+            ]
+        },
+        frozen=True,
+    )
 
     operations: list[AccountOperationRecord] = Field(description="Oldest first.")
     next_after_id: int | None = Field(description="Pass as after_id to read the next page; none when this page is the last.")
@@ -41,6 +72,12 @@ def read_account_operations(
     return AccountOperationsPage(operations=operations, next_after_id=operations[-1].id if more else None)
 
 
+def update_account(account_id: IdentifierPath, update: AccountUpdate, context: Context, actor: Actor) -> AccountView:
+    """Change the account's own status: a blocked, locked or closed account refuses charges (a closed one refills too),
+    whatever its subscriber account's status. Audited."""
+    return context.engine.update_account(account_id, update, actor=actor)
+
+
 def adjust_balance(account_id: IdentifierPath, adjustment: AdjustmentInput, context: Context, actor: Actor) -> AccountView:
     """Add an amount to the balance (a credit when positive); recorded as an operation and audited."""
     return context.engine.adjust_balance(account_id, adjustment, actor=actor)
@@ -54,6 +91,14 @@ def router() -> APIRouter:
         methods=["GET"],
         response_model=AccountView,
         summary="Read an account's balance",
+        responses=error_responses(404, 422),
+    )
+    routes.add_api_route(
+        "/{account_id}",
+        update_account,
+        methods=["PATCH"],
+        response_model=AccountView,
+        summary="Update an account's status",
         responses=error_responses(404, 422),
     )
     routes.add_api_route(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,11 +17,33 @@ from kopek.store.audit_store import AuditFilter
 
 AUDIT_PAGE_SIZE_DEFAULT = 100
 
-FilterText = Annotated[str | None, Query(min_length=1, max_length=limits.AUDIT_TEXT_CHARS_MAX)]
+
+def _filter_text(description: str) -> Any:
+    return Query(min_length=1, max_length=limits.AUDIT_TEXT_CHARS_MAX, description=description)
 
 
 class AuditPage(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "records": [
+                        {
+                            "id": 1,
+                            "at": "2026-06-01T12:00:00Z",
+                            "actor": "system",
+                            "action": "catalog.load",
+                            "target": "catalog/1",
+                            "outcome": "succeeded",
+                            "details": {"charge_plans": 1, "item_classes": 4, "source": "request"},
+                        }
+                    ],
+                    "next_after_id": 1,
+                }
+            ]
+        },
+        frozen=True,
+    )
 
     records: list[AuditRecord] = Field(description="Oldest first.")
     next_after_id: int | None = Field(description="Pass as after_id to read the next page; none when this page is the last.")
@@ -29,10 +51,10 @@ class AuditPage(BaseModel):
 
 def list_audit_records(
     context: Context,
-    actor: FilterText = None,
-    action: FilterText = None,
-    target: FilterText = None,
-    outcome: Annotated[Literal["succeeded", "refused"] | None, Query()] = None,
+    actor: Annotated[str | None, _filter_text("Only records of this actor, e.g. api-key:billing or cli:ops.")] = None,
+    action: Annotated[str | None, _filter_text("Only records of this action, e.g. account.adjust.")] = None,
+    target: Annotated[str | None, _filter_text("Only records of this target, e.g. account/alice-prepaid.")] = None,
+    outcome: Annotated[Literal["succeeded", "refused"] | None, Query(description="Only records that succeeded, or were refused.")] = None,
     since: Annotated[AwareDatetime | None, Query(description="Only records at or after this instant (ISO 8601 with an offset).")] = None,
     until: Annotated[AwareDatetime | None, Query(description="Only records at or before this instant.")] = None,
     after_id: AfterIdQuery = 0,

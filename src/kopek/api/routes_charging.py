@@ -36,6 +36,14 @@ PropertyValue = Annotated[
     WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}, {"type": "null"}]}),
 ]
 
+QuantityValue = Annotated[
+    Any,
+    WithJsonSchema(
+        {"anyOf": [{"type": "string", "pattern": r"^\d+(\.\d+)?$"}, {"type": "integer", "minimum": 0}, {"type": "number", "minimum": 0}]}
+    ),
+]
+"""A quantity in the item class's quantity unit: a decimal string or a JSON number (read exactly, never as a float), never a boolean."""
+
 SECTIONS = (
     "charging_process_info",
     "contract_info",
@@ -79,10 +87,27 @@ class _Request(BaseModel):
 class ChargeableItemInput(_Request):
     """One use of a service, as a client sends it."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "item_class": "voice_call",
+                    "consumption_date": "2026-06-01T10:00:00+00:00",
+                    "service_id": "mobile",
+                    "user_id": "alice-msisdn",
+                    "properties": {"duration": "125", "destination": "33123"},
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+    )
+
     item_class: Identifier = Field(description="A chargeable item class of the catalog, e.g. voice_call.")
     consumption_date: ConsumptionDate = Field(description="When the service was used: ISO 8601 with a time zone offset.")
     service_id: Identifier
+    """The service used, e.g. mobile; with the user id, the access that selects the contract."""
     user_id: Identifier
+    """The user of the service, e.g. a phone number; with the service id, the access that selects the contract."""
     properties: dict[str, PropertyValue] = Field(
         default_factory=dict,
         description="Property values by name; decimals as strings or JSON numbers (read exactly), datetimes as ISO 8601 text.",
@@ -93,8 +118,38 @@ class ChargeableItemInput(_Request):
 
 
 class ChargeRequest(_Request):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "item": {
+                        "item_class": "voice_call",
+                        "consumption_date": "2026-06-01T10:00:00+00:00",
+                        "service_id": "mobile",
+                        "user_id": "alice-msisdn",
+                        "properties": {"duration": "125", "destination": "33123"},
+                    },
+                    "options": {
+                        "charging_process_info": True,
+                        "contract_info": True,
+                        "chargeable_item_info": True,
+                        "account_operations": True,
+                        "account_info": True,
+                        "charged_items": True,
+                        "notifications": True,
+                    },
+                    "idempotency_key": "call-0001",
+                    "sender_job_id": "switch-7",
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+    )
+
     item: ChargeableItemInput
+    """The chargeable item to charge."""
     options: ResultOptions = Field(default_factory=ResultOptions)
+    """Which sections the result holds (default: only the charged items)."""
     idempotency_key: IdempotencyKey | None = Field(
         default=None, description="Makes retries safe; also accepted as the Idempotency-Key header."
     )

@@ -40,11 +40,14 @@ ContractIds = Annotated[
 class MigrationLockRequest(BaseModel):
     """Which contracts: ``contract_ids``, or ``all``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"contract_ids": ["bob-contract"]}]}, use_attribute_docstrings=True, frozen=True, extra="forbid"
+    )
 
     contract_ids: list[Annotated[str, Field(min_length=1, max_length=limits.IDENTIFIER_CHARS_MAX)]] | None = Field(
         default=None, max_length=limits.CONTRACT_STATES_SELECTED_MAX
     )
+    """The contracts; or give all: true."""
     all: Flag = Field(default=False, description="Every contract.")
 
     @model_validator(mode="after")
@@ -71,7 +74,12 @@ def _chunks(states: Iterator[ContractState]) -> Iterator[str]:
         yield "".join(lines)
 
 
-async def restore_contract_states(request: Request, context: Context, mode: RestoreMode, actor: Actor) -> RestoreReport:
+RestoreModeQuery = Annotated[
+    RestoreMode, Query(description="ALL_OR_NOTHING: the whole body commits or nothing does; BEST_EFFORT: each valid state commits.")
+]
+
+
+async def restore_contract_states(request: Request, context: Context, mode: RestoreModeQuery, actor: Actor) -> RestoreReport:
     """Restore the contract states of the body (JSON lines) onto ``migrating`` contracts.
 
     ``ALL_OR_NOTHING`` commits the whole body or nothing; ``BEST_EFFORT`` commits each

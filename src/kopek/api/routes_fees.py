@@ -25,7 +25,9 @@ as the fee's `on_insufficient_balance` says. See docs/catalog.md (Fees).
 
 
 class FeeRunRequest(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"until": "2026-06-01T12:00:00+00:00", "notifications": True}]}, frozen=True, extra="forbid"
+    )
 
     until: AwareDatetime = Field(description="Charge the periods starting at or before this instant (ISO 8601 with an offset).")
     notifications: Flag = Field(default=False, description="List each contract's fee_applied notifications in the report.")

@@ -22,19 +22,53 @@ from kopek.export.views import ExportReport, ItemFileView
 
 
 class ItemFileExportRequest(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"kind": "billable", "format": "csv", "rows_per_file": 100000}]},
+        use_attribute_docstrings=True,
+        frozen=True,
+        extra="forbid",
+    )
 
     kind: ItemFileKind | None = Field(default=None, description="Export only this kind; all three when absent.")
     format: ItemFileFormat = ItemFileFormat.PARQUET
+    """parquet (the default) or csv."""
     rows_per_file: int = Field(
         default=limits.ITEM_FILE_ROWS_DEFAULT, description=f"Rotate to a new file after this many rows (1 to {limits.ITEM_FILE_ROWS_MAX})."
     )
 
 
 class ItemFilesPage(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "files": [
+                        {
+                            "id": 1,
+                            "kind": "billable",
+                            "format": "csv",
+                            "file_name": "billable-0000000001.csv",
+                            "path": "billable/billable-0000000001.csv",
+                            "state": "complete",
+                            "row_count": 5,
+                            "first_id": 1,
+                            "last_id": 5,
+                            "sha256": "270bdcada0f41bbf10c076086d161278d28cdae0cc4f6023e4a622902f03b2e3",
+                            "amount_totals": {"EUR": "4.80"},
+                            "created_at": "2026-06-01T12:00:00Z",
+                            "completed_at": "2026-06-01T12:00:00Z",
+                        }
+                    ],
+                    "next_after_id": None,
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+        frozen=True,
+    )
 
     files: list[ItemFileView]
+    """Oldest first."""
     next_after_id: int | None = Field(description="Pass as after_id to read the next page; none when this page is the last.")
 
 

@@ -17,11 +17,18 @@ from kopek.errors import Code, InvalidError
 class MasterDataCounts(BaseModel):
     """How many records of each kind were created."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"subscriber_accounts": 1, "contracts": 1, "accesses": 1}]},
+        use_attribute_docstrings=True,
+        frozen=True,
+    )
 
     subscriber_accounts: int
+    """Subscriber accounts created."""
     contracts: int
+    """Contracts created."""
     accesses: int
+    """Accesses created."""
 
 
 def load_master_data(document: MasterDataDocument, context: Context, actor: Actor) -> MasterDataCounts:

@@ -18,7 +18,40 @@ NOTIFICATIONS_PAGE_SIZE_DEFAULT = 100
 
 
 class NotificationsPage(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "notifications": [
+                        {
+                            "id": 1,
+                            "kind": "allowance_exhausted",
+                            "message": "allowance 'free_seconds' is used up",
+                            "data": {"counter": "free_seconds"},
+                            "operation_id": "f9c2ab357d6618bf273a48d07d1d4b9b",
+                            "contract_id": "alice-contract",
+                            "subscriber_account_id": "alice",
+                            "created_at": "2026-06-01T12:00:00Z",
+                            "published_at": None,
+                        },
+                        {
+                            "id": 2,
+                            "kind": "allowance_exhausted",
+                            "message": "allowance 'free_seconds' is used up",
+                            "data": {"counter": "free_seconds"},
+                            "operation_id": "e04a3baa7144ba6d3b1fdcf7a332da0c",
+                            "contract_id": "bob-contract",
+                            "subscriber_account_id": "bob",
+                            "created_at": "2026-06-01T12:00:00Z",
+                            "published_at": None,
+                        },
+                    ],
+                    "next_after_id": None,
+                }
+            ]
+        },
+        frozen=True,
+    )
 
     notifications: list[ListedNotification] = Field(description="Oldest first.")
     next_after_id: int | None = Field(description="Pass as after_id to read the next page; none when this page is the last.")

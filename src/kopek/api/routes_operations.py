@@ -17,9 +17,10 @@ DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 class Health(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok"}]}, use_attribute_docstrings=True, frozen=True)
 
     status: Literal["ok"]
+    """ok: the database answers."""
 
 
 def health(context: Context) -> Health:

@@ -4,25 +4,49 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek.api.auth import Actor
-from kopek.api.context import Context, IdentifierPath
+from kopek.api.context import AfterKeyQuery, Context, IdentifierPath, PageSizeQuery
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
-from kopek.batch.rating_jobs import JobFilters, JobStatus, RatingMode
+from kopek.api.metrics import ApiMetrics
+from kopek.batch.rating_jobs import JobFilters, JobState, JobStatus, RatingJobSummary, RatingMode
 from kopek.engine import Engine
+from kopek.paging import page
 
 _log = logging.getLogger(__name__)
 
+PAGE_SIZE_DEFAULT = 100
+
 
 class RatingJobRequest(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "mode": "DAY_MOST",
+                    "filters": {
+                        "date_from": "2026-06-01T00:00:00+00:00",
+                        "date_to": "2026-06-02T00:00:00+00:00",
+                        "item_class": "voice_call",
+                        "contract_id": ["bob-contract"],
+                    },
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+        frozen=True,
+        extra="forbid",
+    )
 
     mode: RatingMode = RatingMode.DAY_SUBSCRIPTION_FIRST_FAIL
+    """How CDRs are grouped and what a failure stops (docs/batch.md)."""
     filters: JobFilters = Field(default_factory=JobFilters)
+    """Which pending CDRs the job takes; all when empty."""
 
 
 def start_rating_job(request: RatingJobRequest, context: Context, actor: Actor) -> JobStatus:
@@ -31,16 +55,66 @@ def start_rating_job(request: RatingJobRequest, context: Context, actor: Actor) 
     Answers at once with the job (state ``queued`` or already ``running``); read its status to follow it."""
     engine = context.engine
     job_id = engine.start_rating_job(request.mode, request.filters, actor=actor)
-    threading.Thread(target=_run, args=(engine, job_id), name=f"kopek-{job_id}").start()
+    threading.Thread(target=_run, args=(engine, job_id, context.metrics), name=f"kopek-{job_id}").start()
     return engine.rating_job(job_id)
 
 
-def _run(engine: Engine, job_id: str) -> None:
+def _run(engine: Engine, job_id: str, metrics: ApiMetrics) -> None:
     try:
-        engine.run_rating_job(job_id)
+        status = engine.run_rating_job(job_id, tally=metrics.observe_rated_chunk)
     except Exception:
         # The job is marked failed (its pending CDRs stay pending); the thread has no caller to tell.
         _log.exception("rating job %s stopped", job_id)
+        return
+    outcomes = {"charged": status.charged, "failed": status.failed, "skipped": status.skipped}
+    metrics.observe_rating_job(status.state.value, outcomes)
+
+
+class RatingJobsPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "rating_jobs": [
+                        {
+                            "id": "job-5e5709070149599dabd733b5e3f135ae",
+                            "mode": "DAY_MOST",
+                            "state": "completed_with_errors",
+                            "filters": {
+                                "date_from": "2026-06-01T00:00:00Z",
+                                "date_to": "2026-06-02T00:00:00Z",
+                                "item_class": "voice_call",
+                                "contract_id": ["bob-contract"],
+                            },
+                            "total": 2,
+                            "actor": "api",
+                            "created_at": "2026-06-01T12:00:00Z",
+                            "started_at": "2026-06-01T12:00:00Z",
+                            "finished_at": "2026-06-01T12:00:00Z",
+                        }
+                    ],
+                    "next_after_id": None,
+                }
+            ]
+        },
+        frozen=True,
+    )
+
+    rating_jobs: list[RatingJobSummary] = Field(description="In id order, which is the order they were started in.")
+    next_after_id: str | None = Field(description="Pass as after_id to read the next page; none when this page is the last.")
+
+
+def list_rating_jobs(
+    context: Context,
+    state: Annotated[JobState | None, Query(description="Only jobs in this state.")] = None,
+    after_id: AfterKeyQuery = "",
+    limit: PageSizeQuery = PAGE_SIZE_DEFAULT,
+) -> RatingJobsPage:
+    """Rating jobs: mode, state, filters, who started them and when; read one for its counts and errors."""
+    found, after = page(
+        lambda cursor, size: context.engine.rating_jobs(state=state, after_id=cursor, limit=size), after_id, limit, lambda job: job.id
+    )
+    return RatingJobsPage(rating_jobs=found, next_after_id=after)
 
 
 def read_rating_job(job_id: IdentifierPath, context: Context) -> JobStatus:
@@ -64,6 +138,9 @@ def router() -> APIRouter:
         response_model=JobStatus,
         summary="Start a rating job",
         responses=error_responses(422),
+    )
+    routes.add_api_route(
+        "", list_rating_jobs, methods=["GET"], response_model=RatingJobsPage, summary="List rating jobs", responses=error_responses(422)
     )
     routes.add_api_route(
         "/{job_id}",

@@ -29,19 +29,28 @@ id and body answers the first result with status 200 (`replayed: true`) and cred
 nothing more; the same id with another body is refused (`ALREADY_EXISTS`,
 `refill_id_reused_with_different_request`).
 
-**Refusals** change nothing: a closed subscriber account (`ILLEGAL_STATE` /
+**Refusals** change nothing: a closed subscriber account or account (`ILLEGAL_STATE` /
 `ACCOUNT_CLOSED`), an amount outside the plan's bounds (`INVALID`), a currency other
-than the account's (`INCOMPATIBLE_CONFIGURATION`), a migrating contract
+than the account's (`INVALID_CONFIGURATION`), a migrating contract
 (`TEMPORARY_ILLEGAL_STATE`). See docs/catalog.md (Refill plans).
 """
 
 
 class RefillRequest(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"refill_id": "topup-0001", "contract_id": "ann-contract", "refill_plan": "topup", "amount": "20.00"}]
+        },
+        use_attribute_docstrings=True,
+        frozen=True,
+        extra="forbid",
+    )
 
     refill_id: Identifier = Field(description="The client's id of this refill; a retry sends the same.")
     contract_id: Identifier
+    """The contract whose prepaid account is credited."""
     refill_plan: Identifier
+    """A refill plan of the catalog."""
     amount: Annotated[Dec, Field(max_digits=limits.DECIMAL_DIGITS_MAX)] | None = Field(
         default=None, description="The amount to credit, in the plan's currency; none: the plan's fixed amount."
     )

@@ -6,15 +6,15 @@ account) and ``/v1/reservations/{id}/stop`` (end a multiservice session). See do
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek import limits
 from kopek.api.auth import Actor
-from kopek.api.context import Context, IdentifierPath, PageSizeQuery
+from kopek.api.context import AfterKeyQuery, Context, IdentifierPath, PageSizeQuery, filter_query
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
 from kopek.api.routes_charging import (
@@ -23,17 +23,20 @@ from kopek.api.routes_charging import (
     IdempotencyKeyHeader,
     Identifier,
     PropertyValue,
+    QuantityValue,
     chosen_idempotency_key,
 )
 from kopek.charging.session_views import (
     CleanupReport,
     Resolution,
     SessionResult,
+    SessionStatus,
     SessionView,
     StartSession,
     StopSession,
     UpdateSession,
 )
+from kopek.paging import page
 
 SESSIONS_PAGE_SIZE_DEFAULT = 100
 _KEY = (
@@ -54,27 +57,54 @@ class _Request(BaseModel):
 
 
 class ReservationItemInput(_Request):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"item_class": "voice_call", "properties": {"destination": "33123"}}]})
+
     item_class: Identifier = Field(description="A chargeable item class of the catalog that has a quantity, e.g. voice_call.")
     properties: dict[str, PropertyValue] = Field(default_factory=dict, description="The other properties; the quantity is set by kopek.")
 
 
 class StartSessionRequest(_Request):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "session_id": "data-7",
+                    "service_id": "mobile",
+                    "user_id": "alice-msisdn",
+                    "consumption_date": "2026-06-01T10:00:00+00:00",
+                    "ttl_ms": 60000,
+                    "quantity_property": "duration",
+                    "requested_quantity": "60",
+                    "default_resolution": "confirmed",
+                    "item": {"item_class": "voice_call", "properties": {"destination": "33123"}},
+                    "idempotency_key": None,
+                    "reservation_id": "pdu-7",
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+    )
+
     session_id: Identifier = Field(description="The network element's id of the session; unique.")
     reservation_id: Identifier | None = Field(
         default=None, description="Shared by the sessions of one multiservice session; default: session_id."
     )
     service_id: Identifier
+    """The service used, e.g. mobile; with the user id, the access that selects the contract."""
     user_id: Identifier
+    """The user of the service, e.g. a phone number; with the service id, the access that selects the contract."""
     consumption_date: ConsumptionDate
+    """When the session starts (ISO 8601 with an offset)."""
     ttl_ms: int = Field(
         description=f"How long a grant stays reserved without news, {limits.SESSION_TTL_MS_MIN} to {limits.SESSION_TTL_MS_MAX} ms."
     )
     quantity_property: Identifier = Field(description="The property to invert; must be the item class's quantity.")
-    requested_quantity: PropertyValue | None = Field(
+    requested_quantity: QuantityValue | None = Field(
         default=None, description="In the quantity's unit; absent: as much as the money allows."
     )
     default_resolution: Resolution = Field(default=Resolution.CONFIRMED, description="What the expiry clean-up does.")
     item: ReservationItemInput
+    """The reservation item: the item class and its other properties."""
     idempotency_key: IdempotencyKey | None = Field(default=None, description=_KEY)
 
     def command(self, header_key: str | None = None) -> StartSession:
@@ -95,8 +125,12 @@ class StartSessionRequest(_Request):
 
 
 class UpdateSessionRequest(_Request):
-    used_quantity: PropertyValue = Field(description="Usage since the last grant, in the quantity's unit.")
-    requested_quantity: PropertyValue | None = Field(
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"used_quantity": "120", "requested_quantity": "300", "idempotency_key": "update-42-1"}]}
+    )
+
+    used_quantity: QuantityValue = Field(description="Usage since the last grant, in the quantity's unit.")
+    requested_quantity: QuantityValue | None = Field(
         default=None, description="The next grant wanted; absent: as much as the money allows."
     )
     idempotency_key: IdempotencyKey | None = Field(default=None, description=_KEY)
@@ -104,24 +138,178 @@ class UpdateSessionRequest(_Request):
 
 
 class StopSessionRequest(_Request):
-    used_quantity: PropertyValue = Field(default="0", description="Final usage since the last grant.")
+    model_config = ConfigDict(json_schema_extra={"examples": [{"used_quantity": "90", "idempotency_key": "stop-42"}]})
+
+    used_quantity: QuantityValue = Field(default="0", description="Final usage since the last grant, in the quantity's unit.")
     idempotency_key: IdempotencyKey | None = Field(default=None, description=_KEY)
     consumption_date: ConsumptionDate | None = Field(default=None, description=_USAGE_DATE)
 
 
 class CancelSessionRequest(_Request):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"idempotency_key": "cancel-43"}]})
+
     idempotency_key: IdempotencyKey | None = Field(default=None, description=_KEY)
 
 
 class StopReservationRequest(_Request):
-    used: dict[str, PropertyValue] = Field(default_factory=dict, description="Final usage by session id; a session not named used none.")
+    model_config = ConfigDict(json_schema_extra={"examples": [{"used": {"data-7": "30"}, "idempotency_key": "stop-pdu-7"}]})
+
+    used: dict[str, QuantityValue] = Field(default_factory=dict, description="Final usage by session id; a session not named used none.")
     idempotency_key: IdempotencyKey | None = Field(default=None, description=_KEY)
 
 
 class SessionsPage(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "sessions": [
+                        {
+                            "session_id": "call-42",
+                            "reservation_id": "call-42",
+                            "subscriber_account_id": "alice",
+                            "contract_id": "alice-contract",
+                            "service_id": "mobile",
+                            "user_id": "alice-msisdn",
+                            "item_class": "voice_call",
+                            "quantity_property": "duration",
+                            "properties": {"destination": "33123"},
+                            "status": "active",
+                            "default_resolution": "confirmed",
+                            "ttl_ms": 60000,
+                            "started_at": "2026-06-01T12:00:00Z",
+                            "updated_at": "2026-06-01T12:00:00Z",
+                            "expires_at": "2026-06-01T12:01:00Z",
+                            "consumption_date": "2026-06-01T10:00:00Z",
+                            "granted_quantity": "300",
+                            "used_quantity": "120",
+                            "charged_amount": "1.20",
+                            "reserved_amount": "3.00",
+                            "currency": "EUR",
+                            "reservations": [
+                                {"account_id": "alice-prepaid", "amount": "3.00", "currency": "EUR", "expires_at": "2026-06-01T12:01:00Z"}
+                            ],
+                            "impacts": {
+                                "counters": [],
+                                "balances": [{"account_id": "alice-prepaid", "amount": "-1.20", "currency": "EUR"}],
+                                "held_counters": [],
+                                "charged_items": [
+                                    {
+                                        "contract_item_id": "main",
+                                        "charge_plan": "mobile",
+                                        "charge": "voice",
+                                        "account_role": "payer",
+                                        "account_id": "alice-prepaid",
+                                        "amount": "1.20",
+                                        "currency": "EUR",
+                                        "quantity": "120",
+                                        "quantity_unit": "seconds",
+                                        "output": "both",
+                                        "operation_id": "0521a187c0d5c439ad858e9e444d51b6",
+                                    }
+                                ],
+                            },
+                            "version": 2,
+                        }
+                    ]
+                }
+            ]
+        },
+        frozen=True,
+    )
 
     sessions: list[SessionView] = Field(description="Oldest first.")
+
+
+class SessionListPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "sessions": [
+                        {
+                            "session_id": "call-42",
+                            "reservation_id": "call-42",
+                            "subscriber_account_id": "alice",
+                            "contract_id": "alice-contract",
+                            "service_id": "mobile",
+                            "user_id": "alice-msisdn",
+                            "item_class": "voice_call",
+                            "quantity_property": "duration",
+                            "properties": {"destination": "33123"},
+                            "status": "active",
+                            "default_resolution": "confirmed",
+                            "ttl_ms": 60000,
+                            "started_at": "2026-06-01T12:00:00Z",
+                            "updated_at": "2026-06-01T12:00:00Z",
+                            "expires_at": "2026-06-01T12:01:00Z",
+                            "consumption_date": "2026-06-01T10:00:00Z",
+                            "granted_quantity": "300",
+                            "used_quantity": "120",
+                            "charged_amount": "1.20",
+                            "reserved_amount": "3.00",
+                            "currency": "EUR",
+                            "reservations": [
+                                {"account_id": "alice-prepaid", "amount": "3.00", "currency": "EUR", "expires_at": "2026-06-01T12:01:00Z"}
+                            ],
+                            "impacts": {
+                                "counters": [],
+                                "balances": [{"account_id": "alice-prepaid", "amount": "-1.20", "currency": "EUR"}],
+                                "held_counters": [],
+                                "charged_items": [
+                                    {
+                                        "contract_item_id": "main",
+                                        "charge_plan": "mobile",
+                                        "charge": "voice",
+                                        "account_role": "payer",
+                                        "account_id": "alice-prepaid",
+                                        "amount": "1.20",
+                                        "currency": "EUR",
+                                        "quantity": "120",
+                                        "quantity_unit": "seconds",
+                                        "output": "both",
+                                        "operation_id": "0521a187c0d5c439ad858e9e444d51b6",
+                                    }
+                                ],
+                            },
+                            "version": 2,
+                        }
+                    ],
+                    "next_after_id": None,
+                }
+            ]
+        },
+        frozen=True,
+    )
+
+    sessions: list[SessionView] = Field(description="In id order.")
+    next_after_id: str | None = Field(description="Pass as after_id to read the next page; none when this page is the last.")
+
+
+def list_sessions(
+    context: Context,
+    status: Annotated[SessionStatus | None, Query(description="Only sessions in this status (active: the live ones).")] = None,
+    subscriber_account_id: Annotated[str | None, filter_query("Only the sessions of this subscriber account.")] = None,
+    contract_id: Annotated[str | None, filter_query("Only the sessions of this contract.")] = None,
+    reservation_id: Annotated[str | None, filter_query("Only the sessions of this multiservice reservation.")] = None,
+    after_id: AfterKeyQuery = "",
+    limit: PageSizeQuery = SESSIONS_PAGE_SIZE_DEFAULT,
+) -> SessionListPage:
+    """Charging sessions, live or ended (until the clean-up removes them after their retention), in id order; filters combine."""
+    found, after = page(
+        lambda cursor, size: context.engine.sessions(
+            status=status,
+            subscriber_account_id=subscriber_account_id,
+            contract_id=contract_id,
+            reservation_id=reservation_id,
+            after_id=cursor,
+            limit=size,
+        ),
+        after_id,
+        limit,
+        lambda view: view.session_id,
+    )
+    return SessionListPage(sessions=found, next_after_id=after)
 
 
 def start_session(body: StartSessionRequest, context: Context, idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
@@ -172,8 +360,11 @@ def cleanup_session(session_id: IdentifierPath, context: Context) -> SessionResu
 
 
 def cleanup_expired_sessions(context: Context, actor: Actor) -> CleanupReport:
-    """One expiry pass: end every live session past its expiry with its default resolution. Audited."""
-    return context.engine.cleanup_expired_sessions(actor=actor)
+    """One clean-up pass: end every live session past its expiry with its default resolution, then remove the sessions
+    that ended longer ago than the server's retention (``kopek serve --session-retention-seconds``). Audited."""
+    report = context.engine.cleanup_expired_sessions(actor=actor, retention_seconds=context.session_retention_seconds)
+    context.metrics.observe_cleanup(expired=len(report.resolved), removed=report.removed)
+    return report
 
 
 def list_live_sessions(
@@ -201,6 +392,10 @@ def router() -> APIRouter:
         "/v1/sessions", start_session, methods=["POST"], status_code=201, response_model=SessionResult,
         summary="Start a charging session",
         responses={200: {"model": SessionResult, "description": _REPLAYED_START}, **session_errors},
+    )  # fmt: skip
+    routes.add_api_route(
+        "/v1/sessions", list_sessions, methods=["GET"], response_model=SessionListPage,
+        summary="List charging sessions", responses=error_responses(422),
     )  # fmt: skip
     routes.add_api_route(
         "/v1/sessions:cleanup", cleanup_expired_sessions, methods=["POST"], response_model=CleanupReport,

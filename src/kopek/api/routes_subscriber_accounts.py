@@ -2,20 +2,82 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from kopek.admin.master_data import AccountInput, SubscriberAccountInput, SubscriberAccountUpdate
 from kopek.admin.views import SubscriberAccountView
 from kopek.api.auth import Actor
-from kopek.api.context import Context, IdentifierPath
+from kopek.api.context import AfterKeyQuery, Context, IdentifierPath, PageSizeQuery
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
 from kopek.charging.results import AccountView
+from kopek.domain.master import SubscriberAccountStatus
+from kopek.paging import page
+
+PAGE_SIZE_DEFAULT = 100
 
 
 def create_subscriber_account(record: SubscriberAccountInput, context: Context, actor: Actor) -> SubscriberAccountView:
     """Create a subscriber account with its accounts; an opening balance is recorded as an account operation. Audited."""
     return context.engine.create_subscriber_account(record, actor=actor)
+
+
+class SubscriberAccountsPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "subscriber_accounts": [
+                        {
+                            "id": "alice",
+                            "currency": "EUR",
+                            "status": "active",
+                            "name": "",
+                            "accounts": [
+                                {
+                                    "account_id": "alice-prepaid",
+                                    "subscriber_account_id": "alice",
+                                    "kind": "prepaid",
+                                    "currency": "EUR",
+                                    "balance": "5.80",
+                                    "floor": "0",
+                                    "credit_limit": None,
+                                    "low_balance_threshold": None,
+                                    "status": "active",
+                                }
+                            ],
+                            "contract_ids": ["alice-contract"],
+                        }
+                    ],
+                    "next_after_id": "alice",
+                }
+            ]
+        },
+        frozen=True,
+    )
+
+    subscriber_accounts: list[SubscriberAccountView] = Field(description="In id order.")
+    next_after_id: str | None = Field(description="Pass as after_id to read the next page; none when this page is the last.")
+
+
+def list_subscriber_accounts(
+    context: Context,
+    status: Annotated[SubscriberAccountStatus | None, Query(description="Only subscriber accounts in this status.")] = None,
+    currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$", description="Only subscriber accounts in this currency.")] = None,
+    after_id: AfterKeyQuery = "",
+    limit: PageSizeQuery = PAGE_SIZE_DEFAULT,
+) -> SubscriberAccountsPage:
+    """Subscriber accounts with their accounts and balances and their contract ids, in id order; filters combine."""
+    found, after = page(
+        lambda cursor, size: context.engine.subscriber_accounts(status=status, currency=currency, after_id=cursor, limit=size),
+        after_id,
+        limit,
+        lambda view: view.id,
+    )
+    return SubscriberAccountsPage(subscriber_accounts=found, next_after_id=after)
 
 
 def read_subscriber_account(subscriber_account_id: IdentifierPath, context: Context) -> SubscriberAccountView:
@@ -45,6 +107,14 @@ def router() -> APIRouter:
         response_model=SubscriberAccountView,
         summary="Create a subscriber account",
         responses=error_responses(409, 422),
+    )
+    routes.add_api_route(
+        "",
+        list_subscriber_accounts,
+        methods=["GET"],
+        response_model=SubscriberAccountsPage,
+        summary="List subscriber accounts",
+        responses=error_responses(422),
     )
     routes.add_api_route(
         "/{subscriber_account_id}",

@@ -18,6 +18,8 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek.api.app import DEFAULT_ITEM_FILES_DIRECTORY, create_app
+from kopek.api.logs import LogFormat, logging_config
+from kopek.charging.session_retention import SESSION_RETENTION_SECONDS_DEFAULT
 from kopek.engine import Engine
 from kopek.notify.publisher import PublisherSettings
 from kopek.protocols import NCHF_NOTIFY_INTERVAL_SECONDS_DEFAULT
@@ -48,6 +50,10 @@ class ServeSettings(BaseModel):
     protocol_mapping: Path | None = Field(default=None, description="The mapping file that turns on Nchf_ConvergedCharging.")
     nchf_notify_interval_seconds: float = NCHF_NOTIFY_INTERVAL_SECONDS_DEFAULT
     open_without_keys: bool = Field(default=True, description="Answer everyone while no API key exists (loopback, --no-auth).")
+    session_retention_seconds: int = Field(
+        default=SESSION_RETENTION_SECONDS_DEFAULT, description="Ended sessions are removed this long after."
+    )
+    log_format: LogFormat = Field(default=LogFormat.TEXT, description="text, or json: one JSON object per line.")
 
 
 def build_app(settings: ServeSettings, *, mapping: ProtocolMapping | None = None) -> FastAPI:
@@ -65,6 +71,7 @@ def build_app(settings: ServeSettings, *, mapping: ProtocolMapping | None = None
             protocol_mapping=mapping,
             nchf_notify_interval_seconds=settings.nchf_notify_interval_seconds,
             open_without_keys=settings.open_without_keys,
+            session_retention_seconds=settings.session_retention_seconds,
         )
     except BaseException:
         engine.close()
@@ -106,4 +113,5 @@ def serve(settings: ServeSettings, *, host: str, port: int, workers: int = 1, lo
         workers=workers,
         factory=True,
         log_level=LogLevels(log_level),
+        log_dictconfig=logging_config(settings.log_format, log_level),
     ).serve()

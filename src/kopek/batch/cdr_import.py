@@ -49,19 +49,55 @@ class CdrInput(BaseModel):
 class ImportFailure(BaseModel):
     """A refused row: its line (1-based data row), its id when readable, the error."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"line": 3, "cdr_id": "cdr-0003", "category": "INVALID", "code": "cdr_invalid", "message": "line 3 has 1 fault(s)"}
+            ]
+        },
+        use_attribute_docstrings=True,
+    )
+
     line: int
+    """The 1-based line (or position) of the input it concerns."""
     cdr_id: str | None
+    """The refused CDR's id, when readable."""
     category: Category
+    """The error category."""
     code: Code
+    """The stable error code (see docs/errors.md)."""
     message: str
+    """For people; may change between versions."""
 
 
 class ImportReport(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "rows_read": 3,
+                    "cdrs_imported": 2,
+                    "rows_refused": 1,
+                    "failures": [
+                        {"line": 3, "cdr_id": "cdr-0003", "category": "INVALID", "code": "cdr_invalid", "message": "line 3 has 1 fault(s)"}
+                    ],
+                    "failures_truncated": False,
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+    )
+
     rows_read: int = 0
+    """Rows read from the input."""
     cdrs_imported: int = 0
+    """CDRs stored as pending."""
     rows_refused: int = 0
+    """Rows refused (each listed up to a bound)."""
     failures: list[ImportFailure] = Field(default_factory=list)
+    """The refused rows with their errors."""
     failures_truncated: bool = False
+    """True when more failures happened than are listed."""
 
     def refuse(self, line: int, cdr_id: str | None, error: KopekError) -> None:
         self.rows_refused += 1
@@ -138,7 +174,7 @@ def _write_step(uow: UnitOfWork, step: list[_Checked | _Refused], report: Import
 
 def _refuse(report: ImportReport, line: int, cdr_id: str | None, error: KopekError, *, strict: bool) -> None:
     if strict:
-        raise error
+        raise error.restated(f"the strict import stopped at line {line}, nothing was stored: the CDR there was refused") from error
     report.refuse(line, cdr_id, error)
 
 

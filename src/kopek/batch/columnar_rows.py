@@ -187,6 +187,8 @@ def _results(
                 "floor",
                 "credit_limit",
                 pl.lit(None, pl.String).alias("low_balance_threshold"),
+                # The vectorized path takes only chargeable accounts: active ones.
+                pl.lit("active").alias("status"),
             ).alias("account_info")
         )
     )

@@ -64,6 +64,10 @@ COLUMNAR_CHUNKS = 20
 """The vectorized path charges and commits this many chunks' worth of CDRs at once."""
 
 Progress = Callable[[int], None]
+PathTally = Callable[[str, int], None]
+"""Told, after each chunk commits, how many CDRs it handled and on which path (``vectorized`` or ``row``): for metrics."""
+VECTORIZED = "vectorized"
+ROW = "row"
 
 
 class PartitionReleased(Exception):
@@ -84,6 +88,8 @@ class Claim:
     chunk_cdrs: int = CDRS_PER_CHUNK
     plans: PlanCache | None = None
     """The compiled plans of the vectorized path; ``None``: the row path only."""
+    tally: PathTally | None = None
+    """Told what each chunk handled on which path; ``None``: nobody asks."""
 
 
 def rate_partition(claim: Claim, context: ChargingContext, progress: Progress | None) -> None:
@@ -92,26 +98,28 @@ def rate_partition(claim: Claim, context: ChargingContext, progress: Progress | 
         with UnitOfWork(context.engine, writes=False) as uow:
             contracts = uow.cdrs.pending_contracts_of_partition(claim.job_id, claim.partition_key)
         for contract_id in contracts:
-            _report(progress, _try_contract(claim, context, contract_id))
+            _report(claim, progress, _try_contract(claim, context, contract_id), ROW)
         return
     with UnitOfWork(context.engine, writes=False) as uow:
         stopped = uow.cdrs.stopped_contracts(claim.job_id, claim.partition_key)
     if claim.plans is not None:
         # Vectorized chunks while they qualify; after the first that does not, the rest takes the row path.
         while (handled_columnar := _rate_chunk_columnar(claim, context, stopped)) is not None:
-            _report(progress, handled_columnar)
+            _report(claim, progress, handled_columnar, VECTORIZED)
             if handled_columnar < claim.chunk_cdrs * COLUMNAR_CHUNKS:
                 return
     while True:
         handled = _rate_chunk(claim, context, stopped)
-        _report(progress, handled)
+        _report(claim, progress, handled, ROW)
         if handled < claim.chunk_cdrs:
             return  # A short chunk was the last: no need for a transaction that finds nothing.
 
 
-def _report(progress: Progress | None, handled: int) -> None:
+def _report(claim: Claim, progress: Progress | None, handled: int, path: str) -> None:
     if progress is not None and handled:
         progress(handled)
+    if claim.tally is not None and handled:
+        claim.tally(path, handled)
 
 
 def _hold(uow: UnitOfWork, claim: Claim, context: ChargingContext, *more: Claim) -> None:
@@ -200,7 +208,7 @@ def rate_partitions_together(claims: Sequence[Claim], context: ChargingContext, 
         uow.rating_jobs.end_partition(first.job_id, keys, first.worker_id, status="done", at=context.clock())
         uow.commit()
     LOG.debug("rating job %s: %d CDRs of %d partitions on the vectorized path", first.job_id, len(rows), len(claims))
-    _report(progress, len(rows))
+    _report(first, progress, len(rows), VECTORIZED)
     return True
 
 

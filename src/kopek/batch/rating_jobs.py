@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from kopek import limits
 from kopek.admin.master_data import AwareDatetime
@@ -43,6 +43,7 @@ from kopek.batch.partition_rating import (
     COLUMNAR_CHUNKS,
     Claim,
     PartitionReleased,
+    PathTally,
     Progress,
     rate_partition,
     rate_partitions_together,
@@ -106,30 +107,98 @@ class JobFilters(BaseModel):
     ``contract_id`` is one contract id or a list of them: the contract a CDR's access selects at its consumption date.
     """
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "date_from": "2026-06-01T00:00:00+00:00",
+                    "date_to": "2026-06-02T00:00:00+00:00",
+                    "item_class": "voice_call",
+                    "contract_id": ["bob-contract"],
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+    )
+
     date_from: AwareDatetime | None = None
+    """Only CDRs consumed at or after this instant."""
     date_to: AwareDatetime | None = None
+    """Only CDRs consumed before this instant."""
     item_class: str | None = Field(default=None, min_length=1, max_length=limits.IDENTIFIER_CHARS_MAX)
+    """Only CDRs of this item class."""
     contract_id: ContractIds = None
+    """Only CDRs of this contract, or of these contracts."""
 
 
 class ErrorCount(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"category": "ILLEGAL_STATE", "reason": "NOT_AUTHORIZED", "code": "service_not_accessible", "count": 1}]
+        },
+        use_attribute_docstrings=True,
+    )
+
     category: str
+    """The error category."""
     reason: str | None
+    """The business reason; null when none."""
     code: str
+    """The error code."""
     count: int
+    """How many CDRs failed so."""
 
 
 class JobStatus(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "job-5e5709070149599dabd733b5e3f135ae",
+                    "mode": "DAY_MOST",
+                    "state": "completed_with_errors",
+                    "filters": {
+                        "date_from": "2026-06-01T00:00:00Z",
+                        "date_to": "2026-06-02T00:00:00Z",
+                        "item_class": "voice_call",
+                        "contract_id": ["bob-contract"],
+                    },
+                    "total": 2,
+                    "charged": 1,
+                    "failed": 1,
+                    "skipped": 0,
+                    "pending": 0,
+                    "released": 0,
+                    "progress": 1.0,
+                    "partitions": {"done": 1},
+                    "errors": [{"category": "ILLEGAL_STATE", "reason": "NOT_AUTHORIZED", "code": "service_not_accessible", "count": 1}],
+                    "created_at": "2026-06-01T12:00:00Z",
+                    "started_at": "2026-06-01T12:00:00Z",
+                    "finished_at": "2026-06-01T12:00:00Z",
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+    )
+
     id: str
+    """The job's id."""
     mode: RatingMode
+    """The processing mode."""
     state: JobState
+    """queued, running, succeeded, completed_with_errors, failed or cancelled."""
     filters: JobFilters
+    """Which CDRs the job takes."""
     total: int
     """The CDRs the job holds (those a cancel released excepted)."""
     charged: int
+    """CDRs charged."""
     failed: int
+    """CDRs failed."""
     skipped: int
+    """CDRs skipped (a first-fail mode after their contract's failure, or a failed SUBSCRIPTION_TRY contract)."""
     pending: int
+    """CDRs not handled yet."""
     released: int
     """CDRs a cancel gave back to the store (pending, with no job)."""
     progress: float
@@ -137,9 +206,64 @@ class JobStatus(BaseModel):
     partitions: dict[str, int]
     """How many partitions are ``open``, ``running``, ``done``, ``failed`` or ``cancelled``."""
     errors: list[ErrorCount]
+    """Failed CDRs counted by category, reason and code."""
     created_at: datetime
+    """When the job was started."""
     started_at: datetime | None
+    """When a worker began it."""
     finished_at: datetime | None
+    """When it ended; null while it runs."""
+
+
+class RatingJobSummary(BaseModel):
+    """A rating job as a list shows it: what its row holds, without counting its CDRs (read its status for that)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "job-5e5709070149599dabd733b5e3f135ae",
+                    "mode": "DAY_MOST",
+                    "state": "completed_with_errors",
+                    "filters": {
+                        "date_from": "2026-06-01T00:00:00Z",
+                        "date_to": "2026-06-02T00:00:00Z",
+                        "item_class": "voice_call",
+                        "contract_id": ["bob-contract"],
+                    },
+                    "total": 2,
+                    "actor": "api",
+                    "created_at": "2026-06-01T12:00:00Z",
+                    "started_at": "2026-06-01T12:00:00Z",
+                    "finished_at": "2026-06-01T12:00:00Z",
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+    )
+
+    id: str
+    """The job's id."""
+    mode: RatingMode
+    """The processing mode."""
+    state: JobState
+    """queued, running, succeeded, completed_with_errors, failed or cancelled."""
+    filters: JobFilters
+    """Which CDRs the job takes."""
+    total: int
+    """The CDRs the job took when it started (a cancel gives the pending ones back: its status counts what it holds now)."""
+    actor: str
+    """Who started it."""
+    created_at: datetime
+    """When it was started."""
+    started_at: datetime | None
+    """When a worker began it."""
+    finished_at: datetime | None
+    """When it ended; null while it runs."""
+
+
+def job_summary(row: dict[str, Any]) -> RatingJobSummary:
+    return RatingJobSummary.model_validate(row | {"filters": JobFilters.model_validate_json(row["filters"])})
 
 
 def start_job(
@@ -226,6 +350,7 @@ def run_job(
     lease_seconds: float = PARTITION_LEASE_SECONDS,
     chunk_cdrs: int = CDRS_PER_CHUNK,
     path: RatingPath = RatingPath.AUTO,
+    tally: PathTally | None = None,
 ) -> None:
     """Work on the job until no partition is left open or running: claim one, charge it, mark it done, repeat.
 
@@ -242,7 +367,7 @@ def run_job(
         return
     plans = PlanCache() if path is RatingPath.AUTO else None
     while True:
-        claims = _claim(job_id, worker, lease, context, chunk_cdrs, plans)
+        claims = _claim(job_id, worker, lease, context, chunk_cdrs, plans, tally)
         if not claims:
             if _finish(job_id, context):
                 return
@@ -292,7 +417,9 @@ def _begin(job_id: str, context: ChargingContext) -> bool:
     return True
 
 
-def _claim(job_id: str, worker: str, lease: timedelta, context: ChargingContext, chunk_cdrs: int, plans: PlanCache | None) -> list[Claim]:
+def _claim(
+    job_id: str, worker: str, lease: timedelta, context: ChargingContext, chunk_cdrs: int, plans: PlanCache | None, tally: PathTally | None
+) -> list[Claim]:
     """Claim the next partition; on the vectorized path, several small ones that fit one chunk together."""
     with UnitOfWork(context.engine) as uow:
         job = uow.rating_jobs.job(job_id, share=True)
@@ -321,6 +448,7 @@ def _claim(job_id: str, worker: str, lease: timedelta, context: ChargingContext,
             lease=lease,
             chunk_cdrs=chunk_cdrs,
             plans=plans,
+            tally=tally,
         )
         for key in keys
     ]

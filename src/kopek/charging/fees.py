@@ -66,15 +66,44 @@ class _Record(BaseModel):
 class FeeApplied(_Record):
     """One fee period charged."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "operation_id": "2f6989393de4971c0dd2376f85548d96",
+                    "contract_id": "ann-contract",
+                    "contract_item_id": "monthly",
+                    "charge_plan": "monthly",
+                    "fee": "subscription",
+                    "period_start": "2026-02-01T00:00:00Z",
+                    "amount": "30.00",
+                    "currency": "EUR",
+                    "account_id": "ann-prepaid",
+                    "prorated": False,
+                    "below_floor": False,
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+    )
+
     operation_id: str
+    """The charging operation of the fee."""
     contract_id: str
+    """The charging contract's id."""
     contract_item_id: str
+    """The contract item whose charge plan applied."""
     charge_plan: str
+    """A charge plan of the catalog."""
     fee: str
+    """The fee of the plan."""
     period_start: datetime
+    """The start of the period charged."""
     amount: str = Field(description="The amount charged, in the plan's currency.")
     currency: str
+    """ISO 4217 currency code, e.g. EUR."""
     account_id: str
+    """The account that paid."""
     prorated: bool = Field(description="True when this is a partial first period priced by the days used.")
     below_floor: bool = Field(description="True when the payer's floor or credit limit was not applied (rule below_floor).")
 
@@ -82,9 +111,87 @@ class FeeApplied(_Record):
 class ContractFeeRun(_Record):
     """A fee run's work on one contract."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "contract_id": "ann-contract",
+                    "outcome": "charged",
+                    "applied": [
+                        {
+                            "operation_id": "94b03a89d086abf934a09533b42ad756",
+                            "contract_id": "ann-contract",
+                            "contract_item_id": "monthly",
+                            "charge_plan": "monthly",
+                            "fee": "subscription",
+                            "period_start": "2026-01-15T10:00:00Z",
+                            "amount": "16.45",
+                            "currency": "EUR",
+                            "account_id": "ann-prepaid",
+                            "prorated": True,
+                            "below_floor": False,
+                        },
+                        {
+                            "operation_id": "2f6989393de4971c0dd2376f85548d96",
+                            "contract_id": "ann-contract",
+                            "contract_item_id": "monthly",
+                            "charge_plan": "monthly",
+                            "fee": "subscription",
+                            "period_start": "2026-02-01T00:00:00Z",
+                            "amount": "30.00",
+                            "currency": "EUR",
+                            "account_id": "ann-prepaid",
+                            "prorated": False,
+                            "below_floor": False,
+                        },
+                    ],
+                    "suspended_items": ["monthly"],
+                    "expired_items": [],
+                    "more_due": False,
+                    "reason": None,
+                    "error": None,
+                    "notifications": [
+                        {
+                            "kind": "fee_applied",
+                            "message": "fee 'subscription' of 16.45 EUR charged for the period from 2026-01-15",
+                            "data": {
+                                "contract_item_id": "monthly",
+                                "charge_plan": "monthly",
+                                "fee": "subscription",
+                                "period_start": "2026-01-15T10:00:00+00:00",
+                                "amount": "16.45",
+                                "currency": "EUR",
+                                "account_id": "ann-prepaid",
+                                "prorated": "true",
+                            },
+                        },
+                        {
+                            "kind": "fee_applied",
+                            "message": "fee 'subscription' of 30.00 EUR charged for the period from 2026-02-01",
+                            "data": {
+                                "contract_item_id": "monthly",
+                                "charge_plan": "monthly",
+                                "fee": "subscription",
+                                "period_start": "2026-02-01T00:00:00+00:00",
+                                "amount": "30.00",
+                                "currency": "EUR",
+                                "account_id": "ann-prepaid",
+                                "prorated": "false",
+                            },
+                        },
+                    ],
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+    )
+
     contract_id: str
+    """The charging contract's id."""
     outcome: ContractOutcome
+    """charged, unchanged, skipped (migrating or locked) or failed."""
     applied: list[FeeApplied] = []
+    """The fee periods charged."""
     suspended_items: list[str] = Field(default=[], description="Contract items whose activation is suspended after the run.")
     expired_items: list[str] = Field(default=[], description="Contract items whose activation expired during the run.")
     more_due: bool = Field(default=False, description="True when the contract had more due periods than one run charges.")
@@ -100,14 +207,108 @@ class FeeRunReport(_Record):
     """What one fee run did, counted over every contract; ``contracts`` lists those it charged, skipped
     or failed (at most FEE_RUN_CONTRACTS_REPORTED_MAX)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "until": "2026-06-01T12:00:00Z",
+                    "contracts_seen": 1,
+                    "contracts_charged": 1,
+                    "fees_applied": 3,
+                    "suspended_items": 1,
+                    "skipped": 0,
+                    "failed": 0,
+                    "contracts": [
+                        {
+                            "contract_id": "ann-contract",
+                            "outcome": "charged",
+                            "applied": [
+                                {
+                                    "operation_id": "94b03a89d086abf934a09533b42ad756",
+                                    "contract_id": "ann-contract",
+                                    "contract_item_id": "monthly",
+                                    "charge_plan": "monthly",
+                                    "fee": "subscription",
+                                    "period_start": "2026-01-15T10:00:00Z",
+                                    "amount": "16.45",
+                                    "currency": "EUR",
+                                    "account_id": "ann-prepaid",
+                                    "prorated": True,
+                                    "below_floor": False,
+                                },
+                                {
+                                    "operation_id": "2f6989393de4971c0dd2376f85548d96",
+                                    "contract_id": "ann-contract",
+                                    "contract_item_id": "monthly",
+                                    "charge_plan": "monthly",
+                                    "fee": "subscription",
+                                    "period_start": "2026-02-01T00:00:00Z",
+                                    "amount": "30.00",
+                                    "currency": "EUR",
+                                    "account_id": "ann-prepaid",
+                                    "prorated": False,
+                                    "below_floor": False,
+                                },
+                            ],
+                            "suspended_items": ["monthly"],
+                            "expired_items": [],
+                            "more_due": False,
+                            "reason": None,
+                            "error": None,
+                            "notifications": [
+                                {
+                                    "kind": "fee_applied",
+                                    "message": "fee 'subscription' of 16.45 EUR charged for the period from 2026-01-15",
+                                    "data": {
+                                        "contract_item_id": "monthly",
+                                        "charge_plan": "monthly",
+                                        "fee": "subscription",
+                                        "period_start": "2026-01-15T10:00:00+00:00",
+                                        "amount": "16.45",
+                                        "currency": "EUR",
+                                        "account_id": "ann-prepaid",
+                                        "prorated": "true",
+                                    },
+                                },
+                                {
+                                    "kind": "fee_applied",
+                                    "message": "fee 'subscription' of 30.00 EUR charged for the period from 2026-02-01",
+                                    "data": {
+                                        "contract_item_id": "monthly",
+                                        "charge_plan": "monthly",
+                                        "fee": "subscription",
+                                        "period_start": "2026-02-01T00:00:00+00:00",
+                                        "amount": "30.00",
+                                        "currency": "EUR",
+                                        "account_id": "ann-prepaid",
+                                        "prorated": "false",
+                                    },
+                                },
+                            ],
+                        }
+                    ],
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+    )
+
     until: datetime
+    """Periods starting at or before this instant were due."""
     contracts_seen: int
+    """Contracts with fees the run looked at."""
     contracts_charged: int
+    """Contracts it charged at least one period to."""
     fees_applied: int
+    """Fee periods charged."""
     suspended_items: int
+    """Contract items whose activation was suspended: their payer could not cover a fee."""
     skipped: int
+    """Contracts skipped (migrating or locked)."""
     failed: int
+    """Contracts that failed (each with its error)."""
     contracts: list[ContractFeeRun]
+    """The contracts, each with what was charged or why not (up to a bound)."""
 
 
 def run_fees(until: datetime, context: ChargingContext, *, notifications: bool = False) -> FeeRunReport:
@@ -490,11 +691,31 @@ def _settle(uow: UnitOfWork, run: _Run, fee_items: list[_FeeItem], until: dateti
 class ActivationView(_Record):
     """A charge activation of a contract item: its status and the start of the latest period it charged."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "monthly",
+                    "contract_item_id": "monthly",
+                    "kind": "charge",
+                    "status": "suspended",
+                    "last_activation_date": "2026-03-01T00:00:00Z",
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+    )
+
     id: str
+    """The activation's id (a contract item's charge activation has the item's id)."""
     contract_item_id: str
+    """The contract item whose charge plan applied."""
     kind: str
+    """charge or refill."""
     status: str
+    """active (its fees are charged when due), suspended (its payer could not cover a fee) or expired."""
     last_activation_date: datetime | None
+    """The start of the last fee period charged; null when none was."""
 
 
 def read_activations(contract_id: str, context: ChargingContext) -> list[ActivationView]:

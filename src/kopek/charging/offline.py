@@ -316,6 +316,7 @@ def account_view(account: Account) -> AccountView:
         floor=account.floor,
         credit_limit=account.credit_limit,
         low_balance_threshold=account.low_balance_threshold,
+        status=account.status,
     )
 
 

@@ -58,28 +58,102 @@ class _Record(BaseModel):
 
 
 class BonusView(_Record):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "counter": "bonus_minutes",
+                    "contract_item_id": "monthly",
+                    "units": "30",
+                    "unit": "minutes",
+                    "value_after": "30",
+                    "expires_at": "2026-06-11T12:00:00Z",
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+    )
+
     counter: str
+    """The counter the bonus units went to."""
     contract_item_id: str = Field(description="The contract item holding the counter; empty for a contract counter.")
     units: str
+    """How many bonus units were added."""
     unit: str
+    """The unit of the bonus units."""
     value_after: str
+    """The counter's value after the bonus."""
     expires_at: datetime
+    """When the counter's value lapses back to its initial value."""
 
 
 class RefillResult(_Record):
     """What a refill did; a retry answers the same, with ``replayed`` true."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "refill_id": "topup-0001",
+                    "operation_id": "bd30a82c48ca6c2448b16ae5d51c6bef",
+                    "contract_id": "ann-contract",
+                    "refill_plan": "topup",
+                    "account_id": "ann-prepaid",
+                    "amount": "20.00",
+                    "currency": "EUR",
+                    "balance_after": "43.55",
+                    "bonus": {
+                        "counter": "bonus_minutes",
+                        "contract_item_id": "monthly",
+                        "units": "30",
+                        "unit": "minutes",
+                        "value_after": "30",
+                        "expires_at": "2026-06-11T12:00:00Z",
+                    },
+                    "notifications": [
+                        {
+                            "kind": "refill_applied",
+                            "message": "refill of 20.00 EUR by plan 'topup' credited to account 'ann-prepaid'",
+                            "data": {
+                                "refill_plan": "topup",
+                                "account_id": "ann-prepaid",
+                                "amount": "20.00",
+                                "currency": "EUR",
+                                "bonus_counter": "bonus_minutes",
+                                "bonus_units": "30",
+                                "bonus_expires_at": "2026-06-11T12:00:00+00:00",
+                            },
+                        }
+                    ],
+                    "replayed": False,
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+    )
+
     refill_id: str
+    """The client's id of the refill."""
     operation_id: str
+    """The refill's operation."""
     contract_id: str
+    """The charging contract's id."""
     refill_plan: str
+    """The refill plan applied."""
     account_id: str
+    """The prepaid account credited."""
     amount: str
+    """The amount credited."""
     currency: str
+    """ISO 4217 currency code, e.g. EUR."""
     balance_after: str
+    """The balance once the operation was posted."""
     bonus: BonusView | None = None
+    """The bonus units added, when the plan gives some."""
     notifications: list[NotificationView] = []
+    """The refill_applied notification."""
     replayed: bool = False
+    """True when this answers a retry with a known refill id: nothing was credited again."""
 
 
 def refill(command: RefillCommand, context: ChargingContext, *, actor: str = "system") -> RefillResult:

@@ -83,6 +83,7 @@ from kopek.rating.grant import grant as grant_for
 from kopek.rating.outcome import Notification, NotificationKind
 from kopek.rating.rate import RatingState, rate_item
 from kopek.store.database import is_transient
+from kopek.store.listing_store import ListingStore, SessionFilter
 from kopek.store.uow import UnitOfWork
 
 logger = logging.getLogger("kopek.sessions")
@@ -237,6 +238,12 @@ def live_sessions(subscriber_account_id: str, context: ChargingContext, *, limit
         if uow.master.subscriber_account(subscriber_account_id) is None:
             raise DoesNotExistError(code=Code.NOT_FOUND, message=f"subscriber account {subscriber_account_id!r} does not exist")
         return [_view(uow, row) for row in uow.sessions.live_of(subscriber_account_id, limit=limit)]
+
+
+def session_page(chosen: SessionFilter, context: ChargingContext, *, after: str, limit: int) -> list[SessionView]:
+    """The sessions (live or ended) matching ``chosen`` with an id after ``after``, in id order."""
+    with UnitOfWork(context.engine, writes=False) as uow:
+        return [_view(uow, row) for row in ListingStore(uow.connection).session_rows(chosen, after=after, limit=limit)]
 
 
 # ---- start -----------------------------------------------------------------------------------

@@ -7,15 +7,20 @@ from typing import Annotated, Any
 
 import typer
 
-from kopek.admin.master_data import AdjustmentInput, SubscriberAccountInput, SubscriberAccountUpdate
-from kopek.cli.options import DatabaseUrl, Json, actor, open_engine, read_model
-from kopek.cli.output import Output, reporting
-from kopek.cli.views import render_account, render_operations, render_subscriber_account
-from kopek.domain.master import SubscriberAccountStatus
-from kopek.errors import Code, InvalidError
+from kopek.admin.master_data import AccountUpdate, AdjustmentInput, SubscriberAccountInput, SubscriberAccountUpdate
+from kopek.cli.options import AfterKey, DatabaseUrl, Json, PageSize, actor, open_engine, read_model
+from kopek.cli.output import Output, UsageError, emit_page, reporting
+from kopek.cli.views import render_account, render_operations, render_subscriber_account, render_subscriber_accounts
+from kopek.domain.master import AccountStatus, SubscriberAccountStatus
+from kopek.errors import Code
 from kopek.limits import LIST_PAGE_SIZE_MAX
+from kopek.paging import page
 
-app = typer.Typer(help="Create, show and update subscriber accounts; list and adjust their accounts.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None,
+    help="Subscriber accounts and their prepaid and postpaid accounts: create, list, show, update; operations and adjustments.",
+    no_args_is_help=True,
+)
 
 SubscriberAccountId = Annotated[str, typer.Argument(help="The subscriber account id.", show_default=False)]
 AccountId = Annotated[str, typer.Argument(help="The id of a prepaid or postpaid account.", show_default=False)]
@@ -61,7 +66,7 @@ def create(
     with reporting(output, source=str(file) if file else None):
         if file is not None:
             if subscriber_account_id or currency or prepaid_balance or prepaid_low_balance_threshold or postpaid_credit_limit or postpaid:
-                raise InvalidError(code=Code.REQUEST_INVALID, message="give either --file or --id and --currency, not both")
+                raise UsageError(code=Code.REQUEST_INVALID, message="give either --file or --id and --currency, not both")
             record = read_model(file, SubscriberAccountInput, what="the subscriber account")
         else:
             record = _record_from_options(
@@ -91,10 +96,10 @@ def _record_from_options(
     low_balance_threshold: str | None = None,
 ) -> SubscriberAccountInput:
     if subscriber_account_id is None or currency is None:
-        raise InvalidError(code=Code.REQUEST_INVALID, message="--id and --currency are required unless --file is given")
+        raise UsageError(code=Code.REQUEST_INVALID, message="--id and --currency are required unless --file is given")
     accounts: list[dict[str, Any]] = []
     if low_balance_threshold is not None and prepaid_balance is None:
-        raise InvalidError(code=Code.REQUEST_INVALID, message="--prepaid-low-balance-threshold needs --prepaid-balance")
+        raise UsageError(code=Code.REQUEST_INVALID, message="--prepaid-low-balance-threshold needs --prepaid-balance")
     if prepaid_balance is not None:
         prepaid = {"id": f"{subscriber_account_id}-prepaid", "kind": "prepaid", "initial_balance": prepaid_balance}
         accounts.append(prepaid | {"low_balance_threshold": low_balance_threshold})
@@ -104,6 +109,29 @@ def _record_from_options(
     if status is not None:
         document["status"] = status
     return SubscriberAccountInput.model_validate(document)
+
+
+@app.command("list")
+def list_subscriber_accounts(
+    status: Status = None,
+    currency: Annotated[
+        str | None, typer.Option("--currency", help="Only subscriber accounts in this currency.", show_default=False)
+    ] = None,
+    after_id: AfterKey = "",
+    limit: PageSize = 100,
+    database_url: DatabaseUrl = None,
+    json_output: Json = False,
+) -> None:
+    """List subscriber accounts with their accounts, balances and contracts, in id order."""
+    output = Output(json_output)
+    with reporting(output), open_engine(database_url) as engine:
+        found, after = page(
+            lambda cursor, size: engine.subscriber_accounts(status=status, currency=currency, after_id=cursor, limit=size),
+            after_id,
+            limit,
+            lambda view: view.id,
+        )
+    emit_page(output, "subscriber_accounts", found, after, lambda console: render_subscriber_accounts(console, found))
 
 
 @app.command("show")
@@ -128,6 +156,20 @@ def update(
     with reporting(output), open_engine(database_url) as engine:
         view = engine.update_subscriber_account(subscriber_account_id, SubscriberAccountUpdate(status=status, name=name), actor=actor())
     output.emit(view, lambda console: render_subscriber_account(console, view))
+
+
+@app.command("update-account")
+def update_account(
+    account_id: AccountId,
+    status: Annotated[AccountStatus | None, typer.Option("--status", help="active, blocked, locked or closed.", show_default=False)] = None,
+    database_url: DatabaseUrl = None,
+    json_output: Json = False,
+) -> None:
+    """Change one prepaid or postpaid account's own status: blocked, locked or closed, it refuses charges."""
+    output = Output(json_output)
+    with reporting(output), open_engine(database_url) as engine:
+        view = engine.update_account(account_id, AccountUpdate(status=status), actor=actor())
+    output.emit(view, lambda console: render_account(console, view))
 
 
 @app.command("operations")

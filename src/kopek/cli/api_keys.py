@@ -12,7 +12,7 @@ from kopek.admin.api_keys import ApiKeyRole, ApiKeyView
 from kopek.cli.options import DatabaseUrl, Json, actor, open_engine
 from kopek.cli.output import Output, cell, reporting, table
 
-app = typer.Typer(help="API keys with roles (read, charging, admin) for the HTTP API.", no_args_is_help=True)
+app = typer.Typer(rich_markup_mode=None, help="API keys with roles (read, charging, admin) for the HTTP API.", no_args_is_help=True)
 
 KeyName = Annotated[str, typer.Argument(help="The key's name, e.g. the system that uses it.", show_default=False)]
 

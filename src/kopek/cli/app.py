@@ -1,85 +1,75 @@
-"""The ``kopek`` command: ``kopek <noun> <verb>``, wired from the command modules.
+"""The ``kopek`` command: ``kopek <noun> <verb>``, each command loaded when it is used.
 
 Commands open the database by URL (``--database-url``, else ``KOPEK_DATABASE_URL``,
 else the SQLite file ``kopek.db`` in the working folder) and create and migrate it
 on first use. Every command has ``--help``; those that print take ``--json``.
-Errors exit 1 and print the structured error on stderr.
+Exit codes: 0 done; 1 refused (the structured error on stderr); 2 a usage error of the
+command line; 75 refused for now, retry later (``TEMPORARY_ILLEGAL_STATE``).
+
+This module imports no command module: ``kopek --help`` answers from the summaries
+below (see :mod:`kopek.cli.lazy`).
 """
 
 from __future__ import annotations
 
-import ipaddress
-from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from kopek import __version__
-from kopek.cli import (
-    accounts,
-    api_keys,
-    audit,
-    catalog,
-    cdrs,
-    charging,
-    contract_states,
-    contracts,
-    demo,
-    diameter,
-    fees,
-    items,
-    ledger,
-    master_data,
-    notifications,
-    rating_jobs,
-    refills,
-    sessions,
-)
-from kopek.cli.options import DatabaseUrl, Json, open_engine, shown_url
-from kopek.cli.output import Output, reporting
-from kopek.engine import Engine
-from kopek.errors import Code, IllegalStateError, Reason
-from kopek.notify import publisher
-from kopek.protocols import NCHF_NOTIFY_INTERVAL_SECONDS_DEFAULT
+from kopek.cli.lazy import LazyCommand, LazyGroup
+
+SUMMARY = """kopek, an open convergent charging engine.
+
+\b
+Set up: init, catalog, master-data, accounts, contracts, accesses, api-keys.
+Charge: charge, sessions, refill, fees.
+Batch: cdrs, rate, jobs, items.
+Migrate: contract-states, migration.
+Run and check: serve, diameter, notifications, ledger, audit, demo.
+"""
+
+COMMANDS: dict[str, LazyCommand] = {
+    "init": LazyCommand("kopek.cli.database:init", "Create the database if needed and bring its schema up to date."),
+    "serve": LazyCommand("kopek.cli.serving:serve", "Serve the HTTP API (Swagger UI at /v1/docs, ReDoc at /v1/redoc)."),
+    "catalog": LazyCommand("kopek.cli.catalog:app", "Validate, load, list, compare and show catalog versions."),
+    "master-data": LazyCommand("kopek.cli.master_data:app", "Load master data in bulk."),
+    "accounts": LazyCommand("kopek.cli.accounts:app", "Subscriber accounts and their prepaid and postpaid accounts."),
+    "contracts": LazyCommand("kopek.cli.contracts:app", "Charging contracts: create, list, show, update."),
+    "accesses": LazyCommand("kopek.cli.contracts:accesses_app", "Accesses: which contract a service id and user id select."),
+    "api-keys": LazyCommand("kopek.cli.api_keys:app", "API keys with roles for the HTTP API."),
+    "charge": LazyCommand("kopek.cli.charging:charge", "Charge one chargeable item (offline charging)."),
+    "sessions": LazyCommand("kopek.cli.sessions:app", "Online charging sessions: start, update, stop, cancel, list, clean up."),
+    "refill": LazyCommand("kopek.cli.refills:refill", "Refill a prepaid balance by a refill plan."),
+    "fees": LazyCommand("kopek.cli.fees:app", "Recurring and one-off fees: charge the due periods, read activations."),
+    "cdrs": LazyCommand("kopek.cli.cdrs:app", "Import, list and show stored CDRs."),
+    "rate": LazyCommand("kopek.cli.rating_jobs:rate", "Rate and charge the pending CDRs (a rating job, with a progress bar)."),
+    "jobs": LazyCommand("kopek.cli.rating_jobs:jobs_app", "Rating jobs: list, status, cancel."),
+    "items": LazyCommand("kopek.cli.items:app", "Item files: export charged and chargeable items, list and show files."),
+    "contract-states": LazyCommand("kopek.cli.contract_states:app", "Export and restore contract states (JSON lines)."),
+    "migration": LazyCommand("kopek.cli.contract_states:migration_app", "Begin and end the migration lock of contracts."),
+    "diameter": LazyCommand("kopek.cli.diameter:app", "The Diameter credit-control server (Gy)."),
+    "notifications": LazyCommand("kopek.cli.notifications:app", "Business notifications: list them, publish them to NATS."),
+    "ledger": LazyCommand("kopek.cli.ledger:app", "Verify that the ledger adds up."),
+    "audit": LazyCommand("kopek.cli.audit:app", "The audit log of administrative and money-creating operations."),
+    "demo": LazyCommand("kopek.cli.demo:demo", "Charge a generated month of usage of 1,000 subscribers."),
+}
+"""Every command of ``kopek``: where it lives and what it does, in one line."""
 
 
-class LogLevel(StrEnum):
-    CRITICAL = "critical"
-    ERROR = "error"
-    WARNING = "warning"
-    INFO = "info"
-    DEBUG = "debug"
+class KopekGroup(LazyGroup):
+    lazy = COMMANDS
 
 
 app = typer.Typer(
     name="kopek",
-    help="kopek, an open convergent charging engine: catalog, master data, charging, demo.",
+    cls=KopekGroup,
+    help=SUMMARY,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["--help", "-h"]},
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["--help", "-h"], "max_content_width": 120},
 )
-app.add_typer(catalog.app, name="catalog")
-app.add_typer(api_keys.app, name="api-keys")
-app.add_typer(audit.app, name="audit")
-app.add_typer(master_data.app, name="master-data")
-app.add_typer(accounts.app, name="accounts")
-app.add_typer(contracts.app, name="contracts")
-app.add_typer(contracts.accesses_app, name="accesses")
-app.add_typer(contract_states.app, name="contract-states")
-app.add_typer(contract_states.migration_app, name="migration")
-app.add_typer(sessions.app, name="sessions")
-app.add_typer(cdrs.app, name="cdrs")
-app.add_typer(rating_jobs.jobs_app, name="jobs")
-app.add_typer(items.app, name="items")
-app.add_typer(fees.app, name="fees")
-app.add_typer(notifications.app, name="notifications")
-app.add_typer(diameter.app, name="diameter")
-app.add_typer(ledger.app, name="ledger")
-app.command("charge")(charging.charge)
-app.command("refill")(refills.refill)
-app.command("demo")(demo.demo)
-app.command("rate")(rating_jobs.rate)
 
 
 def _print_version(value: bool) -> None:
@@ -94,138 +84,7 @@ def _root(
         bool, typer.Option("--version", help="Print kopek's version and exit.", callback=_print_version, is_eager=True)
     ] = False,
 ) -> None:
-    """kopek, an open convergent charging engine: catalog, master data, charging, demo."""
-
-
-@app.command("init")
-def init(database_url: DatabaseUrl = None, json_output: Json = False) -> None:
-    """Create the database if needed and bring its schema up to date; print its URL."""
-    output = Output(json_output)
-    with reporting(output), open_engine(database_url) as engine:
-        url = shown_url(engine.url)
-    output.emit({"database_url": url}, lambda console: console.print(f"Database ready: {url}", style="green", markup=False))
-
-
-@app.command("serve")
-def serve(
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on (HTTP/1.1 and cleartext HTTP/2).", min=1, max=65535)] = 8000,
-    workers: Annotated[int, typer.Option("--workers", help="Worker processes, each with its own database connections.", min=1)] = 1,
-    log_level: Annotated[LogLevel, typer.Option("--log-level", help="Server log level.")] = LogLevel.INFO,
-    cleanup_interval_seconds: Annotated[
-        float, typer.Option("--cleanup-interval-seconds", help="Clean up expired charging sessions this often; 0 disables.", min=0)
-    ] = 10,
-    item_files_dir: Annotated[
-        Path, typer.Option("--item-files-dir", help="Where POST /v1/item-files:export writes item files.", file_okay=False)
-    ] = Path("item-files"),
-    protocol_mapping: Annotated[
-        Path | None,
-        typer.Option(
-            "--protocol-mapping",
-            help="A protocol mapping file (docs/protocols.md): serve Nchf_ConvergedCharging v3 under /nchf-convergedcharging/v3.",
-            dir_okay=False,
-            exists=True,
-        ),
-    ] = None,
-    nchf_notify_interval_seconds: Annotated[
-        float,
-        typer.Option(
-            "--nchf-notify-interval-seconds", help="Send ChargingNotify re-authorizations after refills this often; 0 disables.", min=0
-        ),
-    ] = NCHF_NOTIFY_INTERVAL_SECONDS_DEFAULT,
-    nats_url: notifications.NatsUrl = None,
-    nats_subject_prefix: notifications.SubjectPrefix = publisher.SUBJECT_PREFIX_DEFAULT,
-    nats_stream: notifications.Stream = publisher.STREAM_DEFAULT,
-    publish_interval_seconds: notifications.PublishIntervalSeconds = publisher.PUBLISH_INTERVAL_SECONDS_DEFAULT,
-    no_auth: Annotated[
-        bool,
-        typer.Option(
-            "--no-auth",
-            help="While no API key exists, serve open to anyone who reaches the address, even one that is not loopback.",
-        ),
-    ] = False,
-    database_url: DatabaseUrl = None,
-    json_output: Json = False,
-) -> None:
-    """Serve the HTTP API (JSON under /v1, OpenAPI at /v1/docs) over HTTP/1.1 and h2c; with --protocol-mapping, also
-    Nchf_ConvergedCharging; with --nats-url, publish notifications to NATS.
-
-    Without any API key it serves only on a loopback address, or with --no-auth (docs/security.md).
-    """
-    output = Output(json_output)
-    with reporting(output):
-        # Imported here so that the rest of the CLI works without the web stack loaded.
-        from kopek.api.serving import PublishingSettings, ServeSettings
-        from kopek.api.serving import serve as serve_http
-        from kopek.protocols.mapping import read_mapping
-
-        publishing = notifications.publisher_settings(nats_url, nats_subject_prefix, nats_stream, interval_seconds=publish_interval_seconds)
-        if protocol_mapping is not None:
-            read_mapping(protocol_mapping)  # refuse a faulty file before any worker starts
-        # Create and migrate the database once, before the workers open it; decide whether it may serve open.
-        with open_engine(database_url) as engine:
-            open_without_keys = serving_policy(engine, host, no_auth=no_auth)
-        settings = ServeSettings(
-            database_url=database_url,
-            cleanup_interval_seconds=cleanup_interval_seconds,
-            item_files_directory=item_files_dir,
-            publishing=PublishingSettings(
-                nats_url=publishing.nats_url,
-                subject_prefix=publishing.subject_prefix,
-                stream=publishing.stream,
-                interval_seconds=publishing.interval_seconds,
-            )
-            if publishing is not None
-            else None,
-            protocol_mapping=protocol_mapping.resolve() if protocol_mapping is not None else None,
-            nchf_notify_interval_seconds=nchf_notify_interval_seconds,
-            open_without_keys=open_without_keys,
-        )
-        serve_http(settings, host=host, port=port, workers=workers, log_level=log_level.value)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is reached from this machine only: ``localhost`` or a loopback address."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def serving_policy(engine: Engine, host: str, *, no_auth: bool) -> bool:
-    """Whether the server may answer everyone while no API key exists; says on stderr how it serves.
-
-    Without a key it serves open on a loopback address or with ``--no-auth``, and refuses to start
-    otherwise. With keys on another address it never serves open, even once the last key is revoked.
-    """
-    console = Output.console(stderr=True)
-    loopback = is_loopback(host)
-    if engine.authenticate(None).keys_in_use:
-        console.print("API keys in use: every request but /healthz and /metrics needs an active key.", markup=False)
-        return loopback or no_auth
-    if no_auth:
-        console.print(
-            f"kopek serves WITHOUT authentication on {host} (--no-auth): while no API key exists, anyone who reaches it "
-            "may do anything, administration included.",
-            style="bold yellow",
-            markup=False,
-        )
-        return True
-    if loopback:
-        console.print(
-            f"No API key exists: the API is open to this machine only ({host}). Create a key with 'kopek api-keys create' "
-            "before serving on another address.",
-            markup=False,
-        )
-        return True
-    raise IllegalStateError(
-        code=Code.NO_API_KEY_FOR_PUBLIC_ADDRESS,
-        reason=Reason.NOT_AUTHORIZED,
-        message=f"no API key exists, and {host} is not a loopback address: anyone reaching it could do anything. "
-        "Create a key with 'kopek api-keys create', serve on 127.0.0.1, or pass --no-auth to serve open on purpose",
-    )
+    """kopek, an open convergent charging engine."""
 
 
 def main() -> None:

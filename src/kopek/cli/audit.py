@@ -15,7 +15,7 @@ from kopek.cli.output import Output, cell, reporting, table
 from kopek.errors import Code, InvalidError
 from kopek.store.audit_store import AuditFilter
 
-app = typer.Typer(help="The audit log: who did what to which target, when, and how it ended.", no_args_is_help=True)
+app = typer.Typer(rich_markup_mode=None, help="The audit log: who did what to which target, when, and how it ended.", no_args_is_help=True)
 
 
 @app.callback()

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from kopek.cli.options import DatabaseUrl, InputFile, Json, actor, open_engine
-from kopek.cli.output import Output, cell, reporting, table
+from kopek.admin.catalog import CatalogDiff, CatalogVersionSummary
+from kopek.cli.options import AfterNumber, DatabaseUrl, InputFile, Json, PageSize, actor, open_engine
+from kopek.cli.output import Output, cell, emit_page, reporting, table
 from kopek.domain.catalog import Catalog, catalog_json_schema
 from kopek.engine import Engine
+from kopek.paging import page
 
-app = typer.Typer(help="Validate, load and show the pricing catalog.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None, help="The pricing catalog: validate, load, list, compare and show its versions.", no_args_is_help=True
+)
 
 
 @app.command("validate")
@@ -48,12 +53,70 @@ def load(file: InputFile, database_url: DatabaseUrl = None, json_output: Json = 
     )
 
 
-@app.command("show")
-def show(database_url: DatabaseUrl = None, json_output: Json = False) -> None:
-    """Show the current catalog: its item classes and charge plans (the whole document with --json)."""
+@app.command("list")
+def list_versions(after_id: AfterNumber = 0, limit: PageSize = 100, database_url: DatabaseUrl = None, json_output: Json = False) -> None:
+    """List the stored catalog versions, oldest first: when each was loaded and from what."""
     output = Output(json_output)
     with reporting(output), open_engine(database_url) as engine:
-        current = engine.catalog()
+        found, after = page(
+            lambda cursor, size: engine.catalog_versions(after_id=cursor, limit=size), after_id, limit, lambda row: row.version
+        )
+    emit_page(output, "versions", found, after, lambda console: _render_versions(console, found))
+
+
+def _render_versions(console: Console, found: list[CatalogVersionSummary]) -> None:
+    shown = table("Catalog versions", ">version", "loaded", "source")
+    for row in found:
+        shown.add_row(cell(row.version), cell(row.loaded_at), cell(row.source))
+    console.print(shown)
+
+
+@app.command("diff")
+def diff(
+    from_version: Annotated[int, typer.Argument(help="The version to compare from.", min=1, show_default=False)],
+    to_version: Annotated[
+        int | None, typer.Argument(help="The version to compare to; default: the newest.", min=1, show_default=False)
+    ] = None,
+    database_url: DatabaseUrl = None,
+    json_output: Json = False,
+) -> None:
+    """Show what changed from one catalog version to another: '+' added, '-' removed, '~' changed, each with its path."""
+    output = Output(json_output)
+    with reporting(output), open_engine(database_url) as engine:
+        changes = engine.catalog_diff(from_version, to_version)
+    output.emit(changes, lambda console: _render_diff(console, changes))
+
+
+_MARKS = {"added": "+", "removed": "-", "changed": "~"}
+
+
+def _render_diff(console: Console, found: CatalogDiff) -> None:
+    console.print(
+        f"Catalog version {found.from_version} -> {found.to_version}: {found.changes_total} change(s)", style="bold", markup=False
+    )
+    for change in found.changes:
+        shown = {"added": _compact(change.after), "removed": _compact(change.before)}.get(
+            change.kind.value, f"{_compact(change.before)} -> {_compact(change.after)}"
+        )
+        console.print(f"{_MARKS[change.kind.value]} {change.path}: {shown}", markup=False)
+    if found.changes_total > len(found.changes):
+        console.print(f"(only the first {len(found.changes)} changes are listed)", style="dim")
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+@app.command("show")
+def show(
+    version: Annotated[int | None, typer.Option("--version", help="This version; default: the newest, which charging uses.", min=1)] = None,
+    database_url: DatabaseUrl = None,
+    json_output: Json = False,
+) -> None:
+    """Show a catalog version: its item classes and charge plans (the whole document with --json)."""
+    output = Output(json_output)
+    with reporting(output), open_engine(database_url) as engine:
+        current = engine.catalog() if version is None else engine.catalog_version(version)
     output.emit(
         {"version": current.version, "catalog": current.catalog.model_dump(mode="json", by_alias=True, exclude_defaults=True)},
         lambda console: _render_catalog(console, current.version, current.catalog),

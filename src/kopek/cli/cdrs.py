@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -9,12 +11,24 @@ import typer
 from rich.console import Console
 
 from kopek.batch.cdr_import import ImportReport
-from kopek.cli.options import DatabaseUrl, Json, open_engine
-from kopek.cli.output import Output, cell, reporting, table
+from kopek.batch.cdr_views import CdrView
+from kopek.cli.options import AfterKey, DatabaseUrl, Json, PageSize, open_engine
+from kopek.cli.output import Output, cell, emit_page, reporting, table
+from kopek.paging import page
+
+
+class CdrStatus(StrEnum):
+    PENDING = "pending"
+    CHARGED = "charged"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
 
 CdrId = Annotated[str, typer.Argument(help="The CDR's id.", show_default=False)]
 
-app = typer.Typer(help="Import CDRs into the CDR store for batch rating, show a stored CDR.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None, help="Import CDRs into the CDR store for batch rating; list and show stored CDRs.", no_args_is_help=True
+)
 
 
 @app.command("import")
@@ -33,6 +47,52 @@ def import_file(
     output.emit(report, lambda console: _render(console, report))
     if report.rows_refused:
         raise typer.Exit(1)
+
+
+@app.command("list")
+def list_cdrs(
+    status: Annotated[CdrStatus | None, typer.Option("--status", help="Only CDRs in this status.", show_default=False)] = None,
+    contract_id: Annotated[str | None, typer.Option("--contract", help="Only this contract's CDRs.", show_default=False)] = None,
+    job_id: Annotated[str | None, typer.Option("--job", help="Only the CDRs of this rating job.", show_default=False)] = None,
+    item_class: Annotated[str | None, typer.Option("--item-class", help="Only CDRs of this item class.", show_default=False)] = None,
+    date_from: Annotated[
+        datetime | None,
+        typer.Option("--from", help="Only CDRs consumed at or after this date (ISO 8601; no offset: UTC).", show_default=False),
+    ] = None,
+    date_to: Annotated[datetime | None, typer.Option("--to", help="Only CDRs consumed before this date.", show_default=False)] = None,
+    after_id: AfterKey = "",
+    limit: PageSize = 100,
+    database_url: DatabaseUrl = None,
+    json_output: Json = False,
+) -> None:
+    """List stored CDRs with their status and, once rated, their operation or error, in id order; filters combine."""
+    output = Output(json_output)
+    with reporting(output), open_engine(database_url) as engine:
+        found, after = page(
+            lambda cursor, size: engine.cdrs(
+                status=status.value if status is not None else None, contract_id=contract_id, job_id=job_id, item_class=item_class,
+                date_from=_utc(date_from), date_to=_utc(date_to), after_id=cursor, limit=size,
+            ),
+            after_id,
+            limit,
+            lambda view: view.id,
+        )  # fmt: skip
+    emit_page(output, "cdrs", found, after, lambda console: _render_cdrs(console, found))
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def _render_cdrs(console: Console, found: list[CdrView]) -> None:
+    shown = table("CDRs", "id", "item class", "consumed", "service id", "user id", "status", "job", "error")
+    for view in found:
+        error = f"{view.error_category}/{view.error_code}" if view.error_code else None
+        shown.add_row(
+            cell(view.id), cell(view.item_class), cell(view.consumption_date), cell(view.service_id), cell(view.user_id),
+            cell(view.status), cell(view.job_id), cell(error),
+        )  # fmt: skip
+    console.print(shown)
 
 
 @app.command("show")

@@ -16,14 +16,14 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from kopek.cli.options import DatabaseUrl, Json, actor, open_engine
-from kopek.cli.output import Output, cell, reporting, table
-from kopek.errors import Code, InvalidError
+from kopek.cli.output import Output, UsageError, cell, reporting, table
+from kopek.errors import Code
 from kopek.migration.lock import MigrationLockResult
 from kopek.migration.restore import RestoreMode, RestoreReport
 from kopek.migration.state import contract_state_json_schema
 
-app = typer.Typer(help="Export and restore contract states (JSON lines) for a migration.", no_args_is_help=True)
-migration_app = typer.Typer(help="Begin and end the migration lock of contracts.", no_args_is_help=True)
+app = typer.Typer(rich_markup_mode=None, help="Export and restore contract states (JSON lines) for a migration.", no_args_is_help=True)
+migration_app = typer.Typer(rich_markup_mode=None, help="Begin and end the migration lock of contracts.", no_args_is_help=True)
 
 Contracts = Annotated[
     list[str] | None, typer.Option("--contract", help="A contract id; repeat for several.", metavar="ID", show_default=False)
@@ -118,7 +118,7 @@ def _render_report(console: Console, report: RestoreReport) -> None:
 
 def _selection(contract: list[str] | None, all_contracts: bool) -> list[str] | None:
     if bool(contract) == all_contracts:
-        raise InvalidError(code=Code.REQUEST_INVALID, message="give either --contract (repeatable) or --all")
+        raise UsageError(code=Code.REQUEST_INVALID, message="give either --contract (repeatable) or --all")
     return None if all_contracts else contract
 
 

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from kopek.admin.master_data import AccessInput, ContractInput, ContractUpdate
-from kopek.cli.options import DatabaseUrl, Json, actor, key_values, open_engine, read_model
-from kopek.cli.output import Output, reporting
-from kopek.cli.views import render_accesses, render_contract
+from kopek.cli.options import AfterKey, AfterNumber, DatabaseUrl, Json, PageSize, actor, key_values, open_engine, read_model
+from kopek.cli.output import Output, UsageError, emit_page, reporting
+from kopek.cli.views import render_accesses, render_contract, render_contracts
 from kopek.domain.master import ContractStatus
 from kopek.errors import Code, InvalidError
+from kopek.paging import page
 
-app = typer.Typer(help="Create, show and update charging contracts.", no_args_is_help=True)
-accesses_app = typer.Typer(help="Map a service id and user id to a contract over a validity period.", no_args_is_help=True)
+app = typer.Typer(rich_markup_mode=None, help="Charging contracts: create, list, show, update.", no_args_is_help=True)
+accesses_app = typer.Typer(
+    rich_markup_mode=None, help="Map a service id and user id to a contract over a validity period.", no_args_is_help=True
+)
 
 ContractId = Annotated[str, typer.Argument(help="The contract id.", show_default=False)]
 Status = Annotated[ContractStatus | None, typer.Option("--status", help="active, locked or migrating.", show_default=False)]
@@ -38,6 +42,9 @@ ValidFrom = Annotated[
     str | None, typer.Option("--valid-from", help="ISO 8601 date and time with offset, e.g. 2026-01-01T00:00:00+01:00.", show_default=False)
 ]
 ValidTo = Annotated[str | None, typer.Option("--valid-to", help="ISO 8601 end (exclusive); 'none' for open-ended.", show_default=False)]
+ValidAt = Annotated[
+    str | None, typer.Option("--valid-at", help="Only those valid at this instant, ISO 8601 (no offset: UTC).", show_default=False)
+]
 RecordFile = Annotated[
     Path | None, typer.Option("--file", help="Read the record from a YAML or JSON file instead of options.", dir_okay=False)
 ]
@@ -49,7 +56,7 @@ def _items(pairs: list[str] | None) -> list[dict[str, str]]:
 
 def _refuse_mixed(file: Path | None, *given: object) -> None:
     if file is not None and any(value not in (None, [], False) for value in given):
-        raise InvalidError(code=Code.REQUEST_INVALID, message="give either --file or the record's options, not both")
+        raise UsageError(code=Code.REQUEST_INVALID, message="give either --file or the record's options, not both")
 
 
 @app.command("create")
@@ -96,6 +103,51 @@ def create(
 
 def _open_end(text: str | None) -> str | None:
     return None if text is None or text.strip().lower() in {"none", "open", ""} else text
+
+
+@app.command("list")
+def list_contracts(
+    subscriber_account_id: Annotated[
+        str | None, typer.Option("--subscriber-account", help="Only this subscriber account's contracts.", show_default=False)
+    ] = None,
+    status: Status = None,
+    charge_plan: Annotated[
+        str | None, typer.Option("--charge-plan", help="Only contracts with an item activating this plan.", show_default=False)
+    ] = None,
+    account_id: Annotated[
+        str | None, typer.Option("--account", help="Only contracts whose roles name this account (what it pays for).", show_default=False)
+    ] = None,
+    parent_id: Annotated[str | None, typer.Option("--parent", help="Only contracts linked to this parent.", show_default=False)] = None,
+    valid_at: ValidAt = None,
+    after_id: AfterKey = "",
+    limit: PageSize = 100,
+    database_url: DatabaseUrl = None,
+    json_output: Json = False,
+) -> None:
+    """List contracts with their items and roles, in id order; filters combine."""
+    output = Output(json_output)
+    with reporting(output), open_engine(database_url) as engine:
+        moment = _instant(valid_at)
+        found, after = page(
+            lambda cursor, size: engine.contracts(
+                subscriber_account_id=subscriber_account_id, status=status, charge_plan=charge_plan, account_id=account_id,
+                parent_id=parent_id, valid_at=moment, after_id=cursor, limit=size,
+            ),
+            after_id,
+            limit,
+            lambda view: view.id,
+        )  # fmt: skip
+    emit_page(output, "contracts", found, after, lambda console: render_contracts(console, found))
+
+
+def _instant(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise InvalidError(code=Code.REQUEST_INVALID, message=f"--valid-at: {text!r} is not an ISO 8601 date and time") from error
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 @app.command("show")
@@ -174,24 +226,27 @@ def create_access(
 
 @accesses_app.command("list")
 def list_accesses(
-    service_id: Annotated[
-        str | None, typer.Option("--service-id", help="With --user-id: the accesses of this service and user.", show_default=False)
+    service_id: Annotated[str | None, typer.Option("--service-id", help="Only the accesses of this service.", show_default=False)] = None,
+    user_id: Annotated[str | None, typer.Option("--user-id", help="Only the accesses of this user.", show_default=False)] = None,
+    contract_id: Annotated[
+        str | None, typer.Option("--contract-id", help="Only the accesses to this contract.", show_default=False)
     ] = None,
-    user_id: Annotated[str | None, typer.Option("--user-id", help="With --service-id.", show_default=False)] = None,
-    contract_id: Annotated[str | None, typer.Option("--contract-id", help="Or: the accesses to this contract.", show_default=False)] = None,
+    valid_at: ValidAt = None,
+    after_id: AfterNumber = 0,
+    limit: PageSize = 100,
     database_url: DatabaseUrl = None,
     json_output: Json = False,
 ) -> None:
-    """List the accesses of a service id and user id, or those of a contract."""
+    """List accesses over all their periods, in id order: of a service id and user id, of a contract; filters combine."""
     output = Output(json_output)
-    with reporting(output):
-        by_user = service_id is not None or user_id is not None
-        if by_user == (contract_id is not None) or (by_user and (service_id is None or user_id is None)):
-            raise InvalidError(code=Code.REQUEST_INVALID, message="give either --service-id and --user-id, or --contract-id")
-        with open_engine(database_url) as engine:
-            if contract_id is not None:
-                views = engine.contract(contract_id).accesses
-            else:
-                assert service_id is not None and user_id is not None
-                views = engine.accesses(service_id, user_id)
-    output.emit(views, lambda console: render_accesses(console, views))
+    with reporting(output), open_engine(database_url) as engine:
+        moment = _instant(valid_at)
+        found, after = page(
+            lambda cursor, size: engine.accesses(
+                service_id, user_id, contract_id=contract_id, valid_at=moment, after_id=cursor, limit=size
+            ),
+            after_id,
+            limit,
+            lambda view: view.id,
+        )
+    emit_page(output, "accesses", found, after, lambda console: render_accesses(console, found))

@@ -23,13 +23,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.text import Text
 
 from kopek.cli.demo_world import CURRENCY, DemoWorld, build_world
-from kopek.cli.options import Json, shown_url
+from kopek.cli.options import Json
 from kopek.cli.output import Output, cell, reporting, table
 from kopek.domain.item import ChargeableItem
 from kopek.engine import Engine
 from kopek.errors import AlreadyExistsError, Code, IllegalSystemStateError, KopekError
 from kopek.money import to_text
-from kopek.store.database import create_database_engine
+from kopek.store.database import create_database_engine, shown_url
 from kopek.store.schema import metadata
 
 DEMO_DATABASE_URL: Final = "sqlite:///kopek-demo.db"

@@ -14,7 +14,7 @@ from kopek.cli.options import DatabaseUrl, open_engine
 from kopek.cli.output import Output, reporting
 from kopek.engine import Engine
 
-app = typer.Typer(help="The Diameter credit-control server (Gy).", no_args_is_help=True)
+app = typer.Typer(rich_markup_mode=None, help="The Diameter credit-control server (Gy).", no_args_is_help=True)
 logger = logging.getLogger("kopek.protocols")
 
 

@@ -13,7 +13,7 @@ from kopek.cli.options import DatabaseUrl, Json, actor, open_engine
 from kopek.cli.output import Output, cell, reporting, table
 from kopek.errors import Code, ErrorDetail, InvalidError
 
-app = typer.Typer(help="Recurring and one-off fees: charge the due periods, read activations.", no_args_is_help=True)
+app = typer.Typer(rich_markup_mode=None, help="Recurring and one-off fees: charge the due periods, read activations.", no_args_is_help=True)
 
 
 @app.command("run")

@@ -11,12 +11,15 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from kopek import limits
-from kopek.cli.options import DatabaseUrl, Json, actor, open_engine
-from kopek.cli.output import Output, cell, reporting, table
+from kopek.cli.options import AfterNumber, DatabaseUrl, Json, PageSize, actor, open_engine
+from kopek.cli.output import Output, cell, emit_page, reporting, table
 from kopek.export.layout import ItemFileFormat, ItemFileKind
 from kopek.export.views import ExportReport, ItemFileView
+from kopek.paging import page
 
-app = typer.Typer(help="Write charged and chargeable items to item files (Parquet or CSV) and list them.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None, help="Write charged and chargeable items to item files (Parquet or CSV) and list them.", no_args_is_help=True
+)
 
 KindOption = Annotated[
     ItemFileKind | None, typer.Option("--kind", help="Only this kind of item file (default: all kinds).", show_default=False)
@@ -59,16 +62,18 @@ def export(
 @app.command("list")
 def list_files(
     kind: KindOption = None,
-    limit: Annotated[int, typer.Option("--limit", help="List at most this many files.", min=1, max=limits.LIST_PAGE_SIZE_MAX)] = 100,
-    after_id: Annotated[int, typer.Option("--after-id", help="Only files with a larger id.", min=0)] = 0,
+    limit: PageSize = 100,
+    after_id: AfterNumber = 0,
     database_url: DatabaseUrl = None,
     json_output: Json = False,
 ) -> None:
     """List the item files, oldest first: kind, name, state, rows, id range, checksum."""
     output = Output(json_output)
     with reporting(output), open_engine(database_url) as engine:
-        files = engine.item_files(kind=kind, limit=limit, after_id=after_id)
-    output.emit(files, lambda console: console.print(_files_table(files)))
+        files, after = page(
+            lambda cursor, size: engine.item_files(kind=kind, limit=size, after_id=cursor), after_id, limit, lambda view: view.id
+        )
+    emit_page(output, "files", files, after, lambda console: console.print(_files_table(files)))
 
 
 @app.command("show")

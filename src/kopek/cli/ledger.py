@@ -9,7 +9,7 @@ from kopek.admin.ledger import LedgerReport
 from kopek.cli.options import DatabaseUrl, Json, open_engine
 from kopek.cli.output import Output, cell, reporting, table
 
-app = typer.Typer(help="The ledger: verify that it adds up.", no_args_is_help=True)
+app = typer.Typer(rich_markup_mode=None, help="The ledger: verify that it adds up.", no_args_is_help=True)
 
 
 @app.command("verify")

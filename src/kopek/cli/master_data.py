@@ -8,7 +8,7 @@ from kopek.admin.master_data import MasterDataDocument
 from kopek.cli.options import DatabaseUrl, InputFile, Json, actor, open_engine, read_model
 from kopek.cli.output import Output, reporting
 
-app = typer.Typer(help="Load master data in bulk.", no_args_is_help=True)
+app = typer.Typer(rich_markup_mode=None, help="Load master data in bulk.", no_args_is_help=True)
 
 
 @app.command("load")

@@ -11,10 +11,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from kopek.cli.options import DatabaseUrl, Json, open_engine
-from kopek.cli.output import Output, cell, reporting, table
-from kopek.errors import Code, InvalidError
-from kopek.limits import LIST_PAGE_SIZE_MAX, NOTIFICATION_PUBLISH_BATCH_MAX
+from kopek.cli.options import AfterNumber, DatabaseUrl, Json, PageSize, open_engine
+from kopek.cli.output import Output, UsageError, cell, emit_page, reporting, table
+from kopek.errors import Code
+from kopek.limits import NOTIFICATION_PUBLISH_BATCH_MAX
 from kopek.notify.documents import ListedNotification
 from kopek.notify.publisher import (
     NATS_URL_VARIABLE,
@@ -25,9 +25,12 @@ from kopek.notify.publisher import (
     PublisherSettings,
     PublishReport,
 )
+from kopek.paging import page
 from kopek.rating.outcome import NotificationKind
 
-app = typer.Typer(help="Business notifications: list what charging stored; publish it to NATS JetStream.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None, help="Business notifications: list what charging stored; publish it to NATS JetStream.", no_args_is_help=True
+)
 
 NatsUrl = Annotated[
     str | None,
@@ -60,16 +63,21 @@ def publisher_settings(
 def list_notifications(
     contract_id: Annotated[str | None, typer.Option("--contract", help="Only this contract's notifications.", show_default=False)] = None,
     kind: Annotated[NotificationKind | None, typer.Option("--kind", help="Only notifications of this kind.", show_default=False)] = None,
-    after_id: Annotated[int, typer.Option("--after-id", help="Only notifications with a larger id (paging).", min=0)] = 0,
-    limit: Annotated[int, typer.Option("--limit", help="At most this many notifications.", min=1, max=LIST_PAGE_SIZE_MAX)] = 100,
+    after_id: AfterNumber = 0,
+    limit: PageSize = 100,
     database_url: DatabaseUrl = None,
     json_output: Json = False,
 ) -> None:
     """List stored notifications, oldest first."""
     output = Output(json_output)
     with reporting(output), open_engine(database_url) as engine:
-        found = engine.notifications(contract_id=contract_id, kind=kind, after_id=after_id, limit=limit)
-    output.emit({"notifications": found}, lambda console: render_notifications(console, found))
+        found, after = page(
+            lambda cursor, size: engine.notifications(contract_id=contract_id, kind=kind, after_id=cursor, limit=size),
+            after_id,
+            limit,
+            lambda note: note.id,
+        )
+    emit_page(output, "notifications", found, after, lambda console: render_notifications(console, found))
 
 
 @app.command("publish")
@@ -88,7 +96,7 @@ def publish(
     with reporting(output):
         settings = publisher_settings(nats_url, subject_prefix, stream, batch_size=batch_size)
         if settings is None:
-            raise InvalidError(code=Code.REQUEST_INVALID, message=f"--nats-url (or {NATS_URL_VARIABLE}) is required")
+            raise UsageError(code=Code.REQUEST_INVALID, message=f"--nats-url (or {NATS_URL_VARIABLE}) is required")
         with open_engine(database_url) as engine:
             report = engine.publish_notifications(settings)
     output.emit(report_fields(report), lambda console: render_report(console, report, settings))

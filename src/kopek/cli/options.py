@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import pydantic
-import sqlalchemy as sa
 import typer
 
+from kopek.cli.output import UsageError
 from kopek.documents import read_document
 from kopek.domain.validation import invalid_input
 from kopek.engine import Engine
-from kopek.errors import Code, ErrorDetail, InvalidError
+from kopek.errors import Code, ErrorDetail
+from kopek.limits import LIST_PAGE_SIZE_MAX
 from kopek.store.database import DATABASE_URL_VARIABLE
 
 DatabaseUrl = Annotated[
@@ -26,6 +27,11 @@ DatabaseUrl = Annotated[
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON (errors too, on stderr).")]
+AfterKey = Annotated[
+    str, typer.Option("--after-id", help="Only records whose id sorts after this one: the previous page's last id.", show_default=False)
+]
+AfterNumber = Annotated[int, typer.Option("--after-id", help="Only records with a larger id: the previous page's last id.", min=0)]
+PageSize = Annotated[int, typer.Option("--limit", help="At most this many records.", min=1, max=LIST_PAGE_SIZE_MAX)]
 InputFile = Annotated[Path, typer.Argument(help="A YAML or JSON file.", show_default=False, dir_okay=False)]
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
@@ -34,14 +40,6 @@ Model = TypeVar("Model", bound=pydantic.BaseModel)
 def open_engine(url: str | None) -> Engine:
     """An engine on ``url`` (else ``KOPEK_DATABASE_URL``, else ``kopek.db``), created and migrated."""
     return Engine(url)
-
-
-def shown_url(url: str) -> str:
-    """A database URL fit to print: the password hidden."""
-    try:
-        return sa.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return url
 
 
 def actor() -> str:
@@ -63,15 +61,23 @@ def read_model(path: Path, model: type[Model], *, what: str) -> Model:
 
 
 def key_values(pairs: list[str] | None, *, option: str) -> dict[str, str]:
-    """``["a=1", "b=2"]`` as ``{"a": "1", "b": "2"}``; a pair without ``=`` is refused."""
+    """``["a=1", "b=2"]`` as ``{"a": "1", "b": "2"}``; a pair without ``=``, or a name given twice, is a usage error:
+    the last of two values silently winning would charge something else than was typed."""
     result: dict[str, str] = {}
     for pair in pairs or []:
         key, sign, value = pair.partition("=")
-        if not sign or not key.strip():
-            raise InvalidError(
+        name = key.strip()
+        if not sign or not name:
+            raise UsageError(
                 code=Code.REQUEST_INVALID,
                 message=f"{option} expects NAME=VALUE, got {pair!r}",
                 details=(ErrorDetail(f"expected NAME=VALUE, got {pair!r}", (option,)),),
             )
-        result[key.strip()] = value
+        if name in result:
+            raise UsageError(
+                code=Code.REQUEST_INVALID,
+                message=f"{option} names {name!r} twice ({result[name]!r} and {value!r}); give each name once",
+                details=(ErrorDetail(f"{name!r} given twice", (option, name)),),
+            )
+        result[name] = value
     return result

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,12 +27,23 @@ from rich.text import Text
 
 from kopek.domain.catalog_load import format_location
 from kopek.domain.validation import invalid_input
-from kopek.errors import Code, ErrorDetail, IllegalSystemStateError, InvalidError, KopekError
+from kopek.errors import Category, Code, ErrorDetail, IllegalSystemStateError, InvalidError, KopekError
 from kopek.money import to_text
 
 Render = Callable[[Console], None]
 
 PIPED_WIDTH_CHARS: Final = 200
+
+EXIT_REFUSED: Final = 1
+"""The input or the state refuses the command (any error but those below)."""
+EXIT_USAGE: Final = 2
+"""The command line itself is wrong (an option repeated, misspelt, or two that exclude each other), as click says for its own checks."""
+EXIT_RETRY_LATER: Final = 75
+"""``TEMPORARY_ILLEGAL_STATE``: try again later without change (``EX_TEMPFAIL`` of sysexits.h)."""
+
+
+class UsageError(InvalidError):
+    """A fault of the command line itself, found by a command (exit 2, like click's own usage errors)."""
 
 
 def jsonable(value: Any) -> Any:
@@ -106,12 +117,28 @@ class Output:
         sys.stderr.flush()
 
 
+def emit_page(output: Output, name: str, records: Sequence[Any], next_after_id: object, render: Render) -> None:
+    """Print one page of a list: as JSON ``{name: [...], "next_after_id": ...}``, or what ``render`` draws and how to read
+    the next page."""
+
+    def draw(console: Console) -> None:
+        render(console)
+        if next_after_id is not None:
+            console.print(f"More follow: add --after-id {next_after_id}", style="dim", markup=False)
+
+    output.emit({name: records, "next_after_id": next_after_id}, draw)
+
+
 def error_lines(error: KopekError, *, source: str | None = None) -> list[str]:
-    """The readable form of an error: a headline, then one line per detail."""
-    label = "/".join(part for part in (error.category.value, error.reason.value if error.reason else None, error.code.value) if part)
-    lines = [f"error [{label}]: {_one_line(error.message)}"]
+    """The readable form of an error: a headline, one line per detail, then one line per cause."""
+    lines = [f"error [{_label(error)}]: {_one_line(error.message)}"]
     lines.extend(detail_line(detail, source=source) for detail in error.details)
+    lines.extend(f"  caused by [{_label(cause)}]: {_one_line(cause.message)}" for cause in error.cause_chain())
     return lines
+
+
+def _label(error: KopekError) -> str:
+    return "/".join(part for part in (error.category.value, error.reason.value if error.reason else None, error.code.value) if part)
 
 
 def detail_line(detail: ErrorDetail, *, source: str | None = None) -> str:
@@ -130,7 +157,7 @@ def _one_line(text: str) -> str:
 
 @contextmanager
 def reporting(output: Output, *, source: str | None = None) -> Iterator[None]:
-    """Turn any error raised inside into the structured error on stderr and exit code 1."""
+    """Turn any error raised inside into the structured error on stderr and its exit code (:func:`exit_code`)."""
     try:
         yield
     except (typer.Exit, typer.Abort):
@@ -149,4 +176,13 @@ def reporting(output: Output, *, source: str | None = None) -> Iterator[None]:
 
 def fail(output: Output, error: KopekError, *, source: str | None = None, extra: Mapping[str, Any] | None = None) -> NoReturn:
     output.error(error, source=source, extra=extra)
-    raise typer.Exit(1)
+    raise typer.Exit(exit_code(error))
+
+
+def exit_code(error: KopekError) -> int:
+    """75 for a refusal that a later retry may cure, 2 for a fault of the command line, else 1."""
+    if error.category is Category.TEMPORARY_ILLEGAL_STATE:
+        return EXIT_RETRY_LATER
+    if isinstance(error, UsageError):
+        return EXIT_USAGE
+    return EXIT_REFUSED

@@ -10,11 +10,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kopek.batch.partition_rating import CDRS_PER_CHUNK
-from kopek.batch.rating_jobs import PARTITION_LEASE_SECONDS, JobFilters, JobStatus, RatingMode, RatingPath
-from kopek.cli.options import DatabaseUrl, Json, actor, open_engine
-from kopek.cli.output import Output, cell, reporting, table
+from kopek.batch.rating_jobs import PARTITION_LEASE_SECONDS, JobFilters, JobState, JobStatus, RatingJobSummary, RatingMode, RatingPath
+from kopek.cli.options import AfterKey, DatabaseUrl, Json, PageSize, actor, open_engine
+from kopek.cli.output import Output, cell, emit_page, reporting, table
+from kopek.paging import page
 
-jobs_app = typer.Typer(help="Follow rating jobs.", no_args_is_help=True)
+jobs_app = typer.Typer(rich_markup_mode=None, help="Rating jobs: list them, follow one, cancel one.", no_args_is_help=True)
 
 JobId = Annotated[str, typer.Argument(help="The rating job's id.", show_default=False)]
 
@@ -82,6 +83,38 @@ def rate(
 def _utc(moment: datetime | None) -> datetime | None:
     """A date given without a time zone is read as UTC."""
     return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+@jobs_app.command("list")
+def list_jobs(
+    state: Annotated[JobState | None, typer.Option("--state", help="Only jobs in this state.", show_default=False)] = None,
+    after_id: AfterKey = "",
+    limit: PageSize = 100,
+    database_url: DatabaseUrl = None,
+    json_output: Json = False,
+) -> None:
+    """List rating jobs in the order they were started: mode, state, CDRs taken, who started them and when."""
+    output = Output(json_output)
+    with reporting(output), open_engine(database_url) as engine:
+        found, after = page(
+            lambda cursor, size: engine.rating_jobs(state=state, after_id=cursor, limit=size), after_id, limit, lambda job: job.id
+        )
+    emit_page(output, "rating_jobs", found, after, lambda console: _render_jobs(console, found))
+
+
+def _render_jobs(console: Console, found: list[RatingJobSummary]) -> None:
+    shown = table("Rating jobs", "id", "mode", "state", ">CDRs", "started by", "created", "finished")
+    for job in found:
+        shown.add_row(
+            cell(job.id),
+            cell(job.mode.value),
+            cell(job.state.value),
+            cell(job.total),
+            cell(job.actor),
+            cell(job.created_at),
+            cell(job.finished_at),
+        )
+    console.print(shown)
 
 
 @jobs_app.command("status")

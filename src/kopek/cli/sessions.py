@@ -8,13 +8,26 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from kopek.charging.session_views import CleanupReport, Resolution, SessionResult, SessionView, StartSession, StopSession, UpdateSession
-from kopek.cli.options import DatabaseUrl, Json, actor, key_values, open_engine
-from kopek.cli.output import Output, cell, reporting, table
+from kopek.charging.session_retention import SESSION_RETENTION_SECONDS_DEFAULT
+from kopek.charging.session_views import (
+    CleanupReport,
+    Resolution,
+    SessionResult,
+    SessionStatus,
+    SessionView,
+    StartSession,
+    StopSession,
+    UpdateSession,
+)
+from kopek.cli.options import AfterKey, DatabaseUrl, Json, PageSize, actor, key_values, open_engine
+from kopek.cli.output import Output, cell, emit_page, reporting, table
 from kopek.errors import Code, ErrorDetail, InvalidError
-from kopek.limits import LIST_PAGE_SIZE_MAX
+from kopek.limits import SESSION_RETENTION_SECONDS_MAX
+from kopek.paging import page
 
-app = typer.Typer(help="Online charging sessions: reserve, charge usage, release; list and clean up.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None, help="Online charging sessions: reserve, charge usage, release; list and clean up.", no_args_is_help=True
+)
 
 SessionId = Annotated[str, typer.Argument(help="The session id.", show_default=False)]
 Used = Annotated[str, typer.Option("--used", help="Usage since the last grant, in the item's quantity unit.", show_default=False)]
@@ -142,17 +155,35 @@ def show(session_id: SessionId, database_url: DatabaseUrl = None, json_output: J
 
 
 @app.command("list")
-def list_live(
-    subscriber_account_id: Annotated[str, typer.Argument(help="The subscriber account id.", show_default=False)],
-    limit: Annotated[int, typer.Option("--limit", help="At most this many sessions.", min=1, max=LIST_PAGE_SIZE_MAX)] = 100,
+def list_sessions(
+    subscriber_account_id: Annotated[
+        str | None, typer.Argument(help="Only this subscriber account's sessions.", show_default=False)
+    ] = None,
+    status: Annotated[
+        SessionStatus | None, typer.Option("--status", help="Only sessions in this status (active: the live ones).", show_default=False)
+    ] = None,
+    contract_id: Annotated[str | None, typer.Option("--contract", help="Only this contract's sessions.", show_default=False)] = None,
+    reservation_id: Annotated[
+        str | None, typer.Option("--reservation", help="Only the sessions of this multiservice reservation.", show_default=False)
+    ] = None,
+    after_id: AfterKey = "",
+    limit: PageSize = 100,
     database_url: DatabaseUrl = None,
     json_output: Json = False,
 ) -> None:
-    """List the live sessions of a subscriber account."""
+    """List charging sessions, live or ended (until the clean-up removes them), in id order; filters combine."""
     output = Output(json_output)
     with reporting(output), open_engine(database_url) as engine:
-        views = engine.live_sessions(subscriber_account_id, limit=limit)
-    output.emit({"sessions": views}, lambda console: render_sessions(console, views))
+        found, after = page(
+            lambda cursor, size: engine.sessions(
+                status=status, subscriber_account_id=subscriber_account_id, contract_id=contract_id, reservation_id=reservation_id,
+                after_id=cursor, limit=size,
+            ),
+            after_id,
+            limit,
+            lambda view: view.session_id,
+        )  # fmt: skip
+    emit_page(output, "sessions", found, after, lambda console: render_sessions(console, found))
 
 
 @app.command("cleanup")
@@ -161,20 +192,33 @@ def cleanup(
         str | None,
         typer.Argument(help="Force the clean-up of this live session; without it, end every expired session.", show_default=False),
     ] = None,
+    retention_seconds: Annotated[
+        int,
+        typer.Option(
+            "--retention-seconds",
+            help="Also remove the sessions that ended at least this long ago.",
+            min=0,
+            max=SESSION_RETENTION_SECONDS_MAX,
+        ),
+    ] = SESSION_RETENTION_SECONDS_DEFAULT,
     database_url: DatabaseUrl = None,
     json_output: Json = False,
 ) -> None:
-    """End expired sessions (or one session now) with their default resolution."""
+    """End expired sessions (or one session now) with their default resolution; remove the sessions that ended longer ago
+    than the retention."""
     output = Output(json_output)
     with reporting(output), open_engine(database_url) as engine:
         if session_id is not None:
             result = engine.cleanup_session(session_id)
             report = CleanupReport(resolved=[result.session.session_id])
         else:
-            report = engine.cleanup_expired_sessions(actor=actor())
+            report = engine.cleanup_expired_sessions(actor=actor(), retention_seconds=retention_seconds)
+    removed = f"; removed {report.removed} ended session(s)" if report.removed else ""
     output.emit(
         report,
-        lambda console: console.print(f"Cleaned up {len(report.resolved)} session(s): {', '.join(report.resolved) or '-'}", markup=False),
+        lambda console: console.print(
+            f"Cleaned up {len(report.resolved)} session(s): {', '.join(report.resolved) or '-'}{removed}", markup=False
+        ),
     )
 
 
@@ -215,10 +259,11 @@ def render_session(console: Console, view: SessionView) -> None:
 
 
 def render_sessions(console: Console, views: list[SessionView]) -> None:
-    shown = table("Live sessions", "session", "reservation", "contract", "item class", ">granted", ">reserved", "currency", "expires")
+    shown = table("Sessions", "session", "status", "reservation", "contract", "item class", ">granted", ">reserved", "currency", "expires")
     for view in views:
         shown.add_row(
             cell(view.session_id),
+            cell(view.status.value),
             cell(view.reservation_id),
             cell(view.contract_id),
             cell(view.item_class),

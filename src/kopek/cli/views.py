@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
-from kopek.admin.views import AccessView, AccountOperationRecord, ContractView, SubscriberAccountView
+from kopek.admin.views import AccessView, AccountOperationRecord, ContractSummary, ContractView, SubscriberAccountView
 from kopek.charging.results import AccountView
 from kopek.cli.output import cell, table
 from kopek.money import to_text
@@ -19,16 +19,47 @@ def render_subscriber_account(console: Console, view: SubscriberAccountView) -> 
     console.print(f"Contracts: {', '.join(view.contract_ids) or '-'}", markup=False)
 
 
+def render_subscriber_accounts(console: Console, views: Sequence[SubscriberAccountView]) -> None:
+    shown = table("Subscriber accounts", "id", "name", "currency", "status", "accounts", "contracts")
+    for view in views:
+        accounts = ", ".join(
+            f"{account.account_id} {to_text(account.balance)}" + ("" if account.status.value == "active" else f" ({account.status.value})")
+            for account in view.accounts
+        )
+        shown.add_row(
+            cell(view.id),
+            cell(view.name or None),
+            cell(view.currency),
+            cell(view.status),
+            cell(accounts or None),
+            cell(", ".join(view.contract_ids) or None),
+        )
+    console.print(shown)
+
+
+def render_contracts(console: Console, views: Sequence[ContractSummary]) -> None:
+    shown = table("Contracts", "id", "subscriber account", "status", "valid from", "valid to", "parent", "items", "roles")
+    for view in views:
+        items = ", ".join(f"{item.id}={item.charge_plan}" for item in view.items)
+        roles = ", ".join(f"{role}={account}" for role, account in sorted(view.roles.items()))
+        shown.add_row(
+            cell(view.id), cell(view.subscriber_account_id), cell(view.status), cell(view.valid_from), cell(view.valid_to or "open"),
+            cell(view.parent_id), cell(items or None), cell(roles or None),
+        )  # fmt: skip
+    console.print(shown)
+
+
 def render_accounts(console: Console, accounts: Sequence[AccountView], *, title: str = "Accounts") -> None:
     if not accounts:
         console.print(f"{title}: -", markup=False)
         return
-    shown = table(title, "account", "kind", ">balance", "currency", ">floor", ">credit limit")
+    shown = table(title, "account", "kind", "status", ">balance", "currency", ">floor", ">credit limit")
     for account in accounts:
         floor = account.floor if account.kind == "prepaid" else None
         shown.add_row(
             cell(account.account_id),
             cell(account.kind),
+            cell(account.status.value),
             cell(account.balance),
             cell(account.currency),
             cell(floor),
@@ -39,7 +70,10 @@ def render_accounts(console: Console, accounts: Sequence[AccountView], *, title:
 
 def render_account(console: Console, account: AccountView) -> None:
     side = "balance" if account.kind == "prepaid" else "accumulated"
-    console.print(f"Account {account.account_id} ({account.kind}): {side} {to_text(account.balance)} {account.currency}", markup=False)
+    status = "" if account.status.value == "active" else f", {account.status.value}"
+    console.print(
+        f"Account {account.account_id} ({account.kind}{status}): {side} {to_text(account.balance)} {account.currency}", markup=False
+    )
 
 
 def render_operations(console: Console, account_id: str, records: Sequence[AccountOperationRecord]) -> None:
@@ -94,9 +128,10 @@ def render_accesses(console: Console, accesses: Sequence[AccessView]) -> None:
     if not accesses:
         console.print("Accesses: -")
         return
-    shown = table("Accesses", "service id", "user id", "contract", "valid from", "valid to")
+    shown = table("Accesses", ">id", "service id", "user id", "contract", "valid from", "valid to")
     for access in accesses:
         shown.add_row(
+            cell(access.id),
             cell(access.service_id),
             cell(access.user_id),
             cell(access.contract_id),

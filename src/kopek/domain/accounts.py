@@ -12,12 +12,12 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 
-from kopek.domain.master import Account, AccountId, AccountKind, Contract, SubscriberAccountStatus
+from kopek.domain.master import Account, AccountId, AccountKind, Contract
 from kopek.domain.outcome import ChargedItem, Notification, NotificationKind
 from kopek.errors import (
     Code,
     IllegalStateError,
-    IncompatibleConfigurationError,
+    InvalidConfigurationError,
     PrerequisiteMissingError,
     Reason,
 )
@@ -48,10 +48,11 @@ class AccountOperation:
 
 
 _STATUS_REFUSALS = {
-    SubscriberAccountStatus.BLOCKED: (Code.ACCOUNT_BLOCKED, Reason.ACCOUNT_BLOCKED),
-    SubscriberAccountStatus.LOCKED: (Code.ACCOUNT_LOCKED, Reason.ACCOUNT_LOCKED),
-    SubscriberAccountStatus.CLOSED: (Code.ACCOUNT_CLOSED, Reason.ACCOUNT_CLOSED),
+    "blocked": (Code.ACCOUNT_BLOCKED, Reason.ACCOUNT_BLOCKED),
+    "locked": (Code.ACCOUNT_LOCKED, Reason.ACCOUNT_LOCKED),
+    "closed": (Code.ACCOUNT_CLOSED, Reason.ACCOUNT_CLOSED),
 }
+"""The refusal of each status but ``active``, of a subscriber account or of one of its accounts (both enums share the values)."""
 
 
 def resolve_payers(contract: Contract, charged_items: Sequence[ChargedItem]) -> list[AccountId]:
@@ -86,7 +87,7 @@ def _post_all(
         account = current[account_id]
         check_chargeable(account)
         if account.currency != charged.currency:
-            raise IncompatibleConfigurationError(
+            raise InvalidConfigurationError(
                 code=Code.CURRENCY_MISMATCH,
                 reason=Reason.CANNOT_CHARGE_ACCOUNT,
                 message=f"plan {charged.charge_plan!r} prices in {charged.currency}, account {account.id!r} holds {account.currency}",
@@ -100,8 +101,10 @@ def _post_all(
 
 
 def check_chargeable(account: Account) -> None:
-    """Refuse when the subscriber account holding ``account`` is blocked, locked or closed."""
-    refusal = _STATUS_REFUSALS.get(account.holder_status)
+    """Refuse when the subscriber account holding ``account`` is blocked, locked or closed, or else ``account`` itself is.
+
+    The subscriber account is checked first: its status covers all its accounts, and says more."""
+    refusal = _STATUS_REFUSALS.get(account.holder_status.value)
     if refusal is not None:
         code, reason = refusal
         raise IllegalStateError(
@@ -109,6 +112,10 @@ def check_chargeable(account: Account) -> None:
             reason=reason,
             message=f"account {account.id!r} belongs to a subscriber account that is {account.holder_status.value}",
         )
+    refusal = _STATUS_REFUSALS.get(account.status.value)
+    if refusal is not None:
+        code, reason = refusal
+        raise IllegalStateError(code=code, reason=reason, message=f"account {account.id!r} is {account.status.value}")
 
 
 def _post(account: Account, amount: Decimal, index: int) -> tuple[Account, AccountOperation]:

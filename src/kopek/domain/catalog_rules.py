@@ -117,11 +117,20 @@ def _check_item_class(item_class: ItemClass, path: Path) -> Iterator[ErrorDetail
         yield ErrorDetail("the quantity property must be required or have a default", (*path, "quantity"))
 
 
+RESERVED_NAMESPACE = "contract"
+"""Contract states carry the counters of scope ``contract`` in this namespace (kopek.migration.state.CONTRACT_NAMESPACE)."""
+
+
 def _check_plan_counters(plan: ChargePlan, path: Path, contract_counters: dict[str, tuple[object, ...]]) -> Iterator[ErrorDetail]:
     for name in sorted(_duplicates([spec.name for spec in plan.counters])):
         yield ErrorDetail(f"counter {name!r} is defined more than once", (*path, "counters"))
     recurring = any(fee.kind is FeeKind.RECURRING for fee in plan.fees)
     for index, spec in enumerate(plan.counters):
+        if spec.scope is CounterScope.SHARED and spec.namespace == RESERVED_NAMESPACE:
+            yield ErrorDetail(
+                f"namespace {RESERVED_NAMESPACE!r} is reserved for the counters of scope contract (contract states name them so)",
+                (*path, "counters", index, "namespace"),
+            )
         if spec.reset is CounterReset.PER_ACTIVATION and (not recurring or spec.scope is CounterScope.SHARED):
             yield ErrorDetail(
                 f"counter {spec.name!r} resets per activation: its plan needs a recurring fee, and it cannot be shared",

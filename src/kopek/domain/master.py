@@ -25,6 +25,16 @@ class SubscriberAccountStatus(StrEnum):
     CLOSED = "closed"
 
 
+class AccountStatus(StrEnum):
+    """The status of one prepaid or postpaid account: a charge to it is refused unless it is ``active`` (and so is its
+    subscriber account)."""
+
+    ACTIVE = "active"
+    BLOCKED = "blocked"
+    LOCKED = "locked"
+    CLOSED = "closed"
+
+
 class AccountKind(StrEnum):
     """A prepaid account holds credit that is debited; a postpaid account accumulates."""
 
@@ -53,7 +63,8 @@ class Account:
     ``balance`` of a prepaid account is the credit left, never below ``floor``.
     ``balance`` of a postpaid account is the amount accumulated since the last
     invoice, never above ``credit_limit`` when one is set (``None``: no limit).
-    ``holder_status`` is the status of the owning subscriber account.
+    ``holder_status`` is the status of the owning subscriber account, ``status`` the account's own: a charge needs both
+    ``active``.
     ``low_balance_threshold`` (prepaid only; ``None``: never) is the balance under which a
     charge that crosses it notifies ``low_balance``.
     """
@@ -67,6 +78,7 @@ class Account:
     credit_limit: Decimal | None = None
     holder_status: SubscriberAccountStatus = SubscriberAccountStatus.ACTIVE
     low_balance_threshold: Decimal | None = None
+    status: AccountStatus = AccountStatus.ACTIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +115,8 @@ class Access:
     contract_id: ContractId
     valid_from: datetime
     valid_to: datetime | None = None
+    id: int | None = None
+    """The stored access's id (None until it is stored)."""
 
     def is_valid_at(self, moment: datetime) -> bool:
         return self.valid_from <= moment and (self.valid_to is None or moment < self.valid_to)

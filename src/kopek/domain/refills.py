@@ -12,9 +12,9 @@ from decimal import Decimal
 
 from kopek.domain.accounts import AccountOperation, OperationKind, adjust
 from kopek.domain.catalog import Catalog, CounterScope, CounterSpec, RefillBonus, RefillPlan
-from kopek.domain.master import Account, AccountKind, Contract, SubscriberAccountStatus
+from kopek.domain.master import Account, AccountKind, AccountStatus, Contract, SubscriberAccountStatus
 from kopek.domain.outcome import CounterChange, CounterKey
-from kopek.errors import Code, IllegalStateError, IncompatibleConfigurationError, InvalidError, Reason
+from kopek.errors import Code, IllegalStateError, IncompatibleConfigurationError, InvalidConfigurationError, InvalidError, Reason
 from kopek.money import ExactInput, exact, to_text
 
 
@@ -53,8 +53,10 @@ def credit(plan: RefillPlan, account: Account, amount: Decimal) -> tuple[Account
             reason=Reason.ACCOUNT_CLOSED,
             message=f"account {account.id!r} belongs to a closed subscriber account",
         )
+    if account.status is AccountStatus.CLOSED:
+        raise IllegalStateError(code=Code.ACCOUNT_CLOSED, reason=Reason.ACCOUNT_CLOSED, message=f"account {account.id!r} is closed")
     if account.currency != plan.currency:
-        raise IncompatibleConfigurationError(
+        raise InvalidConfigurationError(
             code=Code.CURRENCY_MISMATCH,
             reason=Reason.CANNOT_CHARGE_ACCOUNT,
             message=f"refill plan {plan.name!r} is in {plan.currency}, account {account.id!r} holds {account.currency}",

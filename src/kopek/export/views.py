@@ -22,15 +22,42 @@ class ItemFileState(StrEnum):
 class ItemFileView(BaseModel):
     """One item file as the index (and its manifest) describes it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "kind": "billable",
+                    "format": "csv",
+                    "file_name": "billable-0000000001.csv",
+                    "path": "billable/billable-0000000001.csv",
+                    "state": "complete",
+                    "row_count": 5,
+                    "first_id": 1,
+                    "last_id": 5,
+                    "sha256": "270bdcada0f41bbf10c076086d161278d28cdae0cc4f6023e4a622902f03b2e3",
+                    "amount_totals": {"EUR": "4.80"},
+                    "created_at": "2026-06-01T12:00:00Z",
+                    "completed_at": "2026-06-01T12:00:00Z",
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+        frozen=True,
+    )
 
     id: int
+    """The file's id."""
     kind: ItemFileKind
+    """billable, consumption or chargeable."""
     format: ItemFileFormat
+    """parquet or csv."""
     file_name: str = Field(description="The file's name inside the kind's folder of the export directory.")
     path: str = Field(description="The file's path relative to the export directory: ``<kind>/<file_name>``.")
     state: ItemFileState
+    """writing (claimed, not complete yet) or complete."""
     row_count: int
+    """How many items the file holds."""
     first_id: int = Field(description="The lowest item id in the file.")
     last_id: int = Field(description="The highest item id in the file; ids in between may be in other files.")
     sha256: str | None = Field(description="SHA-256 of the file's bytes in hex; None until the file is complete.")
@@ -38,17 +65,50 @@ class ItemFileView(BaseModel):
         description="Sum of ``amount`` per currency (billable and consumption files); None for chargeable files or until complete."
     )
     created_at: datetime
+    """When its items were claimed."""
     completed_at: datetime | None
+    """When it and its manifest were written; null while writing."""
 
 
 class ExportReport(BaseModel):
     """What one export run wrote: the files it finished (left over by an interrupted run) and the new ones."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "files": [
+                        {
+                            "id": 1,
+                            "kind": "billable",
+                            "format": "csv",
+                            "file_name": "billable-0000000001.csv",
+                            "path": "billable/billable-0000000001.csv",
+                            "state": "complete",
+                            "row_count": 5,
+                            "first_id": 1,
+                            "last_id": 5,
+                            "sha256": "270bdcada0f41bbf10c076086d161278d28cdae0cc4f6023e4a622902f03b2e3",
+                            "amount_totals": {"EUR": "4.80"},
+                            "created_at": "2026-06-01T12:00:00Z",
+                            "completed_at": "2026-06-01T12:00:00Z",
+                        }
+                    ],
+                    "files_written": 1,
+                    "rows_written": 5,
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+        frozen=True,
+    )
 
     files: list[ItemFileView]
+    """The files written."""
     files_written: int
+    """How many files were written."""
     rows_written: int
+    """How many rows they hold together."""
 
 
 def item_file_view(record: dict[str, Any]) -> ItemFileView:

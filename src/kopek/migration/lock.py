@@ -22,11 +22,18 @@ class LockAction(StrEnum):
 class MigrationLockResult(BaseModel):
     """How many contracts changed status; ``contract_ids`` is None when the action covered all contracts."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"action": "begin", "contract_ids": ["bob-contract"], "contracts_changed": 1}]},
+        use_attribute_docstrings=True,
+        frozen=True,
+    )
 
     action: LockAction
+    """begin or end."""
     contract_ids: list[str] | None
+    """The contracts asked for; null: all."""
     contracts_changed: int
+    """How many contracts changed status."""
 
 
 def change_lock(uow: UnitOfWork, action: LockAction, selected: Sequence[str] | None, *, actor: str, at: datetime) -> MigrationLockResult:

@@ -9,8 +9,10 @@ states at a time, so memory stays bounded whatever the size of the file; only th
 of the contracts seen so far are kept, to refuse a contract the file repeats.
 
 Restore replaces a contract's stored counter values, activations and snapshot
-fields with the state's. It is neither a counter reset nor a refill: it writes no
-account operation and no charged item.
+fields with the state's, and the stored value of each pool (counter of scope ``shared``)
+a state carries; a pool it does not carry is left as it is (other contracts share it).
+It is neither a counter reset nor a refill: it writes no account operation and no
+charged item.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from kopek.admin.catalog import CatalogCache
 from kopek.clock import Clock
 from kopek.errors import Category, Code, ErrorDetail, IllegalSystemStateError, InvalidError, KopekError, Reason
 from kopek.migration.reading import Parsed, batches, parse_line
-from kopek.migration.state import ContractState, CounterState, SharedCounterState
+from kopek.migration.state import CONTRACT_NAMESPACE, ContractState, CounterState, SharedCounterState
 from kopek.migration.validation import ContractFacts, DeclaredCounters, check_contract_state
 from kopek.store.contract_state_store import ContractStateRows, CounterRow
 from kopek.store.uow import UnitOfWork
@@ -45,28 +47,89 @@ class RestoreMode(StrEnum):
 class RestoreFailure(BaseModel):
     """Why the state on ``line`` (1-based) was not restored; ``contract_id`` is None when the line is unreadable."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "contract_id": "alice-contract",
+                    "line": 1,
+                    "category": "ILLEGAL_STATE",
+                    "reason": None,
+                    "code": "contract_not_migrating",
+                    "message": "contract 'alice-contract' is active, not migrating; begin the migration lock first",
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+        frozen=True,
+    )
 
     contract_id: str | None
+    """The contract of the refused state; null when the line is unreadable."""
     line: int
+    """The 1-based line (or position) of the input it concerns."""
     category: Category
+    """The error category (see docs/errors.md)."""
     reason: Reason | None
+    """The business reason of a refusal; null when none."""
     code: Code
+    """The stable error code (see docs/errors.md)."""
     message: str
+    """For people; may change between versions."""
 
 
 class RestoreReport(BaseModel):
     """The outcome of one restore: what was read, restored and refused (failures listed up to a bound)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "mode": "BEST_EFFORT",
+                    "committed": True,
+                    "states_read": 2,
+                    "states_restored": 0,
+                    "states_failed": 2,
+                    "failures": [
+                        {
+                            "contract_id": "alice-contract",
+                            "line": 1,
+                            "category": "ILLEGAL_STATE",
+                            "reason": None,
+                            "code": "contract_not_migrating",
+                            "message": "contract 'alice-contract' is active, not migrating; begin the migration lock first",
+                        },
+                        {
+                            "contract_id": "nobody",
+                            "line": 2,
+                            "category": "DOES_NOT_EXIST",
+                            "reason": None,
+                            "code": "not_found",
+                            "message": "contract 'nobody' does not exist",
+                        },
+                    ],
+                    "failures_truncated": False,
+                }
+            ]
+        },
+        use_attribute_docstrings=True,
+        frozen=True,
+    )
 
     mode: RestoreMode
+    """ALL_OR_NOTHING or BEST_EFFORT."""
     committed: bool
+    """Whether anything was committed (ALL_OR_NOTHING: only when every state was valid)."""
     states_read: int
+    """States read."""
     states_restored: int
+    """States restored."""
     states_failed: int
+    """States refused."""
     failures: list[RestoreFailure]
+    """The refused states with their errors, by line (up to a bound)."""
     failures_truncated: bool
+    """True when more failures happened than are listed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +171,9 @@ class _Run:
     now: datetime
     tally: _Tally = field(default_factory=_Tally)
     seen: set[str] = field(default_factory=set)
+    pools: dict[tuple[str, str], SharedCounterState] = field(default_factory=dict)
+    """The value of each pool (counter of scope ``shared``) the valid states carried so far: every state of the file that
+    carries a pool must carry the same value, as the states exported at one point in time do."""
 
 
 def restore(lines: Iterable[str], mode: RestoreMode, context: RestoreContext, *, actor: str) -> RestoreReport:
@@ -199,11 +265,26 @@ def _checked(uow: UnitOfWork, declared: DeclaredCounters, batch: list[Parsed], r
     for number, state in fresh:
         found = facts.get(state.contract_id)
         error = check_contract_state(state, ContractFacts(*found) if found else None, declared, now=run.now)
+        error = error or _pool_disagreement(state, run.pools)
         if error is None:
             valid.append((number, state))
+            run.pools.update({(pool.namespace, pool.name): pool for pool in state.shared_counters if pool.namespace != CONTRACT_NAMESPACE})
         else:
             run.tally.fail(number, state.contract_id, error)
     return valid
+
+
+def _pool_disagreement(state: ContractState, pools: dict[tuple[str, str], SharedCounterState]) -> KopekError | None:
+    """A pool this state carries with another value than an earlier state of the file did; None when all agree."""
+    for pool in state.shared_counters:
+        earlier = pools.get((pool.namespace, pool.name))
+        if earlier is not None and earlier != pool:
+            return InvalidError(
+                code=Code.SHARED_COUNTER_DIFFERS,
+                message=f"contract {state.contract_id!r}: shared counter {pool.namespace}/{pool.name} holds {pool.value}, "
+                f"an earlier state of the file {earlier.value} (with their periods and expiries): a pool has one value",
+            )
+    return None
 
 
 def _write_each_valid_contract(uow: UnitOfWork, valid: list[_Valid], tally: _Tally) -> None:
@@ -231,7 +312,13 @@ def _write(uow: UnitOfWork, states: list[_Valid]) -> None:
     for _, state in states:
         contract_id = state.contract_id
         rows.snapshots.append((contract_id, state.last_snapshot_date, state.snapshot_days))
-        rows.counters += [_counter_row(contract_id, "", counter) for counter in state.shared_counters]
+        contract_scope = [counter for counter in state.shared_counters if counter.namespace == CONTRACT_NAMESPACE]
+        rows.counters += [_counter_row(contract_id, "", counter) for counter in contract_scope]
+        rows.pools += [
+            (pool.namespace, pool.name, pool.unit.value, pool.value, pool.period_start, pool.expires_at)
+            for pool in state.shared_counters
+            if pool.namespace != CONTRACT_NAMESPACE
+        ]
         rows.counters += [_counter_row(contract_id, item.item_id, counter) for item in state.items for counter in item.counters]
         for activation in state.activations:
             kind, status = activation.kind.value, activation.status.value

@@ -33,7 +33,8 @@ carry no reset period and no expiry, and whose activations carry no counters) an
 values are decimals only, never ``n/d``)."""
 
 CONTRACT_NAMESPACE = "contract"
-"""The namespace of counters shared by every contract item of a contract (catalog scope ``contract``)."""
+"""The namespace of counters shared by every contract item of a contract (catalog scope ``contract``); reserved: a
+counter of scope ``shared`` cannot be in it."""
 
 
 def _counter_value(value: object) -> Exact:
@@ -85,10 +86,11 @@ class CounterState(Frozen):
 
 
 class SharedCounterState(Frozen):
-    """A counter shared by several contract items; ``namespace`` restricts which items share it.
+    """A counter shared beyond one contract item; ``namespace`` says with whom.
 
-    Today the catalog knows one namespace, ``contract``: counters of scope ``contract``,
-    shared by every contract item of the contract.
+    Namespace ``contract``: a counter of scope ``contract``, shared by every contract item of the
+    contract. Any other namespace: a counter of scope ``shared`` in that namespace (a family pool),
+    shared by every contract whose plans declare it; each of those contracts' states carries it.
     """
 
     namespace: Name = CONTRACT_NAMESPACE
@@ -159,7 +161,7 @@ def dates_of(state: ContractState) -> Iterator[tuple[str, datetime]]:
         yield "last_snapshot_date", state.last_snapshot_date
     for shared in state.shared_counters:
         if shared.period_start is not None:
-            yield f"shared_counters[{shared.name}].period_start", shared.period_start
+            yield f"shared_counters[{shared.namespace}/{shared.name}].period_start", shared.period_start
     for item in state.items:
         for counter in item.counters:
             if counter.period_start is not None:

@@ -12,7 +12,7 @@ activation's counters are the ``activation`` scope counters of its item's plan.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from kopek.domain.catalog import Catalog, CounterScope, CounterSpec
@@ -38,11 +38,12 @@ DeclaredUnits = Mapping[str, frozenset[Unit]]
 class CounterCatalog:
     """The counters a contract's catalog declares, over every version of each item's charge plan:
     shared ones (scope ``contract``) by name, item ones (scope ``contract_item``) and activation
-    ones (scope ``activation``) by contract item id and name."""
+    ones (scope ``activation``) by contract item id and name, pools (scope ``shared``) by namespace and name."""
 
     shared: DeclaredUnits
     by_item: Mapping[str, DeclaredUnits]
     by_activation_item: Mapping[str, DeclaredUnits]
+    pools: Mapping[tuple[str, str], frozenset[Unit]] = field(default_factory=dict)
 
 
 def counter_catalog(catalog: Catalog, facts: ContractFacts) -> CounterCatalog:
@@ -51,13 +52,33 @@ def counter_catalog(catalog: Catalog, facts: ContractFacts) -> CounterCatalog:
     shared: dict[str, set[Unit]] = {}
     by_item: dict[str, DeclaredUnits] = {}
     by_activation_item: dict[str, DeclaredUnits] = {}
+    pools: dict[tuple[str, str], set[Unit]] = {}
     for item_id, plan_name in facts.charge_plans.items():
         specs = [spec for plan in catalog.charge_plan_versions(plan_name) for spec in plan.counters]
         by_item[item_id] = _units(spec for spec in specs if spec.scope is CounterScope.CONTRACT_ITEM)
         by_activation_item[item_id] = _units(spec for spec in specs if spec.scope is CounterScope.ACTIVATION)
         for name, units in _units(spec for spec in specs if spec.scope is CounterScope.CONTRACT).items():
             shared.setdefault(name, set()).update(units)
-    return CounterCatalog({name: frozenset(units) for name, units in shared.items()}, by_item, by_activation_item)
+        for spec in specs:
+            if spec.scope is CounterScope.SHARED and spec.namespace is not None:
+                pools.setdefault((spec.namespace, spec.name), set()).add(spec.unit)
+    return CounterCatalog(
+        {name: frozenset(units) for name, units in shared.items()},
+        by_item,
+        by_activation_item,
+        {key: frozenset(units) for key, units in pools.items()},
+    )
+
+
+def pools_of(catalog: Catalog, charge_plans: Iterable[str]) -> set[tuple[str, str]]:
+    """The (namespace, name) of every counter of scope ``shared`` that some version of these charge plans declares."""
+    return {
+        (spec.namespace, spec.name)
+        for plan_name in set(charge_plans)
+        for plan in catalog.charge_plan_versions(plan_name)
+        for spec in plan.counters
+        if spec.scope is CounterScope.SHARED and spec.namespace is not None
+    }
 
 
 def _units(specs: Iterable[CounterSpec]) -> DeclaredUnits:
@@ -120,7 +141,10 @@ _Placed = tuple[str, str, CounterState | SharedCounterState, frozenset[Unit] | N
 
 def _placed(state: ContractState, declared: CounterCatalog) -> Iterator[_Placed]:
     for shared in state.shared_counters:
-        yield "shared", shared.namespace, shared, declared.shared.get(shared.name) if shared.namespace == CONTRACT_NAMESPACE else None
+        if shared.namespace == CONTRACT_NAMESPACE:
+            yield "shared", shared.namespace, shared, declared.shared.get(shared.name)
+        else:
+            yield "shared", shared.namespace, shared, declared.pools.get((shared.namespace, shared.name))
     for item in state.items:
         units = declared.by_item[item.item_id]
         for counter in item.counters:

@@ -65,20 +65,41 @@ version may add some, never remove or rename one."""
 class NotificationDocument(BaseModel):
     """One stored business notification, as listed over HTTP and published to NATS."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(use_attribute_docstrings=True, frozen=True, extra="forbid")
 
     id: int = Field(description="Increases with every stored notification; the paging key.")
     kind: NotificationKind
+    """What happened: threshold_crossed, low_balance, no_access, fee_applied, refill_applied, ..."""
     message: str = Field(description="A sentence for people.")
     data: dict[str, str] = Field(description="Keys fixed per kind (docs/notifications.md); values are text, decimals exact.")
     operation_id: str | None = Field(description="The charging operation that raised it; none for one raised outside a charge.")
     contract_id: str | None
+    """The contract it concerns; null when none."""
     subscriber_account_id: str | None = Field(description="The subscriber account holding the contract.")
     created_at: datetime
+    """When it was stored."""
 
 
 class ListedNotification(NotificationDocument):
     """A notification as listed: its document and when its publication was acknowledged."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "kind": "allowance_exhausted",
+                    "message": "allowance 'free_seconds' is used up",
+                    "data": {"counter": "free_seconds"},
+                    "operation_id": "f9c2ab357d6618bf273a48d07d1d4b9b",
+                    "contract_id": "alice-contract",
+                    "subscriber_account_id": "alice",
+                    "created_at": "2026-06-01T12:00:00Z",
+                    "published_at": None,
+                }
+            ]
+        }
+    )
 
     published_at: datetime | None = Field(description="When NATS acknowledged it; none while it waits in the outbox.")
 

@@ -24,6 +24,12 @@ class CatalogStore:
         document: str = self._connection.execute(sa.select(catalogs.c.document).where(catalogs.c.version == version)).scalar_one()
         return document
 
+    def document_or_none(self, version: int) -> str | None:
+        found: str | None = self._connection.execute(
+            sa.select(catalogs.c.document).where(catalogs.c.version == version)
+        ).scalar_one_or_none()
+        return found
+
     def insert(self, *, document: str, source: str, at: datetime) -> int:
         result = self._connection.execute(sa.insert(catalogs).values(document=document, source=source, loaded_at=at))
         version = result.inserted_primary_key[0] if result.inserted_primary_key else None

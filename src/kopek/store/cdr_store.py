@@ -52,7 +52,7 @@ class CdrStore:
         partition key: ``contract/ID``, or ``access/SERVICE/USER`` when no access is found.
         Returns how many CDRs the job took.
         """
-        contract = _contract_of_cdr()
+        contract = contract_of_cdr()
         where = [cdrs.c.status == "pending", cdrs.c.job_id.is_(None), *conditions]
         if contract_ids is not None:
             where.append(contract.in_(list(contract_ids)))
@@ -61,7 +61,7 @@ class CdrStore:
 
     def assign_unpartitioned(self, job_id: str) -> int:
         """Resolve the contract and first partition key of a job's pending CDRs that have none (a job started before partitions)."""
-        contract = _contract_of_cdr()
+        contract = contract_of_cdr()
         where = (cdrs.c.job_id == job_id, cdrs.c.status == "pending", cdrs.c.partition_key.is_(None))
         query = sa.update(cdrs).where(*where).values(contract_id=contract, partition_key=_first_partition_key(contract))
         return int(self._connection.execute(query).rowcount)
@@ -167,7 +167,7 @@ def _first_partition_key(contract: sa.ScalarSelect[str]) -> sa.ColumnElement[str
     return sa.func.coalesce(sa.literal("contract/") + contract, sa.literal("access/") + cdrs.c.service_id + "/" + cdrs.c.user_id)
 
 
-def _contract_of_cdr() -> sa.ScalarSelect[str]:
+def contract_of_cdr() -> sa.ScalarSelect[str]:
     """The contract of the access that a CDR's service id and user id select at its consumption date (as find_access)."""
     return (
         sa.select(accesses.c.contract_id)

@@ -14,7 +14,10 @@ from sqlalchemy.dialects import postgresql
 
 from kopek.domain.master import ContractStatus
 from kopek.money import Exact, exact_text
-from kopek.store.schema import activation_counters, activations, contract_items, contracts, counters
+from kopek.store.schema import activation_counters, activations, contract_items, contracts, counters, shared_counters
+
+_KEYS_PER_READ = 500
+"""Pools read by one statement (a pair of parameters each)."""
 
 SnapshotRow = tuple[str, datetime | None, int | None]
 """contract_id, last_snapshot_date, snapshot_days."""
@@ -22,11 +25,14 @@ CounterRow = tuple[str, str, str, str, Exact, datetime | None, datetime | None]
 """contract_id, item_id ('' for contract scope) or activation_id, name, unit, value (exact), period_start, expires_at."""
 ActivationRow = tuple[str, str, str, str, str, datetime | None]
 """contract_id, id, item_id, kind, status, last_activation_date."""
+PoolRow = tuple[str, str, str, Exact, datetime | None, datetime | None]
+"""namespace, name, unit, value, period_start, expires_at: a counter of scope ``shared``."""
 
 _SNAPSHOT_COLUMNS = ("contract_id", "last_snapshot_date", "snapshot_days")
 _COUNTER_COLUMNS = ("contract_id", "item_id", "name", "unit", "value", "period_start", "expires_at")
 _ACTIVATION_COLUMNS = ("contract_id", "id", "item_id", "kind", "status", "last_activation_date")
 _ACTIVATION_COUNTER_COLUMNS = ("contract_id", "activation_id", "name", "unit", "value", "period_start", "expires_at")
+_POOL_COLUMNS = ("namespace", "name", "unit", "value", "period_start", "expires_at")
 
 ContractFactRows = dict[str, tuple[ContractStatus, dict[str, str]]]
 
@@ -39,6 +45,8 @@ class ContractStateRows:
     counters: list[CounterRow] = field(default_factory=list)
     activations: list[ActivationRow] = field(default_factory=list)
     activation_counters: list[CounterRow] = field(default_factory=list)
+    pools: list[PoolRow] = field(default_factory=list)
+    """Counters of scope ``shared`` the states carry: each replaces the stored value of its namespace and name."""
 
 
 class ContractStateStore:
@@ -120,6 +128,16 @@ class ContractStateStore:
         )
         return [dict(row) for row in self._connection.execute(query).mappings()]
 
+    def shared_counter_rows(self, keys: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+        """The stored values of the counters of scope ``shared`` named by ``keys`` (namespace, name), in key order."""
+        if not keys:
+            return []
+        rows = []
+        for start in range(0, len(keys), _KEYS_PER_READ):
+            wanted = sa.tuple_(shared_counters.c.namespace, shared_counters.c.name).in_(list(keys[start : start + _KEYS_PER_READ]))
+            rows += [dict(row) for row in self._connection.execute(sa.select(shared_counters).where(wanted)).mappings()]
+        return sorted(rows, key=lambda row: (row["namespace"], row["name"]))
+
     def activation_counter_rows(self, contract_ids: Sequence[str]) -> list[dict[str, Any]]:
         query = (
             sa.select(activation_counters)
@@ -138,6 +156,7 @@ class ContractStateStore:
         contract_ids = [snapshot[0] for snapshot in rows.snapshots]
         if not contract_ids:
             return
+        self._replace_pools(rows.pools)
         if self._connection.dialect.name == "postgresql":
             self._replace_postgresql(contract_ids, rows)
             return
@@ -156,6 +175,17 @@ class ContractStateStore:
             .values(last_snapshot_date=sa.bindparam("last_snapshot_date"), snapshot_days=sa.bindparam("snapshot_days"))
         )
         self._connection.execute(update, [dict(zip(_SNAPSHOT_COLUMNS, row, strict=True)) for row in rows.snapshots])
+
+    def _replace_pools(self, pools: Sequence[PoolRow]) -> None:
+        """Replace the stored values of the pools given (a pool several states carry comes once, their values agreeing)."""
+        unique = {(row[0], row[1]): row for row in pools}
+        if not unique:
+            return
+        keys = sorted(unique)
+        for start in range(0, len(keys), _KEYS_PER_READ):
+            chosen = sa.tuple_(shared_counters.c.namespace, shared_counters.c.name).in_(keys[start : start + _KEYS_PER_READ])
+            self._connection.execute(sa.delete(shared_counters).where(chosen))
+        self._connection.execute(sa.insert(shared_counters), [dict(zip(_POOL_COLUMNS, unique[key], strict=True)) for key in keys])
 
     def _replace_postgresql(self, contract_ids: list[str], rows: ContractStateRows) -> None:
         """PostgreSQL: one statement deletes the stored rows and updates the snapshot fields of the

@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
+from kopek.errors import Code, InvalidError, TemporaryIllegalStateError
+
 DEFAULT_DATABASE_URL: Final = "sqlite:///kopek.db"
 DATABASE_URL_VARIABLE: Final = "KOPEK_DATABASE_URL"
 SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
@@ -22,6 +24,12 @@ POSTGRES_LOCK_TIMEOUT_MS: Final = 10_000
 # SQLSTATEs of PostgreSQL faults that a retry can cure: lock timeout, deadlock, serialization.
 _TRANSIENT_SQLSTATES: Final = frozenset({"55P03", "40P01", "40001"})
 MIGRATIONS_LOCATION: Final = str(Path(__file__).with_name("migrations"))
+DATABASE_RETRY_AFTER_SECONDS: Final = 5
+"""How long to wait before trying again a database server that did not answer."""
+_URL_FORMS: Final = "sqlite:///FILE or postgresql://USER@HOST:PORT/DATABASE"
+_REFUSED_BY_THE_SERVER: Final = ("FATAL:", "could not translate host name", "failed to resolve host")
+"""What PostgreSQL's driver says when the URL is at fault: the server answered and refused (no such database, user or
+password), or the host name is unknown; anything else (refused, timed out) is a server that does not answer now."""
 
 
 def database_url(explicit: str | None = None) -> str:
@@ -30,6 +38,61 @@ def database_url(explicit: str | None = None) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+def shown_url(url: str) -> str:
+    """A database URL fit to print: the password hidden."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
+
+
+def open_database(url: str, *, create_schema: bool) -> sa.Engine:
+    """An engine on ``url``, migrated when ``create_schema`` (else nothing is opened yet: a server may start before its
+    database answers, and say so on /healthz). A URL kopek cannot use answers ``INVALID`` / ``database_url_invalid``
+    saying why, a server that does not answer ``TEMPORARY_ILLEGAL_STATE`` / ``database_unreachable``, never an
+    unexpected fault."""
+    try:
+        engine = create_database_engine(url)
+    except (sa.exc.ArgumentError, ImportError) as error:
+        raise _url_refused(url, error) from None
+    if not create_schema:
+        return engine
+    try:
+        migrate(engine)
+    except sa.exc.OperationalError as error:
+        engine.dispose()
+        raise _open_refused(url, error) from None
+    return engine
+
+
+def _url_refused(url: str, error: Exception) -> InvalidError:
+    shown = shown_url(url)
+    try:
+        scheme = sa.make_url(url).drivername
+    except sa.exc.ArgumentError:
+        return InvalidError(code=Code.DATABASE_URL_INVALID, message=f"the database URL {shown!r} cannot be read; write {_URL_FORMS}")
+    del error  # its text names SQLAlchemy's plugins and modules, which tell a user nothing
+    return InvalidError(
+        code=Code.DATABASE_URL_INVALID,
+        message=f"the database URL {shown!r} names {scheme!r}: kopek stores its data in SQLite or PostgreSQL; write {_URL_FORMS}",
+    )
+
+
+def _open_refused(url: str, error: sa.exc.OperationalError) -> InvalidError | TemporaryIllegalStateError:
+    """Why the database of ``url`` could not be opened: a fault of the URL (a file that cannot be opened, a server that
+    answered and refused: unknown database, user or password) or a server that did not answer (try again later)."""
+    said = str(error.orig).strip().splitlines()[0] if error.orig is not None else str(error)
+    said = said.removeprefix("connection failed: ")
+    shown = shown_url(url)
+    if url.startswith("sqlite") or any(mark in said for mark in _REFUSED_BY_THE_SERVER):
+        return InvalidError(code=Code.DATABASE_URL_INVALID, message=f"cannot open the database {shown}: {said}")
+    return TemporaryIllegalStateError(
+        code=Code.DATABASE_UNREACHABLE,
+        message=f"the database server of {shown} does not answer: {said}",
+        retry_after_seconds=DATABASE_RETRY_AFTER_SECONDS,
+    )
 
 
 def create_database_engine(url: str) -> sa.Engine:

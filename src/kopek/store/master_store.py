@@ -16,6 +16,7 @@ from kopek.domain.master import (
     Account,
     AccountId,
     AccountKind,
+    AccountStatus,
     Contract,
     ContractId,
     ContractItem,
@@ -78,6 +79,7 @@ class MasterStore:
                 floor=account.floor,
                 credit_limit=account.credit_limit,
                 low_balance_threshold=account.low_balance_threshold,
+                status=account.status.value,
             )
         )
 
@@ -87,6 +89,29 @@ class MasterStore:
 
     def accounts_of(self, subscriber_account_id: str) -> list[Account]:
         return self._accounts(accounts.c.subscriber_account_id == subscriber_account_id, lock=False)
+
+    def accounts_of_holders(self, subscriber_account_ids: Iterable[str]) -> list[Account]:
+        """The accounts of several subscriber accounts, in account id order: one statement for a page of them."""
+        return self._accounts(accounts.c.subscriber_account_id.in_(sorted(set(subscriber_account_ids))), lock=False)
+
+    def subscriber_accounts(self, subscriber_account_ids: Iterable[str]) -> list[SubscriberAccount]:
+        """Several subscriber accounts by id, in id order."""
+        query = sa.select(subscriber_accounts).where(subscriber_accounts.c.id.in_(sorted(set(subscriber_account_ids))))
+        rows = self._connection.execute(query.order_by(subscriber_accounts.c.id)).mappings()
+        return [
+            SubscriberAccount(SubscriberAccountId(row["id"]), row["currency"], SubscriberAccountStatus(row["status"]), row["name"])
+            for row in rows
+        ]
+
+    def contracts_of_holders(self, subscriber_account_ids: Iterable[str]) -> dict[str, list[str]]:
+        """The contract ids of each of several subscriber accounts, in id order."""
+        query = sa.select(contracts.c.subscriber_account_id, contracts.c.id).where(
+            contracts.c.subscriber_account_id.in_(sorted(set(subscriber_account_ids)))
+        )
+        found: dict[str, list[str]] = {}
+        for holder, contract_id in self._connection.execute(query.order_by(contracts.c.id)):
+            found.setdefault(holder, []).append(contract_id)
+        return found
 
     def lock_accounts(self, account_ids: Iterable[str]) -> dict[AccountId, Account]:
         """Lock the rows of ``account_ids`` in id order (a fixed order cannot deadlock)."""
@@ -223,8 +248,9 @@ class MasterStore:
         query = sa.select(contracts.c.id).where(contracts.c.subscriber_account_id == subscriber_account_id).order_by(contracts.c.id)
         return list(self._connection.execute(query).scalars())
 
-    def insert_access(self, access: Access) -> None:
-        self._connection.execute(
+    def insert_access(self, access: Access) -> int:
+        """Store ``access``; its new id."""
+        inserted = self._connection.execute(
             sa.insert(accesses).values(
                 service_id=access.service_id,
                 user_id=access.user_id,
@@ -233,6 +259,9 @@ class MasterStore:
                 valid_to=access.valid_to,
             )
         )
+        key = inserted.inserted_primary_key
+        assert key is not None and isinstance(key[0], int)
+        return key[0]
 
     def accesses_of(self, service_id: str, user_id: str) -> list[Access]:
         query = (
@@ -276,8 +305,9 @@ def _account(row: sa.RowMapping) -> Account:
         credit_limit=row["credit_limit"],
         holder_status=SubscriberAccountStatus(row["holder_status"]),
         low_balance_threshold=row["low_balance_threshold"],
+        status=AccountStatus(row["status"]),
     )
 
 
 def _access(row: sa.RowMapping) -> Access:
-    return Access(row["service_id"], row["user_id"], ContractId(row["contract_id"]), row["valid_from"], row["valid_to"])
+    return Access(row["service_id"], row["user_id"], ContractId(row["contract_id"]), row["valid_from"], row["valid_to"], row["id"])

@@ -76,6 +76,8 @@ accounts = sa.Table(
     sa.Column("credit_limit", ExactDecimal, nullable=True),
     # Prepaid: a charge taking the balance from at-or-above this to below it notifies low_balance (none: never).
     sa.Column("low_balance_threshold", ExactDecimal, nullable=True),
+    # The account's own status; a charge also checks its subscriber account's.
+    sa.Column("status", sa.String(16), nullable=False, server_default="active"),
 )
 
 contracts = sa.Table(

@@ -8,7 +8,7 @@ sum of its reservation rows, read while the caller holds the account's row lock.
 from __future__ import annotations
 
 import decimal
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -20,7 +20,15 @@ from kopek.domain.master import AccountId
 from kopek.domain.outcome import CounterChange, CounterKey
 from kopek.money import Exact, rating_context
 from kopek.store.key_locks import KeySpace, serialise_key
-from kopek.store.schema import accounts, charging_sessions, reservations, session_counter_holds, session_requests
+from kopek.store.schema import (
+    accounts,
+    charging_sessions,
+    protocol_rating_groups,
+    protocol_sessions,
+    reservations,
+    session_counter_holds,
+    session_requests,
+)
 
 ACTIVE = "active"
 
@@ -214,3 +222,36 @@ class SessionStore:
             .limit(limit)
         )
         return list(self._connection.execute(query).scalars())
+
+    # ---- retention: ended sessions removed -------------------------------------------------------
+
+    def ended_before(self, cutoff: datetime, *, limit: int) -> list[str]:
+        """Ids of sessions that ended (stopped, cancelled, expired) at or before ``cutoff``, oldest first; a session
+        that an open protocol session still names (one of its rating groups) is kept with it."""
+        sessions, groups = charging_sessions.c, protocol_rating_groups.c
+        named_by_an_open_protocol_session = (
+            sa.select(groups.session_id)
+            .join(
+                protocol_sessions,
+                sa.and_(protocol_sessions.c.protocol == groups.protocol, protocol_sessions.c.id == groups.session),
+            )
+            .where(groups.session_id == sessions.id, protocol_sessions.c.status == "open")
+        )
+        query = (
+            sa.select(sessions.id)
+            .where(sessions.status != ACTIVE, sessions.updated_at <= cutoff, ~named_by_an_open_protocol_session.exists())
+            .order_by(sessions.updated_at, sessions.id)
+            .limit(limit)
+        )
+        return list(self._connection.execute(query).scalars())
+
+    def remove(self, session_ids: Sequence[str]) -> int:
+        """Delete ended sessions with what hangs on them (the answers kept for their idempotency keys; an ended session
+        holds no reservation and no counter hold); how many sessions went. Their charging operations stay, naming them."""
+        if not session_ids:
+            return 0
+        ids = list(session_ids)
+        for table in (session_requests, reservations, session_counter_holds):
+            self._connection.execute(sa.delete(table).where(table.c.session_id.in_(ids)))
+        ended = sa.delete(charging_sessions).where(charging_sessions.c.id.in_(ids), charging_sessions.c.status != ACTIVE)
+        return int(self._connection.execute(ended).rowcount)

@@ -1,0 +1,47 @@
+"""What the metrics read from the database at each scrape: counts of what is held and waiting now."""
+
+from __future__ import annotations
+
+import decimal
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from kopek.money import rating_context
+from kopek.store.schema import accounts, cdrs, charging_sessions, notifications, rating_jobs, reservations
+
+LIVE = "active"
+
+
+class MetricsStore:
+    def __init__(self, connection: sa.Connection) -> None:
+        self._connection = connection
+
+    def reservations_by_currency(self) -> dict[str, tuple[int, Decimal]]:
+        """Per currency, how many reservations live sessions hold and their amount (added in Python: exact on SQLite)."""
+        query = sa.select(accounts.c.currency, reservations.c.amount).join(accounts, accounts.c.id == reservations.c.account_id)
+        held: dict[str, tuple[int, Decimal]] = {}
+        with decimal.localcontext(rating_context()):
+            for currency, amount in self._connection.execute(query):
+                count, total = held.get(currency, (0, Decimal(0)))
+                held[currency] = (count + 1, total + amount)
+        return held
+
+    def outbox_depth(self) -> int:
+        """Stored notifications not published yet (the partial index of the unpublished ones answers it)."""
+        query = sa.select(sa.func.count()).select_from(notifications).where(notifications.c.published_at.is_(None))
+        return int(self._connection.execute(query).scalar_one())
+
+    def live_sessions(self) -> int:
+        query = sa.select(sa.func.count()).select_from(charging_sessions).where(charging_sessions.c.status == LIVE)
+        return int(self._connection.execute(query).scalar_one())
+
+    def pending_cdrs(self) -> int:
+        """Stored CDRs waiting for a rating job: a range of the status index, not a count of the whole store (which
+        grows by millions a day and is counted by the rating metrics instead)."""
+        query = sa.select(sa.func.count()).select_from(cdrs).where(cdrs.c.status == "pending")
+        return int(self._connection.execute(query).scalar_one())
+
+    def rating_jobs_by_state(self) -> dict[str, int]:
+        query = sa.select(rating_jobs.c.state, sa.func.count()).group_by(rating_jobs.c.state)
+        return {str(state): int(count) for state, count in self._connection.execute(query)}
