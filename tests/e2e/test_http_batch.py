@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import time
+import threading
 from typing import Any
 
 from fastapi.testclient import TestClient
 
-from kopek import limits
+from kopek import Engine, limits
+from kopek.api.app import create_app
 from tests.e2e.http_world import ok
+from tests.worlds import build_world
 
 
 def _cdr(cdr_id: str, **changes: Any) -> dict[str, Any]:
@@ -56,12 +58,20 @@ def test_reading_an_unknown_cdr_is_does_not_exist(bare_client: TestClient) -> No
 
 
 def _job_done(client: TestClient, job_id: str) -> Any:
-    for _ in range(500):
-        status = ok(client.get(f"/v1/rating-jobs/{job_id}"))
-        if status["state"] not in {"queued", "running"}:
-            return status
-        time.sleep(0.02)
-    raise AssertionError(f"job {job_id} did not finish")
+    """The job's status once the thread the app runs it in has ended."""
+    client.app.state.kopek.job_threads.join()  # type: ignore[attr-defined]
+    status = ok(client.get(f"/v1/rating-jobs/{job_id}"))
+    assert status["state"] not in {"queued", "running"}, status
+    return status
+
+
+def test_a_stopping_app_waits_for_the_rating_jobs_it_started(engine: Engine) -> None:
+    build_world(engine)
+    with TestClient(create_app(engine)) as served:
+        ok(served.post("/v1/cdrs", json={"cdrs": [_cdr(f"w{n}") for n in range(20)]}), 201)
+        job_id = ok(served.post("/v1/rating-jobs", json={}), 201)["id"]
+    assert not [thread for thread in threading.enumerate() if thread.name == f"kopek-{job_id}"]
+    assert engine.rating_job(job_id).state.value == "succeeded"
 
 
 def test_a_rating_job_started_over_http_runs_in_the_background_and_reports_its_status(client: TestClient) -> None:

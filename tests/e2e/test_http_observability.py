@@ -215,11 +215,7 @@ def test_a_rating_job_counts_its_cdrs_by_outcome_and_by_path(client: TestClient)
 
 
 def _wait_for(client: TestClient, job_id: str) -> None:
-    import threading
-
-    for thread in threading.enumerate():
-        if thread.name == f"kopek-{job_id}":
-            thread.join(timeout=60)
+    client.app.state.kopek.job_threads.join()  # type: ignore[attr-defined]
     assert ok(client.get(f"/v1/rating-jobs/{job_id}"))["state"] == "succeeded"
 
 

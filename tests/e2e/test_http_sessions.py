@@ -96,6 +96,15 @@ def test_the_served_app_cleans_up_expired_sessions_in_the_background(engine: Eng
         assert ok(served.get("/v1/sessions/call-1"))["status"] == "expired"
 
 
+def test_a_cleanup_over_http_removes_ended_sessions_after_the_servers_retention(engine: Engine) -> None:
+    build_world(engine)
+    with TestClient(create_app(engine, session_retention_seconds=0)) as served:
+        ok(served.post("/v1/sessions", json=start_body("call-1")), 201)
+        ok(served.post("/v1/sessions/call-1/cancel"))
+        assert ok(served.post("/v1/sessions:cleanup"))["removed"] == 1
+        assert served.get("/v1/sessions/call-1").status_code == 404
+
+
 def test_without_an_interval_nothing_runs_in_the_background(engine: Engine, clock: FixedClock) -> None:
     build_world(engine)
     with TestClient(create_app(engine)) as served:

@@ -41,6 +41,7 @@ from kopek.api import (
 from kopek.api.auth import authorize
 from kopek.api.context import ApiContext
 from kopek.api.errors import FaultBarrier, install_error_handlers
+from kopek.api.job_threads import JobThreads
 from kopek.api.metrics import ApiMetrics, DatabaseGauges
 from kopek.api.notification_publishing import publishing_lifespan
 from kopek.api.observing import RequestObserver
@@ -186,6 +187,7 @@ def create_app(
         engine, cleanup_interval_seconds, retention_seconds=session_retention_seconds, observe=_cleanup_observer(metrics)
     )
     publishing = publishing_lifespan(cleanup, engine.notification_outbox(), notification_publishing, observe=metrics.observe_published)
+    job_threads = JobThreads()
     app = FastAPIOffline(
         title="kopek",
         version=kopek.__version__,
@@ -196,12 +198,17 @@ def create_app(
         static_url=API_PAGE_ASSETS_PATH,
         swagger_ui_oauth2_redirect_url=f"{SWAGGER_UI_PATH}/oauth2-redirect",
         generate_unique_id_function=_operation_id,
-        lifespan=notify_lifespan(publishing, engine, nchf_notify_interval_seconds if protocol_mapping is not None else 0),
+        lifespan=job_threads.lifespan(
+            notify_lifespan(publishing, engine, nchf_notify_interval_seconds if protocol_mapping is not None else 0)
+        ),
     )
-    metrics = ApiMetrics(route.name for route in api_routes())
-    metrics.registry.register(DatabaseGauges(engine.database))
     app.state.kopek = ApiContext(
-        engine=engine, metrics=metrics, item_files_directory=item_files_directory, open_without_keys=open_without_keys
+        engine=engine,
+        metrics=metrics,
+        item_files_directory=item_files_directory,
+        open_without_keys=open_without_keys,
+        session_retention_seconds=session_retention_seconds,
+        job_threads=job_threads,
     )
     if protocol_mapping is not None:
         app.mount(API_ROOT_PATH, nchf_app(app.state.kopek, ChargingData(engine, protocol_mapping)))

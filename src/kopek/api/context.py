@@ -9,7 +9,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Query, Request
 
 from kopek import limits
+from kopek.api.job_threads import JobThreads
 from kopek.api.metrics import ApiMetrics
+from kopek.charging.session_retention import SESSION_RETENTION_SECONDS_DEFAULT
 from kopek.engine import Engine
 
 
@@ -24,8 +26,10 @@ class ApiContext:
     open_without_keys: bool = True
     """Whether the API answers everyone while no active API key exists (a loopback server, ``--no-auth``);
     false: it then refuses every request but ``/healthz`` and ``/metrics``."""
-    session_retention_seconds: int = 86_400
+    session_retention_seconds: int = SESSION_RETENTION_SECONDS_DEFAULT
     """How long ended sessions are kept before a clean-up pass removes them (``kopek serve --session-retention-seconds``)."""
+    job_threads: JobThreads = field(default_factory=JobThreads)
+    """The threads of the rating jobs started over HTTP, waited for when the app stops."""
 
 
 def api_context(request: Request) -> ApiContext:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -55,7 +54,7 @@ def start_rating_job(request: RatingJobRequest, context: Context, actor: Actor) 
     Answers at once with the job (state ``queued`` or already ``running``); read its status to follow it."""
     engine = context.engine
     job_id = engine.start_rating_job(request.mode, request.filters, actor=actor)
-    threading.Thread(target=_run, args=(engine, job_id, context.metrics), name=f"kopek-{job_id}").start()
+    context.job_threads.start(_run, engine, job_id, context.metrics, name=f"kopek-{job_id}")
     return engine.rating_job(job_id)
 
 

@@ -13,11 +13,10 @@ import logging
 from collections.abc import Callable
 from functools import partial
 
-from starlette.concurrency import run_in_threadpool
-
 from kopek.api.background import Lifespan, with_loop
 from kopek.charging.session_views import CleanupReport
 from kopek.engine import Engine
+from kopek.threads import in_thread_to_the_end
 
 logger = logging.getLogger("kopek.api")
 
@@ -37,7 +36,7 @@ async def _every(engine: Engine, interval_seconds: float, retention_seconds: int
     while True:
         await asyncio.sleep(interval_seconds)
         try:
-            report = await run_in_threadpool(partial(engine.cleanup_expired_sessions, retention_seconds=retention_seconds))
+            report = await in_thread_to_the_end(engine.cleanup_expired_sessions, retention_seconds=retention_seconds)
         except Exception:
             logger.exception("session clean-up pass failed")
             continue

@@ -10,13 +10,11 @@ drops the second copy inside its duplicate window. Charging never waits for any 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TypeVar
 
 import nats
 import nats.errors
@@ -27,11 +25,10 @@ from kopek import limits
 from kopek.errors import Code, InvalidError, TemporaryIllegalStateError
 from kopek.notify.documents import ListedNotification, published_document
 from kopek.notify.outbox import NotificationOutbox
+from kopek.threads import in_thread_to_the_end
 
 logger = logging.getLogger("kopek.notify")
 
-Arg = TypeVar("Arg")
-Result = TypeVar("Result")
 
 NATS_URL_VARIABLE = "KOPEK_NATS_URL"
 SUBJECT_PREFIX_DEFAULT = "kopek.notifications"
@@ -109,7 +106,7 @@ async def publish_pending(outbox: NotificationOutbox, settings: PublisherSetting
     Raises ``TEMPORARY_ILLEGAL_STATE`` / ``notification_broker_unreachable`` when NATS cannot
     be reached or does not acknowledge in time; what was acknowledged before is marked.
     """
-    batch = await _in_thread(outbox.pending, settings.batch_size)
+    batch = await in_thread_to_the_end(outbox.pending, settings.batch_size)
     if not batch:
         return PublishReport()
     try:
@@ -133,7 +130,7 @@ async def _drain(
         published, duplicates = published + acknowledged, duplicates + doubles
         if len(batch) < settings.batch_size:
             return PublishReport(published, duplicates)
-        batch = await _in_thread(outbox.pending, settings.batch_size)
+        batch = await in_thread_to_the_end(outbox.pending, settings.batch_size)
         if not batch:
             return PublishReport(published, duplicates)
     return PublishReport(published, duplicates, more_waiting=True)
@@ -158,19 +155,8 @@ async def _publish_batch(
             acknowledged.append(notification.id)
             duplicates += 1 if ack.duplicate else 0
     finally:
-        await _in_thread(outbox.mark_published, acknowledged)
+        await in_thread_to_the_end(outbox.mark_published, acknowledged)
     return len(acknowledged), duplicates
-
-
-async def _in_thread(call: Callable[[Arg], Result], argument: Arg) -> Result:
-    """``call(argument)`` in a worker thread; a cancelled caller still waits for it to end, so that
-    its database connection is back in the pool before a shutting-down server closes the engine."""
-    running = asyncio.ensure_future(asyncio.to_thread(call, argument))
-    try:
-        return await asyncio.shield(running)
-    except asyncio.CancelledError:
-        await asyncio.wait([running])
-        raise
 
 
 async def ensure_stream(jetstream: JetStreamContext, settings: PublisherSettings) -> None:

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import httpx
-from starlette.concurrency import run_in_threadpool
 
 from kopek import limits
 from kopek.api.background import Lifespan, with_loop
@@ -25,6 +24,7 @@ from kopek.engine import Engine
 from kopek.protocols.nchf import models
 from kopek.protocols.nchf.charging_data import PROTOCOL
 from kopek.store.uow import UnitOfWork
+from kopek.threads import in_thread_to_the_end
 
 logger = logging.getLogger("kopek.protocols")
 
@@ -62,7 +62,7 @@ def mark_notified(engine: Engine, done: Reauthorization) -> None:
 async def send_reauthorizations(engine: Engine, client: httpx.AsyncClient) -> NotifyReport:
     """One pass: notify every due re-authorization; each one the consumer accepted is marked, the others wait."""
     report = NotifyReport()
-    for due in await run_in_threadpool(due_reauthorizations, engine):
+    for due in await in_thread_to_the_end(due_reauthorizations, engine):
         body = models.ChargingNotifyRequest(
             notificationType=models.NotificationType.REAUTHORIZATION,
             reauthorizationDetails=[models.ReauthorizationDetails(ratingGroup=group) for group in due.rating_groups],
@@ -77,7 +77,7 @@ async def send_reauthorizations(engine: Engine, client: httpx.AsyncClient) -> No
             logger.warning("ChargingNotify to %s for %s answered %s", due.notify_uri, due.reference, answer.status_code)
             report.failed.append(due)
             continue
-        await run_in_threadpool(mark_notified, engine, due)
+        await in_thread_to_the_end(mark_notified, engine, due)
         report.notified.append(due)
     return report
 
