@@ -94,6 +94,10 @@ def test_the_served_app_cleans_up_expired_sessions_in_the_background(engine: Eng
         while ok(served.get("/v1/sessions/call-1"))["status"] == "active" and time.monotonic() < deadline:
             time.sleep(0.05)
         assert ok(served.get("/v1/sessions/call-1"))["status"] == "expired"
+        # The pass is counted in the metrics the app serves once it has returned.
+        while "kopek_sessions_expired_total 1.0" not in served.get("/metrics").text and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "kopek_sessions_expired_total 1.0" in served.get("/metrics").text
 
 
 def test_a_cleanup_over_http_removes_ended_sessions_after_the_servers_retention(engine: Engine) -> None:
