@@ -13,17 +13,14 @@ from kopek import Engine
 from kopek.admin.api_keys import ApiKeyRole
 from kopek.api.app import create_app
 from tests.e2e.http_world import charge_body
-from tests.fakes import FakeTicks, FixedClock, SequentialIds
-from tests.integration.round_trips_support import MEASURED_CALLS, WARM_UP_CALLS, per_call, traffic
-from tests.worlds import build_world
+from tests.integration.round_trips_support import MEASURED_CALLS, WARM_UP_CALLS, per_call, traffic, world_to_count
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 def world(postgres_url: str) -> Iterator[Engine]:
-    with Engine(postgres_url, clock=FixedClock(), new_id=SequentialIds(), ticks=FakeTicks()) as engine:
-        build_world(engine, alice_balance="100000.00")
+    with world_to_count(postgres_url) as engine:
         yield engine
 
 

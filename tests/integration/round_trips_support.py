@@ -13,10 +13,21 @@ from typing import Any
 import sqlalchemy as sa
 
 from kopek import Engine
+from tests.fakes import FakeTicks, FixedClock, SequentialIds
+from tests.worlds import build_world
 
 WARM_UP_CALLS = 12
 """Enough calls for psycopg to prepare every statement of a path (it prepares one on its fifth use on a connection)."""
 MEASURED_CALLS = 5
+
+
+@contextmanager
+def world_to_count(url: str) -> Iterator[Engine]:
+    """The test world on ``url``, with a balance for many calls; its caches never go stale (the ticks stand still), so
+    no count includes a read of the newest catalog version or of the API keys."""
+    with Engine(url, clock=FixedClock(), new_id=SequentialIds(), ticks=FakeTicks()) as engine:
+        build_world(engine, alice_balance="100000.00")
+        yield engine
 
 
 @dataclass

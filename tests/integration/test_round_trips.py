@@ -16,18 +16,16 @@ import pytest
 
 from kopek import Engine
 from kopek.charging.session_views import StopSession, UpdateSession
-from tests.fakes import FakeTicks, FixedClock, SequentialIds
-from tests.integration.round_trips_support import MEASURED_CALLS, WARM_UP_CALLS, Traffic, per_call, traffic
+from tests.integration.round_trips_support import MEASURED_CALLS, WARM_UP_CALLS, Traffic, per_call, traffic, world_to_count
 from tests.integration.sessions_support import start_call
-from tests.worlds import build_world, call
+from tests.worlds import call
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 def world(postgres_url: str) -> Iterator[Engine]:
-    with Engine(postgres_url, clock=FixedClock(), new_id=SequentialIds(), ticks=FakeTicks()) as engine:
-        build_world(engine, alice_balance="100000.00")
+    with world_to_count(postgres_url) as engine:
         yield engine
 
 
