@@ -31,3 +31,16 @@ class SequentialIds:
     def __call__(self) -> str:
         with self._lock:
             return f"{self._prefix}-{next(self._counter):06d}"
+
+
+class FakeTicks:
+    """A monotonic clock (seconds) that only moves when told: what the engine's caches measure their age with."""
+
+    def __init__(self) -> None:
+        self.seconds = 1000.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+    def advance(self, seconds: float) -> None:
+        self.seconds += seconds

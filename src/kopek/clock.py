@@ -9,11 +9,18 @@ from datetime import UTC, datetime
 
 Clock = Callable[[], datetime]
 IdSource = Callable[[], str]
+Ticks = Callable[[], float]
+"""Seconds on a monotonic clock: how long a cache has kept what it read (never a date)."""
 
 
 def system_clock() -> datetime:
     """The current instant, time-zone aware (UTC)."""
     return datetime.now(UTC)
+
+
+def system_ticks() -> float:
+    """Seconds on the system's monotonic clock."""
+    return time.monotonic()
 
 
 def random_ids() -> str:

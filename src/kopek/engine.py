@@ -22,7 +22,7 @@ from kopek import limits
 from kopek.admin import api_keys, listing, master_data
 from kopek.admin.api_keys import ApiKeyAccess, ApiKeyRole, ApiKeyView, CreatedApiKey
 from kopek.admin.audit import AuditRecord
-from kopek.admin.catalog import CatalogCache, CatalogDiff, CatalogVersion, CatalogVersionSummary, catalog_diff, load_catalog, stored_version
+from kopek.admin.catalog import CatalogDiff, CatalogVersionSummary, catalog_diff, load_catalog, stored_version
 from kopek.admin.ledger import LedgerReport, verify_ledger
 from kopek.admin.master_data import (
     AccessInput,
@@ -78,7 +78,7 @@ from kopek.charging.session_views import (
     StopSession,
     UpdateSession,
 )
-from kopek.clock import Clock, IdSource, random_ids, system_clock
+from kopek.clock import Clock, IdSource, Ticks, random_ids, system_clock, system_ticks
 from kopek.documents import read_document
 from kopek.domain.catalog import Catalog
 from kopek.domain.catalog_load import catalog_from_document
@@ -99,7 +99,9 @@ from kopek.notify.documents import ListedNotification, listed_notification
 from kopek.notify.outbox import NotificationOutbox
 from kopek.notify.publisher import PublisherSettings, PublishReport, publish_pending
 from kopek.rating.outcome import NotificationKind
+from kopek.store.api_key_cache import ApiKeyCache
 from kopek.store.audit_store import REFUSED, AuditFilter
+from kopek.store.catalog_cache import CatalogCache, CatalogVersion
 from kopek.store.database import database_url, open_database
 from kopek.store.listing_store import AccessFilter, CdrFilter, ContractFilter, SessionFilter, SubscriberAccountFilter
 from kopek.store.uow import UnitOfWork
@@ -115,12 +117,16 @@ class Engine:
         clock: Clock = system_clock,
         new_id: IdSource = random_ids,
         create_schema: bool = True,
+        ticks: Ticks = system_ticks,
     ) -> None:
+        """``ticks`` is the monotonic clock of the in-memory caches of the newest catalog and of the active API keys,
+        which read their tables again after a second (tests advance it instead of waiting)."""
         self.url = database_url(url)
         self.database = open_database(self.url, create_schema=create_schema)
         self._clock = clock
         self._new_id = new_id
-        self._catalogs = CatalogCache()
+        self._catalogs = CatalogCache(ticks)
+        self._api_keys = ApiKeyCache(self.database, ticks)
         self._charging = ChargingContext(self.database, self._catalogs, clock, new_id)
 
     def close(self) -> None:
@@ -146,8 +152,11 @@ class Engine:
         name = str(source) if isinstance(source, Path | str) else "request"
         with self._audited(actor, "catalog.load", "catalog", {"source": name}):
             document = read_document(Path(source)) if isinstance(source, Path | str) else source
-            with self._uow() as uow:
-                return load_catalog(uow, document, source=name, actor=actor, at=self._clock())
+            try:
+                with self._uow() as uow:
+                    return load_catalog(uow, document, source=name, actor=actor, at=self._clock())
+            finally:
+                self._catalogs.forget()
 
     def catalog(self) -> CatalogVersion:
         with self._uow(writes=False) as uow:
@@ -190,26 +199,34 @@ class Engine:
 
     def create_api_key(self, name: str, role: ApiKeyRole, *, actor: str = "system") -> CreatedApiKey:
         """Create an API key with ``role``; its secret is in the answer and nowhere else."""
-        with self._audited(actor, "api_key.create", name), self._uow() as uow:
-            created = api_keys.create_api_key(uow, name, role, actor=actor, at=self._clock())
-            uow.commit()
-            return created
+        try:
+            with self._audited(actor, "api_key.create", name), self._uow() as uow:
+                created = api_keys.create_api_key(uow, name, role, actor=actor, at=self._clock())
+                uow.commit()
+                return created
+        finally:
+            self._api_keys.forget()
 
     def revoke_api_key(self, name: str, *, actor: str = "system", force: bool = False) -> None:
         """Revoke an active key; the last one only with ``force`` (see docs/security.md)."""
-        with self._audited(actor, "api_key.revoke", name), self._uow() as uow:
-            api_keys.revoke_api_key(uow, name, actor=actor, at=self._clock(), force=force)
-            uow.commit()
+        try:
+            with self._audited(actor, "api_key.revoke", name), self._uow() as uow:
+                api_keys.revoke_api_key(uow, name, actor=actor, at=self._clock(), force=force)
+                uow.commit()
+        finally:
+            self._api_keys.forget()
 
     def api_keys(self) -> list[ApiKeyView]:
         with self._uow(writes=False) as uow:
             return api_keys.api_key_views(uow)
 
     def authenticate(self, secret: str | None) -> ApiKeyAccess:
-        """Who presents ``secret``: an active key, or nobody; and whether any active key exists (else the API is open)."""
-        with self._uow(writes=False) as uow:
-            key = api_keys.authenticate(uow, secret)
-            return ApiKeyAccess(key, key is not None or uow.api_keys.any_active())
+        """Who presents ``secret``: an active key, or nobody; and whether any active key exists (else the API is open).
+
+        Answered from memory: a key created or revoked by another process is seen within a second (see
+        :mod:`kopek.store.api_key_cache`), one created or revoked by this engine at once."""
+        active = self._api_keys.active()
+        return ApiKeyAccess(api_keys.authenticate(active, secret), bool(active))
 
     # ---- master data ----------------------------------------------------------------------
 

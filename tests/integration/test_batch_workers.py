@@ -23,10 +23,10 @@ import pytest
 import sqlalchemy as sa
 
 from kopek import AccessInput, ChargeableItem, ContractInput, Engine, KopekError, SubscriberAccountInput
-from kopek.admin.catalog import CatalogCache
 from kopek.batch.partition_rating import Claim, PartitionReleased, rate_partition
 from kopek.batch.rating_jobs import JobFilters, RatingMode
 from kopek.charging.offline import ChargingContext
+from kopek.store.catalog_cache import CatalogCache
 from kopek.store.schema import accounts, cdrs, charged_items, counters, rating_job_partitions, rating_jobs
 from kopek.store.uow import UnitOfWork
 from tests.fakes import FixedClock, SequentialIds

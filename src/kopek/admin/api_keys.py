@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -93,9 +95,10 @@ def api_key_views(uow: UnitOfWork) -> list[ApiKeyView]:
     return [ApiKeyView.model_validate(row) for row in uow.api_keys.listing()]
 
 
-def authenticate(uow: UnitOfWork, secret: str | None) -> ApiKeyView | None:
-    """The active key whose secret this is; none when no secret is given or it is unknown or revoked."""
+def authenticate(active: Mapping[str, Mapping[str, Any]], secret: str | None) -> ApiKeyView | None:
+    """The active key whose secret this is, among ``active`` (rows by secret digest); none when no secret is given
+    or it is unknown or revoked."""
     if not secret:
         return None
-    row = uow.api_keys.active_by_digest(secret_digest(secret))
-    return ApiKeyView.model_validate(row) if row is not None else None
+    row = active.get(secret_digest(secret))
+    return ApiKeyView.model_validate(dict(row)) if row is not None else None

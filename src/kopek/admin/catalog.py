@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +12,8 @@ from kopek import limits
 from kopek.domain.catalog import Catalog
 from kopek.domain.catalog_diff import ChangeKind, catalog_changes
 from kopek.domain.catalog_load import catalog_from_document
-from kopek.errors import Code, DoesNotExistError, ErrorDetail, IncompatibleConfigurationError, PrerequisiteMissingError
+from kopek.errors import Code, DoesNotExistError, ErrorDetail, IncompatibleConfigurationError
+from kopek.store.catalog_cache import CatalogVersion
 from kopek.store.uow import UnitOfWork
 
 
@@ -94,14 +93,6 @@ def stored_version(uow: UnitOfWork, version: int) -> CatalogVersion:
     return CatalogVersion(version, Catalog.model_validate(json.loads(document)), created=False)
 
 
-@dataclass(frozen=True, slots=True)
-class CatalogVersion:
-    version: int
-    catalog: Catalog
-    created: bool = True
-    """False when a load found this very catalog already the newest version and stored nothing."""
-
-
 def load_catalog(uow: UnitOfWork, document: Any, *, source: str, actor: str, at: Any) -> CatalogVersion:
     """Validate ``document`` and store it as the newest catalog version; audited.
 
@@ -153,24 +144,3 @@ def _require_kept_what_contracts_use(uow: UnitOfWork, catalog: Catalog) -> None:
 
 
 _WHAT = {"charge_plans": "charge plan", "counters": "counter", "item_classes": "item class (of a live session)"}
-
-
-class CatalogCache:
-    """Keeps the parsed newest catalog; re-reads it only when a newer version is stored."""
-
-    def __init__(self) -> None:
-        self._current: CatalogVersion | None = None
-        self._lock = threading.Lock()
-
-    def current(self, uow: UnitOfWork) -> CatalogVersion:
-        version = uow.catalogs.latest_version()
-        if version is None:
-            raise PrerequisiteMissingError(code=Code.CATALOG_NOT_LOADED, message="no catalog is loaded; load one with 'kopek catalog load'")
-        cached = self._current
-        if cached is not None and cached.version == version:
-            return cached
-        document = json.loads(uow.catalogs.document(version))
-        loaded = CatalogVersion(version, Catalog.model_validate(document))
-        with self._lock:
-            self._current = loaded
-        return loaded

@@ -20,7 +20,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kopek.admin.catalog import CatalogCache
 from kopek.charging.rating_state import load_rating_state
 from kopek.charging.results import (
     AccountOperationView,
@@ -57,7 +56,8 @@ from kopek.errors import (
 from kopek.money import ZERO
 from kopek.rating.outcome import ChargedItem, CounterChange, CounterKey, RatingOutcome
 from kopek.rating.rate import rate_item
-from kopek.store.database import is_transient
+from kopek.store.catalog_cache import CatalogCache
+from kopek.store.database import is_transient, retried_once_if_disconnected
 from kopek.store.uow import UnitOfWork
 
 MIGRATION_RETRY_AFTER_SECONDS = 30
@@ -103,7 +103,7 @@ class ChargingContext:
 def charge(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
     """Charge one item, all or nothing; a retry with the same idempotency key charges nothing more."""
     try:
-        return _charge_once(command, context)
+        return retried_once_if_disconnected(lambda: _charge_once(command, context))
     except sa.exc.OperationalError as error:
         if not is_transient(error):
             raise

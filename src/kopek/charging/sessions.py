@@ -82,7 +82,7 @@ from kopek.rating.grant import Grant, session_currency
 from kopek.rating.grant import grant as grant_for
 from kopek.rating.outcome import Notification, NotificationKind
 from kopek.rating.rate import RatingState, rate_item
-from kopek.store.database import is_transient
+from kopek.store.database import is_transient, retried_once_if_disconnected
 from kopek.store.listing_store import ListingStore, SessionFilter
 from kopek.store.uow import UnitOfWork
 
@@ -700,7 +700,7 @@ def _quantity(raw: object, field: str) -> Decimal:
 
 def _guarded(work: Callable[[], Result]) -> Result:
     try:
-        return work()
+        return retried_once_if_disconnected(work)
     except sa.exc.OperationalError as error:
         if not is_transient(error):
             raise

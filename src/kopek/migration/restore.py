@@ -27,12 +27,12 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 
 from kopek import limits
-from kopek.admin.catalog import CatalogCache
 from kopek.clock import Clock
 from kopek.errors import Category, Code, ErrorDetail, IllegalSystemStateError, InvalidError, KopekError, Reason
 from kopek.migration.reading import Parsed, batches, parse_line
 from kopek.migration.state import CONTRACT_NAMESPACE, ContractState, CounterState, SharedCounterState
 from kopek.migration.validation import ContractFacts, DeclaredCounters, check_contract_state
+from kopek.store.catalog_cache import CatalogCache
 from kopek.store.contract_state_store import ContractStateRows, CounterRow
 from kopek.store.uow import UnitOfWork
 

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 
 from kopek.store.schema import api_keys
 
+_ACTIVE = sa.select(api_keys).where(api_keys.c.revoked_at.is_(None))
+
 
 class ApiKeyStore:
     def __init__(self, connection: sa.Connection) -> None:
@@ -26,9 +28,9 @@ class ApiKeyStore:
         row = self._connection.execute(query).mappings().first()
         return dict(row) if row is not None else None
 
-    def any_active(self) -> bool:
-        query = sa.select(api_keys.c.id).where(api_keys.c.revoked_at.is_(None)).limit(1)
-        return self._connection.execute(query).first() is not None
+    def active(self) -> list[dict[str, Any]]:
+        """Every active key (a handful: what :class:`kopek.store.api_key_cache.ApiKeyCache` keeps in memory)."""
+        return [dict(row) for row in self._connection.execute(_ACTIVE).mappings()]
 
     def active_names(self, *, lock: bool = False) -> list[str]:
         """The names of the active keys; ``lock`` holds their rows (PostgreSQL), so two revocations cannot both leave none."""

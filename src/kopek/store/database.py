@@ -8,8 +8,10 @@ starts with ``BEGIN IMMEDIATE``, so two writers queue instead of failing late.
 from __future__ import annotations
 
 import os
+import select
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -23,6 +25,7 @@ SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
 POSTGRES_LOCK_TIMEOUT_MS: Final = 10_000
 # SQLSTATEs of PostgreSQL faults that a retry can cure: lock timeout, deadlock, serialization.
 _TRANSIENT_SQLSTATES: Final = frozenset({"55P03", "40P01", "40001"})
+Result = TypeVar("Result")
 MIGRATIONS_LOCATION: Final = str(Path(__file__).with_name("migrations"))
 DATABASE_RETRY_AFTER_SECONDS: Final = 5
 """How long to wait before trying again a database server that did not answer."""
@@ -101,7 +104,9 @@ def create_database_engine(url: str) -> sa.Engine:
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
         return engine
-    engine = sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # No pool_pre_ping: its round trip on every checkout is replaced by a look at the socket (_on_checkout), and an
+    # operation whose connection breaks before its commit is run once more (retried_once_if_disconnected).
+    engine = sa.create_engine(url, pool_size=10, max_overflow=20)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -110,7 +115,34 @@ def create_database_engine(url: str) -> sa.Engine:
         cursor.close()
         dbapi_connection.commit()
 
+    @sa.event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if not _idle_connection_alive(dbapi_connection):
+            # The pool replaces the connection and tries again.
+            raise sa.exc.DisconnectionError("the server closed this idle connection")
+
     return engine
+
+
+def _idle_connection_alive(dbapi_connection: Any) -> bool:
+    """Whether a pooled PostgreSQL connection still looks usable, without a round trip: an idle connection receives
+    nothing, so a readable socket means the server has closed it (a terminated backend, a restart, an idle timeout)."""
+    if dbapi_connection.closed or dbapi_connection.broken:
+        return False
+    readable, _, _ = select.select([dbapi_connection.pgconn.socket], [], [], 0)
+    return not readable
+
+
+def retried_once_if_disconnected(work: Callable[[], Result]) -> Result:
+    """Run ``work`` (an operation with its own units of work) and, when its database connection broke before it sent
+    its commit, run it once more on a fresh one: nothing of the first run can have been stored. (A connection lost
+    during the commit raises :class:`kopek.store.uow.CommitOutcomeUnknownError`, which is not retried.)"""
+    try:
+        return work()
+    except sa.exc.DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+    return work()
 
 
 def is_transient(error: sa.exc.DBAPIError) -> bool:

@@ -24,11 +24,17 @@ from kopek.store.rating_job_store import RatingJobStore
 from kopek.store.session_store import SessionStore
 
 
+class CommitOutcomeUnknownError(Exception):
+    """The connection was lost while the commit was on its way: the work may or may not be stored, so it is not run
+    again behind the caller's back (a retry with the same idempotency key answers what was stored)."""
+
+
 class UnitOfWork:
     """Opens a transaction on enter; :meth:`commit` makes it durable, leaving without it undoes it.
 
     ``writes=False`` opens a reading transaction (SQLite then does not take the
-    write lock up front). ``snapshot=True`` makes every read see one point in time
+    write lock up front); left without an error it ends with COMMIT, which keeps the
+    statements psycopg prepared on the connection (a ROLLBACK deallocates them). ``snapshot=True`` makes every read see one point in time
     (REPEATABLE READ on PostgreSQL), for consistent exports.
     """
 
@@ -67,13 +73,23 @@ class UnitOfWork:
 
     def commit(self) -> None:
         assert not self._committed, "a unit of work commits once"
-        self._transaction.commit()
+        try:
+            self._transaction.commit()
+        except sa.exc.DBAPIError as error:
+            if error.connection_invalidated:
+                raise CommitOutcomeUnknownError("the database connection was lost during the commit") from error
+            raise
         self._committed = True
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
         try:
             if not self._committed and self._transaction.is_active:
-                self._transaction.rollback()
+                if error is None and not self._writes:
+                    # A reading unit of work left cleanly ends with COMMIT, which changes nothing: a ROLLBACK would make
+                    # psycopg deallocate every statement it prepared on the connection, to be parsed and planned again.
+                    self._transaction.commit()
+                else:
+                    self._transaction.rollback()
         finally:
             self.connection.close()
 

@@ -1,0 +1,106 @@
+"""Counting what an engine sends to PostgreSQL: statements and transactions (SQLAlchemy's events) and round trips
+(libpq's protocol trace: each simple query or extended-protocol Sync the client sends waits for the server's answer)."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from kopek import Engine
+from tests.fakes import FakeTicks, FixedClock, SequentialIds
+from tests.worlds import build_world
+
+WARM_UP_CALLS = 12
+"""Enough calls for psycopg to prepare every statement of a path (it prepares one on its fifth use on a connection)."""
+MEASURED_CALLS = 5
+
+
+@contextmanager
+def world_to_count(url: str) -> Iterator[Engine]:
+    """The test world on ``url``, with a balance for many calls; its caches never go stale (the ticks stand still), so
+    no count includes a read of the newest catalog version or of the API keys."""
+    with Engine(url, clock=FixedClock(), new_id=SequentialIds(), ticks=FakeTicks()) as engine:
+        build_world(engine, alice_balance="100000.00")
+        yield engine
+
+
+@dataclass
+class Traffic:
+    """What a piece of work sent: statements, transactions begun, rollbacks, round trips to the server, parses."""
+
+    statements: int = 0
+    transactions: int = 0
+    rollbacks: int = 0
+    round_trips: int = 0
+    parses: int = 0
+    """Statements parsed by the server: none once every statement of a path is prepared on the connection."""
+    sent: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def traffic(engine: Engine, folder: Path) -> Iterator[Traffic]:
+    """Counts what ``engine`` sends inside the block (one thread at a time)."""
+    counted = Traffic()
+    traces: list[Path] = []
+
+    def statement(_connection: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        counted.statements += 1
+        counted.sent.append(sql.split("\n")[0][:150])
+
+    def begin(*_: Any) -> None:
+        counted.transactions += 1
+
+    def rollback(*_: Any) -> None:
+        counted.rollbacks += 1
+
+    def checkout(dbapi_connection: Any, *_: Any) -> None:
+        descriptor, name = tempfile.mkstemp(prefix="trace-", suffix=".txt", dir=folder)
+        traces.append(Path(name))
+        dbapi_connection.pgconn.trace(descriptor)
+
+    def checkin(dbapi_connection: Any, *_: Any) -> None:
+        if dbapi_connection is not None and not dbapi_connection.closed:
+            dbapi_connection.pgconn.untrace()
+
+    listeners: list[tuple[Any, str, Callable[..., None]]] = [
+        (engine.database, "before_cursor_execute", statement),
+        (engine.database, "begin", begin),
+        (engine.database, "rollback", rollback),
+        (engine.database.pool, "checkout", checkout),
+        (engine.database.pool, "checkin", checkin),
+    ]
+    for target, name, listener in listeners:
+        sa.event.listen(target, name, listener)
+    try:
+        yield counted
+    finally:
+        for target, name, listener in listeners:
+            sa.event.remove(target, name, listener)
+        messages = [message for path in traces for message in _client_messages(path.read_text())]
+        counted.round_trips = sum(1 for message in messages if message in ("Query", "Sync"))
+        counted.parses = messages.count("Parse")
+
+
+def _client_messages(trace: str) -> list[str]:
+    """The names of the messages the client sent, in order.
+
+    A line of the trace is ``[timestamp] TAB direction TAB length TAB message ...``; ``F`` is what the client sent."""
+    sent = []
+    for line in trace.splitlines():
+        fields = line.split("\t")
+        if fields[0] not in ("F", "B"):
+            fields = fields[1:]
+        if len(fields) > 2 and fields[0] == "F":
+            sent.append(fields[2].split(" ")[0])
+    return sent
+
+
+def per_call(counted: Traffic) -> tuple[float, float, float]:
+    """Statements, transactions and round trips per call, over :data:`MEASURED_CALLS` calls."""
+    return (counted.statements / MEASURED_CALLS, counted.transactions / MEASURED_CALLS, counted.round_trips / MEASURED_CALLS)
