@@ -66,7 +66,7 @@ from kopek.batch.rating_jobs import (
 )
 from kopek.charging import fees, refills, sessions
 from kopek.charging.offline import ChargeCommand, ChargingContext, account_view, charge
-from kopek.charging.price_enquiry import PriceEnquiry, enquire_price
+from kopek.charging.price_enquiry import PriceEnquiry, Quote, QuoteCommand, enquire_price, quote
 from kopek.charging.results import AccountView, ChargeResult, ResultOptions
 from kopek.charging.session_retention import SESSION_RETENTION_SECONDS_DEFAULT, check_retention, remove_ended_sessions
 from kopek.charging.session_views import (
@@ -414,6 +414,11 @@ class Engine:
     def price_enquiry(self, item: ChargeableItem) -> PriceEnquiry:
         """What ``item`` would cost now, rated as a charge would be, changing nothing."""
         return enquire_price(item, self._charging)
+
+    def quote(self, item: ChargeableItem, *, quantity: object | None = None, maximum_affordable: bool = False) -> Quote:
+        """What ``item`` (with ``quantity`` as its quantity, if given) would cost now, by charge and pricing node, with
+        the allowances it would use and, asked for, the maximum affordable quantity; writes nothing."""
+        return quote(QuoteCommand(item, quantity, maximum_affordable), self._charging)
 
     # ---- batch rating: the CDR store (see docs/batch.md) ------------------------------------------
 

@@ -120,7 +120,7 @@ def start_session(command: StartSession, context: ChargingContext) -> SessionRes
             message=f"a session's time to live is {limits.SESSION_TTL_MS_MIN} to {limits.SESSION_TTL_MS_MAX} ms, not {command.ttl_ms}",
             details=(ErrorDetail("out of bounds", ("ttl_ms",), Code.SESSION_TTL_OUT_OF_BOUNDS),),
         )
-    requested = _quantity(command.requested_quantity, "requested_quantity") if command.requested_quantity is not None else None
+    requested = checked_quantity(command.requested_quantity, "requested_quantity") if command.requested_quantity is not None else None
     request = session_request(command.idempotency_key, "start", command.session_id, start_fields(command))
     try:
         return _guarded(lambda: _start(command, requested, context, request))
@@ -134,8 +134,8 @@ def start_session(command: StartSession, context: ChargingContext) -> SessionRes
 
 def update_session(command: UpdateSession, context: ChargingContext) -> SessionResult:
     """Charge the usage since the last grant, release the previous reservation, reserve the next grant."""
-    used = _quantity(command.used_quantity, "used_quantity")
-    requested = _quantity(command.requested_quantity, "requested_quantity") if command.requested_quantity is not None else None
+    used = checked_quantity(command.used_quantity, "used_quantity")
+    requested = checked_quantity(command.requested_quantity, "requested_quantity") if command.requested_quantity is not None else None
     began = _usage_date(command.consumption_date)
     identity = {"used": str(used), "requested": str(requested)} | _date_identity(began)
     request = session_request(command.idempotency_key, "update", command.session_id, identity)
@@ -149,7 +149,7 @@ def update_session(command: UpdateSession, context: ChargingContext) -> SessionR
 
 def stop_session(command: StopSession, context: ChargingContext) -> SessionResult:
     """Charge the final usage, release what is left and end the session."""
-    used = _quantity(command.used_quantity, "used_quantity")
+    used = checked_quantity(command.used_quantity, "used_quantity")
     began = _usage_date(command.consumption_date)
     request = session_request(command.idempotency_key, "stop", command.session_id, {"used": str(used)} | _date_identity(began))
     return answered_once(
@@ -196,7 +196,7 @@ def stop_reservation(
 
     ``used`` gives the final usage per session id; a session it does not name is stopped with none.
     """
-    usage = {session_id: _quantity(value, f"used.{session_id}") for session_id, value in used.items()}
+    usage = {session_id: checked_quantity(value, f"used.{session_id}") for session_id, value in used.items()}
     identity = {"used": {session_id: str(quantity) for session_id, quantity in sorted(usage.items())}}
     request = session_request(idempotency_key, "stop_reservation", reservation_id, identity)
     return answered_once(
@@ -677,7 +677,7 @@ def _answer(
     )
 
 
-def _quantity(raw: object, field: str) -> Decimal:
+def checked_quantity(raw: object, field: str) -> Decimal:
     """A reported or requested quantity: an exact, non-negative number."""
     try:
         quantity = to_decimal(raw)
