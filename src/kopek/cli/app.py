@@ -39,6 +39,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "accesses": LazyCommand("kopek.cli.contracts:accesses_app", "Accesses: which contract a service id and user id select."),
     "api-keys": LazyCommand("kopek.cli.api_keys:app", "API keys with roles for the HTTP API."),
     "charge": LazyCommand("kopek.cli.charging:charge", "Charge one chargeable item (offline charging)."),
+    "quote": LazyCommand("kopek.cli.quote:quote", "Price one chargeable item without charging it (price enquiry)."),
     "sessions": LazyCommand("kopek.cli.sessions:app", "Online charging sessions: start, update, stop, cancel, list, clean up."),
     "refill": LazyCommand("kopek.cli.refills:refill", "Refill a prepaid balance by a refill plan."),
     "fees": LazyCommand("kopek.cli.fees:app", "Recurring and one-off fees: charge the due periods, read activations."),

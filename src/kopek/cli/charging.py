@@ -65,7 +65,7 @@ def charge(
         result_options = _result_options(options)
         item_properties: dict[str, object] = dict(key_values(properties, option="--property"))
         with open_engine(database_url) as engine:
-            moment = _moment(at) if at is not None else engine.now()
+            moment = consumption_moment(at) if at is not None else engine.now()
             item = ChargeableItem(item_class, moment, service_id, user_id, item_properties)
             try:
                 result = engine.charge(item, result_options, idempotency_key=idempotency_key, sender_job_id=sender_job_id)
@@ -87,7 +87,7 @@ def _result_options(names: list[str] | None) -> ResultOptions:
     return ResultOptions.model_validate(dict.fromkeys(chosen, True))
 
 
-def _moment(text: str) -> datetime:
+def consumption_moment(text: str) -> datetime:
     try:
         return datetime.fromisoformat(text)
     except ValueError as error:
