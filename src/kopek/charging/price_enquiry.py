@@ -18,9 +18,9 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek.charging.offline import ChargeCommand, ChargingContext, chargeable_contract, typed_item
+from kopek.charging.quantities import checked_quantity
 from kopek.charging.rating_state import load_rating_state
 from kopek.charging.results import ChargedItemView, ResultOptions
-from kopek.charging.sessions import checked_quantity
 from kopek.domain.accounts import resolve_payers, spendable
 from kopek.domain.catalog import Catalog, Dec, ExactNumber, Quantity
 from kopek.domain.item import ChargeableItem, TypedItem

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from kopek import limits
+from kopek.charging.authorizations import expire_claimed
 from kopek.charging.offline import (
     STORAGE_RETRY_AFTER_SECONDS,
     ChargeCommand,
@@ -35,6 +36,7 @@ from kopek.charging.offline import (
     record_charge,
     request_hash,
 )
+from kopek.charging.quantities import checked_quantity
 from kopek.charging.rating_state import load_rating_state
 from kopek.charging.results import ChargeResult, NotificationView, ResultOptions
 from kopek.charging.session_impacts import held_impacts, merged_impacts, session_moves
@@ -77,13 +79,14 @@ from kopek.errors import (
     Reason,
     TemporaryIllegalStateError,
 )
-from kopek.money import ZERO, NotADecimalError, rating_context, to_decimal
+from kopek.money import ZERO, rating_context
 from kopek.rating.grant import Grant, session_currency
 from kopek.rating.grant import grant as grant_for
 from kopek.rating.outcome import Notification, NotificationKind
 from kopek.rating.rate import RatingState, rate_item
 from kopek.store.database import is_transient
 from kopek.store.listing_store import ListingStore, SessionFilter
+from kopek.store.session_store import AUTHORIZATION, SESSION
 from kopek.store.uow import UnitOfWork
 
 logger = logging.getLogger("kopek.sessions")
@@ -228,7 +231,7 @@ def cleanup_expired(context: ChargingContext, *, limit: int = limits.SESSION_CLE
 def read_session(session_id: str, context: ChargingContext) -> SessionView:
     with UnitOfWork(context.engine, writes=False) as uow:
         row = uow.sessions.get(session_id)
-        if row is None:
+        if row is None or row["kind"] != SESSION:
             raise _missing(session_id)
         return _view(uow, row)
 
@@ -362,7 +365,7 @@ def _one(
         if replay is not None:
             return replay
         found = uow.sessions.get(session_id)
-        if found is None:
+        if found is None or found["kind"] != SESSION:
             raise _missing(session_id)
         result = _advance(uow, context, found, step, used, requested, began=began)
         remember(uow, request, result, at=context.clock())
@@ -408,7 +411,10 @@ def _expire(context: ChargingContext, session_id: str, now: datetime) -> bool:
         claimed = uow.sessions.claim_expired(session_id, now)
         if claimed is None:
             return False
-        _advance(uow, context, claimed, _Step.CLEANUP, None, None)
+        if claimed["kind"] == AUTHORIZATION:
+            expire_claimed(uow, context, claimed)
+        else:
+            _advance(uow, context, claimed, _Step.CLEANUP, None, None)
         uow.commit()
     return True
 
@@ -675,27 +681,6 @@ def _answer(
         charge=charge,
         notifications=notifications or [],
     )
-
-
-def checked_quantity(raw: object, field: str) -> Decimal:
-    """A reported or requested quantity: an exact, non-negative number."""
-    try:
-        quantity = to_decimal(raw)
-    except NotADecimalError as error:
-        raise InvalidError(
-            code=Code.REQUEST_INVALID,
-            message=f"{field}: {error}",
-            details=(ErrorDetail(str(error), (field,), Code.REQUEST_INVALID),),
-        ) from error
-    if quantity < 0:
-        raise InvalidError(
-            code=Code.QUANTITY_NEGATIVE,
-            message=f"{field} must not be negative, got {quantity}",
-            details=(ErrorDetail("negative", (field,), Code.QUANTITY_NEGATIVE),),
-        )
-    if len(quantity.as_tuple().digits) > limits.DECIMAL_DIGITS_MAX or quantity.adjusted() >= limits.DECIMAL_DIGITS_MAX:
-        raise InvalidError(code=Code.LIMIT_EXCEEDED, message=f"{field} has more than {limits.DECIMAL_DIGITS_MAX} digits")
-    return quantity
 
 
 def _guarded(work: Callable[[], Result]) -> Result:
