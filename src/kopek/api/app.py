@@ -22,6 +22,7 @@ from kopek.api import (
     routes_accesses,
     routes_accounts,
     routes_audit,
+    routes_authorizations,
     routes_catalog,
     routes_cdrs,
     routes_charging,
@@ -90,6 +91,7 @@ ROUTE_MODULES = (
     routes_item_files,
     routes_fees,
     routes_refills,
+    routes_authorizations,
     routes_audit,
     routes_ledger,
 )

@@ -40,6 +40,9 @@ COMMANDS: dict[str, LazyCommand] = {
     "api-keys": LazyCommand("kopek.cli.api_keys:app", "API keys with roles for the HTTP API."),
     "charge": LazyCommand("kopek.cli.charging:charge", "Charge one chargeable item (offline charging)."),
     "quote": LazyCommand("kopek.cli.quote:quote", "Price one chargeable item without charging it (price enquiry)."),
+    "authorizations": LazyCommand(
+        "kopek.cli.authorizations:app", "Reserve the amount of an item, then capture or release it by its reservation id."
+    ),
     "sessions": LazyCommand("kopek.cli.sessions:app", "Online charging sessions: start, update, stop, cancel, list, clean up."),
     "refill": LazyCommand("kopek.cli.refills:refill", "Refill a prepaid balance by a refill plan."),
     "fees": LazyCommand("kopek.cli.fees:app", "Recurring and one-off fees: charge the due periods, read activations."),
