@@ -93,6 +93,7 @@ ALL_PATHS = _paths(typer.main.get_command(app))
 
 GROUPS = {
     "catalog",
+    "authorizations",
     "api-keys",
     "audit",
     "master-data",
