@@ -23,7 +23,7 @@ from __future__ import annotations
 import decimal
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from typing import Any, TypeVar
@@ -44,8 +44,8 @@ from kopek.charging.offline import (
     ChargeCommand,
     Charged,
     ChargingContext,
+    access_not_found,
     canonical_value,
-    chargeable_contract,
     chargeable_contract_by_id,
     post_to_accounts,
     record_charge,
@@ -171,12 +171,16 @@ def _authorize(command: Authorize, context: ChargingContext, request: SessionReq
             return replay
         catalog = context.catalogs.current(uow)
         item = typed_item(catalog.catalog, ChargeCommand(command.item))
-        contract = chargeable_contract(uow, item)
+        access = uow.master.find_access(item.service_id, item.user_id, item.consumption_date)
+        if access is None:
+            raise access_not_found(item)
         reservation_id = command.reservation_id or context.new_id()
-        # Starts of sessions and authorizations naming one reservation id wait for each other here.
+        # Starts of sessions and authorizations naming one reservation id wait for each other here, before the contract
+        # lock, in the order of a session's start.
         uow.sessions.lock_reservation(reservation_id)
         if uow.sessions.get(reservation_id) is not None:
             raise _duplicate(reservation_id)
+        contract = chargeable_contract_by_id(uow, access.contract_id, item.consumption_date)
         state = load_rating_state(uow, catalog.catalog, contract)
         outcome = rate_item(catalog.catalog, state, item)
         payers = resolve_payers(contract, outcome.charged_items)
@@ -236,7 +240,7 @@ def _identity(command: Authorize) -> dict[str, object]:
         "item_class": item.item_class,
         "service_id": item.service_id,
         "user_id": item.user_id,
-        "consumption_date": item.consumption_date.isoformat(),
+        "consumption_date": item.consumption_date.astimezone(UTC).isoformat(),
         "properties": {name: str(value) for name, value in sorted(item.properties.items())},
         "ttl_ms": command.ttl_ms,
         "default_resolution": command.default_resolution.value,
