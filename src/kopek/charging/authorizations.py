@@ -42,23 +42,21 @@ from kopek.charging.authorization_views import (
 from kopek.charging.offline import (
     STORAGE_RETRY_AFTER_SECONDS,
     ChargeCommand,
-    Charged,
     ChargingContext,
     access_not_found,
     canonical_value,
     chargeable_contract_by_id,
     post_to_accounts,
-    record_charge,
-    request_hash,
     typed_item,
 )
 from kopek.charging.quantities import checked_quantity
 from kopek.charging.rating_state import load_rating_state
-from kopek.charging.results import ChargeResult, ResultOptions
+from kopek.charging.resolutions import guarded, locked_for_a_step, posted_in_full, record_settlement, reservation_views
+from kopek.charging.results import ChargeResult
 from kopek.charging.session_impacts import held_impacts
-from kopek.charging.session_retries import SessionRequest, session_request
-from kopek.charging.session_views import ReservationView, Resolution, SessionImpacts, SessionStatus
-from kopek.domain.accounts import post_charges, resolve_payers, with_bounds_of, without_bounds
+from kopek.charging.session_retries import SessionRequest, session_request, stored_answer
+from kopek.charging.session_views import Resolution, SessionImpacts, SessionStatus
+from kopek.domain.accounts import resolve_payers
 from kopek.domain.item import ChargeableItem, TypedItem, type_item
 from kopek.domain.master import AccountId, Contract
 from kopek.errors import (
@@ -75,20 +73,10 @@ from kopek.money import ZERO, rating_context
 from kopek.rating.grant import session_currency
 from kopek.rating.outcome import ChargedItem
 from kopek.rating.rate import rate_item
-from kopek.store.database import is_transient
 from kopek.store.session_store import AUTHORIZATION
 from kopek.store.uow import UnitOfWork
 
 Result = TypeVar("Result")
-
-_ALL_SECTIONS = ResultOptions(
-    charging_process_info=True,
-    contract_info=True,
-    chargeable_item_info=True,
-    account_operations=True,
-    account_info=True,
-    notifications=True,
-)
 
 
 class _Step(Enum):
@@ -271,14 +259,7 @@ def _advance(
 ) -> AuthorizationResult:
     """Resolve a live authorization: lock it (contract first), charge it when capturing, free its reservation and holds."""
     charges = step is _Step.CAPTURE or (step is _Step.EXPIRE and found["default_resolution"] == Resolution.CONFIRMED.value)
-    if charges:
-        contract = chargeable_contract_by_id(uow, found["contract_id"], found["consumption_date"])
-    else:
-        locked = uow.master.contract(found["contract_id"], lock=True)
-        assert locked is not None, "an authorization names an existing contract (foreign key)"
-        contract = locked
-    row = uow.sessions.get(found["id"], lock=True)
-    assert row is not None
+    contract, row = locked_for_a_step(uow, found, charges=charges)
     if row["status"] != SessionStatus.ACTIVE.value:
         status = STATUS_OF_SESSION[SessionStatus(row["status"])].value
         raise IllegalStateError(
@@ -345,36 +326,26 @@ def _charge(
     if bounded:
         operations, after = post_to_accounts(outcome, payers, before, uow.sessions.reserved(accounts, excluding=[row["id"]]))
     else:
-        posted, operations = post_charges({key: without_bounds(account) for key, account in before.items()}, outcome.charged_items, payers)
-        after = {key: with_bounds_of(account, before[key]) for key, account in posted.items()}
-    raw = ChargeableItem(item.item_class.name, item.consumption_date, item.service_id, item.user_id, dict(item.properties))
-    charged = Charged(
-        ChargeCommand(raw, _ALL_SECTIONS),
-        request_hash(item),
-        context.clock(),
-        context.new_id(),
-        catalog.version,
-        contract,
-        item,
-        outcome,
-        payers,
-        operations,
-        after,
-        session_id=row["id"],
+        operations, after = posted_in_full(outcome, payers, before)
+    return record_settlement(
+        uow,
+        context,
+        catalog_version=catalog.version,
+        row_id=row["id"],
+        contract=contract,
+        item=item,
+        outcome=outcome,
+        payers=payers,
+        operations=operations,
+        accounts=after,
     )
-    return record_charge(uow, charged)
 
 
 # ---- views, retries, storage faults ------------------------------------------------------------
 
 
 def _view(uow: UnitOfWork, row: dict[str, Any]) -> AuthorizationView:
-    reservations = [
-        ReservationView(account_id=r["account_id"], amount=r["amount"], currency=r["currency"], expires_at=r["expires_at"])
-        for r in uow.sessions.reservations_of(row["id"])
-    ]
-    with decimal.localcontext(rating_context()):
-        reserved = sum((reservation.amount for reservation in reservations), ZERO)
+    reservations, reserved = reservation_views(uow, row["id"])
     status = SessionStatus(row["status"])
     return AuthorizationView(
         reservation_id=row["id"],
@@ -407,17 +378,8 @@ def _per_payer(charged_items: Sequence[ChargedItem], payers: Sequence[AccountId]
 
 def _replayed(uow: UnitOfWork, request: SessionRequest | None) -> AuthorizationResult | None:
     """The first answer to a call made with this request's key; a different call under the key is refused."""
-    if request is None:
-        return None
-    stored = uow.sessions.request_by_key(request.key)
-    if stored is None:
-        return None
-    digest, result = stored
-    if digest != request.digest:
-        raise AlreadyExistsError(
-            code=Code.IDEMPOTENCY_KEY_REUSED, message=f"idempotency key {request.key!r} was already used for a different authorization call"
-        )
-    return AuthorizationResult.model_validate_json(result).model_copy(update={"replayed": True})
+    stored = stored_answer(uow, request, call="authorization call")
+    return AuthorizationResult.model_validate(stored).model_copy(update={"replayed": True}) if stored is not None else None
 
 
 def _remember(uow: UnitOfWork, request: SessionRequest | None, result: AuthorizationResult, *, at: datetime) -> None:
@@ -447,16 +409,7 @@ def _answered_once(engine: sa.Engine, request: SessionRequest | None, work: Call
 
 
 def _guarded(work: Callable[[], Result]) -> Result:
-    try:
-        return work()
-    except sa.exc.OperationalError as error:
-        if not is_transient(error):
-            raise
-        raise TemporaryIllegalStateError(
-            code=Code.STORAGE_BUSY,
-            message="the authorization or its account is busy; retry",
-            retry_after_seconds=STORAGE_RETRY_AFTER_SECONDS,
-        ) from error
+    return guarded(work, busy="the authorization or its account")
 
 
 def _missing(reservation_id: str) -> DoesNotExistError:

@@ -28,17 +28,14 @@ from kopek import limits
 from kopek.charging.authorizations import expire_claimed
 from kopek.charging.offline import (
     STORAGE_RETRY_AFTER_SECONDS,
-    ChargeCommand,
-    Charged,
     ChargingContext,
     access_not_found,
     chargeable_contract_by_id,
-    record_charge,
-    request_hash,
 )
 from kopek.charging.quantities import checked_quantity
 from kopek.charging.rating_state import load_rating_state
-from kopek.charging.results import ChargeResult, NotificationView, ResultOptions
+from kopek.charging.resolutions import guarded, locked_for_a_step, posted_in_full, record_settlement, reservation_views
+from kopek.charging.results import ChargeResult, NotificationView
 from kopek.charging.session_impacts import held_impacts, merged_impacts, session_moves
 from kopek.charging.session_retries import (
     SessionRequest,
@@ -52,7 +49,6 @@ from kopek.charging.session_retries import (
 )
 from kopek.charging.session_views import (
     CleanupReport,
-    ReservationView,
     Resolution,
     SessionImpacts,
     SessionResult,
@@ -62,7 +58,7 @@ from kopek.charging.session_views import (
     StopSession,
     UpdateSession,
 )
-from kopek.domain.accounts import beyond_bounds, post_charges, resolve_payers, spendable, with_bounds_of, without_bounds
+from kopek.domain.accounts import beyond_bounds, resolve_payers, spendable
 from kopek.domain.catalog import Catalog, PropertyType
 from kopek.domain.item import ChargeableItem, TypedItem, type_item
 from kopek.domain.master import Account, AccountId
@@ -84,21 +80,11 @@ from kopek.rating.grant import Grant, session_currency
 from kopek.rating.grant import grant as grant_for
 from kopek.rating.outcome import Notification, NotificationKind
 from kopek.rating.rate import RatingState, rate_item
-from kopek.store.database import is_transient
 from kopek.store.listing_store import ListingStore, SessionFilter
 from kopek.store.session_store import AUTHORIZATION, SESSION
 from kopek.store.uow import UnitOfWork
 
 logger = logging.getLogger("kopek.sessions")
-
-_ALL_SECTIONS = ResultOptions(
-    charging_process_info=True,
-    contract_info=True,
-    chargeable_item_info=True,
-    account_operations=True,
-    account_info=True,
-    notifications=True,
-)
 
 Result = TypeVar("Result")
 
@@ -434,14 +420,7 @@ def _advance(
     catalog = context.catalogs.current(uow)
     confirmed = step is _Step.CLEANUP and found["default_resolution"] == Resolution.CONFIRMED.value
     charges = step in (_Step.UPDATE, _Step.STOP) or confirmed
-    if charges:
-        contract = chargeable_contract_by_id(uow, found["contract_id"], found["consumption_date"])
-    else:
-        locked = uow.master.contract(found["contract_id"], lock=True)
-        assert locked is not None, "a session always names an existing contract (foreign key)"
-        contract = locked
-    row = uow.sessions.get(found["id"], lock=True)
-    assert row is not None
+    contract, row = locked_for_a_step(uow, found, charges=charges)
     if row["status"] != SessionStatus.ACTIVE.value:
         raise IllegalStateError(code=Code.SESSION_ALREADY_ENDED, message=f"session {row['id']!r} already ended ({row['status']})")
     if confirmed:
@@ -539,27 +518,22 @@ def _settle(
     contract = state.contract
     outcome = rate_item(catalog, state, item)
     payers = resolve_payers(contract, outcome.charged_items)
-    posted, operations = post_charges({key: without_bounds(account) for key, account in accounts.items()}, outcome.charged_items, payers)
-    after = {key: with_bounds_of(account, accounts[key]) for key, account in posted.items()}
+    operations, after = posted_in_full(outcome, payers, accounts)
     beyond = beyond_bounds(after, operations)
     if item.quantity > row["granted_quantity"] or beyond:
         outcome = replace(outcome, notifications=(*outcome.notifications, _above_grant(row, item.quantity, beyond)))
-    raw = ChargeableItem(item.item_class.name, item.consumption_date, item.service_id, item.user_id, dict(item.properties))
-    charged = Charged(
-        ChargeCommand(raw, _ALL_SECTIONS),
-        request_hash(item),
-        context.clock(),
-        context.new_id(),
-        catalog_version,
-        contract,
-        item,
-        outcome,
-        payers,
-        operations,
-        after,
-        session_id=row["id"],
+    result = record_settlement(
+        uow,
+        context,
+        catalog_version=catalog_version,
+        row_id=row["id"],
+        contract=contract,
+        item=item,
+        outcome=outcome,
+        payers=payers,
+        operations=operations,
+        accounts=after,
     )
-    result = record_charge(uow, charged)
     impacts = merged_impacts(impacts, result, outcome.counter_changes)
     return result, after, replace(state.after(outcome.counter_changes), session_moves=session_moves(impacts)), impacts
 
@@ -630,12 +604,7 @@ def _property_value(catalog: Catalog, row: Mapping[str, Any], quantity: Decimal)
 
 
 def _view(uow: UnitOfWork, row: Mapping[str, Any]) -> SessionView:
-    reservations = [
-        ReservationView(account_id=r["account_id"], amount=r["amount"], currency=r["currency"], expires_at=r["expires_at"])
-        for r in uow.sessions.reservations_of(row["id"])
-    ]
-    with decimal.localcontext(rating_context()):
-        reserved = sum((reservation.amount for reservation in reservations), ZERO)
+    reservations, reserved = reservation_views(uow, row["id"])
     return SessionView(
         session_id=row["id"],
         reservation_id=row["reservation_id"],
@@ -684,14 +653,7 @@ def _answer(
 
 
 def _guarded(work: Callable[[], Result]) -> Result:
-    try:
-        return work()
-    except sa.exc.OperationalError as error:
-        if not is_transient(error):
-            raise
-        raise TemporaryIllegalStateError(
-            code=Code.STORAGE_BUSY, message="the session or its account is busy; retry", retry_after_seconds=STORAGE_RETRY_AFTER_SECONDS
-        ) from error
+    return guarded(work, busy="the session or its account")
 
 
 def _missing(session_id: str) -> DoesNotExistError:
