@@ -10,6 +10,7 @@ from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
 from kopek.api.routes_charging import ChargeableItemInput, QuantityValue
 from kopek.charging.price_enquiry import Quote
+from kopek.domain.validation import Flag
 
 DESCRIPTION = """
 Rate one chargeable item as an offline charge would (the same checks: item class,
@@ -58,7 +59,7 @@ class QuoteRequest(BaseModel):
     quantity: QuantityValue | None = Field(
         default=None, description="A quantity to price instead of the item's own, in its class's quantity unit (read exactly)."
     )
-    maximum_affordable: bool = Field(default=False, description="Also answer the maximum affordable quantity of the item.")
+    maximum_affordable: Flag = Field(default=False, description="Also answer the maximum affordable quantity of the item.")
 
 
 def create_price_enquiry(request: QuoteRequest, context: Context) -> Quote:

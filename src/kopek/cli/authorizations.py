@@ -10,8 +10,8 @@ from rich.console import Console
 
 from kopek.charging.authorization_views import AuthorizationResult, AuthorizationView, Authorize, Capture
 from kopek.charging.session_views import Resolution
-from kopek.cli.charging import consumption_moment, render_result
-from kopek.cli.options import DatabaseUrl, Json, actor, key_values, open_engine
+from kopek.cli.charging import ConsumptionDate, ItemClass, ItemProperties, ServiceId, UserId, chargeable_item, render_result
+from kopek.cli.options import DatabaseUrl, Json, actor, open_engine
 from kopek.cli.output import Output, cell, reporting, table
 from kopek.domain.item import ChargeableItem
 from kopek.money import to_text
@@ -31,9 +31,9 @@ IdempotencyKey = Annotated[
 
 @app.command("create")
 def create(
-    item_class: Annotated[str, typer.Option("--class", help="The chargeable item class, e.g. voice_call.", show_default=False)],
-    service_id: Annotated[str, typer.Option("--service-id", help="The service used, e.g. mobile.", show_default=False)],
-    user_id: Annotated[str, typer.Option("--user-id", help="The user, e.g. a phone number.", show_default=False)],
+    item_class: ItemClass,
+    service_id: ServiceId,
+    user_id: UserId,
     reservation_id: Annotated[
         str | None, typer.Option("--reservation-id", help="The authorization's id; default: one is made.", show_default=False)
     ] = None,
@@ -41,26 +41,18 @@ def create(
     resolution: Annotated[
         Resolution, typer.Option("--default-resolution", help="At expiry: cancelled releases it, confirmed captures it.")
     ] = Resolution.CANCELLED,
-    at: Annotated[
-        str | None, typer.Option("--at", help="Consumption date, ISO 8601 with offset. Default: now.", show_default=False)
-    ] = None,
-    properties: Annotated[
-        list[str] | None,
-        typer.Option("--property", "-p", help="A property as NAME=VALUE; repeat for several.", metavar="NAME=VALUE", show_default=False),
-    ] = None,
+    at: ConsumptionDate = None,
+    properties: ItemProperties = None,
     idempotency_key: IdempotencyKey = None,
     database_url: DatabaseUrl = None,
     json_output: Json = False,
 ) -> None:
     """Reserve the amount of one chargeable item; a refused item exits 1 with the error on stderr."""
     output = Output(json_output)
-    with reporting(output):
-        item_properties: dict[str, object] = dict(key_values(properties, option="--property"))
-        with open_engine(database_url) as engine:
-            when = consumption_moment(at) if at is not None else engine.now()
-            item = ChargeableItem(item_class, when, service_id, user_id, item_properties)
-            command = Authorize(item, ttl_ms, reservation_id, resolution, idempotency_key)
-            result = engine.authorize(command, actor=actor())
+    with reporting(output), open_engine(database_url) as engine:
+        item = chargeable_item(engine, item_class, service_id, user_id, at, properties)
+        command = Authorize(item, ttl_ms, reservation_id, resolution, idempotency_key)
+        result = engine.authorize(command, actor=actor())
     output.emit(result, lambda console: render_answer(console, "Authorized", result))
 
 

@@ -8,25 +8,18 @@ import typer
 from rich.console import Console
 
 from kopek.charging.price_enquiry import Quote
-from kopek.cli.charging import consumption_moment
-from kopek.cli.options import DatabaseUrl, Json, key_values, open_engine
+from kopek.cli.charging import ConsumptionDate, ItemClass, ItemProperties, ServiceId, UserId, chargeable_item
+from kopek.cli.options import DatabaseUrl, Json, open_engine
 from kopek.cli.output import Output, cell, reporting, table
-from kopek.domain.item import ChargeableItem
 from kopek.money import exact_text, to_text
 
 
 def quote(
-    item_class: Annotated[str, typer.Option("--class", help="The chargeable item class, e.g. voice_call.", show_default=False)],
-    service_id: Annotated[str, typer.Option("--service-id", help="The service used, e.g. mobile.", show_default=False)],
-    user_id: Annotated[str, typer.Option("--user-id", help="The user, e.g. a phone number.", show_default=False)],
-    at: Annotated[
-        str | None,
-        typer.Option("--at", help="Consumption date, ISO 8601 with offset. Default: now.", show_default=False),
-    ] = None,
-    properties: Annotated[
-        list[str] | None,
-        typer.Option("--property", "-p", help="A property as NAME=VALUE; repeat for several.", metavar="NAME=VALUE", show_default=False),
-    ] = None,
+    item_class: ItemClass,
+    service_id: ServiceId,
+    user_id: UserId,
+    at: ConsumptionDate = None,
+    properties: ItemProperties = None,
     quantity: Annotated[
         str | None,
         typer.Option(
@@ -42,12 +35,9 @@ def quote(
 ) -> None:
     """Price one chargeable item as a charge would, charging and writing nothing; a refusal exits 1 with the error on stderr."""
     output = Output(json_output)
-    with reporting(output):
-        item_properties: dict[str, object] = dict(key_values(properties, option="--property"))
-        with open_engine(database_url) as engine:
-            when = consumption_moment(at) if at is not None else engine.now()
-            item = ChargeableItem(item_class, when, service_id, user_id, item_properties)
-            answer = engine.quote(item, quantity=quantity, maximum_affordable=maximum_affordable)
+    with reporting(output), open_engine(database_url) as engine:
+        item = chargeable_item(engine, item_class, service_id, user_id, at, properties)
+        answer = engine.quote(item, quantity=quantity, maximum_affordable=maximum_affordable)
     output.emit(answer.model_dump(mode="json"), lambda console: render_quote(console, answer))
 
 
