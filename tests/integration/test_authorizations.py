@@ -10,6 +10,7 @@ import pytest
 
 from kopek import ChargeableItem, Engine, KopekError, Resolution
 from kopek.charging.authorization_views import AuthorizationStatus, Authorize, Capture
+from kopek.charging.session_views import StartSession
 from kopek.store.audit_store import AuditFilter
 from tests.fakes import FixedClock, SequentialIds
 from tests.integration.sessions_support import reserved_total, session_snapshot, start_call
@@ -258,3 +259,32 @@ def test_capture_release_and_expiry_at_once_resolve_an_authorization_once(world:
     assert (ended.status, ended.charged_amount) == expected[won.index(True)]
     assert balance(world, "alice-prepaid") == Decimal("10.00") - ended.charged_amount == operations_sum(world, "alice-prepaid")
     assert reserved_total(world, "alice-prepaid") == 0
+
+
+CONTENT = ChargeableItem("content", AT, "mobile", "alice-msisdn", {"units": 1, "pack_size": 1})
+"""One event of content costs 1.00 (no allowance): alice's 10.00 holds exactly ten of them."""
+
+
+def test_authorizations_and_sessions_at_once_never_reserve_more_than_the_balance(world: Engine) -> None:
+    tasks: list[Callable[[], Any]] = []
+    for number in range(20):
+        if number % 2:
+            tasks.append(lambda number=number: world.authorize(Authorize(CONTENT, TTL_MS, f"auth-{number}")))
+        else:
+            tasks.append(
+                lambda number=number: world.start_session(
+                    StartSession(f"content-{number}", "content", "mobile", "alice-msisdn", AT, 60_000, "units", {"pack_size": 1}, 1)
+                )
+            )
+    outcomes = run_together(tasks)
+    refused = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    assert all(isinstance(error, KopekError) and error.code == "prepaid_balance_cannot_cover" for error in refused), refused
+    assert len(outcomes) - len(refused) == 10
+    assert reserved_total(world, "alice-prepaid") == Decimal("10.00") == balance(world, "alice-prepaid")
+
+
+def test_a_postpaid_authorization_holds_credit_until_captured(world: Engine) -> None:
+    world.authorize(Authorize(call(user="bob-msisdn", seconds="300"), TTL_MS, "bob-1"))
+    assert (reserved_total(world, "bob-postpaid"), balance(world, "bob-postpaid")) == (Decimal("2.40"), 0)
+    world.capture_authorization(Capture("bob-1"))
+    assert (reserved_total(world, "bob-postpaid"), balance(world, "bob-postpaid")) == (0, Decimal("2.40"))
