@@ -23,7 +23,7 @@ SUMMARY = """kopek, an open convergent charging engine.
 
 \b
 Set up: init, catalog, master-data, accounts, contracts, accesses, api-keys.
-Charge: charge, sessions, refill, fees.
+Charge: charge, quote, authorizations, sessions, refill, fees.
 Batch: cdrs, rate, jobs, items.
 Migrate: contract-states, migration.
 Run and check: serve, diameter, notifications, ledger, audit, demo.
