@@ -19,6 +19,11 @@ _EXPORTS: dict[str, str] = {
     "AdjustmentInput": "kopek.admin.master_data",
     "ApiKeyRole": "kopek.admin.api_keys",
     "ApiKeyView": "kopek.admin.api_keys",
+    "AuthorizationResult": "kopek.charging.authorization_views",
+    "AuthorizationStatus": "kopek.charging.authorization_views",
+    "AuthorizationView": "kopek.charging.authorization_views",
+    "Authorize": "kopek.charging.authorization_views",
+    "Capture": "kopek.charging.authorization_views",
     "Category": "kopek.errors",
     "ChargeResult": "kopek.charging.results",
     "ChargeableItem": "kopek.domain.item",
@@ -32,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     "KopekError": "kopek.errors",
     "LedgerReport": "kopek.admin.ledger",
     "MasterDataDocument": "kopek.admin.master_data",
+    "Quote": "kopek.charging.price_enquiry",
     "Reason": "kopek.errors",
     "Resolution": "kopek.charging.session_views",
     "RestoreMode": "kopek.migration.restore",
@@ -54,6 +60,11 @@ __all__ = [
     "AdjustmentInput",
     "ApiKeyRole",
     "ApiKeyView",
+    "AuthorizationResult",
+    "AuthorizationStatus",
+    "AuthorizationView",
+    "Authorize",
+    "Capture",
     "Category",
     "ChargeResult",
     "ChargeableItem",
@@ -67,6 +78,7 @@ __all__ = [
     "KopekError",
     "LedgerReport",
     "MasterDataDocument",
+    "Quote",
     "Reason",
     "Resolution",
     "RestoreMode",
@@ -97,6 +109,8 @@ if typing.TYPE_CHECKING:
         SubscriberAccountInput,
         SubscriberAccountUpdate,
     )
+    from kopek.charging.authorization_views import AuthorizationResult, AuthorizationStatus, AuthorizationView, Authorize, Capture
+    from kopek.charging.price_enquiry import Quote
     from kopek.charging.results import ChargeResult, ResultOptions
     from kopek.charging.session_views import Resolution, SessionResult, SessionView, StartSession, StopSession, UpdateSession
     from kopek.domain.item import ChargeableItem

@@ -64,9 +64,10 @@ from kopek.batch.rating_jobs import (
     run_job,
     start_job,
 )
-from kopek.charging import fees, refills, sessions
+from kopek.charging import authorizations, fees, refills, sessions
+from kopek.charging.authorization_views import AuthorizationResult, AuthorizationView, Authorize, Capture
 from kopek.charging.offline import ChargeCommand, ChargingContext, account_view, charge
-from kopek.charging.price_enquiry import PriceEnquiry, enquire_price
+from kopek.charging.price_enquiry import PriceEnquiry, Quote, QuoteCommand, enquire_price, quote
 from kopek.charging.results import AccountView, ChargeResult, ResultOptions
 from kopek.charging.session_retention import SESSION_RETENTION_SECONDS_DEFAULT, check_retention, remove_ended_sessions
 from kopek.charging.session_views import (
@@ -432,6 +433,11 @@ class Engine:
         """What ``item`` would cost now, rated as a charge would be, changing nothing."""
         return enquire_price(item, self._charging)
 
+    def quote(self, item: ChargeableItem, *, quantity: object | None = None, maximum_affordable: bool = False) -> Quote:
+        """What ``item`` (with ``quantity`` as its quantity, if given) would cost now, by charge and pricing node, with
+        the allowances it would use and, asked for, the maximum affordable quantity; writes nothing."""
+        return quote(QuoteCommand(item, quantity, maximum_affordable), self._charging)
+
     # ---- batch rating: the CDR store (see docs/batch.md) ------------------------------------------
 
     def import_cdrs(self, rows: Iterable[Row], *, strict: bool = False) -> ImportReport:
@@ -628,6 +634,29 @@ class Engine:
 
     def session(self, session_id: str) -> SessionView:
         return sessions.read_session(session_id, self._charging)
+
+    # ---- authorizations: offline requests that only reserve (see docs/authorizations.md) ----------
+
+    def authorize(self, command: Authorize, *, actor: str = "system") -> AuthorizationResult:
+        """Reserve the amount of an item for authorization, to be captured or released by its reservation id; audited
+        (a refused attempt too); a retry with the command's idempotency key answers the first result."""
+        with self._audited(actor, "authorization.create", f"reservation/{command.reservation_id or ''}"):
+            return authorizations.authorize(command, self._charging, actor=actor)
+
+    def capture_authorization(self, command: Capture, *, actor: str = "system") -> AuthorizationResult:
+        """Charge an authorized item (with its final quantity, if given) and end the authorization; audited."""
+        with self._audited(actor, "authorization.capture", f"reservation/{command.reservation_id}"):
+            return authorizations.capture(command, self._charging, actor=actor)
+
+    def release_authorization(
+        self, reservation_id: str, *, idempotency_key: str | None = None, actor: str = "system"
+    ) -> AuthorizationResult:
+        """Release an authorization's reservation without charging, and end it; audited."""
+        with self._audited(actor, "authorization.release", f"reservation/{reservation_id}"):
+            return authorizations.release(reservation_id, self._charging, idempotency_key=idempotency_key, actor=actor)
+
+    def authorization(self, reservation_id: str) -> AuthorizationView:
+        return authorizations.read_authorization(reservation_id, self._charging)
 
     def sessions(
         self,

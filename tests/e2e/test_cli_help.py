@@ -15,6 +15,11 @@ EXPECTED_COMMANDS = {
     "init",
     "serve",
     "charge",
+    "quote",
+    "authorizations create",
+    "authorizations show",
+    "authorizations capture",
+    "authorizations release",
     "demo",
     "catalog validate",
     "catalog load",
@@ -88,6 +93,7 @@ ALL_PATHS = _paths(typer.main.get_command(app))
 
 GROUPS = {
     "catalog",
+    "authorizations",
     "api-keys",
     "audit",
     "master-data",

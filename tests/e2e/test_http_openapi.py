@@ -53,6 +53,11 @@ ROUTES = {
     ("POST", "/v1/sessions/{session_id}/cleanup"),
     ("GET", "/v1/subscriber-accounts/{subscriber_account_id}/sessions"),
     ("POST", "/v1/reservations/{reservation_id}/stop"),
+    ("POST", "/v1/price-enquiries"),
+    ("POST", "/v1/authorizations"),
+    ("GET", "/v1/authorizations/{reservation_id}"),
+    ("POST", "/v1/authorizations/{reservation_id}:capture"),
+    ("POST", "/v1/authorizations/{reservation_id}:release"),
     ("POST", "/v1/cdrs"),
     ("GET", "/v1/cdrs/{cdr_id}"),
     ("POST", "/v1/rating-jobs"),
@@ -72,7 +77,11 @@ ROUTES = {
 # POST creates, except custom methods (``/noun:verb``), which act on existing records and answer 200.
 # Session steps (``/updates``, ``/stop``, ``/cancel``, ``/cleanup``) act on a live session and answer 200 too.
 SESSION_STEPS = ("/updates", "/stop", "/cancel", "/cleanup")
-CREATING = {(method, path) for method, path in ROUTES if method == "POST" and ":" not in path and not path.endswith(SESSION_STEPS)}
+# A price enquiry creates nothing (it stores no record): it answers 200.
+ANSWERING = {("POST", "/v1/price-enquiries")}
+CREATING = {
+    (method, path) for method, path in ROUTES if method == "POST" and ":" not in path and not path.endswith(SESSION_STEPS)
+} - ANSWERING
 ERROR_REF = "#/components/schemas/ErrorBody"
 
 

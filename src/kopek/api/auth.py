@@ -25,7 +25,15 @@ OPEN_ACTOR = "api"
 """The actor of administrative operations made while the API is open (no API key in use)."""
 
 _OPEN_PATHS = frozenset({"/healthz", "/metrics"})
-_CHARGING_PREFIXES = ("/v1/charging", "/v1/sessions", "/v1/reservations", "/v1/refills", "/v1/cdrs")
+_CHARGING_PREFIXES = (
+    "/v1/charging",
+    "/v1/sessions",
+    "/v1/reservations",
+    "/v1/refills",
+    "/v1/cdrs",
+    "/v1/price-enquiries",
+    "/v1/authorizations",
+)
 _ADMIN_ONLY = ("/v1/sessions:cleanup",)
 _ADMIN_READS = ("/v1/audit", "/v1/ledger:verify")
 """Reads that only administrators may make: they read the whole audit log or the whole ledger."""

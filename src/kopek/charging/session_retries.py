@@ -59,7 +59,7 @@ def start_fields(command: StartSession) -> dict[str, object]:
 
 def replayed(uow: UnitOfWork, request: SessionRequest | None) -> SessionResult | None:
     """The first answer to a call made with this request's key; a different call under the key is refused."""
-    stored = _stored(uow, request)
+    stored = stored_answer(uow, request)
     if stored is None:
         return None
     return SessionResult.model_validate(_with_currency(uow, stored)).model_copy(update={"replayed": True})
@@ -67,14 +67,16 @@ def replayed(uow: UnitOfWork, request: SessionRequest | None) -> SessionResult |
 
 def replayed_all(uow: UnitOfWork, request: SessionRequest | None) -> list[SessionResult] | None:
     """The first answers to a call answering several sessions (a multiservice stop) made with this request's key."""
-    stored = _stored(uow, request)
+    stored = stored_answer(uow, request)
     if stored is None:
         return None
     assert isinstance(stored, list), "a multiservice stop stores the list of its answers"
     return [SessionResult.model_validate(_with_currency(uow, answer)).model_copy(update={"replayed": True}) for answer in stored]
 
 
-def _stored(uow: UnitOfWork, request: SessionRequest | None) -> Any:
+def stored_answer(uow: UnitOfWork, request: SessionRequest | None, *, call: str = "session call") -> Any:
+    """The first answer (as JSON data) to a call made with this request's key, none if there was none; a different
+    ``call`` under the key is refused."""
     if request is None:
         return None
     stored = uow.sessions.request_by_key(request.key)
@@ -83,7 +85,7 @@ def _stored(uow: UnitOfWork, request: SessionRequest | None) -> Any:
     digest, result = stored
     if digest != request.digest:
         raise AlreadyExistsError(
-            code=Code.IDEMPOTENCY_KEY_REUSED, message=f"idempotency key {request.key!r} was already used for a different session call"
+            code=Code.IDEMPOTENCY_KEY_REUSED, message=f"idempotency key {request.key!r} was already used for a different {call}"
         )
     return json.loads(result)
 

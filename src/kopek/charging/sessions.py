@@ -25,18 +25,17 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from kopek import limits
+from kopek.charging.authorizations import expire_claimed
 from kopek.charging.offline import (
     STORAGE_RETRY_AFTER_SECONDS,
-    ChargeCommand,
-    Charged,
     ChargingContext,
     access_not_found,
     chargeable_contract_by_id,
-    record_charge,
-    request_hash,
 )
+from kopek.charging.quantities import checked_quantity
 from kopek.charging.rating_state import load_rating_state
-from kopek.charging.results import ChargeResult, NotificationView, ResultOptions
+from kopek.charging.resolutions import guarded, locked_for_a_step, posted_in_full, record_settlement, reservation_views
+from kopek.charging.results import ChargeResult, NotificationView
 from kopek.charging.session_impacts import held_impacts, merged_impacts, session_moves
 from kopek.charging.session_retries import (
     SessionRequest,
@@ -50,7 +49,6 @@ from kopek.charging.session_retries import (
 )
 from kopek.charging.session_views import (
     CleanupReport,
-    ReservationView,
     Resolution,
     SessionImpacts,
     SessionResult,
@@ -60,7 +58,7 @@ from kopek.charging.session_views import (
     StopSession,
     UpdateSession,
 )
-from kopek.domain.accounts import beyond_bounds, post_charges, resolve_payers, spendable, with_bounds_of, without_bounds
+from kopek.domain.accounts import beyond_bounds, resolve_payers, spendable
 from kopek.domain.catalog import Catalog, PropertyType
 from kopek.domain.item import ChargeableItem, TypedItem, type_item
 from kopek.domain.master import Account, AccountId
@@ -77,25 +75,16 @@ from kopek.errors import (
     Reason,
     TemporaryIllegalStateError,
 )
-from kopek.money import ZERO, NotADecimalError, rating_context, to_decimal
+from kopek.money import ZERO, rating_context
 from kopek.rating.grant import Grant, session_currency
 from kopek.rating.grant import grant as grant_for
 from kopek.rating.outcome import Notification, NotificationKind
 from kopek.rating.rate import RatingState, rate_item
-from kopek.store.database import is_transient, retried_once_if_disconnected
 from kopek.store.listing_store import ListingStore, SessionFilter
+from kopek.store.session_store import AUTHORIZATION, SESSION
 from kopek.store.uow import UnitOfWork
 
 logger = logging.getLogger("kopek.sessions")
-
-_ALL_SECTIONS = ResultOptions(
-    charging_process_info=True,
-    contract_info=True,
-    chargeable_item_info=True,
-    account_operations=True,
-    account_info=True,
-    notifications=True,
-)
 
 Result = TypeVar("Result")
 
@@ -120,7 +109,7 @@ def start_session(command: StartSession, context: ChargingContext) -> SessionRes
             message=f"a session's time to live is {limits.SESSION_TTL_MS_MIN} to {limits.SESSION_TTL_MS_MAX} ms, not {command.ttl_ms}",
             details=(ErrorDetail("out of bounds", ("ttl_ms",), Code.SESSION_TTL_OUT_OF_BOUNDS),),
         )
-    requested = _quantity(command.requested_quantity, "requested_quantity") if command.requested_quantity is not None else None
+    requested = checked_quantity(command.requested_quantity, "requested_quantity") if command.requested_quantity is not None else None
     request = session_request(command.idempotency_key, "start", command.session_id, start_fields(command))
     try:
         return _guarded(lambda: _start(command, requested, context, request))
@@ -134,8 +123,8 @@ def start_session(command: StartSession, context: ChargingContext) -> SessionRes
 
 def update_session(command: UpdateSession, context: ChargingContext) -> SessionResult:
     """Charge the usage since the last grant, release the previous reservation, reserve the next grant."""
-    used = _quantity(command.used_quantity, "used_quantity")
-    requested = _quantity(command.requested_quantity, "requested_quantity") if command.requested_quantity is not None else None
+    used = checked_quantity(command.used_quantity, "used_quantity")
+    requested = checked_quantity(command.requested_quantity, "requested_quantity") if command.requested_quantity is not None else None
     began = _usage_date(command.consumption_date)
     identity = {"used": str(used), "requested": str(requested)} | _date_identity(began)
     request = session_request(command.idempotency_key, "update", command.session_id, identity)
@@ -149,7 +138,7 @@ def update_session(command: UpdateSession, context: ChargingContext) -> SessionR
 
 def stop_session(command: StopSession, context: ChargingContext) -> SessionResult:
     """Charge the final usage, release what is left and end the session."""
-    used = _quantity(command.used_quantity, "used_quantity")
+    used = checked_quantity(command.used_quantity, "used_quantity")
     began = _usage_date(command.consumption_date)
     request = session_request(command.idempotency_key, "stop", command.session_id, {"used": str(used)} | _date_identity(began))
     return answered_once(
@@ -196,7 +185,7 @@ def stop_reservation(
 
     ``used`` gives the final usage per session id; a session it does not name is stopped with none.
     """
-    usage = {session_id: _quantity(value, f"used.{session_id}") for session_id, value in used.items()}
+    usage = {session_id: checked_quantity(value, f"used.{session_id}") for session_id, value in used.items()}
     identity = {"used": {session_id: str(quantity) for session_id, quantity in sorted(usage.items())}}
     request = session_request(idempotency_key, "stop_reservation", reservation_id, identity)
     return answered_once(
@@ -228,7 +217,7 @@ def cleanup_expired(context: ChargingContext, *, limit: int = limits.SESSION_CLE
 def read_session(session_id: str, context: ChargingContext) -> SessionView:
     with UnitOfWork(context.engine, writes=False) as uow:
         row = uow.sessions.get(session_id)
-        if row is None:
+        if row is None or row["kind"] != SESSION:
             raise _missing(session_id)
         return _view(uow, row)
 
@@ -362,7 +351,7 @@ def _one(
         if replay is not None:
             return replay
         found = uow.sessions.get(session_id)
-        if found is None:
+        if found is None or found["kind"] != SESSION:
             raise _missing(session_id)
         result = _advance(uow, context, found, step, used, requested, began=began)
         remember(uow, request, result, at=context.clock())
@@ -408,7 +397,10 @@ def _expire(context: ChargingContext, session_id: str, now: datetime) -> bool:
         claimed = uow.sessions.claim_expired(session_id, now)
         if claimed is None:
             return False
-        _advance(uow, context, claimed, _Step.CLEANUP, None, None)
+        if claimed["kind"] == AUTHORIZATION:
+            expire_claimed(uow, context, claimed)
+        else:
+            _advance(uow, context, claimed, _Step.CLEANUP, None, None)
         uow.commit()
     return True
 
@@ -428,14 +420,7 @@ def _advance(
     catalog = context.catalogs.current(uow)
     confirmed = step is _Step.CLEANUP and found["default_resolution"] == Resolution.CONFIRMED.value
     charges = step in (_Step.UPDATE, _Step.STOP) or confirmed
-    if charges:
-        contract = chargeable_contract_by_id(uow, found["contract_id"], found["consumption_date"])
-    else:
-        locked = uow.master.contract(found["contract_id"], lock=True)
-        assert locked is not None, "a session always names an existing contract (foreign key)"
-        contract = locked
-    row = uow.sessions.get(found["id"], lock=True)
-    assert row is not None
+    contract, row = locked_for_a_step(uow, found, charges=charges)
     if row["status"] != SessionStatus.ACTIVE.value:
         raise IllegalStateError(code=Code.SESSION_ALREADY_ENDED, message=f"session {row['id']!r} already ended ({row['status']})")
     if confirmed:
@@ -533,27 +518,22 @@ def _settle(
     contract = state.contract
     outcome = rate_item(catalog, state, item)
     payers = resolve_payers(contract, outcome.charged_items)
-    posted, operations = post_charges({key: without_bounds(account) for key, account in accounts.items()}, outcome.charged_items, payers)
-    after = {key: with_bounds_of(account, accounts[key]) for key, account in posted.items()}
+    operations, after = posted_in_full(outcome, payers, accounts)
     beyond = beyond_bounds(after, operations)
     if item.quantity > row["granted_quantity"] or beyond:
         outcome = replace(outcome, notifications=(*outcome.notifications, _above_grant(row, item.quantity, beyond)))
-    raw = ChargeableItem(item.item_class.name, item.consumption_date, item.service_id, item.user_id, dict(item.properties))
-    charged = Charged(
-        ChargeCommand(raw, _ALL_SECTIONS),
-        request_hash(item),
-        context.clock(),
-        context.new_id(),
-        catalog_version,
-        contract,
-        item,
-        outcome,
-        payers,
-        operations,
-        after,
-        session_id=row["id"],
+    result = record_settlement(
+        uow,
+        context,
+        catalog_version=catalog_version,
+        row_id=row["id"],
+        contract=contract,
+        item=item,
+        outcome=outcome,
+        payers=payers,
+        operations=operations,
+        accounts=after,
     )
-    result = record_charge(uow, charged)
     impacts = merged_impacts(impacts, result, outcome.counter_changes)
     return result, after, replace(state.after(outcome.counter_changes), session_moves=session_moves(impacts)), impacts
 
@@ -624,12 +604,7 @@ def _property_value(catalog: Catalog, row: Mapping[str, Any], quantity: Decimal)
 
 
 def _view(uow: UnitOfWork, row: Mapping[str, Any]) -> SessionView:
-    reservations = [
-        ReservationView(account_id=r["account_id"], amount=r["amount"], currency=r["currency"], expires_at=r["expires_at"])
-        for r in uow.sessions.reservations_of(row["id"])
-    ]
-    with decimal.localcontext(rating_context()):
-        reserved = sum((reservation.amount for reservation in reservations), ZERO)
+    reservations, reserved = reservation_views(uow, row["id"])
     return SessionView(
         session_id=row["id"],
         reservation_id=row["reservation_id"],
@@ -677,36 +652,8 @@ def _answer(
     )
 
 
-def _quantity(raw: object, field: str) -> Decimal:
-    """A reported or requested quantity: an exact, non-negative number."""
-    try:
-        quantity = to_decimal(raw)
-    except NotADecimalError as error:
-        raise InvalidError(
-            code=Code.REQUEST_INVALID,
-            message=f"{field}: {error}",
-            details=(ErrorDetail(str(error), (field,), Code.REQUEST_INVALID),),
-        ) from error
-    if quantity < 0:
-        raise InvalidError(
-            code=Code.QUANTITY_NEGATIVE,
-            message=f"{field} must not be negative, got {quantity}",
-            details=(ErrorDetail("negative", (field,), Code.QUANTITY_NEGATIVE),),
-        )
-    if len(quantity.as_tuple().digits) > limits.DECIMAL_DIGITS_MAX or quantity.adjusted() >= limits.DECIMAL_DIGITS_MAX:
-        raise InvalidError(code=Code.LIMIT_EXCEEDED, message=f"{field} has more than {limits.DECIMAL_DIGITS_MAX} digits")
-    return quantity
-
-
 def _guarded(work: Callable[[], Result]) -> Result:
-    try:
-        return retried_once_if_disconnected(work)
-    except sa.exc.OperationalError as error:
-        if not is_transient(error):
-            raise
-        raise TemporaryIllegalStateError(
-            code=Code.STORAGE_BUSY, message="the session or its account is busy; retry", retry_after_seconds=STORAGE_RETRY_AFTER_SECONDS
-        ) from error
+    return guarded(work, busy="the session or its account")
 
 
 def _missing(session_id: str) -> DoesNotExistError:

@@ -23,7 +23,7 @@ SUMMARY = """kopek, an open convergent charging engine.
 
 \b
 Set up: init, catalog, master-data, accounts, contracts, accesses, api-keys.
-Charge: charge, sessions, refill, fees.
+Charge: charge, quote, authorizations, sessions, refill, fees.
 Batch: cdrs, rate, jobs, items.
 Migrate: contract-states, migration.
 Run and check: serve, diameter, notifications, ledger, audit, demo.
@@ -39,6 +39,10 @@ COMMANDS: dict[str, LazyCommand] = {
     "accesses": LazyCommand("kopek.cli.contracts:accesses_app", "Accesses: which contract a service id and user id select."),
     "api-keys": LazyCommand("kopek.cli.api_keys:app", "API keys with roles for the HTTP API."),
     "charge": LazyCommand("kopek.cli.charging:charge", "Charge one chargeable item (offline charging)."),
+    "quote": LazyCommand("kopek.cli.quote:quote", "Price one chargeable item without charging it (price enquiry)."),
+    "authorizations": LazyCommand(
+        "kopek.cli.authorizations:app", "Reserve the amount of an item, then capture or release it by its reservation id."
+    ),
     "sessions": LazyCommand("kopek.cli.sessions:app", "Online charging sessions: start, update, stop, cancel, list, clean up."),
     "refill": LazyCommand("kopek.cli.refills:refill", "Refill a prepaid balance by a refill plan."),
     "fees": LazyCommand("kopek.cli.fees:app", "Recurring and one-off fees: charge the due periods, read activations."),

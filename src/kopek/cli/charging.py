@@ -16,32 +16,39 @@ from kopek.cli.options import DatabaseUrl, Json, key_values, open_engine
 from kopek.cli.output import Output, cell, fail, jsonable, reporting, table
 from kopek.cli.views import render_accounts
 from kopek.domain.item import ChargeableItem
+from kopek.engine import Engine
 from kopek.errors import Code, ErrorDetail, InvalidError, KopekError
 from kopek.money import to_text
 
 RESULT_OPTION_NAMES = tuple(ResultOptions.model_fields)
 
 
+ItemClass = Annotated[str, typer.Option("--class", help="The chargeable item class, e.g. voice_call.", show_default=False)]
+ServiceId = Annotated[str, typer.Option("--service-id", help="The service used, e.g. mobile.", show_default=False)]
+UserId = Annotated[str, typer.Option("--user-id", help="The user, e.g. a phone number.", show_default=False)]
+ConsumptionDate = Annotated[
+    str | None,
+    typer.Option("--at", help="Consumption date, ISO 8601 with offset (e.g. 2026-06-01T10:00:00+02:00). Default: now.", show_default=False),
+]
+ItemProperties = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--property",
+        "-p",
+        help="A property as NAME=VALUE, e.g. duration=120; repeat for several.",
+        metavar="NAME=VALUE",
+        show_default=False,
+    ),
+]
+"""The options that give a chargeable item, alike in every command that takes one (charge, quote, authorize)."""
+
+
 def charge(
-    item_class: Annotated[str, typer.Option("--class", help="The chargeable item class, e.g. voice_call.", show_default=False)],
-    service_id: Annotated[str, typer.Option("--service-id", help="The service used, e.g. mobile.", show_default=False)],
-    user_id: Annotated[str, typer.Option("--user-id", help="The user, e.g. a phone number.", show_default=False)],
-    at: Annotated[
-        str | None,
-        typer.Option(
-            "--at", help="Consumption date, ISO 8601 with offset (e.g. 2026-06-01T10:00:00+02:00). Default: now.", show_default=False
-        ),
-    ] = None,
-    properties: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--property",
-            "-p",
-            help="A property as NAME=VALUE, e.g. duration=120; repeat for several.",
-            metavar="NAME=VALUE",
-            show_default=False,
-        ),
-    ] = None,
+    item_class: ItemClass,
+    service_id: ServiceId,
+    user_id: UserId,
+    at: ConsumptionDate = None,
+    properties: ItemProperties = None,
     idempotency_key: Annotated[
         str | None,
         typer.Option("--idempotency-key", help="Your id of this request: a retry with it charges nothing more.", show_default=False),
@@ -63,10 +70,8 @@ def charge(
     output = Output(json_output)
     with reporting(output):
         result_options = _result_options(options)
-        item_properties: dict[str, object] = dict(key_values(properties, option="--property"))
         with open_engine(database_url) as engine:
-            moment = _moment(at) if at is not None else engine.now()
-            item = ChargeableItem(item_class, moment, service_id, user_id, item_properties)
+            item = chargeable_item(engine, item_class, service_id, user_id, at, properties)
             try:
                 result = engine.charge(item, result_options, idempotency_key=idempotency_key, sender_job_id=sender_job_id)
             except KopekError as error:
@@ -87,7 +92,16 @@ def _result_options(names: list[str] | None) -> ResultOptions:
     return ResultOptions.model_validate(dict.fromkeys(chosen, True))
 
 
-def _moment(text: str) -> datetime:
+def chargeable_item(
+    engine: Engine, item_class: str, service_id: str, user_id: str, at: str | None, properties: list[str] | None
+) -> ChargeableItem:
+    """The item the item options give; its consumption date defaults to the engine's now."""
+    item_properties: dict[str, object] = dict(key_values(properties, option="--property"))
+    moment = consumption_moment(at) if at is not None else engine.now()
+    return ChargeableItem(item_class, moment, service_id, user_id, item_properties)
+
+
+def consumption_moment(text: str) -> datetime:
     try:
         return datetime.fromisoformat(text)
     except ValueError as error:

@@ -42,10 +42,11 @@ from kopek.domain.units import Unit
 from kopek.errors import Code, IllegalStateError, PrerequisiteMissingError, Reason
 from kopek.money import Exact, ExactInput, ExactRounding, exact, ratio, to_text
 from kopek.rating.outcome import RatingOutcome
-from kopek.rating.price_tree import PriceFn, TreeScope, compile_tree
+from kopek.rating.price_tree import NodePrice, NodeTrace, PriceFn, TreeScope, compile_tree
 from kopek.rating.state import NO_LIFE, CounterLife, RatingState
 
 _DERIVED_KEY: Final = "kopek.rating.compiled"
+_TRACED_KEY: Final = "kopek.rating.compiled.traced"
 
 
 def compiled(catalog: Catalog) -> CompiledCatalog:
@@ -53,12 +54,22 @@ def compiled(catalog: Catalog) -> CompiledCatalog:
     return catalog.derived(_DERIVED_KEY, CompiledCatalog)
 
 
+def compiled_traced(catalog: Catalog) -> CompiledCatalog:
+    """The compiled form of ``catalog`` whose nodes record their part (price enquiries), made on first use."""
+    return catalog.derived(_TRACED_KEY, lambda catalog: CompiledCatalog(catalog, traced=True))
+
+
+ChargeTrace = tuple[NodePrice, ...]
+"""The nodes of one charge's tree that priced an item (:class:`~kopek.rating.price_tree.NodePrice`)."""
+
+
 class CompiledCatalog:
     """The plans of a catalog, compiled on first use, by name and version; the charges that apply to each
     (contract, item class), with their counters bound, kept between items."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, *, traced: bool = False) -> None:
         self.catalog = catalog
+        self._traced = traced
         self._versions: dict[str, tuple[tuple[datetime | None, CompiledPlan], ...]] = {}
         self._paths: dict[tuple[str, str], _Path] = {}
 
@@ -67,7 +78,7 @@ class CompiledCatalog:
         versions = self._versions.get(name)
         if versions is None:
             versions = self._versions[name] = tuple(
-                (_day_start(plan.effective_from), CompiledPlan(self.catalog, plan))
+                (_day_start(plan.effective_from), CompiledPlan(self.catalog, plan, traced=self._traced))
                 for plan in reversed(self.catalog.charge_plan_versions(name))
             )
         return versions
@@ -81,6 +92,16 @@ class CompiledCatalog:
 
     def rate(self, state: RatingState, item: TypedItem) -> RatingOutcome:
         """Price ``item`` under every applicable charge of ``state``'s contract."""
+        return self._rate(state, item, None)
+
+    def rate_traced(self, state: RatingState, item: TypedItem) -> tuple[RatingOutcome, tuple[ChargeTrace, ...]]:
+        """:meth:`rate`, with the nodes each charge's tree went through, one trace per charged item (a catalog
+        compiled ``traced``)."""
+        assert self._traced, "only a catalog compiled traced records its nodes"
+        traces: list[ChargeTrace] = []
+        return self._rate(state, item, traces), tuple(traces)
+
+    def _rate(self, state: RatingState, item: TypedItem, traces: list[ChargeTrace] | None) -> RatingOutcome:
         contract, at, klass = state.contract, item.consumption_date, item.item_class
         path = self._paths.get((contract.id, klass.name)) if state.parent is None else None
         # The path holds for the contract as it was (its items, and its start, which a reset per activation reads),
@@ -106,7 +127,7 @@ class CompiledCatalog:
         shown = value if type(value) is Decimal else Decimal(value)
         run = _Run(state, item.properties, at)
         unit = path.unit
-        if len(steps) == 1 and len(steps[0][2]) == 1:
+        if traces is None and len(steps) == 1 and len(steps[0][2]) == 1:
             contract_item_id, run.bound, (charge,) = steps[0]
             charged: tuple[ChargedItem, ...] = (charge.apply(run, contract_item_id, shown, base, unit),)
         else:
@@ -114,7 +135,10 @@ class CompiledCatalog:
             for contract_item_id, bound, charges in steps:
                 run.bound = bound
                 for charge in charges:
+                    trace = run.trace = NodeTrace() if traces is not None else None
                     found.append(charge.apply(run, contract_item_id, shown, base, unit))
+                    if traces is not None and trace is not None:
+                        traces.append(trace.nodes())
             charged = tuple(found)
         if not run.seen:
             return RatingOutcome(charged, (), tuple(run.notes) if run.notes else ())
@@ -203,9 +227,10 @@ def _day_start(day: date | None) -> datetime | None:
 class CompiledPlan:
     """One version of a charge plan: its counters as slots, its charges compiled per item class."""
 
-    def __init__(self, catalog: Catalog, plan: ChargePlan) -> None:
+    def __init__(self, catalog: Catalog, plan: ChargePlan, *, traced: bool = False) -> None:
         self.catalog = catalog
         self.plan = plan
+        self._traced = traced
         self._slots = {spec.name: (slot, spec.unit) for slot, spec in enumerate(plan.counters)}
         self._charges: dict[str, tuple[CompiledCharge, ...]] = {}
 
@@ -214,7 +239,9 @@ class CompiledPlan:
         found = self._charges.get(item_class)
         if found is None:
             klass = self.catalog.item_class(item_class)
-            scope = TreeScope(self._slots, klass.quantity_unit if klass is not None else None, self.catalog.holiday_dates)
+            scope = TreeScope(
+                self._slots, klass.quantity_unit if klass is not None else None, self.catalog.holiday_dates, traced=self._traced
+            )
             found = self._charges[item_class] = tuple(
                 CompiledCharge(self.plan, charge, scope) for charge in self.plan.charges if charge.item_class == item_class
             )
@@ -338,7 +365,7 @@ class _Run:
     """One item being rated: its properties and date, and each counter it changed or moved to a new period, by key:
     its value now and before the item (base units), its period, and its bound counter."""
 
-    __slots__ = ("at", "bound", "last", "notes", "properties", "seen", "state")
+    __slots__ = ("at", "bound", "last", "notes", "properties", "seen", "state", "trace")
 
     def __init__(self, state: RatingState, properties: Mapping[str, PropertyValue], at: datetime) -> None:
         self.state = state
@@ -351,6 +378,8 @@ class _Run:
         self.last: tuple[CounterKey, Exact, CounterLife, ExactInput | None] | None = None
         """The counter read last when it is not in ``seen``, as an entry of ``seen`` (a write follows its read)."""
         self.notes: list[Notification] = []
+        self.trace: NodeTrace | None = None
+        """Where the nodes of a traced tree record their part (untraced trees never look)."""
 
     def read(self, slot: int) -> Exact:
         counter = self.bound[slot]

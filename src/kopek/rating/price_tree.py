@@ -75,6 +75,41 @@ class TreeScope:
     counters: Mapping[str, tuple[int, Unit]]
     quantity_unit: Unit | None
     calendars: Mapping[str, frozenset[date]]
+    traced: bool = False
+    """Whether each node's closure records its part in a :class:`NodeTrace` (price enquiries only: charging
+    compiles untraced closures)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodePrice:
+    """One node's part in pricing one item, for a price enquiry's breakdown.
+
+    ``depth``: 0 for the charge's root node, one more for each node below. ``node``: its type
+    (``rate``, ``allowance``, ...); ``detail``: what it looked at (the property or counter, the
+    amount per unit), empty when nothing. ``quantity``: what it priced, in the item's quantity unit
+    (an allowance's child prices what the allowance left). ``amount``: its amount, exact and not
+    rounded (only the charge's total is). A node that prices parts of the usage (a schedule's window
+    crossed at an edge) appears once per part.
+    """
+
+    depth: int
+    node: str
+    detail: str
+    quantity: Exact
+    amount: Exact
+
+
+class NodeTrace:
+    """The nodes a traced tree went through while it priced one item, in the order they were entered."""
+
+    __slots__ = ("depth", "entries")
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.entries: list[NodePrice | None] = []
+
+    def nodes(self) -> tuple[NodePrice, ...]:
+        return tuple(entry for entry in self.entries if entry is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +177,56 @@ def _kept(node: DiscountNode) -> Fraction:
 
 def compile_price(node: PriceNode, scope: TreeScope, denominator: int) -> PriceFn:
     """``node`` as a closure counting its amount in ``1 / denominator`` (a multiple of :func:`denominator_of`)."""
+    price = _compile_node(node, scope, denominator)
+    return _traced(node, price, scope, denominator) if scope.traced else price
+
+
+def _traced(node: PriceNode, price: PriceFn, scope: TreeScope, denominator: int) -> PriceFn:
+    """``price`` recording its part (:class:`NodePrice`) in the :class:`NodeTrace` of the item being priced."""
+    detail = _detail(node)
+    factor = scope.quantity_unit.base_factor if scope.quantity_unit is not None else 1
+
+    def traced(quantity: Exact, pricing: Pricing) -> Exact:
+        trace: NodeTrace | None = getattr(pricing, "trace", None)
+        if trace is None:
+            return price(quantity, pricing)
+        index = len(trace.entries)
+        trace.entries.append(None)
+        depth = trace.depth
+        trace.depth = depth + 1
+        try:
+            amount = price(quantity, pricing)
+        finally:
+            trace.depth = depth
+        trace.entries[index] = NodePrice(depth, node.type, detail, ratio(quantity, factor), ratio(amount, denominator))
+        return amount
+
+    return traced
+
+
+def _detail(node: PriceNode) -> str:
+    """What a node of a breakdown looked at, in a few words."""
+    if isinstance(node, FlatNode | ConnectFeeNode):
+        return to_text(node.amount)
+    if isinstance(node, RateNode):
+        per = node.per_property or to_text(node.per)
+        return f"{to_text(node.amount)} per {per} {node.unit.value}"
+    if isinstance(node, SwitchNode | PrefixNode | RangeNode):
+        return node.property
+    if isinstance(node, AllowanceNode):
+        return node.counter
+    if isinstance(node, TiersNode):
+        return f"{node.mode.value} on {node.counter or 'quantity'}"
+    if isinstance(node, DiscountNode):
+        return f"{to_text(node.percent)}%"
+    if isinstance(node, CapNode):
+        return to_text(node.maximum) + (f" in {node.counter}" if node.counter is not None else "")
+    if isinstance(node, ScheduleNode):
+        return node.time_zone
+    return ""
+
+
+def _compile_node(node: PriceNode, scope: TreeScope, denominator: int) -> PriceFn:
     if isinstance(node, FlatNode):
         amount = _scaled(node.amount, denominator)
         return lambda quantity, pricing: amount
@@ -240,7 +325,7 @@ def _tiers(node: TiersNode, scope: TreeScope, denominator: int) -> PriceFn:
     # The last band is open-ended whatever its up_to, so no usage is left without a price.
     uppers = (*(exact(band.up_to * factor) if band.up_to is not None else None for band in node.bands[:-1]), None)
     rates = [band.price for band in node.bands if isinstance(band.price, RateNode) and band.price.per_property is None]
-    if node.mode is TierMode.GRADUATED and len(rates) == len(node.bands):
+    if node.mode is TierMode.GRADUATED and len(rates) == len(node.bands) and not scope.traced:
         return _graduated_rates(tuple(zip(uppers, (_band_rate(rate, denominator) for rate in rates), strict=True)), slot)
     bands = tuple(zip(uppers, (compile_price(band.price, scope, denominator) for band in node.bands), strict=True))
     if node.mode is TierMode.VOLUME:

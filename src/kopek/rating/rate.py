@@ -13,16 +13,22 @@ from decimal import Decimal
 
 from kopek.domain.catalog import Catalog
 from kopek.domain.item import TypedItem
-from kopek.rating.compiled import compiled, reset_cycle
+from kopek.rating.compiled import ChargeTrace, compiled, compiled_traced, reset_cycle
 from kopek.rating.outcome import RatingOutcome
 from kopek.rating.state import CounterHold, CounterLife, RatingState
 
-__all__ = ["CounterHold", "CounterLife", "RatingState", "price_quantity", "rate_item", "reset_cycle"]
+__all__ = ["ChargeTrace", "CounterHold", "CounterLife", "RatingState", "price_quantity", "rate_item", "rate_item_traced", "reset_cycle"]
 
 
 def rate_item(catalog: Catalog, state: RatingState, item: TypedItem) -> RatingOutcome:
     """Price ``item`` under every applicable charge of ``state``'s contract."""
     return compiled(catalog).rate(state, item)
+
+
+def rate_item_traced(catalog: Catalog, state: RatingState, item: TypedItem) -> tuple[RatingOutcome, tuple[ChargeTrace, ...]]:
+    """:func:`rate_item`, with the pricing nodes each charged item went through (a price enquiry's breakdown); the
+    same outcome, from closures compiled apart from those of charging."""
+    return compiled_traced(catalog).rate_traced(state, item)
 
 
 def price_quantity(catalog: Catalog, state: RatingState, item: TypedItem) -> Decimal:

@@ -26,6 +26,7 @@ from kopek.store.schema import (
     rating_jobs,
     subscriber_accounts,
 )
+from kopek.store.session_store import SESSION
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +153,7 @@ class ListingStore:
 
     def session_rows(self, chosen: SessionFilter, *, after: str, limit: int) -> list[dict[str, Any]]:
         table = charging_sessions.c
-        query = sa.select(charging_sessions).where(table.id > after)
+        query = sa.select(charging_sessions).where(table.id > after, table.kind == SESSION)
         query = _matching(
             query,
             (

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from kopek.money import rating_context
 from kopek.store.schema import accounts, cdrs, charging_sessions, notifications, rating_jobs, reservations
+from kopek.store.session_store import SESSION
 
 LIVE = "active"
 
@@ -33,7 +34,9 @@ class MetricsStore:
         return int(self._connection.execute(query).scalar_one())
 
     def live_sessions(self) -> int:
-        query = sa.select(sa.func.count()).select_from(charging_sessions).where(charging_sessions.c.status == LIVE)
+        """Live charging sessions (live authorizations are not sessions; their reservations count with the sessions')."""
+        live = sa.and_(charging_sessions.c.status == LIVE, charging_sessions.c.kind == SESSION)
+        query = sa.select(sa.func.count()).select_from(charging_sessions).where(live)
         return int(self._connection.execute(query).scalar_one())
 
     def pending_cdrs(self) -> int:

@@ -289,6 +289,11 @@ charging_sessions = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     # Where the next reported usage begins when its report gives no date (none: the start moved on by the time used).
     sa.Column("usage_resumes_at", UtcDateTime, nullable=True),
+    # ``session``, or ``authorization``: an offline request that only reserves (docs/authorizations.md), kept here so
+    # that its reservation, holds and expiry are a session's.
+    sa.Column("kind", sa.String(16), nullable=False, server_default="session"),
+    # What an authorization reserved at first, kept once it is captured or released; none for a session.
+    sa.Column("authorized_amount", ExactDecimal, nullable=True),
 )
 
 reservations = sa.Table(

@@ -31,6 +31,10 @@ from kopek.store.schema import (
 )
 
 ACTIVE = "active"
+SESSION = "session"
+AUTHORIZATION = "authorization"
+"""The kinds of rows of ``charging_sessions``: charging sessions, and authorizations (offline requests that only
+reserve), which share their reservations, holds and expiry."""
 
 
 class SessionStore:
@@ -189,7 +193,7 @@ class SessionStore:
         """For a start: whether session ``session_id`` exists, and the access (service id, user id) of the live
         sessions of ``reservation_id`` (none without one), in one statement."""
         sessions = charging_sessions.c
-        live_of_reservation = sa.and_(sessions.reservation_id == reservation_id, sessions.status == ACTIVE)
+        live_of_reservation = sa.and_(sessions.reservation_id == reservation_id, sessions.status == ACTIVE, sessions.kind == SESSION)
         query = sa.select(sessions.id, sessions.service_id, sessions.user_id).where(sa.or_(sessions.id == session_id, live_of_reservation))
         rows = self._connection.execute(query).all()
         exists = any(row[0] == session_id for row in rows)
@@ -199,7 +203,11 @@ class SessionStore:
     def live_of(self, subscriber_account_id: str, *, limit: int) -> list[dict[str, Any]]:
         query = (
             sa.select(charging_sessions)
-            .where(charging_sessions.c.subscriber_account_id == subscriber_account_id, charging_sessions.c.status == ACTIVE)
+            .where(
+                charging_sessions.c.subscriber_account_id == subscriber_account_id,
+                charging_sessions.c.status == ACTIVE,
+                charging_sessions.c.kind == SESSION,
+            )
             .order_by(charging_sessions.c.started_at, charging_sessions.c.id)
             .limit(limit)
         )
@@ -208,7 +216,11 @@ class SessionStore:
     def live_of_reservation(self, reservation_id: str) -> list[str]:
         query = (
             sa.select(charging_sessions.c.id)
-            .where(charging_sessions.c.reservation_id == reservation_id, charging_sessions.c.status == ACTIVE)
+            .where(
+                charging_sessions.c.reservation_id == reservation_id,
+                charging_sessions.c.status == ACTIVE,
+                charging_sessions.c.kind == SESSION,
+            )
             .order_by(charging_sessions.c.id)
         )
         return list(self._connection.execute(query).scalars())
