@@ -99,6 +99,9 @@ from kopek.notify.documents import ListedNotification, listed_notification
 from kopek.notify.outbox import NotificationOutbox
 from kopek.notify.publisher import PublisherSettings, PublishReport, publish_pending
 from kopek.rating.outcome import NotificationKind
+from kopek.recharging import recharge as recharging
+from kopek.recharging.restoration import restoration_point_view
+from kopek.recharging.views import RechargeResult, RestorationPointView
 from kopek.store.audit_store import REFUSED, AuditFilter
 from kopek.store.database import database_url, open_database
 from kopek.store.listing_store import AccessFilter, CdrFilter, ContractFilter, SessionFilter, SubscriberAccountFilter
@@ -115,8 +118,10 @@ class Engine:
         clock: Clock = system_clock,
         new_id: IdSource = random_ids,
         create_schema: bool = True,
+        recharge_retention_days: int | None = None,
     ) -> None:
         self.url = database_url(url)
+        self._retention_days = recharging.retention_days(recharge_retention_days)
         self.database = open_database(self.url, create_schema=create_schema)
         self._clock = clock
         self._new_id = new_id
@@ -700,6 +705,22 @@ class Engine:
     def publish_notifications(self, settings: PublisherSettings) -> PublishReport:
         """One publishing pass to NATS JetStream, e.g. from cron; call it outside a running event loop."""
         return asyncio.run(publish_pending(self.notification_outbox(), settings))
+
+    # ---- recharging (see docs/recharging.md) ---------------------------------------------------------
+
+    def recharge(
+        self, contract_id: str, from_date: datetime, *, catalog_version: int | None = None, actor: str = "system"
+    ) -> RechargeResult:
+        """Charge the contract's usage since ``from_date`` again with catalog ``catalog_version`` (none: the newest) and write
+        the differences as corrections and compensating account operations; all or nothing; audited."""
+        command = recharging.RechargeCommand(contract_id, from_date, catalog_version)
+        with self._audited(actor, "recharge", f"contract/{contract_id}", {"from_date": from_date.isoformat()}):
+            return recharging.recharge(command, self._charging, recharging.RechargeRun(actor, self._retention_days))
+
+    def restoration_point(self, contract_id: str, at: datetime) -> RestorationPointView:
+        """The contract's state as of ``at`` (a migration contract state) and what the items since did to its accounts."""
+        with self._uow(writes=False) as uow:
+            return restoration_point_view(uow, contract_id, at, now=self._clock(), retention_days=self._retention_days)
 
     # ---- the ledger (see docs/reliability.md) ---------------------------------------------------------
 
