@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import sqlalchemy as sa
@@ -116,7 +117,7 @@ def figures(engine: Engine) -> dict[str, Any]:
         connection = uow.connection
         balances = {account.id: account.balance for holder in ("ann", "ben") for account in uow.master.accounts_of(holder)}
         stored = sorted(
-            (row.contract_id, row.item_id, row.name, Decimal(str(row.value)), row.period_start)
+            (row.contract_id, row.item_id, row.name, Fraction(row.value), row.period_start)
             for row in connection.execute(sa.select(counters))
         )
         standing = sorted(
