@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from kopek import AccessInput, ChargeableItem, ContractInput, Engine, SubscriberAccountInput
 from kopek.documents import parse_document
-from kopek.store.schema import account_operations, charged_items, counters
+from kopek.store.schema import account_operations, accounts, charged_items, counters
 from kopek.store.uow import UnitOfWork
 
 TARIFF = """
@@ -133,3 +133,44 @@ def compensations(engine: Engine) -> list[tuple[str, Decimal]]:
     with engine.database.connect() as connection:
         query = sa.select(account_operations.c.account_id, account_operations.c.amount).where(account_operations.c.kind == "recharge")
         return sorted((row[0], row[1]) for row in connection.execute(query))
+
+
+def build_many(engine: Engine, count: int, *, minute: str = WRONG[0], text: str = WRONG[1]) -> list[str]:
+    """The catalog and ``count`` subscribers ``line-000``, ... (prepaid and postpaid in turn), each with a month of usage
+    charged; their contract ids."""
+    engine.load_catalog(tariff(minute, text))
+    contract_ids = []
+    for number in range(count):
+        holder, kind = f"line-{number:03d}", ("prepaid", "postpaid")[number % 2]
+        extra = {"initial_balance": "100.00"} if kind == "prepaid" else {}
+        engine.create_subscriber_account(
+            SubscriberAccountInput.model_validate(
+                {"id": holder, "currency": "EUR", "accounts": [{"id": f"{holder}-{kind}", "kind": kind, **extra}]}
+            )
+        )
+        contract = {
+            "id": f"{holder}-line", "subscriber_account_id": holder, "valid_from": "2026-01-01T00:00:00Z",
+            "items": [{"id": "plan", "charge_plan": "mobile"}], "roles": {"payer": f"{holder}-{kind}"},
+        }  # fmt: skip
+        engine.create_contract(ContractInput.model_validate(contract))
+        access = {"service_id": "mobile", "user_id": holder, "contract_id": f"{holder}-line", "valid_from": "2026-01-01T00:00:00Z"}
+        engine.create_access(AccessInput.model_validate(access))
+        for item in month_of_usage(holder):
+            engine.charge(item)
+        contract_ids.append(f"{holder}-line")
+    return contract_ids
+
+
+def all_figures(engine: Engine) -> dict[str, Any]:
+    """Balances of every account, every stored counter and every standing charged item."""
+    with UnitOfWork(engine.database, writes=False) as uow:
+        connection = uow.connection
+        balances = dict(connection.execute(sa.select(accounts.c.id, accounts.c.balance)).all())
+        stored = sorted((row.contract_id, row.name, Fraction(row.value)) for row in connection.execute(sa.select(counters)))
+        standing = sorted(
+            (row.contract_id, row.consumption_date, row.charge, row.amount)
+            for row in connection.execute(
+                sa.select(charged_items).where(charged_items.c.superseded_by.is_(None), charged_items.c.reverses_id.is_(None))
+            )
+        )
+    return {"balances": balances, "counters": stored, "charged_items": standing}

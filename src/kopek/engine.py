@@ -99,7 +99,9 @@ from kopek.notify.documents import ListedNotification, listed_notification
 from kopek.notify.outbox import NotificationOutbox
 from kopek.notify.publisher import PublisherSettings, PublishReport, publish_pending
 from kopek.rating.outcome import NotificationKind
+from kopek.recharging import jobs as recharge_jobs
 from kopek.recharging import recharge as recharging
+from kopek.recharging.jobs import RechargeJobFilters
 from kopek.recharging.restoration import restoration_point_view
 from kopek.recharging.views import RechargeResult, RestorationPointView
 from kopek.store.audit_store import REFUSED, AuditFilter
@@ -716,6 +718,42 @@ class Engine:
         command = recharging.RechargeCommand(contract_id, from_date, catalog_version)
         with self._audited(actor, "recharge", f"contract/{contract_id}", {"from_date": from_date.isoformat()}):
             return recharging.recharge(command, self._charging, recharging.RechargeRun(actor, self._retention_days))
+
+    def start_recharge_job(self, filters: RechargeJobFilters, *, actor: str = "system") -> str:
+        """Create a mass recharging job over the contracts ``filters`` choose; returns its id, recharges nothing yet."""
+        job_id = f"recharge-job-{self._new_id()}"
+        with self._audited(actor, "recharge_job.start", f"recharge-job/{job_id}"), self._uow() as uow:
+            catalog = self._catalogs.current(uow) if filters.catalog_version is None else stored_version(uow, filters.catalog_version)
+            recharge_jobs.start_job(uow, job_id, filters, catalog=catalog, actor=actor, at=self._clock())
+            uow.commit()
+        return job_id
+
+    def run_recharge_job(
+        self,
+        job_id: str,
+        *,
+        progress: recharge_jobs.Progress | None = None,
+        worker_id: str | None = None,
+        lease_seconds: float = PARTITION_LEASE_SECONDS,
+        actor: str = "system",
+    ) -> recharge_jobs.RechargeJobStatus:
+        """Work on the job as one worker until none of its contracts is open or running (again after a stop: it resumes);
+        each contract is recharged exactly once, whatever the number of workers and stops."""
+        try:
+            recharge_jobs.run_job(
+                job_id, self._charging, actor=actor, retention_days=self._retention_days, progress=progress,
+                worker_id=worker_id, lease_seconds=lease_seconds,
+            )  # fmt: skip
+        except KopekError:
+            raise
+        except Exception:
+            recharge_jobs.fail_job(job_id, self._charging)
+            raise
+        return self.recharge_job(job_id)
+
+    def recharge_job(self, job_id: str) -> recharge_jobs.RechargeJobStatus:
+        with self._uow(writes=False) as uow:
+            return recharge_jobs.job_status(uow, job_id)
 
     def restoration_point(self, contract_id: str, at: datetime) -> RestorationPointView:
         """The contract's state as of ``at`` (a migration contract state) and what the items since did to its accounts."""

@@ -104,9 +104,13 @@ class RechargeStore:
         query = sa.select(contracts.c.id).where(contracts.c.parent_id == contract_id).order_by(contracts.c.id).limit(10)
         return [str(found) for found in self._connection.execute(query).scalars()]
 
-    def contracts_matching(self, *, plans: Sequence[str] | None, contract_ids: Sequence[str] | None, limit: int) -> list[str]:
-        """Contract ids (in id order) with an item of one of ``plans`` and among ``contract_ids`` (``None``: any)."""
-        query = sa.select(contracts.c.id)
+    def contracts_with_usage(
+        self, consumed_from: datetime, *, plans: Sequence[str] | None, contract_ids: Sequence[str] | None, limit: int
+    ) -> list[str]:
+        """Contract ids (in id order) with an operation consumed at or after ``consumed_from``, an item of one of ``plans``
+        and among ``contract_ids`` (``None``: any)."""
+        used = sa.select(charging_operations.c.contract_id).where(charging_operations.c.consumption_date >= consumed_from)
+        query = sa.select(contracts.c.id).where(contracts.c.id.in_(used))
         if plans is not None:
             using = sa.select(contract_items.c.contract_id).where(contract_items.c.charge_plan.in_(list(plans)))
             query = query.where(contracts.c.id.in_(using))
