@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from kopek import Engine, KopekError
 from kopek.errors import Category, Code, Reason
+from kopek.migration.state import ContractState
 from kopek.recharging.recharge import RechargeCommand, RechargeRun, _lock, recharge
 from kopek.store.schema import charged_items, contracts, recharges
 from kopek.store.uow import UnitOfWork
@@ -132,13 +133,13 @@ def test_the_restoration_point_is_the_state_before_the_first_item_consumed_from_
     point = world.restoration_point("ann-line", MONTH + timedelta(days=14))
 
     # Seven and five minutes used of the ten free ones before the 15th: zero left.
-    counters = {counter.name: counter.value for counter in point.state.shared_counters}
-    assert counters == {"free_minutes": 0}
+    state = ContractState.model_validate(point.state)
+    assert {counter.name: counter.value for counter in state.shared_counters} == {"free_minutes": 0}
     assert point.items_since == 4
     assert [(effect.account_id, effect.amount) for effect in point.account_effects] == [("ann-prepaid", Decimal("-3.20"))]
 
     empty = world.restoration_point("ann-line", MONTH)
-    assert (empty.state.shared_counters, empty.items_since) == ((), 7)
+    assert (ContractState.model_validate(empty.state).shared_counters, empty.items_since) == ((), 7)
 
 
 def test_charging_a_contract_being_recharged_is_refused_with_the_recharging_reason_and_a_later_recharge_takes_over(world: Engine) -> None:

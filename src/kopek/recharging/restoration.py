@@ -152,7 +152,7 @@ def restoration_point_view(uow: UnitOfWork, contract_id: str, at: datetime, *, n
         contract_id=contract_id,
         at=at,
         items_since=len(point.operations),
-        state=_state_with(current, stored),
+        state=_state_with(current, stored).model_dump(mode="json"),
         account_effects=[AccountEffect(account_id=account_id, amount=effects[account_id]) for account_id in sorted(effects)],
     )
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek.domain.catalog import Dec
-from kopek.migration.state import ContractState
 
 _CONFIG = ConfigDict(use_attribute_docstrings=True, frozen=True)
 
@@ -131,5 +131,8 @@ class RestorationPointView(BaseModel):
     """The date of the restoration point."""
     items_since: int
     """The items a recharge from this point charges again."""
-    state: ContractState = Field(description="The contract's state at the point (the counters as they were; activations as they are).")
+    state: dict[str, Any] = Field(
+        description="The contract's state at the point (the counters as they were; activations as they are): a line of a contract "
+        "states file (docs/contract-state.schema.json), as ``kopek contract-states export`` writes and restore reads."
+    )
     account_effects: list[AccountEffect] = Field(description="What the standing charges of those items did to each account's balance.")
