@@ -382,7 +382,7 @@ class ChargeRows:
             }
         )
         self.charged_items.extend(
-            _charged_row(operation_id, contract, item, item_charged, payer)
+            charged_row(operation_id, contract, item, item_charged, payer)
             for item_charged, payer in zip(outcome.charged_items, charged.payers, strict=True)
         )
         for operation in charged.operations:
@@ -431,7 +431,8 @@ def _account_operation_row(operation: AccountOperation, operation_id: str, at: d
     }
 
 
-def _charged_row(operation_id: str, contract: Contract, item: TypedItem, charged: ChargedItem, payer: str) -> dict[str, Any]:
+def charged_row(operation_id: str, contract: Contract, item: TypedItem, charged: ChargedItem, payer: str) -> dict[str, Any]:
+    """The stored row of one charged item of an operation (a recharge writes its new rows with it too)."""
     return {
         "operation_id": operation_id,
         "contract_id": contract.id,

@@ -26,7 +26,7 @@ from typing import Any
 
 from kopek import limits
 from kopek.admin.catalog import CatalogVersion, stored_version
-from kopek.charging.offline import ChargingContext
+from kopek.charging.offline import ChargingContext, charged_row
 from kopek.charging.rating_state import shared_counters_of
 from kopek.domain.accounts import OperationKind, adjust, less_reserved, resolve_payers, with_bounds_of
 from kopek.domain.catalog import Catalog
@@ -353,24 +353,7 @@ def _new_row(
     operation: Replayed, contract: Contract, item: TypedItem | None, charged: ChargedItem, payer: str, recharge_id: str
 ) -> dict[str, Any]:
     assert item is not None
-    return {
-        "operation_id": operation.operation_id,
-        "contract_id": contract.id,
-        "contract_item_id": charged.contract_item_id,
-        "item_class": item.item_class.name,
-        "charge_plan": charged.charge_plan,
-        "charge": charged.charge,
-        "account_role": charged.account_role,
-        "account_id": payer,
-        "amount": charged.amount,
-        "currency": charged.currency,
-        "quantity": charged.quantity,
-        "quantity_unit": charged.quantity_unit.value if charged.quantity_unit else None,
-        "output": charged.output.value,
-        "consumption_date": item.consumption_date,
-        "recharge_id": recharge_id,
-        "reverses_id": None,
-    }
+    return charged_row(operation.operation_id, contract, item, charged, payer) | {"recharge_id": recharge_id, "reverses_id": None}
 
 
 def _reversal(row: Mapping[str, Any], recharge_id: str) -> dict[str, Any]:
