@@ -209,7 +209,7 @@ def test_restoration_points_out_of_reach_are_refused(world: Engine, days_back: i
     assert world.contract("ann-line").status == "active"
 
 
-def test_a_refill_bonus_since_the_restoration_point_is_refused_and_unknown_contracts_do_not_exist(world: Engine) -> None:
+def test_recharging_an_unknown_contract_is_refused_as_missing(world: Engine) -> None:
     with pytest.raises(KopekError) as missing:
         world.recharge("nobody", MONTH)
     assert missing.value.code is Code.NOT_FOUND
