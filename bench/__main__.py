@@ -39,6 +39,7 @@ from bench import (
     bench_migration,
     bench_protocols,
     bench_rating_core,
+    bench_recharge,
     bench_sessions,
 )
 from bench.databases import DEFAULT_POSTGRES_URL, postgres_database, postgres_unreachable, sqlite_database
@@ -58,7 +59,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="PostgreSQL server; each row gets its own schema")
     parser.add_argument(
         "--only",
-        choices=("cli", "rating_core", "core", "engine", "http", "migration", "sessions", "protocols", "batch"),
+        choices=("cli", "rating_core", "core", "engine", "http", "migration", "sessions", "protocols", "batch", "recharge"),
         help="run one group of rows",
     )
     parser.add_argument("--quick", action="store_true", help="run only the measures that take seconds (rating_core, a small restore)")
@@ -150,6 +151,12 @@ def plan(options: argparse.Namespace) -> list[tuple[str, Callable[[], Row | list
             workers=options.workers,
         )
         steps.append(("batch", batch))
+    for database in ("sqlite", "postgresql"):
+        if database == "postgresql" and no_postgres:
+            steps.append(("recharge", partial(skipped, "recharge: Engine.recharge", database, no_postgres)))
+            continue
+        opener = sqlite if database == "sqlite" else postgres
+        steps.append(("recharge", partial(bench_recharge.run, database, opener, items=items)))
     chosen = [(group, step) for group, step in steps if options.only in (None, group)]
     return [(group, step) for group, step in chosen if options.database is None or _database_of(step) in (None, options.database)]
 

@@ -151,6 +151,8 @@ def ratios(rows: Sequence[Row]) -> list[str]:
         ("http / in-process, sqlite, 1 thread", ("http", "sqlite", 1), ("engine", "sqlite", 1)),
         ("http / in-process, postgresql, 1 thread", ("http", "postgresql", 1), ("engine", "postgresql", 1)),
         (f"http / in-process, postgresql, {threads} threads", ("http", "postgresql", threads), ("engine", "postgresql", threads)),
+        ("recharge / charging the same items once, sqlite", ("recharge", "sqlite", 1), ("recharge baseline", "sqlite", 1)),
+        ("recharge / charging the same items once, postgresql", ("recharge", "postgresql", 1), ("recharge baseline", "postgresql", 1)),
     ]
     lines = []
     for label, top, bottom in wanted:

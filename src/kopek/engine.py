@@ -100,6 +100,11 @@ from kopek.notify.documents import ListedNotification, listed_notification
 from kopek.notify.outbox import NotificationOutbox
 from kopek.notify.publisher import PublisherSettings, PublishReport, publish_pending
 from kopek.rating.outcome import NotificationKind
+from kopek.recharging import jobs as recharge_jobs
+from kopek.recharging import recharge as recharging
+from kopek.recharging.jobs import RechargeJobFilters
+from kopek.recharging.restoration import restoration_point_view
+from kopek.recharging.views import RechargeResult, RestorationPointView
 from kopek.store.api_key_cache import ApiKeyCache
 from kopek.store.audit_store import REFUSED, AuditFilter
 from kopek.store.catalog_cache import CatalogCache, CatalogVersion
@@ -119,10 +124,12 @@ class Engine:
         new_id: IdSource = random_ids,
         create_schema: bool = True,
         ticks: Ticks = system_ticks,
+        recharge_retention_days: int | None = None,
     ) -> None:
         """``ticks`` is the monotonic clock of the in-memory caches of the newest catalog and of the active API keys,
         which read their tables again after a second (tests advance it instead of waiting)."""
         self.url = database_url(url)
+        self._retention_days = recharging.retention_days(recharge_retention_days)
         self.database = open_database(self.url, create_schema=create_schema)
         self._clock = clock
         self._new_id = new_id
@@ -746,6 +753,58 @@ class Engine:
     def publish_notifications(self, settings: PublisherSettings) -> PublishReport:
         """One publishing pass to NATS JetStream, e.g. from cron; call it outside a running event loop."""
         return asyncio.run(publish_pending(self.notification_outbox(), settings))
+
+    # ---- recharging (see docs/recharging.md) ---------------------------------------------------------
+
+    def recharge(
+        self, contract_id: str, from_date: datetime, *, catalog_version: int | None = None, actor: str = "system"
+    ) -> RechargeResult:
+        """Charge the contract's usage since ``from_date`` again with catalog ``catalog_version`` (none: the newest) and write
+        the differences as corrections and compensating account operations; all or nothing; audited."""
+        command = recharging.RechargeCommand(contract_id, from_date, catalog_version)
+        with self._audited(actor, "recharge", f"contract/{contract_id}", {"from_date": from_date.isoformat()}):
+            return recharging.recharge(command, self._charging, recharging.RechargeRun(actor, self._retention_days))
+
+    def start_recharge_job(self, filters: RechargeJobFilters, *, actor: str = "system") -> str:
+        """Create a mass recharging job over the contracts ``filters`` choose; returns its id, recharges nothing yet."""
+        job_id = f"recharge-job-{self._new_id()}"
+        with self._audited(actor, "recharge_job.start", f"recharge-job/{job_id}"), self._uow() as uow:
+            catalog = self._catalogs.current(uow) if filters.catalog_version is None else stored_version(uow, filters.catalog_version)
+            recharge_jobs.start_job(uow, job_id, filters, catalog=catalog, actor=actor, at=self._clock())
+            uow.commit()
+        return job_id
+
+    def run_recharge_job(
+        self,
+        job_id: str,
+        *,
+        progress: recharge_jobs.Progress | None = None,
+        worker_id: str | None = None,
+        lease_seconds: float = PARTITION_LEASE_SECONDS,
+        actor: str = "system",
+    ) -> recharge_jobs.RechargeJobStatus:
+        """Work on the job as one worker until none of its contracts is open or running (again after a stop: it resumes);
+        each contract is recharged exactly once, whatever the number of workers and stops."""
+        try:
+            recharge_jobs.run_job(
+                job_id, self._charging, actor=actor, retention_days=self._retention_days, progress=progress,
+                worker_id=worker_id, lease_seconds=lease_seconds,
+            )  # fmt: skip
+        except KopekError:
+            raise
+        except Exception:
+            recharge_jobs.fail_job(job_id, self._charging)
+            raise
+        return self.recharge_job(job_id)
+
+    def recharge_job(self, job_id: str) -> recharge_jobs.RechargeJobStatus:
+        with self._uow(writes=False) as uow:
+            return recharge_jobs.job_status(uow, job_id)
+
+    def restoration_point(self, contract_id: str, at: datetime) -> RestorationPointView:
+        """The contract's state as of ``at`` (a migration contract state) and what the items since did to its accounts."""
+        with self._uow(writes=False) as uow:
+            return restoration_point_view(uow, contract_id, at, now=self._clock(), retention_days=self._retention_days)
 
     # ---- the ledger (see docs/reliability.md) ---------------------------------------------------------
 

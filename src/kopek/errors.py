@@ -53,6 +53,7 @@ class Reason(StrEnum):
     ACCOUNT_LOCKED = "ACCOUNT_LOCKED"
     ACCOUNT_CLOSED = "ACCOUNT_CLOSED"
     CANNOT_CHARGE_ACCOUNT = "CANNOT_CHARGE_ACCOUNT"
+    RECHARGING = "RECHARGING"
 
 
 class Code(StrEnum):
@@ -117,6 +118,10 @@ class Code(StrEnum):
     SERVICE_NOT_ACCESSIBLE = "service_not_accessible"
     NO_CHARGE_FOR_ITEM_CLASS = "no_charge_for_item_class"
     CONTRACT_NOT_MIGRATING = "contract_not_migrating"
+    RESTORATION_POINT_OUT_OF_REACH = "restoration_point_out_of_reach"
+    RECHARGE_CROSSES_OTHER_CHANGES = "recharge_crosses_counter_changes_it_cannot_replay"
+    RECHARGE_OF_SHARED_COUNTERS = "recharge_of_counters_other_contracts_share"
+    CONTRACT_HAS_LIVE_SESSIONS = "contract_has_live_sessions"
     SESSION_ALREADY_ENDED = "session_already_ended"
     RESERVATION_OF_ANOTHER_ACCESS = "reservation_belongs_to_another_access"
     AUTHORIZATION_ALREADY_RESOLVED = "authorization_already_resolved"

@@ -93,3 +93,9 @@ SESSION_RETENTION_SECONDS_MAX: Final = 31_622_400
 """The longest an ended session may be kept before the clean-up removes it: a year (366 days)."""
 CATALOG_DIFF_CHANGES_MAX: Final = 1_000
 """A catalog diff lists at most this many differences; it always counts all of them."""
+RECHARGE_RETENTION_DAYS_MAX: Final = 3_660
+"""The longest retention window of restoration points a database may be given: ten years."""
+RECHARGE_REFUSALS_REPORTED_MAX: Final = 100
+"""A recharge lists at most this many items its new pricing refused; it always counts all of them."""
+RECHARGE_JOB_CONTRACTS_MAX: Final = 100_000
+"""The most contracts one mass recharging job takes; start more jobs for more."""

@@ -163,7 +163,14 @@ REFUSALS = [
         id="illegal-state-cannot-charge-postpaid",
     ),
     pytest.param(
-        Refusal(charge_body(), 409, "ILLEGAL_STATE", "contract_locked", setup=_patch("/v1/contracts/alice-contract", {"status": "locked"})),
+        Refusal(
+            charge_body(),
+            409,
+            "ILLEGAL_STATE",
+            "contract_locked",
+            "RECHARGING",
+            setup=_patch("/v1/contracts/alice-contract", {"status": "locked"}),
+        ),
         id="illegal-state-contract-locked",
     ),
     pytest.param(

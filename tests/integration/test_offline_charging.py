@@ -388,7 +388,9 @@ REFUSALS = [
         id="no-access",
     ),
     pytest.param(
-        Refusal(call(seconds="120"), Category.ILLEGAL_STATE, Code.CONTRACT_LOCKED, None, _contract(ContractUpdate(status="locked"))),
+        Refusal(
+            call(seconds="120"), Category.ILLEGAL_STATE, Code.CONTRACT_LOCKED, Reason.RECHARGING, _contract(ContractUpdate(status="locked"))
+        ),
         id="contract-locked",
     ),
     pytest.param(

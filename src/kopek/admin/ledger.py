@@ -33,6 +33,7 @@ class DifferenceKind(StrEnum):
     CHARGED_ITEM_NOT_POSTED = "charged_item_without_account_operation"
     POSTING_WITHOUT_CHARGED_ITEM = "account_operation_without_charged_item"
     POSTING_DIFFERS = "account_operations_differ_from_charged_items"
+    COMPENSATION_DIFFERS = "recharge_compensation_differs_from_its_corrections"
 
 
 class LedgerDifference(BaseModel):
@@ -112,6 +113,7 @@ def verify_ledger(engine: sa.Engine) -> LedgerReport:
         _check_balances(store, found)
         _check_sessions(store, found)
         _check_postings(store, found)
+        _check_recharges(store, found)
         counts = [store.count(table) for table in (accounts, account_operations, charged_items, reservations)]
     return LedgerReport(
         consistent=found.total == 0,
@@ -193,6 +195,29 @@ def _posting_difference(
         f"{posted[0]} account operation(s) post {posted[1]}"
     )
     return LedgerDifference(kind=DifferenceKind.POSTING_DIFFERS, subject=subject, expected=expected, found=posted[1], message=message)
+
+
+def _check_recharges(store: LedgerStore, found: _Found) -> None:
+    """Each recharge's compensating operation on an account is what its correction rows there add up to, in the
+    balance's terms (none when they add up to zero)."""
+    kinds = {account_id: kind for account_id, kind, _ in store.balances()}
+    for key, corrected, compensated in side_by_side(_keyed(store.corrections()), _keyed(store.compensations())):
+        recharge_id, account_id = key
+        total = corrected[1] if corrected is not None else Decimal(0)
+        expected = -total if kinds.get(account_id) == "prepaid" else total
+        posted = compensated[1] if compensated is not None else Decimal(0)
+        if expected == posted and (compensated is None or compensated[0] == 1):
+            continue
+        found.add(
+            LedgerDifference(
+                kind=DifferenceKind.COMPENSATION_DIFFERS,
+                subject=f"{recharge_id}/{account_id}",
+                expected=expected,
+                found=posted,
+                message=f"recharge {recharge_id!r} corrects account {account_id!r} by {expected} in its balance's terms; "
+                f"its compensating account operation(s) post {posted}",
+            )
+        )
 
 
 def _keyed(groups: Iterator[Group]) -> Iterator[tuple[tuple[str, ...], tuple[int, Decimal]]]:

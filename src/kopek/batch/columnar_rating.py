@@ -54,7 +54,7 @@ from kopek.rating.columnar import (
     used_up_counters,
     whole,
 )
-from kopek.rating.columnar_counters import StoredCounter, counter_changes
+from kopek.rating.columnar_counters import StoredCounter, counter_changes, counter_changes_by_item
 from kopek.rating.columnar_postings import BoundCrossed, postings
 from kopek.rating.outcome import CounterKey, NotificationKind
 from kopek.store.uow import UnitOfWork
@@ -131,6 +131,8 @@ def rate_rows_columnar(
     rest = ChargeRows()
     rest.balances.update(posted.balances)
     rest.counter_changes.update((change.key, change) for change in counter_changes(charged, counters, compiled))
+    moves = counter_changes_by_item(charged.sort("row"), counters, compiled)
+    rest.journal.extend((operation_id, facts.now, change) for operation_id, change in moves)
     operation_of = dict(zip(charged["row"].to_list(), charged["operation_id"].to_list(), strict=True))
     contract_of = dict(zip(charged["row"].to_list(), charged["contract_id"].to_list(), strict=True))
     rest.notifications.extend(

@@ -216,7 +216,9 @@ def check_contract_chargeable(contract: Contract, at: datetime) -> None:
             message=f"contract {contract.id!r} is not valid at {at.isoformat()}",
         )
     if contract.status is ContractStatus.LOCKED:
-        raise IllegalStateError(code=Code.CONTRACT_LOCKED, message=f"contract {contract.id!r} is locked by a recharging operation")
+        raise IllegalStateError(
+            code=Code.CONTRACT_LOCKED, reason=Reason.RECHARGING, message=f"contract {contract.id!r} is locked by a recharging operation"
+        )
     if contract.status is ContractStatus.MIGRATING:
         raise TemporaryIllegalStateError(
             code=Code.CONTRACT_MIGRATING,
@@ -359,6 +361,8 @@ class ChargeRows:
     counter_changes: dict[CounterKey, CounterChange] = field(default_factory=dict)
     notifications: list[dict[str, Any]] = field(default_factory=list)
     exported_items: list[tuple[str, dict[str, Any], datetime]] = field(default_factory=list)
+    journal: list[tuple[str, datetime, CounterChange]] = field(default_factory=list)
+    """Every counter change in the order made, with its operation: the counter journal (docs/recharging.md)."""
 
     def add(self, charged: Charged, result: ChargeResult) -> None:
         command, contract, item, outcome, now = charged.command, charged.contract, charged.item, charged.outcome, charged.now
@@ -378,13 +382,14 @@ class ChargeRows:
             }
         )
         self.charged_items.extend(
-            _charged_row(operation_id, contract, item, item_charged, payer)
+            charged_row(operation_id, contract, item, item_charged, payer)
             for item_charged, payer in zip(outcome.charged_items, charged.payers, strict=True)
         )
         for operation in charged.operations:
             self.balances[operation.account_id] = charged.accounts[operation.account_id].balance
             self.account_operations.append(_account_operation_row(operation, operation_id, now))
         self.counter_changes.update((change.key, change) for change in outcome.counter_changes)
+        self.journal.extend((operation_id, now, change) for change in outcome.counter_changes)
         self.notifications.extend(
             {
                 "operation_id": operation_id,
@@ -407,6 +412,7 @@ def write_charge_rows(uow: UnitOfWork, rows: ChargeRows) -> None:
     uow.charging.insert_charged_items(rows.charged_items)
     uow.master.set_balances(rows.balances)
     uow.master.insert_account_operation_rows(rows.account_operations)
+    uow.counter_journal.record(rows.journal)
     uow.counters.write(rows.counter_changes.values())
     uow.charging.insert_notifications(rows.notifications)
     for operation_id, exported, at in rows.exported_items:
@@ -425,7 +431,8 @@ def _account_operation_row(operation: AccountOperation, operation_id: str, at: d
     }
 
 
-def _charged_row(operation_id: str, contract: Contract, item: TypedItem, charged: ChargedItem, payer: str) -> dict[str, Any]:
+def charged_row(operation_id: str, contract: Contract, item: TypedItem, charged: ChargedItem, payer: str) -> dict[str, Any]:
+    """The stored row of one charged item of an operation (a recharge writes its new rows with it too)."""
     return {
         "operation_id": operation_id,
         "contract_id": contract.id,

@@ -241,6 +241,7 @@ def _refill_in(uow: UnitOfWork, command: RefillCommand, context: ChargingContext
     uow.master.set_balance(account_id, account_after.balance)
     uow.master.insert_account_operations([operation], operation_id=operation_id, at=now)
     if change is not None:
+        uow.counter_journal.record([(operation_id, now, change)])
         uow.activations.write_counter(change)
     stored = {"operation_id": operation_id, "contract_id": contract.id, "created_at": now}
     uow.charging.insert_notifications([stored | note.model_dump() for note in result.notifications])
@@ -272,7 +273,9 @@ def _refillable_contract(uow: UnitOfWork, contract_id: str, now: datetime) -> Co
             retry_after_seconds=MIGRATION_RETRY_AFTER_SECONDS,
         )
     if contract.status is ContractStatus.LOCKED:
-        raise IllegalStateError(code=Code.CONTRACT_LOCKED, message=f"contract {contract.id!r} is locked by a recharging operation")
+        raise IllegalStateError(
+            code=Code.CONTRACT_LOCKED, reason=Reason.RECHARGING, message=f"contract {contract.id!r} is locked by a recharging operation"
+        )
     if not contract.is_valid_at(now):
         raise IllegalStateError(
             code=Code.CONTRACT_OUT_OF_VALIDITY,

@@ -24,6 +24,7 @@ SUMMARY = """kopek, an open convergent charging engine.
 \b
 Set up: init, catalog, master-data, accounts, contracts, accesses, api-keys.
 Charge: charge, quote, authorizations, sessions, refill, fees.
+Recharge: recharge, recharge-jobs, restoration-point.
 Batch: cdrs, rate, jobs, items.
 Migrate: contract-states, migration.
 Run and check: serve, diameter, notifications, ledger, audit, demo.
@@ -45,6 +46,9 @@ COMMANDS: dict[str, LazyCommand] = {
     ),
     "sessions": LazyCommand("kopek.cli.sessions:app", "Online charging sessions: start, update, stop, cancel, list, clean up."),
     "refill": LazyCommand("kopek.cli.refills:refill", "Refill a prepaid balance by a refill plan."),
+    "recharge": LazyCommand("kopek.cli.recharges:recharge", "Charge a contract's usage since a date again (a tariff or data fix)."),
+    "recharge-jobs": LazyCommand("kopek.cli.recharges:jobs_app", "Mass recharging jobs: start, resume, status."),
+    "restoration-point": LazyCommand("kopek.cli.recharges:restoration_point", "A contract's state as of a date."),
     "fees": LazyCommand("kopek.cli.fees:app", "Recurring and one-off fees: charge the due periods, read activations."),
     "cdrs": LazyCommand("kopek.cli.cdrs:app", "Import, list and show stored CDRs."),
     "rate": LazyCommand("kopek.cli.rating_jobs:rate", "Rate and charge the pending CDRs (a rating job, with a progress bar)."),

@@ -33,6 +33,7 @@ class OperationKind(StrEnum):
     CREDIT = "credit"
     ADJUSTMENT = "adjustment"
     REFILL = "refill"
+    RECHARGE = "recharge"
 
 
 @dataclass(frozen=True, slots=True)

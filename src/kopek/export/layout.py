@@ -55,9 +55,12 @@ CHARGED_ITEM_COLUMNS: Final = pa.schema(
         pa.field("quantity_unit", pa.string(), nullable=True),
         pa.field("output", pa.string(), nullable=False),
         pa.field("consumption_date", _INSTANT, nullable=False),
+        pa.field("recharge_id", pa.string(), nullable=True),
+        pa.field("reverses_charged_item_id", pa.int64(), nullable=True),
     ]
 )
-"""The columns of billable and consumption files (one schema for both)."""
+"""The columns of billable and consumption files (one schema for both). A recharge's correction rows name it in
+``recharge_id``; a reversal also names the charged item it takes back (docs/recharging.md)."""
 
 CHARGEABLE_ITEM_COLUMNS: Final = pa.schema(
     [
@@ -111,6 +114,8 @@ def charged_item_row(record: dict[str, Any]) -> dict[str, Any]:
         "quantity_unit": record["quantity_unit"],
         "output": record["output"],
         "consumption_date": record["consumption_date"].astimezone(UTC),
+        "recharge_id": record["recharge_id"],
+        "reverses_charged_item_id": record["reverses_id"],
     }
 
 

@@ -193,7 +193,7 @@ def restore(lines: Iterable[str], mode: RestoreMode, context: RestoreContext, *,
                 # After the first failure the rest is only checked: nothing will be committed.
                 valid = _checked(uow, declared, batch, run, lock=run.tally.failed == 0)
                 if run.tally.failed == 0:
-                    _write(uow, valid)
+                    _write(uow, valid, at=run.now)
                     run.tally.restored += len(valid)
             if run.tally.failed == 0:
                 uow.commit()
@@ -204,7 +204,7 @@ def restore(lines: Iterable[str], mode: RestoreMode, context: RestoreContext, *,
             declared = DeclaredCounters(context.catalogs.current(uow).catalog)
         for batch in batches(lines):
             with UnitOfWork(context.database) as uow:
-                _write_each_valid_contract(uow, _checked(uow, declared, batch, run, lock=True), run.tally)
+                _write_each_valid_contract(uow, _checked(uow, declared, batch, run, lock=True), run.tally, at=run.now)
                 uow.commit()
     report = _report(mode, run.tally)
     with UnitOfWork(context.database) as uow:
@@ -287,12 +287,12 @@ def _pool_disagreement(state: ContractState, pools: dict[tuple[str, str], Shared
     return None
 
 
-def _write_each_valid_contract(uow: UnitOfWork, valid: list[_Valid], tally: _Tally) -> None:
+def _write_each_valid_contract(uow: UnitOfWork, valid: list[_Valid], tally: _Tally, *, at: datetime) -> None:
     """BEST_EFFORT: write the batch's valid states together; should the database refuse the batch,
     write them one by one, so that only the contract the database refuses is lost."""
     try:
         with uow.connection.begin_nested():
-            _write(uow, valid)
+            _write(uow, valid, at=at)
         tally.restored += len(valid)
         return
     except sa.exc.DBAPIError:
@@ -300,14 +300,14 @@ def _write_each_valid_contract(uow: UnitOfWork, valid: list[_Valid], tally: _Tal
     for number, state in valid:
         try:
             with uow.connection.begin_nested():
-                _write(uow, [(number, state)])
+                _write(uow, [(number, state)], at=at)
             tally.restored += 1
         except sa.exc.DBAPIError as error:
             message = f"contract {state.contract_id!r}: the database refused its state ({type(error.orig).__name__})"
             tally.fail(number, state.contract_id, IllegalSystemStateError(code=Code.UNEXPECTED_FAULT, message=message))
 
 
-def _write(uow: UnitOfWork, states: list[_Valid]) -> None:
+def _write(uow: UnitOfWork, states: list[_Valid], *, at: datetime) -> None:
     rows = ContractStateRows()
     for _, state in states:
         contract_id = state.contract_id
@@ -325,6 +325,8 @@ def _write(uow: UnitOfWork, states: list[_Valid]) -> None:
             rows.activations.append((contract_id, activation.id, activation.item_id, kind, status, activation.last_activation_date))
             rows.activation_counters += [_counter_row(contract_id, activation.id, counter) for counter in activation.counters]
     uow.contract_states.replace(rows)
+    # A restored state is a new beginning: no restoration point reaches back past it (docs/recharging.md).
+    uow.counter_journal.mark([state.contract_id for _, state in states], at=at)
 
 
 def _counter_row(contract_id: str, owner: str, counter: CounterState | SharedCounterState) -> CounterRow:

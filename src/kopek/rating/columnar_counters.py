@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from kopek.domain.outcome import CounterChange, CounterKey
-from kopek.money import ExactInput, exact, ratio
+from kopek.money import Exact, ExactInput, exact, ratio
 from kopek.rating.columnar import ColumnarPlan
 
 
@@ -53,4 +53,32 @@ def counter_changes(
             after = 0 if record.get(f"u:{name}") else before + ratio(move, counter.factor)
             if after != before:
                 changes.append(CounterChange(counter.key, specs[name].unit, before, after, None, None))
+    return changes
+
+
+def counter_changes_by_item(
+    charged: pl.DataFrame, counters: Mapping[tuple[str, str], StoredCounter], compiled: Mapping[tuple[str, str], ColumnarPlan]
+) -> list[tuple[str, CounterChange]]:
+    """Each counter move of each item of ``charged`` (in charging order), with the item's ``operation_id``: the value
+    before the item and after it, exactly, as the row path would journal them one item at a time."""
+    moves = [column for column in charged.columns if column.startswith("m:")]
+    if not moves or charged.height == 0:
+        return []
+    specs = {name: spec for program in compiled.values() for name, spec in program.counters.items()}
+    running: dict[tuple[str, str], Exact] = {}
+    changes = []
+    flags = [f"u:{column[2:]}" for column in moves if f"u:{column[2:]}" in charged.columns]
+    for record in charged.select(["operation_id", "contract_id", *moves, *flags]).iter_rows(named=True):
+        for column in moves:
+            name = column[2:]
+            counter = counters.get((record["contract_id"], name))
+            move = record[column]
+            if counter is None or not move:
+                continue
+            where = (record["contract_id"], name)
+            before = running.get(where, exact(counter.stored))
+            after = 0 if record.get(f"u:{name}") else before + ratio(move, counter.factor)
+            running[where] = after
+            if after != before:
+                changes.append((record["operation_id"], CounterChange(counter.key, specs[name].unit, before, after, None, None)))
     return changes

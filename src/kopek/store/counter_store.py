@@ -111,6 +111,16 @@ class CounterStore:
                 self._upsert(activation_counters, where, change)
         self._write_own(own)
 
+    def delete(self, keys: Iterable[CounterKey]) -> None:
+        """Remove the stored values of ``keys`` (contract, contract item and activation scopes): they hold their initial
+        value again (a recharge back to before a counter's first change)."""
+        for key in keys:
+            if key.scope is CounterScope.ACTIVATION:
+                table, where = activation_counters, [activation_counters.c.activation_id == key.item_id]
+            else:
+                table, where = counters, [counters.c.item_id == key.item_id]
+            self._connection.execute(sa.delete(table).where(table.c.contract_id == key.contract_id, table.c.name == key.name, *where))
+
     def _write_own(self, changes: Sequence[CounterChange]) -> None:
         """Contract and contract-item counters: the stored ones updated, the new ones inserted, a statement each."""
         if not changes:

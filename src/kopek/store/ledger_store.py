@@ -21,6 +21,8 @@ from kopek.store.schema import account_operations, accounts, charged_items, char
 ACTIVE = "active"
 POSTING_KINDS = ("debit", "accumulation")
 """The kinds of the account operations that post charged items (opening, credits, adjustments and refills post none)."""
+RECHARGE = "recharge"
+"""The kind of a recharge's compensating account operations (docs/recharging.md)."""
 ROWS_PER_FETCH = 10_000
 
 Group = tuple[tuple[str, ...], int, Decimal]
@@ -47,8 +49,22 @@ class LedgerStore:
         return self._groups(account_operations.c.amount, account_operations.c.operation_id, account_operations.c.account_id, where=posting)
 
     def charged(self) -> Iterator[Group]:
-        """Per (charging operation, account): the charged items that move money (amount not zero), counted and added."""
-        return self._groups(charged_items.c.amount, charged_items.c.operation_id, charged_items.c.account_id, skip_zero=True)
+        """Per (charging operation, account): the charged items that move money (amount not zero), counted and added; a
+        recharge's corrections are not among them (see :meth:`corrections`)."""
+        charges = charged_items.c.recharge_id.is_(None)
+        return self._groups(charged_items.c.amount, charged_items.c.operation_id, charged_items.c.account_id, where=charges, skip_zero=True)
+
+    def corrections(self) -> Iterator[Group]:
+        """Per (recharge, account): the correction rows a recharge wrote (reversals and new charged items), added."""
+        written = charged_items.c.recharge_id.is_not(None)
+        return self._groups(charged_items.c.amount, charged_items.c.recharge_id, charged_items.c.account_id, where=written, skip_zero=True)
+
+    def compensations(self) -> Iterator[Group]:
+        """Per (recharge, account): the compensating account operations of recharges, added."""
+        compensating = account_operations.c.kind == RECHARGE
+        return self._groups(
+            account_operations.c.amount, account_operations.c.operation_id, account_operations.c.account_id, where=compensating
+        )
 
     def reservations_of_ended_sessions(self) -> list[tuple[str, str, Decimal, str]]:
         """Reservations still held by sessions that ended: ``(session, account, amount, session status)``."""

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kopek.store.cdr_store import contract_of_cdr
+from kopek.store.rating_job_store import RECHARGE
 from kopek.store.schema import (
     accesses,
     catalogs,
@@ -143,7 +144,7 @@ class ListingStore:
 
     def rating_job_rows(self, *, state: str | None, after: str, limit: int) -> list[dict[str, Any]]:
         table = rating_jobs.c
-        query = _matching(sa.select(rating_jobs).where(table.id > after), ((table.state, state),))
+        query = _matching(sa.select(rating_jobs).where(table.id > after, table.mode != RECHARGE), ((table.state, state),))
         return [dict(row) for row in self._connection.execute(query.order_by(table.id).limit(limit)).mappings()]
 
     def catalog_versions(self, *, after: int, limit: int) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from kopek.money import rating_context
+from kopek.store.rating_job_store import RECHARGE
 from kopek.store.schema import accounts, cdrs, charging_sessions, notifications, rating_jobs, reservations
 from kopek.store.session_store import SESSION
 
@@ -46,5 +47,5 @@ class MetricsStore:
         return int(self._connection.execute(query).scalar_one())
 
     def rating_jobs_by_state(self) -> dict[str, int]:
-        query = sa.select(rating_jobs.c.state, sa.func.count()).group_by(rating_jobs.c.state)
+        query = sa.select(rating_jobs.c.state, sa.func.count()).where(rating_jobs.c.mode != RECHARGE).group_by(rating_jobs.c.state)
         return {str(state): int(count) for state, count in self._connection.execute(query)}

@@ -20,6 +20,8 @@ RUNNING = "running"
 DONE = "done"
 FAILED = "failed"
 CANCELLED = "cancelled"
+RECHARGE = "RECHARGE"
+"""The mode of mass recharging jobs (docs/recharging.md): their partitions are contracts, each recharged once."""
 
 _partitions = rating_job_partitions.c
 
@@ -31,9 +33,11 @@ class RatingJobStore:
     def insert(self, values: dict[str, Any]) -> None:
         self._connection.execute(sa.insert(rating_jobs).values(**values))
 
-    def job(self, job_id: str, *, lock: bool = False, share: bool = False) -> dict[str, Any] | None:
-        """The job's row; ``lock`` takes its row lock, ``share`` a shared one (workers' chunks, which a cancel waits for)."""
-        query = sa.select(rating_jobs).where(rating_jobs.c.id == job_id)
+    def job(self, job_id: str, *, lock: bool = False, share: bool = False, recharging: bool = False) -> dict[str, Any] | None:
+        """The job's row; ``lock`` takes its row lock, ``share`` a shared one (workers' chunks, which a cancel waits for).
+        A rating job, or with ``recharging`` a mass recharging job (they share the table and its partitions)."""
+        mode = rating_jobs.c.mode == RECHARGE if recharging else rating_jobs.c.mode != RECHARGE
+        query = sa.select(rating_jobs).where(rating_jobs.c.id == job_id, mode)
         if lock or share:
             query = query.with_for_update(read=not lock)
         row = self._connection.execute(query).mappings().first()

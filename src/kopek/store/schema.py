@@ -180,6 +180,12 @@ charged_items = sa.Table(
     # No foreign key, so adding the columns does not rebuild this large table on SQLite.
     sa.Column("billable_file_id", sa.Integer, nullable=True),
     sa.Column("consumption_file_id", sa.Integer, nullable=True),
+    # Recharging (docs/recharging.md): the recharge that wrote this row (none: the charge itself did), the row it
+    # reverses (a correction row of amount and quantity minus the reversed one's), and the recharge that superseded
+    # this row (none: it stands). No foreign keys, so adding the columns does not rebuild this large table on SQLite.
+    sa.Column("recharge_id", sa.String(64), nullable=True, index=True),
+    sa.Column("reverses_id", sa.Integer, nullable=True),
+    sa.Column("superseded_by", sa.String(64), nullable=True),
     # Partial indexes of the items still waiting for a file: they stay as small as the backlog.
     sa.Index(
         "ix_charged_items_billable_pending",
@@ -498,4 +504,47 @@ rating_job_partitions = sa.Table(
     sa.Column("lease_until", UtcDateTime, nullable=True),
     sa.Column("finished_at", UtcDateTime, nullable=True),
     sa.Index("ix_rating_job_partitions_job_status", "job_id", "status"),
+)
+
+# ---- recharging: restoration points and recharges (docs/recharging.md) --------------------------
+
+counter_journal = sa.Table(
+    # The stored value of a counter before each charging operation changed it, in the order the changes were made:
+    # what a restoration point is rebuilt from. ``kind`` is ``change`` (a counter row before the change; ``present``
+    # false when there was none) or ``mark`` (the contract's counters were replaced wholesale, by a restore, or the
+    # journal began: no restoration point reaches back past it).
+    "counter_journal",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("contract_id", sa.String(128), nullable=False),
+    sa.Column("operation_id", sa.String(64), nullable=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("scope", sa.String(16), nullable=False),
+    sa.Column("item_id", sa.String(128), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("unit", sa.String(16), nullable=False),
+    sa.Column("present", sa.Boolean, nullable=False),
+    sa.Column("value", ExactRational, nullable=True),
+    sa.Column("period_start", UtcDateTime, nullable=True),
+    sa.Column("expires_at", UtcDateTime, nullable=True),
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
+    sa.Index("ix_counter_journal_contract", "contract_id", "id"),
+    sa.Index("ix_counter_journal_operation", "operation_id"),
+)
+
+recharges = sa.Table(
+    # One recharge of one contract: ``running`` from the lock of the contract until its commit (then ``done``) or its
+    # failure (then ``failed``, the contract unlocked and unchanged). ``job_id``: the mass recharging job it is part of.
+    "recharges",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("contract_id", sa.String(128), nullable=False, index=True),
+    sa.Column("job_id", sa.String(64), nullable=True, index=True),
+    sa.Column("from_date", UtcDateTime, nullable=False),
+    sa.Column("catalog_version", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+    sa.Column("result", sa.Text, nullable=True),
 )

@@ -14,6 +14,7 @@ from kopek.store.catalog_store import CatalogStore
 from kopek.store.cdr_store import CdrStore
 from kopek.store.charging_store import ChargingStore
 from kopek.store.contract_state_store import ContractStateStore
+from kopek.store.counter_journal_store import CounterJournalStore
 from kopek.store.counter_store import CounterStore
 from kopek.store.item_file_store import ItemFileStore
 from kopek.store.ledger_store import LedgerStore
@@ -21,6 +22,7 @@ from kopek.store.master_store import MasterStore
 from kopek.store.notification_store import NotificationStore
 from kopek.store.protocol_store import ProtocolStore
 from kopek.store.rating_job_store import RatingJobStore
+from kopek.store.recharge_store import RechargeStore
 from kopek.store.session_store import SessionStore
 
 
@@ -58,6 +60,7 @@ class UnitOfWork:
         self.api_keys = ApiKeyStore(self.connection)
         self.audit = AuditStore(self.connection)
         self.counters = CounterStore(self.connection)
+        self.counter_journal = CounterJournalStore(self.connection)
         self.charging = ChargingStore(self.connection)
         self.notifications = NotificationStore(self.connection)
         self.catalogs = CatalogStore(self.connection)
@@ -69,6 +72,7 @@ class UnitOfWork:
         self.item_files = ItemFileStore(self.connection)
         self.protocols = ProtocolStore(self.connection)
         self.ledger = LedgerStore(self.connection)
+        self.recharges = RechargeStore(self.connection)
         return self
 
     def commit(self) -> None:

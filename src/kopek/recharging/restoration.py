@@ -1,0 +1,186 @@
+"""Restoration points: a contract's state as of a date, rebuilt from the counter journal and its charging operations.
+
+The state as of ``from_date`` is the state just before the first change (in the order changes
+were made) by an item consumed at or after ``from_date``. From there on every item whose change
+came later is charged again by a recharge: the items consumed at or after ``from_date``, and
+the late ones consumed before it but charged after that first change, which so take their
+place in consumption order.
+
+A restoration point is refused (``restoration_point_out_of_reach``) before the retention window
+or when the contract's counters were replaced wholesale since (a contract state restore, or the
+journal beginning after the items); and (``recharge_crosses_counter_changes_it_cannot_replay``)
+when what changed the counters since is not an item of the contract (a refill's bonus units,
+a linked contract's charge of shared counters).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from kopek.domain.catalog import CounterScope
+from kopek.domain.outcome import CounterKey
+from kopek.domain.units import Unit
+from kopek.errors import Code, DoesNotExistError, IllegalStateError
+from kopek.migration.export import states_of
+from kopek.migration.state import CONTRACT_NAMESPACE, ContractItemState, ContractState, CounterState, SharedCounterState
+from kopek.recharging.views import AccountEffect, RestorationPointView
+from kopek.store.counter_journal_store import CHANGE, MARK, StoredValue
+from kopek.store.uow import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """One charging operation a recharge charges again: its id, stored row and chargeable item (as stored)."""
+
+    operation_id: str
+    consumption_date: datetime
+    created_at: datetime
+    item: Mapping[str, Any]
+    session_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RestorationPoint:
+    """A contract's counters as of ``from_date`` (``counters``: the rows that differ from the stored ones; ``None``: no
+    row) and the operations to charge again from there, in consumption order."""
+
+    contract_id: str
+    from_date: datetime
+    operations: list[Replayed]
+    counters: dict[CounterKey, StoredValue | None] = field(default_factory=dict)
+    units: dict[CounterKey, str] = field(default_factory=dict)
+
+
+def restoration_point(uow: UnitOfWork, contract_id: str, from_date: datetime, *, now: datetime, retention_days: int) -> RestorationPoint:
+    """The restoration point of ``contract_id`` (locked by the caller) as of ``from_date``."""
+    if from_date < now - timedelta(days=retention_days):
+        raise IllegalStateError(
+            code=Code.RESTORATION_POINT_OUT_OF_REACH,
+            message=f"{from_date.isoformat()} is before the retention window of restoration points ({retention_days} days)",
+        )
+    rows = {row["id"]: row for row in uow.recharges.operations_from(contract_id, from_date) if _item_of(row) is not None}
+    first = uow.counter_journal.first_id_of(sorted(rows))
+    counters: dict[CounterKey, StoredValue | None] = {}
+    units: dict[CounterKey, str] = {}
+    if first is not None:
+        later = uow.counter_journal.entries(contract_id, from_id=first)
+        _refuse_marks(later, from_date)
+        missing = sorted({entry.operation_id for entry in later if entry.operation_id is not None and entry.operation_id not in rows})
+        for row in uow.recharges.operations(missing):
+            if row["contract_id"] != contract_id or _item_of(row) is None:
+                raise IllegalStateError(
+                    code=Code.RECHARGE_CROSSES_OTHER_CHANGES,
+                    message=f"operation {row['id']!r} (not an item of contract {contract_id!r}: a refill's bonus, a linked contract's "
+                    f"charge) changed its counters after {from_date.isoformat()}; recharge from a date after it",
+                )
+            rows[row["id"]] = row
+        for entry in later:
+            if entry.kind == CHANGE and entry.key not in counters:
+                counters[entry.key] = entry.before
+                units[entry.key] = entry.unit
+    _refuse_older_than_the_journal(uow, contract_id, rows.values(), from_date)
+    operations = sorted((_replayed(row) for row in rows.values()), key=lambda op: (op.consumption_date, op.created_at, op.operation_id))
+    return RestorationPoint(contract_id, from_date, operations, counters, units)
+
+
+def _refuse_marks(entries: list[Any], from_date: datetime) -> None:
+    if any(entry.kind == MARK for entry in entries):
+        raise IllegalStateError(
+            code=Code.RESTORATION_POINT_OUT_OF_REACH,
+            message=f"the contract's counters were replaced (a contract state restore) after {from_date.isoformat()}; "
+            "no restoration point reaches back past it",
+        )
+
+
+def _refuse_older_than_the_journal(uow: UnitOfWork, contract_id: str, rows: Any, from_date: datetime) -> None:
+    mark = uow.counter_journal.last_mark(contract_id)
+    if mark is None:
+        return
+    if any(row["created_at"] < mark for row in rows):
+        raise IllegalStateError(
+            code=Code.RESTORATION_POINT_OUT_OF_REACH,
+            message=f"items consumed since {from_date.isoformat()} were charged before the contract's counters were last replaced "
+            f"({mark.isoformat()}); no restoration point reaches back past it",
+        )
+
+
+def _item_of(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The chargeable item a stored operation charged; ``None`` for a fee or a refill."""
+    item = json.loads(row["result"]).get("chargeable_item_info")
+    return item if isinstance(item, dict) else None
+
+
+def _replayed(row: Mapping[str, Any]) -> Replayed:
+    item = _item_of(row)
+    assert item is not None, "only the operations of items are replayed"
+    return Replayed(row["id"], row["consumption_date"], row["created_at"], item, row["session_id"])
+
+
+def account_effects(items: list[dict[str, Any]], kinds: Mapping[str, str]) -> dict[str, Decimal]:
+    """What charged ``items`` did to each account's balance: a prepaid debit of minus their amount, a postpaid accumulation
+    of their amount."""
+    effects: dict[str, Decimal] = {}
+    for row in items:
+        amount, account_id = Decimal(row["amount"]), row["account_id"]
+        effects[account_id] = effects.get(account_id, Decimal(0)) + (-amount if kinds.get(account_id) == "prepaid" else amount)
+    return effects
+
+
+def restoration_point_view(uow: UnitOfWork, contract_id: str, at: datetime, *, now: datetime, retention_days: int) -> RestorationPointView:
+    """The contract's state as of ``at`` in the form of a migration contract state (counters as they were, activations as
+    they are), and what the standing charges of the items since did to its accounts; reads only."""
+    if uow.master.contract(contract_id) is None:
+        raise DoesNotExistError(code=Code.NOT_FOUND, message=f"contract {contract_id!r} does not exist")
+    point = restoration_point(uow, contract_id, at, now=now, retention_days=retention_days)
+    (current,) = states_of(uow, [contract_id])
+    stored = {key: StoredValue(unit, value, life) for key, unit, value, life in uow.counters.listing(contract_id)}
+    for key, row in point.counters.items():
+        if row is None:
+            stored.pop(key, None)
+        else:
+            stored[key] = row
+    items = uow.recharges.standing_items([operation.operation_id for operation in point.operations])
+    found = [uow.master.account(account_id) for account_id in sorted({row["account_id"] for row in items})]
+    kinds: dict[str, str] = {account.id: account.kind.value for account in found if account is not None}
+    effects = account_effects(items, kinds)
+    return RestorationPointView(
+        contract_id=contract_id,
+        at=at,
+        items_since=len(point.operations),
+        state=_state_with(current, stored).model_dump(mode="json"),
+        account_effects=[AccountEffect(account_id=account_id, amount=effects[account_id]) for account_id in sorted(effects)],
+    )
+
+
+def _state_with(current: ContractState, counters: Mapping[CounterKey, StoredValue]) -> ContractState:
+    """``current`` with ``counters`` in place of its stored contract, contract item and activation counters."""
+    contract_scope: list[SharedCounterState] = []
+    by_item: dict[str, list[CounterState]] = {}
+    by_activation: dict[str, list[CounterState]] = {}
+    for key in sorted(counters):
+        row = counters[key]
+        counter = CounterState(
+            name=key.name, unit=Unit(row.unit), value=row.value, period_start=row.life.period_start, expires_at=row.life.expires_at
+        )
+        if key.scope is CounterScope.ACTIVATION:
+            by_activation.setdefault(key.item_id, []).append(counter)
+        elif key.item_id == "":
+            contract_scope.append(SharedCounterState(namespace=CONTRACT_NAMESPACE, **counter.model_dump()))
+        else:
+            by_item.setdefault(key.item_id, []).append(counter)
+    pools = [pool for pool in current.shared_counters if pool.namespace != CONTRACT_NAMESPACE]
+    return current.model_copy(
+        update={
+            "shared_counters": (*contract_scope, *pools),
+            "items": tuple(ContractItemState(item_id=item_id, counters=tuple(found)) for item_id, found in sorted(by_item.items())),
+            "activations": tuple(
+                activation.model_copy(update={"counters": tuple(by_activation.get(activation.id, []))})
+                for activation in current.activations
+            ),
+        }
+    )

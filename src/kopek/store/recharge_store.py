@@ -1,0 +1,129 @@
+"""What recharging reads and writes: recharges, the charging operations of a contract with their standing charged
+items, and the corrections (reversal and new charged items, superseded originals) a recharge writes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from kopek.store.bulk import insert_many
+from kopek.store.schema import charged_items, charging_operations, charging_sessions, contract_items, contracts, recharges
+
+RUNNING = "running"
+DONE = "done"
+FAILED = "failed"
+LIVE_SESSION = "active"
+
+_CHUNK = 500
+
+
+class RechargeStore:
+    def __init__(self, connection: sa.Connection) -> None:
+        self._connection = connection
+
+    def insert(self, values: dict[str, Any]) -> None:
+        self._connection.execute(sa.insert(recharges).values(**values))
+
+    def update(self, recharge_id: str, values: dict[str, Any]) -> None:
+        self._connection.execute(sa.update(recharges).where(recharges.c.id == recharge_id).values(**values))
+
+    def get(self, recharge_id: str) -> dict[str, Any] | None:
+        row = self._connection.execute(sa.select(recharges).where(recharges.c.id == recharge_id)).mappings().first()
+        return dict(row) if row is not None else None
+
+    def running_of(self, contract_id: str) -> list[str]:
+        """The recharges of the contract still marked running (interrupted ones, or one under way)."""
+        query = sa.select(recharges.c.id).where(recharges.c.contract_id == contract_id, recharges.c.state == RUNNING)
+        return [str(found) for found in self._connection.execute(query).scalars()]
+
+    def end_interrupted(self, contract_id: str, recharge_id: str, *, at: datetime) -> None:
+        """Mark failed the contract's other running recharges: they were interrupted before their work committed, and this
+        one took their place."""
+        self._connection.execute(
+            sa.update(recharges)
+            .where(recharges.c.contract_id == contract_id, recharges.c.state == RUNNING, recharges.c.id != recharge_id)
+            .values(state=FAILED, finished_at=at, result='{"code": "interrupted", "message": "taken over by ' + recharge_id + '"}')
+        )
+
+    def of_job(self, job_id: str, contract_id: str) -> dict[str, Any] | None:
+        """The finished recharge of ``contract_id`` that job ``job_id`` made, if any."""
+        query = sa.select(recharges).where(recharges.c.job_id == job_id, recharges.c.contract_id == contract_id, recharges.c.state == DONE)
+        row = self._connection.execute(query).mappings().first()
+        return dict(row) if row is not None else None
+
+    def results_of_job(self, job_id: str) -> list[dict[str, Any]]:
+        query = sa.select(recharges).where(recharges.c.job_id == job_id).order_by(recharges.c.contract_id, recharges.c.created_at)
+        return [dict(row) for row in self._connection.execute(query).mappings()]
+
+    # ---- what a recharge reads --------------------------------------------------------------------
+
+    def operations_from(self, contract_id: str, consumed_from: datetime) -> list[dict[str, Any]]:
+        """The contract's charging operations consumed at or after ``consumed_from``: ``id``, ``consumption_date``,
+        ``created_at``, ``session_id`` and the stored ``result``."""
+        query = sa.select(
+            charging_operations.c.id, charging_operations.c.consumption_date, charging_operations.c.created_at,
+            charging_operations.c.session_id, charging_operations.c.result, charging_operations.c.contract_id,
+        ).where(charging_operations.c.contract_id == contract_id, charging_operations.c.consumption_date >= consumed_from)  # fmt: skip
+        return [dict(row) for row in self._connection.execute(query).mappings()]
+
+    def operations(self, operation_ids: Sequence[str]) -> list[dict[str, Any]]:
+        found = []
+        for start in range(0, len(operation_ids), _CHUNK):
+            chunk = list(operation_ids[start : start + _CHUNK])
+            query = sa.select(
+                charging_operations.c.id, charging_operations.c.consumption_date, charging_operations.c.created_at,
+                charging_operations.c.session_id, charging_operations.c.result, charging_operations.c.contract_id,
+            ).where(charging_operations.c.id.in_(chunk))  # fmt: skip
+            found += [dict(row) for row in self._connection.execute(query).mappings()]
+        return found
+
+    def standing_items(self, operation_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The charged items of these operations that stand (neither superseded nor a reversal), in id order."""
+        found = []
+        for start in range(0, len(operation_ids), _CHUNK):
+            chunk = list(operation_ids[start : start + _CHUNK])
+            query = sa.select(charged_items).where(
+                charged_items.c.operation_id.in_(chunk), charged_items.c.superseded_by.is_(None), charged_items.c.reverses_id.is_(None)
+            )
+            found += [dict(row) for row in self._connection.execute(query).mappings()]
+        return sorted(found, key=lambda row: row["id"])
+
+    def live_sessions(self, contract_id: str) -> list[str]:
+        query = (
+            sa.select(charging_sessions.c.id)
+            .where(charging_sessions.c.contract_id == contract_id, charging_sessions.c.status == LIVE_SESSION)
+            .order_by(charging_sessions.c.id)
+            .limit(10)
+        )
+        return [str(found) for found in self._connection.execute(query).scalars()]
+
+    def linked_children(self, contract_id: str) -> list[str]:
+        query = sa.select(contracts.c.id).where(contracts.c.parent_id == contract_id).order_by(contracts.c.id).limit(10)
+        return [str(found) for found in self._connection.execute(query).scalars()]
+
+    def contracts_with_usage(
+        self, consumed_from: datetime, *, plans: Sequence[str] | None, contract_ids: Sequence[str] | None, limit: int
+    ) -> list[str]:
+        """Contract ids (in id order) with an operation consumed at or after ``consumed_from``, an item of one of ``plans``
+        and among ``contract_ids`` (``None``: any)."""
+        used = sa.select(charging_operations.c.contract_id).where(charging_operations.c.consumption_date >= consumed_from)
+        query = sa.select(contracts.c.id).where(contracts.c.id.in_(used))
+        if plans is not None:
+            using = sa.select(contract_items.c.contract_id).where(contract_items.c.charge_plan.in_(list(plans)))
+            query = query.where(contracts.c.id.in_(using))
+        if contract_ids is not None:
+            query = query.where(contracts.c.id.in_(list(contract_ids)))
+        return [str(found) for found in self._connection.execute(query.order_by(contracts.c.id).limit(limit)).scalars()]
+
+    # ---- what a recharge writes -------------------------------------------------------------------
+
+    def supersede(self, item_ids: Sequence[int], recharge_id: str) -> None:
+        for start in range(0, len(item_ids), _CHUNK):
+            chunk = list(item_ids[start : start + _CHUNK])
+            self._connection.execute(sa.update(charged_items).where(charged_items.c.id.in_(chunk)).values(superseded_by=recharge_id))
+
+    def insert_items(self, rows: Sequence[dict[str, Any]]) -> None:
+        insert_many(self._connection, charged_items, rows)
