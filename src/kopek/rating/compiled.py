@@ -100,14 +100,18 @@ class CompiledCatalog:
                 reason=Reason.NOT_AUTHORIZED,
                 message=f"contract {contract.id!r} has no charge for item class {klass.name!r}",
             )
-        value = item.properties[path.quantity] if path.quantity is not None else 0
-        assert isinstance(value, _NUMBERS), "an item's quantity is a number (typed against its class)"
-        base = value * path.factor if type(value) is int else in_base(value, path.factor)
-        shown = value if type(value) is Decimal else Decimal(value)
-        run = _Run(state, item.properties, at)
+        properties = item.properties
+        value = properties[path.quantity] if path.quantity is not None else 0
+        if type(value) is int:
+            base: Exact = value * path.factor
+            shown = _SMALL.get(value) or Decimal(value)
+        else:
+            assert isinstance(value, Decimal | int), "an item's quantity is a number (typed against its class)"
+            base, shown = in_base(value, path.factor), value if type(value) is Decimal else Decimal(value)
+        run = _Run(state, properties, at)
         unit = path.unit
-        if len(steps) == 1 and len(steps[0][2]) == 1:
-            contract_item_id, run.bound, (charge,) = steps[0]
+        if path.single is not None:
+            contract_item_id, run.bound, charge = path.single
             charged: tuple[ChargedItem, ...] = (charge.apply(run, contract_item_id, shown, base, unit),)
         else:
             found = []
@@ -116,10 +120,13 @@ class CompiledCatalog:
                 for charge in charges:
                     found.append(charge.apply(run, contract_item_id, shown, base, unit))
             charged = tuple(found)
-        if not run.seen:
-            return RatingOutcome(charged, (), tuple(run.notes) if run.notes else ())
+        notes = run.notes
+        if run.seen is None:
+            return _new(RatingOutcome, (charged, (), tuple(notes) if notes is not None else ()))
         changes, crossings = run.changes()
-        return RatingOutcome(charged, changes, tuple(run.notes + crossings if crossings else run.notes))
+        if crossings:
+            notes = notes + crossings if notes is not None else crossings
+        return _new(RatingOutcome, (charged, changes, tuple(notes) if notes is not None else ()))
 
     def _path(self, state: RatingState, klass: ItemClass, at: datetime) -> _Path:
         """The charges of ``item_class`` that each contract item's plan (the version in effect at ``at``) applies, with
@@ -159,7 +166,10 @@ class CompiledCatalog:
         return declared
 
 
-_NUMBERS: Final = (Decimal, int)
+_new: Final = tuple.__new__
+"""Makes a named tuple of rating (a charged item, an outcome) from a tuple of its fields without a Python call."""
+_SMALL: Final = {whole: Decimal(whole) for whole in range(1, 1025)}
+"""The Decimal of the commonest whole quantities (one event, a message, a second), made once."""
 _EARLIEST: Final = datetime.min.replace(tzinfo=UTC)
 _LATEST: Final = datetime.max.replace(tzinfo=UTC)
 
@@ -179,7 +189,7 @@ class _Path:
     start) and the item class, from ``start`` to ``end``, the span in which the same plan versions are in effect.
     The class's quantity property, its unit and that unit's base factor come along."""
 
-    __slots__ = ("end", "factor", "items", "klass", "quantity", "start", "steps", "unit", "valid_from")
+    __slots__ = ("end", "factor", "items", "klass", "quantity", "single", "start", "steps", "unit", "valid_from")
 
     def __init__(
         self,
@@ -193,6 +203,8 @@ class _Path:
         self.klass, self.quantity, self.unit = klass, klass.quantity, klass.quantity_unit
         self.factor = self.unit.base_factor if self.unit is not None else 1
         self.start, self.end, self.steps = start, end, steps
+        self.single = (steps[0][0], steps[0][1], steps[0][2][0]) if len(steps) == 1 and len(steps[0][2]) == 1 else None
+        """The one contract item and the one charge of the path, when it has one of each (most have)."""
 
 
 def _day_start(day: date | None) -> datetime | None:
@@ -261,7 +273,7 @@ class BoundCounter:
     """A plan's counter bound to where its value lives, with what rating needs of its spec in base units: the
     factor of its unit, its initial value, its thresholds and the current period of its reset cycle."""
 
-    __slots__ = ("_period", "cycle", "factor", "initial", "key", "thresholds", "unit")
+    __slots__ = ("_period", "cycle", "factor", "initial", "key", "memo", "plain", "thresholds", "unit")
 
     def __init__(self, key: CounterKey, spec: CounterSpec, cycle: Cycle | None) -> None:
         self.key = key
@@ -272,6 +284,16 @@ class BoundCounter:
         self.cycle = cycle
         self._period: tuple[datetime, datetime] | None = None
         """The last period asked for, (start, next start): items come mostly in time order."""
+        self.plain = cycle is None and key.scope is not CounterScope.TRANSIENT
+        """Whether the value is stored and has no reset periods (it may still lapse)."""
+        self.memo: tuple[ExactInput | None, Exact] = (None, 0)
+        """The last value rating gave this counter in its unit, and in base units: the value stored after an item is
+        the value the next item reads, and a fraction costs more to convert than to recognise."""
+
+    def base_of(self, stored: ExactInput) -> Exact:
+        """A stored value (in the counter's unit) in base units."""
+        memo = self.memo
+        return memo[1] if memo[0] is stored else in_base(stored, self.factor)
 
     def period_start(self, at: datetime) -> datetime:
         """The start of the reset period holding ``at`` (the counter resets)."""
@@ -320,7 +342,7 @@ class CompiledCharge:
         if self._updates:
             self._update(run, base, amount)
         plan_name, charge_name, role, currency, output = self._fields
-        return ChargedItem(contract_item_id, plan_name, charge_name, role, amount, currency, quantity, unit, output)
+        return _new(ChargedItem, (contract_item_id, plan_name, charge_name, role, amount, currency, quantity, unit, output))
 
     def _update(self, run: _Run, base: Exact, amount: Decimal) -> None:
         for slot, add in self._updates:
@@ -344,28 +366,47 @@ class _Run:
         self.state = state
         self.properties = properties
         self.at = at
-        self.bound: tuple[BoundCounter, ...] = ()
-        self.seen: dict[CounterKey, list[Any]] = {}
+        self.seen: dict[CounterKey, list[Any]] | None = None
         """Per counter key: [value now, value before the item, CounterLife, BoundCounter, the stored value in the
-        counter's unit when the value before is that (else None)]."""
+        counter's unit when the value before is that (else None)]; none until the item changes a counter."""
         self.last: tuple[CounterKey, Exact, CounterLife, ExactInput | None] | None = None
         """The counter read last when it is not in ``seen``, as an entry of ``seen`` (a write follows its read)."""
-        self.notes: list[Notification] = []
+        self.notes: list[Notification] | None = None
+        """The item's notifications so far (none: none yet)."""
+
+    bound: tuple[BoundCounter, ...]
+    """The counters of the plan whose charge is being applied, by slot (set before each contract item's charges)."""
 
     def read(self, slot: int) -> Exact:
         counter = self.bound[slot]
         key = counter.key
-        if self.seen:
-            entry = self.seen.get(key)
+        seen = self.seen
+        if seen is not None:
+            entry = seen.get(key)
             if entry is not None:
                 return entry[0]  # type: ignore[no-any-return]
         last = self.last
         if last is not None and last[0] is key:
             return last[1]
+        state = self.state
+        if counter.plain and not state.held:
+            # The commonest read: a counter without reset periods, nothing held by sessions, nothing lapsing.
+            stored = state.counters.get(key)
+            if stored is None:
+                self.last = (key, counter.initial, NO_LIFE, None)
+                return counter.initial
+            lives = state.lives
+            life = lives.get(key, NO_LIFE) if lives else NO_LIFE
+            if life is NO_LIFE or (life.expires_at is None and life.period_start is None):
+                value = stored * counter.factor if type(stored) is int else counter.base_of(stored)
+                self.last = (key, value, life, stored)
+                return value
         value, life, moved, stored = self._current(counter)
         # A counter only read is kept only when the item moves it to a new period, which is a change to store.
         if moved:
-            self.seen[key] = [value, value, life, counter, stored]
+            if seen is None:
+                seen = self.seen = {}
+            seen[key] = [value, value, life, counter, stored]
         else:
             self.last = (key, value, life, stored)
         return value
@@ -373,19 +414,26 @@ class _Run:
     def write(self, slot: int, value: Exact) -> None:
         counter = self.bound[slot]
         key = counter.key
-        entry = self.seen.get(key)
-        if entry is not None:
-            entry[0] = value
-            return
+        seen = self.seen
+        if seen is None:
+            seen = self.seen = {}
+        else:
+            entry = seen.get(key)
+            if entry is not None:
+                entry[0] = value
+                return
         last = self.last
         if last is not None and last[0] is key:
-            self.seen[key] = [value, last[1], last[2], counter, last[3]]
+            seen[key] = [value, last[1], last[2], counter, last[3]]
         else:
             before, life, _, stored = self._current(counter)
-            self.seen[key] = [value, before, life, counter, stored]
+            seen[key] = [value, before, life, counter, stored]
 
     def notify(self, notification: Notification) -> None:
-        self.notes.append(notification)
+        if self.notes is None:
+            self.notes = [notification]
+        else:
+            self.notes.append(notification)
 
     def _current(self, counter: BoundCounter) -> tuple[Exact, CounterLife, bool, ExactInput | None]:
         """The counter's value when the item starts using it, its period, whether that period is not the stored
@@ -411,7 +459,7 @@ class _Run:
         else:
             stored_life = state.lives.get(key, NO_LIFE)
             if counter.cycle is None and stored_life.expires_at is None and stored_life.period_start is None:
-                value, life, changed, kept = in_base(stored, counter.factor), stored_life, False, stored
+                value, life, changed, kept = counter.base_of(stored), stored_life, False, stored
             else:
                 value, life = self._stored(counter, stored, stored_life)
                 changed = life is not stored_life and life != stored_life
@@ -425,7 +473,7 @@ class _Run:
         """A stored value with its stored period and expiry (``life``): lapsed, reset or kept at the item's date."""
         at = self.at
         start = counter.period_start(at) if counter.cycle is not None else None
-        value, expires_at = in_base(stored, counter.factor), life.expires_at
+        value, expires_at = counter.base_of(stored), life.expires_at
         if expires_at is not None and expires_at <= at:
             value, expires_at = counter.initial, None
         if start is None or (life.period_start is not None and life.period_start >= start):
@@ -438,6 +486,7 @@ class _Run:
     def changes(self) -> tuple[tuple[CounterChange, ...], list[Notification]]:
         """The counters the item changed (or moved to a new period), in key order, and the thresholds they crossed."""
         seen, state = self.seen, self.state
+        assert seen is not None, "asked only when the item changed a counter"
         stored, lives = state.counters, state.lives
         changes: list[CounterChange] = []
         crossings: list[Notification] = []
@@ -451,7 +500,12 @@ class _Run:
                 if held:
                     before, after = before - held * counter.factor, after - held * counter.factor
             before_in_unit = exact(kept) if kept is not None else counter.in_unit(before)
-            changes.append(CounterChange(key, counter.unit, before_in_unit, counter.in_unit(after), life.period_start, life.expires_at))
+            if counter.factor == 1:
+                after_in_unit = after
+            else:
+                after_in_unit = ratio(after, counter.factor)
+                counter.memo = (after_in_unit, after)
+            changes.append(_new(CounterChange, (key, counter.unit, before_in_unit, after_in_unit, life.period_start, life.expires_at)))
             if counter.thresholds:
                 crossings.extend(_crossed(key, counter.thresholds, before, after))
         return tuple(changes), crossings
