@@ -262,34 +262,41 @@ def _band_rate(node: RateNode, denominator: int) -> _BandRate:
 def _graduated_rates(bands: tuple[tuple[Exact | None, _BandRate], ...], slot: int | None) -> PriceFn:
     """:func:`_graduated` for bands that are all plain rates, each rate applied in place (the commonest tiers: a first
     minute, then by the second)."""
-
-    def billed(part: Exact, rate: _BandRate) -> Exact:
-        price, minimum, increment = rate
-        if part < minimum:
-            part = minimum
-        if increment is not None:
-            part = -(-part // increment) * increment
-        return part * price
+    flat = tuple((upper, *rate) for upper, rate in bands)
 
     def price(quantity: Exact, pricing: Pricing) -> Exact:
         start = pricing.read(slot) if slot is not None else 0
         if quantity == 0:
-            for upper, rate in bands:
+            for upper, rate, minimum, increment in flat:
                 if upper is None or start < upper:
-                    return billed(0, rate)
+                    return _billed(0, rate, minimum, increment)
         end = start + quantity
         total: Exact = 0
         lower: Exact = 0
-        for upper, rate in bands:
-            if upper is None or upper >= end:
-                return total + billed(end - (start if start > lower else lower), rate)
-            part = upper - (start if start > lower else lower)
-            if part > 0:
-                total += billed(part, rate)
-            lower = upper
+        for upper, rate, minimum, increment in flat:
+            last = upper is None or upper >= end
+            part = (end if last else upper) - (start if start > lower else lower)  # type: ignore[operator]
+            if last or part > 0:
+                if part < minimum:
+                    part = minimum
+                if increment is not None:
+                    part = -(-part // increment) * increment
+                total += part * rate
+                if last:
+                    return total
+            lower = upper  # type: ignore[assignment]
         raise AssertionError("the last band is open-ended")
 
     return price
+
+
+def _billed(part: Exact, rate: int, minimum: Exact, increment: Exact | None) -> Exact:
+    """A band's part of the usage priced by its plain rate: at least its minimum, rounded up to its increment."""
+    if part < minimum:
+        part = minimum
+    if increment is not None:
+        part = -(-part // increment) * increment
+    return part * rate
 
 
 _Bands = tuple[tuple[Exact | None, PriceFn], ...]
