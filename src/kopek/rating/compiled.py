@@ -14,7 +14,7 @@ bound to contracts, the current period of each reset cycle) is derived from its 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -89,44 +89,10 @@ class CompiledCatalog:
             path is None
             or not path.start <= at < path.end
             or path.klass is not klass
-            or (contract.items is not path.items and contract.items != path.items)
-            or contract.valid_from != path.valid_from
+            or (contract is not path.contract and (contract.items != path.items or contract.valid_from != path.valid_from))
         ):
             path = self._path(state, klass, at)
-        steps = path.steps
-        if not steps:
-            raise IllegalStateError(
-                code=Code.NO_CHARGE_FOR_ITEM_CLASS,
-                reason=Reason.NOT_AUTHORIZED,
-                message=f"contract {contract.id!r} has no charge for item class {klass.name!r}",
-            )
-        properties = item.properties
-        value = properties[path.quantity] if path.quantity is not None else 0
-        if type(value) is int:
-            base: Exact = value * path.factor
-            shown = _SMALL.get(value) or Decimal(value)
-        else:
-            assert isinstance(value, Decimal | int), "an item's quantity is a number (typed against its class)"
-            base, shown = in_base(value, path.factor), value if type(value) is Decimal else Decimal(value)
-        run = _Run(state, properties, at)
-        unit = path.unit
-        if path.single is not None:
-            contract_item_id, run.bound, charge = path.single
-            charged: tuple[ChargedItem, ...] = (charge.apply(run, contract_item_id, shown, base, unit),)
-        else:
-            found = []
-            for contract_item_id, bound, charges in steps:
-                run.bound = bound
-                for charge in charges:
-                    found.append(charge.apply(run, contract_item_id, shown, base, unit))
-            charged = tuple(found)
-        notes = run.notes
-        if run.seen is None:
-            return _new(RatingOutcome, (charged, (), tuple(notes) if notes is not None else ()))
-        changes, crossings = run.changes()
-        if crossings:
-            notes = notes + crossings if notes is not None else crossings
-        return _new(RatingOutcome, (charged, changes, tuple(notes) if notes is not None else ()))
+        return path.rate(state, item.properties, at)
 
     def _path(self, state: RatingState, klass: ItemClass, at: datetime) -> _Path:
         """The charges of ``item_class`` that each contract item's plan (the version in effect at ``at``) applies, with
@@ -189,7 +155,7 @@ class _Path:
     start) and the item class, from ``start`` to ``end``, the span in which the same plan versions are in effect.
     The class's quantity property, its unit and that unit's base factor come along."""
 
-    __slots__ = ("end", "factor", "items", "klass", "quantity", "single", "start", "steps", "unit", "valid_from")
+    __slots__ = ("contract", "end", "factor", "items", "klass", "quantity", "rate", "start", "steps", "unit", "valid_from")
 
     def __init__(
         self,
@@ -199,12 +165,101 @@ class _Path:
         end: datetime,
         steps: tuple[tuple[str, tuple[BoundCounter, ...], tuple[CompiledCharge, ...]], ...],
     ) -> None:
-        self.items, self.valid_from = contract.items, contract.valid_from
+        self.contract, self.items, self.valid_from = contract, contract.items, contract.valid_from
         self.klass, self.quantity, self.unit = klass, klass.quantity, klass.quantity_unit
         self.factor = self.unit.base_factor if self.unit is not None else 1
         self.start, self.end, self.steps = start, end, steps
-        self.single = (steps[0][0], steps[0][1], steps[0][2][0]) if len(steps) == 1 and len(steps[0][2]) == 1 else None
-        """The one contract item and the one charge of the path, when it has one of each (most have)."""
+        self.rate: Callable[[RatingState, Mapping[str, PropertyValue], datetime], RatingOutcome] = (
+            _one_charge(self, *steps[0][:2], steps[0][2][0]) if len(steps) == 1 and len(steps[0][2]) == 1 else _charges(self)
+        )
+        """Rates an item of the path (state, properties, consumption date): one function made for the path, with what
+        it reads of the path, the charge and the counters bound in its closure (the commonest path, one contract item
+        with one charge, has its own)."""
+
+
+def _quantity(properties: Mapping[str, PropertyValue], name: str | None, factor: int) -> tuple[Exact, Decimal]:
+    """An item's quantity in base units, and as the item gave it (a Decimal in the class's unit)."""
+    value = properties[name] if name is not None else 0
+    if type(value) is int:
+        return value * factor, _SMALL.get(value) or Decimal(value)
+    if type(value) is Decimal and value == (whole := int(value)):
+        return whole * factor, value
+    assert isinstance(value, Decimal | int), "an item's quantity is a number (typed against its class)"
+    return in_base(value, factor), value if type(value) is Decimal else Decimal(value)
+
+
+def _outcome(run: _Run, charged: tuple[ChargedItem, ...]) -> RatingOutcome:
+    """The outcome of an item whose charges are ``charged``, with the counters it changed and its notifications."""
+    notes = run.notes
+    if run.seen is None:
+        return _new(RatingOutcome, (charged, (), tuple(notes) if notes is not None else ()))
+    changes, crossings = run.changes()
+    if crossings:
+        notes = notes + crossings if notes is not None else crossings
+    return _new(RatingOutcome, (charged, changes, tuple(notes) if notes is not None else ()))
+
+
+def _no_charge(path: _Path) -> Callable[[RatingState, Mapping[str, PropertyValue], datetime], RatingOutcome]:
+    def refuse(state: RatingState, properties: Mapping[str, PropertyValue], at: datetime) -> RatingOutcome:
+        raise IllegalStateError(
+            code=Code.NO_CHARGE_FOR_ITEM_CLASS,
+            reason=Reason.NOT_AUTHORIZED,
+            message=f"contract {state.contract.id!r} has no charge for item class {path.klass.name!r}",
+        )
+
+    return refuse
+
+
+def _charges(path: _Path) -> Callable[[RatingState, Mapping[str, PropertyValue], datetime], RatingOutcome]:
+    """Rates an item of ``path``: every charge of every contract item on it, in contract order."""
+    steps, name, factor, unit = path.steps, path.quantity, path.factor, path.unit
+    if not steps:
+        return _no_charge(path)
+
+    def rate(state: RatingState, properties: Mapping[str, PropertyValue], at: datetime) -> RatingOutcome:
+        base, shown = _quantity(properties, name, factor)
+        run = _Run(state, properties, at)
+        found = []
+        for contract_item_id, bound, charges in steps:
+            run.bound = bound
+            for charge in charges:
+                found.append(charge.apply(run, contract_item_id, shown, base, unit))
+        return _outcome(run, tuple(found))
+
+    return rate
+
+
+def _one_charge(
+    path: _Path, contract_item_id: str, bound: tuple[BoundCounter, ...], charge: CompiledCharge
+) -> Callable[[RatingState, Mapping[str, PropertyValue], datetime], RatingOutcome]:
+    """Rates an item of ``path``, which applies one charge: :meth:`CompiledCharge.apply` and :func:`_outcome` in one
+    function, with what they read bound here."""
+    name, factor, unit = path.quantity, path.factor, path.unit
+    price, amounts, updates = charge.price, charge.amounts, charge.updates
+    plan_name, charge_name, role, currency, output = charge.fields
+    small = _SMALL
+
+    def rate(state: RatingState, properties: Mapping[str, PropertyValue], at: datetime) -> RatingOutcome:
+        value = properties[name] if name is not None else 0
+        if type(value) is int:
+            base: Exact = value * factor
+            shown = small.get(value) or Decimal(value)
+        else:
+            base, shown = _quantity(properties, name, factor)
+        run = _Run(state, properties, at)
+        run.bound = bound
+        total = price(base, run)
+        amount = amounts.get(total) if type(total) is int else None
+        if amount is None:
+            amount = charge.rounded(total)
+        if updates:
+            charge.update(run, base, amount)
+        charged = (_new(ChargedItem, (contract_item_id, plan_name, charge_name, role, amount, currency, shown, unit, output)),)
+        if run.seen is None and run.notes is None:
+            return _new(RatingOutcome, (charged, (), ()))
+        return _outcome(run, charged)
+
+    return rate
 
 
 def _day_start(day: date | None) -> datetime | None:
@@ -290,6 +345,11 @@ class BoundCounter:
         """The last value rating gave this counter in its unit, and in base units: the value stored after an item is
         the value the next item reads, and a fraction costs more to convert than to recognise."""
 
+    def memo_of(self, value: Exact, in_unit: Exact) -> Exact:
+        """``in_unit``, the value ``value`` (base units) in the counter's unit, kept as the last value rating gave."""
+        self.memo = (in_unit, value)
+        return in_unit
+
     def base_of(self, stored: ExactInput) -> Exact:
         """A stored value (in the counter's unit) in base units."""
         memo = self.memo
@@ -315,37 +375,43 @@ class CompiledCharge:
     """One charge: its tree as a function of the quantity, its rounding, its counter updates, its charged item's
     constant fields."""
 
-    __slots__ = ("_amounts", "_denominator", "_fields", "_price", "_round", "_updates")
+    __slots__ = ("_round", "amounts", "denominator", "fields", "price", "updates")
 
     def __init__(self, plan: ChargePlan, charge: Charge, scope: TreeScope) -> None:
         priced = compile_tree(charge.price, scope)
-        self._price: PriceFn = priced.price
-        self._denominator = priced.denominator
+        self.price: PriceFn = priced.price
+        self.denominator = priced.denominator
         self._round = ExactRounding(charge.rounding.decimals, charge.rounding.mode, kept_max=limits.ROUNDED_AMOUNTS_KEPT_MAX)
-        self._amounts: dict[int, Decimal] = {}
+        self.amounts: dict[int, Decimal] = {}
         """The rounded amount of each whole total (times the denominator) met so far: a tariff's totals repeat."""
-        self._fields = (plan.name, charge.name, charge.account_role, plan.currency, charge.output)
-        self._updates = tuple((scope.counters[update.counter][0], update.add) for update in charge.counter_updates)
+        self.fields = (plan.name, charge.name, charge.account_role, plan.currency, charge.output)
+        """The charged item's fields that are the charge's: plan, charge, account role, currency, output."""
+        self.updates = tuple((scope.counters[update.counter][0], update.add) for update in charge.counter_updates)
 
     def apply(self, run: _Run, contract_item_id: str, quantity: Decimal, base: Exact, unit: Unit | None) -> ChargedItem:
         """Price the item (``quantity`` in its unit, ``base`` in base units), round once, update the counters."""
-        total = self._price(base, run)
-        if type(total) is int:
-            amount = self._amounts.get(total)
-            if amount is None:
-                amount = self._round(total, self._denominator)
-                if len(self._amounts) < limits.ROUNDED_AMOUNTS_KEPT_MAX:
-                    self._amounts[total] = amount
-        else:
-            assert isinstance(total, Fraction)
-            amount = self._round(total.numerator, total.denominator * self._denominator)
-        if self._updates:
-            self._update(run, base, amount)
-        plan_name, charge_name, role, currency, output = self._fields
+        total = self.price(base, run)
+        amount = self.amounts.get(total) if type(total) is int else None
+        if amount is None:
+            amount = self.rounded(total)
+        if self.updates:
+            self.update(run, base, amount)
+        plan_name, charge_name, role, currency, output = self.fields
         return _new(ChargedItem, (contract_item_id, plan_name, charge_name, role, amount, currency, quantity, unit, output))
 
-    def _update(self, run: _Run, base: Exact, amount: Decimal) -> None:
-        for slot, add in self._updates:
+    def rounded(self, total: Exact) -> Decimal:
+        """The amount of a ``total`` the tree gave (times its denominator), rounded once."""
+        if type(total) is int:
+            amount = self._round(total, self.denominator)
+            if len(self.amounts) < limits.ROUNDED_AMOUNTS_KEPT_MAX:
+                self.amounts[total] = amount
+            return amount
+        assert isinstance(total, Fraction)
+        return self._round(total.numerator, total.denominator * self.denominator)
+
+    def update(self, run: _Run, base: Exact, amount: Decimal) -> None:
+        """The charge's counter updates: each counter moved by the quantity, the amount or one."""
+        for slot, add in self.updates:
             counter = run.bound[slot]
             if add is CounterAddend.QUANTITY:
                 addend: Exact = base
@@ -499,12 +565,14 @@ class _Run:
                 held = state.held_in(key, life.period_start)
                 if held:
                     before, after = before - held * counter.factor, after - held * counter.factor
-            before_in_unit = exact(kept) if kept is not None else counter.in_unit(before)
-            if counter.factor == 1:
+            before_in_unit = counter.in_unit(before) if kept is None else (kept if type(kept) is int else exact(kept))
+            factor = counter.factor
+            if factor == 1:
                 after_in_unit = after
+            elif type(after) is int and after % factor != 0:
+                after_in_unit = counter.memo_of(after, Fraction(after, factor))
             else:
-                after_in_unit = ratio(after, counter.factor)
-                counter.memo = (after_in_unit, after)
+                after_in_unit = counter.memo_of(after, ratio(after, factor))
             changes.append(_new(CounterChange, (key, counter.unit, before_in_unit, after_in_unit, life.period_start, life.expires_at)))
             if counter.thresholds:
                 crossings.extend(_crossed(key, counter.thresholds, before, after))
