@@ -18,8 +18,15 @@ from kopek.domain.units import Unit
 from kopek.money import Exact
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class CounterKey:
+class _CounterKeyFields(NamedTuple):
+    contract_id: str
+    item_id: str
+    name: str
+    scope: CounterScope = CounterScope.CONTRACT_ITEM
+    namespace: str = ""
+
+
+class CounterKey(_CounterKeyFields):
     """Where a counter value lives.
 
     ``contract_id`` is the contract that keeps it (``""`` for a shared counter, which lives
@@ -27,24 +34,24 @@ class CounterKey:
     ``transient``) or the activation (scope ``activation``), ``""`` for scopes ``contract``
     and ``shared``. The default scope with an empty ``item_id`` means scope ``contract``.
 
-    Keys are looked up in dictionaries several times for each rated item, so each computes
-    its hash once.
+    Keys are looked up in dictionaries several times for each rated item: a named tuple (immutable, typed, ordered
+    field by field) is hashed without a Python call.
     """
 
-    contract_id: str
-    item_id: str
-    name: str
-    scope: CounterScope = CounterScope.CONTRACT_ITEM
-    namespace: str = ""
-    _hash: int = field(default=0, init=False, repr=False, compare=False)
+    __slots__ = ()
 
-    def __post_init__(self) -> None:
-        if self.scope is CounterScope.CONTRACT_ITEM and self.item_id == "":
-            object.__setattr__(self, "scope", CounterScope.CONTRACT)
-        object.__setattr__(self, "_hash", hash((self.contract_id, self.item_id, self.name, self.scope, self.namespace)))
+    def __new__(
+        cls, contract_id: str, item_id: str, name: str, scope: CounterScope = CounterScope.CONTRACT_ITEM, namespace: str = ""
+    ) -> CounterKey:
+        if scope is CounterScope.CONTRACT_ITEM and item_id == "":
+            scope = CounterScope.CONTRACT
+        return tuple.__new__(cls, (contract_id, item_id, name, scope, namespace))
 
-    def __hash__(self) -> int:
-        return self._hash
+    def __repr__(self) -> str:
+        return (
+            f"CounterKey(contract_id={self.contract_id!r}, item_id={self.item_id!r}, name={self.name!r}, "
+            f"scope={self.scope!r}, namespace={self.namespace!r})"
+        )
 
 
 class NotificationKind(StrEnum):

@@ -53,6 +53,36 @@ def compiled(catalog: Catalog) -> CompiledCatalog:
     return catalog.derived(_DERIVED_KEY, CompiledCatalog)
 
 
+def rate_item(catalog: Catalog, state: RatingState, item: TypedItem) -> RatingOutcome:
+    """Price ``item`` under every applicable charge of ``state``'s contract."""
+    last = _last
+    found = last[1] if last is not None and last[0] is catalog else _compiled_last(catalog)
+    contract, at, klass = state.contract, item.consumption_date, item.item_class
+    path = found.paths.get((contract.id, klass.name)) if state.parent is None else None
+    # The path holds for the contract as it was (its items, and its start, which a reset per activation reads),
+    # for this item class, while the same plan versions are in effect.
+    if (
+        path is None
+        or (path.bounded and not path.start <= at < path.end)
+        or path.klass is not klass
+        or (contract is not path.contract and (contract.items != path.items or contract.valid_from != path.valid_from))
+    ):
+        path = found.path(state, klass, at)
+    return path.rate(state, item.properties, at)
+
+
+def _compiled_last(catalog: Catalog) -> CompiledCatalog:
+    """The compiled form of ``catalog``, kept as the last one used: callers rate item after item in one catalog
+    version, and finding it by identity costs less than asking the catalog for it."""
+    global _last
+    found = compiled(catalog)
+    _last = (catalog, found)
+    return found
+
+
+_last: tuple[Catalog, CompiledCatalog] | None = None
+
+
 class CompiledCatalog:
     """The plans of a catalog, compiled on first use, by name and version; the charges that apply to each
     (contract, item class), with their counters bound, kept between items."""
@@ -60,7 +90,8 @@ class CompiledCatalog:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._versions: dict[str, tuple[tuple[datetime | None, CompiledPlan], ...]] = {}
-        self._paths: dict[tuple[str, str], _Path] = {}
+        self.paths: dict[tuple[str, str], _Path] = {}
+        """The path of each (contract id, item class name) met so far (a linked contract's is made for each item)."""
 
     def versions(self, name: str) -> tuple[tuple[datetime | None, CompiledPlan], ...]:
         """The versions of plan ``name``, newest first, each with the instant it takes effect (none: always)."""
@@ -79,22 +110,7 @@ class CompiledCatalog:
                 return plan
         return None
 
-    def rate(self, state: RatingState, item: TypedItem) -> RatingOutcome:
-        """Price ``item`` under every applicable charge of ``state``'s contract."""
-        contract, at, klass = state.contract, item.consumption_date, item.item_class
-        path = self._paths.get((contract.id, klass.name)) if state.parent is None else None
-        # The path holds for the contract as it was (its items, and its start, which a reset per activation reads),
-        # for this item class, while the same plan versions are in effect.
-        if (
-            path is None
-            or not path.start <= at < path.end
-            or path.klass is not klass
-            or (contract is not path.contract and (contract.items != path.items or contract.valid_from != path.valid_from))
-        ):
-            path = self._path(state, klass, at)
-        return path.rate(state, item.properties, at)
-
-    def _path(self, state: RatingState, klass: ItemClass, at: datetime) -> _Path:
+    def path(self, state: RatingState, klass: ItemClass, at: datetime) -> _Path:
         """The charges of ``item_class`` that each contract item's plan (the version in effect at ``at``) applies, with
         the plan's counters bound, and the span of time over which these versions stay in effect."""
         contract, parent = state.contract, state.parent
@@ -114,9 +130,9 @@ class CompiledCatalog:
                 steps.append((contract_item.id, plan.bind(contract, contract_item, parent, parents), charges))
         path = _Path(contract, klass, start, end, tuple(steps))
         if parent is None:
-            if len(self._paths) >= limits.RATING_PATHS_KEPT_MAX:
-                self._paths.clear()
-            self._paths[contract.id, klass.name] = path
+            if len(self.paths) >= limits.RATING_PATHS_KEPT_MAX:
+                self.paths.clear()
+            self.paths[contract.id, klass.name] = path
         return path
 
     def _parent_counters(self, parent: Contract, at: datetime) -> dict[str, tuple[CounterSpec, ChargePlan]]:
@@ -155,7 +171,7 @@ class _Path:
     start) and the item class, from ``start`` to ``end``, the span in which the same plan versions are in effect.
     The class's quantity property, its unit and that unit's base factor come along."""
 
-    __slots__ = ("contract", "end", "factor", "items", "klass", "quantity", "rate", "start", "steps", "unit", "valid_from")
+    __slots__ = ("bounded", "contract", "end", "factor", "items", "klass", "quantity", "rate", "start", "steps", "unit", "valid_from")
 
     def __init__(
         self,
@@ -169,6 +185,8 @@ class _Path:
         self.klass, self.quantity, self.unit = klass, klass.quantity, klass.quantity_unit
         self.factor = self.unit.base_factor if self.unit is not None else 1
         self.start, self.end, self.steps = start, end, steps
+        self.bounded = start != _EARLIEST or end != _LATEST
+        """Whether the path holds for a span of time only (a plan on it has versions that take effect on a date)."""
         self.rate: Callable[[RatingState, Mapping[str, PropertyValue], datetime], RatingOutcome] = (
             _one_charge(self, *steps[0][:2], steps[0][2][0]) if len(steps) == 1 and len(steps[0][2]) == 1 else _charges(self)
         )
@@ -218,7 +236,7 @@ def _charges(path: _Path) -> Callable[[RatingState, Mapping[str, PropertyValue],
 
     def rate(state: RatingState, properties: Mapping[str, PropertyValue], at: datetime) -> RatingOutcome:
         base, shown = _quantity(properties, name, factor)
-        run = _Run(state, properties, at)
+        run = _Run(state, properties, at, ())
         found = []
         for contract_item_id, bound, charges in steps:
             run.bound = bound
@@ -244,10 +262,11 @@ def _one_charge(
         if type(value) is int:
             base: Exact = value * factor
             shown = small.get(value) or Decimal(value)
+        elif type(value) is Decimal and value == (whole := int(value)):
+            base, shown = whole * factor, value
         else:
             base, shown = _quantity(properties, name, factor)
-        run = _Run(state, properties, at)
-        run.bound = bound
+        run = _Run(state, properties, at, bound)
         total = price(base, run)
         amount = amounts.get(total) if type(total) is int else None
         if amount is None:
@@ -428,10 +447,12 @@ class _Run:
 
     __slots__ = ("at", "bound", "last", "notes", "properties", "seen", "state")
 
-    def __init__(self, state: RatingState, properties: Mapping[str, PropertyValue], at: datetime) -> None:
+    def __init__(self, state: RatingState, properties: Mapping[str, PropertyValue], at: datetime, bound: tuple[BoundCounter, ...]) -> None:
         self.state = state
         self.properties = properties
         self.at = at
+        self.bound = bound
+        """The counters of the plan whose charge is being applied, by slot (set before each contract item's charges)."""
         self.seen: dict[CounterKey, list[Any]] | None = None
         """Per counter key: [value now, value before the item, CounterLife, BoundCounter, the stored value in the
         counter's unit when the value before is that (else None)]; none until the item changes a counter."""
@@ -439,9 +460,6 @@ class _Run:
         """The counter read last when it is not in ``seen``, as an entry of ``seen`` (a write follows its read)."""
         self.notes: list[Notification] | None = None
         """The item's notifications so far (none: none yet)."""
-
-    bound: tuple[BoundCounter, ...]
-    """The counters of the plan whose charge is being applied, by slot (set before each contract item's charges)."""
 
     def read(self, slot: int) -> Exact:
         counter = self.bound[slot]
@@ -565,7 +583,9 @@ class _Run:
                 held = state.held_in(key, life.period_start)
                 if held:
                     before, after = before - held * counter.factor, after - held * counter.factor
-            before_in_unit = counter.in_unit(before) if kept is None else (kept if type(kept) is int else exact(kept))
+            before_in_unit = (
+                counter.in_unit(before) if kept is None else (kept if type(kept) is int or kept is counter.memo[0] else exact(kept))
+            )
             factor = counter.factor
             if factor == 1:
                 after_in_unit = after

@@ -23,6 +23,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Protocol
 
+from kopek import limits
 from kopek.domain.catalog import (
     AllowanceNode,
     CapNode,
@@ -465,6 +466,13 @@ def _choice(node: SwitchNode | PrefixNode | RangeNode, scope: TreeScope, denomin
 _Unpriced = Callable[[PropertyValue | None], InvalidConfigurationError]
 
 
+def _unseen(quantity: Exact, pricing: Pricing) -> Exact:
+    raise AssertionError("never priced: marks a value a prefix table has not met")
+
+
+_UNSEEN: PriceFn = _unseen
+
+
 def _cases(node: SwitchNode | PrefixNode) -> dict[str, PriceNode]:
     return node.cases if isinstance(node, SwitchNode) else node.prefixes
 
@@ -495,6 +503,10 @@ def _prefix(name: str, prefixes: dict[str, PriceFn], otherwise: PriceFn | None, 
     for prefix, child in prefixes.items():
         by_length.setdefault(len(prefix), {})[prefix] = child
     tables = tuple((length, by_length[length]) for length in sorted(by_length, reverse=True))
+    longest = tables[0][0] if tables else 0
+    found: dict[str, PriceFn | None] = {}
+    """The price of each value's leading ``longest`` characters met so far (they alone choose it): one look-up for the
+    commonest values instead of one per prefix length."""
 
     def price(quantity: Exact, pricing: Pricing) -> Exact:
         value = pricing.properties.get(name)
@@ -502,12 +514,17 @@ def _prefix(name: str, prefixes: dict[str, PriceFn], otherwise: PriceFn | None, 
             chosen = otherwise
         else:
             text = value if type(value) is str else property_text(value)
-            for length, table in tables:
-                chosen = table.get(text[:length])
-                if chosen is not None:
-                    break
-            else:
-                chosen = otherwise
+            head = text[:longest]
+            chosen = found.get(head, _UNSEEN)
+            if chosen is _UNSEEN:
+                for length, table in tables:
+                    chosen = table.get(head[:length])
+                    if chosen is not None:
+                        break
+                else:
+                    chosen = otherwise
+                if len(found) < limits.PREFIXES_KEPT_MAX:
+                    found[head] = chosen
         if chosen is None:
             raise unpriced(value)
         return chosen(quantity, pricing)
