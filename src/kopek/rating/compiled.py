@@ -254,6 +254,7 @@ def _one_charge(
     function, with what they read bound here."""
     name, factor, unit = path.quantity, path.factor, path.unit
     price, amounts, updates = charge.price, charge.amounts, charge.updates
+    round_whole, denominator, kept_max = charge.round, charge.denominator, limits.ROUNDED_AMOUNTS_KEPT_MAX
     plan_name, charge_name, role, currency, output = charge.fields
     small = _SMALL
 
@@ -268,8 +269,13 @@ def _one_charge(
             base, shown = _quantity(properties, name, factor)
         run = _Run(state, properties, at, bound)
         total = price(base, run)
-        amount = amounts.get(total) if type(total) is int else None
-        if amount is None:
+        if type(total) is int:
+            amount = amounts.get(total)
+            if amount is None:
+                amount = round_whole(total, denominator)
+                if len(amounts) < kept_max:
+                    amounts[total] = amount
+        else:
             amount = charge.rounded(total)
         if updates:
             charge.update(run, base, amount)
@@ -394,13 +400,13 @@ class CompiledCharge:
     """One charge: its tree as a function of the quantity, its rounding, its counter updates, its charged item's
     constant fields."""
 
-    __slots__ = ("_round", "amounts", "denominator", "fields", "price", "updates")
+    __slots__ = ("amounts", "denominator", "fields", "price", "round", "updates")
 
     def __init__(self, plan: ChargePlan, charge: Charge, scope: TreeScope) -> None:
         priced = compile_tree(charge.price, scope)
         self.price: PriceFn = priced.price
         self.denominator = priced.denominator
-        self._round = ExactRounding(charge.rounding.decimals, charge.rounding.mode, kept_max=limits.ROUNDED_AMOUNTS_KEPT_MAX)
+        self.round = ExactRounding(charge.rounding.decimals, charge.rounding.mode, kept_max=limits.ROUNDED_AMOUNTS_KEPT_MAX)
         self.amounts: dict[int, Decimal] = {}
         """The rounded amount of each whole total (times the denominator) met so far: a tariff's totals repeat."""
         self.fields = (plan.name, charge.name, charge.account_role, plan.currency, charge.output)
@@ -421,12 +427,12 @@ class CompiledCharge:
     def rounded(self, total: Exact) -> Decimal:
         """The amount of a ``total`` the tree gave (times its denominator), rounded once."""
         if type(total) is int:
-            amount = self._round(total, self.denominator)
+            amount = self.round(total, self.denominator)
             if len(self.amounts) < limits.ROUNDED_AMOUNTS_KEPT_MAX:
                 self.amounts[total] = amount
             return amount
         assert isinstance(total, Fraction)
-        return self._round(total.numerator, total.denominator * self.denominator)
+        return self.round(total.numerator, total.denominator * self.denominator)
 
     def update(self, run: _Run, base: Exact, amount: Decimal) -> None:
         """The charge's counter updates: each counter moved by the quantity, the amount or one."""

@@ -266,9 +266,11 @@ def _graduated_rates(bands: tuple[tuple[Exact | None, _BandRate], ...], slot: in
     """:func:`_graduated` for bands that are all plain rates, each rate applied in place (the commonest tiers: a first
     minute, then by the second), plus ``fee``."""
     flat = tuple((upper, *rate) for upper, rate in bands)
+    if slot is None:
+        return _graduated_rates_from_zero(flat, fee)
 
     def price(quantity: Exact, pricing: Pricing) -> Exact:
-        start = pricing.read(slot) if slot is not None else 0
+        start = pricing.read(slot)
         if quantity == 0:
             for upper, rate, minimum, increment in flat:
                 if upper is None or start < upper:
@@ -288,6 +290,39 @@ def _graduated_rates(bands: tuple[tuple[Exact | None, _BandRate], ...], slot: in
                 if last:
                     return total
             lower = upper  # type: ignore[assignment]
+        raise AssertionError("the last band is open-ended")
+
+    return price
+
+
+def _graduated_rates_from_zero(flat: tuple[tuple[Exact | None, int, Exact, Exact | None], ...], fee: int) -> PriceFn:
+    """:func:`_graduated_rates` without a counter: the usage starts at zero, so each band the usage goes past costs
+    the same every time; each band is kept with its lower bound and the fee plus the price of the bands below it."""
+    bands = []
+    below: Exact = fee
+    lower: Exact = 0
+    for upper, rate, minimum, increment in flat:
+        since = lower if lower > 0 else 0
+        bands.append((upper, since, below, rate, minimum, increment))
+        if upper is not None:
+            if upper - since > 0:
+                below += _billed(upper - since, rate, minimum, increment)
+            lower = upper
+    table = tuple(bands)
+    # A zero quantity is priced by the band where the usage starts, with quantity zero.
+    at_zero = fee + next(_billed(0, *band[3:]) for band in table if band[0] is None or band[0] > 0)
+
+    def price(quantity: Exact, pricing: Pricing) -> Exact:
+        if quantity == 0:
+            return at_zero
+        for upper, lower, below, rate, minimum, increment in table:
+            if upper is None or upper >= quantity:
+                part = quantity - lower
+                if part < minimum:
+                    part = minimum
+                if increment is not None:
+                    part = -(-part // increment) * increment
+                return below + part * rate
         raise AssertionError("the last band is open-ended")
 
     return price
