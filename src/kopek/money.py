@@ -222,17 +222,20 @@ class ExactRounding:
     def __call__(self, numerator: int, denominator: int) -> Decimal:
         """``numerator / denominator`` (``denominator`` > 0), rounded."""
         negative = numerator < 0
-        quotient, remainder = divmod((-numerator if negative else numerator) * self._scale, denominator)
-        if remainder:
-            if self._half_up:
-                away = 2 * remainder >= denominator
-            elif self._half_even:
-                twice = 2 * remainder
-                away = twice > denominator or (twice == denominator and quotient % 2 == 1)
-            else:
-                away = _rounds_away(self.mode, quotient, remainder, denominator, negative=negative)
-            if away:
-                quotient += 1
+        magnitude = -numerator if negative else numerator
+        if self._half_up:
+            # floor(magnitude * scale / denominator + 1/2): up when the remainder is half the denominator or more.
+            quotient = (magnitude * self._scale * 2 + denominator) // (denominator * 2)
+        else:
+            quotient, remainder = divmod(magnitude * self._scale, denominator)
+            if remainder:
+                if self._half_even:
+                    twice = 2 * remainder
+                    away = twice > denominator or (twice == denominator and quotient % 2 == 1)
+                else:
+                    away = _rounds_away(self.mode, quotient, remainder, denominator, negative=negative)
+                if away:
+                    quotient += 1
         key = -quotient - 1 if negative else quotient  # -0.00 is kept apart from 0.00
         found = self._kept.get(key)
         if found is None:

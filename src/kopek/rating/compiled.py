@@ -370,11 +370,6 @@ class BoundCounter:
         """The last value rating gave this counter in its unit, and in base units: the value stored after an item is
         the value the next item reads, and a fraction costs more to convert than to recognise."""
 
-    def memo_of(self, value: Exact, in_unit: Exact) -> Exact:
-        """``in_unit``, the value ``value`` (base units) in the counter's unit, kept as the last value rating gave."""
-        self.memo = (in_unit, value)
-        return in_unit
-
     def base_of(self, stored: ExactInput) -> Exact:
         """A stored value (in the counter's unit) in base units."""
         memo = self.memo
@@ -411,7 +406,11 @@ class CompiledCharge:
         """The rounded amount of each whole total (times the denominator) met so far: a tariff's totals repeat."""
         self.fields = (plan.name, charge.name, charge.account_role, plan.currency, charge.output)
         """The charged item's fields that are the charge's: plan, charge, account role, currency, output."""
-        self.updates = tuple((scope.counters[update.counter][0], update.add) for update in charge.counter_updates)
+        self.updates = tuple(
+            (scope.counters[update.counter][0], update.add is CounterAddend.QUANTITY, update.add is CounterAddend.AMOUNT)
+            for update in charge.counter_updates
+        )
+        """Per counter update: the counter's slot, whether it adds the quantity, whether it adds the amount (else one)."""
 
     def apply(self, run: _Run, contract_item_id: str, quantity: Decimal, base: Exact, unit: Unit | None) -> ChargedItem:
         """Price the item (``quantity`` in its unit, ``base`` in base units), round once, update the counters."""
@@ -436,14 +435,13 @@ class CompiledCharge:
 
     def update(self, run: _Run, base: Exact, amount: Decimal) -> None:
         """The charge's counter updates: each counter moved by the quantity, the amount or one."""
-        for slot, add in self.updates:
-            counter = run.bound[slot]
-            if add is CounterAddend.QUANTITY:
+        for slot, adds_quantity, adds_amount in self.updates:
+            if adds_quantity:
                 addend: Exact = base
-            elif add is CounterAddend.AMOUNT:
-                addend = exact(amount) * counter.factor
+            elif adds_amount:
+                addend = exact(amount) * run.bound[slot].factor
             else:
-                addend = counter.factor
+                addend = run.bound[slot].factor
             run.write(slot, run.read(slot) + addend)
 
 
@@ -573,35 +571,40 @@ class _Run:
             return value, CounterLife(start, expires_at)  # Stored before the counter had periods: it belongs to this one.
         return counter.initial, CounterLife(start, None)
 
-    def changes(self) -> tuple[tuple[CounterChange, ...], list[Notification]]:
-        """The counters the item changed (or moved to a new period), in key order, and the thresholds they crossed."""
+    def changes(self) -> tuple[tuple[CounterChange, ...], list[Notification] | None]:
+        """The counters the item changed (or moved to a new period), in key order, and the thresholds they crossed
+        (none: none)."""
         seen, state = self.seen, self.state
         assert seen is not None, "asked only when the item changed a counter"
-        stored, lives = state.counters, state.lives
+        stored, lives, held = state.counters, state.lives, state.held
         changes: list[CounterChange] = []
-        crossings: list[Notification] = []
+        crossings: list[Notification] | None = None
         for key in sorted(seen) if len(seen) > 1 else seen:
             after, before, life, counter, kept = seen[key]
             if after == before and (key not in stored or life is lives.get(key, NO_LIFE) or life == lives.get(key, NO_LIFE)):
                 continue
-            if state.held:
-                # Read with the grants' holds on top; what is stored, and what crosses thresholds, is the value without.
-                held = state.held_in(key, life.period_start)
-                if held:
-                    before, after = before - held * counter.factor, after - held * counter.factor
-            before_in_unit = (
-                counter.in_unit(before) if kept is None else (kept if type(kept) is int or kept is counter.memo[0] else exact(kept))
-            )
             factor = counter.factor
+            if held:
+                # Read with the grants' holds on top; what is stored, and what crosses thresholds, is the value without.
+                holding = state.held_in(key, life.period_start)
+                if holding:
+                    before, after = before - holding * factor, after - holding * factor
+            if kept is None:
+                before_in_unit = counter.in_unit(before)
+            elif type(kept) is int or kept is counter.memo[0]:
+                before_in_unit = kept
+            else:
+                before_in_unit = exact(kept)
             if factor == 1:
                 after_in_unit = after
-            elif type(after) is int and after % factor != 0:
-                after_in_unit = counter.memo_of(after, Fraction(after, factor))
             else:
-                after_in_unit = counter.memo_of(after, ratio(after, factor))
+                after_in_unit = Fraction(after, factor) if type(after) is int and after % factor else ratio(after, factor)
+                counter.memo = (after_in_unit, after)
             changes.append(_new(CounterChange, (key, counter.unit, before_in_unit, after_in_unit, life.period_start, life.expires_at)))
             if counter.thresholds:
-                crossings.extend(_crossed(key, counter.thresholds, before, after))
+                crossed = _crossed(key, counter.thresholds, before, after)
+                if crossed:
+                    crossings = crossings + crossed if crossings is not None else crossed
         return tuple(changes), crossings
 
 
