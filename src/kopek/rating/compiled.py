@@ -257,14 +257,23 @@ def _one_charge(
     round_whole, denominator, kept_max = charge.round, charge.denominator, limits.ROUNDED_AMOUNTS_KEPT_MAX
     plan_name, charge_name, role, currency, output = charge.fields
     small = _SMALL
+    bases: dict[Decimal, Exact] = {}
+    """The quantity in base units of each Decimal quantity met so far (up to the kept amounts' limit): finding a
+    duration of 231 s costs less than reading it as an exact number."""
 
     def rate(state: RatingState, properties: Mapping[str, PropertyValue], at: datetime) -> RatingOutcome:
         value = properties[name] if name is not None else 0
         if type(value) is int:
             base: Exact = value * factor
             shown = small.get(value) or Decimal(value)
-        elif type(value) is Decimal and value == (whole := int(value)):
-            base, shown = whole * factor, value
+        elif type(value) is Decimal:
+            shown = value
+            found = bases.get(value)
+            if found is None:
+                found = in_base(value, factor)
+                if len(bases) < kept_max:
+                    bases[value] = found
+            base = found
         else:
             base, shown = _quantity(properties, name, factor)
         run = _Run(state, properties, at, bound)
