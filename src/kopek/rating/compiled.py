@@ -256,10 +256,7 @@ def _one_charge(
     price, amounts, updates = charge.price, charge.amounts, charge.updates
     round_whole, denominator, kept_max = charge.round, charge.denominator, limits.ROUNDED_AMOUNTS_KEPT_MAX
     plan_name, charge_name, role, currency, output = charge.fields
-    small = _SMALL
-    bases: dict[Decimal, Exact] = {}
-    """The quantity in base units of each Decimal quantity met so far (up to the kept amounts' limit): finding a
-    duration of 231 s costs less than reading it as an exact number."""
+    small, bases = _SMALL, charge.bases
 
     def rate(state: RatingState, properties: Mapping[str, PropertyValue], at: datetime) -> RatingOutcome:
         value = properties[name] if name is not None else 0
@@ -404,7 +401,7 @@ class CompiledCharge:
     """One charge: its tree as a function of the quantity, its rounding, its counter updates, its charged item's
     constant fields."""
 
-    __slots__ = ("amounts", "denominator", "fields", "price", "round", "updates")
+    __slots__ = ("amounts", "bases", "denominator", "fields", "price", "round", "updates")
 
     def __init__(self, plan: ChargePlan, charge: Charge, scope: TreeScope) -> None:
         priced = compile_tree(charge.price, scope)
@@ -413,6 +410,9 @@ class CompiledCharge:
         self.round = ExactRounding(charge.rounding.decimals, charge.rounding.mode, kept_max=limits.ROUNDED_AMOUNTS_KEPT_MAX)
         self.amounts: dict[int, Decimal] = {}
         """The rounded amount of each whole total (times the denominator) met so far: a tariff's totals repeat."""
+        self.bases: dict[Decimal, Exact] = {}
+        """The quantity in base units of each Decimal quantity of its item class met so far (up to the kept amounts'
+        limit): finding a duration of 231 s costs less than reading it as an exact number."""
         self.fields = (plan.name, charge.name, charge.account_role, plan.currency, charge.output)
         """The charged item's fields that are the charge's: plan, charge, account role, currency, output."""
         self.updates = tuple(
