@@ -515,36 +515,14 @@ def _cases(node: SwitchNode | PrefixNode) -> dict[str, PriceNode]:
 def _switch(name: str, cases: dict[str, PriceFn], otherwise: PriceFn | None, unpriced: _Unpriced) -> PriceFn:
     """The case whose key is the value's text; a text value is its own key, a boolean's is ``true``/``false``."""
     flags = {True: cases.get("true", otherwise), False: cases.get("false", otherwise)}
-    if set(cases) <= {"true", "false"}:
-        return _switch_flag(name, cases, otherwise, unpriced, flags)
 
     def price(quantity: Exact, pricing: Pricing) -> Exact:
         value = pricing.properties.get(name)
         kind = type(value)
-        if kind is str:
-            chosen = cases.get(value, otherwise)  # type: ignore[arg-type]
-        elif kind is bool:
+        if kind is bool:
             chosen = flags[value]  # type: ignore[index]
-        else:
-            chosen = cases.get(property_text(value), otherwise) if value is not None else otherwise
-        if chosen is None:
-            raise unpriced(value)
-        return chosen(quantity, pricing)
-
-    return price
-
-
-def _switch_flag(
-    name: str, cases: dict[str, PriceFn], otherwise: PriceFn | None, unpriced: _Unpriced, flags: dict[bool, PriceFn | None]
-) -> PriceFn:
-    """:func:`_switch` on a boolean property (its cases are ``true`` and ``false``), a boolean value looked up first."""
-
-    def price(quantity: Exact, pricing: Pricing) -> Exact:
-        value = pricing.properties.get(name)
-        if type(value) is bool:
-            chosen = flags[value]
-        elif type(value) is str:
-            chosen = cases.get(value, otherwise)
+        elif kind is str:
+            chosen = cases.get(value, otherwise)  # type: ignore[arg-type]
         else:
             chosen = cases.get(property_text(value), otherwise) if value is not None else otherwise
         if chosen is None:
