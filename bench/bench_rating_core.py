@@ -33,6 +33,7 @@ from kopek.domain.catalog import Catalog
 from kopek.domain.catalog_load import catalog_from_document
 from kopek.domain.item import ChargeableItem, TypedItem, type_item
 from kopek.domain.master import AccountId, Contract, ContractId, ContractItem, ContractItemId, SubscriberAccountId
+from kopek.domain.outcome import ChargedItem
 from kopek.errors import KopekError
 from kopek.rating.rate import CounterLife, RatingState, rate_item
 
@@ -107,12 +108,13 @@ def example_catalog(items: int) -> Tariff:
     return Tariff("examples/catalog.yaml", catalog, _typed(catalog, contracts, raw), lambda: ExampleCatalogRater(plan_of).rate)
 
 
-def kopek_rater(catalog: Catalog) -> Callable[[Contract, TypedItem], Amounts]:
+def kopek_rater(catalog: Catalog) -> Callable[[Contract, TypedItem], tuple[ChargedItem, ...] | None]:
     """``rate_item`` with the counters of each contract fed back, as the engine stores them between charges: each
-    changed value, and its period when it has one."""
+    changed value, and its period when it has one. It gives the charged items of each item (none: refused), as the
+    hand-written rater gives its amounts; :func:`amounts` reads theirs for the comparison, untimed."""
     states: dict[str, tuple[dict[Any, Any], dict[Any, Any]]] = {}
 
-    def rate(contract: Contract, item: TypedItem) -> Amounts:
+    def rate(contract: Contract, item: TypedItem) -> tuple[ChargedItem, ...] | None:
         stored = states.get(contract.id)
         if stored is None:
             stored = states[contract.id] = ({}, {})
@@ -127,16 +129,21 @@ def kopek_rater(catalog: Catalog) -> Callable[[Contract, TypedItem], Amounts]:
                 periods[change.key] = CounterLife(change.period_start, change.expires_at)
             else:
                 periods.pop(change.key, None)
-        return tuple([charged.amount for charged in outcome.charged_items])
+        return outcome.charged_items
 
     return rate
+
+
+def amounts(charged: tuple[ChargedItem, ...] | None) -> Amounts:
+    """The amount of each charge kopek applied to an item, as the hand-written rater gives them."""
+    return tuple(item.amount for item in charged) if charged is not None else None
 
 
 def same_outputs(tariff: Tariff) -> str | None:
     """Where kopek and the hand-written rater disagree (the first item), or None."""
     kopek, baseline = kopek_rater(tariff.catalog), tariff.baseline()
     for position, (contract, item) in enumerate(tariff.items):
-        ours, theirs = kopek(contract, item), baseline(contract.id, item)
+        ours, theirs = amounts(kopek(contract, item)), baseline(contract.id, item)
         if ours != theirs:
             return f"item {position} ({item.item_class.name} {dict(item.properties)}): kopek {ours}, hand-written {theirs}"
     return None

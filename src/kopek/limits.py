@@ -43,6 +43,9 @@ RATING_PATHS_KEPT_MAX: Final = 65_536
 starts afresh."""
 ROUNDED_AMOUNTS_KEPT_MAX: Final = 4_096
 """Rounded amounts (as Decimals) one compiled charge keeps to give again."""
+PREFIXES_KEPT_MAX: Final = 65_536
+"""Leading digits (as long as a prefix table's longest prefix) whose longest matching prefix a compiled prefix table
+keeps; past it, it looks the others up each time."""
 SCHEDULE_EDGES_MAX: Final = 100_000
 """Window edges (and local midnights) one usage may cross in a ``schedule`` node: about a year of four edges a day."""
 CDR_IMPORT_ROWS_PER_STEP: Final = 1_000

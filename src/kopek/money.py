@@ -209,20 +209,33 @@ class ExactRounding:
     finding a Decimal costs less than building one.
     """
 
-    __slots__ = ("_kept", "_kept_max", "_scale", "decimals", "mode")
+    __slots__ = ("_half_even", "_half_up", "_kept", "_kept_max", "_scale", "decimals", "mode")
 
     def __init__(self, decimals: int, mode: RoundingMode, *, kept_max: int) -> None:
         self.decimals, self.mode = decimals, mode
         self._scale = 10**decimals
         self._kept: dict[int, Decimal] = {}
         self._kept_max = kept_max
+        self._half_up, self._half_even = mode is RoundingMode.HALF_UP, mode is RoundingMode.HALF_EVEN
+        """The commonest modes, decided here without a call (as :func:`_rounds_away` does)."""
 
     def __call__(self, numerator: int, denominator: int) -> Decimal:
         """``numerator / denominator`` (``denominator`` > 0), rounded."""
         negative = numerator < 0
-        quotient, remainder = divmod((-numerator if negative else numerator) * self._scale, denominator)
-        if remainder and _rounds_away(self.mode, quotient, remainder, denominator, negative=negative):
-            quotient += 1
+        magnitude = -numerator if negative else numerator
+        if self._half_up:
+            # floor(magnitude * scale / denominator + 1/2): up when the remainder is half the denominator or more.
+            quotient = (magnitude * self._scale * 2 + denominator) // (denominator * 2)
+        else:
+            quotient, remainder = divmod(magnitude * self._scale, denominator)
+            if remainder:
+                if self._half_even:
+                    twice = 2 * remainder
+                    away = twice > denominator or (twice == denominator and quotient % 2 == 1)
+                else:
+                    away = _rounds_away(self.mode, quotient, remainder, denominator, negative=negative)
+                if away:
+                    quotient += 1
         key = -quotient - 1 if negative else quotient  # -0.00 is kept apart from 0.00
         found = self._kept.get(key)
         if found is None:

@@ -154,7 +154,10 @@ class Server:
         with self.log_path.open("ab") as log:
             log.write(f"---- start {self.starts + 1}\n".encode())
             log.flush()
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "KOPEK_DATABASE_URL": ""})
+            # A session of its own: the server's worker processes are killed with it, as a crash of the machine would.
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "KOPEK_DATABASE_URL": ""}, start_new_session=True
+            )
         self.starts += 1
         self._wait_ready()
 
@@ -173,9 +176,10 @@ class Server:
         raise AssertionError(f"kopek serve did not answer /healthz within {SERVER_START_SECONDS} s:\n{self.log()}")
 
     def kill(self) -> None:
-        """SIGKILL: no clean-up of any kind, as a crash."""
+        """SIGKILL to the server and its workers: no clean-up of any kind, as a crash. (Killed alone, the server's
+        process would leave its worker serving on the port and holding its database connections.)"""
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
 
     def stop(self) -> None:
@@ -184,7 +188,7 @@ class Server:
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=15)
 
     def log(self) -> str:

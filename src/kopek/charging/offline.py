@@ -338,7 +338,7 @@ def with_low_balance(charged: Charged) -> Charged:
     low_balance = low_balance_notifications(charged.accounts, charged.operations)
     if not low_balance:
         return charged
-    return replace(charged, outcome=replace(charged.outcome, notifications=(*charged.outcome.notifications, *low_balance)))
+    return replace(charged, outcome=charged.outcome._replace(notifications=(*charged.outcome.notifications, *low_balance)))
 
 
 def charge_result(charged: Charged) -> ChargeResult:

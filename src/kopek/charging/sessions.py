@@ -15,7 +15,6 @@ import decimal
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
@@ -433,7 +432,7 @@ def _advance(
         )
     origin = _origin(row, began)
     impacts = SessionImpacts.model_validate_json(row["impacts"])
-    state = replace(load_rating_state(uow, catalog.catalog, contract, session_id=row["id"]), session_moves=session_moves(impacts))
+    state = load_rating_state(uow, catalog.catalog, contract, session_id=row["id"])._replace(session_moves=session_moves(impacts))
     accounts = uow.master.lock_accounts(contract.roles.values())
     charge: ChargeResult | None = None
     notes: list[NotificationView] = []
@@ -521,7 +520,7 @@ def _settle(
     operations, after = posted_in_full(outcome, payers, accounts)
     beyond = beyond_bounds(after, operations)
     if item.quantity > row["granted_quantity"] or beyond:
-        outcome = replace(outcome, notifications=(*outcome.notifications, _above_grant(row, item.quantity, beyond)))
+        outcome = outcome._replace(notifications=(*outcome.notifications, _above_grant(row, item.quantity, beyond)))
     result = record_settlement(
         uow,
         context,
@@ -535,7 +534,7 @@ def _settle(
         accounts=after,
     )
     impacts = merged_impacts(impacts, result, outcome.counter_changes)
-    return result, after, replace(state.after(outcome.counter_changes), session_moves=session_moves(impacts)), impacts
+    return result, after, state.after(outcome.counter_changes)._replace(session_moves=session_moves(impacts)), impacts
 
 
 def _above_grant(row: Mapping[str, Any], used: Decimal, beyond: list[AccountId]) -> Notification:

@@ -7,18 +7,26 @@ stores use them too; rating builds them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 from kopek.domain.catalog import CounterScope, Output
 from kopek.domain.units import Unit
 from kopek.money import Exact
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class CounterKey:
+class _CounterKeyFields(NamedTuple):
+    contract_id: str
+    item_id: str
+    name: str
+    scope: CounterScope = CounterScope.CONTRACT_ITEM
+    namespace: str = ""
+
+
+class CounterKey(_CounterKeyFields):
     """Where a counter value lives.
 
     ``contract_id`` is the contract that keeps it (``""`` for a shared counter, which lives
@@ -26,24 +34,24 @@ class CounterKey:
     ``transient``) or the activation (scope ``activation``), ``""`` for scopes ``contract``
     and ``shared``. The default scope with an empty ``item_id`` means scope ``contract``.
 
-    Keys are looked up in dictionaries several times for each rated item, so each computes
-    its hash once.
+    Keys are looked up in dictionaries several times for each rated item: a named tuple (immutable, typed, ordered
+    field by field) is hashed without a Python call.
     """
 
-    contract_id: str
-    item_id: str
-    name: str
-    scope: CounterScope = CounterScope.CONTRACT_ITEM
-    namespace: str = ""
-    _hash: int = field(default=0, init=False, repr=False, compare=False)
+    __slots__ = ()
 
-    def __post_init__(self) -> None:
-        if self.scope is CounterScope.CONTRACT_ITEM and self.item_id == "":
-            object.__setattr__(self, "scope", CounterScope.CONTRACT)
-        object.__setattr__(self, "_hash", hash((self.contract_id, self.item_id, self.name, self.scope, self.namespace)))
+    def __new__(
+        cls, contract_id: str, item_id: str, name: str, scope: CounterScope = CounterScope.CONTRACT_ITEM, namespace: str = ""
+    ) -> CounterKey:
+        if scope is CounterScope.CONTRACT_ITEM and item_id == "":
+            scope = CounterScope.CONTRACT
+        return tuple.__new__(cls, (contract_id, item_id, name, scope, namespace))
 
-    def __hash__(self) -> int:
-        return self._hash
+    def __repr__(self) -> str:
+        return (
+            f"CounterKey(contract_id={self.contract_id!r}, item_id={self.item_id!r}, name={self.name!r}, "
+            f"scope={self.scope!r}, namespace={self.namespace!r})"
+        )
 
 
 class NotificationKind(StrEnum):
@@ -66,9 +74,12 @@ class Notification:
     data: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, init=False)
-class ChargedItem:
-    """The priced result of one charge for one chargeable item (amount already rounded)."""
+class ChargedItem(NamedTuple):
+    """The priced result of one charge for one chargeable item (amount already rounded).
+
+    An immutable typed record like the dataclasses of the domain, made as a named tuple because rating makes one for
+    every charge of every item and a tuple is the cheapest immutable value Python builds (see
+    ``docs/performance.md``)."""
 
     contract_item_id: str
     charge_plan: str
@@ -77,44 +88,15 @@ class ChargedItem:
     amount: Decimal
     currency: str
     quantity: Decimal
+    """The item's quantity in ``quantity_unit``, as the item gave it."""
     quantity_unit: Unit | None
     output: Output
 
-    def __init__(
-        self,
-        contract_item_id: str,
-        charge_plan: str,
-        charge: str,
-        account_role: str,
-        amount: Decimal,
-        currency: str,
-        quantity: Decimal,
-        quantity_unit: Unit | None,
-        output: Output,
-    ) -> None:
-        # What the dataclass's own __init__ does, with the slots' setters looked up once (below), not for each
-        # field of each item: rating makes one for every charge of every item.
-        _set_item_id(self, contract_item_id)
-        _set_plan(self, charge_plan)
-        _set_charge(self, charge)
-        _set_role(self, account_role)
-        _set_amount(self, amount)
-        _set_currency(self, currency)
-        _set_quantity(self, quantity)
-        _set_unit(self, quantity_unit)
-        _set_output(self, output)
 
-
-(_set_item_id, _set_plan, _set_charge, _set_role, _set_amount, _set_currency, _set_quantity, _set_unit, _set_output) = (
-    ChargedItem.__dict__[each.name].__set__ for each in fields(ChargedItem)
-)
-
-
-@dataclass(frozen=True, slots=True, init=False)
-class CounterChange:
+class CounterChange(NamedTuple):
     """A counter's value before and after an item, exact and in the counter's ``unit`` (a third of a minute is
     ``Fraction(1, 3)``); ``period_start`` is the start of the reset period ``after`` belongs to and
-    ``expires_at`` when ``after`` lapses (none: never)."""
+    ``expires_at`` when ``after`` lapses (none: never). A named tuple, as :class:`ChargedItem`."""
 
     key: CounterKey
     unit: Unit
@@ -123,28 +105,6 @@ class CounterChange:
     period_start: datetime | None = None
     expires_at: datetime | None = None
 
-    def __init__(
-        self,
-        key: CounterKey,
-        unit: Unit,
-        before: Exact,
-        after: Exact,
-        period_start: datetime | None = None,
-        expires_at: datetime | None = None,
-    ) -> None:
-        # The dataclass's own __init__, with the slots' setters looked up once (rating makes one per changed counter).
-        _set_key(self, key)
-        _set_counter_unit(self, unit)
-        _set_before(self, before)
-        _set_after(self, after)
-        _set_period_start(self, period_start)
-        _set_expires_at(self, expires_at)
-
     @property
     def delta(self) -> Exact:
         return self.after - self.before
-
-
-_set_key, _set_counter_unit, _set_before, _set_after, _set_period_start, _set_expires_at = (
-    CounterChange.__dict__[each.name].__set__ for each in fields(CounterChange)
-)

@@ -14,7 +14,7 @@ bound to contracts, the current period of each reset cycle) is derived from its 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -63,6 +63,36 @@ ChargeTrace = tuple[NodePrice, ...]
 """The nodes of one charge's tree that priced an item (:class:`~kopek.rating.price_tree.NodePrice`)."""
 
 
+def rate_item(catalog: Catalog, state: RatingState, item: TypedItem) -> RatingOutcome:
+    """Price ``item`` under every applicable charge of ``state``'s contract."""
+    last = _last
+    found = last[1] if last is not None and last[0] is catalog else _compiled_last(catalog)
+    contract, at, klass = state.contract, item.consumption_date, item.item_class
+    path = found.paths.get((contract.id, klass.name)) if state.parent is None else None
+    # The path holds for the contract as it was (its items, and its start, which a reset per activation reads),
+    # for this item class, while the same plan versions are in effect.
+    if (
+        path is None
+        or (path.bounded and not path.start <= at < path.end)
+        or path.klass is not klass
+        or (contract is not path.contract and (contract.items != path.items or contract.valid_from != path.valid_from))
+    ):
+        path = found.path(state, klass, at)
+    return path.rate(state, item.properties, at)
+
+
+def _compiled_last(catalog: Catalog) -> CompiledCatalog:
+    """The compiled form of ``catalog``, kept as the last one used: callers rate item after item in one catalog
+    version, and finding it by identity costs less than asking the catalog for it."""
+    global _last
+    found = compiled(catalog)
+    _last = (catalog, found)
+    return found
+
+
+_last: tuple[Catalog, CompiledCatalog] | None = None
+
+
 class CompiledCatalog:
     """The plans of a catalog, compiled on first use, by name and version; the charges that apply to each
     (contract, item class), with their counters bound, kept between items."""
@@ -71,7 +101,8 @@ class CompiledCatalog:
         self.catalog = catalog
         self._traced = traced
         self._versions: dict[str, tuple[tuple[datetime | None, CompiledPlan], ...]] = {}
-        self._paths: dict[tuple[str, str], _Path] = {}
+        self.paths: dict[tuple[str, str], _Path] = {}
+        """The path of each (contract id, item class name) met so far (a linked contract's is made for each item)."""
 
     def versions(self, name: str) -> tuple[tuple[datetime | None, CompiledPlan], ...]:
         """The versions of plan ``name``, newest first, each with the instant it takes effect (none: always)."""
@@ -90,62 +121,26 @@ class CompiledCatalog:
                 return plan
         return None
 
-    def rate(self, state: RatingState, item: TypedItem) -> RatingOutcome:
-        """Price ``item`` under every applicable charge of ``state``'s contract."""
-        return self._rate(state, item, None)
-
     def rate_traced(self, state: RatingState, item: TypedItem) -> tuple[RatingOutcome, tuple[ChargeTrace, ...]]:
-        """:meth:`rate`, with the nodes each charge's tree went through, one trace per charged item (a catalog
-        compiled ``traced``)."""
+        """:func:`rate_item`, with the nodes each charge's tree went through, one trace per charged item (a catalog
+        compiled ``traced``: its trees record their part; charging's closures never do)."""
         assert self._traced, "only a catalog compiled traced records its nodes"
-        traces: list[ChargeTrace] = []
-        return self._rate(state, item, traces), tuple(traces)
+        at, klass = item.consumption_date, item.item_class
+        path = self.path(state, klass, at)
+        if not path.steps:
+            path.rate(state, item.properties, at)  # refuses: no charge for the item class
+        base, shown = _quantity(item.properties, path.quantity, path.factor)
+        run = _Run(state, item.properties, at, ())
+        found, traces = [], []
+        for contract_item_id, bound, charges in path.steps:
+            run.bound = bound
+            for charge in charges:
+                trace = run.trace = NodeTrace()
+                found.append(charge.apply(run, contract_item_id, shown, base, path.unit))
+                traces.append(trace.nodes())
+        return _outcome(run, tuple(found)), tuple(traces)
 
-    def _rate(self, state: RatingState, item: TypedItem, traces: list[ChargeTrace] | None) -> RatingOutcome:
-        contract, at, klass = state.contract, item.consumption_date, item.item_class
-        path = self._paths.get((contract.id, klass.name)) if state.parent is None else None
-        # The path holds for the contract as it was (its items, and its start, which a reset per activation reads),
-        # for this item class, while the same plan versions are in effect.
-        if (
-            path is None
-            or not path.start <= at < path.end
-            or path.klass is not klass
-            or (contract.items is not path.items and contract.items != path.items)
-            or contract.valid_from != path.valid_from
-        ):
-            path = self._path(state, klass, at)
-        steps = path.steps
-        if not steps:
-            raise IllegalStateError(
-                code=Code.NO_CHARGE_FOR_ITEM_CLASS,
-                reason=Reason.NOT_AUTHORIZED,
-                message=f"contract {contract.id!r} has no charge for item class {klass.name!r}",
-            )
-        value = item.properties[path.quantity] if path.quantity is not None else 0
-        assert isinstance(value, _NUMBERS), "an item's quantity is a number (typed against its class)"
-        base = value * path.factor if type(value) is int else in_base(value, path.factor)
-        shown = value if type(value) is Decimal else Decimal(value)
-        run = _Run(state, item.properties, at)
-        unit = path.unit
-        if traces is None and len(steps) == 1 and len(steps[0][2]) == 1:
-            contract_item_id, run.bound, (charge,) = steps[0]
-            charged: tuple[ChargedItem, ...] = (charge.apply(run, contract_item_id, shown, base, unit),)
-        else:
-            found = []
-            for contract_item_id, bound, charges in steps:
-                run.bound = bound
-                for charge in charges:
-                    trace = run.trace = NodeTrace() if traces is not None else None
-                    found.append(charge.apply(run, contract_item_id, shown, base, unit))
-                    if traces is not None and trace is not None:
-                        traces.append(trace.nodes())
-            charged = tuple(found)
-        if not run.seen:
-            return RatingOutcome(charged, (), tuple(run.notes) if run.notes else ())
-        changes, crossings = run.changes()
-        return RatingOutcome(charged, changes, tuple(run.notes + crossings if crossings else run.notes))
-
-    def _path(self, state: RatingState, klass: ItemClass, at: datetime) -> _Path:
+    def path(self, state: RatingState, klass: ItemClass, at: datetime) -> _Path:
         """The charges of ``item_class`` that each contract item's plan (the version in effect at ``at``) applies, with
         the plan's counters bound, and the span of time over which these versions stay in effect."""
         contract, parent = state.contract, state.parent
@@ -165,9 +160,9 @@ class CompiledCatalog:
                 steps.append((contract_item.id, plan.bind(contract, contract_item, parent, parents), charges))
         path = _Path(contract, klass, start, end, tuple(steps))
         if parent is None:
-            if len(self._paths) >= limits.RATING_PATHS_KEPT_MAX:
-                self._paths.clear()
-            self._paths[contract.id, klass.name] = path
+            if len(self.paths) >= limits.RATING_PATHS_KEPT_MAX:
+                self.paths.clear()
+            self.paths[contract.id, klass.name] = path
         return path
 
     def _parent_counters(self, parent: Contract, at: datetime) -> dict[str, tuple[CounterSpec, ChargePlan]]:
@@ -183,7 +178,10 @@ class CompiledCatalog:
         return declared
 
 
-_NUMBERS: Final = (Decimal, int)
+_new: Final = tuple.__new__
+"""Makes a named tuple of rating (a charged item, an outcome) from a tuple of its fields without a Python call."""
+_SMALL: Final = {whole: Decimal(whole) for whole in range(1, 1025)}
+"""The Decimal of the commonest whole quantities (one event, a message, a second), made once."""
 _EARLIEST: Final = datetime.min.replace(tzinfo=UTC)
 _LATEST: Final = datetime.max.replace(tzinfo=UTC)
 
@@ -203,7 +201,7 @@ class _Path:
     start) and the item class, from ``start`` to ``end``, the span in which the same plan versions are in effect.
     The class's quantity property, its unit and that unit's base factor come along."""
 
-    __slots__ = ("end", "factor", "items", "klass", "quantity", "start", "steps", "unit", "valid_from")
+    __slots__ = ("bounded", "contract", "end", "factor", "items", "klass", "quantity", "rate", "start", "steps", "unit", "valid_from")
 
     def __init__(
         self,
@@ -213,10 +211,116 @@ class _Path:
         end: datetime,
         steps: tuple[tuple[str, tuple[BoundCounter, ...], tuple[CompiledCharge, ...]], ...],
     ) -> None:
-        self.items, self.valid_from = contract.items, contract.valid_from
+        self.contract, self.items, self.valid_from = contract, contract.items, contract.valid_from
         self.klass, self.quantity, self.unit = klass, klass.quantity, klass.quantity_unit
         self.factor = self.unit.base_factor if self.unit is not None else 1
         self.start, self.end, self.steps = start, end, steps
+        self.bounded = start != _EARLIEST or end != _LATEST
+        """Whether the path holds for a span of time only (a plan on it has versions that take effect on a date)."""
+        self.rate: Callable[[RatingState, Mapping[str, PropertyValue], datetime], RatingOutcome] = (
+            _one_charge(self, *steps[0][:2], steps[0][2][0]) if len(steps) == 1 and len(steps[0][2]) == 1 else _charges(self)
+        )
+        """Rates an item of the path (state, properties, consumption date): one function made for the path, with what
+        it reads of the path, the charge and the counters bound in its closure (the commonest path, one contract item
+        with one charge, has its own)."""
+
+
+def _quantity(properties: Mapping[str, PropertyValue], name: str | None, factor: int) -> tuple[Exact, Decimal]:
+    """An item's quantity in base units, and as the item gave it (a Decimal in the class's unit)."""
+    value = properties[name] if name is not None else 0
+    if type(value) is int:
+        return value * factor, _SMALL.get(value) or Decimal(value)
+    if type(value) is Decimal and value == (whole := int(value)):
+        return whole * factor, value
+    assert isinstance(value, Decimal | int), "an item's quantity is a number (typed against its class)"
+    return in_base(value, factor), value if type(value) is Decimal else Decimal(value)
+
+
+def _outcome(run: _Run, charged: tuple[ChargedItem, ...]) -> RatingOutcome:
+    """The outcome of an item whose charges are ``charged``, with the counters it changed and its notifications."""
+    notes = run.notes
+    if run.seen is None:
+        return _new(RatingOutcome, (charged, (), tuple(notes) if notes is not None else ()))
+    changes, crossings = run.changes()
+    if crossings:
+        notes = notes + crossings if notes is not None else crossings
+    return _new(RatingOutcome, (charged, changes, tuple(notes) if notes is not None else ()))
+
+
+def _no_charge(path: _Path) -> Callable[[RatingState, Mapping[str, PropertyValue], datetime], RatingOutcome]:
+    def refuse(state: RatingState, properties: Mapping[str, PropertyValue], at: datetime) -> RatingOutcome:
+        raise IllegalStateError(
+            code=Code.NO_CHARGE_FOR_ITEM_CLASS,
+            reason=Reason.NOT_AUTHORIZED,
+            message=f"contract {state.contract.id!r} has no charge for item class {path.klass.name!r}",
+        )
+
+    return refuse
+
+
+def _charges(path: _Path) -> Callable[[RatingState, Mapping[str, PropertyValue], datetime], RatingOutcome]:
+    """Rates an item of ``path``: every charge of every contract item on it, in contract order."""
+    steps, name, factor, unit = path.steps, path.quantity, path.factor, path.unit
+    if not steps:
+        return _no_charge(path)
+
+    def rate(state: RatingState, properties: Mapping[str, PropertyValue], at: datetime) -> RatingOutcome:
+        base, shown = _quantity(properties, name, factor)
+        run = _Run(state, properties, at, ())
+        found = []
+        for contract_item_id, bound, charges in steps:
+            run.bound = bound
+            for charge in charges:
+                found.append(charge.apply(run, contract_item_id, shown, base, unit))
+        return _outcome(run, tuple(found))
+
+    return rate
+
+
+def _one_charge(
+    path: _Path, contract_item_id: str, bound: tuple[BoundCounter, ...], charge: CompiledCharge
+) -> Callable[[RatingState, Mapping[str, PropertyValue], datetime], RatingOutcome]:
+    """Rates an item of ``path``, which applies one charge: :meth:`CompiledCharge.apply` and :func:`_outcome` in one
+    function, with what they read bound here."""
+    name, factor, unit = path.quantity, path.factor, path.unit
+    price, amounts, updates = charge.price, charge.amounts, charge.updates
+    round_whole, denominator, kept_max = charge.round, charge.denominator, limits.ROUNDED_AMOUNTS_KEPT_MAX
+    plan_name, charge_name, role, currency, output = charge.fields
+    small, bases = _SMALL, charge.bases
+
+    def rate(state: RatingState, properties: Mapping[str, PropertyValue], at: datetime) -> RatingOutcome:
+        value = properties[name] if name is not None else 0
+        if type(value) is int:
+            base: Exact = value * factor
+            shown = small.get(value) or Decimal(value)
+        elif type(value) is Decimal:
+            shown = value
+            found = bases.get(value)
+            if found is None:
+                found = in_base(value, factor)
+                if len(bases) < kept_max:
+                    bases[value] = found
+            base = found
+        else:
+            base, shown = _quantity(properties, name, factor)
+        run = _Run(state, properties, at, bound)
+        total = price(base, run)
+        if type(total) is int:
+            amount = amounts.get(total)
+            if amount is None:
+                amount = round_whole(total, denominator)
+                if len(amounts) < kept_max:
+                    amounts[total] = amount
+        else:
+            amount = charge.rounded(total)
+        if updates:
+            charge.update(run, base, amount)
+        charged = (_new(ChargedItem, (contract_item_id, plan_name, charge_name, role, amount, currency, shown, unit, output)),)
+        if run.seen is None and run.notes is None:
+            return _new(RatingOutcome, (charged, (), ()))
+        return _outcome(run, charged)
+
+    return rate
 
 
 def _day_start(day: date | None) -> datetime | None:
@@ -288,7 +392,7 @@ class BoundCounter:
     """A plan's counter bound to where its value lives, with what rating needs of its spec in base units: the
     factor of its unit, its initial value, its thresholds and the current period of its reset cycle."""
 
-    __slots__ = ("_period", "cycle", "factor", "initial", "key", "thresholds", "unit")
+    __slots__ = ("_period", "cycle", "factor", "initial", "key", "memo", "plain", "thresholds", "unit")
 
     def __init__(self, key: CounterKey, spec: CounterSpec, cycle: Cycle | None) -> None:
         self.key = key
@@ -299,6 +403,16 @@ class BoundCounter:
         self.cycle = cycle
         self._period: tuple[datetime, datetime] | None = None
         """The last period asked for, (start, next start): items come mostly in time order."""
+        self.plain = cycle is None and key.scope is not CounterScope.TRANSIENT
+        """Whether the value is stored and has no reset periods (it may still lapse)."""
+        self.memo: tuple[ExactInput | None, Exact] = (None, 0)
+        """The last value rating gave this counter in its unit, and in base units: the value stored after an item is
+        the value the next item reads, and a fraction costs more to convert than to recognise."""
+
+    def base_of(self, stored: ExactInput) -> Exact:
+        """A stored value (in the counter's unit) in base units."""
+        memo = self.memo
+        return memo[1] if memo[0] is stored else in_base(stored, self.factor)
 
     def period_start(self, at: datetime) -> datetime:
         """The start of the reset period holding ``at`` (the counter resets)."""
@@ -320,44 +434,56 @@ class CompiledCharge:
     """One charge: its tree as a function of the quantity, its rounding, its counter updates, its charged item's
     constant fields."""
 
-    __slots__ = ("_amounts", "_denominator", "_fields", "_price", "_round", "_updates")
+    __slots__ = ("amounts", "bases", "denominator", "fields", "price", "round", "updates")
 
     def __init__(self, plan: ChargePlan, charge: Charge, scope: TreeScope) -> None:
         priced = compile_tree(charge.price, scope)
-        self._price: PriceFn = priced.price
-        self._denominator = priced.denominator
-        self._round = ExactRounding(charge.rounding.decimals, charge.rounding.mode, kept_max=limits.ROUNDED_AMOUNTS_KEPT_MAX)
-        self._amounts: dict[int, Decimal] = {}
+        self.price: PriceFn = priced.price
+        self.denominator = priced.denominator
+        self.round = ExactRounding(charge.rounding.decimals, charge.rounding.mode, kept_max=limits.ROUNDED_AMOUNTS_KEPT_MAX)
+        self.amounts: dict[int, Decimal] = {}
         """The rounded amount of each whole total (times the denominator) met so far: a tariff's totals repeat."""
-        self._fields = (plan.name, charge.name, charge.account_role, plan.currency, charge.output)
-        self._updates = tuple((scope.counters[update.counter][0], update.add) for update in charge.counter_updates)
+        self.bases: dict[Decimal, Exact] = {}
+        """The quantity in base units of each Decimal quantity of its item class met so far (up to the kept amounts'
+        limit): finding a duration of 231 s costs less than reading it as an exact number."""
+        self.fields = (plan.name, charge.name, charge.account_role, plan.currency, charge.output)
+        """The charged item's fields that are the charge's: plan, charge, account role, currency, output."""
+        self.updates = tuple(
+            (scope.counters[update.counter][0], update.add is CounterAddend.QUANTITY, update.add is CounterAddend.AMOUNT)
+            for update in charge.counter_updates
+        )
+        """Per counter update: the counter's slot, whether it adds the quantity, whether it adds the amount (else one)."""
 
     def apply(self, run: _Run, contract_item_id: str, quantity: Decimal, base: Exact, unit: Unit | None) -> ChargedItem:
         """Price the item (``quantity`` in its unit, ``base`` in base units), round once, update the counters."""
-        total = self._price(base, run)
-        if type(total) is int:
-            amount = self._amounts.get(total)
-            if amount is None:
-                amount = self._round(total, self._denominator)
-                if len(self._amounts) < limits.ROUNDED_AMOUNTS_KEPT_MAX:
-                    self._amounts[total] = amount
-        else:
-            assert isinstance(total, Fraction)
-            amount = self._round(total.numerator, total.denominator * self._denominator)
-        if self._updates:
-            self._update(run, base, amount)
-        plan_name, charge_name, role, currency, output = self._fields
-        return ChargedItem(contract_item_id, plan_name, charge_name, role, amount, currency, quantity, unit, output)
+        total = self.price(base, run)
+        amount = self.amounts.get(total) if type(total) is int else None
+        if amount is None:
+            amount = self.rounded(total)
+        if self.updates:
+            self.update(run, base, amount)
+        plan_name, charge_name, role, currency, output = self.fields
+        return _new(ChargedItem, (contract_item_id, plan_name, charge_name, role, amount, currency, quantity, unit, output))
 
-    def _update(self, run: _Run, base: Exact, amount: Decimal) -> None:
-        for slot, add in self._updates:
-            counter = run.bound[slot]
-            if add is CounterAddend.QUANTITY:
+    def rounded(self, total: Exact) -> Decimal:
+        """The amount of a ``total`` the tree gave (times its denominator), rounded once."""
+        if type(total) is int:
+            amount = self.round(total, self.denominator)
+            if len(self.amounts) < limits.ROUNDED_AMOUNTS_KEPT_MAX:
+                self.amounts[total] = amount
+            return amount
+        assert isinstance(total, Fraction)
+        return self.round(total.numerator, total.denominator * self.denominator)
+
+    def update(self, run: _Run, base: Exact, amount: Decimal) -> None:
+        """The charge's counter updates: each counter moved by the quantity, the amount or one."""
+        for slot, adds_quantity, adds_amount in self.updates:
+            if adds_quantity:
                 addend: Exact = base
-            elif add is CounterAddend.AMOUNT:
-                addend = exact(amount) * counter.factor
+            elif adds_amount:
+                addend = exact(amount) * run.bound[slot].factor
             else:
-                addend = counter.factor
+                addend = run.bound[slot].factor
             run.write(slot, run.read(slot) + addend)
 
 
@@ -367,34 +493,52 @@ class _Run:
 
     __slots__ = ("at", "bound", "last", "notes", "properties", "seen", "state", "trace")
 
-    def __init__(self, state: RatingState, properties: Mapping[str, PropertyValue], at: datetime) -> None:
+    def __init__(self, state: RatingState, properties: Mapping[str, PropertyValue], at: datetime, bound: tuple[BoundCounter, ...]) -> None:
         self.state = state
         self.properties = properties
         self.at = at
-        self.bound: tuple[BoundCounter, ...] = ()
-        self.seen: dict[CounterKey, list[Any]] = {}
+        self.bound = bound
+        """The counters of the plan whose charge is being applied, by slot (set before each contract item's charges)."""
+        self.seen: dict[CounterKey, list[Any]] | None = None
         """Per counter key: [value now, value before the item, CounterLife, BoundCounter, the stored value in the
-        counter's unit when the value before is that (else None)]."""
+        counter's unit when the value before is that (else None)]; none until the item changes a counter."""
         self.last: tuple[CounterKey, Exact, CounterLife, ExactInput | None] | None = None
         """The counter read last when it is not in ``seen``, as an entry of ``seen`` (a write follows its read)."""
-        self.notes: list[Notification] = []
+        self.notes: list[Notification] | None = None
+        """The item's notifications so far (none: none yet)."""
         self.trace: NodeTrace | None = None
         """Where the nodes of a traced tree record their part (untraced trees never look)."""
 
     def read(self, slot: int) -> Exact:
         counter = self.bound[slot]
         key = counter.key
-        if self.seen:
-            entry = self.seen.get(key)
+        seen = self.seen
+        if seen is not None:
+            entry = seen.get(key)
             if entry is not None:
                 return entry[0]  # type: ignore[no-any-return]
         last = self.last
         if last is not None and last[0] is key:
             return last[1]
+        state = self.state
+        if counter.plain and not state.held:
+            # The commonest read: a counter without reset periods, nothing held by sessions, nothing lapsing.
+            stored = state.counters.get(key)
+            if stored is None:
+                self.last = (key, counter.initial, NO_LIFE, None)
+                return counter.initial
+            lives = state.lives
+            life = lives.get(key, NO_LIFE) if lives else NO_LIFE
+            if life is NO_LIFE or (life.expires_at is None and life.period_start is None):
+                value = stored * counter.factor if type(stored) is int else counter.base_of(stored)
+                self.last = (key, value, life, stored)
+                return value
         value, life, moved, stored = self._current(counter)
         # A counter only read is kept only when the item moves it to a new period, which is a change to store.
         if moved:
-            self.seen[key] = [value, value, life, counter, stored]
+            if seen is None:
+                seen = self.seen = {}
+            seen[key] = [value, value, life, counter, stored]
         else:
             self.last = (key, value, life, stored)
         return value
@@ -402,19 +546,26 @@ class _Run:
     def write(self, slot: int, value: Exact) -> None:
         counter = self.bound[slot]
         key = counter.key
-        entry = self.seen.get(key)
-        if entry is not None:
-            entry[0] = value
-            return
+        seen = self.seen
+        if seen is None:
+            seen = self.seen = {}
+        else:
+            entry = seen.get(key)
+            if entry is not None:
+                entry[0] = value
+                return
         last = self.last
         if last is not None and last[0] is key:
-            self.seen[key] = [value, last[1], last[2], counter, last[3]]
+            seen[key] = [value, last[1], last[2], counter, last[3]]
         else:
             before, life, _, stored = self._current(counter)
-            self.seen[key] = [value, before, life, counter, stored]
+            seen[key] = [value, before, life, counter, stored]
 
     def notify(self, notification: Notification) -> None:
-        self.notes.append(notification)
+        if self.notes is None:
+            self.notes = [notification]
+        else:
+            self.notes.append(notification)
 
     def _current(self, counter: BoundCounter) -> tuple[Exact, CounterLife, bool, ExactInput | None]:
         """The counter's value when the item starts using it, its period, whether that period is not the stored
@@ -440,7 +591,7 @@ class _Run:
         else:
             stored_life = state.lives.get(key, NO_LIFE)
             if counter.cycle is None and stored_life.expires_at is None and stored_life.period_start is None:
-                value, life, changed, kept = in_base(stored, counter.factor), stored_life, False, stored
+                value, life, changed, kept = counter.base_of(stored), stored_life, False, stored
             else:
                 value, life = self._stored(counter, stored, stored_life)
                 changed = life is not stored_life and life != stored_life
@@ -454,7 +605,7 @@ class _Run:
         """A stored value with its stored period and expiry (``life``): lapsed, reset or kept at the item's date."""
         at = self.at
         start = counter.period_start(at) if counter.cycle is not None else None
-        value, expires_at = in_base(stored, counter.factor), life.expires_at
+        value, expires_at = counter.base_of(stored), life.expires_at
         if expires_at is not None and expires_at <= at:
             value, expires_at = counter.initial, None
         if start is None or (life.period_start is not None and life.period_start >= start):
@@ -464,25 +615,40 @@ class _Run:
             return value, CounterLife(start, expires_at)  # Stored before the counter had periods: it belongs to this one.
         return counter.initial, CounterLife(start, None)
 
-    def changes(self) -> tuple[tuple[CounterChange, ...], list[Notification]]:
-        """The counters the item changed (or moved to a new period), in key order, and the thresholds they crossed."""
+    def changes(self) -> tuple[tuple[CounterChange, ...], list[Notification] | None]:
+        """The counters the item changed (or moved to a new period), in key order, and the thresholds they crossed
+        (none: none)."""
         seen, state = self.seen, self.state
-        stored, lives = state.counters, state.lives
+        assert seen is not None, "asked only when the item changed a counter"
+        stored, lives, held = state.counters, state.lives, state.held
         changes: list[CounterChange] = []
-        crossings: list[Notification] = []
+        crossings: list[Notification] | None = None
         for key in sorted(seen) if len(seen) > 1 else seen:
             after, before, life, counter, kept = seen[key]
             if after == before and (key not in stored or life is lives.get(key, NO_LIFE) or life == lives.get(key, NO_LIFE)):
                 continue
-            if state.held:
+            factor = counter.factor
+            if held:
                 # Read with the grants' holds on top; what is stored, and what crosses thresholds, is the value without.
-                held = state.held_in(key, life.period_start)
-                if held:
-                    before, after = before - held * counter.factor, after - held * counter.factor
-            before_in_unit = exact(kept) if kept is not None else counter.in_unit(before)
-            changes.append(CounterChange(key, counter.unit, before_in_unit, counter.in_unit(after), life.period_start, life.expires_at))
+                holding = state.held_in(key, life.period_start)
+                if holding:
+                    before, after = before - holding * factor, after - holding * factor
+            if kept is None:
+                before_in_unit = counter.in_unit(before)
+            elif type(kept) is int or kept is counter.memo[0]:
+                before_in_unit = kept
+            else:
+                before_in_unit = exact(kept)
+            if factor == 1:
+                after_in_unit = after
+            else:
+                after_in_unit = Fraction(after, factor) if type(after) is int and after % factor else ratio(after, factor)
+                counter.memo = (after_in_unit, after)
+            changes.append(_new(CounterChange, (key, counter.unit, before_in_unit, after_in_unit, life.period_start, life.expires_at)))
             if counter.thresholds:
-                crossings.extend(_crossed(key, counter.thresholds, before, after))
+                crossed = _crossed(key, counter.thresholds, before, after)
+                if crossed:
+                    crossings = crossings + crossed if crossings is not None else crossed
         return tuple(changes), crossings
 
 

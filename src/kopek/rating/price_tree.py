@@ -23,6 +23,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Protocol
 
+from kopek import limits
 from kopek.domain.catalog import (
     AllowanceNode,
     CapNode,
@@ -255,6 +256,9 @@ def _connect_fee(node: ConnectFeeNode, scope: TreeScope, denominator: int) -> Pr
     fee = _scaled(node.amount, denominator)
     if node.then is None:
         return lambda quantity, pricing: fee
+    if isinstance(node.then, TiersNode) and not scope.traced:
+        # Untraced, the fee is added inside the tiers (a call less); traced, each node records its own part.
+        return _tiers(node.then, scope, denominator, fee)
     then = compile_price(node.then, scope, denominator)
     return lambda quantity, pricing: fee + then(quantity, pricing)
 
@@ -315,7 +319,8 @@ def _rate_per_property(node: RateNode, denominator: int, minimum: Exact, increme
     return priced
 
 
-def _tiers(node: TiersNode, scope: TreeScope, denominator: int) -> PriceFn:
+def _tiers(node: TiersNode, scope: TreeScope, denominator: int, fee: int = 0) -> PriceFn:
+    """The tiers' price, plus ``fee`` (a connect fee in front of them, added here to save a call per item)."""
     slot: int | None = None
     unit = node.unit or scope.quantity_unit or Unit.EVENTS
     if node.counter is not None:
@@ -326,11 +331,10 @@ def _tiers(node: TiersNode, scope: TreeScope, denominator: int) -> PriceFn:
     uppers = (*(exact(band.up_to * factor) if band.up_to is not None else None for band in node.bands[:-1]), None)
     rates = [band.price for band in node.bands if isinstance(band.price, RateNode) and band.price.per_property is None]
     if node.mode is TierMode.GRADUATED and len(rates) == len(node.bands) and not scope.traced:
-        return _graduated_rates(tuple(zip(uppers, (_band_rate(rate, denominator) for rate in rates), strict=True)), slot)
+        return _graduated_rates(tuple(zip(uppers, (_band_rate(rate, denominator) for rate in rates), strict=True)), slot, fee)
     bands = tuple(zip(uppers, (compile_price(band.price, scope, denominator) for band in node.bands), strict=True))
-    if node.mode is TierMode.VOLUME:
-        return _volume(bands, slot)
-    return _graduated(bands, slot)
+    price = _volume(bands, slot) if node.mode is TierMode.VOLUME else _graduated(bands, slot)
+    return price if fee == 0 else lambda quantity, pricing: fee + price(quantity, pricing)
 
 
 _BandRate = tuple[int, Exact, Exact | None]
@@ -344,37 +348,79 @@ def _band_rate(node: RateNode, denominator: int) -> _BandRate:
     return per_base.numerator, exact(node.minimum * factor), exact(node.increment * factor) if node.increment is not None else None
 
 
-def _graduated_rates(bands: tuple[tuple[Exact | None, _BandRate], ...], slot: int | None) -> PriceFn:
+def _graduated_rates(bands: tuple[tuple[Exact | None, _BandRate], ...], slot: int | None, fee: int) -> PriceFn:
     """:func:`_graduated` for bands that are all plain rates, each rate applied in place (the commonest tiers: a first
-    minute, then by the second)."""
-
-    def billed(part: Exact, rate: _BandRate) -> Exact:
-        price, minimum, increment = rate
-        if part < minimum:
-            part = minimum
-        if increment is not None:
-            part = -(-part // increment) * increment
-        return part * price
+    minute, then by the second), plus ``fee``."""
+    flat = tuple((upper, *rate) for upper, rate in bands)
+    if slot is None:
+        return _graduated_rates_from_zero(flat, fee)
 
     def price(quantity: Exact, pricing: Pricing) -> Exact:
-        start = pricing.read(slot) if slot is not None else 0
+        start = pricing.read(slot)
         if quantity == 0:
-            for upper, rate in bands:
+            for upper, rate, minimum, increment in flat:
                 if upper is None or start < upper:
-                    return billed(0, rate)
+                    return fee + _billed(0, rate, minimum, increment)
         end = start + quantity
-        total: Exact = 0
+        total: Exact = fee
         lower: Exact = 0
-        for upper, rate in bands:
-            if upper is None or upper >= end:
-                return total + billed(end - (start if start > lower else lower), rate)
-            part = upper - (start if start > lower else lower)
-            if part > 0:
-                total += billed(part, rate)
-            lower = upper
+        for upper, rate, minimum, increment in flat:
+            last = upper is None or upper >= end
+            part = (end if last else upper) - (start if start > lower else lower)  # type: ignore[operator]
+            if last or part > 0:
+                if part < minimum:
+                    part = minimum
+                if increment is not None:
+                    part = -(-part // increment) * increment
+                total += part * rate
+                if last:
+                    return total
+            lower = upper  # type: ignore[assignment]
         raise AssertionError("the last band is open-ended")
 
     return price
+
+
+def _graduated_rates_from_zero(flat: tuple[tuple[Exact | None, int, Exact, Exact | None], ...], fee: int) -> PriceFn:
+    """:func:`_graduated_rates` without a counter: the usage starts at zero, so each band the usage goes past costs
+    the same every time; each band is kept with its lower bound and the fee plus the price of the bands below it."""
+    bands = []
+    below: Exact = fee
+    lower: Exact = 0
+    for upper, rate, minimum, increment in flat:
+        since = lower if lower > 0 else 0
+        bands.append((upper, since, below, rate, minimum, increment))
+        if upper is not None:
+            if upper - since > 0:
+                below += _billed(upper - since, rate, minimum, increment)
+            lower = upper
+    table = tuple(bands)
+    # A zero quantity is priced by the band where the usage starts, with quantity zero.
+    at_zero = fee + next(_billed(0, *band[3:]) for band in table if band[0] is None or band[0] > 0)
+
+    def price(quantity: Exact, pricing: Pricing) -> Exact:
+        if quantity == 0:
+            return at_zero
+        for upper, lower, below, rate, minimum, increment in table:
+            if upper is None or upper >= quantity:
+                part = quantity - lower
+                if part < minimum:
+                    part = minimum
+                if increment is not None:
+                    part = -(-part // increment) * increment
+                return below + part * rate
+        raise AssertionError("the last band is open-ended")
+
+    return price
+
+
+def _billed(part: Exact, rate: int, minimum: Exact, increment: Exact | None) -> Exact:
+    """A band's part of the usage priced by its plain rate: at least its minimum, rounded up to its increment."""
+    if part < minimum:
+        part = minimum
+    if increment is not None:
+        part = -(-part // increment) * increment
+    return part * rate
 
 
 _Bands = tuple[tuple[Exact | None, PriceFn], ...]
@@ -541,6 +587,13 @@ def _choice(node: SwitchNode | PrefixNode | RangeNode, scope: TreeScope, denomin
 _Unpriced = Callable[[PropertyValue | None], InvalidConfigurationError]
 
 
+def _unseen(quantity: Exact, pricing: Pricing) -> Exact:
+    raise AssertionError("never priced: marks a value a prefix table has not met")
+
+
+_UNSEEN: PriceFn = _unseen
+
+
 def _cases(node: SwitchNode | PrefixNode) -> dict[str, PriceNode]:
     return node.cases if isinstance(node, SwitchNode) else node.prefixes
 
@@ -552,10 +605,10 @@ def _switch(name: str, cases: dict[str, PriceFn], otherwise: PriceFn | None, unp
     def price(quantity: Exact, pricing: Pricing) -> Exact:
         value = pricing.properties.get(name)
         kind = type(value)
-        if kind is str:
-            chosen = cases.get(value, otherwise)  # type: ignore[arg-type]
-        elif kind is bool:
+        if kind is bool:
             chosen = flags[value]  # type: ignore[index]
+        elif kind is str:
+            chosen = cases.get(value, otherwise)  # type: ignore[arg-type]
         else:
             chosen = cases.get(property_text(value), otherwise) if value is not None else otherwise
         if chosen is None:
@@ -571,6 +624,10 @@ def _prefix(name: str, prefixes: dict[str, PriceFn], otherwise: PriceFn | None, 
     for prefix, child in prefixes.items():
         by_length.setdefault(len(prefix), {})[prefix] = child
     tables = tuple((length, by_length[length]) for length in sorted(by_length, reverse=True))
+    longest = tables[0][0] if tables else 0
+    found: dict[str, PriceFn | None] = {}
+    """The price of each value's leading ``longest`` characters met so far (they alone choose it): one look-up for the
+    commonest values instead of one per prefix length."""
 
     def price(quantity: Exact, pricing: Pricing) -> Exact:
         value = pricing.properties.get(name)
@@ -578,12 +635,17 @@ def _prefix(name: str, prefixes: dict[str, PriceFn], otherwise: PriceFn | None, 
             chosen = otherwise
         else:
             text = value if type(value) is str else property_text(value)
-            for length, table in tables:
-                chosen = table.get(text[:length])
-                if chosen is not None:
-                    break
-            else:
-                chosen = otherwise
+            head = text[:longest]
+            chosen = found.get(head, _UNSEEN)
+            if chosen is _UNSEEN:
+                for length, table in tables:
+                    chosen = table.get(head[:length])
+                    if chosen is not None:
+                        break
+                else:
+                    chosen = otherwise
+                if len(found) < limits.PREFIXES_KEPT_MAX:
+                    found[head] = chosen
         if chosen is None:
             raise unpriced(value)
         return chosen(quantity, pricing)

@@ -13,16 +13,11 @@ from decimal import Decimal
 
 from kopek.domain.catalog import Catalog
 from kopek.domain.item import TypedItem
-from kopek.rating.compiled import ChargeTrace, compiled, compiled_traced, reset_cycle
+from kopek.rating.compiled import ChargeTrace, compiled_traced, rate_item, reset_cycle
 from kopek.rating.outcome import RatingOutcome
 from kopek.rating.state import CounterHold, CounterLife, RatingState
 
 __all__ = ["ChargeTrace", "CounterHold", "CounterLife", "RatingState", "price_quantity", "rate_item", "rate_item_traced", "reset_cycle"]
-
-
-def rate_item(catalog: Catalog, state: RatingState, item: TypedItem) -> RatingOutcome:
-    """Price ``item`` under every applicable charge of ``state``'s contract."""
-    return compiled(catalog).rate(state, item)
 
 
 def rate_item_traced(catalog: Catalog, state: RatingState, item: TypedItem) -> tuple[RatingOutcome, tuple[ChargeTrace, ...]]:

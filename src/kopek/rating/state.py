@@ -7,9 +7,9 @@ finite ``Decimal`` as some callers still pass); rating converts them to base uni
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from kopek.domain.catalog import CounterScope
 from kopek.domain.master import Contract
@@ -17,9 +17,10 @@ from kopek.domain.outcome import CounterChange, CounterKey
 from kopek.money import Exact, ExactInput, exact
 
 
-@dataclass(frozen=True, slots=True)
-class CounterLife:
-    """When a stored counter value's reset period started and when the value lapses (none: unknown, never)."""
+class CounterLife(NamedTuple):
+    """When a stored counter value's reset period started and when the value lapses (none: unknown, never).
+
+    A named tuple: the engine makes one for every counter change it stores (see :class:`RatingState`)."""
 
     period_start: datetime | None = None
     expires_at: datetime | None = None
@@ -54,13 +55,15 @@ class _Nothing(dict[CounterKey, Any]):
 NOTHING: Final[Mapping[CounterKey, Any]] = _Nothing()
 
 
-@dataclass(frozen=True, slots=True, init=False)
-class RatingState:
+class RatingState(NamedTuple):
     """A contract and the stored counters its rating can see (missing keys hold their initial value).
 
     ``counters`` holds the contract's own counters, its activations', the shared counters of
     its plans' namespaces and, for a linked contract, the contract counters of ``parent``, each
     in its own unit; ``lives`` says when each stored value's period started and when it lapses.
+
+    An immutable typed record made as a named tuple, not a dataclass: a caller makes one for every item it rates,
+    and a tuple is the cheapest immutable value to make (see ``docs/performance.md``). Change one with ``_replace``.
     """
 
     contract: Contract
@@ -74,23 +77,6 @@ class RatingState:
     overlay on ``counters``, which keep the stored values. Rating prices on top of it, so no item uses the free units
     a grant was priced with; the counter changes it gives are of the stored values."""
 
-    def __init__(
-        self,
-        contract: Contract,
-        counters: Mapping[CounterKey, ExactInput],
-        lives: Mapping[CounterKey, CounterLife] = NOTHING,
-        parent: Contract | None = None,
-        session_moves: Mapping[CounterKey, ExactInput] = NOTHING,
-        held: Mapping[CounterKey, CounterHold] = NOTHING,
-    ) -> None:
-        # The dataclass's own __init__, with the slots' setters looked up once: a state is made for every charge.
-        _set_contract(self, contract)
-        _set_counters(self, counters)
-        _set_lives(self, lives)
-        _set_parent(self, parent)
-        _set_session_moves(self, session_moves)
-        _set_held(self, held)
-
     def after(self, changes: Iterable[CounterChange]) -> RatingState:
         """This state once ``changes`` are stored (transient counters excepted: they are never stored;
         a session keeps their moves in its impacts and passes them back as ``session_moves``)."""
@@ -103,8 +89,3 @@ class RatingState:
         """What others hold of ``key`` in the period starting at ``period_start``."""
         hold = self.held.get(key)
         return exact(hold.delta) if hold is not None and hold.period_start == period_start else 0
-
-
-_set_contract, _set_counters, _set_lives, _set_parent, _set_session_moves, _set_held = (
-    RatingState.__dict__[each.name].__set__ for each in fields(RatingState)
-)
