@@ -25,7 +25,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek import limits
-from kopek.admin.catalog import CatalogVersion, stored_version
+from kopek.admin.catalog import stored_version
 from kopek.admin.master_data import AwareDatetime
 from kopek.batch.rating_jobs import PARTITION_LEASE_SECONDS, PARTITION_POLL_SECONDS, JobState
 from kopek.charging.offline import ChargingContext
@@ -33,6 +33,7 @@ from kopek.domain.catalog import Dec
 from kopek.errors import Code, DoesNotExistError, InvalidError, KopekError
 from kopek.money import rating_context
 from kopek.recharging.recharge import RechargeCommand, RechargeRun, recharge
+from kopek.store.catalog_cache import CatalogVersion
 from kopek.store.rating_job_store import DONE, FAILED, OPEN, RECHARGE, RUNNING
 from kopek.store.uow import UnitOfWork
 

@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from kopek import limits
-from kopek.admin.catalog import CatalogVersion, stored_version
+from kopek.admin.catalog import stored_version
 from kopek.charging.offline import ChargingContext, charged_row
 from kopek.charging.rating_state import shared_counters_of
 from kopek.domain.accounts import OperationKind, adjust, less_reserved, resolve_payers, with_bounds_of
@@ -50,6 +50,7 @@ from kopek.rating.rate import rate_item
 from kopek.rating.state import CounterLife, RatingState
 from kopek.recharging.restoration import Replayed, RestorationPoint, restoration_point
 from kopek.recharging.views import Compensation, RechargeResult, RefusedItem
+from kopek.store.catalog_cache import CatalogVersion
 from kopek.store.counter_journal_store import StoredValue, journaled
 from kopek.store.recharge_store import DONE, FAILED, RUNNING
 from kopek.store.uow import UnitOfWork
