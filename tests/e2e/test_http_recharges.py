@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +12,6 @@ from kopek import Engine
 from tests.fakes import FixedClock
 from tests.recharge_world import CORRECTED, NOW, build, month_of_usage, tariff
 
-JOB_WAIT_SECONDS = 60
 """A bound, never reached by a passing run: the job's thread ends long before."""
 
 
@@ -80,10 +78,7 @@ def test_a_recharging_job_runs_in_the_background_and_its_status_follows_it(corre
 
     assert response.status_code == 201
     job_id = response.json()["id"]
-    for thread in threading.enumerate():
-        if thread.name == f"kopek-{job_id}":
-            thread.join(timeout=JOB_WAIT_SECONDS)
-            assert not thread.is_alive(), "the job's thread still runs"
+    corrected.app.state.kopek.job_threads.join()  # type: ignore[attr-defined]
     read = corrected.get(f"/v1/recharge-jobs/{job_id}").json()
     assert (read["total"], read["recharged"], read["refused"]) == (2, 2, 0)
     assert (read["state"], read["progress"], read["compensations"]) == ("succeeded", 1.0, {"EUR": "0.00"})

@@ -4,7 +4,6 @@ at once, or many in a background job), and read a contract's restoration point (
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -75,7 +74,7 @@ def start_recharge_job(filters: RechargeJobFilters, context: Context, actor: Act
     background, each exactly once. Answers at once with the job; read its status to follow it."""
     engine = context.engine
     job_id = engine.start_recharge_job(filters, actor=actor)
-    threading.Thread(target=_run, args=(engine, job_id, actor), name=f"kopek-{job_id}").start()
+    context.job_threads.start(_run, engine, job_id, actor, name=f"kopek-{job_id}")
     return engine.recharge_job(job_id)
 
 

@@ -57,7 +57,9 @@ class RechargeJobFilters(BaseModel):
 
     from_date: AwareDatetime
     """The restoration point of every contract: the contracts with items consumed from then on are recharged from then."""
-    catalog_version: int | None = Field(default=None, ge=1, description="The catalog version to charge with; none: the newest.")
+    catalog_version: int | None = Field(
+        default=None, ge=1, le=limits.STORED_ID_MAX, description="The catalog version to charge with; none: the newest."
+    )
     plans: Annotated[list[Identifier], Field(min_length=1, max_length=100)] | None = Field(
         default=None, description="Only contracts with an item of one of these charge plans; none: any."
     )
