@@ -37,6 +37,7 @@ from kopek.charging.session_views import (
     UpdateSession,
 )
 from kopek.paging import page
+from kopek.schema_examples import example_of
 
 SESSIONS_PAGE_SIZE_DEFAULT = 100
 _KEY = (
@@ -160,61 +161,7 @@ class StopReservationRequest(_Request):
 
 class SessionsPage(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "sessions": [
-                        {
-                            "session_id": "call-42",
-                            "reservation_id": "call-42",
-                            "subscriber_account_id": "alice",
-                            "contract_id": "alice-contract",
-                            "service_id": "mobile",
-                            "user_id": "alice-msisdn",
-                            "item_class": "voice_call",
-                            "quantity_property": "duration",
-                            "properties": {"destination": "33123"},
-                            "status": "active",
-                            "default_resolution": "confirmed",
-                            "ttl_ms": 60000,
-                            "started_at": "2026-06-01T12:00:00Z",
-                            "updated_at": "2026-06-01T12:00:00Z",
-                            "expires_at": "2026-06-01T12:01:00Z",
-                            "consumption_date": "2026-06-01T10:00:00Z",
-                            "granted_quantity": "300",
-                            "used_quantity": "120",
-                            "charged_amount": "1.20",
-                            "reserved_amount": "3.00",
-                            "currency": "EUR",
-                            "reservations": [
-                                {"account_id": "alice-prepaid", "amount": "3.00", "currency": "EUR", "expires_at": "2026-06-01T12:01:00Z"}
-                            ],
-                            "impacts": {
-                                "counters": [],
-                                "balances": [{"account_id": "alice-prepaid", "amount": "-1.20", "currency": "EUR"}],
-                                "held_counters": [],
-                                "charged_items": [
-                                    {
-                                        "contract_item_id": "main",
-                                        "charge_plan": "mobile",
-                                        "charge": "voice",
-                                        "account_role": "payer",
-                                        "account_id": "alice-prepaid",
-                                        "amount": "1.20",
-                                        "currency": "EUR",
-                                        "quantity": "120",
-                                        "quantity_unit": "seconds",
-                                        "output": "both",
-                                        "operation_id": "0521a187c0d5c439ad858e9e444d51b6",
-                                    }
-                                ],
-                            },
-                            "version": 2,
-                        }
-                    ]
-                }
-            ]
-        },
+        json_schema_extra={"examples": [{"sessions": [example_of(SessionView)]}]},
         frozen=True,
     )
 
@@ -226,55 +173,7 @@ class SessionListPage(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "sessions": [
-                        {
-                            "session_id": "call-42",
-                            "reservation_id": "call-42",
-                            "subscriber_account_id": "alice",
-                            "contract_id": "alice-contract",
-                            "service_id": "mobile",
-                            "user_id": "alice-msisdn",
-                            "item_class": "voice_call",
-                            "quantity_property": "duration",
-                            "properties": {"destination": "33123"},
-                            "status": "active",
-                            "default_resolution": "confirmed",
-                            "ttl_ms": 60000,
-                            "started_at": "2026-06-01T12:00:00Z",
-                            "updated_at": "2026-06-01T12:00:00Z",
-                            "expires_at": "2026-06-01T12:01:00Z",
-                            "consumption_date": "2026-06-01T10:00:00Z",
-                            "granted_quantity": "300",
-                            "used_quantity": "120",
-                            "charged_amount": "1.20",
-                            "reserved_amount": "3.00",
-                            "currency": "EUR",
-                            "reservations": [
-                                {"account_id": "alice-prepaid", "amount": "3.00", "currency": "EUR", "expires_at": "2026-06-01T12:01:00Z"}
-                            ],
-                            "impacts": {
-                                "counters": [],
-                                "balances": [{"account_id": "alice-prepaid", "amount": "-1.20", "currency": "EUR"}],
-                                "held_counters": [],
-                                "charged_items": [
-                                    {
-                                        "contract_item_id": "main",
-                                        "charge_plan": "mobile",
-                                        "charge": "voice",
-                                        "account_role": "payer",
-                                        "account_id": "alice-prepaid",
-                                        "amount": "1.20",
-                                        "currency": "EUR",
-                                        "quantity": "120",
-                                        "quantity_unit": "seconds",
-                                        "output": "both",
-                                        "operation_id": "0521a187c0d5c439ad858e9e444d51b6",
-                                    }
-                                ],
-                            },
-                            "version": 2,
-                        }
-                    ],
+                    "sessions": [example_of(SessionView)],
                     "next_after_id": None,
                 }
             ]

@@ -19,6 +19,7 @@ from kopek.charging.results import ChargeableItemInfo, ChargeResult
 from kopek.charging.session_views import ReservationView, Resolution, SessionStatus
 from kopek.domain.catalog import Dec, Quantity
 from kopek.domain.item import ChargeableItem
+from kopek.schema_examples import example_of
 
 
 class AuthorizationStatus(StrEnum):
@@ -133,7 +134,7 @@ class AuthorizationResult(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "authorization": AuthorizationView.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+                    "authorization": example_of(AuthorizationView),
                     "charge": None,
                     "replayed": False,
                 }

@@ -41,6 +41,7 @@ from kopek.errors import (
 )
 from kopek.money import ONE, ZERO, to_text
 from kopek.rating.outcome import ChargedItem, NotificationKind
+from kopek.schema_examples import example_of
 from kopek.store.database import is_transient
 from kopek.store.uow import UnitOfWork
 
@@ -218,75 +219,7 @@ class FeeRunReport(_Record):
                     "suspended_items": 1,
                     "skipped": 0,
                     "failed": 0,
-                    "contracts": [
-                        {
-                            "contract_id": "ann-contract",
-                            "outcome": "charged",
-                            "applied": [
-                                {
-                                    "operation_id": "94b03a89d086abf934a09533b42ad756",
-                                    "contract_id": "ann-contract",
-                                    "contract_item_id": "monthly",
-                                    "charge_plan": "monthly",
-                                    "fee": "subscription",
-                                    "period_start": "2026-01-15T10:00:00Z",
-                                    "amount": "16.45",
-                                    "currency": "EUR",
-                                    "account_id": "ann-prepaid",
-                                    "prorated": True,
-                                    "below_floor": False,
-                                },
-                                {
-                                    "operation_id": "2f6989393de4971c0dd2376f85548d96",
-                                    "contract_id": "ann-contract",
-                                    "contract_item_id": "monthly",
-                                    "charge_plan": "monthly",
-                                    "fee": "subscription",
-                                    "period_start": "2026-02-01T00:00:00Z",
-                                    "amount": "30.00",
-                                    "currency": "EUR",
-                                    "account_id": "ann-prepaid",
-                                    "prorated": False,
-                                    "below_floor": False,
-                                },
-                            ],
-                            "suspended_items": ["monthly"],
-                            "expired_items": [],
-                            "more_due": False,
-                            "reason": None,
-                            "error": None,
-                            "notifications": [
-                                {
-                                    "kind": "fee_applied",
-                                    "message": "fee 'subscription' of 16.45 EUR charged for the period from 2026-01-15",
-                                    "data": {
-                                        "contract_item_id": "monthly",
-                                        "charge_plan": "monthly",
-                                        "fee": "subscription",
-                                        "period_start": "2026-01-15T10:00:00+00:00",
-                                        "amount": "16.45",
-                                        "currency": "EUR",
-                                        "account_id": "ann-prepaid",
-                                        "prorated": "true",
-                                    },
-                                },
-                                {
-                                    "kind": "fee_applied",
-                                    "message": "fee 'subscription' of 30.00 EUR charged for the period from 2026-02-01",
-                                    "data": {
-                                        "contract_item_id": "monthly",
-                                        "charge_plan": "monthly",
-                                        "fee": "subscription",
-                                        "period_start": "2026-02-01T00:00:00+00:00",
-                                        "amount": "30.00",
-                                        "currency": "EUR",
-                                        "account_id": "ann-prepaid",
-                                        "prorated": "false",
-                                    },
-                                },
-                            ],
-                        }
-                    ],
+                    "contracts": [example_of(ContractFeeRun)],
                 }
             ]
         },

@@ -31,6 +31,7 @@ from kopek.rating.grant import grant as grant_for
 from kopek.rating.outcome import CounterChange, RatingOutcome
 from kopek.rating.price_tree import NodePrice
 from kopek.rating.rate import ChargeTrace, RatingState, rate_item_traced
+from kopek.schema_examples import example_of
 from kopek.store.uow import UnitOfWork
 
 
@@ -156,9 +157,9 @@ class Quote(_View):
                     "quantity_unit": "seconds",
                     "amount": "0.65",
                     "currency": "EUR",
-                    "charges": [QuotedCharge.model_config["json_schema_extra"]["examples"][0]],  # type: ignore[index]
-                    "allowances": [AllowanceUse.model_config["json_schema_extra"]["examples"][0]],  # type: ignore[index]
-                    "maximum_affordable": MaximumAffordable.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+                    "charges": [example_of(QuotedCharge)],
+                    "allowances": [example_of(AllowanceUse)],
+                    "maximum_affordable": example_of(MaximumAffordable),
                 }
             ]
         }

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kopek.charging.results import ChargedItemView, ChargeResult, NotificationView
 from kopek.domain.catalog import Dec, ExactNumber, Quantity
+from kopek.schema_examples import example_of
 
 
 class Resolution(StrEnum):
@@ -252,39 +253,7 @@ class SessionView(_View):
                     "reserved_amount": "0",
                     "currency": "EUR",
                     "reservations": [],
-                    "impacts": {
-                        "counters": [],
-                        "balances": [{"account_id": "alice-prepaid", "amount": "-2.40", "currency": "EUR"}],
-                        "held_counters": [],
-                        "charged_items": [
-                            {
-                                "contract_item_id": "main",
-                                "charge_plan": "mobile",
-                                "charge": "voice",
-                                "account_role": "payer",
-                                "account_id": "alice-prepaid",
-                                "amount": "1.20",
-                                "currency": "EUR",
-                                "quantity": "120",
-                                "quantity_unit": "seconds",
-                                "output": "both",
-                                "operation_id": "0521a187c0d5c439ad858e9e444d51b6",
-                            },
-                            {
-                                "contract_item_id": "main",
-                                "charge_plan": "mobile",
-                                "charge": "voice",
-                                "account_role": "payer",
-                                "account_id": "alice-prepaid",
-                                "amount": "1.20",
-                                "currency": "EUR",
-                                "quantity": "90",
-                                "quantity_unit": "seconds",
-                                "output": "both",
-                                "operation_id": "f236f9f371ab6ea66fdd05e5b8b7a2ad",
-                            },
-                        ],
-                    },
+                    "impacts": example_of(SessionImpacts),
                     "version": 3,
                 }
             ]
