@@ -19,6 +19,7 @@ from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
 from kopek.export.layout import ItemFileFormat, ItemFileKind
 from kopek.export.views import ExportReport, ItemFileView
+from kopek.schema_examples import example_of
 
 
 class ItemFileExportRequest(BaseModel):
@@ -42,23 +43,7 @@ class ItemFilesPage(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "files": [
-                        {
-                            "id": 1,
-                            "kind": "billable",
-                            "format": "csv",
-                            "file_name": "billable-0000000001.csv",
-                            "path": "billable/billable-0000000001.csv",
-                            "state": "complete",
-                            "row_count": 5,
-                            "first_id": 1,
-                            "last_id": 5,
-                            "sha256": "270bdcada0f41bbf10c076086d161278d28cdae0cc4f6023e4a622902f03b2e3",
-                            "amount_totals": {"EUR": "4.80"},
-                            "created_at": "2026-06-01T12:00:00Z",
-                            "completed_at": "2026-06-01T12:00:00Z",
-                        }
-                    ],
+                    "files": [example_of(ItemFileView)],
                     "next_after_id": None,
                 }
             ]

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kopek.domain.catalog import Dec
 from kopek.export.layout import ItemFileFormat, ItemFileKind
+from kopek.schema_examples import example_of
 
 
 class ItemFileState(StrEnum):
@@ -77,23 +78,7 @@ class ExportReport(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "files": [
-                        {
-                            "id": 1,
-                            "kind": "billable",
-                            "format": "csv",
-                            "file_name": "billable-0000000001.csv",
-                            "path": "billable/billable-0000000001.csv",
-                            "state": "complete",
-                            "row_count": 5,
-                            "first_id": 1,
-                            "last_id": 5,
-                            "sha256": "270bdcada0f41bbf10c076086d161278d28cdae0cc4f6023e4a622902f03b2e3",
-                            "amount_totals": {"EUR": "4.80"},
-                            "created_at": "2026-06-01T12:00:00Z",
-                            "completed_at": "2026-06-01T12:00:00Z",
-                        }
-                    ],
+                    "files": [example_of(ItemFileView)],
                     "files_written": 1,
                     "rows_written": 5,
                 }
