@@ -16,6 +16,7 @@ from kopek.api.exact_json import ExactJsonRoute
 from kopek.charging.results import AccountView
 from kopek.domain.master import SubscriberAccountStatus
 from kopek.paging import page
+from kopek.schema_examples import example_of
 
 PAGE_SIZE_DEFAULT = 100
 
@@ -30,28 +31,7 @@ class SubscriberAccountsPage(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "subscriber_accounts": [
-                        {
-                            "id": "alice",
-                            "currency": "EUR",
-                            "status": "active",
-                            "name": "",
-                            "accounts": [
-                                {
-                                    "account_id": "alice-prepaid",
-                                    "subscriber_account_id": "alice",
-                                    "kind": "prepaid",
-                                    "currency": "EUR",
-                                    "balance": "5.80",
-                                    "floor": "0",
-                                    "credit_limit": None,
-                                    "low_balance_threshold": None,
-                                    "status": "active",
-                                }
-                            ],
-                            "contract_ids": ["alice-contract"],
-                        }
-                    ],
+                    "subscriber_accounts": [example_of(SubscriberAccountView)],
                     "next_after_id": "alice",
                 }
             ]

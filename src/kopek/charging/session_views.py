@@ -148,21 +148,7 @@ class BalanceImpact(_View):
 class SessionChargedItem(ChargedItemView):
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [
-                {
-                    "contract_item_id": "main",
-                    "charge_plan": "mobile",
-                    "charge": "voice",
-                    "account_role": "payer",
-                    "account_id": "alice-prepaid",
-                    "amount": "1.20",
-                    "currency": "EUR",
-                    "quantity": "120",
-                    "quantity_unit": "seconds",
-                    "output": "both",
-                    "operation_id": "0521a187c0d5c439ad858e9e444d51b6",
-                }
-            ]
+            "examples": [example_of(ChargedItemView) | {"quantity": "120", "operation_id": "0521a187c0d5c439ad858e9e444d51b6"}]
         },
         use_attribute_docstrings=True,
     )
@@ -182,32 +168,8 @@ class SessionImpacts(_View):
                     "balances": [{"account_id": "alice-prepaid", "amount": "-2.40", "currency": "EUR"}],
                     "held_counters": [],
                     "charged_items": [
-                        {
-                            "contract_item_id": "main",
-                            "charge_plan": "mobile",
-                            "charge": "voice",
-                            "account_role": "payer",
-                            "account_id": "alice-prepaid",
-                            "amount": "1.20",
-                            "currency": "EUR",
-                            "quantity": "120",
-                            "quantity_unit": "seconds",
-                            "output": "both",
-                            "operation_id": "0521a187c0d5c439ad858e9e444d51b6",
-                        },
-                        {
-                            "contract_item_id": "main",
-                            "charge_plan": "mobile",
-                            "charge": "voice",
-                            "account_role": "payer",
-                            "account_id": "alice-prepaid",
-                            "amount": "1.20",
-                            "currency": "EUR",
-                            "quantity": "90",
-                            "quantity_unit": "seconds",
-                            "output": "both",
-                            "operation_id": "f236f9f371ab6ea66fdd05e5b8b7a2ad",
-                        },
+                        example_of(SessionChargedItem),
+                        example_of(SessionChargedItem) | {"quantity": "90", "operation_id": "f236f9f371ab6ea66fdd05e5b8b7a2ad"},
                     ],
                 }
             ]
