@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -86,3 +88,46 @@ def test_serve_logs_one_json_line_per_request_with_its_request_id(tmp_path: Path
         "outcome": "DOES_NOT_EXIST",
     }
     assert request["duration_ms"] >= 0 and request["time"]
+
+
+def test_a_worker_ends_when_the_server_that_started_it_is_killed(tmp_path: Path) -> None:
+    port = _free_port()
+    environment = {**os.environ, "KOPEK_DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kopek.cli", "serve", "--port", str(port), "--cleanup-interval-seconds", "0"],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait_for_health(f"http://127.0.0.1:{port}/healthz")
+        workers = _children(server.pid)
+        assert workers, "the server runs its app in a worker process"
+        server.kill()
+        server.wait(timeout=SERVER_START_SECONDS_MAX)
+        deadline = time.monotonic() + SERVER_START_SECONDS_MAX
+        while any(_alive(worker) for worker in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(worker) for worker in workers), "a worker outlived the killed server"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+def _children(pid: int) -> list[int]:
+    tasks = Path(f"/proc/{pid}/task")
+    found: list[int] = []
+    for task in tasks.iterdir():
+        children = (task / "children").read_text().split()
+        found.extend(int(child) for child in children)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running, and not a zombie waiting for its (new) parent to reap it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"

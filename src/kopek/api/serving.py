@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kopek.api.app import DEFAULT_ITEM_FILES_DIRECTORY, create_app
 from kopek.api.logs import LogFormat, logging_config
+from kopek.api.parent_death import end_with_parent
 from kopek.charging.session_retention import SESSION_RETENTION_SECONDS_DEFAULT
 from kopek.engine import Engine
 from kopek.notify.publisher import PublisherSettings
@@ -91,7 +92,8 @@ def build_app(settings: ServeSettings, *, mapping: ProtocolMapping | None = None
 
 
 def app_from_environment() -> FastAPI:
-    """The app factory Granian calls in each worker."""
+    """The app factory Granian calls in each worker: a worker ends with the server that started it."""
+    end_with_parent()
     return build_app(ServeSettings.model_validate(json.loads(os.environ.get(SETTINGS_VARIABLE, "{}"))))
 
 
