@@ -200,6 +200,8 @@ class MeasureSizes:
     """Stored CDRs the batch measures rate with one job."""
     states: int
     """Contract states ``restore_pg`` restores."""
+    subscribers: int = MANY_SUBSCRIBERS
+    """Subscribers the charges, sessions and CDRs are spread over."""
 
 
 QUICK_SIZES = MeasureSizes(
@@ -235,6 +237,7 @@ def sizes_of(options: argparse.Namespace) -> MeasureSizes:
         rating_rounds=options.rounds,
         cdrs=options.cdrs,
         states=options.states,
+        subscribers=options.subscribers,
     )
 
 
@@ -254,14 +257,14 @@ def measure_plan(options: argparse.Namespace, sizes: MeasureSizes) -> list[tuple
     if options.only == "rating_core" and not options.quick:
         return steps
     postgres = partial(postgres_database, options.postgres_url)
-    threads, subscribers = options.threads, MANY_SUBSCRIBERS
+    threads, subscribers = options.threads, sizes.subscribers
     if options.database in (None, "sqlite"):
         inprocess = partial(
             bench_offline.measure_sqlite, sqlite_database, subscribers=subscribers, per_round=sizes.charges_per_round, rounds=sizes.rounds
         )
         steps.append(("offline_inprocess_sqlite", lambda: [inprocess()]))
         batch_sqlite = partial(
-            bench_batch.measure, "sqlite", sqlite_database, cdrs=sizes.cdrs, subscribers=options.subscribers, rounds=sizes.rounds
+            bench_batch.measure, "sqlite", sqlite_database, cdrs=sizes.cdrs, subscribers=subscribers, rounds=sizes.rounds
         )
         steps.append(("batch_sqlite", lambda: [batch_sqlite()]))
     no_postgres = postgres_unreachable(options.postgres_url) if options.database in (None, "postgresql") else "not asked for"
@@ -272,7 +275,7 @@ def measure_plan(options: argparse.Namespace, sizes: MeasureSizes) -> list[tuple
         bench_offline.measure_postgres, postgres, threads=threads, subscribers=subscribers, per_round=sizes.charges_per_round,
         rounds=sizes.rounds, session_seconds=sizes.session_seconds, workers=options.server_workers,
     )  # fmt: skip
-    batch_pg = partial(bench_batch.measure, "postgresql", postgres, cdrs=sizes.cdrs, subscribers=options.subscribers, rounds=sizes.rounds)
+    batch_pg = partial(bench_batch.measure, "postgresql", postgres, cdrs=sizes.cdrs, subscribers=subscribers, rounds=sizes.rounds)
     restore = partial(bench_migration.measure, postgres, states=sizes.states)
     steps += [
         ("offline_http_pg, offline_cpu_per_charge_pg, session_p99_pg_ms", online),
