@@ -56,6 +56,9 @@ HTTP_TARGET_RATIO = 0.5
 CPU_TARGET_CHARGES_PER_SECOND = 1000
 SESSION_P99_TARGET_MS = 5
 INPROCESS_TARGET_RATIO = 0.3
+RAW_CHARGES_FACTOR = 5
+"""The raw transaction's rounds run this many times kopek's charges, so that they last about as long: a round of a
+fraction of a second would be read with the 10 ms steps of /proc's CPU times."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,11 +151,12 @@ def _charge_rounds(
 ) -> tuple[list[Round], list[Round]]:
     """Warm both sides up, then alternate ``rounds`` rounds of each; the rounds of kopek and of the raw transaction."""
     loads = [_split(load, rounds) for load in workloads(threads, subscribers, per_thread * rounds, seed=1)]
-    raw_loads = raw_charge.raw_charges(threads, subscribers, per_thread * (rounds + 1), prefix="raw")
+    raw_per_thread = per_thread * RAW_CHARGES_FACTOR
+    raw_loads = raw_charge.raw_charges(threads, subscribers, raw_per_thread * (rounds + 1), prefix="raw")
     for number, item in enumerate(workloads(threads, subscribers, WARM_UP * threads, seed=99)[0][:WARM_UP]):
         clients[0].post("/v1/charging", body(item, f"warm-{number}"))
     for thread, charger in enumerate(chargers):
-        for raw in raw_loads[thread][-per_thread:][:WARM_UP]:
+        for raw in raw_loads[thread][-raw_per_thread:][:WARM_UP]:
             charger(raw)
 
     def kopek_pids() -> list[int]:
@@ -173,7 +177,7 @@ def _charge_rounds(
         ]
         kopek_rounds.append(timed_round(kopek_calls, kopek_pids))
         raw_calls = [
-            raw_charge.calls(chargers[thread], raw_loads[thread][number * per_thread : (number + 1) * per_thread])
+            raw_charge.calls(chargers[thread], raw_loads[thread][number * raw_per_thread : (number + 1) * raw_per_thread])
             for thread in range(threads)
         ]
         raw_rounds.append(timed_round(raw_calls, raw_pids))
@@ -193,7 +197,8 @@ def measure_sqlite(open_database: Callable[[], AbstractContextManager[str]], *, 
         try:
             charger = raw_charge.sqlite_charger(connection)
             load = _split(workloads(1, subscribers, per_round * (rounds + 1), seed=1)[0], rounds + 1)
-            raw_load = raw_charge.raw_charges(1, subscribers, per_round * (rounds + 1), prefix="raw")[0]
+            raw_per_round = per_round * RAW_CHARGES_FACTOR
+            raw_load = raw_charge.raw_charges(1, subscribers, raw_per_round * (rounds + 1), prefix="raw")[0]
             for number, item in enumerate(load[rounds][:WARM_UP]):
                 engine.charge(item, idempotency_key=f"warm-{number}")
             for raw in raw_load[-WARM_UP:]:
@@ -206,7 +211,7 @@ def measure_sqlite(open_database: Callable[[], AbstractContextManager[str]], *, 
                     for index, item in enumerate(load[number])
                 ]
                 ours.append(timed_round([calls], list).rate)
-                raw_calls = raw_charge.calls(charger, raw_load[number * per_round : (number + 1) * per_round])
+                raw_calls = raw_charge.calls(charger, raw_load[number * raw_per_round : (number + 1) * raw_per_round])
                 theirs.append(timed_round([raw_calls], list).rate)
         finally:
             connection.close()

@@ -72,7 +72,7 @@ def _command(kind: ServerKind, url: str, port: int, workers: int) -> tuple[list[
 
     environment[SETTINGS_VARIABLE] = ServeSettings(database_url=url, cleanup_interval_seconds=0).model_dump_json()
     arguments = ["-m", "uvicorn", APP_FACTORY, "--factory", "--port", str(port), "--workers", str(workers)]
-    options = ["--http", "httptools", "--loop", "uvloop", "--log-level", "warning", "--no-access-log"]
+    options = ["--http", "auto", "--loop", "auto", "--log-level", "warning", "--no-access-log"]  # httptools and uvloop when installed
     return [sys.executable, *arguments, *options], environment
 
 
@@ -123,8 +123,13 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.stderr.close()
 
 
+REFUSAL_STATUS = 409
+"""A refusal the usage mix asks for (a barred number): an answer, not a failure of the benchmark."""
+
+
 class Client:
-    """One keep-alive HTTP/1.1 connection to the server; ``post`` sends JSON and raises on a status of 400 or more."""
+    """One keep-alive HTTP/1.1 connection to the server; ``post`` sends JSON and raises on any status of 400 or more but a
+    refusal (409), which the usage mix causes now and then (about one charge in 5,000 dials a barred number)."""
 
     def __init__(self, port: int) -> None:
         self._connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -134,7 +139,7 @@ class Client:
         self._connection.request("POST", path, json.dumps(document), self._headers)
         response = self._connection.getresponse()
         answer = response.read()
-        if response.status >= 400:
+        if response.status >= 400 and response.status != REFUSAL_STATUS:
             raise RuntimeError(f"HTTP {response.status} on {path}: {answer[:200]!r}")
         return answer
 
