@@ -1,11 +1,13 @@
 """``python -m bench``: how fast kopek rates and charges, printed as a table with ratios.
 
-Measures (kopek against a baseline measured in the same run, with a target ratio):
-``rating_core``, items per second of ``rate_item`` against a hand-written rater of the
-same tariff (bench/bench_rating_core.py). ``--quick`` runs only the measures that take
-seconds (``rating_core``, and the migration restore against ``COPY`` on 10,000 states when
-PostgreSQL answers); ``--json FILE`` writes them as
-``{"measures": [{"name", "unit", "kopek", "baseline", "ratio", "target", "ok"}]}``.
+Measures (kopek against a baseline measured in the same run, with a target; docs/performance.md):
+``offline_http_pg`` and ``offline_cpu_per_charge_pg`` (``kopek serve`` against the raw debit
+transaction, bench/bench_offline.py), ``offline_inprocess_sqlite``, ``session_p99_pg_ms``,
+``rating_core`` (bench/bench_rating_core.py), ``batch_pg`` and ``batch_sqlite`` (a rating job
+against Polars, bench/bench_batch.py), ``restore_pg`` (bench/bench_migration.py). ``--quick``
+takes only the measures, on small sizes (a minute or two); ``--only measures`` on full sizes;
+``--json FILE`` writes them as ``{"measures": [{"name", "unit", "kopek", "baseline", "ratio",
+"target", "ok"}]}``. A missed target is ``ok: false``; the benchmark still exits 0.
 
 Rows: the start-up of ``kopek --help``; the pure core (``rate_item``, no I/O); durable offline charges through
 ``Engine.charge`` in-process on SQLite and PostgreSQL (one thread, and four threads
