@@ -32,6 +32,9 @@ _TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
 
 class ServerKind(StrEnum):
+    """``kopek serve`` (Granian), or uvicorn with the same app factory: with httptools and uvloop when they are
+    installed (they are not dependencies; docs/performance.md compares the two servers)."""
+
     GRANIAN = "granian"
     UVICORN = "uvicorn"
 
