@@ -1,11 +1,13 @@
 """``python -m bench``: how fast kopek rates and charges, printed as a table with ratios.
 
-Measures (kopek against a baseline measured in the same run, with a target ratio):
-``rating_core``, items per second of ``rate_item`` against a hand-written rater of the
-same tariff (bench/bench_rating_core.py). ``--quick`` runs only the measures that take
-seconds (``rating_core``, and the migration restore against ``COPY`` on 10,000 states when
-PostgreSQL answers); ``--json FILE`` writes them as
-``{"measures": [{"name", "unit", "kopek", "baseline", "ratio", "target", "ok"}]}``.
+Measures (kopek against a baseline measured in the same run, with a target; docs/performance.md):
+``offline_http_pg`` and ``offline_cpu_per_charge_pg`` (``kopek serve`` against the raw debit
+transaction, bench/bench_offline.py), ``offline_inprocess_sqlite``, ``session_p99_pg_ms``,
+``rating_core`` (bench/bench_rating_core.py), ``batch_pg`` and ``batch_sqlite`` (a rating job
+against Polars, bench/bench_batch.py), ``restore_pg`` (bench/bench_migration.py). ``--quick``
+takes only the measures, on small sizes (a minute or two); ``--only measures`` on full sizes;
+``--json FILE`` writes them as ``{"measures": [{"name", "unit", "kopek", "baseline", "ratio",
+"target", "ok"}]}``. A missed target is ``ok: false``; the benchmark still exits 0.
 
 Rows: the start-up of ``kopek --help``; the pure core (``rate_item``, no I/O); durable offline charges through
 ``Engine.charge`` in-process on SQLite and PostgreSQL (one thread, and four threads
@@ -27,6 +29,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
 import kopek
@@ -37,6 +40,7 @@ from bench import (
     bench_engine,
     bench_http,
     bench_migration,
+    bench_offline,
     bench_protocols,
     bench_rating_core,
     bench_recharge,
@@ -51,6 +55,8 @@ CORE_ITEMS_FACTOR = 10
 QUICK_RATING_ITEMS = 20_000
 QUICK_RATING_ROUNDS = 5
 QUICK_STATES = 10_000
+QUICK_CDRS = 3_000
+FULL_SESSION_SECONDS = 30
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -59,10 +65,10 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="PostgreSQL server; each row gets its own schema")
     parser.add_argument(
         "--only",
-        choices=("cli", "rating_core", "core", "engine", "http", "migration", "sessions", "protocols", "batch", "recharge"),
+        choices=("measures", "cli", "rating_core", "core", "engine", "http", "migration", "sessions", "protocols", "batch", "recharge"),
         help="run one group of rows",
     )
-    parser.add_argument("--quick", action="store_true", help="run only the measures that take seconds (rating_core, a small restore)")
+    parser.add_argument("--quick", action="store_true", help="take only the measures, each on a small size (within minutes)")
     parser.add_argument("--json", type=argparse.FileType("w"), metavar="FILE", help="write the measures to FILE as JSON")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds of each side of a measure (its median is kept)")
     parser.add_argument("--states", type=int, default=100_000, help="contract states the migration row restores (e.g. 1000000)")
@@ -76,6 +82,9 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--workers", type=int, default=1, help="worker processes of the batch rows' job (`kopek rate --worker JOB`, all at once)"
+    )
+    parser.add_argument(
+        "--server-workers", type=int, default=1, help="worker processes of the `kopek serve` that offline_http_pg and sessions use"
     )
     parser.add_argument("--database", choices=("sqlite", "postgresql"), help="run the database rows on this database only (default: both)")
     return parser.parse_args(argv)
@@ -177,26 +186,120 @@ SESSION_CALLS = 3
 """Calls per session (start, update, stop): the session rows run ``--items / 3`` sessions."""
 
 
-def measure_plan(options: argparse.Namespace) -> list[Callable[[], list[Measure]]]:
-    """The measures to take: ``rating_core`` always (unless ``--only`` names another group), the small restore with ``--quick``."""
-    if options.only not in (None, "rating_core") and not options.quick:
+@dataclass(frozen=True, slots=True)
+class MeasureSizes:
+    """How much work each measure does: ``--quick`` takes small ones, a full run those of the options."""
+
+    charges_per_round: int
+    """Charges per round of each side of the offline measures (over all clients)."""
+    rounds: int
+    """Alternate rounds of each side of a measure; each side's median is kept."""
+    session_seconds: float
+    """Seconds of session calls: the peak, then the paced run at 70 % of it."""
+    rating_items: int
+    rating_rounds: int
+    cdrs: int
+    """Stored CDRs the batch measures rate with one job."""
+    states: int
+    """Contract states ``restore_pg`` restores."""
+    subscribers: int = MANY_SUBSCRIBERS
+    """Subscribers the charges, sessions and CDRs are spread over."""
+
+
+QUICK_SIZES = MeasureSizes(
+    charges_per_round=200,
+    rounds=3,
+    session_seconds=10,
+    rating_items=QUICK_RATING_ITEMS,
+    rating_rounds=QUICK_RATING_ROUNDS,
+    cdrs=QUICK_CDRS,
+    states=QUICK_STATES,
+)
+MEASURES = (
+    "offline_http_pg",
+    "offline_cpu_per_charge_pg",
+    "offline_inprocess_sqlite",
+    "session_p99_pg_ms",
+    "rating_core",
+    "batch_pg",
+    "batch_sqlite",
+    "restore_pg",
+)
+"""The names ``--json`` writes, one entry each (those on PostgreSQL only when it answers)."""
+
+
+def sizes_of(options: argparse.Namespace) -> MeasureSizes:
+    if options.quick:
+        return QUICK_SIZES
+    return MeasureSizes(
+        charges_per_round=options.items,
+        rounds=options.rounds,
+        session_seconds=FULL_SESSION_SECONDS,
+        rating_items=options.items * CORE_ITEMS_FACTOR,
+        rating_rounds=options.rounds,
+        cdrs=options.cdrs,
+        states=options.states,
+        subscribers=options.subscribers,
+    )
+
+
+def measure_plan(options: argparse.Namespace, sizes: MeasureSizes) -> list[tuple[str, Callable[[], list[Measure]]]]:
+    """The measures to take, each with what it is called while it runs: all of them with ``--quick``, ``--only measures``
+    or without ``--only``; only ``rating_core`` with ``--only rating_core``; none for another group."""
+    if options.only not in (None, "rating_core", "measures") and not options.quick:
         return []
-    items = QUICK_RATING_ITEMS if options.quick else options.items * CORE_ITEMS_FACTOR
-    rounds = QUICK_RATING_ROUNDS if options.quick else options.rounds
-    steps: list[Callable[[], list[Measure]]] = [partial(bench_rating_core.run, items, rounds=rounds)]
-    if options.quick and options.database in (None, "postgresql") and not postgres_unreachable(options.postgres_url):
-        restore = partial(bench_migration.measure, partial(postgres_database, options.postgres_url), states=QUICK_STATES)
-        steps.append(lambda: [restore()])
+
+    def rating_core() -> list[Measure]:
+        by_tariff = bench_rating_core.run(sizes.rating_items, rounds=sizes.rating_rounds)
+        for measure in by_tariff:
+            print(f"  {measure.name}: {measure.kopek:,.0f} vs {measure.baseline or 0:,.0f} items/s, ratio {measure.ratio:.3f}", flush=True)
+        return [bench_rating_core.worse(by_tariff)]
+
+    steps: list[tuple[str, Callable[[], list[Measure]]]] = [("rating_core", rating_core)]
+    if options.only == "rating_core" and not options.quick:
+        return steps
+    postgres = partial(postgres_database, options.postgres_url)
+    threads, subscribers = options.threads, sizes.subscribers
+    if options.database in (None, "sqlite"):
+        inprocess = partial(
+            bench_offline.measure_sqlite, sqlite_database, subscribers=subscribers, per_round=sizes.charges_per_round, rounds=sizes.rounds
+        )
+        steps.append(("offline_inprocess_sqlite", lambda: [inprocess()]))
+        batch_sqlite = partial(
+            bench_batch.measure, "sqlite", sqlite_database, cdrs=sizes.cdrs, subscribers=subscribers, rounds=sizes.rounds
+        )
+        steps.append(("batch_sqlite", lambda: [batch_sqlite()]))
+    no_postgres = postgres_unreachable(options.postgres_url) if options.database in (None, "postgresql") else "not asked for"
+    if no_postgres is not None:
+        print(f"  the PostgreSQL measures are skipped: {no_postgres}", file=sys.stderr, flush=True)
+        return steps
+    online = partial(
+        bench_offline.measure_postgres, postgres, threads=threads, subscribers=subscribers, per_round=sizes.charges_per_round,
+        rounds=sizes.rounds, session_seconds=sizes.session_seconds, workers=options.server_workers,
+    )  # fmt: skip
+    batch_pg = partial(bench_batch.measure, "postgresql", postgres, cdrs=sizes.cdrs, subscribers=subscribers, rounds=sizes.rounds)
+    restore = partial(bench_migration.measure, postgres, states=sizes.states)
+    steps += [
+        ("offline_http_pg, offline_cpu_per_charge_pg, session_p99_pg_ms", online),
+        ("batch_pg", lambda: [batch_pg()]),
+        ("restore_pg", lambda: [restore()]),
+    ]
     return steps
 
 
-def take_measures(options: argparse.Namespace) -> list[Measure]:
+def take_measures(options: argparse.Namespace, sizes: MeasureSizes | None = None) -> list[Measure]:
+    """Take the planned measures (a failed one is reported and left out), print them, write them to ``--json``."""
     measures: list[Measure] = []
-    for step in measure_plan(options):
+    for names, step in measure_plan(options, sizes or sizes_of(options)):
         started = time.perf_counter()
-        taken = step()
+        try:
+            taken = step()
+        except Exception as error:  # a broken measure is reported, the others still run
+            print(f"  {names} failed: {type(error).__name__}: {error}"[:300], file=sys.stderr, flush=True)
+            continue
         measures.extend(taken)
-        print(f"  {', '.join(m.name for m in taken)} done in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+        print(f"  {names} done in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+    measures.sort(key=lambda measure: MEASURES.index(measure.name))
     if measures:
         print()
         print(measures_table(measures))
@@ -211,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     options = arguments(argv)
     print(f"kopek {kopek.__version__} on Python {platform.python_version()} ({platform.machine()}), --items {options.items}", flush=True)
     take_measures(options)
-    if options.quick or options.only == "rating_core":
+    if options.quick or options.only in ("rating_core", "measures"):
         return 0
     rows: list[Row] = []
     for group, step in plan(options):

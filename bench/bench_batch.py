@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,12 +27,15 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bench import batch_baseline
 from bench.bench_engine import prepared_engine
 from bench.cdr_loader import load_pending_cdrs
-from bench.measure import Row
+from bench.measure import Measure, Row
+from bench.server_process import libpq_url
 from kopek import Engine
 from kopek.batch.rating_jobs import RatingMode
 
@@ -170,3 +174,52 @@ def _row(
         f"peak RSS {export.peak_rss_mb:.0f} MB; end to end {end_to_end:,.0f} CDRs/s"
     )
     return Row("batch: rating job", database, workers, total, job.seconds, [], int(status["failed"]) + int(status["skipped"]), note)
+
+
+TARGET_RATIO = 0.5
+"""A rating job should rate at least half as many CDRs per second as the Polars baseline."""
+
+
+def measure(
+    database: str, open_database: Callable[[], AbstractContextManager[str]], *, cdrs: int, subscribers: int, rounds: int
+) -> Measure:
+    """``batch_pg`` / ``batch_sqlite``: CDRs/s of one rating job in this process, from its start to its end (every
+    CDR charged, committed), against the median of ``rounds`` runs of the Polars baseline over the same stored CDRs
+    (:mod:`bench.batch_baseline`), run first. An untimed check compares the two totals and refusals."""
+    with open_database() as url:
+        with prepared_engine(url, subscribers):
+            pass
+        load_pending_cdrs(url, cdrs, subscribers)
+        target = libpq_url(url) if database == "postgresql" else url.removeprefix("sqlite:///")
+        prepare, run_baseline = (
+            (batch_baseline.prepare_postgres, batch_baseline.run_postgres)
+            if database == "postgresql"
+            else (batch_baseline.prepare_sqlite, batch_baseline.run_sqlite)
+        )
+        prepare(target)
+        seconds: list[float] = []
+        for _ in range(rounds):
+            began = time.perf_counter()
+            priced = run_baseline(target)
+            seconds.append(time.perf_counter() - began)
+        with Engine(url) as engine:
+            began = time.perf_counter()
+            status = engine.run_rating_job(engine.start_rating_job(JOB_MODE))
+            job_seconds = time.perf_counter() - began
+            with engine.database.connect() as connection:
+                charged = [Decimal(str(amount)) for (amount,) in connection.exec_driver_sql("SELECT amount FROM charged_items")]
+    _check(database, priced, sum(charged, Decimal(0)), status.failed)
+    name = "batch_pg" if database == "postgresql" else "batch_sqlite"
+    return Measure(name, "CDRs/s", status.total / job_seconds, cdrs / statistics.median(seconds), TARGET_RATIO)
+
+
+def _check(database: str, priced: Any, kopek_total: Decimal, kopek_failed: int) -> None:
+    """Say on stderr when the baseline's prices disagree with kopek's (a benchmark reports; it does not stop)."""
+    total = Decimal(int(priced["amount"].sum())).scaleb(-4)
+    refused = int(priced["amount"].null_count())
+    if total != kopek_total or refused != kopek_failed:
+        print(
+            f"  {database}: the Polars baseline disagrees with kopek: total {total} vs {kopek_total}, refused {refused} vs {kopek_failed}",
+            file=sys.stderr,
+            flush=True,
+        )

@@ -219,4 +219,4 @@ def run(open_database: Callable[[], AbstractContextManager[str]], *, states: int
 def measure(open_database: Callable[[], AbstractContextManager[str]], *, states: int) -> Measure:
     """The restore against a ``COPY`` of the same rows into the same tables, in states per second."""
     seconds, _, _, _, same_seconds, _ = _timed(open_database, states)
-    return Measure(f"migration: restore ALL_OR_NOTHING, {states} states", "states/s", states / seconds, states / same_seconds, RATIO_TARGET)
+    return Measure("restore_pg", "states/s", states / seconds, states / same_seconds, RATIO_TARGET)

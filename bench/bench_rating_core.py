@@ -180,4 +180,11 @@ def measure(tariff: Tariff, *, rounds: int) -> Measure:
 
 
 def run(items: int, *, rounds: int = 7) -> list[Measure]:
+    """One measure per tariff: the bench world, then ``examples/catalog.yaml``."""
     return [measure(bench_world(items), rounds=rounds), measure(example_catalog(items), rounds=rounds)]
+
+
+def worse(measures: list[Measure]) -> Measure:
+    """The ``rating_core`` measure: the tariff with the lower ratio, under the plain name."""
+    lowest = min(measures, key=lambda measure: measure.ratio or 0.0)
+    return Measure("rating_core", lowest.unit, lowest.kopek, lowest.baseline, lowest.target)

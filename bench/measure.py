@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 
 @dataclass
@@ -162,45 +163,70 @@ def ratios(rows: Sequence[Row]) -> list[str]:
     return lines
 
 
+class Goal(StrEnum):
+    """What a measure's target bounds: its ratio to the baseline from below, or kopek's own figure from below or above."""
+
+    RATIO_AT_LEAST = "ratio_at_least"
+    KOPEK_AT_LEAST = "kopek_at_least"
+    KOPEK_AT_MOST = "kopek_at_most"
+
+
 @dataclass(frozen=True, slots=True)
 class Measure:
     """One target of ``python -m bench``: kopek's figure against a baseline measured in the same run.
 
-    ``kopek`` and ``baseline`` are in ``unit`` (larger is better, e.g. items/s); the target is
-    met when ``kopek / baseline`` is at least ``target``.
+    ``kopek`` and ``baseline`` are in ``unit``; ``baseline`` is None for a measure without one (its
+    ratio is None too). ``goal`` says what ``target`` bounds: by default the ratio ``kopek / baseline``
+    from below (a throughput at least ``target`` times the baseline's).
     """
 
     name: str
     unit: str
     kopek: float
-    baseline: float
+    baseline: float | None
     target: float
+    goal: Goal = Goal.RATIO_AT_LEAST
 
     @property
-    def ratio(self) -> float:
+    def ratio(self) -> float | None:
+        if self.baseline is None:
+            return None
         return self.kopek / self.baseline if self.baseline > 0 else 0.0
 
     @property
     def ok(self) -> bool:
-        return self.ratio >= self.target
+        if self.goal is Goal.KOPEK_AT_LEAST:
+            return self.kopek >= self.target
+        if self.goal is Goal.KOPEK_AT_MOST:
+            return self.kopek <= self.target
+        return self.ratio is not None and self.ratio >= self.target
 
     def as_json(self) -> dict[str, object]:
         return {
             "name": self.name,
             "unit": self.unit,
             "kopek": round(self.kopek, 3),
-            "baseline": round(self.baseline, 3),
-            "ratio": round(self.ratio, 4),
+            "baseline": round(self.baseline, 3) if self.baseline is not None else None,
+            "ratio": round(self.ratio, 4) if self.ratio is not None else None,
             "target": self.target,
             "ok": self.ok,
         }
+
+
+def _figure(value: float | None) -> str:
+    return _number(value, ",.0f" if value is None or value >= 100 else ",.2f")
+
+
+def _target(measure: Measure) -> str:
+    bound = {Goal.RATIO_AT_LEAST: "ratio >= ", Goal.KOPEK_AT_LEAST: ">= ", Goal.KOPEK_AT_MOST: "<= "}[measure.goal]
+    return f"{bound}{measure.target:g}"
 
 
 def measures_table(measures: Sequence[Measure]) -> str:
     """The measures as a table: kopek, baseline, ratio and target of each."""
     header = ("measure", "unit", "kopek", "baseline", "ratio", "target", "ok")
     lines = [
-        (m.name, m.unit, f"{m.kopek:,.0f}", f"{m.baseline:,.0f}", f"{m.ratio:.3f}", f"{m.target:g}", "yes" if m.ok else "NO")
+        (m.name, m.unit, _figure(m.kopek), _figure(m.baseline), _number(m.ratio, ".3f"), _target(m), "yes" if m.ok else "NO")
         for m in measures
     ]
     widths = [max(len(cells[column]) for cells in [header, *lines]) for column in range(len(header))]

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 SERVER_START_SECONDS_MAX = 30
 
@@ -46,6 +47,47 @@ def test_serve_answers_health_and_charging_routes_then_stops(tmp_path: Path) -> 
         server.wait(timeout=SERVER_START_SECONDS_MAX)
         assert server.stderr is not None
         server.stderr.close()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the worker processes from /proc")
+def test_serve_with_two_workers_runs_two_worker_processes_that_answer_and_stop_with_it(tmp_path: Path) -> None:
+    port = _free_port()
+    environment = {**os.environ, "KOPEK_DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kopek.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    workers: list[int] = []
+    try:
+        assert _wait_for_health(f"http://127.0.0.1:{port}/healthz").status_code == 200
+        workers = _wait_for_children(server.pid, 2)
+        for _ in range(4):
+            assert httpx.post(f"http://127.0.0.1:{port}/v1/charging", json={"item": {}}, timeout=5).status_code == 422
+    finally:
+        server.terminate()
+        server.wait(timeout=SERVER_START_SECONDS_MAX)
+    assert len(workers) == 2
+    deadline = time.monotonic() + SERVER_START_SECONDS_MAX
+    while any(Path(f"/proc/{worker}").exists() for worker in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{worker}").exists() for worker in workers)
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def _wait_for_children(pid: int, count: int) -> list[int]:
+    """The child processes of ``pid`` once there are ``count`` of them (Granian starts its workers one by one)."""
+    deadline = time.monotonic() + SERVER_START_SECONDS_MAX
+    while len(children := _children(pid)) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return children
 
 
 def _wait_for_health(url: str) -> httpx.Response:
