@@ -144,7 +144,7 @@ def test_a_worker_ends_when_the_server_that_started_it_is_killed(tmp_path: Path)
     )
     try:
         _wait_for_health(f"http://127.0.0.1:{port}/healthz")
-        workers = _children(server.pid)
+        workers = _wait_for_children(server.pid, 1)
         assert workers, "the server runs its app in a worker process"
         server.kill()
         server.wait(timeout=SERVER_START_SECONDS_MAX)
@@ -155,15 +155,6 @@ def test_a_worker_ends_when_the_server_that_started_it_is_killed(tmp_path: Path)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGKILL)
-
-
-def _children(pid: int) -> list[int]:
-    tasks = Path(f"/proc/{pid}/task")
-    found: list[int] = []
-    for task in tasks.iterdir():
-        children = (task / "children").read_text().split()
-        found.extend(int(child) for child in children)
-    return found
 
 
 def _alive(pid: int) -> bool:
