@@ -8,7 +8,7 @@ place in consumption order.
 
 A restoration point is refused (``restoration_point_out_of_reach``) before the retention window
 or when the contract's counters were replaced wholesale since (a contract state restore, or the
-journal beginning after the items); and (``recharge_crosses_counter_changes_it_cannot_replay``)
+journal beginning after the items, or pruned past them); and (``recharge_crosses_counter_changes_it_cannot_replay``)
 when what changed the counters since is not an item of the contract (a refill's bonus units,
 a linked contract's charge of shared counters).
 """
@@ -98,6 +98,14 @@ def _refuse_marks(entries: list[Any], from_date: datetime) -> None:
 
 
 def _refuse_older_than_the_journal(uow: UnitOfWork, contract_id: str, rows: Any, from_date: datetime) -> None:
+    rows = list(rows)
+    horizon = uow.counter_journal.horizon()
+    if horizon is not None and any(row["created_at"] < horizon for row in rows):
+        raise IllegalStateError(
+            code=Code.RESTORATION_POINT_OUT_OF_REACH,
+            message=f"items consumed since {from_date.isoformat()} were charged before {horizon.isoformat()}, and the counter "
+            "journal is pruned before that date; no restoration point reaches back past it",
+        )
     mark = uow.counter_journal.last_mark(contract_id)
     if mark is None:
         return
