@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from kopek import Engine, KopekError
+from kopek.charging.session_views import StartSession, StopSession, UpdateSession
 from kopek.errors import Category, Code, Reason
 from kopek.migration.state import ContractState
 from kopek.recharging.recharge import RechargeCommand, RechargeRun, _lock, recharge
@@ -230,3 +231,52 @@ def test_correction_rows_reverse_the_superseded_items_and_go_to_the_next_item_fi
         assert reversal["recharge_id"] == result.recharge_id
     total = sum((row["amount"] for row in rows), Decimal(0))
     assert total == Decimal("2.79")
+
+
+def _session(session_id: str, at: datetime, seconds: str = "60") -> StartSession:
+    return StartSession(session_id, "call", "mobile", "ann", at, ttl_ms=600_000, quantity_property="duration", requested_quantity=seconds)
+
+
+def test_a_live_session_whose_grant_holds_no_counter_stays_as_it_is_and_ends_on_the_corrected_state(world: Engine) -> None:
+    correct(world)
+    # June's free minutes are all used: the grant reserves money and holds no counter.
+    started = world.start_session(_session("late-call", MONTH + timedelta(days=29)))
+    assert (started.granted_quantity, started.reserved_amount) == (Decimal(60), Decimal("0.15"))
+
+    result = world.recharge("ann-line", MONTH)
+
+    assert [(each.account_id, each.amount, each.balance_after) for each in result.compensations] == [
+        ("ann-prepaid", Decimal("0.91"), Decimal("47.21"))
+    ]
+    live = world.session("late-call")
+    assert (live.status, live.reserved_amount) == ("active", Decimal("0.15"))
+    world.stop_session(StopSession("late-call", used_quantity="60"))
+    assert world.account("ann-prepaid").balance == Decimal("47.06")
+    assert world.verify_ledger().consistent
+
+
+def test_a_live_session_whose_grant_holds_counters_refuses_the_recharge(world: Engine) -> None:
+    correct(world)
+    world.start_session(_session("july-call", MONTH + timedelta(days=30)))  # holds one of July's free minutes
+    before = figures(world)
+
+    with pytest.raises(KopekError) as refused:
+        world.recharge("ann-line", MONTH)
+
+    assert (refused.value.category, refused.value.code) == (Category.ILLEGAL_STATE, Code.CONTRACT_HAS_LIVE_SESSIONS)
+    assert "july-call" in refused.value.message
+    assert (figures(world), world.contract("ann-line").status) == (before, "active")
+
+
+def test_a_live_session_that_charged_usage_since_the_date_refuses_the_recharge(world: Engine) -> None:
+    correct(world)
+    world.start_session(_session("long-call", MONTH + timedelta(days=29), seconds="120"))
+    world.update_session(UpdateSession("long-call", used_quantity="60", requested_quantity="60"))
+
+    with pytest.raises(KopekError) as refused:
+        world.recharge("ann-line", MONTH)
+
+    assert refused.value.code is Code.CONTRACT_HAS_LIVE_SESSIONS
+    assert "charged usage since" in refused.value.message
+    world.stop_session(StopSession("long-call", used_quantity="60"))
+    assert world.recharge("ann-line", MONTH).items_recharged == 9

@@ -170,6 +170,7 @@ def recharge_in(
     assert contract is not None, "the contract was there when the recharge locked it, and contracts are not deleted"
     _check_rechargeable(uow, contract, catalog.catalog, context)
     point = restoration_point(uow, contract.id, command.from_date, now=now, retention_days=run.retention_days)
+    _check_live_sessions_charged_nothing_since(uow, contract, point)
     stored = stored_counters(uow, contract.id)
     replay = replay_items(catalog.catalog, contract, restored_counters(stored, point), point.operations)
     corrections = _corrections(uow, contract, point, replay, recharge_id)
@@ -203,7 +204,9 @@ def recharge_in(
 
 
 def _check_rechargeable(uow: UnitOfWork, contract: Contract, catalog: Catalog, context: ChargingContext) -> None:
-    """Refuse what a recharge of one contract cannot restore alone: counters other contracts share, and live sessions."""
+    """Refuse what a recharge of one contract cannot restore alone: counters other contracts share, and the counters live
+    grants hold. A live session that holds none (its grant reserves money only) stays as it is: its reservation is not a
+    charge, and what it charges next is priced on the corrected state."""
     current = context.catalogs.current(uow).catalog
     children = uow.recharges.linked_children(contract.id)
     if contract.parent_id is not None or children or shared_counters_of(catalog, contract) or shared_counters_of(current, contract):
@@ -218,11 +221,25 @@ def _check_rechargeable(uow: UnitOfWork, contract: Contract, catalog: Catalog, c
             code=Code.RECHARGE_OF_SHARED_COUNTERS,
             message=f"contract {contract.id!r} shares counters with {others}; recharging one of them alone would change the others'",
         )
-    live = uow.recharges.live_sessions(contract.id)
+    holding = uow.recharges.live_sessions_holding(contract.id)
+    if holding:
+        raise IllegalStateError(
+            code=Code.CONTRACT_HAS_LIVE_SESSIONS,
+            message=f"live sessions of contract {contract.id!r} ({', '.join(map(repr, holding))}) hold some of its counters, "
+            "as they were before the recharge would change them; recharge it once they end",
+        )
+
+
+def _check_live_sessions_charged_nothing_since(uow: UnitOfWork, contract: Contract, point: RestorationPoint) -> None:
+    """Refuse when a live session already charged usage the recharge would charge again as single items: the session
+    goes on from the transient counters and charges of its first pricing."""
+    charged = sorted({operation.session_id for operation in point.operations if operation.session_id is not None})
+    live = uow.recharges.live_of(charged) if charged else []
     if live:
         raise IllegalStateError(
             code=Code.CONTRACT_HAS_LIVE_SESSIONS,
-            message=f"contract {contract.id!r} has live sessions ({', '.join(map(repr, live))}); recharge it once they end",
+            message=f"live sessions of contract {contract.id!r} ({', '.join(map(repr, live))}) charged usage since "
+            f"{point.from_date.isoformat()}; recharge it once they end",
         )
 
 
