@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from kopek import Engine, KopekError
+from kopek import ChargeableItem, Engine, KopekError
+from kopek.charging.refills import RefillCommand
 from kopek.charging.session_views import StartSession, StopSession, UpdateSession
 from kopek.errors import Category, Code, Reason
 from kopek.migration.state import ContractState
@@ -19,7 +20,7 @@ from kopek.store.schema import charged_items, contracts, recharges
 from kopek.store.uow import UnitOfWork
 from tests.fakes import FixedClock, SequentialIds
 from tests.integration.support import snapshot
-from tests.recharge_world import CORRECTED, MONTH, NOW, build, call, compensations, figures, month_of_usage, tariff, text
+from tests.recharge_world import CORRECTED, MONTH, NOW, WRONG, build, call, compensations, figures, month_of_usage, tariff, text
 
 
 @pytest.fixture
@@ -280,3 +281,66 @@ def test_a_live_session_that_charged_usage_since_the_date_refuses_the_recharge(w
     assert "charged usage since" in refused.value.message
     world.stop_session(StopSession("long-call", used_quantity="60"))
     assert world.recharge("ann-line", MONTH).items_recharged == 9
+
+
+TOPUP = {"name": "topup", "currency": "EUR", "account_role": "payer", "amount": "5.00",
+         "bonus": {"counter": "free_minutes", "units": "5", "expires_after_days": 30}}  # fmt: skip
+
+
+def _with_topup(minute: str, text_price: str) -> dict[str, object]:
+    return {**tariff(minute, text_price), "refill_plans": [TOPUP]}
+
+
+@pytest.fixture
+def twin(any_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Engine, FixedClock]]:
+    """Another database of the same kind, empty, on a clock of its own."""
+    url = f"sqlite:///{tmp_path / 'twin.db'}" if any_url.startswith("sqlite") else str(request.getfixturevalue("fresh_postgres_url"))
+    clock = FixedClock(NOW)
+    with Engine(url, clock=clock, new_id=SequentialIds("twin")) as opened:
+        yield opened, clock
+
+
+def _run(engine: Engine, clock: FixedClock, events: list[tuple[datetime, object]]) -> None:
+    """Each event at its date on the engine's clock: a chargeable item charged, or a top-up of ann's line."""
+    for at, event in events:
+        clock.now = at
+        if event == "topup":
+            engine.refill(RefillCommand(f"topup-{at:%d}", "ann-line", "topup"))
+        else:
+            assert isinstance(event, ChargeableItem)
+            engine.charge(event)
+
+
+def test_a_refills_bonus_units_are_put_again_in_their_place_among_the_items(
+    engine: Engine, clock: FixedClock, twin: tuple[Engine, FixedClock]
+) -> None:
+    build(engine)
+    engine.load_catalog(_with_topup(*WRONG))
+    late = call("ann", 4, 600)
+    arrived = [
+        (call("ann", 3, 420).consumption_date, call("ann", 3, 420)),  # 7 of the 10 free minutes
+        (MONTH + timedelta(days=4), "topup"),  # June the 5th: 5 free minutes more
+        (call("ann", 9, 300).consumption_date, call("ann", 9, 300)),
+        (call("ann", 21, 170).consumption_date, call("ann", 21, 170)),
+        (MONTH + timedelta(days=24), late),  # consumed on the 4th, before the top-up; charged on the 25th
+    ]
+    _run(engine, clock, arrived)
+    engine.load_catalog(_with_topup(*CORRECTED))
+    clock.now = NOW
+
+    result = engine.recharge("ann-line", MONTH)
+
+    # In consumption order: 7 free; the late call 3 free and 7 paid; the top-up's 5; 5 free; 3 paid: 10 paid minutes at
+    # 0.15 = 1.50, where 0, 0, 0 and 10 minutes at 0.20 = 2.00 were charged.
+    assert (result.items_recharged, result.items_changed) == (4, 2)
+    assert [(each.account_id, each.amount) for each in result.compensations] == [("ann-prepaid", Decimal("0.50"))]
+    fresh, fresh_clock = twin
+    build(fresh, minute=CORRECTED[0], text=CORRECTED[1])
+    fresh.load_catalog(_with_topup(*CORRECTED))
+    in_order = sorted(
+        ((event.consumption_date if isinstance(event, ChargeableItem) else at, event) for at, event in arrived), key=lambda pair: pair[0]
+    )
+    _run(fresh, fresh_clock, in_order)  # each at its consumption date: the late call before the top-up
+    assert figures(engine) == figures(fresh)
+    assert engine.recharge("ann-line", MONTH).items_changed == 0
+    assert engine.verify_ledger().consistent

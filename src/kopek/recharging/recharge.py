@@ -29,10 +29,11 @@ from kopek.admin.catalog import stored_version
 from kopek.charging.offline import ChargingContext, charged_row
 from kopek.charging.rating_state import shared_counters_of
 from kopek.domain.accounts import OperationKind, adjust, less_reserved, resolve_payers, with_bounds_of
-from kopek.domain.catalog import Catalog
+from kopek.domain.catalog import Catalog, RefillBonus
 from kopek.domain.item import ChargeableItem, TypedItem, type_item
 from kopek.domain.master import AccountId, AccountKind, Contract, ContractStatus
 from kopek.domain.outcome import ChargedItem, CounterChange, CounterKey
+from kopek.domain.refills import StoredCounter, bonus_counter, replayed_bonus_change
 from kopek.domain.units import Unit
 from kopek.errors import (
     Code,
@@ -48,7 +49,7 @@ from kopek.errors import (
 from kopek.money import ZERO, rating_context
 from kopek.rating.rate import rate_item
 from kopek.rating.state import CounterLife, RatingState
-from kopek.recharging.restoration import Replayed, RestorationPoint, restoration_point
+from kopek.recharging.restoration import Replayed, ReplayedBonus, RestorationPoint, restoration_point
 from kopek.recharging.views import Compensation, RechargeResult, RefusedItem
 from kopek.store.catalog_cache import CatalogVersion
 from kopek.store.counter_journal_store import StoredValue, journaled
@@ -187,7 +188,7 @@ def recharge_in(
         from_date=command.from_date,
         catalog_version=catalog.version,
         recharged_at=now,
-        items_recharged=len(point.operations),
+        items_recharged=point.items,
         items_changed=corrections.changed,
         items_refused=len(replay.refused),
         refused=replay.refused[: limits.RECHARGE_REFUSALS_REPORTED_MAX],
@@ -277,6 +278,12 @@ def replay_items(
     replay = Replay(counters=dict(restored))
     state = RatingState(contract, {key: row.value for key, row in restored.items()}, {key: row.life for key, row in restored.items()})
     for operation in operations:
+        if operation.bonus is not None:
+            change = bonus_again(catalog, contract, replay.counters, operation, operation.bonus)
+            _apply(replay, operation, [change])
+            state = state.after([change])
+            continue
+        assert operation.item is not None, "an operation replayed is an item or a refill's bonus"
         try:
             item = typed_item(catalog, operation.item)
             outcome = rate_item(catalog, state, item)
@@ -284,17 +291,38 @@ def replay_items(
         except KopekError as error:
             replay.refused.append(RefusedItem(operation_id=operation.operation_id, code=error.code.value, message=error.message))
             continue
-        for change in outcome.counter_changes:
-            if journaled(change):
-                replay.journal.append(
-                    (operation.operation_id, operation.created_at, change.key, change.unit.value, replay.counters.get(change.key))
-                )
-                replay.counters[change.key] = StoredValue(
-                    change.unit.value, change.after, CounterLife(change.period_start, change.expires_at)
-                )
+        _apply(replay, operation, outcome.counter_changes)
         state = state.after(outcome.counter_changes)
         replay.charged[operation.operation_id] = (item, list(zip(outcome.charged_items, payers, strict=True)))
     return replay
+
+
+def _apply(replay: Replay, operation: Replayed, changes: Sequence[CounterChange]) -> None:
+    """Journal ``changes`` (those of stored counters) with the rows they replace, and keep the rows they leave."""
+    for change in changes:
+        if journaled(change):
+            replay.journal.append(
+                (operation.operation_id, operation.created_at, change.key, change.unit.value, replay.counters.get(change.key))
+            )
+            replay.counters[change.key] = StoredValue(change.unit.value, change.after, CounterLife(change.period_start, change.expires_at))
+
+
+def bonus_again(
+    catalog: Catalog, contract: Contract, counters: Mapping[CounterKey, StoredValue], operation: Replayed, bonus: ReplayedBonus
+) -> CounterChange:
+    """A refill's bonus units added again in their place: the same units on the same counter, lapsing when they did,
+    on top of the counter as the items before left it (pure)."""
+    given = RefillBonus(counter=bonus.counter, units=bonus.units, expires_after_days=1)
+    key, spec = bonus_counter(catalog, contract, given, operation.consumption_date)
+    if key.item_id != bonus.contract_item_id:
+        raise IllegalStateError(
+            code=Code.RECHARGE_CROSSES_OTHER_CHANGES,
+            message=f"refill operation {operation.operation_id!r} added bonus units to counter {bonus.counter!r} of contract item "
+            f"{bonus.contract_item_id!r}; the chosen catalog keeps that counter elsewhere",
+        )
+    row = counters.get(key)
+    stored = StoredCounter(row.value, row.life.period_start, row.life.expires_at) if row is not None else None
+    return replayed_bonus_change(key, spec, stored, bonus.units, expires_at=bonus.expires_at, at=operation.consumption_date)
 
 
 def typed_item(catalog: Catalog, stored: Mapping[str, Any]) -> TypedItem:
