@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kopek.store.bulk import insert_many
+from kopek.store.counter_journal_store import JOURNALED_SCOPES
 from kopek.store.schema import (
     charged_items,
     charging_operations,
@@ -105,7 +106,12 @@ class RechargeStore:
         query = (
             sa.select(holds.session_id)
             .join(charging_sessions, charging_sessions.c.id == holds.session_id)
-            .where(charging_sessions.c.status == LIVE_SESSION, holds.contract_id == contract_id, holds.namespace == "")
+            .where(
+                holds.scope.in_([scope.value for scope in JOURNALED_SCOPES]),  # the leading column of the holds' index
+                holds.namespace == "",
+                holds.contract_id == contract_id,
+                charging_sessions.c.status == LIVE_SESSION,
+            )
             .distinct()
             .order_by(holds.session_id)
             .limit(10)
