@@ -103,8 +103,9 @@ from kopek.rating.outcome import NotificationKind
 from kopek.recharging import jobs as recharge_jobs
 from kopek.recharging import recharge as recharging
 from kopek.recharging.jobs import RechargeJobFilters
+from kopek.recharging.pruning import prune_counter_journal
 from kopek.recharging.restoration import restoration_point_view
-from kopek.recharging.views import RechargeResult, RestorationPointView
+from kopek.recharging.views import JournalPruning, RechargeResult, RestorationPointView
 from kopek.store.api_key_cache import ApiKeyCache
 from kopek.store.audit_store import REFUSED, AuditFilter
 from kopek.store.catalog_cache import CatalogCache, CatalogVersion
@@ -805,6 +806,16 @@ class Engine:
         """The contract's state as of ``at`` (a migration contract state) and what the items since did to its accounts."""
         with self._uow(writes=False) as uow:
             return restoration_point_view(uow, contract_id, at, now=self._clock(), retention_days=self._retention_days)
+
+    def prune_counter_journal(self, *, limit: int = limits.COUNTER_JOURNAL_PRUNE_BATCH_MAX) -> JournalPruning:
+        """One bounded pass deleting the counter journal's entries older than the retention window of restoration points
+        (``more`` tells whether another pass has work); see docs/recharging.md, Retention."""
+        if not 1 <= limit <= limits.COUNTER_JOURNAL_PRUNE_BATCH_MAX:
+            raise InvalidError(
+                code=Code.LIMIT_EXCEEDED,
+                message=f"a pruning pass deletes 1 to {limits.COUNTER_JOURNAL_PRUNE_BATCH_MAX} entries, not {limit}",
+            )
+        return prune_counter_journal(self._charging, retention_days=self._retention_days, limit=limit)
 
     # ---- the ledger (see docs/reliability.md) ---------------------------------------------------------
 

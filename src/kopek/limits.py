@@ -98,6 +98,8 @@ CATALOG_DIFF_CHANGES_MAX: Final = 1_000
 """A catalog diff lists at most this many differences; it always counts all of them."""
 RECHARGE_RETENTION_DAYS_MAX: Final = 3_660
 """The longest retention window of restoration points a database may be given: ten years."""
+COUNTER_JOURNAL_PRUNE_BATCH_MAX: Final = 10_000
+"""One pruning pass of the counter journal deletes at most this many entries, in one commit."""
 RECHARGE_REFUSALS_REPORTED_MAX: Final = 100
 """A recharge lists at most this many items its new pricing refused; it always counts all of them."""
 RECHARGE_JOB_CONTRACTS_MAX: Final = 100_000

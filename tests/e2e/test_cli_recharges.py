@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from kopek.store.schema import counter_journal
 from tests.e2e.cli_support import Kopek, write
 from tests.recharge_world import CORRECTED, TARIFF, month_of_usage
 
@@ -84,3 +87,19 @@ def test_recharge_jobs_start_recharges_every_contract_and_status_reads_it_back(k
     assert kopek.json("recharge-jobs", "status", status["id"]) == status
     assert kopek.json("recharge-jobs", "run", status["id"]) == status
     assert "2 recharged, 0 refused, 0 pending of 2 (100%)" in kopek.ok("recharge-jobs", "status", status["id"]).stdout
+
+
+def test_counter_journal_prune_deletes_what_is_older_than_the_window(kopek: Kopek) -> None:
+    assert kopek.json("counter-journal", "prune")["deleted"] == 0  # everything was charged just now
+    assert kopek.url is not None
+    database = sa.create_engine(kopek.url)
+    try:
+        with database.begin() as connection:  # the four entries of June, as if recorded eleven years ago
+            connection.execute(sa.update(counter_journal).values(recorded_at=datetime(2015, 6, 1, tzinfo=UTC)))
+    finally:
+        database.dispose()
+
+    pruned = kopek.json("counter-journal", "prune")
+
+    assert (pruned["deleted"], pruned["more"]) == (4, False)
+    assert "Pruned 0 counter journal entries recorded before" in kopek.ok("counter-journal", "prune").stdout

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from kopek import Engine
+from kopek.api.app import create_app
+from kopek.store.schema import counter_journal
 from tests.fakes import FixedClock
 from tests.recharge_world import CORRECTED, NOW, build, month_of_usage, tariff
 
@@ -83,3 +87,22 @@ def test_a_recharging_job_runs_in_the_background_and_its_status_follows_it(corre
     assert (read["total"], read["recharged"], read["refused"]) == (2, 2, 0)
     assert (read["state"], read["progress"], read["compensations"]) == ("succeeded", 1.0, {"EUR": "0.00"})
     assert corrected.get("/v1/recharge-jobs/nothing").status_code == 404
+
+
+def test_the_served_app_prunes_the_counter_journal_in_the_background(engine: Engine, clock: FixedClock) -> None:
+    build(engine)
+    for item in month_of_usage("ann"):
+        engine.charge(item)
+    clock.advance(days=100)  # past the 93-day window: June's entries serve no restoration point
+
+    def changes() -> int:
+        with engine.database.connect() as connection:
+            query = sa.select(sa.func.count()).select_from(counter_journal).where(counter_journal.c.kind == "change")
+            return int(connection.execute(query).scalar_one())
+
+    assert changes() == 2
+    with TestClient(create_app(engine, cleanup_interval_seconds=0.05)):
+        deadline = time.monotonic() + 10
+        while changes() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert changes() == 0

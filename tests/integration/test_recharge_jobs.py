@@ -41,7 +41,7 @@ def test_a_job_recharges_every_chosen_contract_once_and_a_second_run_changes_not
 def test_a_contract_the_recharge_refuses_is_counted_with_its_error_and_the_others_are_recharged(engine: Engine) -> None:
     build_many(engine, 2)
     engine.load_catalog(tariff(*CORRECTED))
-    at = MONTH + timedelta(days=29)
+    at = MONTH + timedelta(days=30)  # July the 1st: the session's grant holds one of July's free minutes
     engine.start_session(
         StartSession("s-1", "call", "mobile", "line-001", at, ttl_ms=60_000, quantity_property="duration", requested_quantity="60")
     )

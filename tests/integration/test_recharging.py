@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from kopek import Engine, KopekError
+from kopek import ChargeableItem, Engine, KopekError
+from kopek.charging.refills import RefillCommand
+from kopek.charging.session_views import StartSession, StopSession, UpdateSession
 from kopek.errors import Category, Code, Reason
 from kopek.migration.state import ContractState
 from kopek.recharging.recharge import RechargeCommand, RechargeRun, _lock, recharge
@@ -18,7 +20,7 @@ from kopek.store.schema import charged_items, contracts, recharges
 from kopek.store.uow import UnitOfWork
 from tests.fakes import FixedClock, SequentialIds
 from tests.integration.support import snapshot
-from tests.recharge_world import CORRECTED, MONTH, NOW, build, call, compensations, figures, month_of_usage, tariff, text
+from tests.recharge_world import CORRECTED, MONTH, NOW, WRONG, build, call, compensations, figures, month_of_usage, tariff, text
 
 
 @pytest.fixture
@@ -230,3 +232,115 @@ def test_correction_rows_reverse_the_superseded_items_and_go_to_the_next_item_fi
         assert reversal["recharge_id"] == result.recharge_id
     total = sum((row["amount"] for row in rows), Decimal(0))
     assert total == Decimal("2.79")
+
+
+def _session(session_id: str, at: datetime, seconds: str = "60") -> StartSession:
+    return StartSession(session_id, "call", "mobile", "ann", at, ttl_ms=600_000, quantity_property="duration", requested_quantity=seconds)
+
+
+def test_a_live_session_whose_grant_holds_no_counter_stays_as_it_is_and_ends_on_the_corrected_state(world: Engine) -> None:
+    correct(world)
+    # June's free minutes are all used: the grant reserves money and holds no counter.
+    started = world.start_session(_session("late-call", MONTH + timedelta(days=29)))
+    assert (started.granted_quantity, started.reserved_amount) == (Decimal(60), Decimal("0.15"))
+
+    result = world.recharge("ann-line", MONTH)
+
+    assert [(each.account_id, each.amount, each.balance_after) for each in result.compensations] == [
+        ("ann-prepaid", Decimal("0.91"), Decimal("47.21"))
+    ]
+    live = world.session("late-call")
+    assert (live.status, live.reserved_amount) == ("active", Decimal("0.15"))
+    world.stop_session(StopSession("late-call", used_quantity="60"))
+    assert world.account("ann-prepaid").balance == Decimal("47.06")
+    assert world.verify_ledger().consistent
+
+
+def test_a_live_session_whose_grant_holds_counters_refuses_the_recharge(world: Engine) -> None:
+    correct(world)
+    world.start_session(_session("july-call", MONTH + timedelta(days=30)))  # holds one of July's free minutes
+    before = figures(world)
+
+    with pytest.raises(KopekError) as refused:
+        world.recharge("ann-line", MONTH)
+
+    assert (refused.value.category, refused.value.code) == (Category.ILLEGAL_STATE, Code.CONTRACT_HAS_LIVE_SESSIONS)
+    assert "july-call" in refused.value.message
+    assert (figures(world), world.contract("ann-line").status) == (before, "active")
+
+
+def test_a_live_session_that_charged_usage_since_the_date_refuses_the_recharge(world: Engine) -> None:
+    correct(world)
+    world.start_session(_session("long-call", MONTH + timedelta(days=29), seconds="120"))
+    world.update_session(UpdateSession("long-call", used_quantity="60", requested_quantity="60"))
+
+    with pytest.raises(KopekError) as refused:
+        world.recharge("ann-line", MONTH)
+
+    assert refused.value.code is Code.CONTRACT_HAS_LIVE_SESSIONS
+    assert "charged usage since" in refused.value.message
+    world.stop_session(StopSession("long-call", used_quantity="60"))
+    assert world.recharge("ann-line", MONTH).items_recharged == 9
+
+
+TOPUP = {"name": "topup", "currency": "EUR", "account_role": "payer", "amount": "5.00",
+         "bonus": {"counter": "free_minutes", "units": "5", "expires_after_days": 30}}  # fmt: skip
+
+
+def _with_topup(minute: str, text_price: str) -> dict[str, object]:
+    return {**tariff(minute, text_price), "refill_plans": [TOPUP]}
+
+
+@pytest.fixture
+def twin(any_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Engine, FixedClock]]:
+    """Another database of the same kind, empty, on a clock of its own."""
+    url = f"sqlite:///{tmp_path / 'twin.db'}" if any_url.startswith("sqlite") else str(request.getfixturevalue("fresh_postgres_url"))
+    clock = FixedClock(NOW)
+    with Engine(url, clock=clock, new_id=SequentialIds("twin")) as opened:
+        yield opened, clock
+
+
+def _run(engine: Engine, clock: FixedClock, events: list[tuple[datetime, object]]) -> None:
+    """Each event at its date on the engine's clock: a chargeable item charged, or a top-up of ann's line."""
+    for at, event in events:
+        clock.now = at
+        if event == "topup":
+            engine.refill(RefillCommand(f"topup-{at:%d}", "ann-line", "topup"))
+        else:
+            assert isinstance(event, ChargeableItem)
+            engine.charge(event)
+
+
+def test_a_refills_bonus_units_are_put_again_in_their_place_among_the_items(
+    engine: Engine, clock: FixedClock, twin: tuple[Engine, FixedClock]
+) -> None:
+    build(engine)
+    engine.load_catalog(_with_topup(*WRONG))
+    late = call("ann", 4, 600)
+    arrived = [
+        (call("ann", 3, 420).consumption_date, call("ann", 3, 420)),  # 7 of the 10 free minutes
+        (MONTH + timedelta(days=4), "topup"),  # June the 5th: 5 free minutes more
+        (call("ann", 9, 300).consumption_date, call("ann", 9, 300)),
+        (call("ann", 21, 170).consumption_date, call("ann", 21, 170)),
+        (MONTH + timedelta(days=24), late),  # consumed on the 4th, before the top-up; charged on the 25th
+    ]
+    _run(engine, clock, arrived)
+    engine.load_catalog(_with_topup(*CORRECTED))
+    clock.now = NOW
+
+    result = engine.recharge("ann-line", MONTH)
+
+    # In consumption order: 7 free; the late call 3 free and 7 paid; the top-up's 5; 5 free; 3 paid: 10 paid minutes at
+    # 0.15 = 1.50, where 0, 0, 0 and 10 minutes at 0.20 = 2.00 were charged.
+    assert (result.items_recharged, result.items_changed) == (4, 2)
+    assert [(each.account_id, each.amount) for each in result.compensations] == [("ann-prepaid", Decimal("0.50"))]
+    fresh, fresh_clock = twin
+    build(fresh, minute=CORRECTED[0], text=CORRECTED[1])
+    fresh.load_catalog(_with_topup(*CORRECTED))
+    in_order = sorted(
+        ((event.consumption_date if isinstance(event, ChargeableItem) else at, event) for at, event in arrived), key=lambda pair: pair[0]
+    )
+    _run(fresh, fresh_clock, in_order)  # each at its consumption date: the late call before the top-up
+    assert figures(engine) == figures(fresh)
+    assert engine.recharge("ann-line", MONTH).items_changed == 0
+    assert engine.verify_ledger().consistent

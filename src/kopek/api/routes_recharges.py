@@ -34,8 +34,10 @@ contract is unlocked. All or nothing: a refusal leaves everything as it was, unl
 
 **Refusals**: a date before the retention window or before the contract's counters were
 last replaced (`restoration_point_out_of_reach`), counters shared with other contracts
-(`recharge_of_counters_other_contracts_share`), live sessions (`contract_has_live_sessions`),
-a refill's bonus units since the date (`recharge_crosses_counter_changes_it_cannot_replay`),
+(`recharge_of_counters_other_contracts_share`), live sessions whose grants hold the contract's counters or that
+charged usage since the date (`contract_has_live_sessions`; a live session that only reserves money stays as it is),
+a linked contract's charge of its counters since the date (`recharge_crosses_counter_changes_it_cannot_replay`; a
+refill's bonus units are put again in their place),
 a prepaid balance the new prices would take below its floor (`prepaid_balance_cannot_cover`).
 """
 

@@ -2,8 +2,10 @@
 
 Every ``interval_seconds`` it runs one clean-up pass in a worker thread: expired sessions end
 with their default resolution, and sessions that ended ``retention_seconds`` ago or more are
-removed. Several server processes may run it at once (each session is resolved once). A failing
-pass is logged and the next one runs on time.
+removed. Then one bounded pass prunes the counter journal past the retention window of
+restoration points (docs/recharging.md, Retention). Several server processes may run it at once
+(each session is resolved once, each entry deleted once). A failing pass is logged and the next
+one runs on time.
 """
 
 from __future__ import annotations
@@ -44,3 +46,14 @@ async def _every(engine: Engine, interval_seconds: float, retention_seconds: int
             observe(report)
         if report.resolved or report.removed:
             logger.info("session clean-up ended %d expired session(s), removed %d ended one(s)", len(report.resolved), report.removed)
+        await _prune(engine)
+
+
+async def _prune(engine: Engine) -> None:
+    try:
+        pruned = await in_thread_to_the_end(engine.prune_counter_journal)
+    except Exception:
+        logger.exception("counter journal pruning pass failed")
+        return
+    if pruned.deleted:
+        logger.info("pruned %d counter journal entries recorded before %s", pruned.deleted, pruned.horizon.isoformat())

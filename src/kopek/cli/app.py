@@ -24,7 +24,7 @@ SUMMARY = """kopek, an open convergent charging engine.
 \b
 Set up: init, catalog, master-data, accounts, contracts, accesses, api-keys.
 Charge: charge, quote, authorizations, sessions, refill, fees.
-Recharge: recharge, recharge-jobs, restoration-point.
+Recharge: recharge, recharge-jobs, restoration-point, counter-journal.
 Batch: cdrs, rate, jobs, items.
 Migrate: contract-states, migration.
 Run and check: serve, diameter, notifications, ledger, audit, demo.
@@ -49,6 +49,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "recharge": LazyCommand("kopek.cli.recharges:recharge", "Charge a contract's usage since a date again (a tariff or data fix)."),
     "recharge-jobs": LazyCommand("kopek.cli.recharges:jobs_app", "Mass recharging jobs: start, resume, status."),
     "restoration-point": LazyCommand("kopek.cli.recharges:restoration_point", "A contract's state as of a date."),
+    "counter-journal": LazyCommand("kopek.cli.recharges:journal_app", "Prune the counter journal past the retention window."),
     "fees": LazyCommand("kopek.cli.fees:app", "Recurring and one-off fees: charge the due periods, read activations."),
     "cdrs": LazyCommand("kopek.cli.cdrs:app", "Import, list and show stored CDRs."),
     "rate": LazyCommand("kopek.cli.rating_jobs:rate", "Rate and charge the pending CDRs (a rating job, with a progress bar)."),

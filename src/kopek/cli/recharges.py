@@ -1,4 +1,5 @@
-"""``kopek recharge`` (one contract), ``kopek recharge-jobs`` (many, with a progress bar) and ``kopek restoration-point``."""
+"""``kopek recharge`` (one contract), ``kopek recharge-jobs`` (many, with a progress bar), ``kopek restoration-point`` and
+``kopek counter-journal prune``."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from kopek.cli.options import DatabaseUrl, Json, actor, open_engine
 from kopek.cli.output import Output, cell, reporting, table
 from kopek.engine import Engine
 from kopek.recharging.jobs import RechargeJobFilters, RechargeJobStatus
-from kopek.recharging.views import RechargeResult, RestorationPointView
+from kopek.recharging.views import JournalPruning, RechargeResult, RestorationPointView
 
 jobs_app = typer.Typer(rich_markup_mode=None, help="Mass recharging jobs: start one, resume one, read its status.", no_args_is_help=True)
+journal_app = typer.Typer(
+    rich_markup_mode=None, help="The counter journal restoration points are rebuilt from: prune it.", no_args_is_help=True
+)
 
 ContractId = Annotated[str, typer.Argument(help="The contract.", show_default=False)]
 JobId = Annotated[str, typer.Argument(help="The recharging job's id.", show_default=False)]
@@ -170,3 +174,23 @@ def _render_job(console: Console, found: RechargeJobStatus) -> None:
 def _utc(moment: datetime) -> datetime:
     """A date given without a time zone is read as UTC."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+@journal_app.command("prune")
+def prune(database_url: DatabaseUrl = None, json_output: Json = False) -> None:
+    """Delete the journal entries older than the retention window of restoration points (KOPEK_RECHARGE_RETENTION_DAYS),
+    in bounded passes of one commit each, until none is left."""
+    output = Output(json_output)
+    deleted = 0
+    with reporting(output), open_engine(database_url) as engine:
+        while True:
+            pruned = engine.prune_counter_journal()
+            deleted += pruned.deleted
+            if not pruned.more:
+                break
+    total = pruned.model_copy(update={"deleted": deleted})
+    output.emit(total, lambda console: _render_pruning(console, total))
+
+
+def _render_pruning(console: Console, pruned: JournalPruning) -> None:
+    console.print(f"Pruned {pruned.deleted} counter journal entries recorded before {pruned.horizon.isoformat()}", markup=False)

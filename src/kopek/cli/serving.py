@@ -46,7 +46,8 @@ def serve(
         float,
         typer.Option(
             "--cleanup-interval-seconds",
-            help="Clean up charging sessions this often (end the expired ones, remove the long ended ones); 0 disables.",
+            help="Clean up charging sessions this often (end the expired ones, remove the long ended ones) and prune the counter "
+            "journal past the retention window of restoration points; 0 disables.",
             min=0,
         ),
     ] = 10,

@@ -95,18 +95,28 @@ def bonus_change(key: CounterKey, spec: CounterSpec, stored: StoredCounter | Non
     or its reset period ended). The value lapses ``expires_after_days`` after ``now``, or
     later when the stored value already lapses later: a bonus never shortens an earlier one.
     """
-    cycle = spec.cycle()
-    period_start = cycle.start_of(now) if cycle is not None else None
-    current = exact(spec.initial)
     expires_at = now + timedelta(days=bonus.expires_after_days)
-    if stored is not None:
-        lapsed = stored.expires_at is not None and stored.expires_at <= now
-        reset = period_start is not None and stored.period_start is not None and stored.period_start < period_start
-        if not lapsed and not reset:
-            current = exact(stored.value)
-            if stored.expires_at is not None and stored.expires_at > expires_at:
-                expires_at = stored.expires_at
-        before = exact(stored.value)
-    else:
-        before = exact(spec.initial)
-    return CounterChange(key, spec.unit, before, current + exact(bonus.units), period_start, expires_at)
+    if stored is not None and _standing(spec, stored, now) and stored.expires_at is not None and stored.expires_at > expires_at:
+        expires_at = stored.expires_at
+    return replayed_bonus_change(key, spec, stored, bonus.units, expires_at=expires_at, at=now)
+
+
+def replayed_bonus_change(
+    key: CounterKey, spec: CounterSpec, stored: StoredCounter | None, units: ExactInput, *, expires_at: datetime, at: datetime
+) -> CounterChange:
+    """The counter after adding ``units`` bonus units at ``at`` that lapse at ``expires_at``: a refill's bonus as it was
+    given, charged again in its place by a recharge (docs/recharging.md)."""
+    cycle = spec.cycle()
+    period_start = cycle.start_of(at) if cycle is not None else None
+    current = exact(stored.value) if stored is not None and _standing(spec, stored, at) else exact(spec.initial)
+    before = exact(stored.value) if stored is not None else exact(spec.initial)
+    return CounterChange(key, spec.unit, before, current + exact(units), period_start, expires_at)
+
+
+def _standing(spec: CounterSpec, stored: StoredCounter, at: datetime) -> bool:
+    """Whether ``stored`` still holds at ``at``: it has not lapsed and its reset period has not ended."""
+    cycle = spec.cycle()
+    period_start = cycle.start_of(at) if cycle is not None else None
+    lapsed = stored.expires_at is not None and stored.expires_at <= at
+    reset = period_start is not None and stored.period_start is not None and stored.period_start < period_start
+    return not lapsed and not reset

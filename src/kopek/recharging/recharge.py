@@ -29,10 +29,11 @@ from kopek.admin.catalog import stored_version
 from kopek.charging.offline import ChargingContext, charged_row
 from kopek.charging.rating_state import shared_counters_of
 from kopek.domain.accounts import OperationKind, adjust, less_reserved, resolve_payers, with_bounds_of
-from kopek.domain.catalog import Catalog
+from kopek.domain.catalog import Catalog, RefillBonus
 from kopek.domain.item import ChargeableItem, TypedItem, type_item
 from kopek.domain.master import AccountId, AccountKind, Contract, ContractStatus
 from kopek.domain.outcome import ChargedItem, CounterChange, CounterKey
+from kopek.domain.refills import StoredCounter, bonus_counter, replayed_bonus_change
 from kopek.domain.units import Unit
 from kopek.errors import (
     Code,
@@ -48,7 +49,7 @@ from kopek.errors import (
 from kopek.money import ZERO, rating_context
 from kopek.rating.rate import rate_item
 from kopek.rating.state import CounterLife, RatingState
-from kopek.recharging.restoration import Replayed, RestorationPoint, restoration_point
+from kopek.recharging.restoration import Replayed, ReplayedBonus, RestorationPoint, restoration_point
 from kopek.recharging.views import Compensation, RechargeResult, RefusedItem
 from kopek.store.catalog_cache import CatalogVersion
 from kopek.store.counter_journal_store import StoredValue, journaled
@@ -170,6 +171,7 @@ def recharge_in(
     assert contract is not None, "the contract was there when the recharge locked it, and contracts are not deleted"
     _check_rechargeable(uow, contract, catalog.catalog, context)
     point = restoration_point(uow, contract.id, command.from_date, now=now, retention_days=run.retention_days)
+    _check_live_sessions_charged_nothing_since(uow, contract, point)
     stored = stored_counters(uow, contract.id)
     replay = replay_items(catalog.catalog, contract, restored_counters(stored, point), point.operations)
     corrections = _corrections(uow, contract, point, replay, recharge_id)
@@ -186,7 +188,7 @@ def recharge_in(
         from_date=command.from_date,
         catalog_version=catalog.version,
         recharged_at=now,
-        items_recharged=len(point.operations),
+        items_recharged=point.items,
         items_changed=corrections.changed,
         items_refused=len(replay.refused),
         refused=replay.refused[: limits.RECHARGE_REFUSALS_REPORTED_MAX],
@@ -203,7 +205,9 @@ def recharge_in(
 
 
 def _check_rechargeable(uow: UnitOfWork, contract: Contract, catalog: Catalog, context: ChargingContext) -> None:
-    """Refuse what a recharge of one contract cannot restore alone: counters other contracts share, and live sessions."""
+    """Refuse what a recharge of one contract cannot restore alone: counters other contracts share, and the counters live
+    grants hold. A live session that holds none (its grant reserves money only) stays as it is: its reservation is not a
+    charge, and what it charges next is priced on the corrected state."""
     current = context.catalogs.current(uow).catalog
     children = uow.recharges.linked_children(contract.id)
     if contract.parent_id is not None or children or shared_counters_of(catalog, contract) or shared_counters_of(current, contract):
@@ -218,11 +222,25 @@ def _check_rechargeable(uow: UnitOfWork, contract: Contract, catalog: Catalog, c
             code=Code.RECHARGE_OF_SHARED_COUNTERS,
             message=f"contract {contract.id!r} shares counters with {others}; recharging one of them alone would change the others'",
         )
-    live = uow.recharges.live_sessions(contract.id)
+    holding = uow.recharges.live_sessions_holding(contract.id)
+    if holding:
+        raise IllegalStateError(
+            code=Code.CONTRACT_HAS_LIVE_SESSIONS,
+            message=f"live sessions of contract {contract.id!r} ({', '.join(map(repr, holding))}) hold some of its counters, "
+            "as they were before the recharge would change them; recharge it once they end",
+        )
+
+
+def _check_live_sessions_charged_nothing_since(uow: UnitOfWork, contract: Contract, point: RestorationPoint) -> None:
+    """Refuse when a live session already charged usage the recharge would charge again as single items: the session
+    goes on from the transient counters and charges of its first pricing."""
+    charged = sorted({operation.session_id for operation in point.operations if operation.session_id is not None})
+    live = uow.recharges.live_of(charged) if charged else []
     if live:
         raise IllegalStateError(
             code=Code.CONTRACT_HAS_LIVE_SESSIONS,
-            message=f"contract {contract.id!r} has live sessions ({', '.join(map(repr, live))}); recharge it once they end",
+            message=f"live sessions of contract {contract.id!r} ({', '.join(map(repr, live))}) charged usage since "
+            f"{point.from_date.isoformat()}; recharge it once they end",
         )
 
 
@@ -260,6 +278,12 @@ def replay_items(
     replay = Replay(counters=dict(restored))
     state = RatingState(contract, {key: row.value for key, row in restored.items()}, {key: row.life for key, row in restored.items()})
     for operation in operations:
+        if operation.bonus is not None:
+            change = bonus_again(catalog, contract, replay.counters, operation, operation.bonus)
+            _apply(replay, operation, [change])
+            state = state.after([change])
+            continue
+        assert operation.item is not None, "an operation replayed is an item or a refill's bonus"
         try:
             item = typed_item(catalog, operation.item)
             outcome = rate_item(catalog, state, item)
@@ -267,17 +291,38 @@ def replay_items(
         except KopekError as error:
             replay.refused.append(RefusedItem(operation_id=operation.operation_id, code=error.code.value, message=error.message))
             continue
-        for change in outcome.counter_changes:
-            if journaled(change):
-                replay.journal.append(
-                    (operation.operation_id, operation.created_at, change.key, change.unit.value, replay.counters.get(change.key))
-                )
-                replay.counters[change.key] = StoredValue(
-                    change.unit.value, change.after, CounterLife(change.period_start, change.expires_at)
-                )
+        _apply(replay, operation, outcome.counter_changes)
         state = state.after(outcome.counter_changes)
         replay.charged[operation.operation_id] = (item, list(zip(outcome.charged_items, payers, strict=True)))
     return replay
+
+
+def _apply(replay: Replay, operation: Replayed, changes: Sequence[CounterChange]) -> None:
+    """Journal ``changes`` (those of stored counters) with the rows they replace, and keep the rows they leave."""
+    for change in changes:
+        if journaled(change):
+            replay.journal.append(
+                (operation.operation_id, operation.created_at, change.key, change.unit.value, replay.counters.get(change.key))
+            )
+            replay.counters[change.key] = StoredValue(change.unit.value, change.after, CounterLife(change.period_start, change.expires_at))
+
+
+def bonus_again(
+    catalog: Catalog, contract: Contract, counters: Mapping[CounterKey, StoredValue], operation: Replayed, bonus: ReplayedBonus
+) -> CounterChange:
+    """A refill's bonus units added again in their place: the same units on the same counter, lapsing when they did,
+    on top of the counter as the items before left it (pure)."""
+    given = RefillBonus(counter=bonus.counter, units=bonus.units, expires_after_days=1)
+    key, spec = bonus_counter(catalog, contract, given, operation.consumption_date)
+    if key.item_id != bonus.contract_item_id:
+        raise IllegalStateError(
+            code=Code.RECHARGE_CROSSES_OTHER_CHANGES,
+            message=f"refill operation {operation.operation_id!r} added bonus units to counter {bonus.counter!r} of contract item "
+            f"{bonus.contract_item_id!r}; the chosen catalog keeps that counter elsewhere",
+        )
+    row = counters.get(key)
+    stored = StoredCounter(row.value, row.life.period_start, row.life.expires_at) if row is not None else None
+    return replayed_bonus_change(key, spec, stored, bonus.units, expires_at=bonus.expires_at, at=operation.consumption_date)
 
 
 def typed_item(catalog: Catalog, stored: Mapping[str, Any]) -> TypedItem:

@@ -8,9 +8,10 @@ place in consumption order.
 
 A restoration point is refused (``restoration_point_out_of_reach``) before the retention window
 or when the contract's counters were replaced wholesale since (a contract state restore, or the
-journal beginning after the items); and (``recharge_crosses_counter_changes_it_cannot_replay``)
-when what changed the counters since is not an item of the contract (a refill's bonus units,
-a linked contract's charge of shared counters).
+journal beginning after the items, or pruned past them); and (``recharge_crosses_counter_changes_it_cannot_replay``)
+when what changed the counters since is neither an item nor a refill of the contract (a
+linked contract's charge). A refill's bonus units are put again in their place, in
+consumption order: the same units, lapsing when they did.
 """
 
 from __future__ import annotations
@@ -34,14 +35,27 @@ from kopek.store.uow import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
+class ReplayedBonus:
+    """A refill's bonus units as they were given: the counter (of the contract item ``contract_item_id``, empty for a
+    contract counter), the units in its unit, and when they lapse."""
+
+    counter: str
+    contract_item_id: str
+    units: Decimal
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Replayed:
-    """One charging operation a recharge charges again: its id, stored row and chargeable item (as stored)."""
+    """One charging operation a recharge charges again: its id, dates, and either the chargeable item it charged (as
+    stored) or the bonus units a refill added (``item`` is then ``None``)."""
 
     operation_id: str
     consumption_date: datetime
     created_at: datetime
-    item: Mapping[str, Any]
+    item: Mapping[str, Any] | None
     session_id: str | None
+    bonus: ReplayedBonus | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +69,11 @@ class RestorationPoint:
     counters: dict[CounterKey, StoredValue | None] = field(default_factory=dict)
     units: dict[CounterKey, str] = field(default_factory=dict)
 
+    @property
+    def items(self) -> int:
+        """How many of the operations charged items (the others are refills' bonus units)."""
+        return sum(1 for operation in self.operations if operation.item is not None)
+
 
 def restoration_point(uow: UnitOfWork, contract_id: str, from_date: datetime, *, now: datetime, retention_days: int) -> RestorationPoint:
     """The restoration point of ``contract_id`` (locked by the caller) as of ``from_date``."""
@@ -63,7 +82,7 @@ def restoration_point(uow: UnitOfWork, contract_id: str, from_date: datetime, *,
             code=Code.RESTORATION_POINT_OUT_OF_REACH,
             message=f"{from_date.isoformat()} is before the retention window of restoration points ({retention_days} days)",
         )
-    rows = {row["id"]: row for row in uow.recharges.operations_from(contract_id, from_date) if _item_of(row) is not None}
+    rows = {row["id"]: row for row in uow.recharges.operations_from(contract_id, from_date) if _replayable(row)}
     first = uow.counter_journal.first_id_of(sorted(rows))
     counters: dict[CounterKey, StoredValue | None] = {}
     units: dict[CounterKey, str] = {}
@@ -72,11 +91,11 @@ def restoration_point(uow: UnitOfWork, contract_id: str, from_date: datetime, *,
         _refuse_marks(later, from_date)
         missing = sorted({entry.operation_id for entry in later if entry.operation_id is not None and entry.operation_id not in rows})
         for row in uow.recharges.operations(missing):
-            if row["contract_id"] != contract_id or _item_of(row) is None:
+            if row["contract_id"] != contract_id or not _replayable(row):
                 raise IllegalStateError(
                     code=Code.RECHARGE_CROSSES_OTHER_CHANGES,
-                    message=f"operation {row['id']!r} (not an item of contract {contract_id!r}: a refill's bonus, a linked contract's "
-                    f"charge) changed its counters after {from_date.isoformat()}; recharge from a date after it",
+                    message=f"operation {row['id']!r} (neither an item nor a refill of contract {contract_id!r}: a linked "
+                    f"contract's charge) changed its counters after {from_date.isoformat()}; recharge from a date after it",
                 )
             rows[row["id"]] = row
         for entry in later:
@@ -98,6 +117,14 @@ def _refuse_marks(entries: list[Any], from_date: datetime) -> None:
 
 
 def _refuse_older_than_the_journal(uow: UnitOfWork, contract_id: str, rows: Any, from_date: datetime) -> None:
+    rows = list(rows)
+    horizon = uow.counter_journal.horizon()
+    if horizon is not None and any(row["created_at"] < horizon for row in rows):
+        raise IllegalStateError(
+            code=Code.RESTORATION_POINT_OUT_OF_REACH,
+            message=f"items consumed since {from_date.isoformat()} were charged before {horizon.isoformat()}, and the counter "
+            "journal is pruned before that date; no restoration point reaches back past it",
+        )
     mark = uow.counter_journal.last_mark(contract_id)
     if mark is None:
         return
@@ -115,10 +142,25 @@ def _item_of(row: Mapping[str, Any]) -> dict[str, Any] | None:
     return item if isinstance(item, dict) else None
 
 
+def _bonus_of(row: Mapping[str, Any]) -> ReplayedBonus | None:
+    """The bonus units a stored refill operation added; ``None`` for any other operation, or a refill without bonus."""
+    result = json.loads(row["result"])
+    bonus = result.get("bonus") if "refill_id" in result else None
+    if not isinstance(bonus, dict):
+        return None
+    return ReplayedBonus(bonus["counter"], bonus["contract_item_id"], Decimal(bonus["units"]), datetime.fromisoformat(bonus["expires_at"]))
+
+
+def _replayable(row: Mapping[str, Any]) -> bool:
+    """Whether a recharge charges the operation again: an item, or a refill's bonus units (put again in their place)."""
+    return _item_of(row) is not None or _bonus_of(row) is not None
+
+
 def _replayed(row: Mapping[str, Any]) -> Replayed:
     item = _item_of(row)
-    assert item is not None, "only the operations of items are replayed"
-    return Replayed(row["id"], row["consumption_date"], row["created_at"], item, row["session_id"])
+    bonus = None if item is not None else _bonus_of(row)
+    assert item is not None or bonus is not None, "only the operations of items and refills' bonus units are replayed"
+    return Replayed(row["id"], row["consumption_date"], row["created_at"], item, row["session_id"], bonus)
 
 
 def account_effects(items: list[dict[str, Any]], kinds: Mapping[str, str]) -> dict[str, Decimal]:
@@ -151,7 +193,7 @@ def restoration_point_view(uow: UnitOfWork, contract_id: str, at: datetime, *, n
     return RestorationPointView(
         contract_id=contract_id,
         at=at,
-        items_since=len(point.operations),
+        items_since=point.items,
         state=_state_with(current, stored).model_dump(mode="json"),
         account_effects=[AccountEffect(account_id=account_id, amount=effects[account_id]) for account_id in sorted(effects)],
     )

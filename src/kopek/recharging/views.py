@@ -136,3 +136,18 @@ class RestorationPointView(BaseModel):
         "states file (docs/contract-state.schema.json), as ``kopek contract-states export`` writes and restore reads."
     )
     account_effects: list[AccountEffect] = Field(description="What the standing charges of those items did to each account's balance.")
+
+
+class JournalPruning(BaseModel):
+    """One pruning pass of the counter journal: what it deleted and the horizon it left."""
+
+    model_config = _CONFIG | ConfigDict(
+        json_schema_extra={"examples": [{"deleted": 1000, "horizon": "2026-03-01T00:00:00Z", "more": True}]}
+    )
+
+    deleted: int
+    """Entries deleted (changes and marks recorded before the horizon)."""
+    horizon: datetime
+    """Entries recorded before this date may be gone: no restoration point reaches back past it."""
+    more: bool
+    """True when the pass stopped at its bound and older entries are left for the next one."""

@@ -8,6 +8,11 @@ use them); transient counters are never stored.
 
 Entries of one contract are written under the contract's lock, so their ids are in the
 order of the changes on both databases.
+
+Entries older than the retention window of restoration points are pruned
+(:meth:`CounterJournalStore.prune`): the journal keeps one ``pruned`` row (contract id ``""``)
+whose date is the **horizon**, before which entries may be gone. A restoration point refuses to
+charge again an operation made before the horizon (its entries may be missing).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from kopek.store.schema import activation_counters, counter_journal, counters
 
 CHANGE = "change"
 MARK = "mark"
+PRUNED = "pruned"
+_HORIZON_CONTRACT = ""
 _COPY_MARKS = "COPY counter_journal (contract_id, kind, scope, item_id, name, unit, present, recorded_at) FROM STDIN"
 JOURNALED_SCOPES = (CounterScope.CONTRACT, CounterScope.CONTRACT_ITEM, CounterScope.ACTIVATION)
 
@@ -145,6 +152,47 @@ class CounterJournalStore:
             if first is not None and (found is None or first < found):
                 found = int(first)
         return found
+
+    def horizon(self) -> datetime | None:
+        """The date before which entries may have been pruned (none: nothing was ever pruned)."""
+        query = sa.select(sa.func.max(counter_journal.c.recorded_at)).where(
+            counter_journal.c.contract_id == _HORIZON_CONTRACT, counter_journal.c.kind == PRUNED
+        )
+        found: datetime | None = self._connection.execute(query).scalar_one_or_none()
+        return found
+
+    def prune(self, before: datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` of the oldest entries recorded before ``before`` (changes and marks) and raise the horizon
+        to ``before``; how many were deleted. The horizon is raised first, in the same transaction, so no restoration
+        point ever relies on an entry this deletes."""
+        self._raise_horizon(before)
+        oldest = (
+            sa.select(counter_journal.c.id)
+            .where(counter_journal.c.recorded_at < before, counter_journal.c.kind != PRUNED)
+            .order_by(counter_journal.c.recorded_at, counter_journal.c.id)
+            .limit(limit)
+        )
+        ids = [int(found) for found in self._connection.execute(oldest).scalars()]
+        for start in range(0, len(ids), 500):
+            self._connection.execute(sa.delete(counter_journal).where(counter_journal.c.id.in_(ids[start : start + 500])))
+        return len(ids)
+
+    def _raise_horizon(self, before: datetime) -> None:
+        current = self.horizon()
+        if current is not None and current >= before:
+            return
+        if current is None:
+            row = {
+                "contract_id": _HORIZON_CONTRACT, "operation_id": None, "kind": PRUNED, "scope": "", "item_id": "", "name": "",
+                "unit": "", "present": False, "value": None, "period_start": None, "expires_at": None, "recorded_at": before,
+            }  # fmt: skip
+            self._connection.execute(sa.insert(counter_journal).values(**row))
+            return
+        self._connection.execute(
+            sa.update(counter_journal)
+            .where(counter_journal.c.contract_id == _HORIZON_CONTRACT, counter_journal.c.kind == PRUNED)
+            .values(recorded_at=before)
+        )
 
     def forget(self, operation_ids: Sequence[str]) -> None:
         """Remove the entries of these operations (a recharge journals them again, in their new order)."""

@@ -10,7 +10,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from kopek.store.bulk import insert_many
-from kopek.store.schema import charged_items, charging_operations, charging_sessions, contract_items, contracts, recharges
+from kopek.store.counter_journal_store import JOURNALED_SCOPES
+from kopek.store.schema import (
+    charged_items,
+    charging_operations,
+    charging_sessions,
+    contract_items,
+    contracts,
+    recharges,
+    session_counter_holds,
+)
 
 RUNNING = "running"
 DONE = "done"
@@ -91,14 +100,32 @@ class RechargeStore:
             found += [dict(row) for row in self._connection.execute(query).mappings()]
         return sorted(found, key=lambda row: row["id"])
 
-    def live_sessions(self, contract_id: str) -> list[str]:
+    def live_sessions_holding(self, contract_id: str) -> list[str]:
+        """Up to ten live sessions (and authorizations) whose grants hold some of the contract's own counters."""
+        holds = session_counter_holds.c
         query = (
-            sa.select(charging_sessions.c.id)
-            .where(charging_sessions.c.contract_id == contract_id, charging_sessions.c.status == LIVE_SESSION)
-            .order_by(charging_sessions.c.id)
+            sa.select(holds.session_id)
+            .join(charging_sessions, charging_sessions.c.id == holds.session_id)
+            .where(
+                holds.scope.in_([scope.value for scope in JOURNALED_SCOPES]),  # the leading column of the holds' index
+                holds.namespace == "",
+                holds.contract_id == contract_id,
+                charging_sessions.c.status == LIVE_SESSION,
+            )
+            .distinct()
+            .order_by(holds.session_id)
             .limit(10)
         )
         return [str(found) for found in self._connection.execute(query).scalars()]
+
+    def live_of(self, session_ids: Sequence[str]) -> list[str]:
+        """Those of ``session_ids`` still live, in id order (up to ten)."""
+        found: set[str] = set()
+        for start in range(0, len(session_ids), _CHUNK):
+            chunk = list(session_ids[start : start + _CHUNK])
+            query = sa.select(charging_sessions.c.id).where(charging_sessions.c.id.in_(chunk), charging_sessions.c.status == LIVE_SESSION)
+            found.update(str(each) for each in self._connection.execute(query).scalars())
+        return sorted(found)[:10]
 
     def linked_children(self, contract_id: str) -> list[str]:
         query = sa.select(contracts.c.id).where(contracts.c.parent_id == contract_id).order_by(contracts.c.id).limit(10)

@@ -512,7 +512,8 @@ counter_journal = sa.Table(
     # The stored value of a counter before each charging operation changed it, in the order the changes were made:
     # what a restoration point is rebuilt from. ``kind`` is ``change`` (a counter row before the change; ``present``
     # false when there was none) or ``mark`` (the contract's counters were replaced wholesale, by a restore, or the
-    # journal began: no restoration point reaches back past it).
+    # journal began: no restoration point reaches back past it). One row of kind ``pruned`` (contract id "") dates the
+    # horizon: entries recorded before it may have been pruned.
     "counter_journal",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -530,6 +531,7 @@ counter_journal = sa.Table(
     sa.Column("recorded_at", UtcDateTime, nullable=False),
     sa.Index("ix_counter_journal_contract", "contract_id", "id"),
     sa.Index("ix_counter_journal_operation", "operation_id"),
+    sa.Index("ix_counter_journal_recorded_at", "recorded_at"),
 )
 
 recharges = sa.Table(
