@@ -29,6 +29,7 @@ from kopek.domain.outcome import CounterChange, CounterKey
 from kopek.money import Exact
 from kopek.rating.state import CounterLife
 from kopek.store.bulk import insert_many
+from kopek.store.key_locks import KeySpace, serialise_key
 from kopek.store.schema import activation_counters, counter_journal, counters
 
 CHANGE = "change"
@@ -164,7 +165,9 @@ class CounterJournalStore:
     def prune(self, before: datetime, *, limit: int) -> int:
         """Delete up to ``limit`` of the oldest entries recorded before ``before`` (changes and marks) and raise the horizon
         to ``before``; how many were deleted. The horizon is raised first, in the same transaction, so no restoration
-        point ever relies on an entry this deletes."""
+        point ever relies on an entry this deletes. Passes run one after the other (two servers' clean-up loops would
+        otherwise delete the same rows in different orders)."""
+        serialise_key(self._connection, KeySpace.MAINTENANCE, counter_journal.name)
         self._raise_horizon(before)
         oldest = (
             sa.select(counter_journal.c.id)

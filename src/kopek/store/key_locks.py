@@ -23,11 +23,12 @@ _ADVISORY_LOCK = sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("lock_id",
 
 class KeySpace(StrEnum):
     """Where a key is kept: offline charges and session calls each have their own keys; multiservice sessions are
-    serialised by their reservation id."""
+    serialised by their reservation id; maintenance passes over one table (e.g. pruning) by the table's name."""
 
     CHARGING = "charging"
     SESSIONS = "sessions"
     RESERVATIONS = "reservations"
+    MAINTENANCE = "maintenance"
 
 
 def lock_id(space: KeySpace, key: str) -> int:
