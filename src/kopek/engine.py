@@ -486,10 +486,13 @@ class Engine:
             return uow.cdrs.count_by_status()
 
     def start_rating_job(self, mode: RatingMode, filters: JobFilters | None = None, *, actor: str = "system") -> str:
-        """Create a rating job over the pending CDRs that no job holds (within ``filters``); returns its id, charges nothing yet."""
+        """Create a rating job over the pending CDRs that no job holds (within ``filters``); returns its id, charges nothing yet.
+
+        Refused (nothing written) without a loaded catalog (``catalog_not_loaded``) and for faulty filters (INVALID,
+        each fault's ``location`` naming its field; see :func:`kopek.batch.rating_jobs.check_filters`)."""
         job_id = f"job-{self._new_id()}"
         with self._audited(actor, "rating_job.start", f"rating-job/{job_id}"), self._uow() as uow:
-            catalog = self._catalogs.current(uow).catalog if uow.catalogs.latest_version() is not None else None
+            catalog = self._catalogs.current(uow).catalog
             start_job(uow, job_id, mode, filters or JobFilters(), actor=actor, at=self._clock(), catalog=catalog)
             uow.commit()
         return job_id

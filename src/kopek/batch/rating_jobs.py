@@ -51,7 +51,7 @@ from kopek.batch.partition_rating import (
 from kopek.batch.partitions import partition_job
 from kopek.charging.offline import ChargingContext
 from kopek.domain.catalog import Catalog
-from kopek.errors import Code, DoesNotExistError, IllegalStateError, InvalidError
+from kopek.errors import Code, DoesNotExistError, ErrorDetail, IllegalStateError, InvalidError
 from kopek.store.rating_job_store import CANCELLED, DONE, FAILED, OPEN, RUNNING
 from kopek.store.schema import cdrs
 from kopek.store.uow import UnitOfWork
@@ -266,13 +266,13 @@ def job_summary(row: dict[str, Any]) -> RatingJobSummary:
     return RatingJobSummary.model_validate(row | {"filters": JobFilters.model_validate_json(row["filters"])})
 
 
-def start_job(
-    uow: UnitOfWork, job_id: str, mode: RatingMode, filters: JobFilters, *, actor: str, at: datetime, catalog: Catalog | None
-) -> None:
+def start_job(uow: UnitOfWork, job_id: str, mode: RatingMode, filters: JobFilters, *, actor: str, at: datetime, catalog: Catalog) -> None:
     """Create job ``job_id`` (queued), claim its CDRs and record its partitions; audited. The caller commits.
 
-    ``catalog`` tells which contracts share counters (see :mod:`kopek.batch.partitions`); None when none is loaded.
+    The filters are checked first (:func:`check_filters`): a faulty request starts no job.
+    ``catalog`` (the current one) tells which contracts share counters (see :mod:`kopek.batch.partitions`).
     """
+    check_filters(uow, filters, catalog)
     conditions = []
     if filters.date_from is not None:
         conditions.append(cdrs.c.consumption_date >= filters.date_from)
@@ -287,6 +287,28 @@ def start_job(
     uow.rating_jobs.update(job_id, {"total": total})
     details = {"mode": mode.value, "filters": filters.model_dump(mode="json"), "total": total, "partitions": len(partitions)}
     uow.catalogs.audit(at=at, actor=actor, action="rating_job.start", target=f"rating-job/{job_id}", details=details)
+
+
+def check_filters(uow: UnitOfWork, filters: JobFilters, catalog: Catalog) -> None:
+    """Refuse filters that could only select nothing by mistake: an empty or inverted date range, an item class the
+    catalog does not have, a contract that does not exist. INVALID (``request_invalid``), one detail per fault, each
+    naming its field (``["filters", "date_to"]``, ``["filters", "contract_id", 1]``)."""
+    faults = []
+    if filters.date_from is not None and filters.date_to is not None and filters.date_to <= filters.date_from:
+        faults.append(ErrorDetail("date_to must be after date_from", ("filters", "date_to"), Code.REQUEST_INVALID.value))
+    if filters.item_class is not None and catalog.item_class(filters.item_class) is None:
+        message = f"the catalog has no item class {filters.item_class!r}"
+        faults.append(ErrorDetail(message, ("filters", "item_class"), Code.ITEM_CLASS_UNKNOWN.value))
+    if filters.contract_id is not None:
+        known = uow.master.contracts(filters.contract_id)
+        faults.extend(
+            ErrorDetail(f"contract {contract_id!r} does not exist", ("filters", "contract_id", index), Code.NOT_FOUND.value)
+            for index, contract_id in enumerate(filters.contract_id)
+            if contract_id not in known
+        )
+    if faults:
+        summary = "; ".join(f"{'.'.join(map(str, fault.location))}: {fault.message}" for fault in faults)
+        raise InvalidError(code=Code.REQUEST_INVALID, message=f"the rating job's filters are refused: {summary}", details=tuple(faults))
 
 
 def job_status(uow: UnitOfWork, job_id: str) -> JobStatus:
