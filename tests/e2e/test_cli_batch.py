@@ -111,6 +111,19 @@ def test_rate_charges_pending_cdrs_in_the_foreground_and_jobs_status_reads_the_j
     assert kopek.json("cdrs", "show", "a")["status"] == "charged"
 
 
+def test_rate_retry_failed_takes_again_the_cdrs_that_failed_for_good(kopek: Kopek, tmp_path: Path) -> None:
+    kopek.ok("catalog", "load", str(EXAMPLE_CATALOG))
+    kopek.ok("master-data", "load", str(EXAMPLE_MASTER_DATA))
+    path = tmp_path / "cdrs.csv"
+    path.write_text(HEADER + "a,sms,2026-06-01T10:00:00+00:00,mobile,nobody,33123\n")
+    kopek.ok("cdrs", "import", str(path))
+    assert kopek.db("rate", "--json").exit_code == 1
+    assert kopek.json("rate")["total"] == 0
+    again = json.loads(kopek.db("rate", "--retry-failed", "--json").stdout)
+    assert (again["total"], again["failed"], again["filters"]["retry_failed"]) == (1, 1, True)
+    assert kopek.json("cdrs", "show", "a")["job_id"] == again["id"]
+
+
 def test_rate_with_a_date_range_takes_only_cdrs_inside_it(kopek: Kopek, tmp_path: Path) -> None:
     kopek.ok("catalog", "load", str(EXAMPLE_CATALOG))
     kopek.ok("master-data", "load", str(EXAMPLE_MASTER_DATA))

@@ -86,6 +86,17 @@ def test_a_rating_job_started_over_http_runs_in_the_background_and_reports_its_s
     assert ok(client.get("/v1/accounts/alice-prepaid"))["balance"] == "9.90"
 
 
+def test_a_job_with_retry_failed_takes_the_failed_cdrs_of_ended_jobs(client: TestClient) -> None:
+    ok(client.post("/v1/cdrs", json={"cdrs": [_cdr("a", user_id="nobody")]}), 201)
+    first = _job_done(client, ok(client.post("/v1/rating-jobs", json={}), 201)["id"])
+    assert (first["failed"], first["temporarily_failed"]) == (1, 0)
+    assert ok(client.post("/v1/rating-jobs", json={}), 201)["total"] == 0
+    again = ok(client.post("/v1/rating-jobs", json={"filters": {"retry_failed": True}}), 201)
+    assert again["total"] == 1 and again["filters"]["retry_failed"] is True
+    assert client.post("/v1/rating-jobs", json={"filters": {"retry_failed": "yes"}}).status_code == 422
+    client.app.state.kopek.job_threads.join()  # type: ignore[attr-defined]
+
+
 def test_an_unknown_mode_is_invalid_and_an_unknown_job_does_not_exist(client: TestClient) -> None:
     assert client.post("/v1/rating-jobs", json={"mode": "FASTEST"}).status_code == 422
     assert client.get("/v1/rating-jobs/nope").json()["code"] == "not_found"

@@ -51,7 +51,8 @@ from kopek.batch.partition_rating import (
 from kopek.batch.partitions import partition_job
 from kopek.charging.offline import ChargingContext
 from kopek.domain.catalog import Catalog
-from kopek.errors import Code, DoesNotExistError, ErrorDetail, IllegalStateError, InvalidError
+from kopek.domain.validation import Flag
+from kopek.errors import Category, Code, DoesNotExistError, ErrorDetail, IllegalStateError, InvalidError
 from kopek.store.rating_job_store import CANCELLED, DONE, FAILED, OPEN, RUNNING
 from kopek.store.schema import cdrs
 from kopek.store.uow import UnitOfWork
@@ -102,7 +103,8 @@ ContractIds = Annotated[
 
 
 class JobFilters(BaseModel):
-    """Which pending CDRs a job takes: consumption dates in ``[date_from, date_to)``, one item class, some contracts (``None``: any).
+    """Which CDRs a job takes: consumption dates in ``[date_from, date_to)``, one item class, some contracts (``None``: any);
+    the pending ones and those to rate again (``retry_failed``).
 
     ``contract_id`` is one contract id or a list of them: the contract a CDR's access selects at its consumption date.
     """
@@ -115,6 +117,7 @@ class JobFilters(BaseModel):
                     "date_to": "2026-06-02T00:00:00+00:00",
                     "item_class": "voice_call",
                     "contract_id": ["bob-contract"],
+                    "retry_failed": False,
                 }
             ]
         },
@@ -129,6 +132,10 @@ class JobFilters(BaseModel):
     """Only CDRs of this item class."""
     contract_id: ContractIds = None
     """Only CDRs of this contract, or of these contracts."""
+    retry_failed: Flag = False
+    """Also take the CDRs that failed for good, or were skipped, in jobs that ended (after a fix: a catalog, a contract,
+    a balance). Without it a job takes, besides the pending CDRs, those that failed for a temporary reason
+    (``TEMPORARY_ILLEGAL_STATE``) and the ones their failure skipped."""
 
 
 class ErrorCount(BaseModel):
@@ -162,10 +169,12 @@ class JobStatus(BaseModel):
                         "date_to": "2026-06-02T00:00:00Z",
                         "item_class": "voice_call",
                         "contract_id": ["bob-contract"],
+                        "retry_failed": False,
                     },
                     "total": 2,
                     "charged": 1,
                     "failed": 1,
+                    "temporarily_failed": 0,
                     "skipped": 0,
                     "pending": 0,
                     "released": 0,
@@ -195,12 +204,16 @@ class JobStatus(BaseModel):
     """CDRs charged."""
     failed: int
     """CDRs failed."""
+    temporarily_failed: int
+    """Of the failed CDRs, those refused for a temporary reason (``TEMPORARY_ILLEGAL_STATE``: a contract being migrated,
+    storage busy): a later job rates them again, with the CDRs their failure skipped."""
     skipped: int
     """CDRs skipped (a first-fail mode after their contract's failure, or a failed SUBSCRIPTION_TRY contract)."""
     pending: int
     """CDRs not handled yet."""
     released: int
-    """CDRs a cancel gave back to the store (pending, with no job)."""
+    """CDRs the job no longer holds: given back to the store by a cancel (pending, with no job), or taken again by a later
+    job (a temporary failure and what it skipped, or any failure with ``retry_failed``)."""
     progress: float
     """Handled CDRs over all CDRs of the job, from 0 to 1."""
     partitions: dict[str, int]
@@ -230,6 +243,7 @@ class RatingJobSummary(BaseModel):
                         "date_to": "2026-06-02T00:00:00Z",
                         "item_class": "voice_call",
                         "contract_id": ["bob-contract"],
+                        "retry_failed": False,
                     },
                     "total": 2,
                     "actor": "api",
@@ -282,10 +296,21 @@ def start_job(uow: UnitOfWork, job_id: str, mode: RatingMode, filters: JobFilter
         conditions.append(cdrs.c.item_class == filters.item_class)
     values = {"id": job_id, "mode": mode.value, "state": JobState.QUEUED.value, "filters": filters.model_dump_json()}
     uow.rating_jobs.insert(values | {"actor": actor, "created_at": at, "total": 0})
-    total = uow.cdrs.claim_for_job(job_id, conditions, contract_ids=filters.contract_id)
+    pending = uow.cdrs.claim_for_job(job_id, conditions, contract_ids=filters.contract_id)
+    ended = uow.rating_jobs.ended_jobs(ENDED_STATES)
+    retried = uow.cdrs.claim_retries_for_job(
+        job_id, conditions, ended, contract_ids=filters.contract_id, temporary_only=not filters.retry_failed
+    )
+    total = pending + retried
     partitions = partition_job(uow, job_id, catalog)
     uow.rating_jobs.update(job_id, {"total": total})
-    details = {"mode": mode.value, "filters": filters.model_dump(mode="json"), "total": total, "partitions": len(partitions)}
+    details = {
+        "mode": mode.value,
+        "filters": filters.model_dump(mode="json"),
+        "total": total,
+        "retried": retried,
+        "partitions": len(partitions),
+    }
     uow.catalogs.audit(at=at, actor=actor, action="rating_job.start", target=f"rating-job/{job_id}", details=details)
 
 
@@ -314,6 +339,7 @@ def check_filters(uow: UnitOfWork, filters: JobFilters, catalog: Catalog) -> Non
 def job_status(uow: UnitOfWork, job_id: str) -> JobStatus:
     job = _job(uow, job_id)
     counts = uow.cdrs.job_counts(job_id)
+    errors = uow.cdrs.job_errors(job_id)
     total = sum(counts.values())
     done = total - counts.get("pending", 0)
     return JobStatus(
@@ -324,12 +350,13 @@ def job_status(uow: UnitOfWork, job_id: str) -> JobStatus:
         total=total,
         charged=counts.get("charged", 0),
         failed=counts.get("failed", 0),
+        temporarily_failed=sum(n for category, _, _, n in errors if category == Category.TEMPORARY_ILLEGAL_STATE.value),
         skipped=counts.get("skipped", 0),
         pending=counts.get("pending", 0),
         released=job["total"] - total,
         progress=done / total if total else 1.0,
         partitions=uow.rating_jobs.partition_counts(job_id),
-        errors=[ErrorCount(category=c, reason=r, code=k, count=n) for c, r, k, n in uow.cdrs.job_errors(job_id)],
+        errors=[ErrorCount(category=c, reason=r, code=k, count=n) for c, r, k, n in errors],
         created_at=job["created_at"],
         started_at=job["started_at"],
         finished_at=job["finished_at"],
@@ -361,6 +388,8 @@ def cancel_job(uow: UnitOfWork, job_id: str, *, actor: str, at: datetime) -> Non
 
 
 FINISHED = frozenset({JobState.SUCCEEDED, JobState.COMPLETED_WITH_ERRORS, JobState.CANCELLED})
+ENDED_STATES = tuple(sorted(state.value for state in FINISHED))
+"""The jobs whose failed and skipped CDRs a later job may take (a ``failed`` job is left to its resume)."""
 
 
 def run_job(

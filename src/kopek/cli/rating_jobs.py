@@ -33,6 +33,14 @@ def rate(
         list[str] | None,
         typer.Option("--contract", help="Only CDRs of this contract (repeat for several).", metavar="ID", show_default=False),
     ] = None,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed",
+            help="Also take the CDRs that failed for good or were skipped in ended jobs (after a fix). "
+            "Without it, CDRs that failed for a temporary reason are taken again anyway.",
+        ),
+    ] = False,
     worker: Annotated[
         str | None,
         typer.Option(
@@ -56,7 +64,9 @@ def rate(
     """
     output = Output(json_output)
     with reporting(output), open_engine(database_url) as engine:
-        filters = JobFilters(date_from=_utc(date_from), date_to=_utc(date_to), item_class=item_class, contract_id=contract or None)
+        filters = JobFilters(
+            date_from=_utc(date_from), date_to=_utc(date_to), item_class=item_class, contract_id=contract or None, retry_failed=retry_failed
+        )
         job_id = worker or engine.start_rating_job(mode, filters, actor=actor())
         progress = Progress(
             TextColumn(f"Rating {job_id}"),
@@ -135,10 +145,14 @@ def cancel(job_id: JobId, database_url: DatabaseUrl = None, json_output: Json = 
     output.emit(cancelled, lambda console: _render(console, cancelled))
 
 
+FINISHED_STATES = frozenset({"succeeded", "completed_with_errors", "cancelled"})
+
+
 def _render(console: Console, status: JobStatus) -> None:
+    temporarily = f" ({status.temporarily_failed} temporarily)" if status.temporarily_failed else ""
     console.print(
         f"{status.id} ({status.mode.value}): {status.state.value}; {status.total} CDR(s): {status.charged} charged, "
-        f"{status.failed} failed, {status.skipped} skipped, {status.pending} pending ({status.progress:.0%})"
+        f"{status.failed} failed{temporarily}, {status.skipped} skipped, {status.pending} pending ({status.progress:.0%})"
         + (f"; {status.released} released" if status.released else ""),
         style="green" if status.state.value == "succeeded" else "yellow",
         markup=False,
@@ -148,3 +162,10 @@ def _render(console: Console, status: JobStatus) -> None:
         for error in status.errors:
             shown.add_row(cell(error.category), cell(error.reason), cell(error.code), cell(error.count))
         console.print(shown)
+    if status.temporarily_failed and status.state.value in FINISHED_STATES:
+        console.print(
+            f"{status.temporarily_failed} CDR(s) failed for a temporary reason: a later 'kopek rate' rates them again "
+            "(with the CDRs their failure skipped); 'kopek rate --retry-failed' also takes those that failed for good.",
+            style="dim",
+            markup=False,
+        )

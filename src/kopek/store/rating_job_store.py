@@ -43,6 +43,10 @@ class RatingJobStore:
         row = self._connection.execute(query).mappings().first()
         return dict(row) if row is not None else None
 
+    def ended_jobs(self, states: Sequence[str]) -> sa.Select[tuple[str]]:
+        """A query of the ids of the rating jobs in ``states`` (for use as a subquery)."""
+        return sa.select(rating_jobs.c.id).where(rating_jobs.c.state.in_(list(states)), rating_jobs.c.mode != RECHARGE)
+
     def update(self, job_id: str, values: dict[str, Any]) -> None:
         self._connection.execute(sa.update(rating_jobs).where(rating_jobs.c.id == job_id).values(**values))
 
