@@ -260,7 +260,7 @@ def _refuse_contract(claim: Claim, context: ChargingContext, contract_id: str | 
 
 def _command(job_id: str, row: Mapping[str, Any]) -> ChargeCommand:
     item = ChargeableItem(row["item_class"], row["consumption_date"], row["service_id"], row["user_id"], json.loads(row["properties"]))
-    return ChargeCommand(item, idempotency_key=row["id"], sender_job_id=job_id)
+    return ChargeCommand(item, sender_job_id=job_id, cdr_id=row["id"])
 
 
 def _lock_order(uow: UnitOfWork, contract_ids: set[str]) -> list[str]:
@@ -288,7 +288,7 @@ class ChunkRater:
             self._refusal: KopekError | None = error
             return
         self._refusal = None
-        self._stored = uow.charging.operations_by_keys([row["id"] for row in rows])
+        self._stored = uow.charging.operations_of_cdrs([row["id"] for row in rows])
         contract_ids = _lock_order(uow, {row["contract_id"] for row in rows if row["contract_id"] is not None})
         # The contracts first (the first lock of every charging unit of work), then what they use.
         self._contracts: dict[str, Contract] = {}
@@ -321,7 +321,7 @@ class ChunkRater:
         catalog = self._catalog
         typed = typed_item(catalog.catalog, command)
         digest = request_hash(typed)
-        replay = replayed(command, digest, self._stored.get(command.idempotency_key or ""))
+        replay = replayed(command, digest, self._stored.get(command.cdr_id or ""))
         if replay is not None:
             return replay.operation_id
         if contract_id is None:
