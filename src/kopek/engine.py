@@ -49,7 +49,7 @@ from kopek.admin.views import (
 from kopek.batch.cdr_files import Row, read_cdr_file
 from kopek.batch.cdr_import import ImportReport, import_cdrs
 from kopek.batch.cdr_views import CdrView, cdr_view
-from kopek.batch.partition_rating import CDRS_PER_CHUNK, PathTally, Progress
+from kopek.batch.partition_rating import CDRS_PER_CHUNK, PathTally, Progress, StopRequested
 from kopek.batch.rating_jobs import (
     PARTITION_LEASE_SECONDS,
     JobFilters,
@@ -507,12 +507,15 @@ class Engine:
         chunk_cdrs: int = CDRS_PER_CHUNK,
         path: RatingPath = RatingPath.AUTO,
         tally: PathTally | None = None,
+        stop: StopRequested | None = None,
     ) -> JobStatus:
         """Work on the job as one worker until none of its partitions is open or running (again after a stop: it resumes).
 
         Several workers may run one job at once (threads, processes, machines on one PostgreSQL);
         see docs/batch.md. ``chunk_cdrs`` CDRs are charged and committed together; ``tally`` is told what each
-        committed chunk handled on which path (for metrics). Returns the job's status.
+        committed chunk handled on which path (for metrics); ``stop`` is asked between chunks, and once it answers True
+        the worker gives its partitions back and returns (the job ``interrupted`` when no other worker runs it,
+        resumable). Returns the job's status.
         """
         try:
             run_job(
@@ -524,6 +527,7 @@ class Engine:
                 chunk_cdrs=chunk_cdrs,
                 path=path,
                 tally=tally,
+                stop=stop,
             )
         except KopekError:
             raise

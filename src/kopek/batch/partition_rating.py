@@ -74,6 +74,14 @@ class PartitionReleased(Exception):
     """The worker no longer holds its partition: the job was cancelled, or its lease ran out and another worker took it."""
 
 
+class WorkerStopped(Exception):
+    """The worker was asked to stop (Ctrl-C): it stops between chunks, with every chunk it began committed."""
+
+
+StopRequested = Callable[[], bool]
+"""Asked between chunks: True when the worker should stop (it then raises :class:`WorkerStopped`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Claim:
     """A partition held by a worker: which job and partition, the worker, the rules of the job's mode, the lease."""
@@ -90,6 +98,13 @@ class Claim:
     """The compiled plans of the vectorized path; ``None``: the row path only."""
     tally: PathTally | None = None
     """Told what each chunk handled on which path; ``None``: nobody asks."""
+    stop: StopRequested | None = None
+    """Asked between chunks whether to stop; ``None``: the worker runs to the end."""
+
+    def check_stop(self) -> None:
+        """Raise :class:`WorkerStopped` when the worker was asked to stop."""
+        if self.stop is not None and self.stop():
+            raise WorkerStopped(f"rating job {self.job_id!r}: stopped at partition {self.partition_key!r}")
 
 
 def rate_partition(claim: Claim, context: ChargingContext, progress: Progress | None) -> None:
@@ -98,6 +113,7 @@ def rate_partition(claim: Claim, context: ChargingContext, progress: Progress | 
         with UnitOfWork(context.engine, writes=False) as uow:
             contracts = uow.cdrs.pending_contracts_of_partition(claim.job_id, claim.partition_key)
         for contract_id in contracts:
+            claim.check_stop()
             _report(claim, progress, _try_contract(claim, context, contract_id), ROW)
         return
     with UnitOfWork(context.engine, writes=False) as uow:
@@ -108,7 +124,9 @@ def rate_partition(claim: Claim, context: ChargingContext, progress: Progress | 
             _report(claim, progress, handled_columnar, VECTORIZED)
             if handled_columnar < claim.chunk_cdrs * COLUMNAR_CHUNKS:
                 return
+            claim.check_stop()
     while True:
+        claim.check_stop()
         handled = _rate_chunk(claim, context, stopped)
         _report(claim, progress, handled, ROW)
         if handled < claim.chunk_cdrs:

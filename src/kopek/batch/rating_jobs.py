@@ -45,6 +45,8 @@ from kopek.batch.partition_rating import (
     PartitionReleased,
     PathTally,
     Progress,
+    StopRequested,
+    WorkerStopped,
     rate_partition,
     rate_partitions_together,
 )
@@ -86,6 +88,8 @@ class JobState(StrEnum):
     COMPLETED_WITH_ERRORS = "completed_with_errors"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+    """A worker was stopped (Ctrl-C) and no other worker runs a partition: resumable with ``kopek rate --worker JOB``."""
 
 
 def _one_or_many(value: object) -> object:
@@ -195,7 +199,7 @@ class JobStatus(BaseModel):
     mode: RatingMode
     """The processing mode."""
     state: JobState
-    """queued, running, succeeded, completed_with_errors, failed or cancelled."""
+    """queued, running, succeeded, completed_with_errors, failed, cancelled or interrupted."""
     filters: JobFilters
     """Which CDRs the job takes."""
     total: int
@@ -261,7 +265,7 @@ class RatingJobSummary(BaseModel):
     mode: RatingMode
     """The processing mode."""
     state: JobState
-    """queued, running, succeeded, completed_with_errors, failed or cancelled."""
+    """queued, running, succeeded, completed_with_errors, failed, cancelled or interrupted."""
     filters: JobFilters
     """Which CDRs the job takes."""
     total: int
@@ -402,13 +406,15 @@ def run_job(
     chunk_cdrs: int = CDRS_PER_CHUNK,
     path: RatingPath = RatingPath.AUTO,
     tally: PathTally | None = None,
+    stop: StopRequested | None = None,
 ) -> None:
     """Work on the job until no partition is left open or running: claim one, charge it, mark it done, repeat.
 
     Several workers (threads or processes) may run one job at once. A worker that finds
     no partition to claim while others still run waits for them, and takes over a
     partition whose lease ran out (its worker died). ``chunk_cdrs`` CDRs commit together.
-    Resumable (see the module docstring).
+    Resumable (see the module docstring). ``stop`` is asked between chunks: once it says
+    True the worker gives its partitions back and returns (:func:`_stop_worker`).
     """
     if chunk_cdrs < 1:
         raise InvalidError(code=Code.REQUEST_INVALID, message=f"a chunk holds at least one CDR, not {chunk_cdrs}")
@@ -418,7 +424,10 @@ def run_job(
         return
     plans = PlanCache() if path is RatingPath.AUTO else None
     while True:
-        claims = _claim(job_id, worker, lease, context, chunk_cdrs, plans, tally)
+        if stop is not None and stop():
+            _stop_worker(job_id, worker, context)
+            return
+        claims = _claim(job_id, worker, lease, context, chunk_cdrs, plans, tally, stop)
         if not claims:
             if _finish(job_id, context):
                 return
@@ -429,24 +438,44 @@ def run_job(
                 continue
         except PartitionReleased:
             continue
-        except BaseException:
+        except Exception:
             for claim in claims:
                 _end_partition(claim, context, PartitionStatus.FAILED)
             raise
-        for claim in claims:
-            _work_on(claim, context, progress)
+        try:
+            for claim in claims:
+                _work_on(claim, context, progress)
+        except WorkerStopped:
+            _stop_worker(job_id, worker, context)
+            return
 
 
 def _work_on(claim: Claim, context: ChargingContext, progress: Progress | None) -> None:
-    """Charge one claimed partition and mark it done (or failed, on an unexpected fault)."""
+    """Charge one claimed partition and mark it done (or failed, on an unexpected fault).
+
+    An interrupt (``KeyboardInterrupt``: a second Ctrl-C) writes nothing more: the partition's lease runs out and a
+    resume takes it over. A stop asked for (:class:`WorkerStopped`) is the caller's to handle."""
     try:
         rate_partition(claim, context, progress)
     except PartitionReleased:
         return
-    except BaseException:
+    except WorkerStopped:
+        raise
+    except Exception:
         _end_partition(claim, context, PartitionStatus.FAILED)
         raise
     _end_partition(claim, context, PartitionStatus.DONE)
+
+
+def _stop_worker(job_id: str, worker: str, context: ChargingContext) -> None:
+    """Give back the partitions the worker holds, open again for any worker at once (their committed chunks stay);
+    when no worker runs a partition any more, the job is ``interrupted`` (resumable)."""
+    with UnitOfWork(context.engine) as uow:
+        job = _job(uow, job_id, lock=True)
+        uow.rating_jobs.release_partitions(job_id, worker)
+        if job["state"] == JobState.RUNNING.value and not uow.rating_jobs.partition_counts(job_id).get(RUNNING, 0):
+            uow.rating_jobs.update(job_id, {"state": JobState.INTERRUPTED.value})
+        uow.commit()
 
 
 def _begin(job_id: str, context: ChargingContext) -> bool:
@@ -469,7 +498,14 @@ def _begin(job_id: str, context: ChargingContext) -> bool:
 
 
 def _claim(
-    job_id: str, worker: str, lease: timedelta, context: ChargingContext, chunk_cdrs: int, plans: PlanCache | None, tally: PathTally | None
+    job_id: str,
+    worker: str,
+    lease: timedelta,
+    context: ChargingContext,
+    chunk_cdrs: int,
+    plans: PlanCache | None,
+    tally: PathTally | None,
+    stop: StopRequested | None,
 ) -> list[Claim]:
     """Claim the next partition; on the vectorized path, several small ones that fit one chunk together."""
     with UnitOfWork(context.engine) as uow:
@@ -500,6 +536,7 @@ def _claim(
             chunk_cdrs=chunk_cdrs,
             plans=plans,
             tally=tally,
+            stop=stop,
         )
         for key in keys
     ]

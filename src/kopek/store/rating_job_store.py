@@ -132,6 +132,16 @@ class RatingJobStore:
             .values(status=status, finished_at=at, lease_until=None)
         )
 
+    def release_partitions(self, job_id: str, worker_id: str) -> int:
+        """Give back the partitions ``worker_id`` runs in the job: open, with no worker and no lease, so that any worker
+        claims them at once; how many."""
+        query = (
+            sa.update(rating_job_partitions)
+            .where(_partitions.job_id == job_id, _partitions.worker_id == worker_id, _partitions.status == RUNNING)
+            .values(status=OPEN, worker_id=None, claimed_at=None, lease_until=None)
+        )
+        return int(self._connection.execute(query).rowcount)
+
     def partition_counts(self, job_id: str) -> dict[str, int]:
         """How many partitions of the job have each status."""
         query = sa.select(_partitions.status, sa.func.count()).where(_partitions.job_id == job_id).group_by(_partitions.status)
