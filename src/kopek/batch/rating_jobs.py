@@ -209,8 +209,8 @@ class JobStatus(BaseModel):
     failed: int
     """CDRs failed."""
     temporarily_failed: int
-    """Of the failed CDRs, those refused for a temporary reason (``TEMPORARY_ILLEGAL_STATE``: a contract being migrated,
-    storage busy): a later job rates them again, with the CDRs their failure skipped."""
+    """Of the failed CDRs, those refused for a temporary reason (``TEMPORARY_ILLEGAL_STATE``, e.g. a contract being
+    migrated): a later job rates them again, with the CDRs their failure skipped."""
     skipped: int
     """CDRs skipped (a first-fail mode after their contract's failure, or a failed SUBSCRIPTION_TRY contract)."""
     pending: int
