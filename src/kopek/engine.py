@@ -49,7 +49,7 @@ from kopek.admin.views import (
 from kopek.batch.cdr_files import Row, read_cdr_file
 from kopek.batch.cdr_import import ImportReport, import_cdrs
 from kopek.batch.cdr_views import CdrView, cdr_view
-from kopek.batch.partition_rating import CDRS_PER_CHUNK, PathTally, Progress
+from kopek.batch.partition_rating import CDRS_PER_CHUNK, PathTally, Progress, StopRequested
 from kopek.batch.rating_jobs import (
     PARTITION_LEASE_SECONDS,
     JobFilters,
@@ -487,10 +487,13 @@ class Engine:
             return uow.cdrs.count_by_status()
 
     def start_rating_job(self, mode: RatingMode, filters: JobFilters | None = None, *, actor: str = "system") -> str:
-        """Create a rating job over the pending CDRs that no job holds (within ``filters``); returns its id, charges nothing yet."""
+        """Create a rating job over the pending CDRs that no job holds (within ``filters``); returns its id, charges nothing yet.
+
+        Refused (nothing written) without a loaded catalog (``catalog_not_loaded``) and for faulty filters (INVALID,
+        each fault's ``location`` naming its field; see :func:`kopek.batch.rating_jobs.check_filters`)."""
         job_id = f"job-{self._new_id()}"
         with self._audited(actor, "rating_job.start", f"rating-job/{job_id}"), self._uow() as uow:
-            catalog = self._catalogs.current(uow).catalog if uow.catalogs.latest_version() is not None else None
+            catalog = self._catalogs.current(uow).catalog
             start_job(uow, job_id, mode, filters or JobFilters(), actor=actor, at=self._clock(), catalog=catalog)
             uow.commit()
         return job_id
@@ -505,12 +508,15 @@ class Engine:
         chunk_cdrs: int = CDRS_PER_CHUNK,
         path: RatingPath = RatingPath.AUTO,
         tally: PathTally | None = None,
+        stop: StopRequested | None = None,
     ) -> JobStatus:
         """Work on the job as one worker until none of its partitions is open or running (again after a stop: it resumes).
 
         Several workers may run one job at once (threads, processes, machines on one PostgreSQL);
         see docs/batch.md. ``chunk_cdrs`` CDRs are charged and committed together; ``tally`` is told what each
-        committed chunk handled on which path (for metrics). Returns the job's status.
+        committed chunk handled on which path (for metrics); ``stop`` is asked between chunks, and once it answers True
+        the worker gives its partitions back and returns (the job ``interrupted`` when no other worker runs it,
+        resumable). Returns the job's status.
         """
         try:
             run_job(
@@ -522,6 +528,7 @@ class Engine:
                 chunk_cdrs=chunk_cdrs,
                 path=path,
                 tally=tally,
+                stop=stop,
             )
         except KopekError:
             raise

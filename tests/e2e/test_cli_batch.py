@@ -44,6 +44,21 @@ def test_a_refused_row_is_listed_by_line_and_exits_1_while_good_rows_are_importe
     assert json.loads(again.stdout)["cdrs_imported"] == 0
 
 
+def test_a_non_strict_import_prints_the_reasons_of_the_first_refused_rows_and_counts_the_rest(kopek: Kopek, tmp_path: Path) -> None:
+    path = tmp_path / "cdrs.csv"
+    naive = [_row(f"n{number:02d}", "2026-06-01T10:00:00") for number in range(25)]
+    path.write_text(HEADER + _row("good") + "".join(naive))
+    result = kopek.db("cdrs", "import", str(path))
+    assert result.exit_code == 1
+    shown = result.stdout
+    assert "26 row(s) read, 1 CDR(s) imported, 25 refused" in shown
+    assert shown.count("consumption_date: Value error, a date and time must carry a time zone offset") == 20
+    assert "n19" in shown and "n20" not in shown
+    assert "... and 5 more refused row(s)" in shown
+    report = json.loads(kopek.db("cdrs", "import", str(path), "--json").stdout)
+    assert report["failures"][1]["details"][0]["location"] == ["consumption_date"]
+
+
 def test_strict_import_stores_nothing_when_a_row_is_refused(kopek: Kopek, tmp_path: Path) -> None:
     path = tmp_path / "cdrs.jsonl"
     good = {"id": "a", "item_class": "sms", "consumption_date": "2026-06-01T10:00:00+00:00", "service_id": "mobile", "user_id": "u"}
@@ -96,6 +111,19 @@ def test_rate_charges_pending_cdrs_in_the_foreground_and_jobs_status_reads_the_j
     assert kopek.json("cdrs", "show", "a")["status"] == "charged"
 
 
+def test_rate_retry_failed_takes_again_the_cdrs_that_failed_for_good(kopek: Kopek, tmp_path: Path) -> None:
+    kopek.ok("catalog", "load", str(EXAMPLE_CATALOG))
+    kopek.ok("master-data", "load", str(EXAMPLE_MASTER_DATA))
+    path = tmp_path / "cdrs.csv"
+    path.write_text(HEADER + "a,sms,2026-06-01T10:00:00+00:00,mobile,nobody,33123\n")
+    kopek.ok("cdrs", "import", str(path))
+    assert kopek.db("rate", "--json").exit_code == 1
+    assert kopek.json("rate")["total"] == 0
+    again = json.loads(kopek.db("rate", "--retry-failed", "--json").stdout)
+    assert (again["total"], again["failed"], again["filters"]["retry_failed"]) == (1, 1, True)
+    assert kopek.json("cdrs", "show", "a")["job_id"] == again["id"]
+
+
 def test_rate_with_a_date_range_takes_only_cdrs_inside_it(kopek: Kopek, tmp_path: Path) -> None:
     kopek.ok("catalog", "load", str(EXAMPLE_CATALOG))
     kopek.ok("master-data", "load", str(EXAMPLE_MASTER_DATA))
@@ -107,13 +135,26 @@ def test_rate_with_a_date_range_takes_only_cdrs_inside_it(kopek: Kopek, tmp_path
     assert kopek.json("rate", "--from", "2026-06-01", "--item-class", "sms")["charged"] == 1
 
 
+def test_rate_refuses_an_inverted_date_range_or_an_unknown_contract_naming_the_field(kopek: Kopek, tmp_path: Path) -> None:
+    kopek.ok("catalog", "load", str(EXAMPLE_CATALOG))
+    kopek.ok("master-data", "load", str(EXAMPLE_MASTER_DATA))
+    error = kopek.refused("rate", "--from", "2026-06-02", "--to", "2026-06-01")
+    assert (error["category"], error["code"]) == ("INVALID", "request_invalid")
+    assert error["details"][0]["location"] == ["filters", "date_to"]
+    error = kopek.refused("rate", "--contract", "no-such-contract")
+    assert error["details"][0]["location"] == ["filters", "contract_id", 0]
+    assert kopek.json("jobs", "list")["rating_jobs"] == []
+    text = kopek.db("rate", "--from", "2026-06-02", "--to", "2026-06-01")
+    assert text.exit_code == 1 and "filters.date_to: date_to must be after date_from" in text.stderr
+
+
 def test_rate_with_a_contract_filter_and_jobs_cancel_of_a_finished_job(kopek: Kopek, tmp_path: Path) -> None:
     kopek.ok("catalog", "load", str(EXAMPLE_CATALOG))
     kopek.ok("master-data", "load", str(EXAMPLE_MASTER_DATA))
     path = tmp_path / "cdrs.csv"
     path.write_text(HEADER + f"a,sms,2026-06-01T10:00:00+00:00,mobile,{ALICE},33123\n")
     kopek.ok("cdrs", "import", str(path))
-    other = kopek.json("rate", "--contract", "no-such-contract")
+    other = kopek.json("rate", "--from", "2026-07-01")
     assert (other["total"], other["state"]) == (0, "succeeded")
     error = kopek.refused("jobs", "cancel", other["id"])
     assert (error["category"], error["code"]) == ("ILLEGAL_STATE", "rating_job_already_finished")

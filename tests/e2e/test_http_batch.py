@@ -86,6 +86,17 @@ def test_a_rating_job_started_over_http_runs_in_the_background_and_reports_its_s
     assert ok(client.get("/v1/accounts/alice-prepaid"))["balance"] == "9.90"
 
 
+def test_a_job_with_retry_failed_takes_the_failed_cdrs_of_ended_jobs(client: TestClient) -> None:
+    ok(client.post("/v1/cdrs", json={"cdrs": [_cdr("a", user_id="nobody")]}), 201)
+    first = _job_done(client, ok(client.post("/v1/rating-jobs", json={}), 201)["id"])
+    assert (first["failed"], first["temporarily_failed"]) == (1, 0)
+    assert ok(client.post("/v1/rating-jobs", json={}), 201)["total"] == 0
+    again = ok(client.post("/v1/rating-jobs", json={"filters": {"retry_failed": True}}), 201)
+    assert again["total"] == 1 and again["filters"]["retry_failed"] is True
+    assert client.post("/v1/rating-jobs", json={"filters": {"retry_failed": "yes"}}).status_code == 422
+    client.app.state.kopek.job_threads.join()  # type: ignore[attr-defined]
+
+
 def test_an_unknown_mode_is_invalid_and_an_unknown_job_does_not_exist(client: TestClient) -> None:
     assert client.post("/v1/rating-jobs", json={"mode": "FASTEST"}).status_code == 422
     assert client.get("/v1/rating-jobs/nope").json()["code"] == "not_found"
@@ -106,6 +117,37 @@ def test_a_contract_filter_past_its_bound_is_invalid(client: TestClient) -> None
     contracts = [f"c{number}" for number in range(limits.RATING_JOB_CONTRACTS_MAX + 1)]
     response = client.post("/v1/rating-jobs", json={"filters": {"contract_id": contracts}})
     assert response.status_code == 422 and response.json()["category"] == "INVALID"
+    # At the bound the list is taken; these contracts do not exist, so each is named.
     at_bound = client.post("/v1/rating-jobs", json={"filters": {"contract_id": contracts[:-1]}})
-    assert at_bound.status_code == 201 and at_bound.json()["total"] == 0
-    assert _job_done(client, at_bound.json()["id"])["state"] == "succeeded"
+    assert at_bound.status_code == 422 and at_bound.json()["code"] == "request_invalid"
+    assert len(at_bound.json()["details"]) == limits.RATING_JOB_CONTRACTS_MAX
+    assert at_bound.json()["details"][1]["location"] == ["filters", "contract_id", 1]
+
+
+def test_a_job_request_with_an_inverted_date_range_or_an_unknown_contract_is_invalid_and_starts_no_job(client: TestClient) -> None:
+    ok(client.post("/v1/cdrs", json={"cdrs": [_cdr("a")]}), 201)
+    dates = {"date_from": "2026-06-02T00:00:00+00:00", "date_to": "2026-06-01T00:00:00+00:00"}
+    for filters, location in (
+        (dates, ["filters", "date_to"]),
+        ({"contract_id": ["alice-contract", "nobody-contract"]}, ["filters", "contract_id", 1]),
+        ({"item_class": "fax"}, ["filters", "item_class"]),
+    ):
+        response = client.post("/v1/rating-jobs", json={"filters": filters})
+        assert response.status_code == 422 and response.json()["code"] == "request_invalid", response.json()
+        assert [detail["location"] for detail in response.json()["details"]] == [location]
+    assert ok(client.get("/v1/rating-jobs"))["rating_jobs"] == []
+    assert ok(client.get("/v1/cdrs/a"))["job_id"] is None
+
+
+def test_a_job_request_before_any_catalog_is_loaded_is_refused(bare_client: TestClient) -> None:
+    response = bare_client.post("/v1/rating-jobs", json={})
+    assert response.status_code == 404 and response.json()["code"] == "catalog_not_loaded"
+
+
+def test_a_non_strict_import_reports_each_faulty_rows_reasons_by_field(bare_client: TestClient) -> None:
+    body = {"cdrs": [_cdr("a", consumption_date="2026-06-01T10:00:00"), _cdr("b", user_id="", service_id=None)]}
+    report = ok(bare_client.post("/v1/cdrs", json=body), 201)
+    first, second = report["failures"]
+    assert [detail["location"] for detail in first["details"]] == [["consumption_date"]]
+    assert "time zone" in first["details"][0]["message"]
+    assert sorted(detail["location"][0] for detail in second["details"]) == ["service_id", "user_id"]

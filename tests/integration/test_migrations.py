@@ -246,3 +246,28 @@ def test_the_holds_of_live_grants_become_exact_each_under_its_own_contract_item(
         assert _differences(database) == []
     finally:
         database.dispose()
+
+
+def test_revision_0021_moves_the_operations_of_charged_cdrs_out_of_the_clients_key_space(database: sa.Engine) -> None:
+    _upgrade(database, "0020")
+    at = "2026-01-01T00:00:00.000000" if database.dialect.name == "sqlite" else datetime(2026, 1, 1, tzinfo=UTC)
+    operation = (
+        "INSERT INTO charging_operations (id, idempotency_key, request_hash, contract_id, subscriber_account_id, consumption_date,"
+        " created_at, sender_job_id, result) VALUES (:id, :key, 'h', 'c', 's', :at, :at, :job, '{}')"
+    )
+    cdr = (
+        "INSERT INTO cdrs (id, item_class, consumption_date, service_id, user_id, properties, status, imported_at, job_id, operation_id)"
+        " VALUES (:id, 'sms', :at, 'mobile', 'u', '{}', 'charged', :at, :job, :operation)"
+    )
+    with database.begin() as connection:
+        for operation_id, key, job in (("op-cdr", "c1", "job-1"), ("op-client", "k1", None), ("op-shared", "c2", "switch-7")):
+            connection.execute(sa.text(operation), {"id": operation_id, "key": key, "at": at, "job": job})
+        connection.execute(sa.text(cdr), {"id": "c1", "at": at, "job": "job-1", "operation": "op-cdr"})
+        # A CDR that replayed a client's charge made under its id: the client's key stays the client's.
+        connection.execute(sa.text(cdr), {"id": "c2", "at": at, "job": "job-2", "operation": "op-shared"})
+
+    _upgrade(database, "head")
+
+    with database.connect() as connection:
+        rows = connection.execute(sa.text("SELECT id, idempotency_key, cdr_id FROM charging_operations ORDER BY id")).all()
+    assert [tuple(row) for row in rows] == [("op-cdr", None, "c1"), ("op-client", "k1", None), ("op-shared", "c2", None)]

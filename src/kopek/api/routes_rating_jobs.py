@@ -51,7 +51,9 @@ class RatingJobRequest(BaseModel):
 def start_rating_job(request: RatingJobRequest, context: Context, actor: Actor) -> JobStatus:
     """Claim the pending CDRs (within ``filters``) for a new job and start charging them in the background.
 
-    Answers at once with the job (state ``queued`` or already ``running``); read its status to follow it."""
+    Answers at once with the job (state ``queued`` or already ``running``); read its status to follow it. Filters that
+    can only be a mistake (an empty or inverted date range, an unknown item class or contract) are ``request_invalid``,
+    each detail's ``location`` naming the field; without a loaded catalog, ``catalog_not_loaded``. Neither starts a job."""
     engine = context.engine
     job_id = engine.start_rating_job(request.mode, request.filters, actor=actor)
     context.job_threads.start(_run, engine, job_id, context.metrics, name=f"kopek-{job_id}")
@@ -136,7 +138,7 @@ def router() -> APIRouter:
         status_code=201,
         response_model=JobStatus,
         summary="Start a rating job",
-        responses=error_responses(422),
+        responses=error_responses(404, 422),
     )
     routes.add_api_route(
         "", list_rating_jobs, methods=["GET"], response_model=RatingJobsPage, summary="List rating jobs", responses=error_responses(422)

@@ -46,13 +46,38 @@ class CdrInput(BaseModel):
     )
 
 
+class ImportFault(BaseModel):
+    """One precise fault of a refused row: where (a path into the row) and what."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"message": "Input should have timezone info", "location": ["consumption_date"], "code": "timezone_aware"}]
+        },
+        use_attribute_docstrings=True,
+    )
+
+    message: str
+    """What is wrong there."""
+    location: list[str | int]
+    """Path into the row, e.g. ``["properties", "duration"]``."""
+    code: str | None
+    """A kopek code or the validator's fault type."""
+
+
 class ImportFailure(BaseModel):
     """A refused row: its line (1-based data row), its id when readable, the error."""
 
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"line": 3, "cdr_id": "cdr-0003", "category": "INVALID", "code": "cdr_invalid", "message": "line 3 has 1 fault(s)"}
+                {
+                    "line": 3,
+                    "cdr_id": "cdr-0003",
+                    "category": "INVALID",
+                    "code": "cdr_invalid",
+                    "message": "line 3 has 1 fault(s)",
+                    "details": [{"message": "Input should have timezone info", "location": ["consumption_date"], "code": "timezone_aware"}],
+                }
             ]
         },
         use_attribute_docstrings=True,
@@ -68,6 +93,8 @@ class ImportFailure(BaseModel):
     """The stable error code (see docs/errors.md)."""
     message: str
     """For people; may change between versions."""
+    details: list[ImportFault] = Field(default_factory=list)
+    """Each fault of a malformed row: its field and what is wrong (empty for a refusal with no detail, e.g. a duplicate)."""
 
 
 class ImportReport(BaseModel):
@@ -79,7 +106,16 @@ class ImportReport(BaseModel):
                     "cdrs_imported": 2,
                     "rows_refused": 1,
                     "failures": [
-                        {"line": 3, "cdr_id": "cdr-0003", "category": "INVALID", "code": "cdr_invalid", "message": "line 3 has 1 fault(s)"}
+                        {
+                            "line": 3,
+                            "cdr_id": "cdr-0003",
+                            "category": "INVALID",
+                            "code": "cdr_invalid",
+                            "message": "line 3 has 1 fault(s)",
+                            "details": [
+                                {"message": "Input should have timezone info", "location": ["consumption_date"], "code": "timezone_aware"}
+                            ],
+                        }
                     ],
                     "failures_truncated": False,
                 }
@@ -102,7 +138,11 @@ class ImportReport(BaseModel):
     def refuse(self, line: int, cdr_id: str | None, error: KopekError) -> None:
         self.rows_refused += 1
         if len(self.failures) < limits.CDR_IMPORT_FAILURES_REPORTED_MAX:
-            self.failures.append(ImportFailure(line=line, cdr_id=cdr_id, category=error.category, code=error.code, message=error.message))
+            faults = [ImportFault(message=d.message, location=list(d.location), code=d.code) for d in error.details]
+            failure = ImportFailure(
+                line=line, cdr_id=cdr_id, category=error.category, code=error.code, message=error.message, details=faults
+            )
+            self.failures.append(failure)
         else:
             self.failures_truncated = True
 

@@ -105,7 +105,7 @@ def rate_rows_columnar(
     except KopekError as error:
         raise NotColumnar(error.message) from error
     catalog = loaded.catalog
-    if uow.charging.operations_by_keys([row["id"] for row in rows]):
+    if uow.charging.operations_of_cdrs([row["id"] for row in rows]):
         raise NotColumnar("a CDR id already has an operation (a replay)")
     items = _typed(catalog, rows)
     contracts = _contracts(uow, rows)

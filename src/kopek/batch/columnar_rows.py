@@ -56,7 +56,7 @@ def store(
         charging_operations,
         charged.join(results, on="row", how="left").select(
             pl.col("operation_id").alias("id"),
-            pl.col("id").alias("idempotency_key"),
+            pl.col("id").alias("cdr_id"),
             "request_hash",
             "contract_id",
             pl.col("contract_id").replace_strict(_subscribers(contracts), return_dtype=pl.String).alias("subscriber_account_id"),

@@ -74,6 +74,14 @@ class PartitionReleased(Exception):
     """The worker no longer holds its partition: the job was cancelled, or its lease ran out and another worker took it."""
 
 
+class WorkerStopped(Exception):
+    """The worker was asked to stop (Ctrl-C): it stops between chunks, with every chunk it began committed."""
+
+
+StopRequested = Callable[[], bool]
+"""Asked between chunks: True when the worker should stop (it then raises :class:`WorkerStopped`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Claim:
     """A partition held by a worker: which job and partition, the worker, the rules of the job's mode, the lease."""
@@ -90,6 +98,13 @@ class Claim:
     """The compiled plans of the vectorized path; ``None``: the row path only."""
     tally: PathTally | None = None
     """Told what each chunk handled on which path; ``None``: nobody asks."""
+    stop: StopRequested | None = None
+    """Asked between chunks whether to stop; ``None``: the worker runs to the end."""
+
+    def check_stop(self) -> None:
+        """Raise :class:`WorkerStopped` when the worker was asked to stop."""
+        if self.stop is not None and self.stop():
+            raise WorkerStopped(f"rating job {self.job_id!r}: stopped at partition {self.partition_key!r}")
 
 
 def rate_partition(claim: Claim, context: ChargingContext, progress: Progress | None) -> None:
@@ -98,6 +113,7 @@ def rate_partition(claim: Claim, context: ChargingContext, progress: Progress | 
         with UnitOfWork(context.engine, writes=False) as uow:
             contracts = uow.cdrs.pending_contracts_of_partition(claim.job_id, claim.partition_key)
         for contract_id in contracts:
+            claim.check_stop()
             _report(claim, progress, _try_contract(claim, context, contract_id), ROW)
         return
     with UnitOfWork(context.engine, writes=False) as uow:
@@ -108,7 +124,9 @@ def rate_partition(claim: Claim, context: ChargingContext, progress: Progress | 
             _report(claim, progress, handled_columnar, VECTORIZED)
             if handled_columnar < claim.chunk_cdrs * COLUMNAR_CHUNKS:
                 return
+            claim.check_stop()
     while True:
+        claim.check_stop()
         handled = _rate_chunk(claim, context, stopped)
         _report(claim, progress, handled, ROW)
         if handled < claim.chunk_cdrs:
@@ -260,7 +278,7 @@ def _refuse_contract(claim: Claim, context: ChargingContext, contract_id: str | 
 
 def _command(job_id: str, row: Mapping[str, Any]) -> ChargeCommand:
     item = ChargeableItem(row["item_class"], row["consumption_date"], row["service_id"], row["user_id"], json.loads(row["properties"]))
-    return ChargeCommand(item, idempotency_key=row["id"], sender_job_id=job_id)
+    return ChargeCommand(item, sender_job_id=job_id, cdr_id=row["id"])
 
 
 def _lock_order(uow: UnitOfWork, contract_ids: set[str]) -> list[str]:
@@ -288,7 +306,7 @@ class ChunkRater:
             self._refusal: KopekError | None = error
             return
         self._refusal = None
-        self._stored = uow.charging.operations_by_keys([row["id"] for row in rows])
+        self._stored = uow.charging.operations_of_cdrs([row["id"] for row in rows])
         contract_ids = _lock_order(uow, {row["contract_id"] for row in rows if row["contract_id"] is not None})
         # The contracts first (the first lock of every charging unit of work), then what they use.
         self._contracts: dict[str, Contract] = {}
@@ -321,7 +339,7 @@ class ChunkRater:
         catalog = self._catalog
         typed = typed_item(catalog.catalog, command)
         digest = request_hash(typed)
-        replay = replayed(command, digest, self._stored.get(command.idempotency_key or ""))
+        replay = replayed(command, digest, self._stored.get(command.cdr_id or ""))
         if replay is not None:
             return replay.operation_id
         if contract_id is None:

@@ -45,13 +45,16 @@ from kopek.batch.partition_rating import (
     PartitionReleased,
     PathTally,
     Progress,
+    StopRequested,
+    WorkerStopped,
     rate_partition,
     rate_partitions_together,
 )
 from kopek.batch.partitions import partition_job
 from kopek.charging.offline import ChargingContext
 from kopek.domain.catalog import Catalog
-from kopek.errors import Code, DoesNotExistError, IllegalStateError, InvalidError
+from kopek.domain.validation import Flag
+from kopek.errors import Category, Code, DoesNotExistError, ErrorDetail, IllegalStateError, InvalidError
 from kopek.store.rating_job_store import CANCELLED, DONE, FAILED, OPEN, RUNNING
 from kopek.store.schema import cdrs
 from kopek.store.uow import UnitOfWork
@@ -85,6 +88,8 @@ class JobState(StrEnum):
     COMPLETED_WITH_ERRORS = "completed_with_errors"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+    """A worker was stopped (Ctrl-C) and no other worker runs a partition: resumable with ``kopek rate --worker JOB``."""
 
 
 def _one_or_many(value: object) -> object:
@@ -102,7 +107,8 @@ ContractIds = Annotated[
 
 
 class JobFilters(BaseModel):
-    """Which pending CDRs a job takes: consumption dates in ``[date_from, date_to)``, one item class, some contracts (``None``: any).
+    """Which CDRs a job takes: consumption dates in ``[date_from, date_to)``, one item class, some contracts (``None``: any);
+    the pending ones and those to rate again (``retry_failed``).
 
     ``contract_id`` is one contract id or a list of them: the contract a CDR's access selects at its consumption date.
     """
@@ -115,6 +121,7 @@ class JobFilters(BaseModel):
                     "date_to": "2026-06-02T00:00:00+00:00",
                     "item_class": "voice_call",
                     "contract_id": ["bob-contract"],
+                    "retry_failed": False,
                 }
             ]
         },
@@ -129,6 +136,10 @@ class JobFilters(BaseModel):
     """Only CDRs of this item class."""
     contract_id: ContractIds = None
     """Only CDRs of this contract, or of these contracts."""
+    retry_failed: Flag = False
+    """Also take the CDRs that failed for good, or were skipped, in jobs that ended (after a fix: a catalog, a contract,
+    a balance). Without it a job takes, besides the pending CDRs, those that failed for a temporary reason
+    (``TEMPORARY_ILLEGAL_STATE``) and the ones their failure skipped."""
 
 
 class ErrorCount(BaseModel):
@@ -162,10 +173,12 @@ class JobStatus(BaseModel):
                         "date_to": "2026-06-02T00:00:00Z",
                         "item_class": "voice_call",
                         "contract_id": ["bob-contract"],
+                        "retry_failed": False,
                     },
                     "total": 2,
                     "charged": 1,
                     "failed": 1,
+                    "temporarily_failed": 0,
                     "skipped": 0,
                     "pending": 0,
                     "released": 0,
@@ -186,7 +199,7 @@ class JobStatus(BaseModel):
     mode: RatingMode
     """The processing mode."""
     state: JobState
-    """queued, running, succeeded, completed_with_errors, failed or cancelled."""
+    """queued, running, succeeded, completed_with_errors, failed, cancelled or interrupted."""
     filters: JobFilters
     """Which CDRs the job takes."""
     total: int
@@ -195,12 +208,16 @@ class JobStatus(BaseModel):
     """CDRs charged."""
     failed: int
     """CDRs failed."""
+    temporarily_failed: int
+    """Of the failed CDRs, those refused for a temporary reason (``TEMPORARY_ILLEGAL_STATE``, e.g. a contract being
+    migrated): a later job rates them again, with the CDRs their failure skipped."""
     skipped: int
     """CDRs skipped (a first-fail mode after their contract's failure, or a failed SUBSCRIPTION_TRY contract)."""
     pending: int
     """CDRs not handled yet."""
     released: int
-    """CDRs a cancel gave back to the store (pending, with no job)."""
+    """CDRs the job no longer holds: given back to the store by a cancel (pending, with no job), or taken again by a later
+    job (a temporary failure and what it skipped, or any failure with ``retry_failed``)."""
     progress: float
     """Handled CDRs over all CDRs of the job, from 0 to 1."""
     partitions: dict[str, int]
@@ -230,6 +247,7 @@ class RatingJobSummary(BaseModel):
                         "date_to": "2026-06-02T00:00:00Z",
                         "item_class": "voice_call",
                         "contract_id": ["bob-contract"],
+                        "retry_failed": False,
                     },
                     "total": 2,
                     "actor": "api",
@@ -247,7 +265,7 @@ class RatingJobSummary(BaseModel):
     mode: RatingMode
     """The processing mode."""
     state: JobState
-    """queued, running, succeeded, completed_with_errors, failed or cancelled."""
+    """queued, running, succeeded, completed_with_errors, failed, cancelled or interrupted."""
     filters: JobFilters
     """Which CDRs the job takes."""
     total: int
@@ -266,13 +284,13 @@ def job_summary(row: dict[str, Any]) -> RatingJobSummary:
     return RatingJobSummary.model_validate(row | {"filters": JobFilters.model_validate_json(row["filters"])})
 
 
-def start_job(
-    uow: UnitOfWork, job_id: str, mode: RatingMode, filters: JobFilters, *, actor: str, at: datetime, catalog: Catalog | None
-) -> None:
+def start_job(uow: UnitOfWork, job_id: str, mode: RatingMode, filters: JobFilters, *, actor: str, at: datetime, catalog: Catalog) -> None:
     """Create job ``job_id`` (queued), claim its CDRs and record its partitions; audited. The caller commits.
 
-    ``catalog`` tells which contracts share counters (see :mod:`kopek.batch.partitions`); None when none is loaded.
+    The filters are checked first (:func:`check_filters`): a faulty request starts no job.
+    ``catalog`` (the current one) tells which contracts share counters (see :mod:`kopek.batch.partitions`).
     """
+    check_filters(uow, filters, catalog)
     conditions = []
     if filters.date_from is not None:
         conditions.append(cdrs.c.consumption_date >= filters.date_from)
@@ -282,16 +300,50 @@ def start_job(
         conditions.append(cdrs.c.item_class == filters.item_class)
     values = {"id": job_id, "mode": mode.value, "state": JobState.QUEUED.value, "filters": filters.model_dump_json()}
     uow.rating_jobs.insert(values | {"actor": actor, "created_at": at, "total": 0})
-    total = uow.cdrs.claim_for_job(job_id, conditions, contract_ids=filters.contract_id)
+    pending = uow.cdrs.claim_for_job(job_id, conditions, contract_ids=filters.contract_id)
+    ended = uow.rating_jobs.ended_jobs(ENDED_STATES)
+    retried = uow.cdrs.claim_retries_for_job(
+        job_id, conditions, ended, contract_ids=filters.contract_id, temporary_only=not filters.retry_failed
+    )
+    total = pending + retried
     partitions = partition_job(uow, job_id, catalog)
     uow.rating_jobs.update(job_id, {"total": total})
-    details = {"mode": mode.value, "filters": filters.model_dump(mode="json"), "total": total, "partitions": len(partitions)}
+    details = {
+        "mode": mode.value,
+        "filters": filters.model_dump(mode="json"),
+        "total": total,
+        "retried": retried,
+        "partitions": len(partitions),
+    }
     uow.catalogs.audit(at=at, actor=actor, action="rating_job.start", target=f"rating-job/{job_id}", details=details)
+
+
+def check_filters(uow: UnitOfWork, filters: JobFilters, catalog: Catalog) -> None:
+    """Refuse filters that could only select nothing by mistake: an empty or inverted date range, an item class the
+    catalog does not have, a contract that does not exist. INVALID (``request_invalid``), one detail per fault, each
+    naming its field (``["filters", "date_to"]``, ``["filters", "contract_id", 1]``)."""
+    faults = []
+    if filters.date_from is not None and filters.date_to is not None and filters.date_to <= filters.date_from:
+        faults.append(ErrorDetail("date_to must be after date_from", ("filters", "date_to"), Code.REQUEST_INVALID.value))
+    if filters.item_class is not None and catalog.item_class(filters.item_class) is None:
+        message = f"the catalog has no item class {filters.item_class!r}"
+        faults.append(ErrorDetail(message, ("filters", "item_class"), Code.ITEM_CLASS_UNKNOWN.value))
+    if filters.contract_id is not None:
+        known = uow.master.contracts(filters.contract_id)
+        faults.extend(
+            ErrorDetail(f"contract {contract_id!r} does not exist", ("filters", "contract_id", index), Code.NOT_FOUND.value)
+            for index, contract_id in enumerate(filters.contract_id)
+            if contract_id not in known
+        )
+    if faults:
+        summary = "; ".join(f"{'.'.join(map(str, fault.location))}: {fault.message}" for fault in faults)
+        raise InvalidError(code=Code.REQUEST_INVALID, message=f"the rating job's filters are refused: {summary}", details=tuple(faults))
 
 
 def job_status(uow: UnitOfWork, job_id: str) -> JobStatus:
     job = _job(uow, job_id)
     counts = uow.cdrs.job_counts(job_id)
+    errors = uow.cdrs.job_errors(job_id)
     total = sum(counts.values())
     done = total - counts.get("pending", 0)
     return JobStatus(
@@ -302,12 +354,13 @@ def job_status(uow: UnitOfWork, job_id: str) -> JobStatus:
         total=total,
         charged=counts.get("charged", 0),
         failed=counts.get("failed", 0),
+        temporarily_failed=sum(n for category, _, _, n in errors if category == Category.TEMPORARY_ILLEGAL_STATE.value),
         skipped=counts.get("skipped", 0),
         pending=counts.get("pending", 0),
         released=job["total"] - total,
         progress=done / total if total else 1.0,
         partitions=uow.rating_jobs.partition_counts(job_id),
-        errors=[ErrorCount(category=c, reason=r, code=k, count=n) for c, r, k, n in uow.cdrs.job_errors(job_id)],
+        errors=[ErrorCount(category=c, reason=r, code=k, count=n) for c, r, k, n in errors],
         created_at=job["created_at"],
         started_at=job["started_at"],
         finished_at=job["finished_at"],
@@ -339,6 +392,8 @@ def cancel_job(uow: UnitOfWork, job_id: str, *, actor: str, at: datetime) -> Non
 
 
 FINISHED = frozenset({JobState.SUCCEEDED, JobState.COMPLETED_WITH_ERRORS, JobState.CANCELLED})
+ENDED_STATES = tuple(sorted(state.value for state in FINISHED))
+"""The jobs whose failed and skipped CDRs a later job may take (a ``failed`` job is left to its resume)."""
 
 
 def run_job(
@@ -351,13 +406,15 @@ def run_job(
     chunk_cdrs: int = CDRS_PER_CHUNK,
     path: RatingPath = RatingPath.AUTO,
     tally: PathTally | None = None,
+    stop: StopRequested | None = None,
 ) -> None:
     """Work on the job until no partition is left open or running: claim one, charge it, mark it done, repeat.
 
     Several workers (threads or processes) may run one job at once. A worker that finds
     no partition to claim while others still run waits for them, and takes over a
     partition whose lease ran out (its worker died). ``chunk_cdrs`` CDRs commit together.
-    Resumable (see the module docstring).
+    Resumable (see the module docstring). ``stop`` is asked between chunks: once it says
+    True the worker gives its partitions back and returns (:func:`_stop_worker`).
     """
     if chunk_cdrs < 1:
         raise InvalidError(code=Code.REQUEST_INVALID, message=f"a chunk holds at least one CDR, not {chunk_cdrs}")
@@ -367,7 +424,10 @@ def run_job(
         return
     plans = PlanCache() if path is RatingPath.AUTO else None
     while True:
-        claims = _claim(job_id, worker, lease, context, chunk_cdrs, plans, tally)
+        if stop is not None and stop():
+            _stop_worker(job_id, worker, context)
+            return
+        claims = _claim(job_id, worker, lease, context, chunk_cdrs, plans, tally, stop)
         if not claims:
             if _finish(job_id, context):
                 return
@@ -378,24 +438,44 @@ def run_job(
                 continue
         except PartitionReleased:
             continue
-        except BaseException:
+        except Exception:
             for claim in claims:
                 _end_partition(claim, context, PartitionStatus.FAILED)
             raise
-        for claim in claims:
-            _work_on(claim, context, progress)
+        try:
+            for claim in claims:
+                _work_on(claim, context, progress)
+        except WorkerStopped:
+            _stop_worker(job_id, worker, context)
+            return
 
 
 def _work_on(claim: Claim, context: ChargingContext, progress: Progress | None) -> None:
-    """Charge one claimed partition and mark it done (or failed, on an unexpected fault)."""
+    """Charge one claimed partition and mark it done (or failed, on an unexpected fault).
+
+    An interrupt (``KeyboardInterrupt``: a second Ctrl-C) writes nothing more: the partition's lease runs out and a
+    resume takes it over. A stop asked for (:class:`WorkerStopped`) is the caller's to handle."""
     try:
         rate_partition(claim, context, progress)
     except PartitionReleased:
         return
-    except BaseException:
+    except WorkerStopped:
+        raise
+    except Exception:
         _end_partition(claim, context, PartitionStatus.FAILED)
         raise
     _end_partition(claim, context, PartitionStatus.DONE)
+
+
+def _stop_worker(job_id: str, worker: str, context: ChargingContext) -> None:
+    """Give back the partitions the worker holds, open again for any worker at once (their committed chunks stay);
+    when no worker runs a partition any more, the job is ``interrupted`` (resumable)."""
+    with UnitOfWork(context.engine) as uow:
+        job = _job(uow, job_id, lock=True)
+        uow.rating_jobs.release_partitions(job_id, worker)
+        if job["state"] == JobState.RUNNING.value and not uow.rating_jobs.partition_counts(job_id).get(RUNNING, 0):
+            uow.rating_jobs.update(job_id, {"state": JobState.INTERRUPTED.value})
+        uow.commit()
 
 
 def _begin(job_id: str, context: ChargingContext) -> bool:
@@ -418,7 +498,14 @@ def _begin(job_id: str, context: ChargingContext) -> bool:
 
 
 def _claim(
-    job_id: str, worker: str, lease: timedelta, context: ChargingContext, chunk_cdrs: int, plans: PlanCache | None, tally: PathTally | None
+    job_id: str,
+    worker: str,
+    lease: timedelta,
+    context: ChargingContext,
+    chunk_cdrs: int,
+    plans: PlanCache | None,
+    tally: PathTally | None,
+    stop: StopRequested | None,
 ) -> list[Claim]:
     """Claim the next partition; on the vectorized path, several small ones that fit one chunk together."""
     with UnitOfWork(context.engine) as uow:
@@ -449,6 +536,7 @@ def _claim(
             chunk_cdrs=chunk_cdrs,
             plans=plans,
             tally=tally,
+            stop=stop,
         )
         for key in keys
     ]

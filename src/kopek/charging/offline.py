@@ -70,6 +70,9 @@ class ChargeCommand:
     options: ResultOptions = field(default_factory=ResultOptions)
     idempotency_key: str | None = None
     sender_job_id: str | None = None
+    cdr_id: str | None = None
+    """The stored CDR this charge rates (batch rating): its operation is found again by the CDR id, a key space apart
+    from clients' idempotency keys; None for every other charge."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,10 +179,8 @@ def replayed(command: ChargeCommand, digest: str, stored: tuple[str, str] | None
         return None
     stored_hash, stored_result = stored
     if stored_hash != digest:
-        raise AlreadyExistsError(
-            code=Code.IDEMPOTENCY_KEY_REUSED,
-            message=f"idempotency key {command.idempotency_key!r} was already used for a different item",
-        )
+        used = f"CDR {command.cdr_id!r}" if command.cdr_id is not None else f"idempotency key {command.idempotency_key!r}"
+        raise AlreadyExistsError(code=Code.IDEMPOTENCY_KEY_REUSED, message=f"{used} was already used for a different item")
     return ChargeResult.model_validate_json(stored_result).select(command.options, replayed=True)
 
 
@@ -260,7 +261,7 @@ def _result(charged: Charged) -> ChargeResult:
             catalog_version=charged.catalog_version,
             charged_at=charged.now,
             sender_job_id=command.sender_job_id,
-            idempotency_key=command.idempotency_key,
+            idempotency_key=command.idempotency_key if command.cdr_id is None else command.cdr_id,
             replayed=False,
         ),
         contract_info=ContractInfo(
@@ -371,6 +372,7 @@ class ChargeRows:
             {
                 "id": operation_id,
                 "idempotency_key": command.idempotency_key,
+                "cdr_id": command.cdr_id,
                 "request_hash": charged.digest,
                 "contract_id": contract.id,
                 "subscriber_account_id": contract.subscriber_account_id,

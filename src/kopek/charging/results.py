@@ -248,7 +248,8 @@ class ChargingProcessInfo(_Record):
     sender_job_id: str | None
     """The sender's job or batch, as the request gave it."""
     idempotency_key: str | None
-    """The request's idempotency key; null when none was sent."""
+    """The request's idempotency key; null when none was sent. For the operation of a stored CDR (batch rating), the
+    CDR id, which is kept apart from clients' keys (docs/batch.md)."""
     replayed: bool = Field(description="True when this is the stored result of an earlier call with the same idempotency key.")
 
 

@@ -10,10 +10,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from kopek.batch.cdr_import import ImportReport
+from kopek.batch.cdr_import import ImportFailure, ImportReport
 from kopek.batch.cdr_views import CdrView
 from kopek.cli.options import AfterKey, DatabaseUrl, Json, PageSize, open_engine
 from kopek.cli.output import Output, cell, emit_page, reporting, table
+from kopek.domain.catalog_load import format_location
 from kopek.paging import page
 
 
@@ -104,6 +105,10 @@ def show(cdr_id: CdrId, database_url: DatabaseUrl = None, json_output: Json = Fa
     output.emit(view, lambda console: console.print_json(view.model_dump_json()))
 
 
+FAILURES_SHOWN = 20
+"""How many refused rows the import prints with their reasons (``--json`` lists up to ``CDR_IMPORT_FAILURES_REPORTED_MAX``)."""
+
+
 def _render(console: Console, report: ImportReport) -> None:
     console.print(
         f"{report.rows_read} row(s) read, {report.cdrs_imported} CDR(s) imported, {report.rows_refused} refused",
@@ -111,11 +116,18 @@ def _render(console: Console, report: ImportReport) -> None:
         markup=False,
     )
     if report.failures:
-        shown = table("Refused rows", ">line", "cdr", "category", "code", "message")
-        for failure in report.failures:
+        shown = table("Refused rows", ">line", "cdr", "category", "code", "reason")
+        for failure in report.failures[:FAILURES_SHOWN]:
             shown.add_row(
-                cell(failure.line), cell(failure.cdr_id), cell(failure.category.value), cell(failure.code.value), cell(failure.message)
+                cell(failure.line), cell(failure.cdr_id), cell(failure.category.value), cell(failure.code.value), cell(_reason(failure))
             )
         console.print(shown)
-    if report.failures_truncated:
-        console.print(f"(only the first {len(report.failures)} refused rows are listed)", style="dim")
+    if report.rows_refused > FAILURES_SHOWN:
+        console.print(f"... and {report.rows_refused - FAILURES_SHOWN} more refused row(s); --json lists them", style="dim", markup=False)
+
+
+def _reason(failure: ImportFailure) -> str:
+    """What is wrong with a refused row: each fault with its field, or the refusal's message when it has no fault listed."""
+    if not failure.details:
+        return failure.message
+    return "; ".join(f"{format_location(tuple(fault.location))}: {fault.message}" for fault in failure.details)

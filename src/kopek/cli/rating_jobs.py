@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from types import FrameType
 from typing import Annotated
 
+import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,6 +23,7 @@ from kopek.batch.rating_jobs import PARTITION_LEASE_SECONDS, JobFilters, JobStat
 from kopek.cli.options import AfterKey, DatabaseUrl, Json, PageSize, actor, open_engine
 from kopek.cli.output import Output, cell, emit_page, reporting, table
 from kopek.paging import page
+from kopek.store.database import DATABASE_URL_VARIABLE
 
 jobs_app = typer.Typer(rich_markup_mode=None, help="Rating jobs: list them, follow one, cancel one.", no_args_is_help=True)
 
@@ -33,6 +43,14 @@ def rate(
         list[str] | None,
         typer.Option("--contract", help="Only CDRs of this contract (repeat for several).", metavar="ID", show_default=False),
     ] = None,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed",
+            help="Also take the CDRs that failed for good or were skipped in ended jobs (after a fix). "
+            "Without it, CDRs that failed for a temporary reason are taken again anyway.",
+        ),
+    ] = False,
     worker: Annotated[
         str | None,
         typer.Option(
@@ -53,10 +71,14 @@ def rate(
 
     Without ``--worker``, starts a job and works on it as its first worker; more workers
     (other processes, other machines on one PostgreSQL) may join it with ``--worker JOB``.
+    Ctrl-C stops the worker after the chunk in flight commits, gives its partitions back,
+    prints how to resume and exits 130; a second Ctrl-C stops at once.
     """
     output = Output(json_output)
-    with reporting(output), open_engine(database_url) as engine:
-        filters = JobFilters(date_from=_utc(date_from), date_to=_utc(date_to), item_class=item_class, contract_id=contract or None)
+    with reporting(output), open_engine(database_url) as engine, _stop_on_interrupt() as stop:
+        filters = JobFilters(
+            date_from=_utc(date_from), date_to=_utc(date_to), item_class=item_class, contract_id=contract or None, retry_failed=retry_failed
+        )
         job_id = worker or engine.start_rating_job(mode, filters, actor=actor())
         progress = Progress(
             TextColumn(f"Rating {job_id}"),
@@ -74,10 +96,52 @@ def rate(
                 chunk_cdrs=chunk_cdrs,
                 lease_seconds=lease_seconds,
                 path=path,
+                stop=stop.is_set,
             )
+    if stop.is_set() and status.state not in STOPPED_FOR_GOOD:
+        _tell_interrupted(status, database_url)
+        raise typer.Exit(EXIT_INTERRUPTED)
     output.emit(status, lambda console: _render(console, status))
     if status.failed or status.skipped:
         raise typer.Exit(1)
+
+
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+"""The exit status of a worker stopped by Ctrl-C, as a shell gives a process that SIGINT ended."""
+STOPPED_FOR_GOOD = frozenset({JobState.SUCCEEDED, JobState.COMPLETED_WITH_ERRORS, JobState.CANCELLED, JobState.FAILED})
+"""The states in which a job is not waiting for a resume of this worker."""
+
+
+@contextmanager
+def _stop_on_interrupt() -> Iterator[threading.Event]:
+    """While inside, the first SIGINT (Ctrl-C) or SIGTERM only asks the worker to stop between chunks (the event is
+    set); a second one raises ``KeyboardInterrupt`` at once."""
+    requested = threading.Event()
+
+    def ask(signum: int, frame: FrameType | None) -> None:
+        if requested.is_set():
+            signal.default_int_handler(signum, frame)
+        requested.set()
+        Output.console(stderr=True).print("Stopping after the chunk in flight commits (Ctrl-C again to stop at once)...", markup=False)
+
+    previous = {number: signal.signal(number, ask) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield requested
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _tell_interrupted(status: JobStatus, database_url: str | None) -> None:
+    """Say on stderr where the stopped job stands and the command that resumes it."""
+    command = f"kopek rate --worker {status.id}"
+    if database_url is not None and os.environ.get(DATABASE_URL_VARIABLE) != database_url:
+        command += f" --database-url {shlex.quote(sa.make_url(database_url).render_as_string(hide_password=True))}"
+    sys.stderr.write(
+        f"Interrupted: rating job {status.id} is {status.state.value}, {status.pending} of its {status.total} CDR(s) pending; "
+        f"every committed chunk stays charged.\nResume it with: {command}\n"
+    )
+    sys.stderr.flush()
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -135,10 +199,15 @@ def cancel(job_id: JobId, database_url: DatabaseUrl = None, json_output: Json = 
     output.emit(cancelled, lambda console: _render(console, cancelled))
 
 
+ENDED = frozenset({JobState.SUCCEEDED, JobState.COMPLETED_WITH_ERRORS, JobState.CANCELLED})
+"""The states in which a later job takes the job's temporarily failed CDRs."""
+
+
 def _render(console: Console, status: JobStatus) -> None:
+    temporarily = f" ({status.temporarily_failed} temporarily)" if status.temporarily_failed else ""
     console.print(
         f"{status.id} ({status.mode.value}): {status.state.value}; {status.total} CDR(s): {status.charged} charged, "
-        f"{status.failed} failed, {status.skipped} skipped, {status.pending} pending ({status.progress:.0%})"
+        f"{status.failed} failed{temporarily}, {status.skipped} skipped, {status.pending} pending ({status.progress:.0%})"
         + (f"; {status.released} released" if status.released else ""),
         style="green" if status.state.value == "succeeded" else "yellow",
         markup=False,
@@ -148,3 +217,10 @@ def _render(console: Console, status: JobStatus) -> None:
         for error in status.errors:
             shown.add_row(cell(error.category), cell(error.reason), cell(error.code), cell(error.count))
         console.print(shown)
+    if status.temporarily_failed and status.state in ENDED:
+        console.print(
+            f"{status.temporarily_failed} CDR(s) failed for a temporary reason: a later 'kopek rate' rates them again "
+            "(with the CDRs their failure skipped); 'kopek rate --retry-failed' also takes those that failed for good.",
+            style="dim",
+            markup=False,
+        )

@@ -20,6 +20,17 @@ _TO_CHARGE = (
     cdrs.c.contract_id,
 )
 """What charging a CDR reads of it."""
+TEMPORARY = "TEMPORARY_ILLEGAL_STATE"
+"""The error category of a CDR that a later job rates again."""
+_AGAIN = {
+    "status": "pending",
+    "operation_id": None,
+    "error_category": None,
+    "error_reason": None,
+    "error_code": None,
+    "error_message": None,
+}
+"""A failed or skipped CDR given to a job again: pending, its last outcome cleared."""
 _OUTCOME_COLUMNS = ("status", "operation_id", "error_category", "error_reason", "error_code", "error_message")
 
 
@@ -58,6 +69,46 @@ class CdrStore:
             where.append(contract.in_(list(contract_ids)))
         query = sa.update(cdrs).where(*where).values(job_id=job_id, contract_id=contract, partition_key=_first_partition_key(contract))
         return int(self._connection.execute(query).rowcount)
+
+    def claim_retries_for_job(
+        self,
+        job_id: str,
+        conditions: Sequence[sa.ColumnElement[bool]],
+        ended_jobs: sa.Select[tuple[str]],
+        *,
+        contract_ids: Sequence[str] | None = None,
+        temporary_only: bool,
+    ) -> int:
+        """Give ``job_id`` the failed and skipped CDRs of ``ended_jobs`` that meet ``conditions``, pending again, their
+        errors cleared (contract and first partition key as :meth:`claim_for_job`); how many.
+
+        ``temporary_only``: only the CDRs that failed for a temporary reason and the CDRs of the same contract that
+        their job skipped (a first-fail mode after that failure, or a failed ``SUBSCRIPTION_TRY`` contract); else
+        every failed and skipped CDR.
+        """
+        contract = contract_of_cdr()
+        where = [cdrs.c.job_id.in_(ended_jobs.scalar_subquery()), *conditions]
+        if contract_ids is not None:
+            where.append(contract.in_(list(contract_ids)))
+        values = {"job_id": job_id, "contract_id": contract, "partition_key": _first_partition_key(contract), **_AGAIN}
+        if not temporary_only:
+            query = sa.update(cdrs).where(cdrs.c.status.in_(["failed", "skipped"]), *where).values(**values)
+            return int(self._connection.execute(query).rowcount)
+        # The skipped ones first: their condition reads the failures, which the second statement changes.
+        earlier = cdrs.alias("earlier")
+        stopped_by_temporary = (
+            sa.select(earlier.c.id)
+            .where(
+                earlier.c.job_id == cdrs.c.job_id,
+                earlier.c.contract_id == cdrs.c.contract_id,
+                earlier.c.status == "failed",
+                earlier.c.error_category == TEMPORARY,
+            )
+            .exists()
+        )
+        skipped = sa.update(cdrs).where(cdrs.c.status == "skipped", stopped_by_temporary, *where).values(**values)
+        failed = sa.update(cdrs).where(cdrs.c.status == "failed", cdrs.c.error_category == TEMPORARY, *where).values(**values)
+        return int(self._connection.execute(skipped).rowcount) + int(self._connection.execute(failed).rowcount)
 
     def assign_unpartitioned(self, job_id: str) -> int:
         """Resolve the contract and first partition key of a job's pending CDRs that have none (a job started before partitions)."""

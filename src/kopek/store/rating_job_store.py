@@ -43,6 +43,10 @@ class RatingJobStore:
         row = self._connection.execute(query).mappings().first()
         return dict(row) if row is not None else None
 
+    def ended_jobs(self, states: Sequence[str]) -> sa.Select[tuple[str]]:
+        """A query of the ids of the rating jobs in ``states`` (for use as a subquery)."""
+        return sa.select(rating_jobs.c.id).where(rating_jobs.c.state.in_(list(states)), rating_jobs.c.mode != RECHARGE)
+
     def update(self, job_id: str, values: dict[str, Any]) -> None:
         self._connection.execute(sa.update(rating_jobs).where(rating_jobs.c.id == job_id).values(**values))
 
@@ -127,6 +131,16 @@ class RatingJobStore:
             .where(_partitions.job_id == job_id, _partitions.partition_key.in_(keys), _partitions.worker_id == worker_id)
             .values(status=status, finished_at=at, lease_until=None)
         )
+
+    def release_partitions(self, job_id: str, worker_id: str) -> int:
+        """Give back the partitions ``worker_id`` runs in the job: open, with no worker and no lease, so that any worker
+        claims them at once; how many."""
+        query = (
+            sa.update(rating_job_partitions)
+            .where(_partitions.job_id == job_id, _partitions.worker_id == worker_id, _partitions.status == RUNNING)
+            .values(status=OPEN, worker_id=None, claimed_at=None, lease_until=None)
+        )
+        return int(self._connection.execute(query).rowcount)
 
     def partition_counts(self, job_id: str) -> dict[str, int]:
         """How many partitions of the job have each status."""

@@ -150,6 +150,10 @@ charging_operations = sa.Table(
     sa.Column("sender_job_id", sa.String(128), nullable=True),
     sa.Column("session_id", sa.String(128), nullable=True, index=True),
     sa.Column("result", sa.Text, nullable=False),
+    # The stored CDR a rating job charged with this operation: a key space of its own, apart from clients'
+    # idempotency keys (a client's key "h1" and a CDR "h1" are two operations); null for every other operation.
+    sa.Column("cdr_id", sa.String(128), nullable=True),
+    sa.Index("uq_charging_operations_cdr_id", "cdr_id", unique=True),
 )
 
 BILLABLE_PENDING = "billable_file_id IS NULL AND output IN ('billable', 'both')"
