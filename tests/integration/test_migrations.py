@@ -248,8 +248,8 @@ def test_the_holds_of_live_grants_become_exact_each_under_its_own_contract_item(
         database.dispose()
 
 
-def test_revision_0021_moves_the_operations_of_charged_cdrs_out_of_the_clients_key_space(database: sa.Engine) -> None:
-    _upgrade(database, "0020")
+def test_revision_0022_moves_the_operations_of_charged_cdrs_out_of_the_clients_key_space(database: sa.Engine) -> None:
+    _upgrade(database, "0021")
     at = "2026-01-01T00:00:00.000000" if database.dialect.name == "sqlite" else datetime(2026, 1, 1, tzinfo=UTC)
     operation = (
         "INSERT INTO charging_operations (id, idempotency_key, request_hash, contract_id, subscriber_account_id, consumption_date,"

@@ -9,15 +9,15 @@ whose sender job is that CDR's job (a client's charge under such a key keeps it)
 a nullable column rewrites no table on SQLite or PostgreSQL; the update touches the
 operations of charged CDRs once.
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0021"
-down_revision = "0020"
+revision = "0022"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
