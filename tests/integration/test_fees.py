@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from kopek import AdjustmentInput, ContractInput, Engine, SubscriberAccountInput
+from kopek import AccessInput, AdjustmentInput, ChargeableItem, ContractInput, Engine, SubscriberAccountInput
 from kopek.charging.fees import ContractOutcome, FeeRunReport
 from kopek.domain.activations import ActivationStatus
 from kopek.errors import Category, Code, InvalidError
@@ -304,3 +305,25 @@ def test_a_fee_taking_a_prepaid_account_below_its_threshold_notifies_low_balance
     }
     assert stored.operation_id == crossing.contracts[0].applied[-1].operation_id
     assert balance(engine) == Decimal("2.00")
+
+
+def test_a_clients_idempotency_key_never_meets_a_fee_periods_operation(engine: Engine) -> None:
+    contract_id = build(engine, "monthly")
+    engine.create_access(
+        AccessInput.model_validate(
+            {"service_id": "mobile", "user_id": "ann-phone", "contract_id": contract_id, "valid_from": "2026-01-15T10:00:00+00:00"}
+        )
+    )
+    # The key a fee period's operation was once stored under, used by a client first.
+    text = "\n".join((contract_id, "monthly", "subscription", at("2026-01-15T10:00").isoformat()))
+    key = f"fee-{hashlib.sha256(text.encode()).hexdigest()}"
+    sms = ChargeableItem("sms", at("2026-01-20T09:00"), "mobile", "ann-phone", {"destination": "+33600000000"})
+    engine.charge(sms, idempotency_key=key)
+
+    report = engine.run_fees(NOW)
+
+    assert report.fees_applied == 6 and report.contracts_charged == 1
+    with engine.database.connect() as connection:
+        keys = connection.execute(sa.select(charging_operations.c.idempotency_key)).scalars().all()
+    assert keys.count(key) == 1 and keys.count(None) == 6
+    assert engine.charge(sms, idempotency_key=key).operation_id != report.contracts[0].applied[0].operation_id

@@ -271,3 +271,26 @@ def test_revision_0022_moves_the_operations_of_charged_cdrs_out_of_the_clients_k
     with database.connect() as connection:
         rows = connection.execute(sa.text("SELECT id, idempotency_key, cdr_id FROM charging_operations ORDER BY id")).all()
     assert [tuple(row) for row in rows] == [("op-cdr", None, "c1"), ("op-client", "k1", None), ("op-shared", "c2", None)]
+
+
+def test_revision_0023_clears_the_keys_of_fee_operations_and_leaves_the_clients(database: sa.Engine) -> None:
+    _upgrade(database, "0022")
+    at = "2026-01-01T00:00:00.000000" if database.dialect.name == "sqlite" else datetime(2026, 1, 1, tzinfo=UTC)
+    operation = (
+        "INSERT INTO charging_operations (id, idempotency_key, request_hash, contract_id, subscriber_account_id, consumption_date,"
+        " created_at, result) VALUES (:id, :key, :hash, 'c', 's', :at, :at, '{}')"
+    )
+    fee = (
+        "INSERT INTO fee_applications (contract_id, activation_id, fee, period_start, operation_id, amount, currency, applied_at)"
+        " VALUES ('c', 'main', 'subscription', :at, 'op-fee', '30.00', 'EUR', :at)"
+    )
+    with database.begin() as connection:
+        connection.execute(sa.text(operation), {"id": "op-fee", "key": "fee-d1", "hash": "d1", "at": at})
+        connection.execute(sa.text(operation), {"id": "op-client", "key": "fee-of-a-client", "hash": "h", "at": at})
+        connection.execute(sa.text(fee), {"at": at})
+
+    _upgrade(database, "head")
+
+    with database.connect() as connection:
+        rows = connection.execute(sa.text("SELECT id, idempotency_key FROM charging_operations ORDER BY id")).all()
+    assert [tuple(row) for row in rows] == [("op-client", "fee-of-a-client"), ("op-fee", None)]

@@ -428,10 +428,11 @@ def _priced_by_version_at(catalog: Catalog, fee_item: _FeeItem, fee: Fee, period
     return period_amount(priced_fee, period.start, contract.valid_from)
 
 
-def fee_key(contract_id: str, activation_id: str, fee: str, period_start: datetime) -> str:
-    """The deterministic idempotency key of one fee period's operation."""
+def fee_digest(contract_id: str, activation_id: str, fee: str, period_start: datetime) -> str:
+    """The request hash of one fee period's operation: a digest of what the period is. A fee period is charged once
+    by the primary key of ``fee_applications``; its operation takes no idempotency key, which is the clients' alone."""
     text = "\n".join((contract_id, activation_id, fee, period_start.isoformat()))
-    return f"fee-{hashlib.sha256(text.encode()).hexdigest()}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _charge_period(run: _Run, fee_item: _FeeItem, period: DuePeriod, context: ChargingContext) -> None:
@@ -502,12 +503,11 @@ def _record(
     run: _Run, applied: FeeApplied, charged: ChargedItem, operations: list[AccountOperation], now: datetime, notes: list[NotificationView]
 ) -> None:
     contract, rows = run.contract, run.rows
-    key = fee_key(contract.id, applied.contract_item_id, applied.fee, applied.period_start)
     rows.operations.append(
         {
             "id": applied.operation_id,
-            "idempotency_key": key,
-            "request_hash": key.removeprefix("fee-"),
+            "idempotency_key": None,
+            "request_hash": fee_digest(contract.id, applied.contract_item_id, applied.fee, applied.period_start),
             "contract_id": contract.id,
             "subscriber_account_id": contract.subscriber_account_id,
             "consumption_date": applied.period_start,
