@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kopek.charging.rating_state import load_rating_state
+from kopek.charging.rating_state import load_rating_state, uses_shared_counters
 from kopek.charging.results import (
     AccountOperationView,
     AccountView,
@@ -41,7 +41,7 @@ from kopek.domain.accounts import (
     resolve_payers,
     with_bounds_of,
 )
-from kopek.domain.catalog import Catalog, CounterScope
+from kopek.domain.catalog import Catalog
 from kopek.domain.item import ChargeableItem, TypedItem, type_item
 from kopek.domain.master import Account, AccountId, Contract, ContractStatus
 from kopek.errors import (
@@ -53,7 +53,7 @@ from kopek.errors import (
     Reason,
     TemporaryIllegalStateError,
 )
-from kopek.money import ZERO, Exact
+from kopek.money import ZERO, ExactInput, exact
 from kopek.rating.grant import added_holds
 from kopek.rating.outcome import ChargedItem, CounterChange, CounterKey, RatingOutcome
 from kopek.rating.rate import rate_item
@@ -183,21 +183,13 @@ def _charge_in_general(
     return record_charge(uow, charged).select(command.options)
 
 
-def uses_shared_counters(catalog: Catalog) -> bool:
-    """Whether any plan of ``catalog`` declares a counter of scope ``shared`` (computed once per catalog)."""
-    return catalog.derived(
-        "uses_shared_counters",
-        lambda found: any(spec.scope is CounterScope.SHARED for plan in found.charge_plans for spec in plan.counters),
-    )
-
-
 def stored_rows(
-    counters: Mapping[CounterKey, Exact], lives: Mapping[CounterKey, CounterLife], changes: Iterable[CounterChange]
+    counters: Mapping[CounterKey, ExactInput], lives: Mapping[CounterKey, CounterLife], changes: Iterable[CounterChange]
 ) -> dict[CounterKey, StoredValue | None]:
     """The stored rows that ``changes`` replace, from the state the charge read (none where there was no row): what
     the counter journal records."""
     return {
-        change.key: StoredValue(change.unit.value, counters[change.key], lives[change.key]) if change.key in counters else None
+        change.key: StoredValue(change.unit.value, exact(counters[change.key]), lives[change.key]) if change.key in counters else None
         for change in changes
     }
 

@@ -30,9 +30,10 @@ from kopek.charging.offline import (
     ChargingContext,
     access_not_found,
     chargeable_contract_by_id,
+    stored_rows,
 )
 from kopek.charging.quantities import checked_quantity
-from kopek.charging.rating_state import load_rating_state
+from kopek.charging.rating_state import load_locked_state
 from kopek.charging.resolutions import guarded, locked_for_a_step, posted_in_full, record_settlement, reservation_views
 from kopek.charging.results import ChargeResult, NotificationView
 from kopek.charging.session_impacts import held_impacts, merged_impacts, session_moves
@@ -252,9 +253,7 @@ def _start(command: StartSession, requested: Decimal | None, context: ChargingCo
         _check_new_in_own_reservation(uow, reservation_id, command)
         contract = chargeable_contract_by_id(uow, access.contract_id, item.consumption_date)
         # Lock order, as in offline charging: contract, parent and shared counters, then accounts.
-        state = load_rating_state(uow, catalog.catalog, contract)
-        accounts = uow.master.lock_accounts(contract.roles.values())
-        reserved = uow.sessions.reserved(accounts)
+        state, accounts, reserved = load_locked_state(uow, catalog.catalog, contract)
         grant = grant_for(catalog.catalog, state, item, accounts, spendable(accounts, reserved), requested=requested)
         if grant.refusal is not None:
             raise grant.refusal
@@ -432,8 +431,8 @@ def _advance(
         )
     origin = _origin(row, began)
     impacts = SessionImpacts.model_validate_json(row["impacts"])
-    state = load_rating_state(uow, catalog.catalog, contract, session_id=row["id"])._replace(session_moves=session_moves(impacts))
-    accounts = uow.master.lock_accounts(contract.roles.values())
+    locked = load_locked_state(uow, catalog.catalog, contract, session_id=row["id"])
+    state, accounts = locked.rating._replace(session_moves=session_moves(impacts)), locked.accounts
     charge: ChargeResult | None = None
     notes: list[NotificationView] = []
     if charges and used is not None and used > 0:
@@ -446,7 +445,8 @@ def _advance(
         used_before = row["used_quantity"] + (used if charges and used else ZERO)
         template = _session_item(catalog.catalog, row, ZERO, used_before=used_before, origin=origin)
         resumes_at = template.consumption_date
-        reserved = uow.sessions.reserved(accounts, excluding=[row["id"]])
+        # The settlement above changed no reservation: what the others hold is as read with the accounts' locks.
+        reserved = locked.reserved
         try:
             grant = grant_for(catalog.catalog, state, template, accounts, spendable(accounts, reserved), requested=requested)
         except KopekError as grant_error:
@@ -521,6 +521,7 @@ def _settle(
     beyond = beyond_bounds(after, operations)
     if item.quantity > row["granted_quantity"] or beyond:
         outcome = outcome._replace(notifications=(*outcome.notifications, _above_grant(row, item.quantity, beyond)))
+    stored = stored_rows(state.counters, state.lives, outcome.counter_changes)
     result = record_settlement(
         uow,
         context,
@@ -532,6 +533,7 @@ def _settle(
         payers=payers,
         operations=operations,
         accounts=after,
+        stored=stored,
     )
     impacts = merged_impacts(impacts, result, outcome.counter_changes)
     return result, after, state.after(outcome.counter_changes)._replace(session_moves=session_moves(impacts)), impacts

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, localcontext
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -64,42 +64,86 @@ _ACCESS = (
     "(SELECT contract_id FROM accesses WHERE service_id = :service_id AND user_id = :user_id"
     " AND valid_from <= :at AND (valid_to IS NULL OR valid_to > :at) LIMIT 1)"
 )
-_PARENT = f"(SELECT parent_id FROM contracts WHERE id = {_ACCESS})"
-
 ADVISORY_LOCK = for_dialect("SELECT 1", postgresql="SELECT pg_advisory_xact_lock(:lock_id)")
 OPERATION_BY_KEY = for_dialect("SELECT request_hash, result FROM charging_operations WHERE idempotency_key = :idempotency_key")
-_CONTRACTS = (
-    "SELECT id, subscriber_account_id, valid_from, valid_to, status, parent_id FROM contracts"
-    f" WHERE id = {_ACCESS} OR id = {_PARENT} ORDER BY parent_id IS NULL, id"
-)
-CONTRACTS = for_dialect(_CONTRACTS, postgresql=f"{_CONTRACTS} FOR UPDATE")
-CONTRACT_ITEMS = for_dialect(
-    f"SELECT contract_id, item_id, charge_plan FROM contract_items WHERE contract_id IN ({_ACCESS}, {_PARENT}) ORDER BY position"
-)
-CONTRACT_ROLES = for_dialect(f"SELECT contract_id, role, account_id FROM contract_roles WHERE contract_id IN ({_ACCESS}, {_PARENT})")
-COUNTERS = for_dialect(
-    "SELECT contract_id, item_id, name, value, period_start, expires_at FROM counters"
-    f" WHERE contract_id = {_ACCESS} OR (contract_id = {_PARENT} AND item_id = '')"
-)
-ACTIVATION_COUNTERS = for_dialect(
-    f"SELECT contract_id, activation_id, name, value, period_start, expires_at FROM activation_counters WHERE contract_id = {_ACCESS}"
-)
-HOLDS = for_dialect(
-    "SELECT h.scope, h.namespace, h.contract_id, h.item_id, h.name, h.delta, h.period_start"
-    " FROM session_counter_holds h JOIN charging_sessions s ON s.id = h.session_id"
-    " WHERE s.status = 'active' AND h.namespace = '' AND ("
-    f"(h.scope IN ('contract', 'contract_item', 'activation') AND h.contract_id = {_ACCESS})"
-    f" OR (h.scope = 'contract' AND h.contract_id = {_PARENT}))"
-    " ORDER BY h.session_id, h.scope, h.namespace, h.contract_id, h.item_id, h.name"
-)
-_ROLE_ACCOUNTS = f"(SELECT account_id FROM contract_roles WHERE contract_id = {_ACCESS})"
-_ACCOUNTS = (
-    "SELECT a.id, a.subscriber_account_id, a.kind, a.currency, a.balance, a.floor, a.credit_limit, a.low_balance_threshold,"
-    " a.status, s.status FROM accounts a JOIN subscriber_accounts s ON s.id = a.subscriber_account_id"
-    f" WHERE a.id IN {_ROLE_ACCOUNTS} ORDER BY a.id"
-)
-ACCOUNTS = for_dialect(_ACCOUNTS, postgresql=f"{_ACCOUNTS} FOR UPDATE OF a")
-RESERVATIONS = for_dialect(f"SELECT account_id, amount FROM reservations WHERE account_id IN {_ROLE_ACCOUNTS}")
+
+
+@dataclass(frozen=True, slots=True)
+class StateStatements:
+    """The statements that read a contract's charging state, each keyed by the same contract subquery."""
+
+    contracts: DialectText
+    """The contract and its parent, locked, the linked contract first."""
+    items: DialectText
+    roles: DialectText
+    counters: DialectText
+    """The contract's counters and its parent's contract counters."""
+    activation_counters: DialectText
+    holds: DialectText
+    """What the live grants (but session ``:excluding``'s) hold of those counters."""
+    accounts: DialectText
+    """Every account the contract's roles name, locked in id order, with its subscriber account's status."""
+    reservations: DialectText
+
+    def all(self) -> tuple[DialectText, ...]:
+        return (
+            self.contracts,
+            self.items,
+            self.roles,
+            self.counters,
+            self.activation_counters,
+            self.holds,
+            self.accounts,
+            self.reservations,
+        )
+
+
+def _state_statements(contract: str) -> StateStatements:
+    """The state statements of the contract that the SQL expression ``contract`` names."""
+    parent = f"(SELECT parent_id FROM contracts WHERE id = {contract})"
+    role_accounts = f"(SELECT account_id FROM contract_roles WHERE contract_id = {contract})"
+    contracts = (
+        "SELECT id, subscriber_account_id, valid_from, valid_to, status, parent_id FROM contracts"
+        f" WHERE id = {contract} OR id = {parent} ORDER BY parent_id IS NULL, id"
+    )
+    accounts = (
+        "SELECT a.id, a.subscriber_account_id, a.kind, a.currency, a.balance, a.floor, a.credit_limit, a.low_balance_threshold,"
+        " a.status, s.status FROM accounts a JOIN subscriber_accounts s ON s.id = a.subscriber_account_id"
+        f" WHERE a.id IN {role_accounts} ORDER BY a.id"
+    )
+    return StateStatements(
+        contracts=for_dialect(contracts, postgresql=f"{contracts} FOR UPDATE"),
+        items=for_dialect(
+            f"SELECT contract_id, item_id, charge_plan FROM contract_items WHERE contract_id IN ({contract}, {parent}) ORDER BY position"
+        ),
+        roles=for_dialect(f"SELECT contract_id, role, account_id FROM contract_roles WHERE contract_id IN ({contract}, {parent})"),
+        counters=for_dialect(
+            "SELECT contract_id, item_id, name, value, period_start, expires_at FROM counters"
+            f" WHERE contract_id = {contract} OR (contract_id = {parent} AND item_id = '')"
+        ),
+        activation_counters=for_dialect(
+            "SELECT contract_id, activation_id, name, value, period_start, expires_at FROM activation_counters"
+            f" WHERE contract_id = {contract}"
+        ),
+        holds=for_dialect(
+            "SELECT h.scope, h.namespace, h.contract_id, h.item_id, h.name, h.delta, h.period_start"
+            " FROM session_counter_holds h JOIN charging_sessions s ON s.id = h.session_id"
+            " WHERE s.status = 'active' AND h.session_id <> :excluding AND h.namespace = '' AND ("
+            f"(h.scope IN ('contract', 'contract_item', 'activation') AND h.contract_id = {contract})"
+            f" OR (h.scope = 'contract' AND h.contract_id = {parent}))"
+            " ORDER BY h.session_id, h.scope, h.namespace, h.contract_id, h.item_id, h.name"
+        ),
+        accounts=for_dialect(accounts, postgresql=f"{accounts} FOR UPDATE OF a"),
+        reservations=for_dialect(
+            f"SELECT account_id, amount FROM reservations WHERE account_id IN {role_accounts} AND session_id <> :excluding"
+        ),
+    )
+
+
+STATE_BY_ACCESS = _state_statements(_ACCESS)
+"""An offline charge's state: the contract that the access (``:service_id``, ``:user_id`` at ``:at``) selects."""
+STATE_BY_CONTRACT = _state_statements("CAST(:contract_id AS VARCHAR)")
+"""A session step's state: contract ``:contract_id``, already locked with the session."""
 
 # ---- what a charge writes ---------------------------------------------------------------------------------------------
 
@@ -179,8 +223,7 @@ class _Values:
         return ExactRational().process_bind_param(value, self.dialect) if value is not None else None
 
 
-@dataclass(frozen=True, slots=True)
-class ChargeState:
+class ChargeState(NamedTuple):
     """What a charge read, its locks taken: the replay (request hash, result) under its key, the contract (none: no
     access at the date) with its parent, their counters and the holds on them, and the accounts its roles name."""
 
@@ -203,19 +246,37 @@ class ChargeStore:
 
     def read(self, batch: DriverBatch, *, service_id: str, user_id: str, at: datetime, idempotency_key: str | None) -> ChargeState:
         """Read (and lock) what charging the item of this access at ``at`` needs, in ``batch`` (run here)."""
-        by_access = {"service_id": service_id, "user_id": user_id, "at": UtcDateTime().process_bind_param(at, self._connection.dialect)}
+        at_bound = UtcDateTime().process_bind_param(at, self._connection.dialect)
+        by_access = {"service_id": service_id, "user_id": user_id, "at": at_bound, "excluding": ""}
         replay: Pending | None = None
         if idempotency_key is not None:
             if batch.dialect == "postgresql":
                 batch.add(ADVISORY_LOCK, {"lock_id": lock_id(KeySpace.CHARGING, idempotency_key)}, returns_rows=True)
             replay = batch.add(OPERATION_BY_KEY, {"idempotency_key": idempotency_key}, returns_rows=True)
-        found = [batch.add(text, by_access, returns_rows=True) for text in _STATE_STATEMENTS]
+        state = self._state(batch, STATE_BY_ACCESS, by_access)
+        return state._replace(replay=(replay.rows[0][0], replay.rows[0][1]) if replay is not None and replay.rows else None)
+
+    def read_of_contract(self, batch: DriverBatch, contract: Contract, *, excluding_session: str) -> ChargeState:
+        """Read (and lock) the charging state of ``contract`` (read and locked already) in ``batch`` (run here), leaving
+        out the holds and reservations of session ``excluding_session`` (none: ``""``); its parent is read and locked
+        only when it has one."""
+        parameters = {"contract_id": contract.id, "excluding": excluding_session}
+        return self._state(batch, STATE_BY_CONTRACT, parameters, with_contracts=contract.parent_id is not None)
+
+    def _state(
+        self, batch: DriverBatch, statements: StateStatements, parameters: dict[str, Any], *, with_contracts: bool = True
+    ) -> ChargeState:
+        chosen = statements.all() if with_contracts else statements.all()[3:]
+        pending = [batch.add(text, parameters, returns_rows=True) for text in chosen]
         batch.run()
-        contracts, items, roles, counters, activation_counters, holds, accounts, reservations = (pending.rows for pending in found)
+        found = [entry.rows for entry in pending]
+        if not with_contracts:
+            found = [[], [], [], *found]
+        contracts, items, roles, counters, activation_counters, holds, accounts, reservations = found
         contract, parent = self._contracts(contracts, items, roles)
         values, lives = self._counters(counters, activation_counters)
         return ChargeState(
-            replay=(replay.rows[0][0], replay.rows[0][1]) if replay is not None and replay.rows else None,
+            replay=None,
             contract=contract,
             parent=parent,
             counters=values,
@@ -371,9 +432,6 @@ class ChargeStore:
         batch.add_many(ENSURE_ACTIVATION, activations)
         batch.add_many(UPSERT_ACTIVATION_COUNTER, activation_counters)
         batch.add_many(UPSERT_SHARED_COUNTER, shared)
-
-
-_STATE_STATEMENTS = (CONTRACTS, CONTRACT_ITEMS, CONTRACT_ROLES, COUNTERS, ACTIVATION_COUNTERS, HOLDS, ACCOUNTS, RESERVATIONS)
 
 
 @dataclass(slots=True)
