@@ -105,11 +105,13 @@ def record_settlement(
     return record_charge(uow, charged, stored=stored)
 
 
-def reservation_views(uow: UnitOfWork, row_id: str) -> tuple[list[ReservationView], Decimal]:
-    """The live reservations of a session or an authorization, and their sum."""
+def reservation_views(
+    uow: UnitOfWork, row_id: str, *, rows: Sequence[Mapping[str, Any]] | None = None
+) -> tuple[list[ReservationView], Decimal]:
+    """The live reservations of a session or an authorization (``rows``, when already read), and their sum."""
     reservations = [
         ReservationView(account_id=r["account_id"], amount=r["amount"], currency=r["currency"], expires_at=r["expires_at"])
-        for r in uow.sessions.reservations_of(row_id)
+        for r in (rows if rows is not None else uow.sessions.reservations_of(row_id))
     ]
     with decimal.localcontext(rating_context()):
         return reservations, sum((reservation.amount for reservation in reservations), ZERO)

@@ -259,7 +259,8 @@ def _start(command: StartSession, requested: Decimal | None, context: ChargingCo
             raise grant.refusal
         now = context.clock()
         expires_at = now + timedelta(milliseconds=command.ttl_ms)
-        uow.sessions.insert(
+        row, reservations = uow.sessions.write_start(
+            uow.batch(),
             {
                 "id": command.session_id,
                 "reservation_id": reservation_id,
@@ -283,13 +284,11 @@ def _start(command: StartSession, requested: Decimal | None, context: ChargingCo
                 "currency": session_currency(catalog.catalog, contract, item),
                 "impacts": SessionImpacts(held_counters=held_impacts(grant.held)).model_dump_json(),
                 "version": 1,
-            }
+            },
+            amounts=grant.amounts,
+            held=grant.held,
         )
-        uow.sessions.replace_reservations(command.session_id, grant.amounts, expires_at=expires_at)
-        uow.sessions.replace_holds(command.session_id, grant.held)
-        row = uow.sessions.get(command.session_id)
-        assert row is not None
-        result = _answer(_view(uow, row))
+        result = _answer(_view(uow, row, reservations=reservations))
         remember(uow, request, result, at=now)
         uow.commit()
     return result
@@ -452,10 +451,8 @@ def _advance(
         except KopekError as grant_error:
             # The usage just charged stays charged; only the next grant is refused (e.g. an account blocked meanwhile).
             grant = Grant(ZERO, {}, grant_error)
-    _write(uow, context, row, step, grant, used if charges else None, charge, impacts, resumes_at=resumes_at)
-    updated = uow.sessions.get(row["id"])
-    assert updated is not None
-    view = _view(uow, updated)
+    updated, reservations = _write(uow, context, row, step, grant, used if charges else None, charge, impacts, resumes_at=resumes_at)
+    view = _view(uow, updated, reservations=reservations)
     refusal = grant.refusal.code.value if grant.refusal is not None else None
     return _answer(view, charge=charge, notifications=notes, refusal=refusal)
 
@@ -471,7 +468,8 @@ def _write(
     impacts: SessionImpacts,
     *,
     resumes_at: datetime | None,
-) -> None:
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Write the step on the session row, its reservations and holds (one batch); the row and reservations after it."""
     now = context.clock()
     status = {
         _Step.UPDATE: SessionStatus.ACTIVE,
@@ -492,14 +490,22 @@ def _write(
             "charged_amount": row["charged_amount"] + charged,
             "impacts": impacts.model_copy(update={"held_counters": held_impacts(grant.held)}).model_dump_json(),
         }
-    if not uow.sessions.update(row["id"], row["version"], values):
+    written = uow.sessions.write_step(
+        uow.batch(),
+        session_id=row["id"],
+        version=row["version"],
+        values=values,
+        amounts=grant.amounts,
+        expires_at=expires_at,
+        held=grant.held,
+    )
+    if written is None:
         raise TemporaryIllegalStateError(
             code=Code.STORAGE_BUSY,
             message=f"session {row['id']!r} changed meanwhile; retry",
             retry_after_seconds=STORAGE_RETRY_AFTER_SECONDS,
         )
-    uow.sessions.replace_reservations(row["id"], grant.amounts, expires_at=expires_at)
-    uow.sessions.replace_holds(row["id"], grant.held)
+    return written
 
 
 def _settle(
@@ -604,8 +610,9 @@ def _property_value(catalog: Catalog, row: Mapping[str, Any], quantity: Decimal)
 # ---- views, inputs, storage faults -------------------------------------------------------------------
 
 
-def _view(uow: UnitOfWork, row: Mapping[str, Any]) -> SessionView:
-    reservations, reserved = reservation_views(uow, row["id"])
+def _view(uow: UnitOfWork, row: Mapping[str, Any], *, reservations: list[dict[str, Any]] | None = None) -> SessionView:
+    """The view of session ``row``, with its ``reservations`` (each with its account's currency) when already read."""
+    reservations_seen, reserved = reservation_views(uow, row["id"], rows=reservations)
     return SessionView(
         session_id=row["id"],
         reservation_id=row["reservation_id"],
@@ -628,7 +635,7 @@ def _view(uow: UnitOfWork, row: Mapping[str, Any]) -> SessionView:
         charged_amount=row["charged_amount"],
         reserved_amount=reserved,
         currency=row["currency"],
-        reservations=reservations,
+        reservations=reservations_seen,
         impacts=SessionImpacts.model_validate_json(row["impacts"]),
         version=row["version"],
     )

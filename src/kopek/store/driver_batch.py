@@ -46,6 +46,8 @@ class Pending:
     """The rows a statement of a batch returns, once the batch has run."""
 
     rows: list[tuple[Any, ...]] = field(default_factory=list)
+    rowcount: int = -1
+    """The rows the statement changed (``-1`` until the batch has run)."""
 
 
 @dataclass(slots=True)
@@ -54,6 +56,7 @@ class _Queued:
     parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]]
     many: bool
     pending: Pending | None
+    returns_rows: bool
 
 
 class DriverBatch:
@@ -66,14 +69,14 @@ class DriverBatch:
 
     def add(self, text: DialectText, parameters: Mapping[str, Any], *, returns_rows: bool = False) -> Pending:
         """Queue one statement; its rows (when ``returns_rows``) are in the result once :meth:`run` returned."""
-        pending = Pending() if returns_rows else None
-        self._queued.append(_Queued(text.of(self.dialect), parameters, many=False, pending=pending))
-        return pending if pending is not None else Pending()
+        pending = Pending()
+        self._queued.append(_Queued(text.of(self.dialect), parameters, many=False, pending=pending, returns_rows=returns_rows))
+        return pending
 
     def add_many(self, text: DialectText, rows: Sequence[Mapping[str, Any]]) -> None:
         """Queue one statement run once per row; nothing when there is no row."""
         if rows:
-            self._queued.append(_Queued(text.of(self.dialect), rows, many=True, pending=None))
+            self._queued.append(_Queued(text.of(self.dialect), rows, many=True, pending=None, returns_rows=False))
 
     def __len__(self) -> int:
         return len(self._queued)
@@ -118,7 +121,9 @@ def _run_pipeline(driver: Any, queued: list[_Queued]) -> None:
             cursors.append(cursor)
     for entry, cursor in zip(queued, cursors, strict=True):
         if entry.pending is not None:
-            entry.pending.rows = cursor.fetchall()
+            entry.pending.rowcount = cursor.rowcount
+            if entry.returns_rows:
+                entry.pending.rows = cursor.fetchall()
         cursor.close()
 
 
@@ -131,6 +136,8 @@ def _run_one_by_one(driver: Any, queued: list[_Queued]) -> None:
                 continue
             cursor.execute(entry.text, entry.parameters)
             if entry.pending is not None:
-                entry.pending.rows = cursor.fetchall()
+                entry.pending.rowcount = cursor.rowcount
+                if entry.returns_rows:
+                    entry.pending.rows = cursor.fetchall()
     finally:
         cursor.close()
