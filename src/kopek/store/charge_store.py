@@ -17,8 +17,10 @@ consumption date) through a subquery rather than by what an earlier one returned
 
 Then everything it writes (the operation, charged items, balances, account operations,
 the counter journal, counters, notifications, the exported item) goes as a second batch,
-and the unit of work commits. Contracts whose plans use shared counters are charged by
-the general path (they must lock those counters before the accounts).
+and the unit of work commits. While the catalog declares shared counters, charges take
+the general path (those counters are locked before the accounts, a statement at a time).
+Session steps read their contract's state with the same statements keyed by the contract
+(:data:`STATE_BY_CONTRACT`) and write their charge with the same batch.
 """
 
 # ruff: noqa: S608 - the statement texts are put together from constants once, at import; every value is bound
@@ -238,7 +240,8 @@ class ChargeState(NamedTuple):
 
 
 class ChargeStore:
-    """Reads and writes one offline charge with the statements above, on the unit of work's connection."""
+    """Reads and writes a charge (offline, or a session's usage) with the statements above, on the unit of work's
+    connection."""
 
     def __init__(self, connection: sa.Connection) -> None:
         self._connection = connection
