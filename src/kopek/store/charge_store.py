@@ -56,6 +56,7 @@ from kopek.rating.state import CounterLife
 from kopek.store.counter_journal_store import CHANGE, StoredValue, journaled
 from kopek.store.driver_batch import DialectText, DriverBatch, Pending, for_dialect
 from kopek.store.key_locks import KeySpace, lock_id
+from kopek.store.schema import charging_operations
 from kopek.store.types import ExactDecimal, ExactRational, UtcDateTime
 
 _Lives = dict[CounterKey, CounterLife]
@@ -155,11 +156,8 @@ def _insert(table: str, columns: str) -> DialectText:
     return for_dialect(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(':' + name for name in names)})")
 
 
-INSERT_OPERATION = _insert(
-    "charging_operations",
-    "id, idempotency_key, request_hash, contract_id, subscriber_account_id, consumption_date, created_at, sender_job_id,"
-    " session_id, result",
-)
+INSERT_OPERATION = _insert("charging_operations", ", ".join(column.name for column in charging_operations.c))
+"""Every column of the operation (a column added to the table is written, and a row without it is refused)."""
 INSERT_CHARGED_ITEM = _insert(
     "charged_items",
     "operation_id, contract_id, contract_item_id, item_class, charge_plan, charge, account_role, account_id, amount, currency,"
