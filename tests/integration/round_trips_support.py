@@ -1,5 +1,8 @@
-"""Counting what an engine sends to PostgreSQL: statements and transactions (SQLAlchemy's events) and round trips
-(libpq's protocol trace: each simple query or extended-protocol Sync the client sends waits for the server's answer)."""
+"""Counting what an engine sends to PostgreSQL, from libpq's protocol trace: statements (each one the server runs:
+an extended-protocol Execute or a simple Query, BEGIN and COMMIT included, whether SQLAlchemy or the hot path's
+driver batches sent it) and round trips (each time the client, having asked for answers with a Sync, a Flush or a
+simple Query, waits for the server: a psycopg pipeline of many statements is one); transactions from SQLAlchemy's
+events."""
 
 from __future__ import annotations
 
@@ -49,10 +52,6 @@ def traffic(engine: Engine, folder: Path) -> Iterator[Traffic]:
     counted = Traffic()
     traces: list[Path] = []
 
-    def statement(_connection: Any, _cursor: Any, sql: str, *_: Any) -> None:
-        counted.statements += 1
-        counted.sent.append(sql.split("\n")[0][:150])
-
     def begin(*_: Any) -> None:
         counted.transactions += 1
 
@@ -69,7 +68,6 @@ def traffic(engine: Engine, folder: Path) -> Iterator[Traffic]:
             dbapi_connection.pgconn.untrace()
 
     listeners: list[tuple[Any, str, Callable[..., None]]] = [
-        (engine.database, "before_cursor_execute", statement),
         (engine.database, "begin", begin),
         (engine.database, "rollback", rollback),
         (engine.database.pool, "checkout", checkout),
@@ -82,23 +80,37 @@ def traffic(engine: Engine, folder: Path) -> Iterator[Traffic]:
     finally:
         for target, name, listener in listeners:
             sa.event.remove(target, name, listener)
-        messages = [message for path in traces for message in _client_messages(path.read_text())]
-        counted.round_trips = sum(1 for message in messages if message in ("Query", "Sync"))
-        counted.parses = messages.count("Parse")
+        for path in traces:
+            _count(counted, _messages(path.read_text()))
 
 
-def _client_messages(trace: str) -> list[str]:
-    """The names of the messages the client sent, in order.
+def _count(counted: Traffic, messages: list[tuple[str, str, str]]) -> None:
+    waiting = False
+    for direction, name, text in messages:
+        if direction == "F":
+            counted.statements += name in ("Execute", "Query")
+            counted.parses += name == "Parse"
+            waiting = waiting or name in ("Sync", "Flush", "Query")
+            if name in ("Parse", "Query"):
+                counted.sent.append(text[:150])
+        elif waiting:
+            counted.round_trips += 1
+            waiting = False
 
-    A line of the trace is ``[timestamp] TAB direction TAB length TAB message ...``; ``F`` is what the client sent."""
-    sent = []
+
+def _messages(trace: str) -> list[tuple[str, str, str]]:
+    """The messages of both sides, in order: direction (``F`` the client, ``B`` the server), name and the rest.
+
+    A line of the trace is ``[timestamp] TAB direction TAB length TAB message ...``."""
+    found = []
     for line in trace.splitlines():
         fields = line.split("\t")
         if fields[0] not in ("F", "B"):
             fields = fields[1:]
-        if len(fields) > 2 and fields[0] == "F":
-            sent.append(fields[2].split(" ")[0])
-    return sent
+        if len(fields) > 2 and fields[0] in ("F", "B"):
+            name, _, text = fields[2].partition(" ")
+            found.append((fields[0], name, " ".join([text, *fields[3:]]).strip()))
+    return found
 
 
 def per_call(counted: Traffic) -> tuple[float, float, float]:

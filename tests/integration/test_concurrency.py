@@ -16,7 +16,7 @@ import pytest
 
 from kopek import AdjustmentInput, ChargeableItem, ChargeResult, Code, Engine, KopekError
 from tests.integration.support import add_subscriber, charged_rows, exact_sum, operation_count, operations_sum, run_together
-from tests.worlds import AT, catalog_document
+from tests.worlds import AT, call, catalog_document
 
 THREADS = 8
 ATTEMPTS_PER_THREAD = 40
@@ -134,3 +134,19 @@ def test_top_ups_during_parallel_charges_are_never_lost(engine: Engine) -> None:
     assert final >= 0
     assert final == operations_sum(engine, "carol-prepaid")
     assert_ledger_is_a_chain(engine, "carol-prepaid", Decimal(0))
+
+
+def test_parallel_calls_of_one_contract_take_its_allowance_once(engine: Engine) -> None:
+    # 60 free seconds a month: of 8 x 5 one-minute calls exactly one is free, the others cost 0.60 each. The contract's
+    # row lock keeps a second charge from reading the allowance before the first one stored what it took of it.
+    users = add_subscriber(engine, "carol", contracts=1, initial_balance="100.00")
+    calls_per_thread = 5
+    tasks = [(lambda: [engine.charge(call(users[0], seconds="60")) for _ in range(calls_per_thread)]) for _ in range(THREADS)]
+
+    outcomes = flatten(run_together(tasks))
+
+    amounts = [exact_sum(item.amount for item in outcome.charged_items or []) for outcome in outcomes if isinstance(outcome, ChargeResult)]
+    assert len(amounts) == THREADS * calls_per_thread
+    assert amounts.count(Decimal(0)) == 1
+    assert exact_sum(amounts) == Decimal("0.60") * (THREADS * calls_per_thread - 1)
+    assert engine.account("carol-prepaid").balance == Decimal("100.00") - exact_sum(amounts) == operations_sum(engine, "carol-prepaid")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kopek.charging.rating_state import load_rating_state
+from kopek.charging.rating_state import load_rating_state, uses_shared_counters
 from kopek.charging.results import (
     AccountOperationView,
     AccountView,
@@ -53,10 +53,14 @@ from kopek.errors import (
     Reason,
     TemporaryIllegalStateError,
 )
-from kopek.money import ZERO
+from kopek.money import ZERO, ExactInput, exact
+from kopek.rating.grant import added_holds
 from kopek.rating.outcome import ChargedItem, CounterChange, CounterKey, RatingOutcome
 from kopek.rating.rate import rate_item
+from kopek.rating.state import CounterLife, RatingState
 from kopek.store.catalog_cache import CatalogCache
+from kopek.store.charge_store import ChargeWrites
+from kopek.store.counter_journal_store import StoredValue, journaled
 from kopek.store.database import is_transient, retried_once_if_disconnected
 from kopek.store.uow import UnitOfWork
 
@@ -125,28 +129,72 @@ def charge(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
 
 
 def _charge_once(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
-    with UnitOfWork(context.engine) as uow:
+    with UnitOfWork(context.engine, begin_with_first_batch=True) as uow:
         result = charge_in(uow, command, context)
         uow.commit()
         return result
 
 
 def charge_in(uow: UnitOfWork, command: ChargeCommand, context: ChargingContext) -> ChargeResult:
-    """Charge one item inside ``uow`` without committing it (batch rating commits the CDR's status with it)."""
+    """Charge one item inside ``uow`` without committing it (batch rating commits the CDR's status with it).
+
+    One batch of statements reads everything the charge needs with its locks, one more writes what it changed
+    (:mod:`kopek.store.charge_store`); contracts whose plans share counters take the general path."""
     catalog = context.catalogs.current(uow)
     typed = typed_item(catalog.catalog, command)
     digest = request_hash(typed)
+    if uses_shared_counters(catalog.catalog):
+        return _charge_in_general(uow, command, context, catalog.version, typed, digest)
+    state = uow.charge.read(
+        uow.batch(), service_id=typed.service_id, user_id=typed.user_id, at=typed.consumption_date, idempotency_key=command.idempotency_key
+    )
+    replay = replayed(command, digest, state.replay)
+    if replay is not None:
+        return replay
+    if state.contract is None:
+        raise access_not_found(typed)
+    contract = state.contract
+    check_contract_chargeable(contract, typed.consumption_date)
+    rating_state = RatingState(contract, state.counters, state.lives, state.parent, held=added_holds(state.holds))
+    outcome = rate_item(catalog.catalog, rating_state, typed)
+    payers = resolve_payers(contract, outcome.charged_items)
+    accounts_before = {key: state.accounts[key] for key in sorted(set(payers)) if key in state.accounts}
+    operations, accounts_after = post_to_accounts(outcome, payers, accounts_before, state.reserved)
+    now = context.clock()
+    charged = Charged(command, digest, now, context.new_id(), catalog.version, contract, typed, outcome, payers, operations, accounts_after)
+    stored = stored_rows(state.counters, state.lives, outcome.counter_changes)
+    return record_charge(uow, charged, stored=stored).select(command.options)
+
+
+def _charge_in_general(
+    uow: UnitOfWork, command: ChargeCommand, context: ChargingContext, version: int, typed: TypedItem, digest: str
+) -> ChargeResult:
+    """The charge of a contract whose plans may use shared counters: those are locked (created if missing) before the
+    accounts, a statement at a time."""
+    uow.begin_on_server()
+    catalog = context.catalogs.current(uow).catalog
     replay = _replay(uow, command, digest)
     if replay is not None:
         return replay
     contract = chargeable_contract(uow, typed)
-    outcome = rate_item(catalog.catalog, load_rating_state(uow, catalog.catalog, contract), typed)
+    outcome = rate_item(catalog, load_rating_state(uow, catalog, contract), typed)
     payers = resolve_payers(contract, outcome.charged_items)
     accounts_before = uow.master.lock_accounts(payers)
     operations, accounts_after = post_to_accounts(outcome, payers, accounts_before, uow.sessions.reserved(accounts_before))
     now = context.clock()
-    charged = Charged(command, digest, now, context.new_id(), catalog.version, contract, typed, outcome, payers, operations, accounts_after)
+    charged = Charged(command, digest, now, context.new_id(), version, contract, typed, outcome, payers, operations, accounts_after)
     return record_charge(uow, charged).select(command.options)
+
+
+def stored_rows(
+    counters: Mapping[CounterKey, ExactInput], lives: Mapping[CounterKey, CounterLife], changes: Iterable[CounterChange]
+) -> dict[CounterKey, StoredValue | None]:
+    """The stored rows that ``changes`` replace, from the state the charge read (none where there was no row): what
+    the counter journal records."""
+    return {
+        change.key: StoredValue(change.unit.value, exact(counters[change.key]), lives[change.key]) if change.key in counters else None
+        for change in changes
+    }
 
 
 def post_to_accounts(
@@ -323,14 +371,32 @@ def account_view(account: Account) -> AccountView:
     )
 
 
-def record_charge(uow: UnitOfWork, charged: Charged) -> ChargeResult:
-    """Store one computed charge (operation, charged items, balances, counters, notifications); return its full result."""
+def record_charge(uow: UnitOfWork, charged: Charged, *, stored: Mapping[CounterKey, StoredValue | None] | None = None) -> ChargeResult:
+    """Store one computed charge (operation, charged items, balances, counters, notifications) in one batch of
+    statements; return its full result. ``stored``: the counter rows its changes replace, when the caller read them
+    (else they are read here, for the counter journal)."""
     # Here rather than in charge_in: session usage settles through this function too.
     charged = with_low_balance(charged)
     result = _result(charged)
     rows = ChargeRows()
     rows.add(charged, result)
-    write_charge_rows(uow, rows)
+    if stored is None:
+        stored = uow.counter_journal.stored({change.key for _, _, change in rows.journal if journaled(change)})
+    uow.begin_on_server()
+    uow.charge.write(
+        uow.batch(),
+        ChargeWrites(
+            operations=rows.operations,
+            charged_items=rows.charged_items,
+            account_operations=rows.account_operations,
+            balances=rows.balances,
+            counter_changes=rows.counter_changes.values(),
+            notifications=rows.notifications,
+            exported_items=rows.exported_items,
+            journal=rows.journal,
+            stored=stored,
+        ),
+    )
     return result
 
 

@@ -12,8 +12,11 @@ they are until this unit of work ends.
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import NamedTuple
+
 from kopek.domain.catalog import Catalog, CounterScope
-from kopek.domain.master import Contract
+from kopek.domain.master import Account, AccountId, Contract
 from kopek.rating.grant import added_holds
 from kopek.rating.rate import RatingState
 from kopek.store.counter_store import SharedCounterSpec
@@ -48,3 +51,34 @@ def shared_counters_of(catalog: Catalog, contract: Contract) -> list[SharedCount
                 if spec.scope is CounterScope.SHARED and spec.namespace is not None:
                     found.setdefault((spec.namespace, spec.name), SharedCounterSpec(spec.namespace, spec.name, spec.unit, spec.initial))
     return [found[key] for key in sorted(found)]
+
+
+class LockedState(NamedTuple):
+    """What a session step rates and posts against: the rating state, the accounts the contract's roles name (locked,
+    in id order) and what the live reservations hold of them."""
+
+    rating: RatingState
+    accounts: dict[AccountId, Account]
+    reserved: dict[AccountId, Decimal]
+
+
+def load_locked_state(uow: UnitOfWork, catalog: Catalog, contract: Contract, *, session_id: str | None = None) -> LockedState:
+    """The rating state of ``contract`` (locked by the caller), then its role accounts locked and their reservations,
+    leaving out the holds and reservations of session ``session_id``: one batch of statements
+    (:mod:`kopek.store.charge_store`), or a statement at a time when the catalog uses shared counters (they are locked
+    before the accounts)."""
+    if uses_shared_counters(catalog):
+        state = load_rating_state(uow, catalog, contract, session_id=session_id)
+        accounts = uow.master.lock_accounts(contract.roles.values())
+        return LockedState(state, accounts, uow.sessions.reserved(accounts, excluding=[session_id] if session_id else []))
+    read = uow.charge.read_of_contract(uow.batch(), contract, excluding_session=session_id or "")
+    state = RatingState(contract, read.counters, read.lives, read.parent, held=added_holds(read.holds))
+    return LockedState(state, read.accounts, read.reserved)
+
+
+def uses_shared_counters(catalog: Catalog) -> bool:
+    """Whether any plan of ``catalog`` declares a counter of scope ``shared`` (computed once per catalog)."""
+    return catalog.derived(
+        "uses_shared_counters",
+        lambda found: any(spec.scope is CounterScope.SHARED for plan in found.charge_plans for spec in plan.counters),
+    )

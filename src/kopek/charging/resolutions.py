@@ -30,7 +30,8 @@ from kopek.domain.item import ChargeableItem, TypedItem
 from kopek.domain.master import Account, AccountId, Contract
 from kopek.errors import Code, TemporaryIllegalStateError
 from kopek.money import ZERO, rating_context
-from kopek.rating.outcome import RatingOutcome
+from kopek.rating.outcome import CounterKey, RatingOutcome
+from kopek.store.counter_journal_store import StoredValue
 from kopek.store.database import is_transient, retried_once_if_disconnected
 from kopek.store.uow import UnitOfWork
 
@@ -82,8 +83,10 @@ def record_settlement(
     payers: list[AccountId],
     operations: list[AccountOperation],
     accounts: dict[AccountId, Account],
+    stored: Mapping[CounterKey, StoredValue | None] | None = None,
 ) -> ChargeResult:
-    """Record what a session's usage or an authorization's capture charged as an offline charge naming the row."""
+    """Record what a session's usage or an authorization's capture charged as an offline charge naming the row
+    (``stored``: the counter rows its changes replace, when the caller read them; see :func:`record_charge`)."""
     raw = ChargeableItem(item.item_class.name, item.consumption_date, item.service_id, item.user_id, dict(item.properties))
     charged = Charged(
         ChargeCommand(raw, ALL_SECTIONS),
@@ -99,14 +102,16 @@ def record_settlement(
         accounts,
         session_id=row_id,
     )
-    return record_charge(uow, charged)
+    return record_charge(uow, charged, stored=stored)
 
 
-def reservation_views(uow: UnitOfWork, row_id: str) -> tuple[list[ReservationView], Decimal]:
-    """The live reservations of a session or an authorization, and their sum."""
+def reservation_views(
+    uow: UnitOfWork, row_id: str, *, rows: Sequence[Mapping[str, Any]] | None = None
+) -> tuple[list[ReservationView], Decimal]:
+    """The live reservations of a session or an authorization (``rows``, when already read), and their sum."""
     reservations = [
         ReservationView(account_id=r["account_id"], amount=r["amount"], currency=r["currency"], expires_at=r["expires_at"])
-        for r in uow.sessions.reservations_of(row_id)
+        for r in (rows if rows is not None else uow.sessions.reservations_of(row_id))
     ]
     with decimal.localcontext(rating_context()):
         return reservations, sum((reservation.amount for reservation in reservations), ZERO)

@@ -30,9 +30,10 @@ from kopek.charging.offline import (
     ChargingContext,
     access_not_found,
     chargeable_contract_by_id,
+    stored_rows,
 )
 from kopek.charging.quantities import checked_quantity
-from kopek.charging.rating_state import load_rating_state
+from kopek.charging.rating_state import load_locked_state
 from kopek.charging.resolutions import guarded, locked_for_a_step, posted_in_full, record_settlement, reservation_views
 from kopek.charging.results import ChargeResult, NotificationView
 from kopek.charging.session_impacts import held_impacts, merged_impacts, session_moves
@@ -252,15 +253,14 @@ def _start(command: StartSession, requested: Decimal | None, context: ChargingCo
         _check_new_in_own_reservation(uow, reservation_id, command)
         contract = chargeable_contract_by_id(uow, access.contract_id, item.consumption_date)
         # Lock order, as in offline charging: contract, parent and shared counters, then accounts.
-        state = load_rating_state(uow, catalog.catalog, contract)
-        accounts = uow.master.lock_accounts(contract.roles.values())
-        reserved = uow.sessions.reserved(accounts)
+        state, accounts, reserved = load_locked_state(uow, catalog.catalog, contract)
         grant = grant_for(catalog.catalog, state, item, accounts, spendable(accounts, reserved), requested=requested)
         if grant.refusal is not None:
             raise grant.refusal
         now = context.clock()
         expires_at = now + timedelta(milliseconds=command.ttl_ms)
-        uow.sessions.insert(
+        row, reservations = uow.sessions.write_start(
+            uow.batch(),
             {
                 "id": command.session_id,
                 "reservation_id": reservation_id,
@@ -284,13 +284,11 @@ def _start(command: StartSession, requested: Decimal | None, context: ChargingCo
                 "currency": session_currency(catalog.catalog, contract, item),
                 "impacts": SessionImpacts(held_counters=held_impacts(grant.held)).model_dump_json(),
                 "version": 1,
-            }
+            },
+            amounts=grant.amounts,
+            held=grant.held,
         )
-        uow.sessions.replace_reservations(command.session_id, grant.amounts, expires_at=expires_at)
-        uow.sessions.replace_holds(command.session_id, grant.held)
-        row = uow.sessions.get(command.session_id)
-        assert row is not None
-        result = _answer(_view(uow, row))
+        result = _answer(_view(uow, row, reservations=reservations))
         remember(uow, request, result, at=now)
         uow.commit()
     return result
@@ -432,8 +430,8 @@ def _advance(
         )
     origin = _origin(row, began)
     impacts = SessionImpacts.model_validate_json(row["impacts"])
-    state = load_rating_state(uow, catalog.catalog, contract, session_id=row["id"])._replace(session_moves=session_moves(impacts))
-    accounts = uow.master.lock_accounts(contract.roles.values())
+    locked = load_locked_state(uow, catalog.catalog, contract, session_id=row["id"])
+    state, accounts = locked.rating._replace(session_moves=session_moves(impacts)), locked.accounts
     charge: ChargeResult | None = None
     notes: list[NotificationView] = []
     if charges and used is not None and used > 0:
@@ -446,16 +444,15 @@ def _advance(
         used_before = row["used_quantity"] + (used if charges and used else ZERO)
         template = _session_item(catalog.catalog, row, ZERO, used_before=used_before, origin=origin)
         resumes_at = template.consumption_date
-        reserved = uow.sessions.reserved(accounts, excluding=[row["id"]])
+        # The settlement above changed no reservation: what the others hold is as read with the accounts' locks.
+        reserved = locked.reserved
         try:
             grant = grant_for(catalog.catalog, state, template, accounts, spendable(accounts, reserved), requested=requested)
         except KopekError as grant_error:
             # The usage just charged stays charged; only the next grant is refused (e.g. an account blocked meanwhile).
             grant = Grant(ZERO, {}, grant_error)
-    _write(uow, context, row, step, grant, used if charges else None, charge, impacts, resumes_at=resumes_at)
-    updated = uow.sessions.get(row["id"])
-    assert updated is not None
-    view = _view(uow, updated)
+    updated, reservations = _write(uow, context, row, step, grant, used if charges else None, charge, impacts, resumes_at=resumes_at)
+    view = _view(uow, updated, reservations=reservations)
     refusal = grant.refusal.code.value if grant.refusal is not None else None
     return _answer(view, charge=charge, notifications=notes, refusal=refusal)
 
@@ -471,7 +468,8 @@ def _write(
     impacts: SessionImpacts,
     *,
     resumes_at: datetime | None,
-) -> None:
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Write the step on the session row, its reservations and holds (one batch); the row and reservations after it."""
     now = context.clock()
     status = {
         _Step.UPDATE: SessionStatus.ACTIVE,
@@ -492,14 +490,22 @@ def _write(
             "charged_amount": row["charged_amount"] + charged,
             "impacts": impacts.model_copy(update={"held_counters": held_impacts(grant.held)}).model_dump_json(),
         }
-    if not uow.sessions.update(row["id"], row["version"], values):
+    written = uow.sessions.write_step(
+        uow.batch(),
+        session_id=row["id"],
+        version=row["version"],
+        values=values,
+        amounts=grant.amounts,
+        expires_at=expires_at,
+        held=grant.held,
+    )
+    if written is None:
         raise TemporaryIllegalStateError(
             code=Code.STORAGE_BUSY,
             message=f"session {row['id']!r} changed meanwhile; retry",
             retry_after_seconds=STORAGE_RETRY_AFTER_SECONDS,
         )
-    uow.sessions.replace_reservations(row["id"], grant.amounts, expires_at=expires_at)
-    uow.sessions.replace_holds(row["id"], grant.held)
+    return written
 
 
 def _settle(
@@ -521,6 +527,7 @@ def _settle(
     beyond = beyond_bounds(after, operations)
     if item.quantity > row["granted_quantity"] or beyond:
         outcome = outcome._replace(notifications=(*outcome.notifications, _above_grant(row, item.quantity, beyond)))
+    stored = stored_rows(state.counters, state.lives, outcome.counter_changes)
     result = record_settlement(
         uow,
         context,
@@ -532,6 +539,7 @@ def _settle(
         payers=payers,
         operations=operations,
         accounts=after,
+        stored=stored,
     )
     impacts = merged_impacts(impacts, result, outcome.counter_changes)
     return result, after, state.after(outcome.counter_changes)._replace(session_moves=session_moves(impacts)), impacts
@@ -602,8 +610,9 @@ def _property_value(catalog: Catalog, row: Mapping[str, Any], quantity: Decimal)
 # ---- views, inputs, storage faults -------------------------------------------------------------------
 
 
-def _view(uow: UnitOfWork, row: Mapping[str, Any]) -> SessionView:
-    reservations, reserved = reservation_views(uow, row["id"])
+def _view(uow: UnitOfWork, row: Mapping[str, Any], *, reservations: list[dict[str, Any]] | None = None) -> SessionView:
+    """The view of session ``row``, with its ``reservations`` (each with its account's currency) when already read."""
+    reservations_seen, reserved = reservation_views(uow, row["id"], rows=reservations)
     return SessionView(
         session_id=row["id"],
         reservation_id=row["reservation_id"],
@@ -626,7 +635,7 @@ def _view(uow: UnitOfWork, row: Mapping[str, Any]) -> SessionView:
         charged_amount=row["charged_amount"],
         reserved_amount=reserved,
         currency=row["currency"],
-        reservations=reservations,
+        reservations=reservations_seen,
         impacts=SessionImpacts.model_validate_json(row["impacts"]),
         version=row["version"],
     )

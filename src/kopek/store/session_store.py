@@ -19,6 +19,7 @@ from kopek.domain.catalog import CounterScope
 from kopek.domain.master import AccountId
 from kopek.domain.outcome import CounterChange, CounterKey
 from kopek.money import Exact, rating_context
+from kopek.store.driver_batch import DriverBatch, for_dialect
 from kopek.store.key_locks import KeySpace, serialise_key
 from kopek.store.schema import (
     accounts,
@@ -32,6 +33,40 @@ from kopek.store.schema import (
 
 ACTIVE = "active"
 SESSION = "session"
+
+# ---- a session step's writes, built once: one batch with the reads of what they leave ----------------------------------
+
+STEP_COLUMNS = ("status", "updated_at", "expires_at", "granted_quantity", "used_quantity", "usage_resumes_at", "charged_amount", "impacts")
+"""What a step (update, stop, cancel, expiry) sets on its session row."""
+UPDATE_STEP = for_dialect(
+    f"UPDATE charging_sessions SET {', '.join(f'{name} = :{name}' for name in STEP_COLUMNS)}, version = :next_version"  # noqa: S608 - names from constants
+    " WHERE id = :session_id AND version = :version"
+)
+START_COLUMNS = (
+    "id", "reservation_id", "subscriber_account_id", "contract_id", "service_id", "user_id", "item_class", "quantity_property",
+    "properties", "status", "default_resolution", "ttl_ms", "started_at", "updated_at", "expires_at", "consumption_date",
+    "granted_quantity", "used_quantity", "charged_amount", "currency", "impacts", "version",
+)  # fmt: skip
+"""What a start writes on its new session row (the others keep their defaults)."""
+INSERT_SESSION = for_dialect(
+    f"INSERT INTO charging_sessions ({', '.join(START_COLUMNS)}) VALUES ({', '.join(':' + name for name in START_COLUMNS)})"  # noqa: S608 - names from constants
+)
+DELETE_RESERVATIONS = for_dialect("DELETE FROM reservations WHERE session_id = :session_id")
+INSERT_RESERVATION = for_dialect(
+    "INSERT INTO reservations (session_id, account_id, amount, expires_at) VALUES (:session_id, :account_id, :amount, :expires_at)"
+)
+DELETE_HOLDS = for_dialect("DELETE FROM session_counter_holds WHERE session_id = :session_id")
+INSERT_HOLD = for_dialect(
+    "INSERT INTO session_counter_holds (session_id, scope, namespace, contract_id, item_id, name, delta, period_start)"
+    " VALUES (:session_id, :scope, :namespace, :contract_id, :item_id, :name, :delta, :period_start)"
+)
+SESSION_ROW = for_dialect(
+    f"SELECT {', '.join(column.name for column in charging_sessions.c)} FROM charging_sessions WHERE id = :session_id"  # noqa: S608 - names from the table
+)
+RESERVATIONS_OF = for_dialect(
+    "SELECT r.session_id, r.account_id, r.amount, r.expires_at, a.currency FROM reservations r"
+    " JOIN accounts a ON a.id = r.account_id WHERE r.session_id = :session_id ORDER BY r.account_id"
+)
 AUTHORIZATION = "authorization"
 """The kinds of rows of ``charging_sessions``: charging sessions, and authorizations (offline requests that only
 reserve), which share their reservations, holds and expiry."""
@@ -102,6 +137,64 @@ class SessionStore:
                 totals[AccountId(account_id)] = totals.get(AccountId(account_id), Decimal(0)) + amount
         return totals
 
+    def write_start(
+        self, batch: DriverBatch, values: Mapping[str, Any], *, amounts: Mapping[AccountId, Decimal], held: Iterable[CounterChange]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """In one batch: insert a new session (``values``: :data:`START_COLUMNS`) with its reservations and holds, and
+        read back its row and reservations (each with its account's currency)."""
+        batch.add(INSERT_SESSION, _bound(charging_sessions, {name: values[name] for name in START_COLUMNS}, self._connection.dialect))
+        return self._write_reservations_and_holds(batch, values["id"], amounts=amounts, expires_at=values["expires_at"], held=held)
+
+    def write_step(
+        self,
+        batch: DriverBatch,
+        *,
+        session_id: str,
+        version: int,
+        values: Mapping[str, Any],
+        amounts: Mapping[AccountId, Decimal],
+        expires_at: datetime,
+        held: Iterable[CounterChange],
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """In one batch: write a step's ``values`` if the session is still at ``version`` (which then grows by one),
+        replace its reservations and holds, and read back the row and its reservations (each with its account's
+        currency). ``None`` when the session was at another version (nothing of the batch is to be kept)."""
+        dialect = self._connection.dialect
+        key = {"session_id": session_id}
+        updated = batch.add(
+            UPDATE_STEP, _bound(charging_sessions, {**values, **key, "version": version, "next_version": version + 1}, dialect)
+        )
+        batch.add(DELETE_RESERVATIONS, key)
+        batch.add(DELETE_HOLDS, key)
+        written = self._write_reservations_and_holds(batch, session_id, amounts=amounts, expires_at=expires_at, held=held)
+        return written if updated.rowcount == 1 else None
+
+    def _write_reservations_and_holds(
+        self,
+        batch: DriverBatch,
+        session_id: str,
+        *,
+        amounts: Mapping[AccountId, Decimal],
+        expires_at: datetime,
+        held: Iterable[CounterChange],
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        dialect = self._connection.dialect
+        key = {"session_id": session_id}
+        rows = [
+            _bound(reservations, {**key, "account_id": account_id, "amount": amount, "expires_at": expires_at}, dialect)
+            for account_id, amount in sorted(amounts.items())
+            if amount > 0
+        ]
+        batch.add_many(INSERT_RESERVATION, rows)
+        batch.add_many(INSERT_HOLD, [_bound(session_counter_holds, row, dialect) for row in _hold_rows(session_id, held)])
+        row = batch.add(SESSION_ROW, key, returns_rows=True)
+        reserved = batch.add(RESERVATIONS_OF, key, returns_rows=True)
+        batch.run()
+        session = _read(charging_sessions, [column.name for column in charging_sessions.c], row.rows[0], dialect)
+        names = ["session_id", "account_id", "amount", "expires_at"]
+        found = [_read(reservations, names, entry[:4], dialect) | {"currency": entry[4]} for entry in reserved.rows]
+        return session, found
+
     def replace_reservations(self, session_id: str, amounts: Mapping[AccountId, Decimal], *, expires_at: datetime) -> None:
         self._connection.execute(sa.delete(reservations).where(reservations.c.session_id == session_id))
         rows = [
@@ -117,20 +210,7 @@ class SessionStore:
         in the session itself); nothing once it ends."""
         holds = session_counter_holds.c
         self._connection.execute(sa.delete(session_counter_holds).where(holds.session_id == session_id))
-        rows = [
-            {
-                "session_id": session_id,
-                "scope": change.key.scope.value,
-                "namespace": change.key.namespace,
-                "contract_id": change.key.contract_id,
-                "item_id": change.key.item_id,
-                "name": change.key.name,
-                "delta": change.delta,
-                "period_start": change.period_start,
-            }
-            for change in held
-            if change.key.scope is not CounterScope.TRANSIENT and change.delta != 0
-        ]
+        rows = _hold_rows(session_id, held)
         if rows:
             self._connection.execute(sa.insert(session_counter_holds), rows)
 
@@ -267,3 +347,39 @@ class SessionStore:
             self._connection.execute(sa.delete(table).where(table.c.session_id.in_(ids)))
         ended = sa.delete(charging_sessions).where(charging_sessions.c.id.in_(ids), charging_sessions.c.status != ACTIVE)
         return int(self._connection.execute(ended).rowcount)
+
+
+def _hold_rows(session_id: str, held: Iterable[CounterChange]) -> list[dict[str, Any]]:
+    return [
+        {
+            "session_id": session_id,
+            "scope": change.key.scope.value,
+            "namespace": change.key.namespace,
+            "contract_id": change.key.contract_id,
+            "item_id": change.key.item_id,
+            "name": change.key.name,
+            "delta": change.delta,
+            "period_start": change.period_start,
+        }
+        for change in held
+        if change.key.scope is not CounterScope.TRANSIENT and change.delta != 0
+    ]
+
+
+def _bound(table: sa.Table, row: Mapping[str, Any], dialect: sa.Dialect) -> dict[str, Any]:
+    """``row`` as ``table``'s column types store it (names that are no column of it pass as they are)."""
+    bound = {}
+    for name, value in row.items():
+        column = table.c.get(name)
+        kind = column.type if column is not None else None
+        bound[name] = kind.process_bind_param(value, dialect) if isinstance(kind, sa.types.TypeDecorator) and value is not None else value
+    return bound
+
+
+def _read(table: sa.Table, names: Sequence[str], values: Sequence[Any], dialect: sa.Dialect) -> dict[str, Any]:
+    """A row of ``table`` read by the driver, as SQLAlchemy would give it (its column types' values)."""
+    found = {}
+    for name, value in zip(names, values, strict=True):
+        kind = table.c[name].type
+        found[name] = kind.process_result_value(value, dialect) if isinstance(kind, sa.types.TypeDecorator) and value is not None else value
+    return found

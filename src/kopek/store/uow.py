@@ -12,10 +12,12 @@ from kopek.store.api_key_store import ApiKeyStore
 from kopek.store.audit_store import AuditStore
 from kopek.store.catalog_store import CatalogStore
 from kopek.store.cdr_store import CdrStore
+from kopek.store.charge_store import ChargeStore
 from kopek.store.charging_store import ChargingStore
 from kopek.store.contract_state_store import ContractStateStore
 from kopek.store.counter_journal_store import CounterJournalStore
 from kopek.store.counter_store import CounterStore
+from kopek.store.driver_batch import DriverBatch, for_dialect
 from kopek.store.item_file_store import ItemFileStore
 from kopek.store.ledger_store import LedgerStore
 from kopek.store.master_store import MasterStore
@@ -24,6 +26,8 @@ from kopek.store.protocol_store import ProtocolStore
 from kopek.store.rating_job_store import RatingJobStore
 from kopek.store.recharge_store import RechargeStore
 from kopek.store.session_store import SessionStore
+
+BEGIN = for_dialect("BEGIN")
 
 
 class CommitOutcomeUnknownError(Exception):
@@ -40,17 +44,24 @@ class UnitOfWork:
     (REPEATABLE READ on PostgreSQL), for consistent exports.
     """
 
-    def __init__(self, engine: sa.Engine, *, writes: bool = True, snapshot: bool = False) -> None:
+    def __init__(self, engine: sa.Engine, *, writes: bool = True, snapshot: bool = False, begin_with_first_batch: bool = False) -> None:
         self._engine = engine
         self._writes = writes
         self._snapshot = snapshot
         self._committed = False
+        self._begin_with_first_batch = begin_with_first_batch
+        self._begun_on_server = True
 
     def __enter__(self) -> Self:
         self.connection = self._engine.connect().execution_options(kopek_writes=self._writes)
         if self._snapshot and self.connection.dialect.name == "postgresql":
             # Every read of the transaction sees one point in time (SQLite's read transaction already does).
             self.connection = self.connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=not self._writes)
+        elif self._begin_with_first_batch and self.connection.dialect.name == "postgresql":
+            # psycopg would send BEGIN alone and wait for it; this unit of work sends it with its first batch instead
+            # (the driver in autocommit mode runs BEGIN ... COMMIT as one transaction all the same).
+            self.connection = self.connection.execution_options(isolation_level="AUTOCOMMIT")
+            self._begun_on_server = False
         try:
             self._transaction = self.connection.begin()
         except BaseException:
@@ -73,7 +84,22 @@ class UnitOfWork:
         self.protocols = ProtocolStore(self.connection)
         self.ledger = LedgerStore(self.connection)
         self.recharges = RechargeStore(self.connection)
+        self.charge = ChargeStore(self.connection)
         return self
+
+    def batch(self) -> DriverBatch:
+        """A batch of prebuilt statements on this unit of work's transaction (its first one also begins it)."""
+        batch = DriverBatch(self.connection)
+        if not self._begun_on_server:
+            batch.add(BEGIN, {})
+            self._begun_on_server = True
+        return batch
+
+    def begin_on_server(self) -> None:
+        """Begin the transaction now, before statements sent by other means than :meth:`batch` (a no-op unless this unit
+        of work begins with its first batch)."""
+        if not self._begun_on_server:
+            self.batch().run()
 
     def commit(self) -> None:
         assert not self._committed, "a unit of work commits once"

@@ -1,0 +1,451 @@
+"""The statements of one offline charge, built once: what it reads with its locks, and what it writes.
+
+An offline charge (docs/performance.md, "The durable hot path") reads in one batch of
+statements (:class:`kopek.store.driver_batch.DriverBatch`: one round trip on PostgreSQL)
+everything it needs, each statement keyed by the item's access (service id, user id,
+consumption date) through a subquery rather than by what an earlier one returned:
+
+1. with an idempotency key, its advisory lock (:mod:`kopek.store.key_locks`), then the
+   operation already stored under it (the replay check sees whatever committed while it waited);
+2. the contract the access selects and its parent, locked in the order single charges
+   lock them (a linked contract first);
+3. their contract items and role assignments;
+4. the contract's counters (and its parent's contract counters), its activations'
+   counters, and what the live grants of sessions hold of them;
+5. every account the contract's roles name (any of them may pay), locked in id order,
+   with their subscriber accounts' status, and the live reservations held against them.
+
+Then everything it writes (the operation, charged items, balances, account operations,
+the counter journal, counters, notifications, the exported item) goes as a second batch,
+and the unit of work commits. While the catalog declares shared counters, charges take
+the general path (those counters are locked before the accounts, a statement at a time).
+Session steps read their contract's state with the same statements keyed by the contract
+(:data:`STATE_BY_CONTRACT`) and write their charge with the same batch.
+"""
+
+# ruff: noqa: S608 - the statement texts are put together from constants once, at import; every value is bound
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, localcontext
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+
+from kopek.domain.catalog import CounterScope
+from kopek.domain.master import (
+    Account,
+    AccountId,
+    AccountKind,
+    AccountStatus,
+    Contract,
+    ContractId,
+    ContractItem,
+    ContractItemId,
+    ContractStatus,
+    SubscriberAccountId,
+    SubscriberAccountStatus,
+)
+from kopek.domain.outcome import CounterChange, CounterKey
+from kopek.money import Exact, rating_context
+from kopek.rating.state import CounterLife
+from kopek.store.counter_journal_store import CHANGE, StoredValue, journaled
+from kopek.store.driver_batch import DialectText, DriverBatch, Pending, for_dialect
+from kopek.store.key_locks import KeySpace, lock_id
+from kopek.store.schema import charging_operations
+from kopek.store.types import ExactDecimal, ExactRational, UtcDateTime
+
+_Lives = dict[CounterKey, CounterLife]
+
+# ---- what a charge reads --------------------------------------------------------------------------------------------
+
+_ACCESS = (
+    "(SELECT contract_id FROM accesses WHERE service_id = :service_id AND user_id = :user_id"
+    " AND valid_from <= :at AND (valid_to IS NULL OR valid_to > :at) LIMIT 1)"
+)
+ADVISORY_LOCK = for_dialect("SELECT 1", postgresql="SELECT pg_advisory_xact_lock(:lock_id)")
+OPERATION_BY_KEY = for_dialect("SELECT request_hash, result FROM charging_operations WHERE idempotency_key = :idempotency_key")
+
+
+@dataclass(frozen=True, slots=True)
+class StateStatements:
+    """The statements that read a contract's charging state, each keyed by the same contract subquery."""
+
+    contracts: DialectText
+    """The contract and its parent, locked, the linked contract first."""
+    items: DialectText
+    roles: DialectText
+    counters: DialectText
+    """The contract's counters and its parent's contract counters."""
+    activation_counters: DialectText
+    holds: DialectText
+    """What the live grants (but session ``:excluding``'s) hold of those counters."""
+    accounts: DialectText
+    """Every account the contract's roles name, locked in id order, with its subscriber account's status."""
+    reservations: DialectText
+
+    def all(self) -> tuple[DialectText, ...]:
+        return (
+            self.contracts,
+            self.items,
+            self.roles,
+            self.counters,
+            self.activation_counters,
+            self.holds,
+            self.accounts,
+            self.reservations,
+        )
+
+
+def _state_statements(contract: str) -> StateStatements:
+    """The state statements of the contract that the SQL expression ``contract`` names."""
+    parent = f"(SELECT parent_id FROM contracts WHERE id = {contract})"
+    role_accounts = f"(SELECT account_id FROM contract_roles WHERE contract_id = {contract})"
+    contracts = (
+        "SELECT id, subscriber_account_id, valid_from, valid_to, status, parent_id FROM contracts"
+        f" WHERE id = {contract} OR id = {parent} ORDER BY parent_id IS NULL, id"
+    )
+    accounts = (
+        "SELECT a.id, a.subscriber_account_id, a.kind, a.currency, a.balance, a.floor, a.credit_limit, a.low_balance_threshold,"
+        " a.status, s.status FROM accounts a JOIN subscriber_accounts s ON s.id = a.subscriber_account_id"
+        f" WHERE a.id IN {role_accounts} ORDER BY a.id"
+    )
+    return StateStatements(
+        contracts=for_dialect(contracts, postgresql=f"{contracts} FOR UPDATE"),
+        items=for_dialect(
+            f"SELECT contract_id, item_id, charge_plan FROM contract_items WHERE contract_id IN ({contract}, {parent}) ORDER BY position"
+        ),
+        roles=for_dialect(f"SELECT contract_id, role, account_id FROM contract_roles WHERE contract_id IN ({contract}, {parent})"),
+        counters=for_dialect(
+            "SELECT contract_id, item_id, name, value, period_start, expires_at FROM counters"
+            f" WHERE contract_id = {contract} OR (contract_id = {parent} AND item_id = '')"
+        ),
+        activation_counters=for_dialect(
+            "SELECT contract_id, activation_id, name, value, period_start, expires_at FROM activation_counters"
+            f" WHERE contract_id = {contract}"
+        ),
+        holds=for_dialect(
+            "SELECT h.scope, h.namespace, h.contract_id, h.item_id, h.name, h.delta, h.period_start"
+            " FROM session_counter_holds h JOIN charging_sessions s ON s.id = h.session_id"
+            " WHERE s.status = 'active' AND h.session_id <> :excluding AND h.namespace = '' AND ("
+            f"(h.scope IN ('contract', 'contract_item', 'activation') AND h.contract_id = {contract})"
+            f" OR (h.scope = 'contract' AND h.contract_id = {parent}))"
+            " ORDER BY h.session_id, h.scope, h.namespace, h.contract_id, h.item_id, h.name"
+        ),
+        accounts=for_dialect(accounts, postgresql=f"{accounts} FOR UPDATE OF a"),
+        reservations=for_dialect(
+            f"SELECT account_id, amount FROM reservations WHERE account_id IN {role_accounts} AND session_id <> :excluding"
+        ),
+    )
+
+
+STATE_BY_ACCESS = _state_statements(_ACCESS)
+"""An offline charge's state: the contract that the access (``:service_id``, ``:user_id`` at ``:at``) selects."""
+STATE_BY_CONTRACT = _state_statements("CAST(:contract_id AS VARCHAR)")
+"""A session step's state: contract ``:contract_id``, already locked with the session."""
+
+# ---- what a charge writes ---------------------------------------------------------------------------------------------
+
+
+def _insert(table: str, columns: str) -> DialectText:
+    names = [name.strip() for name in columns.split(",")]
+    return for_dialect(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(':' + name for name in names)})")
+
+
+INSERT_OPERATION = _insert("charging_operations", ", ".join(column.name for column in charging_operations.c))
+"""Every column of the operation (a column added to the table is written, and a row without it is refused)."""
+INSERT_CHARGED_ITEM = _insert(
+    "charged_items",
+    "operation_id, contract_id, contract_item_id, item_class, charge_plan, charge, account_role, account_id, amount, currency,"
+    " quantity, quantity_unit, output, consumption_date",
+)
+UPDATE_BALANCE = for_dialect("UPDATE accounts SET balance = :balance WHERE id = :id")
+INSERT_ACCOUNT_OPERATION = _insert("account_operations", "account_id, operation_id, kind, amount, balance_after, currency, created_at")
+INSERT_JOURNAL_ENTRY = _insert(
+    "counter_journal",
+    "contract_id, operation_id, kind, scope, item_id, name, unit, present, value, period_start, expires_at, recorded_at",
+)
+_NEW_VALUE = "SET value = excluded.value, period_start = excluded.period_start, expires_at = excluded.expires_at"
+UPSERT_COUNTER = for_dialect(
+    "INSERT INTO counters (contract_id, item_id, name, unit, value, period_start, expires_at)"
+    " VALUES (:contract_id, :item_id, :name, :unit, :value, :period_start, :expires_at)"
+    f" ON CONFLICT (contract_id, item_id, name) DO UPDATE {_NEW_VALUE}"
+)
+ENSURE_ACTIVATION = for_dialect(
+    "INSERT INTO activations (contract_id, id, item_id, kind, status) VALUES (:contract_id, :activation_id, :activation_id,"
+    " 'charge', 'active') ON CONFLICT DO NOTHING"
+)
+UPSERT_ACTIVATION_COUNTER = for_dialect(
+    "INSERT INTO activation_counters (contract_id, activation_id, name, unit, value, period_start, expires_at)"
+    " VALUES (:contract_id, :activation_id, :name, :unit, :value, :period_start, :expires_at)"
+    f" ON CONFLICT (contract_id, activation_id, name) DO UPDATE {_NEW_VALUE}"
+)
+UPSERT_SHARED_COUNTER = for_dialect(
+    "INSERT INTO shared_counters (namespace, name, unit, value, period_start, expires_at)"
+    " VALUES (:namespace, :name, :unit, :value, :period_start, :expires_at)"
+    f" ON CONFLICT (namespace, name) DO UPDATE {_NEW_VALUE}"
+)
+INSERT_NOTIFICATION = _insert("notifications", "operation_id, contract_id, kind, message, data, created_at")
+INSERT_EXPORTED_ITEM = _insert("exported_items", "operation_id, item, created_at")
+
+
+@dataclass(frozen=True, slots=True)
+class _Values:
+    """How values go to and come from one database: exact decimals, exact rationals and instants as its columns keep them."""
+
+    dialect: sa.Dialect
+
+    def decimal(self, value: Any) -> Decimal | None:
+        return ExactDecimal().process_result_value(value, self.dialect)
+
+    def exact(self, value: Any) -> Exact | None:
+        return ExactRational().process_result_value(value, self.dialect)
+
+    def instant(self, value: Any) -> datetime | None:
+        return UtcDateTime().process_result_value(value, self.dialect)
+
+    def bound(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """``row`` with its decimals, rationals and instants as the database stores them."""
+        return {name: self._bound_value(value) for name, value in row.items()}
+
+    def _bound_value(self, value: Any) -> Any:
+        if isinstance(value, datetime):
+            return UtcDateTime().process_bind_param(value, self.dialect)
+        if isinstance(value, Decimal):
+            return ExactDecimal().process_bind_param(value, self.dialect)
+        return value
+
+    def rational(self, value: Exact | None) -> Any:
+        return ExactRational().process_bind_param(value, self.dialect) if value is not None else None
+
+
+class ChargeState(NamedTuple):
+    """What a charge read, its locks taken: the replay (request hash, result) under its key, the contract (none: no
+    access at the date) with its parent, their counters and the holds on them, and the accounts its roles name."""
+
+    replay: tuple[str, str] | None
+    contract: Contract | None
+    parent: Contract | None
+    counters: dict[CounterKey, Exact]
+    lives: dict[CounterKey, CounterLife]
+    holds: list[tuple[CounterKey, Exact, datetime | None]]
+    accounts: dict[AccountId, Account]
+    reserved: dict[AccountId, Decimal]
+
+
+class ChargeStore:
+    """Reads and writes a charge (offline, or a session's usage) with the statements above, on the unit of work's
+    connection."""
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self._connection = connection
+        self._values = _Values(connection.dialect)
+
+    def read(self, batch: DriverBatch, *, service_id: str, user_id: str, at: datetime, idempotency_key: str | None) -> ChargeState:
+        """Read (and lock) what charging the item of this access at ``at`` needs, in ``batch`` (run here)."""
+        at_bound = UtcDateTime().process_bind_param(at, self._connection.dialect)
+        by_access = {"service_id": service_id, "user_id": user_id, "at": at_bound, "excluding": ""}
+        replay: Pending | None = None
+        if idempotency_key is not None:
+            if batch.dialect == "postgresql":
+                batch.add(ADVISORY_LOCK, {"lock_id": lock_id(KeySpace.CHARGING, idempotency_key)}, returns_rows=True)
+            replay = batch.add(OPERATION_BY_KEY, {"idempotency_key": idempotency_key}, returns_rows=True)
+        state = self._state(batch, STATE_BY_ACCESS, by_access)
+        return state._replace(replay=(replay.rows[0][0], replay.rows[0][1]) if replay is not None and replay.rows else None)
+
+    def read_of_contract(self, batch: DriverBatch, contract: Contract, *, excluding_session: str) -> ChargeState:
+        """Read (and lock) the charging state of ``contract`` (read and locked already) in ``batch`` (run here), leaving
+        out the holds and reservations of session ``excluding_session`` (none: ``""``); its parent is read and locked
+        only when it has one."""
+        parameters = {"contract_id": contract.id, "excluding": excluding_session}
+        return self._state(batch, STATE_BY_CONTRACT, parameters, with_contracts=contract.parent_id is not None)
+
+    def _state(
+        self, batch: DriverBatch, statements: StateStatements, parameters: dict[str, Any], *, with_contracts: bool = True
+    ) -> ChargeState:
+        chosen = statements.all() if with_contracts else statements.all()[3:]
+        pending = [batch.add(text, parameters, returns_rows=True) for text in chosen]
+        batch.run()
+        found = [entry.rows for entry in pending]
+        if not with_contracts:
+            found = [[], [], [], *found]
+        contracts, items, roles, counters, activation_counters, holds, accounts, reservations = found
+        contract, parent = self._contracts(contracts, items, roles)
+        values, lives = self._counters(counters, activation_counters)
+        return ChargeState(
+            replay=None,
+            contract=contract,
+            parent=parent,
+            counters=values,
+            lives=lives,
+            holds=[
+                (CounterKey(owner, item_id, name, CounterScope(scope), namespace), self._exact_of(delta), self._values.instant(start))
+                for scope, namespace, owner, item_id, name, delta, start in holds
+            ],
+            accounts={account.id: account for account in (self._account(row) for row in accounts)},
+            reserved=self._reserved(reservations),
+        )
+
+    def _contracts(self, rows: list[Any], items: list[Any], roles: list[Any]) -> tuple[Contract | None, Contract | None]:
+        if not rows:
+            return None, None
+        items_of: dict[str, list[ContractItem]] = {}
+        for contract_id, item_id, plan in items:
+            items_of.setdefault(contract_id, []).append(ContractItem(ContractItemId(item_id), plan))
+        roles_of: dict[str, dict[str, AccountId]] = {}
+        for contract_id, role, account_id in roles:
+            roles_of.setdefault(contract_id, {})[role] = AccountId(account_id)
+        values = self._values
+        found = [
+            Contract(
+                id=ContractId(row[0]),
+                subscriber_account_id=SubscriberAccountId(row[1]),
+                valid_from=values.instant(row[2]),  # type: ignore[arg-type]
+                valid_to=values.instant(row[3]),
+                status=ContractStatus(row[4]),
+                parent_id=row[5],
+                items=tuple(items_of.get(row[0], ())),
+                roles=roles_of.get(row[0], {}),
+            )
+            for row in rows
+        ]
+        # The access's contract comes first (a linked contract sorts before its parent).
+        contract = found[0]
+        parent = next((other for other in found[1:] if other.id == contract.parent_id), None)
+        return contract, parent
+
+    def _counters(
+        self, counters: list[Any], activation_counters: list[Any]
+    ) -> tuple[dict[CounterKey, Exact], dict[CounterKey, CounterLife]]:
+        values: dict[CounterKey, Exact] = {}
+        lives: dict[CounterKey, CounterLife] = {}
+        for rows, scope in ((counters, CounterScope.CONTRACT_ITEM), (activation_counters, CounterScope.ACTIVATION)):
+            for owner, item_id, name, value, start, expires in rows:
+                key = CounterKey(owner, item_id, name, scope)
+                values[key] = self._exact_of(value)
+                lives[key] = CounterLife(self._values.instant(start), self._values.instant(expires))
+        return values, lives
+
+    def _exact_of(self, value: Any) -> Exact:
+        found = self._values.exact(value)
+        assert found is not None, "a stored counter value is never null"
+        return found
+
+    def _account(self, row: Sequence[Any]) -> Account:
+        decimal = self._values.decimal
+        balance, floor = decimal(row[4]), decimal(row[5])
+        assert balance is not None and floor is not None, "an account's balance and floor are never null"
+        return Account(
+            id=AccountId(row[0]),
+            subscriber_account_id=SubscriberAccountId(row[1]),
+            kind=AccountKind(row[2]),
+            currency=row[3],
+            balance=balance,
+            floor=floor,
+            credit_limit=decimal(row[6]),
+            low_balance_threshold=decimal(row[7]),
+            status=AccountStatus(row[8]),
+            holder_status=SubscriberAccountStatus(row[9]),
+        )
+
+    def _reserved(self, rows: list[Any]) -> dict[AccountId, Decimal]:
+        totals: dict[AccountId, Decimal] = {}
+        # Added in Python: exact on SQLite, where amounts are stored as text.
+        with localcontext(rating_context()):
+            for account_id, amount in rows:
+                totals[AccountId(account_id)] = totals.get(AccountId(account_id), Decimal(0)) + (self._values.decimal(amount) or Decimal(0))
+        return totals
+
+    def write(self, batch: DriverBatch, rows: ChargeWrites) -> None:
+        """Queue every write of the gathered charges in ``batch`` and run it."""
+        bound = self._values.bound
+        batch.add_many(INSERT_OPERATION, [bound(row) for row in rows.operations])
+        batch.add_many(INSERT_CHARGED_ITEM, [bound(row) for row in rows.charged_items])
+        batch.add_many(UPDATE_BALANCE, [bound({"id": key, "balance": value}) for key, value in rows.balances.items()])
+        batch.add_many(INSERT_ACCOUNT_OPERATION, [bound(row) for row in rows.account_operations])
+        batch.add_many(INSERT_JOURNAL_ENTRY, self._journal_rows(rows.journal, rows.stored))
+        self._counter_writes(batch, rows.counter_changes)
+        notifications = [row | {"data": json.dumps(row["data"], sort_keys=True)} for row in rows.notifications]
+        batch.add_many(INSERT_NOTIFICATION, [bound(row) for row in notifications])
+        exported = [
+            {"operation_id": key, "item": json.dumps(item, sort_keys=True), "created_at": at} for key, item, at in rows.exported_items
+        ]
+        batch.add_many(INSERT_EXPORTED_ITEM, [bound(row) for row in exported])
+        batch.run()
+
+    def _journal_rows(
+        self, changes: Sequence[tuple[str, datetime, CounterChange]], stored: Mapping[CounterKey, StoredValue | None]
+    ) -> list[dict[str, Any]]:
+        current = dict(stored)
+        rows = []
+        for operation_id, at, change in changes:
+            if not journaled(change):
+                continue
+            before = current.get(change.key)
+            rows.append(
+                self._values.bound(
+                    {
+                        "contract_id": change.key.contract_id,
+                        "operation_id": operation_id,
+                        "kind": CHANGE,
+                        "scope": change.key.scope.value,
+                        "item_id": change.key.item_id,
+                        "name": change.key.name,
+                        "unit": change.unit.value,
+                        "present": before is not None,
+                        "value": self._values.rational(before.value) if before is not None else None,
+                        "period_start": before.life.period_start if before is not None else None,
+                        "expires_at": before.life.expires_at if before is not None else None,
+                        "recorded_at": at,
+                    }
+                )
+            )
+            current[change.key] = StoredValue(change.unit.value, change.after, CounterLife(change.period_start, change.expires_at))
+        return rows
+
+    def _counter_writes(self, batch: DriverBatch, changes: Iterable[CounterChange]) -> None:
+        own, activations, activation_counters, shared = [], [], [], []
+        for change in changes:
+            scope = change.key.scope
+            if scope is CounterScope.TRANSIENT:
+                continue
+            value = self._values.bound(
+                {
+                    "unit": change.unit.value,
+                    "value": self._values.rational(change.after),
+                    "period_start": change.period_start,
+                    "expires_at": change.expires_at,
+                }
+            )
+            if scope in (CounterScope.CONTRACT, CounterScope.CONTRACT_ITEM):
+                own.append({"contract_id": change.key.contract_id, "item_id": change.key.item_id, "name": change.key.name} | value)
+            elif scope is CounterScope.SHARED:
+                shared.append({"namespace": change.key.namespace, "name": change.key.name} | value)
+            elif scope is CounterScope.ACTIVATION:
+                held = {"contract_id": change.key.contract_id, "activation_id": change.key.item_id}
+                activations.append(held)
+                activation_counters.append(held | {"name": change.key.name} | value)
+        batch.add_many(UPSERT_COUNTER, own)
+        batch.add_many(ENSURE_ACTIVATION, activations)
+        batch.add_many(UPSERT_ACTIVATION_COUNTER, activation_counters)
+        batch.add_many(UPSERT_SHARED_COUNTER, shared)
+
+
+@dataclass(slots=True)
+class ChargeWrites:
+    """The rows one charge writes (built by :class:`kopek.charging.offline.ChargeRows`), with the stored counter rows
+    its changes replace (from what it read), for the journal."""
+
+    operations: list[dict[str, Any]]
+    charged_items: list[dict[str, Any]]
+    account_operations: list[dict[str, Any]]
+    balances: Mapping[AccountId, Decimal]
+    counter_changes: Iterable[CounterChange]
+    notifications: list[dict[str, Any]]
+    exported_items: list[tuple[str, dict[str, Any], datetime]]
+    journal: Sequence[tuple[str, datetime, CounterChange]]
+    stored: Mapping[CounterKey, StoredValue | None]

@@ -1,0 +1,143 @@
+"""Several prebuilt statements sent to the database driver together: one round trip on PostgreSQL.
+
+The hot paths (an offline charge, its replay check) send statements whose text is built
+once (named constants of the store that owns the tables) straight to the driver, inside
+the unit of work's own transaction: on PostgreSQL as one psycopg pipeline, which the
+server answers after a single wait of the client; on SQLite one after the other on the
+same cursor (``sqlite3`` keeps each statement text prepared). No statement of a batch
+reads what another returned in Python, so they can all be on their way at once.
+
+Statement texts name their parameters ``:name``, as SQLite does; :func:`for_dialect`
+turns them into psycopg's ``%(name)s`` once. A driver failure is raised as SQLAlchemy's
+(``IntegrityError``, ``OperationalError``, ...), and a lost connection is invalidated,
+as if SQLAlchemy had run the statement, so callers handle both paths alike.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+_NAMED = re.compile(r"(?<![:\w]):(\w+)")
+
+
+@dataclass(frozen=True, slots=True)
+class DialectText:
+    """One statement's text for each database: SQLite's ``:name`` parameters, psycopg's ``%(name)s``."""
+
+    sqlite: str
+    postgresql: str
+
+    def of(self, dialect: str) -> str:
+        return self.postgresql if dialect == "postgresql" else self.sqlite
+
+
+def for_dialect(text: str, *, postgresql: str | None = None) -> DialectText:
+    """``text`` (parameters ``:name``) for both databases; ``postgresql`` replaces it there (row locks, advisory locks)."""
+    return DialectText(text, _NAMED.sub(r"%(\1)s", postgresql if postgresql is not None else text))
+
+
+@dataclass(slots=True)
+class Pending:
+    """The rows a statement of a batch returns, once the batch has run."""
+
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    rowcount: int = -1
+    """The rows the statement changed (``-1`` until the batch has run)."""
+
+
+@dataclass(slots=True)
+class _Queued:
+    text: str
+    parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    many: bool
+    pending: Pending | None
+    returns_rows: bool
+
+
+class DriverBatch:
+    """Statements queued with :meth:`add` / :meth:`add_many`, sent by :meth:`run` on ``connection``'s own transaction."""
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self._connection = connection
+        self.dialect = connection.dialect.name
+        self._queued: list[_Queued] = []
+
+    def add(self, text: DialectText, parameters: Mapping[str, Any], *, returns_rows: bool = False) -> Pending:
+        """Queue one statement; its rows (when ``returns_rows``) are in the result once :meth:`run` returned."""
+        pending = Pending()
+        self._queued.append(_Queued(text.of(self.dialect), parameters, many=False, pending=pending, returns_rows=returns_rows))
+        return pending
+
+    def add_many(self, text: DialectText, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Queue one statement run once per row; nothing when there is no row."""
+        if rows:
+            self._queued.append(_Queued(text.of(self.dialect), rows, many=True, pending=None, returns_rows=False))
+
+    def __len__(self) -> int:
+        return len(self._queued)
+
+    def run(self) -> None:
+        """Send every queued statement and wait once for all their answers."""
+        queued, self._queued = self._queued, []
+        if not queued:
+            return
+        driver = self._connection.connection.driver_connection
+        assert driver is not None, "an open connection has a driver connection"
+        try:
+            if self.dialect == "postgresql":
+                _run_pipeline(driver, queued)
+            else:
+                _run_one_by_one(driver, queued)
+        except self._connection.dialect.loaded_dbapi.Error as error:
+            raise self._wrapped(error, queued) from error
+
+    def _wrapped(self, error: Exception, queued: list[_Queued]) -> sa.exc.DBAPIError:
+        driver = self._connection.connection.driver_connection
+        lost = self._connection.dialect.is_disconnect(error, driver, None)  # type: ignore[arg-type]
+        if lost:
+            self._connection.invalidate(error)
+        statements = "; ".join(entry.text.split("\n")[0] for entry in queued)
+        dbapi_error = self._connection.dialect.loaded_dbapi.Error
+        wrapped = sa.exc.DBAPIError.instance(statements, None, error, dbapi_error, connection_invalidated=lost)
+        assert isinstance(wrapped, sa.exc.DBAPIError)
+        return wrapped
+
+
+def _run_pipeline(driver: Any, queued: list[_Queued]) -> None:
+    # Leaving the pipeline sends one Sync and waits for every answer: results are read after it.
+    cursors = []
+    with driver.pipeline():
+        for entry in queued:
+            cursor = driver.cursor()
+            if entry.many:
+                cursor.executemany(entry.text, entry.parameters)
+            else:
+                cursor.execute(entry.text, entry.parameters)
+            cursors.append(cursor)
+    for entry, cursor in zip(queued, cursors, strict=True):
+        if entry.pending is not None:
+            entry.pending.rowcount = cursor.rowcount
+            if entry.returns_rows:
+                entry.pending.rows = cursor.fetchall()
+        cursor.close()
+
+
+def _run_one_by_one(driver: Any, queued: list[_Queued]) -> None:
+    cursor = driver.cursor()
+    try:
+        for entry in queued:
+            if entry.many:
+                cursor.executemany(entry.text, entry.parameters)
+                continue
+            cursor.execute(entry.text, entry.parameters)
+            if entry.pending is not None:
+                entry.pending.rowcount = cursor.rowcount
+                if entry.returns_rows:
+                    entry.pending.rows = cursor.fetchall()
+    finally:
+        cursor.close()
