@@ -8,11 +8,14 @@ as text. Operation ids are blanked (a vectorized attempt that falls back may dra
 the row path then draws again): rows are matched through the CDR id, the operation's
 idempotency key.
 
-The world: voice calls use a free-seconds allowance, then are priced by destination
+The world: voice calls use a free-seconds allowance (reset monthly in Paris, with a
+threshold), then are priced by destination
 prefix (two zones priced alike with a connect fee and a first minute billed by the
 minute, a per-second zone, barred premium numbers, a default with a minimum and an
 increment), plus a roaming surcharge by switch; SMS in graduated tiers over a counter
-of SMS sent; data in graduated tiers over a counter of megabytes used. alice is
+of SMS sent (reset daily in Tokyo); data in graduated tiers over a counter of megabytes
+used (reset weekly on Tuesdays in New York); each counter has thresholds. The counter
+journal is compared too. alice is
 prepaid, bob postpaid, carol and dave share one postpaid account (one partition with
 two contracts); erin's plan prices calls by schedule (not vectorized).
 """
@@ -39,7 +42,16 @@ from kopek import AccessInput, ContractInput, Engine, SubscriberAccountInput
 from kopek.batch.rating_jobs import RatingMode, RatingPath
 from kopek.charging.results import ChargeResult
 from kopek.documents import parse_document
-from kopek.store.schema import account_operations, accounts, cdrs, charged_items, charging_operations, counters, notifications
+from kopek.store.schema import (
+    account_operations,
+    accounts,
+    cdrs,
+    charged_items,
+    charging_operations,
+    counter_journal,
+    counters,
+    notifications,
+)
 from tests.fakes import FixedClock, SequentialIds
 from tests.integration.test_batch_equivalence import fresh_database
 
@@ -72,9 +84,26 @@ charge_plans:
   - name: mobile
     currency: EUR
     counters:
-      - {{name: free_seconds, scope: contract_item, unit: seconds, initial: {free_seconds}}}
-      - {{name: megabytes_used, scope: contract, unit: megabytes}}
-      - {{name: sms_sent, scope: contract_item, unit: events}}
+      - name: free_seconds
+        scope: contract_item
+        unit: seconds
+        initial: {free_seconds}
+        reset: monthly
+        time_zone: Europe/Paris
+        thresholds: [{{value: 30, direction: down}}]
+      - name: megabytes_used
+        scope: contract
+        unit: megabytes
+        reset: weekly
+        anchor_day: 2
+        time_zone: America/New_York
+        thresholds: [{{value: 100, direction: up}}, {{value: 150, direction: up}}]
+      - name: sms_sent
+        scope: contract_item
+        unit: events
+        reset: daily
+        time_zone: Asia/Tokyo
+        thresholds: [{{value: 2, direction: up}}]
     charges:
       - name: voice
         item_class: voice_call
@@ -228,6 +257,10 @@ b03 bob   call 2026-06-01T11:00:00+00:00 duration=30 destination=99912
 b04 bob   sms  2026-06-01T12:00:00+00:00 destination=44
 b05 bob   data 2026-06-02T06:00:00+00:00 volume=150000000
 b06 bob   call 2026-06-02T09:00:00+00:00 duration=31 destination=7 roaming=true
+b07 bob   call 2026-06-30T21:59:00+00:00 duration=100 destination=33777
+b08 bob   call 2026-06-30T22:01:00+00:00 duration=100 destination=33777
+b09 bob   sms  2026-06-30T22:02:00+00:00 destination=44
+b10 bob   data 2026-07-01T06:00:00+00:00 volume=120000000
 c01 carol call 2026-06-01T08:30:00+00:00 duration=100 destination=34
 c02 carol data 2026-06-01T08:31:00+00:00 volume=99999999
 c03 carol data 2026-06-01T08:32:00+00:00 volume=2
@@ -326,6 +359,10 @@ def snapshot(engine: Engine) -> dict[str, Any]:
                 (row.contract_id, row.item_id, row.name): exact((row.unit, row.value, row.period_start, row.expires_at))
                 for row in connection.execute(sa.select(counters))
             },
+            "counter_journal": by_cdr(
+                counter_journal,
+                ("contract_id", "kind", "scope", "item_id", "name", "unit", "present", "value", "period_start", "expires_at", "recorded_at"),
+            ),
         }
 
 
@@ -628,7 +665,8 @@ def generated(drawn: list[tuple[str, int, tuple[str, dict[str, str]]]]) -> list[
         {
             "id": f"g{number:03d}",
             "item_class": CLASSES[kind],
-            "consumption_date": (FIRST + timedelta(minutes=minute)).isoformat(),
+            # From 20:00 UTC the day before: the first of June starts at 22:00 UTC in Paris (a monthly reset).
+            "consumption_date": (FIRST + timedelta(minutes=minute - 4 * 60)).isoformat(),
             "service_id": "mobile",
             "user_id": f"{holder}-msisdn",
             "properties": properties,
@@ -755,3 +793,74 @@ def test_a_balance_that_runs_dry_in_a_later_chunk_hands_the_rest_to_the_row_path
     assert len(rows) - 400 < vectorized(logged) < len(rows)  # alice's first chunk and the others' CDRs, not alice's rest
     assert_same(auto, row)
     assert "prepaid_balance_cannot_cover" in {code for _, _, _, code, *_ in row["cdrs"].values()}
+
+
+# ---- the example catalog: monthly resets in Paris, minutes, alike allowances in a prefix ------------
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+# More usage of alice (prepaid_classic), bob and carol (postpaid_smart, paid by bob's account): national calls that
+# use up the free minutes, data past the first band, and both again after midnight in Paris on the first of July.
+EXAMPLE_CDRS = """
+x01 33612345678 voice_call 2026-06-10T08:00:00+00:00 duration=1750 destination=33140000000
+x02 33612345678 voice_call 2026-06-10T09:00:00+00:00 duration=95 destination=33640000000
+x03 33612345678 data_session 2026-06-11T09:00:00+00:00 volume=499950001
+x04 33612345678 data_session 2026-06-11T10:00:00+00:00 volume=100001
+x05 33687654321 voice_call 2026-06-20T10:00:00+00:00 duration=17999 destination=33740000000
+x06 33698765432 voice_call 2026-06-20T11:00:00+00:00 duration=61 destination=33140000000
+x07 33698765432 data_session 2026-06-30T21:00:00+00:00 volume=2100000000
+x08 33612345678 voice_call 2026-06-30T21:59:59+00:00 duration=120 destination=33140000000
+x09 33612345678 voice_call 2026-06-30T22:00:00+00:00 duration=120 destination=33140000000
+x10 33698765432 data_session 2026-06-30T22:00:01+00:00 volume=1000000
+x11 33687654321 voice_call 2026-07-01T07:00:00+00:00 duration=45 destination=4912345
+x12 33612345678 sms 2026-07-01T07:00:00+00:00 zone=international
+"""
+
+
+def example_records() -> list[dict[str, Any]]:
+    found = []
+    for line in filter(None, map(str.strip, EXAMPLE_CDRS.splitlines())):
+        cdr_id, user_id, item_class, at, *pairs = line.split()
+        properties = dict(pair.split("=", 1) for pair in pairs)
+        found.append(
+            {"id": cdr_id, "item_class": item_class, "consumption_date": at, "service_id": "mobile", "user_id": user_id, "properties": properties}
+        )
+    return found
+
+
+@contextmanager
+def example_run(database: str, tmp_path: Path, mode: RatingMode, path: RatingPath) -> Iterator[dict[str, Any]]:
+    directory = tmp_path / f"example-{path.value}-{next(counter)}"
+    directory.mkdir()
+    with (
+        fresh_database(database, directory) as url,
+        Engine(url, clock=FixedClock(), new_id=SequentialIds("id")) as engine,
+    ):
+        engine.load_catalog(parse_document((EXAMPLES / "catalog.yaml").read_text(encoding="utf-8"), source="catalog.yaml"))
+        engine.load_master_data(EXAMPLES / "master-data.yaml")
+        engine.import_cdr_file(EXAMPLES / "cdrs.csv")
+        engine.import_cdrs(enumerate(example_records(), start=1), strict=True)
+        engine.run_rating_job(engine.start_rating_job(mode), path=path)
+        yield snapshot(engine)
+
+
+@pytest.mark.parametrize("database", DATABASES)
+@pytest.mark.parametrize("mode", MODES)
+def test_the_example_catalog_takes_the_vectorized_path_and_leaves_what_the_row_path_leaves(
+    tmp_path: Path, database: str, mode: RatingMode, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger=LOGGER), example_run(database, tmp_path, mode, RatingPath.AUTO) as auto:
+        logged = [record for record in caplog.records if record.name == LOGGER]
+    with example_run(database, tmp_path, mode, RatingPath.ROW) as row:
+        pass
+
+    assert_same(auto, row)
+    # Every CDR of alice, bob and carol (monthly counters in Paris, in minutes) is priced column-wise; the family's
+    # (a parent contract, a shared counter, a schedule) and the CDR without access take the row path.
+    family_and_unknown = {"cdr-0004", "cdr-0005", "cdr-0008", "cdr-0009"}
+    assert vectorized(logged) == len(row["cdrs"]) - len(family_and_unknown), logged
+    notes = [note["kind"] for found in row["notifications"].values() for note in found]
+    assert "allowance_exhausted" in notes
+    periods = {values[2] for values in row["counters"].values()}
+    assert datetime(2026, 6, 30, 22, tzinfo=UTC) in periods, periods
