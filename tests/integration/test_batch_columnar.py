@@ -38,10 +38,11 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kopek import AccessInput, ContractInput, Engine, SubscriberAccountInput
+from kopek import AccessInput, ContractInput, Engine, KopekError, SubscriberAccountInput
 from kopek.batch.rating_jobs import RatingMode, RatingPath
 from kopek.charging.results import ChargeResult
 from kopek.documents import parse_document
+from kopek.domain.item import ChargeableItem
 from kopek.store.schema import (
     account_operations,
     accounts,
@@ -361,7 +362,19 @@ def snapshot(engine: Engine) -> dict[str, Any]:
             },
             "counter_journal": by_cdr(
                 counter_journal,
-                ("contract_id", "kind", "scope", "item_id", "name", "unit", "present", "value", "period_start", "expires_at", "recorded_at"),
+                (
+                    "contract_id",
+                    "kind",
+                    "scope",
+                    "item_id",
+                    "name",
+                    "unit",
+                    "present",
+                    "value",
+                    "period_start",
+                    "expires_at",
+                    "recorded_at",
+                ),
             ),
         }
 
@@ -561,6 +574,49 @@ b3 bob sms 2026-06-01T08:02:00+00:00 destination=1
 }
 
 
+MINIMAL_CASES["several-contract-items"] = (
+    # The contract's first item prices SMS, its second (a data pack) data, each with counters of its own item.
+    """
+charge_plans:
+  - name: mobile
+    currency: EUR
+    counters:
+      - {name: sms_sent, scope: contract_item, unit: events, reset: daily, time_zone: Europe/Paris, thresholds: [{value: 2, direction: up}]}
+    charges:
+      - name: sms
+        item_class: sms
+        account_role: payer
+        counter_updates: [{counter: sms_sent, add: one}]
+        price: {type: flat, amount: "0.10"}
+  - name: data_pack
+    currency: EUR
+    counters:
+      - name: pack_megabytes
+        scope: contract_item
+        unit: megabytes
+        initial: 1
+        reset: monthly
+        time_zone: Europe/Paris
+        thresholds: [{value: 0.5, direction: down}]
+    charges:
+      - name: data
+        item_class: data_session
+        account_role: payer
+        price: {type: allowance, counter: pack_megabytes, then: {type: rate, amount: "0.01", unit: megabytes}}
+""",
+    """
+b1 bob sms  2026-06-01T08:00:00+00:00 destination=1
+b2 bob data 2026-06-01T08:01:00+00:00 volume=600000
+b3 bob sms  2026-06-01T21:59:00+00:00 destination=1
+b4 bob sms  2026-06-01T22:00:00+00:00 destination=1
+b5 bob data 2026-06-02T08:01:00+00:00 volume=600000
+b6 bob sms  2026-06-02T08:02:00+00:00 destination=1
+b7 bob data 2026-06-30T22:00:00+00:00 volume=300000
+""",
+    POSTPAID,
+)
+
+
 def minimal_world(engine: Engine, plans: str, account: dict[str, str]) -> None:
     engine.load_catalog(parse_document(MINIMAL_ITEM_CLASSES + plans, source="minimal.yaml"))
     engine.create_subscriber_account(SubscriberAccountInput.model_validate({"id": "bob", "currency": "EUR", "accounts": [account]}))
@@ -570,7 +626,8 @@ def minimal_world(engine: Engine, plans: str, account: dict[str, str]) -> None:
                 "id": "bob-contract",
                 "subscriber_account_id": "bob",
                 "valid_from": START.isoformat(),
-                "items": [{"id": "main", "charge_plan": "mobile"}],
+                "items": [{"id": "main", "charge_plan": "mobile"}]
+                + ([{"id": "pack", "charge_plan": "data_pack"}] if "name: data_pack" in plans else []),
                 "roles": {"payer": "bob-payer"},
             }
         )
@@ -823,7 +880,14 @@ def example_records() -> list[dict[str, Any]]:
         cdr_id, user_id, item_class, at, *pairs = line.split()
         properties = dict(pair.split("=", 1) for pair in pairs)
         found.append(
-            {"id": cdr_id, "item_class": item_class, "consumption_date": at, "service_id": "mobile", "user_id": user_id, "properties": properties}
+            {
+                "id": cdr_id,
+                "item_class": item_class,
+                "consumption_date": at,
+                "service_id": "mobile",
+                "user_id": user_id,
+                "properties": properties,
+            }
         )
     return found
 
@@ -864,3 +928,63 @@ def test_the_example_catalog_takes_the_vectorized_path_and_leaves_what_the_row_p
     assert "allowance_exhausted" in notes
     periods = {values[2] for values in row["counters"].values()}
     assert datetime(2026, 6, 30, 22, tzinfo=UTC) in periods, periods
+
+
+# ---- the vectorized job against Engine.charge, item after item ------------------------------------
+
+CONTRACT_OF = {holder: f"{holder}-contract" for holder in HOLDER_NAMES}
+
+
+def charged_one_by_one(
+    database: str, tmp_path: Path, rows: list[dict[str, Any]], mode: RatingMode
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """What charging each CDR with ``Engine.charge`` leaves, in the job's order and with its mode's rule applied by
+    hand (first-fail: a contract's CDRs after its first refusal are skipped), and each CDR's status."""
+    ordered = sorted(rows, key=lambda row: (datetime.fromisoformat(row["consumption_date"]), row["id"]))
+    if mode in (RatingMode.SUBSCRIPTION_FIRST_FAIL, RatingMode.SUBSCRIPTION_MOST):
+        ordered.sort(key=lambda row: CONTRACT_OF[row["user_id"].removesuffix("-msisdn")])
+    statuses: dict[str, str] = {}
+    stopped: set[str] = set()
+    directory = tmp_path / f"single-{next(counter)}"
+    directory.mkdir()
+    with fresh_database(database, directory) as url, Engine(url, clock=FixedClock(), new_id=SequentialIds("one")) as single:
+        build(single)
+        for row in ordered:
+            contract = CONTRACT_OF[row["user_id"].removesuffix("-msisdn")]
+            if mode.value.endswith("FIRST_FAIL") and contract in stopped:
+                statuses[row["id"]] = "skipped"
+                continue
+            at = datetime.fromisoformat(row["consumption_date"])
+            item = ChargeableItem(row["item_class"], at, row["service_id"], row["user_id"], row["properties"])
+            try:
+                single.charge(item, idempotency_key=row["id"])
+            except KopekError:
+                statuses[row["id"]] = "failed"
+                stopped.add(contract)
+            else:
+                statuses[row["id"]] = "charged"
+        return snapshot(single), statuses
+
+
+COMPARED_WITH_SINGLE_CHARGES = ("charged_items", "account_operations", "notifications", "balances", "counters", "counter_journal")
+
+
+@pytest.mark.parametrize("database", DATABASES)
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(drawn=st.lists(cdr_strategy, min_size=1, max_size=40), mode=st.sampled_from(MODES))
+def test_a_vectorized_job_equals_single_charges_item_after_item(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    database: str,
+    drawn: list[tuple[str, int, tuple[str, dict[str, str]]]],
+    mode: RatingMode,
+) -> None:
+    rows = generated(drawn)
+    expected, statuses = charged_one_by_one(database, tmp_path, rows, mode)
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger=LOGGER), job_run(database, tmp_path, rows, mode, RatingPath.AUTO) as job:
+        logged = [record for record in caplog.records if record.name == LOGGER]
+
+    assert {cdr_id: status for cdr_id, (status, *_) in job["cdrs"].items()} == statuses
+    assert_same({name: job[name] for name in COMPARED_WITH_SINGLE_CHARGES}, {name: expected[name] for name in COMPARED_WITH_SINGLE_CHARGES})
+    assert vectorized(logged) == len(rows), fallbacks(logged)

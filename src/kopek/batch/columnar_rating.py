@@ -5,18 +5,20 @@ A chunk qualifies when its catalog and data stay within what
 one-by-one decisions:
 
 - every CDR types cleanly, has a contract, is new (no operation under its id yet) and
-  falls in its contract's validity; its contract has one contract item, no parent, and
-  its plan compiles;
+  falls in its contract's validity; its contract has no parent and one item whose plan
+  prices its class (:func:`_pricing`), and that plan compiles;
 - every payer account can be charged (holder status, currency), holds no live
   reservation and has no low-balance threshold, and every balance stays within its floor
   or credit limit over the whole chunk (so no CDR fails for money);
-- stored counters hold whole base units and do not lapse.
+- stored counters hold whole base units and do not lapse; each item's reset period of
+  each counter, and the counter's value when that period started, are laid out as
+  columns from the counter's cycle (:func:`_periods`).
 
 Refusals that depend only on an item's properties (``no_access``) are handled here,
 with the mode's rules (first-fail contracts skip their later CDRs). Anything else makes
-:func:`rate_rows_columnar` raise :class:`NotColumnar` before it writes anything; the
-caller then charges the rest of the partition on the row path, which gives the same
-results one CDR at a time.
+:func:`rate_rows_columnar` raise :class:`NotColumnar` (with a :class:`FallbackReason`,
+counted with the job) before it writes anything; the caller then charges the rest of the
+partition on the row path, which gives the same results one CDR at a time.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from kopek.charging.offline import (
     write_charge_rows,
 )
 from kopek.domain.accounts import check_chargeable
-from kopek.domain.catalog import Catalog, ChargePlan, CounterScope, ItemClass
+from kopek.domain.catalog import Catalog, ChargePlan, CounterScope, CounterSpec, ItemClass
 from kopek.domain.item import ChargeableItem, TypedItem, property_text, type_item
 from kopek.domain.master import Account, AccountId, Contract
 from kopek.domain.periods import Cycle
@@ -151,14 +153,15 @@ def rate_rows_columnar(
         raise NotColumnar(FallbackReason.CDR_REPLAYED, "a CDR id already has an operation (a replay)")
     items = _typed(catalog, rows)
     contracts = _contracts(uow, rows)
-    plans_of = {contract_id: _plan_of(catalog, contract) for contract_id, contract in contracts.items()}
+    plans_of = {contract_id: _plans_of(catalog, contract) for contract_id, contract in contracts.items()}
     _check_spans(rows, items, contracts, plans_of)
-    by_name = {plan.name: plan for plan in plans_of.values()}
-    pairs = {(plans_of[row["contract_id"]].name, item.item_class.name) for row, item in zip(rows, items, strict=True)}
+    pricing = _pricing(rows, items, plans_of)
+    by_name = {plan.name: plan for _, plan in pricing}
+    pairs = {(plan.name, item.item_class.name) for (_, plan), item in zip(pricing, items, strict=True)}
     compiled = {(name, item_class): plans.get(loaded.version, catalog, by_name[name], item_class) for name, item_class in sorted(pairs)}
     counters = _counters(uow, contracts, plans_of)
     accounts = _accounts(uow, contracts, plans_of, compiled)
-    frame = _frame(rows, items, contracts, plans_of, compiled, counters)
+    frame = _frame(rows, items, pricing, compiled, counters)
     frame = _refusals(frame, compiled, rules)
     frame = _priced(frame, compiled)
     charged = frame.filter(pl.col("live"))
@@ -190,10 +193,13 @@ def rate_rows_columnar(
 
 
 def _check_spans(
-    rows: Sequence[Mapping[str, Any]], items: Sequence[TypedItem], contracts: Mapping[str, Contract], plans_of: Mapping[str, ChargePlan]
+    rows: Sequence[Mapping[str, Any]],
+    items: Sequence[TypedItem],
+    contracts: Mapping[str, Contract],
+    plans_of: Mapping[str, Sequence[tuple[str, ChargePlan]]],
 ) -> None:
     """Every CDR falls in its contract's validity (an interval: checking its first and last CDR is enough), its contract
-    can be charged, and its plan's only version is in effect at its date."""
+    can be charged, and its plans' only versions are in effect at its date."""
     spans: dict[str, tuple[datetime, datetime]] = {}
     for row, item in zip(rows, items, strict=True):
         at = item.consumption_date
@@ -205,11 +211,9 @@ def _check_spans(
             check_contract_chargeable(contracts[contract_id], last)
         except KopekError as error:
             raise NotColumnar(FallbackReason.CONTRACT_NOT_CHARGEABLE, error.message) from error
-        effective_from = plans_of[contract_id].effective_from
-        if effective_from is not None and first.astimezone(UTC).date() < effective_from:
-            raise NotColumnar(
-                FallbackReason.CONTRACT_NOT_CHARGEABLE, f"plan {plans_of[contract_id].name!r} is not in effect at every CDR's date"
-            )
+        for _, plan in plans_of[contract_id]:
+            if plan.effective_from is not None and first.astimezone(UTC).date() < plan.effective_from:
+                raise NotColumnar(FallbackReason.CONTRACT_NOT_CHARGEABLE, f"plan {plan.name!r} is not in effect at every CDR's date")
 
 
 def _typed(catalog: Catalog, rows: Sequence[Mapping[str, Any]]) -> list[TypedItem]:
@@ -238,49 +242,81 @@ def _contracts(uow: UnitOfWork, rows: Sequence[Mapping[str, Any]]) -> dict[str, 
     for contract_id, contract in found.items():
         if contract.parent_id is not None:
             raise NotColumnar(FallbackReason.LINKED_CONTRACT, f"contract {contract_id!r} is linked to {contract.parent_id!r}")
-        if len(contract.items) != 1:
-            raise NotColumnar(FallbackReason.SEVERAL_CONTRACT_ITEMS, f"contract {contract_id!r} has several items")
     # Counters read column-wise are the stored values; the row path prices on top of what live grants hold.
     if uow.sessions.holds_on(found):
         raise NotColumnar(FallbackReason.SESSION_GRANT, "a live session's grant holds a counter of a contract")
     return found
 
 
-def _plan_of(catalog: Catalog, contract: Contract) -> ChargePlan:
-    versions = catalog.charge_plan_versions(contract.items[0].charge_plan)
-    if len(versions) != 1:
-        raise NotColumnar(FallbackReason.PLAN_NOT_COLUMNAR, f"plan {contract.items[0].charge_plan!r} is unknown or has several versions")
-    return versions[0]
+def _plans_of(catalog: Catalog, contract: Contract) -> list[tuple[str, ChargePlan]]:
+    """Each item of ``contract`` with its plan's only version."""
+    found: list[tuple[str, ChargePlan]] = []
+    for contract_item in contract.items:
+        versions = catalog.charge_plan_versions(contract_item.charge_plan)
+        if len(versions) != 1:
+            raise NotColumnar(FallbackReason.PLAN_NOT_COLUMNAR, f"plan {contract_item.charge_plan!r} is unknown or has several versions")
+        found.append((contract_item.id, versions[0]))
+    return found
+
+
+def _pricing(
+    rows: Sequence[Mapping[str, Any]], items: Sequence[TypedItem], plans_of: Mapping[str, Sequence[tuple[str, ChargePlan]]]
+) -> list[tuple[str, ChargePlan]]:
+    """The contract item, and its plan, that prices each CDR: the one item of its contract whose plan has charges for
+    its class (a contract may hold several items, each pricing other classes)."""
+    chosen: dict[tuple[str, str], tuple[str, ChargePlan]] = {}
+    found = []
+    for row, item in zip(rows, items, strict=True):
+        key = (row["contract_id"], item.item_class.name)
+        if key not in chosen:
+            candidates = [(item_id, plan) for item_id, plan in plans_of[key[0]] if any(c.item_class == key[1] for c in plan.charges)]
+            if len(candidates) != 1:
+                reason = FallbackReason.SEVERAL_CONTRACT_ITEMS if candidates else FallbackReason.PLAN_NOT_COLUMNAR
+                raise NotColumnar(reason, f"{len(candidates)} items of contract {key[0]!r} price {key[1]!r}")
+            chosen[key] = candidates[0]
+        found.append(chosen[key])
+    return found
 
 
 def _counters(
-    uow: UnitOfWork, contracts: Mapping[str, Contract], plans_of: Mapping[str, ChargePlan]
+    uow: UnitOfWork, contracts: Mapping[str, Contract], plans_of: Mapping[str, Sequence[tuple[str, ChargePlan]]]
 ) -> dict[tuple[str, str], StoredCounter]:
     """Each contract's counters before the chunk, by (contract, counter name)."""
     found = {}
     values, lives = uow.counters.of_contracts(sorted(contracts))
-    for contract_id, contract in contracts.items():
-        for spec in plans_of[contract_id].counters:
-            item_id = "" if spec.scope is CounterScope.CONTRACT else contract.items[0].id
-            key = CounterKey(contract_id, item_id, spec.name, spec.scope)
-            life = lives.get(key)
-            if life is not None and life.expires_at is not None:
-                raise NotColumnar(FallbackReason.COUNTER_NOT_COLUMNAR, f"counter {spec.name!r} of {contract_id!r} lapses")
-            stored = values.get(key)
-            if stored is not None and spec.cycle() is not None and (life is None or life.period_start is None):
-                raise NotColumnar(
-                    FallbackReason.COUNTER_NOT_COLUMNAR, f"counter {spec.name!r} of {contract_id!r} was stored before it had reset periods"
-                )
-            try:
-                factor = base_factor(spec.unit)
-                initial = whole(exact(spec.initial) * factor)
-                base = whole(exact(stored) * factor) if stored is not None else None
-            except Unsupported as error:
-                raise NotColumnar(FallbackReason.COUNTER_NOT_COLUMNAR, str(error)) from error
-            thresholds = tuple((threshold, exact(threshold.value) * factor) for threshold in spec.thresholds)
-            period = period_key(life.period_start if life is not None else None)
-            found[(contract_id, spec.name)] = StoredCounter(key, spec, factor, initial, base, period, thresholds)
+    for contract_id in contracts:
+        for contract_item_id, plan in plans_of[contract_id]:
+            for spec in plan.counters:
+                if (contract_id, spec.name) in found:
+                    message = f"two items of contract {contract_id!r} have a counter {spec.name!r}"
+                    raise NotColumnar(FallbackReason.SEVERAL_CONTRACT_ITEMS, message)
+                found[(contract_id, spec.name)] = _stored_counter(contract_id, contract_item_id, spec, values, lives)
     return found
+
+
+def _stored_counter(
+    contract_id: str, contract_item_id: str, spec: CounterSpec, values: Mapping[CounterKey, Any], lives: Mapping[CounterKey, Any]
+) -> StoredCounter:
+    """Counter ``spec`` of a contract item before the chunk."""
+    item_id = "" if spec.scope is CounterScope.CONTRACT else contract_item_id
+    key = CounterKey(contract_id, item_id, spec.name, spec.scope)
+    life = lives.get(key)
+    if life is not None and life.expires_at is not None:
+        raise NotColumnar(FallbackReason.COUNTER_NOT_COLUMNAR, f"counter {spec.name!r} of {contract_id!r} lapses")
+    stored = values.get(key)
+    if stored is not None and spec.cycle() is not None and (life is None or life.period_start is None):
+        raise NotColumnar(
+            FallbackReason.COUNTER_NOT_COLUMNAR, f"counter {spec.name!r} of {contract_id!r} was stored before it had reset periods"
+        )
+    try:
+        factor = base_factor(spec.unit)
+        initial = whole(exact(spec.initial) * factor)
+        base = whole(exact(stored) * factor) if stored is not None else None
+    except Unsupported as error:
+        raise NotColumnar(FallbackReason.COUNTER_NOT_COLUMNAR, str(error)) from error
+    thresholds = tuple((threshold, exact(threshold.value) * factor) for threshold in spec.thresholds)
+    period = period_key(life.period_start if life is not None else None)
+    return StoredCounter(key, spec, factor, initial, base, period, thresholds)
 
 
 def _periods(
@@ -314,13 +350,16 @@ def _periods(
 
 
 def _accounts(
-    uow: UnitOfWork, contracts: Mapping[str, Contract], plans_of: Mapping[str, ChargePlan], compiled: Mapping[tuple[str, str], ColumnarPlan]
+    uow: UnitOfWork,
+    contracts: Mapping[str, Contract],
+    plans_of: Mapping[str, Sequence[tuple[str, ChargePlan]]],
+    compiled: Mapping[tuple[str, str], ColumnarPlan],
 ) -> dict[AccountId, Account]:
     payers = set()
     for contract_id, contract in contracts.items():
-        plan = plans_of[contract_id]
+        names = {plan.name for _, plan in plans_of[contract_id]}
         for (plan_name, _), program in compiled.items():
-            if plan_name != plan.name:
+            if plan_name not in names:
                 continue
             for charge in program.charges:
                 account_id = contract.roles.get(charge.charge.account_role)
@@ -342,7 +381,8 @@ def _accounts(
             raise NotColumnar(FallbackReason.ACCOUNT_NOT_COLUMNAR, f"account {account.id!r} has a low-balance threshold")
     for contract_id, contract in contracts.items():
         payer_accounts = (accounts[account_id] for account_id in contract.roles.values() if account_id in accounts)
-        if any(account.currency != plans_of[contract_id].currency for account in payer_accounts):
+        currencies = {plan.currency for _, plan in plans_of[contract_id]}
+        if any(currencies != {account.currency} for account in payer_accounts):
             raise NotColumnar(FallbackReason.ACCOUNT_NOT_COLUMNAR, "an account's currency differs from its plan's")
     return accounts
 
@@ -350,8 +390,7 @@ def _accounts(
 def _frame(
     rows: Sequence[Mapping[str, Any]],
     items: Sequence[TypedItem],
-    contracts: Mapping[str, Contract],
-    plans_of: Mapping[str, ChargePlan],
+    pricing: Sequence[tuple[str, ChargePlan]],
     compiled: Mapping[tuple[str, str], ColumnarPlan],
     counters: Mapping[tuple[str, str], StoredCounter],
 ) -> pl.DataFrame:
@@ -384,7 +423,8 @@ def _frame(
         "service_id": pl.Series([item.service_id for item in items], dtype=pl.String),
         "user_id": pl.Series([item.user_id for item in items], dtype=pl.String),
         "contract_id": pl.Series(contract_ids, dtype=pl.String),
-        "plan": pl.Series([plans_of[contract_id].name for contract_id in contract_ids], dtype=pl.String),
+        "plan": pl.Series([plan.name for _, plan in pricing], dtype=pl.String),
+        "contract_item_id": pl.Series([contract_item_id for contract_item_id, _ in pricing], dtype=pl.String),
         "item_class": pl.Series([item.item_class.name for item in items], dtype=pl.String),
         "q": pl.Series(quantities, dtype=INT),
     }
