@@ -988,3 +988,52 @@ def test_a_vectorized_job_equals_single_charges_item_after_item(
     assert {cdr_id: status for cdr_id, (status, *_) in job["cdrs"].items()} == statuses
     assert_same({name: job[name] for name in COMPARED_WITH_SINGLE_CHARGES}, {name: expected[name] for name in COMPARED_WITH_SINGLE_CHARGES})
     assert vectorized(logged) == len(rows), fallbacks(logged)
+
+
+# ---- late CDRs: a stored counter's period is later than the CDRs' ------------------------------------
+
+LATER_CDRS = """
+a01 alice call 2026-07-02T08:00:00+00:00 duration=100 destination=33123
+a02 alice sms  2026-07-02T08:01:00+00:00 destination=1
+a03 alice data 2026-07-02T08:02:00+00:00 volume=60000000
+b01 bob   call 2026-07-02T09:00:00+00:00 duration=30 destination=33123
+"""
+LATE_CDRS = """
+a11 alice call 2026-06-30T08:00:00+00:00 duration=15 destination=33123
+a12 alice sms  2026-06-30T08:01:00+00:00 destination=1
+a13 alice data 2026-06-29T08:02:00+00:00 volume=50000000
+a14 alice call 2026-07-02T10:00:00+00:00 duration=10 destination=33123
+b11 bob   call 2026-06-01T09:00:00+00:00 duration=200 destination=33123
+b12 bob   call 2026-07-03T09:00:00+00:00 duration=20 destination=33123
+"""
+
+
+@pytest.mark.parametrize("database", DATABASES)
+@pytest.mark.parametrize("mode", [RatingMode.DAY_MOST, RatingMode.SUBSCRIPTION_FIRST_FAIL])
+def test_late_cdrs_count_in_the_stored_period_on_both_paths(
+    tmp_path: Path, database: str, mode: RatingMode, caplog: pytest.LogCaptureFixture
+) -> None:
+    left = []
+    caplog.clear()
+    for path in (RatingPath.AUTO, RatingPath.ROW):
+        directory = tmp_path / f"late-{path.value}"
+        directory.mkdir()
+        with (
+            fresh_database(database, directory) as url,
+            Engine(url, clock=FixedClock(), new_id=SequentialIds("id")) as engine,
+            caplog.at_level(logging.DEBUG, logger=LOGGER),
+        ):
+            build(engine)
+            for cdr_lines in (LATER_CDRS, LATE_CDRS):
+                rows = records(cdr_lines)
+                engine.import_cdrs(enumerate(rows, start=1), strict=True)
+                engine.run_rating_job(engine.start_rating_job(mode), path=path)
+            left.append(snapshot(engine))
+            if path is RatingPath.AUTO:
+                logged = [record for record in caplog.records if record.name == LOGGER]
+    auto, row = left
+
+    assert vectorized(logged) == len(row["cdrs"]), fallbacks(logged)
+    assert_same(auto, row)
+    # alice's free seconds, stored in July's period, are still July's after her late June call.
+    assert row["counters"][("alice-contract", "main", "free_seconds")][2] == datetime(2026, 6, 30, 22, tzinfo=UTC)

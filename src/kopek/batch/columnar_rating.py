@@ -327,14 +327,16 @@ def _periods(
     value's period when that is later, as :meth:`kopek.rating.compiled.BoundCounter.period_start` and the row path's
     reading of a stored value give them."""
     epochs, starts = [], []
-    last: dict[Cycle, tuple[datetime, datetime]] = {}
+    cycles: dict[tuple[str, str], Cycle | None] = {}
+    last: dict[Cycle, tuple[datetime, datetime, int]] = {}
     for contract_id, item in zip(contract_ids, items, strict=True):
         counter = counters.get((contract_id, name))
         if counter is None:
             epochs.append(NO_PERIOD)
             starts.append(0)
             continue
-        cycle = counter.spec.cycle()
+        key = (contract_id, name)
+        cycle = cycles[key] if key in cycles else cycles.setdefault(key, counter.spec.cycle())
         if cycle is None:
             epoch = counter.period
         else:
@@ -342,8 +344,8 @@ def _periods(
             period = last.get(cycle)
             if period is None or not period[0] <= at < period[1]:
                 start = cycle.start_of(at)
-                period = last[cycle] = (start, cycle.next_start(start))
-            epoch = max(period_key(period[0]), counter.period)
+                period = last[cycle] = (start, cycle.next_start(start), period_key(start))
+            epoch = max(period[2], counter.period)
         epochs.append(epoch)
         starts.append(counter.start_value(epoch))
     return epochs, starts
