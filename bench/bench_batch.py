@@ -169,7 +169,7 @@ def _row(
     end_to_end = total / (job.seconds + export.seconds) if job.seconds + export.seconds > 0 else 0.0
     note = (
         f"{subscribers} subscribers, path {rating_path or 'default'}: {status['charged']} charged, {status['failed']} failed, "
-        f"{status['skipped']} skipped; job {job.seconds:.1f} s, peak RSS {job.peak_rss_mb:.0f} MB per worker; "
+        f"{status['skipped']} skipped ({_paths(status)}); job {job.seconds:.1f} s, peak RSS {job.peak_rss_mb:.0f} MB per worker; "
         f"items export {report['files_written']} files, {rows} rows in {export.seconds:.1f} s ({rows / export.seconds:,.0f} rows/s), "
         f"peak RSS {export.peak_rss_mb:.0f} MB; end to end {end_to_end:,.0f} CDRs/s"
     )
@@ -223,3 +223,9 @@ def _check(database: str, priced: Any, kopek_total: Decimal, kopek_failed: int) 
             file=sys.stderr,
             flush=True,
         )
+
+
+def _paths(status: dict[str, Any]) -> str:
+    """The job's CDRs by path, and on the row path by reason: ``vectorized 9,990, row 10 (cdr_invalid)``."""
+    found = status.get("paths") or []
+    return ", ".join(f"{each['path']} {each['count']:,}" + (f" ({each['reason']})" if each["reason"] else "") for each in found)

@@ -108,9 +108,23 @@ def catalog_document() -> dict[str, Any]:
                 "name": "bench_mobile",
                 "currency": "EUR",
                 "counters": [
-                    {"name": "free_seconds", "unit": "seconds", "initial": 3000},
-                    {"name": "free_sms", "unit": "events", "initial": 50},
-                    {"name": "data_used", "unit": "megabytes"},
+                    # The month's bundles, reset on the first of each month in Paris, as a real tariff's.
+                    {
+                        "name": "free_seconds",
+                        "unit": "seconds",
+                        "initial": 3000,
+                        "reset": "monthly",
+                        "time_zone": "Europe/Paris",
+                        "thresholds": [{"value": 300, "direction": "down"}],
+                    },
+                    {"name": "free_sms", "unit": "events", "initial": 50, "reset": "monthly", "time_zone": "Europe/Paris"},
+                    {
+                        "name": "data_used",
+                        "unit": "megabytes",
+                        "reset": "monthly",
+                        "time_zone": "Europe/Paris",
+                        "thresholds": [{"value": 1000, "direction": "up"}],
+                    },
                 ],
                 "charges": [
                     {

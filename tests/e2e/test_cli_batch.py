@@ -104,8 +104,13 @@ def test_rate_charges_pending_cdrs_in_the_foreground_and_jobs_status_reads_the_j
     assert result.exit_code == 1
     status = json.loads(result.stdout)
     assert (status["total"], status["charged"], status["failed"], status["state"]) == (2, 1, 1, "completed_with_errors")
+    assert [(each["path"], each["reason"], each["count"]) for each in status["paths"]] == [
+        ("vectorized", None, 1),
+        ("row", "cdr_without_contract", 1),
+    ]
     shown = kopek.ok("jobs", "status", status["id"]).stdout
     assert "1 charged, 1 failed" in shown and "access_not_found" in shown
+    assert "Paths" in shown and "cdr_without_contract" in shown and "a CDR has no contract" in shown
     again = json.loads(kopek.db("rate", "--worker", status["id"], "--json").stdout)
     assert again["charged"] == 1
     assert kopek.json("cdrs", "show", "a")["status"] == "charged"

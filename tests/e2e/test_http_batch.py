@@ -82,6 +82,8 @@ def test_a_rating_job_started_over_http_runs_in_the_background_and_reports_its_s
     status = _job_done(client, started["id"])
     assert (status["state"], status["charged"], status["failed"], status["progress"]) == ("completed_with_errors", 2, 1, 1.0)
     assert status["errors"] == [{"category": "PREREQUISITE_MISSING", "reason": "NOT_AUTHORIZED", "code": "access_not_found", "count": 1}]
+    assert sum(each["count"] for each in status["paths"]) == 3
+    assert {"path": "row", "reason": "cdr_without_contract", "detail": "a CDR has no contract", "count": 1} in status["paths"]
     assert ok(client.get("/v1/cdrs/a"))["status"] == "charged"
     assert ok(client.get("/v1/accounts/alice-prepaid"))["balance"] == "9.90"
 

@@ -166,6 +166,14 @@ def test_amounts_are_documented_as_strings(document: dict[str, Any]) -> None:
     assert {"type": "number"} not in amount["anyOf"]
 
 
+def test_a_rating_job_status_counts_its_cdrs_by_path_and_reason(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+
+    assert schemas["JobStatus"]["properties"]["paths"]["items"] == {"$ref": "#/components/schemas/PathCount"}
+    assert "paths" in schemas["JobStatus"]["required"]
+    assert set(schemas["PathCount"]["properties"]) == {"path", "reason", "detail", "count"}
+
+
 def test_document_is_stable(engine: Engine, document: dict[str, Any]) -> None:
     """Two apps built alike publish the same document, byte for byte."""
     again = create_app(engine).openapi()

@@ -8,11 +8,14 @@ as text. Operation ids are blanked (a vectorized attempt that falls back may dra
 the row path then draws again): rows are matched through the CDR id, the operation's
 idempotency key.
 
-The world: voice calls use a free-seconds allowance, then are priced by destination
+The world: voice calls use a free-seconds allowance (reset monthly in Paris, with a
+threshold), then are priced by destination
 prefix (two zones priced alike with a connect fee and a first minute billed by the
 minute, a per-second zone, barred premium numbers, a default with a minimum and an
 increment), plus a roaming surcharge by switch; SMS in graduated tiers over a counter
-of SMS sent; data in graduated tiers over a counter of megabytes used. alice is
+of SMS sent (reset daily in Tokyo); data in graduated tiers over a counter of megabytes
+used (reset weekly on Tuesdays in New York); each counter has thresholds. The counter
+journal is compared too. alice is
 prepaid, bob postpaid, carol and dave share one postpaid account (one partition with
 two contracts); erin's plan prices calls by schedule (not vectorized).
 """
@@ -35,11 +38,21 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kopek import AccessInput, ContractInput, Engine, SubscriberAccountInput
+from kopek import AccessInput, ContractInput, Engine, KopekError, SubscriberAccountInput
 from kopek.batch.rating_jobs import RatingMode, RatingPath
 from kopek.charging.results import ChargeResult
 from kopek.documents import parse_document
-from kopek.store.schema import account_operations, accounts, cdrs, charged_items, charging_operations, counters, notifications
+from kopek.domain.item import ChargeableItem
+from kopek.store.schema import (
+    account_operations,
+    accounts,
+    cdrs,
+    charged_items,
+    charging_operations,
+    counter_journal,
+    counters,
+    notifications,
+)
 from tests.fakes import FixedClock, SequentialIds
 from tests.integration.test_batch_equivalence import fresh_database
 
@@ -72,9 +85,26 @@ charge_plans:
   - name: mobile
     currency: EUR
     counters:
-      - {{name: free_seconds, scope: contract_item, unit: seconds, initial: {free_seconds}}}
-      - {{name: megabytes_used, scope: contract, unit: megabytes}}
-      - {{name: sms_sent, scope: contract_item, unit: events}}
+      - name: free_seconds
+        scope: contract_item
+        unit: seconds
+        initial: {free_seconds}
+        reset: monthly
+        time_zone: Europe/Paris
+        thresholds: [{{value: 30, direction: down}}]
+      - name: megabytes_used
+        scope: contract
+        unit: megabytes
+        reset: weekly
+        anchor_day: 2
+        time_zone: America/New_York
+        thresholds: [{{value: 100, direction: up}}, {{value: 150, direction: up}}]
+      - name: sms_sent
+        scope: contract_item
+        unit: events
+        reset: daily
+        time_zone: Asia/Tokyo
+        thresholds: [{{value: 2, direction: up}}]
     charges:
       - name: voice
         item_class: voice_call
@@ -228,6 +258,10 @@ b03 bob   call 2026-06-01T11:00:00+00:00 duration=30 destination=99912
 b04 bob   sms  2026-06-01T12:00:00+00:00 destination=44
 b05 bob   data 2026-06-02T06:00:00+00:00 volume=150000000
 b06 bob   call 2026-06-02T09:00:00+00:00 duration=31 destination=7 roaming=true
+b07 bob   call 2026-06-30T21:59:00+00:00 duration=100 destination=33777
+b08 bob   call 2026-06-30T22:01:00+00:00 duration=100 destination=33777
+b09 bob   sms  2026-06-30T22:02:00+00:00 destination=44
+b10 bob   data 2026-07-01T06:00:00+00:00 volume=120000000
 c01 carol call 2026-06-01T08:30:00+00:00 duration=100 destination=34
 c02 carol data 2026-06-01T08:31:00+00:00 volume=99999999
 c03 carol data 2026-06-01T08:32:00+00:00 volume=2
@@ -326,6 +360,22 @@ def snapshot(engine: Engine) -> dict[str, Any]:
                 (row.contract_id, row.item_id, row.name): exact((row.unit, row.value, row.period_start, row.expires_at))
                 for row in connection.execute(sa.select(counters))
             },
+            "counter_journal": by_cdr(
+                counter_journal,
+                (
+                    "contract_id",
+                    "kind",
+                    "scope",
+                    "item_id",
+                    "name",
+                    "unit",
+                    "present",
+                    "value",
+                    "period_start",
+                    "expires_at",
+                    "recorded_at",
+                ),
+            ),
         }
 
 
@@ -524,6 +574,49 @@ b3 bob sms 2026-06-01T08:02:00+00:00 destination=1
 }
 
 
+MINIMAL_CASES["several-contract-items"] = (
+    # The contract's first item prices SMS, its second (a data pack) data, each with counters of its own item.
+    """
+charge_plans:
+  - name: mobile
+    currency: EUR
+    counters:
+      - {name: sms_sent, scope: contract_item, unit: events, reset: daily, time_zone: Europe/Paris, thresholds: [{value: 2, direction: up}]}
+    charges:
+      - name: sms
+        item_class: sms
+        account_role: payer
+        counter_updates: [{counter: sms_sent, add: one}]
+        price: {type: flat, amount: "0.10"}
+  - name: data_pack
+    currency: EUR
+    counters:
+      - name: pack_megabytes
+        scope: contract_item
+        unit: megabytes
+        initial: 1
+        reset: monthly
+        time_zone: Europe/Paris
+        thresholds: [{value: 0.5, direction: down}]
+    charges:
+      - name: data
+        item_class: data_session
+        account_role: payer
+        price: {type: allowance, counter: pack_megabytes, then: {type: rate, amount: "0.01", unit: megabytes}}
+""",
+    """
+b1 bob sms  2026-06-01T08:00:00+00:00 destination=1
+b2 bob data 2026-06-01T08:01:00+00:00 volume=600000
+b3 bob sms  2026-06-01T21:59:00+00:00 destination=1
+b4 bob sms  2026-06-01T22:00:00+00:00 destination=1
+b5 bob data 2026-06-02T08:01:00+00:00 volume=600000
+b6 bob sms  2026-06-02T08:02:00+00:00 destination=1
+b7 bob data 2026-06-30T22:00:00+00:00 volume=300000
+""",
+    POSTPAID,
+)
+
+
 def minimal_world(engine: Engine, plans: str, account: dict[str, str]) -> None:
     engine.load_catalog(parse_document(MINIMAL_ITEM_CLASSES + plans, source="minimal.yaml"))
     engine.create_subscriber_account(SubscriberAccountInput.model_validate({"id": "bob", "currency": "EUR", "accounts": [account]}))
@@ -533,7 +626,8 @@ def minimal_world(engine: Engine, plans: str, account: dict[str, str]) -> None:
                 "id": "bob-contract",
                 "subscriber_account_id": "bob",
                 "valid_from": START.isoformat(),
-                "items": [{"id": "main", "charge_plan": "mobile"}],
+                "items": [{"id": "main", "charge_plan": "mobile"}]
+                + ([{"id": "pack", "charge_plan": "data_pack"}] if "name: data_pack" in plans else []),
                 "roles": {"payer": "bob-payer"},
             }
         )
@@ -628,7 +722,8 @@ def generated(drawn: list[tuple[str, int, tuple[str, dict[str, str]]]]) -> list[
         {
             "id": f"g{number:03d}",
             "item_class": CLASSES[kind],
-            "consumption_date": (FIRST + timedelta(minutes=minute)).isoformat(),
+            # From 20:00 UTC the day before: the first of June starts at 22:00 UTC in Paris (a monthly reset).
+            "consumption_date": (FIRST + timedelta(minutes=minute - 4 * 60)).isoformat(),
             "service_id": "mobile",
             "user_id": f"{holder}-msisdn",
             "properties": properties,
@@ -755,3 +850,190 @@ def test_a_balance_that_runs_dry_in_a_later_chunk_hands_the_rest_to_the_row_path
     assert len(rows) - 400 < vectorized(logged) < len(rows)  # alice's first chunk and the others' CDRs, not alice's rest
     assert_same(auto, row)
     assert "prepaid_balance_cannot_cover" in {code for _, _, _, code, *_ in row["cdrs"].values()}
+
+
+# ---- the example catalog: monthly resets in Paris, minutes, alike allowances in a prefix ------------
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+# More usage of alice (prepaid_classic), bob and carol (postpaid_smart, paid by bob's account): national calls that
+# use up the free minutes, data past the first band, and both again after midnight in Paris on the first of July.
+EXAMPLE_CDRS = """
+x01 33612345678 voice_call 2026-06-10T08:00:00+00:00 duration=1750 destination=33140000000
+x02 33612345678 voice_call 2026-06-10T09:00:00+00:00 duration=95 destination=33640000000
+x03 33612345678 data_session 2026-06-11T09:00:00+00:00 volume=499950001
+x04 33612345678 data_session 2026-06-11T10:00:00+00:00 volume=100001
+x05 33687654321 voice_call 2026-06-20T10:00:00+00:00 duration=17999 destination=33740000000
+x06 33698765432 voice_call 2026-06-20T11:00:00+00:00 duration=61 destination=33140000000
+x07 33698765432 data_session 2026-06-30T21:00:00+00:00 volume=2100000000
+x08 33612345678 voice_call 2026-06-30T21:59:59+00:00 duration=120 destination=33140000000
+x09 33612345678 voice_call 2026-06-30T22:00:00+00:00 duration=120 destination=33140000000
+x10 33698765432 data_session 2026-06-30T22:00:01+00:00 volume=1000000
+x11 33687654321 voice_call 2026-07-01T07:00:00+00:00 duration=45 destination=4912345
+x12 33612345678 sms 2026-07-01T07:00:00+00:00 zone=international
+"""
+
+
+def example_records() -> list[dict[str, Any]]:
+    found = []
+    for line in filter(None, map(str.strip, EXAMPLE_CDRS.splitlines())):
+        cdr_id, user_id, item_class, at, *pairs = line.split()
+        properties = dict(pair.split("=", 1) for pair in pairs)
+        found.append(
+            {
+                "id": cdr_id,
+                "item_class": item_class,
+                "consumption_date": at,
+                "service_id": "mobile",
+                "user_id": user_id,
+                "properties": properties,
+            }
+        )
+    return found
+
+
+@contextmanager
+def example_run(database: str, tmp_path: Path, mode: RatingMode, path: RatingPath) -> Iterator[dict[str, Any]]:
+    directory = tmp_path / f"example-{path.value}-{next(counter)}"
+    directory.mkdir()
+    with (
+        fresh_database(database, directory) as url,
+        Engine(url, clock=FixedClock(), new_id=SequentialIds("id")) as engine,
+    ):
+        engine.load_catalog(parse_document((EXAMPLES / "catalog.yaml").read_text(encoding="utf-8"), source="catalog.yaml"))
+        engine.load_master_data(EXAMPLES / "master-data.yaml")
+        engine.import_cdr_file(EXAMPLES / "cdrs.csv")
+        engine.import_cdrs(enumerate(example_records(), start=1), strict=True)
+        engine.run_rating_job(engine.start_rating_job(mode), path=path)
+        yield snapshot(engine)
+
+
+@pytest.mark.parametrize("database", DATABASES)
+@pytest.mark.parametrize("mode", MODES)
+def test_the_example_catalog_takes_the_vectorized_path_and_leaves_what_the_row_path_leaves(
+    tmp_path: Path, database: str, mode: RatingMode, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger=LOGGER), example_run(database, tmp_path, mode, RatingPath.AUTO) as auto:
+        logged = [record for record in caplog.records if record.name == LOGGER]
+    with example_run(database, tmp_path, mode, RatingPath.ROW) as row:
+        pass
+
+    assert_same(auto, row)
+    # Every CDR of alice, bob and carol (monthly counters in Paris, in minutes) is priced column-wise; the family's
+    # (a parent contract, a shared counter, a schedule) and the CDR without access take the row path.
+    family_and_unknown = {"cdr-0004", "cdr-0005", "cdr-0008", "cdr-0009"}
+    assert vectorized(logged) == len(row["cdrs"]) - len(family_and_unknown), logged
+    notes = [note["kind"] for found in row["notifications"].values() for note in found]
+    assert "allowance_exhausted" in notes
+    periods = {values[2] for values in row["counters"].values()}
+    assert datetime(2026, 6, 30, 22, tzinfo=UTC) in periods, periods
+
+
+# ---- the vectorized job against Engine.charge, item after item ------------------------------------
+
+CONTRACT_OF = {holder: f"{holder}-contract" for holder in HOLDER_NAMES}
+
+
+def charged_one_by_one(
+    database: str, tmp_path: Path, rows: list[dict[str, Any]], mode: RatingMode
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """What charging each CDR with ``Engine.charge`` leaves, in the job's order and with its mode's rule applied by
+    hand (first-fail: a contract's CDRs after its first refusal are skipped), and each CDR's status."""
+    ordered = sorted(rows, key=lambda row: (datetime.fromisoformat(row["consumption_date"]), row["id"]))
+    if mode in (RatingMode.SUBSCRIPTION_FIRST_FAIL, RatingMode.SUBSCRIPTION_MOST):
+        ordered.sort(key=lambda row: CONTRACT_OF[row["user_id"].removesuffix("-msisdn")])
+    statuses: dict[str, str] = {}
+    stopped: set[str] = set()
+    directory = tmp_path / f"single-{next(counter)}"
+    directory.mkdir()
+    with fresh_database(database, directory) as url, Engine(url, clock=FixedClock(), new_id=SequentialIds("one")) as single:
+        build(single)
+        for row in ordered:
+            contract = CONTRACT_OF[row["user_id"].removesuffix("-msisdn")]
+            if mode.value.endswith("FIRST_FAIL") and contract in stopped:
+                statuses[row["id"]] = "skipped"
+                continue
+            at = datetime.fromisoformat(row["consumption_date"])
+            item = ChargeableItem(row["item_class"], at, row["service_id"], row["user_id"], row["properties"])
+            try:
+                single.charge(item, idempotency_key=row["id"])
+            except KopekError:
+                statuses[row["id"]] = "failed"
+                stopped.add(contract)
+            else:
+                statuses[row["id"]] = "charged"
+        return snapshot(single), statuses
+
+
+COMPARED_WITH_SINGLE_CHARGES = ("charged_items", "account_operations", "notifications", "balances", "counters", "counter_journal")
+
+
+@pytest.mark.parametrize("database", DATABASES)
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(drawn=st.lists(cdr_strategy, min_size=1, max_size=40), mode=st.sampled_from(MODES))
+def test_a_vectorized_job_equals_single_charges_item_after_item(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    database: str,
+    drawn: list[tuple[str, int, tuple[str, dict[str, str]]]],
+    mode: RatingMode,
+) -> None:
+    rows = generated(drawn)
+    expected, statuses = charged_one_by_one(database, tmp_path, rows, mode)
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger=LOGGER), job_run(database, tmp_path, rows, mode, RatingPath.AUTO) as job:
+        logged = [record for record in caplog.records if record.name == LOGGER]
+
+    assert {cdr_id: status for cdr_id, (status, *_) in job["cdrs"].items()} == statuses
+    assert_same({name: job[name] for name in COMPARED_WITH_SINGLE_CHARGES}, {name: expected[name] for name in COMPARED_WITH_SINGLE_CHARGES})
+    assert vectorized(logged) == len(rows), fallbacks(logged)
+
+
+# ---- late CDRs: a stored counter's period is later than the CDRs' ------------------------------------
+
+LATER_CDRS = """
+a01 alice call 2026-07-02T08:00:00+00:00 duration=100 destination=33123
+a02 alice sms  2026-07-02T08:01:00+00:00 destination=1
+a03 alice data 2026-07-02T08:02:00+00:00 volume=60000000
+b01 bob   call 2026-07-02T09:00:00+00:00 duration=30 destination=33123
+"""
+LATE_CDRS = """
+a11 alice call 2026-06-30T08:00:00+00:00 duration=15 destination=33123
+a12 alice sms  2026-06-30T08:01:00+00:00 destination=1
+a13 alice data 2026-06-29T08:02:00+00:00 volume=50000000
+a14 alice call 2026-07-02T10:00:00+00:00 duration=10 destination=33123
+b11 bob   call 2026-06-01T09:00:00+00:00 duration=200 destination=33123
+b12 bob   call 2026-07-03T09:00:00+00:00 duration=20 destination=33123
+"""
+
+
+@pytest.mark.parametrize("database", DATABASES)
+@pytest.mark.parametrize("mode", [RatingMode.DAY_MOST, RatingMode.SUBSCRIPTION_FIRST_FAIL])
+def test_late_cdrs_count_in_the_stored_period_on_both_paths(
+    tmp_path: Path, database: str, mode: RatingMode, caplog: pytest.LogCaptureFixture
+) -> None:
+    left = []
+    caplog.clear()
+    for path in (RatingPath.AUTO, RatingPath.ROW):
+        directory = tmp_path / f"late-{path.value}"
+        directory.mkdir()
+        with (
+            fresh_database(database, directory) as url,
+            Engine(url, clock=FixedClock(), new_id=SequentialIds("id")) as engine,
+            caplog.at_level(logging.DEBUG, logger=LOGGER),
+        ):
+            build(engine)
+            for cdr_lines in (LATER_CDRS, LATE_CDRS):
+                rows = records(cdr_lines)
+                engine.import_cdrs(enumerate(rows, start=1), strict=True)
+                engine.run_rating_job(engine.start_rating_job(mode), path=path)
+            left.append(snapshot(engine))
+            if path is RatingPath.AUTO:
+                logged = [record for record in caplog.records if record.name == LOGGER]
+    auto, row = left
+
+    assert vectorized(logged) == len(row["cdrs"]), fallbacks(logged)
+    assert_same(auto, row)
+    # alice's free seconds, stored in July's period, are still July's after her late June call.
+    assert row["counters"][("alice-contract", "main", "free_seconds")][2] == datetime(2026, 6, 30, 22, tzinfo=UTC)

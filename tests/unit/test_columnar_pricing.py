@@ -28,7 +28,8 @@ from kopek.domain.catalog_load import catalog_from_document
 from kopek.domain.item import TypedItem, property_text
 from kopek.errors import Code, IllegalStateError
 from kopek.money import RoundingMode
-from kopek.rating.columnar import INT, ColumnarPlan, Unsupported, compile_plan, properties_read
+from kopek.rating.columnar import INT, ColumnarPlan, Unsupported, compile_plan, epoch_column, properties_read
+from kopek.rating.columnar_counters import NO_PERIOD
 from kopek.rating.outcome import CounterKey, NotificationKind
 from kopek.rating.rate import RatingState, rate_item
 
@@ -195,6 +196,7 @@ def _frame(catalog: Catalog, items: list[TypedItem], programs: dict[str, Columna
         columns[f"p:{name}"] = pl.Series([property_text(value) if value is not None else None for value in values], dtype=pl.String)
     for name, base in before_base.items():
         columns[f"c0:{name}"] = pl.Series([base] * len(items), dtype=INT)
+        columns[epoch_column(name)] = pl.Series([NO_PERIOD] * len(items), dtype=pl.Int64)
     return pl.DataFrame(columns)
 
 
@@ -348,20 +350,42 @@ charge_plans:
         compile_plan(catalog, plan, "call")
 
 
-def test_a_counter_that_resets_is_not_columnar() -> None:
+def test_a_counter_that_resets_monthly_with_a_threshold_is_columnar() -> None:
     catalog, plan = _plan_of("""\
 charge_plans:
   - name: plan
     currency: EUR
     counters:
-      - {name: free, unit: seconds, initial: 60, reset: monthly}
+      - {name: free, unit: minutes, initial: 60, reset: monthly, time_zone: Europe/Paris, thresholds: [{value: 10, direction: down}]}
     charges:
       - name: main
         item_class: call
         price: {type: allowance, counter: free, then: {type: rate, amount: "0.01", unit: seconds}}
 """)
 
-    with pytest.raises(Unsupported, match="resets"):
+    assert compile_plan(catalog, plan, "call").counters["free"].name == "free"
+
+
+def test_a_counter_consumed_by_allowances_of_two_shapes_is_not_columnar() -> None:
+    catalog, plan = _plan_of("""\
+charge_plans:
+  - name: plan
+    currency: EUR
+    counters:
+      - {name: free, unit: seconds, initial: 60}
+    charges:
+      - name: main
+        item_class: call
+        price:
+          type: switch
+          property: network
+          cases:
+            home: {type: allowance, counter: free, then: {type: rate, amount: "0.01", unit: seconds}}
+            roaming: {type: allowance, counter: free, then: {type: flat, amount: "0.10"}}
+          default: {type: flat, amount: "0.20"}
+""")
+
+    with pytest.raises(Unsupported, match="different shapes"):
         compile_plan(catalog, plan, "call")
 
 

@@ -5,18 +5,20 @@ A chunk qualifies when its catalog and data stay within what
 one-by-one decisions:
 
 - every CDR types cleanly, has a contract, is new (no operation under its id yet) and
-  falls in its contract's validity; its contract has one contract item, no parent, and
-  its plan compiles;
+  falls in its contract's validity; its contract has no parent and one item whose plan
+  prices its class (:func:`_pricing`), and that plan compiles;
 - every payer account can be charged (holder status, currency), holds no live
   reservation and has no low-balance threshold, and every balance stays within its floor
   or credit limit over the whole chunk (so no CDR fails for money);
-- stored counters hold whole base units and do not lapse.
+- stored counters hold whole base units and do not lapse; each item's reset period of
+  each counter, and the counter's value when that period started, are laid out as
+  columns from the counter's cycle (:func:`_periods`).
 
 Refusals that depend only on an item's properties (``no_access``) are handled here,
 with the mode's rules (first-fail contracts skip their later CDRs). Anything else makes
-:func:`rate_rows_columnar` raise :class:`NotColumnar` before it writes anything; the
-caller then charges the rest of the partition on the row path, which gives the same
-results one CDR at a time.
+:func:`rate_rows_columnar` raise :class:`NotColumnar` (with a :class:`FallbackReason`,
+counted with the job) before it writes anything; the caller then charges the rest of the
+partition on the row path, which gives the same results one CDR at a time.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import polars as pl
@@ -39,29 +42,70 @@ from kopek.charging.offline import (
     write_charge_rows,
 )
 from kopek.domain.accounts import check_chargeable
-from kopek.domain.catalog import Catalog, ChargePlan, CounterScope, ItemClass
+from kopek.domain.catalog import Catalog, ChargePlan, CounterScope, CounterSpec, ItemClass
 from kopek.domain.item import ChargeableItem, TypedItem, property_text, type_item
 from kopek.domain.master import Account, AccountId, Contract
+from kopek.domain.periods import Cycle
 from kopek.errors import KopekError
 from kopek.money import exact, to_text
 from kopek.rating.columnar import (
     INT,
     ColumnarPlan,
     Unsupported,
+    base_factor,
     compile_plan,
-    power_of_ten_factor,
+    epoch_column,
     properties_read,
     used_up_counters,
     whole,
 )
-from kopek.rating.columnar_counters import StoredCounter, counter_changes, counter_changes_by_item
+from kopek.rating.columnar_counters import NO_PERIOD, StoredCounter, counter_moves, period_key
 from kopek.rating.columnar_postings import BoundCrossed, postings
 from kopek.rating.outcome import CounterKey, NotificationKind
 from kopek.store.uow import UnitOfWork
 
 
+class FallbackReason(StrEnum):
+    """Why CDRs took the row path: counted with the job (``kopek jobs status``), one code per kind of cause."""
+
+    ROW_PATH_REQUESTED = "row_path_requested"
+    """The job was run with ``--path row``."""
+    ALL_OR_NOTHING_MODE = "all_or_nothing_mode"
+    """``SUBSCRIPTION_TRY`` charges a contract in one transaction, one CDR at a time."""
+    NO_CATALOG = "no_catalog"
+    CDR_REPLAYED = "cdr_replayed"
+    """A CDR id already has an operation (a replay after a crash or an earlier charge)."""
+    CDR_INVALID = "cdr_invalid"
+    """A CDR does not type against its class (or its class is unknown): the row path refuses it."""
+    CDR_WITHOUT_CONTRACT = "cdr_without_contract"
+    """No access was found for a CDR: the row path refuses it."""
+    CONTRACT_NOT_CHARGEABLE = "contract_not_chargeable"
+    """A contract is out of its validity, locked, or its plan not in effect at a CDR's date."""
+    LINKED_CONTRACT = "linked_contract"
+    SEVERAL_CONTRACT_ITEMS = "several_contract_items"
+    SESSION_GRANT = "session_grant"
+    """A live session's grant holds a counter of a contract."""
+    PLAN_NOT_COLUMNAR = "plan_not_columnar"
+    """A plan uses what the vectorized path does not express (a schedule node, a shared counter, ...)."""
+    COUNTER_NOT_COLUMNAR = "counter_not_columnar"
+    """A stored counter lapses, holds a fraction of a base unit, or was stored before it had reset periods."""
+    ACCOUNT_NOT_COLUMNAR = "account_not_columnar"
+    """A payer account is not chargeable, holds live reservations, has a low-balance threshold or another currency."""
+    FRACTIONAL_QUANTITY = "fractional_quantity"
+    INTEGER_BOUND = "integer_bound"
+    """Quantities, amounts or balances too large for the integer form (Int128)."""
+    UNPRICED_ITEM = "unpriced_item"
+    """A switch or prefix without a default has no price for an item: the row path words that refusal."""
+    BALANCE_BOUND = "balance_bound"
+    """A balance would leave its floor or credit limit: the row path decides which CDR fails."""
+
+
 class NotColumnar(Exception):
-    """This chunk needs the row path (the reason is the message)."""
+    """This chunk needs the row path: why (``reason``) and in words (the message)."""
+
+    def __init__(self, reason: FallbackReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +132,7 @@ class PlanCache:
                 self._plans[key] = None
         found = self._plans[key]
         if found is None:
-            raise NotColumnar(f"plan {plan.name!r} for {item_class!r} is not columnar")
+            raise NotColumnar(FallbackReason.PLAN_NOT_COLUMNAR, f"plan {plan.name!r} for {item_class!r} is not columnar")
         return found
 
 
@@ -103,20 +147,21 @@ def rate_rows_columnar(
     try:
         loaded = context.catalogs.current(uow)
     except KopekError as error:
-        raise NotColumnar(error.message) from error
+        raise NotColumnar(FallbackReason.NO_CATALOG, error.message) from error
     catalog = loaded.catalog
     if uow.charging.operations_of_cdrs([row["id"] for row in rows]):
-        raise NotColumnar("a CDR id already has an operation (a replay)")
+        raise NotColumnar(FallbackReason.CDR_REPLAYED, "a CDR id already has an operation (a replay)")
     items = _typed(catalog, rows)
     contracts = _contracts(uow, rows)
-    plans_of = {contract_id: _plan_of(catalog, contract) for contract_id, contract in contracts.items()}
+    plans_of = {contract_id: _plans_of(catalog, contract) for contract_id, contract in contracts.items()}
     _check_spans(rows, items, contracts, plans_of)
-    by_name = {plan.name: plan for plan in plans_of.values()}
-    pairs = {(plans_of[row["contract_id"]].name, item.item_class.name) for row, item in zip(rows, items, strict=True)}
+    pricing = _pricing(rows, items, plans_of)
+    by_name = {plan.name: plan for _, plan in pricing}
+    pairs = {(plan.name, item.item_class.name) for (_, plan), item in zip(pricing, items, strict=True)}
     compiled = {(name, item_class): plans.get(loaded.version, catalog, by_name[name], item_class) for name, item_class in sorted(pairs)}
     counters = _counters(uow, contracts, plans_of)
     accounts = _accounts(uow, contracts, plans_of, compiled)
-    frame = _frame(rows, items, contracts, plans_of, compiled, counters)
+    frame = _frame(rows, items, pricing, compiled, counters)
     frame = _refusals(frame, compiled, rules)
     frame = _priced(frame, compiled)
     charged = frame.filter(pl.col("live"))
@@ -124,16 +169,19 @@ def rate_rows_columnar(
     try:
         posted = postings(charged, compiled, contracts, accounts)
     except (BoundCrossed, Unsupported) as error:
-        raise NotColumnar(str(error)) from error
+        reason = FallbackReason.BALANCE_BOUND if isinstance(error, BoundCrossed) else FallbackReason.INTEGER_BOUND
+        raise NotColumnar(reason, str(error)) from error
     facts = ChunkFacts(context.clock(), rules.job_id, loaded.version)
+    moves = counter_moves(charged, counters)
     notes = _notifications(charged, compiled)
+    for row, crossed in moves.crossings.items():
+        notes.setdefault(row, []).extend({"kind": note.kind.value, "message": note.message, "data": note.data} for note in crossed)
     store(uow, frame, charged, posted, contracts, {row: json.dumps(found) for row, found in notes.items()}, facts)
     rest = ChargeRows()
     rest.balances.update(posted.balances)
-    rest.counter_changes.update((change.key, change) for change in counter_changes(charged, counters, compiled))
-    moves = counter_changes_by_item(charged.sort("row"), counters, compiled)
-    rest.journal.extend((operation_id, facts.now, change) for operation_id, change in moves)
+    rest.counter_changes.update(moves.changes)
     operation_of = dict(zip(charged["row"].to_list(), charged["operation_id"].to_list(), strict=True))
+    rest.journal.extend((operation_of[row], facts.now, change) for row, change in moves.journal)
     contract_of = dict(zip(charged["row"].to_list(), charged["contract_id"].to_list(), strict=True))
     rest.notifications.extend(
         {"operation_id": operation_of[row], "contract_id": contract_of[row], "created_at": facts.now} | note
@@ -145,10 +193,13 @@ def rate_rows_columnar(
 
 
 def _check_spans(
-    rows: Sequence[Mapping[str, Any]], items: Sequence[TypedItem], contracts: Mapping[str, Contract], plans_of: Mapping[str, ChargePlan]
+    rows: Sequence[Mapping[str, Any]],
+    items: Sequence[TypedItem],
+    contracts: Mapping[str, Contract],
+    plans_of: Mapping[str, Sequence[tuple[str, ChargePlan]]],
 ) -> None:
     """Every CDR falls in its contract's validity (an interval: checking its first and last CDR is enough), its contract
-    can be charged, and its plan's only version is in effect at its date."""
+    can be charged, and its plans' only versions are in effect at its date."""
     spans: dict[str, tuple[datetime, datetime]] = {}
     for row, item in zip(rows, items, strict=True):
         at = item.consumption_date
@@ -159,10 +210,10 @@ def _check_spans(
             check_contract_chargeable(contracts[contract_id], first)
             check_contract_chargeable(contracts[contract_id], last)
         except KopekError as error:
-            raise NotColumnar(error.message) from error
-        effective_from = plans_of[contract_id].effective_from
-        if effective_from is not None and first.astimezone(UTC).date() < effective_from:
-            raise NotColumnar(f"plan {plans_of[contract_id].name!r} is not in effect at every CDR's date")
+            raise NotColumnar(FallbackReason.CONTRACT_NOT_CHARGEABLE, error.message) from error
+        for _, plan in plans_of[contract_id]:
+            if plan.effective_from is not None and first.astimezone(UTC).date() < plan.effective_from:
+                raise NotColumnar(FallbackReason.CONTRACT_NOT_CHARGEABLE, f"plan {plan.name!r} is not in effect at every CDR's date")
 
 
 def _typed(catalog: Catalog, rows: Sequence[Mapping[str, Any]]) -> list[TypedItem]:
@@ -171,98 +222,177 @@ def _typed(catalog: Catalog, rows: Sequence[Mapping[str, Any]]) -> list[TypedIte
     classes: dict[str, ItemClass | None] = {}
     for row in rows:
         if row["contract_id"] is None:
-            raise NotColumnar("a CDR has no contract")
+            raise NotColumnar(FallbackReason.CDR_WITHOUT_CONTRACT, "a CDR has no contract")
         name = row["item_class"]
         if name not in classes:
             classes[name] = catalog.item_class(name)
         item_class = classes[name]
         if item_class is None:
-            raise NotColumnar(f"unknown chargeable item class {name!r}")
+            raise NotColumnar(FallbackReason.CDR_INVALID, f"unknown chargeable item class {name!r}")
         item = ChargeableItem(name, row["consumption_date"], row["service_id"], row["user_id"], json.loads(row["properties"]))
         try:
             items.append(type_item(item_class, item))
         except KopekError as error:
-            raise NotColumnar(error.message) from error
+            raise NotColumnar(FallbackReason.CDR_INVALID, error.message) from error
     return items
 
 
 def _contracts(uow: UnitOfWork, rows: Sequence[Mapping[str, Any]]) -> dict[str, Contract]:
     found = uow.master.contracts({row["contract_id"] for row in rows}, lock=True)
     for contract_id, contract in found.items():
-        if contract.parent_id is not None or len(contract.items) != 1:
-            raise NotColumnar(f"contract {contract_id!r} is linked or has several items")
+        if contract.parent_id is not None:
+            raise NotColumnar(FallbackReason.LINKED_CONTRACT, f"contract {contract_id!r} is linked to {contract.parent_id!r}")
     # Counters read column-wise are the stored values; the row path prices on top of what live grants hold.
     if uow.sessions.holds_on(found):
-        raise NotColumnar("a live session's grant holds a counter of a contract")
+        raise NotColumnar(FallbackReason.SESSION_GRANT, "a live session's grant holds a counter of a contract")
     return found
 
 
-def _plan_of(catalog: Catalog, contract: Contract) -> ChargePlan:
-    versions = catalog.charge_plan_versions(contract.items[0].charge_plan)
-    if len(versions) != 1:
-        raise NotColumnar(f"plan {contract.items[0].charge_plan!r} is unknown or has several versions")
-    return versions[0]
+def _plans_of(catalog: Catalog, contract: Contract) -> list[tuple[str, ChargePlan]]:
+    """Each item of ``contract`` with its plan's only version."""
+    found: list[tuple[str, ChargePlan]] = []
+    for contract_item in contract.items:
+        versions = catalog.charge_plan_versions(contract_item.charge_plan)
+        if len(versions) != 1:
+            raise NotColumnar(FallbackReason.PLAN_NOT_COLUMNAR, f"plan {contract_item.charge_plan!r} is unknown or has several versions")
+        found.append((contract_item.id, versions[0]))
+    return found
+
+
+def _pricing(
+    rows: Sequence[Mapping[str, Any]], items: Sequence[TypedItem], plans_of: Mapping[str, Sequence[tuple[str, ChargePlan]]]
+) -> list[tuple[str, ChargePlan]]:
+    """The contract item, and its plan, that prices each CDR: the one item of its contract whose plan has charges for
+    its class (a contract may hold several items, each pricing other classes)."""
+    chosen: dict[tuple[str, str], tuple[str, ChargePlan]] = {}
+    found = []
+    for row, item in zip(rows, items, strict=True):
+        key = (row["contract_id"], item.item_class.name)
+        if key not in chosen:
+            candidates = [(item_id, plan) for item_id, plan in plans_of[key[0]] if any(c.item_class == key[1] for c in plan.charges)]
+            if len(candidates) != 1:
+                reason = FallbackReason.SEVERAL_CONTRACT_ITEMS if candidates else FallbackReason.PLAN_NOT_COLUMNAR
+                raise NotColumnar(reason, f"{len(candidates)} items of contract {key[0]!r} price {key[1]!r}")
+            chosen[key] = candidates[0]
+        found.append(chosen[key])
+    return found
 
 
 def _counters(
-    uow: UnitOfWork, contracts: Mapping[str, Contract], plans_of: Mapping[str, ChargePlan]
+    uow: UnitOfWork, contracts: Mapping[str, Contract], plans_of: Mapping[str, Sequence[tuple[str, ChargePlan]]]
 ) -> dict[tuple[str, str], StoredCounter]:
     """Each contract's counters before the chunk, by (contract, counter name)."""
     found = {}
     values, lives = uow.counters.of_contracts(sorted(contracts))
-    for contract_id, contract in contracts.items():
-        for spec in plans_of[contract_id].counters:
-            item_id = "" if spec.scope is CounterScope.CONTRACT else contract.items[0].id
-            key = CounterKey(contract_id, item_id, spec.name, spec.scope)
-            life = lives.get(key)
-            if life is not None and life.expires_at is not None:
-                raise NotColumnar(f"counter {spec.name!r} of {contract_id!r} lapses")
-            stored = values.get(key, spec.initial)
-            try:
-                factor = power_of_ten_factor(spec.unit)
-                base = whole(stored * factor)
-            except Unsupported as error:
-                raise NotColumnar(str(error)) from error
-            found[(contract_id, spec.name)] = StoredCounter(key, stored, base, factor)
+    for contract_id in contracts:
+        for contract_item_id, plan in plans_of[contract_id]:
+            for spec in plan.counters:
+                if (contract_id, spec.name) in found:
+                    message = f"two items of contract {contract_id!r} have a counter {spec.name!r}"
+                    raise NotColumnar(FallbackReason.SEVERAL_CONTRACT_ITEMS, message)
+                found[(contract_id, spec.name)] = _stored_counter(contract_id, contract_item_id, spec, values, lives)
     return found
 
 
+def _stored_counter(
+    contract_id: str, contract_item_id: str, spec: CounterSpec, values: Mapping[CounterKey, Any], lives: Mapping[CounterKey, Any]
+) -> StoredCounter:
+    """Counter ``spec`` of a contract item before the chunk."""
+    item_id = "" if spec.scope is CounterScope.CONTRACT else contract_item_id
+    key = CounterKey(contract_id, item_id, spec.name, spec.scope)
+    life = lives.get(key)
+    if life is not None and life.expires_at is not None:
+        raise NotColumnar(FallbackReason.COUNTER_NOT_COLUMNAR, f"counter {spec.name!r} of {contract_id!r} lapses")
+    stored = values.get(key)
+    if stored is not None and spec.cycle() is not None and (life is None or life.period_start is None):
+        raise NotColumnar(
+            FallbackReason.COUNTER_NOT_COLUMNAR, f"counter {spec.name!r} of {contract_id!r} was stored before it had reset periods"
+        )
+    try:
+        factor = base_factor(spec.unit)
+        initial = whole(exact(spec.initial) * factor)
+        base = whole(exact(stored) * factor) if stored is not None else None
+    except Unsupported as error:
+        raise NotColumnar(FallbackReason.COUNTER_NOT_COLUMNAR, str(error)) from error
+    thresholds = tuple((threshold, exact(threshold.value) * factor) for threshold in spec.thresholds)
+    period = period_key(life.period_start if life is not None else None)
+    return StoredCounter(key, spec, factor, initial, base, period, thresholds)
+
+
+def _periods(
+    name: str, contract_ids: Sequence[str], items: Sequence[TypedItem], counters: Mapping[tuple[str, str], StoredCounter]
+) -> tuple[list[int], list[int]]:
+    """Counter ``name``'s reset period of each item (``e:NAME``) and its value in base units when that period started
+    (``c0:NAME``): the period holding the item's date by the counter's cycle (the rating core's), or the stored
+    value's period when that is later, as :meth:`kopek.rating.compiled.BoundCounter.period_start` and the row path's
+    reading of a stored value give them."""
+    epochs, starts = [], []
+    cycles: dict[tuple[str, str], Cycle | None] = {}
+    last: dict[Cycle, tuple[datetime, datetime, int]] = {}
+    for contract_id, item in zip(contract_ids, items, strict=True):
+        counter = counters.get((contract_id, name))
+        if counter is None:
+            epochs.append(NO_PERIOD)
+            starts.append(0)
+            continue
+        key = (contract_id, name)
+        cycle = cycles[key] if key in cycles else cycles.setdefault(key, counter.spec.cycle())
+        if cycle is None:
+            epoch = counter.period
+        else:
+            at = item.consumption_date
+            period = last.get(cycle)
+            if period is None or not period[0] <= at < period[1]:
+                start = cycle.start_of(at)
+                period = last[cycle] = (start, cycle.next_start(start), period_key(start))
+            epoch = max(period[2], counter.period)
+        epochs.append(epoch)
+        starts.append(counter.start_value(epoch))
+    return epochs, starts
+
+
 def _accounts(
-    uow: UnitOfWork, contracts: Mapping[str, Contract], plans_of: Mapping[str, ChargePlan], compiled: Mapping[tuple[str, str], ColumnarPlan]
+    uow: UnitOfWork,
+    contracts: Mapping[str, Contract],
+    plans_of: Mapping[str, Sequence[tuple[str, ChargePlan]]],
+    compiled: Mapping[tuple[str, str], ColumnarPlan],
 ) -> dict[AccountId, Account]:
     payers = set()
     for contract_id, contract in contracts.items():
-        plan = plans_of[contract_id]
+        names = {plan.name for _, plan in plans_of[contract_id]}
         for (plan_name, _), program in compiled.items():
-            if plan_name != plan.name:
+            if plan_name not in names:
                 continue
             for charge in program.charges:
                 account_id = contract.roles.get(charge.charge.account_role)
                 if account_id is None:
-                    raise NotColumnar(f"contract {contract_id!r} assigns no account to role {charge.charge.account_role!r}")
+                    raise NotColumnar(
+                        FallbackReason.ACCOUNT_NOT_COLUMNAR,
+                        f"contract {contract_id!r} assigns no account to role {charge.charge.account_role!r}",
+                    )
                 payers.add(account_id)
     accounts = uow.master.lock_accounts(payers)
     if any(amount for amount in uow.sessions.reserved(accounts).values()):
-        raise NotColumnar("a payer account holds live reservations")
+        raise NotColumnar(FallbackReason.ACCOUNT_NOT_COLUMNAR, "a payer account holds live reservations")
     for account in accounts.values():
         try:
             check_chargeable(account)
         except KopekError as error:
-            raise NotColumnar(error.message) from error
+            raise NotColumnar(FallbackReason.ACCOUNT_NOT_COLUMNAR, error.message) from error
         if account.low_balance_threshold is not None:
-            raise NotColumnar(f"account {account.id!r} has a low-balance threshold")
+            raise NotColumnar(FallbackReason.ACCOUNT_NOT_COLUMNAR, f"account {account.id!r} has a low-balance threshold")
     for contract_id, contract in contracts.items():
         payer_accounts = (accounts[account_id] for account_id in contract.roles.values() if account_id in accounts)
-        if any(account.currency != plans_of[contract_id].currency for account in payer_accounts):
-            raise NotColumnar("an account's currency differs from its plan's")
+        currencies = {plan.currency for _, plan in plans_of[contract_id]}
+        if any(currencies != {account.currency} for account in payer_accounts):
+            raise NotColumnar(FallbackReason.ACCOUNT_NOT_COLUMNAR, "an account's currency differs from its plan's")
     return accounts
 
 
 def _frame(
     rows: Sequence[Mapping[str, Any]],
     items: Sequence[TypedItem],
-    contracts: Mapping[str, Contract],
-    plans_of: Mapping[str, ChargePlan],
+    pricing: Sequence[tuple[str, ChargePlan]],
     compiled: Mapping[tuple[str, str], ColumnarPlan],
     counters: Mapping[tuple[str, str], StoredCounter],
 ) -> pl.DataFrame:
@@ -274,12 +404,13 @@ def _frame(
         unit = item.item_class.quantity_unit
         quantity = exact(item.quantity) * (unit.base_factor if unit is not None else 1)
         if not isinstance(quantity, int):
-            raise NotColumnar("a quantity is not a whole number of base units")
+            raise NotColumnar(FallbackReason.FRACTIONAL_QUANTITY, "a quantity is not a whole number of base units")
         quantities.append(quantity)
     # No quantity, counter position (a stored counter plus the chunk's quantities) or numerator may pass Int128.
-    bound = max((abs(counter.base) for counter in counters.values()), default=0) + sum(abs(quantity) for quantity in quantities)
+    largest = max((max(abs(counter.stored or 0), abs(counter.initial)) for counter in counters.values()), default=0)
+    bound = largest + sum(abs(quantity) for quantity in quantities)
     if not all(program.fits(bound) for program in compiled.values()):
-        raise NotColumnar("the chunk's quantities are too large for the integer form")
+        raise NotColumnar(FallbackReason.INTEGER_BOUND, "the chunk's quantities are too large for the integer form")
     contract_ids = [row["contract_id"] for row in rows]
     columns: dict[str, pl.Series] = {
         "row": pl.Series(range(len(rows)), dtype=pl.Int64),
@@ -294,7 +425,8 @@ def _frame(
         "service_id": pl.Series([item.service_id for item in items], dtype=pl.String),
         "user_id": pl.Series([item.user_id for item in items], dtype=pl.String),
         "contract_id": pl.Series(contract_ids, dtype=pl.String),
-        "plan": pl.Series([plans_of[contract_id].name for contract_id in contract_ids], dtype=pl.String),
+        "plan": pl.Series([plan.name for _, plan in pricing], dtype=pl.String),
+        "contract_item_id": pl.Series([contract_item_id for contract_item_id, _ in pricing], dtype=pl.String),
         "item_class": pl.Series([item.item_class.name for item in items], dtype=pl.String),
         "q": pl.Series(quantities, dtype=INT),
     }
@@ -302,8 +434,9 @@ def _frame(
         values = [item.properties.get(name) for item in items]
         columns[f"p:{name}"] = pl.Series([property_text(value) if value is not None else None for value in values], dtype=pl.String)
     for name in counter_names:
-        bases = [counters[(contract_id, name)].base if (contract_id, name) in counters else 0 for contract_id in contract_ids]
-        columns[f"c0:{name}"] = pl.Series(bases, dtype=INT)
+        epochs, starts = _periods(name, contract_ids, items, counters)
+        columns[epoch_column(name)] = pl.Series(epochs, dtype=pl.Int64)
+        columns[f"c0:{name}"] = pl.Series(starts, dtype=INT)
     return pl.DataFrame(columns)
 
 
@@ -315,7 +448,7 @@ def _refusals(frame: pl.DataFrame, compiled: Mapping[tuple[str, str], ColumnarPl
         parts.append(program.refused(part).select("row", "refusal", "unpriced"))
     marks = pl.concat(parts).sort("row").collect()
     if marks["unpriced"].any():
-        raise NotColumnar("a switch or prefix has no price for an item")
+        raise NotColumnar(FallbackReason.UNPRICED_ITEM, "a switch or prefix has no price for an item")
     frame = frame.join(marks, on="row", how="left", maintain_order="left")
     failing = pl.col("refusal").is_not_null()
     if rules.first_fail:
@@ -338,6 +471,7 @@ def _priced(frame: pl.DataFrame, compiled: Mapping[tuple[str, str], ColumnarPlan
         keep = [f"{column}{charge.index}" for charge in program.charges for column in ("a", "z")]
         keep += [f"m:{name}" for charge in program.charges for name in charge.dynamic.moves]
         keep += [f"u:{name}" for name in used_up_counters(program)]
+        keep += [f"t:{name}" for charge in program.charges for name in charge.dynamic.touches]
         parts.append(program.priced(part).select("row", *keep))
     result = pl.concat(parts, how="diagonal_relaxed").sort("row").collect()
     return frame.join(result, on="row", how="left", maintain_order="left")

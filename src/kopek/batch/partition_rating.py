@@ -29,7 +29,7 @@ from datetime import timedelta
 from typing import Any
 
 from kopek.batch.cdr_outcomes import refusal
-from kopek.batch.columnar_rating import ChunkRules, NotColumnar, PlanCache, rate_rows_columnar
+from kopek.batch.columnar_rating import ChunkRules, FallbackReason, NotColumnar, PlanCache, rate_rows_columnar
 from kopek.charging.offline import (
     ChargeCommand,
     Charged,
@@ -118,16 +118,18 @@ def rate_partition(claim: Claim, context: ChargingContext, progress: Progress | 
         return
     with UnitOfWork(context.engine, writes=False) as uow:
         stopped = uow.cdrs.stopped_contracts(claim.job_id, claim.partition_key)
+    why = NotColumnar(FallbackReason.ROW_PATH_REQUESTED, "the job runs on the row path")
     if claim.plans is not None:
         # Vectorized chunks while they qualify; after the first that does not, the rest takes the row path.
-        while (handled_columnar := _rate_chunk_columnar(claim, context, stopped)) is not None:
+        while isinstance(handled_columnar := _rate_chunk_columnar(claim, context, stopped), int):
             _report(claim, progress, handled_columnar, VECTORIZED)
             if handled_columnar < claim.chunk_cdrs * COLUMNAR_CHUNKS:
                 return
             claim.check_stop()
+        why = handled_columnar
     while True:
         claim.check_stop()
-        handled = _rate_chunk(claim, context, stopped)
+        handled = _rate_chunk(claim, context, stopped, why)
         _report(claim, progress, handled, ROW)
         if handled < claim.chunk_cdrs:
             return  # A short chunk was the last: no need for a transaction that finds nothing.
@@ -151,8 +153,9 @@ def _hold(uow: UnitOfWork, claim: Claim, context: ChargingContext, *more: Claim)
         raise PartitionReleased(f"a partition of {keys[:3]} was taken over by another worker")
 
 
-def _rate_chunk(claim: Claim, context: ChargingContext, stopped: set[str | None]) -> int:
-    """Charge the next chunk of the partition in one transaction; how many CDRs it handled (0: none left)."""
+def _rate_chunk(claim: Claim, context: ChargingContext, stopped: set[str | None], why: NotColumnar) -> int:
+    """Charge the next chunk of the partition in one transaction; how many CDRs it handled (0: none left). ``why``
+    the row path is counted with the job."""
     with UnitOfWork(context.engine) as uow:
         _hold(uow, claim, context)
         rows = uow.cdrs.pending_of_partition(claim.job_id, claim.partition_key, contract_first=claim.contract_first, limit=claim.chunk_cdrs)
@@ -174,13 +177,14 @@ def _rate_chunk(claim: Claim, context: ChargingContext, stopped: set[str | None]
                 outcomes.append({"id": row["id"], "status": "charged", "operation_id": operation_id})
         rater.write()
         uow.cdrs.set_outcomes(outcomes)
+        uow.rating_paths.record(claim.job_id, ROW, len(rows), reason=why.reason.value, detail=str(why))
         uow.commit()
         return len(rows)
 
 
-def _rate_chunk_columnar(claim: Claim, context: ChargingContext, stopped: set[str | None]) -> int | None:
-    """Charge the next chunk on the vectorized path in one transaction; how many CDRs it handled, ``None`` (nothing
-    written) when the chunk needs the row path."""
+def _rate_chunk_columnar(claim: Claim, context: ChargingContext, stopped: set[str | None]) -> int | NotColumnar:
+    """Charge the next chunk on the vectorized path in one transaction; how many CDRs it handled, or (nothing
+    written) why the chunk needs the row path."""
     assert claim.plans is not None
     with UnitOfWork(context.engine) as uow:
         _hold(uow, claim, context)
@@ -192,7 +196,8 @@ def _rate_chunk_columnar(claim: Claim, context: ChargingContext, stopped: set[st
             newly_stopped = rate_rows_columnar(uow, context, claim.plans, rows, ChunkRules(claim.job_id, claim.first_fail, stopped))
         except NotColumnar as reason:
             LOG.info("rating job %s, partition %s: row path from here (%s)", claim.job_id, claim.partition_key, reason)
-            return None
+            return reason
+        uow.rating_paths.record(claim.job_id, VECTORIZED, len(rows))
         uow.commit()
     LOG.debug("rating job %s, partition %s: %d CDRs on the vectorized path", claim.job_id, claim.partition_key, len(rows))
     stopped.update(newly_stopped)
@@ -224,6 +229,7 @@ def rate_partitions_together(claims: Sequence[Claim], context: ChargingContext, 
             LOG.info("rating job %s, %d partitions: one by one (%s)", first.job_id, len(claims), reason)
             return False
         uow.rating_jobs.end_partition(first.job_id, keys, first.worker_id, status="done", at=context.clock())
+        uow.rating_paths.record(first.job_id, VECTORIZED, len(rows))
         uow.commit()
     LOG.debug("rating job %s: %d CDRs of %d partitions on the vectorized path", first.job_id, len(rows), len(claims))
     _report(first, progress, len(rows), VECTORIZED)
@@ -250,6 +256,7 @@ def _try_contract(claim: Claim, context: ChargingContext, contract_id: str | Non
             uow.cdrs.set_outcomes(outcomes)
             handled += len(rows)
         if failure is None:
+            _count_all_or_nothing(uow, claim, handled)
             uow.commit()
             return handled
     return _refuse_contract(claim, context, contract_id, *failure)
@@ -272,8 +279,14 @@ def _refuse_contract(claim: Claim, context: ChargingContext, contract_id: str | 
         _hold(uow, claim, context)
         uow.cdrs.set_outcomes([{"id": cdr_id} | refusal(error)])
         skipped = uow.cdrs.skip_pending_of_contract(claim.job_id, claim.partition_key, contract_id)
+        _count_all_or_nothing(uow, claim, 1 + skipped)
         uow.commit()
     return 1 + skipped
+
+
+def _count_all_or_nothing(uow: UnitOfWork, claim: Claim, handled: int) -> None:
+    reason = FallbackReason.ALL_OR_NOTHING_MODE
+    uow.rating_paths.record(claim.job_id, ROW, handled, reason=reason.value, detail="SUBSCRIPTION_TRY charges a contract at once")
 
 
 def _command(job_id: str, row: Mapping[str, Any]) -> ChargeCommand:

@@ -160,6 +160,26 @@ class ErrorCount(BaseModel):
     """How many CDRs failed so."""
 
 
+class PathCount(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"path": "row", "reason": "linked_contract", "detail": "contract 'eve-family' is linked to 'dan-family'", "count": 2}
+            ]
+        },
+        use_attribute_docstrings=True,
+    )
+
+    path: str
+    """``vectorized`` or ``row``."""
+    reason: str | None
+    """Why the row path (docs/batch.md, "When it falls back"); null on the vectorized path."""
+    detail: str | None
+    """One example of that reason in words; null on the vectorized path."""
+    count: int
+    """How many CDRs (charged, failed or skipped) took that path for that reason."""
+
+
 class JobStatus(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -185,6 +205,7 @@ class JobStatus(BaseModel):
                     "progress": 1.0,
                     "partitions": {"done": 1},
                     "errors": [{"category": "ILLEGAL_STATE", "reason": "NOT_AUTHORIZED", "code": "service_not_accessible", "count": 1}],
+                    "paths": [{"path": "vectorized", "reason": None, "detail": None, "count": 2}],
                     "created_at": "2026-06-01T12:00:00Z",
                     "started_at": "2026-06-01T12:00:00Z",
                     "finished_at": "2026-06-01T12:00:00Z",
@@ -224,6 +245,8 @@ class JobStatus(BaseModel):
     """How many partitions are ``open``, ``running``, ``done``, ``failed`` or ``cancelled``."""
     errors: list[ErrorCount]
     """Failed CDRs counted by category, reason and code."""
+    paths: list[PathCount]
+    """Handled CDRs counted by path (vectorized or row) and, on the row path, by reason."""
     created_at: datetime
     """When the job was started."""
     started_at: datetime | None
@@ -361,6 +384,7 @@ def job_status(uow: UnitOfWork, job_id: str) -> JobStatus:
         progress=done / total if total else 1.0,
         partitions=uow.rating_jobs.partition_counts(job_id),
         errors=[ErrorCount(category=c, reason=r, code=k, count=n) for c, r, k, n in errors],
+        paths=[PathCount(path=p.path, reason=p.reason, detail=p.detail, count=p.cdr_count) for p in uow.rating_paths.counts(job_id)],
         created_at=job["created_at"],
         started_at=job["started_at"],
         finished_at=job["finished_at"],

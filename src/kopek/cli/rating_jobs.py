@@ -217,6 +217,11 @@ def _render(console: Console, status: JobStatus) -> None:
         for error in status.errors:
             shown.add_row(cell(error.category), cell(error.reason), cell(error.code), cell(error.count))
         console.print(shown)
+    if status.paths:
+        shown = table("Paths", "path", "reason", ">CDRs", "example")
+        for counted in status.paths:
+            shown.add_row(cell(counted.path), cell(counted.reason), cell(counted.count), cell(counted.detail))
+        console.print(shown)
     if status.temporarily_failed and status.state in ENDED:
         console.print(
             f"{status.temporarily_failed} CDR(s) failed for a temporary reason: a later 'kopek rate' rates them again "

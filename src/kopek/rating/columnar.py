@@ -7,17 +7,25 @@ for the charge plans whose pricing it can express column-wise:
 - nodes ``flat``, ``connect_fee``, ``sum``, ``rate`` (without ``per_property``),
   ``switch``, ``prefix``, ``tiers`` (graduated or volume, over the quantity or a counter)
   and ``allowance``, and ``no_access`` outside ``tiers``;
-- counters of scope ``contract`` or ``contract_item`` that never reset, have no
-  threshold, are kept in a unit whose base factor is a power of ten, and are used by
-  one charge only: consumed by one ``allowance``, or read by ``tiers`` and moved by that
-  charge's counter updates (``quantity`` or ``one``);
+- counters of scope ``contract`` or ``contract_item``, without reset or reset daily,
+  weekly or monthly, kept in a unit of a whole number of base units, and used by one
+  charge only: consumed by one ``allowance`` (or by alike allowances in the cases of one
+  ``switch`` or ``prefix``), or read by ``tiers`` and moved by that charge's counter
+  updates (``quantity`` or ``one``);
 - bounds, minimums and increments that are whole base units.
 
 Every amount is an exact fraction (an Int128 numerator over a known denominator)
 until the charge's rounding turns it into a whole number of ``10^-decimals``: the
 same exact arithmetic as the row path (:mod:`kopek.rating.price_tree`), so both give
-the same amounts. Counters become cumulative sums per contract in the frame's order;
-an allowance consumes ``min(usage so far, what it held)``.
+the same amounts. Counters become cumulative sums per contract and reset period in the
+frame's order; an allowance consumes ``min(usage so far in the period, what it held)``.
+
+**Counters.** Each counter's reset period of each item (``e:NAME``) and its value when
+that period started (``c0:NAME``) are the shell's to give, from the rating core's own
+period functions: the period holding the item's date, or the stored value's period when
+that is later (periods never go back), and the stored value in the stored value's
+period, the initial value in any other. Within a contract the items of a frame come in
+date order, so a period, once left, is not met again.
 
 **Bounds.** Int128 arithmetic in Polars wraps around silently, so the integer form is
 used only where it cannot overflow. Compiling a charge also bounds its numerator:
@@ -32,8 +40,9 @@ building a column.
 A frame holds the items of one chunk of a rating job, sorted in charging order, with
 the columns ``contract_id``, ``item_class``, ``plan``, ``q`` (the quantity in base
 units, Int128), one text column ``p:NAME`` per property a ``switch`` or ``prefix``
-reads, one column ``c0:NAME`` per counter (its value before the chunk in base units,
-Int128) and, for :meth:`ColumnarPlan.priced`, ``live`` (the item is charged: neither
+reads, two columns per counter (``e:NAME``, the item's reset period as an Int64 key,
+and ``c0:NAME``, the counter's value when that period started in base units, Int128)
+and, for :meth:`ColumnarPlan.priced`, ``live`` (the item is charged: neither
 refused nor skipped). Pure: no I/O, no clock.
 """
 
@@ -96,11 +105,14 @@ def fraction(value: Decimal) -> tuple[int, int]:
     return (numerator * 10**exponent, 1) if exponent >= 0 else (numerator, 10**-exponent)
 
 
-def power_of_ten_factor(unit: Unit) -> int:
-    factor = whole(unit.base_factor)
-    if 10 ** (len(str(factor)) - 1) != factor:
-        raise Unsupported(f"unit {unit} is not a power of ten of its base unit")
-    return factor
+def base_factor(unit: Unit) -> int:
+    """How many base units make one ``unit`` (a whole number: :class:`Unsupported` otherwise)."""
+    return whole(unit.base_factor)
+
+
+def epoch_column(name: str) -> str:
+    """The frame's column of counter ``name``'s reset period of each item (see the module's **Counters**)."""
+    return f"e:{name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +156,12 @@ class _Compiled:
     unpriced: list[pl.Expr] = field(default_factory=list)
     moves: dict[str, pl.Expr] = field(default_factory=dict)
     used_up: list[tuple[str, pl.Expr]] = field(default_factory=list)
+    touches: dict[str, pl.Expr] = field(default_factory=dict)
+    """Per counter, the charged items whose rating reads or writes it (and so moves it to their reset period)."""
+
+    def touch(self, name: str, where: pl.Expr) -> None:
+        previous = self.touches.get(name)
+        self.touches[name] = where if previous is None else previous | where
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +192,8 @@ class _ChargeCompiler:
         self._before: dict[str, str] = {}
         """The helper column of each counter's value before each item, by counter."""
         self._branches_of: dict[tuple[int, ...], list[tuple[_Family, pl.Expr]]] = {}
+        self._consumed: set[str] = set()
+        """The counters an allowance family consumes already: a second family would need its own running sum."""
         self.static = _Compiled()
         self.dynamic = _Compiled()
 
@@ -347,7 +367,7 @@ class _ChargeCompiler:
         for node in nodes:
             unit = node.unit or (self._counters[node.counter].unit if node.counter else None) or self._quantity_unit
             if node.unit is not None or node.counter is not None:
-                power_of_ten_factor(unit)
+                base_factor(unit)
             per_node_bounds.append([whole(unit.to_base(band.up_to)) if band.up_to is not None else None for band in node.bands[:-1]])
         bounds: list[pl.Expr | None] = []
         for index in range(len(first.bands) - 1):
@@ -356,7 +376,10 @@ class _ChargeCompiler:
                 raise Unsupported("a band without up_to before the last")
             bounds.append(self._ints(family, [value for value in values if value is not None]))
         bounds.append(None)
-        start = self._counter_before(first.counter) if first.counter else ZERO
+        start = ZERO
+        if first.counter:
+            start = self._counter_before(first.counter)
+            self.dynamic.touch(first.counter, mask & pl.col("live"))
         end = start + quantity
         total = _NOTHING
         bands = [family.children(_band_at(index)) for index in range(len(first.bands))]
@@ -382,20 +405,25 @@ class _ChargeCompiler:
         if column is None:
             column = self._name("before")
             move = self.dynamic.moves.get(name, ZERO)
-            self.dynamic.helpers.append((column, pl.col(f"c0:{name}") + (move.cum_sum().over("contract_id") - move)))
+            window = ["contract_id", epoch_column(name)]
+            self.dynamic.helpers.append((column, pl.col(f"c0:{name}") + (move.cum_sum().over(window) - move)))
             self._before[name] = column
         return pl.col(column)
 
     def _allowance(self, family: _Family, quantity: pl.Expr, mask: pl.Expr) -> _Amount:
-        if len(family.nodes) != 1:
-            raise Unsupported("a counter consumed by two allowances")
+        # The nodes of one family (alike allowances in the cases of a switch or prefix) consume one counter: each item
+        # reaches one of them at most, so one running sum serves them all; another family would need its own.
         node = _as(AllowanceNode, family.nodes[0])
-        power_of_ten_factor(self._counters[node.counter].unit)
+        if node.counter in self._consumed:
+            raise Unsupported(f"counter {node.counter!r} consumed by allowances of different shapes")
+        self._consumed.add(node.counter)
+        base_factor(self._counters[node.counter].unit)
         reach = mask & pl.col("live")
+        self.dynamic.touch(node.counter, reach)
         held = pl.col(f"c0:{node.counter}")
         reaching = pl.when(reach).then(quantity).otherwise(ZERO)
         column = self._name("left")
-        earlier = reaching.cum_sum().over("contract_id") - reaching
+        earlier = reaching.cum_sum().over(["contract_id", epoch_column(node.counter)]) - reaching
         self.dynamic.helpers.append((column, pl.when(held > 0).then(held - pl.min_horizontal(earlier, held)).otherwise(ZERO)))
         left = pl.col(column)
         covered_column, rest_column = self._name("covered"), self._name("rest")
@@ -543,7 +571,8 @@ class ColumnarPlan:
     def priced(self, frame: pl.LazyFrame) -> pl.LazyFrame:
         """``frame`` (with ``live``) with ``a{i}`` (charge ``i``'s rounded amount), ``z{i}`` (that amount was negative
         before rounding: a zero is then ``-0``, as ``Decimal.quantize`` gives it), ``m:NAME`` (each counter's move
-        in base units) and ``u:NAME`` (the allowance of counter NAME was used up by this item)."""
+        in base units), ``u:NAME`` (the allowance of counter NAME was used up by this item) and ``t:NAME`` (rating
+        the item reads or writes counter NAME, which moves it to the item's reset period)."""
         for charge in self.charges:
             frame = _with_helpers(frame, [*charge.static.helpers, *charge.dynamic.helpers])
         frame = frame.with_columns(charge.amount.numerator.alias(f"n{charge.index}") for charge in self.charges)
@@ -555,6 +584,7 @@ class ColumnarPlan:
             for name, move in charge.dynamic.moves.items()
         ]
         columns += [flag.alias(f"u:{name}") for charge in self.charges for name, flag in charge.dynamic.used_up]
+        columns += [touch.alias(f"t:{name}") for charge in self.charges for name, touch in charge.dynamic.touches.items()]
         return frame.with_columns(columns)
 
 
@@ -579,9 +609,9 @@ def compile_plan(catalog: Catalog, plan: ChargePlan, item_class: str) -> Columna
     for spec in counters.values():
         if spec.scope not in (CounterScope.CONTRACT, CounterScope.CONTRACT_ITEM):
             raise Unsupported(f"counter scope {spec.scope}")
-        if spec.reset is not CounterReset.NONE or spec.thresholds:
-            raise Unsupported(f"counter {spec.name!r} resets or has thresholds")
-        power_of_ten_factor(spec.unit)
+        if spec.reset is CounterReset.PER_ACTIVATION:
+            raise Unsupported(f"counter {spec.name!r} resets with its activation")
+        base_factor(spec.unit)
     owners: dict[str, str] = {}
     for charge in plan.charges:
         for name in _counters_used(charge):
@@ -600,9 +630,8 @@ def compile_plan(catalog: Catalog, plan: ChargePlan, item_class: str) -> Columna
             addend = pl.col("q") if update.add is CounterAddend.QUANTITY else pl.lit(whole(counters[update.counter].unit.base_factor), INT)
             previous = compiler.dynamic.moves.get(update.counter, ZERO)
             compiler.dynamic.moves[update.counter] = previous + pl.when(pl.col("live")).then(addend).otherwise(ZERO)
-        allowances = [node.counter for node in _nodes(charge.price) if isinstance(node, AllowanceNode)]
-        if len(allowances) != len(set(allowances)):
-            raise Unsupported("a counter consumed by two allowances")
+            compiler.dynamic.touch(update.counter, pl.col("live"))
+        allowances = {node.counter for node in _nodes(charge.price) if isinstance(node, AllowanceNode)}
         if any(isinstance(node, TiersNode) and node.counter in allowances for node in _nodes(charge.price)):
             raise Unsupported("tiers over a counter an allowance consumes")
         always = pl.lit(value=True)

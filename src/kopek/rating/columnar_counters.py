@@ -1,84 +1,116 @@
-"""Counters after a chunk priced column-wise: the moves of :mod:`kopek.rating.columnar` summed per contract.
+"""Counters after a chunk priced column-wise: the moves of :mod:`kopek.rating.columnar`, item after item.
 
 The row path adds each item's move to a counter exactly (``quantity / factor`` as an exact
-fraction), so the value after a chunk is the exact total, the same whatever the order of the
-additions; an allowance used up leaves exactly zero. Pure: no I/O.
+fraction) from the value the counter holds in the item's reset period, stores a change
+when the value moves or the counter enters a new period, and notifies each threshold the
+change crosses. This module gives the same changes, in the same order, from the frame's
+columns: the reset period of each item (``e:NAME``), the value when it started
+(``c0:NAME``), each item's move (``m:NAME``), whether the item reads or writes the counter
+(``t:NAME``) and whether it used an allowance up (``u:NAME``). Pure: no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Final
 
 import polars as pl
 
-from kopek.domain.outcome import CounterChange, CounterKey
-from kopek.money import Exact, ExactInput, exact, ratio
-from kopek.rating.columnar import ColumnarPlan
+from kopek.domain.catalog import CounterSpec, CounterThreshold
+from kopek.domain.outcome import CounterChange, CounterKey, Notification
+from kopek.money import Exact, ratio
+from kopek.rating.columnar import epoch_column
+from kopek.rating.compiled import thresholds_crossed
+
+NO_PERIOD: Final = -1
+"""The ``e:NAME`` key of a counter without reset periods."""
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def period_key(start: datetime | None) -> int:
+    """The Int64 key of a reset period starting at ``start`` (microseconds since 1970, UTC; ``NO_PERIOD`` for none)."""
+    return NO_PERIOD if start is None else (start - _EPOCH) // timedelta(microseconds=1)
+
+
+def period_of_key(key: int) -> datetime | None:
+    return None if key == NO_PERIOD else _EPOCH + timedelta(microseconds=key)
 
 
 @dataclass(frozen=True, slots=True)
 class StoredCounter:
-    """A counter of a contract before the chunk: where it lives, its value (stored, or the initial value), that value
-    in base units and its unit's base factor."""
+    """A counter of a contract before the chunk: where it lives, its spec, the base factor of its unit, its initial
+    value in base units, and its stored value in base units with its period (``stored`` none: nothing stored)."""
 
     key: CounterKey
-    stored: ExactInput
-    base: int
+    spec: CounterSpec
     factor: int
+    initial: int
+    stored: int | None
+    period: int = NO_PERIOD
+    thresholds: tuple[tuple[CounterThreshold, Exact], ...] = field(default=())
+
+    def start_value(self, period: int) -> int:
+        """The value in base units when the period keyed ``period`` starts: the stored value in its own period."""
+        return self.stored if self.stored is not None and period == self.period else self.initial
 
 
-def counter_changes(
-    charged: pl.DataFrame, counters: Mapping[tuple[str, str], StoredCounter], compiled: Mapping[tuple[str, str], ColumnarPlan]
-) -> list[CounterChange]:
-    """Each counter a chunk of ``charged`` items moved (their ``m:NAME`` and ``u:NAME`` columns): its value before the
-    chunk and after it, exactly."""
-    moves = [column for column in charged.columns if column.startswith("m:")]
-    flags = [column for column in charged.columns if column.startswith("u:")]
-    if not moves or charged.height == 0:
-        return []
-    specs = {name: spec for program in compiled.values() for name, spec in program.counters.items()}
-    totals = charged.group_by("contract_id").agg(
-        [pl.col(column).fill_null(0).sum() for column in moves] + [pl.col(column).fill_null(value=False).any() for column in flags]
-    )
-    changes = []
-    for record in totals.iter_rows(named=True):
-        for column in moves:
-            name = column[2:]
-            counter = counters.get((record["contract_id"], name))
-            move = record[column]
-            if counter is None or not move:
-                continue
-            before = exact(counter.stored)
-            after = 0 if record.get(f"u:{name}") else before + ratio(move, counter.factor)
-            if after != before:
-                changes.append(CounterChange(counter.key, specs[name].unit, before, after, None, None))
-    return changes
+@dataclass(frozen=True, slots=True)
+class CounterMoves:
+    """What a chunk did to counters: every change, item after item with the item's row (``journal``), the last change of
+    each counter (``changes``, what is stored) and the thresholds each item crossed (by row)."""
+
+    journal: list[tuple[int, CounterChange]]
+    changes: dict[CounterKey, CounterChange]
+    crossings: dict[int, list[Notification]]
 
 
-def counter_changes_by_item(
-    charged: pl.DataFrame, counters: Mapping[tuple[str, str], StoredCounter], compiled: Mapping[tuple[str, str], ColumnarPlan]
-) -> list[tuple[str, CounterChange]]:
-    """Each counter move of each item of ``charged`` (in charging order), with the item's ``operation_id``: the value
-    before the item and after it, exactly, as the row path would journal them one item at a time."""
-    moves = [column for column in charged.columns if column.startswith("m:")]
-    if not moves or charged.height == 0:
-        return []
-    specs = {name: spec for program in compiled.values() for name, spec in program.counters.items()}
-    running: dict[tuple[str, str], Exact] = {}
-    changes = []
-    flags = [f"u:{column[2:]}" for column in moves if f"u:{column[2:]}" in charged.columns]
-    for record in charged.select(["operation_id", "contract_id", *moves, *flags]).iter_rows(named=True):
-        for column in moves:
-            name = column[2:]
-            counter = counters.get((record["contract_id"], name))
-            move = record[column]
-            if counter is None or not move:
-                continue
+def counter_moves(charged: pl.DataFrame, counters: Mapping[tuple[str, str], StoredCounter]) -> CounterMoves:
+    """The counter changes of the ``charged`` items (in charging order), as the row path makes them one item at a time."""
+    names = sorted(column[2:] for column in charged.columns if column.startswith("t:"))
+    if not names or charged.height == 0:
+        return CounterMoves([], {}, {})
+    touched = pl.any_horizontal([pl.col(f"t:{name}").fill_null(value=False) for name in names])
+    frame = charged.sort("row").with_columns(_before(charged, name) for name in names).filter(touched)
+    columns = ["row", "contract_id", *(f"{kind}:{name}" for name in names for kind in ("t", "b", "m", "u", "e"))]
+    state = {where: (counter.stored is not None, counter.period) for where, counter in counters.items()}
+    journal: list[tuple[int, CounterChange]] = []
+    crossings: dict[int, list[Notification]] = {}
+    for record in frame.select(_present(frame, columns)).iter_rows(named=True):
+        found = []
+        for name in names:
             where = (record["contract_id"], name)
-            before = running.get(where, exact(counter.stored))
-            after = 0 if record.get(f"u:{name}") else before + ratio(move, counter.factor)
-            running[where] = after
-            if after != before:
-                changes.append((record["operation_id"], CounterChange(counter.key, specs[name].unit, before, after, None, None)))
-    return changes
+            counter = counters.get(where)
+            if counter is None or not record[f"t:{name}"]:
+                continue
+            before = record[f"b:{name}"]
+            after = 0 if record.get(f"u:{name}") else before + (record.get(f"m:{name}") or 0)
+            period = record[f"e:{name}"]
+            present, stored_period = state[where]
+            if after == before and (not present or period == stored_period):
+                continue  # As the row path: neither a new value nor a new period to store.
+            state[where] = (True, period)
+            found.append((counter, before, after, period))
+        found.sort(key=lambda entry: entry[0].key)
+        for counter, before, after, period in found:
+            change = CounterChange(
+                counter.key, counter.spec.unit, ratio(before, counter.factor), ratio(after, counter.factor), period_of_key(period), None
+            )
+            journal.append((record["row"], change))
+            if counter.thresholds:
+                crossed = thresholds_crossed(counter.key, counter.thresholds, before, after)
+                if crossed:
+                    crossings.setdefault(record["row"], []).extend(crossed)
+    return CounterMoves(journal, {change.key: change for _, change in journal}, crossings)
+
+
+def _before(charged: pl.DataFrame, name: str) -> pl.Expr:
+    """Counter ``name``'s value before each item, in base units: its period's start value plus the earlier moves in it."""
+    move = pl.col(f"m:{name}").fill_null(0) if f"m:{name}" in charged.columns else pl.lit(0, pl.Int128)
+    earlier = move.cum_sum().over(["contract_id", epoch_column(name)]) - move
+    return (pl.col(f"c0:{name}") + earlier).alias(f"b:{name}")
+
+
+def _present(frame: pl.DataFrame, columns: Sequence[str]) -> list[str]:
+    return [column for column in columns if column in frame.columns]

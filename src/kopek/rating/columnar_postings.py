@@ -77,6 +77,7 @@ def postings(
                 part.select(
                     "row",
                     "contract_id",
+                    "contract_item_id",
                     pl.lit(charge.index, pl.Int64).alias("charge_index"),
                     pl.lit(spec.account_role).alias("account_role"),
                     pl.lit(plan_name).alias("charge_plan"),
@@ -89,12 +90,8 @@ def postings(
                 )
             )
     roles = pl.DataFrame(
-        [
-            (contract_id, role, account_id, contract.items[0].id)
-            for contract_id, contract in contracts.items()
-            for role, account_id in contract.roles.items()
-        ],
-        schema={"contract_id": pl.String, "account_role": pl.String, "account_id": pl.String, "contract_item_id": pl.String},
+        [(contract_id, role, account_id) for contract_id, contract in contracts.items() for role, account_id in contract.roles.items()],
+        schema={"contract_id": pl.String, "account_role": pl.String, "account_id": pl.String},
         orient="row",
     )
     scale = max(

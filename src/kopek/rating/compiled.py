@@ -646,7 +646,7 @@ class _Run:
                 counter.memo = (after_in_unit, after)
             changes.append(_new(CounterChange, (key, counter.unit, before_in_unit, after_in_unit, life.period_start, life.expires_at)))
             if counter.thresholds:
-                crossed = _crossed(key, counter.thresholds, before, after)
+                crossed = thresholds_crossed(key, counter.thresholds, before, after)
                 if crossed:
                     crossings = crossings + crossed if crossings is not None else crossed
         return tuple(changes), crossings
@@ -670,7 +670,9 @@ def in_base(value: ExactInput, factor: int) -> Exact:
     return whole if rest == 0 else Fraction(numerator, denominator)
 
 
-def _crossed(key: CounterKey, thresholds: tuple[tuple[CounterThreshold, Exact], ...], before: Exact, after: Exact) -> list[Notification]:
+def thresholds_crossed(
+    key: CounterKey, thresholds: tuple[tuple[CounterThreshold, Exact], ...], before: Exact, after: Exact
+) -> list[Notification]:
     """A ``threshold_crossed`` notification for each threshold an item moved its counter across."""
     crossed = []
     for threshold, value in thresholds:

@@ -52,16 +52,6 @@ class ChargingStore:
             found.update({row[0]: (row[1], row[2]) for row in self._connection.execute(query)})
         return found
 
-    def operations_by_keys(self, idempotency_keys: Sequence[str]) -> dict[str, tuple[str, str]]:
-        """The request hash and stored result of the operations with these keys, by key (keys without one are absent)."""
-        columns = (charging_operations.c.idempotency_key, charging_operations.c.request_hash, charging_operations.c.result)
-        found = {}
-        for start in range(0, len(idempotency_keys), KEYS_PER_QUERY):
-            keys = list(idempotency_keys[start : start + KEYS_PER_QUERY])
-            query = sa.select(*columns).where(charging_operations.c.idempotency_key.in_(keys))
-            found.update({row[0]: (row[1], row[2]) for row in self._connection.execute(query)})
-        return found
-
     def insert_charged_items(self, rows: Sequence[dict[str, Any]]) -> None:
         insert_many(self._connection, charged_items, rows)
 

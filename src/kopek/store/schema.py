@@ -510,6 +510,21 @@ rating_job_partitions = sa.Table(
     sa.Index("ix_rating_job_partitions_job_status", "job_id", "status"),
 )
 
+rating_job_paths = sa.Table(
+    # How many CDRs each committed chunk of a job handled on which path (``vectorized`` or ``row``) and, on the row
+    # path, why (a code of ``kopek.batch.columnar_rating.FallbackReason``, with one example in words): appended in
+    # the chunk's own transaction, so the counts are those of the committed CDRs; summed by the job's status.
+    "rating_job_paths",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.String(64), sa.ForeignKey("rating_jobs.id"), nullable=False),
+    sa.Column("path", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(64), nullable=True),
+    sa.Column("detail", sa.Text, nullable=True),
+    sa.Column("cdr_count", sa.Integer, nullable=False),
+    sa.Index("ix_rating_job_paths_job", "job_id"),
+)
+
 # ---- recharging: restoration points and recharges (docs/recharging.md) --------------------------
 
 counter_journal = sa.Table(

@@ -24,6 +24,7 @@ from kopek.store.master_store import MasterStore
 from kopek.store.notification_store import NotificationStore
 from kopek.store.protocol_store import ProtocolStore
 from kopek.store.rating_job_store import RatingJobStore
+from kopek.store.rating_path_store import RatingPathStore
 from kopek.store.recharge_store import RechargeStore
 from kopek.store.session_store import SessionStore
 
@@ -79,6 +80,7 @@ class UnitOfWork:
         self.contract_states = ContractStateStore(self.connection)
         self.cdrs = CdrStore(self.connection)
         self.rating_jobs = RatingJobStore(self.connection)
+        self.rating_paths = RatingPathStore(self.connection)
         self.activations = ActivationStore(self.connection)
         self.item_files = ItemFileStore(self.connection)
         self.protocols = ProtocolStore(self.connection)
