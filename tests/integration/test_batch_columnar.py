@@ -305,7 +305,8 @@ def snapshot(engine: Engine) -> dict[str, Any]:
     """What a job leaves, keyed by CDR id (operation ids blanked)."""
     with engine.database.connect() as connection:
         operations = {row.id: row for row in connection.execute(sa.select(charging_operations))}
-        cdr_of = {operation_id: row.cdr_id for operation_id, row in operations.items()}
+        # A job's operation names its CDR; a single charge of a CDR (the comparison below) has its id as idempotency key.
+        cdr_of = {operation_id: row.cdr_id or row.idempotency_key for operation_id, row in operations.items()}
 
         def by_cdr(table: sa.Table, columns: tuple[str, ...]) -> dict[str, list[Any]]:
             grouped: dict[str, list[Any]] = {}
@@ -326,12 +327,12 @@ def snapshot(engine: Engine) -> dict[str, Any]:
                 for row in connection.execute(sa.select(cdrs))
             },
             "operations": {
-                row.cdr_id: exact(
+                cdr_of[row.id]: exact(
                     (row.request_hash, row.contract_id, row.subscriber_account_id, row.consumption_date, row.created_at, row.sender_job_id)
                 )
                 for row in operations.values()
             },
-            "results": {row.cdr_id: exact(blanked(row.result)) for row in operations.values()},
+            "results": {cdr_of[row.id]: exact(blanked(row.result)) for row in operations.values()},
             "charged_items": by_cdr(
                 charged_items,
                 (
