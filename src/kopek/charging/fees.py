@@ -14,7 +14,7 @@ docs/catalog.md (Fees) for the rules.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -42,6 +42,7 @@ from kopek.errors import (
 from kopek.money import ONE, ZERO, to_text
 from kopek.rating.outcome import ChargedItem, NotificationKind
 from kopek.schema_examples import example_of
+from kopek.store.activation_store import ActivationChange
 from kopek.store.database import is_transient
 from kopek.store.uow import UnitOfWork
 
@@ -321,6 +322,12 @@ class _Run:
     last_applied: dict[tuple[str, str], datetime] = field(default_factory=dict)
     notifications: list[NotificationView] = field(default_factory=list)
     rows: _Rows = field(default_factory=lambda: _Rows())
+    current: dict[str, Activation] = field(default_factory=dict)
+    """Each activation as the run's changes so far left it (``activations`` keeps them as the run found them)."""
+    created: set[str] = field(default_factory=set)
+    """The activations this run created whose creation is not journaled yet."""
+    changes: list[ActivationChange] = field(default_factory=list)
+    """The journal of the run's changes to activations, in order."""
 
 
 def _may_be_due(contract_id: str, until: datetime, catalog: Catalog, context: ChargingContext) -> bool:
@@ -355,6 +362,7 @@ def _run_contract(contract_id: str, until: datetime, catalog: Catalog, context: 
                 _charge_period(run, fee_item, period, context)
         _flush(uow, run, before)
         expired = _settle(uow, run, fee_items, until, complete=len(due) <= limits.FEE_PERIODS_PER_CONTRACT_MAX)
+        uow.activations.journal(run.changes, at=context.clock())
         uow.commit()
     outcome = ContractOutcome.CHARGED if run.applied else ContractOutcome.NOTHING_DUE
     return ContractFeeRun(
@@ -391,13 +399,15 @@ def _open_run(uow: UnitOfWork, contract: Contract, fee_items: list[_FeeItem]) ->
         payers.append(account_id)
     accounts = uow.master.lock_accounts(payers)
     activations = uow.activations.activations_of(contract.id)
+    created_ids = set()
     for fee_item in fee_items:
         if fee_item.item.id not in activations:
             created = Activation(contract.id, fee_item.item.id, fee_item.item.id, ActivationKind.CHARGE, ActivationStatus.ACTIVE)
             uow.activations.insert_activation(created)
             activations[created.id] = created
+            created_ids.add(created.id)
     reserved = uow.sessions.reserved(accounts)
-    run = _Run(contract, accounts, reserved, activations)
+    run = _Run(contract, accounts, reserved, activations, current=dict(activations), created=created_ids)
     run.last_applied = uow.activations.last_applied(contract.id)
     return run
 
@@ -442,8 +452,10 @@ def _charge_period(run: _Run, fee_item: _FeeItem, period: DuePeriod, context: Ch
         fee_item.item.id, fee_item.plan.name, fee.name, fee.account_role, period.amount, fee_item.plan.currency, ONE, None, fee.output
     )
     posted = _post(run, payer, charged, fee)
+    current = run.current[fee_item.item.id]
     if posted is None:
         run.suspended.add(fee_item.item.id)
+        _step(run, replace(current, status=ActivationStatus.SUSPENDED), period.start)
         return
     account_after, operations = posted
     run.accounts[payer] = account_after
@@ -469,6 +481,21 @@ def _charge_period(run: _Run, fee_item: _FeeItem, period: DuePeriod, context: Ch
     _record(run, applied, charged, operations, now, [fee_notification(applied), *low_balance])
     run.applied.append(applied)
     run.last_applied[(fee_item.item.id, fee.name)] = period.start
+    last = period.start if current.last_activation_date is None else max(current.last_activation_date, period.start)
+    _step(run, replace(current, status=ActivationStatus.ACTIVE, last_activation_date=last), period.start, operation_id)
+
+
+def _step(run: _Run, after: Activation, effective_at: datetime, operation_id: str | None = None) -> None:
+    """Journal a change of an activation, made with effect at ``effective_at`` (a restoration point rebuilds activations
+    from these changes: docs/recharging.md); a creation is journaled with its first change."""
+    before: Activation | None = run.current[after.id]
+    if after.id in run.created:
+        run.created.discard(after.id)
+        before = None
+    elif before == after:
+        return
+    run.changes.append(ActivationChange(run.contract.id, after.id, before, effective_at, operation_id))
+    run.current[after.id] = after
 
 
 def _post(run: _Run, payer: AccountId, charged: ChargedItem, fee: Fee) -> tuple[Account, list[AccountOperation]] | None:
@@ -614,6 +641,8 @@ def _settle(uow: UnitOfWork, run: _Run, fee_items: list[_FeeItem], until: dateti
             status = ActivationStatus.ACTIVE
         last = max(fees_applied.values(), default=before.last_activation_date)
         after = Activation(before.contract_id, before.id, before.item_id, before.kind, status, last)
+        # What the periods' changes did not say (an expiry, a status settled by the run's date) takes effect at that date.
+        _step(run, after, until)
         if after != before:
             uow.activations.update_activation(after)
         if status is ActivationStatus.EXPIRED:

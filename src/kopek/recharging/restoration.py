@@ -28,7 +28,14 @@ from kopek.domain.outcome import CounterKey
 from kopek.domain.units import Unit
 from kopek.errors import Code, DoesNotExistError, IllegalStateError
 from kopek.migration.export import states_of
-from kopek.migration.state import CONTRACT_NAMESPACE, ContractItemState, ContractState, CounterState, SharedCounterState
+from kopek.migration.state import (
+    CONTRACT_NAMESPACE,
+    ActivationState,
+    ContractItemState,
+    ContractState,
+    CounterState,
+    SharedCounterState,
+)
 from kopek.recharging.views import AccountEffect, RestorationPointView
 from kopek.store.counter_journal_store import CHANGE, MARK, StoredValue
 from kopek.store.uow import UnitOfWork
@@ -174,8 +181,8 @@ def account_effects(items: list[dict[str, Any]], kinds: Mapping[str, str]) -> di
 
 
 def restoration_point_view(uow: UnitOfWork, contract_id: str, at: datetime, *, now: datetime, retention_days: int) -> RestorationPointView:
-    """The contract's state as of ``at`` in the form of a migration contract state (counters as they were, activations as
-    they are), and what the standing charges of the items since did to its accounts; reads only."""
+    """The contract's state as of ``at`` in the form of a migration contract state (counters and activations as they
+    were), and what the standing charges of the items since did to its accounts; reads only."""
     if uow.master.contract(contract_id) is None:
         raise DoesNotExistError(code=Code.NOT_FOUND, message=f"contract {contract_id!r} does not exist")
     point = restoration_point(uow, contract_id, at, now=now, retention_days=retention_days)
@@ -190,6 +197,7 @@ def restoration_point_view(uow: UnitOfWork, contract_id: str, at: datetime, *, n
     found = [uow.master.account(account_id) for account_id in sorted({row["account_id"] for row in items})]
     kinds: dict[str, str] = {account.id: account.kind.value for account in found if account is not None}
     effects = account_effects(items, kinds)
+    current = current.model_copy(update={"activations": activations_as_of(uow, current, at)})
     return RestorationPointView(
         contract_id=contract_id,
         at=at,
@@ -197,6 +205,43 @@ def restoration_point_view(uow: UnitOfWork, contract_id: str, at: datetime, *, n
         state=_state_with(current, stored).model_dump(mode="json"),
         account_effects=[AccountEffect(account_id=account_id, amount=effects[account_id]) for account_id in sorted(effects)],
     )
+
+
+def activations_as_of(uow: UnitOfWork, current: ContractState, at: datetime) -> tuple[ActivationState, ...]:
+    """The contract's activations as the fee periods before ``at`` left them, rebuilt from the activation journal: each
+    activation a fee run changed with effect at or after ``at`` as it was before the first such change, the others as
+    they are. Refused when fee periods since were charged before the journal began (or past its horizon), or before
+    the contract's state was last restored."""
+    contract_id = current.contract_id
+    if uow.activations.fee_periods_unjournaled(contract_id, at):
+        raise IllegalStateError(
+            code=Code.RESTORATION_POINT_OUT_OF_REACH,
+            message=f"fee periods of contract {contract_id!r} since {at.isoformat()} were charged before the activation journal "
+            "began, or it is pruned past them; no restoration point reaches back past them",
+        )
+    before, earliest = uow.activations.activations_as_of(contract_id, at)
+    mark = uow.counter_journal.last_mark(contract_id)
+    if mark is not None and earliest is not None and earliest < mark:
+        raise IllegalStateError(
+            code=Code.RESTORATION_POINT_OUT_OF_REACH,
+            message=f"fee periods since {at.isoformat()} were charged before the contract's state was last restored "
+            f"({mark.isoformat()}); no restoration point reaches back past it",
+        )
+    found = {activation.id: activation for activation in current.activations}
+    for activation_id, activation in before.items():
+        if activation is None:
+            found.pop(activation_id, None)
+            continue
+        counters = found[activation_id].counters if activation_id in found else ()
+        found[activation_id] = ActivationState(
+            id=activation.id,
+            item_id=activation.item_id,
+            kind=activation.kind,
+            status=activation.status,
+            last_activation_date=activation.last_activation_date,
+            counters=counters,
+        )
+    return tuple(found[activation_id] for activation_id in sorted(found))
 
 
 def _state_with(current: ContractState, counters: Mapping[CounterKey, StoredValue]) -> ContractState:

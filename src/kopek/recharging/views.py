@@ -132,7 +132,7 @@ class RestorationPointView(BaseModel):
     items_since: int
     """The items a recharge from this point charges again."""
     state: dict[str, Any] = Field(
-        description="The contract's state at the point (the counters as they were; activations as they are): a line of a contract "
+        description="The contract's state at the point (the counters and activations as they were): a line of a contract "
         "states file (docs/contract-state.schema.json), as ``kopek contract-states export`` writes and restore reads."
     )
     account_effects: list[AccountEffect] = Field(description="What the standing charges of those items did to each account's balance.")

@@ -1,8 +1,9 @@
-"""Activations of contract items, the fee periods they charged, refills, and bonus counters."""
+"""Activations of contract items, the journal of their changes, the fee periods they charged, refills, and bonus counters."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,29 @@ import sqlalchemy as sa
 from kopek.domain.activations import Activation, ActivationKind, ActivationStatus
 from kopek.domain.outcome import CounterChange, CounterKey
 from kopek.domain.refills import StoredCounter
-from kopek.store.schema import account_operations, activations, charging_operations, contracts, counters, fee_applications, refills
+from kopek.store.schema import (
+    account_operations,
+    activation_journal,
+    activations,
+    charging_operations,
+    contracts,
+    counters,
+    fee_applications,
+    refills,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationChange:
+    """One change a fee run made to an activation: ``before`` is the activation as it was (``None``: it did not exist),
+    ``effective_at`` the consumption date of the change (the start of the fee period it charged or could not charge,
+    else the run's until date), ``operation_id`` the fee period's operation when it charged one."""
+
+    contract_id: str
+    activation_id: str
+    before: Activation | None
+    effective_at: datetime
+    operation_id: str | None
 
 
 class ActivationStore:
@@ -47,6 +70,56 @@ class ActivationStore:
             .where(activations.c.contract_id == activation.contract_id, activations.c.id == activation.id)
             .values(status=activation.status.value, last_activation_date=activation.last_activation_date)
         )
+
+    # ---- the activation journal ------------------------------------------------------------
+
+    def journal(self, changes: Sequence[ActivationChange], *, at: datetime) -> None:
+        """Journal ``changes`` in the order they were made (under the contract's lock, so ids follow that order)."""
+        rows = [
+            {
+                "contract_id": change.contract_id,
+                "activation_id": change.activation_id,
+                "operation_id": change.operation_id,
+                "effective_at": change.effective_at,
+                "present": change.before is not None,
+                "item_id": change.before.item_id if change.before is not None else "",
+                "kind": change.before.kind.value if change.before is not None else "",
+                "status": change.before.status.value if change.before is not None else "",
+                "last_activation_date": change.before.last_activation_date if change.before is not None else None,
+                "recorded_at": at,
+            }
+            for change in changes
+        ]
+        if rows:
+            self._connection.execute(sa.insert(activation_journal), rows)
+
+    def activations_as_of(self, contract_id: str, at: datetime) -> tuple[dict[str, Activation | None], datetime | None]:
+        """For each activation a fee run changed with effect at or after ``at``, the activation before the first such change
+        (``None``: it did not exist), and when the earliest of those changes was recorded (``None``: there was none)."""
+        query = (
+            sa.select(activation_journal)
+            .where(activation_journal.c.contract_id == contract_id, activation_journal.c.effective_at >= at)
+            .order_by(activation_journal.c.id)
+        )
+        found: dict[str, Activation | None] = {}
+        earliest: datetime | None = None
+        for row in self._connection.execute(query).mappings():
+            earliest = row["recorded_at"] if earliest is None else min(earliest, row["recorded_at"])
+            if row["activation_id"] in found:
+                continue
+            found[row["activation_id"]] = _journaled(row) if row["present"] else None
+        return found, earliest
+
+    def fee_periods_unjournaled(self, contract_id: str, at: datetime) -> int:
+        """How many fee periods starting at or after ``at`` were charged with no journal entry (before the journal began,
+        or pruned since)."""
+        journaled = sa.select(activation_journal.c.id).where(activation_journal.c.operation_id == fee_applications.c.operation_id)
+        query = (
+            sa.select(sa.func.count())
+            .select_from(fee_applications)
+            .where(fee_applications.c.contract_id == contract_id, fee_applications.c.period_start >= at, ~journaled.exists())
+        )
+        return int(self._connection.execute(query).scalar_one())
 
     def last_applied(self, contract_id: str) -> dict[tuple[str, str], datetime]:
         """The start of the latest charged period of each (activation, fee) of a contract."""
@@ -112,6 +185,17 @@ def _activation(row: sa.RowMapping) -> Activation:
     return Activation(
         contract_id=row["contract_id"],
         id=row["id"],
+        item_id=row["item_id"],
+        kind=ActivationKind(row["kind"]),
+        status=ActivationStatus(row["status"]),
+        last_activation_date=row["last_activation_date"],
+    )
+
+
+def _journaled(row: sa.RowMapping) -> Activation:
+    return Activation(
+        contract_id=row["contract_id"],
+        id=row["activation_id"],
         item_id=row["item_id"],
         kind=ActivationKind(row["kind"]),
         status=ActivationStatus(row["status"]),

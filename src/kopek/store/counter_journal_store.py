@@ -10,7 +10,7 @@ Entries of one contract are written under the contract's lock, so their ids are 
 order of the changes on both databases.
 
 Entries older than the retention window of restoration points are pruned
-(:meth:`CounterJournalStore.prune`): the journal keeps one ``pruned`` row (contract id ``""``)
+(:meth:`CounterJournalStore.prune`, which prunes the activation journal too): the journal keeps one ``pruned`` row (contract id ``""``)
 whose date is the **horizon**, before which entries may be gone. A restoration point refuses to
 charge again an operation made before the horizon (its entries may be missing).
 """
@@ -30,7 +30,7 @@ from kopek.money import Exact
 from kopek.rating.state import CounterLife
 from kopek.store.bulk import insert_many
 from kopek.store.key_locks import KeySpace, serialise_key
-from kopek.store.schema import activation_counters, counter_journal, counters
+from kopek.store.schema import activation_counters, activation_journal, counter_journal, counters
 
 CHANGE = "change"
 MARK = "mark"
@@ -178,6 +178,21 @@ class CounterJournalStore:
         ids = [int(found) for found in self._connection.execute(oldest).scalars()]
         for start in range(0, len(ids), 500):
             self._connection.execute(sa.delete(counter_journal).where(counter_journal.c.id.in_(ids[start : start + 500])))
+        return len(ids) + self._prune_activations(before, limit=limit - len(ids))
+
+    def _prune_activations(self, before: datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` of the oldest activation journal entries recorded before ``before``."""
+        if limit <= 0:
+            return 0
+        oldest = (
+            sa.select(activation_journal.c.id)
+            .where(activation_journal.c.recorded_at < before)
+            .order_by(activation_journal.c.recorded_at, activation_journal.c.id)
+            .limit(limit)
+        )
+        ids = [int(found) for found in self._connection.execute(oldest).scalars()]
+        for start in range(0, len(ids), 500):
+            self._connection.execute(sa.delete(activation_journal).where(activation_journal.c.id.in_(ids[start : start + 500])))
         return len(ids)
 
     def _raise_horizon(self, before: datetime) -> None:

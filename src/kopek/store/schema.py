@@ -553,6 +553,29 @@ counter_journal = sa.Table(
     sa.Index("ix_counter_journal_recorded_at", "recorded_at"),
 )
 
+activation_journal = sa.Table(
+    # Each change a fee run made to an activation, with the activation as it was before (``present`` false: it did not
+    # exist yet), in the order the changes were made: what a restoration point rebuilds activations from.
+    # ``effective_at`` is the consumption date of the change: the start of the fee period it charged (or could not
+    # charge), else the fee run's until date. Pruned with the counter journal, past the same horizon.
+    "activation_journal",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("contract_id", sa.String(128), nullable=False),
+    sa.Column("activation_id", sa.String(128), nullable=False),
+    sa.Column("operation_id", sa.String(64), nullable=True),
+    sa.Column("effective_at", UtcDateTime, nullable=False),
+    sa.Column("present", sa.Boolean, nullable=False),
+    sa.Column("item_id", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("last_activation_date", UtcDateTime, nullable=True),
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
+    sa.Index("ix_activation_journal_contract", "contract_id", "effective_at", "id"),
+    sa.Index("ix_activation_journal_operation", "operation_id"),
+    sa.Index("ix_activation_journal_recorded_at", "recorded_at"),
+)
+
 recharges = sa.Table(
     # One recharge of one contract: ``running`` from the lock of the contract until its commit (then ``done``) or its
     # failure (then ``failed``, the contract unlocked and unchanged). ``job_id``: the mass recharging job it is part of.
