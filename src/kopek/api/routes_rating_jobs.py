@@ -16,6 +16,7 @@ from kopek.api.metrics import ApiMetrics
 from kopek.batch.rating_jobs import JobFilters, JobState, JobStatus, RatingJobSummary, RatingMode
 from kopek.engine import Engine
 from kopek.paging import page
+from kopek.schema_examples import example_of
 
 _log = logging.getLogger(__name__)
 
@@ -76,24 +77,7 @@ class RatingJobsPage(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "rating_jobs": [
-                        {
-                            "id": "job-5e5709070149599dabd733b5e3f135ae",
-                            "mode": "DAY_MOST",
-                            "state": "completed_with_errors",
-                            "filters": {
-                                "date_from": "2026-06-01T00:00:00Z",
-                                "date_to": "2026-06-02T00:00:00Z",
-                                "item_class": "voice_call",
-                                "contract_id": ["bob-contract"],
-                            },
-                            "total": 2,
-                            "actor": "api",
-                            "created_at": "2026-06-01T12:00:00Z",
-                            "started_at": "2026-06-01T12:00:00Z",
-                            "finished_at": "2026-06-01T12:00:00Z",
-                        }
-                    ],
+                    "rating_jobs": [example_of(RatingJobSummary)],
                     "next_after_id": None,
                 }
             ]

@@ -55,6 +55,7 @@ from kopek.charging.offline import ChargingContext
 from kopek.domain.catalog import Catalog
 from kopek.domain.validation import Flag
 from kopek.errors import Category, Code, DoesNotExistError, ErrorDetail, IllegalStateError, InvalidError
+from kopek.schema_examples import example_of
 from kopek.store.rating_job_store import CANCELLED, DONE, FAILED, OPEN, RUNNING
 from kopek.store.schema import cdrs
 from kopek.store.uow import UnitOfWork
@@ -188,13 +189,7 @@ class JobStatus(BaseModel):
                     "id": "job-5e5709070149599dabd733b5e3f135ae",
                     "mode": "DAY_MOST",
                     "state": "completed_with_errors",
-                    "filters": {
-                        "date_from": "2026-06-01T00:00:00Z",
-                        "date_to": "2026-06-02T00:00:00Z",
-                        "item_class": "voice_call",
-                        "contract_id": ["bob-contract"],
-                        "retry_failed": False,
-                    },
+                    "filters": example_of(JobFilters),
                     "total": 2,
                     "charged": 1,
                     "failed": 1,
@@ -265,13 +260,7 @@ class RatingJobSummary(BaseModel):
                     "id": "job-5e5709070149599dabd733b5e3f135ae",
                     "mode": "DAY_MOST",
                     "state": "completed_with_errors",
-                    "filters": {
-                        "date_from": "2026-06-01T00:00:00Z",
-                        "date_to": "2026-06-02T00:00:00Z",
-                        "item_class": "voice_call",
-                        "contract_id": ["bob-contract"],
-                        "retry_failed": False,
-                    },
+                    "filters": example_of(JobFilters),
                     "total": 2,
                     "actor": "api",
                     "created_at": "2026-06-01T12:00:00Z",
