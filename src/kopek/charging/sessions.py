@@ -402,6 +402,9 @@ def _one(
     *,
     began: datetime | None = None,
 ) -> SessionResult:
+    """Apply ``step`` to session ``session_id`` in its own commit: one batch reads (the replay check, the contract and
+    the session locked, as much of the contract's state as the step uses), one writes, the answer goes with COMMIT. A
+    forced clean-up and a catalog with shared counters take the general path (a statement at a time)."""
     if step is _Step.CLEANUP:
         return _one_in_general(context, session_id, step, used, requested, request, began=began)
     with UnitOfWork(context.engine, begin_with_first_batch=True) as uow:
@@ -409,7 +412,6 @@ def _one(
         if uses_shared_counters(catalog.catalog):
             uow.begin_on_server()
             return _one_in(uow, context, session_id, step, used, requested, request, began=began)
-        # One batch: the replay check, the contract and the session locked (in that order), the contract's state.
         read = uow.sessions.read_step(
             uow.batch(),
             session_id=session_id,
