@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +53,22 @@ def test_session_steps_send_at_most_their_counted_statements_and_round_trips(wor
     sessions = (f"call-{index}" for index in itertools.count())
 
     def one_call(counted: dict[str, Traffic] | None) -> None:
-        session_id = next(sessions)
+        session_id, cancelled = next(sessions), next(sessions)
         steps: list[tuple[str, Callable[[], Any]]] = [
             ("start", lambda: world.start_session(start_call(session_id, requested="60"))),
             ("update", lambda: world.update_session(UpdateSession(session_id, used_quantity="60", requested_quantity="60"))),
             ("stop", lambda: world.stop_session(StopSession(session_id, used_quantity="30"))),
+            (
+                "start with a key",
+                lambda: world.start_session(replace(start_call(cancelled, requested="60"), idempotency_key=f"{cancelled}-0")),
+            ),
+            (
+                "update with a key",
+                lambda: world.update_session(
+                    UpdateSession(cancelled, used_quantity="60", requested_quantity="60", idempotency_key=f"{cancelled}-1")
+                ),
+            ),
+            ("cancel with a key", lambda: world.cancel_session(cancelled, idempotency_key=f"{cancelled}-2")),
         ]
         for name, step in steps:
             if counted is None:
@@ -64,24 +76,36 @@ def test_session_steps_send_at_most_their_counted_statements_and_round_trips(wor
                 continue
             with traffic(world, tmp_path) as step_traffic:
                 step()
-            counted[name].statements += step_traffic.statements
-            counted[name].transactions += step_traffic.transactions
-            counted[name].round_trips += step_traffic.round_trips
+            for field in ("statements", "transactions", "round_trips", "rollbacks", "parses"):
+                setattr(counted[name], field, getattr(counted[name], field) + getattr(step_traffic, field))
 
     for _ in range(WARM_UP_CALLS):
         one_call(None)
-    counted = {name: Traffic() for name in ("start", "update", "stop")}
+    names = ("start", "update", "stop", "start with a key", "update with a key", "cancel with a key")
+    counted = {name: Traffic() for name in names}
     for _ in range(MEASURED_CALLS):
         one_call(counted)
 
     figures = {name: per_call(step) for name, step in counted.items()}
-    # Measured when written (statements with BEGIN and COMMIT, transactions, round trips per step): each step reads
-    # its contract's counters, holds, accounts (locked) and reservations in one batch; update and stop write their
-    # charge in one more; every step writes its session row, reservations and holds and reads them back in one more
-    # (stop reads the reservations it does not use: one statement more in the same round trip).
-    # Before the batches: start (19, 1, 19), update (22, 1, 22), stop (20, 1, 20).
-    ceilings = {"start": (17, 1, 10), "update": (22, 1, 10), "stop": (21, 1, 10)}
+    # Measured when written (statements with BEGIN and COMMIT, transactions, round trips per step): one batch reads
+    # (BEGIN; with a key, its lock and the answer stored under it; a start's reservation lock and the sessions it would
+    # conflict with, then its access's contract state as an offline charge reads it; a step's contract and session row
+    # locked, then the contract's state: the reservations only for an update, which grants again, nothing more for a
+    # cancel, which only releases); one batch writes the charge and the session (its row, reservations, holds) and
+    # reads them back; the answer stored under the key goes with COMMIT. A key adds three statements (its lock, the
+    # look-up, the answer) and no round trip.
+    # Before the batches: start (19, 1, 19), update (22, 1, 22), stop (20, 1, 20). Before the first statements joined
+    # the batches: start (17, 1, 10), update (22, 1, 10), stop (21, 1, 10).
+    ceilings = {
+        "start": (16, 1, 3),
+        "update": (21, 1, 3),
+        "stop": (19, 1, 3),
+        "start with a key": (19, 1, 3),
+        "update with a key": (24, 1, 3),
+        "cancel with a key": (14, 1, 3),
+    }
     for name, (statements, transactions, round_trips) in ceilings.items():
         assert figures[name][0] <= statements, (name, figures[name])
         assert figures[name][1] == transactions, (name, figures[name])
         assert figures[name][2] <= round_trips, (name, figures[name])
+        assert (counted[name].rollbacks, counted[name].parses) == (0, 0), name

@@ -62,6 +62,7 @@ from kopek.store.catalog_cache import CatalogCache
 from kopek.store.charge_store import ChargeWrites
 from kopek.store.counter_journal_store import StoredValue, journaled
 from kopek.store.database import is_transient, retried_once_if_disconnected
+from kopek.store.driver_batch import DriverBatch
 from kopek.store.uow import UnitOfWork
 
 MIGRATION_RETRY_AFTER_SECONDS = 30
@@ -371,10 +372,17 @@ def account_view(account: Account) -> AccountView:
     )
 
 
-def record_charge(uow: UnitOfWork, charged: Charged, *, stored: Mapping[CounterKey, StoredValue | None] | None = None) -> ChargeResult:
+def record_charge(
+    uow: UnitOfWork,
+    charged: Charged,
+    *,
+    stored: Mapping[CounterKey, StoredValue | None] | None = None,
+    batch: DriverBatch | None = None,
+) -> ChargeResult:
     """Store one computed charge (operation, charged items, balances, counters, notifications) in one batch of
     statements; return its full result. ``stored``: the counter rows its changes replace, when the caller read them
-    (else they are read here, for the counter journal)."""
+    (else they are read here, for the counter journal). Given a ``batch``, the writes are queued in it, for the caller
+    to send with its own."""
     # Here rather than in charge_in: session usage settles through this function too.
     charged = with_low_balance(charged)
     result = _result(charged)
@@ -382,9 +390,10 @@ def record_charge(uow: UnitOfWork, charged: Charged, *, stored: Mapping[CounterK
     rows.add(charged, result)
     if stored is None:
         stored = uow.counter_journal.stored({change.key for _, _, change in rows.journal if journaled(change)})
-    uow.begin_on_server()
+    if batch is None:
+        uow.begin_on_server()
     uow.charge.write(
-        uow.batch(),
+        batch if batch is not None else uow.batch(),
         ChargeWrites(
             operations=rows.operations,
             charged_items=rows.charged_items,
@@ -396,6 +405,7 @@ def record_charge(uow: UnitOfWork, charged: Charged, *, stored: Mapping[CounterK
             journal=rows.journal,
             stored=stored,
         ),
+        run=batch is None,
     )
     return result
 

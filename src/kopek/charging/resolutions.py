@@ -33,6 +33,7 @@ from kopek.money import ZERO, rating_context
 from kopek.rating.outcome import CounterKey, RatingOutcome
 from kopek.store.counter_journal_store import StoredValue
 from kopek.store.database import is_transient, retried_once_if_disconnected
+from kopek.store.driver_batch import DriverBatch
 from kopek.store.uow import UnitOfWork
 
 Result = TypeVar("Result")
@@ -84,9 +85,11 @@ def record_settlement(
     operations: list[AccountOperation],
     accounts: dict[AccountId, Account],
     stored: Mapping[CounterKey, StoredValue | None] | None = None,
+    batch: DriverBatch | None = None,
 ) -> ChargeResult:
     """Record what a session's usage or an authorization's capture charged as an offline charge naming the row
-    (``stored``: the counter rows its changes replace, when the caller read them; see :func:`record_charge`)."""
+    (``stored``: the counter rows its changes replace, when the caller read them; ``batch``: where to queue the writes
+    instead of sending them now; see :func:`record_charge`)."""
     raw = ChargeableItem(item.item_class.name, item.consumption_date, item.service_id, item.user_id, dict(item.properties))
     charged = Charged(
         ChargeCommand(raw, ALL_SECTIONS),
@@ -102,7 +105,7 @@ def record_settlement(
         accounts,
         session_id=row_id,
     )
-    return record_charge(uow, charged, stored=stored)
+    return record_charge(uow, charged, stored=stored, batch=batch)
 
 
 def reservation_views(

@@ -59,7 +59,15 @@ def start_fields(command: StartSession) -> dict[str, object]:
 
 def replayed(uow: UnitOfWork, request: SessionRequest | None) -> SessionResult | None:
     """The first answer to a call made with this request's key; a different call under the key is refused."""
-    stored = stored_answer(uow, request)
+    return _replay_of(uow, stored_answer(uow, request))
+
+
+def replayed_from(uow: UnitOfWork, request: SessionRequest | None, stored: tuple[str, str] | None) -> SessionResult | None:
+    """:func:`replayed`, from the (request hash, result) stored under the key, read by the caller with the key's lock."""
+    return _replay_of(uow, _checked(request, stored, "session call") if request is not None else None)
+
+
+def _replay_of(uow: UnitOfWork, stored: Any) -> SessionResult | None:
     if stored is None:
         return None
     return SessionResult.model_validate(_with_currency(uow, stored)).model_copy(update={"replayed": True})
@@ -79,7 +87,11 @@ def stored_answer(uow: UnitOfWork, request: SessionRequest | None, *, call: str 
     ``call`` under the key is refused."""
     if request is None:
         return None
-    stored = uow.sessions.request_by_key(request.key)
+    return _checked(request, uow.sessions.request_by_key(request.key), call)
+
+
+def _checked(request: SessionRequest, stored: tuple[str, str] | None, call: str) -> Any:
+    """The stored answer (as JSON data) if ``stored`` answers this request; refused if it answers another call."""
     if stored is None:
         return None
     digest, result = stored
@@ -103,11 +115,23 @@ def _with_currency(uow: UnitOfWork, answer: dict[str, Any]) -> dict[str, Any]:
 
 def remember(uow: UnitOfWork, request: SessionRequest | None, result: SessionResult | list[SessionResult], *, at: datetime) -> None:
     """Store ``result`` (the answers, for a multiservice stop) under the request's key, in the call's unit of work."""
-    if request is None:
-        return
+    if request is not None:
+        uow.sessions.insert_request(_request_row(request, result, at=at))
+
+
+def remembered_and_committed(uow: UnitOfWork, request: SessionRequest | None, result: SessionResult, *, at: datetime) -> None:
+    """Commit the call's unit of work, storing ``result`` under the request's key with the commit (on PostgreSQL the
+    answer and COMMIT go together: :meth:`kopek.store.uow.UnitOfWork.commit_with`)."""
+    batch = uow.batch()
+    if request is not None:
+        uow.sessions.queue_request(batch, _request_row(request, result, at=at))
+    uow.commit_with(batch)
+
+
+def _request_row(request: SessionRequest, result: SessionResult | list[SessionResult], *, at: datetime) -> dict[str, Any]:
     text = _ANSWERS.dump_json(result).decode() if isinstance(result, list) else result.model_dump_json()
     values = {"session_id": request.session_id, "step": request.step, "request_hash": request.digest}
-    uow.sessions.insert_request({"idempotency_key": request.key, **values, "result": text, "created_at": at})
+    return {"idempotency_key": request.key, **values, "result": text, "created_at": at}
 
 
 def replayed_after_conflict(engine: sa.Engine, request: SessionRequest | None) -> SessionResult | None:

@@ -30,10 +30,11 @@ from kopek.charging.offline import (
     ChargingContext,
     access_not_found,
     chargeable_contract_by_id,
+    check_contract_chargeable,
     stored_rows,
 )
 from kopek.charging.quantities import checked_quantity
-from kopek.charging.rating_state import load_locked_state
+from kopek.charging.rating_state import LockedState, load_locked_state, uses_shared_counters
 from kopek.charging.resolutions import guarded, locked_for_a_step, posted_in_full, record_settlement, reservation_views
 from kopek.charging.results import ChargeResult, NotificationView
 from kopek.charging.session_impacts import held_impacts, merged_impacts, session_moves
@@ -41,9 +42,11 @@ from kopek.charging.session_retries import (
     SessionRequest,
     answered_once,
     remember,
+    remembered_and_committed,
     replayed,
     replayed_after_conflict,
     replayed_all,
+    replayed_from,
     session_request,
     start_fields,
 )
@@ -76,10 +79,13 @@ from kopek.errors import (
     TemporaryIllegalStateError,
 )
 from kopek.money import ZERO, rating_context
-from kopek.rating.grant import Grant, session_currency
+from kopek.rating.grant import Grant, added_holds, session_currency
 from kopek.rating.grant import grant as grant_for
 from kopek.rating.outcome import Notification, NotificationKind
 from kopek.rating.rate import RatingState, rate_item
+from kopek.store.catalog_cache import CatalogVersion
+from kopek.store.charge_store import StateReads
+from kopek.store.driver_batch import DriverBatch
 from kopek.store.listing_store import ListingStore, SessionFilter
 from kopek.store.session_store import AUTHORIZATION, SESSION
 from kopek.store.uow import UnitOfWork
@@ -96,6 +102,11 @@ class _Step(Enum):
     STOP = "stop"
     CANCEL = "cancel"
     CLEANUP = "cleanup"
+
+
+_STEP_READS = {_Step.UPDATE: StateReads.ALL, _Step.STOP: StateReads.ALL_BUT_RESERVATIONS, _Step.CANCEL: StateReads.CONTRACTS_ONLY}
+"""What a step reads of its contract's state: an update charges and grants again, a stop only charges, a cancel only
+releases (its contract is locked all the same, before the session)."""
 
 
 # ---- the use cases ----------------------------------------------------------------------------
@@ -239,67 +250,115 @@ def session_page(chosen: SessionFilter, context: ChargingContext, *, after: str,
 
 
 def _start(command: StartSession, requested: Decimal | None, context: ChargingContext, request: SessionRequest | None) -> SessionResult:
-    with UnitOfWork(context.engine) as uow:
-        replay = replayed(uow, request)
+    with UnitOfWork(context.engine, begin_with_first_batch=True) as uow:
+        catalog = context.catalogs.current(uow)
+        if uses_shared_counters(catalog.catalog):
+            return _start_in_general(uow, command, requested, context, request)
+        reservation_id = command.reservation_id or command.session_id
+        read = uow.sessions.read_start(
+            uow.batch(),
+            session_id=command.session_id,
+            reservation_id=reservation_id,
+            service_id=command.service_id,
+            user_id=command.user_id,
+            at=command.consumption_date,
+            idempotency_key=request.key if request is not None else None,
+        )
+        replay = replayed_from(uow, request, read.replay)
         if replay is not None:
             return replay
-        catalog = context.catalogs.current(uow)
         item = _reservation_item(catalog.catalog, command)
-        reservation_id = command.reservation_id or command.session_id
         # A missing access is a missing prerequisite, told before the state of the reservation it would join.
-        access = uow.master.find_access(item.service_id, item.user_id, item.consumption_date)
-        if access is None:
+        if read.state.contract is None:
             raise access_not_found(item)
-        _check_new_in_own_reservation(uow, reservation_id, command)
-        contract = chargeable_contract_by_id(uow, access.contract_id, item.consumption_date)
-        # Lock order, as in offline charging: contract, parent and shared counters, then accounts.
-        state, accounts, reserved = load_locked_state(uow, catalog.catalog, contract)
-        grant = grant_for(catalog.catalog, state, item, accounts, spendable(accounts, reserved), requested=requested)
-        if grant.refusal is not None:
-            raise grant.refusal
-        now = context.clock()
-        expires_at = now + timedelta(milliseconds=command.ttl_ms)
-        row, reservations = uow.sessions.write_start(
-            uow.batch(),
-            {
-                "id": command.session_id,
-                "reservation_id": reservation_id,
-                "subscriber_account_id": contract.subscriber_account_id,
-                "contract_id": contract.id,
-                "service_id": command.service_id,
-                "user_id": command.user_id,
-                "item_class": command.item_class,
-                "quantity_property": command.quantity_property,
-                "properties": json.dumps(_stored_properties(command), sort_keys=True, default=str),
-                "status": SessionStatus.ACTIVE.value,
-                "default_resolution": command.default_resolution.value,
-                "ttl_ms": command.ttl_ms,
-                "started_at": now,
-                "updated_at": now,
-                "expires_at": expires_at,
-                "consumption_date": command.consumption_date,
-                "granted_quantity": grant.quantity,
-                "used_quantity": ZERO,
-                "charged_amount": ZERO,
-                "currency": session_currency(catalog.catalog, contract, item),
-                "impacts": SessionImpacts(held_counters=held_impacts(grant.held)).model_dump_json(),
-                "version": 1,
-            },
-            amounts=grant.amounts,
-            held=grant.held,
-        )
-        result = _answer(_view(uow, row, reservations=reservations))
-        remember(uow, request, result, at=now)
-        uow.commit()
+        _refuse_conflicts(command, reservation_id, exists=read.exists, access=read.access)
+        contract = read.state.contract
+        check_contract_chargeable(contract, item.consumption_date)
+        state = RatingState(contract, read.state.counters, read.state.lives, read.state.parent, held=added_holds(read.state.holds))
+        locked = LockedState(state, read.state.accounts, read.state.reserved)
+        return _granted_and_written(uow, context, command, requested, catalog.catalog, item, locked, request)
+
+
+def _start_in_general(
+    uow: UnitOfWork, command: StartSession, requested: Decimal | None, context: ChargingContext, request: SessionRequest | None
+) -> SessionResult:
+    """A start whose catalog uses shared counters: they are locked before the accounts, a statement at a time."""
+    uow.begin_on_server()
+    replay = replayed(uow, request)
+    if replay is not None:
+        return replay
+    catalog = context.catalogs.current(uow).catalog
+    item = _reservation_item(catalog, command)
+    reservation_id = command.reservation_id or command.session_id
+    # A missing access is a missing prerequisite, told before the state of the reservation it would join.
+    access = uow.master.find_access(item.service_id, item.user_id, item.consumption_date)
+    if access is None:
+        raise access_not_found(item)
+    # Starts naming one reservation id wait for each other here.
+    uow.sessions.lock_reservation(reservation_id)
+    exists, other_access = uow.sessions.start_conflicts(command.session_id, reservation_id)
+    _refuse_conflicts(command, reservation_id, exists=exists, access=other_access)
+    contract = chargeable_contract_by_id(uow, access.contract_id, item.consumption_date)
+    # Lock order, as in offline charging: contract, parent and shared counters, then accounts.
+    locked = load_locked_state(uow, catalog, contract)
+    return _granted_and_written(uow, context, command, requested, catalog, item, locked, request)
+
+
+def _granted_and_written(
+    uow: UnitOfWork,
+    context: ChargingContext,
+    command: StartSession,
+    requested: Decimal | None,
+    catalog: Catalog,
+    item: TypedItem,
+    locked: LockedState,
+    request: SessionRequest | None,
+) -> SessionResult:
+    """Grant the start what its contract can afford, write the session, its reservations and holds, and commit."""
+    state, accounts, contract = locked.rating, locked.accounts, locked.rating.contract
+    grant = grant_for(catalog, state, item, accounts, spendable(accounts, locked.reserved), requested=requested)
+    if grant.refusal is not None:
+        raise grant.refusal
+    now = context.clock()
+    expires_at = now + timedelta(milliseconds=command.ttl_ms)
+    row, reservations = uow.sessions.write_start(
+        uow.batch(),
+        {
+            "id": command.session_id,
+            "reservation_id": command.reservation_id or command.session_id,
+            "subscriber_account_id": contract.subscriber_account_id,
+            "contract_id": contract.id,
+            "service_id": command.service_id,
+            "user_id": command.user_id,
+            "item_class": command.item_class,
+            "quantity_property": command.quantity_property,
+            "properties": json.dumps(_stored_properties(command), sort_keys=True, default=str),
+            "status": SessionStatus.ACTIVE.value,
+            "default_resolution": command.default_resolution.value,
+            "ttl_ms": command.ttl_ms,
+            "started_at": now,
+            "updated_at": now,
+            "expires_at": expires_at,
+            "consumption_date": command.consumption_date,
+            "granted_quantity": grant.quantity,
+            "used_quantity": ZERO,
+            "charged_amount": ZERO,
+            "currency": session_currency(catalog, contract, item),
+            "impacts": SessionImpacts(held_counters=held_impacts(grant.held)).model_dump_json(),
+            "version": 1,
+        },
+        amounts=grant.amounts,
+        held=grant.held,
+    )
+    result = _answer(_view(uow, row, reservations=reservations))
+    remembered_and_committed(uow, request, result, at=now)
     return result
 
 
-def _check_new_in_own_reservation(uow: UnitOfWork, reservation_id: str, command: StartSession) -> None:
-    """Refuse a start whose session id exists, or that would join a multiservice session of another access: the
-    sessions of one reservation id share one access (service id and user id). Starts naming one reservation id wait
-    for each other here."""
-    uow.sessions.lock_reservation(reservation_id)
-    exists, access = uow.sessions.start_conflicts(command.session_id, reservation_id)
+def _refuse_conflicts(command: StartSession, reservation_id: str, *, exists: bool, access: tuple[str, str] | None) -> None:
+    """Refuse a start whose session id exists, or that would join a multiservice session of another access (``access``:
+    the access of the reservation's live sessions): the sessions of one reservation id share one access (service id
+    and user id)."""
     if exists:
         raise _duplicate(command.session_id)
     if access is not None and access != (command.service_id, command.user_id):
@@ -343,16 +402,72 @@ def _one(
     *,
     began: datetime | None = None,
 ) -> SessionResult:
-    with UnitOfWork(context.engine) as uow:
-        replay = replayed(uow, request)
+    """Apply ``step`` to session ``session_id`` in its own commit: one batch reads (the replay check, the contract and
+    the session locked, as much of the contract's state as the step uses), one writes, the answer goes with COMMIT. A
+    forced clean-up and a catalog with shared counters take the general path (a statement at a time)."""
+    if step is _Step.CLEANUP:
+        return _one_in_general(context, session_id, step, used, requested, request, began=began)
+    with UnitOfWork(context.engine, begin_with_first_batch=True) as uow:
+        catalog = context.catalogs.current(uow)
+        if uses_shared_counters(catalog.catalog):
+            uow.begin_on_server()
+            return _one_in(uow, context, session_id, step, used, requested, request, began=began)
+        read = uow.sessions.read_step(
+            uow.batch(),
+            session_id=session_id,
+            idempotency_key=request.key if request is not None else None,
+            reads=_STEP_READS[step],
+        )
+        replay = replayed_from(uow, request, read.replay)
         if replay is not None:
             return replay
-        found = uow.sessions.get(session_id)
-        if found is None or found["kind"] != SESSION:
+        row, contract = read.row, read.state.contract
+        if row is None or row["kind"] != SESSION:
             raise _missing(session_id)
-        result = _advance(uow, context, found, step, used, requested, began=began)
-        remember(uow, request, result, at=context.clock())
-        uow.commit()
+        assert contract is not None, "a session names an existing contract (foreign key)"
+        if step is not _Step.CANCEL:
+            check_contract_chargeable(contract, row["consumption_date"])
+        state = RatingState(contract, read.state.counters, read.state.lives, read.state.parent, held=added_holds(read.state.holds))
+        locked = LockedState(state, read.state.accounts, read.state.reserved)
+        result = _applied(uow, context, catalog, row, locked, step, used, requested, began=began)
+        remembered_and_committed(uow, request, result, at=context.clock())
+    return result
+
+
+def _one_in_general(
+    context: ChargingContext,
+    session_id: str,
+    step: _Step,
+    used: Decimal | None,
+    requested: Decimal | None,
+    request: SessionRequest | None = None,
+    *,
+    began: datetime | None = None,
+) -> SessionResult:
+    with UnitOfWork(context.engine) as uow:
+        return _one_in(uow, context, session_id, step, used, requested, request, began=began)
+
+
+def _one_in(
+    uow: UnitOfWork,
+    context: ChargingContext,
+    session_id: str,
+    step: _Step,
+    used: Decimal | None,
+    requested: Decimal | None,
+    request: SessionRequest | None,
+    *,
+    began: datetime | None,
+) -> SessionResult:
+    """A step a statement at a time (a catalog with shared counters, a forced clean-up), committed."""
+    replay = replayed(uow, request)
+    if replay is not None:
+        return replay
+    found = uow.sessions.get(session_id)
+    if found is None or found["kind"] != SESSION:
+        raise _missing(session_id)
+    result = _advance(uow, context, found, step, used, requested, began=began)
+    remembered_and_committed(uow, request, result, at=context.clock())
     return result
 
 
@@ -412,12 +527,32 @@ def _advance(
     *,
     began: datetime | None = None,
 ) -> SessionResult:
-    """Apply ``step`` to a session: lock, charge the usage reported (which began at ``began`` when given), re-grant or
-    release, write the session."""
+    """Apply ``step`` to a session a statement at a time: lock its contract, then the row, then read the contract's
+    state (:func:`_applied` does the rest)."""
     catalog = context.catalogs.current(uow)
     confirmed = step is _Step.CLEANUP and found["default_resolution"] == Resolution.CONFIRMED.value
     charges = step in (_Step.UPDATE, _Step.STOP) or confirmed
     contract, row = locked_for_a_step(uow, found, charges=charges)
+    locked = load_locked_state(uow, catalog.catalog, contract, session_id=row["id"])
+    return _applied(uow, context, catalog, row, locked, step, used, requested, began=began)
+
+
+def _applied(
+    uow: UnitOfWork,
+    context: ChargingContext,
+    catalog: CatalogVersion,
+    row: dict[str, Any],
+    locked: LockedState,
+    step: _Step,
+    used: Decimal | None,
+    requested: Decimal | None,
+    *,
+    began: datetime | None = None,
+) -> SessionResult:
+    """Apply ``step`` to session ``row`` (locked, with its contract's state ``locked``): charge the usage reported (which
+    began at ``began`` when given), re-grant or release, and write the charge and the session in one batch."""
+    confirmed = step is _Step.CLEANUP and row["default_resolution"] == Resolution.CONFIRMED.value
+    charges = step in (_Step.UPDATE, _Step.STOP) or confirmed
     if row["status"] != SessionStatus.ACTIVE.value:
         raise IllegalStateError(code=Code.SESSION_ALREADY_ENDED, message=f"session {row['id']!r} already ended ({row['status']})")
     if confirmed:
@@ -430,13 +565,13 @@ def _advance(
         )
     origin = _origin(row, began)
     impacts = SessionImpacts.model_validate_json(row["impacts"])
-    locked = load_locked_state(uow, catalog.catalog, contract, session_id=row["id"])
     state, accounts = locked.rating._replace(session_moves=session_moves(impacts)), locked.accounts
+    batch = uow.batch()
     charge: ChargeResult | None = None
     notes: list[NotificationView] = []
     if charges and used is not None and used > 0:
         item = _session_item(catalog.catalog, row, used, used_before=row["used_quantity"], origin=origin)
-        charge, accounts, state, impacts = _settle(uow, context, catalog.version, row, item, accounts, state, impacts)
+        charge, accounts, state, impacts = _settle(uow, context, catalog, row, item, accounts, state, impacts, batch=batch)
         notes = list(charge.notifications or [])
     grant = Grant(ZERO, {})
     resumes_at = row["usage_resumes_at"]
@@ -445,13 +580,14 @@ def _advance(
         template = _session_item(catalog.catalog, row, ZERO, used_before=used_before, origin=origin)
         resumes_at = template.consumption_date
         # The settlement above changed no reservation: what the others hold is as read with the accounts' locks.
-        reserved = locked.reserved
         try:
-            grant = grant_for(catalog.catalog, state, template, accounts, spendable(accounts, reserved), requested=requested)
+            grant = grant_for(catalog.catalog, state, template, accounts, spendable(accounts, locked.reserved), requested=requested)
         except KopekError as grant_error:
             # The usage just charged stays charged; only the next grant is refused (e.g. an account blocked meanwhile).
             grant = Grant(ZERO, {}, grant_error)
-    updated, reservations = _write(uow, context, row, step, grant, used if charges else None, charge, impacts, resumes_at=resumes_at)
+    updated, reservations = _write(
+        uow, context, row, step, grant, used if charges else None, charge, impacts, resumes_at=resumes_at, batch=batch
+    )
     view = _view(uow, updated, reservations=reservations)
     refusal = grant.refusal.code.value if grant.refusal is not None else None
     return _answer(view, charge=charge, notifications=notes, refusal=refusal)
@@ -468,8 +604,10 @@ def _write(
     impacts: SessionImpacts,
     *,
     resumes_at: datetime | None,
+    batch: DriverBatch,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Write the step on the session row, its reservations and holds (one batch); the row and reservations after it."""
+    """Write the step on the session row, its reservations and holds in ``batch`` (with what it already holds: the
+    step's charge), run it; the row and reservations after it."""
     now = context.clock()
     status = {
         _Step.UPDATE: SessionStatus.ACTIVE,
@@ -491,7 +629,7 @@ def _write(
             "impacts": impacts.model_copy(update={"held_counters": held_impacts(grant.held)}).model_dump_json(),
         }
     written = uow.sessions.write_step(
-        uow.batch(),
+        batch,
         session_id=row["id"],
         version=row["version"],
         values=values,
@@ -511,15 +649,18 @@ def _write(
 def _settle(
     uow: UnitOfWork,
     context: ChargingContext,
-    catalog_version: int,
+    loaded: CatalogVersion,
     row: dict[str, Any],
     item: TypedItem,
     accounts: dict[AccountId, Account],
     state: RatingState,
     impacts: SessionImpacts,
+    *,
+    batch: DriverBatch,
 ) -> tuple[ChargeResult, dict[AccountId, Account], RatingState, SessionImpacts]:
-    """Charge ``item`` as offline charging would, without the balance bound: reported usage is never dropped."""
-    catalog = context.catalogs.current(uow).catalog
+    """Charge ``item`` as offline charging would, without the balance bound: reported usage is never dropped. Its
+    writes are queued in ``batch``."""
+    catalog = loaded.catalog
     contract = state.contract
     outcome = rate_item(catalog, state, item)
     payers = resolve_payers(contract, outcome.charged_items)
@@ -531,7 +672,7 @@ def _settle(
     result = record_settlement(
         uow,
         context,
-        catalog_version=catalog_version,
+        catalog_version=loaded.version,
         row_id=row["id"],
         contract=contract,
         item=item,
@@ -540,6 +681,7 @@ def _settle(
         operations=operations,
         accounts=after,
         stored=stored,
+        batch=batch,
     )
     impacts = merged_impacts(impacts, result, outcome.counter_changes)
     return result, after, state.after(outcome.counter_changes)._replace(session_moves=session_moves(impacts)), impacts

@@ -19,8 +19,10 @@ Then everything it writes (the operation, charged items, balances, account opera
 the counter journal, counters, notifications, the exported item) goes as a second batch,
 and the unit of work commits. While the catalog declares shared counters, charges take
 the general path (those counters are locked before the accounts, a statement at a time).
-Session steps read their contract's state with the same statements keyed by the contract
-(:data:`STATE_BY_CONTRACT`) and write their charge with the same batch.
+Session steps read their contract's state with the same statements keyed by the session
+(:data:`STATE_BY_SESSION`, queued by :mod:`kopek.store.session_store` around the session
+row's lock) or by an already locked contract (:data:`STATE_BY_CONTRACT`), and queue their
+charge's writes in the batch that writes the session.
 """
 
 # ruff: noqa: S608 - the statement texts are put together from constants once, at import; every value is bound
@@ -28,10 +30,11 @@ Session steps read their contract's state with the same statements keyed by the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, localcontext
+from enum import Enum
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -143,10 +146,25 @@ def _state_statements(contract: str) -> StateStatements:
     )
 
 
+class StateReads(Enum):
+    """How much of a contract's state a caller reads after the contracts: everything (a charge, a grant), all but the
+    live reservations (a step that charges but grants nothing), or nothing more (a step that only releases)."""
+
+    ALL = 5
+    ALL_BUT_RESERVATIONS = 4
+    CONTRACTS_ONLY = 0
+
+    @property
+    def statements_after_contracts(self) -> int:
+        return self.value
+
+
 STATE_BY_ACCESS = _state_statements(_ACCESS)
 """An offline charge's state: the contract that the access (``:service_id``, ``:user_id`` at ``:at``) selects."""
 STATE_BY_CONTRACT = _state_statements("CAST(:contract_id AS VARCHAR)")
-"""A session step's state: contract ``:contract_id``, already locked with the session."""
+"""The state of contract ``:contract_id``, already locked (a session step on the general path, an expiry)."""
+STATE_BY_SESSION = _state_statements("(SELECT contract_id FROM charging_sessions WHERE id = :session_id)")
+"""A session step's state: the contract of session ``:session_id``, read with the session row in one batch."""
 
 # ---- what a charge writes ---------------------------------------------------------------------------------------------
 
@@ -264,15 +282,40 @@ class ChargeStore:
         parameters = {"contract_id": contract.id, "excluding": excluding_session}
         return self._state(batch, STATE_BY_CONTRACT, parameters, with_contracts=contract.parent_id is not None)
 
+    def queue_state(
+        self,
+        batch: DriverBatch,
+        statements: StateStatements,
+        parameters: Mapping[str, Any],
+        *,
+        with_contracts: bool = True,
+        reads: StateReads = StateReads.ALL,
+        after_contracts: Callable[[], object] | None = None,
+    ) -> Callable[[], ChargeState]:
+        """Queue the state ``statements`` in ``batch`` (``after_contracts`` queues more right after the contracts' lock),
+        as far as ``reads`` says; the returned function gives the state once the batch ran (what was not read empty)."""
+        first, rest = list(statements.all()[:3]), list(statements.all()[3:])
+        pending = [batch.add(text, parameters, returns_rows=True) for text in first] if with_contracts else []
+        if after_contracts is not None:
+            after_contracts()
+        pending += [batch.add(text, parameters, returns_rows=True) for text in rest[: reads.statements_after_contracts]]
+
+        def state() -> ChargeState:
+            found = [entry.rows for entry in pending]
+            if not with_contracts:
+                found = [[], [], [], *found]
+            return self._parsed(found + [[] for _ in range(len(first) + len(rest) - len(found))])
+
+        return state
+
     def _state(
         self, batch: DriverBatch, statements: StateStatements, parameters: dict[str, Any], *, with_contracts: bool = True
     ) -> ChargeState:
-        chosen = statements.all() if with_contracts else statements.all()[3:]
-        pending = [batch.add(text, parameters, returns_rows=True) for text in chosen]
+        state = self.queue_state(batch, statements, parameters, with_contracts=with_contracts)
         batch.run()
-        found = [entry.rows for entry in pending]
-        if not with_contracts:
-            found = [[], [], [], *found]
+        return state()
+
+    def _parsed(self, found: list[list[Any]]) -> ChargeState:
         contracts, items, roles, counters, activation_counters, holds, accounts, reservations = found
         contract, parent = self._contracts(contracts, items, roles)
         values, lives = self._counters(counters, activation_counters)
@@ -360,8 +403,9 @@ class ChargeStore:
                 totals[AccountId(account_id)] = totals.get(AccountId(account_id), Decimal(0)) + (self._values.decimal(amount) or Decimal(0))
         return totals
 
-    def write(self, batch: DriverBatch, rows: ChargeWrites) -> None:
-        """Queue every write of the gathered charges in ``batch`` and run it."""
+    def write(self, batch: DriverBatch, rows: ChargeWrites, *, run: bool = True) -> None:
+        """Queue every write of the gathered charges in ``batch`` and run it (unless ``run`` is false: a session step
+        sends its own writes with them)."""
         bound = self._values.bound
         batch.add_many(INSERT_OPERATION, [bound(row) for row in rows.operations])
         batch.add_many(INSERT_CHARGED_ITEM, [bound(row) for row in rows.charged_items])
@@ -375,7 +419,8 @@ class ChargeStore:
             {"operation_id": key, "item": json.dumps(item, sort_keys=True), "created_at": at} for key, item, at in rows.exported_items
         ]
         batch.add_many(INSERT_EXPORTED_ITEM, [bound(row) for row in exported])
-        batch.run()
+        if run:
+            batch.run()
 
     def _journal_rows(
         self, changes: Sequence[tuple[str, datetime, CounterChange]], stored: Mapping[CounterKey, StoredValue | None]

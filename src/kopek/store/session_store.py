@@ -3,6 +3,12 @@
 A reservation row is a pending debit of one account for one session, with an
 expiry. What an account can still spend is its balance less its bound less the
 sum of its reservation rows, read while the caller holds the account's row lock.
+
+A session step's statements are built once, here and in :mod:`kopek.store.charge_store`
+(whose contract state statements they share): one batch reads what the step needs with
+its locks (:meth:`SessionStore.read_start`, :meth:`SessionStore.read_step`), one writes
+(:meth:`SessionStore.write_start`, :meth:`SessionStore.write_step`), and the answer kept
+under an idempotency key goes with the COMMIT (:meth:`SessionStore.queue_request`).
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import decimal
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -19,8 +25,9 @@ from kopek.domain.catalog import CounterScope
 from kopek.domain.master import AccountId
 from kopek.domain.outcome import CounterChange, CounterKey
 from kopek.money import Exact, rating_context
-from kopek.store.driver_batch import DriverBatch, for_dialect
-from kopek.store.key_locks import KeySpace, serialise_key
+from kopek.store.charge_store import ADVISORY_LOCK, STATE_BY_ACCESS, STATE_BY_SESSION, ChargeState, ChargeStore, StateReads
+from kopek.store.driver_batch import DriverBatch, Pending, for_dialect
+from kopek.store.key_locks import KeySpace, lock_id, serialise_key
 from kopek.store.schema import (
     accounts,
     charging_sessions,
@@ -30,6 +37,7 @@ from kopek.store.schema import (
     session_counter_holds,
     session_requests,
 )
+from kopek.store.types import UtcDateTime
 
 ACTIVE = "active"
 SESSION = "session"
@@ -67,14 +75,105 @@ RESERVATIONS_OF = for_dialect(
     "SELECT r.session_id, r.account_id, r.amount, r.expires_at, a.currency FROM reservations r"
     " JOIN accounts a ON a.id = r.account_id WHERE r.session_id = :session_id ORDER BY r.account_id"
 )
+SESSION_ROW_LOCKED = for_dialect(SESSION_ROW.sqlite, postgresql=f"{SESSION_ROW.sqlite} FOR UPDATE")
+REQUEST_BY_KEY = for_dialect("SELECT request_hash, result FROM session_requests WHERE idempotency_key = :idempotency_key")
+REQUEST_COLUMNS = ("idempotency_key", "session_id", "step", "request_hash", "result", "created_at")
+INSERT_REQUEST = for_dialect(
+    f"INSERT INTO session_requests ({', '.join(REQUEST_COLUMNS)}) VALUES ({', '.join(':' + name for name in REQUEST_COLUMNS)})"  # noqa: S608 - names from constants
+)
+START_CONFLICTS = for_dialect(
+    "SELECT id, service_id, user_id FROM charging_sessions"
+    " WHERE id = :session_id OR (reservation_id = :reservation_id AND status = 'active' AND kind = 'session')"
+)
+"""For a start: the session of its id, if it exists, and the live sessions of the reservation it would join."""
 AUTHORIZATION = "authorization"
 """The kinds of rows of ``charging_sessions``: charging sessions, and authorizations (offline requests that only
 reserve), which share their reservations, holds and expiry."""
 
 
+class StepRead(NamedTuple):
+    """What a session step read in its first batch, its locks taken: the answer stored under its idempotency key
+    (request hash, result), the session row (none: no such row) and its contract's charging state."""
+
+    replay: tuple[str, str] | None
+    row: dict[str, Any] | None
+    state: ChargeState
+
+
+class StartRead(NamedTuple):
+    """What a start read in its first batch, its locks taken: the answer stored under its idempotency key, whether its
+    session id exists, the access (service id, user id) of the live sessions of the reservation it would join (none
+    without one), and the charging state of the contract its access selects (no contract: no access at the date)."""
+
+    replay: tuple[str, str] | None
+    exists: bool
+    access: tuple[str, str] | None
+    state: ChargeState
+
+
 class SessionStore:
     def __init__(self, connection: sa.Connection) -> None:
         self._connection = connection
+
+    def read_step(self, batch: DriverBatch, *, session_id: str, idempotency_key: str | None, reads: StateReads) -> StepRead:
+        """Read a step's state in ``batch`` (run here), each statement keyed by the session id: the key's lock and its
+        stored answer, then the session's contract (and parent) locked with their items and roles, the session row
+        locked, and as far as ``reads`` says the counters, the holds of the other live grants, the role accounts locked
+        in id order and the other sessions' reservations against them."""
+        replay = self._queue_replay(batch, idempotency_key)
+        key = {"session_id": session_id}
+        row: list[Pending] = []
+        state = ChargeStore(self._connection).queue_state(
+            batch,
+            STATE_BY_SESSION,
+            {**key, "excluding": session_id},
+            reads=reads,
+            after_contracts=lambda: row.append(batch.add(SESSION_ROW_LOCKED, key, returns_rows=True)),
+        )
+        batch.run()
+        names = [column.name for column in charging_sessions.c]
+        found = _read(charging_sessions, names, row[0].rows[0], self._connection.dialect) if row[0].rows else None
+        return StepRead(_stored(replay), found, state())
+
+    def read_start(
+        self,
+        batch: DriverBatch,
+        *,
+        session_id: str,
+        reservation_id: str,
+        service_id: str,
+        user_id: str,
+        at: datetime,
+        idempotency_key: str | None,
+    ) -> StartRead:
+        """Read a start's state in ``batch`` (run here): the key's lock and its stored answer, the reservation id's lock
+        (starts joining one multiservice session wait for each other), the sessions it conflicts with, then the
+        charging state of the contract that the access selects at ``at``, as an offline charge reads it."""
+        replay = self._queue_replay(batch, idempotency_key)
+        if batch.dialect == "postgresql":
+            batch.add(ADVISORY_LOCK, {"lock_id": lock_id(KeySpace.RESERVATIONS, reservation_id)}, returns_rows=True)
+        conflicts = batch.add(START_CONFLICTS, {"session_id": session_id, "reservation_id": reservation_id}, returns_rows=True)
+        at_bound = UtcDateTime().process_bind_param(at, self._connection.dialect)
+        by_access = {"service_id": service_id, "user_id": user_id, "at": at_bound, "excluding": ""}
+        state = ChargeStore(self._connection).queue_state(batch, STATE_BY_ACCESS, by_access)
+        batch.run()
+        exists = any(row[0] == session_id for row in conflicts.rows)
+        access = next(((row[1], row[2]) for row in conflicts.rows if row[0] != session_id), None)
+        return StartRead(_stored(replay), exists, access, state())
+
+    def _queue_replay(self, batch: DriverBatch, idempotency_key: str | None) -> Pending | None:
+        """Queue the key's lock (calls with one key wait for each other, :mod:`kopek.store.key_locks`) and the look-up
+        of the answer stored under it, which then sees whatever committed while this call waited."""
+        if idempotency_key is None:
+            return None
+        if batch.dialect == "postgresql":
+            batch.add(ADVISORY_LOCK, {"lock_id": lock_id(KeySpace.SESSIONS, idempotency_key)}, returns_rows=True)
+        return batch.add(REQUEST_BY_KEY, {"idempotency_key": idempotency_key}, returns_rows=True)
+
+    def queue_request(self, batch: DriverBatch, values: Mapping[str, Any]) -> None:
+        """Queue the answer of a session call under its idempotency key (``values``: :data:`REQUEST_COLUMNS`; the key is
+        unique: a concurrent retry fails here)."""
+        batch.add(INSERT_REQUEST, _bound(session_requests, {name: values[name] for name in REQUEST_COLUMNS}, self._connection.dialect))
 
     def insert(self, values: dict[str, Any]) -> None:
         self._connection.execute(sa.insert(charging_sessions).values(**values))
@@ -347,6 +446,10 @@ class SessionStore:
             self._connection.execute(sa.delete(table).where(table.c.session_id.in_(ids)))
         ended = sa.delete(charging_sessions).where(charging_sessions.c.id.in_(ids), charging_sessions.c.status != ACTIVE)
         return int(self._connection.execute(ended).rowcount)
+
+
+def _stored(replay: Pending | None) -> tuple[str, str] | None:
+    return (replay.rows[0][0], replay.rows[0][1]) if replay is not None and replay.rows else None
 
 
 def _hold_rows(session_id: str, held: Iterable[CounterChange]) -> list[dict[str, Any]]:

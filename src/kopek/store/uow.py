@@ -29,6 +29,7 @@ from kopek.store.recharge_store import RechargeStore
 from kopek.store.session_store import SessionStore
 
 BEGIN = for_dialect("BEGIN")
+COMMIT = for_dialect("COMMIT")
 
 
 class CommitOutcomeUnknownError(Exception):
@@ -52,6 +53,7 @@ class UnitOfWork:
         self._committed = False
         self._begin_with_first_batch = begin_with_first_batch
         self._begun_on_server = True
+        self._commit_in_batch = False
 
     def __enter__(self) -> Self:
         self.connection = self._engine.connect().execution_options(kopek_writes=self._writes)
@@ -63,6 +65,7 @@ class UnitOfWork:
             # (the driver in autocommit mode runs BEGIN ... COMMIT as one transaction all the same).
             self.connection = self.connection.execution_options(isolation_level="AUTOCOMMIT")
             self._begun_on_server = False
+            self._commit_in_batch = True
         try:
             self._transaction = self.connection.begin()
         except BaseException:
@@ -111,6 +114,25 @@ class UnitOfWork:
             if error.connection_invalidated:
                 raise CommitOutcomeUnknownError("the database connection was lost during the commit") from error
             raise
+        self._committed = True
+
+    def commit_with(self, batch: DriverBatch) -> None:
+        """Send ``batch``'s statements and commit: on PostgreSQL, when this unit of work began with its first batch,
+        COMMIT goes as the batch's last statement, so the last writes cost no round trip of their own."""
+        if not self._commit_in_batch or not len(batch):
+            batch.run()
+            self.commit()
+            return
+        assert not self._committed, "a unit of work commits once"
+        batch.add(COMMIT, {})
+        try:
+            batch.run()
+        except sa.exc.DBAPIError as error:
+            if error.connection_invalidated:
+                raise CommitOutcomeUnknownError("the database connection was lost during the commit") from error
+            raise
+        # The server has committed; the driver, in autocommit mode and out of any transaction, sends nothing more.
+        self._transaction.commit()
         self._committed = True
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
