@@ -227,6 +227,20 @@ def test_item_properties_take_every_json_type(client: TestClient) -> None:
     assert result["chargeable_item_info"]["properties"] == {"duration": "120", "destination": "44700", "roaming": True}
 
 
+def test_the_result_is_the_json_text_of_its_sections(client: TestClient) -> None:
+    """The answer's bytes are the compact JSON of the result's sections, as ``json.dumps`` writes them (text kept as is,
+    amounts as decimal strings), and nothing else."""
+    body = charge_body(options=_options(*SECTIONS), idempotency_key="call-\u00e9-\u6f22-1", sender_job_id='job \u00fc " \\ \t')
+
+    response = client.post("/v1/charging", json=body)
+
+    assert response.status_code == 201, response.text
+    assert response.headers["content-type"] == "application/json"
+    document = json.loads(response.content)
+    assert set(document) == {"operation_id", *SECTIONS}
+    assert response.content == json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def test_consumption_date_offset_is_kept(client: TestClient) -> None:
     body = charge_body(options=_options("chargeable_item_info"))
     body["item"]["consumption_date"] = "2026-06-01T12:00:00+02:00"

@@ -39,7 +39,12 @@ def api_context(request: Request) -> ApiContext:
     return context
 
 
-Context = Annotated[ApiContext, Depends(api_context)]
+async def _request_context(request: Request) -> ApiContext:
+    """:func:`api_context` as a dependency: ``async`` so that it runs on the event loop, not in a hop to the thread pool."""
+    return api_context(request)
+
+
+Context = Annotated[ApiContext, Depends(_request_context)]
 
 # The shared types of path and query parameters. Every bound a parameter needs is here, so a
 # route cannot forget one: an integer beyond the stored ids' range would reach the database.
