@@ -789,14 +789,16 @@ class Engine:
         progress: recharge_jobs.Progress | None = None,
         worker_id: str | None = None,
         lease_seconds: float = PARTITION_LEASE_SECONDS,
+        path: RatingPath = RatingPath.AUTO,
         actor: str = "system",
     ) -> recharge_jobs.RechargeJobStatus:
         """Work on the job as one worker until none of its contracts is open or running (again after a stop: it resumes);
-        each contract is recharged exactly once, whatever the number of workers and stops."""
+        each contract is recharged exactly once, whatever the number of workers and stops. ``path`` ``auto`` prices a
+        contract's items column-wise where its plans take the vectorized path, ``row`` always one at a time."""
         try:
             recharge_jobs.run_job(
                 job_id, self._charging, actor=actor, retention_days=self._retention_days, progress=progress,
-                worker_id=worker_id, lease_seconds=lease_seconds,
+                worker_id=worker_id, lease_seconds=lease_seconds, path=path,
             )  # fmt: skip
         except KopekError:
             raise
