@@ -163,7 +163,7 @@ def test_a_recharge_priced_column_wise_leaves_exactly_what_the_row_path_leaves(e
     _world(engine)
     _world(twin)
 
-    columnar = [engine.recharge(contract_id, from_date) for contract_id in ("ann-line", "ben-line")]
+    columnar = [engine.recharge(contract_id, from_date, path=RatingPath.AUTO) for contract_id in ("ann-line", "ben-line")]
     row = [_row_path(twin, contract_id, from_date) for contract_id in ("ann-line", "ben-line")]
 
     assert [result.pricing_path for result in columnar] == [PricingPath.COLUMNAR] * 2
@@ -177,10 +177,10 @@ def test_a_recharge_priced_column_wise_leaves_exactly_what_the_row_path_leaves(e
 
 def test_a_second_recharge_column_wise_writes_nothing(engine: Engine) -> None:
     _world(engine)
-    engine.recharge("ann-line", MONTH)
+    engine.recharge("ann-line", MONTH, path=RatingPath.AUTO)
     before = everything(engine)
 
-    again = engine.recharge("ann-line", MONTH)
+    again = engine.recharge("ann-line", MONTH, path=RatingPath.AUTO)
 
     assert (again.pricing_path, again.items_changed, again.compensations) == (PricingPath.COLUMNAR, 0, [])
     assert everything(engine) == before
@@ -194,7 +194,7 @@ def test_a_counter_that_resets_monthly_is_recharged_column_wise_as_on_the_row_pa
             parse_document(resetting.replace("ABROAD", "0.90").replace("MINUTE", "0.15").replace("TEXT", "0.08"), source="tariff.yaml")
         )
 
-    columnar = engine.recharge("ann-line", MONTH)
+    columnar = engine.recharge("ann-line", MONTH, path=RatingPath.AUTO)
     row = _row_path(twin, "ann-line", MONTH)
 
     assert (columnar.pricing_path, row.pricing_path) == (PricingPath.COLUMNAR, PricingPath.ROW)
@@ -213,7 +213,7 @@ def test_a_plan_the_vectorized_path_does_not_take_is_recharged_on_the_row_path(e
     tariff_text = TARIFF.replace('default: {type: rate, amount: "MINUTE", unit: minutes, increment: 1}', schedule)
     engine.load_catalog(parse_document(tariff_text.replace("ABROAD", "0.90").replace("TEXT", "0.08"), source="tariff.yaml"))
 
-    assert engine.recharge("ann-line", MONTH).pricing_path is PricingPath.ROW
+    assert engine.recharge("ann-line", MONTH, path=RatingPath.AUTO).pricing_path is PricingPath.ROW
 
 
 def test_a_job_prices_each_contract_column_wise_where_it_can_and_counts_the_paths(engine: Engine, twin: Engine) -> None:
@@ -221,10 +221,18 @@ def test_a_job_prices_each_contract_column_wise_where_it_can_and_counts_the_path
     _world(twin)
     filters = RechargeJobFilters(from_date=MONTH)
 
-    auto = engine.run_recharge_job(engine.start_recharge_job(filters))
-    row = twin.run_recharge_job(twin.start_recharge_job(filters), path=RatingPath.ROW)
+    auto = engine.run_recharge_job(engine.start_recharge_job(filters), path=RatingPath.AUTO)
+    row = twin.run_recharge_job(twin.start_recharge_job(filters))
 
     assert (auto.recharged, auto.recharged_columnar, auto.recharged_row) == (2, 2, 0)
     assert (row.recharged, row.recharged_columnar, row.recharged_row) == (2, 0, 2)
     assert auto.compensations == row.compensations
     assert everything(engine) == everything(twin)
+
+
+def test_recharges_and_their_jobs_take_the_row_path_by_default(engine: Engine) -> None:
+    _world(engine)
+
+    assert engine.recharge("ann-line", MONTH).pricing_path is PricingPath.ROW
+    status = engine.run_recharge_job(engine.start_recharge_job(RechargeJobFilters(from_date=MONTH)))
+    assert (status.recharged, status.recharged_columnar, status.recharged_row) == (2, 0, 2)

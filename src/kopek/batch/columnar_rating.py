@@ -433,21 +433,19 @@ def _frame(
         "id": pl.Series([row["id"] for row in rows], dtype=pl.String),
     }
     if cdr_columns:
-        columns |= {
-            "request_hash": pl.Series([request_hash(item) for item in items], dtype=pl.String),
-            "properties": pl.Series(
-                [json.dumps({name: canonical_value(value) for name, value in item.properties.items()}) for item in items],
-                dtype=pl.String,
-            ),
-            "quantity": pl.Series([to_text(item.quantity) for item in items], dtype=pl.String),
-            "quantity_unit": pl.Series(
-                [unit.value if (unit := item.item_class.quantity_unit) else None for item in items], dtype=pl.String
-            ),
-            "service_id": pl.Series([item.service_id for item in items], dtype=pl.String),
-            "user_id": pl.Series([item.user_id for item in items], dtype=pl.String),
-        }
+        columns["request_hash"] = pl.Series([request_hash(item) for item in items], dtype=pl.String)
+        columns["properties"] = pl.Series(
+            [json.dumps({name: canonical_value(value) for name, value in item.properties.items()}) for item in items], dtype=pl.String
+        )
+        columns["quantity"] = pl.Series([to_text(item.quantity) for item in items], dtype=pl.String)
+        columns["quantity_unit"] = pl.Series(
+            [unit.value if (unit := item.item_class.quantity_unit) else None for item in items], dtype=pl.String
+        )
+    columns["consumption_date"] = pl.Series([item.consumption_date for item in items], dtype=pl.Datetime("us", "UTC"))
+    if cdr_columns:
+        columns["service_id"] = pl.Series([item.service_id for item in items], dtype=pl.String)
+        columns["user_id"] = pl.Series([item.user_id for item in items], dtype=pl.String)
     columns |= {
-        "consumption_date": pl.Series([item.consumption_date for item in items], dtype=pl.Datetime("us", "UTC")),
         "contract_id": pl.Series(contract_ids, dtype=pl.String),
         "plan": pl.Series([plan.name for _, plan in pricing], dtype=pl.String),
         "contract_item_id": pl.Series([contract_item_id for contract_item_id, _ in pricing], dtype=pl.String),

@@ -27,7 +27,7 @@ JobId = Annotated[str, typer.Argument(help="The recharging job's id.", show_defa
 Path = Annotated[
     RatingPath,
     typer.Option(
-        "--path", help="auto: each contract's items priced column-wise where its plans allow it, else one at a time; row: one at a time."
+        "--path", help="row: each contract's items priced one at a time (the faster); auto: column-wise where its plans allow it."
     ),
 ]
 FromDate = Annotated[datetime, typer.Option("--from", help="The restoration point (ISO 8601; without an offset: UTC).", show_default=False)]
@@ -103,7 +103,7 @@ def start(
     lease_seconds: Annotated[
         float, typer.Option("--lease-seconds", min=0.1, help="How long a contract of a silent worker waits before another takes it.")
     ] = PARTITION_LEASE_SECONDS,
-    path: Path = RatingPath.AUTO,
+    path: Path = RatingPath.ROW,
     database_url: DatabaseUrl = None,
     json_output: Json = False,
 ) -> None:
@@ -122,7 +122,7 @@ def run(
     lease_seconds: Annotated[
         float, typer.Option("--lease-seconds", min=0.1, help="How long a contract of a silent worker waits before another takes it.")
     ] = PARTITION_LEASE_SECONDS,
-    path: Path = RatingPath.AUTO,
+    path: Path = RatingPath.ROW,
     database_url: DatabaseUrl = None,
     json_output: Json = False,
 ) -> None:

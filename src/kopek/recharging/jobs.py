@@ -247,10 +247,10 @@ def run_job(
     progress: Progress | None = None,
     worker_id: str | None = None,
     lease_seconds: float = PARTITION_LEASE_SECONDS,
-    path: RatingPath = RatingPath.AUTO,
+    path: RatingPath = RatingPath.ROW,
 ) -> None:
     """Work on the job until no contract is left open or running: claim one, recharge it, repeat (resumable); ``path``
-    ``auto`` prices each contract's items column-wise where its plans allow it, ``row`` one at a time."""
+    ``row`` (the default) prices each contract's items one at a time, ``auto`` column-wise where its plans allow it."""
     worker = worker_id or f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
     lease = timedelta(seconds=lease_seconds)
     catalog = _begin(job_id, context)
