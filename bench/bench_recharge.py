@@ -32,7 +32,7 @@ def run(database: str, open_database: Callable[[], AbstractContextManager[str]],
         result = engine.recharge(f"{subscriber(0)}-contract", FIRST_USE)
         wall = time.perf_counter() - started
     recharged = Timings(wall=wall, latencies=[wall / max(1, result.items_recharged)] * result.items_recharged)
-    note = f"one contract, {result.items_changed} items changed, one commit"
+    note = f"one contract, {result.items_changed} items changed, one commit, {result.pricing_path.value} pricing"
     return [
         measured("recharge: Engine.recharge", database, 1, recharged, note),
         measured("recharge baseline: Engine.charge of the same items", database, 1, charged, "one commit per item"),

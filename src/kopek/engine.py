@@ -105,7 +105,7 @@ from kopek.recharging import recharge as recharging
 from kopek.recharging.jobs import RechargeJobFilters
 from kopek.recharging.pruning import prune_counter_journal
 from kopek.recharging.restoration import restoration_point_view
-from kopek.recharging.views import JournalPruning, RechargeResult, RestorationPointView
+from kopek.recharging.views import JournalPruning, PricingPath, RechargeResult, RestorationPointView
 from kopek.store.api_key_cache import ApiKeyCache
 from kopek.store.audit_store import REFUSED, AuditFilter
 from kopek.store.catalog_cache import CatalogCache, CatalogVersion
@@ -765,13 +765,22 @@ class Engine:
     # ---- recharging (see docs/recharging.md) ---------------------------------------------------------
 
     def recharge(
-        self, contract_id: str, from_date: datetime, *, catalog_version: int | None = None, actor: str = "system"
+        self,
+        contract_id: str,
+        from_date: datetime,
+        *,
+        catalog_version: int | None = None,
+        path: RatingPath = RatingPath.ROW,
+        actor: str = "system",
     ) -> RechargeResult:
         """Charge the contract's usage since ``from_date`` again with catalog ``catalog_version`` (none: the newest) and write
-        the differences as corrections and compensating account operations; all or nothing; audited."""
+        the differences as corrections and compensating account operations; all or nothing; audited. ``path`` ``row`` (the
+        default, the faster) prices the items one at a time, ``auto`` column-wise where the contract's plans allow it."""
         command = recharging.RechargeCommand(contract_id, from_date, catalog_version)
+        paths = (PricingPath.COLUMNAR, PricingPath.ROW) if path is RatingPath.AUTO else (PricingPath.ROW,)
+        run = recharging.RechargeRun(actor, self._retention_days, paths=paths)
         with self._audited(actor, "recharge", f"contract/{contract_id}", {"from_date": from_date.isoformat()}):
-            return recharging.recharge(command, self._charging, recharging.RechargeRun(actor, self._retention_days))
+            return recharging.recharge(command, self._charging, run)
 
     def start_recharge_job(self, filters: RechargeJobFilters, *, actor: str = "system") -> str:
         """Create a mass recharging job over the contracts ``filters`` choose; returns its id, recharges nothing yet."""
@@ -789,14 +798,16 @@ class Engine:
         progress: recharge_jobs.Progress | None = None,
         worker_id: str | None = None,
         lease_seconds: float = PARTITION_LEASE_SECONDS,
+        path: RatingPath = RatingPath.ROW,
         actor: str = "system",
     ) -> recharge_jobs.RechargeJobStatus:
         """Work on the job as one worker until none of its contracts is open or running (again after a stop: it resumes);
-        each contract is recharged exactly once, whatever the number of workers and stops."""
+        each contract is recharged exactly once, whatever the number of workers and stops. ``path`` ``row`` (the default,
+        the faster) prices a contract's items one at a time, ``auto`` column-wise where its plans take the vectorized path."""
         try:
             recharge_jobs.run_job(
                 job_id, self._charging, actor=actor, retention_days=self._retention_days, progress=progress,
-                worker_id=worker_id, lease_seconds=lease_seconds,
+                worker_id=worker_id, lease_seconds=lease_seconds, path=path,
             )  # fmt: skip
         except KopekError:
             raise

@@ -86,7 +86,10 @@ def test_recharge_jobs_start_recharges_every_contract_and_status_reads_it_back(k
     assert (status["state"], status["total"], status["recharged"], status["refused"]) == ("succeeded", 2, 2, 0)
     assert kopek.json("recharge-jobs", "status", status["id"]) == status
     assert kopek.json("recharge-jobs", "run", status["id"]) == status
-    assert "2 recharged, 0 refused, 0 pending of 2 (100%)" in kopek.ok("recharge-jobs", "status", status["id"]).stdout
+    # Without --path auto, every contract is priced on the row path.
+    assert (status["recharged_columnar"], status["recharged_row"]) == (0, 2)
+    shown = kopek.ok("recharge-jobs", "status", status["id"]).stdout
+    assert "2 recharged (0 column-wise, 2 on the row path), 0 refused, 0 pending of 2 (100%)" in shown
 
 
 def test_counter_journal_prune_deletes_what_is_older_than_the_window(kopek: Kopek) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -44,7 +44,7 @@ from kopek.charging.offline import (
 from kopek.domain.accounts import check_chargeable
 from kopek.domain.catalog import Catalog, ChargePlan, CounterScope, CounterSpec, ItemClass
 from kopek.domain.item import ChargeableItem, TypedItem, property_text, type_item
-from kopek.domain.master import Account, AccountId, Contract
+from kopek.domain.master import Account, AccountId, Contract, ContractStatus
 from kopek.domain.periods import Cycle
 from kopek.errors import KopekError
 from kopek.money import exact, to_text
@@ -62,6 +62,7 @@ from kopek.rating.columnar import (
 from kopek.rating.columnar_counters import NO_PERIOD, StoredCounter, counter_moves, period_key
 from kopek.rating.columnar_postings import BoundCrossed, postings
 from kopek.rating.outcome import CounterKey, NotificationKind
+from kopek.rating.state import CounterLife
 from kopek.store.uow import UnitOfWork
 
 
@@ -229,7 +230,9 @@ def _typed(catalog: Catalog, rows: Sequence[Mapping[str, Any]]) -> list[TypedIte
         item_class = classes[name]
         if item_class is None:
             raise NotColumnar(FallbackReason.CDR_INVALID, f"unknown chargeable item class {name!r}")
-        item = ChargeableItem(name, row["consumption_date"], row["service_id"], row["user_id"], json.loads(row["properties"]))
+        properties = row["properties"]
+        properties = json.loads(properties) if isinstance(properties, str) else properties
+        item = ChargeableItem(name, row["consumption_date"], row["service_id"], row["user_id"], properties)
         try:
             items.append(type_item(item_class, item))
         except KopekError as error:
@@ -282,8 +285,18 @@ def _counters(
     uow: UnitOfWork, contracts: Mapping[str, Contract], plans_of: Mapping[str, Sequence[tuple[str, ChargePlan]]]
 ) -> dict[tuple[str, str], StoredCounter]:
     """Each contract's counters before the chunk, by (contract, counter name)."""
-    found = {}
     values, lives = uow.counters.of_contracts(sorted(contracts))
+    return _counters_from(values, lives, contracts, plans_of)
+
+
+def _counters_from(
+    values: Mapping[CounterKey, Any],
+    lives: Mapping[CounterKey, CounterLife],
+    contracts: Mapping[str, Contract],
+    plans_of: Mapping[str, Sequence[tuple[str, ChargePlan]]],
+) -> dict[tuple[str, str], StoredCounter]:
+    """Each contract's counters from ``values`` and ``lives`` (stored or restored), by (contract, counter name)."""
+    found: dict[tuple[str, str], StoredCounter] = {}
     for contract_id in contracts:
         for contract_item_id, plan in plans_of[contract_id]:
             for spec in plan.counters:
@@ -395,8 +408,11 @@ def _frame(
     pricing: Sequence[tuple[str, ChargePlan]],
     compiled: Mapping[tuple[str, str], ColumnarPlan],
     counters: Mapping[tuple[str, str], StoredCounter],
+    *,
+    cdr_columns: bool = True,
 ) -> pl.DataFrame:
-    """The chunk as columns: order, ids, plan, class, quantity in base units, the properties nodes read, counters before."""
+    """The chunk as columns: order, ids, plan, class, quantity in base units, the properties nodes read, counters before;
+    with ``cdr_columns``, also what storing the CDRs' operations needs (request hash, properties, quantity as text, ...)."""
     properties = sorted({name for program in compiled.values() for name in properties_read(program)})
     counter_names = sorted({name for program in compiled.values() for name in program.counters})
     quantities = []
@@ -415,15 +431,21 @@ def _frame(
     columns: dict[str, pl.Series] = {
         "row": pl.Series(range(len(rows)), dtype=pl.Int64),
         "id": pl.Series([row["id"] for row in rows], dtype=pl.String),
-        "request_hash": pl.Series([request_hash(item) for item in items], dtype=pl.String),
-        "properties": pl.Series(
+    }
+    if cdr_columns:
+        columns["request_hash"] = pl.Series([request_hash(item) for item in items], dtype=pl.String)
+        columns["properties"] = pl.Series(
             [json.dumps({name: canonical_value(value) for name, value in item.properties.items()}) for item in items], dtype=pl.String
-        ),
-        "quantity": pl.Series([to_text(item.quantity) for item in items], dtype=pl.String),
-        "quantity_unit": pl.Series([unit.value if (unit := item.item_class.quantity_unit) else None for item in items], dtype=pl.String),
-        "consumption_date": pl.Series([item.consumption_date for item in items], dtype=pl.Datetime("us", "UTC")),
-        "service_id": pl.Series([item.service_id for item in items], dtype=pl.String),
-        "user_id": pl.Series([item.user_id for item in items], dtype=pl.String),
+        )
+        columns["quantity"] = pl.Series([to_text(item.quantity) for item in items], dtype=pl.String)
+        columns["quantity_unit"] = pl.Series(
+            [unit.value if (unit := item.item_class.quantity_unit) else None for item in items], dtype=pl.String
+        )
+    columns["consumption_date"] = pl.Series([item.consumption_date for item in items], dtype=pl.Datetime("us", "UTC"))
+    if cdr_columns:
+        columns["service_id"] = pl.Series([item.service_id for item in items], dtype=pl.String)
+        columns["user_id"] = pl.Series([item.user_id for item in items], dtype=pl.String)
+    columns |= {
         "contract_id": pl.Series(contract_ids, dtype=pl.String),
         "plan": pl.Series([plan.name for _, plan in pricing], dtype=pl.String),
         "contract_item_id": pl.Series([contract_item_id for contract_item_id, _ in pricing], dtype=pl.String),
@@ -492,3 +514,52 @@ def _notifications(charged: pl.DataFrame, compiled: Mapping[tuple[str, str], Col
                     {"kind": NotificationKind.ALLOWANCE_EXHAUSTED.value, "message": message, "data": {"counter": name}}
                 )
     return notes
+
+
+# ---- pricing without charging (a recharge's) ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnarPricing:
+    """Items priced column-wise, nothing written: the frame in the items' order (``status``, ``plan``, ``item_class``,
+    ``a{i}``, ``z{i}``, ``m:NAME``, ``t:NAME``, ``u:NAME``, ``e:NAME``, ``c0:NAME`` as a chunk has them), the items
+    typed, the contract item pricing each, the compiled plans and the counters before them."""
+
+    frame: pl.DataFrame
+    items: list[TypedItem]
+    pricing: list[tuple[str, ChargePlan]]
+    compiled: dict[tuple[str, str], ColumnarPlan]
+    counters: dict[tuple[str, str], StoredCounter]
+
+
+def price_columnar(
+    uow: UnitOfWork,
+    catalog: Catalog,
+    catalog_version: int,
+    plans: PlanCache,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    values: Mapping[CounterKey, Any],
+    lives: Mapping[CounterKey, CounterLife],
+    cdr_columns: bool = False,
+) -> ColumnarPricing:
+    """Price ``rows`` (items of contracts the caller locked, in charging order, shaped as CDR rows; ``properties`` as
+    JSON text or a mapping) column-wise from the counters ``values`` and ``lives`` instead of the stored ones, with a
+    chunk's acceptance rules; writes nothing. The frame holds what pricing needs; ``cdr_columns`` adds what storing
+    the items as a chunk's operations would (request hashes, properties as JSON, quantities as text, ids).
+
+    Raises :class:`NotColumnar` when the items need the row path."""
+    items = _typed(catalog, rows)
+    contracts = _contracts(uow, rows)
+    plans_of = {contract_id: _plans_of(catalog, contract) for contract_id, contract in contracts.items()}
+    # The caller's lock (a recharge's) is its own: the items are priced as the contract, unlocked, would charge them.
+    unlocked = {contract_id: replace(contract, status=ContractStatus.ACTIVE) for contract_id, contract in contracts.items()}
+    _check_spans(rows, items, unlocked, plans_of)
+    pricing = _pricing(rows, items, plans_of)
+    by_name = {plan.name: plan for _, plan in pricing}
+    pairs = {(plan.name, item.item_class.name) for (_, plan), item in zip(pricing, items, strict=True)}
+    compiled = {(name, item_class): plans.get(catalog_version, catalog, by_name[name], item_class) for name, item_class in sorted(pairs)}
+    counters = _counters_from(values, lives, contracts, plans_of)
+    frame = _frame(rows, items, pricing, compiled, counters, cdr_columns=cdr_columns)
+    frame = _priced(_refusals(frame, compiled, ChunkRules("", first_fail=False, stopped=set())), compiled)
+    return ColumnarPricing(frame, items, pricing, compiled, counters)

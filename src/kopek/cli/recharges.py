@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from kopek.batch.rating_jobs import PARTITION_LEASE_SECONDS
+from kopek.batch.rating_jobs import PARTITION_LEASE_SECONDS, RatingPath
 from kopek.cli.options import DatabaseUrl, Json, actor, open_engine
 from kopek.cli.output import Output, cell, reporting, table
 from kopek.engine import Engine
@@ -24,6 +24,12 @@ journal_app = typer.Typer(
 
 ContractId = Annotated[str, typer.Argument(help="The contract.", show_default=False)]
 JobId = Annotated[str, typer.Argument(help="The recharging job's id.", show_default=False)]
+Path = Annotated[
+    RatingPath,
+    typer.Option(
+        "--path", help="row: each contract's items priced one at a time (the faster); auto: column-wise where its plans allow it."
+    ),
+]
 FromDate = Annotated[datetime, typer.Option("--from", help="The restoration point (ISO 8601; without an offset: UTC).", show_default=False)]
 CatalogVersion = Annotated[
     int | None,
@@ -50,7 +56,7 @@ def _render(console: Console, result: RechargeResult) -> None:
     console.print(
         f"Recharged {result.contract_id} from {result.from_date.isoformat()} with catalog version {result.catalog_version}: "
         f"{result.items_recharged} items, {result.items_changed} changed, {result.items_refused} refused "
-        f"(recharge {result.recharge_id})",
+        f"(recharge {result.recharge_id}, priced {'column-wise' if result.pricing_path.value == 'columnar' else 'on the row path'})",
         markup=False,
     )
     if not result.compensations:
@@ -97,6 +103,7 @@ def start(
     lease_seconds: Annotated[
         float, typer.Option("--lease-seconds", min=0.1, help="How long a contract of a silent worker waits before another takes it.")
     ] = PARTITION_LEASE_SECONDS,
+    path: Path = RatingPath.ROW,
     database_url: DatabaseUrl = None,
     json_output: Json = False,
 ) -> None:
@@ -105,7 +112,7 @@ def start(
     with reporting(output), open_engine(database_url) as engine:
         filters = RechargeJobFilters(from_date=_utc(from_date), catalog_version=catalog_version, plans=plan or None, contract_ids=contract)
         job_id = engine.start_recharge_job(filters, actor=actor())
-        status = _run(engine, job_id, lease_seconds)
+        status = _run(engine, job_id, lease_seconds, path)
     _emit(output, status)
 
 
@@ -115,13 +122,14 @@ def run(
     lease_seconds: Annotated[
         float, typer.Option("--lease-seconds", min=0.1, help="How long a contract of a silent worker waits before another takes it.")
     ] = PARTITION_LEASE_SECONDS,
+    path: Path = RatingPath.ROW,
     database_url: DatabaseUrl = None,
     json_output: Json = False,
 ) -> None:
     """Work on (or resume) an existing job beside any other workers; exits 1 when a contract was refused."""
     output = Output(json_output)
     with reporting(output), open_engine(database_url) as engine:
-        status = _run(engine, job_id, lease_seconds)
+        status = _run(engine, job_id, lease_seconds, path)
     _emit(output, status)
 
 
@@ -134,7 +142,7 @@ def status(job_id: JobId, database_url: DatabaseUrl = None, json_output: Json = 
     output.emit(found, lambda console: _render_job(console, found))
 
 
-def _run(engine: Engine, job_id: str, lease_seconds: float) -> RechargeJobStatus:
+def _run(engine: Engine, job_id: str, lease_seconds: float, path: RatingPath) -> RechargeJobStatus:
     progress = Progress(
         TextColumn(f"Recharging {job_id}"),
         BarColumn(),
@@ -146,7 +154,7 @@ def _run(engine: Engine, job_id: str, lease_seconds: float) -> RechargeJobStatus
     with progress:
         task = progress.add_task("recharging", total=engine.recharge_job(job_id).pending)
         return engine.run_recharge_job(
-            job_id, progress=lambda count: progress.advance(task, count), lease_seconds=lease_seconds, actor=actor()
+            job_id, progress=lambda count: progress.advance(task, count), lease_seconds=lease_seconds, path=path, actor=actor()
         )
 
 
@@ -158,7 +166,8 @@ def _emit(output: Output, found: RechargeJobStatus) -> None:
 
 def _render_job(console: Console, found: RechargeJobStatus) -> None:
     console.print(
-        f"Job {found.id}: {found.state.value}; {found.recharged} recharged, {found.refused} refused, {found.pending} pending "
+        f"Job {found.id}: {found.state.value}; {found.recharged} recharged ({found.recharged_columnar} column-wise, "
+        f"{found.recharged_row} on the row path), {found.refused} refused, {found.pending} pending "
         f"of {found.total} ({found.progress:.0%}), catalog version {found.catalog_version}",
         markup=False,
     )

@@ -18,6 +18,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -27,12 +28,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from kopek import limits
 from kopek.admin.catalog import stored_version
 from kopek.admin.master_data import AwareDatetime
-from kopek.batch.rating_jobs import PARTITION_LEASE_SECONDS, PARTITION_POLL_SECONDS, JobState
+from kopek.batch.columnar_rating import PlanCache
+from kopek.batch.rating_jobs import PARTITION_LEASE_SECONDS, PARTITION_POLL_SECONDS, JobState, RatingPath
 from kopek.charging.offline import ChargingContext
 from kopek.domain.catalog import Dec
 from kopek.errors import Code, DoesNotExistError, InvalidError, KopekError
 from kopek.money import rating_context
 from kopek.recharging.recharge import RechargeCommand, RechargeRun, recharge
+from kopek.recharging.views import PricingPath
 from kopek.store.catalog_cache import CatalogVersion
 from kopek.store.rating_job_store import DONE, FAILED, OPEN, RECHARGE, RUNNING
 from kopek.store.uow import UnitOfWork
@@ -41,6 +44,15 @@ Progress = Callable[[int], None]
 """Told how many contracts a worker finished, as it finishes them."""
 Identifier = Annotated[str, Field(min_length=1, max_length=limits.IDENTIFIER_CHARS_MAX)]
 ERRORS_SHOWN = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """How a worker prices its contracts' items: the paths to try, in order, and the plans compiled for the vectorized
+    path, shared by its contracts."""
+
+    paths: tuple[PricingPath, ...]
+    plans: PlanCache
 
 
 class RechargeJobFilters(BaseModel):
@@ -102,6 +114,8 @@ class RechargeJobStatus(BaseModel):
                     "catalog_version": 2,
                     "total": 2,
                     "recharged": 2,
+                    "recharged_columnar": 2,
+                    "recharged_row": 0,
                     "refused": 0,
                     "pending": 0,
                     "progress": 1.0,
@@ -130,6 +144,10 @@ class RechargeJobStatus(BaseModel):
     """Contracts the job took."""
     recharged: int
     """Contracts recharged (committed)."""
+    recharged_columnar: int = 0
+    """Of those, the contracts whose items were priced column-wise (their plans take batch rating's vectorized path)."""
+    recharged_row: int = 0
+    """Of those, the contracts whose items were priced one at a time (the row path)."""
     refused: int
     """Contracts whose recharge was refused (see errors)."""
     pending: int
@@ -170,6 +188,7 @@ def job_status(uow: UnitOfWork, job_id: str) -> RechargeJobStatus:
     filters = RechargeJobFilters.model_validate_json(job["filters"])
     partitions = uow.rating_jobs.partition_counts(job_id)
     recharged, refused = 0, 0
+    paths: dict[str, int] = {}
     compensations: dict[str, Decimal] = {}
     errors: list[ContractError] = []
     exact = rating_context()
@@ -177,6 +196,8 @@ def job_status(uow: UnitOfWork, job_id: str) -> RechargeJobStatus:
         found = json.loads(row["result"] or "{}")
         if row["state"] == DONE:
             recharged += 1
+            path = found.get("pricing_path", PricingPath.ROW.value)
+            paths[path] = paths.get(path, 0) + 1
             for compensation in found.get("compensations", []):
                 currency = compensation["currency"]
                 compensations[currency] = exact.add(compensations.get(currency, Decimal(0)), Decimal(compensation["amount"]))
@@ -194,6 +215,8 @@ def job_status(uow: UnitOfWork, job_id: str) -> RechargeJobStatus:
         catalog_version=filters.catalog_version,
         total=total,
         recharged=recharged,
+        recharged_columnar=paths.get(PricingPath.COLUMNAR.value, 0),
+        recharged_row=paths.get(PricingPath.ROW.value, 0),
         refused=refused,
         pending=pending,
         progress=(total - pending) / total if total else 1.0,
@@ -224,8 +247,10 @@ def run_job(
     progress: Progress | None = None,
     worker_id: str | None = None,
     lease_seconds: float = PARTITION_LEASE_SECONDS,
+    path: RatingPath = RatingPath.ROW,
 ) -> None:
-    """Work on the job until no contract is left open or running: claim one, recharge it, repeat (resumable)."""
+    """Work on the job until no contract is left open or running: claim one, recharge it, repeat (resumable); ``path``
+    ``row`` (the default) prices each contract's items one at a time, ``auto`` column-wise where its plans allow it."""
     worker = worker_id or f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
     lease = timedelta(seconds=lease_seconds)
     catalog = _begin(job_id, context)
@@ -233,6 +258,7 @@ def run_job(
         return
     with UnitOfWork(context.engine, writes=False) as uow:
         filters = RechargeJobFilters.model_validate_json(_job(uow, job_id)["filters"])
+    pricing = Pricing(paths=(PricingPath.COLUMNAR, PricingPath.ROW) if path is RatingPath.AUTO else (PricingPath.ROW,), plans=PlanCache())
     while True:
         contract_id = _claim(job_id, worker, lease, context)
         if contract_id is None:
@@ -240,7 +266,7 @@ def run_job(
                 return
             time.sleep(min(PARTITION_POLL_SECONDS, lease_seconds))
             continue
-        _recharge_one(job_id, contract_id, worker, filters, catalog, context, actor=actor, retention_days=retention_days)
+        _recharge_one(job_id, contract_id, worker, filters, catalog, context, actor=actor, retention_days=retention_days, pricing=pricing)
         if progress is not None:
             progress(1)
 
@@ -255,11 +281,12 @@ def _recharge_one(
     *,
     actor: str,
     retention_days: int,
+    pricing: Pricing,
 ) -> None:
     def done(uow: UnitOfWork) -> None:
         uow.rating_jobs.end_partition(job_id, contract_id, worker, status=DONE, at=context.clock())
 
-    run = RechargeRun(actor, retention_days, job_id=job_id, catalog=catalog, with_commit=done)
+    run = RechargeRun(actor, retention_days, job_id=job_id, catalog=catalog, with_commit=done, paths=pricing.paths, plans=pricing.plans)
     try:
         recharge(RechargeCommand(contract_id, filters.from_date, catalog.version), context, run)
     except KopekError:

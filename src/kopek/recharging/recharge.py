@@ -26,6 +26,7 @@ from typing import Any
 
 from kopek import limits
 from kopek.admin.catalog import stored_version
+from kopek.batch.columnar_rating import PlanCache
 from kopek.charging.offline import ChargingContext, charged_row
 from kopek.charging.rating_state import shared_counters_of
 from kopek.domain.accounts import OperationKind, adjust, less_reserved, resolve_payers, with_bounds_of
@@ -48,11 +49,13 @@ from kopek.errors import (
 )
 from kopek.money import ZERO, rating_context
 from kopek.rating.rate import rate_item
-from kopek.rating.state import CounterLife, RatingState
+from kopek.rating.state import RatingState
+from kopek.recharging.columnar import NotColumnar, replay_columnar
+from kopek.recharging.replay import Replay, apply_changes
 from kopek.recharging.restoration import Replayed, ReplayedBonus, RestorationPoint, restoration_point
-from kopek.recharging.views import Compensation, RechargeResult, RefusedItem
+from kopek.recharging.views import Compensation, PricingPath, RechargeResult, RefusedItem
 from kopek.store.catalog_cache import CatalogVersion
-from kopek.store.counter_journal_store import StoredValue, journaled
+from kopek.store.counter_journal_store import StoredValue
 from kopek.store.recharge_store import DONE, FAILED, RUNNING
 from kopek.store.uow import UnitOfWork
 
@@ -99,6 +102,11 @@ class RechargeRun:
     job_id: str | None = None
     catalog: CatalogVersion | None = None
     with_commit: Callable[[UnitOfWork], None] | None = None
+    paths: tuple[PricingPath, ...] = (PricingPath.ROW,)
+    """The pricing paths to try, in order: the row path always works and is the default, being the faster
+    (docs/recharging.md); ``(COLUMNAR, ROW)`` tries the vectorized path first."""
+    plans: PlanCache = field(default_factory=PlanCache)
+    """The plans compiled for the vectorized path (a job shares them between its contracts)."""
 
 
 def recharge(command: RechargeCommand, context: ChargingContext, run: RechargeRun) -> RechargeResult:
@@ -173,7 +181,7 @@ def recharge_in(
     point = restoration_point(uow, contract.id, command.from_date, now=now, retention_days=run.retention_days)
     _check_live_sessions_charged_nothing_since(uow, contract, point)
     stored = stored_counters(uow, contract.id)
-    replay = replay_items(catalog.catalog, contract, restored_counters(stored, point), point.operations)
+    replay, path = _replay(uow, catalog, contract, restored_counters(stored, point), point.operations, run)
     corrections = _corrections(uow, contract, point, replay, recharge_id)
     compensations = _compensate(uow, corrections.differences, recharge_id, now)
     counters_changed = _write_counters(uow, stored, replay.counters)
@@ -196,6 +204,7 @@ def recharge_in(
         correction_rows=len(corrections.rows),
         counters_changed=counters_changed,
         compensations=compensations,
+        pricing_path=path,
     )
     uow.recharges.end_interrupted(contract.id, recharge_id, at=now)
     uow.recharges.update(recharge_id, {"state": DONE, "finished_at": now, "result": result.model_dump_json()})
@@ -260,15 +269,22 @@ def restored_counters(stored: Mapping[CounterKey, StoredValue], point: Restorati
     return restored
 
 
-@dataclass(slots=True)
-class Replay:
-    """Every item charged again: its charged items with their payers (or its refusal), the counters after all of them,
-    and the journal of their changes."""
-
-    charged: dict[str, tuple[TypedItem, list[tuple[ChargedItem, str]]]] = field(default_factory=dict)
-    refused: list[RefusedItem] = field(default_factory=list)
-    counters: dict[CounterKey, StoredValue] = field(default_factory=dict)
-    journal: list[tuple[str | None, datetime, CounterKey, str, StoredValue | None]] = field(default_factory=list)
+def _replay(
+    uow: UnitOfWork,
+    catalog: CatalogVersion,
+    contract: Contract,
+    restored: Mapping[CounterKey, StoredValue],
+    operations: Sequence[Replayed],
+    run: RechargeRun,
+) -> tuple[Replay, PricingPath]:
+    """The items charged again: column-wise when the contract's plans take the vectorized path (and the run allows it),
+    else one at a time. Both give the same :class:`Replay`."""
+    if PricingPath.COLUMNAR in run.paths:
+        try:
+            return replay_columnar(uow, catalog, run.plans, contract, restored, operations), PricingPath.COLUMNAR
+        except NotColumnar:
+            pass
+    return replay_items(catalog.catalog, contract, restored, operations), PricingPath.ROW
 
 
 def replay_items(
@@ -280,7 +296,7 @@ def replay_items(
     for operation in operations:
         if operation.bonus is not None:
             change = bonus_again(catalog, contract, replay.counters, operation, operation.bonus)
-            _apply(replay, operation, [change])
+            apply_changes(replay, operation, [change])
             state = state.after([change])
             continue
         assert operation.item is not None, "an operation replayed is an item or a refill's bonus"
@@ -291,20 +307,10 @@ def replay_items(
         except KopekError as error:
             replay.refused.append(RefusedItem(operation_id=operation.operation_id, code=error.code.value, message=error.message))
             continue
-        _apply(replay, operation, outcome.counter_changes)
+        apply_changes(replay, operation, outcome.counter_changes)
         state = state.after(outcome.counter_changes)
         replay.charged[operation.operation_id] = (item, list(zip(outcome.charged_items, payers, strict=True)))
     return replay
-
-
-def _apply(replay: Replay, operation: Replayed, changes: Sequence[CounterChange]) -> None:
-    """Journal ``changes`` (those of stored counters) with the rows they replace, and keep the rows they leave."""
-    for change in changes:
-        if journaled(change):
-            replay.journal.append(
-                (operation.operation_id, operation.created_at, change.key, change.unit.value, replay.counters.get(change.key))
-            )
-            replay.counters[change.key] = StoredValue(change.unit.value, change.after, CounterLife(change.period_start, change.expires_at))
 
 
 def bonus_again(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,6 +46,14 @@ class RefusedItem(BaseModel):
     """For people; may change between versions."""
 
 
+class PricingPath(StrEnum):
+    """How a recharge priced a contract's items again: ``columnar`` (all at once, column-wise, as batch rating's
+    vectorized path) or ``row`` (one at a time, as single charges); both give the same results."""
+
+    COLUMNAR = "columnar"
+    ROW = "row"
+
+
 class RechargeResult(BaseModel):
     """What one recharge of one contract did (all of it committed together, or nothing)."""
 
@@ -65,6 +74,7 @@ class RechargeResult(BaseModel):
                     "correction_rows": 24,
                     "counters_changed": 1,
                     "compensations": [{"account_id": "ann-prepaid", "amount": "1.20", "balance_after": "41.20", "currency": "EUR"}],
+                    "pricing_path": "columnar",
                 }
             ]
         }
@@ -95,6 +105,11 @@ class RechargeResult(BaseModel):
     """Counters whose stored value changed."""
     compensations: list[Compensation] = Field(
         description="One account operation per account whose balance changed; empty: nothing to pay back or take."
+    )
+    pricing_path: PricingPath = Field(
+        default=PricingPath.ROW,
+        description="columnar: the items were priced column-wise (the contract's plans take batch rating's vectorized path); "
+        "row: one at a time. Both give the same results.",
     )
 
 
