@@ -21,7 +21,7 @@ CONTRACTS = 16
 
 
 def run(items: int) -> Row:
-    catalog = catalog_from_document(catalog_document(), source="bench")
+    catalog = catalog_from_document(catalog_document(monthly=False), source="bench")
     contracts = [
         Contract(
             id=ContractId(f"sub-{index:05d}-contract"),

@@ -73,7 +73,7 @@ def _typed(catalog: Catalog, contracts: Sequence[Contract], raw: Sequence[Charge
 
 
 def bench_world(items: int) -> Tariff:
-    catalog = catalog_from_document(catalog_document(), source="bench")
+    catalog = catalog_from_document(catalog_document(monthly=False), source="bench")
     contracts = [_contract(index, "bench_mobile") for index in range(CONTRACTS)]
     raw = list(itertools.islice(usage(list(range(CONTRACTS)), seed=1), items))
     return Tariff("bench world", catalog, _typed(catalog, contracts, raw), lambda: BenchWorldRater().rate)

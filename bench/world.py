@@ -71,7 +71,9 @@ def _zone_price(per_minute: str, per_second: str) -> dict[str, Any]:
     }
 
 
-def catalog_document() -> dict[str, Any]:
+def catalog_document(*, monthly: bool = True) -> dict[str, Any]:
+    """The bench world's catalog; ``monthly=False`` keeps its bundles from ever resetting (the tariff the hand-written
+    rater of the rating core's measure implements: it keeps no periods)."""
     prefixes: dict[str, Any] = {prefix: _zone_price(minute, second) for prefix, minute, second in ZONES}
     prefixes.update({prefix: {"type": "no_access", "message": "premium numbers are barred"} for prefix in BARRED})
     return {
@@ -107,25 +109,7 @@ def catalog_document() -> dict[str, Any]:
             {
                 "name": "bench_mobile",
                 "currency": "EUR",
-                "counters": [
-                    # The month's bundles, reset on the first of each month in Paris, as a real tariff's.
-                    {
-                        "name": "free_seconds",
-                        "unit": "seconds",
-                        "initial": 3000,
-                        "reset": "monthly",
-                        "time_zone": "Europe/Paris",
-                        "thresholds": [{"value": 300, "direction": "down"}],
-                    },
-                    {"name": "free_sms", "unit": "events", "initial": 50, "reset": "monthly", "time_zone": "Europe/Paris"},
-                    {
-                        "name": "data_used",
-                        "unit": "megabytes",
-                        "reset": "monthly",
-                        "time_zone": "Europe/Paris",
-                        "thresholds": [{"value": 1000, "direction": "up"}],
-                    },
-                ],
+                "counters": _counters(monthly),
                 "charges": [
                     {
                         "name": "voice",
@@ -252,3 +236,18 @@ def usage(users: list[int], *, seed: int) -> Iterator[ChargeableItem]:
             yield ChargeableItem("sms", moment, SERVICE, who, {"destination": number})
         else:
             yield ChargeableItem("data_session", moment, SERVICE, who, {"volume": pick.randint(10_000, 80_000_000)})
+
+
+def _counters(monthly: bool) -> list[dict[str, Any]]:
+    """The plan's counters: the month's bundles, reset on the first of each month in Paris as a real tariff's, with a
+    threshold each on the free seconds and the data used; without ``monthly``, bundles that never reset."""
+    counters: list[dict[str, Any]] = [
+        {"name": "free_seconds", "unit": "seconds", "initial": 3000},
+        {"name": "free_sms", "unit": "events", "initial": 50},
+        {"name": "data_used", "unit": "megabytes"},
+    ]
+    if not monthly:
+        return counters
+    thresholds = {"free_seconds": [{"value": 300, "direction": "down"}], "data_used": [{"value": 1000, "direction": "up"}]}
+    resetting = [counter | {"reset": "monthly", "time_zone": "Europe/Paris"} for counter in counters]
+    return [counter | ({"thresholds": thresholds[counter["name"]]} if counter["name"] in thresholds else {}) for counter in resetting]
