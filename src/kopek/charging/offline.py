@@ -329,18 +329,7 @@ def _result(charged: Charged) -> ChargeResult:
             properties={name: canonical_value(value) for name, value in item.properties.items()},
         ),
         charged_items=[
-            ChargedItemView(
-                contract_item_id=item_charged.contract_item_id,
-                charge_plan=item_charged.charge_plan,
-                charge=item_charged.charge,
-                account_role=item_charged.account_role,
-                account_id=payer,
-                amount=item_charged.amount,
-                currency=item_charged.currency,
-                quantity=item_charged.quantity,
-                quantity_unit=item_charged.quantity_unit.value if item_charged.quantity_unit else None,
-                output=item_charged.output.value,
-            )
+            ChargedItemView(**charged_item_fields(item_charged, payer))
             for item_charged, payer in zip(outcome.charged_items, charged.payers, strict=True)
         ],
         account_operations=[
@@ -356,6 +345,22 @@ def _result(charged: Charged) -> ChargeResult:
         account_info=[account_view(account) for account in charged.accounts.values()],
         notifications=[NotificationView(kind=note.kind.value, message=note.message, data=note.data) for note in outcome.notifications],
     )
+
+
+def charged_item_fields(charged: ChargedItem, payer: AccountId) -> dict[str, Any]:
+    """What a charged item's view shows of ``charged``, paid by ``payer`` (a charge's result, a quote)."""
+    return {
+        "contract_item_id": charged.contract_item_id,
+        "charge_plan": charged.charge_plan,
+        "charge": charged.charge,
+        "account_role": charged.account_role,
+        "account_id": payer,
+        "amount": charged.amount,
+        "currency": charged.currency,
+        "quantity": charged.quantity,
+        "quantity_unit": charged.quantity_unit.value if charged.quantity_unit else None,
+        "output": charged.output.value,
+    }
 
 
 def account_view(account: Account) -> AccountView:

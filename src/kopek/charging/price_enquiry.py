@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kopek.charging.offline import ChargeCommand, ChargingContext, chargeable_contract, typed_item
+from kopek.charging.offline import ChargeCommand, ChargingContext, chargeable_contract, charged_item_fields, typed_item
 from kopek.charging.quantities import checked_quantity
 from kopek.charging.rating_state import load_rating_state
 from kopek.charging.results import ChargedItemView, ResultOptions
@@ -253,19 +253,7 @@ def _answer(
 ) -> Quote:
     payers = resolve_payers(contract, outcome.charged_items)
     charges = [
-        QuotedCharge(
-            contract_item_id=charged.contract_item_id,
-            charge_plan=charged.charge_plan,
-            charge=charged.charge,
-            account_role=charged.account_role,
-            account_id=payer,
-            amount=charged.amount,
-            currency=charged.currency,
-            quantity=charged.quantity,
-            quantity_unit=charged.quantity_unit.value if charged.quantity_unit else None,
-            output=charged.output.value,
-            nodes=[_node(node) for node in trace],
-        )
+        QuotedCharge(**charged_item_fields(charged, payer), nodes=[_node(node) for node in trace])
         for charged, payer, trace in zip(outcome.charged_items, payers, traces, strict=True)
     ]
     with decimal.localcontext(rating_context()):
