@@ -139,14 +139,6 @@ class ActivationStore:
             if rows:
                 self._connection.execute(sa.insert(table), list(rows))
 
-    def fee_applications_of(self, contract_id: str) -> list[dict[str, Any]]:
-        query = (
-            sa.select(fee_applications)
-            .where(fee_applications.c.contract_id == contract_id)
-            .order_by(fee_applications.c.period_start, fee_applications.c.activation_id, fee_applications.c.fee)
-        )
-        return [dict(row) for row in self._connection.execute(query).mappings()]
-
     # ---- refills ---------------------------------------------------------------------------
 
     def refill(self, refill_id: str) -> tuple[str, str] | None:

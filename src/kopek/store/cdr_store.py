@@ -180,9 +180,6 @@ class CdrStore:
         where = (cdrs.c.job_id == job_id, cdrs.c.partition_key.in_(keys), cdrs.c.status.in_(["failed", "skipped"]))
         return set(self._connection.execute(sa.select(cdrs.c.contract_id).where(*where).distinct()).scalars())
 
-    def set_outcome(self, cdr_id: str, values: dict[str, Any]) -> None:
-        self._connection.execute(sa.update(cdrs).where(cdrs.c.id == cdr_id).values(**values))
-
     def set_outcomes(self, outcomes: Sequence[dict[str, Any]]) -> None:
         """Write many CDRs' outcomes in one statement; each dict holds ``id`` and any of the outcome columns."""
         update_many(self._connection, cdrs, "id", outcomes, _OUTCOME_COLUMNS)

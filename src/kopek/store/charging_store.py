@@ -70,15 +70,3 @@ class ChargingStore:
 
     def count_operations(self) -> int:
         return self._connection.execute(sa.select(sa.func.count()).select_from(charging_operations)).scalar_one()
-
-    def pending_exports(self, *, limit: int) -> list[tuple[int, str]]:
-        query = (
-            sa.select(exported_items.c.id, exported_items.c.item)
-            .where(exported_items.c.file_name.is_(None))
-            .order_by(exported_items.c.id)
-            .limit(limit)
-        )
-        return [(row[0], row[1]) for row in self._connection.execute(query)]
-
-    def mark_exported(self, ids: Sequence[int], file_name: str) -> None:
-        self._connection.execute(sa.update(exported_items).where(exported_items.c.id.in_(list(ids))).values(file_name=file_name))

@@ -57,12 +57,6 @@ class RechargeStore:
             .values(state=FAILED, finished_at=at, result='{"code": "interrupted", "message": "taken over by ' + recharge_id + '"}')
         )
 
-    def of_job(self, job_id: str, contract_id: str) -> dict[str, Any] | None:
-        """The finished recharge of ``contract_id`` that job ``job_id`` made, if any."""
-        query = sa.select(recharges).where(recharges.c.job_id == job_id, recharges.c.contract_id == contract_id, recharges.c.state == DONE)
-        row = self._connection.execute(query).mappings().first()
-        return dict(row) if row is not None else None
-
     def results_of_job(self, job_id: str) -> list[dict[str, Any]]:
         query = sa.select(recharges).where(recharges.c.job_id == job_id).order_by(recharges.c.contract_id, recharges.c.created_at)
         return [dict(row) for row in self._connection.execute(query).mappings()]
