@@ -131,6 +131,24 @@ def test_a_request_within_a_second_of_the_last_read_sends_no_statement(server: E
     assert sent == []
 
 
+def test_keys_answer_from_memory_only_while_fresh_so_a_server_sends_the_read_to_a_thread(
+    server: Engine, cli: Engine, ticks: FakeTicks
+) -> None:
+    secret = cli.create_api_key("switch", ApiKeyRole.CHARGING).secret
+    before_any_read = server.authenticate_from_memory(secret)
+    server.authenticate(secret)
+    sent = statements_of(server)
+
+    ticks.advance(JUST_UNDER_FRESH_SECONDS)
+    fresh = server.authenticate_from_memory(secret)
+    ticks.advance(CACHE_FRESH_SECONDS - JUST_UNDER_FRESH_SECONDS)
+    stale = server.authenticate_from_memory(secret)
+
+    assert before_any_read is None and stale is None
+    assert fresh is not None and fresh.key is not None and fresh.key.name == "switch"
+    assert sent == []
+
+
 def test_a_catalog_loaded_by_another_process_is_used_within_a_second(server: Engine, cli: Engine, ticks: FakeTicks) -> None:
     build_world(server)
     first = catalog_version_of_a_call(server)

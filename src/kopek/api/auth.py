@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from kopek.admin.api_keys import ApiKeyRole
 from kopek.api.context import api_context
@@ -54,20 +55,26 @@ def required_role(method: str, path: str) -> ApiKeyRole | None:
     return ApiKeyRole.ADMIN
 
 
-def authorize(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
-    """Refuse the request unless API keys are not in use or it presents an active key whose role allows it."""
+async def authorize(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+    """Refuse the request unless API keys are not in use or it presents an active key whose role allows it.
+
+    ``async``: answered on the event loop from the keys in memory, without a hop to the thread pool; only when they
+    must be read again (at most once a second) is that read sent to a thread, so it never blocks the loop."""
     route = request.scope.get("route")
     path = route.path if isinstance(route, APIRoute) else request.url.path
-    check_access(request, credentials, required_role(request.method, path))
+    await check_access(request, credentials, required_role(request.method, path))
 
 
-def check_access(request: Request, credentials: HTTPAuthorizationCredentials | None, needed: ApiKeyRole | None) -> None:
+async def check_access(request: Request, credentials: HTTPAuthorizationCredentials | None, needed: ApiKeyRole | None) -> None:
     """Refuse the request unless API keys are not in use or it presents an active key with role ``needed``."""
     request.state.actor = OPEN_ACTOR
     if needed is None:
         return
     context = api_context(request)
-    access = context.engine.authenticate(credentials.credentials if credentials is not None else None)
+    secret = credentials.credentials if credentials is not None else None
+    access = context.engine.authenticate_from_memory(secret)
+    if access is None:
+        access = await run_in_threadpool(context.engine.authenticate, secret)
     if not access.keys_in_use and context.open_without_keys:
         return
     if access.key is None:

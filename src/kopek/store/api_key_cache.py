@@ -36,8 +36,9 @@ class ApiKeyCache:
 
     def active(self) -> Mapping[str, Mapping[str, Any]]:
         """The active keys' rows by ``secret_sha256``; empty while no key is active (the API may then be open)."""
-        if not self._freshness.stale():
-            return self._by_digest
+        fresh = self.active_if_fresh()
+        if fresh is not None:
+            return fresh
         reading = self._freshness.start_reading()
         with UnitOfWork(self._engine, writes=False) as uow:
             rows = uow.api_keys.active()
@@ -46,6 +47,11 @@ class ApiKeyCache:
             if self._freshness.read(reading):
                 self._by_digest = by_digest
         return by_digest
+
+    def active_if_fresh(self) -> Mapping[str, Mapping[str, Any]] | None:
+        """The active keys as :meth:`active` gives them when that needs no read of the table; ``None`` when it does
+        (so a caller on an event loop can send that read to a thread instead of blocking the loop)."""
+        return None if self._freshness.stale() else self._by_digest
 
     def forget(self) -> None:
         """Read the keys again at the next request: this process has just created or revoked one."""

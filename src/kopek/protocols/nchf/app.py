@@ -38,8 +38,8 @@ See docs/protocols.md.
 """
 
 
-def _authorized(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
-    check_access(request, credentials, ApiKeyRole.CHARGING)
+async def _authorized(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+    await check_access(request, credentials, ApiKeyRole.CHARGING)
 
 
 def nchf_app(context: ApiContext, charging_data: ChargingData) -> FastAPI:
