@@ -60,7 +60,7 @@ from kopek.store.counter_journal_store import CHANGE, StoredValue, journaled
 from kopek.store.driver_batch import DialectText, DriverBatch, Pending, for_dialect
 from kopek.store.key_locks import KeySpace, lock_id
 from kopek.store.schema import charging_operations
-from kopek.store.types import ExactDecimal, ExactRational, UtcDateTime
+from kopek.store.types import DECIMAL, INSTANT, RATIONAL
 
 _Lives = dict[CounterKey, CounterLife]
 
@@ -218,13 +218,13 @@ class _Values:
     dialect: sa.Dialect
 
     def decimal(self, value: Any) -> Decimal | None:
-        return ExactDecimal().process_result_value(value, self.dialect)
+        return DECIMAL.process_result_value(value, self.dialect)
 
     def exact(self, value: Any) -> Exact | None:
-        return ExactRational().process_result_value(value, self.dialect)
+        return RATIONAL.process_result_value(value, self.dialect)
 
     def instant(self, value: Any) -> datetime | None:
-        return UtcDateTime().process_result_value(value, self.dialect)
+        return INSTANT.process_result_value(value, self.dialect)
 
     def bound(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """``row`` with its decimals, rationals and instants as the database stores them."""
@@ -232,13 +232,13 @@ class _Values:
 
     def _bound_value(self, value: Any) -> Any:
         if isinstance(value, datetime):
-            return UtcDateTime().process_bind_param(value, self.dialect)
+            return INSTANT.process_bind_param(value, self.dialect)
         if isinstance(value, Decimal):
-            return ExactDecimal().process_bind_param(value, self.dialect)
+            return DECIMAL.process_bind_param(value, self.dialect)
         return value
 
     def rational(self, value: Exact | None) -> Any:
-        return ExactRational().process_bind_param(value, self.dialect) if value is not None else None
+        return RATIONAL.process_bind_param(value, self.dialect) if value is not None else None
 
 
 class ChargeState(NamedTuple):
@@ -265,7 +265,7 @@ class ChargeStore:
 
     def read(self, batch: DriverBatch, *, service_id: str, user_id: str, at: datetime, idempotency_key: str | None) -> ChargeState:
         """Read (and lock) what charging the item of this access at ``at`` needs, in ``batch`` (run here)."""
-        at_bound = UtcDateTime().process_bind_param(at, self._connection.dialect)
+        at_bound = INSTANT.process_bind_param(at, self._connection.dialect)
         by_access = {"service_id": service_id, "user_id": user_id, "at": at_bound, "excluding": ""}
         replay: Pending | None = None
         if idempotency_key is not None:

@@ -109,22 +109,28 @@ class DriverBatch:
 
 
 def _run_pipeline(driver: Any, queued: list[_Queued]) -> None:
-    # Leaving the pipeline sends one Sync and waits for every answer: results are read after it.
+    # Leaving the pipeline sends one Sync and waits for every answer: results are read after it. A statement whose
+    # result is read gets a cursor of its own; the others (each row of add_many) share one.
     cursors = []
-    with driver.pipeline():
-        for entry in queued:
-            cursor = driver.cursor()
-            if entry.many:
-                cursor.executemany(entry.text, entry.parameters)
-            else:
-                cursor.execute(entry.text, entry.parameters)
-            cursors.append(cursor)
-    for entry, cursor in zip(queued, cursors, strict=True):
-        if entry.pending is not None:
-            entry.pending.rowcount = cursor.rowcount
-            if entry.returns_rows:
-                entry.pending.rows = cursor.fetchall()
-        cursor.close()
+    shared = driver.cursor()
+    try:
+        with driver.pipeline():
+            for entry in queued:
+                cursor = driver.cursor() if entry.pending is not None else shared
+                if entry.many:
+                    cursor.executemany(entry.text, entry.parameters)
+                else:
+                    cursor.execute(entry.text, entry.parameters)
+                if entry.pending is not None:
+                    cursors.append((entry.pending, entry.returns_rows, cursor))
+        for pending, returns_rows, cursor in cursors:
+            pending.rowcount = cursor.rowcount
+            if returns_rows:
+                pending.rows = cursor.fetchall()
+    finally:
+        for _, _, cursor in cursors:
+            cursor.close()
+        shared.close()
 
 
 def _run_one_by_one(driver: Any, queued: list[_Queued]) -> None:

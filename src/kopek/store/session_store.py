@@ -37,7 +37,7 @@ from kopek.store.schema import (
     session_counter_holds,
     session_requests,
 )
-from kopek.store.types import UtcDateTime
+from kopek.store.types import INSTANT
 
 ACTIVE = "active"
 SESSION = "session"
@@ -153,7 +153,7 @@ class SessionStore:
         if batch.dialect == "postgresql":
             batch.add(ADVISORY_LOCK, {"lock_id": lock_id(KeySpace.RESERVATIONS, reservation_id)}, returns_rows=True)
         conflicts = batch.add(START_CONFLICTS, {"session_id": session_id, "reservation_id": reservation_id}, returns_rows=True)
-        at_bound = UtcDateTime().process_bind_param(at, self._connection.dialect)
+        at_bound = INSTANT.process_bind_param(at, self._connection.dialect)
         by_access = {"service_id": service_id, "user_id": user_id, "at": at_bound, "excluding": ""}
         state = ChargeStore(self._connection).queue_state(batch, STATE_BY_ACCESS, by_access)
         batch.run()

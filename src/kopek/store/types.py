@@ -87,3 +87,8 @@ class UtcDateTime(TypeDecorator[datetime]):
             return datetime.fromisoformat(value).replace(tzinfo=UTC)
         assert isinstance(value, datetime)
         return value.astimezone(UTC)
+
+
+DECIMAL, RATIONAL, INSTANT = ExactDecimal(), ExactRational(), UtcDateTime()
+"""One instance of each type, for code that converts values itself (the hot paths' prebuilt statements): a type
+object is stateless, so building one per value (a few dozen per charge) is wasted work."""
