@@ -42,6 +42,7 @@ from kopek.api import (
     routes_subscriber_accounts,
 )
 from kopek.api.auth import authorize
+from kopek.api.blocking import BlockingCalls
 from kopek.api.context import ApiContext
 from kopek.api.errors import FaultBarrier, install_error_handlers
 from kopek.api.job_threads import JobThreads
@@ -194,6 +195,7 @@ def create_app(
     )
     publishing = publishing_lifespan(cleanup, engine.notification_outbox(), notification_publishing, observe=metrics.observe_published)
     job_threads = JobThreads()
+    blocking = BlockingCalls()
     app = FastAPIOffline(
         title="kopek",
         version=kopek.__version__,
@@ -204,8 +206,8 @@ def create_app(
         static_url=API_PAGE_ASSETS_PATH,
         swagger_ui_oauth2_redirect_url=f"{SWAGGER_UI_PATH}/oauth2-redirect",
         generate_unique_id_function=_operation_id,
-        lifespan=job_threads.lifespan(
-            notify_lifespan(publishing, engine, nchf_notify_interval_seconds if protocol_mapping is not None else 0)
+        lifespan=blocking.lifespan(
+            job_threads.lifespan(notify_lifespan(publishing, engine, nchf_notify_interval_seconds if protocol_mapping is not None else 0))
         ),
     )
     app.state.kopek = ApiContext(
@@ -215,6 +217,7 @@ def create_app(
         open_without_keys=open_without_keys,
         session_retention_seconds=session_retention_seconds,
         job_threads=job_threads,
+        blocking=blocking,
     )
     if protocol_mapping is not None:
         app.mount(API_ROOT_PATH, nchf_app(app.state.kopek, ChargingData(engine, protocol_mapping)))

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Query, Request
 
 from kopek import limits
+from kopek.api.blocking import BlockingCalls
 from kopek.api.job_threads import JobThreads
 from kopek.api.metrics import ApiMetrics
 from kopek.charging.session_retention import SESSION_RETENTION_SECONDS_DEFAULT
@@ -30,6 +31,8 @@ class ApiContext:
     """How long ended sessions are kept before a clean-up pass removes them (``kopek serve --session-retention-seconds``)."""
     job_threads: JobThreads = field(default_factory=JobThreads)
     """The threads of the rating jobs started over HTTP, waited for when the app stops."""
+    blocking: BlockingCalls = field(default_factory=BlockingCalls)
+    """The threads the hot routes (charging, session steps) hand their blocking work to."""
 
 
 def api_context(request: Request) -> ApiContext:

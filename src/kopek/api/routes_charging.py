@@ -167,7 +167,12 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
-def charge_item(charge_request: ChargeRequest, context: Context, idempotency_key: IdempotencyKeyHeader = None) -> Response:
+async def charge_item(charge_request: ChargeRequest, context: Context, idempotency_key: IdempotencyKeyHeader = None) -> Response:
+    return await context.blocking.run(_answer, charge_request, context, idempotency_key)
+
+
+def _answer(charge_request: ChargeRequest, context: ApiContext, idempotency_key: str | None) -> Response:
+    """The whole blocking work of a charge: the engine's call, the metrics and the answer's text."""
     started = time.perf_counter()
     try:
         result = _charge(charge_request, context, idempotency_key)

@@ -211,15 +211,16 @@ def list_sessions(
     return SessionListPage(sessions=found, next_after_id=after)
 
 
-def start_session(body: StartSessionRequest, context: Context, idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
+async def start_session(body: StartSessionRequest, context: Context, idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
     """Open a session: grant min(requested, maximum affordable) on the increment grid and reserve its price.
 
     A retry with the idempotency key of a start answers its first result with 200, as a replayed charge does."""
-    result = context.engine.start_session(body.command(idempotency_key))
+    command = body.command(idempotency_key)
+    result = await context.blocking.run(context.engine.start_session, command)
     return JSONResponse(result.model_dump(mode="json"), status_code=200 if result.replayed else 201)
 
 
-def update_session(
+async def update_session(
     session_id: IdentifierPath, body: UpdateSessionRequest, context: Context, idempotency_key: IdempotencyKeyHeader = None
 ) -> SessionResult:
     """Charge the usage since the last grant as offline charging would, release the previous reservation, reserve the next grant."""
@@ -227,25 +228,24 @@ def update_session(
     command = UpdateSession(
         session_id, body.used_quantity, body.requested_quantity, idempotency_key=key, consumption_date=body.consumption_date
     )
-    return context.engine.update_session(command)
+    return await context.blocking.run(context.engine.update_session, command)
 
 
-def stop_session(
+async def stop_session(
     session_id: IdentifierPath, body: StopSessionRequest, context: Context, idempotency_key: IdempotencyKeyHeader = None
 ) -> SessionResult:
     """Charge the final usage, release what is left, end the session."""
     key = chosen_idempotency_key(body.idempotency_key, idempotency_key)
-    return context.engine.stop_session(
-        StopSession(session_id, body.used_quantity, idempotency_key=key, consumption_date=body.consumption_date)
-    )
+    command = StopSession(session_id, body.used_quantity, idempotency_key=key, consumption_date=body.consumption_date)
+    return await context.blocking.run(context.engine.stop_session, command)
 
 
-def cancel_session(
+async def cancel_session(
     session_id: IdentifierPath, context: Context, body: CancelSessionRequest | None = None, idempotency_key: IdempotencyKeyHeader = None
 ) -> SessionResult:
     """Release the reservation without charging; end the session."""
     key = chosen_idempotency_key(body.idempotency_key if body is not None else None, idempotency_key)
-    return context.engine.cancel_session(session_id, idempotency_key=key)
+    return await context.blocking.run(context.engine.cancel_session, session_id, idempotency_key=key)
 
 
 def read_session(session_id: IdentifierPath, context: Context) -> SessionView:
