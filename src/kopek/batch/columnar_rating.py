@@ -61,6 +61,7 @@ from kopek.rating.columnar import (
 )
 from kopek.rating.columnar_counters import NO_PERIOD, StoredCounter, counter_moves, period_key
 from kopek.rating.columnar_postings import BoundCrossed, postings
+from kopek.rating.columnar_schedules import ScheduleTooFine
 from kopek.rating.outcome import CounterKey, NotificationKind
 from kopek.rating.state import CounterLife
 from kopek.store.uow import UnitOfWork
@@ -87,7 +88,7 @@ class FallbackReason(StrEnum):
     SESSION_GRANT = "session_grant"
     """A live session's grant holds a counter of a contract."""
     PLAN_NOT_COLUMNAR = "plan_not_columnar"
-    """A plan uses what the vectorized path does not express (a schedule node, a shared counter, ...)."""
+    """A plan uses what the vectorized path does not express (a shared counter, a cap, ...)."""
     COUNTER_NOT_COLUMNAR = "counter_not_columnar"
     """A stored counter lapses, holds a fraction of a base unit, or was stored before it had reset periods."""
     ACCOUNT_NOT_COLUMNAR = "account_not_columnar"
@@ -99,6 +100,8 @@ class FallbackReason(StrEnum):
     """A switch or prefix without a default has no price for an item: the row path words that refusal."""
     BALANCE_BOUND = "balance_bound"
     """A balance would leave its floor or credit limit: the row path decides which CDR fails."""
+    SCHEDULE_PARTS = "schedule_parts"
+    """A usage is cut by a schedule into a part with a fraction of a second, or crosses more edges than a usage may."""
 
 
 class NotColumnar(Exception):
@@ -487,6 +490,13 @@ def _refusals(frame: pl.DataFrame, compiled: Mapping[tuple[str, str], ColumnarPl
 
 
 def _priced(frame: pl.DataFrame, compiled: Mapping[tuple[str, str], ColumnarPlan]) -> pl.DataFrame:
+    try:
+        return _priced_all(frame, compiled)
+    except ScheduleTooFine as error:
+        raise NotColumnar(FallbackReason.SCHEDULE_PARTS, str(error)) from error
+
+
+def _priced_all(frame: pl.DataFrame, compiled: Mapping[tuple[str, str], ColumnarPlan]) -> pl.DataFrame:
     parts = []
     for (plan_name, item_class), program in compiled.items():
         part = frame.lazy().filter((pl.col("plan") == plan_name) & (pl.col("item_class") == item_class))
