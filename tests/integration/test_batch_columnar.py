@@ -18,7 +18,8 @@ used (reset weekly on Tuesdays in New York); each counter has thresholds. The co
 journal is compared too. alice is
 prepaid, bob postpaid, carol and dave share one postpaid account (one partition with
 two contracts); erin's plan prices calls by a schedule (peak hours, holidays) under an
-allowance of seconds that resets monthly.
+allowance of seconds that resets monthly, and her prepaid account has a low-balance
+threshold, which SMS refunds take her balance back above.
 """
 
 from __future__ import annotations
@@ -222,7 +223,7 @@ HOLDERS: tuple[tuple[str, str, str, str, dict[str, str], str], ...] = (
     ("bob", "bob", "bob-postpaid", "postpaid", {"credit_limit": "1000.00"}, "mobile"),
     ("carol", "family", "family-postpaid", "postpaid", {"credit_limit": "100000"}, "mobile"),
     ("dave", "family", "family-postpaid", "postpaid", {"credit_limit": "100000"}, "mobile"),
-    ("erin", "erin", "erin-prepaid", "prepaid", {"initial_balance": "500.00"}, "night"),
+    ("erin", "erin", "erin-prepaid", "prepaid", {"initial_balance": "500.00", "low_balance_threshold": "496.00"}, "night"),
 )
 
 
@@ -503,11 +504,11 @@ def test_a_job_on_the_vectorized_path_leaves_what_the_row_path_leaves(
         assert [record.getMessage() for record in logged if record.levelno >= logging.INFO] == []
 
 
-# ---- schedules: erin's calls by the time of day ----------------------------------------------------------
+# ---- schedules and low balances: erin's calls by the time of day, her prepaid balance watched ----------
 
 # A holiday crossed by a call as summer time starts (29 March), a call from peak into off-peak and the allowance's rest
-# cut from the consumption date, SMS refunds, a four-hour peak call, a Saturday, midnight into a holiday (14 July),
-# the night summer time ends (25 October).
+# cut from the consumption date, SMS refunds taking the balance back above its threshold (so it is crossed again),
+# a four-hour peak call, a Saturday, midnight into a holiday (14 July), the night summer time ends (25 October).
 SCHEDULE_CDRS = """
 e01 erin call 2026-03-29T00:30:00+00:00 duration=18000 destination=33123
 e02 erin call 2026-06-01T17:55:00+00:00 duration=600 destination=33123
@@ -525,7 +526,9 @@ e11 erin call 2026-10-25T00:00:00+00:00 duration=0 destination=33123
 
 @pytest.mark.parametrize("database", DATABASES)
 @pytest.mark.parametrize("mode", MODES)
-def test_schedules_take_the_vectorized_path_and_leave_what_the_row_path_leaves(tmp_path: Path, database: str, mode: RatingMode) -> None:
+def test_schedules_and_low_balances_take_the_vectorized_path_and_leave_what_the_row_path_leaves(
+    tmp_path: Path, database: str, mode: RatingMode
+) -> None:
     rows = records(PLAIN_CDRS + SCHEDULE_CDRS)
     left = []
     paths = []
@@ -543,8 +546,16 @@ def test_schedules_take_the_vectorized_path_and_leave_what_the_row_path_leaves(t
 
     assert paths[0] == [("vectorized", None, len(rows))]
     assert_same(auto, row)
+    low_balances = [
+        (cdr_id, note["data"]["balance"])
+        for cdr_id, notes in sorted(row["notifications"].items())
+        for note in notes
+        if note["kind"] == "low_balance"
+    ]
+    # Told once per crossing: e03 (already below) tells nothing, e05 tells again after e04's refund.
+    assert low_balances == [("e02", "495.85"), ("e05", "495.75")]
     assert row["cdrs"]["e06"][0] == "charged"
-    assert {note["kind"] for note in row["notifications"]["e02"]} == {"allowance_exhausted", "threshold_crossed"}
+    assert {note["kind"] for note in row["notifications"]["e02"]} == {"allowance_exhausted", "threshold_crossed", "low_balance"}
 
 
 # ---- minimal cases: one plan, one postpaid contract, a CDR or two ------------------------------------

@@ -7,9 +7,10 @@ one-by-one decisions:
 - every CDR types cleanly, has a contract, is new (no operation under its id yet) and
   falls in its contract's validity; its contract has no parent and one item whose plan
   prices its class (:func:`_pricing`), and that plan compiles;
-- every payer account can be charged (holder status, currency), holds no live
-  reservation and has no low-balance threshold, and every balance stays within its floor
-  or credit limit over the whole chunk (so no CDR fails for money);
+- every payer account can be charged (holder status, currency) and holds no live
+  reservation, and every balance stays within its floor or credit limit over the whole
+  chunk (so no CDR fails for money); a prepaid balance crossing its low-balance threshold
+  notifies as the row path does, from the running balances;
 - stored counters hold whole base units and do not lapse; each item's reset period of
   each counter, and the counter's value when that period started, are laid out as
   columns from the counter's cycle (:func:`_periods`).
@@ -92,7 +93,7 @@ class FallbackReason(StrEnum):
     COUNTER_NOT_COLUMNAR = "counter_not_columnar"
     """A stored counter lapses, holds a fraction of a base unit, or was stored before it had reset periods."""
     ACCOUNT_NOT_COLUMNAR = "account_not_columnar"
-    """A payer account is not chargeable, holds live reservations, has a low-balance threshold or another currency."""
+    """A payer account is not chargeable, holds live reservations or another currency."""
     FRACTIONAL_QUANTITY = "fractional_quantity"
     INTEGER_BOUND = "integer_bound"
     """Quantities, amounts or balances too large for the integer form (Int128)."""
@@ -178,8 +179,10 @@ def rate_rows_columnar(
     facts = ChunkFacts(context.clock(), rules.job_id, loaded.version)
     moves = counter_moves(charged, counters)
     notes = _notifications(charged, compiled)
-    for row, crossed in moves.crossings.items():
-        notes.setdefault(row, []).extend({"kind": note.kind.value, "message": note.message, "data": note.data} for note in crossed)
+    # As a charge's outcome: allowances used up, then thresholds crossed, then low balances (charge_in adds them last).
+    for found in (moves.crossings, posted.low_balances):
+        for row, crossed in found.items():
+            notes.setdefault(row, []).extend({"kind": note.kind.value, "message": note.message, "data": note.data} for note in crossed)
     store(uow, frame, charged, posted, contracts, {row: json.dumps(found) for row, found in notes.items()}, facts)
     rest = ChargeRows()
     rest.balances.update(posted.balances)
@@ -395,8 +398,6 @@ def _accounts(
             check_chargeable(account)
         except KopekError as error:
             raise NotColumnar(FallbackReason.ACCOUNT_NOT_COLUMNAR, error.message) from error
-        if account.low_balance_threshold is not None:
-            raise NotColumnar(FallbackReason.ACCOUNT_NOT_COLUMNAR, f"account {account.id!r} has a low-balance threshold")
     for contract_id, contract in contracts.items():
         payer_accounts = (accounts[account_id] for account_id in contract.roles.values() if account_id in accounts)
         currencies = {plan.currency for _, plan in plans_of[contract_id]}
