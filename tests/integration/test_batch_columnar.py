@@ -17,7 +17,9 @@ of SMS sent (reset daily in Tokyo); data in graduated tiers over a counter of me
 used (reset weekly on Tuesdays in New York); each counter has thresholds. The counter
 journal is compared too. alice is
 prepaid, bob postpaid, carol and dave share one postpaid account (one partition with
-two contracts); erin's plan prices calls by schedule (not vectorized).
+two contracts); erin's plan prices calls by a schedule (peak hours, holidays) under an
+allowance of seconds that resets monthly, and her prepaid account has a low-balance
+threshold, which SMS refunds take her balance back above.
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 
 def catalog_yaml(*, free_seconds: int = 120) -> str:
     return f"""
+calendars:
+  - name: holidays
+    dates: ["2026-03-29", "2026-07-14"]
 item_classes:
   - name: voice_call
     quantity: duration
@@ -173,20 +178,42 @@ charge_plans:
           - {{counter: megabytes_used, add: quantity}}
   - name: night
     currency: EUR
+    counters:
+      - name: night_seconds
+        scope: contract
+        unit: seconds
+        initial: 100
+        reset: monthly
+        time_zone: Europe/Paris
+        thresholds: [{{value: 20, direction: down}}]
     charges:
       - name: voice
         item_class: voice_call
         account_role: payer
+        rounding: {{decimals: 2, mode: half_up}}
         price:
-          type: schedule
-          time_zone: Europe/Paris
-          windows:
-            - {{from: "08:00", to: "20:00", price: {{type: rate, amount: "0.60", unit: minutes}}}}
-            - {{price: {{type: rate, amount: "0.30", unit: minutes}}}}
+          type: allowance
+          counter: night_seconds
+          then:
+            type: schedule
+            time_zone: Europe/Paris
+            calendar: holidays
+            windows:
+              - days: [mon, tue, wed, thu, fri]
+                from: "08:00"
+                to: "20:00"
+                price: {{type: rate, amount: "0.60", unit: minutes, increment: 1}}
+              - {{days: [holiday], price: {{type: flat, amount: "0.15"}}}}
+            default: {{type: rate, amount: "0.30", unit: minutes}}
       - name: sms
         item_class: sms
         account_role: payer
-        price: {{type: flat, amount: "0.10"}}
+        price:
+          type: switch
+          property: destination
+          cases:
+            refund: {{type: flat, amount: "-3.00"}}
+          default: {{type: flat, amount: "0.10"}}
 """
 
 
@@ -196,7 +223,7 @@ HOLDERS: tuple[tuple[str, str, str, str, dict[str, str], str], ...] = (
     ("bob", "bob", "bob-postpaid", "postpaid", {"credit_limit": "1000.00"}, "mobile"),
     ("carol", "family", "family-postpaid", "postpaid", {"credit_limit": "100000"}, "mobile"),
     ("dave", "family", "family-postpaid", "postpaid", {"credit_limit": "100000"}, "mobile"),
-    ("erin", "erin", "erin-prepaid", "prepaid", {"initial_balance": "50.00"}, "night"),
+    ("erin", "erin", "erin-prepaid", "prepaid", {"initial_balance": "500.00", "low_balance_threshold": "496.00"}, "night"),
 )
 
 
@@ -475,6 +502,60 @@ def test_a_job_on_the_vectorized_path_leaves_what_the_row_path_leaves(
     else:
         assert vectorized(logged) == len(row["cdrs"]), logged
         assert [record.getMessage() for record in logged if record.levelno >= logging.INFO] == []
+
+
+# ---- schedules and low balances: erin's calls by the time of day, her prepaid balance watched ----------
+
+# A holiday crossed by a call as summer time starts (29 March), a call from peak into off-peak and the allowance's rest
+# cut from the consumption date, SMS refunds taking the balance back above its threshold (so it is crossed again),
+# a four-hour peak call, a Saturday, midnight into a holiday (14 July), the night summer time ends (25 October).
+SCHEDULE_CDRS = """
+e01 erin call 2026-03-29T00:30:00+00:00 duration=18000 destination=33123
+e02 erin call 2026-06-01T17:55:00+00:00 duration=600 destination=33123
+e03 erin sms  2026-06-01T18:10:00+00:00 destination=1
+e04 erin sms  2026-06-01T18:20:00+00:00 destination=refund
+e05 erin call 2026-06-01T21:00:00+00:00 duration=600 destination=33123
+e06 erin call 2026-06-02T06:00:00+00:00 duration=14400 destination=33123
+e07 erin call 2026-06-06T06:59:00+00:00 duration=120 destination=33123
+e08 erin call 2026-07-13T21:50:00+00:00 duration=1200 destination=33123
+e09 erin sms  2026-07-13T21:55:00+00:00 destination=refund
+e10 erin call 2026-10-24T23:30:00+00:00 duration=7200 destination=33123
+e11 erin call 2026-10-25T00:00:00+00:00 duration=0 destination=33123
+"""
+
+
+@pytest.mark.parametrize("database", DATABASES)
+@pytest.mark.parametrize("mode", MODES)
+def test_schedules_and_low_balances_take_the_vectorized_path_and_leave_what_the_row_path_leaves(
+    tmp_path: Path, database: str, mode: RatingMode
+) -> None:
+    rows = records(PLAIN_CDRS + SCHEDULE_CDRS)
+    left = []
+    paths = []
+    for path in (RatingPath.AUTO, RatingPath.ROW):
+        directory = tmp_path / f"schedules-{path.value}"
+        directory.mkdir()
+        with fresh_database(database, directory) as url, Engine(url, clock=FixedClock(), new_id=SequentialIds("id")) as engine:
+            build(engine)
+            engine.import_cdrs(enumerate(rows, start=1), strict=True)
+            job_id = engine.start_rating_job(mode)
+            engine.run_rating_job(job_id, path=path)
+            paths.append([(count.path, count.reason, count.count) for count in engine.rating_job(job_id).paths])
+            left.append(snapshot(engine))
+    auto, row = left
+
+    assert paths[0] == [("vectorized", None, len(rows))]
+    assert_same(auto, row)
+    low_balances = [
+        (cdr_id, note["data"]["balance"])
+        for cdr_id, notes in sorted(row["notifications"].items())
+        for note in notes
+        if note["kind"] == "low_balance"
+    ]
+    # Told once per crossing: e03 (already below) tells nothing, e05 tells again after e04's refund.
+    assert low_balances == [("e02", "495.85"), ("e05", "495.75")]
+    assert row["cdrs"]["e06"][0] == "charged"
+    assert {note["kind"] for note in row["notifications"]["e02"]} == {"allowance_exhausted", "threshold_crossed", "low_balance"}
 
 
 # ---- minimal cases: one plan, one postpaid contract, a CDR or two ------------------------------------
@@ -757,11 +838,11 @@ def test_generated_jobs_leave_the_same_on_both_paths(
 
 FALLBACK_CASES = {
     "balance-runs-dry": ("", {"alice_balance": "1.50"}),
-    "schedule-node": (
+    # 07:59:59.5 in Paris: the call crosses 08:00 half a second in; the row path prices its parts as fractions.
+    "schedule-part-with-a-fraction-of-a-second": (
         """
-e01 erin call 2026-06-01T08:05:00+00:00 duration=90 destination=33123
-e02 erin sms  2026-06-01T08:06:00+00:00 destination=1
-e03 erin call 2026-06-01T21:00:00+00:00 duration=600 destination=33123
+e01 erin call 2026-06-01T17:55:00+00:00 duration=600 destination=33123
+e02 erin call 2026-06-02T05:59:59.5+00:00 duration=130 destination=33123
 """,
         {},
     ),
@@ -788,7 +869,7 @@ def test_a_chunk_the_vectorized_path_cannot_take_falls_back_to_the_row_path(
     codes = {code for _, _, _, code, *_ in row["cdrs"].values()}
     expected_code = {
         "balance-runs-dry": "prepaid_balance_cannot_cover",
-        "schedule-node": None,
+        "schedule-part-with-a-fraction-of-a-second": None,
         "invalid-property": "property_invalid",
         "access-not-found": "access_not_found",
         "fractional-quantity": None,
@@ -922,7 +1003,7 @@ def test_the_example_catalog_takes_the_vectorized_path_and_leaves_what_the_row_p
 
     assert_same(auto, row)
     # Every CDR of alice, bob and carol (monthly counters in Paris, in minutes) is priced column-wise; the family's
-    # (a parent contract, a shared counter, a schedule) and the CDR without access take the row path.
+    # (a parent contract, a shared counter) and the CDR without access take the row path.
     family_and_unknown = {"cdr-0004", "cdr-0005", "cdr-0008", "cdr-0009"}
     assert vectorized(logged) == len(row["cdrs"]) - len(family_and_unknown), logged
     notes = [note["kind"] for found in row["notifications"].values() for note in found]

@@ -204,13 +204,9 @@ def test_a_counter_that_resets_monthly_is_recharged_column_wise_as_on_the_row_pa
 
 def test_a_plan_the_vectorized_path_does_not_take_is_recharged_on_the_row_path(engine: Engine) -> None:
     _world(engine)
-    # A schedule node (prices by time of day) is not one the vectorized path expresses.
-    schedule = (
-        "default:\n              type: schedule\n              time_zone: Europe/Paris\n              windows:\n"
-        '                - {from: "08:00", to: "20:00", price: {type: rate, amount: "0.30", unit: minutes}}\n'
-        '                - {price: {type: rate, amount: "0.15", unit: minutes}}'
-    )
-    tariff_text = TARIFF.replace('default: {type: rate, amount: "MINUTE", unit: minutes, increment: 1}', schedule)
+    # A cap node (a maximum amount per item) is not one the vectorized path expresses.
+    capped = 'default: {type: cap, maximum: "0.50", price: {type: rate, amount: "0.30", unit: minutes}}'
+    tariff_text = TARIFF.replace('default: {type: rate, amount: "MINUTE", unit: minutes, increment: 1}', capped)
     engine.load_catalog(parse_document(tariff_text.replace("ABROAD", "0.90").replace("TEXT", "0.08"), source="tariff.yaml"))
 
     assert engine.recharge("ann-line", MONTH, path=RatingPath.AUTO).pricing_path is PricingPath.ROW

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -30,6 +31,7 @@ from kopek.errors import Code, IllegalStateError
 from kopek.money import RoundingMode
 from kopek.rating.columnar import INT, ColumnarPlan, Unsupported, compile_plan, epoch_column, properties_read
 from kopek.rating.columnar_counters import NO_PERIOD
+from kopek.rating.columnar_schedules import ScheduleTooFine
 from kopek.rating.outcome import CounterKey, NotificationKind
 from kopek.rating.rate import RatingState, rate_item
 
@@ -190,6 +192,7 @@ def _frame(catalog: Catalog, items: list[TypedItem], programs: dict[str, Columna
         "plan": pl.Series(["plan"] * len(items), dtype=pl.String),
         "item_class": pl.Series([item.item_class.name for item in items], dtype=pl.String),
         "q": pl.Series(quantities, dtype=INT),
+        "consumption_date": pl.Series([item.consumption_date for item in items], dtype=pl.Datetime("us", "UTC")),
     }
     for name in properties:
         values = [item.properties.get(name) for item in items]
@@ -262,9 +265,19 @@ def test_columnar_amounts_refusals_and_counters_equal_rate_item_item_after_item(
     specs = {spec.name: spec for spec in plan.counters}
     items = [typed(catalog, item_class, properties) for item_class, properties in drawn]
     stored = {_key(catalog, name): specs[name].unit.from_base(base) for name, base in stored_base.items() if base is not None}
-    before_base = {name: int(spec.unit.to_base(stored.get(_key(catalog, name), spec.initial))) for name, spec in specs.items()}
     programs = {item_class: compile_plan(catalog, plan, item_class) for item_class in sorted({item.item_class.name for item in items})}
 
+    _assert_columnar_equals_row_path(catalog, items, stored, programs)
+
+
+def _assert_columnar_equals_row_path(
+    catalog: Catalog, items: list[TypedItem], stored: dict[CounterKey, Decimal], programs: dict[str, ColumnarPlan]
+) -> None:
+    """Every refusal, rounded amount, allowance used up and counter move of the columnar pricing equals ``rate_item``'s."""
+    plan = catalog.charge_plan("plan")
+    assert plan is not None
+    specs = {spec.name: spec for spec in plan.counters}
+    before_base = {name: int(spec.unit.to_base(stored.get(_key(catalog, name), spec.initial))) for name, spec in specs.items()}
     expected, final_state = _row_path(catalog, stored, items)
     priced = _columnar(_frame(catalog, items, programs, before_base), programs)
 
@@ -288,6 +301,182 @@ def test_columnar_amounts_refusals_and_counters_equal_rate_item_item_after_item(
     for name, spec in specs.items():
         final = spec.unit.to_base(final_state.counters.get(_key(catalog, name), spec.initial))
         assert before_base[name] + moves[name] == final, name
+
+
+# ---- schedules: a duration cut at the edges it crosses, each part priced by its window -----------------------
+
+SCHEDULE_CHARGES = ("voice", "surcharge", "data", "sms")
+
+# Holidays on the days summer time starts and ends in Paris, and on a Wednesday.
+SCHEDULE_PLAN_YAML = """\
+counters:
+  - {name: free, scope: contract_item, unit: seconds, initial: 300}
+charges:
+  - name: voice
+    item_class: call
+    price:
+      type: allowance
+      counter: free
+      then:
+        type: schedule
+        time_zone: Europe/Paris
+        calendar: holidays
+        windows:
+          - days: [mon, tue, wed, thu, fri]
+            from: "08:00"
+            to: "20:00"
+            price: {type: connect_fee, amount: "0.05", then: {type: rate, amount: "0.60", unit: minutes, increment: 1}}
+          - {days: [sat, sun], price: {type: rate, amount: "0.013", unit: seconds, minimum: 30, increment: 6}}
+          - {days: [holiday], price: {type: flat, amount: "0.25"}}
+          - from: "00:00"
+            to: "06:00"
+            price:
+              type: tiers
+              bands:
+                - {up_to: 60, price: {type: rate, amount: "0.06", unit: minutes, increment: 1}}
+                - price: {type: rate, amount: "0.001", unit: seconds}
+        default: {type: rate, amount: "0.30", unit: minutes}
+  - name: surcharge
+    item_class: call
+    price:
+      type: switch
+      property: network
+      cases:
+        home: {type: flat, amount: "0"}
+        roaming:
+          type: schedule
+          time_zone: America/New_York
+          windows:
+            - from: "09:00"
+              to: "17:30"
+              price:
+                type: prefix
+                property: destination
+                prefixes:
+                  "33": {type: rate, amount: "0.07", unit: minutes, minimum: 1, increment: 0.5}
+                default: {type: flat, amount: "0.01"}
+            - {price: {type: rate, amount: "-0.002", unit: seconds}}
+      default:
+        type: tiers
+        mode: graduated
+        bands:
+          - up_to: 120
+            price:
+              type: schedule
+              time_zone: Asia/Kolkata
+              windows:
+                - {from: "00:00", to: "12:00", price: {type: rate, amount: "0.011", unit: seconds, increment: 6}}
+                - {from: "12:00", to: "24:00", price: {type: rate, amount: "0.017", unit: seconds}}
+          - price: {type: rate, amount: "0.005", unit: seconds}
+  - name: data
+    item_class: data
+    price:
+      type: schedule
+      time_zone: Asia/Tokyo
+      windows:
+        - {from: "01:00", to: "07:00", price: {type: rate, amount: "0.001", unit: megabytes}}
+      default:
+        type: tiers
+        mode: volume
+        unit: megabytes
+        bands:
+          - {up_to: 10, price: {type: flat, amount: "0.5"}}
+          - price: {type: rate, amount: "0.004", unit: megabytes}
+  - name: sms
+    item_class: sms
+    price:
+      type: schedule
+      time_zone: Europe/Paris
+      calendar: holidays
+      windows:
+        - {days: [holiday], price: {type: flat, amount: "0"}}
+        - {from: "20:00", to: "24:00", price: {type: rate, amount: "0.05", unit: events}}
+      default: {type: flat, amount: "0.10"}
+"""
+
+SCHEDULE_CALENDARS_YAML = """\
+calendars:
+  - name: holidays
+    dates: ["2024-03-31", "2024-10-27", "2024-12-25"]
+"""
+
+# Around the changes of summer time in Paris (31 March and 27 October 2024, 01:00 UTC) and New York (10 March and
+# 3 November 2024), a week-end evening, a working day's edges, a holiday on a Wednesday, a new year in Tokyo.
+SCHEDULE_INSTANTS = (
+    datetime(2024, 3, 31, 0, 30, tzinfo=UTC),
+    datetime(2024, 10, 26, 23, 0, tzinfo=UTC),
+    datetime(2024, 3, 10, 6, 30, tzinfo=UTC),
+    datetime(2024, 11, 3, 5, 30, tzinfo=UTC),
+    datetime(2024, 3, 9, 18, 59, tzinfo=UTC),
+    datetime(2024, 3, 5, 6, 58, tzinfo=UTC),
+    datetime(2024, 3, 5, 18, 59, 30, tzinfo=UTC),
+    datetime(2024, 12, 24, 22, 50, tzinfo=UTC),
+    datetime(2024, 12, 31, 15, 59, tzinfo=UTC),
+)
+
+
+def _schedule_catalog(roundings: dict[str, tuple[int, RoundingMode]]) -> Catalog:
+    document = parse_yaml(SCHEDULE_CALENDARS_YAML + ITEM_CLASSES_YAML)
+    plan: dict[str, Any] = {"name": "plan", "currency": "EUR", **parse_yaml(SCHEDULE_PLAN_YAML)}
+    for charge in plan["charges"]:
+        decimals, mode = roundings[charge["name"]]
+        charge["rounding"] = {"decimals": decimals, "mode": mode.value}
+        charge["account_role"] = "postpaid"
+    document["charge_plans"] = [plan]
+    return catalog_from_document(document, source="tariff.yaml")
+
+
+scheduled_strategy = st.tuples(
+    st.one_of(
+        st.tuples(
+            st.just("call"),
+            st.fixed_dictionaries(
+                {
+                    "duration": st.one_of(
+                        st.just(0),
+                        st.integers(min_value=0, max_value=400),
+                        st.integers(min_value=0, max_value=4 * 86_400),
+                        st.sampled_from([1, 30, 60, 61, 3599, 3600, 3601, 7200]),
+                    ),
+                    "destination": st.sampled_from(["33123", "44", "0"]),
+                    "network": st.sampled_from(["home", "roaming", "satellite"]),
+                }
+            ),
+        ),
+        st.tuples(st.just("data"), st.fixed_dictionaries({"volume": st.integers(min_value=0, max_value=50_000_000)})),
+        st.tuples(st.just("sms"), st.fixed_dictionaries({"count": st.integers(min_value=0, max_value=3)})),
+    ),
+    st.sampled_from(SCHEDULE_INSTANTS),
+    st.integers(min_value=-3 * 3600, max_value=3 * 3600),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    roundings=st.fixed_dictionaries(
+        {name: st.tuples(st.integers(min_value=0, max_value=4), st.sampled_from(ROUNDING_MODES)) for name in SCHEDULE_CHARGES}
+    ),
+    drawn=st.lists(scheduled_strategy, min_size=1, max_size=12),
+    free=st.one_of(st.none(), st.integers(min_value=0, max_value=4000)),
+)
+def test_columnar_schedules_equal_rate_item_item_after_item(
+    roundings: dict[str, tuple[int, RoundingMode]],
+    drawn: list[tuple[tuple[str, dict[str, object]], datetime, int]],
+    free: int | None,
+) -> None:
+    # Durations cross windows' edges, local midnights, holidays and changes of summer time; what reaches the Paris
+    # schedule is what the allowance leaves; a schedule sits in a switch's case and in a band of tiers.
+    catalog = _schedule_catalog(roundings)
+    plan = catalog.charge_plan("plan")
+    assert plan is not None
+    items = [
+        typed(catalog, item_class, properties, consumed_at=instant + timedelta(seconds=shift))
+        for (item_class, properties), instant, shift in drawn
+    ]
+    stored = {_key(catalog, "free"): Decimal(free)} if free is not None else {}
+    programs = {item_class: compile_plan(catalog, plan, item_class) for item_class in sorted({item.item_class.name for item in items})}
+
+    _assert_columnar_equals_row_path(catalog, items, stored, programs)
 
 
 TIES_AND_NEAR_TIES = ("0.5", "-0.5", "1.5", "-1.5", "0.25", "-0.25", "0.00001", "-0.00001", "2.675", "-2.675", "0", "7")
@@ -330,7 +519,50 @@ def _plan_of(text: str) -> tuple[Catalog, Any]:
     return catalog, plan
 
 
-def test_a_schedule_node_is_not_columnar() -> None:
+@pytest.mark.parametrize(
+    ("window", "reason"),
+    [
+        pytest.param('{type: no_access, message: "no calls at night"}', "no_access inside a schedule", id="no-access-in-a-window"),
+        pytest.param(
+            "{type: allowance, counter: free, then: {type: rate, amount: 0.01, unit: seconds}}",
+            "allowance inside a schedule window",
+            id="allowance-in-a-window",
+        ),
+        pytest.param(
+            "{type: tiers, counter: free, bands: [{up_to: 60, price: {type: flat, amount: 1}}, {price: {type: flat, amount: 2}}]}",
+            "tiers over a counter inside a schedule window",
+            id="tiers-over-a-counter-in-a-window",
+        ),
+        pytest.param(
+            '{type: schedule, time_zone: Asia/Tokyo, windows: [{price: {type: flat, amount: "0.10"}}]}',
+            "schedule inside a schedule window",
+            id="schedule-in-a-window",
+        ),
+    ],
+)
+def test_a_schedule_whose_window_depends_on_more_than_its_parts_is_not_columnar(window: str, reason: str) -> None:
+    catalog, plan = _plan_of(f"""\
+charge_plans:
+  - name: plan
+    currency: EUR
+    counters:
+      - {{name: free, unit: seconds, initial: 60}}
+    charges:
+      - name: main
+        item_class: call
+        price:
+          type: schedule
+          time_zone: Europe/Paris
+          windows:
+            - {{from: "08:00", to: "20:00", price: {{type: rate, amount: "0.60", unit: minutes}}}}
+            - {{price: {window}}}
+""")
+
+    with pytest.raises(Unsupported, match=reason):
+        compile_plan(catalog, plan, "call")
+
+
+def test_a_schedule_with_times_no_window_holds_is_not_columnar() -> None:
     catalog, plan = _plan_of("""\
 charge_plans:
   - name: plan
@@ -343,11 +575,23 @@ charge_plans:
           time_zone: Europe/Paris
           windows:
             - {from: "08:00", to: "20:00", price: {type: rate, amount: "0.60", unit: minutes}}
-            - {price: {type: rate, amount: "0.30", unit: minutes}}
 """)
 
-    with pytest.raises(Unsupported, match="schedule"):
+    with pytest.raises(Unsupported, match="no window holds"):
         compile_plan(catalog, plan, "call")
+
+
+def test_a_schedule_part_with_a_fraction_of_a_second_is_left_to_the_row_path() -> None:
+    catalog = _schedule_catalog(dict.fromkeys(SCHEDULE_CHARGES, (2, RoundingMode.HALF_UP)))
+    plan = catalog.charge_plan("plan")
+    assert plan is not None
+    # 07:59:59.5 in Paris: the call crosses 08:00 half a second in.
+    at = datetime(2024, 3, 5, 6, 59, 59, 500_000, tzinfo=UTC)
+    items = [typed(catalog, "call", {"duration": 10}, consumed_at=at)]
+    programs = {"call": compile_plan(catalog, plan, "call")}
+
+    with pytest.raises(ScheduleTooFine, match="not a whole number of seconds"):
+        _columnar(_frame(catalog, items, programs, {"free": 0}), programs)
 
 
 def test_a_counter_that_resets_monthly_with_a_threshold_is_columnar() -> None:

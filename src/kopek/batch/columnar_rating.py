@@ -7,9 +7,10 @@ one-by-one decisions:
 - every CDR types cleanly, has a contract, is new (no operation under its id yet) and
   falls in its contract's validity; its contract has no parent and one item whose plan
   prices its class (:func:`_pricing`), and that plan compiles;
-- every payer account can be charged (holder status, currency), holds no live
-  reservation and has no low-balance threshold, and every balance stays within its floor
-  or credit limit over the whole chunk (so no CDR fails for money);
+- every payer account can be charged (holder status, currency) and holds no live
+  reservation, and every balance stays within its floor or credit limit over the whole
+  chunk (so no CDR fails for money); a prepaid balance crossing its low-balance threshold
+  notifies as the row path does, from the running balances;
 - stored counters hold whole base units and do not lapse; each item's reset period of
   each counter, and the counter's value when that period started, are laid out as
   columns from the counter's cycle (:func:`_periods`).
@@ -61,6 +62,7 @@ from kopek.rating.columnar import (
 )
 from kopek.rating.columnar_counters import NO_PERIOD, StoredCounter, counter_moves, period_key
 from kopek.rating.columnar_postings import BoundCrossed, postings
+from kopek.rating.columnar_schedules import ScheduleTooFine
 from kopek.rating.outcome import CounterKey, NotificationKind
 from kopek.rating.state import CounterLife
 from kopek.store.uow import UnitOfWork
@@ -87,11 +89,11 @@ class FallbackReason(StrEnum):
     SESSION_GRANT = "session_grant"
     """A live session's grant holds a counter of a contract."""
     PLAN_NOT_COLUMNAR = "plan_not_columnar"
-    """A plan uses what the vectorized path does not express (a schedule node, a shared counter, ...)."""
+    """A plan uses what the vectorized path does not express (a shared counter, a cap, ...)."""
     COUNTER_NOT_COLUMNAR = "counter_not_columnar"
     """A stored counter lapses, holds a fraction of a base unit, or was stored before it had reset periods."""
     ACCOUNT_NOT_COLUMNAR = "account_not_columnar"
-    """A payer account is not chargeable, holds live reservations, has a low-balance threshold or another currency."""
+    """A payer account is not chargeable, holds live reservations or another currency."""
     FRACTIONAL_QUANTITY = "fractional_quantity"
     INTEGER_BOUND = "integer_bound"
     """Quantities, amounts or balances too large for the integer form (Int128)."""
@@ -99,6 +101,8 @@ class FallbackReason(StrEnum):
     """A switch or prefix without a default has no price for an item: the row path words that refusal."""
     BALANCE_BOUND = "balance_bound"
     """A balance would leave its floor or credit limit: the row path decides which CDR fails."""
+    SCHEDULE_PARTS = "schedule_parts"
+    """A usage is cut by a schedule into a part with a fraction of a second, or crosses more edges than a usage may."""
 
 
 class NotColumnar(Exception):
@@ -175,8 +179,10 @@ def rate_rows_columnar(
     facts = ChunkFacts(context.clock(), rules.job_id, loaded.version)
     moves = counter_moves(charged, counters)
     notes = _notifications(charged, compiled)
-    for row, crossed in moves.crossings.items():
-        notes.setdefault(row, []).extend({"kind": note.kind.value, "message": note.message, "data": note.data} for note in crossed)
+    # As a charge's outcome: allowances used up, then thresholds crossed, then low balances (charge_in adds them last).
+    for found in (moves.crossings, posted.low_balances):
+        for row, crossed in found.items():
+            notes.setdefault(row, []).extend({"kind": note.kind.value, "message": note.message, "data": note.data} for note in crossed)
     store(uow, frame, charged, posted, contracts, {row: json.dumps(found) for row, found in notes.items()}, facts)
     rest = ChargeRows()
     rest.balances.update(posted.balances)
@@ -392,8 +398,6 @@ def _accounts(
             check_chargeable(account)
         except KopekError as error:
             raise NotColumnar(FallbackReason.ACCOUNT_NOT_COLUMNAR, error.message) from error
-        if account.low_balance_threshold is not None:
-            raise NotColumnar(FallbackReason.ACCOUNT_NOT_COLUMNAR, f"account {account.id!r} has a low-balance threshold")
     for contract_id, contract in contracts.items():
         payer_accounts = (accounts[account_id] for account_id in contract.roles.values() if account_id in accounts)
         currencies = {plan.currency for _, plan in plans_of[contract_id]}
@@ -487,6 +491,13 @@ def _refusals(frame: pl.DataFrame, compiled: Mapping[tuple[str, str], ColumnarPl
 
 
 def _priced(frame: pl.DataFrame, compiled: Mapping[tuple[str, str], ColumnarPlan]) -> pl.DataFrame:
+    try:
+        return _priced_all(frame, compiled)
+    except ScheduleTooFine as error:
+        raise NotColumnar(FallbackReason.SCHEDULE_PARTS, str(error)) from error
+
+
+def _priced_all(frame: pl.DataFrame, compiled: Mapping[tuple[str, str], ColumnarPlan]) -> pl.DataFrame:
     parts = []
     for (plan_name, item_class), program in compiled.items():
         part = frame.lazy().filter((pl.col("plan") == plan_name) & (pl.col("item_class") == item_class))

@@ -186,7 +186,7 @@ def _results(
                 "balance",
                 "floor",
                 "credit_limit",
-                pl.lit(None, pl.String).alias("low_balance_threshold"),
+                "low_balance_threshold",
                 # The vectorized path takes only chargeable accounts: active ones.
                 pl.lit("active").alias("status"),
             ).alias("account_info")

@@ -254,11 +254,12 @@ def low_balance_notifications(accounts: Mapping[AccountId, Account], operations:
                 continue
             before = account.balance - moved[account_id]
             if before >= threshold > account.balance:
-                crossed.append(_low_balance(account, threshold))
+                crossed.append(low_balance_notification(account, threshold))
         return crossed
 
 
-def _low_balance(account: Account, threshold: Decimal) -> Notification:
+def low_balance_notification(account: Account, threshold: Decimal) -> Notification:
+    """The ``low_balance`` notification of prepaid ``account`` (its balance after the charge) below ``threshold``."""
     balance, limit = to_text(account.balance), to_text(threshold)
     return Notification(
         NotificationKind.LOW_BALANCE,

@@ -5,8 +5,10 @@ previous item left. This module prices a whole frame of items with the same rule
 for the charge plans whose pricing it can express column-wise:
 
 - nodes ``flat``, ``connect_fee``, ``sum``, ``rate`` (without ``per_property``),
-  ``switch``, ``prefix``, ``tiers`` (graduated or volume, over the quantity or a counter)
-  and ``allowance``, and ``no_access`` outside ``tiers``;
+  ``switch``, ``prefix``, ``tiers`` (graduated or volume, over the quantity or a counter),
+  ``allowance`` and ``schedule`` (each item cut into parts by the rating core's windows,
+  see :mod:`kopek.rating.columnar_schedules`; no counter and no ``no_access`` inside its
+  windows), and ``no_access`` outside ``tiers`` and ``schedule``;
 - counters of scope ``contract`` or ``contract_item``, without reset or reset daily,
   weekly or monthly, kept in a unit of a whole number of base units, and used by one
   charge only: consumed by one ``allowance`` (or by alike allowances in the cases of one
@@ -38,19 +40,20 @@ or billed quantity exceeds). :meth:`ColumnarPlan.fits` checks that this bound ti
 building a column.
 
 A frame holds the items of one chunk of a rating job, sorted in charging order, with
-the columns ``contract_id``, ``item_class``, ``plan``, ``q`` (the quantity in base
-units, Int128), one text column ``p:NAME`` per property a ``switch`` or ``prefix``
-reads, two columns per counter (``e:NAME``, the item's reset period as an Int64 key,
-and ``c0:NAME``, the counter's value when that period started in base units, Int128)
-and, for :meth:`ColumnarPlan.priced`, ``live`` (the item is charged: neither
-refused nor skipped). Pure: no I/O, no clock.
+the columns ``row`` (an Int64 unique per item), ``contract_id``, ``item_class``, ``plan``,
+``q`` (the quantity in base units, Int128), one text column ``p:NAME`` per property a
+``switch`` or ``prefix`` reads, two columns per counter (``e:NAME``, the item's reset
+period as an Int64 key, and ``c0:NAME``, the counter's value when that period started in
+base units, Int128), ``consumption_date`` (UTC, for ``schedule`` nodes) and, for :meth:`ColumnarPlan.priced`,
+``live`` (the item is charged: neither refused nor skipped). Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any, Final, TypeVar
 
@@ -71,13 +74,16 @@ from kopek.domain.catalog import (
     PrefixNode,
     PriceNode,
     RateNode,
+    ScheduleNode,
     SumNode,
     SwitchNode,
     TierMode,
     TiersNode,
 )
-from kopek.domain.units import Unit
+from kopek.domain.units import Dimension, Unit
 from kopek.money import ExactInput, RoundingMode, exact
+from kopek.rating.columnar_schedules import PARTS_MAX, ScheduleStage
+from kopek.rating.schedule_windows import ScheduleWindows
 
 INT: Final = pl.Int128
 INT128_MAX: Final = 2**127 - 1
@@ -146,12 +152,16 @@ class _Amount:
 _NOTHING: Final = _Amount(ZERO, 1)
 
 
+_Helper = tuple[str, pl.Expr] | ScheduleStage
+"""A helper column (its name and expression), or a stage that adds its column from the whole frame (a schedule's)."""
+
+
 @dataclass(slots=True)
 class _Compiled:
     """What compiling one charge produced: helper columns (computed in order), the amount,
     the refusals, the counter moves and the allowances used up."""
 
-    helpers: list[tuple[str, pl.Expr]] = field(default_factory=list)
+    helpers: list[_Helper] = field(default_factory=list)
     refusals: list[tuple[pl.Expr, pl.Expr]] = field(default_factory=list)
     unpriced: list[pl.Expr] = field(default_factory=list)
     moves: dict[str, pl.Expr] = field(default_factory=dict)
@@ -184,8 +194,12 @@ class _Family:
 class _ChargeCompiler:
     """Compiles one charge's price tree into expressions over a frame of its items."""
 
-    def __init__(self, counters: dict[str, CounterSpec], prefix: str, quantity_unit: Unit) -> None:
-        self._counters, self._prefix, self._quantity_unit = counters, prefix, quantity_unit
+    def __init__(
+        self, counters: dict[str, CounterSpec], prefix: str, quantity_unit: Unit, calendars: Mapping[str, frozenset[date]]
+    ) -> None:
+        self._counters, self._prefix, self._quantity_unit, self._calendars = counters, prefix, quantity_unit, calendars
+        self._in_windows = 0
+        """How many schedule windows enclose the node being compiled: a window's part rows have no counter columns."""
         self._serial = 0
         self._choices: dict[tuple[object, ...], pl.Expr] = {}
         """The helper column of each switch's or prefix's choice (the index of its case, the default last)."""
@@ -242,6 +256,12 @@ class _ChargeCompiler:
         elif isinstance(node, TiersNode):
             for index in range(len(node.bands)):
                 self.refusals(family.children(_band_at(index)), mask, in_tiers=True)
+        elif isinstance(node, ScheduleNode):
+            # Which window prices an item depends on its date and quantity, not only on its properties.
+            if any(isinstance(inner, NoAccessNode) for inner in _nodes(node)):
+                raise Unsupported("no_access inside a schedule")
+            for index in range(len(_windows(node))):
+                self.refusals(family.children(_window_at(index)), mask, in_tiers=in_tiers)
         elif isinstance(node, SwitchNode | PrefixNode):
             if node.default is None:
                 if in_tiers:
@@ -333,6 +353,8 @@ class _ChargeCompiler:
             return total
         if isinstance(node, NoAccessNode):
             return _NOTHING  # Its items are refused, never charged.
+        if isinstance(node, ScheduleNode):
+            return self._schedule(family, quantity, mask)
         raise Unsupported(f"node {node.type}")
 
     def _rate(self, family: _Family, quantity: pl.Expr) -> _Amount:
@@ -378,6 +400,8 @@ class _ChargeCompiler:
         bounds.append(None)
         start = ZERO
         if first.counter:
+            if self._in_windows:
+                raise Unsupported("tiers over a counter inside a schedule window")
             start = self._counter_before(first.counter)
             self.dynamic.touch(first.counter, mask & pl.col("live"))
         end = start + quantity
@@ -414,6 +438,8 @@ class _ChargeCompiler:
         # The nodes of one family (alike allowances in the cases of a switch or prefix) consume one counter: each item
         # reaches one of them at most, so one running sum serves them all; another family would need its own.
         node = _as(AllowanceNode, family.nodes[0])
+        if self._in_windows:
+            raise Unsupported("an allowance inside a schedule window")
         if node.counter in self._consumed:
             raise Unsupported(f"counter {node.counter!r} consumed by allowances of different shapes")
         self._consumed.add(node.counter)
@@ -434,6 +460,43 @@ class _ChargeCompiler:
         self.dynamic.used_up.append((node.counter, reach & (left > 0) & (covered == left)))
         child = self.amount(family.children(lambda n: n.then), rest, mask)
         return child.only(~((rest == 0) & (left > 0)))
+
+    def _schedule(self, family: _Family, quantity: pl.Expr, mask: pl.Expr) -> _Amount:
+        """Each item reaching the node cut into parts by the rating core's windows (:mod:`kopek.rating.columnar_schedules`),
+        each part priced by its window's node over the part rows, the parts summed back per item."""
+        node = _as(ScheduleNode, family.nodes[0])
+        if self._in_windows:
+            raise Unsupported("a schedule inside a schedule window")
+        # _shape never groups two schedules: a family of several nodes repeats one node.
+        assert all(other is node for other in family.nodes), "a family repeats one schedule"
+        holidays = self._calendars.get(node.calendar, frozenset()) if node.calendar is not None else frozenset()
+        windows = ScheduleWindows(node, holidays)
+        if node.default is None and not windows.holds_every_time():
+            raise Unsupported("a schedule with times no window holds")
+        window_column, seconds_column, column = self._name("window"), self._name("seconds"), self._name("schedule")
+        total = _NOTHING
+        self._in_windows += 1
+        try:
+            for index in range(len(_windows(node))):
+                child = family.children(_window_at(index))
+                total = total.plus(self.amount(child, pl.col(seconds_column), pl.col(window_column) == index))
+        finally:
+            self._in_windows -= 1
+        duration = self._quantity_unit.dimension is Dimension.TIME
+        self.dynamic.helpers.append(
+            ScheduleStage(windows, duration, len(node.windows), quantity, mask, total.numerator, window_column, seconds_column, column)
+        )
+        # The parts of an item sum to what reaches the node, and there are at most PARTS_MAX of them.
+        return _Amount(pl.col(column), total.denominator, total.per_unit, total.constant * PARTS_MAX)
+
+
+def _windows(node: ScheduleNode) -> list[PriceNode]:
+    """The nodes of a schedule's windows, in order, then its default (index ``len(node.windows)``)."""
+    return [window.price for window in node.windows] + ([node.default] if node.default is not None else [])
+
+
+def _window_at(index: int) -> Callable[[Any], PriceNode]:
+    return lambda node: _windows(node)[index]
 
 
 def _branch(node: SwitchNode | PrefixNode, keys: Sequence[str], position: int) -> PriceNode:
@@ -593,9 +656,13 @@ def _rounded_column(charge: ColumnarCharge) -> pl.Expr:
     return rounded(_Amount(pl.col(f"n{charge.index}"), charge.amount.denominator), rounding.decimals, rounding.mode)
 
 
-def _with_helpers(frame: pl.LazyFrame, helpers: list[tuple[str, pl.Expr]]) -> pl.LazyFrame:
-    for name, expression in helpers:
-        frame = frame.with_columns(expression.alias(name))
+def _with_helpers(frame: pl.LazyFrame, helpers: Sequence[_Helper]) -> pl.LazyFrame:
+    for helper in helpers:
+        if isinstance(helper, ScheduleStage):
+            frame = helper(frame)
+        else:
+            name, expression = helper
+            frame = frame.with_columns(expression.alias(name))
     return frame
 
 
@@ -621,7 +688,7 @@ def compile_plan(catalog: Catalog, plan: ChargePlan, item_class: str) -> Columna
     for index, charge in enumerate(plan.charges):
         if charge.item_class != item_class:
             continue
-        compiler = _ChargeCompiler(counters, f"{index}", klass.quantity_unit or Unit.EVENTS)
+        compiler = _ChargeCompiler(counters, f"{index}", klass.quantity_unit or Unit.EVENTS, catalog.holiday_dates)
         for update in charge.counter_updates:
             if update.add is CounterAddend.AMOUNT:
                 raise Unsupported("counter update by amount")
@@ -658,6 +725,8 @@ def _nodes(node: PriceNode) -> list[PriceNode]:
         children = [*node.cases.values(), *([node.default] if node.default else [])]
     elif isinstance(node, PrefixNode):
         children = [*node.prefixes.values(), *([node.default] if node.default else [])]
+    elif isinstance(node, ScheduleNode):
+        children = _windows(node)
     for child in children:
         found.extend(_nodes(child))
     return found

@@ -4,19 +4,22 @@ A prepaid balance goes down by each amount and may not go below its floor; a pos
 one goes up and may not pass its credit limit. Balances run per account in charging
 order as whole numbers of ``10^-scale`` (Int128); the balance after each posting is
 written with the decimal places ``Decimal`` arithmetic would give it (those of the
-opening balance and of every amount posted so far). Pure: no I/O.
+opening balance and of every amount posted so far). A prepaid balance that a CDR's postings take
+from at or above its low-balance threshold to below it notifies ``low_balance`` for that CDR, as
+:func:`kopek.domain.accounts.low_balance_notifications` decides for one charge. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import polars as pl
 
-from kopek.domain.accounts import OperationKind
+from kopek.domain.accounts import OperationKind, low_balance_notification
 from kopek.domain.master import Account, AccountId, AccountKind, Contract
+from kopek.domain.outcome import Notification
 from kopek.money import to_text
 from kopek.rating.columnar import INT, INT128_MAX, ColumnarPlan, Unsupported
 
@@ -50,10 +53,12 @@ def _scaled(value: Decimal, scale: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Postings:
-    """Each charged item of the chunk (``items``) and the balances after the chunk (by account)."""
+    """Each charged item of the chunk (``items``), the balances after the chunk (by account) and the ``low_balance``
+    notifications of each CDR (by ``row``, in the row path's order)."""
 
     items: pl.DataFrame
     balances: dict[AccountId, Decimal]
+    low_balances: dict[int, list[Notification]]
 
 
 def postings(
@@ -132,7 +137,32 @@ def postings(
     if prepaid_low.height or postpaid_high.height:
         raise BoundCrossed("a balance would leave its floor or credit limit")
     last = moving.group_by("account_id").agg(pl.col("balance").last())
-    return Postings(items, {AccountId(account_id): Decimal(balance) for account_id, balance in last.iter_rows()})
+    balances = {AccountId(account_id): Decimal(balance) for account_id, balance in last.iter_rows()}
+    return Postings(items, balances, _low_balances(moving, accounts))
+
+
+def _low_balances(moving: pl.DataFrame, accounts: Mapping[AccountId, Account]) -> dict[int, list[Notification]]:
+    """Per CDR, a ``low_balance`` notification for each prepaid balance its postings took from at or above its
+    threshold to below it (by account id): its balance before the CDR's first posting and after its last."""
+    crossed = (
+        moving.filter(pl.col("threshold_scaled").is_not_null())
+        .group_by("row", "account_id", maintain_order=True)
+        .agg(
+            before=(pl.col("running") - pl.col("step")).first(),
+            after=pl.col("running").last(),
+            balance=pl.col("balance").last(),
+            threshold=pl.col("threshold_scaled").first(),
+        )
+        .filter((pl.col("before") >= pl.col("threshold")) & (pl.col("threshold") > pl.col("after")))
+        .sort("row", "account_id")
+    )
+    found: dict[int, list[Notification]] = {}
+    for row, account_id, balance in crossed.select("row", "account_id", "balance").iter_rows():
+        account = accounts[AccountId(account_id)]
+        assert account.low_balance_threshold is not None, "only accounts with a threshold are watched"
+        after = replace(account, balance=Decimal(balance))
+        found.setdefault(row, []).append(low_balance_notification(after, account.low_balance_threshold))
+    return found
 
 
 def _check_room(
@@ -149,7 +179,13 @@ def _check_room(
 
 
 def _bounds(account: Account) -> list[Decimal]:
-    return [value for value in (account.balance, account.floor, account.credit_limit) if value is not None and value.is_finite()]
+    values = (account.balance, account.floor, account.credit_limit, _threshold(account))
+    return [value for value in values if value is not None and value.is_finite()]
+
+
+def _threshold(account: Account) -> Decimal | None:
+    """The low-balance threshold that postings to ``account`` are watched for (prepaid only, as the row path)."""
+    return account.low_balance_threshold if account.kind is AccountKind.PREPAID else None
 
 
 def _accounts_table(accounts: Mapping[AccountId, Account], scale: int) -> pl.DataFrame:
@@ -167,10 +203,12 @@ def _accounts_table(accounts: Mapping[AccountId, Account], scale: int) -> pl.Dat
                 "places0": scale_of(account.balance),
                 "floor_scaled": _scaled(account.floor, scale) if prepaid and account.floor.is_finite() else None,
                 "limit_scaled": _scaled(account.credit_limit, scale) if not prepaid and account.credit_limit is not None else None,
+                "threshold_scaled": _scaled(threshold, scale) if (threshold := _threshold(account)) is not None else None,
                 "subscriber_account_id": account.subscriber_account_id,
                 "account_kind": account.kind.value,
                 "floor": to_text(account.floor),
                 "credit_limit": to_text(account.credit_limit) if account.credit_limit is not None else None,
+                "low_balance_threshold": to_text(account.low_balance_threshold) if account.low_balance_threshold is not None else None,
             }
         )
     schema = {
@@ -182,9 +220,11 @@ def _accounts_table(accounts: Mapping[AccountId, Account], scale: int) -> pl.Dat
         "places0": pl.Int64,
         "floor_scaled": INT,
         "limit_scaled": INT,
+        "threshold_scaled": INT,
         "subscriber_account_id": pl.String,
         "account_kind": pl.String,
         "floor": pl.String,
         "credit_limit": pl.String,
+        "low_balance_threshold": pl.String,
     }
     return pl.DataFrame(records, schema=schema)

@@ -41,6 +41,10 @@ class ScheduleWindows:
         self._winners = {kind: tuple(_winner(node, kind, minute) for minute in self._edges) for kind in _DAY_KINDS}
         """By kind of day, the window holding each segment."""
 
+    def holds_every_time(self) -> bool:
+        """Whether some window holds every local minute of every kind of day (so no usage is left without a window)."""
+        return all(winner is not None for winners in self._winners.values() for winner in winners)
+
     def window_at(self, moment: datetime) -> int | None:
         """The index of the most specific window holding ``moment``; ``None`` when none holds it."""
         local = moment.astimezone(self.zone)
