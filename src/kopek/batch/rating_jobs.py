@@ -165,7 +165,7 @@ class PathCount(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"path": "row", "reason": "linked_contract", "detail": "contract 'eve-family' is linked to 'dan-family'", "count": 2}
+                {"path": "row", "reason": "plan_not_columnar", "detail": "plan 'family_share' for 'voice_call' is not columnar", "count": 2}
             ]
         },
         use_attribute_docstrings=True,
