@@ -17,7 +17,12 @@ of SMS sent (reset daily in Tokyo); data in graduated tiers over a counter of me
 used (reset weekly on Tuesdays in New York); each counter has thresholds. The counter
 journal is compared too. alice is
 prepaid, bob postpaid, carol and dave share one postpaid account (one partition with
-two contracts); erin's plan prices calls by schedule (not vectorized).
+two contracts; in some tests dave's contract is linked to carol's); erin's plan prices
+calls by schedule (not vectorized).
+
+A second world (``FAMILY_CATALOG``) has counters of several contracts: a parent and its
+linked child keep one data counter, the parent's, and four contracts share minutes and
+SMS counters of one namespace.
 """
 
 from __future__ import annotations
