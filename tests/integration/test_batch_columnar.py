@@ -17,9 +17,14 @@ of SMS sent (reset daily in Tokyo); data in graduated tiers over a counter of me
 used (reset weekly on Tuesdays in New York); each counter has thresholds. The counter
 journal is compared too. alice is
 prepaid, bob postpaid, carol and dave share one postpaid account (one partition with
-two contracts); erin's plan prices calls by a schedule (peak hours, holidays) under an
-allowance of seconds that resets monthly, and her prepaid account has a low-balance
-threshold, which SMS refunds take her balance back above.
+two contracts; in some tests dave's contract is linked to carol's); erin's plan prices
+calls by a schedule (peak hours, holidays) under an allowance of seconds that resets
+monthly, and her prepaid account has a low-balance threshold, which SMS refunds take her
+balance back above.
+
+A second world (``FAMILY_CATALOG``) has counters of several contracts: a parent and its
+linked child keep one data counter, the parent's, and four contracts share minutes and
+SMS counters of one namespace.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ from kopek.store.schema import (
     counter_journal,
     counters,
     notifications,
+    shared_counters,
 )
 from tests.fakes import FixedClock, SequentialIds
 from tests.integration.test_batch_equivalence import fresh_database
@@ -227,8 +233,9 @@ HOLDERS: tuple[tuple[str, str, str, str, dict[str, str], str], ...] = (
 )
 
 
-def build(engine: Engine, *, alice_balance: str = "100.00", free_seconds: int = 120) -> None:
-    """Load the catalog and create the five contracts, each with one access ``HOLDER-msisdn``."""
+def build(engine: Engine, *, alice_balance: str = "100.00", free_seconds: int = 120, linked: bool = False) -> None:
+    """Load the catalog and create the five contracts, each with one access ``HOLDER-msisdn``; with ``linked``, dave's
+    contract is linked to carol's (his data counts on her ``megabytes_used``, a contract counter)."""
     engine.load_catalog(parse_document(catalog_yaml(free_seconds=free_seconds), source="columnar.yaml"))
     created: set[str] = set()
     for holder, subscriber, account, kind, extra, plan in HOLDERS:
@@ -249,6 +256,7 @@ def build(engine: Engine, *, alice_balance: str = "100.00", free_seconds: int = 
                     "items": [{"id": "main", "charge_plan": plan}],
                     "roles": {"payer": account},
                 }
+                | ({"parent_id": "carol-contract"} if linked and holder == "dave" else {})
             )
         )
         engine.create_access(
@@ -387,6 +395,10 @@ def snapshot(engine: Engine) -> dict[str, Any]:
             "counters": {
                 (row.contract_id, row.item_id, row.name): exact((row.unit, row.value, row.period_start, row.expires_at))
                 for row in connection.execute(sa.select(counters))
+            },
+            "shared_counters": {
+                (row.namespace, row.name): exact((row.unit, row.value, row.period_start, row.expires_at))
+                for row in connection.execute(sa.select(shared_counters))
             },
             "counter_journal": by_cdr(
                 counter_journal,
@@ -820,6 +832,7 @@ def generated(drawn: list[tuple[str, int, tuple[str, dict[str, str]]]]) -> list[
     mode=st.sampled_from([*MODES, RatingMode.SUBSCRIPTION_TRY]),
     chunk_cdrs=st.sampled_from([1, 3, 1000]),
     alice_balance=st.sampled_from(["100.00", "2.5"]),
+    linked=st.booleans(),
 )
 def test_generated_jobs_leave_the_same_on_both_paths(
     tmp_path: Path,
@@ -828,8 +841,10 @@ def test_generated_jobs_leave_the_same_on_both_paths(
     mode: RatingMode,
     chunk_cdrs: int,
     alice_balance: str,
+    linked: bool,
 ) -> None:
-    auto, row, _ = both_paths("sqlite", tmp_path, generated(drawn), mode, caplog, chunk_cdrs=chunk_cdrs, alice_balance=alice_balance)
+    rows = generated(drawn)
+    auto, row, _ = both_paths("sqlite", tmp_path, rows, mode, caplog, chunk_cdrs=chunk_cdrs, alice_balance=alice_balance, linked=linked)
 
     assert_same(auto, row)
 
@@ -1003,9 +1018,9 @@ def test_the_example_catalog_takes_the_vectorized_path_and_leaves_what_the_row_p
 
     assert_same(auto, row)
     # Every CDR of alice, bob and carol (monthly counters in Paris, in minutes) is priced column-wise; the family's
-    # (a parent contract, a shared counter) and the CDR without access take the row path.
-    family_and_unknown = {"cdr-0004", "cdr-0005", "cdr-0008", "cdr-0009"}
-    assert vectorized(logged) == len(row["cdrs"]) - len(family_and_unknown), logged
+    # (a linked contract, a shared counter, calls priced by a schedule, a payer with a low-balance threshold) too; only the CDR without access takes the row path.
+    without_access = {"cdr-0008"}
+    assert vectorized(logged) == len(row["cdrs"]) - len(without_access), logged
     notes = [note["kind"] for found in row["notifications"].values() for note in found]
     assert "allowance_exhausted" in notes
     periods = {values[2] for values in row["counters"].values()}
@@ -1018,7 +1033,7 @@ CONTRACT_OF = {holder: f"{holder}-contract" for holder in HOLDER_NAMES}
 
 
 def charged_one_by_one(
-    database: str, tmp_path: Path, rows: list[dict[str, Any]], mode: RatingMode
+    database: str, tmp_path: Path, rows: list[dict[str, Any]], mode: RatingMode, *, linked: bool = False
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """What charging each CDR with ``Engine.charge`` leaves, in the job's order and with its mode's rule applied by
     hand (first-fail: a contract's CDRs after its first refusal are skipped), and each CDR's status."""
@@ -1030,7 +1045,7 @@ def charged_one_by_one(
     directory = tmp_path / f"single-{next(counter)}"
     directory.mkdir()
     with fresh_database(database, directory) as url, Engine(url, clock=FixedClock(), new_id=SequentialIds("one")) as single:
-        build(single)
+        build(single, linked=linked)
         for row in ordered:
             contract = CONTRACT_OF[row["user_id"].removesuffix("-msisdn")]
             if mode.value.endswith("FIRST_FAIL") and contract in stopped:
@@ -1048,23 +1063,33 @@ def charged_one_by_one(
         return snapshot(single), statuses
 
 
-COMPARED_WITH_SINGLE_CHARGES = ("charged_items", "account_operations", "notifications", "balances", "counters", "counter_journal")
+COMPARED_WITH_SINGLE_CHARGES = (
+    "charged_items",
+    "account_operations",
+    "notifications",
+    "balances",
+    "counters",
+    "shared_counters",
+    "counter_journal",
+)
 
 
 @pytest.mark.parametrize("database", DATABASES)
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(drawn=st.lists(cdr_strategy, min_size=1, max_size=40), mode=st.sampled_from(MODES))
+@given(drawn=st.lists(cdr_strategy, min_size=1, max_size=40), mode=st.sampled_from(MODES), linked=st.booleans())
 def test_a_vectorized_job_equals_single_charges_item_after_item(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
     database: str,
     drawn: list[tuple[str, int, tuple[str, dict[str, str]]]],
     mode: RatingMode,
+    linked: bool,
 ) -> None:
+    # With ``linked``, dave's contract is carol's child: his data moves her counter, in the job as one by one.
     rows = generated(drawn)
-    expected, statuses = charged_one_by_one(database, tmp_path, rows, mode)
+    expected, statuses = charged_one_by_one(database, tmp_path, rows, mode, linked=linked)
     caplog.clear()
-    with caplog.at_level(logging.DEBUG, logger=LOGGER), job_run(database, tmp_path, rows, mode, RatingPath.AUTO) as job:
+    with caplog.at_level(logging.DEBUG, logger=LOGGER), job_run(database, tmp_path, rows, mode, RatingPath.AUTO, linked=linked) as job:
         logged = [record for record in caplog.records if record.name == LOGGER]
 
     assert {cdr_id: status for cdr_id, (status, *_) in job["cdrs"].items()} == statuses
@@ -1119,3 +1144,234 @@ def test_late_cdrs_count_in_the_stored_period_on_both_paths(
     assert_same(auto, row)
     # alice's free seconds, stored in July's period, are still July's after her late June call.
     assert row["counters"][("alice-contract", "main", "free_seconds")][2] == datetime(2026, 6, 30, 22, tzinfo=UTC)
+
+
+# ---- counters of several contracts: a parent's, kept for its linked child, and one shared in a namespace ----------
+
+FAMILY_CATALOG = """
+item_classes:
+  - name: voice_call
+    quantity: duration
+    properties:
+      - {name: duration, type: decimal, unit: seconds}
+      - {name: destination, type: string}
+  - name: sms
+    quantity: count
+    properties:
+      - {name: count, type: integer, unit: events, default: 1}
+      - {name: destination, type: string}
+  - name: data_session
+    quantity: volume
+    properties:
+      - {name: volume, type: integer, unit: bytes}
+charge_plans:
+  - name: family
+    currency: EUR
+    counters:
+      - name: family_minutes
+        scope: shared
+        namespace: clan
+        unit: minutes
+        initial: 5
+        reset: monthly
+        time_zone: Europe/Paris
+        thresholds: [{value: 2, direction: down}]
+      - name: family_sms
+        scope: shared
+        namespace: clan
+        unit: events
+        reset: daily
+        time_zone: Asia/Tokyo
+        thresholds: [{value: 3, direction: up}]
+      - name: family_data
+        scope: contract
+        unit: megabytes
+        reset: monthly
+        time_zone: Europe/Paris
+        thresholds: [{value: 100, direction: up}]
+    charges:
+      - name: voice
+        item_class: voice_call
+        account_role: payer
+        rounding: {decimals: 2, mode: half_up}
+        price:
+          type: allowance
+          counter: family_minutes
+          then:
+            type: prefix
+            property: destination
+            prefixes:
+              "999": {type: no_access, message: premium numbers are barred}
+            default: {type: rate, amount: "0.60", unit: minutes, increment: 1}
+      - name: sms
+        item_class: sms
+        account_role: payer
+        rounding: {decimals: 3, mode: half_up}
+        price:
+          type: tiers
+          counter: family_sms
+          bands:
+            - {up_to: 3, price: {type: flat, amount: "0"}}
+            - price: {type: flat, amount: "0.125"}
+        counter_updates:
+          - {counter: family_sms, add: one}
+      - name: data
+        item_class: data_session
+        account_role: payer
+        rounding: {decimals: 4, mode: ceiling}
+        price:
+          type: tiers
+          counter: family_data
+          bands:
+            - {up_to: 100, price: {type: rate, amount: "0.01", unit: megabytes}}
+            - price: {type: rate, amount: "0.005", unit: megabytes, per: 3}
+        counter_updates:
+          - {counter: family_data, add: quantity}
+"""
+
+# contract, subscriber account, its account (none: it has none), parent, payer account
+FAMILY = (
+    ("pa", {"id": "pa-prepaid", "kind": "prepaid", "initial_balance": "100.00"}, None, "pa-prepaid"),
+    ("ch", None, "pa", "pa-prepaid"),
+    ("x1", {"id": "x1-postpaid", "kind": "postpaid", "credit_limit": "500"}, None, "x1-postpaid"),
+    ("x2", {"id": "x2-prepaid", "kind": "prepaid", "initial_balance": "30.00"}, None, "x2-prepaid"),
+)
+
+
+# A second plan of the namespace whose pool of minutes has another threshold: the row path notifies the thresholds of
+# the plan of the CDR's contract.
+OTHER_POOL_PLAN = (
+    FAMILY_CATALOG.split("charge_plans:\n")[1]
+    .replace("name: family\n", "name: family_b\n")
+    .replace("[{value: 2, direction: down}]", "[{value: 1, direction: down}]")
+)
+
+
+def family_world(engine: Engine, *, x2_plan: str = "family") -> None:
+    """pa's contract and its linked child ch (paid by pa's prepaid account) keep one ``family_data``, pa's; x1 and x2
+    keep their own. All four share ``family_minutes`` and ``family_sms`` in the namespace ``clan``."""
+    engine.load_catalog(parse_document(FAMILY_CATALOG + OTHER_POOL_PLAN, source="family.yaml"))
+    for holder, account, parent, payer in FAMILY:
+        engine.create_subscriber_account(
+            SubscriberAccountInput.model_validate({"id": holder, "currency": "EUR", "accounts": [account] if account else []})
+        )
+        contract = {
+            "id": f"{holder}-contract",
+            "subscriber_account_id": holder,
+            "valid_from": START.isoformat(),
+            "items": [{"id": "main", "charge_plan": x2_plan if holder == "x2" else "family"}],
+            "roles": {"payer": payer},
+        }
+        engine.create_contract(ContractInput.model_validate(contract | ({"parent_id": f"{parent}-contract"} if parent else {})))
+        engine.create_access(
+            AccessInput.model_validate(
+                {
+                    "service_id": "mobile",
+                    "user_id": f"{holder}-msisdn",
+                    "contract_id": f"{holder}-contract",
+                    "valid_from": START.isoformat(),
+                }
+            )
+        )
+
+
+# The child's contract id sorts before its parent's: contract by contract, ch's June and July come before pa's June.
+# Midnight in Paris on the first of July is 22:00 UTC on 30 June; a day in Tokyo starts at 15:00 UTC.
+FAMILY_CDRS = """
+p01 pa call 2026-06-01T08:00:00+00:00 duration=150 destination=33123
+c01 ch call 2026-06-01T08:01:00+00:00 duration=100 destination=33123
+x01 x1 call 2026-06-01T08:02:00+00:00 duration=90 destination=44
+p02 pa data 2026-06-01T09:00:00+00:00 volume=60000000
+c02 ch data 2026-06-01T09:01:00+00:00 volume=50000001
+x02 x2 data 2026-06-01T09:02:00+00:00 volume=70000000
+c03 ch sms  2026-06-01T10:00:00+00:00 destination=1
+p03 pa sms  2026-06-01T10:01:00+00:00 destination=1
+x03 x1 sms  2026-06-01T10:02:00+00:00 destination=1
+x04 x2 sms  2026-06-01T10:03:00+00:00 destination=1
+c04 ch sms  2026-06-01T14:59:00+00:00 destination=1
+p04 pa sms  2026-06-01T15:00:00+00:00 destination=1
+c05 ch call 2026-06-02T07:00:00+00:00 duration=61 destination=99912
+c06 ch call 2026-06-02T07:05:00+00:00 duration=30 destination=33123
+x05 x2 call 2026-06-02T07:10:00+00:00 duration=45 destination=33123
+p05 pa call 2026-06-30T21:59:00+00:00 duration=120 destination=33123
+c07 ch data 2026-06-30T21:59:30+00:00 volume=1000000
+c08 ch call 2026-06-30T22:00:00+00:00 duration=200 destination=33123
+p06 pa data 2026-06-30T22:01:00+00:00 volume=99000000
+c09 ch data 2026-06-30T22:02:00+00:00 volume=3000000
+x06 x1 call 2026-06-30T22:03:00+00:00 duration=40 destination=33123
+x07 x2 sms  2026-07-01T01:00:00+00:00 destination=1
+p07 pa call 2026-07-01T08:00:00+00:00 duration=30 destination=33123
+"""
+
+
+@contextmanager
+def family_run(
+    database: str, tmp_path: Path, rows: list[dict[str, Any]], mode: RatingMode, path: RatingPath, **world: str
+) -> Iterator[Engine]:
+    directory = tmp_path / f"family-{path.value}-{next(counter)}"
+    directory.mkdir()
+    with (
+        fresh_database(database, directory) as url,
+        Engine(url, clock=FixedClock(), new_id=SequentialIds("id")) as engine,
+    ):
+        family_world(engine, **world)
+        engine.import_cdrs(enumerate(rows, start=1), strict=True)
+        yield engine
+
+
+@pytest.mark.parametrize("database", DATABASES)
+@pytest.mark.parametrize("mode", MODES)
+def test_a_parents_and_a_shared_counter_take_the_vectorized_path_and_leave_what_the_row_path_leaves(
+    tmp_path: Path, database: str, mode: RatingMode
+) -> None:
+    rows = records(FAMILY_CDRS)
+    left, paths = [], []
+    for path in (RatingPath.AUTO, RatingPath.ROW):
+        with family_run(database, tmp_path, rows, mode, path) as engine:
+            status = engine.run_rating_job(engine.start_rating_job(mode), path=path)
+            paths.append([(found.path, found.reason, found.count) for found in status.paths])
+            left.append(snapshot(engine))
+    auto, row = left
+
+    assert paths == [[("vectorized", None, len(rows))], [("row", "row_path_requested", len(rows))]]
+    assert_same(auto, row)
+    assert {status for status, *_ in row["cdrs"].values()} >= {"charged", "failed"}
+    # ch's data moved pa's family_data (ch keeps none of its own); x1 and x2 keep their own; the namespace one pool.
+    assert ("ch-contract", "", "family_data") not in row["counters"]
+    assert {("clan", "family_minutes"), ("clan", "family_sms")} == set(row["shared_counters"])
+    july = datetime(2026, 6, 30, 22, tzinfo=UTC)
+    assert row["counters"][("pa-contract", "", "family_data")][2] == july
+    crossed = {
+        note["data"].get("counter") for found in row["notifications"].values() for note in found if note["kind"] == "threshold_crossed"
+    }
+    assert {"family_minutes", "family_sms", "family_data"} <= crossed, crossed
+
+
+@pytest.mark.parametrize("database", DATABASES)
+@pytest.mark.parametrize("mode", [RatingMode.DAY_MOST, RatingMode.SUBSCRIPTION_FIRST_FAIL])
+def test_a_parents_and_a_shared_counter_are_carried_across_vectorized_chunks(tmp_path: Path, database: str, mode: RatingMode) -> None:
+    # One CDR a chunk, so 20 a vectorized chunk: the second starts from the counters and balances the first stored.
+    rows = records(FAMILY_CDRS)
+    left, paths = [], []
+    for path in (RatingPath.AUTO, RatingPath.ROW):
+        with family_run(database, tmp_path, rows, mode, path) as engine:
+            status = engine.run_rating_job(engine.start_rating_job(mode), path=path, chunk_cdrs=1)
+            paths.append([(found.path, found.count) for found in status.paths])
+            left.append(snapshot(engine))
+
+    assert paths[0] == [("vectorized", len(rows))]
+    assert_same(*left)
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_a_shared_counter_two_plans_declare_otherwise_takes_the_row_path(tmp_path: Path, database: str) -> None:
+    rows = records(FAMILY_CDRS)
+    left, paths = [], []
+    for path in (RatingPath.AUTO, RatingPath.ROW):
+        with family_run(database, tmp_path, rows, RatingMode.DAY_MOST, path, x2_plan="family_b") as engine:
+            status = engine.run_rating_job(engine.start_rating_job(RatingMode.DAY_MOST), path=path)
+            paths.append([(found.path, found.reason, found.count) for found in status.paths])
+            left.append(snapshot(engine))
+
+    assert paths[0] == [("row", "counter_not_columnar", len(rows))]
+    assert_same(*left)

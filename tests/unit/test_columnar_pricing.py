@@ -29,7 +29,7 @@ from kopek.domain.catalog_load import catalog_from_document
 from kopek.domain.item import TypedItem, property_text
 from kopek.errors import Code, IllegalStateError
 from kopek.money import RoundingMode
-from kopek.rating.columnar import INT, ColumnarPlan, Unsupported, compile_plan, epoch_column, properties_read
+from kopek.rating.columnar import INT, ColumnarPlan, Unsupported, compile_plan, epoch_column, owner_column, properties_read
 from kopek.rating.columnar_counters import NO_PERIOD
 from kopek.rating.columnar_schedules import ScheduleTooFine
 from kopek.rating.outcome import CounterKey, NotificationKind
@@ -200,6 +200,7 @@ def _frame(catalog: Catalog, items: list[TypedItem], programs: dict[str, Columna
     for name, base in before_base.items():
         columns[f"c0:{name}"] = pl.Series([base] * len(items), dtype=INT)
         columns[epoch_column(name)] = pl.Series([NO_PERIOD] * len(items), dtype=pl.Int64)
+        columns[owner_column(name)] = pl.Series([0] * len(items), dtype=pl.Int64)  # One contract: one owner.
     return pl.DataFrame(columns)
 
 

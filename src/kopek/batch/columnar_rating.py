@@ -5,15 +5,22 @@ A chunk qualifies when its catalog and data stay within what
 one-by-one decisions:
 
 - every CDR types cleanly, has a contract, is new (no operation under its id yet) and
-  falls in its contract's validity; its contract has no parent and one item whose plan
-  prices its class (:func:`_pricing`), and that plan compiles;
+  falls in its contract's validity; its contract has one item whose plan prices its
+  class (:func:`_pricing`), and that plan compiles;
 - every payer account can be charged (holder status, currency) and holds no live
   reservation, and every balance stays within its floor or credit limit over the whole
   chunk (so no CDR fails for money); a prepaid balance crossing its low-balance threshold
   notifies as the row path does, from the running balances;
 - stored counters hold whole base units and do not lapse; each item's reset period of
   each counter, and the counter's value when that period started, are laid out as
-  columns from the counter's cycle (:func:`_periods`).
+  columns from the counter's cycle (:func:`_periods`);
+- a counter is read and moved where the row path reads and moves it (its **owner**,
+  :func:`_owner`): a linked contract's contract counter that its parent's plans declare is
+  the parent's, a counter of scope ``shared`` is the one of its namespace, whichever
+  contract's CDR moves it. Every plan of the chunk that binds a counter to one owner
+  declares it alike (:func:`_counters_from`). The contracts that share a counter are in
+  one partition (:mod:`kopek.batch.partitions`), so the chunk holds, in charging order,
+  every CDR that moves it.
 
 Refusals that depend only on an item's properties (``no_access``) are handled here,
 with the mode's rules (first-fail contracts skip their later CDRs). Anything else makes
@@ -42,6 +49,7 @@ from kopek.charging.offline import (
     request_hash,
     write_charge_rows,
 )
+from kopek.charging.rating_state import shared_counters_of
 from kopek.domain.accounts import check_chargeable
 from kopek.domain.catalog import Catalog, ChargePlan, CounterScope, CounterSpec, ItemClass
 from kopek.domain.item import ChargeableItem, TypedItem, property_text, type_item
@@ -56,6 +64,7 @@ from kopek.rating.columnar import (
     base_factor,
     compile_plan,
     epoch_column,
+    owner_column,
     properties_read,
     used_up_counters,
     whole,
@@ -65,6 +74,7 @@ from kopek.rating.columnar_postings import BoundCrossed, postings
 from kopek.rating.columnar_schedules import ScheduleTooFine
 from kopek.rating.outcome import CounterKey, NotificationKind
 from kopek.rating.state import CounterLife
+from kopek.store.counter_store import SharedCounterSpec
 from kopek.store.uow import UnitOfWork
 
 
@@ -85,13 +95,15 @@ class FallbackReason(StrEnum):
     CONTRACT_NOT_CHARGEABLE = "contract_not_chargeable"
     """A contract is out of its validity, locked, or its plan not in effect at a CDR's date."""
     LINKED_CONTRACT = "linked_contract"
+    """A contract has a parent: a recharge's items (batch jobs take linked contracts; older jobs' paths may name it)."""
     SEVERAL_CONTRACT_ITEMS = "several_contract_items"
     SESSION_GRANT = "session_grant"
-    """A live session's grant holds a counter of a contract."""
+    """A live session's grant holds a counter of a contract, of its parent or of its plans' shared namespaces."""
     PLAN_NOT_COLUMNAR = "plan_not_columnar"
-    """A plan uses what the vectorized path does not express (a shared counter, a cap, ...)."""
+    """A plan uses what the vectorized path does not express (a cap, a per_activation reset, ...)."""
     COUNTER_NOT_COLUMNAR = "counter_not_columnar"
-    """A stored counter lapses, holds a fraction of a base unit, or was stored before it had reset periods."""
+    """A stored counter lapses, holds a fraction of a base unit, or was stored before it had reset periods; or two plans
+    declare a counter they keep in one place otherwise."""
     ACCOUNT_NOT_COLUMNAR = "account_not_columnar"
     """A payer account is not chargeable, holds live reservations or another currency."""
     FRACTIONAL_QUANTITY = "fractional_quantity"
@@ -158,17 +170,20 @@ def rate_rows_columnar(
         raise NotColumnar(FallbackReason.CDR_REPLAYED, "a CDR id already has an operation (a replay)")
     items = _typed(catalog, rows)
     contracts = _contracts(uow, rows)
-    plans_of = {contract_id: _plans_of(catalog, contract) for contract_id, contract in contracts.items()}
+    parents = _parents(uow, contracts)
+    plans_of = {contract_id: _plans_of(catalog, contract) for contract_id, contract in (contracts | parents).items()}
+    shared = _shared_counters(catalog, contracts)
+    _check_grants(uow, contracts | parents, shared)
     _check_spans(rows, items, contracts, plans_of)
     pricing = _pricing(rows, items, plans_of)
     by_name = {plan.name: plan for _, plan in pricing}
     pairs = {(plan.name, item.item_class.name) for (_, plan), item in zip(pricing, items, strict=True)}
     compiled = {(name, item_class): plans.get(loaded.version, catalog, by_name[name], item_class) for name, item_class in sorted(pairs)}
-    counters = _counters(uow, contracts, plans_of)
+    counters = _counters(uow, contracts, parents, plans_of, shared)
     accounts = _accounts(uow, contracts, plans_of, compiled)
     frame = _frame(rows, items, pricing, compiled, counters)
     frame = _refusals(frame, compiled, rules)
-    frame = _priced(frame, compiled)
+    frame = _priced_in_order(frame, compiled, counters)
     charged = frame.filter(pl.col("live"))
     charged = charged.with_columns(operation_id=pl.Series([context.new_id() for _ in range(charged.height)], dtype=pl.String))
     try:
@@ -206,19 +221,22 @@ def _check_spans(
     plans_of: Mapping[str, Sequence[tuple[str, ChargePlan]]],
 ) -> None:
     """Every CDR falls in its contract's validity (an interval: checking its first and last CDR is enough), its contract
-    can be charged, and its plans' only versions are in effect at its date."""
+    can be charged, and its plans' only versions (and its parent's, for a linked contract) are in effect at its date."""
     spans: dict[str, tuple[datetime, datetime]] = {}
     for row, item in zip(rows, items, strict=True):
         at = item.consumption_date
         first, last = spans.get(row["contract_id"], (at, at))
         spans[row["contract_id"]] = (min(first, at), max(last, at))
     for contract_id, (first, last) in spans.items():
+        contract = contracts[contract_id]
         try:
-            check_contract_chargeable(contracts[contract_id], first)
-            check_contract_chargeable(contracts[contract_id], last)
+            check_contract_chargeable(contract, first)
+            check_contract_chargeable(contract, last)
         except KopekError as error:
             raise NotColumnar(FallbackReason.CONTRACT_NOT_CHARGEABLE, error.message) from error
-        for _, plan in plans_of[contract_id]:
+        # A linked contract's CDR reads its parent's plans too (the counters they declare).
+        parent_plans = plans_of[contract.parent_id] if contract.parent_id is not None else ()
+        for _, plan in [*plans_of[contract_id], *parent_plans]:
             if plan.effective_from is not None and first.astimezone(UTC).date() < plan.effective_from:
                 raise NotColumnar(FallbackReason.CONTRACT_NOT_CHARGEABLE, f"plan {plan.name!r} is not in effect at every CDR's date")
 
@@ -247,14 +265,28 @@ def _typed(catalog: Catalog, rows: Sequence[Mapping[str, Any]]) -> list[TypedIte
 
 
 def _contracts(uow: UnitOfWork, rows: Sequence[Mapping[str, Any]]) -> dict[str, Contract]:
-    found = uow.master.contracts({row["contract_id"] for row in rows}, lock=True)
-    for contract_id, contract in found.items():
-        if contract.parent_id is not None:
-            raise NotColumnar(FallbackReason.LINKED_CONTRACT, f"contract {contract_id!r} is linked to {contract.parent_id!r}")
-    # Counters read column-wise are the stored values; the row path prices on top of what live grants hold.
-    if uow.sessions.holds_on(found):
+    """The chunk's contracts, locked (linked contracts first, as single charges lock them)."""
+    return uow.master.contracts({row["contract_id"] for row in rows}, lock=True)
+
+
+def _parents(uow: UnitOfWork, contracts: Mapping[str, Contract]) -> dict[str, Contract]:
+    """The parents of the chunk's linked contracts, locked after the chunk's contracts (a single charge locks a linked
+    contract, then its parent); those with CDRs in the chunk are among ``contracts`` already."""
+    wanted = {contract.parent_id for contract in contracts.values() if contract.parent_id is not None}
+    found = {parent_id: contracts[parent_id] for parent_id in wanted if parent_id in contracts}
+    return found | uow.master.contracts(wanted - found.keys(), lock=True)
+
+
+def _shared_counters(catalog: Catalog, contracts: Mapping[str, Contract]) -> list[SharedCounterSpec]:
+    """The shared counters the chunk's contracts' plans declare, in the order the row path locks them."""
+    found = {(spec.namespace, spec.name): spec for contract in contracts.values() for spec in shared_counters_of(catalog, contract)}
+    return [found[key] for key in sorted(found)]
+
+
+def _check_grants(uow: UnitOfWork, contracts: Mapping[str, Contract], shared: Sequence[SharedCounterSpec]) -> None:
+    """Counters read column-wise are the stored values; the row path prices on top of what live grants hold."""
+    if uow.sessions.holds_on(contracts, namespaces=[spec.namespace for spec in shared]):
         raise NotColumnar(FallbackReason.SESSION_GRANT, "a live session's grant holds a counter of a contract")
-    return found
 
 
 def _plans_of(catalog: Catalog, contract: Contract) -> list[tuple[str, ChargePlan]]:
@@ -288,11 +320,17 @@ def _pricing(
 
 
 def _counters(
-    uow: UnitOfWork, contracts: Mapping[str, Contract], plans_of: Mapping[str, Sequence[tuple[str, ChargePlan]]]
+    uow: UnitOfWork,
+    contracts: Mapping[str, Contract],
+    parents: Mapping[str, Contract],
+    plans_of: Mapping[str, Sequence[tuple[str, ChargePlan]]],
+    shared: Sequence[SharedCounterSpec],
 ) -> dict[tuple[str, str], StoredCounter]:
-    """Each contract's counters before the chunk, by (contract, counter name)."""
-    values, lives = uow.counters.of_contracts(sorted(contracts))
-    return _counters_from(values, lives, contracts, plans_of)
+    """Each contract's counters before the chunk, by (contract, counter name): its own, its parent's and the shared
+    ones (locked, after the contracts, as the row path locks them)."""
+    values, lives = uow.counters.of_contracts(sorted(contracts.keys() | parents.keys()))
+    shared_values, shared_lives = uow.counters.lock_shared(shared)
+    return _counters_from(values | shared_values, lives | shared_lives, contracts, plans_of)
 
 
 def _counters_from(
@@ -301,38 +339,77 @@ def _counters_from(
     contracts: Mapping[str, Contract],
     plans_of: Mapping[str, Sequence[tuple[str, ChargePlan]]],
 ) -> dict[tuple[str, str], StoredCounter]:
-    """Each contract's counters from ``values`` and ``lives`` (stored or restored), by (contract, counter name)."""
+    """Each contract's counters from ``values`` and ``lives`` (stored or restored), by (contract, counter name); the
+    contracts that share a counter (a linked contract and its parent, a shared namespace) share its
+    :class:`StoredCounter`."""
     found: dict[tuple[str, str], StoredCounter] = {}
-    for contract_id in contracts:
+    owners: dict[CounterKey, tuple[CounterSpec, StoredCounter]] = {}
+    for contract_id, contract in contracts.items():
+        inherited = _inherited(contract, plans_of)
         for contract_item_id, plan in plans_of[contract_id]:
             for spec in plan.counters:
                 if (contract_id, spec.name) in found:
                     message = f"two items of contract {contract_id!r} have a counter {spec.name!r}"
                     raise NotColumnar(FallbackReason.SEVERAL_CONTRACT_ITEMS, message)
-                found[(contract_id, spec.name)] = _stored_counter(contract_id, contract_item_id, spec, values, lives)
+                key, owner_spec = _owner(contract, contract_item_id, spec, inherited)
+                known = owners.get(key)
+                if known is None:
+                    known = owners[key] = (owner_spec, _stored_counter(key, owner_spec, values, lives))
+                # The compiled plan reads bounds and moves in its own spec's unit; the stored counter is the owner's.
+                if spec.unit != owner_spec.unit or _meaning(known[0]) != _meaning(owner_spec):
+                    message = f"counter {spec.name!r} of {contract_id!r} is declared otherwise where it is kept"
+                    raise NotColumnar(FallbackReason.COUNTER_NOT_COLUMNAR, message)
+                found[(contract_id, spec.name)] = known[1]
     return found
 
 
-def _stored_counter(
-    contract_id: str, contract_item_id: str, spec: CounterSpec, values: Mapping[CounterKey, Any], lives: Mapping[CounterKey, Any]
-) -> StoredCounter:
-    """Counter ``spec`` of a contract item before the chunk."""
+def _inherited(contract: Contract, plans_of: Mapping[str, Sequence[tuple[str, ChargePlan]]]) -> dict[str, CounterSpec]:
+    """The contract counters a linked contract takes from its parent: those its parent's plans declare (the first
+    item's, as the row path binds them)."""
+    declared: dict[str, CounterSpec] = {}
+    if contract.parent_id is not None:
+        for _, plan in plans_of[contract.parent_id]:
+            for spec in plan.counters:
+                if spec.scope is CounterScope.CONTRACT:
+                    declared.setdefault(spec.name, spec)
+    return declared
+
+
+def _owner(
+    contract: Contract, contract_item_id: str, spec: CounterSpec, inherited: Mapping[str, CounterSpec]
+) -> tuple[CounterKey, CounterSpec]:
+    """Where counter ``spec`` of a contract item lives, and the spec it is kept by there (as the row path binds it)."""
+    if spec.scope is CounterScope.CONTRACT and contract.parent_id is not None and spec.name in inherited:
+        return CounterKey(contract.parent_id, "", spec.name, CounterScope.CONTRACT), inherited[spec.name]
+    if spec.scope is CounterScope.SHARED:
+        assert spec.namespace is not None, "a shared counter has a namespace (validated on load)"
+        return CounterKey("", "", spec.name, CounterScope.SHARED, spec.namespace), spec
     item_id = "" if spec.scope is CounterScope.CONTRACT else contract_item_id
-    key = CounterKey(contract_id, item_id, spec.name, spec.scope)
+    return CounterKey(contract.id, item_id, spec.name, spec.scope), spec
+
+
+def _meaning(spec: CounterSpec) -> dict[str, Any]:
+    """What a counter's spec means to rating (all but its description)."""
+    return spec.model_dump(exclude={"description"})
+
+
+def _stored_counter(key: CounterKey, spec: CounterSpec, values: Mapping[CounterKey, Any], lives: Mapping[CounterKey, Any]) -> StoredCounter:
+    """Counter ``spec``, kept at ``key``, before the chunk."""
+    owner = key.contract_id or key.namespace
     life = lives.get(key)
     if life is not None and life.expires_at is not None:
-        raise NotColumnar(FallbackReason.COUNTER_NOT_COLUMNAR, f"counter {spec.name!r} of {contract_id!r} lapses")
+        raise NotColumnar(FallbackReason.COUNTER_NOT_COLUMNAR, f"counter {spec.name!r} of {owner!r} lapses")
     stored = values.get(key)
-    if stored is not None and spec.cycle() is not None and (life is None or life.period_start is None):
-        raise NotColumnar(
-            FallbackReason.COUNTER_NOT_COLUMNAR, f"counter {spec.name!r} of {contract_id!r} was stored before it had reset periods"
-        )
     try:
         factor = base_factor(spec.unit)
         initial = whole(exact(spec.initial) * factor)
         base = whole(exact(stored) * factor) if stored is not None else None
     except Unsupported as error:
         raise NotColumnar(FallbackReason.COUNTER_NOT_COLUMNAR, str(error)) from error
+    # A value stored without a period belongs to the period of the first item that uses it; when it is the initial
+    # value (a shared counter's row is created so, to be locked), that is what the period starts from anyway.
+    if base is not None and base != initial and spec.cycle() is not None and (life is None or life.period_start is None):
+        raise NotColumnar(FallbackReason.COUNTER_NOT_COLUMNAR, f"counter {spec.name!r} of {owner!r} was stored before it had reset periods")
     thresholds = tuple((threshold, exact(threshold.value) * factor) for threshold in spec.thresholds)
     period = period_key(life.period_start if life is not None else None)
     return StoredCounter(key, spec, factor, initial, base, period, thresholds)
@@ -459,8 +536,11 @@ def _frame(
     for name in properties:
         values = [item.properties.get(name) for item in items]
         columns[f"p:{name}"] = pl.Series([property_text(value) if value is not None else None for value in values], dtype=pl.String)
+    owners = {key: index for index, key in enumerate(dict.fromkeys(counter.key for counter in counters.values()))}
     for name in counter_names:
         epochs, starts = _periods(name, contract_ids, items, counters)
+        kept = [counters.get((contract_id, name)) for contract_id in contract_ids]
+        columns[owner_column(name)] = pl.Series([owners[found.key] if found else None for found in kept], dtype=pl.Int64)
         columns[epoch_column(name)] = pl.Series(epochs, dtype=pl.Int64)
         columns[f"c0:{name}"] = pl.Series(starts, dtype=INT)
     return pl.DataFrame(columns)
@@ -488,6 +568,52 @@ def _refusals(frame: pl.DataFrame, compiled: Mapping[tuple[str, str], ColumnarPl
         status=pl.when(pl.col("skipped")).then(pl.lit("skipped")).when(failing).then(pl.lit("failed")).otherwise(pl.lit("charged")),
         live=~pl.col("skipped") & ~failing,
     )
+
+
+def _priced_in_order(
+    frame: pl.DataFrame, compiled: Mapping[tuple[str, str], ColumnarPlan], counters: Mapping[tuple[str, str], StoredCounter]
+) -> pl.DataFrame:
+    """``frame`` priced (:func:`_priced`), with each counter's periods never going back for its owner.
+
+    The contracts sharing a counter may come one after the other (``SUBSCRIPTION_*`` modes), each in date order: an
+    item dated before the period an earlier item moved the counter to counts in that period, as on the row path (a
+    late CDR). Which items read or move a counter (``t:NAME``) does not depend on its periods, so a second pricing
+    with the periods so settled is exact."""
+    priced = _priced(frame, compiled)
+    settled = _settled_periods(priced, counters)
+    return _priced(frame.with_columns(settled), compiled) if settled else priced
+
+
+def _settled_periods(priced: pl.DataFrame, counters: Mapping[tuple[str, str], StoredCounter]) -> list[pl.Series]:
+    """The ``e:NAME`` and ``c0:NAME`` columns of the counters whose periods go back for an owner in ``priced``, each
+    item that reads or moves the counter put in the latest period an earlier such item of its owner was in; none when
+    no period goes back."""
+    by_owner = {(counter.key, name): counter for (_, name), counter in counters.items()}
+    owners_of: dict[str, set[CounterKey]] = {}
+    contracts_of: dict[CounterKey, set[str]] = {}
+    for (contract_id, name), counter in counters.items():
+        owners_of.setdefault(name, set()).add(counter.key)
+        contracts_of.setdefault(counter.key, set()).add(contract_id)
+    keys = list(dict.fromkeys(counter.key for counter in counters.values()))  # The owner keys of the frame (``_frame``).
+    settled = []
+    for name in sorted(owners_of):
+        if f"t:{name}" not in priced.columns or all(len(contracts_of[key]) == 1 for key in owners_of[name]):
+            continue  # A contract's own items come in date order.
+        owner_keys, epochs = priced[owner_column(name)].to_list(), priced[epoch_column(name)].to_list()
+        touches, starts = priced[f"t:{name}"].to_list(), priced[f"c0:{name}"].to_list()
+        latest: dict[int, int] = {}
+        moved = False
+        for position, (owner, epoch, touch) in enumerate(zip(owner_keys, epochs, touches, strict=True)):
+            if owner is None or not touch:
+                continue
+            if epoch < latest.get(owner, epoch):
+                epochs[position] = latest[owner]
+                starts[position] = by_owner[(keys[owner], name)].start_value(latest[owner])
+                moved = True
+            latest[owner] = epochs[position]
+        if moved:
+            settled += [pl.Series(epoch_column(name), epochs, dtype=pl.Int64), pl.Series(f"c0:{name}", starts, dtype=INT)]
+    return settled
 
 
 def _priced(frame: pl.DataFrame, compiled: Mapping[tuple[str, str], ColumnarPlan]) -> pl.DataFrame:
@@ -562,6 +688,13 @@ def price_columnar(
     Raises :class:`NotColumnar` when the items need the row path."""
     items = _typed(catalog, rows)
     contracts = _contracts(uow, rows)
+    # A recharge restores its own contract's counters only: a parent's or a shared counter is not among them.
+    for contract_id, contract in contracts.items():
+        if contract.parent_id is not None:
+            raise NotColumnar(FallbackReason.LINKED_CONTRACT, f"contract {contract_id!r} is linked to {contract.parent_id!r}")
+    if _shared_counters(catalog, contracts):
+        raise NotColumnar(FallbackReason.PLAN_NOT_COLUMNAR, "a plan declares a shared counter")
+    _check_grants(uow, contracts, [])
     plans_of = {contract_id: _plans_of(catalog, contract) for contract_id, contract in contracts.items()}
     # The caller's lock (a recharge's) is its own: the items are priced as the contract, unlocked, would charge them.
     unlocked = {contract_id: replace(contract, status=ContractStatus.ACTIVE) for contract_id, contract in contracts.items()}
@@ -572,5 +705,5 @@ def price_columnar(
     compiled = {(name, item_class): plans.get(catalog_version, catalog, by_name[name], item_class) for name, item_class in sorted(pairs)}
     counters = _counters_from(values, lives, contracts, plans_of)
     frame = _frame(rows, items, pricing, compiled, counters, cdr_columns=cdr_columns)
-    frame = _priced(_refusals(frame, compiled, ChunkRules("", first_fail=False, stopped=set())), compiled)
+    frame = _priced_in_order(_refusals(frame, compiled, ChunkRules("", first_fail=False, stopped=set())), compiled, counters)
     return ColumnarPricing(frame, items, pricing, compiled, counters)

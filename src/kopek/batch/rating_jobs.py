@@ -165,7 +165,7 @@ class PathCount(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"path": "row", "reason": "linked_contract", "detail": "contract 'eve-family' is linked to 'dan-family'", "count": 2}
+                {"path": "row", "reason": "cdr_without_contract", "detail": "a CDR has no contract", "count": 1}
             ]
         },
         use_attribute_docstrings=True,

@@ -9,7 +9,7 @@ for the charge plans whose pricing it can express column-wise:
   ``allowance`` and ``schedule`` (each item cut into parts by the rating core's windows,
   see :mod:`kopek.rating.columnar_schedules`; no counter and no ``no_access`` inside its
   windows), and ``no_access`` outside ``tiers`` and ``schedule``;
-- counters of scope ``contract`` or ``contract_item``, without reset or reset daily,
+- counters of scope ``contract``, ``contract_item`` or ``shared``, without reset or reset daily,
   weekly or monthly, kept in a unit of a whole number of base units, and used by one
   charge only: consumed by one ``allowance`` (or by alike allowances in the cases of one
   ``switch`` or ``prefix``), or read by ``tiers`` and moved by that charge's counter
@@ -19,15 +19,18 @@ for the charge plans whose pricing it can express column-wise:
 Every amount is an exact fraction (an Int128 numerator over a known denominator)
 until the charge's rounding turns it into a whole number of ``10^-decimals``: the
 same exact arithmetic as the row path (:mod:`kopek.rating.price_tree`), so both give
-the same amounts. Counters become cumulative sums per contract and reset period in the
-frame's order; an allowance consumes ``min(usage so far in the period, what it held)``.
+the same amounts. Counters become cumulative sums per stored counter (its owner) and
+reset period in the frame's order; an allowance consumes ``min(usage so far in the period, what it held)``.
 
-**Counters.** Each counter's reset period of each item (``e:NAME``) and its value when
-that period started (``c0:NAME``) are the shell's to give, from the rating core's own
+**Counters.** Each counter's owner for each item (``o:NAME``: which stored counter the
+item reads and moves, the contract's own, its parent's for a linked contract, or one
+shared in a namespace by several contracts), its reset period (``e:NAME``) and its value
+when that period started (``c0:NAME``) are the shell's to give, from the rating core's own
 period functions: the period holding the item's date, or the stored value's period when
 that is later (periods never go back), and the stored value in the stored value's
-period, the initial value in any other. Within a contract the items of a frame come in
-date order, so a period, once left, is not met again.
+period, the initial value in any other; and never a period before the one an earlier
+item of the frame moved the same owner to (the contracts sharing a counter may come one
+after the other, each in date order), so a period, once left, is not met again.
 
 **Bounds.** Int128 arithmetic in Polars wraps around silently, so the integer form is
 used only where it cannot overflow. Compiling a charge also bounds its numerator:
@@ -42,10 +45,11 @@ building a column.
 A frame holds the items of one chunk of a rating job, sorted in charging order, with
 the columns ``row`` (an Int64 unique per item), ``contract_id``, ``item_class``, ``plan``,
 ``q`` (the quantity in base units, Int128), one text column ``p:NAME`` per property a
-``switch`` or ``prefix`` reads, two columns per counter (``e:NAME``, the item's reset
-period as an Int64 key, and ``c0:NAME``, the counter's value when that period started in
-base units, Int128), ``consumption_date`` (UTC, for ``schedule`` nodes) and, for :meth:`ColumnarPlan.priced`,
-``live`` (the item is charged: neither refused nor skipped). Pure: no I/O, no clock.
+``switch`` or ``prefix`` reads, three columns per counter (``o:NAME``, its owner as an
+Int64 key, ``e:NAME``, the item's reset period as an Int64 key, and ``c0:NAME``, the
+counter's value when that period started in base units, Int128), ``consumption_date``
+(UTC, for ``schedule`` nodes) and, for :meth:`ColumnarPlan.priced`, ``live`` (the item is
+charged: neither refused nor skipped). Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -119,6 +123,16 @@ def base_factor(unit: Unit) -> int:
 def epoch_column(name: str) -> str:
     """The frame's column of counter ``name``'s reset period of each item (see the module's **Counters**)."""
     return f"e:{name}"
+
+
+def owner_column(name: str) -> str:
+    """The frame's column of counter ``name``'s owner for each item (see the module's **Counters**)."""
+    return f"o:{name}"
+
+
+def counter_window(name: str) -> list[str]:
+    """The columns over which counter ``name`` runs: one stored counter (its owner) in one reset period."""
+    return [owner_column(name), epoch_column(name)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,8 +443,7 @@ class _ChargeCompiler:
         if column is None:
             column = self._name("before")
             move = self.dynamic.moves.get(name, ZERO)
-            window = ["contract_id", epoch_column(name)]
-            self.dynamic.helpers.append((column, pl.col(f"c0:{name}") + (move.cum_sum().over(window) - move)))
+            self.dynamic.helpers.append((column, pl.col(f"c0:{name}") + (move.cum_sum().over(counter_window(name)) - move)))
             self._before[name] = column
         return pl.col(column)
 
@@ -449,7 +462,7 @@ class _ChargeCompiler:
         held = pl.col(f"c0:{node.counter}")
         reaching = pl.when(reach).then(quantity).otherwise(ZERO)
         column = self._name("left")
-        earlier = reaching.cum_sum().over(["contract_id", epoch_column(node.counter)]) - reaching
+        earlier = reaching.cum_sum().over(counter_window(node.counter)) - reaching
         self.dynamic.helpers.append((column, pl.when(held > 0).then(held - pl.min_horizontal(earlier, held)).otherwise(ZERO)))
         left = pl.col(column)
         covered_column, rest_column = self._name("covered"), self._name("rest")
@@ -674,7 +687,7 @@ def compile_plan(catalog: Catalog, plan: ChargePlan, item_class: str) -> Columna
     assert klass is not None, "the caller typed the items against the catalog"
     counters = {spec.name: spec for spec in plan.counters}
     for spec in counters.values():
-        if spec.scope not in (CounterScope.CONTRACT, CounterScope.CONTRACT_ITEM):
+        if spec.scope not in (CounterScope.CONTRACT, CounterScope.CONTRACT_ITEM, CounterScope.SHARED):
             raise Unsupported(f"counter scope {spec.scope}")
         if spec.reset is CounterReset.PER_ACTIVATION:
             raise Unsupported(f"counter {spec.name!r} resets with its activation")

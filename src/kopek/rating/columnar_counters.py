@@ -5,7 +5,7 @@ fraction) from the value the counter holds in the item's reset period, stores a 
 when the value moves or the counter enters a new period, and notifies each threshold the
 change crosses. This module gives the same changes, in the same order, from the frame's
 columns: the reset period of each item (``e:NAME``), the value when it started
-(``c0:NAME``), each item's move (``m:NAME``), whether the item reads or writes the counter
+(``c0:NAME``), the stored counter it moves (``o:NAME``), each item's move (``m:NAME``), whether the item reads or writes the counter
 (``t:NAME``) and whether it used an allowance up (``u:NAME``). Pure: no I/O.
 """
 
@@ -21,7 +21,7 @@ import polars as pl
 from kopek.domain.catalog import CounterSpec, CounterThreshold
 from kopek.domain.outcome import CounterChange, CounterKey, Notification
 from kopek.money import Exact, ratio
-from kopek.rating.columnar import epoch_column
+from kopek.rating.columnar import counter_window
 from kopek.rating.compiled import thresholds_crossed
 
 NO_PERIOD: Final = -1
@@ -74,7 +74,8 @@ def counter_moves(charged: pl.DataFrame, counters: Mapping[tuple[str, str], Stor
     touched = pl.any_horizontal([pl.col(f"t:{name}").fill_null(value=False) for name in names])
     frame = charged.sort("row").with_columns(_before(charged, name) for name in names).filter(touched)
     columns = ["row", "contract_id", *(f"{kind}:{name}" for name in names for kind in ("t", "b", "m", "u", "e"))]
-    state = {where: (counter.stored is not None, counter.period) for where, counter in counters.items()}
+    # Per stored counter (a parent's or a shared one is moved by the items of several contracts).
+    state = {counter.key: (counter.stored is not None, counter.period) for counter in counters.values()}
     journal: list[tuple[int, CounterChange]] = []
     crossings: dict[int, list[Notification]] = {}
     for record in frame.select(_present(frame, columns)).iter_rows(named=True):
@@ -87,10 +88,10 @@ def counter_moves(charged: pl.DataFrame, counters: Mapping[tuple[str, str], Stor
             before = record[f"b:{name}"]
             after = 0 if record.get(f"u:{name}") else before + (record.get(f"m:{name}") or 0)
             period = record[f"e:{name}"]
-            present, stored_period = state[where]
+            present, stored_period = state[counter.key]
             if after == before and (not present or period == stored_period):
                 continue  # As the row path: neither a new value nor a new period to store.
-            state[where] = (True, period)
+            state[counter.key] = (True, period)
             found.append((counter, before, after, period))
         found.sort(key=lambda entry: entry[0].key)
         for counter, before, after, period in found:
@@ -106,9 +107,10 @@ def counter_moves(charged: pl.DataFrame, counters: Mapping[tuple[str, str], Stor
 
 
 def _before(charged: pl.DataFrame, name: str) -> pl.Expr:
-    """Counter ``name``'s value before each item, in base units: its period's start value plus the earlier moves in it."""
+    """Counter ``name``'s value before each item, in base units: its period's start value plus the earlier moves of its
+    owner in it."""
     move = pl.col(f"m:{name}").fill_null(0) if f"m:{name}" in charged.columns else pl.lit(0, pl.Int128)
-    earlier = move.cum_sum().over(["contract_id", epoch_column(name)]) - move
+    earlier = move.cum_sum().over(counter_window(name)) - move
     return (pl.col(f"c0:{name}") + earlier).alias(f"b:{name}")
 
 

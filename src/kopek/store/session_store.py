@@ -342,13 +342,18 @@ class SessionStore:
             if scope != CounterScope.SHARED.value or (namespace, name) in wanted_shared
         ]
 
-    def holds_on(self, contract_ids: Iterable[str]) -> bool:
-        """Whether a live grant holds a counter of one of these contracts (of any scope but ``shared``)."""
+    def holds_on(self, contract_ids: Iterable[str], *, namespaces: Iterable[str] = ()) -> bool:
+        """Whether a live grant holds a counter of one of these contracts (of any scope but ``shared``), or a shared
+        counter of one of ``namespaces``."""
         holds = session_counter_holds.c
+        held: sa.ColumnElement[bool] = holds.contract_id.in_(sorted(set(contract_ids)))
+        wanted = sorted(set(namespaces))
+        if wanted:
+            held = sa.or_(held, sa.and_(holds.scope == CounterScope.SHARED.value, holds.namespace.in_(wanted)))
         query = (
             sa.select(holds.session_id)
             .join(charging_sessions, charging_sessions.c.id == holds.session_id)
-            .where(charging_sessions.c.status == ACTIVE, holds.contract_id.in_(sorted(set(contract_ids))))
+            .where(charging_sessions.c.status == ACTIVE, held)
             .limit(1)
         )
         return self._connection.execute(query).first() is not None
