@@ -29,7 +29,7 @@ from kopek import Engine
 from kopek.batch.rating_jobs import RatingMode
 
 STEPS = (
-    ("read", ("pending_of_partition", "pending_of_partitions", "pending_columns")),
+    ("read", ("pending_of_partition", "pending_of_partitions", "pending_columns")),  # The first two: before columns.
     ("type", ("_typed", "typed_chunk")),
     ("columns", ("_frame",)),
     ("chunk", ("rate_rows_columnar",)),
