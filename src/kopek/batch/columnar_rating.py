@@ -40,23 +40,22 @@ from typing import Any
 
 import polars as pl
 
+from kopek.batch.columnar_items import QuantityTooLarge, Untyped, typed_columns, typed_rows
 from kopek.batch.columnar_rows import ChunkFacts, store
 from kopek.charging.offline import (
     ChargeRows,
     ChargingContext,
-    canonical_value,
     check_contract_chargeable,
-    request_hash,
     write_charge_rows,
 )
 from kopek.charging.rating_state import shared_counters_of
 from kopek.domain.accounts import check_chargeable
-from kopek.domain.catalog import Catalog, ChargePlan, CounterScope, CounterSpec, ItemClass
-from kopek.domain.item import ChargeableItem, TypedItem, property_text, type_item
+from kopek.domain.catalog import Catalog, ChargePlan, CounterScope, CounterSpec
+from kopek.domain.item import TypedItem
 from kopek.domain.master import Account, AccountId, Contract, ContractStatus
 from kopek.domain.periods import Cycle
 from kopek.errors import KopekError
-from kopek.money import exact, to_text
+from kopek.money import exact
 from kopek.rating.columnar import (
     INT,
     ColumnarPlan,
@@ -153,11 +152,9 @@ class PlanCache:
         return found
 
 
-def rate_rows_columnar(
-    uow: UnitOfWork, context: ChargingContext, plans: PlanCache, rows: Sequence[Mapping[str, Any]], rules: ChunkRules
-) -> set[str]:
-    """Charge ``rows`` (pending CDRs of partitions, in charging order) and store their outcomes inside ``uow``; the
-    contracts with a CDR now failed or skipped.
+def rate_rows_columnar(uow: UnitOfWork, context: ChargingContext, plans: PlanCache, cdrs: pl.DataFrame, rules: ChunkRules) -> set[str]:
+    """Charge ``cdrs`` (pending CDRs of partitions, in charging order, as :meth:`CdrStore.pending_columns` reads them)
+    and store their outcomes inside ``uow``; the contracts with a CDR now failed or skipped.
 
     Raises :class:`NotColumnar` before writing anything when the chunk needs the row path.
     """
@@ -166,22 +163,20 @@ def rate_rows_columnar(
     except KopekError as error:
         raise NotColumnar(FallbackReason.NO_CATALOG, error.message) from error
     catalog = loaded.catalog
-    if uow.charging.operations_of_cdrs([row["id"] for row in rows]):
+    if uow.charging.operations_of_cdrs(cdrs["id"].to_list()):
         raise NotColumnar(FallbackReason.CDR_REPLAYED, "a CDR id already has an operation (a replay)")
-    items = _typed(catalog, rows)
-    contracts = _contracts(uow, rows)
+    typed = _typed(catalog, cdrs)
+    contracts = _contracts(uow, typed)
     parents = _parents(uow, contracts)
     plans_of = {contract_id: _plans_of(catalog, contract) for contract_id, contract in (contracts | parents).items()}
     shared = _shared_counters(catalog, contracts)
     _check_grants(uow, contracts | parents, shared)
-    _check_spans(rows, items, contracts, plans_of)
-    pricing = _pricing(rows, items, plans_of)
-    by_name = {plan.name: plan for _, plan in pricing}
-    pairs = {(plan.name, item.item_class.name) for (_, plan), item in zip(pricing, items, strict=True)}
-    compiled = {(name, item_class): plans.get(loaded.version, catalog, by_name[name], item_class) for name, item_class in sorted(pairs)}
+    _check_spans(typed, contracts, plans_of)
+    chosen = _pricing(typed, plans_of)
+    compiled = _compiled(plans, loaded.version, catalog, chosen)
     counters = _counters(uow, contracts, parents, plans_of, shared)
     accounts = _accounts(uow, contracts, plans_of, compiled)
-    frame = _frame(rows, items, pricing, compiled, counters)
+    frame = _frame(typed, chosen, compiled, counters)
     frame = _refusals(frame, compiled, rules)
     frame = _priced_in_order(frame, compiled, counters)
     charged = frame.filter(pl.col("live"))
@@ -214,20 +209,13 @@ def rate_rows_columnar(
     return set(frame.filter(pl.col("status") != "charged")["contract_id"].to_list())
 
 
-def _check_spans(
-    rows: Sequence[Mapping[str, Any]],
-    items: Sequence[TypedItem],
-    contracts: Mapping[str, Contract],
-    plans_of: Mapping[str, Sequence[tuple[str, ChargePlan]]],
-) -> None:
+def _check_spans(typed: pl.DataFrame, contracts: Mapping[str, Contract], plans_of: Mapping[str, Sequence[tuple[str, ChargePlan]]]) -> None:
     """Every CDR falls in its contract's validity (an interval: checking its first and last CDR is enough), its contract
     can be charged, and its plans' only versions (and its parent's, for a linked contract) are in effect at its date."""
-    spans: dict[str, tuple[datetime, datetime]] = {}
-    for row, item in zip(rows, items, strict=True):
-        at = item.consumption_date
-        first, last = spans.get(row["contract_id"], (at, at))
-        spans[row["contract_id"]] = (min(first, at), max(last, at))
-    for contract_id, (first, last) in spans.items():
+    spans = typed.group_by("contract_id", maintain_order=True).agg(
+        first=pl.col("consumption_date").min(), last=pl.col("consumption_date").max()
+    )
+    for contract_id, first, last in spans.iter_rows():
         contract = contracts[contract_id]
         try:
             check_contract_chargeable(contract, first)
@@ -241,32 +229,21 @@ def _check_spans(
                 raise NotColumnar(FallbackReason.CONTRACT_NOT_CHARGEABLE, f"plan {plan.name!r} is not in effect at every CDR's date")
 
 
-def _typed(catalog: Catalog, rows: Sequence[Mapping[str, Any]]) -> list[TypedItem]:
-    """Each CDR typed against its class as a single charge types it (``typed_item``)."""
-    items = []
-    classes: dict[str, ItemClass | None] = {}
-    for row in rows:
-        if row["contract_id"] is None:
-            raise NotColumnar(FallbackReason.CDR_WITHOUT_CONTRACT, "a CDR has no contract")
-        name = row["item_class"]
-        if name not in classes:
-            classes[name] = catalog.item_class(name)
-        item_class = classes[name]
-        if item_class is None:
-            raise NotColumnar(FallbackReason.CDR_INVALID, f"unknown chargeable item class {name!r}")
-        properties = row["properties"]
-        properties = json.loads(properties) if isinstance(properties, str) else properties
-        item = ChargeableItem(name, row["consumption_date"], row["service_id"], row["user_id"], properties)
-        try:
-            items.append(type_item(item_class, item))
-        except KopekError as error:
-            raise NotColumnar(FallbackReason.CDR_INVALID, error.message) from error
-    return items
+def _typed(catalog: Catalog, cdrs: pl.DataFrame) -> pl.DataFrame:
+    """The chunk typed column-wise, as a single charge types each CDR (:func:`kopek.batch.columnar_items.typed_columns`)."""
+    if cdrs["contract_id"].null_count():
+        raise NotColumnar(FallbackReason.CDR_WITHOUT_CONTRACT, "a CDR has no contract")
+    try:
+        return typed_columns(catalog, cdrs)
+    except Untyped as error:
+        raise NotColumnar(FallbackReason.CDR_INVALID, str(error)) from error
+    except QuantityTooLarge as error:
+        raise NotColumnar(FallbackReason.INTEGER_BOUND, str(error)) from error
 
 
-def _contracts(uow: UnitOfWork, rows: Sequence[Mapping[str, Any]]) -> dict[str, Contract]:
+def _contracts(uow: UnitOfWork, typed: pl.DataFrame) -> dict[str, Contract]:
     """The chunk's contracts, locked (linked contracts first, as single charges lock them)."""
-    return uow.master.contracts({row["contract_id"] for row in rows}, lock=True)
+    return uow.master.contracts(set(typed["contract_id"].unique().to_list()), lock=True)
 
 
 def _parents(uow: UnitOfWork, contracts: Mapping[str, Contract]) -> dict[str, Contract]:
@@ -300,23 +277,27 @@ def _plans_of(catalog: Catalog, contract: Contract) -> list[tuple[str, ChargePla
     return found
 
 
-def _pricing(
-    rows: Sequence[Mapping[str, Any]], items: Sequence[TypedItem], plans_of: Mapping[str, Sequence[tuple[str, ChargePlan]]]
-) -> list[tuple[str, ChargePlan]]:
-    """The contract item, and its plan, that prices each CDR: the one item of its contract whose plan has charges for
-    its class (a contract may hold several items, each pricing other classes)."""
-    chosen: dict[tuple[str, str], tuple[str, ChargePlan]] = {}
-    found = []
-    for row, item in zip(rows, items, strict=True):
-        key = (row["contract_id"], item.item_class.name)
-        if key not in chosen:
-            candidates = [(item_id, plan) for item_id, plan in plans_of[key[0]] if any(c.item_class == key[1] for c in plan.charges)]
-            if len(candidates) != 1:
-                reason = FallbackReason.SEVERAL_CONTRACT_ITEMS if candidates else FallbackReason.PLAN_NOT_COLUMNAR
-                raise NotColumnar(reason, f"{len(candidates)} items of contract {key[0]!r} price {key[1]!r}")
-            chosen[key] = candidates[0]
-        found.append(chosen[key])
-    return found
+Chosen = dict[tuple[str, str], tuple[str, ChargePlan]]
+"""The contract item, and its plan, that prices each (contract, item class) of a chunk."""
+
+
+def _pricing(typed: pl.DataFrame, plans_of: Mapping[str, Sequence[tuple[str, ChargePlan]]]) -> Chosen:
+    """The contract item, and its plan, that prices each contract's CDRs of a class: the one item of its contract whose
+    plan has charges for that class (a contract may hold several items, each pricing other classes)."""
+    chosen: Chosen = {}
+    for key in typed.select("contract_id", "item_class").unique().sort("contract_id", "item_class").iter_rows():
+        candidates = [(item_id, plan) for item_id, plan in plans_of[key[0]] if any(c.item_class == key[1] for c in plan.charges)]
+        if len(candidates) != 1:
+            reason = FallbackReason.SEVERAL_CONTRACT_ITEMS if candidates else FallbackReason.PLAN_NOT_COLUMNAR
+            raise NotColumnar(reason, f"{len(candidates)} items of contract {key[0]!r} price {key[1]!r}")
+        chosen[key] = candidates[0]
+    return chosen
+
+
+def _compiled(plans: PlanCache, version: int, catalog: Catalog, chosen: Chosen) -> dict[tuple[str, str], ColumnarPlan]:
+    """The compiled plan of each (plan, item class) the chunk prices."""
+    pairs = {(plan.name, item_class): plan for (_, item_class), (_, plan) in chosen.items()}
+    return {(name, item_class): plans.get(version, catalog, pairs[(name, item_class)], item_class) for name, item_class in sorted(pairs)}
 
 
 def _counters(
@@ -416,7 +397,7 @@ def _stored_counter(key: CounterKey, spec: CounterSpec, values: Mapping[CounterK
 
 
 def _periods(
-    name: str, contract_ids: Sequence[str], items: Sequence[TypedItem], counters: Mapping[tuple[str, str], StoredCounter]
+    name: str, contract_ids: Sequence[str], dates: Sequence[datetime], counters: Mapping[tuple[str, str], StoredCounter]
 ) -> tuple[list[int], list[int]]:
     """Counter ``name``'s reset period of each item (``e:NAME``) and its value in base units when that period started
     (``c0:NAME``): the period holding the item's date by the counter's cycle (the rating core's), or the stored
@@ -425,7 +406,7 @@ def _periods(
     epochs, starts = [], []
     cycles: dict[tuple[str, str], Cycle | None] = {}
     last: dict[Cycle, tuple[datetime, datetime, int]] = {}
-    for contract_id, item in zip(contract_ids, items, strict=True):
+    for contract_id, at in zip(contract_ids, dates, strict=True):
         counter = counters.get((contract_id, name))
         if counter is None:
             epochs.append(NO_PERIOD)
@@ -436,7 +417,6 @@ def _periods(
         if cycle is None:
             epoch = counter.period
         else:
-            at = item.consumption_date
             period = last.get(cycle)
             if period is None or not period[0] <= at < period[1]:
                 start = cycle.start_of(at)
@@ -484,9 +464,8 @@ def _accounts(
 
 
 def _frame(
-    rows: Sequence[Mapping[str, Any]],
-    items: Sequence[TypedItem],
-    pricing: Sequence[tuple[str, ChargePlan]],
+    typed: pl.DataFrame,
+    chosen: Chosen,
     compiled: Mapping[tuple[str, str], ColumnarPlan],
     counters: Mapping[tuple[str, str], StoredCounter],
     *,
@@ -496,54 +475,54 @@ def _frame(
     with ``cdr_columns``, also what storing the CDRs' operations needs (request hash, properties, quantity as text, ...)."""
     properties = sorted({name for program in compiled.values() for name in properties_read(program)})
     counter_names = sorted({name for program in compiled.values() for name in program.counters})
-    quantities = []
-    for item in items:
-        unit = item.item_class.quantity_unit
-        quantity = exact(item.quantity) * (unit.base_factor if unit is not None else 1)
-        if not isinstance(quantity, int):
-            raise NotColumnar(FallbackReason.FRACTIONAL_QUANTITY, "a quantity is not a whole number of base units")
-        quantities.append(quantity)
+    if typed["q"].null_count():
+        raise NotColumnar(FallbackReason.FRACTIONAL_QUANTITY, "a quantity is not a whole number of base units")
     # No quantity, counter position (a stored counter plus the chunk's quantities) or numerator may pass Int128.
     largest = max((max(abs(counter.stored or 0), abs(counter.initial)) for counter in counters.values()), default=0)
-    bound = largest + sum(abs(quantity) for quantity in quantities)
+    bound = largest + _sum_of_magnitudes(typed["q"])
     if not all(program.fits(bound) for program in compiled.values()):
         raise NotColumnar(FallbackReason.INTEGER_BOUND, "the chunk's quantities are too large for the integer form")
-    contract_ids = [row["contract_id"] for row in rows]
-    columns: dict[str, pl.Series] = {
-        "row": pl.Series(range(len(rows)), dtype=pl.Int64),
-        "id": pl.Series([row["id"] for row in rows], dtype=pl.String),
-    }
+    pricing = pl.DataFrame(
+        [(contract_id, item_class, plan.name, item_id) for (contract_id, item_class), (item_id, plan) in chosen.items()],
+        schema={"contract_id": pl.String, "item_class": pl.String, "plan": pl.String, "contract_item_id": pl.String},
+        orient="row",
+    )
+    kept = ["row", "id"]
     if cdr_columns:
-        columns["request_hash"] = pl.Series([request_hash(item) for item in items], dtype=pl.String)
-        columns["properties"] = pl.Series(
-            [json.dumps({name: canonical_value(value) for name, value in item.properties.items()}) for item in items], dtype=pl.String
-        )
-        columns["quantity"] = pl.Series([to_text(item.quantity) for item in items], dtype=pl.String)
-        columns["quantity_unit"] = pl.Series(
-            [unit.value if (unit := item.item_class.quantity_unit) else None for item in items], dtype=pl.String
-        )
-    columns["consumption_date"] = pl.Series([item.consumption_date for item in items], dtype=pl.Datetime("us", "UTC"))
-    if cdr_columns:
-        columns["service_id"] = pl.Series([item.service_id for item in items], dtype=pl.String)
-        columns["user_id"] = pl.Series([item.user_id for item in items], dtype=pl.String)
-    columns |= {
-        "contract_id": pl.Series(contract_ids, dtype=pl.String),
-        "plan": pl.Series([plan.name for _, plan in pricing], dtype=pl.String),
-        "contract_item_id": pl.Series([contract_item_id for contract_item_id, _ in pricing], dtype=pl.String),
-        "item_class": pl.Series([item.item_class.name for item in items], dtype=pl.String),
-        "q": pl.Series(quantities, dtype=INT),
-    }
-    for name in properties:
-        values = [item.properties.get(name) for item in items]
-        columns[f"p:{name}"] = pl.Series([property_text(value) if value is not None else None for value in values], dtype=pl.String)
-    owners = {key: index for index, key in enumerate(dict.fromkeys(counter.key for counter in counters.values()))}
-    for name in counter_names:
-        epochs, starts = _periods(name, contract_ids, items, counters)
-        kept = [counters.get((contract_id, name)) for contract_id in contract_ids]
-        columns[owner_column(name)] = pl.Series([owners[found.key] if found else None for found in kept], dtype=pl.Int64)
-        columns[epoch_column(name)] = pl.Series(epochs, dtype=pl.Int64)
-        columns[f"c0:{name}"] = pl.Series(starts, dtype=INT)
-    return pl.DataFrame(columns)
+        kept += ["request_hash", "properties", "quantity", "quantity_unit", "consumption_date", "service_id", "user_id"]
+    else:
+        kept += ["consumption_date"]
+    frame = typed.join(pricing, on=["contract_id", "item_class"], how="left", maintain_order="left").select(
+        *kept,
+        "contract_id",
+        "plan",
+        "contract_item_id",
+        "item_class",
+        "q",
+        *(pl.col(f"p:{name}") if f"p:{name}" in typed.columns else pl.lit(None, pl.String).alias(f"p:{name}") for name in properties),
+    )
+    if counter_names:
+        contract_ids, dates = typed["contract_id"].to_list(), typed["consumption_date"].to_list()
+        owners = {key: index for index, key in enumerate(dict.fromkeys(counter.key for counter in counters.values()))}
+        columns = {}
+        for name in counter_names:
+            epochs, starts = _periods(name, contract_ids, dates, counters)
+            found = [counters.get((contract_id, name)) for contract_id in contract_ids]
+            columns[owner_column(name)] = pl.Series([owners[counter.key] if counter else None for counter in found], dtype=pl.Int64)
+            columns[epoch_column(name)] = pl.Series(epochs, dtype=pl.Int64)
+            columns[f"c0:{name}"] = pl.Series(starts, dtype=INT)
+        frame = frame.with_columns(**columns)
+    return frame
+
+
+def _sum_of_magnitudes(quantities: pl.Series) -> int:
+    """The sum of the quantities' magnitudes, exactly (in Int128 when it cannot wrap around)."""
+    largest = quantities.abs().max()
+    if largest is None:
+        return 0
+    if int(largest) * max(quantities.len(), 1) < 2**126:  # type: ignore[arg-type]
+        return int(quantities.abs().sum())
+    return sum(abs(int(value)) for value in quantities.to_list())
 
 
 def _refusals(frame: pl.DataFrame, compiled: Mapping[tuple[str, str], ColumnarPlan], rules: ChunkRules) -> pl.DataFrame:
@@ -686,8 +665,13 @@ def price_columnar(
     the items as a chunk's operations would (request hashes, properties as JSON, quantities as text, ids).
 
     Raises :class:`NotColumnar` when the items need the row path."""
-    items = _typed(catalog, rows)
-    contracts = _contracts(uow, rows)
+    try:
+        typed, items = typed_rows(catalog, rows)
+    except Untyped as error:
+        raise NotColumnar(FallbackReason.CDR_INVALID, str(error)) from error
+    except QuantityTooLarge as error:
+        raise NotColumnar(FallbackReason.INTEGER_BOUND, str(error)) from error
+    contracts = _contracts(uow, typed)
     # A recharge restores its own contract's counters only: a parent's or a shared counter is not among them.
     for contract_id, contract in contracts.items():
         if contract.parent_id is not None:
@@ -698,12 +682,11 @@ def price_columnar(
     plans_of = {contract_id: _plans_of(catalog, contract) for contract_id, contract in contracts.items()}
     # The caller's lock (a recharge's) is its own: the items are priced as the contract, unlocked, would charge them.
     unlocked = {contract_id: replace(contract, status=ContractStatus.ACTIVE) for contract_id, contract in contracts.items()}
-    _check_spans(rows, items, unlocked, plans_of)
-    pricing = _pricing(rows, items, plans_of)
-    by_name = {plan.name: plan for _, plan in pricing}
-    pairs = {(plan.name, item.item_class.name) for (_, plan), item in zip(pricing, items, strict=True)}
-    compiled = {(name, item_class): plans.get(catalog_version, catalog, by_name[name], item_class) for name, item_class in sorted(pairs)}
+    _check_spans(typed, unlocked, plans_of)
+    chosen = _pricing(typed, plans_of)
+    compiled = _compiled(plans, catalog_version, catalog, chosen)
     counters = _counters_from(values, lives, contracts, plans_of)
-    frame = _frame(rows, items, pricing, compiled, counters, cdr_columns=cdr_columns)
+    frame = _frame(typed, chosen, compiled, counters, cdr_columns=cdr_columns)
     frame = _priced_in_order(_refusals(frame, compiled, ChunkRules("", first_fail=False, stopped=set())), compiled, counters)
+    pricing = [chosen[(row["contract_id"], item.item_class.name)] for row, item in zip(rows, items, strict=True)]
     return ColumnarPricing(frame, items, pricing, compiled, counters)

@@ -189,19 +189,19 @@ def _rate_chunk_columnar(claim: Claim, context: ChargingContext, stopped: set[st
     with UnitOfWork(context.engine) as uow:
         _hold(uow, claim, context)
         limit = claim.chunk_cdrs * COLUMNAR_CHUNKS
-        rows = uow.cdrs.pending_of_partition(claim.job_id, claim.partition_key, contract_first=claim.contract_first, limit=limit)
-        if not rows:
+        cdrs = uow.cdrs.pending_columns(claim.job_id, [claim.partition_key], contract_first=claim.contract_first, limit=limit)
+        if cdrs.is_empty():
             return 0
         try:
-            newly_stopped = rate_rows_columnar(uow, context, claim.plans, rows, ChunkRules(claim.job_id, claim.first_fail, stopped))
+            newly_stopped = rate_rows_columnar(uow, context, claim.plans, cdrs, ChunkRules(claim.job_id, claim.first_fail, stopped))
         except NotColumnar as reason:
             LOG.info("rating job %s, partition %s: row path from here (%s)", claim.job_id, claim.partition_key, reason)
             return reason
-        uow.rating_paths.record(claim.job_id, VECTORIZED, len(rows))
+        uow.rating_paths.record(claim.job_id, VECTORIZED, cdrs.height)
         uow.commit()
-    LOG.debug("rating job %s, partition %s: %d CDRs on the vectorized path", claim.job_id, claim.partition_key, len(rows))
+    LOG.debug("rating job %s, partition %s: %d CDRs on the vectorized path", claim.job_id, claim.partition_key, cdrs.height)
     stopped.update(newly_stopped)
-    return len(rows)
+    return cdrs.height
 
 
 def rate_partitions_together(claims: Sequence[Claim], context: ChargingContext, progress: Progress | None) -> bool:
@@ -217,22 +217,22 @@ def rate_partitions_together(claims: Sequence[Claim], context: ChargingContext, 
     limit = first.chunk_cdrs * COLUMNAR_CHUNKS
     with UnitOfWork(context.engine) as uow:
         _hold(uow, first, context, *claims[1:])
-        rows = uow.cdrs.pending_of_partitions(first.job_id, keys, contract_first=first.contract_first, limit=limit + 1)
-        if len(rows) > limit:
+        cdrs = uow.cdrs.pending_columns(first.job_id, keys, contract_first=first.contract_first, limit=limit + 1)
+        if cdrs.height > limit:
             return False
         stopped = uow.cdrs.stopped_contracts(first.job_id, keys)
         rules = ChunkRules(first.job_id, first.first_fail, stopped)
         try:
-            if rows:
-                rate_rows_columnar(uow, context, first.plans, rows, rules)
+            if not cdrs.is_empty():
+                rate_rows_columnar(uow, context, first.plans, cdrs, rules)
         except NotColumnar as reason:
             LOG.info("rating job %s, %d partitions: one by one (%s)", first.job_id, len(claims), reason)
             return False
         uow.rating_jobs.end_partition(first.job_id, keys, first.worker_id, status="done", at=context.clock())
-        uow.rating_paths.record(first.job_id, VECTORIZED, len(rows))
+        uow.rating_paths.record(first.job_id, VECTORIZED, cdrs.height)
         uow.commit()
-    LOG.debug("rating job %s: %d CDRs of %d partitions on the vectorized path", first.job_id, len(rows), len(claims))
-    _report(first, progress, len(rows), VECTORIZED)
+    LOG.debug("rating job %s: %d CDRs of %d partitions on the vectorized path", first.job_id, cdrs.height, len(claims))
+    _report(first, progress, cdrs.height, VECTORIZED)
     return True
 
 

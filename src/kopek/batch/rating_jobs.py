@@ -163,11 +163,7 @@ class ErrorCount(BaseModel):
 
 class PathCount(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {"path": "row", "reason": "cdr_without_contract", "detail": "a CDR has no contract", "count": 1}
-            ]
-        },
+        json_schema_extra={"examples": [{"path": "row", "reason": "cdr_without_contract", "detail": "a CDR has no contract", "count": 1}]},
         use_attribute_docstrings=True,
     )
 

@@ -89,6 +89,29 @@ def insert_frame(connection: sa.Connection, table: sa.TableClause, frame: pl.Dat
     connection.exec_driver_sql(statement, frame.rows())
 
 
+def select_frame(connection: sa.Connection, query: sa.Select[Any], schema: Mapping[str, pl.DataType | type[pl.DataType]]) -> pl.DataFrame:
+    """The rows of ``query`` as a Polars frame of ``schema`` (its columns in the query's order, values as the driver
+    gives them): ``COPY (query) TO STDOUT`` as CSV on PostgreSQL, read by Polars; on SQLite the driver's tuples,
+    fetched at once."""
+    compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    if connection.dialect.name == "postgresql":
+        driver = connection.connection.driver_connection
+        assert driver is not None, "an open connection has a driver connection"
+        written = bytearray()
+        with driver.cursor() as cursor, cursor.copy(f"COPY ({compiled}) TO STDOUT (FORMAT csv)", compiled.params) as copy:
+            for data in copy:
+                written += data
+        if not written:
+            return pl.DataFrame(schema=dict(schema))
+        return pl.read_csv(bytes(written), has_header=False, new_columns=list(schema), schema=dict(schema))
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        rows = cursor.execute(str(compiled), [compiled.params[name] for name in compiled.positiontup or ()]).fetchall()
+    finally:
+        cursor.close()
+    return pl.DataFrame(rows, schema=dict(schema), orient="row")
+
+
 def update_frame(connection: sa.Connection, table: sa.Table, key: str, frame: pl.DataFrame) -> None:
     """Set the other columns of ``frame`` on the rows of ``table`` whose ``key`` matches (values stored as they are)."""
     if frame.is_empty():

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import polars as pl
 import sqlalchemy as sa
 
-from kopek.store.bulk import update_many
+from kopek.store.bulk import select_frame, update_many
 from kopek.store.schema import accesses, cdrs
 
 _TO_CHARGE = (
@@ -20,6 +21,8 @@ _TO_CHARGE = (
     cdrs.c.contract_id,
 )
 """What charging a CDR reads of it."""
+TO_CHARGE_COLUMNS = {column.name: pl.String for column in _TO_CHARGE}
+"""The columns :meth:`CdrStore.pending_columns` reads, as the database gives them (the consumption date then parsed)."""
 TEMPORARY = "TEMPORARY_ILLEGAL_STATE"
 """The error category of a CDR that a later job rates again."""
 _AGAIN = {
@@ -149,24 +152,26 @@ class CdrStore:
         only_without_contract: bool = False,
     ) -> list[dict[str, Any]]:
         """The next ``limit`` pending CDRs of a partition: by consumption date, or contract by contract when ``contract_first``."""
-        where = [cdrs.c.job_id == job_id, cdrs.c.partition_key == key, cdrs.c.status == "pending"]
-        if contract_id is not None:
-            where.append(cdrs.c.contract_id == contract_id)
-        elif only_without_contract:
-            where.append(cdrs.c.contract_id.is_(None))
-        order = (cdrs.c.contract_id, cdrs.c.consumption_date, cdrs.c.id) if contract_first else (cdrs.c.consumption_date, cdrs.c.id)
-        return self._to_charge(sa.select(*_TO_CHARGE).where(*where).order_by(*order).limit(limit))
+        query = _pending(job_id, [key], contract_first=contract_first, contract_id=contract_id, only_without_contract=only_without_contract)
+        return self._to_charge(query.limit(limit))
 
     def _to_charge(self, query: sa.Select[Any]) -> list[dict[str, Any]]:
         result = self._connection.execute(query)
         keys = list(result.keys())
         return [dict(zip(keys, row, strict=True)) for row in result]
 
-    def pending_of_partitions(self, job_id: str, keys: Sequence[str], *, contract_first: bool, limit: int) -> list[dict[str, Any]]:
-        """The pending CDRs of several partitions, partition by partition, each in its charging order (see above)."""
-        where = [cdrs.c.job_id == job_id, cdrs.c.partition_key.in_(list(keys)), cdrs.c.status == "pending"]
-        within = (cdrs.c.contract_id, cdrs.c.consumption_date, cdrs.c.id) if contract_first else (cdrs.c.consumption_date, cdrs.c.id)
-        return self._to_charge(sa.select(*_TO_CHARGE).where(*where).order_by(cdrs.c.partition_key, *within).limit(limit))
+    def pending_columns(self, job_id: str, keys: Sequence[str], *, contract_first: bool, limit: int) -> pl.DataFrame:
+        """The next ``limit`` pending CDRs of the partitions ``keys`` as columns (``TO_CHARGE_COLUMNS``,
+        ``consumption_date`` an instant in UTC): partition by partition, each in the order of
+        :meth:`pending_of_partition`, which reads the same CDRs of one partition as rows.
+
+        PostgreSQL writes them with ``COPY ... TO STDOUT`` as CSV, which Polars reads; SQLite's rows are fetched as the
+        driver's tuples straight into Polars. No Python object is made per CDR but the driver's own."""
+        by_partition = len(keys) > 1
+        query = _pending(job_id, keys, contract_first=contract_first, by_partition=by_partition, columns=_columns_read(self._connection))
+        return select_frame(self._connection, query.limit(limit), TO_CHARGE_COLUMNS).with_columns(
+            _instant(self._connection, pl.col("consumption_date"))
+        )
 
     def pending_contracts_of_partition(self, job_id: str, key: str) -> list[str | None]:
         """The contracts (None: no access) that still have pending CDRs in a partition, in order."""
@@ -208,6 +213,47 @@ class CdrStore:
         columns = (cdrs.c.error_category, cdrs.c.error_reason, cdrs.c.error_code)
         query = sa.select(*columns, sa.func.count()).where(cdrs.c.job_id == job_id, cdrs.c.status == "failed").group_by(*columns)
         return [(str(row[0]), row[1], str(row[2]), int(row[3])) for row in self._connection.execute(query)]
+
+
+def _pending(
+    job_id: str,
+    keys: Sequence[str],
+    *,
+    contract_first: bool,
+    by_partition: bool = False,
+    contract_id: str | None = None,
+    only_without_contract: bool = False,
+    columns: Sequence[sa.ColumnElement[Any]] = _TO_CHARGE,
+) -> sa.Select[Any]:
+    """The one query of which pending CDRs a chunk charges, in which order: those of the job's partitions ``keys``
+    (only those of ``contract_id``, or only those without a contract); by consumption date, or contract by contract
+    when ``contract_first``; partition by partition first when ``by_partition``."""
+    where = [cdrs.c.job_id == job_id, cdrs.c.status == "pending"]
+    where.append(cdrs.c.partition_key == keys[0] if len(keys) == 1 else cdrs.c.partition_key.in_(list(keys)))
+    if contract_id is not None:
+        where.append(cdrs.c.contract_id == contract_id)
+    elif only_without_contract:
+        where.append(cdrs.c.contract_id.is_(None))
+    within = (cdrs.c.contract_id, cdrs.c.consumption_date, cdrs.c.id) if contract_first else (cdrs.c.consumption_date, cdrs.c.id)
+    order = (cdrs.c.partition_key, *within) if by_partition else within
+    return sa.select(*columns).where(*where).order_by(*order)
+
+
+def _columns_read(connection: sa.Connection) -> list[sa.ColumnElement[Any]]:
+    """``_TO_CHARGE`` as read into columns: the consumption date as microseconds since the epoch on PostgreSQL (exact),
+    as its stored text on SQLite."""
+    if connection.dialect.name != "postgresql":
+        return list(_TO_CHARGE)
+    micros = sa.cast(sa.extract("epoch", cdrs.c.consumption_date) * 1_000_000, sa.BigInteger).label("consumption_date")
+    return [micros if column.name == "consumption_date" else column for column in _TO_CHARGE]
+
+
+def _instant(connection: sa.Connection, column: pl.Expr) -> pl.Expr:
+    """The consumption date column read by :func:`_columns_read` as an instant in UTC."""
+    if connection.dialect.name == "postgresql":
+        return column.cast(pl.Int64).cast(pl.Datetime("us", "UTC"))
+    # UtcDateTime writes SQLite instants with six fraction digits, without offset, in UTC.
+    return column.str.to_datetime("%Y-%m-%dT%H:%M:%S%.6f", time_unit="us", time_zone="UTC")
 
 
 def _first_partition_key(contract: sa.ScalarSelect[str]) -> sa.ColumnElement[str]:
