@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import polars as pl
 import sqlalchemy as sa
 
-from kopek.store.bulk import update_many
-from kopek.store.job_scope import Scopes, contract_of_cdr, free_for, load_scopes
+from kopek.store.bulk import update_frame, update_many
+from kopek.store.job_scope import FREE, FREE_UNINDEXED, Scopes, contract_of_cdr, free_for, load_scopes
 from kopek.store.schema import accesses, cdrs, rating_job_members
 
 __all__ = ["TEMPORARY", "CdrStore", "FreeGroup", "contract_of_cdr"]
@@ -36,11 +37,15 @@ _AGAIN = {
 }
 """A failed or skipped CDR given to a job again: pending, its last outcome cleared."""
 _OUTCOME_COLUMNS = ("status", "operation_id", "error_category", "error_reason", "error_code", "error_message")
+_HOLDER_COLUMNS = ("job_id", "contract_id", "partition_key")
+"""What a CDR read free for a job gets with its outcome."""
 
 
 class CdrStore:
     def __init__(self, connection: sa.Connection) -> None:
         self._connection = connection
+        self._taken: dict[str, tuple[str, str | None, str]] = {}
+        """Free CDRs read for a job in this transaction: its id, their contract and partition, written with their outcome."""
 
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         """Those of ``ids`` already stored."""
@@ -205,16 +210,13 @@ class CdrStore:
         scopes = load_scopes(self._connection, job_id)
         if scopes is None:
             return taken.subquery("held")
-        return sa.union_all(taken, *_free_of_partitions(scopes, keys)).subquery("held")
+        sqlite = self._connection.dialect.name == "sqlite"
+        return sa.union_all(taken, *_free_of_partitions(scopes, keys, sqlite=sqlite)).subquery("held")
 
     def _take(self, job_id: str, query: sa.Select[Any]) -> list[dict[str, Any]]:
         rows = self._to_charge(query)
-        free = [
-            {"id": row["id"], "job_id": job_id, "contract_id": row["contract_id"], "partition_key": row["partition_key"]}
-            for row in rows
-            if row["free"]
-        ]
-        update_many(self._connection, cdrs, "id", free, ("job_id", "contract_id", "partition_key"))
+        # Not written here: the outcome of each CDR, written in this transaction, carries them (one write per CDR).
+        self._taken.update((row["id"], (job_id, row["contract_id"], row["partition_key"])) for row in rows if row["free"])
         for row in rows:
             del row["free"], row["partition_key"]
         return rows
@@ -231,15 +233,40 @@ class CdrStore:
         return set(self._connection.execute(sa.select(cdrs.c.contract_id).where(*where).distinct()).scalars())
 
     def set_outcomes(self, outcomes: Sequence[dict[str, Any]]) -> None:
-        """Write many CDRs' outcomes in one statement; each dict holds ``id`` and any of the outcome columns."""
-        update_many(self._connection, cdrs, "id", outcomes, _OUTCOME_COLUMNS)
+        """Write many CDRs' outcomes in one statement; each dict holds ``id`` and any of the outcome columns. A CDR read
+        free for a job in this transaction gets the job's id, its contract and its partition with it."""
+        taken = [outcome | self._holder(outcome["id"]) for outcome in outcomes if outcome["id"] in self._taken]
+        held = [outcome for outcome in outcomes if outcome["id"] not in self._taken]
+        update_many(self._connection, cdrs, "id", taken, (*_OUTCOME_COLUMNS, *_HOLDER_COLUMNS))
+        update_many(self._connection, cdrs, "id", held, _OUTCOME_COLUMNS)
+        for outcome in taken:
+            del self._taken[outcome["id"]]
+
+    def set_outcome_frame(self, outcomes: pl.DataFrame) -> None:
+        """:meth:`set_outcomes` for a frame of ``id`` and outcome columns (one statement per kind of CDR; on
+        PostgreSQL through ``COPY``)."""
+        holders = pl.DataFrame(
+            [(cdr_id, *holder) for cdr_id, holder in self._taken.items()],
+            schema={"id": pl.String, "job_id": pl.String, "contract_id": pl.String, "partition_key": pl.String},
+            orient="row",
+        )
+        joined = outcomes.join(holders, on="id", how="left")
+        taken = joined.filter(pl.col("job_id").is_not_null())
+        update_frame(self._connection, cdrs, "id", taken)
+        update_frame(self._connection, cdrs, "id", joined.filter(pl.col("job_id").is_null()).drop(*_HOLDER_COLUMNS))
+        for cdr_id in taken.get_column("id"):
+            del self._taken[cdr_id]
+
+    def _holder(self, cdr_id: str) -> dict[str, Any]:
+        job_id, contract_id, partition_key = self._taken[cdr_id]
+        return {"job_id": job_id, "contract_id": contract_id, "partition_key": partition_key}
 
     def skip_pending_of_contract(self, job_id: str, key: str, contract_id: str | None) -> int:
         """Mark ``skipped`` the still pending CDRs of one contract (None: no access) in a partition; how many."""
         rows = self.pending_of_partition(
             job_id, key, contract_first=True, limit=_ALL, contract_id=contract_id, only_without_contract=contract_id is None
         )
-        update_many(self._connection, cdrs, "id", [{"id": row["id"], "status": "skipped"} for row in rows], ("status",))
+        self.set_outcomes([{"id": row["id"], "status": "skipped"} for row in rows])
         return len(rows)
 
     def release_pending(self, job_id: str) -> int:
@@ -282,9 +309,14 @@ class FreeGroup:
     cdrs: int
 
 
-def _free_of_partitions(scopes: Scopes, keys: Sequence[str]) -> tuple[sa.Select[Any], sa.Select[Any]]:
+def _free_of_partitions(scopes: Scopes, keys: Sequence[str], *, sqlite: bool) -> tuple[sa.Select[Any], sa.Select[Any]]:
     """The free CDRs a job's scope covers in partitions ``keys``, found from each partition's contracts through their
-    accesses (index ``ix_cdrs_free_by_access``), and from its service ids and user ids without an access."""
+    accesses (index ``ix_cdrs_free_by_access``), and from its service ids and user ids without an access.
+
+    SQLite, without statistics, would rather scan every free CDR by status (``ix_cdrs_status_consumption_date``) and
+    look their accesses up: there the status and job are compared so that no index serves them (``FREE_UNINDEXED``),
+    and the CDRs are read through the partition's accesses (its ``ix_cdrs_free_by_access`` is not partial)."""
+    free = FREE_UNINDEXED if sqlite else FREE
     member = rating_job_members.alias("member")
     access = accesses.alias("access")
     contract = contract_of_cdr()
@@ -299,12 +331,12 @@ def _free_of_partitions(scopes: Scopes, keys: Sequence[str]) -> tuple[sa.Select[
     of_contracts = (
         sa.select(*columns)
         .select_from(member.join(access, access.c.contract_id == member.c.contract_id).join(cdrs, by_access))
-        .where(*of_partitions, contract == member.c.contract_id, *free_for(scopes, contract))
+        .where(*of_partitions, contract == member.c.contract_id, *free_for(scopes, contract, free=free))
     )
     without_access = sa.and_(cdrs.c.service_id == member.c.service_id, cdrs.c.user_id == member.c.user_id)
     of_no_access = (
         sa.select(*columns)
         .select_from(member.join(cdrs, without_access))
-        .where(*of_partitions, member.c.contract_id.is_(None), contract.is_(None), *free_for(scopes, contract))
+        .where(*of_partitions, member.c.contract_id.is_(None), contract.is_(None), *free_for(scopes, contract, free=free))
     )
     return of_contracts, of_no_access

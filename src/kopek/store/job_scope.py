@@ -43,6 +43,8 @@ class Scopes:
 
 FREE = (cdrs.c.status == sa.literal_column("'pending'"), cdrs.c.job_id.is_(None))
 """A CDR no job holds yet. Written as literals so that the partial index ``ix_cdrs_free_by_access`` applies."""
+FREE_UNINDEXED = (sa.literal_column("+cdrs.status") == sa.literal_column("'pending'"), sa.literal_column("+cdrs.job_id").is_(None))
+"""The same, in terms SQLite serves from no index (a unary ``+``): it then reads the CDRs through their accesses."""
 
 
 def scope_of(row: sa.RowMapping | dict[str, object]) -> JobScope | None:
@@ -104,9 +106,11 @@ def covered_by(scope: JobScope, contract: sa.ColumnElement[str]) -> sa.ColumnEle
     return sa.and_(*within_filters(scope), sa.or_(by_contract, by_access))
 
 
-def free_for(scopes: Scopes, contract: sa.ColumnElement[str]) -> list[sa.ColumnElement[bool]]:
+def free_for(
+    scopes: Scopes, contract: sa.ColumnElement[str], *, free: tuple[sa.ColumnElement[bool], ...] = FREE
+) -> list[sa.ColumnElement[bool]]:
     """A free CDR within the job's filters that no overlapped scope covers (``contract``: its resolved contract)."""
-    return [*FREE, *within_filters(scopes.own), *(sa.not_(covered_by(other, contract)) for other in scopes.overlapped)]
+    return [*free, *within_filters(scopes.own), *(sa.not_(covered_by(other, contract)) for other in scopes.overlapped)]
 
 
 def contract_of_cdr() -> sa.ScalarSelect[str]:
