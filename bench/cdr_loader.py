@@ -85,13 +85,19 @@ def _batches(rows: Iterable[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]
 
 
 def _insert_batches(database: sa.Engine, rows: Iterable[tuple[Any, ...]]) -> int:
-    """SQLite: one ``executemany`` per batch, one commit each; instants as the column type binds them (UTC text)."""
+    """SQLite: one ``executemany`` per batch, one commit each; instants as the column type binds them (UTC text), and
+    each row numbered on from the largest stored ``seq``, as the import numbers them (PostgreSQL numbers them itself)."""
     instant = UtcDateTime().process_bind_param
-    statement = f"INSERT INTO cdrs ({', '.join(CDR_COLUMNS)}) VALUES ({', '.join('?' for _ in CDR_COLUMNS)})"
+    columns = (*CDR_COLUMNS, "seq")
+    statement = f"INSERT INTO cdrs ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
     loaded = 0
     for batch in _batches(rows):
-        bound = [(*row[:2], instant(row[2], database.dialect), *row[3:7], instant(row[7], database.dialect)) for row in batch]
         with database.begin() as connection:
+            first = int(connection.exec_driver_sql("SELECT coalesce(max(seq), 0) + 1 FROM cdrs").scalar_one())
+            bound = [
+                (*row[:2], instant(row[2], database.dialect), *row[3:7], instant(row[7], database.dialect), first + number)
+                for number, row in enumerate(batch)
+            ]
             connection.exec_driver_sql(statement, bound)
         loaded += len(bound)
     return loaded

@@ -27,7 +27,7 @@ from kopek.batch.partition_rating import Claim, PartitionReleased, rate_partitio
 from kopek.batch.rating_jobs import JobFilters, RatingMode
 from kopek.charging.offline import ChargingContext
 from kopek.store.catalog_cache import CatalogCache
-from kopek.store.schema import accounts, cdrs, charged_items, counters, rating_job_partitions, rating_jobs
+from kopek.store.schema import accounts, cdrs, charged_items, counters, rating_job_members, rating_job_partitions, rating_jobs
 from kopek.store.uow import UnitOfWork
 from tests.fakes import FixedClock, SequentialIds
 from tests.worlds import build_world
@@ -260,9 +260,11 @@ def test_a_job_started_before_jobs_had_partitions_is_partitioned_when_it_runs(en
     build(engine)
     fill(engine, 45)
     job_id = engine.start_rating_job(RatingMode.DAY_MOST)
-    with engine.database.begin() as connection:
+    with engine.database.begin() as connection:  # As such a job was stored: its id on its CDRs, no scope, no partitions.
+        connection.execute(sa.delete(rating_job_members))
         connection.execute(sa.delete(rating_job_partitions))
-        connection.execute(sa.update(cdrs).values(contract_id=None, partition_key=None))
+        connection.execute(sa.update(rating_jobs).values(cdr_seq_max=None, overlapped_jobs=None))
+        connection.execute(sa.update(cdrs).values(job_id=job_id, contract_id=None, partition_key=None))
     status = engine.run_rating_job(job_id)
     assert (status.total, status.pending, status.partitions) == (45, 0, {"done": 8})
 

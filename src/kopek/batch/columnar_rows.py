@@ -20,8 +20,8 @@ from kopek.batch.cdr_outcomes import refusal
 from kopek.domain.master import Contract
 from kopek.errors import Code, IllegalStateError, Reason
 from kopek.rating.columnar_postings import Postings
-from kopek.store.bulk import insert_frame, update_frame
-from kopek.store.schema import account_operations, cdrs, charged_items, charging_operations
+from kopek.store.bulk import insert_frame
+from kopek.store.schema import account_operations, charged_items, charging_operations
 from kopek.store.uow import UnitOfWork
 
 
@@ -92,7 +92,7 @@ def store(
             pl.lit(created_at).alias("created_at"),
         ),
     )
-    update_frame(uow.connection, cdrs, "id", _outcomes(frame, charged))
+    uow.cdrs.set_outcome_frame(_outcomes(frame, charged))
 
 
 def _subscribers(contracts: Mapping[str, Contract]) -> dict[str, str]:

@@ -277,11 +277,13 @@ def _refuse_contract(claim: Claim, context: ChargingContext, contract_id: str | 
     """After a refusal in ``SUBSCRIPTION_TRY`` (whose transaction was rolled back): that CDR failed, the others skipped."""
     with UnitOfWork(context.engine) as uow:
         _hold(uow, claim, context)
+        # Every pending CDR of the contract is skipped (and so taken for the job), the refused one with them; then
+        # the refused one gets its failure.
+        handled = uow.cdrs.skip_pending_of_contract(claim.job_id, claim.partition_key, contract_id)
         uow.cdrs.set_outcomes([{"id": cdr_id} | refusal(error)])
-        skipped = uow.cdrs.skip_pending_of_contract(claim.job_id, claim.partition_key, contract_id)
-        _count_all_or_nothing(uow, claim, 1 + skipped)
+        _count_all_or_nothing(uow, claim, handled)
         uow.commit()
-    return 1 + skipped
+    return handled
 
 
 def _count_all_or_nothing(uow: UnitOfWork, claim: Claim, handled: int) -> None:

@@ -10,17 +10,29 @@ partition per service id and user id (they share nothing).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 
 from kopek.domain.catalog import Catalog, CounterScope
+from kopek.store.cdr_store import FreeGroup
 from kopek.store.rating_job_store import job_contract_links
 from kopek.store.uow import UnitOfWork
 
 CONTRACT_PREFIX = "contract/"
+ACCESS_PREFIX = "access/"
 
 
-def partition_job(uow: UnitOfWork, job_id: str, catalog: Catalog | None) -> list[tuple[str, int]]:
-    """Group the job's claimed CDRs into partitions and record them open; the partitions and their sizes."""
+def partition_job(uow: UnitOfWork, job_id: str, catalog: Catalog | None, free: Sequence[FreeGroup] = ()) -> list[tuple[str, int]]:
+    """Group the job's CDRs into partitions, record what each holds and record them open; the partitions and their sizes.
+
+    The job's CDRs are the ``free`` ones its scope covers (counted by contract, or by service id and user id without
+    one: nothing is written to them) and the pending ones carrying its id (taken again at its start).
+    """
+    contract_ids = sorted({group.contract_id for group in free if group.contract_id is not None} | set(uow.cdrs.held_contracts(job_id)))
+    no_access = sorted({(group.service_id, group.user_id) for group in free if group.contract_id is None}, key=str)
+    members: list[tuple[str, str | None, str | None, str | None]] = [(CONTRACT_PREFIX + c, c, None, None) for c in contract_ids]
+    members.extend((f"{ACCESS_PREFIX}{service_id}/{user_id}", None, service_id, user_id) for service_id, user_id in no_access)
+    uow.rating_jobs.insert_members(job_id, members)
     links = job_contract_links(uow.connection, job_id)
     groups = _Groups()
     for contract_id, kind, target in links:
@@ -32,7 +44,6 @@ def partition_job(uow: UnitOfWork, job_id: str, catalog: Catalog | None) -> list
         elif kind == "plan":
             for namespace in _shared_namespaces(catalog, target):
                 groups.join(node, f"n:{namespace}")
-    contract_ids = sorted({contract_id for contract_id, kind, _ in links if kind == "self"})
     smallest: dict[str, str] = {}
     for contract_id in contract_ids:  # Sorted: the first contract met in a group is its smallest.
         smallest.setdefault(groups.root(f"c:{contract_id}"), contract_id)
@@ -41,10 +52,17 @@ def partition_job(uow: UnitOfWork, job_id: str, catalog: Catalog | None) -> list
         for contract_id in contract_ids
         if smallest[groups.root(f"c:{contract_id}")] != contract_id
     }
+    uow.rating_jobs.move_members(job_id, moved)
     uow.cdrs.move_to_partition(job_id, moved)
-    sizes = uow.cdrs.partition_sizes(job_id)
-    uow.rating_jobs.insert_partitions(job_id, sizes)
-    return sizes
+    sizes = Counter(dict(uow.cdrs.partition_sizes(job_id)))
+    for group in free:
+        if group.contract_id is not None:
+            sizes[moved.get(group.contract_id, CONTRACT_PREFIX + group.contract_id)] += group.cdrs
+        else:
+            sizes[f"{ACCESS_PREFIX}{group.service_id}/{group.user_id}"] += group.cdrs
+    partitions = sorted(sizes.items())
+    uow.rating_jobs.insert_partitions(job_id, partitions)
+    return partitions
 
 
 def _shared_namespaces(catalog: Catalog | None, plan_name: str) -> Iterable[str]:

@@ -1,9 +1,11 @@
 """Rating jobs: charge stored CDRs as the single-item path would, in one of five modes, with one or more workers.
 
 A job is started over the pending CDRs that no other job holds (optionally within a
-consumption date range, of one item class, of some contracts); starting claims them
-for the job, resolves each one's contract, and splits them into **partitions** that
-share no state (:mod:`kopek.batch.partitions`). Workers claim partitions one at a time
+consumption date range, of one item class, of some contracts); starting resolves each
+one's contract and splits them into **partitions** that share no state
+(:mod:`kopek.batch.partitions`), writing nothing to them: the job's scope says which
+they are (:mod:`kopek.store.job_scope`), and a CDR carries the job's id once its chunk
+is rated. Workers claim partitions one at a time
 (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL) and charge each in chunks
 (:mod:`kopek.batch.partition_rating`); a CDR's status commits with its charge, so a job
 stopped at any point resumes by running a worker again: only CDRs still ``pending``
@@ -25,6 +27,7 @@ a group of its own.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
@@ -56,6 +59,7 @@ from kopek.domain.catalog import Catalog
 from kopek.domain.validation import Flag
 from kopek.errors import Category, Code, DoesNotExistError, ErrorDetail, IllegalStateError, InvalidError
 from kopek.schema_examples import example_of
+from kopek.store.job_scope import load_scopes
 from kopek.store.rating_job_store import CANCELLED, DONE, FAILED, OPEN, RUNNING
 from kopek.store.schema import cdrs
 from kopek.store.uow import UnitOfWork
@@ -293,12 +297,18 @@ def job_summary(row: dict[str, Any]) -> RatingJobSummary:
 
 
 def start_job(uow: UnitOfWork, job_id: str, mode: RatingMode, filters: JobFilters, *, actor: str, at: datetime, catalog: Catalog) -> None:
-    """Create job ``job_id`` (queued), claim its CDRs and record its partitions; audited. The caller commits.
+    """Create job ``job_id`` (queued) with its scope, take its failed CDRs again and record its partitions; audited.
+    The caller commits.
+
+    The pending CDRs the job covers are not written: its scope (its filters, the CDRs imported so far, the jobs it
+    overlaps) and what each partition holds say which they are (:mod:`kopek.store.job_scope`); a CDR carries the
+    job's id once its chunk is rated. Only the failed CDRs taken again carry it from the start.
 
     The filters are checked first (:func:`check_filters`): a faulty request starts no job.
     ``catalog`` (the current one) tells which contracts share counters (see :mod:`kopek.batch.partitions`).
     """
     check_filters(uow, filters, catalog)
+    uow.cdrs.lock_for_job_start()
     conditions = []
     if filters.date_from is not None:
         conditions.append(cdrs.c.consumption_date >= filters.date_from)
@@ -306,15 +316,25 @@ def start_job(uow: UnitOfWork, job_id: str, mode: RatingMode, filters: JobFilter
         conditions.append(cdrs.c.consumption_date < filters.date_to)
     if filters.item_class is not None:
         conditions.append(cdrs.c.item_class == filters.item_class)
-    values = {"id": job_id, "mode": mode.value, "state": JobState.QUEUED.value, "filters": filters.model_dump_json()}
+    overlapped = uow.rating_jobs.scoped_jobs(LIVE_STATES)
+    values = {
+        "id": job_id,
+        "mode": mode.value,
+        "state": JobState.QUEUED.value,
+        "filters": filters.model_dump_json(),
+        "cdr_seq_max": uow.cdrs.seq_max(),
+        "overlapped_jobs": json.dumps(overlapped),
+    }
     uow.rating_jobs.insert(values | {"actor": actor, "created_at": at, "total": 0})
-    pending = uow.cdrs.claim_for_job(job_id, conditions, contract_ids=filters.contract_id)
+    scopes = load_scopes(uow.connection, job_id)
+    assert scopes is not None
+    free = uow.cdrs.free_groups(scopes, contract_ids=filters.contract_id)
     ended = uow.rating_jobs.ended_jobs(ENDED_STATES)
     retried = uow.cdrs.claim_retries_for_job(
         job_id, conditions, ended, contract_ids=filters.contract_id, temporary_only=not filters.retry_failed
     )
-    total = pending + retried
-    partitions = partition_job(uow, job_id, catalog)
+    total = sum(group.cdrs for group in free) + retried
+    partitions = partition_job(uow, job_id, catalog, free)
     uow.rating_jobs.update(job_id, {"total": total})
     details = {
         "mode": mode.value,
@@ -352,8 +372,9 @@ def job_status(uow: UnitOfWork, job_id: str) -> JobStatus:
     job = _job(uow, job_id)
     counts = uow.cdrs.job_counts(job_id)
     errors = uow.cdrs.job_errors(job_id)
+    counts["pending"] = counts.get("pending", 0) + _free_pending(job, counts)
     total = sum(counts.values())
-    done = total - counts.get("pending", 0)
+    done = total - counts["pending"]
     return JobStatus(
         id=job_id,
         mode=RatingMode(job["mode"]),
@@ -376,6 +397,14 @@ def job_status(uow: UnitOfWork, job_id: str) -> JobStatus:
     )
 
 
+def _free_pending(job: dict[str, Any], counts: dict[str, int]) -> int:
+    """How many of a job's CDRs are still free (pending, not yet carrying its id): those it took at its start less
+    those that carry its id, while it may still rate them (not finished); none for a job without a scope."""
+    if job["cdr_seq_max"] is None or JobState(job["state"]) in FINISHED:
+        return 0
+    return max(0, int(job["total"]) - sum(counts.values()))
+
+
 def _job(uow: UnitOfWork, job_id: str, *, lock: bool = False) -> dict[str, Any]:
     job = uow.rating_jobs.job(job_id, lock=lock)
     if job is None:
@@ -388,14 +417,17 @@ def cancel_job(uow: UnitOfWork, job_id: str, *, actor: str, at: datetime) -> Non
 
     What was charged stays charged. Workers stop at their next chunk (a chunk in
     flight commits first: the job's row lock waits for it). The job's CDRs still
-    ``pending`` go back to the store with no job, for a later job to take.
+    ``pending`` go back to the store with no job, for a later job to take: those its
+    scope covered are free as soon as it is cancelled (a job started later does not
+    overlap it), those carrying its id are cleared.
     """
     job = _job(uow, job_id, lock=True)
     if JobState(job["state"]) in FINISHED:
         raise IllegalStateError(code=Code.RATING_JOB_FINISHED, message=f"rating job {job_id!r} is already {job['state']}")
     uow.rating_jobs.update(job_id, {"state": JobState.CANCELLED.value, "finished_at": at})
     uow.rating_jobs.set_partitions(job_id, from_statuses=[OPEN, RUNNING, FAILED], status=CANCELLED, at=at)
-    released = uow.cdrs.release_pending(job_id)
+    uow.cdrs.release_pending(job_id)
+    released = int(job["total"]) - sum(uow.cdrs.job_counts(job_id).values())
     details = {"state_before": job["state"], "released": released}
     uow.catalogs.audit(at=at, actor=actor, action="rating_job.cancel", target=f"rating-job/{job_id}", details=details)
 
@@ -403,6 +435,8 @@ def cancel_job(uow: UnitOfWork, job_id: str, *, actor: str, at: datetime) -> Non
 FINISHED = frozenset({JobState.SUCCEEDED, JobState.COMPLETED_WITH_ERRORS, JobState.CANCELLED})
 ENDED_STATES = tuple(sorted(state.value for state in FINISHED))
 """The jobs whose failed and skipped CDRs a later job may take (a ``failed`` job is left to its resume)."""
+LIVE_STATES = tuple(sorted(state.value for state in JobState if state not in FINISHED))
+"""The jobs a starting job overlaps: it leaves the CDRs their scopes cover to them."""
 
 
 def run_job(

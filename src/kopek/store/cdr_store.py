@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
 
-from kopek.store.bulk import select_frame, update_many
-from kopek.store.schema import accesses, cdrs
+from kopek.store.bulk import select_frame, update_frame, update_many
+from kopek.store.job_scope import FREE, FREE_UNINDEXED, Scopes, contract_of_cdr, free_for, load_scopes
+from kopek.store.schema import accesses, cdrs, rating_job_members
+
+__all__ = ["TEMPORARY", "CdrStore", "FreeGroup", "contract_of_cdr"]
 
 _TO_CHARGE = (
     cdrs.c.id,
@@ -35,11 +39,15 @@ _AGAIN = {
 }
 """A failed or skipped CDR given to a job again: pending, its last outcome cleared."""
 _OUTCOME_COLUMNS = ("status", "operation_id", "error_category", "error_reason", "error_code", "error_message")
+_HOLDER_COLUMNS = ("job_id", "contract_id", "partition_key")
+"""What a CDR read free for a job gets with its outcome."""
 
 
 class CdrStore:
     def __init__(self, connection: sa.Connection) -> None:
         self._connection = connection
+        self._taken: dict[str, tuple[str, str | None, str]] = {}
+        """Free CDRs read for a job in this transaction: its id, their contract and partition, written with their outcome."""
 
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         """Those of ``ids`` already stored."""
@@ -48,8 +56,25 @@ class CdrStore:
         return set(self._connection.execute(sa.select(cdrs.c.id).where(cdrs.c.id.in_(list(ids)))).scalars())
 
     def insert(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            self._connection.execute(sa.insert(cdrs), list(rows))
+        """Store new CDRs. Each gets the next ``seq``: PostgreSQL numbers them; on SQLite, whose one write lock the
+        import holds, the largest stored ``seq`` is read and counted on from."""
+        if not rows:
+            return
+        if self._connection.dialect.name != "postgresql":
+            first = self.seq_max() + 1
+            rows = [row | {"seq": first + number} for number, row in enumerate(rows)]
+        self._connection.execute(sa.insert(cdrs), list(rows))
+
+    def seq_max(self) -> int:
+        """The ``seq`` of the last CDR imported (0: none)."""
+        return int(self._connection.execute(sa.select(sa.func.coalesce(sa.func.max(cdrs.c.seq), 0))).scalar_one())
+
+    def lock_for_job_start(self) -> None:
+        """PostgreSQL: hold off imports and other job starts until this transaction ends (a job start reads the CDRs
+        imported so far and the jobs running; see docs/batch.md). SQLite: its one write lock, taken at ``BEGIN
+        IMMEDIATE``, already does."""
+        if self._connection.dialect.name == "postgresql":
+            self._connection.exec_driver_sql("LOCK TABLE cdrs IN SHARE ROW EXCLUSIVE MODE")
 
     def cdr(self, cdr_id: str) -> dict[str, Any] | None:
         row = self._connection.execute(sa.select(cdrs).where(cdrs.c.id == cdr_id)).mappings().first()
@@ -59,19 +84,20 @@ class CdrStore:
         query = sa.select(cdrs.c.status, sa.func.count()).group_by(cdrs.c.status)
         return {str(status): int(count) for status, count in self._connection.execute(query)}
 
-    def claim_for_job(self, job_id: str, conditions: Sequence[sa.ColumnElement[bool]], *, contract_ids: Sequence[str] | None = None) -> int:
-        """Give the pending CDRs that no job holds and that meet ``conditions`` (and select one of ``contract_ids``) to ``job_id``.
-
-        Each CDR gets the contract its access selects at its consumption date and a first
-        partition key: ``contract/ID``, or ``access/SERVICE/USER`` when no access is found.
-        Returns how many CDRs the job took.
-        """
+    def free_groups(self, scopes: Scopes, *, contract_ids: Sequence[str] | None = None) -> list[FreeGroup]:
+        """The free CDRs a job starting with ``scopes`` takes (of ``contract_ids`` when given), counted by contract
+        (as its access selects it at its consumption date), and without a contract by service id and user id.
+        Reads only: nothing is written to the CDRs."""
         contract = contract_of_cdr()
-        where = [cdrs.c.status == "pending", cdrs.c.job_id.is_(None), *conditions]
+        where = free_for(scopes, contract)
         if contract_ids is not None:
             where.append(contract.in_(list(contract_ids)))
-        query = sa.update(cdrs).where(*where).values(job_id=job_id, contract_id=contract, partition_key=_first_partition_key(contract))
-        return int(self._connection.execute(query).rowcount)
+        free = sa.select(contract.label("contract_id"), cdrs.c.service_id, cdrs.c.user_id).where(*where).subquery("free")
+        without = free.c.contract_id.is_(None)
+        service = sa.case((without, free.c.service_id), else_=sa.null())
+        user = sa.case((without, free.c.user_id), else_=sa.null())
+        query = sa.select(free.c.contract_id, service, user, sa.func.count()).group_by(free.c.contract_id, service, user)
+        return [FreeGroup(row[0], row[1], row[2], int(row[3])) for row in self._connection.execute(query)]
 
     def claim_retries_for_job(
         self,
@@ -83,7 +109,7 @@ class CdrStore:
         temporary_only: bool,
     ) -> int:
         """Give ``job_id`` the failed and skipped CDRs of ``ended_jobs`` that meet ``conditions``, pending again, their
-        errors cleared (contract and first partition key as :meth:`claim_for_job`); how many.
+        errors cleared, with their contract and first partition key (``contract/ID`` or ``access/SERVICE/USER``); how many.
 
         ``temporary_only``: only the CDRs that failed for a temporary reason and the CDRs of the same contract that
         their job skipped (a first-fail mode after that failure, or a failed ``SUBSCRIPTION_TRY`` contract); else
@@ -120,9 +146,10 @@ class CdrStore:
         query = sa.update(cdrs).where(*where).values(contract_id=contract, partition_key=_first_partition_key(contract))
         return int(self._connection.execute(query).rowcount)
 
-    def job_contracts(self, job_id: str) -> sa.Select[tuple[str]]:
-        """A query of the distinct contracts of a job's CDRs (for use as a subquery)."""
-        return sa.select(cdrs.c.contract_id).where(cdrs.c.job_id == job_id, cdrs.c.contract_id.is_not(None)).distinct()
+    def held_contracts(self, job_id: str) -> list[str]:
+        """The distinct contracts of the pending CDRs that carry the job's id (those its start took again)."""
+        where = (cdrs.c.job_id == job_id, cdrs.c.status == "pending", cdrs.c.contract_id.is_not(None))
+        return list(self._connection.execute(sa.select(cdrs.c.contract_id).where(*where).distinct()).scalars())
 
     def move_to_partition(self, job_id: str, keys: dict[str, str]) -> None:
         """Put the job's CDRs of each contract (a key of ``keys``) in the partition it maps to."""
@@ -136,7 +163,7 @@ class CdrStore:
         self._connection.execute(query, [{"contract": contract, "key": key} for contract, key in keys.items()])
 
     def partition_sizes(self, job_id: str) -> list[tuple[str, int]]:
-        """The partitions of the job's pending CDRs and how many each holds."""
+        """The partitions of the pending CDRs that carry the job's id and how many each holds."""
         where = (cdrs.c.job_id == job_id, cdrs.c.status == "pending", cdrs.c.partition_key.is_not(None))
         query = sa.select(cdrs.c.partition_key, sa.func.count()).where(*where).group_by(cdrs.c.partition_key)
         return [(str(key), int(count)) for key, count in self._connection.execute(query)]
@@ -151,9 +178,44 @@ class CdrStore:
         contract_id: str | None = None,
         only_without_contract: bool = False,
     ) -> list[dict[str, Any]]:
-        """The next ``limit`` pending CDRs of a partition: by consumption date, or contract by contract when ``contract_first``."""
-        query = _pending(job_id, [key], contract_first=contract_first, contract_id=contract_id, only_without_contract=only_without_contract)
-        return self._to_charge(query.limit(limit))
+        """The next ``limit`` pending CDRs of a partition: by consumption date, or contract by contract when ``contract_first``.
+
+        The free CDRs among them (see :mod:`kopek.store.job_scope`) are taken for the job in the caller's transaction:
+        they carry its id, contract and partition from then on (a chunk that does not commit gives them back).
+        """
+        held = self._held([key], job_id)
+        where = []
+        if contract_id is not None:
+            where.append(held.c.contract_id == contract_id)
+        elif only_without_contract:
+            where.append(held.c.contract_id.is_(None))
+        within = (held.c.contract_id, held.c.consumption_date, held.c.id) if contract_first else (held.c.consumption_date, held.c.id)
+        return self._take(job_id, sa.select(held).where(*where).order_by(*within).limit(limit))
+
+    def pending_contracts_of_partition(self, job_id: str, key: str) -> list[str | None]:
+        """The contracts (None: no access) that still have pending CDRs in a partition, in order."""
+        held = self._held([key], job_id)
+        return list(self._connection.execute(sa.select(held.c.contract_id).distinct().order_by(held.c.contract_id)).scalars())
+
+    def _held(self, keys: Sequence[str], job_id: str) -> sa.Subquery:
+        """The pending CDRs the partitions ``keys`` of a job hold: those carrying its id and, for a job with a scope,
+        the free ones its scope covers there (``free`` = 1), with ``contract_id`` and ``partition_key``."""
+        taken = sa.select(*_TO_CHARGE, cdrs.c.partition_key, sa.literal(0).label("free")).where(
+            cdrs.c.job_id == job_id, cdrs.c.partition_key.in_(list(keys)), cdrs.c.status == "pending"
+        )
+        scopes = load_scopes(self._connection, job_id)
+        if scopes is None:
+            return taken.subquery("held")
+        sqlite = self._connection.dialect.name == "sqlite"
+        return sa.union_all(taken, *_free_of_partitions(scopes, keys, sqlite=sqlite)).subquery("held")
+
+    def _take(self, job_id: str, query: sa.Select[Any]) -> list[dict[str, Any]]:
+        rows = self._to_charge(query)
+        # Not written here: the outcome of each CDR, written in this transaction, carries them (one write per CDR).
+        self._taken.update((row["id"], (job_id, row["contract_id"], row["partition_key"])) for row in rows if row["free"])
+        for row in rows:
+            del row["free"], row["partition_key"]
+        return rows
 
     def _to_charge(self, query: sa.Select[Any]) -> list[dict[str, Any]]:
         result = self._connection.execute(query)
@@ -163,21 +225,24 @@ class CdrStore:
     def pending_columns(self, job_id: str, keys: Sequence[str], *, contract_first: bool, limit: int) -> pl.DataFrame:
         """The next ``limit`` pending CDRs of the partitions ``keys`` as columns (``TO_CHARGE_COLUMNS``,
         ``consumption_date`` an instant in UTC): partition by partition, each in the order of
-        :meth:`pending_of_partition`, which reads the same CDRs of one partition as rows.
+        :meth:`pending_of_partition`, which reads the same CDRs of one partition as rows; the free ones among them are
+        taken for the job as :meth:`pending_of_partition` takes them.
 
         PostgreSQL writes them with ``COPY ... TO STDOUT`` as CSV, which Polars reads; SQLite's rows are fetched as the
-        driver's tuples straight into Polars. No Python object is made per CDR but the driver's own."""
-        by_partition = len(keys) > 1
-        query = _pending(job_id, keys, contract_first=contract_first, by_partition=by_partition, columns=_columns_read(self._connection))
-        return select_frame(self._connection, query.limit(limit), TO_CHARGE_COLUMNS).with_columns(
-            _instant(self._connection, pl.col("consumption_date"))
+        driver's tuples straight into Polars. No Python object is made per CDR but the driver's own (and the holder of
+        each free CDR taken)."""
+        held = self._held(keys, job_id)
+        within = (held.c.contract_id, held.c.consumption_date, held.c.id) if contract_first else (held.c.consumption_date, held.c.id)
+        order = (held.c.partition_key, *within) if len(keys) > 1 else within
+        columns = [*_columns_read(self._connection, held), held.c.partition_key, held.c.free]
+        schema = TO_CHARGE_COLUMNS | {"partition_key": pl.String, "free": pl.String}
+        frame = select_frame(self._connection, sa.select(*columns).order_by(*order).limit(limit), schema)
+        free = frame.filter(pl.col("free") == "1")
+        holders = zip(free["contract_id"].to_list(), free["partition_key"].to_list(), strict=True)
+        self._taken.update(
+            (cdr_id, (job_id, contract_id, key)) for cdr_id, (contract_id, key) in zip(free["id"].to_list(), holders, strict=True)
         )
-
-    def pending_contracts_of_partition(self, job_id: str, key: str) -> list[str | None]:
-        """The contracts (None: no access) that still have pending CDRs in a partition, in order."""
-        where = (cdrs.c.job_id == job_id, cdrs.c.partition_key == key, cdrs.c.status == "pending")
-        query = sa.select(cdrs.c.contract_id).where(*where).distinct().order_by(cdrs.c.contract_id)
-        return list(self._connection.execute(query).scalars())
+        return frame.drop("partition_key", "free").with_columns(_instant(self._connection, pl.col("consumption_date")))
 
     def stopped_contracts(self, job_id: str, key: str | Sequence[str]) -> set[str | None]:
         """Contracts (None: no access) of a partition (or of several) with a CDR already ``failed`` or ``skipped`` in this job."""
@@ -186,14 +251,41 @@ class CdrStore:
         return set(self._connection.execute(sa.select(cdrs.c.contract_id).where(*where).distinct()).scalars())
 
     def set_outcomes(self, outcomes: Sequence[dict[str, Any]]) -> None:
-        """Write many CDRs' outcomes in one statement; each dict holds ``id`` and any of the outcome columns."""
-        update_many(self._connection, cdrs, "id", outcomes, _OUTCOME_COLUMNS)
+        """Write many CDRs' outcomes in one statement; each dict holds ``id`` and any of the outcome columns. A CDR read
+        free for a job in this transaction gets the job's id, its contract and its partition with it."""
+        taken = [outcome | self._holder(outcome["id"]) for outcome in outcomes if outcome["id"] in self._taken]
+        held = [outcome for outcome in outcomes if outcome["id"] not in self._taken]
+        update_many(self._connection, cdrs, "id", taken, (*_OUTCOME_COLUMNS, *_HOLDER_COLUMNS))
+        update_many(self._connection, cdrs, "id", held, _OUTCOME_COLUMNS)
+        for outcome in taken:
+            del self._taken[outcome["id"]]
+
+    def set_outcome_frame(self, outcomes: pl.DataFrame) -> None:
+        """:meth:`set_outcomes` for a frame of ``id`` and outcome columns (one statement per kind of CDR; on
+        PostgreSQL through ``COPY``)."""
+        holders = pl.DataFrame(
+            [(cdr_id, *holder) for cdr_id, holder in self._taken.items()],
+            schema={"id": pl.String, "job_id": pl.String, "contract_id": pl.String, "partition_key": pl.String},
+            orient="row",
+        )
+        joined = outcomes.join(holders, on="id", how="left")
+        taken = joined.filter(pl.col("job_id").is_not_null())
+        update_frame(self._connection, cdrs, "id", taken)
+        update_frame(self._connection, cdrs, "id", joined.filter(pl.col("job_id").is_null()).drop(*_HOLDER_COLUMNS))
+        for cdr_id in taken.get_column("id"):
+            del self._taken[cdr_id]
+
+    def _holder(self, cdr_id: str) -> dict[str, Any]:
+        job_id, contract_id, partition_key = self._taken[cdr_id]
+        return {"job_id": job_id, "contract_id": contract_id, "partition_key": partition_key}
 
     def skip_pending_of_contract(self, job_id: str, key: str, contract_id: str | None) -> int:
         """Mark ``skipped`` the still pending CDRs of one contract (None: no access) in a partition; how many."""
-        where = [cdrs.c.job_id == job_id, cdrs.c.partition_key == key, cdrs.c.status == "pending"]
-        where.append(cdrs.c.contract_id.is_(None) if contract_id is None else cdrs.c.contract_id == contract_id)
-        return int(self._connection.execute(sa.update(cdrs).where(*where).values(status="skipped")).rowcount)
+        rows = self.pending_of_partition(
+            job_id, key, contract_first=True, limit=_ALL, contract_id=contract_id, only_without_contract=contract_id is None
+        )
+        self.set_outcomes([{"id": row["id"], "status": "skipped"} for row in rows])
+        return len(rows)
 
     def release_pending(self, job_id: str) -> int:
         """Give the job's still pending CDRs back: no job, so a later job can take them; how many."""
@@ -215,37 +307,14 @@ class CdrStore:
         return [(str(row[0]), row[1], str(row[2]), int(row[3])) for row in self._connection.execute(query)]
 
 
-def _pending(
-    job_id: str,
-    keys: Sequence[str],
-    *,
-    contract_first: bool,
-    by_partition: bool = False,
-    contract_id: str | None = None,
-    only_without_contract: bool = False,
-    columns: Sequence[sa.ColumnElement[Any]] = _TO_CHARGE,
-) -> sa.Select[Any]:
-    """The one query of which pending CDRs a chunk charges, in which order: those of the job's partitions ``keys``
-    (only those of ``contract_id``, or only those without a contract); by consumption date, or contract by contract
-    when ``contract_first``; partition by partition first when ``by_partition``."""
-    where = [cdrs.c.job_id == job_id, cdrs.c.status == "pending"]
-    where.append(cdrs.c.partition_key == keys[0] if len(keys) == 1 else cdrs.c.partition_key.in_(list(keys)))
-    if contract_id is not None:
-        where.append(cdrs.c.contract_id == contract_id)
-    elif only_without_contract:
-        where.append(cdrs.c.contract_id.is_(None))
-    within = (cdrs.c.contract_id, cdrs.c.consumption_date, cdrs.c.id) if contract_first else (cdrs.c.consumption_date, cdrs.c.id)
-    order = (cdrs.c.partition_key, *within) if by_partition else within
-    return sa.select(*columns).where(*where).order_by(*order)
-
-
-def _columns_read(connection: sa.Connection) -> list[sa.ColumnElement[Any]]:
-    """``_TO_CHARGE`` as read into columns: the consumption date as microseconds since the epoch on PostgreSQL (exact),
-    as its stored text on SQLite."""
+def _columns_read(connection: sa.Connection, held: sa.Subquery) -> list[sa.ColumnElement[Any]]:
+    """``_TO_CHARGE`` of ``held`` as read into columns: the consumption date as microseconds since the epoch on
+    PostgreSQL (exact), as its stored text on SQLite."""
+    columns: list[sa.ColumnElement[Any]] = [held.c[column.name] for column in _TO_CHARGE]
     if connection.dialect.name != "postgresql":
-        return list(_TO_CHARGE)
-    micros = sa.cast(sa.extract("epoch", cdrs.c.consumption_date) * 1_000_000, sa.BigInteger).label("consumption_date")
-    return [micros if column.name == "consumption_date" else column for column in _TO_CHARGE]
+        return columns
+    micros = sa.cast(sa.extract("epoch", held.c.consumption_date) * 1_000_000, sa.BigInteger).label("consumption_date")
+    return [micros if column.name == "consumption_date" else column for column in columns]
 
 
 def _instant(connection: sa.Connection, column: pl.Expr) -> pl.Expr:
@@ -261,16 +330,49 @@ def _first_partition_key(contract: sa.ScalarSelect[str]) -> sa.ColumnElement[str
     return sa.func.coalesce(sa.literal("contract/") + contract, sa.literal("access/") + cdrs.c.service_id + "/" + cdrs.c.user_id)
 
 
-def contract_of_cdr() -> sa.ScalarSelect[str]:
-    """The contract of the access that a CDR's service id and user id select at its consumption date (as find_access)."""
-    return (
-        sa.select(accesses.c.contract_id)
-        .where(
-            accesses.c.service_id == cdrs.c.service_id,
-            accesses.c.user_id == cdrs.c.user_id,
-            accesses.c.valid_from <= cdrs.c.consumption_date,
-            sa.or_(accesses.c.valid_to.is_(None), accesses.c.valid_to > cdrs.c.consumption_date),
-        )
-        .limit(1)
-        .scalar_subquery()
+_ALL = 2**62
+"""A limit no partition reaches."""
+
+
+@dataclass(frozen=True, slots=True)
+class FreeGroup:
+    """Free CDRs a starting job takes: of ``contract_id``, or, without a contract (no access), of ``service_id`` and
+    ``user_id``; ``cdrs`` of them."""
+
+    contract_id: str | None
+    service_id: str | None
+    user_id: str | None
+    cdrs: int
+
+
+def _free_of_partitions(scopes: Scopes, keys: Sequence[str], *, sqlite: bool) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """The free CDRs a job's scope covers in partitions ``keys``, found from each partition's contracts through their
+    accesses (index ``ix_cdrs_free_by_access``), and from its service ids and user ids without an access.
+
+    SQLite, without statistics, would rather scan every free CDR by status (``ix_cdrs_status_consumption_date``) and
+    look their accesses up: there the status and job are compared so that no index serves them (``FREE_UNINDEXED``),
+    and the CDRs are read through the partition's accesses (its ``ix_cdrs_free_by_access`` is not partial)."""
+    free = FREE_UNINDEXED if sqlite else FREE
+    member = rating_job_members.alias("member")
+    access = accesses.alias("access")
+    contract = contract_of_cdr()
+    columns = (*_TO_CHARGE[:-1], member.c.contract_id, member.c.partition_key, sa.literal(1).label("free"))
+    of_partitions = (member.c.job_id == scopes.own.job_id, member.c.partition_key.in_(list(keys)))
+    by_access = sa.and_(
+        cdrs.c.service_id == access.c.service_id,
+        cdrs.c.user_id == access.c.user_id,
+        cdrs.c.consumption_date >= access.c.valid_from,
+        sa.or_(access.c.valid_to.is_(None), cdrs.c.consumption_date < access.c.valid_to),
     )
+    of_contracts = (
+        sa.select(*columns)
+        .select_from(member.join(access, access.c.contract_id == member.c.contract_id).join(cdrs, by_access))
+        .where(*of_partitions, contract == member.c.contract_id, *free_for(scopes, contract, free=free))
+    )
+    without_access = sa.and_(cdrs.c.service_id == member.c.service_id, cdrs.c.user_id == member.c.user_id)
+    of_no_access = (
+        sa.select(*columns)
+        .select_from(member.join(cdrs, without_access))
+        .where(*of_partitions, member.c.contract_id.is_(None), contract.is_(None), *free_for(scopes, contract, free=free))
+    )
+    return of_contracts, of_no_access

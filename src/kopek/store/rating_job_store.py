@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kopek.store.schema import cdrs, contract_items, contract_roles, contracts, rating_job_partitions, rating_jobs
+from kopek.store.schema import contract_items, contract_roles, contracts, rating_job_members, rating_job_partitions, rating_jobs
 
 OPEN = "open"
 RUNNING = "running"
@@ -47,10 +47,35 @@ class RatingJobStore:
         """A query of the ids of the rating jobs in ``states`` (for use as a subquery)."""
         return sa.select(rating_jobs.c.id).where(rating_jobs.c.state.in_(list(states)), rating_jobs.c.mode != RECHARGE)
 
+    def scoped_jobs(self, states: Sequence[str]) -> list[str]:
+        """The ids of the rating jobs with a scope in ``states`` (the ones a starting job overlaps)."""
+        where = (rating_jobs.c.state.in_(list(states)), rating_jobs.c.mode != RECHARGE, rating_jobs.c.cdr_seq_max.is_not(None))
+        return list(self._connection.execute(sa.select(rating_jobs.c.id).where(*where).order_by(rating_jobs.c.id)).scalars())
+
     def update(self, job_id: str, values: dict[str, Any]) -> None:
         self._connection.execute(sa.update(rating_jobs).where(rating_jobs.c.id == job_id).values(**values))
 
     # ---- partitions ---------------------------------------------------------------------------
+
+    def insert_members(self, job_id: str, members: Sequence[tuple[str, str | None, str | None, str | None]]) -> None:
+        """Record what the job's partitions hold: ``(partition_key, contract_id, service_id, user_id)`` rows, a contract's
+        CDRs, or (no contract) those of a service id and user id that no access selects."""
+        rows = [
+            {"job_id": job_id, "partition_key": key, "contract_id": contract_id, "service_id": service_id, "user_id": user_id}
+            for key, contract_id, service_id, user_id in members
+        ]
+        if rows:
+            self._connection.execute(sa.insert(rating_job_members), rows)
+
+    def move_members(self, job_id: str, keys: dict[str, str]) -> None:
+        """Put each contract (a key of ``keys``) in the partition it maps to."""
+        if keys:
+            query = (
+                sa.update(rating_job_members)
+                .where(rating_job_members.c.job_id == job_id, rating_job_members.c.contract_id == sa.bindparam("contract"))
+                .values(partition_key=sa.bindparam("key"))
+            )
+            self._connection.execute(query, [{"contract": contract, "key": key} for contract, key in keys.items()])
 
     def insert_partitions(self, job_id: str, counts: Sequence[tuple[str, int]]) -> None:
         rows = [{"job_id": job_id, "partition_key": key, "status": OPEN, "cdr_count": count} for key, count in counts]
@@ -157,13 +182,14 @@ class RatingJobStore:
 
 
 def job_contract_links(connection: sa.Connection, job_id: str) -> list[tuple[str, str, str]]:
-    """What ties the contracts of a job's CDRs to shared state: ``(contract, kind, target)`` rows.
+    """What ties the contracts of a job's partitions (``rating_job_members``) to shared state: ``(contract, kind, target)`` rows.
 
     Kinds: ``parent`` (a linked contract uses its parent's counters), ``account`` (an
     account paying one of its roles) and ``plan`` (a charge plan of its items, whose
     shared counters it may use).
     """
-    job_contracts = sa.select(cdrs.c.contract_id).where(cdrs.c.job_id == job_id, cdrs.c.contract_id.is_not(None)).distinct()
+    members = rating_job_members.c
+    job_contracts = sa.select(members.contract_id).where(members.job_id == job_id, members.contract_id.is_not(None))
     queries = [
         sa.select(contracts.c.id, sa.literal("parent"), contracts.c.parent_id).where(
             contracts.c.id.in_(job_contracts), contracts.c.parent_id.is_not(None)

@@ -473,12 +473,26 @@ cdrs = sa.Table(
     sa.Column("error_code", sa.String(64), nullable=True),
     sa.Column("error_message", sa.Text, nullable=True),
     sa.Column("operation_id", sa.String(64), nullable=True),
-    # Set when a job claims the CDR: the contract its access selects at its consumption date (none: no access),
-    # and the partition of the job that holds it (docs/batch.md).
+    # Set when a job's chunk takes the CDR (or its start takes a failed CDR again): the contract its access selects
+    # at its consumption date (none: no access), and the partition of the job that holds it (docs/batch.md).
     sa.Column("contract_id", sa.String(128), nullable=True),
     sa.Column("partition_key", sa.String(300), nullable=True),
+    # The CDR's place in the store, increasing with each import: a job covers the CDRs up to its ``cdr_seq_max``.
+    # PostgreSQL numbers the rows itself (a sequence, see migration 0026); on SQLite the import does, under
+    # the database's one write lock.
+    sa.Column("seq", sa.BigInteger, nullable=False, server_default=sa.FetchedValue()),
     sa.Index("ix_cdrs_status_consumption_date", "status", "consumption_date"),
     sa.Index("ix_cdrs_job_partition", "job_id", "partition_key", "status"),
+    sa.Index("ix_cdrs_seq", "seq", unique=True),
+    # The free CDRs (pending, no job) by access: how a job's partition finds the CDRs of its contracts. Partial on
+    # PostgreSQL; on SQLite every CDR's (see kopek.store.cdr_store._free_of_partitions).
+    sa.Index(
+        "ix_cdrs_free_by_access",
+        "service_id",
+        "user_id",
+        "consumption_date",
+        postgresql_where=sa.text("status = 'pending' AND job_id IS NULL"),
+    ),
 )
 
 rating_jobs = sa.Table(
@@ -493,6 +507,27 @@ rating_jobs = sa.Table(
     sa.Column("started_at", UtcDateTime, nullable=True),
     sa.Column("finished_at", UtcDateTime, nullable=True),
     sa.Column("total", sa.Integer, nullable=False),
+    # The job's scope (docs/batch.md, "How a job holds its CDRs"): the CDRs imported up to this ``cdrs.seq`` when it
+    # started (null: a job started before scopes, whose CDRs all carry its id), and the jobs whose scopes it leaves
+    # out (a JSON list of ids: those not ended when it started).
+    sa.Column("cdr_seq_max", sa.BigInteger, nullable=True),
+    sa.Column("overlapped_jobs", sa.Text, nullable=True),
+)
+
+rating_job_members = sa.Table(
+    # What each partition of a job holds: a contract's CDRs (``contract_id``), or the CDRs of a service id and
+    # user id that no access selects (``contract_id`` null). Written at the job's start, one row per contract.
+    "rating_job_members",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.String(64), sa.ForeignKey("rating_jobs.id"), nullable=False),
+    sa.Column("partition_key", sa.String(300), nullable=False),
+    sa.Column("contract_id", sa.String(128), nullable=True),
+    sa.Column("service_id", sa.String(128), nullable=True),
+    sa.Column("user_id", sa.String(128), nullable=True),
+    sa.Index("ix_rating_job_members_job_partition", "job_id", "partition_key"),
+    sa.Index("ix_rating_job_members_job_contract", "job_id", "contract_id"),
+    sa.Index("ix_rating_job_members_job_access", "job_id", "service_id", "user_id"),
 )
 
 rating_job_partitions = sa.Table(

@@ -1,0 +1,75 @@
+"""A rating job holds its pending CDRs by its scope, without writing to them when it starts; a CDR belongs to one job.
+
+The world (tests/worlds.py) and CDRs of tests/integration/test_batch_rating_jobs.py: alice's and bob's CDRs, and
+``x1`` whose access is not found.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from kopek import Engine
+from kopek.batch.rating_jobs import JobFilters, RatingMode
+from kopek.store.schema import cdrs, charging_operations
+from tests.integration.test_batch_rating_jobs import records
+from tests.worlds import build_world
+
+
+def _cdr_rows(engine: Engine) -> list[dict[str, Any]]:
+    with engine.database.connect() as connection:
+        return [dict(row) for row in connection.execute(sa.select(cdrs).order_by(cdrs.c.id)).mappings()]
+
+
+def _operations(engine: Engine) -> int:
+    with engine.database.connect() as connection:
+        return int(connection.execute(sa.select(sa.func.count()).select_from(charging_operations)).scalar_one())
+
+
+def test_starting_a_job_leaves_every_cdr_row_unchanged_and_its_run_charges_them(engine: Engine) -> None:
+    build_world(engine)
+    engine.import_cdrs(enumerate(records(), start=1), strict=True)
+    before = _cdr_rows(engine)
+
+    job_id = engine.start_rating_job(RatingMode.DAY_MOST)
+
+    assert _cdr_rows(engine) == before
+    started = engine.rating_job(job_id)
+    assert (started.total, started.pending, started.released, started.progress) == (8, 8, 0, 0.0)
+    assert started.partitions == {"open": 3}  # alice, bob, and the service id and user id of x1
+    status = engine.run_rating_job(job_id)
+    assert (status.total, status.charged + status.failed, status.pending, status.released) == (8, 8, 0, 0)
+    assert {row["id"]: row["job_id"] for row in _cdr_rows(engine)} == {row["id"]: job_id for row in before}
+
+
+def test_a_job_started_while_another_runs_takes_none_of_its_cdrs_and_a_later_one_takes_what_a_cancel_released(
+    engine: Engine,
+) -> None:
+    build_world(engine)
+    alice_and_x = [record for record in records() if not record["id"].startswith("b")]
+    bob = [record for record in records() if record["id"].startswith("b")]
+    engine.import_cdrs(enumerate(alice_and_x, start=1), strict=True)
+    first_id = engine.start_rating_job(RatingMode.DAY_MOST)
+    engine.import_cdrs(enumerate(bob, start=1), strict=True)  # imported after the first job started: not its CDRs
+
+    # Over every contract, as the first one: it takes only what the first does not cover.
+    second_id = engine.start_rating_job(RatingMode.DAY_MOST)
+    assert (engine.rating_job(first_id).total, engine.rating_job(second_id).total) == (4, 4)
+    # Over alice's contract only: every one of her CDRs is the first job's.
+    assert engine.rating_job(engine.start_rating_job(RatingMode.DAY_MOST, JobFilters(contract_id=["alice-contract"]))).total == 0
+
+    second = engine.run_rating_job(second_id)
+    assert (second.total, second.charged + second.failed + second.skipped) == (4, 4)
+    assert {row["id"] for row in _cdr_rows(engine) if row["job_id"] == second_id} == {record["id"] for record in bob}
+
+    engine.cancel_rating_job(first_id)
+    first = engine.rating_job(first_id)
+    assert (first.state, first.total, first.pending, first.released) == ("cancelled", 0, 0, 4)
+
+    third = engine.run_rating_job(engine.start_rating_job(RatingMode.DAY_MOST))
+    assert third.total == 4
+    assert {row["id"] for row in _cdr_rows(engine) if row["job_id"] == third.id} == {record["id"] for record in alice_and_x}
+    assert all(row["status"] != "pending" for row in _cdr_rows(engine))
+    charged = sum(1 for row in _cdr_rows(engine) if row["status"] == "charged")
+    assert _operations(engine) == charged, "each charged CDR is charged once"
