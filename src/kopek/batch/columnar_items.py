@@ -35,14 +35,13 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC
 from fractions import Fraction
 from typing import Any
 
 import polars as pl
 
 from kopek import limits
-from kopek.charging.offline import canonical_value
+from kopek.charging.offline import canonical_value, request_text
 from kopek.domain.catalog import Catalog, ItemClass, PropertySpec, PropertyType
 from kopek.domain.item import ChargeableItem, TypedItem, parse_property, property_text, type_item
 from kopek.errors import KopekError
@@ -200,21 +199,9 @@ def _rows_columns(rows: pl.DataFrame, items: Sequence[TypedItem], names: Sequenc
     """The columns of ``rows`` typed one at a time (``items``), as the row path types them (``request_hash`` still the
     text to digest)."""
     columns = _columns_of_items(items, names)
-    columns["request_hash"] = [_hash_text(item) for item in items]
+    columns["request_hash"] = [request_text(item) for item in items]
     typed = rows.select("row", "id", "contract_id").with_columns(**_series(columns))
     return typed.select("row", "id", "contract_id", *TYPED_COLUMNS, *(f"p:{name}" for name in names))
-
-
-def _hash_text(item: TypedItem) -> str:
-    """The text :func:`~kopek.charging.offline.request_hash` digests."""
-    canonical = {
-        "item_class": item.item_class.name,
-        "consumption_date": item.consumption_date.astimezone(UTC).isoformat(),
-        "service_id": item.service_id,
-        "user_id": item.user_id,
-        "properties": {name: canonical_value(value) for name, value in sorted(item.properties.items())},
-    }
-    return json.dumps(canonical, sort_keys=True)
 
 
 def _specs(item_class: ItemClass) -> list[_Spec] | None:

@@ -283,6 +283,11 @@ def request_hash(item: TypedItem) -> str:
     Computed on the typed item, so ``90`` and ``"90"``, or one instant written with two
     offsets, are the same request.
     """
+    return hashlib.sha256(request_text(item).encode()).hexdigest()
+
+
+def request_text(item: TypedItem) -> str:
+    """The canonical text of a charge request that :func:`request_hash` digests."""
     canonical = {
         "item_class": item.item_class.name,
         "consumption_date": item.consumption_date.astimezone(UTC).isoformat(),
@@ -290,7 +295,7 @@ def request_hash(item: TypedItem) -> str:
         "user_id": item.user_id,
         "properties": {name: canonical_value(value) for name, value in sorted(item.properties.items())},
     }
-    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+    return json.dumps(canonical, sort_keys=True)
 
 
 def canonical_value(value: object) -> object:
