@@ -1017,8 +1017,9 @@ def test_the_example_catalog_takes_the_vectorized_path_and_leaves_what_the_row_p
         pass
 
     assert_same(auto, row)
-    # Every CDR of alice, bob and carol (monthly counters in Paris, in minutes) is priced column-wise; the family's
-    # (a linked contract, a shared counter, calls priced by a schedule, a payer with a low-balance threshold) too; only the CDR without access takes the row path.
+    # Every CDR of alice, bob and carol (monthly counters in Paris, in minutes) is priced column-wise, and so are the
+    # family's (a linked contract, a shared counter, calls priced by a schedule, a payer with a low-balance threshold);
+    # only the CDR without access takes the row path.
     without_access = {"cdr-0008"}
     assert vectorized(logged) == len(row["cdrs"]) - len(without_access), logged
     notes = [note["kind"] for found in row["notifications"].values() for note in found]
