@@ -68,7 +68,7 @@ from kopek.rating.columnar import (
     used_up_counters,
     whole,
 )
-from kopek.rating.columnar_counters import NO_PERIOD, StoredCounter, counter_moves, period_key
+from kopek.rating.columnar_counters import NO_PERIOD, StoredCounter, counter_moves, period_key, period_of_key
 from kopek.rating.columnar_postings import BoundCrossed, postings
 from kopek.rating.columnar_schedules import ScheduleTooFine
 from kopek.rating.outcome import CounterKey, NotificationKind
@@ -397,34 +397,62 @@ def _stored_counter(key: CounterKey, spec: CounterSpec, values: Mapping[CounterK
 
 
 def _periods(
-    name: str, contract_ids: Sequence[str], dates: Sequence[datetime], counters: Mapping[tuple[str, str], StoredCounter]
-) -> tuple[list[int], list[int]]:
-    """Counter ``name``'s reset period of each item (``e:NAME``) and its value in base units when that period started
-    (``c0:NAME``): the period holding the item's date by the counter's cycle (the rating core's), or the stored
-    value's period when that is later, as :meth:`kopek.rating.compiled.BoundCounter.period_start` and the row path's
-    reading of a stored value give them."""
-    epochs, starts = [], []
-    cycles: dict[tuple[str, str], Cycle | None] = {}
-    last: dict[Cycle, tuple[datetime, datetime, int]] = {}
-    for contract_id, at in zip(contract_ids, dates, strict=True):
+    name: str, items: pl.DataFrame, counters: Mapping[tuple[str, str], StoredCounter], owners: Mapping[CounterKey, int]
+) -> dict[str, pl.Series]:
+    """Counter ``name``'s columns for ``items`` (``contract_id``, and ``at``: the consumption date in microseconds since
+    1970, UTC): its owner (``o:NAME``), each item's reset period (``e:NAME``) and the counter's value in base units when
+    that period started (``c0:NAME``). The period is the one holding the item's date by the counter's cycle (the rating
+    core's), or the stored value's period when that is later, as :meth:`kopek.rating.compiled.BoundCounter.period_start`
+    and the row path's reading of a stored value give them; the value is the stored one in the stored value's period,
+    the initial one in any other.
+
+    Column-wise: a cycle's period starts over the chunk's dates are laid out once (``Cycle.start_of``,
+    ``Cycle.starts_between``) and each item finds its period among them by a sorted search."""
+    per_contract = []
+    cycles: dict[Cycle, int] = {}
+    for contract_id in items["contract_id"].unique(maintain_order=True).to_list():
         counter = counters.get((contract_id, name))
         if counter is None:
-            epochs.append(NO_PERIOD)
-            starts.append(0)
             continue
-        key = (contract_id, name)
-        cycle = cycles[key] if key in cycles else cycles.setdefault(key, counter.spec.cycle())
-        if cycle is None:
-            epoch = counter.period
-        else:
-            period = last.get(cycle)
-            if period is None or not period[0] <= at < period[1]:
-                start = cycle.start_of(at)
-                period = last[cycle] = (start, cycle.next_start(start), period_key(start))
-            epoch = max(period[2], counter.period)
-        epochs.append(epoch)
-        starts.append(counter.start_value(epoch))
-    return epochs, starts
+        cycle = counter.spec.cycle()
+        index = -1 if cycle is None else cycles.setdefault(cycle, len(cycles))
+        per_contract.append((contract_id, owners[counter.key], index, counter.period, counter.stored, counter.initial))
+    schema = {"contract_id": pl.String, "owner": pl.Int64, "cycle": pl.Int64, "period": pl.Int64, "stored": INT, "initial": INT}
+    found = items.join(pl.DataFrame(per_contract, schema=schema, orient="row"), on="contract_id", how="left", maintain_order="left")
+    held = pl.Series("held", [NO_PERIOD] * found.height, dtype=pl.Int64)
+    for cycle, index in cycles.items():
+        mask = found["cycle"] == index
+        at = found["at"].filter(mask)
+        first = cycle.start_of(_instant_of(at.min()))
+        keys = pl.Series([period_key(start) for start in (first, *cycle.starts_between(first, _instant_of(at.max())))], dtype=pl.Int64)
+        held = held.scatter(mask.arg_true(), keys.gather(keys.search_sorted(at, side="right") - 1))
+    epoch = (
+        pl.when(pl.col("owner").is_null())
+        .then(pl.lit(NO_PERIOD, pl.Int64))
+        .when(pl.col("cycle") == -1)
+        .then(pl.col("period"))
+        .otherwise(pl.max_horizontal(pl.col("held"), pl.col("period")))
+    )
+    start = (
+        pl.when(pl.col("owner").is_null())
+        .then(pl.lit(0, INT))
+        .when(pl.col("stored").is_not_null() & (pl.col("epoch") == pl.col("period")))
+        .then(pl.col("stored"))
+        .otherwise(pl.col("initial"))
+    )
+    columns = found.with_columns(held).with_columns(epoch=epoch).with_columns(start=start)
+    return {
+        owner_column(name): columns["owner"],
+        epoch_column(name): columns["epoch"].cast(pl.Int64),
+        f"c0:{name}": columns["start"].cast(INT),
+    }
+
+
+def _instant_of(micros: object) -> datetime:
+    """An instant from microseconds since 1970, UTC."""
+    found = period_of_key(int(micros))  # type: ignore[call-overload]
+    assert found is not None, "a consumption date is never the 'no period' key"
+    return found
 
 
 def _accounts(
@@ -502,16 +530,11 @@ def _frame(
         *(pl.col(f"p:{name}") if f"p:{name}" in typed.columns else pl.lit(None, pl.String).alias(f"p:{name}") for name in properties),
     )
     if counter_names:
-        contract_ids, dates = typed["contract_id"].to_list(), typed["consumption_date"].to_list()
+        items = typed.select("contract_id", at=pl.col("consumption_date").dt.epoch("us"))
         owners = {key: index for index, key in enumerate(dict.fromkeys(counter.key for counter in counters.values()))}
-        columns = {}
-        for name in counter_names:
-            epochs, starts = _periods(name, contract_ids, dates, counters)
-            found = [counters.get((contract_id, name)) for contract_id in contract_ids]
-            columns[owner_column(name)] = pl.Series([owners[counter.key] if counter else None for counter in found], dtype=pl.Int64)
-            columns[epoch_column(name)] = pl.Series(epochs, dtype=pl.Int64)
-            columns[f"c0:{name}"] = pl.Series(starts, dtype=INT)
-        frame = frame.with_columns(**columns)
+        frame = frame.with_columns(
+            **{column: series for name in counter_names for column, series in _periods(name, items, counters, owners).items()}
+        )
     return frame
 
 
