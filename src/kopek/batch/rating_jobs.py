@@ -59,9 +59,8 @@ from kopek.domain.catalog import Catalog
 from kopek.domain.validation import Flag
 from kopek.errors import Category, Code, DoesNotExistError, ErrorDetail, IllegalStateError, InvalidError
 from kopek.schema_examples import example_of
-from kopek.store.job_scope import load_scopes
+from kopek.store.job_scope import filter_bounds, load_scopes
 from kopek.store.rating_job_store import CANCELLED, DONE, FAILED, OPEN, RUNNING
-from kopek.store.schema import cdrs
 from kopek.store.uow import UnitOfWork
 
 PARTITION_LEASE_SECONDS = 30.0
@@ -309,13 +308,7 @@ def start_job(uow: UnitOfWork, job_id: str, mode: RatingMode, filters: JobFilter
     """
     check_filters(uow, filters, catalog)
     uow.cdrs.lock_for_job_start()
-    conditions = []
-    if filters.date_from is not None:
-        conditions.append(cdrs.c.consumption_date >= filters.date_from)
-    if filters.date_to is not None:
-        conditions.append(cdrs.c.consumption_date < filters.date_to)
-    if filters.item_class is not None:
-        conditions.append(cdrs.c.item_class == filters.item_class)
+    conditions = filter_bounds(filters.date_from, filters.date_to, filters.item_class)
     overlapped = uow.rating_jobs.scoped_jobs(LIVE_STATES)
     values = {
         "id": job_id,

@@ -81,13 +81,18 @@ def load_scopes(connection: sa.Connection, job_id: str) -> Scopes | None:
 
 def within_filters(scope: JobScope) -> list[sa.ColumnElement[bool]]:
     """The scope's bounds a CDR row can be checked against without resolving its contract."""
-    where = [cdrs.c.seq <= scope.cdr_seq_max]
-    if scope.date_from is not None:
-        where.append(cdrs.c.consumption_date >= scope.date_from)
-    if scope.date_to is not None:
-        where.append(cdrs.c.consumption_date < scope.date_to)
-    if scope.item_class is not None:
-        where.append(cdrs.c.item_class == scope.item_class)
+    return [cdrs.c.seq <= scope.cdr_seq_max, *filter_bounds(scope.date_from, scope.date_to, scope.item_class)]
+
+
+def filter_bounds(date_from: datetime | None, date_to: datetime | None, item_class: str | None) -> list[sa.ColumnElement[bool]]:
+    """A job's filters on a CDR row: consumed in ``[date_from, date_to)``, of ``item_class`` (``None``: no bound)."""
+    where = []
+    if date_from is not None:
+        where.append(cdrs.c.consumption_date >= date_from)
+    if date_to is not None:
+        where.append(cdrs.c.consumption_date < date_to)
+    if item_class is not None:
+        where.append(cdrs.c.item_class == item_class)
     return where
 
 
