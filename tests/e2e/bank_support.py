@@ -543,8 +543,16 @@ def _check_floors(connection: sa.Connection) -> int:
         )
         for account_id in json.loads(row.data).get("beyond_bound", "").split(",")
     }
-    assert [posting for posting in below if posting not in told] == []
+    untold = [posting for posting in below if posting not in told]
+    assert not untold, f"below a floor without usage_above_grant (operation, account): {untold[:10]}; {_operations(connection, untold)}"
     return len(below)
+
+
+def _operations(connection: sa.Connection, postings: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """What is stored of the operations of ``postings`` (their kind, request and result), to say in a failure."""
+    ids = sorted({operation_id for operation_id, _ in postings})[:10]
+    rows = connection.execute(sa.select(charging_operations).where(charging_operations.c.id.in_(ids))).mappings()
+    return [dict(row) for row in rows]
 
 
 def timed(step: Callable[[], None]) -> float:
