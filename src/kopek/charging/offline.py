@@ -524,17 +524,8 @@ def charged_row(operation_id: str, contract: Contract, item: TypedItem, charged:
     return {
         "operation_id": operation_id,
         "contract_id": contract.id,
-        "contract_item_id": charged.contract_item_id,
         "item_class": item.item_class.name,
-        "charge_plan": charged.charge_plan,
-        "charge": charged.charge,
-        "account_role": charged.account_role,
-        "account_id": payer,
-        "amount": charged.amount,
-        "currency": charged.currency,
-        "quantity": charged.quantity,
-        "quantity_unit": charged.quantity_unit.value if charged.quantity_unit else None,
-        "output": charged.output.value,
+        **charged_item_fields(charged, AccountId(payer)),
         "consumption_date": item.consumption_date,
     }
 

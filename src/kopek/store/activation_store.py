@@ -173,10 +173,10 @@ def _counter_row(key: CounterKey) -> tuple[sa.ColumnElement[bool], ...]:
     return (counters.c.contract_id == key.contract_id, counters.c.item_id == key.item_id, counters.c.name == key.name)
 
 
-def _activation(row: sa.RowMapping) -> Activation:
+def _activation(row: sa.RowMapping, *, id_column: str = "id") -> Activation:
     return Activation(
         contract_id=row["contract_id"],
-        id=row["id"],
+        id=row[id_column],
         item_id=row["item_id"],
         kind=ActivationKind(row["kind"]),
         status=ActivationStatus(row["status"]),
@@ -185,11 +185,5 @@ def _activation(row: sa.RowMapping) -> Activation:
 
 
 def _journaled(row: sa.RowMapping) -> Activation:
-    return Activation(
-        contract_id=row["contract_id"],
-        id=row["activation_id"],
-        item_id=row["item_id"],
-        kind=ActivationKind(row["kind"]),
-        status=ActivationStatus(row["status"]),
-        last_activation_date=row["last_activation_date"],
-    )
+    """An activation as a journal entry keeps it (its id under ``activation_id``)."""
+    return _activation(row, id_column="activation_id")
