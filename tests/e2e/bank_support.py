@@ -527,14 +527,17 @@ def _check_balances(connection: sa.Connection, first: dict[str, Answer], opening
 
 
 def _check_floors(connection: sa.Connection) -> int:
-    """Every posting that left a balance below its floor came with usage_above_grant naming the account."""
+    """Every posting that took a balance down below its floor came with usage_above_grant naming the account.
+
+    Only postings that lower a balance count: a refill onto a balance that usage above its grant took below its floor
+    may leave it still below, and is no fault."""
     floors = {row.id: Decimal(row.floor) for row in connection.execute(sa.select(accounts.c.id, accounts.c.floor))}
+    postings = account_operations.c
+    columns = (postings.operation_id, postings.account_id, postings.amount, postings.balance_after)
     below = [
         (row.operation_id, row.account_id)
-        for row in connection.execute(
-            sa.select(account_operations.c.operation_id, account_operations.c.account_id, account_operations.c.balance_after)
-        )
-        if Decimal(row.balance_after) < floors[row.account_id]
+        for row in connection.execute(sa.select(*columns))
+        if Decimal(row.amount) < 0 and Decimal(row.balance_after) < floors[row.account_id]
     ]
     told = {
         (row.operation_id, account_id)
