@@ -405,3 +405,42 @@ def test_an_export_killed_at_any_step_neither_loses_nor_doubles_an_item(world: E
     assert pyarrow_ids(tmp_path, "chargeable", "chargeable_item_id") == [1, 2, 3]
     assert all(view.state == "complete" for view in world.item_files())
     assert list(tmp_path.rglob(".*.tmp")) == []
+
+
+NESTED_LOOP_RESCANS = (
+    "SET LOCAL enable_hashjoin = off",
+    "SET LOCAL enable_mergejoin = off",
+    "SET LOCAL enable_sort = off",
+    "SET LOCAL enable_hashagg = off",
+    "SET LOCAL enable_material = off",
+    "SET LOCAL enable_memoize = off",
+)
+"""Planner settings under which PostgreSQL runs a ``LIMIT ... FOR UPDATE SKIP LOCKED`` subquery of ``id IN (...)`` again
+for each row it updates (a plan it may also choose on its own, from a table's statistics)."""
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("any_url", ["postgres"], indirect=True)
+def test_a_claim_takes_at_most_its_limit_whatever_the_plan(world: Engine) -> None:
+    charge_mix(world, 5)
+
+    for kind, limit in ((ItemFileKind.BILLABLE, 2), (ItemFileKind.CHARGEABLE, 3)):
+        with UnitOfWork(world.database) as uow:
+            for setting in NESTED_LOOP_RESCANS:
+                uow.connection.exec_driver_sql(setting)
+            file_id = uow.item_files.insert_file(kind=kind.value, file_format="parquet", file_name=f"{kind.value}-claim", at=AT)
+            up_to_id = uow.item_files.highest_item_id(kind.value)
+            if kind is ItemFileKind.CHARGEABLE:
+                claimed = uow.item_files.claim_chargeable_items(file_id, f"{kind.value}-claim", up_to_id=up_to_id, limit=limit)
+            else:
+                claimed = uow.item_files.claim_charged_items(kind.value, file_id, up_to_id=up_to_id, limit=limit)
+            uow.commit()
+        assert claimed[0] == limit, kind
+        table, column = (
+            (exported_items, exported_items.c.file_name)
+            if kind is ItemFileKind.CHARGEABLE
+            else (charged_items, charged_items.c.billable_file_id)
+        )
+        with world.database.connect() as connection:
+            marked = connection.execute(sa.select(sa.func.count()).select_from(table).where(column.is_not(None))).scalar_one()
+        assert marked == limit, kind

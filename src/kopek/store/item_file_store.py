@@ -101,8 +101,7 @@ class ItemFileStore:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        update = sa.update(charged_items).where(charged_items.c.id.in_(chosen.scalar_subquery())).values({column: file_id})
-        return self._claim(update, chosen, charged_items)
+        return self._claim(chosen, charged_items, {column: file_id})
 
     def claim_chargeable_items(self, file_id: int, file_name: str, *, up_to_id: int, limit: int) -> tuple[int, int, int]:
         """Put up to ``limit`` unexported chargeable items into the file; returns (count, first id, last id)."""
@@ -113,12 +112,17 @@ class ItemFileStore:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        update = sa.update(exported_items).where(exported_items.c.id.in_(chosen.scalar_subquery())).values(file_name=file_name)
-        return self._claim(update, chosen, exported_items)
+        return self._claim(chosen, exported_items, {exported_items.c.file_name: file_name})
 
-    def _claim(self, update: sa.Update, chosen: sa.Select[tuple[int]], table: sa.Table) -> tuple[int, int, int]:
+    def _claim(self, chosen: sa.Select[tuple[int]], table: sa.Table, values: dict[sa.Column[Any], Any]) -> tuple[int, int, int]:
+        """Mark the ``chosen`` rows of ``table`` with ``values``; returns (count, first id, last id)."""
         if self._connection.dialect.name == "postgresql":
-            # One statement: the rows it marks are exactly the ones it counts, whatever other exports lock.
+            # One statement: the rows it marks are exactly the ones it counts, whatever other exports lock. The rows are
+            # chosen once, in a CTE of their own (one with row locks is never folded into the query): as a subquery of
+            # ``id IN (...)`` the planner may scan the choice again, and with SKIP LOCKED a scan again can pick other
+            # rows, so one file would take more than its limit.
+            picked = chosen.cte("picked")
+            update = sa.update(table).where(table.c.id == picked.c.id).values(values)
             claimed = update.returning(table.c.id).cte("claimed")
             query = sa.select(sa.func.count(), sa.func.min(claimed.c.id), sa.func.max(claimed.c.id))
             count, first, last = self._connection.execute(query).one()
@@ -127,7 +131,7 @@ class ItemFileStore:
             rows = chosen.subquery()
             query = sa.select(sa.func.count(), sa.func.min(rows.c.id), sa.func.max(rows.c.id))
             count, first, last = self._connection.execute(query).one()
-            self._connection.execute(update)
+            self._connection.execute(sa.update(table).where(table.c.id.in_(chosen.scalar_subquery())).values(values))
         return int(count), int(first or 0), int(last or 0)
 
     # ---- reading a file's items -----------------------------------------------------------------
