@@ -9,10 +9,10 @@ consumption date) through a subquery rather than by what an earlier one returned
    operation already stored under it (the replay check sees whatever committed while it waited);
 2. the contract the access selects and its parent, locked in the order single charges
    lock them (a linked contract first);
-3. their contract items and role assignments;
-4. the contract's counters (and its parent's contract counters), its activations'
-   counters, and what the live grants of sessions hold of them;
-5. every account the contract's roles name (any of them may pay), locked in id order,
+3. in one statement (the contracts' **parts**): their contract items and role
+   assignments, the contract's counters (and its parent's contract counters), its
+   activations' counters, and what the live grants of sessions hold of them;
+4. every account the contract's roles name (any of them may pay), locked in id order,
    with their subscriber accounts' status, and the live reservations held against them.
 
 Then everything it writes (the operation, charged items, balances, account operations,
@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, localcontext
-from enum import Enum
+from enum import Enum, IntEnum
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -80,28 +80,92 @@ class StateStatements:
 
     contracts: DialectText
     """The contract and its parent, locked, the linked contract first."""
-    items: DialectText
-    roles: DialectText
-    counters: DialectText
-    """The contract's counters and its parent's contract counters."""
-    activation_counters: DialectText
-    holds: DialectText
-    """What the live grants (but session ``:excluding``'s) hold of those counters."""
+    parts: DialectText
+    """In one statement (:data:`_PART_COLUMNS`), read once the contracts are locked: their items and role assignments,
+    the contract's counters and its parent's contract counters, its activations' counters, and what the live grants
+    (but session ``:excluding``'s) hold of those counters."""
+    contract_parts: DialectText
+    """Only the items and role assignments of the contract and its parent, in the same columns."""
     accounts: DialectText
     """Every account the contract's roles name, locked in id order, with its subscriber account's status."""
     reservations: DialectText
+    """The live reservations against those accounts (but session ``:excluding``'s), read once they are locked."""
 
-    def all(self) -> tuple[DialectText, ...]:
-        return (
-            self.contracts,
-            self.items,
-            self.roles,
-            self.counters,
-            self.activation_counters,
-            self.holds,
-            self.accounts,
-            self.reservations,
-        )
+
+class _Part(IntEnum):
+    """What a row of the ``parts`` statement is: its first column."""
+
+    ITEM = 1
+    ROLE = 2
+    COUNTER = 3
+    ACTIVATION_COUNTER = 4
+    HOLD = 5
+
+
+_PART_COLUMNS = ("part", "ord", "k", "c1", "c2", "c3", "c4", "c5", "c6", "t1", "t2")
+"""The columns of the ``parts`` statement: the part, two sort keys (a number, a text), six texts and two instants."""
+_PART_NULLS = {"ord": "INTEGER", "t1": "TIMESTAMP WITH TIME ZONE", "t2": "TIMESTAMP WITH TIME ZONE"}
+"""The type of a column's null where a part has no value for it (texts otherwise): PostgreSQL types a union's columns."""
+
+
+def _part(part: _Part, source: str, values: Mapping[str, str], *, postgresql: bool) -> str:
+    """One part's ``SELECT``: its ``values`` (expressions by column), nulls in the other columns."""
+    columns = [str(int(part)), *(values.get(name) or _null(name, postgresql=postgresql) for name in _PART_COLUMNS[1:])]
+    return f"SELECT {', '.join(f'{value} AS {name}' for value, name in zip(columns, _PART_COLUMNS, strict=True))} {source}"
+
+
+def _null(column: str, *, postgresql: bool) -> str:
+    return f"CAST(NULL AS {_PART_NULLS.get(column, 'TEXT')})" if postgresql else "NULL"
+
+
+def _parts(contract: str, parent: str, *, counters: bool) -> DialectText:
+    """The ``parts`` statement (``counters`` false: ``contract_parts``), rows in a fixed order: by part, then items by
+    position, holds by session and key."""
+
+    def text(postgresql: bool) -> str:
+        both = f"({contract}, {parent})"
+        selects = [
+            (
+                _Part.ITEM,
+                f"FROM contract_items WHERE contract_id IN {both}",
+                {"ord": "position", "c1": "contract_id", "c2": "item_id", "c3": "charge_plan"},
+            ),
+            (_Part.ROLE, f"FROM contract_roles WHERE contract_id IN {both}", {"c1": "contract_id", "c2": "role", "c3": "account_id"}),
+        ]
+        if counters:
+            lives = {"c4": "value", "t1": "period_start", "t2": "expires_at"}
+            selects += [
+                (
+                    _Part.COUNTER,
+                    f"FROM counters WHERE contract_id = {contract} OR (contract_id = {parent} AND item_id = '')",
+                    {"c1": "contract_id", "c2": "item_id", "c3": "name", **lives},
+                ),
+                (
+                    _Part.ACTIVATION_COUNTER,
+                    f"FROM activation_counters WHERE contract_id = {contract}",
+                    {"c1": "contract_id", "c2": "activation_id", "c3": "name", **lives},
+                ),
+                (
+                    _Part.HOLD,
+                    "FROM session_counter_holds h JOIN charging_sessions s ON s.id = h.session_id"
+                    " WHERE s.status = 'active' AND h.session_id <> :excluding AND h.namespace = '' AND ("
+                    f"(h.scope IN ('contract', 'contract_item', 'activation') AND h.contract_id = {contract})"
+                    f" OR (h.scope = 'contract' AND h.contract_id = {parent}))",
+                    {
+                        "k": "h.session_id",
+                        **{column: f"h.{name}" for column, name in zip(("c1", "c2", "c3", "c4", "c5", "c6"), HOLD_COLUMNS, strict=True)},
+                        "t1": "h.period_start",
+                    },
+                ),
+            ]
+        union = " UNION ALL ".join(_part(part, source, values, postgresql=postgresql) for part, source, values in selects)
+        return f"{union} ORDER BY part, ord, k, c1, c2, c3, c4, c5"
+
+    return for_dialect(text(postgresql=False), postgresql=text(postgresql=True))
+
+
+HOLD_COLUMNS = ("scope", "namespace", "contract_id", "item_id", "name", "delta")
+"""The columns of a hold, as the ``parts`` statement gives them (``c1`` to ``c6``), its period start after them."""
 
 
 def _state_statements(contract: str) -> StateStatements:
@@ -119,26 +183,8 @@ def _state_statements(contract: str) -> StateStatements:
     )
     return StateStatements(
         contracts=for_dialect(contracts, postgresql=f"{contracts} FOR UPDATE"),
-        items=for_dialect(
-            f"SELECT contract_id, item_id, charge_plan FROM contract_items WHERE contract_id IN ({contract}, {parent}) ORDER BY position"
-        ),
-        roles=for_dialect(f"SELECT contract_id, role, account_id FROM contract_roles WHERE contract_id IN ({contract}, {parent})"),
-        counters=for_dialect(
-            "SELECT contract_id, item_id, name, value, period_start, expires_at FROM counters"
-            f" WHERE contract_id = {contract} OR (contract_id = {parent} AND item_id = '')"
-        ),
-        activation_counters=for_dialect(
-            "SELECT contract_id, activation_id, name, value, period_start, expires_at FROM activation_counters"
-            f" WHERE contract_id = {contract}"
-        ),
-        holds=for_dialect(
-            "SELECT h.scope, h.namespace, h.contract_id, h.item_id, h.name, h.delta, h.period_start"
-            " FROM session_counter_holds h JOIN charging_sessions s ON s.id = h.session_id"
-            " WHERE s.status = 'active' AND h.session_id <> :excluding AND h.namespace = '' AND ("
-            f"(h.scope IN ('contract', 'contract_item', 'activation') AND h.contract_id = {contract})"
-            f" OR (h.scope = 'contract' AND h.contract_id = {parent}))"
-            " ORDER BY h.session_id, h.scope, h.namespace, h.contract_id, h.item_id, h.name"
-        ),
+        parts=_parts(contract, parent, counters=True),
+        contract_parts=_parts(contract, parent, counters=False),
         accounts=for_dialect(accounts, postgresql=f"{accounts} FOR UPDATE OF a"),
         reservations=for_dialect(
             f"SELECT account_id, amount FROM reservations WHERE account_id IN {role_accounts} AND session_id <> :excluding"
@@ -148,15 +194,12 @@ def _state_statements(contract: str) -> StateStatements:
 
 class StateReads(Enum):
     """How much of a contract's state a caller reads after the contracts: everything (a charge, a grant), all but the
-    live reservations (a step that charges but grants nothing), or nothing more (a step that only releases)."""
+    live reservations (a step that charges but grants nothing), or only the contracts' items and roles (a step that
+    only releases)."""
 
-    ALL = 5
-    ALL_BUT_RESERVATIONS = 4
-    CONTRACTS_ONLY = 0
-
-    @property
-    def statements_after_contracts(self) -> int:
-        return self.value
+    ALL = "all"
+    ALL_BUT_RESERVATIONS = "all_but_reservations"
+    CONTRACTS_ONLY = "contracts_only"
 
 
 STATE_BY_ACCESS = _state_statements(_ACCESS)
@@ -294,17 +337,21 @@ class ChargeStore:
     ) -> Callable[[], ChargeState]:
         """Queue the state ``statements`` in ``batch`` (``after_contracts`` queues more right after the contracts' lock),
         as far as ``reads`` says; the returned function gives the state once the batch ran (what was not read empty)."""
-        first, rest = list(statements.all()[:3]), list(statements.all()[3:])
-        pending = [batch.add(text, parameters, returns_rows=True) for text in first] if with_contracts else []
+        contracts = batch.add(statements.contracts, parameters, returns_rows=True) if with_contracts else None
         if after_contracts is not None:
             after_contracts()
-        pending += [batch.add(text, parameters, returns_rows=True) for text in rest[: reads.statements_after_contracts]]
+        only_contracts = reads is StateReads.CONTRACTS_ONLY
+        parts = batch.add(statements.contract_parts if only_contracts else statements.parts, parameters, returns_rows=True)
+        accounts = None if only_contracts else batch.add(statements.accounts, parameters, returns_rows=True)
+        reservations = batch.add(statements.reservations, parameters, returns_rows=True) if reads is StateReads.ALL else None
 
         def state() -> ChargeState:
-            found = [entry.rows for entry in pending]
-            if not with_contracts:
-                found = [[], [], [], *found]
-            return self._parsed(found + [[] for _ in range(len(first) + len(rest) - len(found))])
+            return self._parsed(
+                contracts.rows if contracts is not None else [],
+                parts.rows,
+                accounts.rows if accounts is not None else [],
+                reservations.rows if reservations is not None else [],
+            )
 
         return state
 
@@ -315,10 +362,15 @@ class ChargeStore:
         batch.run()
         return state()
 
-    def _parsed(self, found: list[list[Any]]) -> ChargeState:
-        contracts, items, roles, counters, activation_counters, holds, accounts, reservations = found
-        contract, parent = self._contracts(contracts, items, roles)
-        values, lives = self._counters(counters, activation_counters)
+    def _parsed(self, contracts: list[Any], parts: list[Any], accounts: list[Any], reservations: list[Any]) -> ChargeState:
+        of_part: dict[int, list[Any]] = {part: [] for part in _Part}
+        for row in parts:
+            of_part[row[0]].append(row)
+        contract, parent = self._contracts(contracts, [row[3:6] for row in of_part[_Part.ITEM]], [row[3:6] for row in of_part[_Part.ROLE]])
+        values, lives = self._counters(
+            [(*row[3:7], *row[9:11]) for row in of_part[_Part.COUNTER]],
+            [(*row[3:7], *row[9:11]) for row in of_part[_Part.ACTIVATION_COUNTER]],
+        )
         return ChargeState(
             replay=None,
             contract=contract,
@@ -327,7 +379,7 @@ class ChargeStore:
             lives=lives,
             holds=[
                 (CounterKey(owner, item_id, name, CounterScope(scope), namespace), self._exact_of(delta), self._values.instant(start))
-                for scope, namespace, owner, item_id, name, delta, start in holds
+                for scope, namespace, owner, item_id, name, delta, start in (row[3:10] for row in of_part[_Part.HOLD])
             ],
             accounts={account.id: account for account in (self._account(row) for row in accounts)},
             reserved=self._reserved(reservations),
