@@ -1,32 +1,52 @@
 """Charging one claimed partition of a rating job, a chunk of CDRs per transaction.
 
-A chunk loads the state of its contracts once (contracts, counters and payer accounts
-locked, live reservations), charges each CDR with the very functions of the
-single-item path (:func:`~kopek.charging.offline.charge_in`: typing, idempotency
-replay, contract checks, ``rate_item``, ``post_charges``), keeps the state it leaves in
-memory for the next CDR, and writes the whole chunk (operations, charged items, account
-operations, balances, counters, notifications and the CDRs' statuses) with one
-multi-row statement per table, in one commit. A crash loses at most the uncommitted
-chunk, which a resume rates again from the committed state.
+Every chunk makes the same journey, written once (:func:`_journey`), in one transaction:
 
-``SUBSCRIPTION_TRY`` charges each contract in one transaction (its CDRs read and written
-a chunk at a time inside it): the first refusal rolls the contract back.
+1. **claim**: the job still runs and the worker still holds its partition, whose lease is
+   pushed forward (the job store, ``uow.rating_jobs``);
+2. **read** the partition's next pending CDRs in charging order, the free ones taken for
+   the job (the CDR store, ``uow.cdrs``);
+3. **type, price, post** each CDR and **write** the charges (operations, charged items,
+   account operations, balances, counters, notifications) and the CDRs' outcomes;
+4. **tally** the chunk's CDRs by path (``uow.rating_paths``);
+5. **commit**; then the caller's progress and path tally are told.
 
-On the vectorized path (a claim with compiled ``plans``), a partition is first charged
-``COLUMNAR_CHUNKS`` chunks at a time by :mod:`kopek.batch.columnar_rating`; the first
-chunk that does not qualify is left unwritten and the rest of the partition takes the
-row path above. Several small partitions may be charged as one vectorized chunk
-(:func:`rate_partitions_together`).
+What differs between the paths and modes plugs into steps 2 and 3 as a
+:class:`ChunkWay`:
+
+- the **row path** (:class:`_RowChunk`) loads the state of the chunk's contracts once
+  (contracts, counters and payer accounts locked, live reservations), charges each CDR
+  with the very functions of the single-item path (:class:`ChunkRater`, after
+  :func:`~kopek.charging.offline.charge_in`: typing, idempotency replay, contract checks,
+  ``rate_item``, ``post_charges``), keeps the state it leaves in memory for the next CDR,
+  and writes the whole chunk with one multi-row statement per table;
+- the **vectorized path** (a claim with compiled ``plans``; :class:`_VectorizedChunk`)
+  charges ``COLUMNAR_CHUNKS`` chunks' worth of a partition at once with
+  :mod:`kopek.batch.columnar_rating`; the first chunk that does not qualify is left
+  unwritten and the rest of the partition takes the row path. Several small partitions
+  may be charged as one vectorized chunk (:func:`rate_partitions_together`,
+  :class:`_PartitionsTogether`), which marks them done in its transaction; when it does
+  not qualify, they are charged one by one;
+- ``SUBSCRIPTION_TRY`` (:class:`_WholeContract`) charges each contract in one
+  transaction (its CDRs read and charged a chunk at a time inside it): the first refusal
+  rolls the contract back, and a second transaction (:class:`_Refusal`) marks the
+  refused CDR failed and the contract's other CDRs skipped.
+
+A crash loses at most the uncommitted chunk, which a resume rates again from the
+committed state.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+import polars as pl
 
 from kopek.batch.cdr_outcomes import refusal
 from kopek.batch.columnar_rating import ChunkRules, FallbackReason, NotColumnar, PlanCache, rate_rows_columnar
@@ -110,36 +130,106 @@ class Claim:
 def rate_partition(claim: Claim, context: ChargingContext, progress: Progress | None) -> None:
     """Charge every pending CDR of the claimed partition; raises :class:`PartitionReleased` when the claim is lost."""
     if claim.all_or_nothing:
-        with UnitOfWork(context.engine, writes=False) as uow:
-            contracts = uow.cdrs.pending_contracts_of_partition(claim.job_id, claim.partition_key)
-        for contract_id in contracts:
-            claim.check_stop()
-            _report(claim, progress, _try_contract(claim, context, contract_id), ROW)
+        _rate_contracts(claim, context, progress)
         return
     with UnitOfWork(context.engine, writes=False) as uow:
         stopped = uow.cdrs.stopped_contracts(claim.job_id, claim.partition_key)
     why = NotColumnar(FallbackReason.ROW_PATH_REQUESTED, "the job runs on the row path")
     if claim.plans is not None:
-        # Vectorized chunks while they qualify; after the first that does not, the rest takes the row path.
-        while isinstance(handled_columnar := _rate_chunk_columnar(claim, context, stopped), int):
-            _report(claim, progress, handled_columnar, VECTORIZED)
-            if handled_columnar < claim.chunk_cdrs * COLUMNAR_CHUNKS:
-                return
-            claim.check_stop()
-        why = handled_columnar
+        # Vectorized chunks while they qualify; after the first that does not (nothing written), the rest takes the row path.
+        vectorized = _VectorizedChunk(claim, stopped)
+        try:
+            while _journey(vectorized, context, progress) == claim.chunk_cdrs * COLUMNAR_CHUNKS:
+                claim.check_stop()
+            return  # A short chunk (or none) was the last.
+        except NotColumnar as reason:
+            why = reason
+    row = _RowChunk(claim, stopped, why)
     while True:
         claim.check_stop()
-        handled = _rate_chunk(claim, context, stopped, why)
-        _report(claim, progress, handled, ROW)
-        if handled < claim.chunk_cdrs:
+        if _journey(row, context, progress) != claim.chunk_cdrs:
             return  # A short chunk was the last: no need for a transaction that finds nothing.
 
 
-def _report(claim: Claim, progress: Progress | None, handled: int, path: str) -> None:
-    if progress is not None and handled:
-        progress(handled)
-    if claim.tally is not None and handled:
-        claim.tally(path, handled)
+def rate_partitions_together(claims: Sequence[Claim], context: ChargingContext, progress: Progress | None) -> bool:
+    """Charge several small claimed partitions as one vectorized chunk and mark them done, in one transaction.
+
+    Partitions share no state, so charging them together equals charging them one by
+    one; together, the per-transaction work is paid once. False (nothing written) when
+    the chunk needs the row path or no longer fits: the caller then takes them one by one.
+    """
+    try:
+        return _journey(_PartitionsTogether(claims), context, progress) is not None
+    except NotColumnar:
+        return False
+
+
+def _rate_contracts(claim: Claim, context: ChargingContext, progress: Progress | None) -> None:
+    """``SUBSCRIPTION_TRY``: each contract of the partition charged in one transaction, all or nothing."""
+    with UnitOfWork(context.engine, writes=False) as uow:
+        contracts = uow.cdrs.pending_contracts_of_partition(claim.job_id, claim.partition_key)
+    for contract_id in contracts:
+        claim.check_stop()
+        try:
+            _journey(_WholeContract(claim, contract_id), context, progress)
+        except _Refused as refused:
+            # The contract's transaction was rolled back: a second one records the refusal.
+            _journey(_Refusal(claim, contract_id, refused), context, progress)
+
+
+Cdrs = TypeVar("Cdrs")
+"""What a chunk's read step hands its charge step: rows, columns, or (a refusal) what to write."""
+
+
+class ChunkWay(ABC, Generic[Cdrs]):
+    """What a chunk's journey (:func:`_journey`) takes from its path or mode: the claims it holds, how it reads its CDRs,
+    how it charges them, and the path they are counted on."""
+
+    path: str = ROW
+    why: NotColumnar | None = None
+    """Why the CDRs take the row path, counted with the job; ``None`` on the vectorized path."""
+
+    def __init__(self, *claims: Claim) -> None:
+        self.claims = claims
+
+    @abstractmethod
+    def read(self, uow: UnitOfWork) -> Cdrs | None:
+        """The chunk's pending CDRs in charging order (the free ones taken for the job); ``None``: nothing to charge, and
+        the transaction ends without writing."""
+
+    @abstractmethod
+    def charge(self, uow: UnitOfWork, context: ChargingContext, cdrs: Cdrs) -> int:
+        """Type, price and post ``cdrs``, and write the charges and the CDRs' outcomes; how many CDRs it handled."""
+
+    def committed(self, handled: int) -> None:
+        """Told that the chunk committed, with how many CDRs it handled."""
+
+
+def _journey(way: ChunkWay[Cdrs], context: ChargingContext, progress: Progress | None) -> int | None:
+    """A chunk's journey, the same on every path and in every mode, in one transaction; how many CDRs it handled, or
+    ``None`` when it found none to charge (nothing written).
+
+    Raises :class:`PartitionReleased` when the claim is lost, and whatever the way's charge raises to undo the chunk
+    (nothing written): :class:`NotColumnar` (the vectorized path cannot take it), :class:`_Refused` (``SUBSCRIPTION_TRY``).
+    """
+    claim, *more = way.claims
+    with UnitOfWork(context.engine) as uow:
+        # Claim: the job still runs and this worker still holds the partitions; their leases are pushed forward.
+        _hold(uow, claim, context, *more)
+        # Read: the pending CDRs, in charging order.
+        cdrs = way.read(uow)
+        if cdrs is None:
+            return None
+        # Type, price, post; write the charges and the CDRs' outcomes.
+        handled = way.charge(uow, context, cdrs)
+        # Tally the chunk's CDRs by path, with the chunk, so it counts what commits.
+        why = way.why
+        reason, detail = (None, None) if why is None else (why.reason.value, str(why))
+        uow.rating_paths.record(claim.job_id, way.path, handled, reason=reason, detail=detail)
+        uow.commit()
+    way.committed(handled)
+    _report(claim, progress, handled, way.path)
+    return handled
 
 
 def _hold(uow: UnitOfWork, claim: Claim, context: ChargingContext, *more: Claim) -> None:
@@ -153,17 +243,31 @@ def _hold(uow: UnitOfWork, claim: Claim, context: ChargingContext, *more: Claim)
         raise PartitionReleased(f"a partition of {keys[:3]} was taken over by another worker")
 
 
-def _rate_chunk(claim: Claim, context: ChargingContext, stopped: set[str | None], why: NotColumnar) -> int:
-    """Charge the next chunk of the partition in one transaction; how many CDRs it handled (0: none left). ``why``
-    the row path is counted with the job."""
-    with UnitOfWork(context.engine) as uow:
-        _hold(uow, claim, context)
+def _report(claim: Claim, progress: Progress | None, handled: int, path: str) -> None:
+    if progress is not None and handled:
+        progress(handled)
+    if claim.tally is not None and handled:
+        claim.tally(path, handled)
+
+
+class _RowChunk(ChunkWay[list[dict[str, Any]]]):
+    """The next chunk of a partition on the row path, ``why`` counted with the job. In a first-fail mode a CDR of a
+    ``stopped`` contract is skipped, and a refused CDR stops its contract."""
+
+    def __init__(self, claim: Claim, stopped: set[str | None], why: NotColumnar) -> None:
+        super().__init__(claim)
+        self._claim, self._stopped, self.why = claim, stopped, why
+
+    def read(self, uow: UnitOfWork) -> list[dict[str, Any]] | None:
+        claim = self._claim
         rows = uow.cdrs.pending_of_partition(claim.job_id, claim.partition_key, contract_first=claim.contract_first, limit=claim.chunk_cdrs)
-        if not rows:
-            return 0
-        rater = ChunkRater(uow, context, rows)
+        return rows or None
+
+    def charge(self, uow: UnitOfWork, context: ChargingContext, cdrs: list[dict[str, Any]]) -> int:
+        claim, stopped = self._claim, self._stopped
+        rater = ChunkRater(uow, context, cdrs)
         outcomes = []
-        for row in rows:
+        for row in cdrs:
             contract_id = row["contract_id"]
             if claim.first_fail and contract_id in stopped:
                 outcomes.append({"id": row["id"], "status": "skipped"})
@@ -177,118 +281,155 @@ def _rate_chunk(claim: Claim, context: ChargingContext, stopped: set[str | None]
                 outcomes.append({"id": row["id"], "status": "charged", "operation_id": operation_id})
         rater.write()
         uow.cdrs.set_outcomes(outcomes)
-        uow.rating_paths.record(claim.job_id, ROW, len(rows), reason=why.reason.value, detail=str(why))
-        uow.commit()
-        return len(rows)
+        return len(cdrs)
 
 
-def _rate_chunk_columnar(claim: Claim, context: ChargingContext, stopped: set[str | None]) -> int | NotColumnar:
-    """Charge the next chunk on the vectorized path in one transaction; how many CDRs it handled, or (nothing
-    written) why the chunk needs the row path."""
-    assert claim.plans is not None
-    with UnitOfWork(context.engine) as uow:
-        _hold(uow, claim, context)
+class _VectorizedChunk(ChunkWay[pl.DataFrame]):
+    """The next ``COLUMNAR_CHUNKS`` chunks' worth of a partition, charged column-wise; a chunk that does not qualify
+    raises :class:`NotColumnar` before anything is written."""
+
+    path = VECTORIZED
+
+    def __init__(self, claim: Claim, stopped: set[str | None]) -> None:
+        super().__init__(claim)
+        self._claim, self._stopped = claim, stopped
+        self._newly_stopped: set[str] = set()
+
+    def read(self, uow: UnitOfWork) -> pl.DataFrame | None:
+        claim = self._claim
         limit = claim.chunk_cdrs * COLUMNAR_CHUNKS
         cdrs = uow.cdrs.pending_columns(claim.job_id, [claim.partition_key], contract_first=claim.contract_first, limit=limit)
-        if cdrs.is_empty():
-            return 0
+        return None if cdrs.is_empty() else cdrs
+
+    def charge(self, uow: UnitOfWork, context: ChargingContext, cdrs: pl.DataFrame) -> int:
+        claim = self._claim
+        assert claim.plans is not None
+        rules = ChunkRules(claim.job_id, claim.first_fail, self._stopped)
         try:
-            newly_stopped = rate_rows_columnar(uow, context, claim.plans, cdrs, ChunkRules(claim.job_id, claim.first_fail, stopped))
+            self._newly_stopped = rate_rows_columnar(uow, context, claim.plans, cdrs, rules)
         except NotColumnar as reason:
             LOG.info("rating job %s, partition %s: row path from here (%s)", claim.job_id, claim.partition_key, reason)
-            return reason
-        uow.rating_paths.record(claim.job_id, VECTORIZED, cdrs.height)
-        uow.commit()
-    LOG.debug("rating job %s, partition %s: %d CDRs on the vectorized path", claim.job_id, claim.partition_key, cdrs.height)
-    stopped.update(newly_stopped)
-    return cdrs.height
+            raise
+        return cdrs.height
+
+    def committed(self, handled: int) -> None:
+        LOG.debug("rating job %s, partition %s: %d CDRs on the vectorized path", self._claim.job_id, self._claim.partition_key, handled)
+        self._stopped.update(self._newly_stopped)
 
 
-def rate_partitions_together(claims: Sequence[Claim], context: ChargingContext, progress: Progress | None) -> bool:
-    """Charge several small claimed partitions as one vectorized chunk and mark them done, in one transaction.
+class _PartitionsTogether(ChunkWay[pl.DataFrame]):
+    """Several small partitions charged as one vectorized chunk, which marks them done; raises :class:`NotColumnar`
+    (nothing written) when the chunk does not qualify, and reads ``None`` when they no longer fit one chunk."""
 
-    Partitions share no state, so charging them together equals charging them one by
-    one; together, the per-transaction work is paid once. False (nothing written) when
-    the chunk needs the row path or no longer fits: the caller then takes them one by one.
-    """
-    first = claims[0]
-    assert first.plans is not None
-    keys = [claim.partition_key for claim in claims]
-    limit = first.chunk_cdrs * COLUMNAR_CHUNKS
-    with UnitOfWork(context.engine) as uow:
-        _hold(uow, first, context, *claims[1:])
-        cdrs = uow.cdrs.pending_columns(first.job_id, keys, contract_first=first.contract_first, limit=limit + 1)
+    path = VECTORIZED
+
+    def __init__(self, claims: Sequence[Claim]) -> None:
+        super().__init__(*claims)
+        self._first = claims[0]
+        self._keys = [claim.partition_key for claim in claims]
+        self._stopped: set[str | None] = set()
+
+    def read(self, uow: UnitOfWork) -> pl.DataFrame | None:
+        first = self._first
+        limit = first.chunk_cdrs * COLUMNAR_CHUNKS
+        cdrs = uow.cdrs.pending_columns(first.job_id, self._keys, contract_first=first.contract_first, limit=limit + 1)
         if cdrs.height > limit:
-            return False
-        stopped = uow.cdrs.stopped_contracts(first.job_id, keys)
-        rules = ChunkRules(first.job_id, first.first_fail, stopped)
+            return None
+        self._stopped = uow.cdrs.stopped_contracts(first.job_id, self._keys)
+        return cdrs
+
+    def charge(self, uow: UnitOfWork, context: ChargingContext, cdrs: pl.DataFrame) -> int:
+        first = self._first
+        assert first.plans is not None
+        rules = ChunkRules(first.job_id, first.first_fail, self._stopped)
         try:
             if not cdrs.is_empty():
                 rate_rows_columnar(uow, context, first.plans, cdrs, rules)
         except NotColumnar as reason:
-            LOG.info("rating job %s, %d partitions: one by one (%s)", first.job_id, len(claims), reason)
-            return False
-        uow.rating_jobs.end_partition(first.job_id, keys, first.worker_id, status="done", at=context.clock())
-        uow.rating_paths.record(first.job_id, VECTORIZED, cdrs.height)
-        uow.commit()
-    LOG.debug("rating job %s: %d CDRs of %d partitions on the vectorized path", first.job_id, cdrs.height, len(claims))
-    _report(first, progress, cdrs.height, VECTORIZED)
-    return True
+            LOG.info("rating job %s, %d partitions: one by one (%s)", first.job_id, len(self._keys), reason)
+            raise
+        uow.rating_jobs.end_partition(first.job_id, self._keys, first.worker_id, status="done", at=context.clock())
+        return cdrs.height
+
+    def committed(self, handled: int) -> None:
+        LOG.debug("rating job %s: %d CDRs of %d partitions on the vectorized path", self._first.job_id, handled, len(self._keys))
 
 
-def _try_contract(claim: Claim, context: ChargingContext, contract_id: str | None) -> int:
-    """Charge all pending CDRs of one contract of the partition in one transaction, or none of them."""
-    handled = 0
-    with UnitOfWork(context.engine) as uow:
-        _hold(uow, claim, context)
-        failure = None
-        while failure is None and (rows := _contract_chunk(uow, claim, contract_id)):
+class _Refused(Exception):
+    """A CDR of a ``SUBSCRIPTION_TRY`` contract was refused: the contract's transaction is rolled back."""
+
+    def __init__(self, cdr_id: str, error: KopekError) -> None:
+        super().__init__(f"CDR {cdr_id!r} was refused: {error.message}")
+        self.cdr_id, self.error = cdr_id, error
+
+
+def _all_or_nothing() -> NotColumnar:
+    return NotColumnar(FallbackReason.ALL_OR_NOTHING_MODE, "SUBSCRIPTION_TRY charges a contract at once")
+
+
+class _WholeContract(ChunkWay[list[dict[str, Any]]]):
+    """Every pending CDR of one contract of a partition (``SUBSCRIPTION_TRY``), read and charged a chunk at a time in
+    one transaction; the first refusal raises :class:`_Refused`, which rolls the transaction back."""
+
+    def __init__(self, claim: Claim, contract_id: str | None) -> None:
+        super().__init__(claim)
+        self._claim, self._contract_id, self.why = claim, contract_id, _all_or_nothing()
+
+    def read(self, uow: UnitOfWork) -> list[dict[str, Any]]:
+        # Never None: the contract's transaction commits even when it finds no CDR left.
+        return self._next_rows(uow)
+
+    def charge(self, uow: UnitOfWork, context: ChargingContext, cdrs: list[dict[str, Any]]) -> int:
+        claim, contract_id, rows, handled = self._claim, self._contract_id, cdrs, 0
+        while rows:
             rater = ChunkRater(uow, context, rows)
-            outcomes = []
+            outcomes, failure = [], None
             for row in rows:
                 try:
                     operation_id = rater.charge(_command(claim.job_id, row), contract_id)
                 except KopekError as error:
-                    failure = (row["id"], error)
+                    failure = _Refused(row["id"], error)
                     break
                 outcomes.append({"id": row["id"], "status": "charged", "operation_id": operation_id})
             rater.write()
             uow.cdrs.set_outcomes(outcomes)
+            if failure is not None:
+                raise failure
             handled += len(rows)
-        if failure is None:
-            _count_all_or_nothing(uow, claim, handled)
-            uow.commit()
-            return handled
-    return _refuse_contract(claim, context, contract_id, *failure)
+            rows = self._next_rows(uow)
+        return handled
+
+    def _next_rows(self, uow: UnitOfWork) -> list[dict[str, Any]]:
+        claim, contract_id = self._claim, self._contract_id
+        return uow.cdrs.pending_of_partition(
+            claim.job_id,
+            claim.partition_key,
+            contract_first=True,
+            limit=claim.chunk_cdrs,
+            contract_id=contract_id,
+            only_without_contract=contract_id is None,
+        )
 
 
-def _contract_chunk(uow: UnitOfWork, claim: Claim, contract_id: str | None) -> list[dict[str, Any]]:
-    return uow.cdrs.pending_of_partition(
-        claim.job_id,
-        claim.partition_key,
-        contract_first=True,
-        limit=claim.chunk_cdrs,
-        contract_id=contract_id,
-        only_without_contract=contract_id is None,
-    )
+class _Refusal(ChunkWay[_Refused]):
+    """After a refusal in ``SUBSCRIPTION_TRY`` (whose transaction was rolled back): that CDR failed, the contract's
+    other pending CDRs skipped."""
 
+    def __init__(self, claim: Claim, contract_id: str | None, refused: _Refused) -> None:
+        super().__init__(claim)
+        self._claim, self._contract_id, self._refused, self.why = claim, contract_id, refused, _all_or_nothing()
 
-def _refuse_contract(claim: Claim, context: ChargingContext, contract_id: str | None, cdr_id: str, error: KopekError) -> int:
-    """After a refusal in ``SUBSCRIPTION_TRY`` (whose transaction was rolled back): that CDR failed, the others skipped."""
-    with UnitOfWork(context.engine) as uow:
-        _hold(uow, claim, context)
+    def read(self, uow: UnitOfWork) -> _Refused:
+        # The store reads the contract's pending CDRs as it skips them (below), in one call.
+        return self._refused
+
+    def charge(self, uow: UnitOfWork, context: ChargingContext, cdrs: _Refused) -> int:
+        claim = self._claim
         # Every pending CDR of the contract is skipped (and so taken for the job), the refused one with them; then
         # the refused one gets its failure.
-        handled = uow.cdrs.skip_pending_of_contract(claim.job_id, claim.partition_key, contract_id)
-        uow.cdrs.set_outcomes([{"id": cdr_id} | refusal(error)])
-        _count_all_or_nothing(uow, claim, handled)
-        uow.commit()
-    return handled
-
-
-def _count_all_or_nothing(uow: UnitOfWork, claim: Claim, handled: int) -> None:
-    reason = FallbackReason.ALL_OR_NOTHING_MODE
-    uow.rating_paths.record(claim.job_id, ROW, handled, reason=reason.value, detail="SUBSCRIPTION_TRY charges a contract at once")
+        handled = uow.cdrs.skip_pending_of_contract(claim.job_id, claim.partition_key, self._contract_id)
+        uow.cdrs.set_outcomes([{"id": cdrs.cdr_id} | refusal(cdrs.error)])
+        return handled
 
 
 def _command(job_id: str, row: Mapping[str, Any]) -> ChargeCommand:
