@@ -467,7 +467,8 @@ cdrs = sa.Table(
     sa.Column("properties", sa.Text, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("imported_at", UtcDateTime, nullable=False),
-    sa.Column("job_id", sa.String(64), nullable=True, index=True),
+    # Found by job through ix_cdrs_job_partition, whose first column it is.
+    sa.Column("job_id", sa.String(64), nullable=True),
     sa.Column("error_category", sa.String(32), nullable=True),
     sa.Column("error_reason", sa.String(32), nullable=True),
     sa.Column("error_code", sa.String(64), nullable=True),
