@@ -148,12 +148,25 @@ charging_operations = sa.Table(
     sa.Column("consumption_date", UtcDateTime, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("sender_job_id", sa.String(128), nullable=True),
-    sa.Column("session_id", sa.String(128), nullable=True, index=True),
+    sa.Column("session_id", sa.String(128), nullable=True),
     sa.Column("result", sa.Text, nullable=False),
     # The stored CDR a rating job charged with this operation: a key space of its own, apart from clients'
     # idempotency keys (a client's key "h1" and a CDR "h1" are two operations); null for every other operation.
     sa.Column("cdr_id", sa.String(128), nullable=True),
-    sa.Index("uq_charging_operations_cdr_id", "cdr_id", unique=True),
+    sa.Index(
+        "uq_charging_operations_cdr_id",
+        "cdr_id",
+        unique=True,
+        postgresql_where=sa.text("cdr_id IS NOT NULL"),
+        sqlite_where=sa.text("cdr_id IS NOT NULL"),
+    ),
+    # Partial: most operations have no session (offline charges, CDRs), and an index of them would be written for nothing.
+    sa.Index(
+        "ix_charging_operations_session_id",
+        "session_id",
+        postgresql_where=sa.text("session_id IS NOT NULL"),
+        sqlite_where=sa.text("session_id IS NOT NULL"),
+    ),
 )
 
 BILLABLE_PENDING = "billable_file_id IS NULL AND output IN ('billable', 'both')"
@@ -187,9 +200,16 @@ charged_items = sa.Table(
     # Recharging (docs/recharging.md): the recharge that wrote this row (none: the charge itself did), the row it
     # reverses (a correction row of amount and quantity minus the reversed one's), and the recharge that superseded
     # this row (none: it stands). No foreign keys, so adding the columns does not rebuild this large table on SQLite.
-    sa.Column("recharge_id", sa.String(64), nullable=True, index=True),
+    sa.Column("recharge_id", sa.String(64), nullable=True),
     sa.Column("reverses_id", sa.Integer, nullable=True),
     sa.Column("superseded_by", sa.String(64), nullable=True),
+    # Partial: only the rows a recharge wrote have one.
+    sa.Index(
+        "ix_charged_items_recharge_id",
+        "recharge_id",
+        postgresql_where=sa.text("recharge_id IS NOT NULL"),
+        sqlite_where=sa.text("recharge_id IS NOT NULL"),
+    ),
     # Partial indexes of the items still waiting for a file: they stay as small as the backlog.
     sa.Index(
         "ix_charged_items_billable_pending",
