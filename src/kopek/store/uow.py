@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from types import TracebackType
 from typing import Self
 
@@ -71,26 +72,85 @@ class UnitOfWork:
         except BaseException:
             self.connection.close()
             raise
-        self.master = MasterStore(self.connection)
-        self.api_keys = ApiKeyStore(self.connection)
-        self.audit = AuditStore(self.connection)
-        self.counters = CounterStore(self.connection)
-        self.counter_journal = CounterJournalStore(self.connection)
-        self.charging = ChargingStore(self.connection)
-        self.notifications = NotificationStore(self.connection)
-        self.catalogs = CatalogStore(self.connection)
-        self.sessions = SessionStore(self.connection)
-        self.contract_states = ContractStateStore(self.connection)
-        self.cdrs = CdrStore(self.connection)
-        self.rating_jobs = RatingJobStore(self.connection)
-        self.rating_paths = RatingPathStore(self.connection)
-        self.activations = ActivationStore(self.connection)
-        self.item_files = ItemFileStore(self.connection)
-        self.protocols = ProtocolStore(self.connection)
-        self.ledger = LedgerStore(self.connection)
-        self.recharges = RechargeStore(self.connection)
-        self.charge = ChargeStore(self.connection)
         return self
+
+    # The stores of the tables, each made on first use: most units of work use two or three of them.
+
+    @cached_property
+    def master(self) -> MasterStore:
+        return MasterStore(self.connection)
+
+    @cached_property
+    def api_keys(self) -> ApiKeyStore:
+        return ApiKeyStore(self.connection)
+
+    @cached_property
+    def audit(self) -> AuditStore:
+        return AuditStore(self.connection)
+
+    @cached_property
+    def counters(self) -> CounterStore:
+        return CounterStore(self.connection)
+
+    @cached_property
+    def counter_journal(self) -> CounterJournalStore:
+        return CounterJournalStore(self.connection)
+
+    @cached_property
+    def charging(self) -> ChargingStore:
+        return ChargingStore(self.connection)
+
+    @cached_property
+    def notifications(self) -> NotificationStore:
+        return NotificationStore(self.connection)
+
+    @cached_property
+    def catalogs(self) -> CatalogStore:
+        return CatalogStore(self.connection)
+
+    @cached_property
+    def sessions(self) -> SessionStore:
+        return SessionStore(self.connection)
+
+    @cached_property
+    def contract_states(self) -> ContractStateStore:
+        return ContractStateStore(self.connection)
+
+    @cached_property
+    def cdrs(self) -> CdrStore:
+        return CdrStore(self.connection)
+
+    @cached_property
+    def rating_jobs(self) -> RatingJobStore:
+        return RatingJobStore(self.connection)
+
+    @cached_property
+    def rating_paths(self) -> RatingPathStore:
+        return RatingPathStore(self.connection)
+
+    @cached_property
+    def activations(self) -> ActivationStore:
+        return ActivationStore(self.connection)
+
+    @cached_property
+    def item_files(self) -> ItemFileStore:
+        return ItemFileStore(self.connection)
+
+    @cached_property
+    def protocols(self) -> ProtocolStore:
+        return ProtocolStore(self.connection)
+
+    @cached_property
+    def ledger(self) -> LedgerStore:
+        return LedgerStore(self.connection)
+
+    @cached_property
+    def recharges(self) -> RechargeStore:
+        return RechargeStore(self.connection)
+
+    @cached_property
+    def charge(self) -> ChargeStore:
+        return ChargeStore(self.connection)
 
     def batch(self) -> DriverBatch:
         """A batch of prebuilt statements on this unit of work's transaction (its first one also begins it)."""
