@@ -131,21 +131,24 @@ def charge(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
 
 def _charge_once(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
     with UnitOfWork(context.engine, begin_with_first_batch=True) as uow:
-        result = charge_in(uow, command, context)
-        uow.commit()
+        writes = uow.last_batch()
+        result = charge_in(uow, command, context, writes=writes)
+        # On PostgreSQL the writes and COMMIT go together: a charge is one round trip to read, one to write and commit.
+        uow.commit_with(writes)
         return result
 
 
-def charge_in(uow: UnitOfWork, command: ChargeCommand, context: ChargingContext) -> ChargeResult:
+def charge_in(uow: UnitOfWork, command: ChargeCommand, context: ChargingContext, *, writes: DriverBatch | None = None) -> ChargeResult:
     """Charge one item inside ``uow`` without committing it (batch rating commits the CDR's status with it).
 
     One batch of statements reads everything the charge needs with its locks, one more writes what it changed
-    (:mod:`kopek.store.charge_store`); contracts whose plans share counters take the general path."""
+    (:mod:`kopek.store.charge_store`); contracts whose plans share counters take the general path. Given ``writes``,
+    the writes are queued there for the caller to send (a replay queues none)."""
     catalog = context.catalogs.current(uow)
     typed = typed_item(catalog.catalog, command)
     digest = request_hash(typed)
     if uses_shared_counters(catalog.catalog):
-        return _charge_in_general(uow, command, context, catalog.version, typed, digest)
+        return _charge_in_general(uow, command, context, catalog.version, typed, digest, writes)
     state = uow.charge.read(
         uow.batch(), service_id=typed.service_id, user_id=typed.user_id, at=typed.consumption_date, idempotency_key=command.idempotency_key
     )
@@ -164,11 +167,17 @@ def charge_in(uow: UnitOfWork, command: ChargeCommand, context: ChargingContext)
     now = context.clock()
     charged = Charged(command, digest, now, context.new_id(), catalog.version, contract, typed, outcome, payers, operations, accounts_after)
     stored = stored_rows(state.counters, state.lives, outcome.counter_changes)
-    return record_charge(uow, charged, stored=stored).select(command.options)
+    return record_charge(uow, charged, stored=stored, batch=writes).select(command.options)
 
 
 def _charge_in_general(
-    uow: UnitOfWork, command: ChargeCommand, context: ChargingContext, version: int, typed: TypedItem, digest: str
+    uow: UnitOfWork,
+    command: ChargeCommand,
+    context: ChargingContext,
+    version: int,
+    typed: TypedItem,
+    digest: str,
+    writes: DriverBatch | None,
 ) -> ChargeResult:
     """The charge of a contract whose plans may use shared counters: those are locked (created if missing) before the
     accounts, a statement at a time."""
@@ -184,7 +193,7 @@ def _charge_in_general(
     operations, accounts_after = post_to_accounts(outcome, payers, accounts_before, uow.sessions.reserved(accounts_before))
     now = context.clock()
     charged = Charged(command, digest, now, context.new_id(), version, contract, typed, outcome, payers, operations, accounts_after)
-    return record_charge(uow, charged).select(command.options)
+    return record_charge(uow, charged, batch=writes).select(command.options)
 
 
 def stored_rows(

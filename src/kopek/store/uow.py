@@ -176,6 +176,11 @@ class UnitOfWork:
             raise
         self._committed = True
 
+    def last_batch(self) -> DriverBatch:
+        """A batch for this unit of work's last statements, sent by :meth:`commit_with` (it never begins the transaction:
+        an earlier batch or statement has)."""
+        return DriverBatch(self.connection)
+
     def commit_with(self, batch: DriverBatch) -> None:
         """Send ``batch``'s statements and commit: on PostgreSQL, when this unit of work began with its first batch,
         COMMIT goes as the batch's last statement, so the last writes cost no round trip of their own."""
