@@ -153,7 +153,7 @@ def _parts(contract: str, parent: str, *, counters: bool) -> DialectText:
                     f" OR (h.scope = 'contract' AND h.contract_id = {parent}))",
                     {
                         "k": "h.session_id",
-                        **{column: f"h.{name}" for column, name in zip(("c1", "c2", "c3", "c4", "c5", "c6"), HOLD_COLUMNS, strict=True)},
+                        **{column: f"h.{name}" for column, name in zip(("c1", "c2", "c3", "c4", "c5", "c6"), _HOLD_COLUMNS, strict=True)},
                         "t1": "h.period_start",
                     },
                 ),
@@ -164,7 +164,7 @@ def _parts(contract: str, parent: str, *, counters: bool) -> DialectText:
     return for_dialect(text(postgresql=False), postgresql=text(postgresql=True))
 
 
-HOLD_COLUMNS = ("scope", "namespace", "contract_id", "item_id", "name", "delta")
+_HOLD_COLUMNS = ("scope", "namespace", "contract_id", "item_id", "name", "delta")
 """The columns of a hold, as the ``parts`` statement gives them (``c1`` to ``c6``), its period start after them."""
 
 
