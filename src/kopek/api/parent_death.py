@@ -18,6 +18,7 @@ import ctypes.util
 import os
 import signal
 import sys
+import threading
 from types import FrameType
 
 _PR_SET_PDEATHSIG = 1
@@ -29,16 +30,19 @@ _PARENT_GONE = signal.SIGUSR2
 
 def end_with_parent() -> None:
     """Ask to be told when the parent process dies (Linux), and then stop (see the module); if it is already gone, stop
-    now. Called in the worker's main thread."""
+    now."""
     if not sys.platform.startswith("linux"):
         return
     parent = os.getppid()
-    signal.signal(_PARENT_GONE, _stop)
+    # A Python handler can only be set in the main thread; elsewhere the kernel sends SIGTERM itself (no alarm then).
+    told = _PARENT_GONE if threading.current_thread() is threading.main_thread() else signal.SIGTERM
+    if told == _PARENT_GONE:
+        signal.signal(_PARENT_GONE, _stop)
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, int(_PARENT_GONE), 0, 0, 0) != 0:
+    if libc.prctl(_PR_SET_PDEATHSIG, int(told), 0, 0, 0) != 0:
         return
     if os.getppid() != parent:  # the parent died before the request took effect
-        _stop(int(_PARENT_GONE), None)
+        os.kill(os.getpid(), told)
 
 
 def _stop(_signal: int, _frame: FrameType | None) -> None:
