@@ -33,7 +33,7 @@ import itertools
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -439,16 +439,22 @@ def job_run(
     database: str, tmp_path: Path, rows: list[dict[str, Any]], mode: RatingMode, path: RatingPath, *, chunk_cdrs: int = 1000, **world: Any
 ) -> Iterator[dict[str, Any]]:
     """Import ``rows`` into a fresh database with the world, run one job in ``mode`` on ``path``; what it left."""
-    directory = tmp_path / f"{path.value}-{next(counter)}"
+    with imported(database, tmp_path / f"{path.value}-{next(counter)}", rows, lambda engine: build(engine, **world)) as engine:
+        engine.run_rating_job(engine.start_rating_job(mode), chunk_cdrs=chunk_cdrs, path=path)
+        yield snapshot(engine)
+
+
+@contextmanager
+def imported(database: str, directory: Path, rows: list[dict[str, Any]], world: Callable[[Engine], None]) -> Iterator[Engine]:
+    """An engine on a fresh database in ``directory``, its ``world`` built and ``rows`` imported as CDRs."""
     directory.mkdir()
     with (
         fresh_database(database, directory) as url,
         Engine(url, clock=FixedClock(), new_id=SequentialIds("id")) as engine,
     ):
-        build(engine, **world)
+        world(engine)
         engine.import_cdrs(enumerate(rows, start=1), strict=True)
-        engine.run_rating_job(engine.start_rating_job(mode), chunk_cdrs=chunk_cdrs, path=path)
-        yield snapshot(engine)
+        yield engine
 
 
 def both_paths(
@@ -1310,13 +1316,7 @@ def family_run(
     database: str, tmp_path: Path, rows: list[dict[str, Any]], mode: RatingMode, path: RatingPath, **world: str
 ) -> Iterator[Engine]:
     directory = tmp_path / f"family-{path.value}-{next(counter)}"
-    directory.mkdir()
-    with (
-        fresh_database(database, directory) as url,
-        Engine(url, clock=FixedClock(), new_id=SequentialIds("id")) as engine,
-    ):
-        family_world(engine, **world)
-        engine.import_cdrs(enumerate(rows, start=1), strict=True)
+    with imported(database, directory, rows, lambda engine: family_world(engine, **world)) as engine:
         yield engine
 
 

@@ -37,3 +37,18 @@ def with_loop(loop: Callable[[], Coroutine[Any, Any, None]] | None, inner: Lifes
                     await task
 
     return lifespan
+
+
+def then_blocking(inner: Lifespan, ending: Callable[[], None]) -> Lifespan:
+    """``inner``, then ``ending`` (a blocking call: joining threads, closing an engine) in a thread when the app stops,
+    however ``inner`` ends."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            async with inner(app):
+                yield
+        finally:
+            await asyncio.to_thread(ending)
+
+    return lifespan

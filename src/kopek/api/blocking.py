@@ -17,14 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from typing import ParamSpec, TypeVar
 
-from fastapi import FastAPI
-
-from kopek.api.background import Lifespan
+from kopek.api.background import Lifespan, then_blocking
 
 Params = ParamSpec("Params")
 Result = TypeVar("Result")
@@ -56,13 +53,4 @@ class BlockingCalls:
 
     def lifespan(self, inner: Lifespan) -> Lifespan:
         """``inner``, then a wait for the calls in flight when the app stops."""
-
-        @asynccontextmanager
-        async def drained(app: FastAPI) -> AsyncIterator[None]:
-            try:
-                async with inner(app):
-                    yield
-            finally:
-                await asyncio.to_thread(self._drain)
-
-        return drained
+        return then_blocking(inner, self._drain)

@@ -8,15 +8,11 @@ instead is resumed by the next run of it (docs/batch.md).
 
 from __future__ import annotations
 
-import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI
-
-from kopek.api.background import Lifespan
+from kopek.api.background import Lifespan, then_blocking
 
 
 class JobThreads:
@@ -49,13 +45,4 @@ class JobThreads:
 
     def lifespan(self, inner: Lifespan) -> Lifespan:
         """``inner``, then a wait for the job threads when the app stops."""
-
-        @asynccontextmanager
-        async def joined(app: FastAPI) -> AsyncIterator[None]:
-            try:
-                async with inner(app):
-                    yield
-            finally:
-                await asyncio.to_thread(self.join)
-
-        return joined
+        return then_blocking(inner, self.join)

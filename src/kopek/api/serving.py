@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import cast
 
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek.api.app import DEFAULT_ITEM_FILES_DIRECTORY, create_app
+from kopek.api.background import Lifespan, then_blocking
 from kopek.api.logs import LogFormat, logging_config
 from kopek.api.parent_death import end_with_parent
 from kopek.charging.session_retention import SESSION_RETENTION_SECONDS_DEFAULT
@@ -77,17 +77,8 @@ def build_app(settings: ServeSettings, *, mapping: ProtocolMapping | None = None
     except BaseException:
         engine.close()
         raise
-    serving = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def closing(served: FastAPI) -> AsyncIterator[None]:
-        try:
-            async with serving(served):
-                yield
-        finally:
-            engine.close()
-
-    app.router.lifespan_context = closing
+    serving = cast("Lifespan", app.router.lifespan_context)  # create_app's lifespans yield no state
+    app.router.lifespan_context = then_blocking(serving, engine.close)
     return app
 
 
