@@ -121,6 +121,50 @@ def test_duckdb_sums_the_amounts_to_the_last_decimal_of_the_database(world: Engi
         assert totals == expected
 
 
+EDGE_AMOUNTS = ("-0.00", "0.1000", "-12.5", "123456789012345678.123456789", "1E+2", "0")
+
+
+def test_every_column_of_a_file_is_the_stored_item_with_its_exact_text(world: Engine, tmp_path: Path) -> None:
+    charge_mix(world, 2)
+    with UnitOfWork(world.database) as uow:
+        # Amounts of every shape a charge or a recharge may store, each with a consumption date to the microsecond.
+        operation = {"request_hash": "x", "contract_id": "bob-contract", "subscriber_account_id": "bob", "result": "{}"}
+        uow.connection.execute(sa.insert(charging_operations).values(id="edge-op", consumption_date=AT, created_at=AT, **operation))
+        for index, amount in enumerate(EDGE_AMOUNTS):
+            uow.connection.execute(
+                sa.insert(charged_items).values(
+                    operation_id="edge-op", contract_id="bob-contract", contract_item_id="main", item_class="sms",
+                    charge_plan="mobile", charge="sms", account_role="payer", account_id="bob-postpaid",
+                    amount=Decimal(amount), currency="EUR", quantity=Decimal(amount).copy_abs(), quantity_unit=None,
+                    output="both", consumption_date=AT + timedelta(microseconds=index * 123_457),
+                    recharge_id=f"recharge-{index}" if index % 2 else None, reverses_id=index if index % 2 else None,
+                )
+            )  # fmt: skip
+        uow.commit()
+
+    world.export_item_files(tmp_path, rows_per_file=5)
+
+    with UnitOfWork(world.database, writes=False) as uow:
+        accounts = dict(uow.connection.execute(sa.select(charging_operations.c.id, charging_operations.c.subscriber_account_id)).all())
+    for kind, outputs in (("billable", ("billable", "both")), ("consumption", ("consumption", "both"))):
+        expected = [
+            {
+                "charged_item_id": item["id"], "operation_id": item["operation_id"],
+                "subscriber_account_id": accounts[item["operation_id"]], "contract_id": item["contract_id"],
+                "contract_item_id": item["contract_item_id"], "item_class": item["item_class"],
+                "charge_plan": item["charge_plan"], "charge": item["charge"], "account_role": item["account_role"],
+                "account_id": item["account_id"], "amount": format(item["amount"], "f"), "currency": item["currency"],
+                "quantity": format(item["quantity"], "f"), "quantity_unit": item["quantity_unit"],
+                "output": item["output"], "consumption_date": item["consumption_date"], "recharge_id": item["recharge_id"],
+                "reverses_charged_item_id": item["reverses_id"],
+            }
+            for _, item in sorted(stored(world, outputs).items())
+        ]  # fmt: skip
+        found = [row for path in sorted((tmp_path / kind).glob("*.parquet")) for row in pq.read_table(path).to_pylist()]
+        assert found == expected
+        assert {row["amount"] for row in found} >= {"0.1000", "-12.5", "123456789012345678.123456789", "100", "0"}
+
+
 def test_files_rotate_at_rows_per_file_in_id_order(world: Engine, tmp_path: Path) -> None:
     charge_mix(world, 7)
 

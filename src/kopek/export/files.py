@@ -27,18 +27,19 @@ PARQUET_COMPRESSION: Final = "zstd"
 _HASH_CHUNK_BYTES: Final = 1_048_576
 
 
-def write_data_file(path: Path, columns: pa.Schema, pages: Iterable[list[dict[str, Any]]], file_format: ItemFileFormat) -> str:
-    """Write the rows (one row group per page) to ``path`` atomically; returns the file's SHA-256 in hex."""
+def write_data_file(path: Path, columns: pa.Schema, pages: Iterable[pa.Table], file_format: ItemFileFormat) -> str:
+    """Write the pages (tables of ``columns``; one row group each) to ``path`` atomically; returns the file's
+    SHA-256 in hex."""
     temporary = _temporary_name(path)
     try:
         if file_format is ItemFileFormat.PARQUET:
             with pq.ParquetWriter(temporary, columns, compression=PARQUET_COMPRESSION) as parquet:
                 for page in pages:
-                    parquet.write_table(pa.Table.from_pylist(page, schema=columns))
+                    parquet.write_table(page)
         else:
             with pa_csv.CSVWriter(temporary, columns) as csv:
                 for page in pages:
-                    csv.write_table(pa.Table.from_pylist(page, schema=columns))
+                    csv.write_table(page)
         digest = sha256_of(temporary)
         _flush(temporary)
         os.replace(temporary, path)

@@ -15,8 +15,6 @@ from typing import Any, Final
 
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from kopek.money import to_text
-
 
 class ItemFileKind(StrEnum):
     """What a file holds: billable items (amounts, for invoicing), consumption items (usage),
@@ -93,30 +91,6 @@ def manifest_name(data_file_name: str) -> str:
     (pyarrow datasets, pandas, Spark) expect: they skip it and read only the data files."""
     stem = data_file_name.rsplit(".", 1)[0]
     return f"_{stem}.manifest.json"
-
-
-def charged_item_row(record: dict[str, Any]) -> dict[str, Any]:
-    """A stored charged item (with its subscriber account) as one file row."""
-    return {
-        "charged_item_id": record["id"],
-        "operation_id": record["operation_id"],
-        "subscriber_account_id": record["subscriber_account_id"],
-        "contract_id": record["contract_id"],
-        "contract_item_id": record["contract_item_id"],
-        "item_class": record["item_class"],
-        "charge_plan": record["charge_plan"],
-        "charge": record["charge"],
-        "account_role": record["account_role"],
-        "account_id": record["account_id"],
-        "amount": to_text(record["amount"]),
-        "currency": record["currency"],
-        "quantity": to_text(record["quantity"]),
-        "quantity_unit": record["quantity_unit"],
-        "output": record["output"],
-        "consumption_date": record["consumption_date"].astimezone(UTC),
-        "recharge_id": record["recharge_id"],
-        "reverses_charged_item_id": record["reverses_id"],
-    }
 
 
 def chargeable_item_row(record: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa  # type: ignore[import-untyped]
 import sqlalchemy as sa
 
 from kopek import limits
@@ -38,7 +39,6 @@ from kopek.export.layout import (
     ItemFileFormat,
     ItemFileKind,
     chargeable_item_row,
-    charged_item_row,
     columns_of,
     file_name,
     manifest_name,
@@ -165,19 +165,28 @@ def _write(uow: UnitOfWork, record: dict[str, Any], folder: Path) -> _Written:
 
 def _rows(
     uow: UnitOfWork, kind: ItemFileKind, record: dict[str, Any], amounts: dict[str, Decimal], counted: list[int]
-) -> Iterator[list[dict[str, Any]]]:
-    """The file's rows page by page, in id order, counting them and adding up the amounts per currency on the way."""
+) -> Iterator[pa.Table]:
+    """The file's rows page by page (tables of the file's columns), in id order, counting them and adding up the
+    amounts per currency on the way."""
     store = uow.item_files
+    columns = columns_of(kind)
     if kind is ItemFileKind.CHARGEABLE:
         for page in pages(lambda **window: store.chargeable_items_of_file(record["file_name"], **window), limit=READ_PAGE_ROWS):
             counted[0] += len(page)
-            yield [chargeable_item_row(item) for item in page]
+            yield pa.Table.from_pylist([chargeable_item_row(item) for item in page], schema=columns)
         return
-    for page in pages(lambda **window: store.charged_items_of_file(kind.value, record, **window), limit=READ_PAGE_ROWS):
-        counted[0] += len(page)
-        for item in page:
-            amounts[item["currency"]] += item["amount"]
-        yield [charged_item_row(item) for item in page]
+    after_id = 0
+    while True:
+        frame = store.charged_items_of_file(kind.value, record, after_id=after_id, limit=READ_PAGE_ROWS)
+        if frame.is_empty():
+            return
+        counted[0] += frame.height
+        for currency, amount in zip(frame.get_column("currency").to_list(), frame.get_column("amount").to_list(), strict=True):
+            amounts[currency] += Decimal(amount)
+        yield frame.to_arrow().cast(columns)
+        if frame.height < READ_PAGE_ROWS:
+            return
+        after_id = frame.get_column("charged_item_id").item(-1)
 
 
 def manifest(record: dict[str, Any], *, sha256: str, amount_totals: dict[str, Decimal] | None) -> dict[str, Any]:

@@ -112,6 +112,23 @@ def select_frame(connection: sa.Connection, query: sa.Select[Any], schema: Mappi
     return pl.DataFrame(rows, schema=dict(schema), orient="row")
 
 
+def instant_read(connection: sa.Connection, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """An instant column (``UtcDateTime``) as :func:`select_frame` should read it: microseconds since the epoch on
+    PostgreSQL (exact, whatever the session's time zone), the stored text on SQLite; :func:`instant_column` reads it
+    back. Labelled with the column's name."""
+    if connection.dialect.name != "postgresql":
+        return column
+    return sa.cast(sa.extract("epoch", column) * 1_000_000, sa.BigInteger).label(column.key)
+
+
+def instant_column(connection: sa.Connection, column: pl.Expr) -> pl.Expr:
+    """An instant read by :func:`instant_read` as a Polars instant in UTC, to the microsecond."""
+    if connection.dialect.name == "postgresql":
+        return column.cast(pl.Int64).cast(pl.Datetime("us", "UTC"))
+    # UtcDateTime writes SQLite instants with six fraction digits, without offset, in UTC.
+    return column.str.to_datetime("%Y-%m-%dT%H:%M:%S%.6f", time_unit="us", time_zone="UTC")
+
+
 def update_frame(connection: sa.Connection, table: sa.Table, key: str, frame: pl.DataFrame) -> None:
     """Set the other columns of ``frame`` on the rows of ``table`` whose ``key`` matches (values stored as they are)."""
     if frame.is_empty():

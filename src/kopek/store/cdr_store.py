@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
-from kopek.store.bulk import select_frame, update_frame, update_many
+from kopek.store.bulk import instant_column, instant_read, select_frame, update_frame, update_many
 from kopek.store.job_scope import FREE, FREE_UNINDEXED, Scopes, contract_of_cdr, free_for, load_scopes
 from kopek.store.schema import accesses, cdrs, rating_job_members
 
@@ -242,7 +242,7 @@ class CdrStore:
         self._taken.update(
             (cdr_id, (job_id, contract_id, key)) for cdr_id, (contract_id, key) in zip(free["id"].to_list(), holders, strict=True)
         )
-        return frame.drop("partition_key", "free").with_columns(_instant(self._connection, pl.col("consumption_date")))
+        return frame.drop("partition_key", "free").with_columns(instant_column(self._connection, pl.col("consumption_date")))
 
     def stopped_contracts(self, job_id: str, key: str | Sequence[str]) -> set[str | None]:
         """Contracts (None: no access) of a partition (or of several) with a CDR already ``failed`` or ``skipped`` in this job."""
@@ -308,21 +308,10 @@ class CdrStore:
 
 
 def _columns_read(connection: sa.Connection, held: sa.Subquery) -> list[sa.ColumnElement[Any]]:
-    """``_TO_CHARGE`` of ``held`` as read into columns: the consumption date as microseconds since the epoch on
-    PostgreSQL (exact), as its stored text on SQLite."""
-    columns: list[sa.ColumnElement[Any]] = [held.c[column.name] for column in _TO_CHARGE]
-    if connection.dialect.name != "postgresql":
-        return columns
-    micros = sa.cast(sa.extract("epoch", held.c.consumption_date) * 1_000_000, sa.BigInteger).label("consumption_date")
-    return [micros if column.name == "consumption_date" else column for column in columns]
-
-
-def _instant(connection: sa.Connection, column: pl.Expr) -> pl.Expr:
-    """The consumption date column read by :func:`_columns_read` as an instant in UTC."""
-    if connection.dialect.name == "postgresql":
-        return column.cast(pl.Int64).cast(pl.Datetime("us", "UTC"))
-    # UtcDateTime writes SQLite instants with six fraction digits, without offset, in UTC.
-    return column.str.to_datetime("%Y-%m-%dT%H:%M:%S%.6f", time_unit="us", time_zone="UTC")
+    """``_TO_CHARGE`` of ``held`` as read into columns, the consumption date as :func:`instant_read` reads it."""
+    return [
+        instant_read(connection, held.c[column.name]) if column.name == "consumption_date" else held.c[column.name] for column in _TO_CHARGE
+    ]
 
 
 def _first_partition_key(contract: sa.ScalarSelect[str]) -> sa.ColumnElement[str]:

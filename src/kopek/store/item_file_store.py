@@ -11,14 +11,16 @@ serialized by ``BEGIN IMMEDIATE``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import polars as pl
 import sqlalchemy as sa
 
 from kopek.money import to_text
+from kopek.store.bulk import instant_column, instant_read, select_frame
 from kopek.store.schema import (
     BILLABLE_PENDING,
     CONSUMPTION_PENDING,
@@ -27,6 +29,24 @@ from kopek.store.schema import (
     exported_items,
     item_files,
 )
+
+_CHARGED_ITEM_NAMES = ("contract_id", "contract_item_id", "item_class", "charge_plan", "charge", "account_role", "account_id")
+
+CHARGED_ITEM_FRAME: Mapping[str, pl.DataType | type[pl.DataType]] = {
+    "charged_item_id": pl.Int64,
+    "operation_id": pl.String,
+    "subscriber_account_id": pl.String,
+    **dict.fromkeys(_CHARGED_ITEM_NAMES, pl.String),
+    "amount": pl.String,
+    "currency": pl.String,
+    "quantity": pl.String,
+    "quantity_unit": pl.String,
+    "output": pl.String,
+    "consumption_date": pl.Datetime("us", "UTC"),
+    "recharge_id": pl.String,
+    "reverses_charged_item_id": pl.Int64,
+}
+"""The columns of a page of :meth:`ItemFileStore.charged_items_of_file`, named and ordered as in the files."""
 
 WRITING = "writing"
 COMPLETE = "complete"
@@ -136,13 +156,31 @@ class ItemFileStore:
 
     # ---- reading a file's items -----------------------------------------------------------------
 
-    def charged_items_of_file(self, kind: str, file: dict[str, Any], *, after_id: int, limit: int) -> list[dict[str, Any]]:
-        """One page of the charged items in the file, in id order, with their subscriber account.
+    def charged_items_of_file(self, kind: str, file: dict[str, Any], *, after_id: int, limit: int) -> pl.DataFrame:
+        """One page of the charged items in the file, in id order, as a frame of the file's columns
+        (:data:`CHARGED_ITEM_FRAME`): amounts and quantities as their exact stored text, the consumption date as an
+        instant in UTC, with the subscriber account of each item's operation.
 
         The file's id range bounds the scan of the primary key (the file columns have no index of their own)."""
         column = charged_items.c.billable_file_id if kind == "billable" else charged_items.c.consumption_file_id
+        # PostgreSQL's text of a numeric is the stored decimal with its scale, never an exponent, as to_text writes
+        # it; SQLite keeps that text itself.
+        as_text = (lambda value: sa.cast(value, sa.Text)) if self._connection.dialect.name == "postgresql" else (lambda value: value)
         query = (
-            sa.select(charged_items, charging_operations.c.subscriber_account_id)
+            sa.select(
+                charged_items.c.id,
+                charged_items.c.operation_id,
+                charging_operations.c.subscriber_account_id,
+                *(charged_items.c[name] for name in _CHARGED_ITEM_NAMES),
+                as_text(charged_items.c.amount),
+                charged_items.c.currency,
+                as_text(charged_items.c.quantity),
+                charged_items.c.quantity_unit,
+                charged_items.c.output,
+                instant_read(self._connection, charged_items.c.consumption_date),
+                charged_items.c.recharge_id,
+                charged_items.c.reverses_id,
+            )
             .join(charging_operations, charging_operations.c.id == charged_items.c.operation_id)
             .where(
                 column == file["id"],
@@ -152,7 +190,10 @@ class ItemFileStore:
             .order_by(charged_items.c.id)
             .limit(limit)
         )
-        return [dict(row) for row in self._connection.execute(query).mappings()]
+        schema = dict(CHARGED_ITEM_FRAME)
+        schema["consumption_date"] = pl.Int64 if self._connection.dialect.name == "postgresql" else pl.String
+        frame = select_frame(self._connection, query, schema)
+        return frame.with_columns(instant_column(self._connection, pl.col("consumption_date")))
 
     def chargeable_items_of_file(self, file_name: str, *, after_id: int, limit: int) -> list[dict[str, Any]]:
         query = (
