@@ -161,27 +161,12 @@ class ItemFileStore:
         (:data:`CHARGED_ITEM_FRAME`): amounts and quantities as their exact stored text, the consumption date as an
         instant in UTC, with the subscriber account of each item's operation.
 
-        The file's id range bounds the scan of the primary key (the file columns have no index of their own)."""
+        The page is chosen first, its ids bounded by the file's id range (the file columns have no index of their
+        own), and only its rows are joined to their operations: joined before the limit, a planner may join every
+        row of the file for each page."""
         column = charged_items.c.billable_file_id if kind == "billable" else charged_items.c.consumption_file_id
-        # PostgreSQL's text of a numeric is the stored decimal with its scale, never an exponent, as to_text writes
-        # it; SQLite keeps that text itself.
-        as_text = (lambda value: sa.cast(value, sa.Text)) if self._connection.dialect.name == "postgresql" else (lambda value: value)
-        query = (
-            sa.select(
-                charged_items.c.id,
-                charged_items.c.operation_id,
-                charging_operations.c.subscriber_account_id,
-                *(charged_items.c[name] for name in _CHARGED_ITEM_NAMES),
-                as_text(charged_items.c.amount),
-                charged_items.c.currency,
-                as_text(charged_items.c.quantity),
-                charged_items.c.quantity_unit,
-                charged_items.c.output,
-                instant_read(self._connection, charged_items.c.consumption_date),
-                charged_items.c.recharge_id,
-                charged_items.c.reverses_id,
-            )
-            .join(charging_operations, charging_operations.c.id == charged_items.c.operation_id)
+        page = (
+            sa.select(charged_items)
             .where(
                 column == file["id"],
                 charged_items.c.id > max(after_id, file["first_id"] - 1),
@@ -189,6 +174,28 @@ class ItemFileStore:
             )
             .order_by(charged_items.c.id)
             .limit(limit)
+            .subquery("page")
+        )
+        # PostgreSQL's text of a numeric is the stored decimal with its scale, never an exponent, as to_text writes
+        # it; SQLite keeps that text itself.
+        as_text = (lambda value: sa.cast(value, sa.Text)) if self._connection.dialect.name == "postgresql" else (lambda value: value)
+        query = (
+            sa.select(
+                page.c.id,
+                page.c.operation_id,
+                charging_operations.c.subscriber_account_id,
+                *(page.c[name] for name in _CHARGED_ITEM_NAMES),
+                as_text(page.c.amount),
+                page.c.currency,
+                as_text(page.c.quantity),
+                page.c.quantity_unit,
+                page.c.output,
+                instant_read(self._connection, page.c.consumption_date),
+                page.c.recharge_id,
+                page.c.reverses_id,
+            )
+            .join(charging_operations, charging_operations.c.id == page.c.operation_id)
+            .order_by(page.c.id)
         )
         schema = dict(CHARGED_ITEM_FRAME)
         schema["consumption_date"] = pl.Int64 if self._connection.dialect.name == "postgresql" else pl.String
