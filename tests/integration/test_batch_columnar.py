@@ -522,6 +522,44 @@ def test_a_job_on_the_vectorized_path_leaves_what_the_row_path_leaves(
         assert [record.getMessage() for record in logged if record.levelno >= logging.INFO] == []
 
 
+@pytest.mark.parametrize("database", DATABASES)
+@pytest.mark.parametrize("path", [RatingPath.AUTO, RatingPath.ROW])
+def test_a_cdrs_operation_keeps_what_is_read_back_and_a_recharge_charges_its_item_again(
+    tmp_path: Path, database: str, path: RatingPath
+) -> None:
+    rows = records(PLAIN_CDRS)
+    with imported(database, tmp_path / "job", rows, build) as engine:
+        engine.run_rating_job(engine.start_rating_job(RatingMode.DAY_MOST), path=path)
+        with engine.database.connect() as connection:
+            stored = {
+                row.cdr_id: ChargeResult.model_validate_json(row.result) for row in connection.execute(sa.select(charging_operations))
+            }
+            charged = {row.id for row in connection.execute(sa.select(cdrs.c.id).where(cdrs.c.status == "charged"))}
+        alice = sum(1 for cdr_id in charged if cdr_id.startswith("a"))
+
+        recharged = engine.recharge("alice-contract", datetime(2026, 6, 1, tzinfo=UTC))
+
+    assert set(stored) == charged
+    for row in rows:
+        if row["id"] not in charged:
+            continue
+        result = stored[row["id"]]
+        # The charged items, account operations, balances and notifications are rows of their own.
+        assert (result.contract_info, result.charged_items, result.account_operations, result.account_info, result.notifications) == (
+            None, None, None, None, None,
+        )  # fmt: skip
+        assert result.charging_process_info is not None and result.charging_process_info.idempotency_key == row["id"]
+        item = result.chargeable_item_info
+        assert item is not None and (item.item_class, item.service_id, item.user_id) == (
+            row["item_class"],
+            row["service_id"],
+            row["user_id"],
+        )
+        assert item.consumption_date == datetime.fromisoformat(row["consumption_date"])
+    # The same catalog prices every item of alice's again as it was: nothing changes.
+    assert (recharged.items_recharged, recharged.items_changed, recharged.items_refused, recharged.compensations) == (alice, 0, 0, [])
+
+
 # ---- schedules and low balances: erin's calls by the time of day, her prepaid balance watched ----------
 
 # A holiday crossed by a call as summer time starts (29 March), a call from peak into off-peak and the allowance's rest

@@ -31,7 +31,6 @@ partition on the row path, which gives the same results one CDR at a time.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -193,7 +192,7 @@ def rate_rows_columnar(uow: UnitOfWork, context: ChargingContext, plans: PlanCac
     for found in (moves.crossings, posted.low_balances):
         for row, crossed in found.items():
             notes.setdefault(row, []).extend({"kind": note.kind.value, "message": note.message, "data": note.data} for note in crossed)
-    store(uow, frame, charged, posted, contracts, {row: json.dumps(found) for row, found in notes.items()}, facts)
+    store(uow, frame, charged, posted, contracts, facts)
     rest = ChargeRows()
     rest.balances.update(posted.balances)
     rest.counter_changes.update(moves.changes)

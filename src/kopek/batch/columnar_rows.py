@@ -40,7 +40,6 @@ def store(
     charged: pl.DataFrame,
     posted: Postings,
     contracts: Mapping[str, Contract],
-    notes: Mapping[int, str],
     facts: ChunkFacts,
 ) -> None:
     """Write the chunk's operations, charged items, account operations and CDR outcomes (balances, counters and
@@ -50,7 +49,7 @@ def store(
     created_at = _instant_text(facts.now, sqlite)
     facts_of_items = charged.select("row", "operation_id", "item_class", "quantity", "quantity_unit", "consumption_date")
     items = posted.items.join(facts_of_items, on="row", how="left")
-    results = _results(charged, items, contracts, notes, facts)
+    results = _results(charged, facts)
     insert_frame(
         uow.connection,
         charging_operations,
@@ -123,79 +122,12 @@ def _outcomes(frame: pl.DataFrame, charged: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _results(
-    charged: pl.DataFrame, items: pl.DataFrame, contracts: Mapping[str, Contract], notes: Mapping[int, str], facts: ChunkFacts
-) -> pl.DataFrame:
-    """The stored result of each charged CDR (``row``, ``result``): every section of ``charge_result``, as JSON."""
+def _results(charged: pl.DataFrame, facts: ChunkFacts) -> pl.DataFrame:
+    """The stored result of each charged CDR (``row``, ``result``): the sections ``stored_result`` keeps of
+    ``charge_result`` for a CDR (``CDR_STORED_SECTIONS``), as the same JSON text."""
     iso = "%Y-%m-%dT%H:%M:%S%.6f+00:00"
     charged_at = _instant_text(facts.now, sqlite=False)
-    contract_info = pl.DataFrame(
-        [
-            {
-                "contract_id": contract.id,
-                "contract_info": {
-                    "contract_id": contract.id,
-                    "subscriber_account_id": contract.subscriber_account_id,
-                    "status": contract.status.value,
-                    "valid_from": contract.valid_from.isoformat(),
-                    "valid_to": contract.valid_to.isoformat() if contract.valid_to else None,
-                    "parent_id": contract.parent_id,
-                },
-            }
-            for contract in contracts.values()
-        ],
-        schema={
-            "contract_id": pl.String,
-            "contract_info": pl.Struct(
-                {
-                    "contract_id": pl.String,
-                    "subscriber_account_id": pl.String,
-                    "status": pl.String,
-                    "valid_from": pl.String,
-                    "valid_to": pl.String,
-                    "parent_id": pl.String,
-                }
-            ),
-        },
-    )
-    charged_list = items.group_by("row", maintain_order=True).agg(pl.struct(*_CHARGED_ITEM_FIELDS).alias("charged_items"))
-    operations_list = (
-        items.filter(pl.col("moves"))
-        .group_by("row", maintain_order=True)
-        .agg(
-            pl.struct(
-                "account_id",
-                "kind",
-                pl.col("operation_amount").alias("amount"),
-                pl.col("balance").alias("balance_after"),
-                "currency",
-            ).alias("account_operations")
-        )
-    )
-    views = (
-        items.group_by("row", "account_id", maintain_order=True)
-        .agg(pl.all().last())
-        .sort("row", "account_id")
-        .group_by("row", maintain_order=True)
-        .agg(
-            pl.struct(
-                "account_id",
-                "subscriber_account_id",
-                pl.col("account_kind").alias("kind"),
-                "currency",
-                "balance",
-                "floor",
-                "credit_limit",
-                "low_balance_threshold",
-                # The vectorized path takes only chargeable accounts: active ones.
-                pl.lit("active").alias("status"),
-            ).alias("account_info")
-        )
-    )
-    note_frame = pl.DataFrame(
-        {"row": list(notes), "notifications": list(notes.values())}, schema={"row": pl.Int64, "notifications": pl.String}
-    )
-    head = pl.struct(
+    process = pl.struct(
         "operation_id",
         pl.struct(
             "operation_id",
@@ -205,40 +137,25 @@ def _results(
             pl.col("id").alias("idempotency_key"),
             pl.lit(value=False).alias("replayed"),
         ).alias("charging_process_info"),
-        "contract_info",
-        pl.struct(
-            "item_class",
-            pl.col("consumption_date").dt.strftime(iso).alias("consumption_date"),
-            "service_id",
-            "user_id",
-        ).alias("chargeable_item_info"),
     ).struct.json_encode()
-    return (
-        charged.select("row", "operation_id", "id", "contract_id", "item_class", "consumption_date", "service_id", "user_id", "properties")
-        .join(contract_info, on="contract_id", how="left")
-        .join(charged_list, on="row", how="left")
-        .join(operations_list, on="row", how="left")
-        .join(views, on="row", how="left")
-        .join(note_frame, on="row", how="left")
-        .select(
-            "row",
-            pl.concat_str(
-                [
-                    head.str.slice(0, head.str.len_chars() - 2),
-                    pl.lit(',"properties":'),
-                    pl.col("properties"),
-                    pl.lit('},"charged_items":'),
-                    _json_list(pl.col("charged_items")),
-                    pl.lit(',"account_operations":'),
-                    _json_list(pl.col("account_operations")),
-                    pl.lit(',"account_info":'),
-                    _json_list(pl.col("account_info")),
-                    pl.lit(',"notifications":'),
-                    pl.col("notifications").fill_null("[]"),
-                    pl.lit("}"),
-                ]
-            ).alias("result"),
-        )
+    item = pl.struct(
+        "item_class",
+        pl.col("consumption_date").dt.strftime(iso).alias("consumption_date"),
+        "service_id",
+        "user_id",
+    ).struct.json_encode()
+    return charged.select(
+        "row",
+        pl.concat_str(
+            [
+                process.str.slice(0, process.str.len_chars() - 1),
+                pl.lit(',"contract_info":null,"chargeable_item_info":'),
+                item.str.slice(0, item.str.len_chars() - 1),
+                pl.lit(',"properties":'),
+                pl.col("properties"),
+                pl.lit('},"charged_items":null,"account_operations":null,"account_info":null,"notifications":null}'),
+            ]
+        ).alias("result"),
     )
 
 
@@ -254,7 +171,3 @@ _CHARGED_ITEM_FIELDS = (
     "quantity_unit",
     "output",
 )
-
-
-def _json_list(column: pl.Expr) -> pl.Expr:
-    return pl.concat_str([pl.lit("["), column.list.eval(pl.element().struct.json_encode()).list.join(",").fill_null(""), pl.lit("]")])

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 
@@ -437,6 +437,20 @@ def with_low_balance(charged: Charged) -> Charged:
     return replace(charged, outcome=charged.outcome._replace(notifications=(*charged.outcome.notifications, *low_balance)))
 
 
+CDR_STORED_SECTIONS: Final = ResultOptions(charging_process_info=True, chargeable_item_info=True, charged_items=False)
+"""The sections a CDR's operation keeps of its result: what is read back (docs/batch.md, "What a charged CDR leaves")."""
+
+
+def stored_result(command: ChargeCommand, result: ChargeResult) -> str:
+    """The text an operation keeps of its result: a client's charge the whole result (a retry under its key gets it
+    back); a CDR only its operation id, process info and item as typed (:data:`CDR_STORED_SECTIONS`), since a CDR
+    rated again takes only its operation id from it and a recharge the item, while the CDR's charged items, account
+    operations, balances and notifications are rows of their own."""
+    if command.cdr_id is None:
+        return result.model_dump_json()
+    return result.select(CDR_STORED_SECTIONS).model_dump_json()
+
+
 def charge_result(charged: Charged) -> ChargeResult:
     """The full result of a computed charge, as :func:`record_charge` stores it."""
     return _result(charged)
@@ -475,7 +489,7 @@ class ChargeRows:
                 "created_at": now,
                 "sender_job_id": command.sender_job_id,
                 "session_id": charged.session_id,
-                "result": result.model_dump_json(),
+                "result": stored_result(command, result),
             }
         )
         self.charged_items.extend(
