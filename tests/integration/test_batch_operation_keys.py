@@ -51,6 +51,10 @@ def test_a_charged_cdr_rated_again_replays_its_operation_and_charges_nothing_mor
         connection.execute(sa.update(cdrs).values(status="pending", job_id=None, operation_id=None))
     again = engine.run_rating_job(engine.start_rating_job(RatingMode.DAY_MOST), path=path)
     assert (first.charged, again.charged) == (2, 2)
+    if path is RatingPath.AUTO:
+        # The vectorized path finds the operations as it reads the CDRs and hands them to the row path, which replays.
+        assert [(count.path, count.reason) for count in first.paths] == [("vectorized", None)]
+        assert [(count.path, count.reason, count.count) for count in again.paths] == [("row", "cdr_replayed", 2)]
     assert engine.cdr("a1").operation_id == operation
     assert (str(engine.account("alice-prepaid").balance), str(engine.account("bob-postpaid").balance)) == before
     assert _operations(engine) == [(None, "a1"), (None, "b1")]

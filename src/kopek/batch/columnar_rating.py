@@ -162,8 +162,9 @@ def rate_rows_columnar(uow: UnitOfWork, context: ChargingContext, plans: PlanCac
     except KopekError as error:
         raise NotColumnar(FallbackReason.NO_CATALOG, error.message) from error
     catalog = loaded.catalog
-    if uow.charging.operations_of_cdrs(cdrs["id"].to_list()):
+    if cdrs.get_column("replayed").max() == 1:
         raise NotColumnar(FallbackReason.CDR_REPLAYED, "a CDR id already has an operation (a replay)")
+    cdrs = cdrs.drop("replayed")
     typed = _typed(catalog, cdrs)
     contracts = _contracts(uow, typed)
     parents = _parents(uow, contracts)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from kopek.store.bulk import instant_column, instant_read, select_frame, update_frame, update_many
 from kopek.store.job_scope import FREE, FREE_UNINDEXED, Scopes, contract_of_cdr, free_for, load_scopes
-from kopek.store.schema import accesses, cdrs, rating_job_members
+from kopek.store.schema import accesses, cdrs, charging_operations, rating_job_members
 
 __all__ = ["TEMPORARY", "CdrStore", "FreeGroup", "contract_of_cdr"]
 
@@ -224,9 +224,9 @@ class CdrStore:
 
     def pending_columns(self, job_id: str, keys: Sequence[str], *, contract_first: bool, limit: int) -> pl.DataFrame:
         """The next ``limit`` pending CDRs of the partitions ``keys`` as columns (``TO_CHARGE_COLUMNS``,
-        ``consumption_date`` an instant in UTC): partition by partition, each in the order of
-        :meth:`pending_of_partition`, which reads the same CDRs of one partition as rows; the free ones among them are
-        taken for the job as :meth:`pending_of_partition` takes them.
+        ``consumption_date`` an instant in UTC, and ``replayed``: 1 for a CDR whose id already has an operation, else
+        0): partition by partition, each in the order of :meth:`pending_of_partition`, which reads the same CDRs of one
+        partition as rows; the free ones among them are taken for the job as :meth:`pending_of_partition` takes them.
 
         PostgreSQL writes them with ``COPY ... TO STDOUT`` as CSV, which Polars reads; SQLite's rows are fetched as the
         driver's tuples straight into Polars. No Python object is made per CDR but the driver's own (and the holder of
@@ -234,8 +234,11 @@ class CdrStore:
         held = self._held(keys, job_id)
         within = (held.c.contract_id, held.c.consumption_date, held.c.id) if contract_first else (held.c.consumption_date, held.c.id)
         order = (held.c.partition_key, *within) if len(keys) > 1 else within
-        columns = [*_columns_read(self._connection, held), held.c.partition_key, held.c.free]
-        schema = TO_CHARGE_COLUMNS | {"partition_key": pl.String, "free": pl.String}
+        # Whether the CDR already has an operation (a replay), probed in the same read by the unique index of
+        # charging_operations.cdr_id, rather than thousands of ids sent back in a statement of their own.
+        replayed = sa.case((sa.exists().where(charging_operations.c.cdr_id == held.c.id), 1), else_=0)
+        columns = [*_columns_read(self._connection, held), replayed, held.c.partition_key, held.c.free]
+        schema = TO_CHARGE_COLUMNS | {"replayed": pl.Int8, "partition_key": pl.String, "free": pl.String}
         frame = select_frame(self._connection, sa.select(*columns).order_by(*order).limit(limit), schema)
         free = frame.filter(pl.col("free") == "1")
         holders = zip(free["contract_id"].to_list(), free["partition_key"].to_list(), strict=True)
