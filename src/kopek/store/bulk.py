@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
+import psycopg
 import sqlalchemy as sa
 
 
@@ -127,6 +128,21 @@ def instant_column(connection: sa.Connection, column: pl.Expr) -> pl.Expr:
         return column.cast(pl.Int64).cast(pl.Datetime("us", "UTC"))
     # UtcDateTime writes SQLite instants with six fraction digits, without offset, in UTC.
     return column.str.to_datetime("%Y-%m-%dT%H:%M:%S%.6f", time_unit="us", time_zone="UTC")
+
+
+def rows_planned_now(connection: sa.Connection, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
+    """The rows of ``query`` as the driver gives them, planned on PostgreSQL for its tables as they are now.
+
+    psycopg prepares a statement run a few times, and PostgreSQL may then keep one generic plan for it. For a look-up
+    in a table that a batch job fills, a plan made while the table held a few pages (a sequential scan) grows slower
+    with every chunk, until an ANALYZE that a job does not wait for; this statement is planned anew each time."""
+    if connection.dialect.name != "postgresql":
+        return [tuple(row) for row in connection.execute(query)]
+    compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection), "PostgreSQL is reached through psycopg"
+    with driver.cursor() as cursor:
+        return cursor.execute(str(compiled), compiled.params, prepare=False).fetchall()
 
 
 def update_frame(connection: sa.Connection, table: sa.Table, key: str, frame: pl.DataFrame) -> None:

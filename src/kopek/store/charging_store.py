@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kopek.store.bulk import insert_many
+from kopek.store.bulk import insert_many, rows_planned_now
 from kopek.store.key_locks import KeySpace, serialise_key
 from kopek.store.schema import charged_items, charging_operations, exported_items, notifications
 
@@ -49,7 +49,8 @@ class ChargingStore:
         found = {}
         for start in range(0, len(cdr_ids), KEYS_PER_QUERY):
             query = sa.select(*columns).where(charging_operations.c.cdr_id.in_(list(cdr_ids[start : start + KEYS_PER_QUERY])))
-            found.update({row[0]: (row[1], row[2]) for row in self._connection.execute(query)})
+            # Planned each time: a job fills the table it looks in.
+            found.update({row[0]: (row[1], row[2]) for row in rows_planned_now(self._connection, query)})
         return found
 
     def insert_charged_items(self, rows: Sequence[dict[str, Any]]) -> None:
