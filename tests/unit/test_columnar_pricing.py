@@ -11,7 +11,7 @@ path computes from the state the previous item left.
 
 from __future__ import annotations
 
-import textwrap
+import ast
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -35,7 +35,7 @@ from kopek.rating.columnar_schedules import ScheduleTooFine
 from kopek.rating.outcome import CounterKey, NotificationKind
 from kopek.rating.rate import RatingState, rate_item
 
-CHARGES = ("voice", "surcharge", "data", "data_volume", "sms", "sms_fee")
+CHARGES = ("voice", "surcharge", "deal", "data", "data_volume", "sms", "sms_fee")
 ROUNDING_MODES = tuple(RoundingMode)
 
 # Thirty zones priced alike (a connect fee, then a first minute billed by the minute, then per second),
@@ -98,7 +98,7 @@ charges:
       mode: graduated
       bands:
         - {up_to: 100, price: {type: rate, amount: "0.01", unit: megabytes}}
-        - {up_to: 500, price: {type: rate, amount: "0.005", unit: megabytes}}
+        - {up_to: 500, price: {type: discount, percent: "PERCENT_D", price: {type: rate, amount: "0.005", unit: megabytes}}}
         - price: {type: rate, amount: "0.0007", unit: kilobytes, per: 3}
     counter_updates:
       - {counter: mb_used, add: quantity}
@@ -109,7 +109,7 @@ charges:
       mode: volume
       unit: megabytes
       bands:
-        - {up_to: 10, price: {type: flat, amount: "0.5"}}
+        - {up_to: 10, price: {type: cap, maximum: "MAXIMUM_C", price: {type: flat, amount: "0.5"}}}
         - {up_to: 100, price: {type: rate, amount: "0.004", unit: megabytes}}
         - price: {type: rate, amount: "0.002", unit: megabytes, per: 7}
   - name: sms
@@ -120,26 +120,71 @@ charges:
       bands:
         - {up_to: 3, price: {type: flat, amount: "0.10"}}
         - {up_to: 10, price: {type: rate, amount: "0.05", unit: events}}
-        - price: {type: flat, amount: "-0.01"}
+        - price: {type: cap, maximum: "MAXIMUM_A", price: {type: flat, amount: "-0.01"}}
     counter_updates:
       - {counter: sms_sent, add: one}
   - name: sms_fee
     item_class: sms
-    price: {type: rate, amount: "0.0333", unit: events, per: 7, minimum: 1}
+    price:
+      type: cap
+      maximum: "MAXIMUM_C"
+      price: {type: discount, percent: "PERCENT_A", price: {type: rate, amount: "0.0333", unit: events, per: 7, minimum: 1}}
 """
 
-DESTINATIONS = [*ZONES, "3312345", "33", "44", "4", "9", "912", "999", "9991", "1", "0"]
+# A discount over a switch whose cases are caps; the home and default caps share a shape (a family of two, with their
+# own maxima and rates), the discount case caps a negative amount.
+DEAL_YAML = """\
+name: deal
+item_class: call
+price:
+  type: discount
+  percent: "PERCENT_A"
+  price:
+    type: switch
+    property: network
+    cases:
+      home: {type: cap, maximum: "MAXIMUM_A", price: {type: rate, amount: "0.013", unit: seconds, per: 7}}
+      roaming:
+        type: cap
+        maximum: "MAXIMUM_B"
+        price:
+          type: sum
+          parts:
+            - {type: flat, amount: "0.333"}
+            - {type: rate, amount: "0.07", unit: minutes, increment: 1}
+      discount: {type: cap, maximum: "MAXIMUM_A", price: {type: flat, amount: "-0.125"}}
+    default: {type: cap, maximum: "MAXIMUM_B", price: {type: rate, amount: "0.0123", unit: seconds}}
+"""
+
+# Two discounted zones priced alike under the allowance: a family of two discounts with their own percents.
+DISCOUNTED_ZONES = {
+    "34": {"type": "discount", "percent": "PERCENT_B", "price": {"type": "rate", "amount": "0.45", "unit": "minutes", "increment": 1}},
+    "35": {"type": "discount", "percent": "PERCENT_C", "price": {"type": "rate", "amount": "0.3", "unit": "minutes", "increment": 1}},
+}
+
+PERCENTS = ("PERCENT_A", "PERCENT_B", "PERCENT_C", "PERCENT_D")
+MAXIMA = ("MAXIMUM_A", "MAXIMUM_B", "MAXIMUM_C")
+DEFAULT_KNOBS = dict.fromkeys(PERCENTS, "12.5") | dict.fromkeys(MAXIMA, "0.5")
+
+DESTINATIONS = [*ZONES, "3312345", "33", "44", "4", "9", "912", "999", "9991", "1", "0", "34", "3456", "35"]
 
 
-def _catalog(roundings: dict[str, tuple[int, RoundingMode]]) -> Catalog:
-    """The standard item classes and one plan ``plan`` whose charges are rounded as ``roundings`` says."""
+def _catalog(roundings: dict[str, tuple[int, RoundingMode]], knobs: dict[str, str] = DEFAULT_KNOBS) -> Catalog:
+    """The standard item classes and one plan ``plan`` whose charges are rounded as ``roundings`` says, with the
+    discounts' percents and the caps' maxima that ``knobs`` gives (by placeholder)."""
     document = parse_yaml(ITEM_CLASSES_YAML)
-    plan: dict[str, Any] = {"name": "plan", "currency": "EUR", **parse_yaml(PLAN_YAML)}
+    text = PLAN_YAML
+    deal = DEAL_YAML
+    zones = repr(DISCOUNTED_ZONES)
+    for placeholder, value in knobs.items():
+        text, deal, zones = (part.replace(placeholder, value) for part in (text, deal, zones))
+    plan: dict[str, Any] = {"name": "plan", "currency": "EUR", **parse_yaml(text)}
+    plan["charges"].insert(2, parse_yaml(deal))
     for charge in plan["charges"]:
         decimals, mode = roundings[charge["name"]]
         charge["rounding"] = {"decimals": decimals, "mode": mode.value}
         charge["account_role"] = "postpaid"
-    plan["charges"][0]["price"]["then"]["prefixes"].update(ZONES)
+    plan["charges"][0]["price"]["then"]["prefixes"].update(ZONES, **ast.literal_eval(zones))
     document["charge_plans"] = [plan]
     return catalog_from_document(document, source="tariff.yaml")
 
@@ -244,6 +289,17 @@ data_strategy = st.tuples(
 )
 sms_strategy = st.tuples(st.just("sms"), st.fixed_dictionaries({"count": st.integers(min_value=0, max_value=4)}))
 items_strategy = st.lists(st.one_of(call_strategy, data_strategy, sms_strategy), min_size=1, max_size=30)
+# Percents of 0 and 100, fractional ones (12.5, 33.333: a kept part of 2/3 plus a thousandth), maxima of zero, below
+# and above the amounts.
+percent_strategy = st.one_of(
+    st.sampled_from(["0", "100", "12.5", "33.333", "50", "99.99", "0.001"]),
+    st.decimals(min_value=0, max_value=100, places=3).map(str),
+)
+maximum_strategy = st.one_of(
+    st.sampled_from(["0", "0.001", "0.05", "0.1", "0.5", "2.345", "1000"]),
+    st.decimals(min_value=0, max_value=5, places=4).map(str),
+)
+knobs_strategy = st.fixed_dictionaries({**dict.fromkeys(PERCENTS, percent_strategy), **dict.fromkeys(MAXIMA, maximum_strategy)})
 stored_strategy = st.fixed_dictionaries(
     {
         "free": st.one_of(st.none(), st.integers(min_value=0, max_value=400)),
@@ -254,13 +310,14 @@ stored_strategy = st.fixed_dictionaries(
 
 
 @settings(max_examples=300, deadline=None)
-@given(roundings=roundings_strategy, drawn=items_strategy, stored_base=stored_strategy)
+@given(roundings=roundings_strategy, drawn=items_strategy, stored_base=stored_strategy, knobs=knobs_strategy)
 def test_columnar_amounts_refusals_and_counters_equal_rate_item_item_after_item(
     roundings: dict[str, tuple[int, RoundingMode]],
     drawn: list[tuple[str, dict[str, object]]],
     stored_base: dict[str, int | None],
+    knobs: dict[str, str],
 ) -> None:
-    catalog = _catalog(roundings)
+    catalog = _catalog(roundings, knobs)
     plan = catalog.charge_plan("plan")
     assert plan is not None
     specs = {spec.name: spec for spec in plan.counters}
@@ -689,15 +746,33 @@ def _priced_units(catalog: Catalog, program: ColumnarPlan, seconds: int) -> int:
     return int(program.priced(frame.lazy()).collect()[f"a{charge.index}"][0])
 
 
-def test_the_integer_form_is_exact_up_to_its_bound_and_refused_past_it() -> None:
-    catalog = load_catalog(
-        ITEM_CLASSES_YAML + "charge_plans:\n  - name: plan\n    currency: EUR\n" + textwrap.indent(BIG_RATES_YAML, "    ")
-    )
+def _big_rates_catalog(wrapped: dict[str, Any] | None = None) -> Catalog:
+    """The plan of ``BIG_RATES_YAML``, its price put under ``wrapped`` (a discount or a cap without its ``price``)."""
+    document = parse_yaml(ITEM_CLASSES_YAML)
+    plan: dict[str, Any] = {"name": "plan", "currency": "EUR", **parse_yaml(BIG_RATES_YAML)}
+    (charge,) = plan["charges"]
+    if wrapped is not None:
+        charge["price"] = {**wrapped, "price": charge["price"]}
+    document["charge_plans"] = [plan]
+    return catalog_from_document(document, source="tariff.yaml")
+
+
+@pytest.mark.parametrize(
+    "wrapped",
+    [
+        pytest.param(None, id="rates"),
+        # A discount multiplies the numerator by the kept part's numerator (66667 over 100000): a smaller bound.
+        pytest.param({"type": "discount", "percent": "33.333"}, id="under-a-discount"),
+    ],
+)
+def test_the_integer_form_is_exact_up_to_its_bound_and_refused_past_it(wrapped: dict[str, Any] | None) -> None:
+    catalog = _big_rates_catalog(wrapped)
     plan = catalog.charge_plan("plan")
     assert plan is not None
     program = compile_plan(catalog, plan, "call")
     bound = _largest_fitting(program)
-    assert 10**20 < bound < 10**30  # a per-7 rate of 123456.789 a second, rounded to 6 places, leaves room for ~10^26 s
+    # A per-7 rate of 123456.789 a second, rounded to 6 places, leaves room for ~10^23 s; 66667 times less under the discount.
+    assert 10**15 < bound < 10**30
 
     def exact_units(seconds: int) -> int:
         charged = rate_item(catalog, RatingState(contract("plan"), {}), typed(catalog, "call", {"duration": str(seconds)})).charged_items[0]
@@ -711,3 +786,39 @@ def test_the_integer_form_is_exact_up_to_its_bound_and_refused_past_it() -> None
     # Not a needless refusal: far enough past the bound, Int128 wraps around and the integer form would be wrong.
     far = bound * 10**6
     assert _priced_units(catalog, program, far) != exact_units(far)
+
+
+def test_a_discount_and_a_cap_narrow_the_integer_form_by_their_factor_and_maximum() -> None:
+    plain = _largest_fitting(_only_program(_big_rates_catalog()))
+    discounted = _largest_fitting(_only_program(_big_rates_catalog({"type": "discount", "percent": "12.5"})))
+    capped = _largest_fitting(_only_program(_big_rates_catalog({"type": "cap", "maximum": "1000000000000000000000000"})))
+
+    # 87.5 % kept is 7/8: the numerator is 7 times the child's (over 8 times its denominator).
+    assert plain // 8 <= discounted <= plain // 7
+    # The maximum (10^24, times the common denominator) is added to the child's constant, never its per-unit part.
+    assert 0 < capped < plain
+
+
+def _only_program(catalog: Catalog) -> ColumnarPlan:
+    plan = catalog.charge_plan("plan")
+    assert plan is not None
+    return compile_plan(catalog, plan, "call")
+
+
+def test_a_cap_with_a_counter_is_left_to_the_row_path() -> None:
+    # What a cap with a counter let through is kept as an exact amount that the counter columns (whole base units) do
+    # not hold, and it notifies cap_reached from the pricing itself: the row path rates it.
+    catalog, plan = _plan_of("""\
+charge_plans:
+  - name: plan
+    currency: EUR
+    counters:
+      - {name: spent, unit: amount, reset: monthly}
+    charges:
+      - name: main
+        item_class: call
+        price: {type: cap, maximum: "10", counter: spent, price: {type: rate, amount: "0.01", unit: seconds}}
+""")
+
+    with pytest.raises(Unsupported, match="cap with a counter"):
+        compile_plan(catalog, plan, "call")

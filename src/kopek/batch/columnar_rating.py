@@ -99,7 +99,7 @@ class FallbackReason(StrEnum):
     SESSION_GRANT = "session_grant"
     """A live session's grant holds a counter of a contract, of its parent or of its plans' shared namespaces."""
     PLAN_NOT_COLUMNAR = "plan_not_columnar"
-    """A plan uses what the vectorized path does not express (a cap, a per_activation reset, ...)."""
+    """A plan uses what the vectorized path does not express (a cap with a counter, a per_activation reset, ...)."""
     COUNTER_NOT_COLUMNAR = "counter_not_columnar"
     """A stored counter lapses, holds a fraction of a base unit, or was stored before it had reset periods; or two plans
     declare a counter they keep in one place otherwise."""

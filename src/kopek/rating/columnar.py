@@ -6,8 +6,9 @@ for the charge plans whose pricing it can express column-wise:
 
 - nodes ``flat``, ``connect_fee``, ``sum``, ``rate`` (without ``per_property``),
   ``switch``, ``prefix``, ``tiers`` (graduated or volume, over the quantity or a counter),
-  ``allowance`` and ``schedule`` (each item cut into parts by the rating core's windows,
-  see :mod:`kopek.rating.columnar_schedules`; no counter and no ``no_access`` inside its
+  ``allowance``, ``discount``, ``cap`` without a counter (at most its maximum per item)
+  and ``schedule`` (each item cut into parts by the rating core's windows, see
+  :mod:`kopek.rating.columnar_schedules`; no counter and no ``no_access`` inside its
   windows), and ``no_access`` outside ``tiers`` and ``schedule``;
 - counters of scope ``contract``, ``contract_item`` or ``shared``, without reset or reset daily,
   weekly or monthly, kept in a unit of a whole number of base units, and used by one
@@ -37,8 +38,10 @@ used only where it cannot overflow. Compiling a charge also bounds its numerator
 ``|numerator| <= per_unit * X + constant`` for every item of a chunk whose quantities
 and counter positions are at most ``X`` base units (``X`` is the largest stored
 counter of the chunk plus the sum of its quantities, which no cumulative sum, tier end
-or billed quantity exceeds). :meth:`ColumnarPlan.fits` checks that this bound times
-``10^decimals`` (the rounding's scale), and twice the denominator, stay at or below
+or billed quantity exceeds). A ``discount`` multiplies its child's bound by the
+numerator of the part it keeps (over its denominator), a ``cap`` adds its maximum to its
+child's (``|min(amount, maximum)| <= |amount| + maximum``). :meth:`ColumnarPlan.fits`
+checks that this bound times ``10^decimals`` (the rounding's scale), and twice the denominator, stay at or below
 ``2^127 - 1``; the batch shell hands a chunk that does not fit to the row path before
 building a column.
 
@@ -59,12 +62,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Final, TypeVar
 
 import polars as pl
 
 from kopek.domain.catalog import (
     AllowanceNode,
+    CapNode,
     Catalog,
     Charge,
     ChargePlan,
@@ -73,6 +78,7 @@ from kopek.domain.catalog import (
     CounterReset,
     CounterScope,
     CounterSpec,
+    DiscountNode,
     FlatNode,
     NoAccessNode,
     PrefixNode,
@@ -267,6 +273,8 @@ class _ChargeCompiler:
             if in_tiers:
                 raise Unsupported("allowance inside tiers")
             self.refusals(family.children(lambda n: n.then), mask, in_tiers=in_tiers)
+        elif isinstance(node, DiscountNode | CapNode):
+            self.refusals(family.children(lambda n: n.price), mask, in_tiers=in_tiers)
         elif isinstance(node, TiersNode):
             for index in range(len(node.bands)):
                 self.refusals(family.children(_band_at(index)), mask, in_tiers=True)
@@ -360,6 +368,10 @@ class _ChargeCompiler:
             return self._tiers(family, quantity, mask)
         if isinstance(node, AllowanceNode):
             return self._allowance(family, quantity, mask)
+        if isinstance(node, DiscountNode):
+            return self._discount(family, quantity, mask)
+        if isinstance(node, CapNode):
+            return self._cap(family, quantity, mask)
         if isinstance(node, SwitchNode | PrefixNode):
             total = _NOTHING
             for child, branch_mask in self._branches(family):
@@ -474,6 +486,33 @@ class _ChargeCompiler:
         child = self.amount(family.children(lambda n: n.then), rest, mask)
         return child.only(~((rest == 0) & (left > 0)))
 
+    def _discount(self, family: _Family, quantity: pl.Expr, mask: pl.Expr) -> _Amount:
+        """The child's amount times ``(100 - percent) / 100``, exactly: its numerator times the kept part's numerator
+        (over the family's common denominator of kept parts), its denominator times that denominator."""
+        kept = [(100 - Fraction(_as(DiscountNode, n).percent)) / 100 for n in family.nodes]
+        common = math.lcm(*(part.denominator for part in kept))
+        factors = [part.numerator * (common // part.denominator) for part in kept]
+        child = self.amount(family.children(lambda n: n.price), quantity, mask)
+        # The child's bound times the largest factor bounds the product (a factor is at most ``common``).
+        largest = max(factors)
+        factor = self._ints(family, factors)
+        product = _Amount(child.numerator * factor, child.denominator * common, child.per_unit * largest, child.constant * largest)
+        # A factor looked up by the family's selector is null for the items no node of the family prices.
+        return product.only(mask)
+
+    def _cap(self, family: _Family, quantity: pl.Expr, mask: pl.Expr) -> _Amount:
+        """The least of the child's amount and the maximum, per item; in a common denominator."""
+        node = _as(CapNode, family.nodes[0])
+        if node.counter is not None:
+            raise Unsupported("cap with a counter")
+        child = self.amount(family.children(lambda n: n.price), quantity, mask)
+        maximum = self._fractions(family, [_as(CapNode, n).maximum for n in family.nodes])
+        common = math.lcm(child.denominator, maximum.denominator)
+        mine, theirs = common // child.denominator, common // maximum.denominator
+        least = pl.min_horizontal(child.numerator * mine, maximum.numerator * theirs)
+        # |min(amount, maximum)| <= |amount| + maximum (the maximum is not negative).
+        return _Amount(least, common, child.per_unit * mine, child.constant * mine + maximum.constant * theirs).only(mask)
+
     def _schedule(self, family: _Family, quantity: pl.Expr, mask: pl.Expr) -> _Amount:
         """Each item reaching the node cut into parts by the rating core's windows (:mod:`kopek.rating.columnar_schedules`),
         each part priced by its window's node over the part rows, the parts summed back per item."""
@@ -534,6 +573,10 @@ def _shape(node: PriceNode) -> tuple[object, ...]:
         return ("tiers", node.mode, node.counter, tuple(_shape(band.price) for band in node.bands))
     if isinstance(node, AllowanceNode):
         return ("allowance", node.counter, _shape(node.then))
+    if isinstance(node, DiscountNode):
+        return ("discount", _shape(node.price))
+    if isinstance(node, CapNode):
+        return ("cap", node.counter, _shape(node.price))
     if isinstance(node, SwitchNode | PrefixNode):
         cases = node.cases if isinstance(node, SwitchNode) else node.prefixes
         default = _shape(node.default) if node.default is not None else None
@@ -732,6 +775,8 @@ def _nodes(node: PriceNode) -> list[PriceNode]:
         children = list(node.parts)
     elif isinstance(node, AllowanceNode):
         children = [node.then]
+    elif isinstance(node, DiscountNode | CapNode):
+        children = [node.price]
     elif isinstance(node, TiersNode):
         children = [band.price for band in node.bands]
     elif isinstance(node, SwitchNode):
