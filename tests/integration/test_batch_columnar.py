@@ -846,6 +846,47 @@ def test_discounts_and_caps_per_item_take_the_vectorized_path_and_leave_what_the
     }
 
 
+CAP_WITH_A_COUNTER_PLAN = """
+charge_plans:
+  - name: mobile
+    currency: EUR
+    counters:
+      - {name: data_spent, scope: contract, unit: amount, reset: monthly, time_zone: Europe/Paris}
+    charges:
+      - name: data
+        item_class: data_session
+        account_role: payer
+        price: {type: cap, maximum: "0.20", counter: data_spent, price: {type: rate, amount: "0.07", unit: megabytes, per: 3}}
+"""
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_a_cap_with_a_counter_takes_the_row_path_as_a_plan_not_columnar(tmp_path: Path, database: str) -> None:
+    # What the cap lets through (thirds of a cent here) is kept in an amount counter, and the item reaching the cap
+    # notifies cap_reached: the row path rates the plan, and the job says why.
+    cdr_lines = """
+b1 bob data 2026-06-01T08:00:00+00:00 volume=5000000
+b2 bob data 2026-06-01T08:01:00+00:00 volume=4000000
+b3 bob data 2026-06-01T08:02:00+00:00 volume=1000000
+"""
+    rows = records(cdr_lines)
+    left, paths = [], []
+    for path in (RatingPath.AUTO, RatingPath.ROW):
+        directory = tmp_path / f"cap-counter-{path.value}"
+        directory.mkdir()
+        with fresh_database(database, directory) as url, Engine(url, clock=FixedClock(), new_id=SequentialIds("id")) as engine:
+            minimal_world(engine, CAP_WITH_A_COUNTER_PLAN, POSTPAID)
+            engine.import_cdrs(enumerate(rows, start=1), strict=True)
+            status = engine.run_rating_job(engine.start_rating_job(RatingMode.DAY_MOST), path=path)
+            paths.append([(found.path, found.reason, found.count) for found in status.paths])
+            left.append(snapshot(engine))
+    auto, row = left
+
+    assert paths == [[("row", "plan_not_columnar", len(rows))], [("row", "row_path_requested", len(rows))]]
+    assert_same(auto, row)
+    assert [note["kind"] for note in row["notifications"]["b2"]] == ["cap_reached"]
+
+
 HUGE_VOLUME_PLAN = """
 charge_plans:
   - name: mobile

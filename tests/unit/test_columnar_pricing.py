@@ -365,7 +365,8 @@ def _assert_columnar_equals_row_path(
 
 SCHEDULE_CHARGES = ("voice", "surcharge", "data", "sms")
 
-# Holidays on the days summer time starts and ends in Paris, and on a Wednesday.
+# Holidays on the days summer time starts and ends in Paris, and on a Wednesday. A discount prices the week-end and a cap
+# the night's first minute: each part an edge cuts is priced, discounted and capped as a quantity of its own.
 SCHEDULE_PLAN_YAML = """\
 counters:
   - {name: free, scope: contract_item, unit: seconds, initial: 300}
@@ -384,14 +385,15 @@ charges:
             from: "08:00"
             to: "20:00"
             price: {type: connect_fee, amount: "0.05", then: {type: rate, amount: "0.60", unit: minutes, increment: 1}}
-          - {days: [sat, sun], price: {type: rate, amount: "0.013", unit: seconds, minimum: 30, increment: 6}}
+          - days: [sat, sun]
+            price: {type: discount, percent: "12.5", price: {type: rate, amount: "0.013", unit: seconds, minimum: 30, increment: 6}}
           - {days: [holiday], price: {type: flat, amount: "0.25"}}
           - from: "00:00"
             to: "06:00"
             price:
               type: tiers
               bands:
-                - {up_to: 60, price: {type: rate, amount: "0.06", unit: minutes, increment: 1}}
+                - {up_to: 60, price: {type: cap, maximum: "0.05", price: {type: rate, amount: "0.06", unit: minutes, increment: 1}}}
                 - price: {type: rate, amount: "0.001", unit: seconds}
         default: {type: rate, amount: "0.30", unit: minutes}
   - name: surcharge
