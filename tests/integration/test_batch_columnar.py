@@ -851,23 +851,48 @@ charge_plans:
   - name: mobile
     currency: EUR
     counters:
-      - {name: data_spent, scope: contract, unit: amount, reset: monthly, time_zone: Europe/Paris}
+      - name: data_spent
+        scope: contract
+        unit: amount
+        reset: monthly
+        time_zone: Europe/Paris
+        thresholds: [{value: 0.1, direction: up}]
     charges:
       - name: data
         item_class: data_session
         account_role: payer
-        price: {type: cap, maximum: "0.20", counter: data_spent, price: {type: rate, amount: "0.07", unit: megabytes, per: 3}}
+        rounding: {decimals: 4, mode: half_even}
+        price:
+          type: cap
+          maximum: "0.20"
+          counter: data_spent
+          price: {type: sum, parts: [{type: rate, amount: "0.07", unit: megabytes, per: 3}, {type: flat, amount: "-0.01"}]}
+      - {name: sms, item_class: sms, account_role: payer, price: {type: flat, amount: "0.10"}}
 """
 
 
 @pytest.mark.parametrize("database", DATABASES)
-def test_a_cap_with_a_counter_takes_the_row_path_as_a_plan_not_columnar(tmp_path: Path, database: str) -> None:
-    # What the cap lets through (thirds of a cent here) is kept in an amount counter, and the item reaching the cap
-    # notifies cap_reached: the row path rates the plan, and the job says why.
+@pytest.mark.parametrize(
+    ("mode", "jobs"),
+    [
+        pytest.param(RatingMode.DAY_MOST, 1, id="day-most"),
+        pytest.param(RatingMode.SUBSCRIPTION_FIRST_FAIL, 1, id="subscription-first-fail"),
+        # The counter's fraction of a cent that the first job stores (0.10666...) is read back by the second.
+        pytest.param(RatingMode.DAY_MOST, 2, id="day-most-in-two-jobs"),
+    ],
+)
+def test_a_cap_over_a_monthly_counter_takes_the_vectorized_path_and_leaves_what_the_row_path_leaves(
+    tmp_path: Path, database: str, mode: RatingMode, jobs: int
+) -> None:
+    # What the cap lets through is counted in thirds of a cent (per 3 MB) in an amount counter reset monthly in Paris:
+    # a threshold crossed, the cap reached part-way through b3 and told once, a negative amount, a new month.
     cdr_lines = """
 b1 bob data 2026-06-01T08:00:00+00:00 volume=5000000
-b2 bob data 2026-06-01T08:01:00+00:00 volume=4000000
-b3 bob data 2026-06-01T08:02:00+00:00 volume=1000000
+b2 bob sms  2026-06-01T08:00:30+00:00 destination=1
+b3 bob data 2026-06-01T08:01:00+00:00 volume=5000000
+b4 bob data 2026-06-01T08:02:00+00:00 volume=1000000
+b5 bob data 2026-06-01T08:03:00+00:00 volume=100000
+b6 bob data 2026-06-30T22:00:00+00:00 volume=6000000
 """
     rows = records(cdr_lines)
     left, paths = [], []
@@ -876,15 +901,30 @@ b3 bob data 2026-06-01T08:02:00+00:00 volume=1000000
         directory.mkdir()
         with fresh_database(database, directory) as url, Engine(url, clock=FixedClock(), new_id=SequentialIds("id")) as engine:
             minimal_world(engine, CAP_WITH_A_COUNTER_PLAN, POSTPAID)
-            engine.import_cdrs(enumerate(rows, start=1), strict=True)
-            status = engine.run_rating_job(engine.start_rating_job(RatingMode.DAY_MOST), path=path)
-            paths.append([(found.path, found.reason, found.count) for found in status.paths])
+            counted: dict[tuple[str, str | None], int] = {}
+            for part in (rows,) if jobs == 1 else (rows[:2], rows[2:]):
+                engine.import_cdrs(enumerate(part, start=rows.index(part[0]) + 1), strict=True)
+                for found in engine.run_rating_job(engine.start_rating_job(mode), path=path).paths:
+                    counted[(found.path, found.reason)] = counted.get((found.path, found.reason), 0) + found.count
+            paths.append([(kind, reason, count) for (kind, reason), count in counted.items()])
             left.append(snapshot(engine))
     auto, row = left
 
-    assert paths == [[("row", "plan_not_columnar", len(rows))], [("row", "row_path_requested", len(rows))]]
+    assert paths == [[("vectorized", None, len(rows))], [("row", "row_path_requested", len(rows))]]
     assert_same(auto, row)
-    assert [note["kind"] for note in row["notifications"]["b2"]] == ["cap_reached"]
+    kinds = {cdr_id: [note["kind"] for note in found] for cdr_id, found in row["notifications"].items()}
+    assert kinds == {"b1": ["threshold_crossed"], "b3": ["cap_reached"], "b6": ["threshold_crossed"]}
+    amounts = {cdr_id: [item["amount"][1] for item in found] for cdr_id, found in row["charged_items"].items()}
+    # b1 and b3: 5 MB at 0.07 per 3 less 0.01, 0.10666... each, b3 let through up to 0.20 (0.09333...); b5: negative;
+    # b6: 0.13 in July.
+    assert amounts == {
+        "b1": ["0.1067"],
+        "b2": ["0.10"],
+        "b3": ["0.0933"],
+        "b4": ["0.0000"],
+        "b5": ["0.0000"],
+        "b6": ["0.1300"],
+    }
 
 
 HUGE_VOLUME_PLAN = """

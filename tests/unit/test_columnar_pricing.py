@@ -35,7 +35,7 @@ from kopek.rating.columnar_schedules import ScheduleTooFine
 from kopek.rating.outcome import CounterKey, NotificationKind
 from kopek.rating.rate import RatingState, rate_item
 
-CHARGES = ("voice", "surcharge", "deal", "data", "data_volume", "sms", "sms_fee")
+CHARGES = ("voice", "surcharge", "deal", "capped", "data", "data_volume", "sms", "sms_fee")
 ROUNDING_MODES = tuple(RoundingMode)
 
 # Thirty zones priced alike (a connect fee, then a first minute billed by the minute, then per second),
@@ -61,6 +61,7 @@ counters:
   - {name: free, scope: contract_item, unit: seconds, initial: 300}
   - {name: mb_used, scope: contract, unit: megabytes}
   - {name: sms_sent, scope: contract_item, unit: events}
+  - {name: spent, scope: contract_item, unit: amount, thresholds: [{value: 0.25, direction: up}]}
 charges:
   - name: voice
     item_class: call
@@ -162,8 +163,27 @@ DISCOUNTED_ZONES = {
     "35": {"type": "discount", "percent": "PERCENT_C", "price": {"type": "rate", "amount": "0.3", "unit": "minutes", "increment": 1}},
 }
 
+# A cap over a counter of what it let through: rates per 7 seconds (amounts in 7000ths), a discounted roaming rate and
+# a negative amount, which the cap lets through as nothing.
+CAPPED_YAML = """\
+name: capped
+item_class: call
+price:
+  type: cap
+  maximum: "MAXIMUM_D"
+  counter: spent
+  price:
+    type: switch
+    property: network
+    cases:
+      home: {type: rate, amount: "0.0123", unit: seconds, per: 7}
+      roaming: {type: discount, percent: "PERCENT_B", price: {type: rate, amount: "0.07", unit: minutes, increment: 1}}
+      discount: {type: flat, amount: "-0.2"}
+    default: {type: flat, amount: "0"}
+"""
+
 PERCENTS = ("PERCENT_A", "PERCENT_B", "PERCENT_C", "PERCENT_D")
-MAXIMA = ("MAXIMUM_A", "MAXIMUM_B", "MAXIMUM_C")
+MAXIMA = ("MAXIMUM_A", "MAXIMUM_B", "MAXIMUM_C", "MAXIMUM_D")
 DEFAULT_KNOBS = dict.fromkeys(PERCENTS, "12.5") | dict.fromkeys(MAXIMA, "0.5")
 
 DESTINATIONS = [*ZONES, "3312345", "33", "44", "4", "9", "912", "999", "9991", "1", "0", "34", "3456", "35"]
@@ -173,13 +193,11 @@ def _catalog(roundings: dict[str, tuple[int, RoundingMode]], knobs: dict[str, st
     """The standard item classes and one plan ``plan`` whose charges are rounded as ``roundings`` says, with the
     discounts' percents and the caps' maxima that ``knobs`` gives (by placeholder)."""
     document = parse_yaml(ITEM_CLASSES_YAML)
-    text = PLAN_YAML
-    deal = DEAL_YAML
-    zones = repr(DISCOUNTED_ZONES)
+    text, deal, capped, zones = PLAN_YAML, DEAL_YAML, CAPPED_YAML, repr(DISCOUNTED_ZONES)
     for placeholder, value in knobs.items():
-        text, deal, zones = (part.replace(placeholder, value) for part in (text, deal, zones))
+        text, deal, capped, zones = (part.replace(placeholder, value) for part in (text, deal, capped, zones))
     plan: dict[str, Any] = {"name": "plan", "currency": "EUR", **parse_yaml(text)}
-    plan["charges"].insert(2, parse_yaml(deal))
+    plan["charges"][2:2] = [parse_yaml(deal), parse_yaml(capped)]
     for charge in plan["charges"]:
         decimals, mode = roundings[charge["name"]]
         charge["rounding"] = {"decimals": decimals, "mode": mode.value}
@@ -191,11 +209,13 @@ def _catalog(roundings: dict[str, tuple[int, RoundingMode]], knobs: dict[str, st
 
 @dataclass(frozen=True, slots=True)
 class RowResult:
-    """What the row path did with one item: refused (with the message) or the amounts by charge name and the allowances used up."""
+    """What the row path did with one item: refused (with the message) or the amounts by charge name, the allowances
+    used up and the caps reached."""
 
     refusal: str | None
     amounts: dict[str, Decimal]
     used_up: set[str]
+    reached: set[str]
 
 
 def _row_path(catalog: Catalog, stored: dict[CounterKey, Decimal], items: list[TypedItem]) -> tuple[list[RowResult], RatingState]:
@@ -206,12 +226,20 @@ def _row_path(catalog: Catalog, stored: dict[CounterKey, Decimal], items: list[T
             outcome = rate_item(catalog, state, item)
         except IllegalStateError as error:
             assert error.code is Code.SERVICE_NOT_ACCESSIBLE, error
-            results.append(RowResult(error.message, {}, set()))
+            results.append(RowResult(error.message, {}, set(), set()))
             continue
         used_up = {note.data["counter"] for note in outcome.notifications if note.kind is NotificationKind.ALLOWANCE_EXHAUSTED}
-        results.append(RowResult(None, {charged.charge: charged.amount for charged in outcome.charged_items}, used_up))
+        reached = {note.data["counter"] for note in outcome.notifications if note.kind is NotificationKind.CAP_REACHED}
+        amounts = {charged.charge: charged.amount for charged in outcome.charged_items}
+        results.append(RowResult(None, amounts, used_up, reached))
         state = state.after(outcome.counter_changes)
     return results, state
+
+
+def _whole(value: Any) -> int:
+    number = Fraction(value)
+    assert number.denominator == 1, value
+    return int(number)
 
 
 def _key(catalog: Catalog, name: str) -> CounterKey:
@@ -305,6 +333,8 @@ stored_strategy = st.fixed_dictionaries(
         "free": st.one_of(st.none(), st.integers(min_value=0, max_value=400)),
         "mb_used": st.one_of(st.none(), st.integers(min_value=0, max_value=600_000_000)),
         "sms_sent": st.one_of(st.none(), st.integers(min_value=0, max_value=12)),
+        # In amount: below, at and past any maximum, and negative.
+        "spent": st.one_of(st.none(), st.sampled_from([0, 1, 5, -1, 2000])),
     }
 )
 
@@ -335,7 +365,11 @@ def _assert_columnar_equals_row_path(
     plan = catalog.charge_plan("plan")
     assert plan is not None
     specs = {spec.name: spec for spec in plan.counters}
-    before_base = {name: int(spec.unit.to_base(stored.get(_key(catalog, name), spec.initial))) for name, spec in specs.items()}
+    # A cap's counter is counted in the cap's denominator (the program's scale): what it lets through is a fraction.
+    scales = {name: max(program.scales.get(name, 1) for program in programs.values()) for name in specs}
+    before_base = {
+        name: _whole(spec.unit.to_base(stored.get(_key(catalog, name), spec.initial)) * scales[name]) for name, spec in specs.items()
+    }
     expected, final_state = _row_path(catalog, stored, items)
     priced = _columnar(_frame(catalog, items, programs, before_base), programs)
 
@@ -353,11 +387,13 @@ def _assert_columnar_equals_row_path(
             assert got[f"a{charge.index}"] == int(row_amount.scaleb(decimals)), (row, item, charge.charge.name, row_amount)
         used_up = {column[2:] for column, value in got.items() if column.startswith("u:") and value}
         assert used_up == want.used_up, (row, item)
+        reached = {column[2:] for column, value in got.items() if column.startswith("r:") and value}
+        assert reached == want.reached, (row, item)
         for column, value in got.items():
             if column.startswith("m:"):
                 moves[column[2:]] += value
     for name, spec in specs.items():
-        final = spec.unit.to_base(final_state.counters.get(_key(catalog, name), spec.initial))
+        final = spec.unit.to_base(final_state.counters.get(_key(catalog, name), spec.initial)) * scales[name]
         assert before_base[name] + moves[name] == final, name
 
 
@@ -807,20 +843,85 @@ def _only_program(catalog: Catalog) -> ColumnarPlan:
     return compile_plan(catalog, plan, "call")
 
 
-def test_a_cap_with_a_counter_is_left_to_the_row_path() -> None:
-    # What a cap with a counter let through is kept as an exact amount that the counter columns (whole base units) do
-    # not hold, and it notifies cap_reached from the pricing itself: the row path rates it.
-    catalog, plan = _plan_of("""\
+CAP_OVER_A_COUNTER_YAML = """\
 charge_plans:
   - name: plan
     currency: EUR
     counters:
-      - {name: spent, unit: amount, reset: monthly}
+      - {name: spent, unit: amount}
     charges:
       - name: main
         item_class: call
-        price: {type: cap, maximum: "10", counter: spent, price: {type: rate, amount: "0.01", unit: seconds}}
+        rounding: {decimals: 3, mode: half_even}
+        price:
+          type: cap
+          maximum: "0.30"
+          counter: spent
+          price:
+            type: switch
+            property: destination
+            cases: {"1": {type: flat, amount: "0.1"}, "2": {type: flat, amount: "0.2"}, "5": {type: flat, amount: "-0.05"}}
+            default: {type: rate, amount: "0.01", unit: seconds, per: 3}
+"""
+
+
+@pytest.mark.parametrize(
+    ("spent", "destinations"),
+    [
+        pytest.param(None, "1 5 2 1", id="reached-exactly-by-the-third-a-negative-amount-lets-nothing-through"),
+        pytest.param(None, "2 1 1", id="reached-part-way-through-the-second"),
+        pytest.param("0.30", "1 2", id="at-the-maximum-already-nothing-more"),
+        pytest.param("7", "1 5 1", id="past-the-maximum-nothing-moves"),
+        pytest.param("-0.5", "2 2 2 1 1", id="a-negative-start-lets-more-through"),
+        pytest.param("0.1", "0 0 0 2 0", id="thirds-of-a-cent-add-up-to-the-maximum"),
+    ],
+)
+def test_a_cap_over_a_counter_lets_through_what_rate_item_lets_through(spent: str | None, destinations: str) -> None:
+    catalog = load_catalog(ITEM_CLASSES_YAML + CAP_OVER_A_COUNTER_YAML)
+    plan = catalog.charge_plan("plan")
+    assert plan is not None
+    items = [typed(catalog, "call", {"duration": 10, "destination": destination}) for destination in destinations.split()]
+    stored = {_key(catalog, "spent"): Decimal(spent)} if spent is not None else {}
+    programs = {"call": compile_plan(catalog, plan, "call")}
+
+    _assert_columnar_equals_row_path(catalog, items, stored, programs)
+
+
+@pytest.mark.parametrize(
+    ("price", "reason"),
+    [
+        pytest.param(
+            "{type: tiers, bands: [{up_to: 60, price: {type: cap, maximum: 1, counter: spent, price: {type: flat, amount: 2}}},"
+            " {price: {type: flat, amount: 1}}]}",
+            "inside tiers or a schedule window",
+            id="in-a-band-of-tiers",
+        ),
+        pytest.param(
+            "{type: sum, parts: [{type: cap, maximum: 1, counter: spent, price: {type: flat, amount: 2}},"
+            " {type: cap, maximum: 1, counter: spent, price: {type: rate, amount: 1, unit: seconds}}]}",
+            "caps of different shapes or maxima",
+            id="two-caps-of-one-counter",
+        ),
+        pytest.param(
+            "{type: switch, property: network, cases: {home: {type: cap, maximum: 1, counter: spent, price: {type: flat, amount: 2}}},"
+            " default: {type: cap, maximum: 2, counter: spent, price: {type: flat, amount: 3}}}",
+            "caps of different shapes or maxima",
+            id="alike-caps-of-one-counter-with-other-maxima",
+        ),
+    ],
+)
+def test_a_cap_over_a_counter_priced_more_than_once_per_item_is_not_columnar(price: str, reason: str) -> None:
+    catalog, plan = _plan_of(f"""\
+charge_plans:
+  - name: plan
+    currency: EUR
+    counters:
+      - {{name: spent, unit: amount}}
+    charges:
+      - name: main
+        item_class: call
+        price: {price}
 """)
 
-    with pytest.raises(Unsupported, match="cap with a counter"):
+    with pytest.raises(Unsupported, match=reason):
         compile_plan(catalog, plan, "call")
