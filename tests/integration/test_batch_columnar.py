@@ -799,6 +799,172 @@ def test_a_minimal_case_is_written_alike_on_both_paths(tmp_path: Path, database:
     assert_same(auto, row)
 
 
+# A discount over a prefix whose zones are capped per item (alike caps with their own maxima: one family), and a cap
+# over an allowance whose rest is discounted by a fraction of a percent; rounded half_even and up.
+DISCOUNT_AND_CAP_PLAN = """
+charge_plans:
+  - name: mobile
+    currency: EUR
+    counters:
+      - {name: free_megabytes, scope: contract, unit: megabytes, initial: 1, reset: monthly, time_zone: Europe/Paris}
+    charges:
+      - name: sms
+        item_class: sms
+        account_role: payer
+        rounding: {decimals: 2, mode: half_even}
+        price:
+          type: discount
+          percent: "12.5"
+          price:
+            type: prefix
+            property: destination
+            prefixes:
+              "33": {type: cap, maximum: "0.07", price: {type: flat, amount: "0.0999"}}
+              "44": {type: cap, maximum: "0.30", price: {type: flat, amount: "0.25"}}
+              "49": {type: cap, maximum: "0", price: {type: flat, amount: "0.40"}}
+            default: {type: discount, percent: "100", price: {type: flat, amount: "0.15"}}
+      - name: data
+        item_class: data_session
+        account_role: payer
+        rounding: {decimals: 3, mode: up}
+        price:
+          type: cap
+          maximum: "0.5"
+          price:
+            type: allowance
+            counter: free_megabytes
+            then: {type: discount, percent: "33.333", price: {type: rate, amount: "0.07", unit: megabytes}}
+"""
+
+DISCOUNT_AND_CAP_CDRS = """
+b1 bob sms  2026-06-01T08:00:00+00:00 destination=33123
+b2 bob data 2026-06-01T08:01:00+00:00 volume=600000
+b3 bob sms  2026-06-01T08:02:00+00:00 destination=44
+b4 bob data 2026-06-01T08:03:00+00:00 volume=2500001
+b5 bob sms  2026-06-01T08:04:00+00:00 destination=4917
+b6 bob data 2026-06-01T08:05:00+00:00 volume=12000000
+b7 bob sms  2026-06-01T08:06:00+00:00 destination=1
+b8 bob data 2026-06-30T22:00:00+00:00 volume=1700000
+"""
+
+
+@pytest.mark.parametrize("database", DATABASES)
+@pytest.mark.parametrize("mode", [RatingMode.DAY_MOST, RatingMode.SUBSCRIPTION_FIRST_FAIL])
+def test_discounts_and_caps_per_item_take_the_vectorized_path_and_leave_what_the_row_path_leaves(
+    tmp_path: Path, database: str, mode: RatingMode
+) -> None:
+    rows = records(DISCOUNT_AND_CAP_CDRS)
+    left, paths = [], []
+    for path in (RatingPath.AUTO, RatingPath.ROW):
+        directory = tmp_path / f"discount-and-cap-{path.value}"
+        directory.mkdir()
+        with fresh_database(database, directory) as url, Engine(url, clock=FixedClock(), new_id=SequentialIds("id")) as engine:
+            minimal_world(engine, DISCOUNT_AND_CAP_PLAN, POSTPAID)
+            engine.import_cdrs(enumerate(rows, start=1), strict=True)
+            status = engine.run_rating_job(engine.start_rating_job(mode), path=path)
+            paths.append([(found.path, found.reason, found.count) for found in status.paths])
+            left.append(snapshot(engine))
+    auto, row = left
+
+    assert paths == [[("vectorized", None, len(rows))], [("row", "row_path_requested", len(rows))]]
+    assert_same(auto, row)
+    assert {status for status, *_ in row["cdrs"].values()} == {"charged"}
+    amounts = {cdr_id: [item["amount"][1] for item in found] for cdr_id, found in row["charged_items"].items()}
+    # b1: 0.0999 capped at 0.07, 87.5 % of it is 0.06125; b5: capped at 0; b7: 100 % off; b4: 2.100001 MB past the
+    # allowance at 0.07 x 0.66667, 0.0980005... rounded up; b6: 0.5600028 capped at 0.5; b8: a new month's allowance.
+    assert amounts == {
+        "b1": ["0.06"],
+        "b2": ["0.000"],
+        "b3": ["0.22"],
+        "b4": ["0.099"],
+        "b5": ["0.00"],
+        "b6": ["0.500"],
+        "b7": ["0.00"],
+        "b8": ["0.033"],
+    }
+
+
+CAP_WITH_A_COUNTER_PLAN = """
+charge_plans:
+  - name: mobile
+    currency: EUR
+    counters:
+      - name: data_spent
+        scope: contract
+        unit: amount
+        reset: monthly
+        time_zone: Europe/Paris
+        thresholds: [{value: 0.1, direction: up}]
+    charges:
+      - name: data
+        item_class: data_session
+        account_role: payer
+        rounding: {decimals: 4, mode: half_even}
+        price:
+          type: cap
+          maximum: "0.20"
+          counter: data_spent
+          price: {type: sum, parts: [{type: rate, amount: "0.07", unit: megabytes, per: 3}, {type: flat, amount: "-0.01"}]}
+      - {name: sms, item_class: sms, account_role: payer, price: {type: flat, amount: "0.10"}}
+"""
+
+
+@pytest.mark.parametrize("database", DATABASES)
+@pytest.mark.parametrize(
+    ("mode", "jobs"),
+    [
+        pytest.param(RatingMode.DAY_MOST, 1, id="day-most"),
+        pytest.param(RatingMode.SUBSCRIPTION_FIRST_FAIL, 1, id="subscription-first-fail"),
+        # The counter's fraction of a cent that the first job stores (0.10666...) is read back by the second.
+        pytest.param(RatingMode.DAY_MOST, 2, id="day-most-in-two-jobs"),
+    ],
+)
+def test_a_cap_over_a_monthly_counter_takes_the_vectorized_path_and_leaves_what_the_row_path_leaves(
+    tmp_path: Path, database: str, mode: RatingMode, jobs: int
+) -> None:
+    # What the cap lets through is counted in thirds of a cent (per 3 MB) in an amount counter reset monthly in Paris:
+    # a threshold crossed, the cap reached part-way through b3 and told once, a negative amount, a new month.
+    cdr_lines = """
+b1 bob data 2026-06-01T08:00:00+00:00 volume=5000000
+b2 bob sms  2026-06-01T08:00:30+00:00 destination=1
+b3 bob data 2026-06-01T08:01:00+00:00 volume=5000000
+b4 bob data 2026-06-01T08:02:00+00:00 volume=1000000
+b5 bob data 2026-06-01T08:03:00+00:00 volume=100000
+b6 bob data 2026-06-30T22:00:00+00:00 volume=6000000
+"""
+    rows = records(cdr_lines)
+    left, paths = [], []
+    for path in (RatingPath.AUTO, RatingPath.ROW):
+        directory = tmp_path / f"cap-counter-{path.value}"
+        directory.mkdir()
+        with fresh_database(database, directory) as url, Engine(url, clock=FixedClock(), new_id=SequentialIds("id")) as engine:
+            minimal_world(engine, CAP_WITH_A_COUNTER_PLAN, POSTPAID)
+            counted: dict[tuple[str, str | None], int] = {}
+            for part in (rows,) if jobs == 1 else (rows[:2], rows[2:]):
+                engine.import_cdrs(enumerate(part, start=rows.index(part[0]) + 1), strict=True)
+                for found in engine.run_rating_job(engine.start_rating_job(mode), path=path).paths:
+                    counted[(found.path, found.reason)] = counted.get((found.path, found.reason), 0) + found.count
+            paths.append([(kind, reason, count) for (kind, reason), count in counted.items()])
+            left.append(snapshot(engine))
+    auto, row = left
+
+    assert paths == [[("vectorized", None, len(rows))], [("row", "row_path_requested", len(rows))]]
+    assert_same(auto, row)
+    kinds = {cdr_id: [note["kind"] for note in found] for cdr_id, found in row["notifications"].items()}
+    assert kinds == {"b1": ["threshold_crossed"], "b3": ["cap_reached"], "b6": ["threshold_crossed"]}
+    amounts = {cdr_id: [item["amount"][1] for item in found] for cdr_id, found in row["charged_items"].items()}
+    # b1 and b3: 5 MB at 0.07 per 3 less 0.01, 0.10666... each, b3 let through up to 0.20 (0.09333...); b5: negative;
+    # b6: 0.13 in July.
+    assert amounts == {
+        "b1": ["0.1067"],
+        "b2": ["0.10"],
+        "b3": ["0.0933"],
+        "b4": ["0.0000"],
+        "b5": ["0.0000"],
+        "b6": ["0.1300"],
+    }
+
+
 HUGE_VOLUME_PLAN = """
 charge_plans:
   - name: mobile

@@ -204,9 +204,12 @@ def test_a_counter_that_resets_monthly_is_recharged_column_wise_as_on_the_row_pa
 
 def test_a_plan_the_vectorized_path_does_not_take_is_recharged_on_the_row_path(engine: Engine) -> None:
     _world(engine)
-    # A cap node (a maximum amount per item) is not one the vectorized path expresses.
-    capped = 'default: {type: cap, maximum: "0.50", price: {type: rate, amount: "0.30", unit: minutes}}'
-    tariff_text = TARIFF.replace('default: {type: rate, amount: "MINUTE", unit: minutes, increment: 1}', capped)
+    # A range node (a price by the range a number falls in) is not one the vectorized path expresses.
+    ranged = (
+        'default: {type: range, property: duration, ranges: [{to: 60, price: {type: flat, amount: "0.10"}}],'
+        ' default: {type: rate, amount: "0.30", unit: minutes}}'
+    )
+    tariff_text = TARIFF.replace('default: {type: rate, amount: "MINUTE", unit: minutes, increment: 1}', ranged)
     engine.load_catalog(parse_document(tariff_text.replace("ABROAD", "0.90").replace("TEXT", "0.08"), source="tariff.yaml"))
 
     assert engine.recharge("ann-line", MONTH, path=RatingPath.AUTO).pricing_path is PricingPath.ROW

@@ -11,7 +11,7 @@ path computes from the state the previous item left.
 
 from __future__ import annotations
 
-import textwrap
+import ast
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -35,7 +35,7 @@ from kopek.rating.columnar_schedules import ScheduleTooFine
 from kopek.rating.outcome import CounterKey, NotificationKind
 from kopek.rating.rate import RatingState, rate_item
 
-CHARGES = ("voice", "surcharge", "data", "data_volume", "sms", "sms_fee")
+CHARGES = ("voice", "surcharge", "deal", "capped", "data", "data_volume", "sms", "sms_fee")
 ROUNDING_MODES = tuple(RoundingMode)
 
 # Thirty zones priced alike (a connect fee, then a first minute billed by the minute, then per second),
@@ -61,6 +61,7 @@ counters:
   - {name: free, scope: contract_item, unit: seconds, initial: 300}
   - {name: mb_used, scope: contract, unit: megabytes}
   - {name: sms_sent, scope: contract_item, unit: events}
+  - {name: spent, scope: contract_item, unit: amount, thresholds: [{value: 0.25, direction: up}]}
 charges:
   - name: voice
     item_class: call
@@ -98,7 +99,7 @@ charges:
       mode: graduated
       bands:
         - {up_to: 100, price: {type: rate, amount: "0.01", unit: megabytes}}
-        - {up_to: 500, price: {type: rate, amount: "0.005", unit: megabytes}}
+        - {up_to: 500, price: {type: discount, percent: "PERCENT_D", price: {type: rate, amount: "0.005", unit: megabytes}}}
         - price: {type: rate, amount: "0.0007", unit: kilobytes, per: 3}
     counter_updates:
       - {counter: mb_used, add: quantity}
@@ -109,7 +110,7 @@ charges:
       mode: volume
       unit: megabytes
       bands:
-        - {up_to: 10, price: {type: flat, amount: "0.5"}}
+        - {up_to: 10, price: {type: cap, maximum: "MAXIMUM_C", price: {type: flat, amount: "0.5"}}}
         - {up_to: 100, price: {type: rate, amount: "0.004", unit: megabytes}}
         - price: {type: rate, amount: "0.002", unit: megabytes, per: 7}
   - name: sms
@@ -120,37 +121,101 @@ charges:
       bands:
         - {up_to: 3, price: {type: flat, amount: "0.10"}}
         - {up_to: 10, price: {type: rate, amount: "0.05", unit: events}}
-        - price: {type: flat, amount: "-0.01"}
+        - price: {type: cap, maximum: "MAXIMUM_A", price: {type: flat, amount: "-0.01"}}
     counter_updates:
       - {counter: sms_sent, add: one}
   - name: sms_fee
     item_class: sms
-    price: {type: rate, amount: "0.0333", unit: events, per: 7, minimum: 1}
+    price:
+      type: cap
+      maximum: "MAXIMUM_C"
+      price: {type: discount, percent: "PERCENT_A", price: {type: rate, amount: "0.0333", unit: events, per: 7, minimum: 1}}
 """
 
-DESTINATIONS = [*ZONES, "3312345", "33", "44", "4", "9", "912", "999", "9991", "1", "0"]
+# A discount over a switch whose cases are caps; the home and default caps share a shape (a family of two, with their
+# own maxima and rates), the discount case caps a negative amount.
+DEAL_YAML = """\
+name: deal
+item_class: call
+price:
+  type: discount
+  percent: "PERCENT_A"
+  price:
+    type: switch
+    property: network
+    cases:
+      home: {type: cap, maximum: "MAXIMUM_A", price: {type: rate, amount: "0.013", unit: seconds, per: 7}}
+      roaming:
+        type: cap
+        maximum: "MAXIMUM_B"
+        price:
+          type: sum
+          parts:
+            - {type: flat, amount: "0.333"}
+            - {type: rate, amount: "0.07", unit: minutes, increment: 1}
+      discount: {type: cap, maximum: "MAXIMUM_A", price: {type: flat, amount: "-0.125"}}
+    default: {type: cap, maximum: "MAXIMUM_B", price: {type: rate, amount: "0.0123", unit: seconds}}
+"""
+
+# Two discounted zones priced alike under the allowance: a family of two discounts with their own percents.
+DISCOUNTED_ZONES = {
+    "34": {"type": "discount", "percent": "PERCENT_B", "price": {"type": "rate", "amount": "0.45", "unit": "minutes", "increment": 1}},
+    "35": {"type": "discount", "percent": "PERCENT_C", "price": {"type": "rate", "amount": "0.3", "unit": "minutes", "increment": 1}},
+}
+
+# A cap over a counter of what it let through: rates per 7 seconds (amounts in 7000ths), a discounted roaming rate and
+# a negative amount, which the cap lets through as nothing.
+CAPPED_YAML = """\
+name: capped
+item_class: call
+price:
+  type: cap
+  maximum: "MAXIMUM_D"
+  counter: spent
+  price:
+    type: switch
+    property: network
+    cases:
+      home: {type: rate, amount: "0.0123", unit: seconds, per: 7}
+      roaming: {type: discount, percent: "PERCENT_B", price: {type: rate, amount: "0.07", unit: minutes, increment: 1}}
+      discount: {type: flat, amount: "-0.2"}
+    default: {type: flat, amount: "0"}
+"""
+
+PERCENTS = ("PERCENT_A", "PERCENT_B", "PERCENT_C", "PERCENT_D")
+MAXIMA = ("MAXIMUM_A", "MAXIMUM_B", "MAXIMUM_C", "MAXIMUM_D")
+DEFAULT_KNOBS = dict.fromkeys(PERCENTS, "12.5") | dict.fromkeys(MAXIMA, "0.5")
+
+DESTINATIONS = [*ZONES, "3312345", "33", "44", "4", "9", "912", "999", "9991", "1", "0", "34", "3456", "35"]
 
 
-def _catalog(roundings: dict[str, tuple[int, RoundingMode]]) -> Catalog:
-    """The standard item classes and one plan ``plan`` whose charges are rounded as ``roundings`` says."""
+def _catalog(roundings: dict[str, tuple[int, RoundingMode]], knobs: dict[str, str] = DEFAULT_KNOBS) -> Catalog:
+    """The standard item classes and one plan ``plan`` whose charges are rounded as ``roundings`` says, with the
+    discounts' percents and the caps' maxima that ``knobs`` gives (by placeholder)."""
     document = parse_yaml(ITEM_CLASSES_YAML)
-    plan: dict[str, Any] = {"name": "plan", "currency": "EUR", **parse_yaml(PLAN_YAML)}
+    text, deal, capped, zones = PLAN_YAML, DEAL_YAML, CAPPED_YAML, repr(DISCOUNTED_ZONES)
+    for placeholder, value in knobs.items():
+        text, deal, capped, zones = (part.replace(placeholder, value) for part in (text, deal, capped, zones))
+    plan: dict[str, Any] = {"name": "plan", "currency": "EUR", **parse_yaml(text)}
+    plan["charges"][2:2] = [parse_yaml(deal), parse_yaml(capped)]
     for charge in plan["charges"]:
         decimals, mode = roundings[charge["name"]]
         charge["rounding"] = {"decimals": decimals, "mode": mode.value}
         charge["account_role"] = "postpaid"
-    plan["charges"][0]["price"]["then"]["prefixes"].update(ZONES)
+    plan["charges"][0]["price"]["then"]["prefixes"].update(ZONES, **ast.literal_eval(zones))
     document["charge_plans"] = [plan]
     return catalog_from_document(document, source="tariff.yaml")
 
 
 @dataclass(frozen=True, slots=True)
 class RowResult:
-    """What the row path did with one item: refused (with the message) or the amounts by charge name and the allowances used up."""
+    """What the row path did with one item: refused (with the message) or the amounts by charge name, the allowances
+    used up and the caps reached."""
 
     refusal: str | None
     amounts: dict[str, Decimal]
     used_up: set[str]
+    reached: set[str]
 
 
 def _row_path(catalog: Catalog, stored: dict[CounterKey, Decimal], items: list[TypedItem]) -> tuple[list[RowResult], RatingState]:
@@ -161,12 +226,20 @@ def _row_path(catalog: Catalog, stored: dict[CounterKey, Decimal], items: list[T
             outcome = rate_item(catalog, state, item)
         except IllegalStateError as error:
             assert error.code is Code.SERVICE_NOT_ACCESSIBLE, error
-            results.append(RowResult(error.message, {}, set()))
+            results.append(RowResult(error.message, {}, set(), set()))
             continue
         used_up = {note.data["counter"] for note in outcome.notifications if note.kind is NotificationKind.ALLOWANCE_EXHAUSTED}
-        results.append(RowResult(None, {charged.charge: charged.amount for charged in outcome.charged_items}, used_up))
+        reached = {note.data["counter"] for note in outcome.notifications if note.kind is NotificationKind.CAP_REACHED}
+        amounts = {charged.charge: charged.amount for charged in outcome.charged_items}
+        results.append(RowResult(None, amounts, used_up, reached))
         state = state.after(outcome.counter_changes)
     return results, state
+
+
+def _whole(value: Any) -> int:
+    number = Fraction(value)
+    assert number.denominator == 1, value
+    return int(number)
 
 
 def _key(catalog: Catalog, name: str) -> CounterKey:
@@ -244,23 +317,37 @@ data_strategy = st.tuples(
 )
 sms_strategy = st.tuples(st.just("sms"), st.fixed_dictionaries({"count": st.integers(min_value=0, max_value=4)}))
 items_strategy = st.lists(st.one_of(call_strategy, data_strategy, sms_strategy), min_size=1, max_size=30)
+# Percents of 0 and 100, fractional ones (12.5, 33.333: a kept part of 2/3 plus a thousandth), maxima of zero, below
+# and above the amounts.
+percent_strategy = st.one_of(
+    st.sampled_from(["0", "100", "12.5", "33.333", "50", "99.99", "0.001"]),
+    st.decimals(min_value=0, max_value=100, places=3).map(str),
+)
+maximum_strategy = st.one_of(
+    st.sampled_from(["0", "0.001", "0.05", "0.1", "0.5", "2.345", "1000"]),
+    st.decimals(min_value=0, max_value=5, places=4).map(str),
+)
+knobs_strategy = st.fixed_dictionaries({**dict.fromkeys(PERCENTS, percent_strategy), **dict.fromkeys(MAXIMA, maximum_strategy)})
 stored_strategy = st.fixed_dictionaries(
     {
         "free": st.one_of(st.none(), st.integers(min_value=0, max_value=400)),
         "mb_used": st.one_of(st.none(), st.integers(min_value=0, max_value=600_000_000)),
         "sms_sent": st.one_of(st.none(), st.integers(min_value=0, max_value=12)),
+        # In amount: below, at and past any maximum, and negative.
+        "spent": st.one_of(st.none(), st.sampled_from([0, 1, 5, -1, 2000])),
     }
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(roundings=roundings_strategy, drawn=items_strategy, stored_base=stored_strategy)
+@given(roundings=roundings_strategy, drawn=items_strategy, stored_base=stored_strategy, knobs=knobs_strategy)
 def test_columnar_amounts_refusals_and_counters_equal_rate_item_item_after_item(
     roundings: dict[str, tuple[int, RoundingMode]],
     drawn: list[tuple[str, dict[str, object]]],
     stored_base: dict[str, int | None],
+    knobs: dict[str, str],
 ) -> None:
-    catalog = _catalog(roundings)
+    catalog = _catalog(roundings, knobs)
     plan = catalog.charge_plan("plan")
     assert plan is not None
     specs = {spec.name: spec for spec in plan.counters}
@@ -278,7 +365,11 @@ def _assert_columnar_equals_row_path(
     plan = catalog.charge_plan("plan")
     assert plan is not None
     specs = {spec.name: spec for spec in plan.counters}
-    before_base = {name: int(spec.unit.to_base(stored.get(_key(catalog, name), spec.initial))) for name, spec in specs.items()}
+    # A cap's counter is counted in the cap's denominator (the program's scale): what it lets through is a fraction.
+    scales = {name: max(program.scales.get(name, 1) for program in programs.values()) for name in specs}
+    before_base = {
+        name: _whole(spec.unit.to_base(stored.get(_key(catalog, name), spec.initial)) * scales[name]) for name, spec in specs.items()
+    }
     expected, final_state = _row_path(catalog, stored, items)
     priced = _columnar(_frame(catalog, items, programs, before_base), programs)
 
@@ -296,11 +387,13 @@ def _assert_columnar_equals_row_path(
             assert got[f"a{charge.index}"] == int(row_amount.scaleb(decimals)), (row, item, charge.charge.name, row_amount)
         used_up = {column[2:] for column, value in got.items() if column.startswith("u:") and value}
         assert used_up == want.used_up, (row, item)
+        reached = {column[2:] for column, value in got.items() if column.startswith("r:") and value}
+        assert reached == want.reached, (row, item)
         for column, value in got.items():
             if column.startswith("m:"):
                 moves[column[2:]] += value
     for name, spec in specs.items():
-        final = spec.unit.to_base(final_state.counters.get(_key(catalog, name), spec.initial))
+        final = spec.unit.to_base(final_state.counters.get(_key(catalog, name), spec.initial)) * scales[name]
         assert before_base[name] + moves[name] == final, name
 
 
@@ -308,7 +401,8 @@ def _assert_columnar_equals_row_path(
 
 SCHEDULE_CHARGES = ("voice", "surcharge", "data", "sms")
 
-# Holidays on the days summer time starts and ends in Paris, and on a Wednesday.
+# Holidays on the days summer time starts and ends in Paris, and on a Wednesday. A discount prices the week-end and a cap
+# the night's first minute: each part an edge cuts is priced, discounted and capped as a quantity of its own.
 SCHEDULE_PLAN_YAML = """\
 counters:
   - {name: free, scope: contract_item, unit: seconds, initial: 300}
@@ -327,14 +421,15 @@ charges:
             from: "08:00"
             to: "20:00"
             price: {type: connect_fee, amount: "0.05", then: {type: rate, amount: "0.60", unit: minutes, increment: 1}}
-          - {days: [sat, sun], price: {type: rate, amount: "0.013", unit: seconds, minimum: 30, increment: 6}}
+          - days: [sat, sun]
+            price: {type: discount, percent: "12.5", price: {type: rate, amount: "0.013", unit: seconds, minimum: 30, increment: 6}}
           - {days: [holiday], price: {type: flat, amount: "0.25"}}
           - from: "00:00"
             to: "06:00"
             price:
               type: tiers
               bands:
-                - {up_to: 60, price: {type: rate, amount: "0.06", unit: minutes, increment: 1}}
+                - {up_to: 60, price: {type: cap, maximum: "0.05", price: {type: rate, amount: "0.06", unit: minutes, increment: 1}}}
                 - price: {type: rate, amount: "0.001", unit: seconds}
         default: {type: rate, amount: "0.30", unit: minutes}
   - name: surcharge
@@ -689,15 +784,33 @@ def _priced_units(catalog: Catalog, program: ColumnarPlan, seconds: int) -> int:
     return int(program.priced(frame.lazy()).collect()[f"a{charge.index}"][0])
 
 
-def test_the_integer_form_is_exact_up_to_its_bound_and_refused_past_it() -> None:
-    catalog = load_catalog(
-        ITEM_CLASSES_YAML + "charge_plans:\n  - name: plan\n    currency: EUR\n" + textwrap.indent(BIG_RATES_YAML, "    ")
-    )
+def _big_rates_catalog(wrapped: dict[str, Any] | None = None) -> Catalog:
+    """The plan of ``BIG_RATES_YAML``, its price put under ``wrapped`` (a discount or a cap without its ``price``)."""
+    document = parse_yaml(ITEM_CLASSES_YAML)
+    plan: dict[str, Any] = {"name": "plan", "currency": "EUR", **parse_yaml(BIG_RATES_YAML)}
+    (charge,) = plan["charges"]
+    if wrapped is not None:
+        charge["price"] = {**wrapped, "price": charge["price"]}
+    document["charge_plans"] = [plan]
+    return catalog_from_document(document, source="tariff.yaml")
+
+
+@pytest.mark.parametrize(
+    "wrapped",
+    [
+        pytest.param(None, id="rates"),
+        # A discount multiplies the numerator by the kept part's numerator (66667 over 100000): a smaller bound.
+        pytest.param({"type": "discount", "percent": "33.333"}, id="under-a-discount"),
+    ],
+)
+def test_the_integer_form_is_exact_up_to_its_bound_and_refused_past_it(wrapped: dict[str, Any] | None) -> None:
+    catalog = _big_rates_catalog(wrapped)
     plan = catalog.charge_plan("plan")
     assert plan is not None
     program = compile_plan(catalog, plan, "call")
     bound = _largest_fitting(program)
-    assert 10**20 < bound < 10**30  # a per-7 rate of 123456.789 a second, rounded to 6 places, leaves room for ~10^26 s
+    # A per-7 rate of 123456.789 a second, rounded to 6 places, leaves room for ~10^23 s; 66667 times less under the discount.
+    assert 10**15 < bound < 10**30
 
     def exact_units(seconds: int) -> int:
         charged = rate_item(catalog, RatingState(contract("plan"), {}), typed(catalog, "call", {"duration": str(seconds)})).charged_items[0]
@@ -711,3 +824,104 @@ def test_the_integer_form_is_exact_up_to_its_bound_and_refused_past_it() -> None
     # Not a needless refusal: far enough past the bound, Int128 wraps around and the integer form would be wrong.
     far = bound * 10**6
     assert _priced_units(catalog, program, far) != exact_units(far)
+
+
+def test_a_discount_and_a_cap_narrow_the_integer_form_by_their_factor_and_maximum() -> None:
+    plain = _largest_fitting(_only_program(_big_rates_catalog()))
+    discounted = _largest_fitting(_only_program(_big_rates_catalog({"type": "discount", "percent": "12.5"})))
+    capped = _largest_fitting(_only_program(_big_rates_catalog({"type": "cap", "maximum": "1000000000000000000000000"})))
+
+    # 87.5 % kept is 7/8: the numerator is 7 times the child's (over 8 times its denominator).
+    assert plain // 8 <= discounted <= plain // 7
+    # The maximum (10^24, times the common denominator) is added to the child's constant, never its per-unit part.
+    assert 0 < capped < plain
+
+
+def _only_program(catalog: Catalog) -> ColumnarPlan:
+    plan = catalog.charge_plan("plan")
+    assert plan is not None
+    return compile_plan(catalog, plan, "call")
+
+
+CAP_OVER_A_COUNTER_YAML = """\
+charge_plans:
+  - name: plan
+    currency: EUR
+    counters:
+      - {name: spent, unit: amount}
+    charges:
+      - name: main
+        item_class: call
+        rounding: {decimals: 3, mode: half_even}
+        price:
+          type: cap
+          maximum: "0.30"
+          counter: spent
+          price:
+            type: switch
+            property: destination
+            cases: {"1": {type: flat, amount: "0.1"}, "2": {type: flat, amount: "0.2"}, "5": {type: flat, amount: "-0.05"}}
+            default: {type: rate, amount: "0.01", unit: seconds, per: 3}
+"""
+
+
+@pytest.mark.parametrize(
+    ("spent", "destinations"),
+    [
+        pytest.param(None, "1 5 2 1", id="reached-exactly-by-the-third-a-negative-amount-lets-nothing-through"),
+        pytest.param(None, "2 1 1", id="reached-part-way-through-the-second"),
+        pytest.param("0.30", "1 2", id="at-the-maximum-already-nothing-more"),
+        pytest.param("7", "1 5 1", id="past-the-maximum-nothing-moves"),
+        pytest.param("-0.5", "2 2 2 1 1", id="a-negative-start-lets-more-through"),
+        pytest.param("0.1", "0 0 0 2 0", id="thirds-of-a-cent-add-up-to-the-maximum"),
+    ],
+)
+def test_a_cap_over_a_counter_lets_through_what_rate_item_lets_through(spent: str | None, destinations: str) -> None:
+    catalog = load_catalog(ITEM_CLASSES_YAML + CAP_OVER_A_COUNTER_YAML)
+    plan = catalog.charge_plan("plan")
+    assert plan is not None
+    items = [typed(catalog, "call", {"duration": 10, "destination": destination}) for destination in destinations.split()]
+    stored = {_key(catalog, "spent"): Decimal(spent)} if spent is not None else {}
+    programs = {"call": compile_plan(catalog, plan, "call")}
+
+    _assert_columnar_equals_row_path(catalog, items, stored, programs)
+
+
+@pytest.mark.parametrize(
+    ("price", "reason"),
+    [
+        pytest.param(
+            "{type: tiers, bands: [{up_to: 60, price: {type: cap, maximum: 1, counter: spent, price: {type: flat, amount: 2}}},"
+            " {price: {type: flat, amount: 1}}]}",
+            "inside tiers or a schedule window",
+            id="in-a-band-of-tiers",
+        ),
+        pytest.param(
+            "{type: sum, parts: [{type: cap, maximum: 1, counter: spent, price: {type: flat, amount: 2}},"
+            " {type: cap, maximum: 1, counter: spent, price: {type: rate, amount: 1, unit: seconds}}]}",
+            "caps of different shapes or maxima",
+            id="two-caps-of-one-counter",
+        ),
+        pytest.param(
+            "{type: switch, property: network, cases: {home: {type: cap, maximum: 1, counter: spent, price: {type: flat, amount: 2}}},"
+            " default: {type: cap, maximum: 2, counter: spent, price: {type: flat, amount: 3}}}",
+            "caps of different shapes or maxima",
+            id="alike-caps-of-one-counter-with-other-maxima",
+        ),
+    ],
+)
+def test_a_cap_over_a_counter_priced_more_than_once_per_item_is_not_columnar(price: str, reason: str) -> None:
+    catalog, plan = _plan_of(f"""\
+charge_plans:
+  - name: plan
+    currency: EUR
+    counters:
+      - {{name: spent, unit: amount}}
+    charges:
+      - name: main
+        item_class: call
+        price: {price}
+""")
+
+    with pytest.raises(Unsupported, match=reason):
+        compile_plan(catalog, plan, "call")

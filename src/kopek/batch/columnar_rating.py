@@ -11,9 +11,10 @@ one-by-one decisions:
   reservation, and every balance stays within its floor or credit limit over the whole
   chunk (so no CDR fails for money); a prepaid balance crossing its low-balance threshold
   notifies as the row path does, from the running balances;
-- stored counters hold whole base units and do not lapse; each item's reset period of
-  each counter, and the counter's value when that period started, are laid out as
-  columns from the counter's cycle (:func:`_periods`);
+- stored counters hold whole base units (a cap's counter: whole units of its cap's
+  denominator) and do not lapse; each item's reset period of each counter, and the
+  counter's value when that period started, are laid out as columns from the counter's
+  cycle (:func:`_periods`);
 - a counter is read and moved where the row path reads and moves it (its **owner**,
   :func:`_owner`): a linked contract's contract counter that its parent's plans declare is
   the parent's, a counter of scope ``shared`` is the one of its namespace, whichever
@@ -62,8 +63,10 @@ from kopek.rating.columnar import (
     base_factor,
     compile_plan,
     epoch_column,
+    notices,
     owner_column,
     properties_read,
+    reached_counters,
     used_up_counters,
     whole,
 )
@@ -98,10 +101,11 @@ class FallbackReason(StrEnum):
     SESSION_GRANT = "session_grant"
     """A live session's grant holds a counter of a contract, of its parent or of its plans' shared namespaces."""
     PLAN_NOT_COLUMNAR = "plan_not_columnar"
-    """A plan uses what the vectorized path does not express (a cap, a per_activation reset, ...)."""
+    """A plan uses what the vectorized path does not express (a cap over a counter in tiers, a per_activation reset, ...)."""
     COUNTER_NOT_COLUMNAR = "counter_not_columnar"
-    """A stored counter lapses, holds a fraction of a base unit, or was stored before it had reset periods; or two plans
-    declare a counter they keep in one place otherwise."""
+    """A stored counter lapses, holds a fraction of a base unit (of its cap's denominator, for a cap's counter), or was
+    stored before it had reset periods; or two plans declare a counter they keep in one place otherwise, or count it in
+    other denominators."""
     ACCOUNT_NOT_COLUMNAR = "account_not_columnar"
     """A payer account is not chargeable, holds live reservations or another currency."""
     FRACTIONAL_QUANTITY = "fractional_quantity"
@@ -174,7 +178,7 @@ def rate_rows_columnar(uow: UnitOfWork, context: ChargingContext, plans: PlanCac
     _check_spans(typed, contracts, plans_of)
     chosen = _pricing(typed, plans_of)
     compiled = _compiled(plans, loaded.version, catalog, chosen)
-    counters = _counters(uow, contracts, parents, plans_of, shared)
+    counters = _counters(uow, contracts, parents, plans_of, shared, _scales(compiled))
     accounts = _accounts(uow, contracts, plans_of, compiled)
     frame = _frame(typed, chosen, compiled, counters)
     frame = _refusals(frame, compiled, rules)
@@ -306,12 +310,24 @@ def _counters(
     parents: Mapping[str, Contract],
     plans_of: Mapping[str, Sequence[tuple[str, ChargePlan]]],
     shared: Sequence[SharedCounterSpec],
+    scales: Mapping[str, int],
 ) -> dict[tuple[str, str], StoredCounter]:
     """Each contract's counters before the chunk, by (contract, counter name): its own, its parent's and the shared
     ones (locked, after the contracts, as the row path locks them)."""
     values, lives = uow.counters.of_contracts(sorted(contracts.keys() | parents.keys()))
     shared_values, shared_lives = uow.counters.lock_shared(shared)
-    return _counters_from(values | shared_values, lives | shared_lives, contracts, plans_of)
+    return _counters_from(values | shared_values, lives | shared_lives, contracts, plans_of, scales)
+
+
+def _scales(compiled: Mapping[tuple[str, str], ColumnarPlan]) -> dict[str, int]:
+    """Per counter name, how many of the frame's units make one base unit (a cap's counter counts in its
+    denominator): one for every plan of the chunk that declares the counter, else the chunk takes the row path."""
+    found: dict[str, int] = {}
+    for program in compiled.values():
+        for name, scale in program.scales.items():
+            if found.setdefault(name, scale) != scale:
+                raise NotColumnar(FallbackReason.COUNTER_NOT_COLUMNAR, f"counter {name!r} is counted in other units by two plans")
+    return found
 
 
 def _counters_from(
@@ -319,10 +335,11 @@ def _counters_from(
     lives: Mapping[CounterKey, CounterLife],
     contracts: Mapping[str, Contract],
     plans_of: Mapping[str, Sequence[tuple[str, ChargePlan]]],
+    scales: Mapping[str, int],
 ) -> dict[tuple[str, str], StoredCounter]:
-    """Each contract's counters from ``values`` and ``lives`` (stored or restored), by (contract, counter name); the
-    contracts that share a counter (a linked contract and its parent, a shared namespace) share its
-    :class:`StoredCounter`."""
+    """Each contract's counters from ``values`` and ``lives`` (stored or restored), by (contract, counter name), in
+    ``scales`` of their base units (by name, one when not given); the contracts that share a counter (a linked
+    contract and its parent, a shared namespace) share its :class:`StoredCounter`."""
     found: dict[tuple[str, str], StoredCounter] = {}
     owners: dict[CounterKey, tuple[CounterSpec, StoredCounter]] = {}
     for contract_id, contract in contracts.items():
@@ -335,7 +352,7 @@ def _counters_from(
                 key, owner_spec = _owner(contract, contract_item_id, spec, inherited)
                 known = owners.get(key)
                 if known is None:
-                    known = owners[key] = (owner_spec, _stored_counter(key, owner_spec, values, lives))
+                    known = owners[key] = (owner_spec, _stored_counter(key, owner_spec, values, lives, scales.get(spec.name, 1)))
                 # The compiled plan reads bounds and moves in its own spec's unit; the stored counter is the owner's.
                 if spec.unit != owner_spec.unit or _meaning(known[0]) != _meaning(owner_spec):
                     message = f"counter {spec.name!r} of {contract_id!r} is declared otherwise where it is kept"
@@ -374,15 +391,17 @@ def _meaning(spec: CounterSpec) -> dict[str, Any]:
     return spec.model_dump(exclude={"description"})
 
 
-def _stored_counter(key: CounterKey, spec: CounterSpec, values: Mapping[CounterKey, Any], lives: Mapping[CounterKey, Any]) -> StoredCounter:
-    """Counter ``spec``, kept at ``key``, before the chunk."""
+def _stored_counter(
+    key: CounterKey, spec: CounterSpec, values: Mapping[CounterKey, Any], lives: Mapping[CounterKey, Any], scale: int
+) -> StoredCounter:
+    """Counter ``spec``, kept at ``key``, before the chunk, in ``1 / scale`` of its base unit."""
     owner = key.contract_id or key.namespace
     life = lives.get(key)
     if life is not None and life.expires_at is not None:
         raise NotColumnar(FallbackReason.COUNTER_NOT_COLUMNAR, f"counter {spec.name!r} of {owner!r} lapses")
     stored = values.get(key)
     try:
-        factor = base_factor(spec.unit)
+        factor = base_factor(spec.unit) * scale
         initial = whole(exact(spec.initial) * factor)
         base = whole(exact(stored) * factor) if stored is not None else None
     except Unsupported as error:
@@ -508,7 +527,7 @@ def _frame(
     # No quantity, counter position (a stored counter plus the chunk's quantities) or numerator may pass Int128.
     largest = max((max(abs(counter.stored or 0), abs(counter.initial)) for counter in counters.values()), default=0)
     bound = largest + _sum_of_magnitudes(typed["q"])
-    if not all(program.fits(bound) for program in compiled.values()):
+    if not all(program.fits(bound, typed.height) for program in compiled.values()):
         raise NotColumnar(FallbackReason.INTEGER_BOUND, "the chunk's quantities are too large for the integer form")
     pricing = pl.DataFrame(
         [(contract_id, item_class, plan.name, item_id) for (contract_id, item_class), (item_id, plan) in chosen.items()],
@@ -632,6 +651,7 @@ def _priced_all(frame: pl.DataFrame, compiled: Mapping[tuple[str, str], Columnar
         keep = [f"{column}{charge.index}" for charge in program.charges for column in ("a", "z")]
         keep += [f"m:{name}" for charge in program.charges for name in charge.dynamic.moves]
         keep += [f"u:{name}" for name in used_up_counters(program)]
+        keep += [f"r:{name}" for name in reached_counters(program)]
         keep += [f"t:{name}" for charge in program.charges for name in charge.dynamic.touches]
         parts.append(program.priced(part).select("row", *keep))
     result = pl.concat(parts, how="diagonal_relaxed").sort("row").collect()
@@ -639,19 +659,22 @@ def _priced_all(frame: pl.DataFrame, compiled: Mapping[tuple[str, str], Columnar
 
 
 def _notifications(charged: pl.DataFrame, compiled: Mapping[tuple[str, str], ColumnarPlan]) -> dict[int, list[dict[str, Any]]]:
-    """The notifications of each charged CDR that has some (allowances used up), in the row path's order."""
-    flags = [column for column in charged.columns if column.startswith("u:")]
+    """The notifications of each charged CDR that has some (allowances used up, caps reached), in the row path's order."""
+    flags = [column for column in charged.columns if column.startswith(("u:", "r:"))]
     if not flags:
         return {}
     notes: dict[int, list[dict[str, Any]]] = {}
-    order = {key: used_up_counters(program) for key, program in compiled.items()}
+    order = {key: notices(program) for key, program in compiled.items()}
     for record in charged.filter(pl.any_horizontal(pl.col(flags).fill_null(value=False))).iter_rows(named=True):
-        for name in order[(record["plan"], record["item_class"])]:
-            if record[f"u:{name}"]:
+        for notice in order[(record["plan"], record["item_class"])]:
+            name = notice.counter
+            if notice.kind == NotificationKind.ALLOWANCE_EXHAUSTED.value and record[f"u:{name}"]:
                 message = f"allowance {name!r} is used up"
-                notes.setdefault(record["row"], []).append(
-                    {"kind": NotificationKind.ALLOWANCE_EXHAUSTED.value, "message": message, "data": {"counter": name}}
-                )
+                notes.setdefault(record["row"], []).append({"kind": notice.kind, "message": message, "data": {"counter": name}})
+            elif notice.kind == NotificationKind.CAP_REACHED.value and record[f"r:{name}"]:
+                message = f"cap {name!r} of {notice.maximum} is reached"
+                data = {"counter": name, "maximum": notice.maximum}
+                notes.setdefault(record["row"], []).append({"kind": notice.kind, "message": message, "data": data})
     return notes
 
 
@@ -708,7 +731,7 @@ def price_columnar(
     _check_spans(typed, unlocked, plans_of)
     chosen = _pricing(typed, plans_of)
     compiled = _compiled(plans, catalog_version, catalog, chosen)
-    counters = _counters_from(values, lives, contracts, plans_of)
+    counters = _counters_from(values, lives, contracts, plans_of, _scales(compiled))
     frame = _frame(typed, chosen, compiled, counters, cdr_columns=cdr_columns)
     frame = _priced_in_order(_refusals(frame, compiled, ChunkRules("", first_fail=False, stopped=set())), compiled, counters)
     pricing = [chosen[(row["contract_id"], item.item_class.name)] for row, item in zip(rows, items, strict=True)]

@@ -6,21 +6,26 @@ for the charge plans whose pricing it can express column-wise:
 
 - nodes ``flat``, ``connect_fee``, ``sum``, ``rate`` (without ``per_property``),
   ``switch``, ``prefix``, ``tiers`` (graduated or volume, over the quantity or a counter),
-  ``allowance`` and ``schedule`` (each item cut into parts by the rating core's windows,
-  see :mod:`kopek.rating.columnar_schedules`; no counter and no ``no_access`` inside its
-  windows), and ``no_access`` outside ``tiers`` and ``schedule``;
+  ``allowance``, ``discount``, ``cap`` (at most its maximum per item, or over a counter
+  outside ``tiers`` and schedule windows) and ``schedule`` (each item cut into parts by the
+  rating core's windows, see :mod:`kopek.rating.columnar_schedules`; no counter and no
+  ``no_access`` inside its windows), and ``no_access`` outside ``tiers`` and ``schedule``;
 - counters of scope ``contract``, ``contract_item`` or ``shared``, without reset or reset daily,
   weekly or monthly, kept in a unit of a whole number of base units, and used by one
   charge only: consumed by one ``allowance`` (or by alike allowances in the cases of one
-  ``switch`` or ``prefix``), or read by ``tiers`` and moved by that charge's counter
-  updates (``quantity`` or ``one``);
+  ``switch`` or ``prefix``), read by ``tiers`` and moved by that charge's counter
+  updates (``quantity`` or ``one``), or letting amounts through one ``cap`` (or alike caps
+  of one maximum in the cases of one ``switch`` or ``prefix``), counted in the cap's
+  denominator (:attr:`ColumnarPlan.scales`);
 - bounds, minimums and increments that are whole base units.
 
 Every amount is an exact fraction (an Int128 numerator over a known denominator)
 until the charge's rounding turns it into a whole number of ``10^-decimals``: the
 same exact arithmetic as the row path (:mod:`kopek.rating.price_tree`), so both give
 the same amounts. Counters become cumulative sums per stored counter (its owner) and
-reset period in the frame's order; an allowance consumes ``min(usage so far in the period, what it held)``.
+reset period in the frame's order; an allowance consumes ``min(usage so far in the period, what it held)``,
+a cap over a counter lets through ``max(c0, min(maximum, c0 + S))`` before an item, ``S`` the positive amounts of
+the period's earlier items.
 
 **Counters.** Each counter's owner for each item (``o:NAME``: which stored counter the
 item reads and moves, the contract's own, its parent's for a linked contract, or one
@@ -37,8 +42,12 @@ used only where it cannot overflow. Compiling a charge also bounds its numerator
 ``|numerator| <= per_unit * X + constant`` for every item of a chunk whose quantities
 and counter positions are at most ``X`` base units (``X`` is the largest stored
 counter of the chunk plus the sum of its quantities, which no cumulative sum, tier end
-or billed quantity exceeds). :meth:`ColumnarPlan.fits` checks that this bound times
-``10^decimals`` (the rounding's scale), and twice the denominator, stay at or below
+or billed quantity exceeds). A ``discount`` multiplies its child's bound by the
+numerator of the part it keeps (over its denominator), a ``cap`` adds its maximum to its
+child's (``|min(amount, maximum)| <= |amount| + maximum``); a cap over a counter sums
+its items' amounts, each cut to at most ``maximum + X``, so the sum is bounded by the
+chunk's number of items. :meth:`ColumnarPlan.fits`
+checks that this bound times ``10^decimals`` (the rounding's scale), and twice the denominator, stay at or below
 ``2^127 - 1``; the batch shell hands a chunk that does not fit to the row path before
 building a column.
 
@@ -59,12 +68,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Final, TypeVar
 
 import polars as pl
 
 from kopek.domain.catalog import (
     AllowanceNode,
+    CapNode,
     Catalog,
     Charge,
     ChargePlan,
@@ -73,6 +84,7 @@ from kopek.domain.catalog import (
     CounterReset,
     CounterScope,
     CounterSpec,
+    DiscountNode,
     FlatNode,
     NoAccessNode,
     PrefixNode,
@@ -85,7 +97,7 @@ from kopek.domain.catalog import (
     TiersNode,
 )
 from kopek.domain.units import Dimension, Unit
-from kopek.money import ExactInput, RoundingMode, exact
+from kopek.money import ExactInput, RoundingMode, exact, to_text
 from kopek.rating.columnar_schedules import PARTS_MAX, ScheduleStage
 from kopek.rating.schedule_windows import ScheduleWindows
 
@@ -166,6 +178,16 @@ class _Amount:
 _NOTHING: Final = _Amount(ZERO, 1)
 
 
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A notification a node gives while it prices an item: ``allowance_exhausted`` or ``cap_reached`` of ``counter``
+    (with the cap's ``maximum`` as text)."""
+
+    kind: str
+    counter: str
+    maximum: str = ""
+
+
 _Helper = tuple[str, pl.Expr] | ScheduleStage
 """A helper column (its name and expression), or a stage that adds its column from the whole frame (a schedule's)."""
 
@@ -173,13 +195,22 @@ _Helper = tuple[str, pl.Expr] | ScheduleStage
 @dataclass(slots=True)
 class _Compiled:
     """What compiling one charge produced: helper columns (computed in order), the amount,
-    the refusals, the counter moves and the allowances used up."""
+    the refusals, the counter moves, the allowances used up and the caps reached."""
 
     helpers: list[_Helper] = field(default_factory=list)
     refusals: list[tuple[pl.Expr, pl.Expr]] = field(default_factory=list)
     unpriced: list[pl.Expr] = field(default_factory=list)
     moves: dict[str, pl.Expr] = field(default_factory=dict)
     used_up: list[tuple[str, pl.Expr]] = field(default_factory=list)
+    reached: list[tuple[str, pl.Expr]] = field(default_factory=list)
+    """Per counter of a cap, the items that reach the cap (its let-through goes from below the maximum to it)."""
+    notices: list[Notice] = field(default_factory=list)
+    """The allowances used up and the caps reached, in the order the row path notifies them."""
+    scales: dict[str, int] = field(default_factory=dict)
+    """Per counter of a cap, how many of the frame's units make one base unit: the cap's denominator (a counter in
+    amount lets through exact fractions of the currency)."""
+    running: list[tuple[int, int, bool]] = field(default_factory=list)
+    """Bounds ``(per_unit, constant, summed)`` of intermediate values; ``summed``: of a sum over the chunk's items."""
     touches: dict[str, pl.Expr] = field(default_factory=dict)
     """Per counter, the charged items whose rating reads or writes it (and so moves it to their reset period)."""
 
@@ -222,6 +253,10 @@ class _ChargeCompiler:
         self._branches_of: dict[tuple[int, ...], list[tuple[_Family, pl.Expr]]] = {}
         self._consumed: set[str] = set()
         """The counters an allowance family consumes already: a second family would need its own running sum."""
+        self._capped: set[str] = set()
+        """The counters a cap family lets through already: a second family would need its own running sum."""
+        self._in_tiers = 0
+        """How many ``tiers`` enclose the node being compiled: the row path prices a band once per part of the usage."""
         self.static = _Compiled()
         self.dynamic = _Compiled()
 
@@ -267,6 +302,8 @@ class _ChargeCompiler:
             if in_tiers:
                 raise Unsupported("allowance inside tiers")
             self.refusals(family.children(lambda n: n.then), mask, in_tiers=in_tiers)
+        elif isinstance(node, DiscountNode | CapNode):
+            self.refusals(family.children(lambda n: n.price), mask, in_tiers=in_tiers)
         elif isinstance(node, TiersNode):
             for index in range(len(node.bands)):
                 self.refusals(family.children(_band_at(index)), mask, in_tiers=True)
@@ -357,9 +394,17 @@ class _ChargeCompiler:
         if isinstance(node, RateNode):
             return self._rate(family, quantity).only(mask)
         if isinstance(node, TiersNode):
-            return self._tiers(family, quantity, mask)
+            self._in_tiers += 1
+            try:
+                return self._tiers(family, quantity, mask)
+            finally:
+                self._in_tiers -= 1
         if isinstance(node, AllowanceNode):
             return self._allowance(family, quantity, mask)
+        if isinstance(node, DiscountNode):
+            return self._discount(family, quantity, mask)
+        if isinstance(node, CapNode):
+            return self._cap(family, quantity, mask)
         if isinstance(node, SwitchNode | PrefixNode):
             total = _NOTHING
             for child, branch_mask in self._branches(family):
@@ -471,8 +516,76 @@ class _ChargeCompiler:
         covered, rest = pl.col(covered_column), pl.col(rest_column)
         self.dynamic.moves[node.counter] = ZERO - pl.when(reach).then(covered).otherwise(ZERO)
         self.dynamic.used_up.append((node.counter, reach & (left > 0) & (covered == left)))
+        self.dynamic.notices.append(Notice("allowance_exhausted", node.counter))
         child = self.amount(family.children(lambda n: n.then), rest, mask)
         return child.only(~((rest == 0) & (left > 0)))
+
+    def _discount(self, family: _Family, quantity: pl.Expr, mask: pl.Expr) -> _Amount:
+        """The child's amount times ``(100 - percent) / 100``, exactly: its numerator times the kept part's numerator
+        (over the family's common denominator of kept parts), its denominator times that denominator."""
+        kept = [(100 - Fraction(_as(DiscountNode, n).percent)) / 100 for n in family.nodes]
+        common = math.lcm(*(part.denominator for part in kept))
+        factors = [part.numerator * (common // part.denominator) for part in kept]
+        child = self.amount(family.children(lambda n: n.price), quantity, mask)
+        # The child's bound times the largest factor bounds the product (a factor is at most ``common``).
+        largest = max(factors)
+        factor = self._ints(family, factors)
+        product = _Amount(child.numerator * factor, child.denominator * common, child.per_unit * largest, child.constant * largest)
+        # A factor looked up by the family's selector is null for the items no node of the family prices.
+        return product.only(mask)
+
+    def _cap(self, family: _Family, quantity: pl.Expr, mask: pl.Expr) -> _Amount:
+        """The least of the child's amount and the maximum, per item; in a common denominator."""
+        node = _as(CapNode, family.nodes[0])
+        if node.counter is not None and (self._in_windows or self._in_tiers):
+            raise Unsupported("a cap with a counter inside tiers or a schedule window")
+        child = self.amount(family.children(lambda n: n.price), quantity, mask)
+        maximum = self._fractions(family, [_as(CapNode, n).maximum for n in family.nodes])
+        common = math.lcm(child.denominator, maximum.denominator)
+        mine, theirs = common // child.denominator, common // maximum.denominator
+        if node.counter is not None:
+            self.dynamic.running.append((child.per_unit * mine, child.constant * mine, False))
+            return self._counted_cap(family, child.numerator * mine, maximum.constant * theirs, common, mask)
+        least = pl.min_horizontal(child.numerator * mine, maximum.numerator * theirs)
+        # |min(amount, maximum)| <= |amount| + maximum (the maximum is not negative).
+        return _Amount(least, common, child.per_unit * mine, child.constant * mine + maximum.constant * theirs).only(mask)
+
+    def _counted_cap(self, family: _Family, amount: pl.Expr, most: int, denominator: int, mask: pl.Expr) -> _Amount:
+        """A cap over a counter (in amount) of what it let through, ``amount / denominator`` reaching it per item.
+
+        The counter is kept in ``1 / denominator`` of the currency (the frame's ``c0:NAME``, see ``scales``). From
+        ``c0`` at the start of a reset period, the row path's ``max(min(amount, most - let_through), 0)`` item after
+        item lets through ``max(c0, min(most, c0 + S))`` before an item, ``S`` the sum of the positive amounts of the
+        earlier items of the period: once at the maximum it stays there, and a counter already past it (or at it)
+        never moves. Each positive amount is first cut to ``max(most - c0, 0)``, which changes no let-through (any
+        amount so cut takes the counter to the maximum) and keeps the sum within ``items * (most + |c0|)``.
+        """
+        node = _as(CapNode, family.nodes[0])
+        name = node.counter
+        assert name is not None
+        if name in self._capped or len({_as(CapNode, n).maximum for n in family.nodes}) != 1:
+            raise Unsupported(f"counter {name!r} capped by caps of different shapes or maxima")
+        if base_factor(self._counters[name].unit) != 1:
+            raise Unsupported(f"counter {name!r} of a cap is not kept in amount")
+        self._capped.add(name)
+        self.dynamic.scales[name] = denominator
+        reach = mask & pl.col("live")
+        self.dynamic.touch(name, reach)
+        start, maximum = pl.col(f"c0:{name}"), pl.lit(most, INT)
+        room = pl.max_horizontal(maximum - start, ZERO)
+        positive = pl.when(reach).then(pl.min_horizontal(pl.max_horizontal(amount, ZERO), room)).otherwise(ZERO)
+        self.dynamic.running.append((1, most, True))
+        earlier_column, before_column, after_column = self._name("earlier"), self._name("before"), self._name("after")
+        self.dynamic.helpers.append((earlier_column, positive.cum_sum().over(counter_window(name)) - positive))
+        earlier = pl.col(earlier_column)
+        self.dynamic.helpers.append((before_column, pl.max_horizontal(start, pl.min_horizontal(maximum, start + earlier))))
+        self.dynamic.helpers.append((after_column, pl.max_horizontal(start, pl.min_horizontal(maximum, start + earlier + positive))))
+        before, after = pl.col(before_column), pl.col(after_column)
+        self.dynamic.moves[name] = after - before
+        self.dynamic.reached.append((name, reach & (before < maximum) & (maximum <= after)))
+        self.dynamic.notices.append(Notice("cap_reached", name, to_text(node.maximum)))
+        # What the cap lets through is at least 0 and at most most - c0, so at most most + |c0| <= most + X.
+        return _Amount(after - before, denominator, 1, most).only(mask)
 
     def _schedule(self, family: _Family, quantity: pl.Expr, mask: pl.Expr) -> _Amount:
         """Each item reaching the node cut into parts by the rating core's windows (:mod:`kopek.rating.columnar_schedules`),
@@ -534,6 +647,10 @@ def _shape(node: PriceNode) -> tuple[object, ...]:
         return ("tiers", node.mode, node.counter, tuple(_shape(band.price) for band in node.bands))
     if isinstance(node, AllowanceNode):
         return ("allowance", node.counter, _shape(node.then))
+    if isinstance(node, DiscountNode):
+        return ("discount", _shape(node.price))
+    if isinstance(node, CapNode):
+        return ("cap", node.counter, _shape(node.price))
     if isinstance(node, SwitchNode | PrefixNode):
         cases = node.cases if isinstance(node, SwitchNode) else node.prefixes
         default = _shape(node.default) if node.default is not None else None
@@ -621,16 +738,29 @@ class ColumnarPlan:
     charges: tuple[ColumnarCharge, ...]
     counters: dict[str, CounterSpec]
 
-    def fits(self, quantity_bound: int) -> bool:
-        """Whether every charge's numerator, scaled by its rounding, stays within Int128 for a chunk whose quantities and
-        counter positions are at most ``quantity_bound`` base units (see the module's **Bounds**)."""
+    def fits(self, quantity_bound: int, items: int = 1) -> bool:
+        """Whether every charge's numerator, scaled by its rounding, stays within Int128 for a chunk of ``items`` items
+        whose quantities and counter positions are at most ``quantity_bound`` base units (see the module's **Bounds**)."""
         if quantity_bound > INT128_MAX // 4:
             return False
         for charge in self.charges:
             scale = 10**charge.charge.rounding.decimals
             if charge.amount.largest(quantity_bound) * scale + 1 > INT128_MAX or 2 * charge.amount.denominator > INT128_MAX:
                 return False
+            for per_unit, constant, summed in charge.dynamic.running:
+                # A running sum is added to a counter's start and to one more item's value: (items + 2) terms at most.
+                if (per_unit * quantity_bound + constant) * (items + 2 if summed else 1) > INT128_MAX:
+                    return False
         return True
+
+    @property
+    def scales(self) -> dict[str, int]:
+        """Per counter the charges read or move, how many of the frame's units (its ``c0:NAME`` and ``m:NAME``) make one
+        base unit: a cap's denominator for the counter of a cap, 1 for the others."""
+        found = {name: 1 for charge in self.charges for name in charge.dynamic.touches}
+        for charge in self.charges:
+            found.update(charge.dynamic.scales)
+        return found
 
     def refused(self, frame: pl.LazyFrame) -> pl.LazyFrame:
         """``frame`` with ``refusal`` (the message of the first ``no_access`` an item reaches, or null) and
@@ -647,7 +777,8 @@ class ColumnarPlan:
     def priced(self, frame: pl.LazyFrame) -> pl.LazyFrame:
         """``frame`` (with ``live``) with ``a{i}`` (charge ``i``'s rounded amount), ``z{i}`` (that amount was negative
         before rounding: a zero is then ``-0``, as ``Decimal.quantize`` gives it), ``m:NAME`` (each counter's move
-        in base units), ``u:NAME`` (the allowance of counter NAME was used up by this item) and ``t:NAME`` (rating
+        in the frame's units, see :attr:`scales`), ``u:NAME`` (the allowance of counter NAME was used up by this item),
+        ``r:NAME`` (the item reached the cap of counter NAME) and ``t:NAME`` (rating
         the item reads or writes counter NAME, which moves it to the item's reset period)."""
         for charge in self.charges:
             frame = _with_helpers(frame, [*charge.static.helpers, *charge.dynamic.helpers])
@@ -660,6 +791,7 @@ class ColumnarPlan:
             for name, move in charge.dynamic.moves.items()
         ]
         columns += [flag.alias(f"u:{name}") for charge in self.charges for name, flag in charge.dynamic.used_up]
+        columns += [flag.alias(f"r:{name}") for charge in self.charges for name, flag in charge.dynamic.reached]
         columns += [touch.alias(f"t:{name}") for charge in self.charges for name, touch in charge.dynamic.touches.items()]
         return frame.with_columns(columns)
 
@@ -714,6 +846,11 @@ def compile_plan(catalog: Catalog, plan: ChargePlan, item_class: str) -> Columna
         allowances = {node.counter for node in _nodes(charge.price) if isinstance(node, AllowanceNode)}
         if any(isinstance(node, TiersNode) and node.counter in allowances for node in _nodes(charge.price)):
             raise Unsupported("tiers over a counter an allowance consumes")
+        capped = {node.counter for node in _nodes(charge.price) if isinstance(node, CapNode) and node.counter is not None}
+        others = allowances | {update.counter for update in charge.counter_updates}
+        others |= {node.counter for node in _nodes(charge.price) if isinstance(node, TiersNode) and node.counter is not None}
+        if capped & others:
+            raise Unsupported(f"counter {sorted(capped & others)[0]!r} is both capped and otherwise used")
         always = pl.lit(value=True)
         compiler.refusals(_Family((charge.price,)), always)
         amount = compiler.amount(_Family((charge.price,)), pl.col("q"), always)
@@ -732,6 +869,8 @@ def _nodes(node: PriceNode) -> list[PriceNode]:
         children = list(node.parts)
     elif isinstance(node, AllowanceNode):
         children = [node.then]
+    elif isinstance(node, DiscountNode | CapNode):
+        children = [node.price]
     elif isinstance(node, TiersNode):
         children = [band.price for band in node.bands]
     elif isinstance(node, SwitchNode):
@@ -748,7 +887,7 @@ def _nodes(node: PriceNode) -> list[PriceNode]:
 def _counters_used(charge: Charge) -> set[str]:
     used = {update.counter for update in charge.counter_updates}
     for node in _nodes(charge.price):
-        counter = node.counter if isinstance(node, AllowanceNode | TiersNode) else None
+        counter = node.counter if isinstance(node, AllowanceNode | TiersNode | CapNode) else None
         if counter is not None:
             used.add(counter)
     return used
@@ -764,3 +903,13 @@ def properties_read(program: ColumnarPlan) -> set[str]:
 def used_up_counters(program: ColumnarPlan) -> list[str]:
     """The counters of ``program``'s allowances, in the order the row path notifies them used up."""
     return [name for charge in program.charges for name, _ in charge.dynamic.used_up]
+
+
+def reached_counters(program: ColumnarPlan) -> list[str]:
+    """The counters of ``program``'s caps with a counter (the frame's ``r:NAME`` columns)."""
+    return [name for charge in program.charges for name, _ in charge.dynamic.reached]
+
+
+def notices(program: ColumnarPlan) -> list[Notice]:
+    """The allowances used up and caps reached ``program`` may notify, in the order the row path notifies them."""
+    return [notice for charge in program.charges for notice in charge.dynamic.notices]
