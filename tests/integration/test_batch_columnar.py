@@ -848,23 +848,36 @@ b8 bob data 2026-06-30T22:00:00+00:00 volume=1700000
 """
 
 
+def plan_on_both_paths(
+    database: str, tmp_path: Path, plan: str, jobs: list[list[dict[str, Any]]], mode: RatingMode
+) -> tuple[list[dict[str, Any]], list[list[tuple[str, str | None, int]]]]:
+    """What the AUTO and the ROW paths leave (in that order) on a minimal world of ``plan`` with a postpaid payer, its
+    CDRs imported and rated by one job per list of ``jobs``; and each path's CDR counts by path and reason."""
+    left, paths = [], []
+    for path in (RatingPath.AUTO, RatingPath.ROW):
+        directory = tmp_path / f"plan-{path.value}"
+        directory.mkdir()
+        with fresh_database(database, directory) as url, Engine(url, clock=FixedClock(), new_id=SequentialIds("id")) as engine:
+            minimal_world(engine, plan, POSTPAID)
+            counted: dict[tuple[str, str | None], int] = {}
+            imported = 0
+            for rows in jobs:
+                engine.import_cdrs(enumerate(rows, start=imported + 1), strict=True)
+                imported += len(rows)
+                for found in engine.run_rating_job(engine.start_rating_job(mode), path=path).paths:
+                    counted[(found.path, found.reason)] = counted.get((found.path, found.reason), 0) + found.count
+            paths.append([(kind, reason, count) for (kind, reason), count in counted.items()])
+            left.append(snapshot(engine))
+    return left, paths
+
+
 @pytest.mark.parametrize("database", DATABASES)
 @pytest.mark.parametrize("mode", [RatingMode.DAY_MOST, RatingMode.SUBSCRIPTION_FIRST_FAIL])
 def test_discounts_and_caps_per_item_take_the_vectorized_path_and_leave_what_the_row_path_leaves(
     tmp_path: Path, database: str, mode: RatingMode
 ) -> None:
     rows = records(DISCOUNT_AND_CAP_CDRS)
-    left, paths = [], []
-    for path in (RatingPath.AUTO, RatingPath.ROW):
-        directory = tmp_path / f"discount-and-cap-{path.value}"
-        directory.mkdir()
-        with fresh_database(database, directory) as url, Engine(url, clock=FixedClock(), new_id=SequentialIds("id")) as engine:
-            minimal_world(engine, DISCOUNT_AND_CAP_PLAN, POSTPAID)
-            engine.import_cdrs(enumerate(rows, start=1), strict=True)
-            status = engine.run_rating_job(engine.start_rating_job(mode), path=path)
-            paths.append([(found.path, found.reason, found.count) for found in status.paths])
-            left.append(snapshot(engine))
-    auto, row = left
+    (auto, row), paths = plan_on_both_paths(database, tmp_path, DISCOUNT_AND_CAP_PLAN, [rows], mode)
 
     assert paths == [[("vectorized", None, len(rows))], [("row", "row_path_requested", len(rows))]]
     assert_same(auto, row)
@@ -933,20 +946,9 @@ b5 bob data 2026-06-01T08:03:00+00:00 volume=100000
 b6 bob data 2026-06-30T22:00:00+00:00 volume=6000000
 """
     rows = records(cdr_lines)
-    left, paths = [], []
-    for path in (RatingPath.AUTO, RatingPath.ROW):
-        directory = tmp_path / f"cap-counter-{path.value}"
-        directory.mkdir()
-        with fresh_database(database, directory) as url, Engine(url, clock=FixedClock(), new_id=SequentialIds("id")) as engine:
-            minimal_world(engine, CAP_WITH_A_COUNTER_PLAN, POSTPAID)
-            counted: dict[tuple[str, str | None], int] = {}
-            for part in (rows,) if jobs == 1 else (rows[:2], rows[2:]):
-                engine.import_cdrs(enumerate(part, start=rows.index(part[0]) + 1), strict=True)
-                for found in engine.run_rating_job(engine.start_rating_job(mode), path=path).paths:
-                    counted[(found.path, found.reason)] = counted.get((found.path, found.reason), 0) + found.count
-            paths.append([(kind, reason, count) for (kind, reason), count in counted.items()])
-            left.append(snapshot(engine))
-    auto, row = left
+    (auto, row), paths = plan_on_both_paths(
+        database, tmp_path, CAP_WITH_A_COUNTER_PLAN, [rows] if jobs == 1 else [rows[:2], rows[2:]], mode
+    )
 
     assert paths == [[("vectorized", None, len(rows))], [("row", "row_path_requested", len(rows))]]
     assert_same(auto, row)
