@@ -3,8 +3,7 @@ a page of contracts at a time."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,6 +13,7 @@ from sqlalchemy.dialects import postgresql
 
 from kopek.domain.master import ContractStatus
 from kopek.money import Exact, exact_text
+from kopek.store.bulk import driver_cursor
 from kopek.store.schema import activation_counters, activations, contract_items, contracts, counters, shared_counters
 
 _KEYS_PER_READ = 500
@@ -91,7 +91,7 @@ class ContractStateStore:
         found: ContractFactRows = {}
         if lock:
             self._row_free = {}  # only the batch being locked is about to be written
-        with self._driver_errors(_CONTRACT_FACTS), self._driver().cursor() as cursor:
+        with driver_cursor(self._connection, _CONTRACT_FACTS) as cursor:
             cursor.execute(_PLAN_BY_KEY, prepare=False)
             cursor.execute(_CONTRACT_FACTS_LOCKED if lock else _CONTRACT_FACTS, (_array_literal(wanted),), prepare=False)
             for contract_id, status, holds_rows, item_id, charge_plan in cursor.fetchall():
@@ -196,7 +196,7 @@ class ContractStateStore:
         holding = [contract_id for contract_id in contract_ids if not self._row_free.pop(contract_id, False)]
         dates = _array_literal([None if snapshot[1] is None else snapshot[1].isoformat() for snapshot in rows.snapshots])
         days = _array_literal([None if snapshot[2] is None else str(snapshot[2]) for snapshot in rows.snapshots])
-        with self._driver_errors(_CLEAR_AND_UPDATE_SNAPSHOTS), self._driver().cursor() as cursor:
+        with driver_cursor(self._connection, _CLEAR_AND_UPDATE_SNAPSHOTS) as cursor:
             cursor.execute(_PLAN_BY_KEY, prepare=False)
             parameters = {"ids": ids, "holding": _array_literal(holding), "dates": dates, "days": days}
             cursor.execute(_CLEAR_AND_UPDATE_SNAPSHOTS, parameters, prepare=False)
@@ -209,19 +209,6 @@ class ContractStateStore:
                     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                         for row in values:
                             copy.write_row(row)
-
-    def _driver(self) -> Any:
-        driver = self._connection.connection.driver_connection
-        assert driver is not None
-        return driver
-
-    @contextmanager
-    def _driver_errors(self, statement: str) -> Iterator[None]:
-        """Errors of the driver, used directly, raised as SQLAlchemy raises them everywhere else."""
-        try:
-            yield
-        except self._connection.dialect.loaded_dbapi.Error as error:
-            raise sa.exc.DBAPIError.instance(statement, None, error, self._connection.dialect.loaded_dbapi.Error) from error
 
     def _among(self, column: sa.ColumnElement[str], values: Sequence[str]) -> sa.ColumnElement[bool]:
         """``column IN values``; on PostgreSQL one array parameter instead of one parameter per value."""

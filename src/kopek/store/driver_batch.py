@@ -22,6 +22,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kopek.store.bulk import driver_error
+
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
 
 
@@ -97,15 +99,7 @@ class DriverBatch:
             raise self._wrapped(error, queued) from error
 
     def _wrapped(self, error: Exception, queued: list[_Queued]) -> sa.exc.DBAPIError:
-        driver = self._connection.connection.driver_connection
-        lost = self._connection.dialect.is_disconnect(error, driver, None)  # type: ignore[arg-type]
-        if lost:
-            self._connection.invalidate(error)
-        statements = "; ".join(entry.text.split("\n")[0] for entry in queued)
-        dbapi_error = self._connection.dialect.loaded_dbapi.Error
-        wrapped = sa.exc.DBAPIError.instance(statements, None, error, dbapi_error, connection_invalidated=lost)
-        assert isinstance(wrapped, sa.exc.DBAPIError)
-        return wrapped
+        return driver_error(self._connection, "; ".join(entry.text.split("\n")[0] for entry in queued), error)
 
 
 def _run_pipeline(driver: Any, queued: list[_Queued]) -> None:
