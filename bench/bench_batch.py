@@ -43,6 +43,9 @@ JOB_MODE = RatingMode.DAY_MOST
 """Every CDR is tried, so the rate is that of charging, not of skipping a contract's CDRs after its first refusal."""
 RATE_EXIT_CODES = (0, 1)
 """``kopek rate`` exits 1 when any CDR failed or was skipped, as some of the usage mix do (barred numbers)."""
+MEASURE_WORKERS = {"postgresql": os.cpu_count() or 1, "sqlite": 1}
+"""The workers of a measured job, as an operator would run it on this machine: on PostgreSQL one per core (a worker
+prices its chunk while another's writes run in the database); SQLite has one writer, and a second worker adds nothing."""
 _BOX_DRAWING = str.maketrans("", "", "╭╮╰╯│─")
 
 
@@ -183,9 +186,10 @@ TARGET_RATIO = 0.5
 def measure(
     database: str, open_database: Callable[[], AbstractContextManager[str]], *, cdrs: int, subscribers: int, rounds: int
 ) -> Measure:
-    """``batch_pg`` / ``batch_sqlite``: CDRs/s of one rating job in this process, from its start to its end (every
-    CDR charged, committed), against the median of ``rounds`` runs of the Polars baseline over the same stored CDRs
-    (:mod:`bench.batch_baseline`), run first. An untimed check compares the two totals and refusals."""
+    """``batch_pg`` / ``batch_sqlite``: CDRs/s of one rating job in this process (:data:`MEASURE_WORKERS` workers),
+    from its start to its end (every CDR charged, committed), against the median of ``rounds`` runs of the Polars
+    baseline over the same stored CDRs (:mod:`bench.batch_baseline`), run first. An untimed check compares the two
+    totals and refusals."""
     with open_database() as url:
         with prepared_engine(url, subscribers):
             pass
@@ -204,7 +208,7 @@ def measure(
             seconds.append(time.perf_counter() - began)
         with Engine(url) as engine:
             began = time.perf_counter()
-            status = engine.run_rating_job(engine.start_rating_job(JOB_MODE))
+            status = engine.run_rating_job(engine.start_rating_job(JOB_MODE), workers=MEASURE_WORKERS[database])
             job_seconds = time.perf_counter() - began
             with engine.database.connect() as connection:
                 charged = [Decimal(str(amount)) for (amount,) in connection.exec_driver_sql("SELECT amount FROM charged_items")]

@@ -61,7 +61,7 @@ from kopek.batch.rating_jobs import (
     cancel_job,
     fail_job,
     job_status,
-    run_job,
+    run_workers,
     start_job,
 )
 from kopek.charging import authorizations, fees, refills, sessions
@@ -515,19 +515,23 @@ class Engine:
         path: RatingPath = RatingPath.AUTO,
         tally: PathTally | None = None,
         stop: StopRequested | None = None,
+        workers: int = 1,
     ) -> JobStatus:
-        """Work on the job as one worker until none of its partitions is open or running (again after a stop: it resumes).
+        """Work on the job as ``workers`` workers until none of its partitions is open or running (again after a stop: it
+        resumes).
 
-        Several workers may run one job at once (threads, processes, machines on one PostgreSQL);
-        see docs/batch.md. ``chunk_cdrs`` CDRs are charged and committed together; ``tally`` is told what each
-        committed chunk handled on which path (for metrics); ``stop`` is asked between chunks, and once it answers True
-        the worker gives its partitions back and returns (the job ``interrupted`` when no other worker runs it,
-        resumable). Returns the job's status.
+        Several workers may run one job at once (threads of this call, other processes, machines on one PostgreSQL);
+        see docs/batch.md. On PostgreSQL two workers in one process use two cores; on SQLite they take turns.
+        ``chunk_cdrs`` CDRs are charged and committed together; ``tally`` is told what each committed chunk handled on
+        which path (for metrics); ``stop`` is asked between chunks, and once it answers True the workers give their
+        partitions back and return (the job ``interrupted`` when no other worker runs it, resumable). Returns the job's
+        status.
         """
         try:
-            run_job(
+            run_workers(
                 job_id,
                 self._charging,
+                workers=workers,
                 progress=progress,
                 worker_id=worker_id,
                 lease_seconds=lease_seconds,

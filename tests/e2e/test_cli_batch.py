@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.e2e.cli_support import ALICE, EXAMPLE_CATALOG, EXAMPLE_MASTER_DATA, Kopek
+from tests.e2e.cli_support import ALICE, BOB, EXAMPLE_CATALOG, EXAMPLE_MASTER_DATA, Kopek
 
 HEADER = "id,item_class,consumption_date,service_id,user_id,destination\n"
 
@@ -114,6 +114,20 @@ def test_rate_charges_pending_cdrs_in_the_foreground_and_jobs_status_reads_the_j
     again = json.loads(kopek.db("rate", "--worker", status["id"], "--json").stdout)
     assert again["charged"] == 1
     assert kopek.json("cdrs", "show", "a")["status"] == "charged"
+
+
+def test_rate_with_two_workers_charges_every_cdr_and_needs_at_least_one(kopek: Kopek, tmp_path: Path) -> None:
+    kopek.ok("catalog", "load", str(EXAMPLE_CATALOG))
+    kopek.ok("master-data", "load", str(EXAMPLE_MASTER_DATA))
+    path = tmp_path / "cdrs.csv"
+    users = [ALICE, BOB, "33698765432"]
+    rows = [f"c{number},sms,2026-06-01T{10 + number % 10:02d}:00:00+00:00,mobile,{users[number % 3]},33123\n" for number in range(30)]
+    path.write_text(HEADER + "".join(rows))
+    kopek.ok("cdrs", "import", str(path))
+    status = kopek.json("rate", "--mode", "DAY_MOST", "--workers", "2", "--chunk-cdrs", "1")
+    assert (status["total"], status["charged"], status["pending"], status["state"]) == (30, 30, 0, "succeeded")
+    refused = kopek.db("rate", "--workers", "0")
+    assert refused.exit_code == 2 and "--workers" in refused.stderr
 
 
 def test_rate_retry_failed_takes_again_the_cdrs_that_failed_for_good(kopek: Kopek, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from kopek import AccessInput, ChargeableItem, ContractInput, Engine, KopekError, SubscriberAccountInput
+from kopek.batch import rating_jobs as rating_jobs_module
 from kopek.batch.partition_rating import Claim, PartitionReleased, rate_partition
 from kopek.batch.rating_jobs import JobFilters, RatingMode
 from kopek.charging.offline import ChargingContext
@@ -184,6 +186,58 @@ def test_two_worker_processes_on_postgresql_leave_what_one_worker_leaves(postgre
         assert status.state.value == "completed_with_errors" and status.pending == 0
         assert outcome(engine) == expected
         assert len({partition["worker_id"] for partition in partitions(engine, job_id)}) == 2, "both workers took partitions"
+
+
+@pytest.mark.parametrize("mode", [RatingMode.DAY_SUBSCRIPTION_FIRST_FAIL, RatingMode.SUBSCRIPTION_TRY])
+def test_two_workers_of_one_call_leave_what_one_worker_leaves(any_url: str, tmp_path: Path, mode: RatingMode) -> None:
+    with Engine(f"sqlite:///{tmp_path / 'single.db'}") as single:
+        build(single)
+        fill(single, 450)
+        single.run_rating_job(single.start_rating_job(mode))
+        expected = outcome(single)
+    with Engine(any_url) as engine:
+        build(engine)
+        fill(engine, 450)
+        job_id = engine.start_rating_job(mode)
+        if engine.database.dialect.name == "postgresql":
+            # Both threads wait for the job's row, then claim at the same moment: each takes partitions.
+            with ThreadPoolExecutor(max_workers=1) as runner:
+                with held_job_row(engine, job_id) as waiting:
+                    running = runner.submit(engine.run_rating_job, job_id, worker_id="two", chunk_cdrs=5, workers=2)
+                    waiting(2)
+                status = running.result(timeout=300)
+            assert {partition["worker_id"] for partition in partitions(engine, job_id)} == {"two/1", "two/2"}
+        else:
+            status = engine.run_rating_job(job_id, worker_id="two", chunk_cdrs=5, workers=2)
+        assert status.state.value == "completed_with_errors" and status.pending == 0
+        assert outcome(engine) == expected
+
+
+def test_a_failing_worker_stops_the_others_and_its_failure_is_raised(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    build(engine)
+    fill(engine, 90)
+    job_id = engine.start_rating_job(RatingMode.DAY_MOST)
+    real = rating_jobs_module.run_job
+    stopped: list[bool] = []
+
+    def first_fails(job: str, context: ChargingContext, *, worker_id: str, stop: Callable[[], bool], **options: Any) -> None:
+        if worker_id == "w/1":
+            raise RuntimeError("a fault of the first worker")
+        real(job, context, worker_id=worker_id, stop=lambda: stopped.append(stop()) or stopped[-1], **options)
+
+    monkeypatch.setattr(rating_jobs_module, "run_job", first_fails)
+    with pytest.raises(RuntimeError, match="a fault of the first worker"):
+        engine.run_rating_job(job_id, worker_id="w", workers=2)
+    assert stopped[-1], "the other worker was asked to stop"
+    assert engine.rating_job(job_id).state.value == "failed"
+
+
+def test_a_job_needs_at_least_one_worker(engine: Engine) -> None:
+    build(engine)
+    job_id = engine.start_rating_job(RatingMode.DAY_MOST)
+    with pytest.raises(KopekError) as raised:
+        engine.run_rating_job(job_id, workers=0)
+    assert raised.value.category.value == "INVALID" and raised.value.details[0].location == ("workers",)
 
 
 def test_a_partition_whose_worker_died_is_taken_over_once_its_lease_runs_out(engine: Engine, clock: FixedClock) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -484,6 +485,56 @@ def run_job(
         except WorkerStopped:
             _stop_worker(job_id, worker, context)
             return
+
+
+def run_workers(
+    job_id: str,
+    context: ChargingContext,
+    *,
+    workers: int,
+    worker_id: str | None = None,
+    stop: StopRequested | None = None,
+    **options: Any,
+) -> None:
+    """Run ``workers`` workers of the job in this process (:func:`run_job` with ``options``), each in a thread of its
+    own, and return once all have returned.
+
+    On PostgreSQL a worker waits for the database for about half of each chunk (its ``COPY`` and updates), and another
+    worker prices its own chunk meanwhile: two workers keep two cores busy. On SQLite, which has one writer, they take
+    turns. ``worker_id`` names them ``ID/1``, ``ID/2``, ... The first failure of a worker asks the others to stop
+    between chunks, as ``stop`` does, and is raised once they have returned. A ``KeyboardInterrupt`` in the calling
+    thread (a second Ctrl-C) returns at once: the threads are daemons, and their chunks in flight, never committed,
+    end with the process; their partitions' leases run out and a resume takes them over.
+    """
+    if workers < 1:
+        message = f"a job runs with at least one worker, not {workers}"
+        detail = ErrorDetail(message, ("workers",), Code.REQUEST_INVALID.value)
+        raise InvalidError(code=Code.REQUEST_INVALID, message=message, details=(detail,))
+    if workers == 1:
+        run_job(job_id, context, worker_id=worker_id, stop=stop, **options)
+        return
+    failures: list[BaseException] = []
+    halt = threading.Event()
+
+    def stopping() -> bool:
+        return halt.is_set() or (stop is not None and stop())
+
+    def work(number: int) -> None:
+        try:
+            run_job(job_id, context, worker_id=None if worker_id is None else f"{worker_id}/{number}", stop=stopping, **options)
+        except BaseException as error:
+            failures.append(error)
+            halt.set()
+
+    threads = [
+        threading.Thread(target=work, args=(number,), name=f"rating-{job_id}-{number}", daemon=True) for number in range(1, workers + 1)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
 
 
 def _work_on(claim: Claim, context: ChargingContext, progress: Progress | None) -> None:

@@ -57,6 +57,15 @@ def rate(
             "--worker", help="Work on (or resume) this existing job beside any other workers instead of starting one.", metavar="JOB"
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Workers in this process, each charging its own chunks: on PostgreSQL two use two cores; on SQLite, "
+            "which has one writer, they take turns.",
+        ),
+    ] = 1,
     chunk_cdrs: Annotated[int, typer.Option("--chunk-cdrs", min=1, help="CDRs charged and committed together.")] = CDRS_PER_CHUNK,
     lease_seconds: Annotated[
         float, typer.Option("--lease-seconds", min=0.1, help="How long a partition of a silent worker waits before another takes it over.")
@@ -69,8 +78,9 @@ def rate(
 ) -> None:
     """Rate and charge the pending CDRs in the foreground; exits 1 when any CDR failed or was skipped.
 
-    Without ``--worker``, starts a job and works on it as its first worker; more workers
-    (other processes, other machines on one PostgreSQL) may join it with ``--worker JOB``.
+    Without ``--worker``, starts a job and works on it as its first worker (``--workers N``: as N
+    workers); more workers (other processes, other machines on one PostgreSQL) may join it with
+    ``--worker JOB``.
     Ctrl-C stops the worker after the chunk in flight commits, gives its partitions back,
     prints how to resume and exits 130; a second Ctrl-C stops at once.
     """
@@ -97,6 +107,7 @@ def rate(
                 lease_seconds=lease_seconds,
                 path=path,
                 stop=stop.is_set,
+                workers=workers,
             )
     if stop.is_set() and status.state not in STOPPED_FOR_GOOD:
         _tell_interrupted(status, database_url)
