@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from kopek import AccessInput, ChargeableItem, ContractInput, Engine, KopekError, SubscriberAccountInput
 from kopek.batch import rating_jobs as rating_jobs_module
 from kopek.batch.partition_rating import Claim, PartitionReleased, rate_partition
-from kopek.batch.rating_jobs import JobFilters, RatingMode
+from kopek.batch.rating_jobs import JobFilters, RatingMode, RatingPath
 from kopek.charging.offline import ChargingContext
 from kopek.store.catalog_cache import CatalogCache
 from kopek.store.schema import accounts, cdrs, charged_items, counters, rating_job_members, rating_job_partitions, rating_jobs
@@ -210,6 +210,28 @@ def test_two_workers_of_one_call_leave_what_one_worker_leaves(any_url: str, tmp_
         else:
             status = engine.run_rating_job(job_id, worker_id="two", chunk_cdrs=5, workers=2)
         assert status.state.value == "completed_with_errors" and status.pending == 0
+        assert outcome(engine) == expected
+
+
+@pytest.mark.parametrize("mode", [RatingMode.DAY_SUBSCRIPTION_FIRST_FAIL, RatingMode.SUBSCRIPTION_FIRST_FAIL, RatingMode.DAY_MOST])
+def test_small_partitions_on_the_row_path_are_charged_together_as_they_would_be_one_by_one(
+    any_url: str, tmp_path: Path, mode: RatingMode
+) -> None:
+    with Engine(f"sqlite:///{tmp_path / 'alone.db'}") as alone:
+        build(alone)
+        fill(alone, 450)
+        # Chunks of 5 CDRs: no partition fits one, so each is charged on its own.
+        alone.run_rating_job(alone.start_rating_job(mode), path=RatingPath.ROW, chunk_cdrs=5)
+        expected = outcome(alone)
+    with Engine(any_url) as engine:
+        build(engine)
+        fill(engine, 450)
+        job_id = engine.start_rating_job(mode)
+        chunks: list[int] = []
+        status = engine.run_rating_job(job_id, path=RatingPath.ROW, progress=chunks.append)
+        assert status.pending == 0 and sum(chunks) == 450
+        assert len(chunks) < len(partitions(engine, job_id)), "several partitions in one chunk"
+        assert {(path.path, path.reason) for path in status.paths} == {("row", "row_path_requested")}
         assert outcome(engine) == expected
 
 

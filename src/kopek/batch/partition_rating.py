@@ -152,14 +152,17 @@ def rate_partition(claim: Claim, context: ChargingContext, progress: Progress | 
 
 
 def rate_partitions_together(claims: Sequence[Claim], context: ChargingContext, progress: Progress | None) -> bool:
-    """Charge several small claimed partitions as one vectorized chunk and mark them done, in one transaction.
+    """Charge several small claimed partitions as one chunk and mark them done, in one transaction: a vectorized chunk,
+    or a row chunk when the job runs on the row path.
 
     Partitions share no state, so charging them together equals charging them one by
     one; together, the per-transaction work is paid once. False (nothing written) when
-    the chunk needs the row path or no longer fits: the caller then takes them one by one.
+    a vectorized chunk needs the row path or the CDRs no longer fit one chunk: the caller
+    then takes them one by one.
     """
+    together: ChunkWay[Any] = _PartitionsTogether(claims) if claims[0].plans is not None else _RowPartitionsTogether(claims)
     try:
-        return _journey(_PartitionsTogether(claims), context, progress) is not None
+        return _journey(together, context, progress) is not None
     except NotColumnar:
         return False
 
@@ -264,24 +267,56 @@ class _RowChunk(ChunkWay[list[dict[str, Any]]]):
         return rows or None
 
     def charge(self, uow: UnitOfWork, context: ChargingContext, cdrs: list[dict[str, Any]]) -> int:
-        claim, stopped = self._claim, self._stopped
-        rater = ChunkRater(uow, context, cdrs)
-        outcomes = []
-        for row in cdrs:
-            contract_id = row["contract_id"]
-            if claim.first_fail and contract_id in stopped:
-                outcomes.append({"id": row["id"], "status": "skipped"})
-                continue
-            try:
-                operation_id = rater.charge(_command(claim.job_id, row), contract_id)
-            except KopekError as error:
-                outcomes.append({"id": row["id"]} | refusal(error))
-                stopped.add(contract_id)
-            else:
-                outcomes.append({"id": row["id"], "status": "charged", "operation_id": operation_id})
-        rater.write()
-        uow.cdrs.set_outcomes(outcomes)
-        return len(cdrs)
+        return _charge_rows(uow, context, self._claim, cdrs, self._stopped)
+
+
+def _charge_rows(uow: UnitOfWork, context: ChargingContext, claim: Claim, cdrs: list[dict[str, Any]], stopped: set[str | None]) -> int:
+    """Charge ``cdrs`` on the row path, one after the other, and write their charges and outcomes. In a first-fail mode a
+    CDR of a ``stopped`` contract is skipped, and a refused CDR stops its contract."""
+    rater = ChunkRater(uow, context, cdrs)
+    outcomes = []
+    for row in cdrs:
+        contract_id = row["contract_id"]
+        if claim.first_fail and contract_id in stopped:
+            outcomes.append({"id": row["id"], "status": "skipped"})
+            continue
+        try:
+            operation_id = rater.charge(_command(claim.job_id, row), contract_id)
+        except KopekError as error:
+            outcomes.append({"id": row["id"]} | refusal(error))
+            stopped.add(contract_id)
+        else:
+            outcomes.append({"id": row["id"], "status": "charged", "operation_id": operation_id})
+    rater.write()
+    uow.cdrs.set_outcomes(outcomes)
+    return len(cdrs)
+
+
+class _RowPartitionsTogether(ChunkWay[list[dict[str, Any]]]):
+    """Several small partitions of a job on the row path charged as one chunk, which marks them done; reads ``None``
+    when they no longer fit one chunk."""
+
+    why = NotColumnar(FallbackReason.ROW_PATH_REQUESTED, "the job runs on the row path")
+
+    def __init__(self, claims: Sequence[Claim]) -> None:
+        super().__init__(*claims)
+        self._first = claims[0]
+        self._keys = [claim.partition_key for claim in claims]
+        self._stopped: set[str | None] = set()
+
+    def read(self, uow: UnitOfWork) -> list[dict[str, Any]] | None:
+        first = self._first
+        rows = uow.cdrs.pending_of_partitions(first.job_id, self._keys, contract_first=first.contract_first, limit=first.chunk_cdrs + 1)
+        if len(rows) > first.chunk_cdrs:
+            return None
+        self._stopped = uow.cdrs.stopped_contracts(first.job_id, self._keys)
+        return rows
+
+    def charge(self, uow: UnitOfWork, context: ChargingContext, cdrs: list[dict[str, Any]]) -> int:
+        first = self._first
+        handled = _charge_rows(uow, context, first, cdrs, self._stopped) if cdrs else 0
+        uow.rating_jobs.end_partition(first.job_id, self._keys, first.worker_id, status="done", at=context.clock())
+        return handled
 
 
 class _VectorizedChunk(ChunkWay[pl.DataFrame]):

@@ -594,7 +594,8 @@ def _claim(
     tally: PathTally | None,
     stop: StopRequested | None,
 ) -> list[Claim]:
-    """Claim the next partition; on the vectorized path, several small ones that fit one chunk together."""
+    """Claim the next partition, or several small ones that fit one chunk together (on the vectorized path one
+    vectorized chunk of ``COLUMNAR_CHUNKS`` chunks, on the row path one chunk)."""
     with UnitOfWork(context.engine) as uow:
         job = uow.rating_jobs.job(job_id, share=True)
         if job is None or job["state"] != JobState.RUNNING.value:
@@ -602,8 +603,8 @@ def _claim(
         mode = RatingMode(job["mode"])
         now = context.clock()
         keys: list[str] = []
-        if plans is not None and mode is not RatingMode.SUBSCRIPTION_TRY:
-            budget = chunk_cdrs * COLUMNAR_CHUNKS
+        if mode is not RatingMode.SUBSCRIPTION_TRY:
+            budget = chunk_cdrs * COLUMNAR_CHUNKS if plans is not None else chunk_cdrs
             keys = uow.rating_jobs.claim_small_partitions(
                 job_id, worker, now=now, lease_until=now + lease, cdrs=budget, limit=PARTITIONS_PER_CLAIM_MAX
             )

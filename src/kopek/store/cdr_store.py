@@ -189,8 +189,13 @@ class CdrStore:
             where.append(held.c.contract_id == contract_id)
         elif only_without_contract:
             where.append(held.c.contract_id.is_(None))
-        within = (held.c.contract_id, held.c.consumption_date, held.c.id) if contract_first else (held.c.consumption_date, held.c.id)
-        return self._take(job_id, sa.select(held).where(*where).order_by(*within).limit(limit))
+        return self._take(job_id, sa.select(held).where(*where).order_by(*_charging_order(held, contract_first)).limit(limit))
+
+    def pending_of_partitions(self, job_id: str, keys: Sequence[str], *, contract_first: bool, limit: int) -> list[dict[str, Any]]:
+        """The next ``limit`` pending CDRs of several partitions: partition by partition, each in the order of
+        :meth:`pending_of_partition`; the free ones among them are taken for the job as it takes them."""
+        held = self._held(keys, job_id)
+        return self._take(job_id, sa.select(held).order_by(held.c.partition_key, *_charging_order(held, contract_first)).limit(limit))
 
     def pending_contracts_of_partition(self, job_id: str, key: str) -> list[str | None]:
         """The contracts (None: no access) that still have pending CDRs in a partition, in order."""
@@ -232,7 +237,7 @@ class CdrStore:
         driver's tuples straight into Polars. No Python object is made per CDR but the driver's own (and the holder of
         each free CDR taken)."""
         held = self._held(keys, job_id)
-        within = (held.c.contract_id, held.c.consumption_date, held.c.id) if contract_first else (held.c.consumption_date, held.c.id)
+        within = _charging_order(held, contract_first)
         order = (held.c.partition_key, *within) if len(keys) > 1 else within
         # Whether the CDR already has an operation (a replay), probed in the same read by the unique index of
         # charging_operations.cdr_id, rather than thousands of ids sent back in a statement of their own.
@@ -368,3 +373,10 @@ def _free_of_partitions(scopes: Scopes, keys: Sequence[str], *, sqlite: bool) ->
         .where(*of_partitions, member.c.contract_id.is_(None), contract.is_(None), *free_for(scopes, contract, free=free))
     )
     return of_contracts, of_no_access
+
+
+def _charging_order(held: sa.Subquery, contract_first: bool) -> tuple[sa.ColumnElement[Any], ...]:
+    """The order in which a partition's CDRs are charged: by consumption date, or contract by contract."""
+    if contract_first:
+        return (held.c.contract_id, held.c.consumption_date, held.c.id)
+    return (held.c.consumption_date, held.c.id)
