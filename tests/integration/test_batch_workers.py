@@ -262,6 +262,40 @@ def test_a_job_needs_at_least_one_worker(engine: Engine) -> None:
     assert raised.value.category.value == "INVALID" and raised.value.details[0].location == ("workers",)
 
 
+def test_a_job_finds_each_cdrs_contract_by_the_access_valid_at_its_consumption_date(engine: Engine) -> None:
+    build(engine)
+    moved = START + timedelta(days=1)
+    for number, (valid_from, valid_to) in enumerate([(START, moved), (moved, None)]):
+        contract = {
+            "id": f"mover-{number}",
+            "subscriber_account_id": "alice",
+            "valid_from": START.isoformat(),
+            "items": [{"id": "main", "charge_plan": "mobile"}],
+            "roles": {"payer": f"n{number}-prepaid"},
+        }
+        engine.create_contract(ContractInput.model_validate(contract))
+        access = {"service_id": "mobile", "user_id": "mover-msisdn", "contract_id": f"mover-{number}", "valid_from": valid_from.isoformat()}
+        engine.create_access(AccessInput.model_validate(access | ({"valid_to": valid_to.isoformat()} if valid_to else {})))
+    at = [START + timedelta(hours=1), moved - timedelta(seconds=1), moved, moved + timedelta(hours=5), START - timedelta(hours=1)]
+    records = [
+        {"id": f"move-{number}", "item_class": "sms", "consumption_date": moment.isoformat(), "service_id": "mobile",
+         "user_id": "mover-msisdn", "properties": {"destination": "33123"}}
+        for number, moment in enumerate(at)
+    ]  # fmt: skip
+    engine.import_cdrs(list(enumerate(records, start=1)), strict=True)
+    job_id = engine.start_rating_job(RatingMode.DAY_MOST)
+    with engine.database.connect() as connection:
+        members = connection.execute(sa.select(rating_job_members.c.contract_id).where(rating_job_members.c.job_id == job_id))
+        assert sorted(str(contract) for contract in members.scalars()) == ["None", "mover-0", "mover-1"]
+    assert sum(partition["cdr_count"] for partition in partitions(engine, job_id)) == len(at)
+    engine.run_rating_job(job_id)
+    with engine.database.connect() as connection:
+        found = {
+            row.id: row.contract_id for row in connection.execute(sa.select(cdrs.c.id, cdrs.c.contract_id).where(cdrs.c.id.like("move-%")))
+        }
+    assert found == {"move-0": "mover-0", "move-1": "mover-0", "move-2": "mover-1", "move-3": "mover-1", "move-4": None}
+
+
 def test_a_partition_whose_worker_died_is_taken_over_once_its_lease_runs_out(engine: Engine, clock: FixedClock) -> None:
     build(engine)
     fill(engine, 45)

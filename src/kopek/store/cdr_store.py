@@ -10,7 +10,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from kopek.store.bulk import instant_column, instant_read, select_frame, update_frame, update_many
-from kopek.store.job_scope import FREE, FREE_UNINDEXED, Scopes, contract_of_cdr, free_for, load_scopes
+from kopek.store.job_scope import FREE, FREE_UNINDEXED, Scopes, cdrs_with_contracts, contract_of_cdr, free_for, load_scopes
 from kopek.store.schema import accesses, cdrs, charging_operations, rating_job_members
 
 __all__ = ["TEMPORARY", "CdrStore", "FreeGroup", "contract_of_cdr"]
@@ -88,11 +88,13 @@ class CdrStore:
         """The free CDRs a job starting with ``scopes`` takes (of ``contract_ids`` when given), counted by contract
         (as its access selects it at its consumption date), and without a contract by service id and user id.
         Reads only: nothing is written to the CDRs."""
-        contract = contract_of_cdr()
+        joined, contract = cdrs_with_contracts()
         where = free_for(scopes, contract)
         if contract_ids is not None:
             where.append(contract.in_(list(contract_ids)))
-        free = sa.select(contract.label("contract_id"), cdrs.c.service_id, cdrs.c.user_id).where(*where).subquery("free")
+        free = (
+            sa.select(contract.label("contract_id"), cdrs.c.service_id, cdrs.c.user_id).select_from(joined).where(*where).subquery("free")
+        )
         without = free.c.contract_id.is_(None)
         service = sa.case((without, free.c.service_id), else_=sa.null())
         user = sa.case((without, free.c.user_id), else_=sa.null())

@@ -118,6 +118,23 @@ def free_for(
     return [*free, *within_filters(scopes.own), *(sa.not_(covered_by(other, contract)) for other in scopes.overlapped)]
 
 
+def cdrs_with_contracts() -> tuple[sa.Join, sa.ColumnElement[str]]:
+    """The CDRs joined to the access that selects each at its consumption date (as :func:`contract_of_cdr`), and that
+    access's contract column: null for a CDR without access.
+
+    A join rather than a look-up per CDR: PostgreSQL hashes the accesses once, where the correlated look-up probes an
+    index for every CDR (0.05 s against 0.6-0.75 s over 60,000 CDRs). A CDR meets at most one access, since the
+    accesses of one service id and user id never overlap (creating one that would is refused)."""
+    access = accesses.alias("access")
+    selects = sa.and_(
+        access.c.service_id == cdrs.c.service_id,
+        access.c.user_id == cdrs.c.user_id,
+        access.c.valid_from <= cdrs.c.consumption_date,
+        sa.or_(access.c.valid_to.is_(None), access.c.valid_to > cdrs.c.consumption_date),
+    )
+    return cdrs.outerjoin(access, selects), access.c.contract_id
+
+
 def contract_of_cdr() -> sa.ScalarSelect[str]:
     """The contract of the access that a CDR's service id and user id select at its consumption date (as find_access)."""
     return (
