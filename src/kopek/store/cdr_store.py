@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from kopek.store.bulk import instant_column, instant_read, select_frame, update_frame, update_many
 from kopek.store.job_scope import FREE, FREE_UNINDEXED, Scopes, cdrs_with_contracts, contract_of_cdr, free_for, load_scopes
-from kopek.store.schema import accesses, cdrs, charging_operations, rating_job_members
+from kopek.store.schema import CDR_STOPPED, accesses, cdrs, charging_operations, rating_job_members
 
 __all__ = ["TEMPORARY", "CdrStore", "FreeGroup", "contract_of_cdr"]
 
@@ -257,7 +257,8 @@ class CdrStore:
     def stopped_contracts(self, job_id: str, key: str | Sequence[str]) -> set[str | None]:
         """Contracts (None: no access) of a partition (or of several) with a CDR already ``failed`` or ``skipped`` in this job."""
         keys = [key] if isinstance(key, str) else list(key)
-        where = (cdrs.c.job_id == job_id, cdrs.c.partition_key.in_(keys), cdrs.c.status.in_(["failed", "skipped"]))
+        # The index's own condition, as text: a statement prepared with bound statuses could not use ix_cdrs_job_stopped.
+        where = (sa.text(CDR_STOPPED), cdrs.c.job_id == job_id, cdrs.c.partition_key.in_(keys))
         return set(self._connection.execute(sa.select(cdrs.c.contract_id).where(*where).distinct()).scalars())
 
     def set_outcomes(self, outcomes: Sequence[dict[str, Any]]) -> None:

@@ -476,6 +476,9 @@ refills = sa.Table(
 
 # ---- batch rating: stored CDRs ----------------------------------------------------------------
 
+CDR_STOPPED = "status IN ('failed', 'skipped')"
+"""The CDRs whose failure stopped their contract in a first-fail job, or that it skipped."""
+
 cdrs = sa.Table(
     "cdrs",
     metadata,
@@ -505,6 +508,16 @@ cdrs = sa.Table(
     sa.Index("ix_cdrs_status_consumption_date", "status", "consumption_date"),
     sa.Index("ix_cdrs_job_partition", "job_id", "partition_key", "status"),
     sa.Index("ix_cdrs_seq", "seq", unique=True),
+    # The failed and skipped CDRs of a job by partition, with their contract: which contracts a first-fail chunk must
+    # skip. Partial, so that asking costs what the failures are, not what the job has rated (migration 0029).
+    sa.Index(
+        "ix_cdrs_job_stopped",
+        "job_id",
+        "partition_key",
+        "contract_id",
+        postgresql_where=sa.text(CDR_STOPPED),
+        sqlite_where=sa.text(CDR_STOPPED),
+    ),
     # The free CDRs (pending, no job) by access: how a job's partition finds the CDRs of its contracts. Partial on
     # PostgreSQL; on SQLite every CDR's (see kopek.store.cdr_store._free_of_partitions).
     sa.Index(
