@@ -51,7 +51,10 @@ def _fill(engine: Engine) -> None:
     engine.import_cdrs(rows, strict=True)
 
 
-def test_ctrl_c_stops_the_worker_between_chunks_releases_its_partitions_and_the_job_resumes_exactly_once(any_url: str) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_stops_the_workers_between_chunks_releases_their_partitions_and_the_job_resumes_exactly_once(
+    any_url: str, workers: str
+) -> None:
     if not hasattr(signal, "SIGINT") or sys.platform == "win32":
         pytest.skip("needs POSIX signals")
     with Engine(any_url) as engine:
@@ -59,6 +62,7 @@ def test_ctrl_c_stops_the_worker_between_chunks_releases_its_partitions_and_the_
         environment = os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)}
         environment.pop("KOPEK_DATABASE_URL", None)
         command = [sys.executable, "-m", "kopek.cli", "rate", "--database-url", any_url, "--path", "row", "--chunk-cdrs", "10"]
+        command += ["--workers", workers]
         worker = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             while worker.poll() is None and _charged(engine) == 0:

@@ -503,8 +503,9 @@ def run_workers(
     worker prices its own chunk meanwhile: two workers keep two cores busy. On SQLite, which has one writer, they take
     turns. ``worker_id`` names them ``ID/1``, ``ID/2``, ... The first failure of a worker asks the others to stop
     between chunks, as ``stop`` does, and is raised once they have returned. A ``KeyboardInterrupt`` in the calling
-    thread (a second Ctrl-C) returns at once: the threads are daemons, and their chunks in flight, never committed,
-    end with the process; their partitions' leases run out and a resume takes them over.
+    thread (a second Ctrl-C) is raised at once and asks the threads to stop between chunks; they are daemons, so a
+    process that ends then ends their chunks in flight, never committed: their partitions' leases run out and a
+    resume takes them over.
     """
     if workers < 1:
         message = f"a job runs with at least one worker, not {workers}"
@@ -531,8 +532,12 @@ def run_workers(
     ]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            thread.join()
+    except BaseException:
+        halt.set()  # An interrupt of the caller: the threads stop after their chunk in flight, if the process lives on.
+        raise
     if failures:
         raise failures[0]
 
