@@ -472,18 +472,6 @@ def _command(job_id: str, row: Mapping[str, Any]) -> ChargeCommand:
     return ChargeCommand(item, sender_job_id=job_id, cdr_id=row["id"])
 
 
-def _lock_order(uow: UnitOfWork, contract_ids: set[str]) -> list[str]:
-    """The order to lock a chunk's contracts in: linked contracts before the others, each group by id.
-
-    A single charge locks a linked contract, then its parent; a chunk holding both must
-    not lock the parent first, or it could deadlock with such a charge.
-    """
-    if len(contract_ids) < 2:
-        return sorted(contract_ids)
-    linked = {contract_id for contract_id in contract_ids if (found := uow.master.contract(contract_id)) and found.parent_id is not None}
-    return sorted(linked) + sorted(contract_ids - linked)
-
-
 class ChunkRater:
     """The state of a chunk's contracts, loaded and locked once, and the charges computed from it, not yet written."""
 
@@ -498,13 +486,12 @@ class ChunkRater:
             return
         self._refusal = None
         self._stored = uow.charging.operations_of_cdrs([row["id"] for row in rows])
-        contract_ids = _lock_order(uow, {row["contract_id"] for row in rows if row["contract_id"] is not None})
-        # The contracts first (the first lock of every charging unit of work), then what they use.
-        self._contracts: dict[str, Contract] = {}
-        for contract_id in contract_ids:
-            contract = uow.master.contract(contract_id, lock=True)
-            assert contract is not None, "a claimed CDR's contract exists (foreign key of its access)"
-            self._contracts[contract_id] = contract
+        contract_ids = {row["contract_id"] for row in rows if row["contract_id"] is not None}
+        # The contracts first (the first lock of every charging unit of work), then what they use; in one statement,
+        # linked contracts before the others, each group by id: a single charge locks a linked contract, then its
+        # parent, so a chunk holding both must not lock the parent first, or it could deadlock with such a charge.
+        self._contracts: dict[str, Contract] = uow.master.contracts(contract_ids, lock=True)
+        assert len(self._contracts) == len(contract_ids), "a claimed CDR's contract exists (foreign key of its access)"
         self._parents: dict[str, Contract | None] = {}
         values: dict[CounterKey, ExactInput] = {}
         lives: dict[CounterKey, CounterLife] = {}
