@@ -98,6 +98,15 @@ def outcome(engine: Engine) -> dict[str, Any]:
         }
 
 
+def one_worker_outcome(url: str, mode: RatingMode, count: int, **options: Any) -> dict[str, Any]:
+    """What one worker leaves on ``url`` (a database of its own): the world, ``count`` CDRs, one job run with ``options``."""
+    with Engine(url) as single:
+        build(single)
+        fill(single, count)
+        single.run_rating_job(single.start_rating_job(mode), **options)
+        return outcome(single)
+
+
 def partitions(engine: Engine, job_id: str) -> list[dict[str, Any]]:
     with engine.database.connect() as connection:
         query = sa.select(rating_job_partitions).where(rating_job_partitions.c.job_id == job_id)
@@ -146,11 +155,7 @@ def held_job_row(engine: Engine, job_id: str) -> Iterator[Callable[[int], None]]
 @pytest.mark.postgres
 @pytest.mark.parametrize("mode", [RatingMode.DAY_SUBSCRIPTION_FIRST_FAIL, RatingMode.SUBSCRIPTION_TRY])
 def test_two_worker_processes_on_postgresql_leave_what_one_worker_leaves(postgres_url: str, sqlite_url: str, mode: RatingMode) -> None:
-    with Engine(sqlite_url) as single:
-        build(single)
-        fill(single, 900)
-        single.run_rating_job(single.start_rating_job(mode))
-        expected = outcome(single)
+    expected = one_worker_outcome(sqlite_url, mode, 900)
     with Engine(postgres_url) as engine:
         build(engine)
         fill(engine, 900)
@@ -190,11 +195,7 @@ def test_two_worker_processes_on_postgresql_leave_what_one_worker_leaves(postgre
 
 @pytest.mark.parametrize("mode", [RatingMode.DAY_SUBSCRIPTION_FIRST_FAIL, RatingMode.SUBSCRIPTION_TRY])
 def test_two_workers_of_one_call_leave_what_one_worker_leaves(any_url: str, tmp_path: Path, mode: RatingMode) -> None:
-    with Engine(f"sqlite:///{tmp_path / 'single.db'}") as single:
-        build(single)
-        fill(single, 450)
-        single.run_rating_job(single.start_rating_job(mode))
-        expected = outcome(single)
+    expected = one_worker_outcome(f"sqlite:///{tmp_path / 'single.db'}", mode, 450)
     with Engine(any_url) as engine:
         build(engine)
         fill(engine, 450)
@@ -217,12 +218,8 @@ def test_two_workers_of_one_call_leave_what_one_worker_leaves(any_url: str, tmp_
 def test_small_partitions_on_the_row_path_are_charged_together_as_they_would_be_one_by_one(
     any_url: str, tmp_path: Path, mode: RatingMode
 ) -> None:
-    with Engine(f"sqlite:///{tmp_path / 'alone.db'}") as alone:
-        build(alone)
-        fill(alone, 450)
-        # Chunks of 5 CDRs: no partition fits one, so each is charged on its own.
-        alone.run_rating_job(alone.start_rating_job(mode), path=RatingPath.ROW, chunk_cdrs=5)
-        expected = outcome(alone)
+    # Chunks of 5 CDRs: no partition fits one, so each is charged on its own.
+    expected = one_worker_outcome(f"sqlite:///{tmp_path / 'alone.db'}", mode, 450, path=RatingPath.ROW, chunk_cdrs=5)
     with Engine(any_url) as engine:
         build(engine)
         fill(engine, 450)
