@@ -292,11 +292,9 @@ def _charge_rows(uow: UnitOfWork, context: ChargingContext, claim: Claim, cdrs: 
     return len(cdrs)
 
 
-class _RowPartitionsTogether(ChunkWay[list[dict[str, Any]]]):
-    """Several small partitions of a job on the row path charged as one chunk, which marks them done; reads ``None``
-    when they no longer fit one chunk."""
-
-    why = NotColumnar(FallbackReason.ROW_PATH_REQUESTED, "the job runs on the row path")
+class _Together(ChunkWay[Cdrs]):
+    """Several small claimed partitions charged as one chunk, which marks them done; its read is ``None`` when their
+    pending CDRs no longer fit one chunk."""
 
     def __init__(self, claims: Sequence[Claim]) -> None:
         super().__init__(*claims)
@@ -304,18 +302,31 @@ class _RowPartitionsTogether(ChunkWay[list[dict[str, Any]]]):
         self._keys = [claim.partition_key for claim in claims]
         self._stopped: set[str | None] = set()
 
+    def _fits(self, uow: UnitOfWork, count: int, limit: int) -> bool:
+        """Whether ``count`` CDRs read fit a chunk of ``limit``; if so, the contracts a failure stopped are read too."""
+        if count > limit:
+            return False
+        self._stopped = uow.cdrs.stopped_contracts(self._first.job_id, self._keys)
+        return True
+
+    def _done(self, uow: UnitOfWork, context: ChargingContext) -> None:
+        first = self._first
+        uow.rating_jobs.end_partition(first.job_id, self._keys, first.worker_id, status="done", at=context.clock())
+
+
+class _RowPartitionsTogether(_Together[list[dict[str, Any]]]):
+    """Several small partitions of a job on the row path charged as one row chunk."""
+
+    why = NotColumnar(FallbackReason.ROW_PATH_REQUESTED, "the job runs on the row path")
+
     def read(self, uow: UnitOfWork) -> list[dict[str, Any]] | None:
         first = self._first
         rows = uow.cdrs.pending_of_partitions(first.job_id, self._keys, contract_first=first.contract_first, limit=first.chunk_cdrs + 1)
-        if len(rows) > first.chunk_cdrs:
-            return None
-        self._stopped = uow.cdrs.stopped_contracts(first.job_id, self._keys)
-        return rows
+        return rows if self._fits(uow, len(rows), first.chunk_cdrs) else None
 
     def charge(self, uow: UnitOfWork, context: ChargingContext, cdrs: list[dict[str, Any]]) -> int:
-        first = self._first
-        handled = _charge_rows(uow, context, first, cdrs, self._stopped) if cdrs else 0
-        uow.rating_jobs.end_partition(first.job_id, self._keys, first.worker_id, status="done", at=context.clock())
+        handled = _charge_rows(uow, context, self._first, cdrs, self._stopped) if cdrs else 0
+        self._done(uow, context)
         return handled
 
 
@@ -352,26 +363,17 @@ class _VectorizedChunk(ChunkWay[pl.DataFrame]):
         self._stopped.update(self._newly_stopped)
 
 
-class _PartitionsTogether(ChunkWay[pl.DataFrame]):
-    """Several small partitions charged as one vectorized chunk, which marks them done; raises :class:`NotColumnar`
-    (nothing written) when the chunk does not qualify, and reads ``None`` when they no longer fit one chunk."""
+class _PartitionsTogether(_Together[pl.DataFrame]):
+    """Several small partitions charged as one vectorized chunk; raises :class:`NotColumnar` (nothing written) when the
+    chunk does not qualify."""
 
     path = VECTORIZED
-
-    def __init__(self, claims: Sequence[Claim]) -> None:
-        super().__init__(*claims)
-        self._first = claims[0]
-        self._keys = [claim.partition_key for claim in claims]
-        self._stopped: set[str | None] = set()
 
     def read(self, uow: UnitOfWork) -> pl.DataFrame | None:
         first = self._first
         limit = first.chunk_cdrs * COLUMNAR_CHUNKS
         cdrs = uow.cdrs.pending_columns(first.job_id, self._keys, contract_first=first.contract_first, limit=limit + 1)
-        if cdrs.height > limit:
-            return None
-        self._stopped = uow.cdrs.stopped_contracts(first.job_id, self._keys)
-        return cdrs
+        return cdrs if self._fits(uow, cdrs.height, limit) else None
 
     def charge(self, uow: UnitOfWork, context: ChargingContext, cdrs: pl.DataFrame) -> int:
         first = self._first
@@ -383,7 +385,7 @@ class _PartitionsTogether(ChunkWay[pl.DataFrame]):
         except NotColumnar as reason:
             LOG.info("rating job %s, %d partitions: one by one (%s)", first.job_id, len(self._keys), reason)
             raise
-        uow.rating_jobs.end_partition(first.job_id, self._keys, first.worker_id, status="done", at=context.clock())
+        self._done(uow, context)
         return cdrs.height
 
     def committed(self, handled: int) -> None:

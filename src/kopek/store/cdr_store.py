@@ -10,7 +10,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from kopek.store.bulk import instant_column, instant_read, select_frame, update_frame, update_many
-from kopek.store.job_scope import FREE, FREE_UNINDEXED, Scopes, cdrs_with_contracts, contract_of_cdr, free_for, load_scopes
+from kopek.store.job_scope import FREE, FREE_UNINDEXED, Scopes, cdrs_with_contracts, contract_of_cdr, free_for, load_scopes, selects_cdr
 from kopek.store.schema import CDR_STOPPED, accesses, cdrs, charging_operations, rating_job_members
 
 __all__ = ["TEMPORARY", "CdrStore", "FreeGroup", "contract_of_cdr"]
@@ -358,12 +358,7 @@ def _free_of_partitions(scopes: Scopes, keys: Sequence[str], *, sqlite: bool) ->
     contract = contract_of_cdr()
     columns = (*_TO_CHARGE[:-1], member.c.contract_id, member.c.partition_key, sa.literal(1).label("free"))
     of_partitions = (member.c.job_id == scopes.own.job_id, member.c.partition_key.in_(list(keys)))
-    by_access = sa.and_(
-        cdrs.c.service_id == access.c.service_id,
-        cdrs.c.user_id == access.c.user_id,
-        cdrs.c.consumption_date >= access.c.valid_from,
-        sa.or_(access.c.valid_to.is_(None), cdrs.c.consumption_date < access.c.valid_to),
-    )
+    by_access = selects_cdr(access)
     of_contracts = (
         sa.select(*columns)
         .select_from(member.join(access, access.c.contract_id == member.c.contract_id).join(cdrs, by_access))

@@ -126,25 +126,20 @@ def cdrs_with_contracts() -> tuple[sa.Join, sa.ColumnElement[str]]:
     index for every CDR (0.05 s against 0.6-0.75 s over 60,000 CDRs). A CDR meets at most one access, since the
     accesses of one service id and user id never overlap (creating one that would is refused)."""
     access = accesses.alias("access")
-    selects = sa.and_(
-        access.c.service_id == cdrs.c.service_id,
-        access.c.user_id == cdrs.c.user_id,
-        access.c.valid_from <= cdrs.c.consumption_date,
-        sa.or_(access.c.valid_to.is_(None), access.c.valid_to > cdrs.c.consumption_date),
-    )
-    return cdrs.outerjoin(access, selects), access.c.contract_id
+    return cdrs.outerjoin(access, selects_cdr(access)), access.c.contract_id
 
 
 def contract_of_cdr() -> sa.ScalarSelect[str]:
     """The contract of the access that a CDR's service id and user id select at its consumption date (as find_access)."""
-    return (
-        sa.select(accesses.c.contract_id)
-        .where(
-            accesses.c.service_id == cdrs.c.service_id,
-            accesses.c.user_id == cdrs.c.user_id,
-            accesses.c.valid_from <= cdrs.c.consumption_date,
-            sa.or_(accesses.c.valid_to.is_(None), accesses.c.valid_to > cdrs.c.consumption_date),
-        )
-        .limit(1)
-        .scalar_subquery()
+    return sa.select(accesses.c.contract_id).where(selects_cdr(accesses)).limit(1).scalar_subquery()
+
+
+def selects_cdr(access: sa.FromClause) -> sa.ColumnElement[bool]:
+    """Whether ``access`` (the accesses table or an alias of it) is the one a CDR's service id and user id select at
+    its consumption date."""
+    return sa.and_(
+        access.c.service_id == cdrs.c.service_id,
+        access.c.user_id == cdrs.c.user_id,
+        access.c.valid_from <= cdrs.c.consumption_date,
+        sa.or_(access.c.valid_to.is_(None), access.c.valid_to > cdrs.c.consumption_date),
     )
