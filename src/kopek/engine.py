@@ -480,10 +480,12 @@ class Engine:
         date_to: datetime | None = None,
         after_id: str = "",
         limit: int = 100,
+        chunk_id: str | None = None,
     ) -> list[CdrView]:
         """Stored CDRs by id after ``after_id``: in a status (pending, charged, failed, skipped), of a contract, of a rating
-        job, of an item class, consumed in ``[date_from, date_to)``; filters combine."""
-        chosen = CdrFilter(status, contract_id, job_id, item_class, date_from, date_to)
+        job, of an item class, consumed in ``[date_from, date_to)``, rated by a chunk of a rating job (the ``chunk_id`` of
+        its account operations); filters combine."""
+        chosen = CdrFilter(status, contract_id, job_id, item_class, date_from, date_to, chunk_id)
         with self._uow(writes=False) as uow:
             return listing.cdr_page(uow, chosen, after=_cursor(after_id), limit=_page_size(limit))
 

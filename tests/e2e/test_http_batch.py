@@ -86,6 +86,12 @@ def test_a_rating_job_started_over_http_runs_in_the_background_and_reports_its_s
     assert {"path": "row", "reason": "cdr_without_contract", "detail": "a CDR has no contract", "count": 1} in status["paths"]
     assert ok(client.get("/v1/cdrs/a"))["status"] == "charged"
     assert ok(client.get("/v1/accounts/alice-prepaid"))["balance"] == "9.90"
+    # The job's debit names its chunk, which leads to the CDRs behind it.
+    (debit,) = [each for each in ok(client.get("/v1/accounts/alice-prepaid/operations"))["operations"] if each["kind"] == "debit"]
+    assert (debit["operation_id"], debit["amount"], debit["balance_after"]) == (None, "-0.10", "9.90")
+    listed = ok(client.get("/v1/cdrs", params={"chunk_id": debit["chunk_id"]}))["cdrs"]
+    assert "a" in [view["id"] for view in listed]
+    assert {view["chunk_id"] for view in listed} == {debit["chunk_id"]}
 
 
 def test_a_job_with_retry_failed_takes_the_failed_cdrs_of_ended_jobs(client: TestClient) -> None:

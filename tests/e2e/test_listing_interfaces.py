@@ -156,6 +156,12 @@ def test_cdrs_and_jobs_list_on_the_command_line(kopek: Kopek, tmp_path: Path) ->
     (job,) = kopek.json("jobs", "list")["rating_jobs"]
     assert (job["state"], job["total"]) == ("succeeded", 2)
     assert [view["id"] for view in kopek.json("cdrs", "list", "--job", job["id"], "--status", "charged")["cdrs"]] == ["a1", "b1"]
+    # A balance leads to its CDRs: the job's debit of alice's account names its chunk, which holds a1 (and b1: the job
+    # charges small partitions together).
+    (debit,) = [operation for operation in kopek.json("accounts", "operations", "alice-prepaid") if operation["kind"] == "debit"]
+    assert (debit["operation_id"], debit["chunk_id"].startswith(f"{job['id']}/")) == (None, True)
+    assert debit["chunk_id"] in kopek.ok("accounts", "operations", "alice-prepaid").stdout
+    assert [view["id"] for view in kopek.json("cdrs", "list", "--chunk", debit["chunk_id"])["cdrs"]] == ["a1", "b1"]
 
 
 def test_catalog_versions_and_their_diff_on_the_command_line(kopek: Kopek, tmp_path: Path) -> None:

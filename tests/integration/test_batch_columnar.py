@@ -336,6 +336,22 @@ def exact(value: Any) -> Any:
     return value
 
 
+def postings_by_account(connection: sa.Connection) -> dict[str, Any]:
+    """Per account: its other account operations as written, and what its postings (debits, accumulations) add up to
+    with the balance after the last. A job posts one operation per account per chunk, a single charge one per item, and
+    the paths cut chunks differently, so that is what every way of charging the same CDRs leaves alike."""
+    found: dict[str, Any] = {}
+    for row in connection.execute(sa.select(account_operations).order_by(account_operations.c.id)):
+        seen = found.setdefault(row.account_id, {"others": [], "kinds": set(), "posted": Decimal(0), "last": None})
+        if row.kind in ("debit", "accumulation"):
+            seen["kinds"].add(row.kind)
+            seen["posted"] += row.amount
+            seen["last"] = row.balance_after
+        else:
+            seen["others"].append((row.kind, row.amount, row.balance_after, row.currency))
+    return exact(found)
+
+
 def snapshot(engine: Engine) -> dict[str, Any]:
     """What a job leaves, keyed by CDR id (operation ids blanked)."""
     with engine.database.connect() as connection:
@@ -386,7 +402,8 @@ def snapshot(engine: Engine) -> dict[str, Any]:
                     "consumption_date",
                 ),
             ),
-            "account_operations": by_cdr(account_operations, ("account_id", "kind", "amount", "balance_after", "currency", "created_at")),
+            "account_operations": postings_by_account(connection),
+            "ledger": engine.verify_ledger().differences,
             "notifications": {
                 key: [note | {"data": json.loads(note["data"])} for note in notes]
                 for key, notes in by_cdr(notifications, ("contract_id", "kind", "message", "data", "created_at")).items()

@@ -239,7 +239,8 @@ class AccountOperationRecord(_View):
     account_id: str
     """The id of a prepaid or postpaid account."""
     operation_id: str | None
-    """The charging operation that posted it; null for administrative ones (opening, adjustment, refill)."""
+    """The charging operation that posted it; null for administrative ones (opening, adjustment, refill) and for a
+    rating job's chunk (see chunk_id)."""
     kind: str
     """opening, debit, accumulation, credit, adjustment or refill."""
     amount: Dec
@@ -250,6 +251,9 @@ class AccountOperationRecord(_View):
     """ISO 4217 currency code, e.g. EUR."""
     created_at: datetime
     """When it was posted."""
+    chunk_id: str | None = None
+    """The chunk of a rating job that posted it (one operation per account for all the chunk's CDRs; operation_id is
+    then null); ``GET /v1/cdrs?chunk_id=`` lists the chunk's CDRs."""
 
 
 def subscriber_account_view(uow: UnitOfWork, subscriber_account_id: str) -> SubscriberAccountView | None:

@@ -116,6 +116,9 @@ def list_cdrs(
         str | None, filter_query("Only this contract's CDRs: the contract a rating job resolved, or that the access selects.")
     ] = None,
     job_id: Annotated[str | None, filter_query("Only the CDRs of this rating job.")] = None,
+    chunk_id: Annotated[
+        str | None, filter_query("Only the CDRs of this chunk of a rating job (the chunk_id of an account operation).")
+    ] = None,
     item_class: Annotated[str | None, filter_query("Only CDRs of this item class.")] = None,
     date_from: Annotated[
         AwareDatetime | None, Query(description="Only CDRs consumed at or after this instant (ISO 8601 with an offset).")
@@ -130,6 +133,7 @@ def list_cdrs(
             status=status.value if status is not None else None,
             contract_id=contract_id,
             job_id=job_id,
+            chunk_id=chunk_id,
             item_class=item_class,
             date_from=date_from,
             date_to=date_to,

@@ -28,6 +28,7 @@ class CdrView(BaseModel):
                     "error_reason": "NOT_AUTHORIZED",
                     "error_code": "service_not_accessible",
                     "error_message": "premium numbers are barred",
+                    "chunk_id": "job-5e5709070149599dabd733b5e3f135ae/9d1c0a4e52b7f3a86e0f21c4d5b6a7e8",
                 }
             ]
         },
@@ -62,6 +63,8 @@ class CdrView(BaseModel):
     """The error code of a failed or skipped CDR."""
     error_message: str | None
     """The error message of a failed CDR."""
+    chunk_id: str | None = None
+    """The chunk of the rating job that rated it: its charged items and its balances' account operations name it."""
 
 
 def cdr_view(row: dict[str, Any]) -> CdrView:

@@ -75,6 +75,7 @@ from kopek.rating.columnar_postings import BoundCrossed, postings
 from kopek.rating.columnar_schedules import ScheduleTooFine
 from kopek.rating.outcome import CounterKey, NotificationKind
 from kopek.rating.state import CounterLife
+from kopek.store.cdr_store import new_chunk_id
 from kopek.store.counter_store import SharedCounterSpec
 from kopek.store.uow import UnitOfWork
 
@@ -190,7 +191,7 @@ def rate_rows_columnar(uow: UnitOfWork, context: ChargingContext, plans: PlanCac
     except (BoundCrossed, Unsupported) as error:
         reason = FallbackReason.BALANCE_BOUND if isinstance(error, BoundCrossed) else FallbackReason.INTEGER_BOUND
         raise NotColumnar(reason, str(error)) from error
-    facts = ChunkFacts(context.clock(), rules.job_id, loaded.version)
+    facts = ChunkFacts(context.clock(), rules.job_id, loaded.version, new_chunk_id(rules.job_id, context.new_id))
     moves = counter_moves(charged, counters)
     notes = _notifications(charged, compiled)
     # As a charge's outcome: allowances used up, then thresholds crossed, then low balances (charge_in adds them last).

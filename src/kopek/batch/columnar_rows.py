@@ -1,11 +1,12 @@
 """The rows a vectorized chunk stores, built column-wise and written in bulk: operations, results, charged items,
 account operations, CDR outcomes.
 
-Everything the row path writes for a charge is written here too, with the same values
-and the same decimal text: charged items and account operations (as posted by
-:mod:`kopek.rating.columnar_postings`), the operation with its request hash and its
-full stored result (JSON, for idempotent replays), and the CDR's outcome. Amounts are
-text made from whole numbers of ``10^-places``, so no value passes through a binary float.
+Everything the row path writes for a chunk is written here too, with the same values
+and the same decimal text: charged items (as posted by
+:mod:`kopek.rating.columnar_postings`), one account operation per account naming the
+chunk, the operation with its request hash and its stored result (JSON, for idempotent
+replays), and the CDR's outcome. Amounts are text made from whole numbers of
+``10^-places``, so no value passes through a binary float.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import polars as pl
 from kopek.batch.cdr_outcomes import refusal
 from kopek.domain.master import Contract
 from kopek.errors import Code, IllegalStateError, Reason
-from kopek.rating.columnar_postings import Postings
+from kopek.rating.columnar import INT
+from kopek.rating.columnar_postings import Postings, places_text
 from kopek.store.bulk import insert_frame
 from kopek.store.schema import account_operations, charged_items, charging_operations
 from kopek.store.uow import UnitOfWork
@@ -32,6 +34,7 @@ class ChunkFacts:
     now: datetime
     job_id: str
     catalog_version: int
+    chunk_id: str
 
 
 def store(
@@ -75,23 +78,39 @@ def store(
             "item_class",
             *_CHARGED_ITEM_FIELDS,
             pl.col("consumption_date").dt.strftime(stamp),
+            pl.lit(facts.chunk_id).alias("chunk_id"),
         ),
     )
-    moving = items.filter(pl.col("moves"))
-    insert_frame(
-        uow.connection,
-        account_operations,
-        moving.select(
+    insert_frame(uow.connection, account_operations, _chunk_postings(items.filter(pl.col("moves")), facts.chunk_id, created_at))
+    uow.cdrs.set_outcome_frame(_outcomes(frame, charged).with_columns(chunk_id=pl.lit(facts.chunk_id)))
+
+
+def _chunk_postings(moving: pl.DataFrame, chunk_id: str, created_at: str) -> pl.DataFrame:
+    """The chunk's account operations, one per account, as :meth:`ChargeRows.post_as_chunk` makes them: the amounts of
+    the account's postings added, with as many decimals as the most precise of them (as ``Decimal`` addition gives),
+    and the balance after the last."""
+    places = pl.col("decimals").max()
+    aligned = pl.col("units") * pl.col("sign") * pl.lit(10, INT).pow(places - pl.col("decimals")).cast(INT)
+    return (
+        moving.group_by("account_id", maintain_order=True)
+        .agg(
+            pl.col("kind").first(),
+            pl.col("currency").first(),
+            aligned.sum().alias("total"),
+            places.alias("places"),
+            pl.col("balance").last().alias("balance_after"),
+        )
+        .select(
             "account_id",
-            "operation_id",
+            pl.lit(None, pl.String).alias("operation_id"),
             "kind",
-            pl.col("operation_amount").alias("amount"),
-            pl.col("balance").alias("balance_after"),
+            places_text(pl.col("total"), pl.col("places")).alias("amount"),
+            "balance_after",
             "currency",
             pl.lit(created_at).alias("created_at"),
-        ),
+            pl.lit(chunk_id).alias("chunk_id"),
+        )
     )
-    uow.cdrs.set_outcome_frame(_outcomes(frame, charged))
 
 
 def _subscribers(contracts: Mapping[str, Contract]) -> dict[str, str]:

@@ -73,6 +73,7 @@ from kopek.errors import KopekError
 from kopek.money import ExactInput
 from kopek.rating.outcome import CounterKey
 from kopek.rating.rate import CounterHold, CounterLife, RatingState, rate_item
+from kopek.store.cdr_store import new_chunk_id
 from kopek.store.uow import UnitOfWork
 
 LOG = logging.getLogger(__name__)
@@ -273,7 +274,7 @@ class _RowChunk(ChunkWay[list[dict[str, Any]]]):
 def _charge_rows(uow: UnitOfWork, context: ChargingContext, claim: Claim, cdrs: list[dict[str, Any]], stopped: set[str | None]) -> int:
     """Charge ``cdrs`` on the row path, one after the other, and write their charges and outcomes. In a first-fail mode a
     CDR of a ``stopped`` contract is skipped, and a refused CDR stops its contract."""
-    rater = ChunkRater(uow, context, cdrs)
+    rater = ChunkRater(uow, context, claim.job_id, cdrs)
     outcomes = []
     for row in cdrs:
         contract_id = row["contract_id"]
@@ -288,7 +289,7 @@ def _charge_rows(uow: UnitOfWork, context: ChargingContext, claim: Claim, cdrs: 
         else:
             outcomes.append({"id": row["id"], "status": "charged", "operation_id": operation_id})
     rater.write()
-    uow.cdrs.set_outcomes(outcomes)
+    uow.cdrs.set_outcomes([outcome | {"chunk_id": rater.chunk_id} for outcome in outcomes])
     return len(cdrs)
 
 
@@ -419,7 +420,7 @@ class _WholeContract(ChunkWay[list[dict[str, Any]]]):
     def charge(self, uow: UnitOfWork, context: ChargingContext, cdrs: list[dict[str, Any]]) -> int:
         claim, contract_id, rows, handled = self._claim, self._contract_id, cdrs, 0
         while rows:
-            rater = ChunkRater(uow, context, rows)
+            rater = ChunkRater(uow, context, claim.job_id, rows)
             outcomes, failure = [], None
             for row in rows:
                 try:
@@ -427,7 +428,7 @@ class _WholeContract(ChunkWay[list[dict[str, Any]]]):
                 except KopekError as error:
                     failure = _Refused(row["id"], error)
                     break
-                outcomes.append({"id": row["id"], "status": "charged", "operation_id": operation_id})
+                outcomes.append({"id": row["id"], "status": "charged", "operation_id": operation_id, "chunk_id": rater.chunk_id})
             rater.write()
             uow.cdrs.set_outcomes(outcomes)
             if failure is not None:
@@ -464,8 +465,9 @@ class _Refusal(ChunkWay[_Refused]):
         claim = self._claim
         # Every pending CDR of the contract is skipped (and so taken for the job), the refused one with them; then
         # the refused one gets its failure.
-        handled = uow.cdrs.skip_pending_of_contract(claim.job_id, claim.partition_key, self._contract_id)
-        uow.cdrs.set_outcomes([{"id": cdrs.cdr_id} | refusal(cdrs.error)])
+        chunk_id = new_chunk_id(claim.job_id, context.new_id)
+        handled = uow.cdrs.skip_pending_of_contract(claim.job_id, claim.partition_key, self._contract_id, chunk_id=chunk_id)
+        uow.cdrs.set_outcomes([{"id": cdrs.cdr_id, "chunk_id": chunk_id} | refusal(cdrs.error)])
         return handled
 
 
@@ -475,10 +477,12 @@ def _command(job_id: str, row: Mapping[str, Any]) -> ChargeCommand:
 
 
 class ChunkRater:
-    """The state of a chunk's contracts, loaded and locked once, and the charges computed from it, not yet written."""
+    """The state of a chunk's contracts, loaded and locked once, and the charges computed from it, not yet written; the
+    chunk's id names them once written (:meth:`ChargeRows.post_as_chunk`)."""
 
-    def __init__(self, uow: UnitOfWork, context: ChargingContext, rows: list[dict[str, Any]]) -> None:
+    def __init__(self, uow: UnitOfWork, context: ChargingContext, job_id: str, rows: list[dict[str, Any]]) -> None:
         self._uow, self._context = uow, context
+        self.chunk_id = new_chunk_id(job_id, context.new_id)
         self._rows = ChargeRows()
         try:
             self._catalog = context.catalogs.current(uow)
@@ -542,5 +546,6 @@ class ChunkRater:
         return result.operation_id
 
     def write(self) -> None:
+        self._rows.post_as_chunk(self.chunk_id)
         write_charge_rows(self._uow, self._rows)
         self._rows = ChargeRows()

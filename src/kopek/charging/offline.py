@@ -10,6 +10,7 @@ counters and notifications together.
 
 from __future__ import annotations
 
+import decimal
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -53,7 +54,7 @@ from kopek.errors import (
     Reason,
     TemporaryIllegalStateError,
 )
-from kopek.money import ZERO, ExactInput, exact
+from kopek.money import ZERO, ExactInput, exact, rating_context
 from kopek.rating.grant import added_holds
 from kopek.rating.outcome import ChargedItem, CounterChange, CounterKey, RatingOutcome
 from kopek.rating.rate import rate_item
@@ -515,6 +516,24 @@ class ChargeRows:
         if command.options.export_chargeable_item:
             assert result.chargeable_item_info is not None
             self.exported_items.append((operation_id, result.chargeable_item_info.model_dump(mode="json"), now))
+
+    def post_as_chunk(self, chunk_id: str) -> None:
+        """Make these rows a rating job's chunk: each charged item names the chunk, and the account operations become one
+        per account, which names the chunk instead of an operation: their amounts added (exactly), the balance and the
+        instant of the last (docs/batch.md)."""
+        for row in self.charged_items:
+            row["chunk_id"] = chunk_id
+        exact = rating_context()
+        exact.traps[decimal.Inexact] = True
+        merged: dict[str, dict[str, Any]] = {}
+        for row in self.account_operations:
+            first = merged.get(row["account_id"])
+            if first is None:
+                merged[row["account_id"]] = row | {"operation_id": None, "chunk_id": chunk_id}
+                continue
+            first["amount"] = exact.add(first["amount"], row["amount"])
+            first["balance_after"], first["created_at"] = row["balance_after"], row["created_at"]
+        self.account_operations = list(merged.values())
 
 
 def write_charge_rows(uow: UnitOfWork, rows: ChargeRows) -> None:

@@ -55,6 +55,10 @@ def list_cdrs(
     status: Annotated[CdrStatus | None, typer.Option("--status", help="Only CDRs in this status.", show_default=False)] = None,
     contract_id: Annotated[str | None, typer.Option("--contract", help="Only this contract's CDRs.", show_default=False)] = None,
     job_id: Annotated[str | None, typer.Option("--job", help="Only the CDRs of this rating job.", show_default=False)] = None,
+    chunk_id: Annotated[
+        str | None,
+        typer.Option("--chunk", help="Only the CDRs of this chunk of a rating job (see `kopek accounts operations`).", show_default=False),
+    ] = None,
     item_class: Annotated[str | None, typer.Option("--item-class", help="Only CDRs of this item class.", show_default=False)] = None,
     date_from: Annotated[
         datetime | None,
@@ -71,7 +75,8 @@ def list_cdrs(
     with reporting(output), open_engine(database_url) as engine:
         found, after = page(
             lambda cursor, size: engine.cdrs(
-                status=status.value if status is not None else None, contract_id=contract_id, job_id=job_id, item_class=item_class,
+                status=status.value if status is not None else None, contract_id=contract_id, job_id=job_id, chunk_id=chunk_id,
+                item_class=item_class,
                 date_from=_utc(date_from), date_to=_utc(date_to), after_id=cursor, limit=size,
             ),
             after_id,

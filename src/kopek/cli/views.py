@@ -80,7 +80,7 @@ def render_operations(console: Console, account_id: str, records: Sequence[Accou
     if not records:
         console.print(f"Account {account_id}: no account operations", markup=False)
         return
-    shown = table(f"Account operations of {account_id}", ">id", "at", "kind", ">amount", ">balance after", "currency", "charging operation")
+    shown = table(f"Account operations of {account_id}", ">id", "at", "kind", ">amount", ">balance after", "currency", "operation or chunk")
     for record in records:
         shown.add_row(
             cell(record.id),
@@ -89,7 +89,7 @@ def render_operations(console: Console, account_id: str, records: Sequence[Accou
             cell(record.amount),
             cell(record.balance_after),
             cell(record.currency),
-            cell(record.operation_id),
+            cell(record.operation_id or record.chunk_id),
         )
     console.print(shown)
 

@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
+from kopek.clock import IdSource
 from kopek.store.bulk import instant_column, instant_read, select_frame, update_frame, update_many
 from kopek.store.job_scope import FREE, FREE_UNINDEXED, Scopes, cdrs_with_contracts, contract_of_cdr, free_for, load_scopes, selects_cdr
 from kopek.store.schema import CDR_STOPPED, accesses, cdrs, charging_operations, rating_job_members
@@ -36,11 +37,22 @@ _AGAIN = {
     "error_reason": None,
     "error_code": None,
     "error_message": None,
+    "chunk_id": None,
 }
 """A failed or skipped CDR given to a job again: pending, its last outcome cleared."""
-_OUTCOME_COLUMNS = ("status", "operation_id", "error_category", "error_reason", "error_code", "error_message")
+_OUTCOME_COLUMNS = ("status", "operation_id", "error_category", "error_reason", "error_code", "error_message", "chunk_id")
 _HOLDER_COLUMNS = ("job_id", "contract_id", "partition_key")
 """What a CDR read free for a job gets with its outcome."""
+
+
+def new_chunk_id(job_id: str, new_id: IdSource) -> str:
+    """A new chunk's id, ``JOB-ID/ID``: the CDRs it rated, their charged items and its account operations carry it."""
+    return f"{job_id}/{new_id()}"
+
+
+def job_of_chunk(chunk_id: str) -> str:
+    """The id of the rating job whose chunk is ``chunk_id``."""
+    return chunk_id.rpartition("/")[0]
 
 
 class CdrStore:
@@ -290,12 +302,13 @@ class CdrStore:
         job_id, contract_id, partition_key = self._taken[cdr_id]
         return {"job_id": job_id, "contract_id": contract_id, "partition_key": partition_key}
 
-    def skip_pending_of_contract(self, job_id: str, key: str, contract_id: str | None) -> int:
-        """Mark ``skipped`` the still pending CDRs of one contract (None: no access) in a partition; how many."""
+    def skip_pending_of_contract(self, job_id: str, key: str, contract_id: str | None, *, chunk_id: str) -> int:
+        """Mark ``skipped``, in the chunk ``chunk_id``, the still pending CDRs of one contract (None: no access) in a
+        partition; how many."""
         rows = self.pending_of_partition(
             job_id, key, contract_first=True, limit=_ALL, contract_id=contract_id, only_without_contract=contract_id is None
         )
-        self.set_outcomes([{"id": row["id"], "status": "skipped"} for row in rows])
+        self.set_outcomes([{"id": row["id"], "status": "skipped", "chunk_id": chunk_id} for row in rows])
         return len(rows)
 
     def release_pending(self, job_id: str) -> int:

@@ -44,15 +44,27 @@ class LedgerStore:
         return self._groups(account_operations.c.amount, account_operations.c.account_id)
 
     def postings(self) -> Iterator[Group]:
-        """Per (charging operation, account): the account operations that post charged items, counted and added."""
-        posting = account_operations.c.kind.in_(POSTING_KINDS)
+        """Per (charging operation, account): the account operations that post charged items, counted and added (a
+        rating job's chunks: :meth:`chunk_postings`)."""
+        posting = account_operations.c.kind.in_(POSTING_KINDS) & account_operations.c.chunk_id.is_(None)
         return self._groups(account_operations.c.amount, account_operations.c.operation_id, account_operations.c.account_id, where=posting)
 
     def charged(self) -> Iterator[Group]:
         """Per (charging operation, account): the charged items that move money (amount not zero), counted and added; a
-        recharge's corrections are not among them (see :meth:`corrections`)."""
-        charges = charged_items.c.recharge_id.is_(None)
+        recharge's corrections are not among them (see :meth:`corrections`), nor a rating job's chunks (:meth:`chunk_charged`)."""
+        charges = charged_items.c.recharge_id.is_(None) & charged_items.c.chunk_id.is_(None)
         return self._groups(charged_items.c.amount, charged_items.c.operation_id, charged_items.c.account_id, where=charges, skip_zero=True)
+
+    def chunk_postings(self) -> Iterator[Group]:
+        """Per (chunk of a rating job, account): the account operations that post the chunk's charged items, counted and
+        added."""
+        posting = account_operations.c.kind.in_(POSTING_KINDS) & account_operations.c.chunk_id.is_not(None)
+        return self._groups(account_operations.c.amount, account_operations.c.chunk_id, account_operations.c.account_id, where=posting)
+
+    def chunk_charged(self) -> Iterator[Group]:
+        """Per (chunk of a rating job, account): the chunk's charged items that move money, counted and added."""
+        charges = charged_items.c.recharge_id.is_(None) & charged_items.c.chunk_id.is_not(None)
+        return self._groups(charged_items.c.amount, charged_items.c.chunk_id, charged_items.c.account_id, where=charges, skip_zero=True)
 
     def corrections(self) -> Iterator[Group]:
         """Per (recharge, account): the correction rows a recharge wrote (reversals and new charged items), added."""

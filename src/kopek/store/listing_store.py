@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kopek.store.cdr_store import contract_of_cdr
+from kopek.store.cdr_store import contract_of_cdr, job_of_chunk
 from kopek.store.rating_job_store import RECHARGE
 from kopek.store.schema import (
     accesses,
@@ -68,6 +68,7 @@ class CdrFilter:
     item_class: str | None = None
     date_from: datetime | None = None
     date_to: datetime | None = None
+    chunk_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +134,9 @@ class ListingStore:
         table = cdrs.c
         query = sa.select(cdrs).where(table.id > after)
         query = _matching(query, ((table.status, chosen.status), (table.job_id, chosen.job_id), (table.item_class, chosen.item_class)))
+        if chosen.chunk_id is not None:
+            # The chunk's job too, so that the job's index finds them (a chunk's id begins with its job's).
+            query = query.where(table.chunk_id == chosen.chunk_id, table.job_id == job_of_chunk(chosen.chunk_id))
         if chosen.date_from is not None:
             query = query.where(table.consumption_date >= chosen.date_from)
         if chosen.date_to is not None:

@@ -203,6 +203,8 @@ charged_items = sa.Table(
     sa.Column("recharge_id", sa.String(64), nullable=True),
     sa.Column("reverses_id", sa.Integer, nullable=True),
     sa.Column("superseded_by", sa.String(64), nullable=True),
+    # The rating job's chunk that charged this item (none: a charge of its own); its account operations name the chunk.
+    sa.Column("chunk_id", sa.String(80), nullable=True),
     # Partial: only the rows a recharge wrote have one.
     sa.Index(
         "ix_charged_items_recharge_id",
@@ -236,6 +238,9 @@ account_operations = sa.Table(
     sa.Column("balance_after", ExactDecimal, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # A rating job's chunk posts one account operation per account: it names the chunk, not an operation
+    # (docs/batch.md, What a charged CDR leaves).
+    sa.Column("chunk_id", sa.String(80), nullable=True),
 )
 
 notifications = sa.Table(
@@ -497,6 +502,8 @@ cdrs = sa.Table(
     sa.Column("error_code", sa.String(64), nullable=True),
     sa.Column("error_message", sa.Text, nullable=True),
     sa.Column("operation_id", sa.String(64), nullable=True),
+    # The chunk of the rating job that rated it; its account operations name the same chunk.
+    sa.Column("chunk_id", sa.String(80), nullable=True),
     # Set when a job's chunk takes the CDR (or its start takes a failed CDR again): the contract its access selects
     # at its consumption date (none: no access), and the partition of the job that holds it (docs/batch.md).
     sa.Column("contract_id", sa.String(128), nullable=True),
