@@ -113,7 +113,6 @@ def verify_ledger(engine: sa.Engine) -> LedgerReport:
         _check_balances(store, found)
         _check_sessions(store, found)
         _check_postings(store, found)
-        _check_chunk_postings(store, found)
         _check_recharges(store, found)
         counts = [store.count(table) for table in (accounts, account_operations, charged_items, reservations)]
     return LedgerReport(
@@ -167,64 +166,38 @@ def _check_sessions(store: LedgerStore, found: _Found) -> None:
 
 
 def _check_postings(store: LedgerStore, found: _Found) -> None:
+    """Each charge's charged items against the account operations posting them, then each rating job chunk's."""
     kinds = {account_id: kind for account_id, kind, _ in store.balances()}
-    for key, charged, posted in side_by_side(_keyed(store.charged()), _keyed(store.postings())):
-        found_difference = _posting_difference(key, charged, posted, kinds.get(key[1]))
-        if found_difference is not None:
-            found.add(found_difference)
+    for poster, charged_groups, posted_groups in (
+        ("operation", store.charged(), store.postings()),
+        ("chunk", store.chunk_charged(), store.chunk_postings()),
+    ):
+        for key, charged, posted in side_by_side(_keyed(charged_groups), _keyed(posted_groups)):
+            found_difference = _posting_difference(poster, key, charged, posted, kinds.get(key[1]))
+            if found_difference is not None:
+                found.add(found_difference)
 
 
 def _posting_difference(
-    key: tuple[str, ...], charged: tuple[int, Decimal] | None, posted: tuple[int, Decimal] | None, kind: str | None
+    poster: str, key: tuple[str, ...], charged: tuple[int, Decimal] | None, posted: tuple[int, Decimal] | None, kind: str | None
 ) -> LedgerDifference | None:
-    """What differs between the charged items of one (operation, account) and the account operations posting them: one
-    operation per item, a prepaid debit of minus the amount, a postpaid accumulation of the amount."""
-    operation_id, account_id = key
-    subject = f"{operation_id}/{account_id}"
+    """What differs between the charged items of one (``poster``, account) and the account operations posting them, a
+    prepaid debit of minus their amount, a postpaid accumulation of it: one account operation per item of a charge's
+    ``operation``, one for all the items of a rating job's ``chunk``."""
+    poster_id, account_id = key
+    subject = f"{poster_id}/{account_id}"
     if posted is None:
         assert charged is not None
-        message = f"{charged[0]} charged item(s) of operation {operation_id!r} on account {account_id!r} have no account operation"
+        message = f"{charged[0]} charged item(s) of {poster} {poster_id!r} on account {account_id!r} have no account operation"
         return LedgerDifference(kind=DifferenceKind.CHARGED_ITEM_NOT_POSTED, subject=subject, expected=charged[1], message=message)
     if charged is None:
-        message = f"operation {operation_id!r} posts {posted[1]} to account {account_id!r} without a charged item"
+        message = f"{poster} {poster_id!r} posts {posted[1]} to account {account_id!r} without a charged item"
         return LedgerDifference(kind=DifferenceKind.POSTING_WITHOUT_CHARGED_ITEM, subject=subject, found=posted[1], message=message)
     expected = -charged[1] if kind == "prepaid" else charged[1]
-    if (charged[0], expected) == posted:
+    if (charged[0] if poster == "operation" else 1, expected) == posted:
         return None
     message = (
-        f"operation {operation_id!r} charged {charged[0]} item(s) to account {account_id!r}, {expected} in its balance's terms; "
-        f"{posted[0]} account operation(s) post {posted[1]}"
-    )
-    return LedgerDifference(kind=DifferenceKind.POSTING_DIFFERS, subject=subject, expected=expected, found=posted[1], message=message)
-
-
-def _check_chunk_postings(store: LedgerStore, found: _Found) -> None:
-    kinds = {account_id: kind for account_id, kind, _ in store.balances()}
-    for key, charged, posted in side_by_side(_keyed(store.chunk_charged()), _keyed(store.chunk_postings())):
-        found_difference = _chunk_posting_difference(key, charged, posted, kinds.get(key[1]))
-        if found_difference is not None:
-            found.add(found_difference)
-
-
-def _chunk_posting_difference(
-    key: tuple[str, ...], charged: tuple[int, Decimal] | None, posted: tuple[int, Decimal] | None, kind: str | None
-) -> LedgerDifference | None:
-    """What differs between the charged items of one (chunk of a rating job, account) and the account operation posting
-    them: one operation for the whole chunk, a prepaid debit of minus their sum, a postpaid accumulation of it."""
-    chunk_id, account_id = key
-    subject = f"{chunk_id}/{account_id}"
-    if posted is None:
-        assert charged is not None
-        message = f"{charged[0]} charged item(s) of chunk {chunk_id!r} on account {account_id!r} have no account operation"
-        return LedgerDifference(kind=DifferenceKind.CHARGED_ITEM_NOT_POSTED, subject=subject, expected=charged[1], message=message)
-    if charged is None:
-        message = f"chunk {chunk_id!r} posts {posted[1]} to account {account_id!r} without a charged item"
-        return LedgerDifference(kind=DifferenceKind.POSTING_WITHOUT_CHARGED_ITEM, subject=subject, found=posted[1], message=message)
-    expected = -charged[1] if kind == "prepaid" else charged[1]
-    if (1, expected) == posted:
-        return None
-    message = (
-        f"chunk {chunk_id!r} charged {charged[0]} item(s) to account {account_id!r}, {expected} in its balance's terms; "
+        f"{poster} {poster_id!r} charged {charged[0]} item(s) to account {account_id!r}, {expected} in its balance's terms; "
         f"{posted[0]} account operation(s) post {posted[1]}"
     )
     return LedgerDifference(kind=DifferenceKind.POSTING_DIFFERS, subject=subject, expected=expected, found=posted[1], message=message)
