@@ -31,3 +31,19 @@ def random_ids() -> str:
     tables); 80 random bits keep ids made in one millisecond apart.
     """
     return f"{time.time_ns() // 1_000_000:012x}{secrets.randbits(80):020x}"
+
+
+def new_ids(source: IdSource, count: int) -> list[str]:
+    """``count`` new identifiers from ``source``; made as :func:`random_ids` makes them from one read of the system's
+    random source when ``source`` is :func:`random_ids` (a rating job's chunk names thousands of operations at once,
+    and a read per id is a system call per id)."""
+    if source is not random_ids:
+        return [source() for _ in range(count)]
+    millis = f"{time.time_ns() // 1_000_000:012x}"
+    noise = secrets.token_bytes(_RANDOM_BYTES * count).hex()
+    width = 2 * _RANDOM_BYTES
+    return [millis + noise[start : start + width] for start in range(0, width * count, width)]
+
+
+_RANDOM_BYTES = 10
+"""The random part of an id: 80 bits."""

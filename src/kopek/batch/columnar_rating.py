@@ -49,6 +49,7 @@ from kopek.charging.offline import (
     write_charge_rows,
 )
 from kopek.charging.rating_state import shared_counters_of
+from kopek.clock import new_ids
 from kopek.domain.accounts import check_chargeable
 from kopek.domain.catalog import Catalog, ChargePlan, CounterScope, CounterSpec
 from kopek.domain.item import TypedItem
@@ -185,7 +186,7 @@ def rate_rows_columnar(uow: UnitOfWork, context: ChargingContext, plans: PlanCac
     frame = _refusals(frame, compiled, rules)
     frame = _priced_in_order(frame, compiled, counters)
     charged = frame.filter(pl.col("live"))
-    charged = charged.with_columns(operation_id=pl.Series([context.new_id() for _ in range(charged.height)], dtype=pl.String))
+    charged = charged.with_columns(operation_id=pl.Series(new_ids(context.new_id, charged.height), dtype=pl.String))
     try:
         posted = postings(charged, compiled, contracts, accounts)
     except (BoundCrossed, Unsupported) as error:
