@@ -143,7 +143,7 @@ def _outcomes(frame: pl.DataFrame, charged: pl.DataFrame) -> pl.DataFrame:
 
 def _results(charged: pl.DataFrame, facts: ChunkFacts) -> pl.DataFrame:
     """The stored result of each charged CDR (``row``, ``result``): the sections ``stored_result`` keeps of
-    ``charge_result`` for a CDR (``CDR_STORED_SECTIONS``), as the same JSON text."""
+    ``cdr_result`` for a CDR (``CDR_STORED_SECTIONS``), as the same JSON text."""
     iso = "%Y-%m-%dT%H:%M:%S%.6f+00:00"
     charged_at = _instant_text(facts.now, sqlite=False)
     process = pl.struct(

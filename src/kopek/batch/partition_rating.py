@@ -56,7 +56,7 @@ from kopek.charging.offline import (
     ChargeRows,
     ChargingContext,
     access_not_found,
-    charge_result,
+    cdr_result,
     check_contract_chargeable,
     post_to_accounts,
     replayed,
@@ -538,7 +538,7 @@ class ChunkRater:
         now, operation_id = self._context.clock(), self._context.new_id()
         charged = Charged(command, digest, now, operation_id, catalog.version, contract, typed, outcome, payers, operations, after)
         charged = with_low_balance(charged)
-        result = charge_result(charged)
+        result = cdr_result(charged)
         self._rows.add(charged, result)
         self._accounts.update(after)
         next_state = state.after(outcome.counter_changes)

@@ -317,17 +317,10 @@ def canonical_value(value: object) -> object:
 
 
 def _result(charged: Charged) -> ChargeResult:
-    command, operation_id, contract, item, outcome = charged.command, charged.operation_id, charged.contract, charged.item, charged.outcome
+    operation_id, contract, outcome = charged.operation_id, charged.contract, charged.outcome
     return ChargeResult(
         operation_id=operation_id,
-        charging_process_info=ChargingProcessInfo(
-            operation_id=operation_id,
-            catalog_version=charged.catalog_version,
-            charged_at=charged.now,
-            sender_job_id=command.sender_job_id,
-            idempotency_key=command.idempotency_key if command.cdr_id is None else command.cdr_id,
-            replayed=False,
-        ),
+        charging_process_info=_process_info(charged),
         contract_info=ContractInfo(
             contract_id=contract.id,
             subscriber_account_id=contract.subscriber_account_id,
@@ -336,13 +329,7 @@ def _result(charged: Charged) -> ChargeResult:
             valid_to=contract.valid_to,
             parent_id=contract.parent_id,
         ),
-        chargeable_item_info=ChargeableItemInfo(
-            item_class=item.item_class.name,
-            consumption_date=item.consumption_date,
-            service_id=item.service_id,
-            user_id=item.user_id,
-            properties={name: canonical_value(value) for name, value in item.properties.items()},
-        ),
+        chargeable_item_info=_item_info(charged.item),
         charged_items=[
             ChargedItemView(**charged_item_fields(item_charged, payer))
             for item_charged, payer in zip(outcome.charged_items, charged.payers, strict=True)
@@ -359,6 +346,28 @@ def _result(charged: Charged) -> ChargeResult:
         ],
         account_info=[account_view(account) for account in charged.accounts.values()],
         notifications=[NotificationView(kind=note.kind.value, message=note.message, data=note.data) for note in outcome.notifications],
+    )
+
+
+def _process_info(charged: Charged) -> ChargingProcessInfo:
+    command = charged.command
+    return ChargingProcessInfo(
+        operation_id=charged.operation_id,
+        catalog_version=charged.catalog_version,
+        charged_at=charged.now,
+        sender_job_id=command.sender_job_id,
+        idempotency_key=command.idempotency_key if command.cdr_id is None else command.cdr_id,
+        replayed=False,
+    )
+
+
+def _item_info(item: TypedItem) -> ChargeableItemInfo:
+    return ChargeableItemInfo(
+        item_class=item.item_class.name,
+        consumption_date=item.consumption_date,
+        service_id=item.service_id,
+        user_id=item.user_id,
+        properties={name: canonical_value(value) for name, value in item.properties.items()},
     )
 
 
@@ -452,9 +461,13 @@ def stored_result(command: ChargeCommand, result: ChargeResult) -> str:
     return result.select(CDR_STORED_SECTIONS).model_dump_json()
 
 
-def charge_result(charged: Charged) -> ChargeResult:
-    """The full result of a computed charge, as :func:`record_charge` stores it."""
-    return _result(charged)
+def cdr_result(charged: Charged) -> ChargeResult:
+    """What a rating job keeps of a CDR's computed charge: the sections of :data:`CDR_STORED_SECTIONS`, the others
+    absent (its charged items, account operations and notifications are written as rows, and nobody reads its result
+    back whole), so that a job builds no view a CDR's stored result would drop."""
+    return ChargeResult(
+        operation_id=charged.operation_id, charging_process_info=_process_info(charged), chargeable_item_info=_item_info(charged.item)
+    )
 
 
 @dataclass(slots=True)
