@@ -536,15 +536,15 @@ class ChargeRows:
         instant of the last (docs/batch.md)."""
         for row in self.charged_items:
             row["chunk_id"] = chunk_id
-        exact = rating_context()
-        exact.traps[decimal.Inexact] = True
+        adding = rating_context()
+        adding.traps[decimal.Inexact] = True
         merged: dict[str, dict[str, Any]] = {}
         for row in self.account_operations:
             first = merged.get(row["account_id"])
             if first is None:
                 merged[row["account_id"]] = row | {"operation_id": None, "chunk_id": chunk_id}
                 continue
-            first["amount"] = exact.add(first["amount"], row["amount"])
+            first["amount"] = adding.add(first["amount"], row["amount"])
             first["balance_after"], first["created_at"] = row["balance_after"], row["created_at"]
         self.account_operations = list(merged.values())
 
