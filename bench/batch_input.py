@@ -1,9 +1,9 @@
 """Where a vectorized rating job's time goes: one job in this process under cProfile, its input side named.
 
-``python -m bench.batch_input --cdrs 60000 --database sqlite|postgresql [--rounds 3] [--plain]``
+``python -m bench.batch_input --cdrs 60000 --database sqlite|postgresql [--rounds 3] [--plain] [--path row]``
 sets up (untimed) the benchmark world's catalog, 400 subscribers and ``--cdrs`` pending
 CDRs (:mod:`bench.cdr_loader`), then runs one ``DAY_MOST`` job on the vectorized path
-under cProfile, ``--rounds`` times on fresh copies of the same database, and prints per
+(``--path row``: the row path) under cProfile, ``--rounds`` times on fresh copies of the same database, and prints per
 round the job's seconds (wall, and this process's CPU) and the cumulative seconds of the steps of a chunk's input side:
 reading the pending CDRs, typing them, building the chunk's columns (request hashes,
 stored properties text), against the whole chunk (``rate_rows_columnar``). The profiler
@@ -26,7 +26,7 @@ from bench.bench_engine import prepared_engine
 from bench.cdr_loader import load_pending_cdrs
 from bench.databases import DEFAULT_POSTGRES_URL, postgres_database
 from kopek import Engine
-from kopek.batch.rating_jobs import RatingMode
+from kopek.batch.rating_jobs import RatingMode, RatingPath
 
 STEPS = (
     ("read", ("pending_of_partition", "pending_of_partitions", "pending_columns")),  # The first two: before columns.
@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument("--plain", action="store_true", help="no profiler: only the job's seconds")
+    parser.add_argument("--path", choices=[path.value for path in RatingPath], default=RatingPath.AUTO.value, help="the job's rating path")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="kopek-bench-input-") as folder:
         template = Path(folder) / "template.db"
@@ -52,7 +53,7 @@ def main() -> None:
             _prepare(f"sqlite:///{template}", options.cdrs, options.subscribers)
         for number in range(1, options.rounds + 1):
             with _database(options, template, Path(folder) / f"round-{number}.db") as url:
-                print(f"round {number}: " + _profiled_job(url, profiled=not options.plain), flush=True)
+                print(f"round {number}: " + _profiled_job(url, profiled=not options.plain, path=RatingPath(options.path)), flush=True)
 
 
 @contextmanager
@@ -73,14 +74,14 @@ def _prepare(url: str, cdrs: int, subscribers: int) -> None:
     load_pending_cdrs(url, cdrs, subscribers)
 
 
-def _profiled_job(url: str, *, profiled: bool) -> str:
+def _profiled_job(url: str, *, profiled: bool, path: RatingPath = RatingPath.AUTO) -> str:
     with Engine(url) as engine:
         job_id = engine.start_rating_job(RatingMode.DAY_MOST)
         profile = cProfile.Profile()
         began, cpu = time.perf_counter(), time.process_time()
         if profiled:
             profile.enable()
-        status = engine.run_rating_job(job_id)
+        status = engine.run_rating_job(job_id, path=path)
         profile.disable()
         seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
     summary = f"{status.charged} charged, paths {[(p.path, p.count) for p in status.paths]} in {seconds:.2f} s ({cpu:.2f} s CPU)"
