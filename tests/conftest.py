@@ -20,12 +20,20 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 
 from kopek import Engine
 from kopek.store.database import create_database_engine, database_url, migrate
 from tests.fakes import FixedClock, SequentialIds
 
 POSTGRES_URL = os.environ.get("KOPEK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+# Property tests: a failure prints the blob that replays it (@reproduce_failure), wherever it ran. Under CI the examples
+# are derived from each test's name (the same on every run), so that a run's verdict does not depend on its luck; a
+# developer's runs keep exploring new examples, and keep the failures they find in the local example database.
+settings.register_profile("local", print_blob=True)
+settings.register_profile("ci", print_blob=True, derandomize=True, database=None)
+settings.load_profile("ci" if os.environ.get("CI") else "local")
 CLEANUP_LOCK_TIMEOUT = "5s"
 """How long emptying a pooled schema waits for a lock before the schema is dropped instead."""
 
