@@ -1078,6 +1078,23 @@ def test_generated_jobs_leave_the_same_on_both_paths(
     assert_same(auto, row)
 
 
+@pytest.mark.parametrize("database", DATABASES)
+def test_an_item_that_stores_nothing_does_not_move_a_shared_counters_period(
+    tmp_path: Path, database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found by the generated jobs. Carol's data item of 0 bytes falls in a new weekly period of her counter, which has
+    no row yet: it stores nothing. Dave's contract, linked to hers, then moves the counter with an item dated in the
+    period before, which is counted in its own period (the row path's "periods never go back" is about the stored
+    period), not in carol's later one."""
+    rows = generated([("carol", 1920, ("data", {"volume": "0"})), ("dave", 0, ("data", {"volume": "33333333"}))])
+
+    auto, row, logged = both_paths(database, tmp_path, rows, RatingMode.SUBSCRIPTION_FIRST_FAIL, caplog, chunk_cdrs=1, linked=True)
+
+    assert vectorized(logged) == len(rows)
+    assert_same(auto, row)
+    assert auto["counters"][("carol-contract", "", "megabytes_used")][2] == datetime(2026, 5, 26, 4, tzinfo=UTC)
+
+
 # ---- fallbacks: the vectorized path hands over to the row path -------------------------------------
 
 FALLBACK_CASES = {

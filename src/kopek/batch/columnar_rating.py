@@ -609,8 +609,12 @@ def _priced_in_order(
 
 def _settled_periods(priced: pl.DataFrame, counters: Mapping[tuple[str, str], StoredCounter]) -> list[pl.Series]:
     """The ``e:NAME`` and ``c0:NAME`` columns of the counters whose periods go back for an owner in ``priced``, each
-    item that reads or moves the counter put in the latest period an earlier such item of its owner was in; none when
-    no period goes back."""
+    item that reads or moves the counter put in the latest period an earlier item of its owner stored it in; none when
+    no period goes back.
+
+    As the row path: the period that never goes back is the stored one. An item that leaves a counter without a stored
+    row as it was (no move, nothing used up) stores nothing, so a later item of another contract, dated in an earlier
+    period, is counted in its own."""
     by_owner = {(counter.key, name): counter for (_, name), counter in counters.items()}
     owners_of: dict[str, set[CounterKey]] = {}
     contracts_of: dict[CounterKey, set[str]] = {}
@@ -624,16 +628,22 @@ def _settled_periods(priced: pl.DataFrame, counters: Mapping[tuple[str, str], St
             continue  # A contract's own items come in date order.
         owner_keys, epochs = priced[owner_column(name)].to_list(), priced[epoch_column(name)].to_list()
         touches, starts = priced[f"t:{name}"].to_list(), priced[f"c0:{name}"].to_list()
+        moves, used = (
+            priced[column].to_list() if column in priced.columns else [None] * priced.height for column in (f"m:{name}", f"u:{name}")
+        )
         latest: dict[int, int] = {}
         moved = False
         for position, (owner, epoch, touch) in enumerate(zip(owner_keys, epochs, touches, strict=True)):
             if owner is None or not touch:
                 continue
+            counter = by_owner[(keys[owner], name)]
             if epoch < latest.get(owner, epoch):
                 epochs[position] = latest[owner]
-                starts[position] = by_owner[(keys[owner], name)].start_value(latest[owner])
+                starts[position] = counter.start_value(latest[owner])
                 moved = True
-            latest[owner] = epochs[position]
+            stored = owner in latest or counter.stored is not None
+            if stored or (counter.initial != 0 if used[position] else bool(moves[position])):
+                latest[owner] = epochs[position]
         if moved:
             settled += [pl.Series(epoch_column(name), epochs, dtype=pl.Int64), pl.Series(f"c0:{name}", starts, dtype=INT)]
     return settled
