@@ -20,8 +20,7 @@ import polars as pl
 from kopek.batch.cdr_outcomes import refusal
 from kopek.domain.master import Contract
 from kopek.errors import Code, IllegalStateError, Reason
-from kopek.rating.columnar import INT
-from kopek.rating.columnar_postings import Postings, places_text
+from kopek.rating.columnar_postings import Postings, one_per_account
 from kopek.store.bulk import insert_frame
 from kopek.store.schema import account_operations, charged_items, charging_operations
 from kopek.store.uow import UnitOfWork
@@ -81,36 +80,14 @@ def store(
             pl.lit(facts.chunk_id).alias("chunk_id"),
         ),
     )
-    insert_frame(uow.connection, account_operations, _chunk_postings(items.filter(pl.col("moves")), facts.chunk_id, created_at))
-    uow.cdrs.set_outcome_frame(_outcomes(frame, charged).with_columns(chunk_id=pl.lit(facts.chunk_id)))
-
-
-def _chunk_postings(moving: pl.DataFrame, chunk_id: str, created_at: str) -> pl.DataFrame:
-    """The chunk's account operations, one per account, as :meth:`ChargeRows.post_as_chunk` makes them: the amounts of
-    the account's postings added, with as many decimals as the most precise of them (as ``Decimal`` addition gives),
-    and the balance after the last."""
-    places = pl.col("decimals").max()
-    aligned = pl.col("units") * pl.col("sign") * pl.lit(10, INT).pow(places - pl.col("decimals")).cast(INT)
-    return (
-        moving.group_by("account_id", maintain_order=True)
-        .agg(
-            pl.col("kind").first(),
-            pl.col("currency").first(),
-            aligned.sum().alias("total"),
-            places.alias("places"),
-            pl.col("balance").last().alias("balance_after"),
-        )
-        .select(
-            "account_id",
-            pl.lit(None, pl.String).alias("operation_id"),
-            "kind",
-            places_text(pl.col("total"), pl.col("places")).alias("amount"),
-            "balance_after",
-            "currency",
-            pl.lit(created_at).alias("created_at"),
-            pl.lit(chunk_id).alias("chunk_id"),
-        )
+    insert_frame(
+        uow.connection,
+        account_operations,
+        one_per_account(posted.items).with_columns(
+            pl.lit(None, pl.String).alias("operation_id"), pl.lit(created_at).alias("created_at"), pl.lit(facts.chunk_id).alias("chunk_id")
+        ),
     )
+    uow.cdrs.set_outcome_frame(_outcomes(frame, charged).with_columns(chunk_id=pl.lit(facts.chunk_id)))
 
 
 def _subscribers(contracts: Mapping[str, Contract]) -> dict[str, str]:

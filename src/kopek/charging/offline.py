@@ -10,7 +10,6 @@ counters and notifications together.
 
 from __future__ import annotations
 
-import decimal
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -36,8 +35,10 @@ from kopek.charging.results import (
 from kopek.clock import Clock, IdSource
 from kopek.domain.accounts import (
     AccountOperation,
+    OperationKind,
     less_reserved,
     low_balance_notifications,
+    one_per_account,
     post_charges,
     resolve_payers,
     with_bounds_of,
@@ -54,7 +55,7 @@ from kopek.errors import (
     Reason,
     TemporaryIllegalStateError,
 )
-from kopek.money import ZERO, ExactInput, exact, rating_context
+from kopek.money import ZERO, ExactInput, exact
 from kopek.rating.grant import added_holds
 from kopek.rating.outcome import ChargedItem, CounterChange, CounterKey, RatingOutcome
 from kopek.rating.rate import rate_item
@@ -536,17 +537,16 @@ class ChargeRows:
         instant of the last (docs/batch.md)."""
         for row in self.charged_items:
             row["chunk_id"] = chunk_id
-        adding = rating_context()
-        adding.traps[decimal.Inexact] = True
-        merged: dict[str, dict[str, Any]] = {}
-        for row in self.account_operations:
-            first = merged.get(row["account_id"])
-            if first is None:
-                merged[row["account_id"]] = row | {"operation_id": None, "chunk_id": chunk_id}
-                continue
-            first["amount"] = adding.add(first["amount"], row["amount"])
-            first["balance_after"], first["created_at"] = row["balance_after"], row["created_at"]
-        self.account_operations = list(merged.values())
+        rows = self.account_operations
+        posted = [
+            AccountOperation(row["account_id"], OperationKind(row["kind"]), row["amount"], row["balance_after"], row["currency"])
+            for row in rows
+        ]
+        last_at = {row["account_id"]: row["created_at"] for row in rows}
+        self.account_operations = [
+            _account_operation_row(operation, None, last_at[operation.account_id]) | {"chunk_id": chunk_id}
+            for operation in one_per_account(posted)
+        ]
 
 
 def write_charge_rows(uow: UnitOfWork, rows: ChargeRows) -> None:
@@ -562,7 +562,7 @@ def write_charge_rows(uow: UnitOfWork, rows: ChargeRows) -> None:
         uow.charging.insert_exported_item(operation_id=operation_id, item=exported, at=at)
 
 
-def _account_operation_row(operation: AccountOperation, operation_id: str, at: datetime) -> dict[str, Any]:
+def _account_operation_row(operation: AccountOperation, operation_id: str | None, at: datetime) -> dict[str, Any]:
     return {
         "account_id": operation.account_id,
         "operation_id": operation_id,

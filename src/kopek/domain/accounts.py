@@ -48,6 +48,22 @@ class AccountOperation:
     charged_item_index: int | None = None
 
 
+def one_per_account(operations: Sequence[AccountOperation]) -> list[AccountOperation]:
+    """Postings made one after the other, as one per account (in the order of each account's first): their amounts
+    added exactly, with the balance after the last. How a rating job's chunk posts its charges."""
+    adding = rating_context()
+    adding.traps[decimal.Inexact] = True
+    merged: dict[AccountId, AccountOperation] = {}
+    for operation in operations:
+        first = merged.get(operation.account_id)
+        merged[operation.account_id] = (
+            replace(operation, charged_item_index=None)
+            if first is None
+            else replace(first, amount=adding.add(first.amount, operation.amount), balance_after=operation.balance_after)
+        )
+    return list(merged.values())
+
+
 _STATUS_REFUSALS = {
     "blocked": (Code.ACCOUNT_BLOCKED, Reason.ACCOUNT_BLOCKED),
     "locked": (Code.ACCOUNT_LOCKED, Reason.ACCOUNT_LOCKED),

@@ -141,6 +141,27 @@ def postings(
     return Postings(items, balances, _low_balances(moving, accounts))
 
 
+def one_per_account(items: pl.DataFrame) -> pl.DataFrame:
+    """The postings of ``items`` (as :func:`postings` gives them) as one per account, as
+    :func:`kopek.domain.accounts.one_per_account` makes them: ``account_id``, ``kind``, ``currency``, the amounts added
+    (``amount``, with as many decimals as the most precise of them, as ``Decimal`` addition gives) and the balance after
+    the last (``balance_after``)."""
+    places = pl.col("decimals").max()
+    aligned = pl.col("units") * pl.col("sign") * pl.lit(10, INT).pow(places - pl.col("decimals")).cast(INT)
+    return (
+        items.filter(pl.col("moves"))
+        .group_by("account_id", maintain_order=True)
+        .agg(
+            pl.col("kind").first(),
+            pl.col("currency").first(),
+            aligned.sum().alias("total"),
+            places.alias("places"),
+            pl.col("balance").last().alias("balance_after"),
+        )
+        .select("account_id", "kind", places_text(pl.col("total"), pl.col("places")).alias("amount"), "balance_after", "currency")
+    )
+
+
 def _low_balances(moving: pl.DataFrame, accounts: Mapping[AccountId, Account]) -> dict[int, list[Notification]]:
     """Per CDR, a ``low_balance`` notification for each prepaid balance its postings took from at or above its
     threshold to below it (by account id): its balance before the CDR's first posting and after its last."""
