@@ -45,6 +45,7 @@ from kopek.api.auth import authorize
 from kopek.api.blocking import BlockingCalls
 from kopek.api.context import ApiContext
 from kopek.api.errors import FaultBarrier, install_error_handlers
+from kopek.api.hot_routes import HotRoutes
 from kopek.api.job_threads import JobThreads
 from kopek.api.metrics import ApiMetrics, DatabaseGauges
 from kopek.api.notification_publishing import publishing_lifespan
@@ -229,7 +230,11 @@ def create_app(
     install_error_handlers(app, routes)
     _with_whole_examples(app, routes)
     # The last middleware added runs first: the observer gives each request its id and sees every answer, the fault
-    # barrier wraps everything else, the body bound is checked before any route reads a byte, then the text of the request.
+    # barrier wraps everything else, the body bound is checked before any route reads a byte, then the text of the request;
+    # the hot routes are answered last, past every check, without the framework's routing (kopek.api.hot_routes).
+    app.add_middleware(
+        HotRoutes, context=app.state.kopek, routes=routes, endpoints=[*routes_charging.hot_endpoints(), *routes_sessions.hot_endpoints()]
+    )
     app.add_middleware(NulCharacterRefusal)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(FaultBarrier)

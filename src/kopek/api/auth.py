@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from kopek.admin.api_keys import ApiKeyRole
+from kopek.admin.api_keys import ApiKeyAccess, ApiKeyRole
 from kopek.api.context import api_context
 from kopek.errors import Code, IllegalStateError, Reason
 
@@ -75,10 +75,23 @@ async def check_access(request: Request, credentials: HTTPAuthorizationCredentia
     access = context.engine.authenticate_from_memory(secret)
     if access is None:
         access = await run_in_threadpool(context.engine.authenticate, secret)
-    if not access.keys_in_use and context.open_without_keys:
-        return
+    request.state.actor = allowed_actor(access, needed, presented=credentials is not None, open_without_keys=context.open_without_keys)
+
+
+def bearer_secret(authorization: str | None) -> str | None:
+    """The secret of an ``Authorization: Bearer <secret>`` header, read as :data:`bearer` reads it; None for any other header."""
+    scheme, _, secret = (authorization or "").partition(" ")
+    secret = secret.strip()
+    return secret if scheme.lower() == "bearer" and secret else None
+
+
+def allowed_actor(access: ApiKeyAccess, needed: ApiKeyRole, *, presented: bool, open_without_keys: bool) -> str:
+    """Who makes a request that needs role ``needed`` and presented (or not) a key that gave ``access``; raises
+    ``NOT_AUTHORIZED`` when that access does not allow the request."""
+    if not access.keys_in_use and open_without_keys:
+        return OPEN_ACTOR
     if access.key is None:
-        code = Code.API_KEY_MISSING if credentials is None else Code.API_KEY_UNKNOWN
+        code = Code.API_KEY_UNKNOWN if presented else Code.API_KEY_MISSING
         message = "this request needs an active API key (Authorization: Bearer)"
         if not access.keys_in_use:
             message = "no active API key exists and this server does not serve without one; create one with 'kopek api-keys create'"
@@ -89,7 +102,7 @@ async def check_access(request: Request, credentials: HTTPAuthorizationCredentia
             reason=Reason.NOT_AUTHORIZED,
             message=f"API key {access.key.name!r} has role {access.key.role}; this request needs {needed}",
         )
-    request.state.actor = f"api-key:{access.key.name}"
+    return f"api-key:{access.key.name}"
 
 
 def request_actor(request: Request) -> str:

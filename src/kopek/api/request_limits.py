@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kopek import limits
 from kopek.api.errors import error_response
+from kopek.api.request_text import replaying
 from kopek.errors import Code, InvalidError
 
 BodyBound = Callable[[Scope], int]
@@ -67,7 +68,7 @@ class BodySizeLimit:
         if body is None:
             await error_response(_too_large(bytes_max))(scope, receive, send)
             return
-        await self.app(scope, _replaying(body, receive), send)
+        await self.app(scope, replaying(body, [], receive), send)
 
 
 class _ClientGone(Exception):
@@ -90,17 +91,3 @@ async def _read_capped(receive: Receive, bytes_max: int) -> bytes | None:
         chunks.append(chunk)
         more = message.get("more_body", False)
     return b"".join(chunks)
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that yields the buffered body once, then waits on the client as usual."""
-    delivered = False
-
-    async def replay() -> Message:
-        nonlocal delivered
-        if delivered:
-            return await receive()
-        delivered = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay

@@ -84,15 +84,15 @@ class NulCharacterRefusal:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        body, more = await _whole_body(receive)
+        body, more = await whole_body(receive)
         location = nul_location(scope, body)
         if location is not None:
             await error_response(refusal(location))(scope, receive, send)
             return
-        await self.app(scope, _replaying(body, more, receive), send)
+        await self.app(scope, replaying(body, more, receive), send)
 
 
-async def _whole_body(receive: Receive) -> tuple[bytes, list[Message]]:
+async def whole_body(receive: Receive) -> tuple[bytes, list[Message]]:
     """The body, and any other message met while reading it (a disconnect), to hand on."""
     chunks: list[bytes] = []
     while True:
@@ -104,7 +104,8 @@ async def _whole_body(receive: Receive) -> tuple[bytes, list[Message]]:
             return b"".join(chunks), []
 
 
-def _replaying(body: bytes, pending: list[Message], receive: Receive) -> Receive:
+def replaying(body: bytes, pending: list[Message], receive: Receive) -> Receive:
+    """A ``receive`` that yields the body read by :func:`whole_body` once, then what it met, then waits on the client."""
     delivered = False
 
     async def replay() -> Message:

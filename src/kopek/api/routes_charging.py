@@ -14,6 +14,7 @@ from kopek.admin.master_data import AwareDatetime
 from kopek.api.context import ApiContext, Context
 from kopek.api.errors import error_response, error_responses
 from kopek.api.exact_json import ExactJsonRoute
+from kopek.api.hot_routes import HotEndpoint
 from kopek.api.metrics import CHARGED, REPLAYED
 from kopek.charging.offline import error_notifications
 from kopek.charging.results import ChargeResult, ResultOptions
@@ -168,11 +169,13 @@ IdempotencyKeyHeader = Annotated[
 
 
 async def charge_item(charge_request: ChargeRequest, context: Context, idempotency_key: IdempotencyKeyHeader = None) -> Response:
-    return await context.blocking.run(_answer, charge_request, context, idempotency_key)
+    return await context.blocking.run(answer_charge, context, charge_request, None, idempotency_key)
 
 
-def _answer(charge_request: ChargeRequest, context: ApiContext, idempotency_key: str | None) -> Response:
-    """The whole blocking work of a charge: the engine's call, the metrics and the answer's text."""
+def answer_charge(
+    context: ApiContext, charge_request: ChargeRequest, _no_path_parameter: str | None, idempotency_key: str | None
+) -> Response:
+    """The whole blocking work of a charge: the engine's call, the metrics and the answer's text (a :data:`HotAnswer`)."""
     started = time.perf_counter()
     try:
         result = _charge(charge_request, context, idempotency_key)
@@ -215,6 +218,11 @@ def chosen_idempotency_key(body_key: str | None, header_key: str | None) -> str 
             details=(ErrorDetail("differs from the Idempotency-Key header", ("body", "idempotency_key"), Code.REQUEST_INVALID),),
         )
     return body_key or header_key
+
+
+def hot_endpoints() -> tuple[HotEndpoint, ...]:
+    """The charge, answered by :class:`~kopek.api.hot_routes.HotRoutes` when the request is plainly well-formed."""
+    return (HotEndpoint("charge_item", ChargeRequest, answer_charge),)
 
 
 def router() -> APIRouter:

@@ -9,14 +9,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from kopek import limits
 from kopek.api.auth import Actor
-from kopek.api.context import AfterKeyQuery, Context, IdentifierPath, PageSizeQuery, filter_query
+from kopek.api.context import AfterKeyQuery, ApiContext, Context, IdentifierPath, PageSizeQuery, filter_query
 from kopek.api.errors import error_responses
 from kopek.api.exact_json import ExactJsonRoute
+from kopek.api.hot_routes import HotEndpoint
 from kopek.api.routes_charging import (
     ConsumptionDate,
     IdempotencyKey,
@@ -211,41 +212,76 @@ def list_sessions(
     return SessionListPage(sessions=found, next_after_id=after)
 
 
-async def start_session(body: StartSessionRequest, context: Context, idempotency_key: IdempotencyKeyHeader = None) -> JSONResponse:
+async def start_session(body: StartSessionRequest, context: Context, idempotency_key: IdempotencyKeyHeader = None) -> Response:
     """Open a session: grant min(requested, maximum affordable) on the increment grid and reserve its price.
 
     A retry with the idempotency key of a start answers its first result with 200, as a replayed charge does."""
-    command = body.command(idempotency_key)
-    result = await context.blocking.run(context.engine.start_session, command)
-    return JSONResponse(result.model_dump(mode="json"), status_code=200 if result.replayed else 201)
+    return await context.blocking.run(answer_start, context, body, None, idempotency_key)
 
 
 async def update_session(
     session_id: IdentifierPath, body: UpdateSessionRequest, context: Context, idempotency_key: IdempotencyKeyHeader = None
-) -> SessionResult:
+) -> Response:
     """Charge the usage since the last grant as offline charging would, release the previous reservation, reserve the next grant."""
-    key = chosen_idempotency_key(body.idempotency_key, idempotency_key)
-    command = UpdateSession(
-        session_id, body.used_quantity, body.requested_quantity, idempotency_key=key, consumption_date=body.consumption_date
-    )
-    return await context.blocking.run(context.engine.update_session, command)
+    return await context.blocking.run(answer_update, context, body, session_id, idempotency_key)
 
 
 async def stop_session(
     session_id: IdentifierPath, body: StopSessionRequest, context: Context, idempotency_key: IdempotencyKeyHeader = None
-) -> SessionResult:
+) -> Response:
     """Charge the final usage, release what is left, end the session."""
-    key = chosen_idempotency_key(body.idempotency_key, idempotency_key)
-    command = StopSession(session_id, body.used_quantity, idempotency_key=key, consumption_date=body.consumption_date)
-    return await context.blocking.run(context.engine.stop_session, command)
+    return await context.blocking.run(answer_stop, context, body, session_id, idempotency_key)
 
 
 async def cancel_session(
     session_id: IdentifierPath, context: Context, body: CancelSessionRequest | None = None, idempotency_key: IdempotencyKeyHeader = None
-) -> SessionResult:
+) -> Response:
     """Release the reservation without charging; end the session."""
-    key = chosen_idempotency_key(body.idempotency_key if body is not None else None, idempotency_key)
-    return await context.blocking.run(context.engine.cancel_session, session_id, idempotency_key=key)
+    return await context.blocking.run(answer_cancel, context, body, session_id, idempotency_key)
+
+
+# The blocking work of the steps (each a HotAnswer): the engine's call and the answer's text, on one of the app's threads.
+
+
+def _answered(result: SessionResult, *, created: bool = False) -> Response:
+    status = 201 if created and not result.replayed else 200
+    return Response(result.model_dump_json(), status_code=status, media_type="application/json")
+
+
+def answer_start(context: ApiContext, body: StartSessionRequest, _no_path_parameter: str | None, header_key: str | None) -> Response:
+    return _answered(context.engine.start_session(body.command(header_key)), created=True)
+
+
+def answer_update(context: ApiContext, body: UpdateSessionRequest, session_id: str | None, header_key: str | None) -> Response:
+    assert session_id is not None
+    key = chosen_idempotency_key(body.idempotency_key, header_key)
+    command = UpdateSession(
+        session_id, body.used_quantity, body.requested_quantity, idempotency_key=key, consumption_date=body.consumption_date
+    )
+    return _answered(context.engine.update_session(command))
+
+
+def answer_stop(context: ApiContext, body: StopSessionRequest, session_id: str | None, header_key: str | None) -> Response:
+    assert session_id is not None
+    key = chosen_idempotency_key(body.idempotency_key, header_key)
+    command = StopSession(session_id, body.used_quantity, idempotency_key=key, consumption_date=body.consumption_date)
+    return _answered(context.engine.stop_session(command))
+
+
+def answer_cancel(context: ApiContext, body: CancelSessionRequest | None, session_id: str | None, header_key: str | None) -> Response:
+    assert session_id is not None
+    key = chosen_idempotency_key(body.idempotency_key if body is not None else None, header_key)
+    return _answered(context.engine.cancel_session(session_id, idempotency_key=key))
+
+
+def hot_endpoints() -> tuple[HotEndpoint, ...]:
+    """The steps of a session, answered by :class:`~kopek.api.hot_routes.HotRoutes` when the request is plainly well-formed."""
+    return (
+        HotEndpoint("start_session", StartSessionRequest, answer_start),
+        HotEndpoint("update_session", UpdateSessionRequest, answer_update),
+        HotEndpoint("stop_session", StopSessionRequest, answer_stop),
+        HotEndpoint("cancel_session", CancelSessionRequest, answer_cancel, body_required=False),
+    )
 
 
 def read_session(session_id: IdentifierPath, context: Context) -> SessionView:
