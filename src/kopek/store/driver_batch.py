@@ -25,6 +25,8 @@ import sqlalchemy as sa
 from kopek.store.bulk import driver_error
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
+_KEPT_CURSORS = "_kopek_kept_cursors"
+"""The attribute of a psycopg connection that keeps the cursors of its batches (:func:`_run_pipeline`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,27 +106,37 @@ class DriverBatch:
 
 def _run_pipeline(driver: Any, queued: list[_Queued]) -> None:
     # Leaving the pipeline sends one Sync and waits for every answer: results are read after it. A statement whose
-    # result is read gets a cursor of its own; the others (each row of add_many) share one.
-    cursors = []
-    shared = driver.cursor()
+    # result is read gets a cursor of its own; the others (each row of add_many) share one. The cursors are kept on
+    # the connection for its next batches: making one copies the connection's adapters, which a charge would pay for
+    # each statement it reads. A failed batch closes them, so the next one starts from new cursors.
+    kept: list[Any] = getattr(driver, _KEPT_CURSORS, None) or []
+    setattr(driver, _KEPT_CURSORS, None)
+    cursors = iter(kept)
+    shared = next(cursors, None) or driver.cursor()
+    used = [shared]
+    read = []
     try:
         with driver.pipeline():
             for entry in queued:
-                cursor = driver.cursor() if entry.pending is not None else shared
+                cursor = shared
+                if entry.pending is not None:
+                    cursor = next(cursors, None) or driver.cursor()
+                    used.append(cursor)
                 if entry.many:
                     cursor.executemany(entry.text, entry.parameters)
                 else:
                     cursor.execute(entry.text, entry.parameters)
                 if entry.pending is not None:
-                    cursors.append((entry.pending, entry.returns_rows, cursor))
-        for pending, returns_rows, cursor in cursors:
+                    read.append((entry.pending, entry.returns_rows, cursor))
+        for pending, returns_rows, cursor in read:
             pending.rowcount = cursor.rowcount
             if returns_rows:
                 pending.rows = cursor.fetchall()
-    finally:
-        for _, _, cursor in cursors:
+    except BaseException:
+        for cursor in (*used, *cursors):
             cursor.close()
-        shared.close()
+        raise
+    setattr(driver, _KEPT_CURSORS, [*used, *cursors])
 
 
 def _run_one_by_one(driver: Any, queued: list[_Queued]) -> None:
