@@ -8,8 +8,13 @@ from them, closing the engine when the app stops. Nothing is built at import tim
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
+import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import cast
 
@@ -28,6 +33,8 @@ from kopek.protocols.mapping import ProtocolMapping, read_mapping
 
 SETTINGS_VARIABLE = "KOPEK_SERVE_SETTINGS"
 APP_FACTORY = "kopek.api.serving:app_from_environment"
+
+logger = logging.getLogger(__name__)
 
 
 class PublishingSettings(BaseModel):
@@ -82,10 +89,35 @@ def build_app(settings: ServeSettings, *, mapping: ProtocolMapping | None = None
     return app
 
 
+def with_frozen_heap(inner: Lifespan, engine: Engine) -> Lifespan:
+    """``inner``; once it has started, the current catalog read and every object made so far frozen out of the garbage
+    collector's passes (:func:`gc.freeze`).
+
+    A full pass of the collector walks every object of the process: in a worker that has imported and built everything,
+    one took 75 to 135 ms here, and every request in flight waits for it. Frozen objects (modules, the app, the compiled
+    catalog, the engine's pools) are never walked again, so a full pass walks only what requests made since."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with inner(app):
+            try:
+                await asyncio.to_thread(engine.catalog)
+            except Exception:  # no catalog yet, or no database yet: the first request reads it, as without this
+                logger.debug("no catalog read before serving", exc_info=True)
+            gc.collect()
+            gc.freeze()
+            yield
+
+    return lifespan
+
+
 def app_from_environment() -> FastAPI:
-    """The app factory Granian calls in each worker: a worker ends with the server that started it."""
+    """The app factory Granian calls in each worker: a worker ends with the server that started it, and freezes its heap
+    once started (:func:`with_frozen_heap`)."""
     end_with_parent()
-    return build_app(ServeSettings.model_validate(json.loads(os.environ.get(SETTINGS_VARIABLE, "{}"))))
+    app = build_app(ServeSettings.model_validate(json.loads(os.environ.get(SETTINGS_VARIABLE, "{}"))))
+    app.router.lifespan_context = with_frozen_heap(cast("Lifespan", app.router.lifespan_context), app.state.kopek.engine)
+    return app
 
 
 def serve(settings: ServeSettings, *, host: str, port: int, workers: int = 1, log_level: str = "info") -> None:
