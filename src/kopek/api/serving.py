@@ -94,7 +94,7 @@ def with_frozen_heap(inner: Lifespan, engine: Engine) -> Lifespan:
     collector's passes (:func:`gc.freeze`).
 
     A full pass of the collector walks every object of the process: in a worker that has imported and built everything,
-    one took 75 to 135 ms here, and every request in flight waits for it. Frozen objects (modules, the app, the compiled
+    one took 103 to 135 ms here, and every request in flight waits for it. Frozen objects (modules, the app, the compiled
     catalog, the engine's pools) are never walked again, so a full pass walks only what requests made since."""
 
     @asynccontextmanager
