@@ -209,8 +209,8 @@ class MeasureSizes:
 
 
 QUICK_SIZES = MeasureSizes(
-    charges_per_round=200,
-    rounds=3,
+    charges_per_round=1_000,
+    rounds=5,
     session_seconds=10,
     rating_items=QUICK_RATING_ITEMS,
     rating_rounds=QUICK_RATING_ROUNDS,

@@ -34,7 +34,7 @@ from typing import Any
 import psycopg
 
 from bench import raw_charge
-from bench.bench_engine import WARM_UP, prepared_engine, workloads
+from bench.bench_engine import WARM_UP, charge_answered, prepared_engine, workloads
 from bench.bench_http import body
 from bench.bench_sessions import session_p99_ms
 from bench.measure import Goal, Measure, run_threads
@@ -200,14 +200,14 @@ def measure_sqlite(open_database: Callable[[], AbstractContextManager[str]], *, 
             raw_per_round = per_round * RAW_CHARGES_FACTOR
             raw_load = raw_charge.raw_charges(1, subscribers, raw_per_round * (rounds + 1), prefix="raw")[0]
             for number, item in enumerate(load[rounds][:WARM_UP]):
-                engine.charge(item, idempotency_key=f"warm-{number}")
+                charge_answered(engine, item, f"warm-{number}")
             for raw in raw_load[-WARM_UP:]:
                 charger(raw)
             ours: list[float] = []
             theirs: list[float] = []
             for number in range(rounds):
                 calls = [
-                    (lambda item=item, key=f"r{number}-{index}": engine.charge(item, idempotency_key=key))
+                    (lambda item=item, key=f"r{number}-{index}": charge_answered(engine, item, key))
                     for index, item in enumerate(load[number])
                 ]
                 ours.append(timed_round([calls], list).rate)
