@@ -126,7 +126,7 @@ def _parts(contract: str, *, counters: bool) -> DialectText:
     one equality on the contract id per select, the contract's rows and its parent's apart: the planner then looks each
     up by its key, whatever its statistics say (a condition on either id, ``IN`` or ``OR``, let it read small tables
     whole before it had statistics: about 0.1 ms of the server's time per table and charge with a few hundred
-    contracts). SQLite looks such conditions up in its indexes, and runs the plain form faster."""
+    contracts). SQLite looks such conditions up in its indexes: it keeps the plain form."""
 
     def text(postgresql: bool) -> str:
         if postgresql:
@@ -206,8 +206,8 @@ def _state_statements(contract: str) -> StateStatements:
         " a.status, s.status FROM accounts a JOIN subscriber_accounts s ON s.id = a.subscriber_account_id"
         f" WHERE a.id IN {role_accounts} ORDER BY a.id"
     )
-    # On PostgreSQL each of the two is looked up and locked by its key, the linked contract first (a condition on either
-    # id would let the planner scan the table whole, and lock rows in the order of the sort above the scan).
+    # On PostgreSQL each of the two is looked up by its key and locked, the linked contract first (a condition on either
+    # id let the planner read the table whole before it had statistics).
     locked = (
         f"WITH owner AS (SELECT {contract} AS id)"
         " SELECT c.id, c.subscriber_account_id, c.valid_from, c.valid_to, c.status, c.parent_id FROM"
