@@ -118,6 +118,11 @@ def _null(column: str, *, postgresql: bool) -> str:
     return f"CAST(NULL AS {_PART_NULLS.get(column, 'TEXT')})" if postgresql else "NULL"
 
 
+def _parent_of(contract: str) -> str:
+    """The SQL expression of the parent id of the contract that the SQL expression ``contract`` names."""
+    return f"(SELECT parent_id FROM contracts WHERE id = {contract})"
+
+
 def _parts(contract: str, *, counters: bool) -> DialectText:
     """The ``parts`` statement (``counters`` false: ``contract_parts``), rows in a fixed order: by part, then items by
     position, holds by session and key.
@@ -133,7 +138,7 @@ def _parts(contract: str, *, counters: bool) -> DialectText:
             own, parent = "(SELECT id FROM owner)", "(SELECT id FROM owner_parent)"
             found = f"WITH owner AS (SELECT {contract} AS id), owner_parent AS (SELECT parent_id AS id FROM contracts WHERE id = {own}) "
         else:
-            own, parent, found = contract, f"(SELECT parent_id FROM contracts WHERE id = {contract})", ""
+            own, parent, found = contract, _parent_of(contract), ""
 
         def either(source: str, own_rows: str, parent_rows: str, both_rows: str) -> list[str]:
             """The rows of the contract and of its parent: one select each on PostgreSQL, one select (``both_rows``) on
@@ -195,7 +200,7 @@ _HOLD_COLUMNS = ("scope", "namespace", "contract_id", "item_id", "name", "delta"
 
 def _state_statements(contract: str) -> StateStatements:
     """The state statements of the contract that the SQL expression ``contract`` names."""
-    parent = f"(SELECT parent_id FROM contracts WHERE id = {contract})"
+    parent = _parent_of(contract)
     role_accounts = f"(SELECT account_id FROM contract_roles WHERE contract_id = {contract})"
     contracts = (
         "SELECT id, subscriber_account_id, valid_from, valid_to, status, parent_id FROM contracts"
@@ -212,7 +217,7 @@ def _state_statements(contract: str) -> StateStatements:
         f"WITH owner AS (SELECT {contract} AS id)"
         " SELECT c.id, c.subscriber_account_id, c.valid_from, c.valid_to, c.status, c.parent_id FROM"
         " (SELECT 1 AS n, (SELECT id FROM owner) AS id"
-        " UNION ALL SELECT 2, (SELECT parent_id FROM contracts WHERE id = (SELECT id FROM owner))) AS wanted"
+        f" UNION ALL SELECT 2, {_parent_of('(SELECT id FROM owner)')}) AS wanted"
         " CROSS JOIN LATERAL (SELECT * FROM contracts WHERE contracts.id = wanted.id FOR UPDATE) AS c ORDER BY wanted.n"
     )
     return StateStatements(
