@@ -64,3 +64,108 @@ def test_a_failed_batch_leaves_the_next_batch_on_its_connection_whole(any_url: s
         engine.dispose()
 
     assert (text.rows, numbers.rows) == ([("after",)], [(1,), (2,)])
+
+
+REPEATED = for_dialect("SELECT :word AS first, :word AS second, '100%' AS literal")
+ADD = for_dialect("INSERT INTO batch_rows (x) VALUES (:x)")
+
+
+def test_a_parameter_named_twice_and_a_literal_percent_sign(any_url: str) -> None:
+    engine = _one_connection(any_url)
+    try:
+        with UnitOfWork(engine, writes=False) as uow:
+            batch = uow.batch()
+            repeated = batch.add(REPEATED, {"word": "twice"}, returns_rows=True)
+            batch.run()
+    finally:
+        engine.dispose()
+
+    assert repeated.rows == [("twice", "twice", "100%")]
+
+
+def test_a_batch_is_part_of_its_unit_of_works_transaction(any_url: str) -> None:
+    """Begun by the driver's usual BEGIN when the unit of work has not begun on the server: left without a commit, the
+    batch's writes are undone; committed, they stay."""
+    engine = _one_connection(any_url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TEMPORARY TABLE batch_rows (x integer)")
+        with UnitOfWork(engine) as uow:
+            batch = uow.batch()
+            batch.add_many(ADD, [{"x": 1}, {"x": 2}])
+            batch.run()
+        with UnitOfWork(engine) as uow:
+            batch = uow.batch()
+            batch.add(ADD, {"x": 3})
+            batch.run()
+            uow.commit()
+        with engine.connect() as connection:
+            kept = [row[0] for row in connection.exec_driver_sql("SELECT x FROM batch_rows ORDER BY x")]
+    finally:
+        engine.dispose()
+
+    assert kept == [3]
+
+
+@pytest.mark.postgres
+def test_batches_prepare_their_statements_again_when_psycopg_deallocates_every_statement(postgres_url: str) -> None:
+    """psycopg deallocates every prepared statement of its session (``DEALLOCATE ALL``) when it forgets its own, after a
+    ROLLBACK once it has prepared some: the batches' statements, prepared beside psycopg's, are prepared again."""
+    engine = _one_connection(postgres_url)
+    try:
+        seen = []
+        for word in ("first", "second"):
+            with UnitOfWork(engine, begin_with_first_batch=True) as uow:
+                batch = uow.batch()
+                text = batch.add(TEXT, {"word": word}, returns_rows=True)
+                batch.run()
+                prepared = uow.connection.exec_driver_sql("SELECT name, statement FROM pg_prepared_statements WHERE name LIKE 'kopek_%%'")
+                seen.append((text.rows, sorted(prepared)))
+                uow.commit_with(uow.last_batch())
+        assert [rows for rows, _ in seen] == [[("first",)], [("second",)]]
+        assert seen[0][1] == seen[1][1], "the second batch runs the statements the first prepared"
+        assert "SELECT $1 AS word" in [statement for _, statement in seen[0][1]]
+        with engine.connect() as connection:
+            for _ in range(6):  # psycopg prepares a statement it has run five times
+                connection.exec_driver_sql("SELECT 1")
+            connection.rollback()
+            assert connection.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar() == 0
+            connection.rollback()
+        with UnitOfWork(engine, begin_with_first_batch=True) as uow:
+            batch = uow.batch()
+            text = batch.add(TEXT, {"word": "after"}, returns_rows=True)
+            batch.run()
+            uow.commit_with(uow.last_batch())
+    finally:
+        engine.dispose()
+
+    assert text.rows == [("after",)]
+
+
+@pytest.mark.postgres
+def test_a_batch_whose_statement_the_session_lost_fails_once_and_the_next_prepares_it_again(postgres_url: str) -> None:
+    engine = _one_connection(postgres_url)
+    try:
+        with UnitOfWork(engine, begin_with_first_batch=True) as uow:
+            batch = uow.batch()
+            batch.add(TEXT, {"word": "first"}, returns_rows=True)
+            batch.run()
+            uow.commit_with(uow.last_batch())
+        with engine.connect() as connection:
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            driver.pgconn.exec_(b"DEALLOCATE ALL")  # behind psycopg's back: neither it nor the batches know
+        with UnitOfWork(engine, begin_with_first_batch=True) as uow:
+            batch = uow.batch()
+            batch.add(TEXT, {"word": "lost"}, returns_rows=True)
+            with pytest.raises(sa.exc.DBAPIError, match="does not exist"):
+                batch.run()
+        with UnitOfWork(engine, begin_with_first_batch=True) as uow:
+            batch = uow.batch()
+            text = batch.add(TEXT, {"word": "again"}, returns_rows=True)
+            batch.run()
+            uow.commit_with(uow.last_batch())
+    finally:
+        engine.dispose()
+
+    assert text.rows == [("again",)]

@@ -16,17 +16,24 @@ as if SQLAlchemy had run the statement, so callers handle both paths alike.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
+import psycopg
 import sqlalchemy as sa
+from psycopg import IsolationLevel, errors, generators, pq
+from psycopg.adapt import PyFormat, Transformer
+from psycopg.pq import TransactionStatus
 
 from kopek.store.bulk import driver_error
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
-_KEPT_CURSORS = "_kopek_kept_cursors"
-"""The attribute of a psycopg connection that keeps the cursors of its batches (:func:`_run_pipeline`)."""
+_STATEMENTS = "_kopek_statements"
+"""The attribute of a psycopg connection that keeps its batches' prepared statements and adapters (:class:`_Statements`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,39 +111,171 @@ class DriverBatch:
         return driver_error(self._connection, "; ".join(entry.text.split("\n")[0] for entry in queued), error)
 
 
-def _run_pipeline(driver: Any, queued: list[_Queued]) -> None:
-    # Leaving the pipeline sends one Sync and waits for every answer: results are read after it. A statement whose
-    # result is read gets a cursor of its own; the others (each row of add_many) share one. The cursors are kept on
-    # the connection for its next batches: making one copies the connection's adapters, which a charge would pay for
-    # each statement it reads. A failed batch closes them, so the next one starts from new cursors.
-    kept: list[Any] = getattr(driver, _KEPT_CURSORS, None) or []
-    setattr(driver, _KEPT_CURSORS, None)
-    cursors = iter(kept)
-    shared = next(cursors, None) or driver.cursor()
-    used = [shared]
-    read = []
-    try:
-        with driver.pipeline():
-            for entry in queued:
-                cursor = shared
-                if entry.pending is not None:
-                    cursor = next(cursors, None) or driver.cursor()
-                    used.append(cursor)
-                if entry.many:
-                    cursor.executemany(entry.text, entry.parameters)
-                else:
-                    cursor.execute(entry.text, entry.parameters)
-                if entry.pending is not None:
-                    read.append((entry.pending, entry.returns_rows, cursor))
-        for pending, returns_rows, cursor in read:
-            pending.rowcount = cursor.rowcount
-            if returns_rows:
-                pending.rows = cursor.fetchall()
-    except BaseException:
-        for cursor in (*used, *cursors):
-            cursor.close()
-        raise
-    setattr(driver, _KEPT_CURSORS, [*used, *cursors])
+def _run_pipeline(driver: psycopg.Connection[Any], queued: list[_Queued]) -> None:
+    # libpq's own pipeline, driven here rather than through psycopg's cursors: a charge sends a dozen statements, and
+    # a cursor's execution (query conversion, its preparation bookkeeping, the pipeline's result queue) cost more of its
+    # CPU than the charge's own work. The values are dumped and the rows loaded by psycopg's adapters as a cursor would.
+    statements = _statements_of(driver)
+    pgconn, transformer = driver.pgconn, statements.transformer
+    batch = _Batch()
+    commands, steps = batch.commands, batch.steps
+    if not driver.autocommit and pgconn.transaction_status == TransactionStatus.IDLE:
+        # What psycopg sends before a transaction's first statement.
+        commands.append(partial(pgconn.send_query_params, _begin_command(driver), None))
+        steps.append(_Step())
+    for entry in queued:
+        text, names = _positional(entry.text)
+        rows = cast("Sequence[Mapping[str, Any]]", entry.parameters) if entry.many else (cast("Mapping[str, Any]", entry.parameters),)
+        for row in rows:
+            values = transformer.dump_sequence([row[name] for name in names], [PyFormat.AUTO] * len(names))
+            types, formats = transformer.types or (), transformer.formats
+            name = statements.name_of(pgconn, text, types, batch)
+            if name is None:
+                commands.append(partial(pgconn.send_query_params, text, values, param_types=types, param_formats=formats))
+            else:
+                commands.append(partial(pgconn.send_query_prepared, name, values, param_formats=formats))
+            steps.append(_Step(pending=None if entry.many else entry.pending, returns_rows=entry.returns_rows))
+    commands.append(pgconn.pipeline_sync)
+    with driver.lock:
+        pgconn.enter_pipeline_mode()
+        try:
+            results = driver.wait(generators.pipeline_communicate(pgconn, commands))
+            while len(results) <= len(steps):  # every step's results, then the Sync's
+                results.append(driver.wait(generators.fetch_many(pgconn)))
+            pgconn.exit_pipeline_mode()
+        except BaseException:
+            with suppress(Exception):
+                pgconn.exit_pipeline_mode()
+            raise
+    _read(driver, statements, steps, results)
+
+
+def _read(driver: psycopg.Connection[Any], statements: _Statements, steps: list[_Step], results: list[list[pq.abc.PGresult]]) -> None:
+    """The rows and counts of the steps; the first failed step is raised, as psycopg would raise it."""
+    transformer = statements.transformer
+    for step, answer in zip(steps, results, strict=False):
+        result = answer[-1]
+        if result.status == pq.ExecStatus.FATAL_ERROR:
+            failure = errors.error_from_result(result, encoding=driver.info.encoding)
+            if isinstance(failure, errors.InvalidSqlStatementName):
+                statements.forget()  # the session lost its statements behind this connection's back: prepare anew
+            raise failure
+        if step.prepares is not None:
+            statements.prepared(*step.prepares)
+        pending = step.pending
+        if pending is not None:
+            tuples = result.command_tuples
+            pending.rowcount = tuples if tuples is not None else -1
+            if step.returns_rows:
+                transformer.set_pgresult(result)
+                pending.rows = transformer.load_rows(0, result.ntuples, tuple)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """The commands of one pipeline, what each is for, and the statements it prepares."""
+
+    commands: deque[Callable[[], None]] = field(default_factory=deque)
+    steps: list[_Step] = field(default_factory=list)
+    preparing: dict[tuple[bytes, tuple[int, ...]], bytes] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Step:
+    """What one command of a pipeline is for: a statement's rows, or a statement to prepare under a name."""
+
+    pending: Pending | None = None
+    returns_rows: bool = False
+    prepares: tuple[tuple[bytes, tuple[int, ...]], bytes] | None = None
+
+
+_PSYCOPG_PARAMETER = re.compile(r"%\((\w+)\)s|%%")
+_POSITIONAL: dict[str, tuple[bytes, tuple[str, ...]]] = {}
+"""Each statement text with ``%(name)s`` parameters, as libpq takes it (``$1``, ...), with the names in that order."""
+
+
+def _statements_of(driver: psycopg.Connection[Any]) -> _Statements:
+    statements: _Statements | None = getattr(driver, _STATEMENTS, None)
+    if statements is None:
+        statements = _Statements(driver)
+        setattr(driver, _STATEMENTS, statements)
+    return statements
+
+
+def _positional(text: str) -> tuple[bytes, tuple[str, ...]]:
+    found = _POSITIONAL.get(text)
+    if found is None:
+        names: list[str] = []
+
+        def number(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name is None:
+                return "%"
+            if name not in names:
+                names.append(name)
+            return f"${names.index(name) + 1}"
+
+        found = _POSITIONAL[text] = (_PSYCOPG_PARAMETER.sub(number, text).encode(), tuple(names))
+    return found
+
+
+def _begin_command(driver: psycopg.Connection[Any]) -> bytes:
+    parts = [b"BEGIN"]
+    if driver.isolation_level is not None:
+        parts += [b"ISOLATION LEVEL", IsolationLevel(driver.isolation_level).name.replace("_", " ").encode()]
+    if driver.read_only is not None:
+        parts.append(b"READ ONLY" if driver.read_only else b"READ WRITE")
+    if driver.deferrable is not None:
+        parts.append(b"DEFERRABLE" if driver.deferrable else b"NOT DEFERRABLE")
+    return b" ".join(parts)
+
+
+PREPARED_MAX = 200
+"""Statements a connection keeps prepared for batches; past them, a statement is sent to be parsed each time."""
+
+
+class _Statements:
+    """The statements prepared on one connection for batches, by text and parameter types, and the connection's
+    adapters. psycopg deallocates every prepared statement of its session when it forgets its own (after a ROLLBACK,
+    a DROP or an ALTER, if it had prepared any): these are forgotten with them."""
+
+    __slots__ = ("_names", "_serial", "transformer")
+
+    def __init__(self, driver: psycopg.Connection[Any]) -> None:
+        self.transformer = Transformer(driver)
+        self._names: dict[tuple[bytes, tuple[int, ...]], bytes] = {}
+        self._serial = 0
+        manager = driver._prepared  # psycopg's own cache; tests/integration/test_driver_batch.py checks the hook
+        clear = manager.clear
+
+        def cleared() -> bool:
+            deallocates = clear()
+            if deallocates:
+                self.forget()
+            return deallocates
+
+        manager.clear = cleared  # type: ignore[method-assign]
+
+    def name_of(self, pgconn: pq.abc.PGconn, text: bytes, types: tuple[int, ...], batch: _Batch) -> bytes | None:
+        """The name ``text`` is prepared under for ``types``. One not yet prepared is prepared in ``batch`` first (a
+        command and its step), and kept once the server has answered it. None: too many are prepared."""
+        key = (text, types)
+        name = self._names.get(key) or batch.preparing.get(key)
+        if name is not None:
+            return name
+        if len(self._names) + len(batch.preparing) >= PREPARED_MAX:
+            return None
+        self._serial += 1
+        name = batch.preparing[key] = b"kopek_%d" % self._serial
+        batch.commands.append(partial(pgconn.send_prepare, name, text, param_types=types))
+        batch.steps.append(_Step(prepares=(key, name)))
+        return name
+
+    def prepared(self, key: tuple[bytes, tuple[int, ...]], name: bytes) -> None:
+        self._names[key] = name
+
+    def forget(self) -> None:
+        self._names.clear()
 
 
 def _run_one_by_one(driver: Any, queued: list[_Queued]) -> None:
