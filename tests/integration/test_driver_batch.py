@@ -169,3 +169,27 @@ def test_a_batch_whose_statement_the_session_lost_fails_once_and_the_next_prepar
         engine.dispose()
 
     assert text.rows == [("again",)]
+
+
+WIDE = for_dialect("INSERT INTO batch_wide (x, words) VALUES (:x, :words)")
+WIDE_BACK = for_dialect("SELECT x, words FROM batch_wide ORDER BY x")
+
+
+def test_a_batch_larger_than_the_connections_buffers_is_sent_and_read_whole(any_url: str) -> None:
+    """Megabytes each way in one batch: sent while the server's answers are read, so neither side waits on the other."""
+    engine = _one_connection(any_url)
+    words = "w" * 2_000
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TEMPORARY TABLE batch_wide (x integer, words text)")
+        with UnitOfWork(engine) as uow:
+            batch = uow.batch()
+            batch.add_many(WIDE, [{"x": x, "words": words} for x in range(5_000)])
+            back = batch.add(WIDE_BACK, {}, returns_rows=True)
+            again = batch.add(WIDE_BACK, {}, returns_rows=True)
+            batch.run()
+            uow.commit()
+    finally:
+        engine.dispose()
+
+    assert back.rows == again.rows == [(x, words) for x in range(5_000)]

@@ -16,7 +16,6 @@ as if SQLAlchemy had run the statement, so callers handle both paths alike.
 from __future__ import annotations
 
 import re
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -139,7 +138,13 @@ def _run_pipeline(driver: psycopg.Connection[Any], queued: list[_Queued]) -> Non
     with driver.lock:
         pgconn.enter_pipeline_mode()
         try:
-            results = driver.wait(generators.pipeline_communicate(pgconn, commands))
+            # libpq keeps the commands in its buffer, sending only what fills it: the flush after the Sync sends the
+            # rest in one write. What a large batch cannot send at once is sent as the server's answers are read.
+            for command in commands:
+                command()
+            if pgconn.flush():
+                driver.wait(generators.send(pgconn))
+            results: list[list[pq.abc.PGresult]] = []
             while len(results) <= len(steps):  # every step's results, then the Sync's
                 results.append(driver.wait(generators.fetch_many(pgconn)))
             pgconn.exit_pipeline_mode()
@@ -175,7 +180,7 @@ def _read(driver: psycopg.Connection[Any], statements: _Statements, steps: list[
 class _Batch:
     """The commands of one pipeline, what each is for, and the statements it prepares."""
 
-    commands: deque[Callable[[], None]] = field(default_factory=deque)
+    commands: list[Callable[[], None]] = field(default_factory=list)
     steps: list[_Step] = field(default_factory=list)
     preparing: dict[tuple[bytes, tuple[int, ...]], bytes] = field(default_factory=dict)
 
