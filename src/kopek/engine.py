@@ -91,6 +91,7 @@ from kopek.export.layout import ItemFileFormat, ItemFileKind
 from kopek.export.run import ExportRequest, FileWritten
 from kopek.export.run import export_item_files as run_export
 from kopek.export.views import ExportReport, ItemFileView, item_file_view
+from kopek.heap import frozen_heap
 from kopek.migration.export import open_export
 from kopek.migration.lock import LockAction, MigrationLockResult, change_lock
 from kopek.migration.restore import RestoreContext, RestoreMode, RestoreReport, restore
@@ -530,18 +531,19 @@ class Engine:
         status.
         """
         try:
-            run_workers(
-                job_id,
-                self._charging,
-                workers=workers,
-                progress=progress,
-                worker_id=worker_id,
-                lease_seconds=lease_seconds,
-                chunk_cdrs=chunk_cdrs,
-                path=path,
-                tally=tally,
-                stop=stop,
-            )
+            with frozen_heap():
+                run_workers(
+                    job_id,
+                    self._charging,
+                    workers=workers,
+                    progress=progress,
+                    worker_id=worker_id,
+                    lease_seconds=lease_seconds,
+                    chunk_cdrs=chunk_cdrs,
+                    path=path,
+                    tally=tally,
+                    stop=stop,
+                )
         except KopekError:
             raise
         except Exception:
@@ -630,7 +632,7 @@ class Engine:
 
     def restore_contract_states(self, lines: Iterable[str], mode: RestoreMode, *, actor: str = "system") -> RestoreReport:
         """Restore contract states from JSON lines onto ``migrating`` contracts; never a counter reset nor a refill."""
-        with self._audited(actor, "contract_states.restore", "contract_states", {"mode": mode.value}):
+        with self._audited(actor, "contract_states.restore", "contract_states", {"mode": mode.value}), frozen_heap():
             return restore(lines, mode, RestoreContext(self.database, self._catalogs, self._clock), actor=actor)
 
     # ---- online charging sessions (see docs/sessions.md) ---------------------------------------

@@ -2,8 +2,9 @@
 
 The hot paths (an offline charge, its replay check) send statements whose text is built
 once (named constants of the store that owns the tables) straight to the driver, inside
-the unit of work's own transaction: on PostgreSQL as one psycopg pipeline, which the
-server answers after a single wait of the client; on SQLite one after the other on the
+the unit of work's own transaction: on PostgreSQL as one libpq pipeline, written in one
+go and answered by the server after a single wait of the client, each statement prepared
+once per connection (see :func:`_run_pipeline`); on SQLite one after the other on the
 same cursor (``sqlite3`` keeps each statement text prepared). No statement of a batch
 reads what another returned in Python, so they can all be on their way at once.
 
