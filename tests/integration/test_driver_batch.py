@@ -107,6 +107,16 @@ def test_a_batch_is_part_of_its_unit_of_works_transaction(any_url: str) -> None:
     assert kept == [3]
 
 
+def _word_committed(engine: sa.Engine, word: str) -> list[tuple[object, ...]]:
+    """``word`` read back by a batch of its own unit of work, committed with its last batch."""
+    with UnitOfWork(engine, begin_with_first_batch=True) as uow:
+        batch = uow.batch()
+        text = batch.add(TEXT, {"word": word}, returns_rows=True)
+        batch.run()
+        uow.commit_with(uow.last_batch())
+    return text.rows
+
+
 @pytest.mark.postgres
 def test_batches_prepare_their_statements_again_when_psycopg_deallocates_every_statement(postgres_url: str) -> None:
     """psycopg deallocates every prepared statement of its session (``DEALLOCATE ALL``) when it forgets its own, after a
@@ -131,26 +141,18 @@ def test_batches_prepare_their_statements_again_when_psycopg_deallocates_every_s
             connection.rollback()
             assert connection.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar() == 0
             connection.rollback()
-        with UnitOfWork(engine, begin_with_first_batch=True) as uow:
-            batch = uow.batch()
-            text = batch.add(TEXT, {"word": "after"}, returns_rows=True)
-            batch.run()
-            uow.commit_with(uow.last_batch())
+        after = _word_committed(engine, "after")
     finally:
         engine.dispose()
 
-    assert text.rows == [("after",)]
+    assert after == [("after",)]
 
 
 @pytest.mark.postgres
 def test_a_batch_whose_statement_the_session_lost_fails_once_and_the_next_prepares_it_again(postgres_url: str) -> None:
     engine = _one_connection(postgres_url)
     try:
-        with UnitOfWork(engine, begin_with_first_batch=True) as uow:
-            batch = uow.batch()
-            batch.add(TEXT, {"word": "first"}, returns_rows=True)
-            batch.run()
-            uow.commit_with(uow.last_batch())
+        _word_committed(engine, "first")
         with engine.connect() as connection:
             driver = connection.connection.driver_connection
             assert driver is not None
@@ -160,15 +162,11 @@ def test_a_batch_whose_statement_the_session_lost_fails_once_and_the_next_prepar
             batch.add(TEXT, {"word": "lost"}, returns_rows=True)
             with pytest.raises(sa.exc.DBAPIError, match="does not exist"):
                 batch.run()
-        with UnitOfWork(engine, begin_with_first_batch=True) as uow:
-            batch = uow.batch()
-            text = batch.add(TEXT, {"word": "again"}, returns_rows=True)
-            batch.run()
-            uow.commit_with(uow.last_batch())
+        again = _word_committed(engine, "again")
     finally:
         engine.dispose()
 
-    assert text.rows == [("again",)]
+    assert again == [("again",)]
 
 
 WIDE = for_dialect("INSERT INTO batch_wide (x, words) VALUES (:x, :words)")
