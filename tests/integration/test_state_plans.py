@@ -21,7 +21,7 @@ from bench.world import SERVICE, catalog_document, master_data, usage, user
 
 from kopek import Engine
 from kopek.store.charge_store import STATE_BY_ACCESS, STATE_BY_CONTRACT, STATE_BY_SESSION, StateStatements
-from kopek.store.driver_batch import DialectText
+from kopek.store.driver_batch import DialectText, positional
 
 pytestmark = pytest.mark.postgres
 
@@ -34,9 +34,8 @@ READ_TABLES = (*STATE_TABLES, "accesses", "subscriber_accounts", "charging_sessi
 
 def _generic_plan(connection: psycopg.Connection[Any], name: str, statement: DialectText, values: Mapping[str, Any]) -> str:
     """The generic plan of ``statement`` (``%(name)s`` parameters bound from ``values``) as text."""
-    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", statement.postgresql)))
-    numbered = re.sub(r"%\((\w+)\)s", lambda found: f"${names.index(found.group(1)) + 1}", statement.postgresql)
-    connection.execute(f"PREPARE {name} AS {numbered}")
+    numbered, names, _ = positional(statement.postgresql)
+    connection.execute(f"PREPARE {name} AS {numbered.decode()}")
     arguments = ", ".join("%s" for _ in names)
     with connection.transaction():
         rows = connection.execute(f"EXPLAIN EXECUTE {name}({arguments})", [values[key] for key in names]).fetchall()

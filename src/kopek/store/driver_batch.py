@@ -124,10 +124,10 @@ def _run_pipeline(driver: psycopg.Connection[Any], queued: list[_Queued]) -> Non
         commands.append(partial(pgconn.send_query_params, _begin_command(driver), None))
         steps.append(_Step())
     for entry in queued:
-        text, names = _positional(entry.text)
+        text, names, formats_asked = positional(entry.text)
         rows = cast("Sequence[Mapping[str, Any]]", entry.parameters) if entry.many else (cast("Mapping[str, Any]", entry.parameters),)
         for row in rows:
-            values = transformer.dump_sequence([row[name] for name in names], [PyFormat.AUTO] * len(names))
+            values = transformer.dump_sequence([row[name] for name in names], formats_asked)
             types, formats = transformer.types or (), transformer.formats
             name = statements.name_of(pgconn, text, types, batch)
             if name is None:
@@ -196,8 +196,8 @@ class _Step:
 
 
 _PSYCOPG_PARAMETER = re.compile(r"%\((\w+)\)s|%%")
-_POSITIONAL: dict[str, tuple[bytes, tuple[str, ...]]] = {}
-"""Each statement text with ``%(name)s`` parameters, as libpq takes it (``$1``, ...), with the names in that order."""
+_POSITIONAL: dict[str, tuple[bytes, tuple[str, ...], list[PyFormat]]] = {}
+"""Each statement text with ``%(name)s`` parameters, as libpq takes it (:func:`positional`)."""
 
 
 def _statements_of(driver: psycopg.Connection[Any]) -> _Statements:
@@ -208,7 +208,9 @@ def _statements_of(driver: psycopg.Connection[Any]) -> _Statements:
     return statements
 
 
-def _positional(text: str) -> tuple[bytes, tuple[str, ...]]:
+def positional(text: str) -> tuple[bytes, tuple[str, ...], list[PyFormat]]:
+    """``text`` with ``%(name)s`` parameters as libpq takes it (``$1``, ... ; a name used twice keeps its number), the
+    names in that order, and the format psycopg chooses for each value (made once per text)."""
     found = _POSITIONAL.get(text)
     if found is None:
         names: list[str] = []
@@ -221,7 +223,8 @@ def _positional(text: str) -> tuple[bytes, tuple[str, ...]]:
                 names.append(name)
             return f"${names.index(name) + 1}"
 
-        found = _POSITIONAL[text] = (_PSYCOPG_PARAMETER.sub(number, text).encode(), tuple(names))
+        converted = _PSYCOPG_PARAMETER.sub(number, text).encode()
+        found = _POSITIONAL[text] = (converted, tuple(names), [PyFormat.AUTO] * len(names))
     return found
 
 
