@@ -28,7 +28,7 @@ def test_each_statement_reads_its_own_rows_batch_after_batch_on_one_connection(a
     try:
         seen = []
         for upto, word in ((3, "first"), (1, "second"), (5, "third")):
-            with UnitOfWork(engine, begin_with_first_batch=True) as uow:
+            with UnitOfWork(engine, commit_with_last_batch=True) as uow:
                 batch = uow.batch()
                 numbers = batch.add(NUMBERS, {"upto": upto}, returns_rows=True)
                 text = batch.add(TEXT, {"word": word}, returns_rows=True)
@@ -48,13 +48,13 @@ def test_each_statement_reads_its_own_rows_batch_after_batch_on_one_connection(a
 def test_a_failed_batch_leaves_the_next_batch_on_its_connection_whole(any_url: str) -> None:
     engine = _one_connection(any_url)
     try:
-        with UnitOfWork(engine, begin_with_first_batch=True) as uow:
+        with UnitOfWork(engine, commit_with_last_batch=True) as uow:
             batch = uow.batch()
             batch.add(TEXT, {"word": "before"}, returns_rows=True)
             batch.add(FAULT, {}, returns_rows=True)
             with pytest.raises(sa.exc.DBAPIError):
                 batch.run()
-        with UnitOfWork(engine, begin_with_first_batch=True) as uow:
+        with UnitOfWork(engine, commit_with_last_batch=True) as uow:
             batch = uow.batch()
             text = batch.add(TEXT, {"word": "after"}, returns_rows=True)
             numbers = batch.add(NUMBERS, {"upto": 2}, returns_rows=True)
@@ -109,7 +109,7 @@ def test_a_batch_is_part_of_its_unit_of_works_transaction(any_url: str) -> None:
 
 def _word_committed(engine: sa.Engine, word: str) -> list[tuple[object, ...]]:
     """``word`` read back by a batch of its own unit of work, committed with its last batch."""
-    with UnitOfWork(engine, begin_with_first_batch=True) as uow:
+    with UnitOfWork(engine, commit_with_last_batch=True) as uow:
         batch = uow.batch()
         text = batch.add(TEXT, {"word": word}, returns_rows=True)
         batch.run()
@@ -125,7 +125,7 @@ def test_batches_prepare_their_statements_again_when_psycopg_deallocates_every_s
     try:
         seen = []
         for word in ("first", "second"):
-            with UnitOfWork(engine, begin_with_first_batch=True) as uow:
+            with UnitOfWork(engine, commit_with_last_batch=True) as uow:
                 batch = uow.batch()
                 text = batch.add(TEXT, {"word": word}, returns_rows=True)
                 batch.run()
@@ -157,7 +157,7 @@ def test_a_batch_whose_statement_the_session_lost_fails_once_and_the_next_prepar
             driver = connection.connection.driver_connection
             assert driver is not None
             driver.pgconn.exec_(b"DEALLOCATE ALL")  # behind psycopg's back: neither it nor the batches know
-        with UnitOfWork(engine, begin_with_first_batch=True) as uow:
+        with UnitOfWork(engine, commit_with_last_batch=True) as uow:
             batch = uow.batch()
             batch.add(TEXT, {"word": "lost"}, returns_rows=True)
             with pytest.raises(sa.exc.DBAPIError, match="does not exist"):

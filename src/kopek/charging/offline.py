@@ -132,7 +132,7 @@ def charge(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
 
 
 def _charge_once(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
-    with UnitOfWork(context.engine, begin_with_first_batch=True) as uow:
+    with UnitOfWork(context.engine, commit_with_last_batch=True) as uow:
         writes = uow.last_batch()
         result = charge_in(uow, command, context, writes=writes)
         # On PostgreSQL the writes and COMMIT go together: a charge is one round trip to read, one to write and commit.
@@ -183,7 +183,6 @@ def _charge_in_general(
 ) -> ChargeResult:
     """The charge of a contract whose plans may use shared counters: those are locked (created if missing) before the
     accounts, a statement at a time."""
-    uow.begin_on_server()
     catalog = context.catalogs.current(uow).catalog
     replay = _replay(uow, command, digest)
     if replay is not None:
@@ -420,8 +419,6 @@ def record_charge(
     rows.add(charged, result)
     if stored is None:
         stored = uow.counter_journal.stored({change.key for _, _, change in rows.journal if journaled(change)})
-    if batch is None:
-        uow.begin_on_server()
     uow.charge.write(
         batch if batch is not None else uow.batch(),
         ChargeWrites(

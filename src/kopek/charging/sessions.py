@@ -250,7 +250,7 @@ def session_page(chosen: SessionFilter, context: ChargingContext, *, after: str,
 
 
 def _start(command: StartSession, requested: Decimal | None, context: ChargingContext, request: SessionRequest | None) -> SessionResult:
-    with UnitOfWork(context.engine, begin_with_first_batch=True) as uow:
+    with UnitOfWork(context.engine, commit_with_last_batch=True) as uow:
         catalog = context.catalogs.current(uow)
         if uses_shared_counters(catalog.catalog):
             return _start_in_general(uow, command, requested, context, request)
@@ -283,7 +283,6 @@ def _start_in_general(
     uow: UnitOfWork, command: StartSession, requested: Decimal | None, context: ChargingContext, request: SessionRequest | None
 ) -> SessionResult:
     """A start whose catalog uses shared counters: they are locked before the accounts, a statement at a time."""
-    uow.begin_on_server()
     replay = replayed(uow, request)
     if replay is not None:
         return replay
@@ -407,10 +406,9 @@ def _one(
     forced clean-up and a catalog with shared counters take the general path (a statement at a time)."""
     if step is _Step.CLEANUP:
         return _one_in_general(context, session_id, step, used, requested, request, began=began)
-    with UnitOfWork(context.engine, begin_with_first_batch=True) as uow:
+    with UnitOfWork(context.engine, commit_with_last_batch=True) as uow:
         catalog = context.catalogs.current(uow)
         if uses_shared_counters(catalog.catalog):
-            uow.begin_on_server()
             return _one_in(uow, context, session_id, step, used, requested, request, began=began)
         read = uow.sessions.read_step(
             uow.batch(),

@@ -120,8 +120,10 @@ def _run_pipeline(driver: psycopg.Connection[Any], queued: list[_Queued]) -> Non
     batch = _Batch()
     commands, steps = batch.commands, batch.steps
     if not driver.autocommit and pgconn.transaction_status == TransactionStatus.IDLE:
-        # What psycopg sends before a transaction's first statement.
-        commands.append(partial(pgconn.send_query_params, _begin_command(driver), None))
+        # What psycopg sends before a transaction's first statement, prepared as the others are.
+        begin = _begin_command(driver)
+        name = statements.name_of(pgconn, begin, (), batch)
+        commands.append(partial(pgconn.send_query_params, begin, None) if name is None else partial(pgconn.send_query_prepared, name, None))
         steps.append(_Step())
     for entry in queued:
         text, names, formats_asked = positional(entry.text)

@@ -29,7 +29,6 @@ from kopek.store.rating_path_store import RatingPathStore
 from kopek.store.recharge_store import RechargeStore
 from kopek.store.session_store import SessionStore
 
-BEGIN = for_dialect("BEGIN")
 COMMIT = for_dialect("COMMIT")
 
 
@@ -44,16 +43,16 @@ class UnitOfWork:
     ``writes=False`` opens a reading transaction (SQLite then does not take the
     write lock up front); left without an error it ends with COMMIT, which keeps the
     statements psycopg prepared on the connection (a ROLLBACK deallocates them). ``snapshot=True`` makes every read see one point in time
-    (REPEATABLE READ on PostgreSQL), for consistent exports.
+    (REPEATABLE READ on PostgreSQL), for consistent exports. ``commit_with_last_batch=True`` sends COMMIT with the
+    statements given to :meth:`commit_with` on PostgreSQL (the hot path: an offline charge, a session step).
     """
 
-    def __init__(self, engine: sa.Engine, *, writes: bool = True, snapshot: bool = False, begin_with_first_batch: bool = False) -> None:
+    def __init__(self, engine: sa.Engine, *, writes: bool = True, snapshot: bool = False, commit_with_last_batch: bool = False) -> None:
         self._engine = engine
         self._writes = writes
         self._snapshot = snapshot
         self._committed = False
-        self._begin_with_first_batch = begin_with_first_batch
-        self._begun_on_server = True
+        self._commit_with_last_batch = commit_with_last_batch
         self._commit_in_batch = False
 
     def __enter__(self) -> Self:
@@ -61,12 +60,9 @@ class UnitOfWork:
         if self._snapshot and self.connection.dialect.name == "postgresql":
             # Every read of the transaction sees one point in time (SQLite's read transaction already does).
             self.connection = self.connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=not self._writes)
-        elif self._begin_with_first_batch and self.connection.dialect.name == "postgresql":
-            # psycopg would send BEGIN alone and wait for it; this unit of work sends it with its first batch instead
-            # (the driver in autocommit mode runs BEGIN ... COMMIT as one transaction all the same).
-            self.connection = self.connection.execution_options(isolation_level="AUTOCOMMIT")
-            self._begun_on_server = False
-            self._commit_in_batch = True
+        # On PostgreSQL the transaction begins with its first statement; a batch sends BEGIN in its own pipeline
+        # (kopek.store.driver_batch), so it costs no round trip of its own.
+        self._commit_in_batch = self._commit_with_last_batch and self.connection.dialect.name == "postgresql"
         try:
             self._transaction = self.connection.begin()
         except BaseException:
@@ -153,18 +149,8 @@ class UnitOfWork:
         return ChargeStore(self.connection)
 
     def batch(self) -> DriverBatch:
-        """A batch of prebuilt statements on this unit of work's transaction (its first one also begins it)."""
-        batch = DriverBatch(self.connection)
-        if not self._begun_on_server:
-            batch.add(BEGIN, {})
-            self._begun_on_server = True
-        return batch
-
-    def begin_on_server(self) -> None:
-        """Begin the transaction now, before statements sent by other means than :meth:`batch` (a no-op unless this unit
-        of work begins with its first batch)."""
-        if not self._begun_on_server:
-            self.batch().run()
+        """A batch of prebuilt statements on this unit of work's transaction (on PostgreSQL the first one also begins it)."""
+        return DriverBatch(self.connection)
 
     def commit(self) -> None:
         assert not self._committed, "a unit of work commits once"
@@ -177,12 +163,11 @@ class UnitOfWork:
         self._committed = True
 
     def last_batch(self) -> DriverBatch:
-        """A batch for this unit of work's last statements, sent by :meth:`commit_with` (it never begins the transaction:
-        an earlier batch or statement has)."""
+        """A batch for this unit of work's last statements, sent by :meth:`commit_with`."""
         return DriverBatch(self.connection)
 
     def commit_with(self, batch: DriverBatch) -> None:
-        """Send ``batch``'s statements and commit: on PostgreSQL, when this unit of work began with its first batch,
+        """Send ``batch``'s statements and commit: on PostgreSQL, in a unit of work made with ``commit_with_last_batch``,
         COMMIT goes as the batch's last statement, so the last writes cost no round trip of their own."""
         if not self._commit_in_batch or not len(batch):
             batch.run()
@@ -196,7 +181,7 @@ class UnitOfWork:
             if error.connection_invalidated:
                 raise CommitOutcomeUnknownError("the database connection was lost during the commit") from error
             raise
-        # The server has committed; the driver, in autocommit mode and out of any transaction, sends nothing more.
+        # The server has committed: the driver, which sees the connection out of any transaction, sends nothing more.
         self._transaction.commit()
         self._committed = True
 
