@@ -16,6 +16,7 @@ from pydantic import TypeAdapter
 
 from kopek.charging.session_views import SessionResult, StartSession
 from kopek.errors import AlreadyExistsError, Code
+from kopek.store.driver_batch import DriverBatch
 from kopek.store.uow import UnitOfWork
 
 Answer = TypeVar("Answer", SessionResult, list[SessionResult])
@@ -119,10 +120,11 @@ def remember(uow: UnitOfWork, request: SessionRequest | None, result: SessionRes
         uow.sessions.insert_request(_request_row(request, result, at=at))
 
 
-def remembered_and_committed(uow: UnitOfWork, request: SessionRequest | None, result: SessionResult, *, at: datetime) -> None:
-    """Commit the call's unit of work, storing ``result`` under the request's key with the commit (on PostgreSQL the
-    answer and COMMIT go together: :meth:`kopek.store.uow.UnitOfWork.commit_with`)."""
-    batch = uow.batch()
+def remembered_and_committed(
+    uow: UnitOfWork, request: SessionRequest | None, result: SessionResult, *, at: datetime, batch: DriverBatch
+) -> None:
+    """Send ``batch`` (the call's writes) and commit the call's unit of work, storing ``result`` under the request's key
+    with them (on PostgreSQL the writes, the answer and COMMIT go together: :meth:`kopek.store.uow.UnitOfWork.commit_with`)."""
     if request is not None:
         uow.sessions.queue_request(batch, _request_row(request, result, at=at))
     uow.commit_with(batch)

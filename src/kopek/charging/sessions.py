@@ -26,7 +26,6 @@ import sqlalchemy as sa
 from kopek import limits
 from kopek.charging.authorizations import expire_claimed
 from kopek.charging.offline import (
-    STORAGE_RETRY_AFTER_SECONDS,
     ChargingContext,
     access_not_found,
     chargeable_contract_by_id,
@@ -76,7 +75,6 @@ from kopek.errors import (
     KopekError,
     PrerequisiteMissingError,
     Reason,
-    TemporaryIllegalStateError,
 )
 from kopek.money import ZERO, rating_context
 from kopek.rating.grant import Grant, added_holds, session_currency
@@ -87,7 +85,7 @@ from kopek.store.catalog_cache import CatalogVersion
 from kopek.store.charge_store import StateReads
 from kopek.store.driver_batch import DriverBatch
 from kopek.store.listing_store import ListingStore, SessionFilter
-from kopek.store.session_store import AUTHORIZATION, SESSION
+from kopek.store.session_store import AUTHORIZATION, SESSION, Written
 from kopek.store.uow import UnitOfWork
 
 logger = logging.getLogger("kopek.sessions")
@@ -320,8 +318,9 @@ def _granted_and_written(
         raise grant.refusal
     now = context.clock()
     expires_at = now + timedelta(milliseconds=command.ttl_ms)
-    row, reservations = uow.sessions.write_start(
-        uow.batch(),
+    batch = uow.last_batch()
+    written = uow.sessions.write_start(
+        batch,
         {
             "id": command.session_id,
             "reservation_id": command.reservation_id or command.session_id,
@@ -345,12 +344,14 @@ def _granted_and_written(
             "currency": session_currency(catalog, contract, item),
             "impacts": SessionImpacts(held_counters=held_impacts(grant.held)).model_dump_json(),
             "version": 1,
+            "kind": SESSION,
         },
         amounts=grant.amounts,
         held=grant.held,
+        currencies=currencies_of(accounts),
     )
-    result = _answer(_view(uow, row, reservations=reservations))
-    remembered_and_committed(uow, request, result, at=now)
+    result = _answer(_view(uow, written.row, reservations=written.reservations))
+    remembered_and_committed(uow, request, result, at=now, batch=batch)
     return result
 
 
@@ -427,8 +428,9 @@ def _one(
             check_contract_chargeable(contract, row["consumption_date"])
         state = RatingState(contract, read.state.counters, read.state.lives, read.state.parent, held=added_holds(read.state.holds))
         locked = LockedState(state, read.state.accounts, read.state.reserved)
-        result = _applied(uow, context, catalog, row, locked, step, used, requested, began=began)
-        remembered_and_committed(uow, request, result, at=context.clock())
+        writes = uow.last_batch()
+        result = _applied(uow, context, catalog, row, locked, step, used, requested, began=began, batch=writes)
+        remembered_and_committed(uow, request, result, at=context.clock(), batch=writes)
     return result
 
 
@@ -464,8 +466,9 @@ def _one_in(
     found = uow.sessions.get(session_id)
     if found is None or found["kind"] != SESSION:
         raise _missing(session_id)
-    result = _advance(uow, context, found, step, used, requested, began=began)
-    remembered_and_committed(uow, request, result, at=context.clock())
+    writes = uow.last_batch()
+    result = _advance(uow, context, found, step, used, requested, began=began, batch=writes)
+    remembered_and_committed(uow, request, result, at=context.clock(), batch=writes)
     return result
 
 
@@ -492,7 +495,10 @@ def _stop_reservation(
         for session_id in session_ids:
             found = uow.sessions.get(session_id)
             assert found is not None
-            results.append(_advance(uow, context, found, _Step.STOP, usage.get(session_id, ZERO), None))
+            # Each session's writes are sent before the next one reads the accounts they share.
+            writes = uow.batch()
+            results.append(_advance(uow, context, found, _Step.STOP, usage.get(session_id, ZERO), None, batch=writes))
+            writes.run()
         remember(uow, request, results, at=context.clock())
         uow.commit()
     return results
@@ -507,11 +513,12 @@ def _expire(context: ChargingContext, session_id: str, now: datetime) -> bool:
         claimed = uow.sessions.claim_expired(session_id, now)
         if claimed is None:
             return False
+        writes = uow.last_batch()
         if claimed["kind"] == AUTHORIZATION:
             expire_claimed(uow, context, claimed)
         else:
-            _advance(uow, context, claimed, _Step.CLEANUP, None, None)
-        uow.commit()
+            _advance(uow, context, claimed, _Step.CLEANUP, None, None, batch=writes)
+        uow.commit_with(writes)
     return True
 
 
@@ -524,15 +531,16 @@ def _advance(
     requested: Decimal | None,
     *,
     began: datetime | None = None,
+    batch: DriverBatch,
 ) -> SessionResult:
     """Apply ``step`` to a session a statement at a time: lock its contract, then the row, then read the contract's
-    state (:func:`_applied` does the rest)."""
+    state (:func:`_applied` does the rest, its writes queued in ``batch``)."""
     catalog = context.catalogs.current(uow)
     confirmed = step is _Step.CLEANUP and found["default_resolution"] == Resolution.CONFIRMED.value
     charges = step in (_Step.UPDATE, _Step.STOP) or confirmed
     contract, row = locked_for_a_step(uow, found, charges=charges)
     locked = load_locked_state(uow, catalog.catalog, contract, session_id=row["id"])
-    return _applied(uow, context, catalog, row, locked, step, used, requested, began=began)
+    return _applied(uow, context, catalog, row, locked, step, used, requested, began=began, batch=batch)
 
 
 def _applied(
@@ -546,9 +554,11 @@ def _applied(
     requested: Decimal | None,
     *,
     began: datetime | None = None,
+    batch: DriverBatch,
 ) -> SessionResult:
     """Apply ``step`` to session ``row`` (locked, with its contract's state ``locked``): charge the usage reported (which
-    began at ``began`` when given), re-grant or release, and write the charge and the session in one batch."""
+    began at ``began`` when given), re-grant or release, and queue the writes of the charge and the session in ``batch``
+    (sent by the caller); the answer, as the writes leave the session."""
     confirmed = step is _Step.CLEANUP and row["default_resolution"] == Resolution.CONFIRMED.value
     charges = step in (_Step.UPDATE, _Step.STOP) or confirmed
     if row["status"] != SessionStatus.ACTIVE.value:
@@ -564,7 +574,6 @@ def _applied(
     origin = _origin(row, began)
     impacts = SessionImpacts.model_validate_json(row["impacts"])
     state, accounts = locked.rating._replace(session_moves=session_moves(impacts)), locked.accounts
-    batch = uow.batch()
     charge: ChargeResult | None = None
     notes: list[NotificationView] = []
     if charges and used is not None and used > 0:
@@ -583,10 +592,20 @@ def _applied(
         except KopekError as grant_error:
             # The usage just charged stays charged; only the next grant is refused (e.g. an account blocked meanwhile).
             grant = Grant(ZERO, {}, grant_error)
-    updated, reservations = _write(
-        uow, context, row, step, grant, used if charges else None, charge, impacts, resumes_at=resumes_at, batch=batch
+    written = _write(
+        uow,
+        context,
+        row,
+        step,
+        grant,
+        used if charges else None,
+        charge,
+        impacts,
+        resumes_at=resumes_at,
+        currencies=currencies_of(accounts),
+        batch=batch,
     )
-    view = _view(uow, updated, reservations=reservations)
+    view = _view(uow, written.row, reservations=written.reservations)
     refusal = grant.refusal.code.value if grant.refusal is not None else None
     return _answer(view, charge=charge, notifications=notes, refusal=refusal)
 
@@ -602,10 +621,11 @@ def _write(
     impacts: SessionImpacts,
     *,
     resumes_at: datetime | None,
+    currencies: Mapping[AccountId, str],
     batch: DriverBatch,
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Write the step on the session row, its reservations and holds in ``batch`` (with what it already holds: the
-    step's charge), run it; the row and reservations after it."""
+) -> Written:
+    """Queue the step on the session row, its reservations and holds in ``batch`` (with what it already holds: the step's
+    charge); the row and reservations it leaves."""
     now = context.clock()
     status = {
         _Step.UPDATE: SessionStatus.ACTIVE,
@@ -626,22 +646,14 @@ def _write(
             "charged_amount": row["charged_amount"] + charged,
             "impacts": impacts.model_copy(update={"held_counters": held_impacts(grant.held)}).model_dump_json(),
         }
-    written = uow.sessions.write_step(
-        batch,
-        session_id=row["id"],
-        version=row["version"],
-        values=values,
-        amounts=grant.amounts,
-        expires_at=expires_at,
-        held=grant.held,
+    return uow.sessions.write_step(
+        batch, row=row, values=values, amounts=grant.amounts, expires_at=expires_at, held=grant.held, currencies=currencies
     )
-    if written is None:
-        raise TemporaryIllegalStateError(
-            code=Code.STORAGE_BUSY,
-            message=f"session {row['id']!r} changed meanwhile; retry",
-            retry_after_seconds=STORAGE_RETRY_AFTER_SECONDS,
-        )
-    return written
+
+
+def currencies_of(accounts: Mapping[AccountId, Account]) -> dict[AccountId, str]:
+    """The currency of each account, for the reservations against them."""
+    return {key: account.currency for key, account in accounts.items()}
 
 
 def _settle(

@@ -6,9 +6,11 @@ sum of its reservation rows, read while the caller holds the account's row lock.
 
 A session step's statements are built once, here and in :mod:`kopek.store.charge_store`
 (whose contract state statements they share): one batch reads what the step needs with
-its locks (:meth:`SessionStore.read_start`, :meth:`SessionStore.read_step`), one writes
-(:meth:`SessionStore.write_start`, :meth:`SessionStore.write_step`), and the answer kept
-under an idempotency key goes with the COMMIT (:meth:`SessionStore.queue_request`).
+its locks (:meth:`SessionStore.read_start`, :meth:`SessionStore.read_step`), and one
+writes it (:meth:`SessionStore.write_start`, :meth:`SessionStore.write_step`) with the
+answer kept under an idempotency key (:meth:`SessionStore.queue_request`) and the COMMIT.
+The answer is made before the writes are sent: the session row is locked from its read
+on, so what the writes leave is known without reading it back.
 """
 
 from __future__ import annotations
@@ -42,20 +44,20 @@ from kopek.store.types import INSTANT
 ACTIVE = "active"
 SESSION = "session"
 
-# ---- a session step's writes, built once: one batch with the reads of what they leave ----------------------------------
+# ---- a session step's writes, built once -------------------------------------------------------------------------------
 
 STEP_COLUMNS = ("status", "updated_at", "expires_at", "granted_quantity", "used_quantity", "usage_resumes_at", "charged_amount", "impacts")
 """What a step (update, stop, cancel, expiry) sets on its session row."""
 UPDATE_STEP = for_dialect(
-    f"UPDATE charging_sessions SET {', '.join(f'{name} = :{name}' for name in STEP_COLUMNS)}, version = :next_version"  # noqa: S608 - names from constants
-    " WHERE id = :session_id AND version = :version"
+    f"UPDATE charging_sessions SET {', '.join(f'{name} = :{name}' for name in (*STEP_COLUMNS, 'version'))}"  # noqa: S608 - names from constants
+    " WHERE id = :session_id"
 )
 START_COLUMNS = (
     "id", "reservation_id", "subscriber_account_id", "contract_id", "service_id", "user_id", "item_class", "quantity_property",
     "properties", "status", "default_resolution", "ttl_ms", "started_at", "updated_at", "expires_at", "consumption_date",
-    "granted_quantity", "used_quantity", "charged_amount", "currency", "impacts", "version",
+    "granted_quantity", "used_quantity", "charged_amount", "currency", "impacts", "version", "kind",
 )  # fmt: skip
-"""What a start writes on its new session row (the others keep their defaults)."""
+"""What a start writes on its new session row (the others are null)."""
 INSERT_SESSION = for_dialect(
     f"INSERT INTO charging_sessions ({', '.join(START_COLUMNS)}) VALUES ({', '.join(':' + name for name in START_COLUMNS)})"  # noqa: S608 - names from constants
 )
@@ -68,14 +70,8 @@ INSERT_HOLD = for_dialect(
     "INSERT INTO session_counter_holds (session_id, scope, namespace, contract_id, item_id, name, delta, period_start)"
     " VALUES (:session_id, :scope, :namespace, :contract_id, :item_id, :name, :delta, :period_start)"
 )
-SESSION_ROW = for_dialect(
-    f"SELECT {', '.join(column.name for column in charging_sessions.c)} FROM charging_sessions WHERE id = :session_id"  # noqa: S608 - names from the table
-)
-RESERVATIONS_OF = for_dialect(
-    "SELECT r.session_id, r.account_id, r.amount, r.expires_at, a.currency FROM reservations r"
-    " JOIN accounts a ON a.id = r.account_id WHERE r.session_id = :session_id ORDER BY r.account_id"
-)
-SESSION_ROW_LOCKED = for_dialect(SESSION_ROW.sqlite, postgresql=f"{SESSION_ROW.sqlite} FOR UPDATE")
+_SESSION_ROW = f"SELECT {', '.join(column.name for column in charging_sessions.c)} FROM charging_sessions WHERE id = :session_id"  # noqa: S608 - names from the table
+SESSION_ROW_LOCKED = for_dialect(_SESSION_ROW, postgresql=f"{_SESSION_ROW} FOR UPDATE")
 REQUEST_BY_KEY = for_dialect("SELECT request_hash, result FROM session_requests WHERE idempotency_key = :idempotency_key")
 REQUEST_COLUMNS = ("idempotency_key", "session_id", "step", "request_hash", "result", "created_at")
 INSERT_REQUEST = for_dialect(
@@ -109,6 +105,14 @@ class StartRead(NamedTuple):
     exists: bool
     access: tuple[str, str] | None
     state: ChargeState
+
+
+class Written(NamedTuple):
+    """What a start or a step leaves once its batch ran: the session row and its reservations (by account id, each with
+    its account's currency), as a read of them would give."""
+
+    row: dict[str, Any]
+    reservations: list[dict[str, Any]]
 
 
 class SessionStore:
@@ -237,38 +241,52 @@ class SessionStore:
         return totals
 
     def write_start(
-        self, batch: DriverBatch, values: Mapping[str, Any], *, amounts: Mapping[AccountId, Decimal], held: Iterable[CounterChange]
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """In one batch: insert a new session (``values``: :data:`START_COLUMNS`) with its reservations and holds, and
-        read back its row and reservations (each with its account's currency)."""
-        batch.add(INSERT_SESSION, _bound(charging_sessions, {name: values[name] for name in START_COLUMNS}, self._connection.dialect))
-        return self._write_reservations_and_holds(batch, values["id"], amounts=amounts, expires_at=values["expires_at"], held=held)
+        self,
+        batch: DriverBatch,
+        values: Mapping[str, Any],
+        *,
+        amounts: Mapping[AccountId, Decimal],
+        held: Iterable[CounterChange],
+        currencies: Mapping[AccountId, str],
+    ) -> Written:
+        """Queue in ``batch`` a new session (``values``: :data:`START_COLUMNS`) with its reservations of ``amounts`` (in
+        the ``currencies`` of their accounts) and its holds; what it leaves."""
+        dialect = self._connection.dialect
+        bound = _bound(charging_sessions, {name: values[name] for name in START_COLUMNS}, dialect)
+        batch.add(INSERT_SESSION, bound)
+        row = dict.fromkeys(charging_sessions.c.keys()) | _read(
+            charging_sessions, START_COLUMNS, [bound[name] for name in START_COLUMNS], dialect
+        )
+        reserved = self._queue_reservations_and_holds(batch, values["id"], amounts=amounts, expires_at=values["expires_at"], held=held)
+        return Written(row, self._reservations_left(reserved, currencies))
 
     def write_step(
         self,
         batch: DriverBatch,
         *,
-        session_id: str,
-        version: int,
+        row: Mapping[str, Any],
         values: Mapping[str, Any],
         amounts: Mapping[AccountId, Decimal],
         expires_at: datetime,
         held: Iterable[CounterChange],
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
-        """In one batch: write a step's ``values`` if the session is still at ``version`` (which then grows by one),
-        replace its reservations and holds, and read back the row and its reservations (each with its account's
-        currency). ``None`` when the session was at another version (nothing of the batch is to be kept)."""
+        currencies: Mapping[AccountId, str],
+    ) -> Written:
+        """Queue in ``batch`` a step's ``values`` (:data:`STEP_COLUMNS`) on session ``row``, its version one more, and
+        replace its reservations (``amounts``, in the ``currencies`` of their accounts) and holds; what it leaves.
+
+        ``row`` was read with its lock (:data:`SESSION_ROW_LOCKED` on PostgreSQL; SQLite's writer holds the database's),
+        which its transaction holds until it ends: no one else changes the row meanwhile."""
         dialect = self._connection.dialect
-        key = {"session_id": session_id}
-        updated = batch.add(
-            UPDATE_STEP, _bound(charging_sessions, {**values, **key, "version": version, "next_version": version + 1}, dialect)
-        )
+        key = {"session_id": row["id"]}
+        bound = _bound(charging_sessions, {**{name: values[name] for name in STEP_COLUMNS}, "version": row["version"] + 1}, dialect)
+        batch.add(UPDATE_STEP, bound | key)
         batch.add(DELETE_RESERVATIONS, key)
         batch.add(DELETE_HOLDS, key)
-        written = self._write_reservations_and_holds(batch, session_id, amounts=amounts, expires_at=expires_at, held=held)
-        return written if updated.rowcount == 1 else None
+        reserved = self._queue_reservations_and_holds(batch, row["id"], amounts=amounts, expires_at=expires_at, held=held)
+        after = dict(row) | _read(charging_sessions, list(bound), list(bound.values()), dialect)
+        return Written(after, self._reservations_left(reserved, currencies))
 
-    def _write_reservations_and_holds(
+    def _queue_reservations_and_holds(
         self,
         batch: DriverBatch,
         session_id: str,
@@ -276,7 +294,8 @@ class SessionStore:
         amounts: Mapping[AccountId, Decimal],
         expires_at: datetime,
         held: Iterable[CounterChange],
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    ) -> list[dict[str, Any]]:
+        """Queue the session's reservations and holds; its reservation rows, by account id, as written."""
         dialect = self._connection.dialect
         key = {"session_id": session_id}
         rows = [
@@ -286,13 +305,14 @@ class SessionStore:
         ]
         batch.add_many(INSERT_RESERVATION, rows)
         batch.add_many(INSERT_HOLD, [_bound(session_counter_holds, row, dialect) for row in _hold_rows(session_id, held)])
-        row = batch.add(SESSION_ROW, key, returns_rows=True)
-        reserved = batch.add(RESERVATIONS_OF, key, returns_rows=True)
-        batch.run()
-        session = _read(charging_sessions, [column.name for column in charging_sessions.c], row.rows[0], dialect)
+        return rows
+
+    def _reservations_left(self, rows: list[dict[str, Any]], currencies: Mapping[AccountId, str]) -> list[dict[str, Any]]:
         names = ["session_id", "account_id", "amount", "expires_at"]
-        found = [_read(reservations, names, entry[:4], dialect) | {"currency": entry[4]} for entry in reserved.rows]
-        return session, found
+        dialect = self._connection.dialect
+        return [
+            _read(reservations, names, [row[name] for name in names], dialect) | {"currency": currencies[row["account_id"]]} for row in rows
+        ]
 
     def replace_reservations(self, session_id: str, amounts: Mapping[AccountId, Decimal], *, expires_at: datetime) -> None:
         self._connection.execute(sa.delete(reservations).where(reservations.c.session_id == session_id))
