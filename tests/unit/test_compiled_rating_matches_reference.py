@@ -19,6 +19,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from tests.unit.reference_rating import reference_rate
@@ -224,3 +225,40 @@ def test_the_compiled_rater_rates_item_after_item_as_the_reference_does(
         assert all(type(value) in (int, Fraction) for change in ours.counter_changes for value in (change.before, change.after))
         assert all(type(charged.amount) is Decimal for charged in ours.charged_items)
         state = state.after(ours.counter_changes)
+
+
+BELOW_ZERO_BANDS = {
+    "flat bands": [{"up_to": 1, "price": {"type": "flat", "amount": "0.50"}}, {"up_to": 2, "price": {"type": "flat", "amount": "0.00"}}],
+    "rate bands": [
+        {"up_to": 60, "price": {"type": "rate", "amount": "0.10", "unit": "seconds", "per": 1, "minimum": 1}},
+        {"price": {"type": "rate", "amount": "0.01", "unit": "seconds", "per": 1}},
+    ],
+}
+
+
+@pytest.mark.parametrize("bands", list(BELOW_ZERO_BANDS))
+@pytest.mark.parametrize(("held", "seconds", "expected"), [("-2", "1", "0.00"), ("-1", "1", "0.00"), ("-2", "3", None)])
+def test_usage_below_the_first_band_of_graduated_tiers_lies_in_no_band(bands: str, held: str, seconds: str, expected: str | None) -> None:
+    """The first band starts at zero (docs/catalog.md): with its counter basis under zero (here the hold of another
+    session's grant), the part of a call below zero is priced by no band, neither by the first band's price (a flat
+    fee, a minimum) nor as a negative quantity (a credit). ``expected`` None: the call reaches the bands, and only the
+    reference's figure is asked for."""
+    counters = [{"name": "free_seconds", "unit": "seconds", "scope": "contract_item", "initial": "0", "reset": "none", "thresholds": []}]
+    tiers = {"type": "tiers", "mode": "graduated", "counter": "free_seconds", "unit": "seconds", "bands": BELOW_ZERO_BANDS[bands]}
+    rounding = {"decimals": 2, "mode": "half_up"}
+    catalog = _catalog(counters, [(tiers, rounding, []), ({"type": "rate", "amount": "0.00", "unit": "seconds", "per": 1}, rounding, [])])
+    assert catalog is not None
+    contract = _contract("child")
+    hold = {CounterKey(contract.id, "item-0", "free_seconds", CounterScope.CONTRACT_ITEM): CounterHold(Fraction(held))}
+    state = RatingState(contract, {}, {}, None, {}, hold)
+    klass = catalog.item_class("call")
+    assert klass is not None
+    item = type_item(
+        klass, ChargeableItem("call", START, "voice", "user", {"duration": seconds, "network": "home", "destination": "33140000000"})
+    )
+
+    ours, theirs = rate_item(catalog, state, item), reference_rate(catalog, state, item)
+
+    assert [str(charged.amount) for charged in ours.charged_items] == [str(charged.amount) for charged in theirs.charged_items]
+    if expected is not None:
+        assert [str(charged.amount) for charged in ours.charged_items] == [expected, "0.00"]

@@ -367,14 +367,15 @@ def _graduated_rates(bands: tuple[tuple[Exact | None, _BandRate], ...], slot: in
         for upper, rate, minimum, increment in flat:
             last = upper is None or upper >= end
             part = (end if last else upper) - (start if start > lower else lower)  # type: ignore[operator]
-            if last or part > 0:
+            # Usage below the first band (a counter basis under zero) lies in no band: it prices nothing.
+            if part > 0:
                 if part < minimum:
                     part = minimum
                 if increment is not None:
                     part = -(-part // increment) * increment
                 total += part * rate
-                if last:
-                    return total
+            if last:
+                return total
             lower = upper  # type: ignore[assignment]
         raise AssertionError("the last band is open-ended")
 
@@ -441,7 +442,8 @@ def _volume(bands: _Bands, slot: int | None) -> PriceFn:
 
 def _graduated(bands: _Bands, slot: int | None) -> PriceFn:
     """Each part of the usage (from the basis's start to start + quantity) priced by the band it falls in; a zero
-    quantity by the band where the usage starts, with quantity zero."""
+    quantity by the band where the usage starts, with quantity zero. The first band starts at zero: usage below it (a
+    counter basis under zero) lies in no band and prices nothing."""
 
     def price(quantity: Exact, pricing: Pricing) -> Exact:
         start = pricing.read(slot) if slot is not None else 0
@@ -453,12 +455,13 @@ def _graduated(bands: _Bands, slot: int | None) -> PriceFn:
         total: Exact = 0
         lower: Exact = 0
         for upper, band in bands:
-            if upper is None or upper >= end:
-                return total + band(end - (start if start > lower else lower), pricing)
-            part = upper - (start if start > lower else lower)
+            last = upper is None or upper >= end
+            part = (end if last else upper) - (start if start > lower else lower)  # type: ignore[operator]
             if part > 0:
                 total += band(part, pricing)
-            lower = upper
+            if last:
+                return total
+            lower = upper  # type: ignore[assignment]
         raise AssertionError("the last band is open-ended")
 
     return price
