@@ -40,7 +40,8 @@ def nul_location(scope: Scope, body: bytes) -> Location | None:
     for name, value in scope.get("headers", ()):
         if b"\x00" in name + value:
             return ("header", name.decode("latin-1").lower())
-    if b"\x00" in body or _ESCAPED_NUL.search(body):
+    # The search for an escaped NUL only where its text occurs at all: a plain search is several times cheaper.
+    if b"\x00" in body or (b"\\u0000" in body and _ESCAPED_NUL.search(body)):
         return ("body", *_body_location(body))
     return None
 
