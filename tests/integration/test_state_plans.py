@@ -66,6 +66,13 @@ def test_state_statements_look_rows_up_by_key(fresh_postgres_url: str, keyed: st
     with psycopg.connect(url, autocommit=True, cursor_factory=psycopg.ClientCursor) as connection:
         if analyzed:
             connection.execute(f"ANALYZE {', '.join(READ_TABLES)}")
+        else:
+            # As a database right after its load: never vacuumed nor analyzed. Autovacuum may have vacuumed a table while it
+            # was still empty, before it was turned off above; the planner then trusts that count of no rows (seen once: a
+            # sequential scan of contracts estimated at 48 rows), which is another case than the one this test asks about.
+            tables = [list(READ_TABLES)]
+            connection.execute("UPDATE pg_class SET relpages = 0, reltuples = -1 WHERE oid = ANY(%s::regclass[])", tables)
+            connection.execute("DELETE FROM pg_statistic WHERE starelid = ANY(%s::regclass[])", tables)
         connection.execute("SET plan_cache_mode = force_generic_plan")
         large = [table for table in STATE_TABLES if _rows(connection, table) >= CONTRACTS]
         assert {"contracts", "contract_items", "contract_roles", "counters", "accounts"} <= set(large)
