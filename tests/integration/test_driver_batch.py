@@ -59,7 +59,7 @@ def test_a_failed_batch_leaves_the_next_batch_on_its_connection_whole(any_url: s
             text = batch.add(TEXT, {"word": "after"}, returns_rows=True)
             numbers = batch.add(NUMBERS, {"upto": 2}, returns_rows=True)
             batch.run()
-            uow.commit_with(uow.last_batch())
+            uow.commit_with(uow.batch())
     finally:
         engine.dispose()
 
@@ -113,7 +113,7 @@ def _word_committed(engine: sa.Engine, word: str) -> list[tuple[object, ...]]:
         batch = uow.batch()
         text = batch.add(TEXT, {"word": word}, returns_rows=True)
         batch.run()
-        uow.commit_with(uow.last_batch())
+        uow.commit_with(uow.batch())
     return text.rows
 
 
@@ -131,7 +131,7 @@ def test_batches_prepare_their_statements_again_when_psycopg_deallocates_every_s
                 batch.run()
                 prepared = uow.connection.exec_driver_sql("SELECT name, statement FROM pg_prepared_statements WHERE name LIKE 'kopek_%%'")
                 seen.append((text.rows, sorted(prepared)))
-                uow.commit_with(uow.last_batch())
+                uow.commit_with(uow.batch())
         assert [rows for rows, _ in seen] == [[("first",)], [("second",)]]
         assert seen[0][1] == seen[1][1], "the second batch runs the statements the first prepared"
         assert "SELECT $1 AS word" in [statement for _, statement in seen[0][1]]

@@ -133,7 +133,7 @@ def charge(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
 
 def _charge_once(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
     with UnitOfWork(context.engine, commit_with_last_batch=True) as uow:
-        writes = uow.last_batch()
+        writes = uow.batch()
         result = charge_in(uow, command, context, writes=writes)
         # On PostgreSQL the writes and COMMIT go together: a charge is one round trip to read, one to write and commit.
         uow.commit_with(writes)

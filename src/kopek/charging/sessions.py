@@ -318,7 +318,7 @@ def _granted_and_written(
         raise grant.refusal
     now = context.clock()
     expires_at = now + timedelta(milliseconds=command.ttl_ms)
-    batch = uow.last_batch()
+    batch = uow.batch()
     written = uow.sessions.write_start(
         batch,
         {
@@ -348,7 +348,7 @@ def _granted_and_written(
         },
         amounts=grant.amounts,
         held=grant.held,
-        currencies=currencies_of(accounts),
+        currencies=_currencies_of(accounts),
     )
     result = _answer(_view(uow, written.row, reservations=written.reservations))
     remembered_and_committed(uow, request, result, at=now, batch=batch)
@@ -428,7 +428,7 @@ def _one(
             check_contract_chargeable(contract, row["consumption_date"])
         state = RatingState(contract, read.state.counters, read.state.lives, read.state.parent, held=added_holds(read.state.holds))
         locked = LockedState(state, read.state.accounts, read.state.reserved)
-        writes = uow.last_batch()
+        writes = uow.batch()
         result = _applied(uow, context, catalog, row, locked, step, used, requested, began=began, batch=writes)
         remembered_and_committed(uow, request, result, at=context.clock(), batch=writes)
     return result
@@ -466,7 +466,7 @@ def _one_in(
     found = uow.sessions.get(session_id)
     if found is None or found["kind"] != SESSION:
         raise _missing(session_id)
-    writes = uow.last_batch()
+    writes = uow.batch()
     result = _advance(uow, context, found, step, used, requested, began=began, batch=writes)
     remembered_and_committed(uow, request, result, at=context.clock(), batch=writes)
     return result
@@ -513,7 +513,7 @@ def _expire(context: ChargingContext, session_id: str, now: datetime) -> bool:
         claimed = uow.sessions.claim_expired(session_id, now)
         if claimed is None:
             return False
-        writes = uow.last_batch()
+        writes = uow.batch()
         if claimed["kind"] == AUTHORIZATION:
             expire_claimed(uow, context, claimed)
         else:
@@ -602,7 +602,7 @@ def _applied(
         charge,
         impacts,
         resumes_at=resumes_at,
-        currencies=currencies_of(accounts),
+        currencies=_currencies_of(accounts),
         batch=batch,
     )
     view = _view(uow, written.row, reservations=written.reservations)
@@ -651,7 +651,7 @@ def _write(
     )
 
 
-def currencies_of(accounts: Mapping[AccountId, Account]) -> dict[AccountId, str]:
+def _currencies_of(accounts: Mapping[AccountId, Account]) -> dict[AccountId, str]:
     """The currency of each account, for the reservations against them."""
     return {key: account.currency for key, account in accounts.items()}
 

@@ -19,7 +19,6 @@ from alembic import command
 from alembic.config import Config
 
 from kopek.errors import Code, InvalidError, TemporaryIllegalStateError
-from kopek.store.bulk import driver_error
 
 DEFAULT_DATABASE_URL: Final = "sqlite:///kopek.db"
 DATABASE_URL_VARIABLE: Final = "KOPEK_DATABASE_URL"
@@ -183,7 +182,7 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         try:
             connection.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
         except sqlite3.Error as error:
-            raise driver_error(connection, statement, error) from error
+            raise sa.exc.DBAPIError.instance(statement, None, error, sqlite3.Error) from error
 
 
 def migrate(engine: sa.Engine) -> None:

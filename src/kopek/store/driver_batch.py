@@ -25,7 +25,7 @@ from typing import Any, cast
 
 import psycopg
 import sqlalchemy as sa
-from psycopg import IsolationLevel, errors, generators, pq
+from psycopg import errors, generators, pq
 from psycopg.adapt import PyFormat, Transformer
 from psycopg.pq import TransactionStatus
 
@@ -120,8 +120,9 @@ def _run_pipeline(driver: psycopg.Connection[Any], queued: list[_Queued]) -> Non
     batch = _Batch()
     commands, steps = batch.commands, batch.steps
     if not driver.autocommit and pgconn.transaction_status == TransactionStatus.IDLE:
-        # What psycopg sends before a transaction's first statement, prepared as the others are.
-        begin = _begin_command(driver)
+        # What psycopg sends before a transaction's first statement (with the connection's isolation level and access
+        # mode), prepared as the others are.
+        begin = driver._get_tx_start_command()  # psycopg's own text (a private method; psycopg is pinned)
         name = statements.name_of(pgconn, begin, (), batch)
         commands.append(partial(pgconn.send_query_params, begin, None) if name is None else partial(pgconn.send_query_prepared, name, None))
         steps.append(_Step())
@@ -228,17 +229,6 @@ def positional(text: str) -> tuple[bytes, tuple[str, ...], list[PyFormat]]:
         converted = _PSYCOPG_PARAMETER.sub(number, text).encode()
         found = _POSITIONAL[text] = (converted, tuple(names), [PyFormat.AUTO] * len(names))
     return found
-
-
-def _begin_command(driver: psycopg.Connection[Any]) -> bytes:
-    parts = [b"BEGIN"]
-    if driver.isolation_level is not None:
-        parts += [b"ISOLATION LEVEL", IsolationLevel(driver.isolation_level).name.replace("_", " ").encode()]
-    if driver.read_only is not None:
-        parts.append(b"READ ONLY" if driver.read_only else b"READ WRITE")
-    if driver.deferrable is not None:
-        parts.append(b"DEFERRABLE" if driver.deferrable else b"NOT DEFERRABLE")
-    return b" ".join(parts)
 
 
 PREPARED_MAX = 200

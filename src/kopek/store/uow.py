@@ -162,10 +162,6 @@ class UnitOfWork:
             raise
         self._committed = True
 
-    def last_batch(self) -> DriverBatch:
-        """A batch for this unit of work's last statements, sent by :meth:`commit_with`."""
-        return DriverBatch(self.connection)
-
     def commit_with(self, batch: DriverBatch) -> None:
         """Send ``batch``'s statements and commit: on PostgreSQL, in a unit of work made with ``commit_with_last_batch``,
         COMMIT goes as the batch's last statement, so the last writes cost no round trip of their own."""
