@@ -8,6 +8,8 @@ route with its body, untouched.
 from __future__ import annotations
 
 import json
+import logging
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,17 +17,19 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from starlette.types import Receive, Scope, Send
+from prometheus_client import generate_latest
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kopek import Engine
+from kopek import Engine, limits
 from kopek.admin.api_keys import ApiKeyRole
 from kopek.api import routes_charging, routes_sessions
 from kopek.api.app import api_routes, create_app
 from kopek.api.context import ApiContext
-from kopek.api.hot_routes import HotRoutes
+from kopek.api.hot_routes import HotEndpoint, HotRoutes
 from kopek.api.metrics import ApiMetrics
 from tests.conftest import SchemaPool, postgres_schema_url
-from tests.e2e.http_world import charge_body, ok
+from tests.e2e.http_world import charge_body, error_of, ok
 from tests.e2e.test_http_sessions import start_body
 from tests.fakes import FixedClock, SequentialIds
 from tests.worlds import build_world
@@ -120,14 +124,21 @@ class _Framework:
 
 
 @pytest.fixture
-def hot_client(engine: Engine) -> Iterator[tuple[TestClient, _Framework]]:
+def hot_context(engine: Engine) -> ApiContext:
     build_world(engine)
+    return ApiContext(engine=engine, metrics=ApiMetrics(route.name for route in api_routes()))
+
+
+def _hot_routes(app: ASGIApp, context: ApiContext, endpoints: list[HotEndpoint] | None = None) -> HotRoutes:
+    endpoints = endpoints or [*routes_charging.hot_endpoints(), *routes_sessions.hot_endpoints()]
+    context.engine.authenticate(None)  # the keys in memory are fresh: the hot routes may authorize from them
+    return HotRoutes(app, context=context, routes=api_routes(), endpoints=endpoints)
+
+
+@pytest.fixture
+def hot_client(hot_context: ApiContext) -> Iterator[tuple[TestClient, _Framework]]:
     framework = _Framework()
-    context = ApiContext(engine=engine, metrics=ApiMetrics(route.name for route in api_routes()))
-    endpoints = [*routes_charging.hot_endpoints(), *routes_sessions.hot_endpoints()]
-    app = HotRoutes(framework, context=context, routes=api_routes(), endpoints=endpoints)
-    engine.authenticate(None)  # the keys in memory are fresh: the hot routes may authorize from them
-    with TestClient(app) as client:
+    with TestClient(_hot_routes(framework, hot_context)) as client:
         yield client, framework
 
 
@@ -162,6 +173,9 @@ def test_a_plainly_well_formed_request_never_reaches_the_framework(hot_client: t
         pytest.param(f"/v1/sessions/{'s' * 1000}/stop", b"{}", {}, id="long-session-id"),
         pytest.param("/v1/sessions/call-1/cleanup", b"", {}, id="not-a-hot-step"),
         pytest.param("/v1/sessions:cleanup", b"", {}, id="not-a-hot-route"),
+        pytest.param("/v1/charging", json.dumps(charge_body(user="a\u0000b")).encode(), {}, id="nul-in-body"),
+        pytest.param("/v1/charging?tag=%00", json.dumps(charge_body()).encode(), {}, id="nul-in-query"),
+        pytest.param("/v1/charging", b" " * limits.REQUEST_BODY_BYTES_MAX + b"{}", {}, id="body-over-the-bound"),
     ],
 )
 def test_any_other_request_reaches_the_framework_with_its_body(
@@ -172,7 +186,7 @@ def test_any_other_request_reaches_the_framework_with_its_body(
     response = client.post(path, content=content, headers={"Content-Type": "application/json", **headers})
 
     assert response.status_code == 299
-    assert framework.reached == [(path, content)]
+    assert framework.reached == [(path.partition("?")[0], content)]
 
 
 def test_a_request_waiting_for_the_keys_to_be_read_again_reaches_the_framework(
@@ -205,3 +219,49 @@ def test_a_refused_key_is_answered_as_the_frameworks_route_answers_it(engine: En
         (401, "api_key_unknown_or_revoked"),
         (403, "api_key_role_insufficient"),
     ]
+
+
+def test_a_hot_answer_is_observed_as_every_answer_is(
+    hot_context: ApiContext, hot_client: tuple[TestClient, _Framework], caplog: pytest.LogCaptureFixture
+) -> None:
+    client, framework = hot_client
+
+    with caplog.at_level(logging.INFO, logger="kopek.requests"):
+        charged = client.post("/v1/charging", json=charge_body(), headers={"X-Request-Id": "gw-1"})
+        refused = client.post("/v1/charging", json=charge_body(user="nobody-msisdn"))
+
+    assert framework.reached == []
+    assert (charged.status_code, charged.headers["X-Request-Id"]) == (201, "gw-1")
+    assert error_of(refused, 404)["code"] == "access_not_found"
+    assert re.fullmatch(r"[0-9a-f]{32}", refused.headers["X-Request-Id"])
+    lines = [record for record in caplog.records if record.name == "kopek.requests"]
+    assert [(line.request_id, line.operation, line.status, line.outcome) for line in lines] == [  # type: ignore[attr-defined]
+        ("gw-1", "charge_item", 201, "succeeded"),
+        (refused.headers["X-Request-Id"], "charge_item", 404, "PREREQUISITE_MISSING"),
+    ]
+    text = generate_latest(hot_context.metrics.registry).decode()
+    assert 'kopek_requests_total{operation="charge_item",outcome="succeeded"} 1.0' in text
+    assert (
+        'kopek_refusals_total{category="PREREQUISITE_MISSING",code="access_not_found",operation="charge_item",reason="NOT_AUTHORIZED"} 1.0'
+        in text
+    )
+
+
+def test_an_unexpected_fault_of_a_hot_answer_is_logged_and_answered_as_one(
+    hot_context: ApiContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    def failing(_context: ApiContext, _body: Any, _parameter: str | None, _key: str | None) -> Response:
+        raise RuntimeError("a defect")
+
+    framework = _Framework()
+    app = _hot_routes(framework, hot_context, [HotEndpoint("charge_item", routes_charging.ChargeRequest, failing)])
+    with TestClient(app) as client, caplog.at_level(logging.INFO):
+        response = client.post("/v1/charging", json=charge_body(), headers={"X-Request-Id": "gw-2"})
+
+    assert framework.reached == []
+    body = error_of(response, 500)
+    assert (body["code"], body["request_id"]) == ("unexpected_fault", "gw-2")
+    faults = [record for record in caplog.records if record.name == "kopek.api"]
+    assert [record.exc_info[1].args for record in faults if record.exc_info and record.exc_info[1]] == [("a defect",)]
+    observed = [record for record in caplog.records if record.name == "kopek.requests"]
+    assert [(line.status, line.outcome) for line in observed] == [(500, "ILLEGAL_SYSTEM_STATE")]  # type: ignore[attr-defined]

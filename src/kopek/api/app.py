@@ -230,13 +230,14 @@ def create_app(
     install_error_handlers(app, routes)
     _with_whole_examples(app, routes)
     # The last middleware added runs first: the observer gives each request its id and sees every answer, the fault
-    # barrier wraps everything else, the body bound is checked before any route reads a byte, then the text of the request;
-    # the hot routes are answered last, past every check, without the framework's routing (kopek.api.hot_routes).
-    app.add_middleware(
-        HotRoutes, context=app.state.kopek, routes=routes, endpoints=[*routes_charging.hot_endpoints(), *routes_sessions.hot_endpoints()]
-    )
+    # barrier wraps everything else, the body bound is checked before any route reads a byte, then the text of the request.
     app.add_middleware(NulCharacterRefusal)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(FaultBarrier)
     app.add_middleware(RequestObserver, metrics=metrics)
+    # Before all of them (and before the framework's own outermost layer), the hot routes' plain requests are answered with
+    # those checks made in one pass, without the layers nor the routing (kopek.api.hot_routes); every other request and
+    # event goes through them. Built now, the stack takes no more middlewares.
+    hot = [*routes_charging.hot_endpoints(), *routes_sessions.hot_endpoints()]
+    app.middleware_stack = HotRoutes(app.build_middleware_stack(), context=app.state.kopek, routes=routes, endpoints=hot)
     return app

@@ -270,7 +270,14 @@ class FaultBarrier:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception:
-            logger.exception("unexpected fault answering %s %s", scope.get("method"), scope.get("path"))
+            answer = fault_answer(scope)
             if started:
                 raise
-            await error_response(unexpected_fault())(scope, receive, send)
+            await answer(scope, receive, send)
+
+
+def fault_answer(scope: Scope) -> JSONResponse:
+    """Log the unexpected exception being handled, raised answering the request of ``scope``, and answer it: a 500
+    ``unexpected_fault`` that tells the client nothing more."""
+    logger.exception("unexpected fault answering %s %s", scope.get("method"), scope.get("path"))
+    return error_response(unexpected_fault())

@@ -1,24 +1,35 @@
-"""The hot routes (an offline charge, the session steps) answered without the framework's routing and dependencies.
+"""The hot routes (an offline charge, the session steps) answered before the framework and its middlewares.
 
 FastAPI finds a route by trying every route of the API in turn, then solves its dependencies and
-validates its body through generic machinery: on ``POST /v1/charging`` that was about a fifth of
-the server's CPU, more than the engine's own Python around the charge (docs/performance.md,
-"Serving"). :class:`HotRoutes`, the innermost middleware, answers the requests of a few routes
-itself when they are plainly well-formed: the path matches the route's template exactly, the
-body is JSON (``Content-Type: application/json``) that validates into the route's request model,
-the ``Idempotency-Key`` header (if any) is within its bounds, and the keys in memory are fresh
-enough to authorize it. It checks the API key the way every route does, validates the body with
-the same model, runs the same blocking answer on the same threads and answers a refusal with the
-same error body.
+validates its body through generic machinery, and each ASGI middleware wraps the request's
+``receive`` and ``send`` in closures of its own: on ``POST /v1/charging`` that was most of the CPU
+of the server's event loop, which every request of a worker shares (docs/performance.md,
+"Serving"). :class:`HotRoutes` is the app's outermost layer (:class:`~kopek.api.app.KopekApp`). It
+answers the requests of a few routes itself when they are plainly well-formed, and does for them,
+in one pass, what the middlewares do for every request:
 
-Every other request, including every malformed, invalid or oddly encoded one, goes on to the
-framework's route with its body, so what a client is told about a bad request has one source.
-The routes stay declared in their modules, which is where the OpenAPI document comes from.
+- the body is bounded: a declared ``Content-Length`` within the request bound
+  (:func:`~kopek.api.request_limits.body_bytes_max`), and no more bytes than that read;
+- no NUL character anywhere (:func:`~kopek.api.request_text.nul_location`);
+- the path matches the route's template exactly, the body is JSON (``Content-Type:
+  application/json``) that validates into the route's request model, the ``Idempotency-Key``
+  header (if any) is within its bounds, and the keys in memory are fresh enough to authorize it;
+- the request id, the metrics and the log line of :class:`~kopek.api.observing.RequestObserver`,
+  and the answer of :class:`~kopek.api.errors.FaultBarrier` to an unexpected fault.
+
+It checks the API key the way every route does, validates the body with the same model, runs the
+same blocking answer on the same threads and answers a refusal with the same error body.
+
+Every other request, including every malformed, invalid, oversized or oddly encoded one, goes on to
+the middlewares and the framework's route with what was read of it, untouched, so what a client is
+told about a bad request has one source. The routes stay declared in their modules, which is
+where the OpenAPI document comes from.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,15 +37,17 @@ from typing import Any
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kopek import limits
 from kopek.admin.api_keys import ApiKeyRole
 from kopek.api.auth import allowed_actor, bearer_secret, required_role
 from kopek.api.context import ApiContext
-from kopek.api.errors import error_response
+from kopek.api.errors import error_response, fault_answer
 from kopek.api.exact_json import parse_exact_json
-from kopek.api.request_text import replaying, whole_body
+from kopek.api.observing import ERROR_BODY_BYTES_MAX, enter_request, leave_request, record_request, request_id_from
+from kopek.api.request_limits import body_bytes_max
+from kopek.api.request_text import nul_location
 from kopek.errors import KopekError
 
 HotAnswer = Callable[[ApiContext, Any, str | None, str | None], Response]
@@ -75,7 +88,8 @@ def _template(route: APIRoute) -> tuple[str, str | None]:
 
 
 class HotRoutes:
-    """ASGI middleware, the innermost one: answer the requests of ``endpoints`` that need nothing but the plain case."""
+    """ASGI app, the outermost layer: answer the requests of ``endpoints`` that need nothing but the plain case, hand every
+    other request (and every other event) to ``app``, the middlewares and the framework."""
 
     def __init__(self, app: ASGIApp, *, context: ApiContext, routes: Sequence[APIRoute], endpoints: Sequence[HotEndpoint]) -> None:
         self.app = app
@@ -103,14 +117,46 @@ class HotRoutes:
         if matched is None:
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
+        headers = _headers(scope)
+        bytes_max = body_bytes_max(scope)
+        length = headers.get(b"content-length")
+        if length is None or not (length.isascii() and length.isdigit()) or int(length) > bytes_max:
+            await self.app(scope, receive, send)
+            return
+        body, read = await _bounded_body(receive, bytes_max)
+        if body is None or nul_location(scope, body) is not None:
+            await self.app(scope, _replaying(read, receive), send)
+            return
         hot, parameter = matched
-        body, pending = await whole_body(receive)
-        answer = None if pending else await self._answer(hot, parameter, scope, body)
+        request_id = request_id_from(headers.get(b"x-request-id"))
+        token = enter_request(request_id)
+        try:
+            answer = await self._answer(hot, parameter, scope, headers, body)
+        except BaseException:
+            leave_request(token)
+            raise
         if answer is None:
-            await self.app(scope, replaying(body, pending, receive), send)
+            leave_request(token)
+            await self.app(scope, _replaying(read, receive), send)
             return
         scope["route"] = hot.route
-        await answer(scope, receive, send)
+        try:
+            await self._send(answer, scope, request_id, started, send)
+        finally:
+            leave_request(token)
+
+    async def _send(self, answer: Response, scope: Scope, request_id: str, started: float, send: Send) -> None:
+        """Send ``answer`` with the request's id, then record the request as :class:`RequestObserver` does."""
+        try:
+            headers = [*answer.raw_headers, (b"x-request-id", request_id.encode("latin-1"))]
+            await send({"type": "http.response.start", "status": answer.status_code, "headers": headers})
+            await send({"type": "http.response.body", "body": answer.body})
+            if answer.background is not None:
+                await answer.background()
+        finally:
+            error_body = bytes(answer.body[:ERROR_BODY_BYTES_MAX]) if answer.status_code >= 400 else b""
+            record_request(self._context.metrics, scope, request_id, answer.status_code, error_body, time.perf_counter() - started)
 
     def _match(self, path: str) -> tuple[_Hot, str | None] | None:
         exact = self._exact.get(path)
@@ -124,9 +170,8 @@ class HotRoutes:
                     return hot, parameter
         return None
 
-    async def _answer(self, hot: _Hot, parameter: str | None, scope: Scope, body: bytes) -> Response | None:
+    async def _answer(self, hot: _Hot, parameter: str | None, scope: Scope, headers: dict[bytes, str], body: bytes) -> Response | None:
         """The answer, or None when the request is not the plain case and the framework's route must take it."""
-        headers = _headers(scope)
         secret = bearer_secret(headers.get(b"authorization"))
         access = self._context.engine.authenticate_from_memory(secret)
         if access is None:
@@ -145,18 +190,53 @@ class HotRoutes:
             return await self._context.blocking.run(hot.endpoint.answer, self._context, document, parameter, key)
         except KopekError as error:
             return error_response(error)
+        except Exception:
+            return fault_answer(scope)
 
 
 _DECLINED = object()
 
 
+_READ_HEADERS = (b"authorization", b"content-length", b"content-type", b"idempotency-key", b"x-request-id")
+
+
 def _headers(scope: Scope) -> dict[bytes, str]:
-    """The headers a hot route reads, each at its first occurrence (as the framework reads a single header)."""
+    """The headers a hot route reads, each at its first occurrence (as the framework and the middlewares read a single
+    header)."""
     found: dict[bytes, str] = {}
     for name, value in scope["headers"]:
-        if name in (b"authorization", b"content-type", b"idempotency-key") and name not in found:
+        if name in _READ_HEADERS and name not in found:
             found[name] = value.decode("latin-1")
     return found
+
+
+async def _bounded_body(receive: Receive, bytes_max: int) -> tuple[bytes | None, list[Message]]:
+    """The whole body and the messages it came in; no body once it grows past ``bytes_max`` or another message comes
+    (a disconnect), and then the messages read so far, to hand on."""
+    read: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        read.append(message)
+        if message["type"] != "http.request":
+            return None, read
+        size += len(message.get("body", b""))
+        if size > bytes_max:
+            return None, read
+        if not message.get("more_body", False):
+            return b"".join(part.get("body", b"") for part in read), read
+
+
+def _replaying(read: list[Message], receive: Receive) -> Receive:
+    """A ``receive`` that yields the messages already read, in order, then waits on the client."""
+    waiting = list(read)
+
+    async def replay() -> Message:
+        if waiting:
+            return waiting.pop(0)
+        return await receive()
+
+    return replay
 
 
 def _body_model(endpoint: HotEndpoint, content_type: str | None, body: bytes) -> Any:

@@ -15,7 +15,7 @@ import logging
 import re
 import time
 import uuid
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -47,11 +47,26 @@ def request_id_of(scope: Scope) -> str:
     """The client's ``X-Request-Id`` when it is plausible, else a new id (32 hex digits)."""
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
-            text = str(value.decode("latin-1")).strip()
-            if _PLAUSIBLE_ID.fullmatch(text):
-                return text
-            break
+            return request_id_from(value.decode("latin-1"))
+    return request_id_from(None)
+
+
+def request_id_from(header: str | None) -> str:
+    """The request id for the value of the first ``X-Request-Id`` header (None: no such header)."""
+    if header is not None:
+        text = header.strip()
+        if _PLAUSIBLE_ID.fullmatch(text):
+            return text
     return uuid.uuid4().hex
+
+
+def enter_request(request_id: str) -> Token[str | None]:
+    """Make ``request_id`` the current request's id in this context, until :func:`leave_request` with the token."""
+    return _current_request_id.set(request_id)
+
+
+def leave_request(token: Token[str | None]) -> None:
+    _current_request_id.reset(token)
 
 
 @dataclass
@@ -75,7 +90,7 @@ class RequestObserver:
             await self.app(scope, receive, send)
             return
         request_id = request_id_of(scope)
-        token = _current_request_id.set(request_id)
+        token = enter_request(request_id)
         started = time.perf_counter()
         answer = _Answer()
 
@@ -90,44 +105,50 @@ class RequestObserver:
         try:
             await self.app(scope, receive, observed_send)
         finally:
-            _current_request_id.reset(token)
+            leave_request(token)
             self._record(scope, request_id, answer, time.perf_counter() - started)
 
     def _record(self, scope: Scope, request_id: str, answer: _Answer, duration_seconds: float) -> None:
-        route = scope.get("route")
-        operation = route.name if isinstance(route, APIRoute) else UNROUTED
-        error = _error_of(answer) if answer.status >= 400 else None
-        outcome = _outcome(route, answer.status, error)
-        self.metrics.observe_request(operation, outcome, duration_seconds)
-        if error is not None:
-            self.metrics.observe_refusal(operation, error.get("category", ""), error.get("reason"), error.get("code", ""))
-        request_log.info(
-            "%s %s %s %s %.1f ms",
-            scope.get("method"),
-            scope.get("path"),
-            answer.status,
-            outcome,
-            duration_seconds * 1000,
-            extra={
-                "request_id": request_id,
-                "method": scope.get("method"),
-                "route": route.path if isinstance(route, APIRoute) else scope.get("path"),
-                "operation": operation,
-                "status": answer.status,
-                "outcome": outcome,
-                "duration_ms": round(duration_seconds * 1000, 3),
-            },
-        )
+        record_request(self.metrics, scope, request_id, answer.status, bytes(answer.error), duration_seconds)
 
 
-def _error_of(answer: _Answer) -> dict[str, Any]:
+def record_request(metrics: ApiMetrics, scope: Scope, request_id: str, status: int, error_body: bytes, duration_seconds: float) -> None:
+    """The metrics and the log line of one answered request: its route (``scope["route"]``, if one took it), its status and,
+    for an error answer, the start of its body (whose category, reason and code it reads)."""
+    route = scope.get("route")
+    operation = route.name if isinstance(route, APIRoute) else UNROUTED
+    error = _error_of(status, error_body) if status >= 400 else None
+    outcome = _outcome(route, status, error)
+    metrics.observe_request(operation, outcome, duration_seconds)
+    if error is not None:
+        metrics.observe_refusal(operation, error.get("category", ""), error.get("reason"), error.get("code", ""))
+    request_log.info(
+        "%s %s %s %s %.1f ms",
+        scope.get("method"),
+        scope.get("path"),
+        status,
+        outcome,
+        duration_seconds * 1000,
+        extra={
+            "request_id": request_id,
+            "method": scope.get("method"),
+            "route": route.path if isinstance(route, APIRoute) else scope.get("path"),
+            "operation": operation,
+            "status": status,
+            "outcome": outcome,
+            "duration_ms": round(duration_seconds * 1000, 3),
+        },
+    )
+
+
+def _error_of(status: int, error_body: bytes) -> dict[str, Any]:
     """The category, reason and code of an error answer (the one error shape); an unreadable one is a system fault."""
     try:
-        body = json.loads(bytes(answer.error))
+        body = json.loads(error_body)
     except ValueError:
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("category"), str):
-        return {"category": "ILLEGAL_SYSTEM_STATE" if answer.status >= 500 else "INVALID", "reason": None, "code": ""}
+        return {"category": "ILLEGAL_SYSTEM_STATE" if status >= 500 else "INVALID", "reason": None, "code": ""}
     return body
 
 
