@@ -83,3 +83,37 @@ def test_grid_step_sees_rates_inside_schedule_discount_and_cap() -> None:
     catalog = tariff(node)
 
     assert grid_step(catalog, contract("plan"), typed(catalog, "call", {"duration": "0"})) == Decimal(60)
+
+
+def test_a_limit_that_fits_is_granted_after_one_price_evaluation() -> None:
+    asked: list[Decimal] = []
+
+    def fits(seconds: Decimal) -> bool:
+        asked.append(seconds)
+        return price(seconds) <= Decimal("100.00")
+
+    assert max_affordable(fits, step=Decimal(60), limit=Decimal(600)) == Decimal(600)
+    assert asked == [Decimal(600)]
+
+
+@given(available=st.decimals(min_value=0, max_value=50, places=2), steps_max=st.integers(min_value=1, max_value=500))
+@settings(max_examples=60, deadline=None)
+def test_the_search_asks_about_each_quantity_once_and_about_few(available: Decimal, steps_max: int) -> None:
+    asked: list[Decimal] = []
+
+    def fits(seconds: Decimal) -> bool:
+        asked.append(seconds)
+        return price(seconds) <= available
+
+    max_affordable(fits, step=Decimal(60), limit=Decimal(60 * steps_max))
+    assert len(asked) == len(set(asked))
+    assert len(asked) <= 2 * steps_max.bit_length() + 2
+
+
+def test_grid_steps_are_kept_per_catalog() -> None:
+    by_two_minutes = tariff("{type: rate, amount: 1, unit: minutes, increment: 2}")
+    by_second = tariff("{type: rate, amount: 1, unit: seconds, increment: 1}")
+
+    for _ in range(2):
+        assert grid_step(by_two_minutes, contract("plan"), typed(by_two_minutes, "call", {"duration": "0"})) == Decimal(120)
+        assert grid_step(by_second, contract("plan"), typed(by_second, "call", {"duration": "0"})) == Decimal(1)

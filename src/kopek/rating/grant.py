@@ -51,8 +51,19 @@ def grant(
     step = grid_step(catalog, contract, item)
     limit = on_grid(requested, step) if requested is not None else exact_decimal(exact(step) * limits.SESSION_QUOTA_STEPS_MAX)
 
+    rated: dict[str, RatingOutcome] = {}
+
+    def outcome(quantity: Decimal) -> RatingOutcome:
+        # The same state prices the same quantity the same way: each quantity is rated once. Kept by its text, since
+        # the item carries the quantity as written (60 and 60.0 are equal, yet shown apart).
+        text = str(quantity)
+        found = rated.get(text)
+        if found is None:
+            found = rated[text] = rate_item(catalog, state, with_quantity(item, quantity))
+        return found
+
     def amounts(quantity: Decimal) -> dict[AccountId, Decimal]:
-        return _per_payer(contract, rate_item(catalog, state, with_quantity(item, quantity)))
+        return _per_payer(contract, outcome(quantity))
 
     if limit == 0:
         return Grant(ZERO, {})
@@ -62,8 +73,8 @@ def grant(
     quantity = max_affordable(lambda quantity: spending_refusal(amounts(quantity), accounts, available) is None, step=step, limit=limit)
     if quantity == 0:
         return Grant(ZERO, {}, spending_refusal(probe, accounts, available))
-    outcome = rate_item(catalog, state, with_quantity(item, quantity))
-    return Grant(quantity, _per_payer(contract, outcome), held=outcome.counter_changes)
+    granted = outcome(quantity)
+    return Grant(quantity, _per_payer(contract, granted), held=granted.counter_changes)
 
 
 def _per_payer(contract: Contract, outcome: RatingOutcome) -> dict[AccountId, Decimal]:

@@ -18,6 +18,7 @@ from kopek.domain.catalog import (
     AllowanceNode,
     CapNode,
     Catalog,
+    ChargePlan,
     ConnectFeeNode,
     DiscountNode,
     PrefixNode,
@@ -50,20 +51,45 @@ def grid_step(catalog: Catalog, contract: Contract, item: TypedItem) -> Decimal:
     if unit is None:
         return Decimal(1)
     factor = int(unit.base_factor)
-    steps = [
-        exact(rate.increment * rate.unit.base_factor) if rate.increment is not None else factor
-        for plan in (catalog.charge_plan(contract_item.charge_plan, item.consumption_date) for contract_item in contract.items)
-        if plan is not None
-        for charge in plan.charges
-        if charge.item_class == item.item_class.name
-        for rate in _rates(charge.price)
-    ]
+    kept = catalog.derived(_INCREMENTS_KEY, _no_increments)
+    steps: list[Exact] = []
+    for contract_item in contract.items:
+        plan = catalog.charge_plan(contract_item.charge_plan, item.consumption_date)
+        if plan is not None:
+            steps.extend(_increments(kept, plan, item.item_class.name, factor))
     if not steps:
         return Decimal(1)
     step = Fraction(ratio(min(steps), factor))
     spec = item.item_class.property_spec(item.item_class.quantity or "")
     whole = spec is not None and spec.type is PropertyType.INTEGER
     return exact_decimal(step * _carried(step.denominator, whole=whole))
+
+
+_INCREMENTS_KEY = "quota.increments"
+"""The key of :func:`_increments`' results among what is derived from a catalog (:meth:`Catalog.derived`)."""
+
+_Increments = dict[tuple[int, str, int], tuple[ChargePlan, tuple[Exact, ...]]]
+
+
+def _no_increments(_catalog: Catalog) -> _Increments:
+    return {}
+
+
+def _increments(kept: _Increments, plan: ChargePlan, item_class: str, factor: int) -> tuple[Exact, ...]:
+    """The increments, in base units (``factor`` for a rate without one), of the rates of ``plan``'s charges of
+    ``item_class``: found by walking the charges' price trees once per plan version, item class and unit, and kept with
+    the catalog, whose plans they belong to."""
+    key = (id(plan), item_class, factor)
+    found = kept.get(key)
+    if found is None or found[0] is not plan:
+        increments = tuple(
+            exact(rate.increment * rate.unit.base_factor) if rate.increment is not None else factor
+            for charge in plan.charges
+            if charge.item_class == item_class
+            for rate in _rates(charge.price)
+        )
+        found = kept[key] = (plan, increments)
+    return found[1]
 
 
 def _carried(denominator: int, *, whole: bool) -> int:
@@ -113,7 +139,8 @@ def max_affordable(fits: PriceOf, *, step: Decimal, limit: Decimal) -> Decimal:
 
     Assumes the price does not decrease when the quantity grows (true for every
     node but ``volume`` tiers, where the grant found still fits but may not be the
-    largest). Evaluates the price about ``2 * log2(limit / step)`` times.
+    largest). Evaluates the price once when the whole limit fits (a session's usual
+    request), else about ``2 * log2(limit / step)`` times more.
     """
     assert step > 0 and limit >= 0, "the grid step is positive and the limit not negative"
     exact_step = exact(step)
@@ -122,13 +149,17 @@ def max_affordable(fits: PriceOf, *, step: Decimal, limit: Decimal) -> Decimal:
     def at(steps: int) -> Decimal:
         return exact_decimal(exact_step * steps)
 
-    if steps_max == 0 or not fits(at(1)):
+    if steps_max == 0:
+        return ZERO
+    if fits(at(steps_max)):
+        return at(steps_max)
+    if steps_max == 1 or not fits(at(1)):
         return ZERO
     low, high = 1, 2
-    while high <= steps_max and fits(at(high)):
+    while high < steps_max and fits(at(high)):
         low, high = high, high * 2
-    high = min(high, steps_max + 1)
-    # Invariant: low fits, high does not (or is past the limit).
+    high = min(high, steps_max)
+    # Invariant: low fits, high does not.
     while high - low > 1:
         middle = (low + high) // 2
         if fits(at(middle)):
