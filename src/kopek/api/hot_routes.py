@@ -4,9 +4,9 @@ FastAPI finds a route by trying every route of the API in turn, then solves its 
 validates its body through generic machinery, and each ASGI middleware wraps the request's
 ``receive`` and ``send`` in closures of its own: on ``POST /v1/charging`` that was most of the CPU
 of the server's event loop, which every request of a worker shares (docs/performance.md,
-"Serving"). :class:`HotRoutes` is the app's outermost layer (:class:`~kopek.api.app.KopekApp`). It
-answers the requests of a few routes itself when they are plainly well-formed, and does for them,
-in one pass, what the middlewares do for every request:
+"Serving"). :class:`HotRoutes` is the app's outermost layer (its middleware stack, set by
+:func:`~kopek.api.app.create_app`). It answers the requests of a few routes itself when they are
+plainly well-formed, and does for them, in one pass, what the middlewares do for every request:
 
 - the body is bounded: a declared ``Content-Length`` within the request bound
   (:func:`~kopek.api.request_limits.body_bytes_max`), and no more bytes than that read;
