@@ -16,6 +16,7 @@ on, so what the writes leave is known without reading it back.
 from __future__ import annotations
 
 import decimal
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -496,18 +497,26 @@ def _hold_rows(session_id: str, held: Iterable[CounterChange]) -> list[dict[str,
 
 def _bound(table: sa.Table, row: Mapping[str, Any], dialect: sa.Dialect) -> dict[str, Any]:
     """``row`` as ``table``'s column types store it (names that are no column of it pass as they are)."""
+    decorated = _decorated(table)
     bound = {}
     for name, value in row.items():
-        column = table.c.get(name)
-        kind = column.type if column is not None else None
-        bound[name] = kind.process_bind_param(value, dialect) if isinstance(kind, sa.types.TypeDecorator) and value is not None else value
+        kind = decorated.get(name)
+        bound[name] = kind.process_bind_param(value, dialect) if kind is not None and value is not None else value
     return bound
 
 
 def _read(table: sa.Table, names: Sequence[str], values: Sequence[Any], dialect: sa.Dialect) -> dict[str, Any]:
     """A row of ``table`` read by the driver, as SQLAlchemy would give it (its column types' values)."""
+    decorated = _decorated(table)
     found = {}
     for name, value in zip(names, values, strict=True):
-        kind = table.c[name].type
-        found[name] = kind.process_result_value(value, dialect) if isinstance(kind, sa.types.TypeDecorator) and value is not None else value
+        kind = decorated.get(name)
+        found[name] = kind.process_result_value(value, dialect) if kind is not None and value is not None else value
     return found
+
+
+@functools.cache
+def _decorated(table: sa.Table) -> dict[str, sa.types.TypeDecorator[Any]]:
+    """The columns of ``table`` whose type is kopek's own (a :class:`~sqlalchemy.types.TypeDecorator`), by name: the
+    values :func:`_bound` and :func:`_read` convert; every other value passes as the driver takes and gives it."""
+    return {column.name: column.type for column in table.columns if isinstance(column.type, sa.types.TypeDecorator)}
