@@ -46,7 +46,7 @@ from kopek.api.context import ApiContext
 from kopek.api.errors import error_response, fault_answer
 from kopek.api.exact_json import parse_exact_json
 from kopek.api.observing import ERROR_BODY_BYTES_MAX, enter_request, leave_request, record_request, request_id_from
-from kopek.api.request_limits import body_bytes_max
+from kopek.api.request_limits import body_bytes_max, declared_length
 from kopek.api.request_text import nul_location
 from kopek.errors import KopekError
 
@@ -118,10 +118,9 @@ class HotRoutes:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        headers = _headers(scope)
         bytes_max = body_bytes_max(scope)
-        length = headers.get(b"content-length")
-        if length is None or not (length.isascii() and length.isdigit()) or int(length) > bytes_max:
+        declared = declared_length(scope)
+        if declared is None or not 0 <= declared <= bytes_max:
             await self.app(scope, receive, send)
             return
         body, read = await _bounded_body(receive, bytes_max)
@@ -129,6 +128,7 @@ class HotRoutes:
             await self.app(scope, _replaying(read, receive), send)
             return
         hot, parameter = matched
+        headers = _headers(scope)
         request_id = request_id_from(headers.get(b"x-request-id"))
         token = enter_request(request_id)
         try:
@@ -197,7 +197,7 @@ class HotRoutes:
 _DECLINED = object()
 
 
-_READ_HEADERS = (b"authorization", b"content-length", b"content-type", b"idempotency-key", b"x-request-id")
+_READ_HEADERS = (b"authorization", b"content-type", b"idempotency-key", b"x-request-id")
 
 
 def _headers(scope: Scope) -> dict[bytes, str]:

@@ -34,7 +34,8 @@ def _too_large(bytes_max: int) -> InvalidError:
     return InvalidError(code=Code.REQUEST_TOO_LARGE, message=f"the request body is larger than {bytes_max} bytes")
 
 
-def _declared_length(scope: Scope) -> int | None:
+def declared_length(scope: Scope) -> int | None:
+    """The first ``Content-Length`` header's value; None without one, -1 when it is not a number."""
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
             return int(value) if value.isdigit() else -1
@@ -53,7 +54,7 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         bytes_max = self.bound(scope)
-        declared = _declared_length(scope)
+        declared = declared_length(scope)
         if declared == -1:
             malformed = InvalidError(code=Code.REQUEST_MALFORMED, message="the Content-Length header is not a number")
             await error_response(malformed)(scope, receive, send)
