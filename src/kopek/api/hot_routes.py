@@ -47,7 +47,7 @@ from kopek.api.errors import error_response, fault_answer
 from kopek.api.exact_json import parse_exact_json
 from kopek.api.observing import ERROR_BODY_BYTES_MAX, enter_request, leave_request, record_request, request_id_from
 from kopek.api.request_limits import body_bytes_max, declared_length
-from kopek.api.request_text import nul_location
+from kopek.api.request_text import nul_location, replaying
 from kopek.errors import KopekError
 
 HotAnswer = Callable[[ApiContext, Any, str | None, str | None], Response]
@@ -125,7 +125,7 @@ class HotRoutes:
             return
         body, read = await _bounded_body(receive, bytes_max)
         if body is None or nul_location(scope, body) is not None:
-            await self.app(scope, _replaying(read, receive), send)
+            await self.app(scope, replaying(read, receive), send)
             return
         hot, parameter = matched
         headers = _headers(scope)
@@ -138,7 +138,7 @@ class HotRoutes:
             raise
         if answer is None:
             leave_request(token)
-            await self.app(scope, _replaying(read, receive), send)
+            await self.app(scope, replaying(read, receive), send)
             return
         scope["route"] = hot.route
         try:
@@ -225,18 +225,6 @@ async def _bounded_body(receive: Receive, bytes_max: int) -> tuple[bytes | None,
             return None, read
         if not message.get("more_body", False):
             return b"".join(part.get("body", b"") for part in read), read
-
-
-def _replaying(read: list[Message], receive: Receive) -> Receive:
-    """A ``receive`` that yields the messages already read, in order, then waits on the client."""
-    waiting = list(read)
-
-    async def replay() -> Message:
-        if waiting:
-            return waiting.pop(0)
-        return await receive()
-
-    return replay
 
 
 def _body_model(endpoint: HotEndpoint, content_type: str | None, body: bytes) -> Any:

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kopek import limits
 from kopek.api.errors import error_response
-from kopek.api.request_text import replaying
+from kopek.api.request_text import replaying, whole_message
 from kopek.errors import Code, InvalidError
 
 BodyBound = Callable[[Scope], int]
@@ -69,7 +69,7 @@ class BodySizeLimit:
         if body is None:
             await error_response(_too_large(bytes_max))(scope, receive, send)
             return
-        await self.app(scope, replaying(body, [], receive), send)
+        await self.app(scope, replaying([whole_message(body)], receive), send)
 
 
 class _ClientGone(Exception):

@@ -90,7 +90,7 @@ class NulCharacterRefusal:
         if location is not None:
             await error_response(refusal(location))(scope, receive, send)
             return
-        await self.app(scope, replaying(body, more, receive), send)
+        await self.app(scope, replaying([whole_message(body), *more], receive), send)
 
 
 async def whole_body(receive: Receive) -> tuple[bytes, list[Message]]:
@@ -105,17 +105,19 @@ async def whole_body(receive: Receive) -> tuple[bytes, list[Message]]:
             return b"".join(chunks), []
 
 
-def replaying(body: bytes, pending: list[Message], receive: Receive) -> Receive:
-    """A ``receive`` that yields the body read by :func:`whole_body` once, then what it met, then waits on the client."""
-    delivered = False
+def whole_message(body: bytes) -> Message:
+    """The message of a whole body, read already."""
+    return {"type": "http.request", "body": body, "more_body": False}
+
+
+def replaying(read: list[Message], receive: Receive) -> Receive:
+    """A ``receive`` that yields the messages already read, in order (a whole body read as one, the messages of a body
+    as they came, a disconnect met while reading), then waits on the client."""
+    waiting = list(read)
 
     async def replay() -> Message:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        if pending:
-            return pending.pop(0)
+        if waiting:
+            return waiting.pop(0)
         return await receive()
 
     return replay
