@@ -13,10 +13,11 @@ import gc
 import json
 import logging
 import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import cast
+from typing import Final, cast
 
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,6 +33,10 @@ from kopek.protocols import NCHF_NOTIFY_INTERVAL_SECONDS_DEFAULT
 from kopek.protocols.mapping import ProtocolMapping, read_mapping
 
 SETTINGS_VARIABLE = "KOPEK_SERVE_SETTINGS"
+SWITCH_INTERVAL_SECONDS: Final = 0.0005
+"""How long a served worker's thread runs Python before it hands the interpreter to another thread that waits for it
+(Python's own default: 5 ms). The event loop's thread waits for it to read each request and send each answer while
+the blocking threads charge; docs/performance.md, "The interpreter's switch interval"."""
 APP_FACTORY = "kopek.api.serving:app_from_environment"
 
 logger = logging.getLogger(__name__)
@@ -112,9 +117,10 @@ def with_frozen_heap(inner: Lifespan, engine: Engine) -> Lifespan:
 
 
 def app_from_environment() -> FastAPI:
-    """The app factory Granian calls in each worker: a worker ends with the server that started it, and freezes its heap
-    once started (:func:`with_frozen_heap`)."""
+    """The app factory Granian calls in each worker: a worker ends with the server that started it, switches between its
+    threads every :data:`SWITCH_INTERVAL_SECONDS`, and freezes its heap once started (:func:`with_frozen_heap`)."""
     end_with_parent()
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     app = build_app(ServeSettings.model_validate(json.loads(os.environ.get(SETTINGS_VARIABLE, "{}"))))
     app.router.lifespan_context = with_frozen_heap(cast("Lifespan", app.router.lifespan_context), app.state.kopek.engine)
     return app
