@@ -58,7 +58,9 @@ QUICK_STATES = 10_000
 QUICK_CDRS = 100_000
 """Stored CDRs of the quick batch measures: enough for several chunks, so that the job's throughput, not its start, is
 what is measured (and two workers on PostgreSQL have chunks to share)."""
-FULL_SESSION_SECONDS = 30
+SESSION_SECONDS = 30
+"""Seconds of the session measure, quick or not: 40 % at the peak, the rest paced. A p99 of a few seconds of calls is
+made by one stall of this shared machine: runs of 8 s gave 28 to 187 ms for the same code (docs/performance.md)."""
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -211,7 +213,7 @@ class MeasureSizes:
 QUICK_SIZES = MeasureSizes(
     charges_per_round=1_000,
     rounds=5,
-    session_seconds=10,
+    session_seconds=SESSION_SECONDS,
     rating_items=QUICK_RATING_ITEMS,
     rating_rounds=QUICK_RATING_ROUNDS,
     cdrs=QUICK_CDRS,
@@ -236,7 +238,7 @@ def sizes_of(options: argparse.Namespace) -> MeasureSizes:
     return MeasureSizes(
         charges_per_round=options.items,
         rounds=options.rounds,
-        session_seconds=FULL_SESSION_SECONDS,
+        session_seconds=SESSION_SECONDS,
         rating_items=options.items * CORE_ITEMS_FACTOR,
         rating_rounds=options.rounds,
         cdrs=options.cdrs,
