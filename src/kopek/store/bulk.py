@@ -18,6 +18,8 @@ import polars as pl
 import psycopg
 import sqlalchemy as sa
 
+from kopek.store.column_values import binder
+
 COPY_FROM_ROWS = 64
 """From this many rows :func:`insert_many` copies them on PostgreSQL: ``COPY`` costs one more round trip than a
 pipelined ``executemany`` but far less work per row, on the server and in the driver."""
@@ -29,7 +31,7 @@ def insert_many(connection: sa.Connection, table: sa.Table, rows: Sequence[Mappi
     if not rows:
         return
     columns = [table.c[name] for name in rows[0]]
-    binders = [_binder(column, connection) for column in columns]
+    binders = [binder(column, connection.dialect) for column in columns]
     preparer = connection.dialect.identifier_preparer
     names = ", ".join(preparer.quote(column.name) for column in columns)
     marker = _marker(connection)
@@ -53,7 +55,7 @@ def update_many(
         return
     keys_of = [key] if isinstance(key, str) else list(key)
     targets = [table.c[name] for name in columns]
-    binders = [_binder(column, connection) for column in (*targets, *(table.c[name] for name in keys_of))]
+    binders = [binder(column, connection.dialect) for column in (*targets, *(table.c[name] for name in keys_of))]
     preparer = connection.dialect.identifier_preparer
     marker = _marker(connection)
     assignments = ", ".join(f"{preparer.quote(column.name)} = {marker}" for column in targets)
@@ -65,23 +67,14 @@ def update_many(
 
 def _bound(binders: list[Callable[[Any], Any] | None], keys: list[str], row: Mapping[str, Any]) -> list[Any]:
     values = []
-    for binder, key in zip(binders, keys, strict=True):
+    for convert, key in zip(binders, keys, strict=True):
         value = row.get(key)
-        values.append(binder(value) if binder is not None and value is not None else value)
+        values.append(convert(value) if convert is not None and value is not None else value)
     return values
 
 
 def _marker(connection: sa.Connection) -> str:
     return "?" if connection.dialect.paramstyle == "qmark" else "%s"
-
-
-def _binder(column: sa.Column[Any], connection: sa.Connection) -> Callable[[Any], Any] | None:
-    kind = column.type
-    if isinstance(kind, sa.types.TypeDecorator):
-        dialect = connection.dialect
-        process = kind.process_bind_param
-        return lambda value: process(value, dialect)
-    return None
 
 
 def insert_frame(connection: sa.Connection, table: sa.TableClause, frame: pl.DataFrame) -> None:

@@ -56,10 +56,22 @@ from kopek.domain.master import (
 from kopek.domain.outcome import CounterChange, CounterKey
 from kopek.money import Exact, rating_context
 from kopek.rating.state import CounterLife
-from kopek.store.counter_journal_store import CHANGE, StoredValue, journaled
+from kopek.store.column_values import bound_rows
+from kopek.store.counter_journal_store import StoredValue, journal_rows
 from kopek.store.driver_batch import DialectText, DriverBatch, Pending, for_dialect
 from kopek.store.key_locks import KeySpace, lock_id
-from kopek.store.schema import charging_operations
+from kopek.store.schema import (
+    account_operations,
+    accounts,
+    activation_counters,
+    charged_items,
+    charging_operations,
+    counter_journal,
+    counters,
+    exported_items,
+    shared_counters,
+)
+from kopek.store.schema import notifications as notifications_table
 from kopek.store.types import DECIMAL, INSTANT, RATIONAL
 
 _Lives = dict[CounterKey, CounterLife]
@@ -308,20 +320,6 @@ class _Values:
     def instant(self, value: Any) -> datetime | None:
         return INSTANT.process_result_value(value, self.dialect)
 
-    def bound(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        """``row`` with its decimals, rationals and instants as the database stores them."""
-        return {name: self._bound_value(value) for name, value in row.items()}
-
-    def _bound_value(self, value: Any) -> Any:
-        if isinstance(value, datetime):
-            return INSTANT.process_bind_param(value, self.dialect)
-        if isinstance(value, Decimal):
-            return DECIMAL.process_bind_param(value, self.dialect)
-        return value
-
-    def rational(self, value: Exact | None) -> Any:
-        return RATIONAL.process_bind_param(value, self.dialect) if value is not None else None
-
 
 class ChargeState(NamedTuple):
     """What a charge read, its locks taken: the replay (request hash, result) under its key, the contract (none: no
@@ -497,66 +495,38 @@ class ChargeStore:
     def write(self, batch: DriverBatch, rows: ChargeWrites, *, run: bool = True) -> None:
         """Queue every write of the gathered charges in ``batch`` and run it (unless ``run`` is false: a session step
         sends its own writes with them)."""
-        bound = self._values.bound
-        batch.add_many(INSERT_OPERATION, [bound(row) for row in rows.operations])
-        batch.add_many(INSERT_CHARGED_ITEM, [bound(row) for row in rows.charged_items])
-        batch.add_many(UPDATE_BALANCE, [bound({"id": key, "balance": value}) for key, value in rows.balances.items()])
-        batch.add_many(INSERT_ACCOUNT_OPERATION, [bound(row) for row in rows.account_operations])
-        batch.add_many(INSERT_JOURNAL_ENTRY, self._journal_rows(rows.journal, rows.stored))
+        dialect = self._connection.dialect
+        batch.add_many(INSERT_OPERATION, bound_rows(charging_operations, rows.operations, dialect))
+        batch.add_many(INSERT_CHARGED_ITEM, bound_rows(charged_items, rows.charged_items, dialect))
+        balances = [{"id": key, "balance": value} for key, value in rows.balances.items()]
+        batch.add_many(UPDATE_BALANCE, bound_rows(accounts, balances, dialect))
+        batch.add_many(INSERT_ACCOUNT_OPERATION, bound_rows(account_operations, rows.account_operations, dialect))
+        batch.add_many(INSERT_JOURNAL_ENTRY, bound_rows(counter_journal, journal_rows(rows.journal, rows.stored), dialect))
         self._counter_writes(batch, rows.counter_changes)
         notifications = [row | {"data": json.dumps(row["data"], sort_keys=True)} for row in rows.notifications]
-        batch.add_many(INSERT_NOTIFICATION, [bound(row) for row in notifications])
+        batch.add_many(INSERT_NOTIFICATION, bound_rows(notifications_table, notifications, dialect))
         exported = [
             {"operation_id": key, "item": json.dumps(item, sort_keys=True), "created_at": at} for key, item, at in rows.exported_items
         ]
-        batch.add_many(INSERT_EXPORTED_ITEM, [bound(row) for row in exported])
+        batch.add_many(INSERT_EXPORTED_ITEM, bound_rows(exported_items, exported, dialect))
         if run:
             batch.run()
 
-    def _journal_rows(
-        self, changes: Sequence[tuple[str, datetime, CounterChange]], stored: Mapping[CounterKey, StoredValue | None]
-    ) -> list[dict[str, Any]]:
-        current = dict(stored)
-        rows = []
-        for operation_id, at, change in changes:
-            if not journaled(change):
-                continue
-            before = current.get(change.key)
-            rows.append(
-                self._values.bound(
-                    {
-                        "contract_id": change.key.contract_id,
-                        "operation_id": operation_id,
-                        "kind": CHANGE,
-                        "scope": change.key.scope.value,
-                        "item_id": change.key.item_id,
-                        "name": change.key.name,
-                        "unit": change.unit.value,
-                        "present": before is not None,
-                        "value": self._values.rational(before.value) if before is not None else None,
-                        "period_start": before.life.period_start if before is not None else None,
-                        "expires_at": before.life.expires_at if before is not None else None,
-                        "recorded_at": at,
-                    }
-                )
-            )
-            current[change.key] = StoredValue(change.unit.value, change.after, CounterLife(change.period_start, change.expires_at))
-        return rows
-
     def _counter_writes(self, batch: DriverBatch, changes: Iterable[CounterChange]) -> None:
-        own, activations, activation_counters, shared = [], [], [], []
+        own: list[dict[str, Any]] = []
+        activations: list[dict[str, Any]] = []
+        activation_rows: list[dict[str, Any]] = []
+        shared: list[dict[str, Any]] = []
         for change in changes:
             scope = change.key.scope
             if scope is CounterScope.TRANSIENT:
                 continue
-            value = self._values.bound(
-                {
-                    "unit": change.unit.value,
-                    "value": self._values.rational(change.after),
-                    "period_start": change.period_start,
-                    "expires_at": change.expires_at,
-                }
-            )
+            value: dict[str, Any] = {
+                "unit": change.unit.value,
+                "value": change.after,
+                "period_start": change.period_start,
+                "expires_at": change.expires_at,
+            }
             if scope in (CounterScope.CONTRACT, CounterScope.CONTRACT_ITEM):
                 own.append({"contract_id": change.key.contract_id, "item_id": change.key.item_id, "name": change.key.name} | value)
             elif scope is CounterScope.SHARED:
@@ -564,11 +534,12 @@ class ChargeStore:
             elif scope is CounterScope.ACTIVATION:
                 held = {"contract_id": change.key.contract_id, "activation_id": change.key.item_id}
                 activations.append(held)
-                activation_counters.append(held | {"name": change.key.name} | value)
-        batch.add_many(UPSERT_COUNTER, own)
+                activation_rows.append(held | {"name": change.key.name} | value)
+        dialect = self._connection.dialect
+        batch.add_many(UPSERT_COUNTER, bound_rows(counters, own, dialect))
         batch.add_many(ENSURE_ACTIVATION, activations)
-        batch.add_many(UPSERT_ACTIVATION_COUNTER, activation_counters)
-        batch.add_many(UPSERT_SHARED_COUNTER, shared)
+        batch.add_many(UPSERT_ACTIVATION_COUNTER, bound_rows(activation_counters, activation_rows, dialect))
+        batch.add_many(UPSERT_SHARED_COUNTER, bound_rows(shared_counters, shared, dialect))
 
 
 @dataclass(slots=True)

@@ -17,7 +17,7 @@ charge again an operation made before the horizon (its entries may be missing).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -73,14 +73,7 @@ class CounterJournalStore:
         wanted = [change for _, _, change in changes if journaled(change)]
         if not wanted:
             return
-        current: dict[CounterKey, StoredValue | None] = self.stored({change.key for change in wanted})
-        rows = []
-        for operation_id, at, change in changes:
-            if not journaled(change):
-                continue
-            rows.append(_change_row(operation_id, at, change.key, change.unit.value, current.get(change.key)))
-            current[change.key] = StoredValue(change.unit.value, change.after, CounterLife(change.period_start, change.expires_at))
-        insert_many(self._connection, counter_journal, rows)
+        insert_many(self._connection, counter_journal, journal_rows(changes, self.stored({change.key for change in wanted})))
 
     def record_rows(self, rows: Iterable[tuple[str | None, datetime, CounterKey, str, StoredValue | None]]) -> None:
         """Journal entries given with the rows they replaced (a recharge knows them: it computed every state)."""
@@ -221,6 +214,21 @@ class CounterJournalStore:
 
 def _stored(row: Any) -> StoredValue:
     return StoredValue(row["unit"], row["value"], CounterLife(row["period_start"], row["expires_at"]))
+
+
+def journal_rows(
+    changes: Sequence[tuple[str, datetime, CounterChange]], stored: Mapping[CounterKey, StoredValue | None]
+) -> list[dict[str, Any]]:
+    """The journal's rows (values as the domain holds them) for ``(operation id, when, change)`` made in this order,
+    each with the row it replaced: ``stored`` (what was read) for a counter's first change, then its change before."""
+    current = dict(stored)
+    rows = []
+    for operation_id, at, change in changes:
+        if not journaled(change):
+            continue
+        rows.append(_change_row(operation_id, at, change.key, change.unit.value, current.get(change.key)))
+        current[change.key] = StoredValue(change.unit.value, change.after, CounterLife(change.period_start, change.expires_at))
+    return rows
 
 
 def _change_row(operation_id: str | None, at: datetime, key: CounterKey, unit: str, before: StoredValue | None) -> dict[str, Any]:

@@ -16,7 +16,6 @@ on, so what the writes leave is known without reading it back.
 from __future__ import annotations
 
 import decimal
-import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -29,6 +28,7 @@ from kopek.domain.master import AccountId
 from kopek.domain.outcome import CounterChange, CounterKey
 from kopek.money import Exact, rating_context
 from kopek.store.charge_store import ADVISORY_LOCK, STATE_BY_ACCESS, STATE_BY_SESSION, ChargeState, ChargeStore, StateReads
+from kopek.store.column_values import bound_row, bound_rows, read_row
 from kopek.store.driver_batch import DriverBatch, Pending, for_dialect
 from kopek.store.key_locks import KeySpace, lock_id, serialise_key
 from kopek.store.schema import (
@@ -137,7 +137,7 @@ class SessionStore:
         )
         batch.run()
         names = [column.name for column in charging_sessions.c]
-        found = _read(charging_sessions, names, row[0].rows[0], self._connection.dialect) if row[0].rows else None
+        found = read_row(charging_sessions, names, row[0].rows[0], self._connection.dialect) if row[0].rows else None
         return StepRead(_stored(replay), found, state())
 
     def read_start(
@@ -178,7 +178,7 @@ class SessionStore:
     def queue_request(self, batch: DriverBatch, values: Mapping[str, Any]) -> None:
         """Queue the answer of a session call under its idempotency key (``values``: :data:`REQUEST_COLUMNS`; the key is
         unique: a concurrent retry fails here)."""
-        batch.add(INSERT_REQUEST, _bound(session_requests, {name: values[name] for name in REQUEST_COLUMNS}, self._connection.dialect))
+        batch.add(INSERT_REQUEST, bound_row(session_requests, {name: values[name] for name in REQUEST_COLUMNS}, self._connection.dialect))
 
     def insert(self, values: dict[str, Any]) -> None:
         self._connection.execute(sa.insert(charging_sessions).values(**values))
@@ -253,9 +253,9 @@ class SessionStore:
         """Queue in ``batch`` a new session (``values``: :data:`START_COLUMNS`) with its reservations of ``amounts`` (in
         the ``currencies`` of their accounts) and its holds; what it leaves."""
         dialect = self._connection.dialect
-        bound = _bound(charging_sessions, {name: values[name] for name in START_COLUMNS}, dialect)
+        bound = bound_row(charging_sessions, {name: values[name] for name in START_COLUMNS}, dialect)
         batch.add(INSERT_SESSION, bound)
-        row = dict.fromkeys(charging_sessions.c.keys()) | _read(
+        row = dict.fromkeys(charging_sessions.c.keys()) | read_row(
             charging_sessions, START_COLUMNS, [bound[name] for name in START_COLUMNS], dialect
         )
         reserved = self._queue_reservations_and_holds(batch, values["id"], amounts=amounts, expires_at=values["expires_at"], held=held)
@@ -279,12 +279,12 @@ class SessionStore:
         which its transaction holds until it ends: no one else changes the row meanwhile."""
         dialect = self._connection.dialect
         key = {"session_id": row["id"]}
-        bound = _bound(charging_sessions, {**{name: values[name] for name in STEP_COLUMNS}, "version": row["version"] + 1}, dialect)
+        bound = bound_row(charging_sessions, {**{name: values[name] for name in STEP_COLUMNS}, "version": row["version"] + 1}, dialect)
         batch.add(UPDATE_STEP, bound | key)
         batch.add(DELETE_RESERVATIONS, key)
         batch.add(DELETE_HOLDS, key)
         reserved = self._queue_reservations_and_holds(batch, row["id"], amounts=amounts, expires_at=expires_at, held=held)
-        after = dict(row) | _read(charging_sessions, list(bound), list(bound.values()), dialect)
+        after = dict(row) | read_row(charging_sessions, list(bound), list(bound.values()), dialect)
         return Written(after, self._reservations_left(reserved, currencies))
 
     def _queue_reservations_and_holds(
@@ -300,19 +300,20 @@ class SessionStore:
         dialect = self._connection.dialect
         key = {"session_id": session_id}
         rows = [
-            _bound(reservations, {**key, "account_id": account_id, "amount": amount, "expires_at": expires_at}, dialect)
+            bound_row(reservations, {**key, "account_id": account_id, "amount": amount, "expires_at": expires_at}, dialect)
             for account_id, amount in sorted(amounts.items())
             if amount > 0
         ]
         batch.add_many(INSERT_RESERVATION, rows)
-        batch.add_many(INSERT_HOLD, [_bound(session_counter_holds, row, dialect) for row in _hold_rows(session_id, held)])
+        batch.add_many(INSERT_HOLD, bound_rows(session_counter_holds, _hold_rows(session_id, held), dialect))
         return rows
 
     def _reservations_left(self, rows: list[dict[str, Any]], currencies: Mapping[AccountId, str]) -> list[dict[str, Any]]:
         names = ["session_id", "account_id", "amount", "expires_at"]
         dialect = self._connection.dialect
         return [
-            _read(reservations, names, [row[name] for name in names], dialect) | {"currency": currencies[row["account_id"]]} for row in rows
+            read_row(reservations, names, [row[name] for name in names], dialect) | {"currency": currencies[row["account_id"]]}
+            for row in rows
         ]
 
     def replace_reservations(self, session_id: str, amounts: Mapping[AccountId, Decimal], *, expires_at: datetime) -> None:
@@ -493,30 +494,3 @@ def _hold_rows(session_id: str, held: Iterable[CounterChange]) -> list[dict[str,
         for change in held
         if change.key.scope is not CounterScope.TRANSIENT and change.delta != 0
     ]
-
-
-def _bound(table: sa.Table, row: Mapping[str, Any], dialect: sa.Dialect) -> dict[str, Any]:
-    """``row`` as ``table``'s column types store it (names that are no column of it pass as they are)."""
-    decorated = _decorated(table)
-    bound = {}
-    for name, value in row.items():
-        kind = decorated.get(name)
-        bound[name] = kind.process_bind_param(value, dialect) if kind is not None and value is not None else value
-    return bound
-
-
-def _read(table: sa.Table, names: Sequence[str], values: Sequence[Any], dialect: sa.Dialect) -> dict[str, Any]:
-    """A row of ``table`` read by the driver, as SQLAlchemy would give it (its column types' values)."""
-    decorated = _decorated(table)
-    found = {}
-    for name, value in zip(names, values, strict=True):
-        kind = decorated.get(name)
-        found[name] = kind.process_result_value(value, dialect) if kind is not None and value is not None else value
-    return found
-
-
-@functools.cache
-def _decorated(table: sa.Table) -> dict[str, sa.types.TypeDecorator[Any]]:
-    """The columns of ``table`` whose type is kopek's own (a :class:`~sqlalchemy.types.TypeDecorator`), by name: the
-    values :func:`_bound` and :func:`_read` convert; every other value passes as the driver takes and gives it."""
-    return {column.name: column.type for column in table.columns if isinstance(column.type, sa.types.TypeDecorator)}
