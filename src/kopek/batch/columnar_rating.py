@@ -41,7 +41,7 @@ from typing import Any
 import polars as pl
 
 from kopek.batch.columnar_items import QuantityTooLarge, Untyped, typed_columns, typed_rows
-from kopek.batch.columnar_rows import ChunkFacts, store
+from kopek.batch.columnar_rows import ChunkFacts, store, store_journal
 from kopek.charging.offline import (
     ChargeRows,
     ChargingContext,
@@ -200,14 +200,14 @@ def rate_rows_columnar(uow: UnitOfWork, context: ChargingContext, plans: PlanCac
         for row, crossed in found.items():
             notes.setdefault(row, []).extend({"kind": note.kind.value, "message": note.message, "data": note.data} for note in crossed)
     store(uow, frame, charged, posted, contracts, facts)
+    store_journal(uow, moves, charged, facts)
     rest = ChargeRows()
     rest.balances.update(posted.balances)
     rest.counter_changes.update(moves.changes)
-    operation_of = dict(zip(charged["row"].to_list(), charged["operation_id"].to_list(), strict=True))
-    rest.journal.extend((operation_of[row], facts.now, change) for row, change in moves.journal)
-    contract_of = dict(zip(charged["row"].to_list(), charged["contract_id"].to_list(), strict=True))
+    noted = charged.filter(pl.col("row").is_in(list(notes))).select("row", "operation_id", "contract_id")
+    charge_of = {row: (operation_id, contract_id) for row, operation_id, contract_id in noted.iter_rows()}
     rest.notifications.extend(
-        {"operation_id": operation_of[row], "contract_id": contract_of[row], "created_at": facts.now} | note
+        {"operation_id": charge_of[row][0], "contract_id": charge_of[row][1], "created_at": facts.now} | note
         for row, found in notes.items()
         for note in found
     )
