@@ -9,7 +9,7 @@ quotient in the counter's unit as :func:`kopek.money.exact_text` writes it (``12
 from __future__ import annotations
 
 import polars as pl
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kopek.domain.units import Unit
@@ -25,6 +25,7 @@ def _texts(values: list[int], factor: int) -> list[str]:
     return frame.select(text=in_unit_text(pl.col("value"), factor)).get_column("text").to_list()
 
 
+@settings(deadline=None)
 @given(
     factor=st.sampled_from(FACTORS),
     values=st.lists(
