@@ -127,8 +127,8 @@ def counter_moves(charged: pl.DataFrame, counters: Mapping[tuple[str, str], Stor
     previous_period = pl.col("period").shift(1).over("slot").fill_null(pl.col("stored_period"))
     moves = (
         pl.concat(parts, how="vertical")
-        .sort("slot", "row")
         .join(start, on="slot", how="left")
+        .sort("slot", "row")  # the windows below run over each counter's items in order
         .filter(moved | ((pl.col("stored") | earlier_moved) & (pl.col("period") != previous_period)))
         .select(*MOVES_SCHEMA)
         .sort("row", "slot")
