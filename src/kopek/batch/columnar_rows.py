@@ -1,5 +1,5 @@
 """The rows a vectorized chunk stores, built column-wise and written in bulk: operations, results, charged items,
-account operations, CDR outcomes.
+account operations, CDR outcomes, the counter journal.
 
 Everything the row path writes for a chunk is written here too, with the same values
 and the same decimal text: charged items (as posted by
@@ -119,17 +119,14 @@ def store_journal(uow: UnitOfWork, moves: CounterMoves, charged: pl.DataFrame, f
         .with_columns(pl.col("slot").replace_strict(factors, return_dtype=pl.Int64).alias("factor"))
         .with_columns(
             value.alias("after_text"),
-            pl.col("period").cast(pl.Datetime("us", "UTC")).dt.strftime(instant).alias("period_text"),
+            pl.when(pl.col("period") != NO_PERIOD)
+            .then(pl.col("period").cast(pl.Datetime("us", "UTC")).dt.strftime(instant))
+            .alias("period_text"),
         )
         .with_columns(
             # The row each change replaced: what the counter's change before it left (none for its first).
             pl.col("after_text").shift(1).over("slot").alias("left_value"),
-            pl.when(pl.col("period") != NO_PERIOD)
-            .then(pl.col("period_text"))
-            .otherwise(pl.lit(None, pl.String))
-            .shift(1)
-            .over("slot")
-            .alias("left_period"),
+            pl.col("period_text").shift(1).over("slot").alias("left_period"),
             (pl.col("row") == pl.col("row").min().over("slot")).alias("first"),
         )
         .join(counters, on="slot", how="left")
