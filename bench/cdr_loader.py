@@ -3,7 +3,7 @@
 ``Engine.import_cdrs`` checks every row with pydantic and writes it through the unit of
 work (about 20,000 rows/s); a benchmark of rating needs millions of pending CDRs
 without waiting for that. This loader writes the very rows the import would store
-(same columns, properties as sorted JSON text, instants in UTC, status ``pending``)
+(same columns, properties as sorted JSON text, instants in UTC, no outcome: pending)
 in batches of ``CDR_LOADER_ROWS_PER_BATCH``, one commit each: with ``COPY`` on
 PostgreSQL, with one ``executemany`` on SQLite. It streams: at most one batch is in
 memory, so ten million rows take no more memory than twenty thousand.
@@ -29,7 +29,7 @@ CDR_LOADER_ROWS_PER_BATCH: Final = 20_000
 USAGE_SEED: Final = 7
 """The seed of the usage mix the batch rows rate (the same CDRs on every database)."""
 
-CDR_COLUMNS: Final = ("id", "item_class", "consumption_date", "service_id", "user_id", "properties", "status", "imported_at")
+CDR_COLUMNS: Final = ("id", "item_class", "consumption_date", "service_id", "user_id", "properties", "imported_at")
 
 
 def numbered_usage(count: int, subscribers: int, *, seed: int = USAGE_SEED) -> Iterator[tuple[str, ChargeableItem]]:
@@ -54,7 +54,7 @@ def stored_row(cdr_id: str, item: ChargeableItem, imported_at: datetime) -> tupl
     """The ``cdrs`` row (values of ``CDR_COLUMNS``) that importing the CDR at ``imported_at`` stores (see kopek.batch.cdr_import)."""
     properties = json.dumps(item.properties, sort_keys=True, default=str)
     consumed = item.consumption_date.astimezone(UTC)
-    return (cdr_id, item.item_class, consumed, item.service_id, item.user_id, properties, "pending", imported_at)
+    return (cdr_id, item.item_class, consumed, item.service_id, item.user_id, properties, imported_at)
 
 
 def load_pending_cdrs(url: str, count: int, subscribers: int, *, imported_at: datetime | None = None, seed: int = USAGE_SEED) -> int:
@@ -95,7 +95,7 @@ def _insert_batches(database: sa.Engine, rows: Iterable[tuple[Any, ...]]) -> int
         with database.begin() as connection:
             first = int(connection.exec_driver_sql("SELECT coalesce(max(seq), 0) + 1 FROM cdrs").scalar_one())
             bound = [
-                (*row[:2], instant(row[2], database.dialect), *row[3:7], instant(row[7], database.dialect), first + number)
+                (*row[:2], instant(row[2], database.dialect), *row[3:6], instant(row[6], database.dialect), first + number)
                 for number, row in enumerate(batch)
             ]
             connection.exec_driver_sql(statement, bound)

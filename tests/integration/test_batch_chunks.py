@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from kopek import Engine
 from kopek.admin.ledger import DifferenceKind
 from kopek.batch.rating_jobs import RatingMode, RatingPath
+from kopek.store.cdr_store import cdr_states
 from kopek.store.schema import account_operations, accounts, cdrs, charged_items
 from tests.integration.test_batch_workers import build, fill
 
@@ -24,8 +25,10 @@ POSTINGS = ("debit", "accumulation")
 
 
 def rows(engine: Engine, table: sa.Table) -> list[Any]:
+    """The rows of ``table`` by id; of ``cdrs``, each CDR with its state (:func:`cdr_states`)."""
+    query = cdr_states().select() if table is cdrs else sa.select(table)
     with engine.database.connect() as connection:
-        return list(connection.execute(sa.select(table).order_by(table.c.id)))
+        return list(connection.execute(query.order_by(table.c.id)))
 
 
 def rated(engine: Engine, path: RatingPath, mode: RatingMode = RatingMode.DAY_MOST) -> str:

@@ -50,10 +50,11 @@ from kopek.batch.rating_jobs import RatingMode, RatingPath
 from kopek.charging.results import ChargeResult
 from kopek.documents import parse_document
 from kopek.domain.item import ChargeableItem
+from kopek.store.cdr_store import cdr_states
 from kopek.store.schema import (
     account_operations,
     accounts,
-    cdrs,
+    cdr_outcomes,
     charged_items,
     charging_operations,
     counter_journal,
@@ -375,7 +376,7 @@ def snapshot(engine: Engine) -> dict[str, Any]:
                     row.error_message,
                     cdr_of.get(row.operation_id) if row.operation_id else None,
                 )
-                for row in connection.execute(sa.select(cdrs))
+                for row in connection.execute(cdr_states().select())
             },
             "operations": {
                 cdr_of[row.id]: exact(
@@ -551,7 +552,7 @@ def test_a_cdrs_operation_keeps_what_is_read_back_and_a_recharge_charges_its_ite
             stored = {
                 row.cdr_id: ChargeResult.model_validate_json(row.result) for row in connection.execute(sa.select(charging_operations))
             }
-            charged = {row.id for row in connection.execute(sa.select(cdrs.c.id).where(cdrs.c.status == "charged"))}
+            charged = set(connection.execute(sa.select(cdr_outcomes.c.cdr_id).where(cdr_outcomes.c.status == "charged")).scalars())
         alice = sum(1 for cdr_id in charged if cdr_id.startswith("a"))
 
         recharged = engine.recharge("alice-contract", datetime(2026, 6, 1, tzinfo=UTC))

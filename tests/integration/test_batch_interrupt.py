@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from kopek import Engine
-from kopek.store.schema import cdrs, charging_operations, rating_job_partitions, rating_jobs
+from kopek.store.schema import cdr_outcomes, charging_operations, rating_job_partitions, rating_jobs
 from tests.worlds import build_world
 
 CDR_COUNT = 3_000
@@ -29,7 +29,8 @@ EXIT_WITHIN_SECONDS = 30
 def _charged(engine: Engine) -> int:
     # A reading transaction: on SQLite it does not queue for the write lock the job holds.
     with engine.database.connect().execution_options(kopek_writes=False) as connection:
-        return int(connection.execute(sa.select(sa.func.count()).select_from(cdrs).where(cdrs.c.status == "charged")).scalar_one())
+        charged = cdr_outcomes.c.status == "charged"
+        return int(connection.execute(sa.select(sa.func.count()).select_from(cdr_outcomes).where(charged)).scalar_one())
 
 
 def _fill(engine: Engine) -> None:

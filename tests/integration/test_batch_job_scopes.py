@@ -12,12 +12,20 @@ import sqlalchemy as sa
 
 from kopek import Engine
 from kopek.batch.rating_jobs import JobFilters, RatingMode
+from kopek.store.cdr_store import cdr_states
 from kopek.store.schema import cdrs, charging_operations
 from tests.integration.test_batch_rating_jobs import records
 from tests.worlds import build_world
 
 
 def _cdr_rows(engine: Engine) -> list[dict[str, Any]]:
+    """Each stored CDR with its state (its outcome's columns, or pending)."""
+    with engine.database.connect() as connection:
+        return [dict(row) for row in connection.execute(cdr_states().select().order_by(cdrs.c.id)).mappings()]
+
+
+def _stored_rows(engine: Engine) -> list[dict[str, Any]]:
+    """The rows of ``cdrs`` themselves."""
     with engine.database.connect() as connection:
         return [dict(row) for row in connection.execute(sa.select(cdrs).order_by(cdrs.c.id)).mappings()]
 
@@ -27,10 +35,10 @@ def _operations(engine: Engine) -> int:
         return int(connection.execute(sa.select(sa.func.count()).select_from(charging_operations)).scalar_one())
 
 
-def test_starting_a_job_leaves_every_cdr_row_unchanged_and_its_run_charges_them(engine: Engine) -> None:
+def test_starting_a_job_leaves_every_cdr_row_unchanged_and_its_run_charges_them_leaving_them_as_imported(engine: Engine) -> None:
     build_world(engine)
     engine.import_cdrs(enumerate(records(), start=1), strict=True)
-    before = _cdr_rows(engine)
+    before, stored = _cdr_rows(engine), _stored_rows(engine)
 
     job_id = engine.start_rating_job(RatingMode.DAY_MOST)
 
@@ -41,6 +49,7 @@ def test_starting_a_job_leaves_every_cdr_row_unchanged_and_its_run_charges_them(
     status = engine.run_rating_job(job_id)
     assert (status.total, status.charged + status.failed, status.pending, status.released) == (8, 8, 0, 0)
     assert {row["id"]: row["job_id"] for row in _cdr_rows(engine)} == {row["id"]: job_id for row in before}
+    assert _stored_rows(engine) == stored  # Each outcome is a row of its own: a job never updates a CDR it rates free.
 
 
 def test_a_job_started_while_another_runs_takes_none_of_its_cdrs_and_a_later_one_takes_what_a_cancel_released(

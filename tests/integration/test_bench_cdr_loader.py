@@ -11,7 +11,8 @@ from bench.world import catalog_document, master_data
 
 from kopek import Engine
 from kopek.batch.rating_jobs import RatingMode
-from kopek.store.schema import cdrs, charged_items
+from kopek.store.cdr_store import cdr_states
+from kopek.store.schema import cdr_outcomes, cdrs, charged_items
 from tests.fakes import FixedClock, SequentialIds
 
 CDRS = 400
@@ -31,9 +32,15 @@ def _stored(engine: Engine) -> list[dict[str, Any]]:
         return [dict(row) for row in connection.execute(sa.select(cdrs).order_by(cdrs.c.id)).mappings()]
 
 
+def _statuses(engine: Engine) -> list[tuple[str, str]]:
+    with engine.database.connect() as connection:
+        return [(row.id, row.status) for row in connection.execute(cdr_states().select().order_by(cdrs.c.id))]
+
+
 def _charged(engine: Engine) -> list[tuple[Any, ...]]:
-    query = sa.select(cdrs.c.id, cdrs.c.status, cdrs.c.error_code, charged_items.c.charge, charged_items.c.amount).outerjoin(
-        charged_items, charged_items.c.operation_id == cdrs.c.operation_id
+    outcome = cdr_outcomes.c
+    query = sa.select(outcome.cdr_id, outcome.status, outcome.error_code, charged_items.c.charge, charged_items.c.amount).outerjoin(
+        charged_items, charged_items.c.operation_id == outcome.operation_id
     )
     with engine.database.connect() as connection:
         return sorted(tuple(row) for row in connection.execute(query))
@@ -56,4 +63,4 @@ def test_loaded_cdrs_are_the_imported_rows_and_a_job_charges_them_the_same(tmp_p
         )
         assert statuses[1].charged > 0
         assert _charged(loaded) == _charged(imported)
-        assert [row["status"] for row in _stored(loaded)] == [row["status"] for row in _stored(imported)]
+        assert _statuses(loaded) == _statuses(imported)

@@ -294,3 +294,40 @@ def test_revision_0023_clears_the_keys_of_fee_operations_and_leaves_the_clients(
     with database.connect() as connection:
         rows = connection.execute(sa.text("SELECT id, idempotency_key FROM charging_operations ORDER BY id")).all()
     assert [tuple(row) for row in rows] == [("op-client", "fee-of-a-client"), ("op-fee", None)]
+
+
+def test_revision_0031_moves_each_rated_cdrs_outcome_to_a_row_of_its_own_and_keeps_the_held_ones_held(database: sa.Engine) -> None:
+    _upgrade(database, "0030")
+    at = "2026-01-01T00:00:00.000000" if database.dialect.name == "sqlite" else datetime(2026, 1, 1, tzinfo=UTC)
+    cdr = (
+        "INSERT INTO cdrs (id, item_class, consumption_date, service_id, user_id, properties, status, imported_at, job_id,"
+        " operation_id, error_code, chunk_id, contract_id, partition_key, seq)"
+        " VALUES (:id, 'sms', :at, 'mobile', 'u', '{}', :status, :at, :job, :operation, :code, :chunk, :contract, :key, :seq)"
+    )
+    rows = (
+        ("charged", "job-1", "op-1", None, "job-1/c1", "alice", "contract/alice"),
+        ("failed", "job-1", None, "no_access", "job-1/c1", None, "access/mobile/u"),
+        ("pending", "job-2", None, None, None, "alice", "contract/alice"),  # taken again by job-2 at its start
+        ("pending", None, None, None, None, None, None),  # free
+    )
+    with database.begin() as connection:
+        for seq, (status, job, operation, code, chunk, contract, key) in enumerate(rows, start=1):
+            values = {"id": f"c{seq}", "at": at, "status": status, "job": job, "operation": operation, "code": code, "seq": seq}
+            connection.execute(sa.text(cdr), values | {"chunk": chunk, "contract": contract, "key": key})
+
+    _upgrade(database, "head")
+
+    with database.connect() as connection:
+        outcomes = connection.execute(
+            sa.text(
+                "SELECT cdr_id, job_id, status, operation_id, error_code, chunk_id, contract_id, partition_key"
+                " FROM cdr_outcomes ORDER BY cdr_id"
+            )
+        ).all()
+        held = connection.execute(sa.text("SELECT id, job_id, partition_key FROM cdrs WHERE id IN ('c3', 'c4') ORDER BY id")).all()
+    assert [tuple(row) for row in outcomes] == [
+        ("c1", "job-1", "charged", "op-1", None, "job-1/c1", "alice", "contract/alice"),
+        ("c2", "job-1", "failed", None, "no_access", "job-1/c1", None, "access/mobile/u"),
+    ]
+    assert [tuple(row) for row in held] == [("c3", "job-2", "contract/alice"), ("c4", None, None)]
+    assert _differences(database) == []

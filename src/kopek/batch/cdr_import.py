@@ -226,6 +226,5 @@ def _row(cdr: CdrInput, now: datetime) -> dict[str, Any]:
         "service_id": cdr.service_id,
         "user_id": cdr.user_id,
         "properties": json.dumps(cdr.properties, sort_keys=True, default=str),
-        "status": "pending",
         "imported_at": now,
     }

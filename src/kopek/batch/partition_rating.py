@@ -463,12 +463,10 @@ class _Refusal(ChunkWay[_Refused]):
 
     def charge(self, uow: UnitOfWork, context: ChargingContext, cdrs: _Refused) -> int:
         claim = self._claim
-        # Every pending CDR of the contract is skipped (and so taken for the job), the refused one with them; then
-        # the refused one gets its failure.
+        # Every pending CDR of the contract is skipped (and so taken for the job), but the refused one, which gets its failure.
         chunk_id = new_chunk_id(claim.job_id, context.new_id)
-        handled = uow.cdrs.skip_pending_of_contract(claim.job_id, claim.partition_key, self._contract_id, chunk_id=chunk_id)
-        uow.cdrs.set_outcomes([{"id": cdrs.cdr_id, "chunk_id": chunk_id} | refusal(cdrs.error)])
-        return handled
+        failed = {"id": cdrs.cdr_id} | refusal(cdrs.error)
+        return uow.cdrs.skip_pending_of_contract(claim.job_id, claim.partition_key, self._contract_id, chunk_id=chunk_id, failed=failed)
 
 
 def _command(job_id: str, row: Mapping[str, Any]) -> ChargeCommand:

@@ -10,11 +10,21 @@ import polars as pl
 import sqlalchemy as sa
 
 from kopek.clock import IdSource
-from kopek.store.bulk import instant_column, instant_read, select_frame, update_frame, update_many
-from kopek.store.job_scope import FREE, FREE_UNINDEXED, Scopes, cdrs_with_contracts, contract_of_cdr, free_for, load_scopes, selects_cdr
-from kopek.store.schema import CDR_STOPPED, accesses, cdrs, charging_operations, rating_job_members
+from kopek.store.bulk import insert_frame, insert_many, instant_column, instant_read, select_frame
+from kopek.store.job_scope import (
+    FREE,
+    FREE_UNINDEXED,
+    UNRATED,
+    Scopes,
+    cdrs_with_contracts,
+    contract_of_cdr,
+    free_for,
+    load_scopes,
+    selects_cdr,
+)
+from kopek.store.schema import CDR_STOPPED, accesses, cdr_outcomes, cdrs, charging_operations, rating_job_members
 
-__all__ = ["TEMPORARY", "CdrStore", "FreeGroup", "contract_of_cdr"]
+__all__ = ["TEMPORARY", "CdrStates", "CdrStore", "FreeGroup", "cdr_states", "contract_of_cdr"]
 
 _TO_CHARGE = (
     cdrs.c.id,
@@ -30,19 +40,36 @@ TO_CHARGE_COLUMNS = {column.name: pl.String for column in _TO_CHARGE}
 """The columns :meth:`CdrStore.pending_columns` reads, as the database gives them (the consumption date then parsed)."""
 TEMPORARY = "TEMPORARY_ILLEGAL_STATE"
 """The error category of a CDR that a later job rates again."""
-_AGAIN = {
-    "status": "pending",
-    "operation_id": None,
-    "error_category": None,
-    "error_reason": None,
-    "error_code": None,
-    "error_message": None,
-    "chunk_id": None,
-}
-"""A failed or skipped CDR given to a job again: pending, its last outcome cleared."""
 _OUTCOME_COLUMNS = ("status", "operation_id", "error_category", "error_reason", "error_code", "error_message", "chunk_id")
 _HOLDER_COLUMNS = ("job_id", "contract_id", "partition_key")
-"""What a CDR read free for a job gets with its outcome."""
+"""What a CDR's outcome says of the job that rated it: the job, the CDR's contract and the job's partition."""
+_outcome = cdr_outcomes.alias("outcome")
+_HELD = (cdrs.c.job_id.is_not(None), UNRATED)
+"""A CDR a job holds from its start and has not rated yet. ``job_id IS NOT NULL`` for ``ix_cdrs_job_partition``."""
+
+
+def cdr_states() -> CdrStates:
+    """Every stored CDR with its state (:class:`CdrStates`)."""
+    joined = cdrs.outerjoin(_outcome, _outcome.c.cdr_id == cdrs.c.id)
+    columns: dict[str, sa.ColumnElement[Any]] = {column.name: column for column in cdrs.c if column.name not in _HOLDER_COLUMNS}
+    columns["status"] = sa.func.coalesce(_outcome.c.status, sa.literal("pending"))
+    columns |= {name: _outcome.c[name] for name in _OUTCOME_COLUMNS if name != "status"}
+    columns |= {name: sa.func.coalesce(_outcome.c[name], cdrs.c[name]) for name in _HOLDER_COLUMNS}
+    return CdrStates(joined, columns)
+
+
+@dataclass(frozen=True, slots=True)
+class CdrStates:
+    """Stored CDRs with their state: ``joined`` (``cdrs`` with their outcomes) to select ``columns`` from, by name: the
+    columns of ``cdrs``, ``status`` (``pending`` without an outcome), the outcome's columns, and the job, contract and
+    partition of the outcome or, without one, of ``cdrs``. Conditions on ``cdrs`` itself (e.g.
+    :func:`contract_of_cdr`) apply as they are."""
+
+    joined: sa.Join
+    columns: dict[str, sa.ColumnElement[Any]]
+
+    def select(self) -> sa.Select[Any]:
+        return sa.select(*(column.label(name) for name, column in self.columns.items())).select_from(self.joined)
 
 
 def new_chunk_id(job_id: str, new_id: IdSource) -> str:
@@ -58,8 +85,10 @@ def job_of_chunk(chunk_id: str) -> str:
 class CdrStore:
     def __init__(self, connection: sa.Connection) -> None:
         self._connection = connection
-        self._taken: dict[str, tuple[str, str | None, str]] = {}
-        """Free CDRs read for a job in this transaction: its id, their contract and partition, written with their outcome."""
+        self._read: dict[str, tuple[str, str | None, str]] = {}
+        """CDRs read as rows for a job in this transaction: its id, their contract and partition, written with their outcome."""
+        self._read_columns: list[pl.DataFrame] = []
+        """The same of CDRs read as columns (``id``, ``job_id``, ``contract_id``, ``partition_key``)."""
 
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         """Those of ``ids`` already stored."""
@@ -89,12 +118,20 @@ class CdrStore:
             self._connection.exec_driver_sql("LOCK TABLE cdrs IN SHARE ROW EXCLUSIVE MODE")
 
     def cdr(self, cdr_id: str) -> dict[str, Any] | None:
-        row = self._connection.execute(sa.select(cdrs).where(cdrs.c.id == cdr_id)).mappings().first()
+        """The CDR with its state (the columns of :func:`cdr_states`); None when it is not stored."""
+        row = self._connection.execute(cdr_states().select().where(cdrs.c.id == cdr_id)).mappings().first()
         return dict(row) if row is not None else None
 
     def count_by_status(self) -> dict[str, int]:
-        query = sa.select(cdrs.c.status, sa.func.count()).group_by(cdrs.c.status)
-        return {str(status): int(count) for status, count in self._connection.execute(query)}
+        """How many stored CDRs have each status (absent: none): the outcomes by status, and the CDRs without one pending."""
+        query = sa.select(cdr_outcomes.c.status, sa.func.count()).group_by(cdr_outcomes.c.status)
+        counts = {str(status): int(count) for status, count in self._connection.execute(query)}
+        pending = self.stored() - sum(counts.values())
+        return counts | ({"pending": pending} if pending else {})
+
+    def stored(self) -> int:
+        """How many CDRs the store holds."""
+        return int(self._connection.execute(sa.select(sa.func.count()).select_from(cdrs)).scalar_one())
 
     def free_groups(self, scopes: Scopes, *, contract_ids: Sequence[str] | None = None) -> list[FreeGroup]:
         """The free CDRs a job starting with ``scopes`` takes (of ``contract_ids`` when given), counted by contract
@@ -122,51 +159,56 @@ class CdrStore:
         contract_ids: Sequence[str] | None = None,
         temporary_only: bool,
     ) -> int:
-        """Give ``job_id`` the failed and skipped CDRs of ``ended_jobs`` that meet ``conditions``, pending again, their
-        errors cleared, with their contract and first partition key (``contract/ID`` or ``access/SERVICE/USER``); how many.
+        """Give ``job_id`` the failed and skipped CDRs of ``ended_jobs`` that meet ``conditions`` (on ``cdrs``): the job
+        holds them from now on, with their contract and first partition key (``contract/ID`` or
+        ``access/SERVICE/USER``), and their outcomes are removed (the job writes new ones); how many.
 
         ``temporary_only``: only the CDRs that failed for a temporary reason and the CDRs of the same contract that
         their job skipped (a first-fail mode after that failure, or a failed ``SUBSCRIPTION_TRY`` contract); else
         every failed and skipped CDR.
         """
         contract = contract_of_cdr()
-        where = [cdrs.c.job_id.in_(ended_jobs.scalar_subquery()), *conditions]
+        outcome = _outcome
+        retried: list[sa.ColumnElement[bool]] = [outcome.c.status.in_(["failed", "skipped"])]
+        if temporary_only:
+            earlier = cdr_outcomes.alias("earlier")
+            stopped_by_temporary = (
+                sa.select(earlier.c.cdr_id)
+                .where(
+                    earlier.c.job_id == outcome.c.job_id,
+                    earlier.c.contract_id == outcome.c.contract_id,
+                    earlier.c.status == "failed",
+                    earlier.c.error_category == TEMPORARY,
+                )
+                .exists()
+            )
+            temporary = sa.and_(outcome.c.status == "failed", outcome.c.error_category == TEMPORARY)
+            retried = [sa.or_(temporary, sa.and_(outcome.c.status == "skipped", stopped_by_temporary))]
+        rated = sa.exists().where(outcome.c.cdr_id == cdrs.c.id, outcome.c.job_id.in_(ended_jobs.scalar_subquery()), *retried)
+        where = [rated, *conditions]
         if contract_ids is not None:
             where.append(contract.in_(list(contract_ids)))
-        values = {"job_id": job_id, "contract_id": contract, "partition_key": _first_partition_key(contract), **_AGAIN}
-        if not temporary_only:
-            query = sa.update(cdrs).where(cdrs.c.status.in_(["failed", "skipped"]), *where).values(**values)
-            return int(self._connection.execute(query).rowcount)
-        # The skipped ones first: their condition reads the failures, which the second statement changes.
-        earlier = cdrs.alias("earlier")
-        stopped_by_temporary = (
-            sa.select(earlier.c.id)
-            .where(
-                earlier.c.job_id == cdrs.c.job_id,
-                earlier.c.contract_id == cdrs.c.contract_id,
-                earlier.c.status == "failed",
-                earlier.c.error_category == TEMPORARY,
-            )
-            .exists()
-        )
-        skipped = sa.update(cdrs).where(cdrs.c.status == "skipped", stopped_by_temporary, *where).values(**values)
-        failed = sa.update(cdrs).where(cdrs.c.status == "failed", cdrs.c.error_category == TEMPORARY, *where).values(**values)
-        return int(self._connection.execute(skipped).rowcount) + int(self._connection.execute(failed).rowcount)
+        values = {"job_id": job_id, "contract_id": contract, "partition_key": _first_partition_key(contract)}
+        taken = int(self._connection.execute(sa.update(cdrs).where(*where).values(**values)).rowcount)
+        if taken:
+            held = sa.select(cdrs.c.id).where(cdrs.c.job_id == job_id)
+            self._connection.execute(sa.delete(cdr_outcomes).where(cdr_outcomes.c.cdr_id.in_(held)))
+        return taken
 
     def assign_unpartitioned(self, job_id: str) -> int:
         """Resolve the contract and first partition key of a job's pending CDRs that have none (a job started before partitions)."""
         contract = contract_of_cdr()
-        where = (cdrs.c.job_id == job_id, cdrs.c.status == "pending", cdrs.c.partition_key.is_(None))
+        where = (cdrs.c.job_id == job_id, cdrs.c.partition_key.is_(None), *_HELD)
         query = sa.update(cdrs).where(*where).values(contract_id=contract, partition_key=_first_partition_key(contract))
         return int(self._connection.execute(query).rowcount)
 
     def held_contracts(self, job_id: str) -> list[str]:
-        """The distinct contracts of the pending CDRs that carry the job's id (those its start took again)."""
-        where = (cdrs.c.job_id == job_id, cdrs.c.status == "pending", cdrs.c.contract_id.is_not(None))
+        """The distinct contracts of the pending CDRs the job holds (those its start took again)."""
+        where = (cdrs.c.job_id == job_id, cdrs.c.contract_id.is_not(None), *_HELD)
         return list(self._connection.execute(sa.select(cdrs.c.contract_id).where(*where).distinct()).scalars())
 
     def move_to_partition(self, job_id: str, keys: dict[str, str]) -> None:
-        """Put the job's CDRs of each contract (a key of ``keys``) in the partition it maps to."""
+        """Put the CDRs the job holds of each contract (a key of ``keys``) in the partition it maps to."""
         if not keys:
             return
         query = (
@@ -177,8 +219,8 @@ class CdrStore:
         self._connection.execute(query, [{"contract": contract, "key": key} for contract, key in keys.items()])
 
     def partition_sizes(self, job_id: str) -> list[tuple[str, int]]:
-        """The partitions of the pending CDRs that carry the job's id and how many each holds."""
-        where = (cdrs.c.job_id == job_id, cdrs.c.status == "pending", cdrs.c.partition_key.is_not(None))
+        """The partitions of the pending CDRs the job holds and how many each holds."""
+        where = (cdrs.c.job_id == job_id, cdrs.c.partition_key.is_not(None), *_HELD)
         query = sa.select(cdrs.c.partition_key, sa.func.count()).where(*where).group_by(cdrs.c.partition_key)
         return [(str(key), int(count)) for key, count in self._connection.execute(query)]
 
@@ -195,7 +237,7 @@ class CdrStore:
         """The next ``limit`` pending CDRs of a partition: by consumption date, or contract by contract when ``contract_first``.
 
         The free CDRs among them (see :mod:`kopek.store.job_scope`) are taken for the job in the caller's transaction:
-        they carry its id, contract and partition from then on (a chunk that does not commit gives them back).
+        their outcomes name its id, contract and partition (a chunk that does not commit gives them back).
         """
         held = self._held([key], job_id)
         where = []
@@ -217,10 +259,10 @@ class CdrStore:
         return list(self._connection.execute(sa.select(held.c.contract_id).distinct().order_by(held.c.contract_id)).scalars())
 
     def _held(self, keys: Sequence[str], job_id: str) -> sa.Subquery:
-        """The pending CDRs the partitions ``keys`` of a job hold: those carrying its id and, for a job with a scope,
-        the free ones its scope covers there (``free`` = 1), with ``contract_id`` and ``partition_key``."""
+        """The pending CDRs the partitions ``keys`` of a job hold: those it holds from its start and, for a job with a
+        scope, the free ones its scope covers there (``free`` = 1), with ``contract_id`` and ``partition_key``."""
         taken = sa.select(*_TO_CHARGE, cdrs.c.partition_key, sa.literal(0).label("free")).where(
-            cdrs.c.job_id == job_id, cdrs.c.partition_key.in_(list(keys)), cdrs.c.status == "pending"
+            cdrs.c.job_id == job_id, cdrs.c.partition_key.in_(list(keys)), *_HELD
         )
         scopes = load_scopes(self._connection, job_id)
         if scopes is None:
@@ -231,7 +273,7 @@ class CdrStore:
     def _take(self, job_id: str, query: sa.Select[Any]) -> list[dict[str, Any]]:
         rows = self._to_charge(query)
         # Not written here: the outcome of each CDR, written in this transaction, carries them (one write per CDR).
-        self._taken.update((row["id"], (job_id, row["contract_id"], row["partition_key"])) for row in rows if row["free"])
+        self._read.update((row["id"], (job_id, row["contract_id"], row["partition_key"])) for row in rows)
         for row in rows:
             del row["free"], row["partition_key"]
         return rows
@@ -248,8 +290,7 @@ class CdrStore:
         partition as rows; the free ones among them are taken for the job as :meth:`pending_of_partition` takes them.
 
         PostgreSQL writes them with ``COPY ... TO STDOUT`` as CSV, which Polars reads; SQLite's rows are fetched as the
-        driver's tuples straight into Polars. No Python object is made per CDR but the driver's own (and the holder of
-        each free CDR taken)."""
+        driver's tuples straight into Polars. No Python object is made per CDR but the driver's own."""
         held = self._held(keys, job_id)
         within = _charging_order(held, contract_first)
         order = (held.c.partition_key, *within) if len(keys) > 1 else within
@@ -259,75 +300,70 @@ class CdrStore:
         columns = [*_columns_read(self._connection, held), replayed, held.c.partition_key, held.c.free]
         schema = TO_CHARGE_COLUMNS | {"replayed": pl.Int8, "partition_key": pl.String, "free": pl.String}
         frame = select_frame(self._connection, sa.select(*columns).order_by(*order).limit(limit), schema)
-        free = frame.filter(pl.col("free") == "1")
-        holders = zip(free["contract_id"].to_list(), free["partition_key"].to_list(), strict=True)
-        self._taken.update(
-            (cdr_id, (job_id, contract_id, key)) for cdr_id, (contract_id, key) in zip(free["id"].to_list(), holders, strict=True)
-        )
+        self._read_columns.append(frame.select("id", pl.lit(job_id).alias("job_id"), "contract_id", "partition_key"))
         return frame.drop("partition_key", "free").with_columns(instant_column(self._connection, pl.col("consumption_date")))
 
     def stopped_contracts(self, job_id: str, key: str | Sequence[str]) -> set[str | None]:
         """Contracts (None: no access) of a partition (or of several) with a CDR already ``failed`` or ``skipped`` in this job."""
         keys = [key] if isinstance(key, str) else list(key)
-        # The index's own condition, as text: a statement prepared with bound statuses could not use ix_cdrs_job_stopped.
-        where = (sa.text(CDR_STOPPED), cdrs.c.job_id == job_id, cdrs.c.partition_key.in_(keys))
-        return set(self._connection.execute(sa.select(cdrs.c.contract_id).where(*where).distinct()).scalars())
+        # The index's own condition, as text: a statement prepared with bound statuses could not use ix_cdr_outcomes_job_stopped.
+        outcome = cdr_outcomes.c
+        where = (sa.text(CDR_STOPPED), outcome.job_id == job_id, outcome.partition_key.in_(keys))
+        return set(self._connection.execute(sa.select(outcome.contract_id).where(*where).distinct()).scalars())
 
     def set_outcomes(self, outcomes: Sequence[dict[str, Any]]) -> None:
-        """Write many CDRs' outcomes in one statement; each dict holds ``id`` and any of the outcome columns. A CDR read
-        free for a job in this transaction gets the job's id, its contract and its partition with it."""
-        taken = [outcome | self._holder(outcome["id"]) for outcome in outcomes if outcome["id"] in self._taken]
-        held = [outcome for outcome in outcomes if outcome["id"] not in self._taken]
-        update_many(self._connection, cdrs, "id", taken, (*_OUTCOME_COLUMNS, *_HOLDER_COLUMNS))
-        update_many(self._connection, cdrs, "id", held, _OUTCOME_COLUMNS)
-        for outcome in taken:
-            del self._taken[outcome["id"]]
+        """Write the outcomes of CDRs read for a job in this transaction, in one statement; each dict holds ``id`` and
+        any of the outcome columns (the others are null). Each outcome names the job, the CDR's contract and partition."""
+        rows = []
+        for outcome in outcomes:
+            job_id, contract_id, partition_key = self._read.pop(outcome["id"])
+            row = dict.fromkeys(_OUTCOME_COLUMNS) | {key: value for key, value in outcome.items() if key != "id"}
+            rows.append(row | {"cdr_id": outcome["id"], "job_id": job_id, "contract_id": contract_id, "partition_key": partition_key})
+        insert_many(self._connection, cdr_outcomes, rows)
 
     def set_outcome_frame(self, outcomes: pl.DataFrame) -> None:
-        """:meth:`set_outcomes` for a frame of ``id`` and outcome columns (one statement per kind of CDR; on
-        PostgreSQL through ``COPY``)."""
-        holders = pl.DataFrame(
-            [(cdr_id, *holder) for cdr_id, holder in self._taken.items()],
-            schema={"id": pl.String, "job_id": pl.String, "contract_id": pl.String, "partition_key": pl.String},
-            orient="row",
+        """:meth:`set_outcomes` for a frame of ``id`` and outcome columns, of CDRs read as columns in this transaction
+        (one statement; on PostgreSQL a ``COPY``)."""
+        read = (
+            pl.concat(self._read_columns) if self._read_columns else pl.DataFrame(schema=dict.fromkeys(("id", *_HOLDER_COLUMNS), pl.String))
         )
-        joined = outcomes.join(holders, on="id", how="left")
-        taken = joined.filter(pl.col("job_id").is_not_null())
-        update_frame(self._connection, cdrs, "id", taken)
-        update_frame(self._connection, cdrs, "id", joined.filter(pl.col("job_id").is_null()).drop(*_HOLDER_COLUMNS))
-        for cdr_id in taken.get_column("id"):
-            del self._taken[cdr_id]
+        self._read_columns.clear()
+        rows = outcomes.join(read, on="id", how="left").rename({"id": "cdr_id"})
+        insert_frame(self._connection, cdr_outcomes, rows)
 
-    def _holder(self, cdr_id: str) -> dict[str, Any]:
-        job_id, contract_id, partition_key = self._taken[cdr_id]
-        return {"job_id": job_id, "contract_id": contract_id, "partition_key": partition_key}
-
-    def skip_pending_of_contract(self, job_id: str, key: str, contract_id: str | None, *, chunk_id: str) -> int:
+    def skip_pending_of_contract(
+        self, job_id: str, key: str, contract_id: str | None, *, chunk_id: str, failed: dict[str, Any] | None = None
+    ) -> int:
         """Mark ``skipped``, in the chunk ``chunk_id``, the still pending CDRs of one contract (None: no access) in a
-        partition; how many."""
+        partition, but the CDR of ``failed`` (an outcome with its ``id``), which gets that outcome; how many."""
         rows = self.pending_of_partition(
             job_id, key, contract_first=True, limit=_ALL, contract_id=contract_id, only_without_contract=contract_id is None
         )
-        self.set_outcomes([{"id": row["id"], "status": "skipped", "chunk_id": chunk_id} for row in rows])
+        outcomes = {row["id"]: {"id": row["id"], "status": "skipped"} for row in rows}
+        if failed is not None and failed["id"] in outcomes:
+            outcomes[failed["id"]] = failed
+        self.set_outcomes([outcome | {"chunk_id": chunk_id} for outcome in outcomes.values()])
         return len(rows)
 
     def release_pending(self, job_id: str) -> int:
-        """Give the job's still pending CDRs back: no job, so a later job can take them; how many."""
-        query = (
-            sa.update(cdrs)
-            .where(cdrs.c.job_id == job_id, cdrs.c.status == "pending")
-            .values(job_id=None, contract_id=None, partition_key=None)
-        )
+        """Give back the pending CDRs the job holds: no job, so a later job can take them; how many."""
+        query = sa.update(cdrs).where(cdrs.c.job_id == job_id, *_HELD).values(job_id=None, contract_id=None, partition_key=None)
         return int(self._connection.execute(query).rowcount)
 
     def job_counts(self, job_id: str) -> dict[str, int]:
-        query = sa.select(cdrs.c.status, sa.func.count()).where(cdrs.c.job_id == job_id).group_by(cdrs.c.status)
-        return {str(status): int(count) for status, count in self._connection.execute(query)}
+        """How many CDRs of the job have each status: its outcomes, and the CDRs it holds still pending (not the free
+        CDRs its scope covers, see :mod:`kopek.store.job_scope`)."""
+        query = sa.select(cdr_outcomes.c.status, sa.func.count()).where(cdr_outcomes.c.job_id == job_id).group_by(cdr_outcomes.c.status)
+        counts = {str(status): int(count) for status, count in self._connection.execute(query)}
+        held = sa.select(sa.func.count()).select_from(cdrs).where(cdrs.c.job_id == job_id, *_HELD)
+        pending = int(self._connection.execute(held).scalar_one())
+        return counts | ({"pending": pending} if pending else {})
 
     def job_errors(self, job_id: str) -> list[tuple[str, str | None, str, int]]:
         """``(category, reason, code, count)`` of the failed CDRs of a job."""
-        columns = (cdrs.c.error_category, cdrs.c.error_reason, cdrs.c.error_code)
-        query = sa.select(*columns, sa.func.count()).where(cdrs.c.job_id == job_id, cdrs.c.status == "failed").group_by(*columns)
+        outcome = cdr_outcomes.c
+        columns = (outcome.error_category, outcome.error_reason, outcome.error_code)
+        query = sa.select(*columns, sa.func.count()).where(outcome.job_id == job_id, outcome.status == "failed").group_by(*columns)
         return [(str(row[0]), row[1], str(row[2]), int(row[3])) for row in self._connection.execute(query)]
 
 
@@ -362,9 +398,9 @@ def _free_of_partitions(scopes: Scopes, keys: Sequence[str], *, sqlite: bool) ->
     """The free CDRs a job's scope covers in partitions ``keys``, found from each partition's contracts through their
     accesses (index ``ix_cdrs_free_by_access``), and from its service ids and user ids without an access.
 
-    SQLite, without statistics, would rather scan every free CDR by status (``ix_cdrs_status_consumption_date``) and
-    look their accesses up: there the status and job are compared so that no index serves them (``FREE_UNINDEXED``),
-    and the CDRs are read through the partition's accesses (its ``ix_cdrs_free_by_access`` is not partial)."""
+    A CDR with an outcome is left out by a look-up of ``cdr_outcomes`` per CDR found. On SQLite, whose planner has no
+    statistics, the job is compared so that no index serves it (``FREE_UNINDEXED``): the CDRs are read through the
+    partition's accesses (its ``ix_cdrs_free_by_access`` is not partial)."""
     free = FREE_UNINDEXED if sqlite else FREE
     member = rating_job_members.alias("member")
     access = accesses.alias("access")

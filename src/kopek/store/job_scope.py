@@ -4,8 +4,8 @@ A job started with a scope covers the CDRs imported up to its ``cdr_seq_max``, w
 its filters (consumption dates, item class), whose contract, as their access selects it
 at their consumption date, one of its partitions holds (``rating_job_members``), or,
 without an access, whose service id and user id one of its partitions holds. Of those it
-rates the **free** ones (pending, no job) that no scope it overlaps covers (the jobs not
-ended when it started). A CDR carries the job's id once its chunk is rated.
+rates the **free** ones (no job holds them, no outcome) that no scope it overlaps covers
+(the jobs not ended when it started). A CDR's outcome names the job once its chunk is rated.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from kopek.store.schema import accesses, cdrs, rating_job_members, rating_jobs
+from kopek.store.schema import accesses, cdr_outcomes, cdrs, rating_job_members, rating_jobs
 
 _members = rating_job_members.c
 
@@ -41,9 +41,11 @@ class Scopes:
     overlapped: tuple[JobScope, ...]
 
 
-FREE = (cdrs.c.status == sa.literal_column("'pending'"), cdrs.c.job_id.is_(None))
-"""A CDR no job holds yet. Written as literals so that the partial index ``ix_cdrs_free_by_access`` applies."""
-FREE_UNINDEXED = (sa.literal_column("+cdrs.status") == sa.literal_column("'pending'"), sa.literal_column("+cdrs.job_id").is_(None))
+UNRATED = ~sa.exists().where(cdr_outcomes.c.cdr_id == cdrs.c.id)
+"""A CDR without an outcome: no job has rated it (or a job took it again)."""
+FREE = (cdrs.c.job_id.is_(None), UNRATED)
+"""A CDR no job holds and none has rated. ``job_id IS NULL`` as the partial index ``ix_cdrs_free_by_access`` says it."""
+FREE_UNINDEXED = (sa.literal_column("+cdrs.job_id").is_(None), UNRATED)
 """The same, in terms SQLite serves from no index (a unary ``+``): it then reads the CDRs through their accesses."""
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kopek.store.cdr_store import contract_of_cdr, job_of_chunk
+from kopek.store.cdr_store import cdr_states, contract_of_cdr, job_of_chunk
 from kopek.store.rating_job_store import RECHARGE
 from kopek.store.schema import (
     accesses,
@@ -131,20 +131,24 @@ class ListingStore:
         return [dict(row) for row in self._connection.execute(query.order_by(table.id).limit(limit)).mappings()]
 
     def cdr_rows(self, chosen: CdrFilter, *, after: str, limit: int) -> list[dict[str, Any]]:
-        table = cdrs.c
-        query = sa.select(cdrs).where(table.id > after)
-        query = _matching(query, ((table.status, chosen.status), (table.job_id, chosen.job_id), (table.item_class, chosen.item_class)))
+        table = cdr_states().columns
+        query = cdr_states().select().where(cdrs.c.id > after)
+        query = _matching(
+            query, ((table["status"], chosen.status), (table["job_id"], chosen.job_id), (table["item_class"], chosen.item_class))
+        )
         if chosen.chunk_id is not None:
             # The chunk's job too, so that the job's index finds them (a chunk's id begins with its job's).
-            query = query.where(table.chunk_id == chosen.chunk_id, table.job_id == job_of_chunk(chosen.chunk_id))
+            query = query.where(table["chunk_id"] == chosen.chunk_id, table["job_id"] == job_of_chunk(chosen.chunk_id))
         if chosen.date_from is not None:
-            query = query.where(table.consumption_date >= chosen.date_from)
+            query = query.where(cdrs.c.consumption_date >= chosen.date_from)
         if chosen.date_to is not None:
-            query = query.where(table.consumption_date < chosen.date_to)
+            query = query.where(cdrs.c.consumption_date < chosen.date_to)
         if chosen.contract_id is not None:
-            resolved = sa.and_(table.contract_id.is_(None), contract_of_cdr() == chosen.contract_id)
-            query = query.where(sa.or_(table.contract_id == chosen.contract_id, resolved))
-        return [dict(row) for row in self._connection.execute(query.order_by(table.id).limit(limit)).mappings()]
+            contract = table["contract_id"]
+            query = query.where(
+                sa.or_(contract == chosen.contract_id, sa.and_(contract.is_(None), contract_of_cdr() == chosen.contract_id))
+            )
+        return [dict(row) for row in self._connection.execute(query.order_by(cdrs.c.id).limit(limit)).mappings()]
 
     def rating_job_rows(self, *, state: str | None, after: str, limit: int) -> list[dict[str, Any]]:
         table = rating_jobs.c

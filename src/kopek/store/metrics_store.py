@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from kopek.money import rating_context
 from kopek.store.rating_job_store import RECHARGE
-from kopek.store.schema import accounts, cdrs, charging_sessions, notifications, rating_jobs, reservations
+from kopek.store.schema import accounts, cdr_outcomes, cdrs, charging_sessions, notifications, rating_jobs, reservations
 from kopek.store.session_store import SESSION
 
 LIVE = "active"
@@ -41,10 +41,11 @@ class MetricsStore:
         return int(self._connection.execute(query).scalar_one())
 
     def pending_cdrs(self) -> int:
-        """Stored CDRs waiting for a rating job: a range of the status index, not a count of the whole store (which
-        grows by millions a day and is counted by the rating metrics instead)."""
-        query = sa.select(sa.func.count()).select_from(cdrs).where(cdrs.c.status == "pending")
-        return int(self._connection.execute(query).scalar_one())
+        """Stored CDRs waiting for a rating job: those stored less those with an outcome (two counts of their primary
+        keys; a CDR's outcome is a row of its own, see docs/batch.md)."""
+        stored = sa.select(sa.func.count()).select_from(cdrs).scalar_subquery()
+        rated = sa.select(sa.func.count()).select_from(cdr_outcomes).scalar_subquery()
+        return int(self._connection.execute(sa.select(stored - rated)).scalar_one())
 
     def rating_jobs_by_state(self) -> dict[str, int]:
         query = sa.select(rating_jobs.c.state, sa.func.count()).where(rating_jobs.c.mode != RECHARGE).group_by(rating_jobs.c.state)

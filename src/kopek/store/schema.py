@@ -481,10 +481,16 @@ refills = sa.Table(
 
 # ---- batch rating: stored CDRs ----------------------------------------------------------------
 
+CDR_HELD = "job_id IS NOT NULL"
+"""The CDRs a job holds from its start."""
+CDR_FREE = "job_id IS NULL"
+"""The CDRs no job holds (pending unless they have an outcome)."""
 CDR_STOPPED = "status IN ('failed', 'skipped')"
-"""The CDRs whose failure stopped their contract in a first-fail job, or that it skipped."""
+"""The outcomes of CDRs whose failure stopped their contract in a first-fail job, or that it skipped."""
 
 cdrs = sa.Table(
+    # Each stored CDR as imported; a rating job's chunk does not change it, but writes its outcome in ``cdr_outcomes``
+    # (docs/batch.md, "A CDR's outcome, a row of its own"). A CDR without an outcome is pending.
     "cdrs",
     metadata,
     sa.Column("id", sa.String(128), primary_key=True),
@@ -493,46 +499,67 @@ cdrs = sa.Table(
     sa.Column("service_id", sa.String(128), nullable=False),
     sa.Column("user_id", sa.String(128), nullable=False),
     sa.Column("properties", sa.Text, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
     sa.Column("imported_at", UtcDateTime, nullable=False),
-    # Found by job through ix_cdrs_job_partition, whose first column it is.
+    # Set only on a CDR a job holds from its start (a failed or skipped CDR it takes again, or a job started before
+    # scopes): the job, the contract its access selects at its consumption date (none: no access) and the partition
+    # of the job that holds it. The CDRs a job's scope covers are found free and carry none of it (docs/batch.md).
     sa.Column("job_id", sa.String(64), nullable=True),
-    sa.Column("error_category", sa.String(32), nullable=True),
-    sa.Column("error_reason", sa.String(32), nullable=True),
-    sa.Column("error_code", sa.String(64), nullable=True),
-    sa.Column("error_message", sa.Text, nullable=True),
-    sa.Column("operation_id", sa.String(64), nullable=True),
-    # The chunk of the rating job that rated it; its account operations name the same chunk.
-    sa.Column("chunk_id", sa.String(80), nullable=True),
-    # Set when a job's chunk takes the CDR (or its start takes a failed CDR again): the contract its access selects
-    # at its consumption date (none: no access), and the partition of the job that holds it (docs/batch.md).
     sa.Column("contract_id", sa.String(128), nullable=True),
     sa.Column("partition_key", sa.String(300), nullable=True),
     # The CDR's place in the store, increasing with each import: a job covers the CDRs up to its ``cdr_seq_max``.
     # PostgreSQL numbers the rows itself (a sequence, see migration 0026); on SQLite the import does, under
     # the database's one write lock.
     sa.Column("seq", sa.BigInteger, nullable=False, server_default=sa.FetchedValue()),
-    sa.Index("ix_cdrs_status_consumption_date", "status", "consumption_date"),
-    sa.Index("ix_cdrs_job_partition", "job_id", "partition_key", "status"),
-    sa.Index("ix_cdrs_seq", "seq", unique=True),
-    # The failed and skipped CDRs of a job by partition, with their contract: which contracts a first-fail chunk must
-    # skip. Partial, so that asking costs what the failures are, not what the job has rated (migration 0029).
+    # The CDRs a job holds, by partition; partial, so that an import writes no entry to it.
     sa.Index(
-        "ix_cdrs_job_stopped",
+        "ix_cdrs_job_partition",
         "job_id",
         "partition_key",
-        "contract_id",
-        postgresql_where=sa.text(CDR_STOPPED),
-        sqlite_where=sa.text(CDR_STOPPED),
+        postgresql_where=sa.text(CDR_HELD),
+        sqlite_where=sa.text(CDR_HELD),
     ),
-    # The free CDRs (pending, no job) by access: how a job's partition finds the CDRs of its contracts. Partial on
-    # PostgreSQL; on SQLite every CDR's (see kopek.store.cdr_store._free_of_partitions).
+    sa.Index("ix_cdrs_seq", "seq", unique=True),
+    # The CDRs no job holds, by access: how a job's partition finds the CDRs of its contracts (those with an
+    # outcome left out by it). Partial on PostgreSQL; on SQLite every CDR's (see kopek.store.cdr_store._free_of_partitions).
     sa.Index(
         "ix_cdrs_free_by_access",
         "service_id",
         "user_id",
         "consumption_date",
-        postgresql_where=sa.text("status = 'pending' AND job_id IS NULL"),
+        postgresql_where=sa.text(CDR_FREE),
+    ),
+)
+
+cdr_outcomes = sa.Table(
+    # What rating a CDR came to, one row per rated CDR, appended by the chunk that rated it; a CDR rated again (a
+    # failed or skipped CDR a later job takes) loses its outcome when that job starts and gets a new one.
+    "cdr_outcomes",
+    metadata,
+    sa.Column("cdr_id", sa.String(128), primary_key=True),
+    sa.Column("job_id", sa.String(64), nullable=False),
+    # The chunk of the rating job that rated it; its account operations name the same chunk.
+    sa.Column("chunk_id", sa.String(80), nullable=True),
+    # charged, failed or skipped.
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("operation_id", sa.String(64), nullable=True),
+    sa.Column("error_category", sa.String(32), nullable=True),
+    sa.Column("error_reason", sa.String(32), nullable=True),
+    sa.Column("error_code", sa.String(64), nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    # The contract its access selected at its consumption date (none: no access), and the job's partition that held it.
+    sa.Column("contract_id", sa.String(128), nullable=True),
+    sa.Column("partition_key", sa.String(300), nullable=True),
+    # A job's outcomes by status: its counts.
+    sa.Index("ix_cdr_outcomes_job_status", "job_id", "status"),
+    # The failed and skipped CDRs of a job by partition, with their contract: which contracts a first-fail chunk must
+    # skip. Partial, so that asking costs what the failures are, not what the job has rated.
+    sa.Index(
+        "ix_cdr_outcomes_job_stopped",
+        "job_id",
+        "partition_key",
+        "contract_id",
+        postgresql_where=sa.text(CDR_STOPPED),
+        sqlite_where=sa.text(CDR_STOPPED),
     ),
 )
 
