@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from kopek import Engine
 from kopek.batch.rating_jobs import JobFilters, RatingMode
 from kopek.store.cdr_store import cdr_states
-from kopek.store.schema import cdrs, charging_operations
+from kopek.store.schema import cdr_free_floor, cdrs, charging_operations, rating_jobs
 from tests.integration.test_batch_rating_jobs import records
 from tests.worlds import build_world
 
@@ -82,3 +82,38 @@ def test_a_job_started_while_another_runs_takes_none_of_its_cdrs_and_a_later_one
     assert all(row["status"] != "pending" for row in _cdr_rows(engine))
     charged = sum(1 for row in _cdr_rows(engine) if row["status"] == "charged")
     assert _operations(engine) == charged, "each charged CDR is charged once"
+
+
+def _floor(engine: Engine) -> int:
+    with engine.database.connect() as connection:
+        return int(connection.execute(sa.select(cdr_free_floor.c.seq)).scalar_one())
+
+
+def _seq_min(engine: Engine, job_id: str) -> int:
+    with engine.database.connect() as connection:
+        return int(connection.execute(sa.select(rating_jobs.c.cdr_seq_min).where(rating_jobs.c.id == job_id)).scalar_one())
+
+
+def test_a_start_looks_for_free_cdrs_past_those_rated_and_a_cancel_gives_its_held_cdrs_back_below_that(engine: Engine) -> None:
+    build_world(engine)
+    engine.import_cdrs(enumerate(records(), start=1), strict=True)
+    seqs = {row["id"]: row["seq"] for row in _stored_rows(engine)}
+    first = engine.start_rating_job(RatingMode.DAY_MOST)
+    assert _seq_min(engine, first) == 1  # nothing rated yet: from the first CDR
+    engine.run_rating_job(first)
+    failed = {cdr.id for cdr in engine.cdrs(status="failed", limit=100)}
+    assert failed  # x1 (no access) at least
+
+    # Every CDR is rated: the next start looks past the last one, and takes the failed ones again (held: not free).
+    second = engine.start_rating_job(RatingMode.DAY_MOST, JobFilters(retry_failed=True))
+    assert (_seq_min(engine, second), _floor(engine)) == (max(seqs.values()) + 1, max(seqs.values()) + 1)
+    assert engine.rating_job(second).total == len(failed)
+
+    # Cancelled: the CDRs it held are free again, and the floor goes down to the first of them, so a later job takes them.
+    engine.cancel_rating_job(second)
+    assert _floor(engine) == min(seqs[cdr_id] for cdr_id in failed)
+    third = engine.run_rating_job(engine.start_rating_job(RatingMode.DAY_MOST))
+    assert (third.total, third.charged + third.failed) == (len(failed), len(failed))
+    assert _seq_min(engine, third.id) == min(seqs[cdr_id] for cdr_id in failed)
+    assert all(row["status"] != "pending" for row in _cdr_rows(engine))
+    assert _operations(engine) == sum(1 for row in _cdr_rows(engine) if row["status"] == "charged"), "each charged CDR is charged once"

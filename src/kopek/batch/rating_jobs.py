@@ -317,6 +317,7 @@ def start_job(uow: UnitOfWork, job_id: str, mode: RatingMode, filters: JobFilter
         "state": JobState.QUEUED.value,
         "filters": filters.model_dump_json(),
         "cdr_seq_max": uow.cdrs.seq_max(),
+        "cdr_seq_min": uow.cdrs.advance_free_floor(),
         "overlapped_jobs": json.dumps(overlapped),
     }
     uow.rating_jobs.insert(values | {"actor": actor, "created_at": at, "total": 0})

@@ -22,7 +22,7 @@ from kopek.store.job_scope import (
     load_scopes,
     selects_cdr,
 )
-from kopek.store.schema import CDR_STOPPED, accesses, cdr_outcomes, cdrs, charging_operations, rating_job_members
+from kopek.store.schema import CDR_STOPPED, accesses, cdr_free_floor, cdr_outcomes, cdrs, charging_operations, rating_job_members
 
 __all__ = ["TEMPORARY", "CdrStates", "CdrStore", "FreeGroup", "cdr_states", "contract_of_cdr"]
 
@@ -55,18 +55,19 @@ def cdr_states() -> CdrStates:
     columns["status"] = sa.func.coalesce(_outcome.c.status, sa.literal("pending"))
     columns |= {name: _outcome.c[name] for name in _OUTCOME_COLUMNS if name != "status"}
     columns |= {name: sa.func.coalesce(_outcome.c[name], cdrs.c[name]) for name in _HOLDER_COLUMNS}
-    return CdrStates(joined, columns)
+    return CdrStates(joined, columns, _outcome)
 
 
 @dataclass(frozen=True, slots=True)
 class CdrStates:
-    """Stored CDRs with their state: ``joined`` (``cdrs`` with their outcomes) to select ``columns`` from, by name: the
-    columns of ``cdrs``, ``status`` (``pending`` without an outcome), the outcome's columns, and the job, contract and
-    partition of the outcome or, without one, of ``cdrs``. Conditions on ``cdrs`` itself (e.g.
-    :func:`contract_of_cdr`) apply as they are."""
+    """Stored CDRs with their state: ``joined`` (``cdrs`` with their outcomes, ``outcome``) to select ``columns`` from,
+    by name: the columns of ``cdrs``, ``status`` (``pending`` without an outcome), the outcome's columns, and the job,
+    contract and partition of the outcome or, without one, of ``cdrs``. Conditions on ``cdrs`` itself (e.g.
+    :func:`contract_of_cdr`) and on ``outcome`` apply as they are."""
 
     joined: sa.Join
     columns: dict[str, sa.ColumnElement[Any]]
+    outcome: sa.FromClause
 
     def select(self) -> sa.Select[Any]:
         return sa.select(*(column.label(name) for name, column in self.columns.items())).select_from(self.joined)
@@ -109,6 +110,19 @@ class CdrStore:
     def seq_max(self) -> int:
         """The ``seq`` of the last CDR imported (0: none)."""
         return int(self._connection.execute(sa.select(sa.func.coalesce(sa.func.max(cdrs.c.seq), 0))).scalar_one())
+
+    def advance_free_floor(self) -> int:
+        """Move the floor of the free CDRs (``cdr_free_floor``) up to the first CDR from it that has no outcome and no
+        job (past the last CDR when none has), and return it: every CDR below it has an outcome or a job. The search
+        walks ``ix_cdrs_seq`` from the floor, so it costs what was rated since the last start. Call it at a job's start,
+        under :meth:`lock_for_job_start`."""
+        floor = int(self._connection.execute(sa.select(cdr_free_floor.c.seq).where(cdr_free_floor.c.id == 1)).scalar_one())
+        first_free = sa.select(cdrs.c.seq).where(cdrs.c.seq >= floor, cdrs.c.job_id.is_(None), UNRATED).order_by(cdrs.c.seq).limit(1)
+        found = self._connection.execute(first_free).scalar_one_or_none()
+        moved = int(found) if found is not None else self.seq_max() + 1
+        if moved != floor:
+            self._connection.execute(sa.update(cdr_free_floor).where(cdr_free_floor.c.id == 1).values(seq=moved))
+        return moved
 
     def lock_for_job_start(self) -> None:
         """PostgreSQL: hold off imports and other job starts until this transaction ends (a job start reads the CDRs
@@ -168,8 +182,10 @@ class CdrStore:
         every failed and skipped CDR.
         """
         contract = contract_of_cdr()
-        outcome = _outcome
-        retried: list[sa.ColumnElement[bool]] = [outcome.c.status.in_(["failed", "skipped"])]
+        outcome = cdr_outcomes
+        # The failed and skipped outcomes of the ended jobs, found through ix_cdr_outcomes_job_stopped (its condition as
+        # text, so that PostgreSQL matches it), then their CDRs by id: never a pass over every stored CDR.
+        retried: list[sa.ColumnElement[bool] | sa.TextClause] = [sa.text(CDR_STOPPED), outcome.c.job_id.in_(ended_jobs.scalar_subquery())]
         if temporary_only:
             earlier = cdr_outcomes.alias("earlier")
             stopped_by_temporary = (
@@ -183,9 +199,8 @@ class CdrStore:
                 .exists()
             )
             temporary = sa.and_(outcome.c.status == "failed", outcome.c.error_category == TEMPORARY)
-            retried = [sa.or_(temporary, sa.and_(outcome.c.status == "skipped", stopped_by_temporary))]
-        rated = sa.exists().where(outcome.c.cdr_id == cdrs.c.id, outcome.c.job_id.in_(ended_jobs.scalar_subquery()), *retried)
-        where = [rated, *conditions]
+            retried.append(sa.or_(temporary, sa.and_(outcome.c.status == "skipped", stopped_by_temporary)))
+        where = [cdrs.c.id.in_(sa.select(outcome.c.cdr_id).where(*retried)), *conditions]
         if contract_ids is not None:
             where.append(contract.in_(list(contract_ids)))
         values = {"job_id": job_id, "contract_id": contract, "partition_key": _first_partition_key(contract)}
@@ -346,8 +361,15 @@ class CdrStore:
         return len(rows)
 
     def release_pending(self, job_id: str) -> int:
-        """Give back the pending CDRs the job holds: no job, so a later job can take them; how many."""
-        query = sa.update(cdrs).where(cdrs.c.job_id == job_id, *_HELD).values(job_id=None, contract_id=None, partition_key=None)
+        """Give back the pending CDRs the job holds: no job, so a later job can take them (the floor of the free CDRs
+        lowered to the first of them); how many."""
+        where = (cdrs.c.job_id == job_id, *_HELD)
+        first = self._connection.execute(sa.select(sa.func.min(cdrs.c.seq)).where(*where)).scalar_one_or_none()
+        if first is None:
+            return 0
+        lowered = sa.case((cdr_free_floor.c.seq > int(first), int(first)), else_=cdr_free_floor.c.seq)
+        self._connection.execute(sa.update(cdr_free_floor).where(cdr_free_floor.c.id == 1).values(seq=lowered))
+        query = sa.update(cdrs).where(*where).values(job_id=None, contract_id=None, partition_key=None)
         return int(self._connection.execute(query).rowcount)
 
     def job_counts(self, job_id: str) -> dict[str, int]:

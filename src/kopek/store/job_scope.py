@@ -24,10 +24,11 @@ _members = rating_job_members.c
 @dataclass(frozen=True, slots=True)
 class JobScope:
     """A job's scope: its id, the last CDR it covers (``cdrs.seq``), its consumption dates ``[date_from, date_to)``
-    and item class (``None``: any)."""
+    and item class (``None``: any); ``cdr_seq_min``: below it, every CDR had an outcome or a job when it started."""
 
     job_id: str
     cdr_seq_max: int
+    cdr_seq_min: int = 0
     date_from: datetime | None = None
     date_to: datetime | None = None
     item_class: str | None = None
@@ -57,6 +58,7 @@ def scope_of(row: sa.RowMapping | dict[str, object]) -> JobScope | None:
     return JobScope(
         job_id=str(row["id"]),
         cdr_seq_max=int(str(row["cdr_seq_max"])),
+        cdr_seq_min=int(str(row["cdr_seq_min"] or 0)),
         date_from=_instant(filters.get("date_from")),
         date_to=_instant(filters.get("date_to")),
         item_class=filters.get("item_class"),
@@ -69,7 +71,7 @@ def _instant(text: str | None) -> datetime | None:
 
 def load_scopes(connection: sa.Connection, job_id: str) -> Scopes | None:
     """The job's scope and those it overlaps; None for a job without a scope."""
-    columns = (rating_jobs.c.id, rating_jobs.c.filters, rating_jobs.c.cdr_seq_max, rating_jobs.c.overlapped_jobs)
+    columns = (rating_jobs.c.id, rating_jobs.c.filters, rating_jobs.c.cdr_seq_max, rating_jobs.c.cdr_seq_min, rating_jobs.c.overlapped_jobs)
     row = connection.execute(sa.select(*columns).where(rating_jobs.c.id == job_id)).mappings().first()
     if row is None or (own := scope_of(row)) is None:
         return None
@@ -116,8 +118,11 @@ def covered_by(scope: JobScope, contract: sa.ColumnElement[str]) -> sa.ColumnEle
 def free_for(
     scopes: Scopes, contract: sa.ColumnElement[str], *, free: tuple[sa.ColumnElement[bool], ...] = FREE
 ) -> list[sa.ColumnElement[bool]]:
-    """A free CDR within the job's filters that no overlapped scope covers (``contract``: its resolved contract)."""
-    return [*free, *within_filters(scopes.own), *(sa.not_(covered_by(other, contract)) for other in scopes.overlapped)]
+    """A free CDR within the job's filters, from its ``cdr_seq_min``, that no overlapped scope covers (``contract``: its
+    resolved contract)."""
+    own = scopes.own
+    not_overlapped = (sa.not_(covered_by(other, contract)) for other in scopes.overlapped)
+    return [*free, cdrs.c.seq >= own.cdr_seq_min, *within_filters(own), *not_overlapped]
 
 
 def cdrs_with_contracts() -> tuple[sa.Join, sa.ColumnElement[str]]:

@@ -131,14 +131,16 @@ class ListingStore:
         return [dict(row) for row in self._connection.execute(query.order_by(table.id).limit(limit)).mappings()]
 
     def cdr_rows(self, chosen: CdrFilter, *, after: str, limit: int) -> list[dict[str, Any]]:
-        table = cdr_states().columns
-        query = cdr_states().select().where(cdrs.c.id > after)
+        states = cdr_states()
+        table = states.columns
+        query = states.select().where(cdrs.c.id > after)
         query = _matching(
             query, ((table["status"], chosen.status), (table["job_id"], chosen.job_id), (table["item_class"], chosen.item_class))
         )
         if chosen.chunk_id is not None:
-            # The chunk's job too, so that the job's index finds them (a chunk's id begins with its job's).
-            query = query.where(table["chunk_id"] == chosen.chunk_id, table["job_id"] == job_of_chunk(chosen.chunk_id))
+            # Of the outcomes, with the chunk's job, so that the job's index finds them (a chunk's id begins with its job's).
+            outcome = states.outcome.c
+            query = query.where(outcome.chunk_id == chosen.chunk_id, outcome.job_id == job_of_chunk(chosen.chunk_id))
         if chosen.date_from is not None:
             query = query.where(cdrs.c.consumption_date >= chosen.date_from)
         if chosen.date_to is not None:

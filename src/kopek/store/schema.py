@@ -521,13 +521,25 @@ cdrs = sa.Table(
     sa.Index("ix_cdrs_seq", "seq", unique=True),
     # The CDRs no job holds, by access: how a job's partition finds the CDRs of its contracts (those with an
     # outcome left out by it). Partial on PostgreSQL; on SQLite every CDR's (see kopek.store.cdr_store._free_of_partitions).
+    # With ``seq``, so that the CDRs below a job's ``cdr_seq_min`` are passed over in the index itself.
     sa.Index(
         "ix_cdrs_free_by_access",
         "service_id",
         "user_id",
         "consumption_date",
+        "seq",
         postgresql_where=sa.text(CDR_FREE),
     ),
+)
+
+cdr_free_floor = sa.Table(
+    # One row: every CDR numbered below ``seq`` has an outcome or is held by a job. A job's start moves it up to the
+    # first free CDR (found from it by ``ix_cdrs_seq``); a cancel that gives CDRs back lowers it to the first of them.
+    # So a job looks for free CDRs only from there (``rating_jobs.cdr_seq_min``), however many were rated before.
+    "cdr_free_floor",
+    metadata,
+    sa.Column("id", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
 )
 
 cdr_outcomes = sa.Table(
@@ -579,6 +591,9 @@ rating_jobs = sa.Table(
     # started (null: a job started before scopes, whose CDRs all carry its id), and the jobs whose scopes it leaves
     # out (a JSON list of ids: those not ended when it started).
     sa.Column("cdr_seq_max", sa.BigInteger, nullable=True),
+    # Every CDR numbered below it had an outcome or a job when the job started (``cdr_free_floor``): the job looks for
+    # free CDRs from there (null: a job started before revision 0031, which looks from the first).
+    sa.Column("cdr_seq_min", sa.BigInteger, nullable=True),
     sa.Column("overlapped_jobs", sa.Text, nullable=True),
 )
 
