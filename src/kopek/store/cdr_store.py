@@ -116,11 +116,14 @@ class CdrStore:
         job (past the last CDR when none has), and return it: every CDR below it has an outcome or a job. The search
         walks ``ix_cdrs_seq`` from the floor, so it costs what was rated since the last start. Call it at a job's start,
         under :meth:`lock_for_job_start`."""
-        floor = int(self._connection.execute(sa.select(cdr_free_floor.c.seq).where(cdr_free_floor.c.id == 1)).scalar_one())
+        stored = self._connection.execute(sa.select(cdr_free_floor.c.seq).where(cdr_free_floor.c.id == 1)).scalar_one_or_none()
+        floor = 0 if stored is None else int(stored)  # No row yet: from the first CDR.
         first_free = sa.select(cdrs.c.seq).where(cdrs.c.seq >= floor, cdrs.c.job_id.is_(None), UNRATED).order_by(cdrs.c.seq).limit(1)
         found = self._connection.execute(first_free).scalar_one_or_none()
         moved = int(found) if found is not None else self.seq_max() + 1
-        if moved != floor:
+        if stored is None:
+            self._connection.execute(sa.insert(cdr_free_floor).values(id=1, seq=moved))
+        elif moved != floor:
             self._connection.execute(sa.update(cdr_free_floor).where(cdr_free_floor.c.id == 1).values(seq=moved))
         return moved
 
@@ -367,6 +370,7 @@ class CdrStore:
         first = self._connection.execute(sa.select(sa.func.min(cdrs.c.seq)).where(*where)).scalar_one_or_none()
         if first is None:
             return 0
+        # Without a row the floor is the first CDR already: nothing to lower.
         lowered = sa.case((cdr_free_floor.c.seq > int(first), int(first)), else_=cdr_free_floor.c.seq)
         self._connection.execute(sa.update(cdr_free_floor).where(cdr_free_floor.c.id == 1).values(seq=lowered))
         query = sa.update(cdrs).where(*where).values(job_id=None, contract_id=None, partition_key=None)

@@ -533,8 +533,9 @@ cdrs = sa.Table(
 )
 
 cdr_free_floor = sa.Table(
-    # One row: every CDR numbered below ``seq`` has an outcome or is held by a job. A job's start moves it up to the
-    # first free CDR (found from it by ``ix_cdrs_seq``); a cancel that gives CDRs back lowers it to the first of them.
+    # One row (none until a job starts: the first CDR): every CDR numbered below ``seq`` has an outcome or is held by a
+    # job. A job's start moves it up to the first free CDR (found from it by ``ix_cdrs_seq``); a cancel that gives
+    # CDRs back lowers it to the first of them.
     # So a job looks for free CDRs only from there (``rating_jobs.cdr_seq_min``), however many were rated before.
     "cdr_free_floor",
     metadata,

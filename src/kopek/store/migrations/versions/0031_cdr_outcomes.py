@@ -65,14 +65,13 @@ def upgrade() -> None:
             batch_op.drop_column(column)
     op.create_index("ix_cdrs_job_partition", "cdrs", ["job_id", "partition_key"], postgresql_where=HELD, sqlite_where=HELD)
     op.create_index("ix_cdrs_free_by_access", "cdrs", ["service_id", "user_id", "consumption_date", "seq"], postgresql_where=FREE)
-    # The floor of the free CDRs starts at the first CDR: the next job's start moves it up.
-    floor = op.create_table(
+    # No row: the floor of the free CDRs is the first CDR; the next job's start writes it.
+    op.create_table(
         "cdr_free_floor",
         sa.Column("id", sa.SmallInteger(), autoincrement=False, nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cdr_free_floor")),
     )
-    op.bulk_insert(floor, [{"id": 1, "seq": 0}])
     op.add_column("rating_jobs", sa.Column("cdr_seq_min", sa.BigInteger(), nullable=True))
 
 
