@@ -311,13 +311,14 @@ def start_job(uow: UnitOfWork, job_id: str, mode: RatingMode, filters: JobFilter
     uow.cdrs.lock_for_job_start()
     conditions = filter_bounds(filters.date_from, filters.date_to, filters.item_class)
     overlapped = uow.rating_jobs.scoped_jobs(LIVE_STATES)
+    seq_max = uow.cdrs.seq_max()
     values = {
         "id": job_id,
         "mode": mode.value,
         "state": JobState.QUEUED.value,
         "filters": filters.model_dump_json(),
-        "cdr_seq_max": uow.cdrs.seq_max(),
-        "cdr_seq_min": uow.cdrs.advance_free_floor(),
+        "cdr_seq_max": seq_max,
+        "cdr_seq_min": uow.cdrs.advance_free_floor(seq_max),
         "overlapped_jobs": json.dumps(overlapped),
     }
     uow.rating_jobs.insert(values | {"actor": actor, "created_at": at, "total": 0})

@@ -111,16 +111,16 @@ class CdrStore:
         """The ``seq`` of the last CDR imported (0: none)."""
         return int(self._connection.execute(sa.select(sa.func.coalesce(sa.func.max(cdrs.c.seq), 0))).scalar_one())
 
-    def advance_free_floor(self) -> int:
+    def advance_free_floor(self, seq_max: int) -> int:
         """Move the floor of the free CDRs (``cdr_free_floor``) up to the first CDR from it that has no outcome and no
-        job (past the last CDR when none has), and return it: every CDR below it has an outcome or a job. The search
-        walks ``ix_cdrs_seq`` from the floor, so it costs what was rated since the last start. Call it at a job's start,
-        under :meth:`lock_for_job_start`."""
+        job (past ``seq_max``, the last CDR, when none has), and return it: every CDR below it has an outcome or a job.
+        The search walks ``ix_cdrs_seq`` from the floor, so it costs what was rated since the last start. Call it at a
+        job's start, under :meth:`lock_for_job_start`."""
         stored = self._connection.execute(sa.select(cdr_free_floor.c.seq).where(cdr_free_floor.c.id == 1)).scalar_one_or_none()
         floor = 0 if stored is None else int(stored)  # No row yet: from the first CDR.
         first_free = sa.select(cdrs.c.seq).where(cdrs.c.seq >= floor, cdrs.c.job_id.is_(None), UNRATED).order_by(cdrs.c.seq).limit(1)
         found = self._connection.execute(first_free).scalar_one_or_none()
-        moved = int(found) if found is not None else self.seq_max() + 1
+        moved = int(found) if found is not None else seq_max + 1
         if stored is None:
             self._connection.execute(sa.insert(cdr_free_floor).values(id=1, seq=moved))
         elif moved != floor:
