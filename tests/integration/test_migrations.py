@@ -331,3 +331,39 @@ def test_revision_0031_moves_each_rated_cdrs_outcome_to_a_row_of_its_own_and_kee
     ]
     assert [tuple(row) for row in held] == [("c3", "job-2", "contract/alice"), ("c4", None, None)]
     assert _differences(database) == []
+
+
+def test_revision_0032_lets_a_cdrs_operation_keep_no_result_and_keeps_every_operation_and_what_names_it(database: sa.Engine) -> None:
+    _upgrade(database, "0031")
+    at = "2026-01-01T00:00:00.000000" if database.dialect.name == "sqlite" else datetime(2026, 1, 1, tzinfo=UTC)
+    operation = (
+        "INSERT INTO charging_operations (id, idempotency_key, cdr_id, request_hash, contract_id, subscriber_account_id,"
+        " consumption_date, created_at, result) VALUES (:id, :key, :cdr, 'h', 'c', 's', :at, :at, :result)"
+    )
+    item = (
+        "INSERT INTO charged_items (operation_id, contract_id, contract_item_id, item_class, charge_plan, charge, account_role,"
+        " account_id, amount, currency, quantity, output, consumption_date) VALUES (:operation, 'c', 'i', 'sms', 'p', 'sms',"
+        " 'payer', 'a', '0.10', 'EUR', '1', 'billable', :at)"
+    )
+    with database.begin() as connection:
+        connection.execute(
+            sa.text(operation), {"id": "op-client", "key": "k1", "cdr": None, "at": at, "result": '{"operation_id": "op-client"}'}
+        )
+        connection.execute(sa.text(operation), {"id": "op-cdr", "key": None, "cdr": "c1", "at": at, "result": '{"operation_id": "op-cdr"}'})
+        for operation_id in ("op-client", "op-cdr"):
+            connection.execute(sa.text(item), {"operation": operation_id, "at": at})
+
+    _upgrade(database, "head")
+
+    with database.begin() as connection:
+        connection.execute(sa.text(operation), {"id": "op-cdr-2", "key": None, "cdr": "c2", "at": at, "result": None})
+        rows = connection.execute(sa.text("SELECT id, idempotency_key, cdr_id, result FROM charging_operations ORDER BY id")).all()
+        named = connection.execute(sa.text("SELECT operation_id FROM charged_items ORDER BY id")).scalars().all()
+    # Written before the revision, a CDR's operation keeps its text (nothing reads it); one written after keeps none.
+    assert [tuple(row) for row in rows] == [
+        ("op-cdr", None, "c1", '{"operation_id": "op-cdr"}'),
+        ("op-cdr-2", None, "c2", None),
+        ("op-client", "k1", None, '{"operation_id": "op-client"}'),
+    ]
+    assert named == ["op-client", "op-cdr"]
+    assert _differences(database) == []

@@ -3,9 +3,9 @@
 :func:`typed_columns` takes the chunk as read from the CDR store (one column per stored
 field, ``properties`` as JSON text) and gives one row per CDR: its typed properties as
 text (``p:NAME``, what price trees read), its quantity (as text and in base units), and
-the two identities of the operation a CDR leaves: the request hash (the digest a replay
-of the CDR compares, :func:`kopek.charging.offline.request_hash`) and the properties of
-its stored result, both exactly as the row path computes them from the typed item.
+the identity of the operation a CDR leaves: the request hash (the digest a replay of the
+CDR compares, :func:`kopek.charging.offline.request_hash`), exactly as the row path
+computes it from the typed item.
 
 Typing follows :func:`kopek.domain.item.type_item` to the letter, but only where the
 stored text is simple enough to be read column-wise without doubt. A CDR's properties
@@ -62,7 +62,6 @@ TYPED_COLUMNS = (
     "quantity",
     "quantity_unit",
     "q",
-    "properties",
     "request_hash",
 )
 """The typed chunk's columns after ``row``, ``id`` and ``contract_id``, before ``p:NAME``: see :func:`typed_columns`."""
@@ -170,7 +169,6 @@ def _columns_of_items(items: Sequence[TypedItem], names: Sequence[str]) -> dict[
         "quantity": [to_text(item.quantity) for item in items],
         "quantity_unit": [unit.value if (unit := item.item_class.quantity_unit) else None for item in items],
         "q": [_base_units(item) for item in items],
-        "properties": [json.dumps({name: canonical_value(value) for name, value in item.properties.items()}) for item in items],
     }
     for name in names:
         values = [item.properties.get(name) for item in items]
@@ -337,7 +335,6 @@ def _fast_columns(
         entry = pl.concat_str([pl.lit(prepared.key + ": "), pl.lit(piece)])
         entries[prepared.spec.name] = pl.when(pl.lit(present)).then(entry)
         columns[f"p:{prepared.spec.name}"] = text.alias(f"p:{prepared.spec.name}")
-    stored = _json_object([entries[prepared.spec.name] for prepared in specs])
     hashed = _json_object([entries[name] for name in sorted(entries)])
     unit = item_class.quantity_unit
     if item_class.quantity is None:
@@ -375,7 +372,6 @@ def _fast_columns(
         quantity=quantity_text,
         quantity_unit=pl.lit(unit.value if unit is not None else None, pl.String),
         q=base,
-        properties=stored,
         request_hash=digest_text,
     )
     return found.with_columns(

@@ -192,7 +192,7 @@ def rate_rows_columnar(uow: UnitOfWork, context: ChargingContext, plans: PlanCac
     except (BoundCrossed, Unsupported) as error:
         reason = FallbackReason.BALANCE_BOUND if isinstance(error, BoundCrossed) else FallbackReason.INTEGER_BOUND
         raise NotColumnar(reason, str(error)) from error
-    facts = ChunkFacts(context.clock(), rules.job_id, loaded.version, new_chunk_id(rules.job_id, context.new_id))
+    facts = ChunkFacts(context.clock(), rules.job_id, new_chunk_id(rules.job_id, context.new_id))
     moves = counter_moves(charged, counters)
     notes = _notifications(charged, compiled)
     # As a charge's outcome: allowances used up, then thresholds crossed, then low balances (charge_in adds them last).
@@ -521,7 +521,7 @@ def _frame(
     cdr_columns: bool = True,
 ) -> pl.DataFrame:
     """The chunk as columns: order, ids, plan, class, quantity in base units, the properties nodes read, counters before;
-    with ``cdr_columns``, also what storing the CDRs' operations needs (request hash, properties, quantity as text, ...)."""
+    with ``cdr_columns``, also what storing the CDRs' operations needs (request hash, quantity as text, ...)."""
     properties = sorted({name for program in compiled.values() for name in properties_read(program)})
     counter_names = sorted({name for program in compiled.values() for name in program.counters})
     if typed["q"].null_count():
@@ -538,7 +538,7 @@ def _frame(
     )
     kept = ["row", "id"]
     if cdr_columns:
-        kept += ["request_hash", "properties", "quantity", "quantity_unit", "consumption_date", "service_id", "user_id"]
+        kept += ["request_hash", "quantity", "quantity_unit", "consumption_date"]
     else:
         kept += ["consumption_date"]
     frame = typed.join(pricing, on=["contract_id", "item_class"], how="left", maintain_order="left").select(
@@ -720,7 +720,7 @@ def price_columnar(
     """Price ``rows`` (items of contracts the caller locked, in charging order, shaped as CDR rows; ``properties`` as
     JSON text or a mapping) column-wise from the counters ``values`` and ``lives`` instead of the stored ones, with a
     chunk's acceptance rules; writes nothing. The frame holds what pricing needs; ``cdr_columns`` adds what storing
-    the items as a chunk's operations would (request hashes, properties as JSON, quantities as text, ids).
+    the items as a chunk's operations would (request hashes, quantities as text, ids).
 
     Raises :class:`NotColumnar` when the items need the row path."""
     try:

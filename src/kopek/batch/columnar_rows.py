@@ -1,11 +1,11 @@
-"""The rows a vectorized chunk stores, built column-wise and written in bulk: operations, results, charged items,
+"""The rows a vectorized chunk stores, built column-wise and written in bulk: operations, charged items,
 account operations, CDR outcomes, the counter journal.
 
 Everything the row path writes for a chunk is written here too, with the same values
 and the same decimal text: charged items (as posted by
 :mod:`kopek.rating.columnar_postings`), one account operation per account naming the
-chunk, the operation with its request hash and its stored result (JSON, for idempotent
-replays), and the CDR's outcome. Amounts are text made from whole numbers of
+chunk, the operation with its request hash (a CDR's operation keeps no stored result), and
+the CDR's outcome. Amounts are text made from whole numbers of
 ``10^-places``, so no value passes through a binary float.
 """
 
@@ -31,11 +31,10 @@ from kopek.store.uow import UnitOfWork
 
 @dataclass(frozen=True, slots=True)
 class ChunkFacts:
-    """What every row of a chunk shares: when it was charged, by which job, under which catalog version."""
+    """What every row of a chunk shares: when it was charged, by which job, in which chunk."""
 
     now: datetime
     job_id: str
-    catalog_version: int
     chunk_id: str
 
 
@@ -54,11 +53,10 @@ def store(
     created_at = _instant_text(facts.now, sqlite)
     facts_of_items = charged.select("row", "operation_id", "item_class", "quantity", "quantity_unit", "consumption_date")
     items = posted.items.join(facts_of_items, on="row", how="left")
-    results = _results(charged, facts)
     insert_frame(
         uow.connection,
         charging_operations,
-        charged.join(results, on="row", how="left").select(
+        charged.select(
             pl.col("operation_id").alias("id"),
             pl.col("id").alias("cdr_id"),
             "request_hash",
@@ -68,7 +66,6 @@ def store(
             pl.lit(created_at).alias("created_at"),
             pl.lit(facts.job_id).alias("sender_job_id"),
             pl.lit(None, pl.String).alias("session_id"),
-            "result",
         ),
     )
     insert_frame(
@@ -211,43 +208,6 @@ def _outcomes(frame: pl.DataFrame, charged: pl.DataFrame) -> pl.DataFrame:
         pl.when(failed).then(pl.lit(template["error_reason"])).alias("error_reason"),
         pl.when(failed).then(pl.lit(template["error_code"])).alias("error_code"),
         pl.when(failed).then(pl.col("refusal")).alias("error_message"),
-    )
-
-
-def _results(charged: pl.DataFrame, facts: ChunkFacts) -> pl.DataFrame:
-    """The stored result of each charged CDR (``row``, ``result``): the sections ``stored_result`` keeps of
-    ``cdr_result`` for a CDR (``CDR_STORED_SECTIONS``), as the same JSON text."""
-    iso = "%Y-%m-%dT%H:%M:%S%.6f+00:00"
-    charged_at = _instant_text(facts.now, sqlite=False)
-    process = pl.struct(
-        "operation_id",
-        pl.struct(
-            "operation_id",
-            pl.lit(facts.catalog_version).alias("catalog_version"),
-            pl.lit(charged_at).alias("charged_at"),
-            pl.lit(facts.job_id).alias("sender_job_id"),
-            pl.col("id").alias("idempotency_key"),
-            pl.lit(value=False).alias("replayed"),
-        ).alias("charging_process_info"),
-    ).struct.json_encode()
-    item = pl.struct(
-        "item_class",
-        pl.col("consumption_date").dt.strftime(iso).alias("consumption_date"),
-        "service_id",
-        "user_id",
-    ).struct.json_encode()
-    return charged.select(
-        "row",
-        pl.concat_str(
-            [
-                process.str.slice(0, process.str.len_chars() - 1),
-                pl.lit(',"contract_info":null,"chargeable_item_info":'),
-                item.str.slice(0, item.str.len_chars() - 1),
-                pl.lit(',"properties":'),
-                pl.col("properties"),
-                pl.lit('},"charged_items":null,"account_operations":null,"account_info":null,"notifications":null}'),
-            ]
-        ).alias("result"),
     )
 
 

@@ -59,7 +59,7 @@ from kopek.charging.offline import (
     cdr_result,
     check_contract_chargeable,
     post_to_accounts,
-    replayed,
+    replayed_cdr,
     request_hash,
     typed_item,
     with_low_balance,
@@ -521,9 +521,9 @@ class ChunkRater:
         catalog = self._catalog
         typed = typed_item(catalog.catalog, command)
         digest = request_hash(typed)
-        replay = replayed(command, digest, self._stored.get(command.cdr_id or ""))
-        if replay is not None:
-            return replay.operation_id
+        replayed_id = replayed_cdr(command, digest, self._stored.get(command.cdr_id or ""))
+        if replayed_id is not None:
+            return replayed_id
         if contract_id is None:
             raise access_not_found(typed)
         contract = self._contracts[contract_id]

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -237,10 +237,24 @@ def replayed(command: ChargeCommand, digest: str, stored: tuple[str, str] | None
     if stored is None:
         return None
     stored_hash, stored_result = stored
+    _refuse_another_item(command, digest, stored_hash)
+    return ChargeResult.model_validate_json(stored_result).select(command.options, replayed=True)
+
+
+def replayed_cdr(command: ChargeCommand, digest: str, stored: tuple[str, str] | None) -> str | None:
+    """The operation id of a CDR charged already, from the ``(request hash, operation id)`` of its operation; refused
+    if the item differs."""
+    if stored is None:
+        return None
+    stored_hash, operation_id = stored
+    _refuse_another_item(command, digest, stored_hash)
+    return operation_id
+
+
+def _refuse_another_item(command: ChargeCommand, digest: str, stored_hash: str) -> None:
     if stored_hash != digest:
         used = f"CDR {command.cdr_id!r}" if command.cdr_id is not None else f"idempotency key {command.idempotency_key!r}"
         raise AlreadyExistsError(code=Code.IDEMPOTENCY_KEY_REUSED, message=f"{used} was already used for a different item")
-    return ChargeResult.model_validate_json(stored_result).select(command.options, replayed=True)
 
 
 def chargeable_contract(uow: UnitOfWork, item: TypedItem) -> Contract:
@@ -445,27 +459,21 @@ def with_low_balance(charged: Charged) -> Charged:
     return replace(charged, outcome=charged.outcome._replace(notifications=(*charged.outcome.notifications, *low_balance)))
 
 
-CDR_STORED_SECTIONS: Final = ResultOptions(charging_process_info=True, chargeable_item_info=True, charged_items=False)
-"""The sections a CDR's operation keeps of its result: what is read back (docs/batch.md, "What a charged CDR leaves")."""
-
-
-def stored_result(command: ChargeCommand, result: ChargeResult) -> str:
+def stored_result(command: ChargeCommand, result: ChargeResult) -> str | None:
     """The text an operation keeps of its result: a client's charge the whole result (a retry under its key gets it
-    back); a CDR only its operation id, process info and item as typed (:data:`CDR_STORED_SECTIONS`), since a CDR
-    rated again takes only its operation id from it and a recharge the item, while the CDR's charged items, account
-    operations, balances and notifications are rows of their own."""
+    back); a CDR none, since a CDR rated again takes only its operation id (the operation's row) and a recharge its
+    item (the stored CDR), while its charged items, account operations, balances and notifications are rows of their
+    own (docs/batch.md, "What a charged CDR leaves")."""
     if command.cdr_id is None:
         return result.model_dump_json()
-    return result.select(CDR_STORED_SECTIONS).model_dump_json()
+    return None
 
 
 def cdr_result(charged: Charged) -> ChargeResult:
-    """What a rating job keeps of a CDR's computed charge: the sections of :data:`CDR_STORED_SECTIONS`, the others
-    absent (its charged items, account operations and notifications are written as rows, and nobody reads its result
-    back whole), so that a job builds no view a CDR's stored result would drop."""
-    return ChargeResult(
-        operation_id=charged.operation_id, charging_process_info=_process_info(charged), chargeable_item_info=_item_info(charged.item)
-    )
+    """What a rating job keeps of a CDR's computed charge: its operation id, and no section (its charged items, account
+    operations and notifications are written as rows, its item is the stored CDR, and nobody reads its result back),
+    so that a job builds no view it would drop."""
+    return ChargeResult(operation_id=charged.operation_id)
 
 
 @dataclass(slots=True)

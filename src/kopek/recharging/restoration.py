@@ -144,13 +144,24 @@ def _refuse_older_than_the_journal(uow: UnitOfWork, contract_id: str, rows: Any,
 
 
 def _item_of(row: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The chargeable item a stored operation charged; ``None`` for a fee or a refill."""
+    """The chargeable item a stored operation charged: a CDR's the stored CDR, another's the item of its stored result;
+    ``None`` for a fee or a refill."""
+    if row["cdr_id"] is not None:
+        return {
+            "item_class": row["item_class"],
+            "consumption_date": row["consumption_date"].isoformat(),
+            "service_id": row["service_id"],
+            "user_id": row["user_id"],
+            "properties": json.loads(row["properties"]),
+        }
     item = json.loads(row["result"]).get("chargeable_item_info")
     return item if isinstance(item, dict) else None
 
 
 def _bonus_of(row: Mapping[str, Any]) -> ReplayedBonus | None:
     """The bonus units a stored refill operation added; ``None`` for any other operation, or a refill without bonus."""
+    if row["result"] is None:
+        return None
     result = json.loads(row["result"])
     bonus = result.get("bonus") if "refill_id" in result else None
     if not isinstance(bonus, dict):

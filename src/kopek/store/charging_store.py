@@ -43,9 +43,9 @@ class ChargingStore:
         insert_many(self._connection, charging_operations, rows)
 
     def operations_of_cdrs(self, cdr_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-        """The request hash and stored result of the operations that charged these CDRs, by CDR id (CDRs without one are
-        absent). CDR ids are a key space of their own: a client's idempotency key equal to a CDR id is another operation."""
-        columns = (charging_operations.c.cdr_id, charging_operations.c.request_hash, charging_operations.c.result)
+        """The request hash and id of the operations that charged these CDRs, by CDR id (CDRs without one are absent).
+        CDR ids are a key space of their own: a client's idempotency key equal to a CDR id is another operation."""
+        columns = (charging_operations.c.cdr_id, charging_operations.c.request_hash, charging_operations.c.id)
         found = {}
         for start in range(0, len(cdr_ids), KEYS_PER_QUERY):
             query = sa.select(*columns).where(charging_operations.c.cdr_id.in_(list(cdr_ids[start : start + KEYS_PER_QUERY])))

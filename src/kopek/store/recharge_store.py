@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from kopek.store.bulk import insert_many
 from kopek.store.counter_journal_store import JOURNALED_SCOPES
 from kopek.store.schema import (
+    cdrs,
     charged_items,
     charging_operations,
     charging_sessions,
@@ -64,22 +65,16 @@ class RechargeStore:
     # ---- what a recharge reads --------------------------------------------------------------------
 
     def operations_from(self, contract_id: str, consumed_from: datetime) -> list[dict[str, Any]]:
-        """The contract's charging operations consumed at or after ``consumed_from``: ``id``, ``consumption_date``,
-        ``created_at``, ``session_id`` and the stored ``result``."""
-        query = sa.select(
-            charging_operations.c.id, charging_operations.c.consumption_date, charging_operations.c.created_at,
-            charging_operations.c.session_id, charging_operations.c.result, charging_operations.c.contract_id,
-        ).where(charging_operations.c.contract_id == contract_id, charging_operations.c.consumption_date >= consumed_from)  # fmt: skip
+        """The contract's charging operations consumed at or after ``consumed_from`` (:func:`_operations`)."""
+        operation = charging_operations.c
+        query = _operations().where(operation.contract_id == contract_id, operation.consumption_date >= consumed_from)
         return [dict(row) for row in self._connection.execute(query).mappings()]
 
     def operations(self, operation_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The charging operations of these ids (:func:`_operations`)."""
         found = []
         for start in range(0, len(operation_ids), _CHUNK):
-            chunk = list(operation_ids[start : start + _CHUNK])
-            query = sa.select(
-                charging_operations.c.id, charging_operations.c.consumption_date, charging_operations.c.created_at,
-                charging_operations.c.session_id, charging_operations.c.result, charging_operations.c.contract_id,
-            ).where(charging_operations.c.id.in_(chunk))  # fmt: skip
+            query = _operations().where(charging_operations.c.id.in_(list(operation_ids[start : start + _CHUNK])))
             found += [dict(row) for row in self._connection.execute(query).mappings()]
         return found
 
@@ -148,3 +143,14 @@ class RechargeStore:
 
     def insert_items(self, rows: Sequence[dict[str, Any]]) -> None:
         insert_many(self._connection, charged_items, rows)
+
+
+def _operations() -> sa.Select[Any]:
+    """Charging operations as a recharge reads them: ``id``, ``consumption_date``, ``created_at``, ``session_id``,
+    ``contract_id``, the stored ``result``, and for a CDR's operation (``cdr_id``) the stored CDR's ``item_class``,
+    ``service_id``, ``user_id`` and ``properties`` (JSON text): a CDR's operation keeps no result, its item is the CDR."""
+    operation = charging_operations.c
+    return sa.select(
+        operation.id, operation.consumption_date, operation.created_at, operation.session_id, operation.result, operation.contract_id,
+        operation.cdr_id, cdrs.c.item_class, cdrs.c.service_id, cdrs.c.user_id, cdrs.c.properties,
+    ).select_from(charging_operations.outerjoin(cdrs, cdrs.c.id == operation.cdr_id))  # fmt: skip

@@ -149,7 +149,9 @@ charging_operations = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("sender_job_id", sa.String(128), nullable=True),
     sa.Column("session_id", sa.String(128), nullable=True),
-    sa.Column("result", sa.Text, nullable=False),
+    # The result as stored: what a retry under the key answers, what a recharge charges again (the item, a refill's
+    # bonus units). None for a CDR's operation: its operation id is this row's, its item the stored CDR (docs/batch.md).
+    sa.Column("result", sa.Text, nullable=True),
     # The stored CDR a rating job charged with this operation: a key space of its own, apart from clients'
     # idempotency keys (a client's key "h1" and a CDR "h1" are two operations); null for every other operation.
     sa.Column("cdr_id", sa.String(128), nullable=True),
