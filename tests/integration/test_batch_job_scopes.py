@@ -103,17 +103,23 @@ def test_a_start_looks_for_free_cdrs_past_those_rated_and_a_cancel_gives_its_hel
     engine.run_rating_job(first)
     failed = {cdr.id for cdr in engine.cdrs(status="failed", limit=100)}
     assert failed  # x1 (no access) at least
+    # Every CDR is rated: the job's end moved the floor past the last one, where the listing of pending CDRs starts.
+    assert _floor(engine) == max(seqs.values()) + 1
+    assert engine.cdrs(status="pending", limit=100) == []
 
-    # Every CDR is rated: the next start looks past the last one, and takes the failed ones again (held: not free).
+    # The next start looks past the last CDR too, and takes the failed ones again (held: not free, pending again).
     second = engine.start_rating_job(RatingMode.DAY_MOST, JobFilters(retry_failed=True))
     assert (_seq_min(engine, second), _floor(engine)) == (max(seqs.values()) + 1, max(seqs.values()) + 1)
     assert engine.rating_job(second).total == len(failed)
+    assert {cdr.id for cdr in engine.cdrs(status="pending", limit=100)} == failed
 
     # Cancelled: the CDRs it held are free again, and the floor goes down to the first of them, so a later job takes them.
     engine.cancel_rating_job(second)
     assert _floor(engine) == min(seqs[cdr_id] for cdr_id in failed)
+    assert {cdr.id for cdr in engine.cdrs(status="pending", limit=100)} == failed
     third = engine.run_rating_job(engine.start_rating_job(RatingMode.DAY_MOST))
     assert (third.total, third.charged + third.failed) == (len(failed), len(failed))
     assert _seq_min(engine, third.id) == min(seqs[cdr_id] for cdr_id in failed)
     assert all(row["status"] != "pending" for row in _cdr_rows(engine))
+    assert engine.cdrs(status="pending", limit=100) == []
     assert _operations(engine) == sum(1 for row in _cdr_rows(engine) if row["status"] == "charged"), "each charged CDR is charged once"

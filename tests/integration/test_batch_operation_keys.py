@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from kopek import Engine
 from kopek.batch.rating_jobs import RatingMode, RatingPath
 from kopek.domain.item import ChargeableItem
-from kopek.store.schema import cdr_outcomes, charging_operations
+from kopek.store.schema import cdr_free_floor, cdr_outcomes, charging_operations
 from tests.integration.test_batch_rating_jobs import records
 from tests.worlds import build_world
 
@@ -47,8 +47,9 @@ def test_a_charged_cdr_rated_again_replays_its_operation_and_charges_nothing_mor
     first = engine.run_rating_job(engine.start_rating_job(RatingMode.DAY_MOST), path=path)
     operation = engine.cdr("a1").operation_id
     before = (str(engine.account("alice-prepaid").balance), str(engine.account("bob-postpaid").balance))
-    with engine.database.begin() as connection:  # As if its outcome had been lost: pending again, in no job.
+    with engine.database.begin() as connection:  # As if its outcome had been lost: pending again, in no job, free.
         connection.execute(sa.delete(cdr_outcomes))
+        connection.execute(sa.delete(cdr_free_floor))  # No floor: free CDRs are looked for from the first.
     again = engine.run_rating_job(engine.start_rating_job(RatingMode.DAY_MOST), path=path)
     assert (first.charged, again.charged) == (2, 2)
     if path is RatingPath.AUTO:

@@ -674,6 +674,11 @@ def _finish(job_id: str, context: ChargingContext) -> bool:
             state = JobState.SUCCEEDED
         uow.rating_jobs.update(job_id, {"state": state.value, "finished_at": context.clock()})
         uow.commit()
+    # Past what the job rated, so that a look-up of pending CDRs (the listing, the next start) starts after them.
+    with UnitOfWork(context.engine) as uow:
+        uow.cdrs.lock_for_job_start()
+        uow.cdrs.advance_free_floor(uow.cdrs.seq_max())
+        uow.commit()
     return True
 
 

@@ -48,11 +48,15 @@ _HELD = (cdrs.c.job_id.is_not(None), UNRATED)
 """A CDR a job holds from its start and has not rated yet. ``job_id IS NOT NULL`` for ``ix_cdrs_job_partition``."""
 
 
+PENDING = "pending"
+"""The status of a stored CDR without an outcome."""
+
+
 def cdr_states() -> CdrStates:
     """Every stored CDR with its state (:class:`CdrStates`)."""
     joined = cdrs.outerjoin(_outcome, _outcome.c.cdr_id == cdrs.c.id)
     columns: dict[str, sa.ColumnElement[Any]] = {column.name: column for column in cdrs.c if column.name not in _HOLDER_COLUMNS}
-    columns["status"] = sa.func.coalesce(_outcome.c.status, sa.literal("pending"))
+    columns["status"] = sa.func.coalesce(_outcome.c.status, sa.literal(PENDING))
     columns |= {name: _outcome.c[name] for name in _OUTCOME_COLUMNS if name != "status"}
     columns |= {name: sa.func.coalesce(_outcome.c[name], cdrs.c[name]) for name in _HOLDER_COLUMNS}
     return CdrStates(joined, columns, _outcome)
@@ -71,6 +75,22 @@ class CdrStates:
 
     def select(self) -> sa.Select[Any]:
         return sa.select(*(column.label(name) for name, column in self.columns.items())).select_from(self.joined)
+
+    def with_status(self, status: str, *, floor: int) -> sa.ColumnElement[bool]:
+        """The CDRs in ``status``. Pending: without an outcome, and at or above ``floor`` (:func:`free_floor`) or held
+        by a job (every CDR below the floor has an outcome or a job), so that a look-up starts from the floor in
+        ``ix_cdrs_seq`` and passes over the CDRs rated before it, not through every stored CDR. The floor is a value,
+        not a subquery, so that PostgreSQL plans with it."""
+        if status != PENDING:
+            return self.outcome.c.status == status
+        return sa.and_(self.outcome.c.cdr_id.is_(None), sa.or_(cdrs.c.seq >= floor, cdrs.c.job_id.is_not(None)))
+
+
+def free_floor(connection: sa.Connection) -> int:
+    """The floor of the free CDRs (``cdr_free_floor``): every CDR numbered below it has an outcome or is held by a job
+    (0 before the first job's start)."""
+    stored = connection.execute(sa.select(cdr_free_floor.c.seq).where(cdr_free_floor.c.id == 1)).scalar_one_or_none()
+    return 0 if stored is None else int(stored)
 
 
 def new_chunk_id(job_id: str, new_id: IdSource) -> str:
@@ -114,8 +134,8 @@ class CdrStore:
     def advance_free_floor(self, seq_max: int) -> int:
         """Move the floor of the free CDRs (``cdr_free_floor``) up to the first CDR from it that has no outcome and no
         job (past ``seq_max``, the last CDR, when none has), and return it: every CDR below it has an outcome or a job.
-        The search walks ``ix_cdrs_seq`` from the floor, so it costs what was rated since the last start. Call it at a
-        job's start, under :meth:`lock_for_job_start`."""
+        The search walks ``ix_cdrs_seq`` from the floor, so it costs what was rated since the floor last moved. Call it
+        at a job's start and end, under :meth:`lock_for_job_start`."""
         stored = self._connection.execute(sa.select(cdr_free_floor.c.seq).where(cdr_free_floor.c.id == 1)).scalar_one_or_none()
         floor = 0 if stored is None else int(stored)  # No row yet: from the first CDR.
         first_free = sa.select(cdrs.c.seq).where(cdrs.c.seq >= floor, cdrs.c.job_id.is_(None), UNRATED).order_by(cdrs.c.seq).limit(1)
