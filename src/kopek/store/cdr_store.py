@@ -24,7 +24,7 @@ from kopek.store.job_scope import (
 )
 from kopek.store.schema import CDR_STOPPED, accesses, cdr_free_floor, cdr_outcomes, cdrs, charging_operations, rating_job_members
 
-__all__ = ["TEMPORARY", "CdrStates", "CdrStore", "FreeGroup", "cdr_states", "contract_of_cdr"]
+__all__ = ["PENDING", "TEMPORARY", "CdrStates", "CdrStore", "FreeGroup", "cdr_states", "contract_of_cdr", "free_floor"]
 
 _TO_CHARGE = (
     cdrs.c.id,
