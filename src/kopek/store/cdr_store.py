@@ -76,21 +76,24 @@ class CdrStates:
     def select(self) -> sa.Select[Any]:
         return sa.select(*(column.label(name) for name, column in self.columns.items())).select_from(self.joined)
 
-    def with_status(self, status: str, *, floor: int) -> sa.ColumnElement[bool]:
-        """The CDRs in ``status``. Pending: without an outcome, and at or above ``floor`` (:func:`free_floor`) or held
-        by a job (every CDR below the floor has an outcome or a job), so that a look-up starts from the floor in
-        ``ix_cdrs_seq`` and passes over the CDRs rated before it, not through every stored CDR. The floor is a value,
-        not a subquery, so that PostgreSQL plans with it."""
-        if status != PENDING:
-            return self.outcome.c.status == status
+    def pending(self, floor: int) -> sa.ColumnElement[bool]:
+        """The pending CDRs: without an outcome, and at or above ``floor`` (:func:`free_floor`) or held by a job (every
+        CDR below the floor has an outcome or a job), so that a look-up starts from the floor in ``ix_cdrs_seq`` and
+        passes over the CDRs rated before it, not through every stored CDR. The floor is a value, not a subquery, so
+        that PostgreSQL plans with it."""
         return sa.and_(self.outcome.c.cdr_id.is_(None), sa.or_(cdrs.c.seq >= floor, cdrs.c.job_id.is_not(None)))
 
 
 def free_floor(connection: sa.Connection) -> int:
     """The floor of the free CDRs (``cdr_free_floor``): every CDR numbered below it has an outcome or is held by a job
     (0 before the first job's start)."""
+    stored = _stored_floor(connection)
+    return 0 if stored is None else stored
+
+
+def _stored_floor(connection: sa.Connection) -> int | None:
     stored = connection.execute(sa.select(cdr_free_floor.c.seq).where(cdr_free_floor.c.id == 1)).scalar_one_or_none()
-    return 0 if stored is None else int(stored)
+    return None if stored is None else int(stored)
 
 
 def new_chunk_id(job_id: str, new_id: IdSource) -> str:
@@ -136,8 +139,8 @@ class CdrStore:
         job (past ``seq_max``, the last CDR, when none has), and return it: every CDR below it has an outcome or a job.
         The search walks ``ix_cdrs_seq`` from the floor, so it costs what was rated since the floor last moved. Call it
         at a job's start and end, under :meth:`lock_for_job_start`."""
-        stored = self._connection.execute(sa.select(cdr_free_floor.c.seq).where(cdr_free_floor.c.id == 1)).scalar_one_or_none()
-        floor = 0 if stored is None else int(stored)  # No row yet: from the first CDR.
+        stored = _stored_floor(self._connection)
+        floor = 0 if stored is None else stored  # No row yet: from the first CDR.
         first_free = sa.select(cdrs.c.seq).where(cdrs.c.seq >= floor, cdrs.c.job_id.is_(None), UNRATED).order_by(cdrs.c.seq).limit(1)
         found = self._connection.execute(first_free).scalar_one_or_none()
         moved = int(found) if found is not None else seq_max + 1

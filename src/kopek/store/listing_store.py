@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kopek.store.cdr_store import cdr_states, contract_of_cdr, free_floor, job_of_chunk
+from kopek.store.cdr_store import PENDING, cdr_states, contract_of_cdr, free_floor, job_of_chunk
 from kopek.store.rating_job_store import RECHARGE
 from kopek.store.schema import (
     accesses,
@@ -135,8 +135,10 @@ class ListingStore:
         table = states.columns
         query = states.select().where(cdrs.c.id > after)
         query = _matching(query, ((table["job_id"], chosen.job_id), (table["item_class"], chosen.item_class)))
-        if chosen.status is not None:
-            query = query.where(states.with_status(chosen.status, floor=free_floor(self._connection)))
+        if chosen.status == PENDING:
+            query = query.where(states.pending(free_floor(self._connection)))
+        elif chosen.status is not None:
+            query = query.where(states.outcome.c.status == chosen.status)
         if chosen.chunk_id is not None:
             # Of the outcomes, with the chunk's job, so that the job's index finds them (a chunk's id begins with its job's).
             outcome = states.outcome.c
