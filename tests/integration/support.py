@@ -18,6 +18,7 @@ from kopek.documents import parse_document
 from kopek.store.schema import (
     account_operations,
     accounts,
+    cdr_outcomes,
     charged_items,
     charging_operations,
     counters,
@@ -53,6 +54,16 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table that charging writes to, in a stable order."""
     with UnitOfWork(engine.database, writes=False) as uow:
         return {table.name: sorted((tuple(row) for row in uow.connection.execute(sa.select(table))), key=repr) for table in CHARGING_TABLES}
+
+
+def cdr_charges(engine: Engine) -> int:
+    """How many charges rating jobs left: the operations their charged items name, each the operation id of a charged
+    CDR's outcome (a CDR's charge has no operation row). A CDR charged twice would leave two."""
+    with engine.database.connect() as connection:
+        named = set(connection.execute(sa.select(charged_items.c.operation_id).where(charged_items.c.chunk_id.is_not(None))).scalars())
+        recorded = set(connection.execute(sa.select(cdr_outcomes.c.operation_id).where(cdr_outcomes.c.operation_id.is_not(None))).scalars())
+    assert named <= recorded, "every charged item of a job names a charged CDR's outcome"
+    return len(named)
 
 
 def operation_count(engine: Engine) -> int:

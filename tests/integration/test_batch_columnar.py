@@ -355,9 +355,16 @@ def postings_by_account(connection: sa.Connection) -> dict[str, Any]:
 def snapshot(engine: Engine) -> dict[str, Any]:
     """What a job leaves, keyed by CDR id (operation ids blanked)."""
     with engine.database.connect() as connection:
-        operations = {row.id: row for row in connection.execute(sa.select(charging_operations))}
-        # A job's operation names its CDR; a single charge of a CDR (the comparison below) has its id as idempotency key.
-        cdr_of = {operation_id: row.cdr_id or row.idempotency_key for operation_id, row in operations.items()}
+        # A job's charge of a CDR is its outcome (no operation row); a single charge of a CDR (the comparison below) is
+        # an operation with the CDR id as idempotency key. Each as (contract, when charged, job).
+        outcome = cdr_outcomes.c
+        charges = {
+            row.cdr_id: (row.operation_id, row.contract_id, row.charged_at, row.job_id)
+            for row in connection.execute(sa.select(cdr_outcomes).where(outcome.operation_id.is_not(None)))
+        }
+        for row in connection.execute(sa.select(charging_operations)):
+            charges[row.idempotency_key] = (row.id, row.contract_id, row.created_at, row.sender_job_id)
+        cdr_of = {operation_id: cdr_id for cdr_id, (operation_id, *_) in charges.items()}
 
         def by_cdr(table: sa.Table, columns: tuple[str, ...]) -> dict[str, list[Any]]:
             grouped: dict[str, list[Any]] = {}
@@ -377,13 +384,7 @@ def snapshot(engine: Engine) -> dict[str, Any]:
                 )
                 for row in connection.execute(cdr_states().select())
             },
-            "operations": {
-                cdr_of[row.id]: exact(
-                    (row.request_hash, row.contract_id, row.subscriber_account_id, row.consumption_date, row.created_at, row.sender_job_id)
-                )
-                for row in operations.values()
-            },
-            "results": {cdr_of[row.id]: row.result for row in operations.values()},
+            "operations": {cdr_id: exact(tuple(charge[1:])) for cdr_id, charge in charges.items()},
             "charged_items": by_cdr(
                 charged_items,
                 (
@@ -529,22 +530,28 @@ def test_a_job_on_the_vectorized_path_leaves_what_the_row_path_leaves(
 
 @pytest.mark.parametrize("database", DATABASES)
 @pytest.mark.parametrize("path", [RatingPath.AUTO, RatingPath.ROW])
-def test_a_cdrs_operation_keeps_no_result_and_a_recharge_charges_the_stored_cdr_again(
+def test_a_charged_cdr_leaves_no_operation_row_and_a_recharge_charges_the_stored_cdr_again(
     tmp_path: Path, database: str, path: RatingPath
 ) -> None:
     rows = records(PLAIN_CDRS)
     with imported(database, tmp_path / "job", rows, build) as engine:
         engine.run_rating_job(engine.start_rating_job(RatingMode.DAY_MOST), path=path)
         with engine.database.connect() as connection:
-            stored = {row.cdr_id: row.result for row in connection.execute(sa.select(charging_operations))}
-            charged = set(connection.execute(sa.select(cdr_outcomes.c.cdr_id).where(cdr_outcomes.c.status == "charged")).scalars())
+            operations = connection.execute(sa.select(sa.func.count()).select_from(charging_operations)).scalar_one()
+            outcome = cdr_outcomes.c
+            query = sa.select(outcome.cdr_id, outcome.operation_id, outcome.charged_at).where(outcome.status == "charged")
+            charged = {row.cdr_id: (row.operation_id, row.charged_at) for row in connection.execute(query)}
+            named = set(connection.execute(sa.select(charged_items.c.operation_id).distinct()).scalars())
         alice = sum(1 for cdr_id in charged if cdr_id.startswith("a"))
 
         recharged = engine.recharge("alice-contract", datetime(2026, 6, 1, tzinfo=UTC))
 
-    # The operation id is the operation's row; the charged items, account operations, balances and notifications are
-    # rows of their own; the item is the stored CDR.
-    assert stored == dict.fromkeys(charged)
+    # The outcome is the charge's record: its operation id, which the charged items name, and when it was charged; the
+    # item is the stored CDR.
+    assert operations == 0
+    assert charged
+    assert all(operation_id is not None and charged_at is not None for operation_id, charged_at in charged.values())
+    assert named <= {operation_id for operation_id, _ in charged.values()}
     # The same catalog prices every item of alice's again, read from her CDRs, as it was: nothing changes.
     assert (recharged.items_recharged, recharged.items_changed, recharged.items_refused, recharged.compensations) == (alice, 0, 0, [])
 

@@ -19,7 +19,8 @@ import pytest
 import sqlalchemy as sa
 
 from kopek import Engine
-from kopek.store.schema import cdr_outcomes, charging_operations, rating_job_partitions, rating_jobs
+from kopek.store.schema import cdr_outcomes, rating_job_partitions, rating_jobs
+from tests.integration.support import cdr_charges
 from tests.worlds import build_world
 
 CDR_COUNT = 3_000
@@ -91,8 +92,5 @@ def test_ctrl_c_stops_the_workers_between_chunks_releases_their_partitions_and_t
 
         status = engine.run_rating_job(job_id)
         assert (status.state.value, status.charged, status.pending) == ("succeeded", CDR_COUNT, 0)
-        with engine.database.connect() as connection:
-            operations = connection.execute(sa.select(sa.func.count(sa.distinct(charging_operations.c.cdr_id)))).scalar_one()
-            rows = connection.execute(sa.select(sa.func.count()).select_from(charging_operations)).scalar_one()
-        assert operations == rows == CDR_COUNT
+        assert cdr_charges(engine) == CDR_COUNT
         assert str(engine.account("alice-prepaid").balance) == f"{10000 - CDR_COUNT // 10}.00"

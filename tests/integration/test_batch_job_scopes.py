@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from kopek import Engine
 from kopek.batch.rating_jobs import JobFilters, RatingMode
 from kopek.store.cdr_store import cdr_states
-from kopek.store.schema import cdr_free_floor, cdrs, charging_operations, rating_jobs
+from kopek.store.schema import cdr_free_floor, cdrs, rating_jobs
+from tests.integration.support import cdr_charges
 from tests.integration.test_batch_rating_jobs import records
 from tests.worlds import build_world
 
@@ -28,11 +29,6 @@ def _stored_rows(engine: Engine) -> list[dict[str, Any]]:
     """The rows of ``cdrs`` themselves."""
     with engine.database.connect() as connection:
         return [dict(row) for row in connection.execute(sa.select(cdrs).order_by(cdrs.c.id)).mappings()]
-
-
-def _operations(engine: Engine) -> int:
-    with engine.database.connect() as connection:
-        return int(connection.execute(sa.select(sa.func.count()).select_from(charging_operations)).scalar_one())
 
 
 def test_starting_a_job_leaves_every_cdr_row_unchanged_and_its_run_charges_them_leaving_them_as_imported(engine: Engine) -> None:
@@ -81,7 +77,7 @@ def test_a_job_started_while_another_runs_takes_none_of_its_cdrs_and_a_later_one
     assert {row["id"] for row in _cdr_rows(engine) if row["job_id"] == third.id} == {record["id"] for record in alice_and_x}
     assert all(row["status"] != "pending" for row in _cdr_rows(engine))
     charged = sum(1 for row in _cdr_rows(engine) if row["status"] == "charged")
-    assert _operations(engine) == charged, "each charged CDR is charged once"
+    assert cdr_charges(engine) == charged, "each charged CDR is charged once"
 
 
 def _floor(engine: Engine) -> int:
@@ -122,4 +118,4 @@ def test_a_start_looks_for_free_cdrs_past_those_rated_and_a_cancel_gives_its_hel
     assert _seq_min(engine, third.id) == min(seqs[cdr_id] for cdr_id in failed)
     assert all(row["status"] != "pending" for row in _cdr_rows(engine))
     assert engine.cdrs(status="pending", limit=100) == []
-    assert _operations(engine) == sum(1 for row in _cdr_rows(engine) if row["status"] == "charged"), "each charged CDR is charged once"
+    assert cdr_charges(engine) == sum(1 for row in _cdr_rows(engine) if row["status"] == "charged"), "each charged CDR is charged once"

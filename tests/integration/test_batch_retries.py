@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from kopek import Engine
 from kopek.batch.rating_jobs import JobFilters, RatingMode
-from kopek.store.schema import charging_operations
+from tests.integration.support import cdr_charges
 from tests.integration.test_batch_rating_jobs import records
 from tests.worlds import build_world
 
@@ -51,9 +51,7 @@ def test_a_temporary_failure_and_what_it_skipped_are_rated_by_the_next_job_and_r
         "a1": "charged", "a2": "failed", "a3": "charged", "x1": "failed",
         "b1": "charged", "b2": "charged", "b3": "failed", "b4": "charged",
     }  # fmt: skip
-    with engine.database.connect() as connection:
-        operations = connection.execute(sa.select(sa.func.count()).select_from(charging_operations)).scalar_one()
-    assert operations == 5, "each charged CDR is charged once"
+    assert cdr_charges(engine) == 5, "each charged CDR is charged once"
 
 
 def test_a_job_that_has_not_ended_keeps_its_temporary_failures(engine: Engine) -> None:

@@ -266,7 +266,7 @@ def test_revision_0022_moves_the_operations_of_charged_cdrs_out_of_the_clients_k
         # A CDR that replayed a client's charge made under its id: the client's key stays the client's.
         connection.execute(sa.text(cdr), {"id": "c2", "at": at, "job": "job-2", "operation": "op-shared"})
 
-    _upgrade(database, "head")
+    _upgrade(database, "0022")
 
     with database.connect() as connection:
         rows = connection.execute(sa.text("SELECT id, idempotency_key, cdr_id FROM charging_operations ORDER BY id")).all()
@@ -353,7 +353,7 @@ def test_revision_0032_lets_a_cdrs_operation_keep_no_result_and_keeps_every_oper
         for operation_id in ("op-client", "op-cdr"):
             connection.execute(sa.text(item), {"operation": operation_id, "at": at})
 
-    _upgrade(database, "head")
+    _upgrade(database, "0032")
 
     with database.begin() as connection:
         connection.execute(sa.text(operation), {"id": "op-cdr-2", "key": None, "cdr": "c2", "at": at, "result": None})
@@ -366,4 +366,83 @@ def test_revision_0032_lets_a_cdrs_operation_keep_no_result_and_keeps_every_oper
         ("op-client", "k1", None, '{"operation_id": "op-client"}'),
     ]
     assert named == ["op-client", "op-cdr"]
+
+
+def test_revision_0033_leaves_a_charged_cdr_its_outcome_alone_and_its_downgrade_writes_its_operation_again(
+    database: sa.Engine,
+) -> None:
+    _upgrade(database, "0032")
+    at = "2026-01-01T00:00:00.000000" if database.dialect.name == "sqlite" else datetime(2026, 1, 1, tzinfo=UTC)
+    charged = "2026-01-02T00:00:00.000000" if database.dialect.name == "sqlite" else datetime(2026, 1, 2, tzinfo=UTC)
+    operation = (
+        "INSERT INTO charging_operations (id, idempotency_key, cdr_id, request_hash, contract_id, subscriber_account_id,"
+        " consumption_date, created_at, sender_job_id, result) VALUES (:id, :key, :cdr, 'h', 'c', 's', :at, :charged, :job, :result)"
+    )
+    item = (
+        "INSERT INTO charged_items (operation_id, contract_id, contract_item_id, item_class, charge_plan, charge, account_role,"
+        " account_id, amount, currency, quantity, output, consumption_date) VALUES (:operation, 'c', 'i', 'sms', 'p', 'sms',"
+        " 'payer', 'a', '0.10', 'EUR', '1', 'billable', :at)"
+    )
+    with database.begin() as connection:
+        connection.execute(
+            sa.text("INSERT INTO subscriber_accounts (id, currency, status, created_at) VALUES ('s', 'EUR', 'active', :at)"), {"at": at}
+        )
+        connection.execute(
+            sa.text("INSERT INTO contracts (id, subscriber_account_id, valid_from, status) VALUES ('c', 's', :at, 'active')"), {"at": at}
+        )
+        connection.execute(
+            sa.text(operation), {"id": "op-client", "key": "k1", "cdr": None, "at": at, "charged": at, "job": None, "result": "{}"}
+        )
+        connection.execute(
+            sa.text(operation), {"id": "op-cdr", "key": None, "cdr": "c1", "at": at, "charged": charged, "job": "job-1", "result": None}
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO cdrs (id, item_class, consumption_date, service_id, user_id, properties, imported_at, seq)"
+                " VALUES ('c1', 'sms', :at, 'mobile', 'u', '{}', :at, 1)"
+            ),
+            {"at": at},
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO cdr_outcomes (cdr_id, job_id, chunk_id, status, operation_id, contract_id, partition_key)"
+                " VALUES ('c1', 'job-1', 'job-1/k', 'charged', 'op-cdr', 'c', 'contract/c')"
+            )
+        )
+        for operation_id in ("op-client", "op-cdr"):
+            connection.execute(sa.text(item), {"operation": operation_id, "at": at})
+
+    _upgrade(database, "head")
+
+    with database.connect() as connection:
+        operations = connection.execute(sa.text("SELECT id FROM charging_operations ORDER BY id")).scalars().all()
+        outcome = connection.execute(sa.text("SELECT operation_id, charged_at FROM cdr_outcomes")).one()
+        named = connection.execute(sa.text("SELECT operation_id FROM charged_items ORDER BY id")).scalars().all()
+    # The CDR's operation row is gone; its outcome keeps its id and when it was charged, and its item still names it.
+    assert operations == ["op-client"]
+    assert (outcome[0], _instant(outcome[1])) == ("op-cdr", "2026-01-02T00:00:00")
+    assert named == ["op-client", "op-cdr"]
     assert _differences(database) == []
+
+    _upgrade(database, "0032", down=True)
+
+    with database.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT id, idempotency_key, cdr_id, request_hash, contract_id, subscriber_account_id, created_at, sender_job_id"
+                " FROM charging_operations ORDER BY id"
+            )
+        ).all()
+    assert [(*row[:6], _instant(row[6]), row[7]) for row in rows] == [
+        ("op-cdr", None, "c1", "", "c", "s", "2026-01-02T00:00:00", "job-1"),
+        ("op-client", "k1", None, "h", "c", "s", "2026-01-01T00:00:00", None),
+    ]
+    # Back at 0032, a charged item names an operation again.
+    with pytest.raises(sa.exc.IntegrityError), database.begin() as connection:
+        connection.execute(sa.text(item), {"operation": "op-none", "at": at})
+
+
+def _instant(value: object) -> str:
+    """An instant read back raw (SQLite's text, PostgreSQL's datetime) as ISO text without offset, to the second."""
+    text = value.astimezone(UTC).replace(tzinfo=None).isoformat() if isinstance(value, datetime) else str(value)
+    return text[:19]

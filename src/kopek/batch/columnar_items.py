@@ -1,11 +1,9 @@
-"""A vectorized chunk's CDRs typed against their classes column by column, with what storing their operations needs.
+"""A vectorized chunk's CDRs typed against their classes column by column.
 
 :func:`typed_columns` takes the chunk as read from the CDR store (one column per stored
 field, ``properties`` as JSON text) and gives one row per CDR: its typed properties as
-text (``p:NAME``, what price trees read), its quantity (as text and in base units), and
-the identity of the operation a CDR leaves: the request hash (the digest a replay of the
-CDR compares, :func:`kopek.charging.offline.request_hash`), exactly as the row path
-computes it from the typed item.
+text (``p:NAME``, what price trees read) and its quantity (as text and in base units),
+exactly as the row path types the item.
 
 Typing follows :func:`kopek.domain.item.type_item` to the letter, but only where the
 stored text is simple enough to be read column-wise without doubt. A CDR's properties
@@ -30,7 +28,6 @@ refuses that CDR precisely.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -41,7 +38,6 @@ from typing import Any
 import polars as pl
 
 from kopek import limits
-from kopek.charging.offline import canonical_value, request_text
 from kopek.domain.catalog import Catalog, ItemClass, PropertySpec, PropertyType
 from kopek.domain.item import ChargeableItem, TypedItem, parse_property, property_text, type_item
 from kopek.errors import KopekError
@@ -62,7 +58,6 @@ TYPED_COLUMNS = (
     "quantity",
     "quantity_unit",
     "q",
-    "request_hash",
 )
 """The typed chunk's columns after ``row``, ``id`` and ``contract_id``, before ``p:NAME``: see :func:`typed_columns`."""
 
@@ -121,9 +116,7 @@ def typed_columns(catalog: Catalog, cdrs: pl.DataFrame) -> pl.DataFrame:
         # In the chunk's order, so that the first CDR that does not type is the one reported.
         items = [_typed_item(classes[row["item_class"]], row) for row in left.iter_rows(named=True)]
         parts.append(_rows_columns(left, items, names))
-    typed = pl.concat(parts, how="vertical").sort("row")
-    digests = [hashlib.sha256(text.encode()).hexdigest() for text in typed["request_hash"].to_list()]
-    return typed.with_columns(request_hash=pl.Series(digests, dtype=pl.String))
+    return pl.concat(parts, how="vertical").sort("row")
 
 
 def typed_rows(catalog: Catalog, rows: Sequence[Mapping[str, Any]]) -> tuple[pl.DataFrame, list[TypedItem]]:
@@ -143,10 +136,7 @@ def typed_rows(catalog: Catalog, rows: Sequence[Mapping[str, Any]]) -> tuple[pl.
             "contract_id": pl.Series([row["contract_id"] for row in rows], dtype=pl.String),
         }
     )
-    frame = _rows_columns(frame, items, names)
-    hashes = [hashlib.sha256(text.encode()).hexdigest() for text in frame["request_hash"].to_list()]
-    frame = frame.with_columns(request_hash=pl.Series(hashes, dtype=pl.String))
-    return frame, items
+    return _rows_columns(frame, items, names), items
 
 
 def _typed_item(item_class: ItemClass, row: Mapping[str, Any]) -> TypedItem:
@@ -160,7 +150,7 @@ def _typed_item(item_class: ItemClass, row: Mapping[str, Any]) -> TypedItem:
 
 
 def _columns_of_items(items: Sequence[TypedItem], names: Sequence[str]) -> dict[str, list[Any]]:
-    """What :func:`typed_columns` gives, from typed items as the row path types them (``request_hash`` not hashed)."""
+    """What :func:`typed_columns` gives, from typed items as the row path types them."""
     columns: dict[str, list[Any]] = {
         "item_class": [item.item_class.name for item in items],
         "consumption_date": [item.consumption_date for item in items],
@@ -194,10 +184,8 @@ def _series(columns: Mapping[str, list[Any]]) -> dict[str, pl.Series]:
 
 
 def _rows_columns(rows: pl.DataFrame, items: Sequence[TypedItem], names: Sequence[str]) -> pl.DataFrame:
-    """The columns of ``rows`` typed one at a time (``items``), as the row path types them (``request_hash`` still the
-    text to digest)."""
+    """The columns of ``rows`` typed one at a time (``items``), as the row path types them."""
     columns = _columns_of_items(items, names)
-    columns["request_hash"] = [request_text(item) for item in items]
     typed = rows.select("row", "id", "contract_id").with_columns(**_series(columns))
     return typed.select("row", "id", "contract_id", *TYPED_COLUMNS, *(f"p:{name}" for name in names))
 
@@ -241,27 +229,25 @@ def _read_class(item_class: ItemClass, part: pl.DataFrame, names: Sequence[str])
     checks = part.select(
         left=~simple.fill_null(value=False) | (keys > limits.ITEM_PROPERTIES_MAX) | (keys != known) | twice,
     )["left"]
-    values: dict[str, tuple[pl.Series, pl.Series, pl.Series]] = {}
+    values: dict[str, pl.Series] = {}
     for prepared in specs:
         value = f'(?:\\{{|, ){re.escape(prepared.key)}: ({_VALUE})(?:, "|\\}})'
         token = part.select(text.str.extract(value, 1)).to_series()
         read = _read_value(prepared, token, quantity=prepared.spec.name == item_class.quantity)
         checks = checks | read.refused | read.unread
-        values[prepared.spec.name] = (read.present, read.piece, read.text)
+        values[prepared.spec.name] = read.text
     fast = ~checks
-    chosen = {name: tuple(series.filter(fast) for series in found) for name, found in values.items()}
+    chosen = {name: found.filter(fast) for name, found in values.items()}
     return _fast_columns(item_class, specs, part.filter(fast), chosen, names), part.filter(checks)
 
 
 @dataclass(frozen=True, slots=True)
 class _Read:
-    """One property of every row of a class read column-wise: refused, left to ``type_item``, present, and when
-    present its canonical JSON piece and its text."""
+    """One property of every row of a class read column-wise: refused, left to ``type_item``, and its text (null when
+    absent without a default)."""
 
     refused: pl.Series
     unread: pl.Series
-    present: pl.Series
-    piece: pl.Series
     text: pl.Series
 
 
@@ -276,13 +262,12 @@ def _read_value(prepared: _Spec, token: pl.Series, *, quantity: bool) -> _Read:
         given_ok = quoted & (inner.str.len_bytes() <= limits.PROPERTY_STRING_CHARS_MAX)
         given_refused = ~given_ok
         given_unread = pl.lit(value=False)
-        piece, text = t, inner
+        text = inner
     elif spec.type is PropertyType.BOOLEAN:
         truth = t.is_in(["true", '"true"'])
         given_refused = ~(truth | t.is_in(["false", '"false"']))
         given_unread = pl.lit(value=False)
-        piece = pl.when(truth).then(pl.lit("true")).otherwise(pl.lit("false"))
-        text = piece
+        text = pl.when(truth).then(pl.lit("true")).otherwise(pl.lit("false"))
     else:
         integer = spec.type is PropertyType.INTEGER
         pattern = _INTEGER_TEXT if integer else _DECIMAL_TEXT
@@ -296,25 +281,19 @@ def _read_value(prepared: _Spec, token: pl.Series, *, quantity: bool) -> _Read:
         if quantity:
             given_refused = given_refused | (shaped & ~given_unread & inner.str.starts_with("-"))
         text = inner
-        piece = inner if integer else pl.concat_str([pl.lit('"'), inner, pl.lit('"')])
     if spec.allowed is not None:
         given_refused = given_refused | (~given_unread & ~text.is_in(list(spec.allowed)))
     if prepared.default is not None:
-        default_piece = json.dumps(canonical_value(prepared.default))
         default_text = property_text(prepared.default)  # type: ignore[arg-type]
-        missing_refused, missing_present = pl.lit(value=False), pl.lit(value=True)
-        missing_piece, missing_text = pl.lit(default_piece), pl.lit(default_text)
+        missing_refused, missing_text = pl.lit(value=False), pl.lit(default_text)
         missing_unread = pl.lit(value=quantity and spec.type is PropertyType.DECIMAL and default_text.startswith("-"))
     else:
-        missing_refused, missing_present = pl.lit(value=spec.required), pl.lit(value=False)
-        missing_piece = missing_text = pl.lit(None, pl.String)
+        missing_refused, missing_text = pl.lit(value=spec.required), pl.lit(None, pl.String)
         # An absent quantity: TypedItem.quantity reads it; type_item's own path says what happens.
         missing_unread = pl.lit(value=quantity and not spec.required)
     result = frame.select(
         refused=pl.when(missing).then(missing_refused).otherwise(given_refused),
         unread=pl.when(missing).then(missing_unread).otherwise(given_unread),
-        present=pl.when(missing).then(missing_present).otherwise(pl.lit(value=True)),
-        piece=pl.when(missing).then(missing_piece).otherwise(piece),
         text=pl.when(missing).then(missing_text).otherwise(text),
     )
     return _Read(*(result[name].fill_null(value=False) if name in ("refused", "unread") else result[name] for name in result.columns))
@@ -324,43 +303,17 @@ def _fast_columns(
     item_class: ItemClass,
     specs: Sequence[_Spec],
     fast: pl.DataFrame,
-    values: Mapping[str, tuple[pl.Series, ...]],
+    values: Mapping[str, pl.Series],
     names: Sequence[str],
 ) -> pl.DataFrame:
-    """The columns of rows read column-wise (``request_hash`` still the text to digest)."""
-    columns: dict[str, pl.Series] = {}
-    entries = {}
-    for prepared in specs:
-        present, piece, text = values[prepared.spec.name]
-        entry = pl.concat_str([pl.lit(prepared.key + ": "), pl.lit(piece)])
-        entries[prepared.spec.name] = pl.when(pl.lit(present)).then(entry)
-        columns[f"p:{prepared.spec.name}"] = text.alias(f"p:{prepared.spec.name}")
-    hashed = _json_object([entries[name] for name in sorted(entries)])
+    """The columns of rows read column-wise."""
+    columns = {f"p:{prepared.spec.name}": values[prepared.spec.name].alias(f"p:{prepared.spec.name}") for prepared in specs}
     unit = item_class.quantity_unit
     if item_class.quantity is None:
         quantity_text, base = pl.lit("0"), pl.lit(0, INT)
     else:
-        quantity_text = pl.lit(values[item_class.quantity][2])
+        quantity_text = pl.lit(values[item_class.quantity])
         base = _base(quantity_text, unit.base_factor if unit is not None else 1)
-    instant = pl.col("consumption_date")
-    iso = (
-        pl.when(instant.dt.microsecond() == 0)
-        .then(instant.dt.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
-        .otherwise(instant.dt.strftime("%Y-%m-%dT%H:%M:%S%.6f+00:00"))
-    )
-    digest_text = pl.concat_str(
-        [
-            pl.lit('{"consumption_date": "'),
-            iso,
-            pl.lit(f'", "item_class": {json.dumps(item_class.name)}, "properties": '),
-            hashed,
-            pl.lit(', "service_id": "'),
-            pl.col("service_id"),
-            pl.lit('", "user_id": "'),
-            pl.col("user_id"),
-            pl.lit('"}'),
-        ]
-    )
     found = fast.select(
         "row",
         "id",
@@ -372,19 +325,10 @@ def _fast_columns(
         quantity=quantity_text,
         quantity_unit=pl.lit(unit.value if unit is not None else None, pl.String),
         q=base,
-        request_hash=digest_text,
     )
     return found.with_columns(
         *(columns[f"p:{name}"] if f"p:{name}" in columns else pl.lit(None, pl.String).alias(f"p:{name}") for name in names)
     ).select("row", "id", "contract_id", *TYPED_COLUMNS, *(f"p:{name}" for name in names))
-
-
-def _json_object(entries: Sequence[pl.Expr]) -> pl.Expr:
-    """``{`` the non-null ``entries`` joined by ``", "`` ``}``, as ``json.dumps`` writes an object."""
-    if not entries:
-        return pl.lit("{}")
-    joined = pl.concat_list(entries).list.drop_nulls().list.join(", ")
-    return pl.concat_str([pl.lit("{"), joined, pl.lit("}")])
 
 
 def _base(text: pl.Expr, factor: int) -> pl.Expr:

@@ -89,8 +89,6 @@ class FallbackReason(StrEnum):
     ALL_OR_NOTHING_MODE = "all_or_nothing_mode"
     """``SUBSCRIPTION_TRY`` charges a contract in one transaction, one CDR at a time."""
     NO_CATALOG = "no_catalog"
-    CDR_REPLAYED = "cdr_replayed"
-    """A CDR id already has an operation (a replay after a crash or an earlier charge)."""
     CDR_INVALID = "cdr_invalid"
     """A CDR does not type against its class (or its class is unknown): the row path refuses it."""
     CDR_WITHOUT_CONTRACT = "cdr_without_contract"
@@ -168,9 +166,6 @@ def rate_rows_columnar(uow: UnitOfWork, context: ChargingContext, plans: PlanCac
     except KopekError as error:
         raise NotColumnar(FallbackReason.NO_CATALOG, error.message) from error
     catalog = loaded.catalog
-    if cdrs.get_column("replayed").max() == 1:
-        raise NotColumnar(FallbackReason.CDR_REPLAYED, "a CDR id already has an operation (a replay)")
-    cdrs = cdrs.drop("replayed")
     typed = _typed(catalog, cdrs)
     contracts = _contracts(uow, typed)
     parents = _parents(uow, contracts)
@@ -199,7 +194,7 @@ def rate_rows_columnar(uow: UnitOfWork, context: ChargingContext, plans: PlanCac
     for found in (moves.crossings, posted.low_balances):
         for row, crossed in found.items():
             notes.setdefault(row, []).extend({"kind": note.kind.value, "message": note.message, "data": note.data} for note in crossed)
-    store(uow, frame, charged, posted, contracts, facts)
+    store(uow, frame, charged, posted, facts)
     store_journal(uow, moves, charged, facts)
     rest = ChargeRows()
     rest.balances.update(posted.balances)
@@ -521,7 +516,7 @@ def _frame(
     cdr_columns: bool = True,
 ) -> pl.DataFrame:
     """The chunk as columns: order, ids, plan, class, quantity in base units, the properties nodes read, counters before;
-    with ``cdr_columns``, also what storing the CDRs' operations needs (request hash, quantity as text, ...)."""
+    with ``cdr_columns``, also what storing the CDRs' charges needs (quantity as text, ...)."""
     properties = sorted({name for program in compiled.values() for name in properties_read(program)})
     counter_names = sorted({name for program in compiled.values() for name in program.counters})
     if typed["q"].null_count():
@@ -538,7 +533,7 @@ def _frame(
     )
     kept = ["row", "id"]
     if cdr_columns:
-        kept += ["request_hash", "quantity", "quantity_unit", "consumption_date"]
+        kept += ["quantity", "quantity_unit", "consumption_date"]
     else:
         kept += ["consumption_date"]
     frame = typed.join(pricing, on=["contract_id", "item_class"], how="left", maintain_order="left").select(

@@ -1,31 +1,29 @@
-"""The rows a vectorized chunk stores, built column-wise and written in bulk: operations, charged items,
-account operations, CDR outcomes, the counter journal.
+"""The rows a vectorized chunk stores, built column-wise and written in bulk: charged items, account operations,
+CDR outcomes, the counter journal.
 
 Everything the row path writes for a chunk is written here too, with the same values
 and the same decimal text: charged items (as posted by
 :mod:`kopek.rating.columnar_postings`), one account operation per account naming the
-chunk, the operation with its request hash (a CDR's operation keeps no stored result), and
-the CDR's outcome. Amounts are text made from whole numbers of
+chunk, and the CDR's outcome, which is a charged CDR's record (its operation id and when
+it was charged; no operation row). Amounts are text made from whole numbers of
 ``10^-places``, so no value passes through a binary float.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 import polars as pl
 
 from kopek.batch.cdr_outcomes import refusal
-from kopek.domain.master import Contract
 from kopek.errors import Code, IllegalStateError, Reason
 from kopek.money import exact_text
 from kopek.rating.columnar_counters import NO_PERIOD, CounterMoves, StoredCounter, in_unit_text
 from kopek.rating.columnar_postings import Postings, one_per_account
 from kopek.store.bulk import insert_frame
 from kopek.store.counter_journal_store import CHANGE, JOURNALED_SCOPES, StoredValue
-from kopek.store.schema import account_operations, charged_items, charging_operations, counter_journal
+from kopek.store.schema import account_operations, charged_items, counter_journal
 from kopek.store.uow import UnitOfWork
 
 
@@ -38,36 +36,14 @@ class ChunkFacts:
     chunk_id: str
 
 
-def store(
-    uow: UnitOfWork,
-    frame: pl.DataFrame,
-    charged: pl.DataFrame,
-    posted: Postings,
-    contracts: Mapping[str, Contract],
-    facts: ChunkFacts,
-) -> None:
-    """Write the chunk's operations, charged items, account operations and CDR outcomes (balances, counters and
-    notifications are the caller's)."""
+def store(uow: UnitOfWork, frame: pl.DataFrame, charged: pl.DataFrame, posted: Postings, facts: ChunkFacts) -> None:
+    """Write the chunk's charged items, account operations and CDR outcomes (balances, counters and notifications are
+    the caller's)."""
     sqlite = uow.connection.dialect.name == "sqlite"
     stamp = _instant_format(sqlite)
     created_at = _instant_text(facts.now, sqlite)
     facts_of_items = charged.select("row", "operation_id", "item_class", "quantity", "quantity_unit", "consumption_date")
     items = posted.items.join(facts_of_items, on="row", how="left")
-    insert_frame(
-        uow.connection,
-        charging_operations,
-        charged.select(
-            pl.col("operation_id").alias("id"),
-            pl.col("id").alias("cdr_id"),
-            "request_hash",
-            "contract_id",
-            pl.col("contract_id").replace_strict(_subscribers(contracts), return_dtype=pl.String).alias("subscriber_account_id"),
-            pl.col("consumption_date").dt.strftime(stamp),
-            pl.lit(created_at).alias("created_at"),
-            pl.lit(facts.job_id).alias("sender_job_id"),
-            pl.lit(None, pl.String).alias("session_id"),
-        ),
-    )
     insert_frame(
         uow.connection,
         charged_items,
@@ -87,7 +63,7 @@ def store(
             pl.lit(None, pl.String).alias("operation_id"), pl.lit(created_at).alias("created_at"), pl.lit(facts.chunk_id).alias("chunk_id")
         ),
     )
-    uow.cdrs.set_outcome_frame(_outcomes(frame, charged).with_columns(chunk_id=pl.lit(facts.chunk_id)))
+    uow.cdrs.set_outcome_frame(_outcomes(frame, charged, created_at).with_columns(chunk_id=pl.lit(facts.chunk_id)))
 
 
 def store_journal(uow: UnitOfWork, moves: CounterMoves, charged: pl.DataFrame, facts: ChunkFacts) -> None:
@@ -183,10 +159,6 @@ def _journal_counter(counter: StoredCounter, stored: StoredValue | None, slot: i
     )
 
 
-def _subscribers(contracts: Mapping[str, Contract]) -> dict[str, str]:
-    return {contract_id: contract.subscriber_account_id for contract_id, contract in contracts.items()}
-
-
 def _instant_format(sqlite: bool) -> str:
     """How an instant is written: as ``UtcDateTime`` binds it (text without offset on SQLite, timestamptz text on PostgreSQL)."""
     return "%Y-%m-%dT%H:%M:%S%.6f" if sqlite else "%Y-%m-%dT%H:%M:%S%.6f+00:00"
@@ -196,14 +168,16 @@ def _instant_text(moment: datetime, sqlite: bool) -> str:
     return str(pl.Series([moment]).dt.convert_time_zone("UTC").dt.strftime(_instant_format(sqlite))[0])
 
 
-def _outcomes(frame: pl.DataFrame, charged: pl.DataFrame) -> pl.DataFrame:
-    """Each CDR's outcome columns: charged with its operation, failed with the no_access refusal, or skipped."""
+def _outcomes(frame: pl.DataFrame, charged: pl.DataFrame, charged_at: str) -> pl.DataFrame:
+    """Each CDR's outcome columns: charged with its operation id and ``charged_at`` (an instant as the database
+    stores it), failed with the no_access refusal, or skipped."""
     template = refusal(IllegalStateError(code=Code.SERVICE_NOT_ACCESSIBLE, reason=Reason.NOT_AUTHORIZED, message=""))
     failed = pl.col("status") == "failed"
     return frame.join(charged.select("row", "operation_id"), on="row", how="left").select(
         "id",
         "status",
         "operation_id",
+        pl.when(pl.col("operation_id").is_not_null()).then(pl.lit(charged_at)).alias("charged_at"),
         pl.when(failed).then(pl.lit(template["error_category"])).alias("error_category"),
         pl.when(failed).then(pl.lit(template["error_reason"])).alias("error_reason"),
         pl.when(failed).then(pl.lit(template["error_code"])).alias("error_code"),

@@ -59,8 +59,6 @@ from kopek.charging.offline import (
     cdr_result,
     check_contract_chargeable,
     post_to_accounts,
-    replayed_cdr,
-    request_hash,
     typed_item,
     with_low_balance,
     write_charge_rows,
@@ -282,12 +280,12 @@ def _charge_rows(uow: UnitOfWork, context: ChargingContext, claim: Claim, cdrs: 
             outcomes.append({"id": row["id"], "status": "skipped"})
             continue
         try:
-            operation_id = rater.charge(_command(claim.job_id, row), contract_id)
+            charged = rater.charge(_command(claim.job_id, row), contract_id)
         except KopekError as error:
             outcomes.append({"id": row["id"]} | refusal(error))
             stopped.add(contract_id)
         else:
-            outcomes.append({"id": row["id"], "status": "charged", "operation_id": operation_id})
+            outcomes.append({"id": row["id"]} | charged)
     rater.write()
     uow.cdrs.set_outcomes([outcome | {"chunk_id": rater.chunk_id} for outcome in outcomes])
     return len(cdrs)
@@ -424,11 +422,11 @@ class _WholeContract(ChunkWay[list[dict[str, Any]]]):
             outcomes, failure = [], None
             for row in rows:
                 try:
-                    operation_id = rater.charge(_command(claim.job_id, row), contract_id)
+                    charged = rater.charge(_command(claim.job_id, row), contract_id)
                 except KopekError as error:
                     failure = _Refused(row["id"], error)
                     break
-                outcomes.append({"id": row["id"], "status": "charged", "operation_id": operation_id, "chunk_id": rater.chunk_id})
+                outcomes.append({"id": row["id"], "chunk_id": rater.chunk_id} | charged)
             rater.write()
             uow.cdrs.set_outcomes(outcomes)
             if failure is not None:
@@ -489,7 +487,6 @@ class ChunkRater:
             self._refusal: KopekError | None = error
             return
         self._refusal = None
-        self._stored = uow.charging.operations_of_cdrs([row["id"] for row in rows])
         contract_ids = {row["contract_id"] for row in rows if row["contract_id"] is not None}
         # The contracts first (the first lock of every charging unit of work), then what they use; in one statement,
         # linked contracts before the others, each group by id: a single charge locks a linked contract, then its
@@ -514,16 +511,13 @@ class ChunkRater:
         self._accounts: dict[AccountId, Account] = uow.master.lock_accounts(payers)
         self._reserved = uow.sessions.reserved(self._accounts)
 
-    def charge(self, command: ChargeCommand, contract_id: str | None) -> str:
-        """Charge one CDR as ``charge_in`` would, from the state the previous CDRs of the chunk left; its operation id."""
+    def charge(self, command: ChargeCommand, contract_id: str | None) -> dict[str, Any]:
+        """Charge one CDR as ``charge_in`` would, from the state the previous CDRs of the chunk left; its outcome's
+        columns (``charged``, its operation id and when)."""
         if self._refusal is not None:
             raise self._refusal
         catalog = self._catalog
         typed = typed_item(catalog.catalog, command)
-        digest = request_hash(typed)
-        replayed_id = replayed_cdr(command, digest, self._stored.get(command.cdr_id or ""))
-        if replayed_id is not None:
-            return replayed_id
         if contract_id is None:
             raise access_not_found(typed)
         contract = self._contracts[contract_id]
@@ -534,14 +528,14 @@ class ChunkRater:
         before = {account_id: self._accounts[account_id] for account_id in sorted(set(payers))}
         operations, after = post_to_accounts(outcome, payers, before, self._reserved)
         now, operation_id = self._context.clock(), self._context.new_id()
-        charged = Charged(command, digest, now, operation_id, catalog.version, contract, typed, outcome, payers, operations, after)
+        charged = Charged(command, None, now, operation_id, catalog.version, contract, typed, outcome, payers, operations, after)
         charged = with_low_balance(charged)
         result = cdr_result(charged)
         self._rows.add(charged, result)
         self._accounts.update(after)
         next_state = state.after(outcome.counter_changes)
         self._counters, self._lives = next_state.counters, next_state.lives
-        return result.operation_id
+        return {"status": "charged", "operation_id": result.operation_id, "charged_at": now}
 
     def write(self) -> None:
         self._rows.post_as_chunk(self.chunk_id)

@@ -78,8 +78,8 @@ class ChargeCommand:
     idempotency_key: str | None = None
     sender_job_id: str | None = None
     cdr_id: str | None = None
-    """The stored CDR this charge rates (batch rating): its operation is found again by the CDR id, a key space apart
-    from clients' idempotency keys; None for every other charge."""
+    """The stored CDR this charge rates (batch rating): the charge leaves no operation row, the CDR's outcome records
+    it, so a CDR id never meets a client's idempotency key; None for every other charge."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +87,8 @@ class Charged:
     """Everything one successful charge computed, before it is stored."""
 
     command: ChargeCommand
-    digest: str
+    digest: str | None
+    """The request hash; ``None`` for a stored CDR's charge, which has no operation row (its outcome is its record)."""
     now: datetime
     operation_id: str
     catalog_version: int
@@ -237,24 +238,10 @@ def replayed(command: ChargeCommand, digest: str, stored: tuple[str, str] | None
     if stored is None:
         return None
     stored_hash, stored_result = stored
-    _refuse_another_item(command, digest, stored_hash)
-    return ChargeResult.model_validate_json(stored_result).select(command.options, replayed=True)
-
-
-def replayed_cdr(command: ChargeCommand, digest: str, stored: tuple[str, str] | None) -> str | None:
-    """The operation id of a CDR charged already, from the ``(request hash, operation id)`` of its operation; refused
-    if the item differs."""
-    if stored is None:
-        return None
-    stored_hash, operation_id = stored
-    _refuse_another_item(command, digest, stored_hash)
-    return operation_id
-
-
-def _refuse_another_item(command: ChargeCommand, digest: str, stored_hash: str) -> None:
     if stored_hash != digest:
-        used = f"CDR {command.cdr_id!r}" if command.cdr_id is not None else f"idempotency key {command.idempotency_key!r}"
-        raise AlreadyExistsError(code=Code.IDEMPOTENCY_KEY_REUSED, message=f"{used} was already used for a different item")
+        message = f"idempotency key {command.idempotency_key!r} was already used for a different item"
+        raise AlreadyExistsError(code=Code.IDEMPOTENCY_KEY_REUSED, message=message)
+    return ChargeResult.model_validate_json(stored_result).select(command.options, replayed=True)
 
 
 def chargeable_contract(uow: UnitOfWork, item: TypedItem) -> Contract:
@@ -459,20 +446,10 @@ def with_low_balance(charged: Charged) -> Charged:
     return replace(charged, outcome=charged.outcome._replace(notifications=(*charged.outcome.notifications, *low_balance)))
 
 
-def stored_result(command: ChargeCommand, result: ChargeResult) -> str | None:
-    """The text an operation keeps of its result: a client's charge the whole result (a retry under its key gets it
-    back); a CDR none, since a CDR rated again takes only its operation id (the operation's row) and a recharge its
-    item (the stored CDR), while its charged items, account operations, balances and notifications are rows of their
-    own (docs/batch.md, "What a charged CDR leaves")."""
-    if command.cdr_id is None:
-        return result.model_dump_json()
-    return None
-
-
 def cdr_result(charged: Charged) -> ChargeResult:
-    """What a rating job keeps of a CDR's computed charge: its operation id, and no section (its charged items, account
-    operations and notifications are written as rows, its item is the stored CDR, and nobody reads its result back),
-    so that a job builds no view it would drop."""
+    """What a rating job keeps of a CDR's computed charge: its operation id, and no section (its outcome records it, its
+    charged items, account operations and notifications are written as rows, its item is the stored CDR, and nobody
+    reads its result back), so that a job builds no view it would drop (docs/batch.md, "What a charged CDR leaves")."""
     return ChargeResult(operation_id=charged.operation_id)
 
 
@@ -497,21 +474,23 @@ class ChargeRows:
     def add(self, charged: Charged, result: ChargeResult) -> None:
         command, contract, item, outcome, now = charged.command, charged.contract, charged.item, charged.outcome, charged.now
         operation_id = result.operation_id
-        self.operations.append(
-            {
-                "id": operation_id,
-                "idempotency_key": command.idempotency_key,
-                "cdr_id": command.cdr_id,
-                "request_hash": charged.digest,
-                "contract_id": contract.id,
-                "subscriber_account_id": contract.subscriber_account_id,
-                "consumption_date": item.consumption_date,
-                "created_at": now,
-                "sender_job_id": command.sender_job_id,
-                "session_id": charged.session_id,
-                "result": stored_result(command, result),
-            }
-        )
+        if command.cdr_id is None:
+            # A stored CDR's charge has no operation row: its outcome, written by the job, records it.
+            self.operations.append(
+                {
+                    "id": operation_id,
+                    "idempotency_key": command.idempotency_key,
+                    "request_hash": charged.digest,
+                    "contract_id": contract.id,
+                    "subscriber_account_id": contract.subscriber_account_id,
+                    "consumption_date": item.consumption_date,
+                    "created_at": now,
+                    "sender_job_id": command.sender_job_id,
+                    "session_id": charged.session_id,
+                    # What a retry under the key answers, and what a recharge charges again.
+                    "result": result.model_dump_json(),
+                }
+            )
         self.charged_items.extend(
             charged_row(operation_id, contract, item, item_charged, payer)
             for item_charged, payer in zip(outcome.charged_items, charged.payers, strict=True)

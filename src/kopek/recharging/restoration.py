@@ -97,14 +97,17 @@ def restoration_point(uow: UnitOfWork, contract_id: str, from_date: datetime, *,
         later = uow.counter_journal.entries(contract_id, from_id=first)
         _refuse_marks(later, from_date)
         missing = sorted({entry.operation_id for entry in later if entry.operation_id is not None and entry.operation_id not in rows})
-        for row in uow.recharges.operations(missing):
-            if row["contract_id"] != contract_id or not _replayable(row):
+        found = {row["id"]: row for row in uow.recharges.operations(missing, contract_id=contract_id)}
+        # An id found neither among the operations nor among this contract's charged CDRs is another contract's CDR.
+        for operation_id in missing:
+            row = found.get(operation_id)
+            if row is None or row["contract_id"] != contract_id or not _replayable(row):
                 raise IllegalStateError(
                     code=Code.RECHARGE_CROSSES_OTHER_CHANGES,
-                    message=f"operation {row['id']!r} (neither an item nor a refill of contract {contract_id!r}: a linked "
+                    message=f"operation {operation_id!r} (neither an item nor a refill of contract {contract_id!r}: a linked "
                     f"contract's charge) changed its counters after {from_date.isoformat()}; recharge from a date after it",
                 )
-            rows[row["id"]] = row
+            rows[operation_id] = row
         for entry in later:
             if entry.kind == CHANGE and entry.key not in counters:
                 counters[entry.key] = entry.before

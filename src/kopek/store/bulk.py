@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import polars as pl
-import psycopg
 import sqlalchemy as sa
 
 from kopek.store.column_values import binder
@@ -132,20 +131,6 @@ def instant_column(connection: sa.Connection, column: pl.Expr) -> pl.Expr:
         return column.cast(pl.Int64).cast(pl.Datetime("us", "UTC"))
     # UtcDateTime writes SQLite instants with six fraction digits, without offset, in UTC.
     return column.str.to_datetime("%Y-%m-%dT%H:%M:%S%.6f", time_unit="us", time_zone="UTC")
-
-
-def rows_planned_now(connection: sa.Connection, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
-    """The rows of ``query`` as the driver gives them, planned on PostgreSQL for its tables as they are now.
-
-    psycopg prepares a statement run a few times, and PostgreSQL may then keep one generic plan for it. For a look-up
-    in a table that a batch job fills, a plan made while the table held a few pages (a sequential scan) grows slower
-    with every chunk, until an ANALYZE that a job does not wait for; this statement is planned anew each time."""
-    if connection.dialect.name != "postgresql":
-        return [tuple(row) for row in connection.execute(query)]
-    compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-    with driver_cursor(connection, str(compiled)) as cursor:
-        assert isinstance(cursor, psycopg.Cursor), "PostgreSQL is reached through psycopg"
-        return cursor.execute(str(compiled), compiled.params, prepare=False).fetchall()
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from kopek.store.job_scope import (
     load_scopes,
     selects_cdr,
 )
-from kopek.store.schema import CDR_STOPPED, accesses, cdr_free_floor, cdr_outcomes, cdrs, charging_operations, rating_job_members
+from kopek.store.schema import CDR_STOPPED, accesses, cdr_free_floor, cdr_outcomes, cdrs, rating_job_members
 
 __all__ = ["PENDING", "TEMPORARY", "CdrStates", "CdrStore", "FreeGroup", "cdr_states", "contract_of_cdr", "free_floor"]
 
@@ -40,7 +40,7 @@ TO_CHARGE_COLUMNS = {column.name: pl.String for column in _TO_CHARGE}
 """The columns :meth:`CdrStore.pending_columns` reads, as the database gives them (the consumption date then parsed)."""
 TEMPORARY = "TEMPORARY_ILLEGAL_STATE"
 """The error category of a CDR that a later job rates again."""
-_OUTCOME_COLUMNS = ("status", "operation_id", "error_category", "error_reason", "error_code", "error_message", "chunk_id")
+_OUTCOME_COLUMNS = ("status", "operation_id", "charged_at", "error_category", "error_reason", "error_code", "error_message", "chunk_id")
 _HOLDER_COLUMNS = ("job_id", "contract_id", "partition_key")
 """What a CDR's outcome says of the job that rated it: the job, the CDR's contract and the job's partition."""
 _outcome = cdr_outcomes.alias("outcome")
@@ -326,20 +326,17 @@ class CdrStore:
 
     def pending_columns(self, job_id: str, keys: Sequence[str], *, contract_first: bool, limit: int) -> pl.DataFrame:
         """The next ``limit`` pending CDRs of the partitions ``keys`` as columns (``TO_CHARGE_COLUMNS``,
-        ``consumption_date`` an instant in UTC, and ``replayed``: 1 for a CDR whose id already has an operation, else
-        0): partition by partition, each in the order of :meth:`pending_of_partition`, which reads the same CDRs of one
-        partition as rows; the free ones among them are taken for the job as :meth:`pending_of_partition` takes them.
+        ``consumption_date`` an instant in UTC): partition by partition, each in the order of
+        :meth:`pending_of_partition`, which reads the same CDRs of one partition as rows; the free ones among them are
+        taken for the job as :meth:`pending_of_partition` takes them.
 
         PostgreSQL writes them with ``COPY ... TO STDOUT`` as CSV, which Polars reads; SQLite's rows are fetched as the
         driver's tuples straight into Polars. No Python object is made per CDR but the driver's own."""
         held = self._held(keys, job_id)
         within = _charging_order(held, contract_first)
         order = (held.c.partition_key, *within) if len(keys) > 1 else within
-        # Whether the CDR already has an operation (a replay), probed in the same read by the unique index of
-        # charging_operations.cdr_id, rather than thousands of ids sent back in a statement of their own.
-        replayed = sa.case((sa.exists().where(charging_operations.c.cdr_id == held.c.id), 1), else_=0)
-        columns = [*_columns_read(self._connection, held), replayed, held.c.partition_key, held.c.free]
-        schema = TO_CHARGE_COLUMNS | {"replayed": pl.Int8, "partition_key": pl.String, "free": pl.String}
+        columns = [*_columns_read(self._connection, held), held.c.partition_key, held.c.free]
+        schema = TO_CHARGE_COLUMNS | {"partition_key": pl.String, "free": pl.String}
         frame = select_frame(self._connection, sa.select(*columns).order_by(*order).limit(limit), schema)
         self._read_columns.append(frame.select("id", pl.lit(job_id).alias("job_id"), "contract_id", "partition_key"))
         return frame.drop("partition_key", "free").with_columns(instant_column(self._connection, pl.col("consumption_date")))

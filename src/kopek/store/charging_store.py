@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kopek.store.bulk import insert_many, rows_planned_now
+from kopek.store.bulk import insert_many
 from kopek.store.key_locks import KeySpace, serialise_key
 from kopek.store.schema import charged_items, charging_operations, exported_items, notifications
 
@@ -41,17 +41,6 @@ class ChargingStore:
 
     def insert_operations(self, rows: Sequence[dict[str, Any]]) -> None:
         insert_many(self._connection, charging_operations, rows)
-
-    def operations_of_cdrs(self, cdr_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-        """The request hash and id of the operations that charged these CDRs, by CDR id (CDRs without one are absent).
-        CDR ids are a key space of their own: a client's idempotency key equal to a CDR id is another operation."""
-        columns = (charging_operations.c.cdr_id, charging_operations.c.request_hash, charging_operations.c.id)
-        found = {}
-        for start in range(0, len(cdr_ids), KEYS_PER_QUERY):
-            query = sa.select(*columns).where(charging_operations.c.cdr_id.in_(list(cdr_ids[start : start + KEYS_PER_QUERY])))
-            # Planned each time: a job fills the table it looks in.
-            found.update({row[0]: (row[1], row[2]) for row in rows_planned_now(self._connection, query)})
-        return found
 
     def insert_charged_items(self, rows: Sequence[dict[str, Any]]) -> None:
         insert_many(self._connection, charged_items, rows)

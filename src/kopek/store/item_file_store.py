@@ -25,7 +25,7 @@ from kopek.store.schema import (
     BILLABLE_PENDING,
     CONSUMPTION_PENDING,
     charged_items,
-    charging_operations,
+    contracts,
     exported_items,
     item_files,
 )
@@ -159,10 +159,10 @@ class ItemFileStore:
     def charged_items_of_file(self, kind: str, file: dict[str, Any], *, after_id: int, limit: int) -> pl.DataFrame:
         """One page of the charged items in the file, in id order, as a frame of the file's columns
         (:data:`CHARGED_ITEM_FRAME`): amounts and quantities as their exact stored text, the consumption date as an
-        instant in UTC, with the subscriber account of each item's operation.
+        instant in UTC, with the subscriber account of each item's contract.
 
         The page is chosen first, its ids bounded by the file's id range (the file columns have no index of their
-        own), and only its rows are joined to their operations: joined before the limit, a planner may join every
+        own), and only its rows are joined to their contracts: joined before the limit, a planner may join every
         row of the file for each page."""
         column = charged_items.c.billable_file_id if kind == "billable" else charged_items.c.consumption_file_id
         page = (
@@ -183,7 +183,7 @@ class ItemFileStore:
             sa.select(
                 page.c.id,
                 page.c.operation_id,
-                charging_operations.c.subscriber_account_id,
+                contracts.c.subscriber_account_id,
                 *(page.c[name] for name in _CHARGED_ITEM_NAMES),
                 as_text(page.c.amount),
                 page.c.currency,
@@ -194,7 +194,9 @@ class ItemFileStore:
                 page.c.recharge_id,
                 page.c.reverses_id,
             )
-            .join(charging_operations, charging_operations.c.id == page.c.operation_id)
+            # The contract's subscriber account, as the charge's: a contract never changes subscriber account, and a
+            # CDR's charge has no operation row to name it.
+            .join(contracts, contracts.c.id == page.c.contract_id)
             .order_by(page.c.id)
         )
         schema = dict(CHARGED_ITEM_FRAME)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from kopek.store.bulk import insert_many
 from kopek.store.counter_journal_store import JOURNALED_SCOPES
 from kopek.store.schema import (
+    cdr_outcomes,
     cdrs,
     charged_items,
     charging_operations,
@@ -65,16 +66,25 @@ class RechargeStore:
     # ---- what a recharge reads --------------------------------------------------------------------
 
     def operations_from(self, contract_id: str, consumed_from: datetime) -> list[dict[str, Any]]:
-        """The contract's charging operations consumed at or after ``consumed_from`` (:func:`_operations`)."""
+        """The contract's charging operations and charged CDRs consumed at or after ``consumed_from``
+        (:func:`_operations`)."""
         operation = charging_operations.c
-        query = _operations().where(operation.contract_id == contract_id, operation.consumption_date >= consumed_from)
+        query = sa.union_all(
+            _operations().where(operation.contract_id == contract_id, operation.consumption_date >= consumed_from),
+            _charged_cdrs().where(_outcome.contract_id == contract_id, cdrs.c.consumption_date >= consumed_from),
+        )
         return [dict(row) for row in self._connection.execute(query).mappings()]
 
-    def operations(self, operation_ids: Sequence[str]) -> list[dict[str, Any]]:
-        """The charging operations of these ids (:func:`_operations`)."""
+    def operations(self, operation_ids: Sequence[str], *, contract_id: str) -> list[dict[str, Any]]:
+        """The charging operations of these ids, and the charged CDRs of ``contract_id`` among them (:func:`_operations`;
+        a CDR's charge is found by its contract: another contract's is not among them)."""
         found = []
         for start in range(0, len(operation_ids), _CHUNK):
-            query = _operations().where(charging_operations.c.id.in_(list(operation_ids[start : start + _CHUNK])))
+            chunk = list(operation_ids[start : start + _CHUNK])
+            query = sa.union_all(
+                _operations().where(charging_operations.c.id.in_(chunk)),
+                _charged_cdrs().where(_outcome.contract_id == contract_id, _outcome.operation_id.in_(chunk)),
+            )
             found += [dict(row) for row in self._connection.execute(query).mappings()]
         return found
 
@@ -125,7 +135,12 @@ class RechargeStore:
     ) -> list[str]:
         """Contract ids (in id order) with an operation consumed at or after ``consumed_from``, an item of one of ``plans``
         and among ``contract_ids`` (``None``: any)."""
-        used = sa.select(charging_operations.c.contract_id).where(charging_operations.c.consumption_date >= consumed_from)
+        used = sa.union_all(
+            sa.select(charging_operations.c.contract_id).where(charging_operations.c.consumption_date >= consumed_from),
+            sa.select(_outcome.contract_id)
+            .join(cdrs, cdrs.c.id == _outcome.cdr_id)
+            .where(_outcome.operation_id.is_not(None), cdrs.c.consumption_date >= consumed_from),
+        )
         query = sa.select(contracts.c.id).where(contracts.c.id.in_(used))
         if plans is not None:
             using = sa.select(contract_items.c.contract_id).where(contract_items.c.charge_plan.in_(list(plans)))
@@ -145,12 +160,27 @@ class RechargeStore:
         insert_many(self._connection, charged_items, rows)
 
 
+_outcome = cdr_outcomes.c
+
+
 def _operations() -> sa.Select[Any]:
     """Charging operations as a recharge reads them: ``id``, ``consumption_date``, ``created_at``, ``session_id``,
-    ``contract_id``, the stored ``result``, and for a CDR's operation (``cdr_id``) the stored CDR's ``item_class``,
-    ``service_id``, ``user_id`` and ``properties`` (JSON text): a CDR's operation keeps no result, its item is the CDR."""
+    ``contract_id``, the stored ``result``, and the columns of :func:`_charged_cdrs` (null)."""
     operation = charging_operations.c
-    return sa.select(
-        operation.id, operation.consumption_date, operation.created_at, operation.session_id, operation.result, operation.contract_id,
-        operation.cdr_id, cdrs.c.item_class, cdrs.c.service_id, cdrs.c.user_id, cdrs.c.properties,
-    ).select_from(charging_operations.outerjoin(cdrs, cdrs.c.id == operation.cdr_id))  # fmt: skip
+    columns = (operation.id, operation.consumption_date, operation.created_at, operation.session_id, operation.result)
+    return sa.select(*columns, operation.contract_id, *(sa.null().label(name) for name in _CDR_COLUMNS))
+
+
+_CDR_COLUMNS = ("cdr_id", "item_class", "service_id", "user_id", "properties")
+
+
+def _charged_cdrs() -> sa.Select[Any]:
+    """Charged CDRs as a recharge reads them, shaped as :func:`_operations`: a CDR's charge has no operation row (its
+    outcome records it, docs/batch.md) and its item is the stored CDR: ``cdr_id``, ``item_class``, ``service_id``,
+    ``user_id`` and ``properties`` (JSON text); no result, no session."""
+    cdr = cdrs.c
+    charge = (_outcome.operation_id.label("id"), cdr.consumption_date, _outcome.charged_at.label("created_at"))
+    absent = (sa.null().label("session_id"), sa.null().label("result"))
+    item = (cdr.id.label("cdr_id"), cdr.item_class, cdr.service_id, cdr.user_id, cdr.properties)
+    query = sa.select(*charge, *absent, _outcome.contract_id, *item).select_from(cdr_outcomes.join(cdrs, cdr.id == _outcome.cdr_id))
+    return query.where(_outcome.operation_id.is_not(None))

@@ -150,18 +150,8 @@ charging_operations = sa.Table(
     sa.Column("sender_job_id", sa.String(128), nullable=True),
     sa.Column("session_id", sa.String(128), nullable=True),
     # The result as stored: what a retry under the key answers, what a recharge charges again (the item, a refill's
-    # bonus units). None for a CDR's operation: its operation id is this row's, its item the stored CDR (docs/batch.md).
+    # bonus units). Every operation keeps one since revision 0033 (the rows of CDRs' charges, which kept none, are gone).
     sa.Column("result", sa.Text, nullable=True),
-    # The stored CDR a rating job charged with this operation: a key space of its own, apart from clients'
-    # idempotency keys (a client's key "h1" and a CDR "h1" are two operations); null for every other operation.
-    sa.Column("cdr_id", sa.String(128), nullable=True),
-    sa.Index(
-        "uq_charging_operations_cdr_id",
-        "cdr_id",
-        unique=True,
-        postgresql_where=sa.text("cdr_id IS NOT NULL"),
-        sqlite_where=sa.text("cdr_id IS NOT NULL"),
-    ),
     # Partial: most operations have no session (offline charges, CDRs), and an index of them would be written for nothing.
     sa.Index(
         "ix_charging_operations_session_id",
@@ -180,7 +170,9 @@ charged_items = sa.Table(
     "charged_items",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("operation_id", sa.String(64), sa.ForeignKey("charging_operations.id"), nullable=False, index=True),
+    # A charging operation's id, or a rated CDR's (its outcome's ``operation_id``: a CDR's charge has no operation row,
+    # docs/batch.md "What a charged CDR leaves"), so no foreign key.
+    sa.Column("operation_id", sa.String(64), nullable=False, index=True),
     sa.Column("contract_id", sa.String(128), nullable=False, index=True),
     sa.Column("contract_item_id", sa.String(128), nullable=False),
     sa.Column("item_class", sa.String(128), nullable=False),
@@ -556,7 +548,11 @@ cdr_outcomes = sa.Table(
     sa.Column("chunk_id", sa.String(80), nullable=True),
     # charged, failed or skipped.
     sa.Column("status", sa.String(16), nullable=False),
+    # A charged CDR's operation id: what its charged items, counter journal entries and notifications name. A CDR's
+    # charge has no row in charging_operations; this row is its record (docs/batch.md, "What a charged CDR leaves").
     sa.Column("operation_id", sa.String(64), nullable=True),
+    # When a charged CDR was charged (as an operation's created_at).
+    sa.Column("charged_at", UtcDateTime, nullable=True),
     sa.Column("error_category", sa.String(32), nullable=True),
     sa.Column("error_reason", sa.String(32), nullable=True),
     sa.Column("error_code", sa.String(64), nullable=True),
@@ -566,6 +562,15 @@ cdr_outcomes = sa.Table(
     sa.Column("partition_key", sa.String(300), nullable=True),
     # A job's outcomes by status: its counts.
     sa.Index("ix_cdr_outcomes_job_status", "job_id", "status"),
+    # A contract's charged CDRs, and its CDRs' operations by id: what a recharge reads of them. Partial: only charged
+    # CDRs have an operation.
+    sa.Index(
+        "ix_cdr_outcomes_contract_operation",
+        "contract_id",
+        "operation_id",
+        postgresql_where=sa.text("operation_id IS NOT NULL"),
+        sqlite_where=sa.text("operation_id IS NOT NULL"),
+    ),
     # The failed and skipped CDRs of a job by partition, with their contract: which contracts a first-fail chunk must
     # skip. Partial, so that asking costs what the failures are, not what the job has rated.
     sa.Index(

@@ -7,18 +7,20 @@ row, and a recharge charges the stored CDR itself (``cdrs``) again. ``result`` b
 operation keeps none (docs/batch.md, "What a charged CDR leaves"); every other operation keeps its result.
 Operations written before this revision keep the text they hold; nothing reads it.
 
-SQLite changes a column's constraint only by copying its table, and a copy of ``charging_operations`` under
-enforced foreign keys (the rows of other tables name its operations) cannot replace the table in the migration's
-transaction. SQLite documents a simpler procedure for removing a ``NOT NULL`` constraint, which touches no row: the
-table's definition is edited in the schema table and the schema's version counted up. The downgrade puts the
-constraint back the same way, after giving every operation without a result an empty one.
+On SQLite the constraint is removed by editing the table's stored definition
+(:mod:`kopek.store.migrations.sqlite_definitions`); the downgrade puts it back the same way, after giving every
+operation without a result an empty one.
 
 Revision ID: 0032
 Revises: 0031
 """
 
+import re
+
 import sqlalchemy as sa
 from alembic import op
+
+from kopek.store.migrations.sqlite_definitions import edit_sqlite_definition
 
 revision = "0032"
 down_revision = "0031"
@@ -45,18 +47,4 @@ def downgrade() -> None:
 
 
 def _edit_sqlite_definition(old: str, new: str) -> None:
-    """Replace ``old`` by ``new`` in the stored definition of ``charging_operations``, as SQLite's procedure for
-    removing a constraint does: the schema table made writable for the edit, the schema's version counted up so that
-    every connection reads the new definition."""
-    connection = op.get_bind()
-    (definition,) = connection.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'charging_operations'").one()
-    assert definition.count(old) == 1, f"charging_operations is defined as expected: {definition}"
-    (version,) = connection.exec_driver_sql("PRAGMA schema_version").one()
-    connection.exec_driver_sql("PRAGMA writable_schema = ON")
-    try:
-        connection.exec_driver_sql(
-            "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'charging_operations'", (definition.replace(old, new),)
-        )
-        connection.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
-    finally:
-        connection.exec_driver_sql("PRAGMA writable_schema = OFF")
+    edit_sqlite_definition(op.get_bind(), "charging_operations", re.escape(old), new)
