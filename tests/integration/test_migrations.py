@@ -333,6 +333,14 @@ def test_revision_0031_moves_each_rated_cdrs_outcome_to_a_row_of_its_own_and_kee
     assert _differences(database) == []
 
 
+CHARGED_ITEM = (
+    "INSERT INTO charged_items (operation_id, contract_id, contract_item_id, item_class, charge_plan, charge, account_role,"
+    " account_id, amount, currency, quantity, output, consumption_date) VALUES (:operation, 'c', 'i', 'sms', 'p', 'sms',"
+    " 'payer', 'a', '0.10', 'EUR', '1', 'billable', :at)"
+)
+"""A charged item of contract ``c`` naming ``:operation``, consumed at ``:at``."""
+
+
 def test_revision_0032_lets_a_cdrs_operation_keep_no_result_and_keeps_every_operation_and_what_names_it(database: sa.Engine) -> None:
     _upgrade(database, "0031")
     at = "2026-01-01T00:00:00.000000" if database.dialect.name == "sqlite" else datetime(2026, 1, 1, tzinfo=UTC)
@@ -340,18 +348,13 @@ def test_revision_0032_lets_a_cdrs_operation_keep_no_result_and_keeps_every_oper
         "INSERT INTO charging_operations (id, idempotency_key, cdr_id, request_hash, contract_id, subscriber_account_id,"
         " consumption_date, created_at, result) VALUES (:id, :key, :cdr, 'h', 'c', 's', :at, :at, :result)"
     )
-    item = (
-        "INSERT INTO charged_items (operation_id, contract_id, contract_item_id, item_class, charge_plan, charge, account_role,"
-        " account_id, amount, currency, quantity, output, consumption_date) VALUES (:operation, 'c', 'i', 'sms', 'p', 'sms',"
-        " 'payer', 'a', '0.10', 'EUR', '1', 'billable', :at)"
-    )
     with database.begin() as connection:
         connection.execute(
             sa.text(operation), {"id": "op-client", "key": "k1", "cdr": None, "at": at, "result": '{"operation_id": "op-client"}'}
         )
         connection.execute(sa.text(operation), {"id": "op-cdr", "key": None, "cdr": "c1", "at": at, "result": '{"operation_id": "op-cdr"}'})
         for operation_id in ("op-client", "op-cdr"):
-            connection.execute(sa.text(item), {"operation": operation_id, "at": at})
+            connection.execute(sa.text(CHARGED_ITEM), {"operation": operation_id, "at": at})
 
     _upgrade(database, "0032")
 
@@ -377,11 +380,6 @@ def test_revision_0033_leaves_a_charged_cdr_its_outcome_alone_and_its_downgrade_
     operation = (
         "INSERT INTO charging_operations (id, idempotency_key, cdr_id, request_hash, contract_id, subscriber_account_id,"
         " consumption_date, created_at, sender_job_id, result) VALUES (:id, :key, :cdr, 'h', 'c', 's', :at, :charged, :job, :result)"
-    )
-    item = (
-        "INSERT INTO charged_items (operation_id, contract_id, contract_item_id, item_class, charge_plan, charge, account_role,"
-        " account_id, amount, currency, quantity, output, consumption_date) VALUES (:operation, 'c', 'i', 'sms', 'p', 'sms',"
-        " 'payer', 'a', '0.10', 'EUR', '1', 'billable', :at)"
     )
     with database.begin() as connection:
         connection.execute(
@@ -410,7 +408,7 @@ def test_revision_0033_leaves_a_charged_cdr_its_outcome_alone_and_its_downgrade_
             )
         )
         for operation_id in ("op-client", "op-cdr"):
-            connection.execute(sa.text(item), {"operation": operation_id, "at": at})
+            connection.execute(sa.text(CHARGED_ITEM), {"operation": operation_id, "at": at})
 
     _upgrade(database, "head")
 
@@ -439,7 +437,7 @@ def test_revision_0033_leaves_a_charged_cdr_its_outcome_alone_and_its_downgrade_
     ]
     # Back at 0032, a charged item names an operation again.
     with pytest.raises(sa.exc.IntegrityError), database.begin() as connection:
-        connection.execute(sa.text(item), {"operation": "op-none", "at": at})
+        connection.execute(sa.text(CHARGED_ITEM), {"operation": "op-none", "at": at})
 
 
 def _instant(value: object) -> str:
