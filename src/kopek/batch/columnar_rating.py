@@ -187,7 +187,7 @@ def rate_rows_columnar(uow: UnitOfWork, context: ChargingContext, plans: PlanCac
     except (BoundCrossed, Unsupported) as error:
         reason = FallbackReason.BALANCE_BOUND if isinstance(error, BoundCrossed) else FallbackReason.INTEGER_BOUND
         raise NotColumnar(reason, str(error)) from error
-    facts = ChunkFacts(context.clock(), rules.job_id, new_chunk_id(rules.job_id, context.new_id))
+    facts = ChunkFacts(context.clock(), new_chunk_id(rules.job_id, context.new_id))
     moves = counter_moves(charged, counters)
     notes = _notifications(charged, compiled)
     # As a charge's outcome: allowances used up, then thresholds crossed, then low balances (charge_in adds them last).

@@ -29,10 +29,9 @@ from kopek.store.uow import UnitOfWork
 
 @dataclass(frozen=True, slots=True)
 class ChunkFacts:
-    """What every row of a chunk shares: when it was charged, by which job, in which chunk."""
+    """What every row of a chunk shares: when it was charged, in which chunk."""
 
     now: datetime
-    job_id: str
     chunk_id: str
 
 
