@@ -110,7 +110,7 @@ from kopek.recharging.views import JournalPruning, PricingPath, RechargeResult, 
 from kopek.store.api_key_cache import ApiKeyCache
 from kopek.store.audit_store import REFUSED, AuditFilter
 from kopek.store.catalog_cache import CatalogCache, CatalogVersion
-from kopek.store.database import database_url, open_database
+from kopek.store.database import database_url, kept_connections, open_database
 from kopek.store.listing_store import AccessFilter, CdrFilter, ContractFilter, SessionFilter, SubscriberAccountFilter
 from kopek.store.uow import UnitOfWork
 
@@ -137,9 +137,12 @@ class Engine:
         self._new_id = new_id
         self._catalogs = CatalogCache(ticks)
         self._api_keys = ApiKeyCache(self.database, ticks)
-        self._charging = ChargingContext(self.database, self._catalogs, clock, new_id)
+        self._kept = kept_connections(self.database)
+        self._charging = ChargingContext(self.database, self._catalogs, clock, new_id, self._kept)
 
     def close(self) -> None:
+        if self._kept is not None:
+            self._kept.close()
         self.database.dispose()
 
     def __enter__(self) -> Engine:

@@ -65,6 +65,7 @@ from kopek.store.charge_store import ChargeWrites
 from kopek.store.counter_journal_store import StoredValue, journaled
 from kopek.store.database import is_transient, retried_once_if_disconnected
 from kopek.store.driver_batch import DriverBatch
+from kopek.store.kept_connections import KeptConnections
 from kopek.store.uow import UnitOfWork
 
 MIGRATION_RETRY_AFTER_SECONDS = 30
@@ -103,12 +104,15 @@ class Charged:
 
 @dataclass(frozen=True, slots=True)
 class ChargingContext:
-    """What the shell passes to charging: where state lives, the catalog, time and ids."""
+    """What the shell passes to charging: where state lives, the catalog, time and ids; ``connections`` keeps the
+    connections of the hot path (an offline charge, a session step) between its units of work (none: each takes its
+    connection from the pool)."""
 
     engine: sa.Engine
     catalogs: CatalogCache
     clock: Clock
     new_id: IdSource
+    connections: KeptConnections | None = None
 
 
 def charge(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
@@ -133,7 +137,7 @@ def charge(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
 
 
 def _charge_once(command: ChargeCommand, context: ChargingContext) -> ChargeResult:
-    with UnitOfWork(context.engine, commit_with_last_batch=True) as uow:
+    with UnitOfWork(context.engine, commit_with_last_batch=True, kept=context.connections) as uow:
         writes = uow.batch()
         result = charge_in(uow, command, context, writes=writes)
         # On PostgreSQL the writes and COMMIT go together: a charge is one round trip to read, one to write and commit.

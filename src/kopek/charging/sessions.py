@@ -248,7 +248,7 @@ def session_page(chosen: SessionFilter, context: ChargingContext, *, after: str,
 
 
 def _start(command: StartSession, requested: Decimal | None, context: ChargingContext, request: SessionRequest | None) -> SessionResult:
-    with UnitOfWork(context.engine, commit_with_last_batch=True) as uow:
+    with UnitOfWork(context.engine, commit_with_last_batch=True, kept=context.connections) as uow:
         catalog = context.catalogs.current(uow)
         if uses_shared_counters(catalog.catalog):
             return _start_in_general(uow, command, requested, context, request)
@@ -407,7 +407,7 @@ def _one(
     forced clean-up and a catalog with shared counters take the general path (a statement at a time)."""
     if step is _Step.CLEANUP:
         return _one_in_general(context, session_id, step, used, requested, request, began=began)
-    with UnitOfWork(context.engine, commit_with_last_batch=True) as uow:
+    with UnitOfWork(context.engine, commit_with_last_batch=True, kept=context.connections) as uow:
         catalog = context.catalogs.current(uow)
         if uses_shared_counters(catalog.catalog):
             return _one_in(uow, context, session_id, step, used, requested, request, began=began)

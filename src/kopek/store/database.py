@@ -19,6 +19,7 @@ from alembic import command
 from alembic.config import Config
 
 from kopek.errors import Code, InvalidError, TemporaryIllegalStateError
+from kopek.store.kept_connections import KeptConnections
 
 DEFAULT_DATABASE_URL: Final = "sqlite:///kopek.db"
 DATABASE_URL_VARIABLE: Final = "KOPEK_DATABASE_URL"
@@ -132,6 +133,17 @@ def _idle_connection_alive(dbapi_connection: Any) -> bool:
         return False
     readable, _, _ = select.select([dbapi_connection.pgconn.socket], [], [], 0)
     return not readable
+
+
+def kept_connections(engine: sa.Engine) -> KeptConnections | None:
+    """A holder of the hot path's connections between its units of work, for an engine of :func:`create_database_engine`
+    (None where its pool hands out one connection again and again)."""
+    return KeptConnections.of(engine, _idle_connection_alive if engine.dialect.name == "postgresql" else _sqlite_connection_open)
+
+
+def _sqlite_connection_open(_dbapi_connection: Any) -> bool:
+    # A SQLite connection is a file opened in this process: nothing can close it behind the holder's back.
+    return True
 
 
 def retried_once_if_disconnected(work: Callable[[], Result]) -> Result:

@@ -20,6 +20,7 @@ from kopek.store.counter_journal_store import CounterJournalStore
 from kopek.store.counter_store import CounterStore
 from kopek.store.driver_batch import DriverBatch, for_dialect
 from kopek.store.item_file_store import ItemFileStore
+from kopek.store.kept_connections import KeptConnections
 from kopek.store.ledger_store import LedgerStore
 from kopek.store.master_store import MasterStore
 from kopek.store.notification_store import NotificationStore
@@ -44,11 +45,22 @@ class UnitOfWork:
     write lock up front); left without an error it ends with COMMIT, which keeps the
     statements psycopg prepared on the connection (a ROLLBACK deallocates them). ``snapshot=True`` makes every read see one point in time
     (REPEATABLE READ on PostgreSQL), for consistent exports. ``commit_with_last_batch=True`` sends COMMIT with the
-    statements given to :meth:`commit_with` on PostgreSQL (the hot path: an offline charge, a session step).
+    statements given to :meth:`commit_with` on PostgreSQL (the hot path: an offline charge, a session step). Given ``kept``,
+    the connection comes from there and goes back there (:mod:`kopek.store.kept_connections`).
     """
 
-    def __init__(self, engine: sa.Engine, *, writes: bool = True, snapshot: bool = False, commit_with_last_batch: bool = False) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        writes: bool = True,
+        snapshot: bool = False,
+        commit_with_last_batch: bool = False,
+        kept: KeptConnections | None = None,
+    ) -> None:
+        assert kept is None or not snapshot, "a kept connection runs at the pool's isolation level"
         self._engine = engine
+        self._kept = kept
         self._writes = writes
         self._snapshot = snapshot
         self._committed = False
@@ -56,7 +68,8 @@ class UnitOfWork:
         self._commit_in_batch = False
 
     def __enter__(self) -> Self:
-        self.connection = self._engine.connect().execution_options(kopek_writes=self._writes)
+        connection = self._engine.connect() if self._kept is None else self._kept.connect()
+        self.connection = connection.execution_options(kopek_writes=self._writes)
         if self._snapshot and self.connection.dialect.name == "postgresql":
             # Every read of the transaction sees one point in time (SQLite's read transaction already does).
             self.connection = self.connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=not self._writes)
@@ -66,7 +79,7 @@ class UnitOfWork:
         try:
             self._transaction = self.connection.begin()
         except BaseException:
-            self.connection.close()
+            self._release()
             raise
         return self
 
@@ -191,7 +204,13 @@ class UnitOfWork:
                 else:
                     self._transaction.rollback()
         finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._kept is None:
             self.connection.close()
+        else:
+            self._kept.give_back(self.connection)
 
     @property
     def dialect(self) -> str:
