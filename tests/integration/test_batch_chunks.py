@@ -8,6 +8,7 @@ sharing a payer, some accounts running dry, a user without access).
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,9 +18,10 @@ import sqlalchemy as sa
 from kopek import Engine
 from kopek.admin.ledger import DifferenceKind
 from kopek.batch.rating_jobs import RatingMode, RatingPath
-from kopek.store.cdr_store import cdr_states
-from kopek.store.schema import account_operations, accounts, cdrs, charged_items
-from tests.integration.test_batch_workers import build, fill
+from kopek.store.cdr_store import ChargingPlace, cdr_states
+from kopek.store.schema import account_operations, accounts, cdrs, charged_items, rating_job_partitions
+from kopek.store.uow import UnitOfWork
+from tests.integration.test_batch_workers import START, build, fill
 
 POSTINGS = ("debit", "accumulation")
 
@@ -103,3 +105,26 @@ def test_the_ledger_finds_a_chunk_posted_for_another_amount(engine: Engine) -> N
         (DifferenceKind.POSTING_DIFFERS, f"{posting.chunk_id}/{posting.account_id}")
     ]
     assert (report.differences[0].expected, report.differences[0].found) == (posting.amount, posting.amount + Decimal("0.01"))
+
+
+def test_a_partitions_next_chunk_is_read_from_the_place_where_the_last_one_stopped(engine: Engine) -> None:
+    # A vectorized chunk gives every CDR it read an outcome, so the next chunk of its partition reads only the CDRs after
+    # the last one, in consumption order; two CDRs at one instant come in the order of their ids.
+    build(engine)
+    minutes = {"c-1": 1, "c-3": 2, "c-2": 2, "c-4": 3}
+    rows = [
+        (number, {"id": cdr_id, "item_class": "sms", "consumption_date": (START + timedelta(minutes=minute)).isoformat(),
+                  "service_id": "mobile", "user_id": "alice-msisdn", "properties": {"destination": "33123"}})
+        for number, (cdr_id, minute) in enumerate(minutes.items(), start=1)
+    ]  # fmt: skip
+    engine.import_cdrs(rows, strict=True)
+    job_id = engine.start_rating_job(RatingMode.DAY_MOST)
+    partition = sa.select(rating_job_partitions.c.partition_key).where(rating_job_partitions.c.job_id == job_id)
+    place = ChargingPlace(START + timedelta(minutes=2), "c-2")
+    with UnitOfWork(engine.database, writes=False) as uow:
+        (key,) = uow.connection.execute(partition).scalars()
+        every = uow.cdrs.pending_columns(job_id, [key], contract_first=False, limit=10)
+        after = uow.cdrs.pending_columns(job_id, [key], contract_first=False, limit=10, after=place)
+
+    assert every["id"].to_list() == ["c-1", "c-2", "c-3", "c-4"]
+    assert after["id"].to_list() == ["c-3", "c-4"]

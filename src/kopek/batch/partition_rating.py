@@ -71,7 +71,7 @@ from kopek.errors import KopekError
 from kopek.money import ExactInput
 from kopek.rating.outcome import CounterKey
 from kopek.rating.rate import CounterHold, CounterLife, RatingState, rate_item
-from kopek.store.cdr_store import new_chunk_id
+from kopek.store.cdr_store import ChargingPlace, new_chunk_id
 from kopek.store.uow import UnitOfWork
 
 LOG = logging.getLogger(__name__)
@@ -339,12 +339,21 @@ class _VectorizedChunk(ChunkWay[pl.DataFrame]):
         super().__init__(claim)
         self._claim, self._stopped = claim, stopped
         self._newly_stopped: set[str] = set()
+        # In consumption order, every CDR up to the last one of a committed chunk has its outcome: the next chunk's
+        # read starts after it, instead of passing over the partition's rated CDRs again.
+        self._after: ChargingPlace | None = None
+        self._last: ChargingPlace | None = None
 
     def read(self, uow: UnitOfWork) -> pl.DataFrame | None:
         claim = self._claim
         limit = claim.chunk_cdrs * COLUMNAR_CHUNKS
-        cdrs = uow.cdrs.pending_columns(claim.job_id, [claim.partition_key], contract_first=claim.contract_first, limit=limit)
-        return None if cdrs.is_empty() else cdrs
+        after = None if claim.contract_first else self._after
+        cdrs = uow.cdrs.pending_columns(claim.job_id, [claim.partition_key], contract_first=claim.contract_first, limit=limit, after=after)
+        if cdrs.is_empty():
+            return None
+        last = cdrs.select(pl.col("consumption_date").last(), pl.col("id").last()).row(0)
+        self._last = ChargingPlace(last[0], last[1])
+        return cdrs
 
     def charge(self, uow: UnitOfWork, context: ChargingContext, cdrs: pl.DataFrame) -> int:
         claim = self._claim
@@ -360,6 +369,7 @@ class _VectorizedChunk(ChunkWay[pl.DataFrame]):
     def committed(self, handled: int) -> None:
         LOG.debug("rating job %s, partition %s: %d CDRs on the vectorized path", self._claim.job_id, self._claim.partition_key, handled)
         self._stopped.update(self._newly_stopped)
+        self._after = self._last
 
 
 class _PartitionsTogether(_Together[pl.DataFrame]):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import polars as pl
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 
 from kopek.clock import IdSource
 from kopek.store.bulk import insert_frame, insert_many, instant_column, instant_read, select_frame
+from kopek.store.column_values import binder
 from kopek.store.job_scope import (
     FREE,
     FREE_UNINDEXED,
@@ -24,7 +26,7 @@ from kopek.store.job_scope import (
 )
 from kopek.store.schema import CDR_STOPPED, accesses, cdr_free_floor, cdr_outcomes, cdrs, rating_job_members
 
-__all__ = ["PENDING", "TEMPORARY", "CdrStates", "CdrStore", "FreeGroup", "cdr_states", "contract_of_cdr", "free_floor"]
+__all__ = ["PENDING", "TEMPORARY", "CdrStates", "CdrStore", "ChargingPlace", "FreeGroup", "cdr_states", "contract_of_cdr", "free_floor"]
 
 _TO_CHARGE = (
     cdrs.c.id,
@@ -324,20 +326,27 @@ class CdrStore:
         keys = list(result.keys())
         return [dict(zip(keys, row, strict=True)) for row in result]
 
-    def pending_columns(self, job_id: str, keys: Sequence[str], *, contract_first: bool, limit: int) -> pl.DataFrame:
+    def pending_columns(
+        self, job_id: str, keys: Sequence[str], *, contract_first: bool, limit: int, after: ChargingPlace | None = None
+    ) -> pl.DataFrame:
         """The next ``limit`` pending CDRs of the partitions ``keys`` as columns (``TO_CHARGE_COLUMNS``,
         ``consumption_date`` an instant in UTC): partition by partition, each in the order of
         :meth:`pending_of_partition`, which reads the same CDRs of one partition as rows; the free ones among them are
-        taken for the job as :meth:`pending_of_partition` takes them.
+        taken for the job as :meth:`pending_of_partition` takes them. Given ``after`` (in consumption order only), only
+        the CDRs that come after it in that order: the caller knows every CDR up to it has an outcome.
 
         PostgreSQL writes them with ``COPY ... TO STDOUT`` as CSV, which Polars reads; SQLite's rows are fetched as the
         driver's tuples straight into Polars. No Python object is made per CDR but the driver's own."""
+        assert after is None or not contract_first, "a place in consumption order bounds only that order"
         held = self._held(keys, job_id)
         within = _charging_order(held, contract_first)
         order = (held.c.partition_key, *within) if len(keys) > 1 else within
         columns = [*_columns_read(self._connection, held), held.c.partition_key, held.c.free]
         schema = TO_CHARGE_COLUMNS | {"partition_key": pl.String, "free": pl.String}
-        frame = select_frame(self._connection, sa.select(*columns).order_by(*order).limit(limit), schema)
+        query = sa.select(*columns).order_by(*order).limit(limit)
+        if after is not None:
+            query = query.where(*_after_place(held, after, self._connection.dialect))
+        frame = select_frame(self._connection, query, schema)
         self._read_columns.append(frame.select("id", pl.lit(job_id).alias("job_id"), "contract_id", "partition_key"))
         return frame.drop("partition_key", "free").with_columns(instant_column(self._connection, pl.col("consumption_date")))
 
@@ -466,6 +475,24 @@ def _free_of_partitions(scopes: Scopes, keys: Sequence[str], *, sqlite: bool) ->
         .where(*of_partitions, member.c.contract_id.is_(None), contract.is_(None), *free_for(scopes, contract, free=free))
     )
     return of_contracts, of_no_access
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingPlace:
+    """A CDR's place in consumption order: its consumption date, then its id."""
+
+    consumption_date: datetime
+    cdr_id: str
+
+
+def _after_place(held: sa.Subquery, place: ChargingPlace, dialect: sa.Dialect) -> tuple[sa.ColumnElement[bool], ...]:
+    """The CDRs after ``place`` in consumption order; the first condition alone is what an index on the consumption
+    date bounds its scan with."""
+    # select_frame hands its parameters to the driver as they are: the instant goes as the column keeps it.
+    stored = binder(cdrs.c.consumption_date, dialect)
+    instant = sa.literal(stored(place.consumption_date) if stored else place.consumption_date, sa.types.NullType())
+    at = held.c.consumption_date
+    return at >= instant, sa.or_(at > instant, sa.and_(at == instant, held.c.id > place.cdr_id))
 
 
 def _charging_order(held: sa.Subquery, contract_first: bool) -> tuple[sa.ColumnElement[Any], ...]:
