@@ -50,10 +50,12 @@ from kopek.batch.rating_jobs import RatingMode, RatingPath
 from kopek.documents import parse_document
 from kopek.domain.item import ChargeableItem
 from kopek.store.cdr_store import cdr_states
+from kopek.store.job_scope import outcome_of
 from kopek.store.schema import (
     account_operations,
     accounts,
     cdr_outcomes,
+    cdrs,
     charged_items,
     charging_operations,
     counter_journal,
@@ -358,9 +360,10 @@ def snapshot(engine: Engine) -> dict[str, Any]:
         # A job's charge of a CDR is its outcome (no operation row); a single charge of a CDR (the comparison below) is
         # an operation with the CDR id as idempotency key. Each as (contract, when charged, job).
         outcome = cdr_outcomes.c
+        of_cdrs = cdr_outcomes.join(cdrs, outcome_of(cdr_outcomes))
         charges = {
-            row.cdr_id: (row.operation_id, row.contract_id, row.charged_at, row.job_id)
-            for row in connection.execute(sa.select(cdr_outcomes).where(outcome.operation_id.is_not(None)))
+            row.id: (row.operation_id, row.contract_id, row.charged_at, row.job_id)
+            for row in connection.execute(sa.select(cdrs.c.id, cdr_outcomes).select_from(of_cdrs).where(outcome.operation_id.is_not(None)))
         }
         for row in connection.execute(sa.select(charging_operations)):
             charges[row.idempotency_key] = (row.id, row.contract_id, row.created_at, row.sender_job_id)
@@ -539,7 +542,11 @@ def test_a_charged_cdr_leaves_no_operation_row_and_a_recharge_charges_the_stored
         with engine.database.connect() as connection:
             operations = connection.execute(sa.select(sa.func.count()).select_from(charging_operations)).scalar_one()
             outcome = cdr_outcomes.c
-            query = sa.select(outcome.cdr_id, outcome.operation_id, outcome.charged_at).where(outcome.status == "charged")
+            query = (
+                sa.select(cdrs.c.id.label("cdr_id"), outcome.operation_id, outcome.charged_at)
+                .select_from(cdr_outcomes.join(cdrs, outcome_of(cdr_outcomes)))
+                .where(outcome.status == "charged")
+            )
             charged = {row.cdr_id: (row.operation_id, row.charged_at) for row in connection.execute(query)}
             named = set(connection.execute(sa.select(charged_items.c.operation_id).distinct()).scalars())
         alice = sum(1 for cdr_id in charged if cdr_id.startswith("a"))

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from kopek import Engine
 from kopek.batch.rating_jobs import RatingMode, RatingPath
 from kopek.domain.item import ChargeableItem
-from kopek.store.schema import cdr_outcomes, charged_items, charging_operations
+from kopek.store.schema import cdr_outcomes, cdrs, charged_items, charging_operations
 from tests.integration.test_batch_rating_jobs import records
 from tests.worlds import build_world
 
@@ -70,7 +70,8 @@ def test_a_cdr_has_one_outcome_so_a_second_charge_of_it_is_refused_whole(engine:
     with pytest.raises(sa.exc.IntegrityError), engine.database.begin() as connection:
         row = {"operation_id": "other", "contract_id": "alice-contract", "contract_item_id": "x", "item_class": "sms"}
         connection.execute(sa.insert(charged_items).values(row | _ITEM))
-        connection.execute(sa.insert(cdr_outcomes).values(cdr_id="a1", job_id="other-job", status="charged", operation_id="other"))
+        key = connection.execute(sa.select(cdrs.c.service_id, cdrs.c.user_id, cdrs.c.seq).where(cdrs.c.id == "a1")).one()._asdict()
+        connection.execute(sa.insert(cdr_outcomes).values(key | {"job_id": "other-job", "status": "charged", "operation_id": "other"}))
     assert engine.cdr("a1") == charged
     with engine.database.connect() as connection:
         assert connection.execute(sa.select(sa.func.count()).select_from(charged_items)).scalar_one() == items

@@ -12,6 +12,7 @@ from bench.world import catalog_document, master_data
 from kopek import Engine
 from kopek.batch.rating_jobs import RatingMode
 from kopek.store.cdr_store import cdr_states
+from kopek.store.job_scope import outcome_of
 from kopek.store.schema import cdr_outcomes, cdrs, charged_items
 from tests.fakes import FixedClock, SequentialIds
 
@@ -39,8 +40,11 @@ def _statuses(engine: Engine) -> list[tuple[str, str]]:
 
 def _charged(engine: Engine) -> list[tuple[Any, ...]]:
     outcome = cdr_outcomes.c
-    query = sa.select(outcome.cdr_id, outcome.status, outcome.error_code, charged_items.c.charge, charged_items.c.amount).outerjoin(
-        charged_items, charged_items.c.operation_id == outcome.operation_id
+    of_cdrs = cdr_outcomes.join(cdrs, outcome_of(cdr_outcomes))
+    query = (
+        sa.select(cdrs.c.id, outcome.status, outcome.error_code, charged_items.c.charge, charged_items.c.amount)
+        .select_from(of_cdrs)
+        .outerjoin(charged_items, charged_items.c.operation_id == outcome.operation_id)
     )
     with engine.database.connect() as connection:
         return sorted(tuple(row) for row in connection.execute(query))

@@ -315,7 +315,7 @@ def test_revision_0031_moves_each_rated_cdrs_outcome_to_a_row_of_its_own_and_kee
             values = {"id": f"c{seq}", "at": at, "status": status, "job": job, "operation": operation, "code": code, "seq": seq}
             connection.execute(sa.text(cdr), values | {"chunk": chunk, "contract": contract, "key": key})
 
-    _upgrade(database, "head")
+    _upgrade(database, "0031")
 
     with database.connect() as connection:
         outcomes = connection.execute(
@@ -330,7 +330,6 @@ def test_revision_0031_moves_each_rated_cdrs_outcome_to_a_row_of_its_own_and_kee
         ("c2", "job-1", "failed", None, "no_access", "job-1/c1", None, "access/mobile/u"),
     ]
     assert [tuple(row) for row in held] == [("c3", "job-2", "contract/alice"), ("c4", None, None)]
-    assert _differences(database) == []
 
 
 CHARGED_ITEM = (
@@ -438,6 +437,73 @@ def test_revision_0033_leaves_a_charged_cdr_its_outcome_alone_and_its_downgrade_
     # Back at 0032, a charged item names an operation again.
     with pytest.raises(sa.exc.IntegrityError), database.begin() as connection:
         connection.execute(sa.text(CHARGED_ITEM), {"operation": "op-none", "at": at})
+
+
+def test_revision_0034_keys_each_outcome_by_its_cdrs_access_and_place_and_its_downgrade_by_the_cdrs_id(database: sa.Engine) -> None:
+    _upgrade(database, "0033")
+    at = "2026-01-01T00:00:00.000000" if database.dialect.name == "sqlite" else datetime(2026, 1, 1, tzinfo=UTC)
+    cdr = (
+        "INSERT INTO cdrs (id, item_class, consumption_date, service_id, user_id, properties, imported_at, seq)"
+        " VALUES (:id, 'sms', :at, 'mobile', :user, '{}', :at, :seq)"
+    )
+    outcome = (
+        "INSERT INTO cdr_outcomes (cdr_id, job_id, chunk_id, status, operation_id, charged_at, error_code, contract_id,"
+        " partition_key) VALUES (:id, 'job-1', 'job-1/k', :status, :operation, :charged, :code, :contract, :key)"
+    )
+    with database.begin() as connection:
+        for seq, (cdr_id, user) in enumerate((("c1", "u"), ("c2", "v"), ("c3", "u")), start=1):
+            connection.execute(sa.text(cdr), {"id": cdr_id, "at": at, "user": user, "seq": seq})
+        connection.execute(
+            sa.text(outcome),
+            {
+                "id": "c1",
+                "status": "charged",
+                "operation": "op-1",
+                "charged": at,
+                "code": None,
+                "contract": "alice",
+                "key": "contract/alice",
+            },
+        )
+        connection.execute(
+            sa.text(outcome),
+            {
+                "id": "c2",
+                "status": "failed",
+                "operation": None,
+                "charged": None,
+                "code": "no_access",
+                "contract": None,
+                "key": "access/mobile/v",
+            },
+        )
+
+    _upgrade(database, "head")
+
+    with database.connect() as connection:
+        keyed = connection.execute(
+            sa.text("SELECT service_id, user_id, seq, status, operation_id, error_code, contract_id FROM cdr_outcomes ORDER BY seq")
+        ).all()
+    # Each outcome names its CDR by the CDR's service id, user id and seq; c3 has none, so it stays pending.
+    assert [tuple(row) for row in keyed] == [
+        ("mobile", "u", 1, "charged", "op-1", None, "alice"),
+        ("mobile", "v", 2, "failed", None, "no_access", None),
+    ]
+    assert _differences(database) == []
+    # One outcome per CDR: a second one for c1 is refused by the key.
+    with pytest.raises(sa.exc.IntegrityError), database.begin() as connection:
+        connection.execute(
+            sa.text("INSERT INTO cdr_outcomes (service_id, user_id, seq, job_id, status) VALUES ('mobile', 'u', 1, 'job-2', 'charged')")
+        )
+
+    _upgrade(database, "0033", down=True)
+
+    with database.connect() as connection:
+        by_id = connection.execute(sa.text("SELECT cdr_id, status, operation_id, charged_at FROM cdr_outcomes ORDER BY cdr_id")).all()
+    assert [(*row[:3], None if row[3] is None else _instant(row[3])) for row in by_id] == [
+        ("c1", "charged", "op-1", "2026-01-01T00:00:00"),
+        ("c2", "failed", None, None),
+    ]
 
 
 def _instant(value: object) -> str:

@@ -22,6 +22,7 @@ from kopek.store.job_scope import (
     contract_of_cdr,
     free_for,
     load_scopes,
+    outcome_of,
     selects_cdr,
 )
 from kopek.store.schema import CDR_STOPPED, accesses, cdr_free_floor, cdr_outcomes, cdrs, rating_job_members
@@ -45,6 +46,12 @@ TEMPORARY = "TEMPORARY_ILLEGAL_STATE"
 _OUTCOME_COLUMNS = ("status", "operation_id", "charged_at", "error_category", "error_reason", "error_code", "error_message", "chunk_id")
 _HOLDER_COLUMNS = ("job_id", "contract_id", "partition_key")
 """What a CDR's outcome says of the job that rated it: the job, the CDR's contract and the job's partition."""
+_CDR_KEY = ("service_id", "user_id", "seq")
+"""The columns of ``cdrs`` that key a CDR's outcome (:func:`kopek.store.job_scope.outcome_of`)."""
+_READ_COLUMNS = (*_CDR_KEY, *_HOLDER_COLUMNS)
+"""What the outcome of a CDR read for a job names: the CDR's key, then the job, its contract and partition."""
+_READ_SCHEMA = {"id": pl.String} | dict.fromkeys(_READ_COLUMNS, pl.String) | {"seq": pl.Int64}
+"""The columns kept of CDRs read as columns for their outcomes."""
 _outcome = cdr_outcomes.alias("outcome")
 _HELD = (cdrs.c.job_id.is_not(None), UNRATED)
 """A CDR a job holds from its start and has not rated yet. ``job_id IS NOT NULL`` for ``ix_cdrs_job_partition``."""
@@ -56,7 +63,7 @@ PENDING = "pending"
 
 def cdr_states() -> CdrStates:
     """Every stored CDR with its state (:class:`CdrStates`)."""
-    joined = cdrs.outerjoin(_outcome, _outcome.c.cdr_id == cdrs.c.id)
+    joined = cdrs.outerjoin(_outcome, outcome_of(_outcome))
     columns: dict[str, sa.ColumnElement[Any]] = {column.name: column for column in cdrs.c if column.name not in _HOLDER_COLUMNS}
     columns["status"] = sa.func.coalesce(_outcome.c.status, sa.literal(PENDING))
     columns |= {name: _outcome.c[name] for name in _OUTCOME_COLUMNS if name != "status"}
@@ -83,7 +90,7 @@ class CdrStates:
         CDR below the floor has an outcome or a job), so that a look-up starts from the floor in ``ix_cdrs_seq`` and
         passes over the CDRs rated before it, not through every stored CDR. The floor is a value, not a subquery, so
         that PostgreSQL plans with it."""
-        return sa.and_(self.outcome.c.cdr_id.is_(None), sa.or_(cdrs.c.seq >= floor, cdrs.c.job_id.is_not(None)))
+        return sa.and_(self.outcome.c.seq.is_(None), sa.or_(cdrs.c.seq >= floor, cdrs.c.job_id.is_not(None)))
 
 
 def free_floor(connection: sa.Connection) -> int:
@@ -111,10 +118,11 @@ def job_of_chunk(chunk_id: str) -> str:
 class CdrStore:
     def __init__(self, connection: sa.Connection) -> None:
         self._connection = connection
-        self._read: dict[str, tuple[str, str | None, str]] = {}
-        """CDRs read as rows for a job in this transaction: its id, their contract and partition, written with their outcome."""
+        self._read: dict[str, dict[str, Any]] = {}
+        """CDRs read as rows for a job in this transaction, by id: what their outcome names (``_READ_COLUMNS``: the
+        CDR's key, the job, the CDR's contract and the job's partition)."""
         self._read_columns: list[pl.DataFrame] = []
-        """The same of CDRs read as columns (``id``, ``job_id``, ``contract_id``, ``partition_key``)."""
+        """The same of CDRs read as columns (``id`` and ``_READ_COLUMNS``)."""
 
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         """Those of ``ids`` already stored."""
@@ -217,7 +225,7 @@ class CdrStore:
         if temporary_only:
             earlier = cdr_outcomes.alias("earlier")
             stopped_by_temporary = (
-                sa.select(earlier.c.cdr_id)
+                sa.select(earlier.c.seq)
                 .where(
                     earlier.c.job_id == outcome.c.job_id,
                     earlier.c.contract_id == outcome.c.contract_id,
@@ -228,14 +236,15 @@ class CdrStore:
             )
             temporary = sa.and_(outcome.c.status == "failed", outcome.c.error_category == TEMPORARY)
             retried.append(sa.or_(temporary, sa.and_(outcome.c.status == "skipped", stopped_by_temporary)))
-        where = [cdrs.c.id.in_(sa.select(outcome.c.cdr_id).where(*retried)), *conditions]
+        where = [cdrs.c.seq.in_(sa.select(outcome.c.seq).where(*retried)), *conditions]
         if contract_ids is not None:
             where.append(contract.in_(list(contract_ids)))
         values = {"job_id": job_id, "contract_id": contract, "partition_key": _first_partition_key(contract)}
         taken = int(self._connection.execute(sa.update(cdrs).where(*where).values(**values)).rowcount)
         if taken:
-            held = sa.select(cdrs.c.id).where(cdrs.c.job_id == job_id)
-            self._connection.execute(sa.delete(cdr_outcomes).where(cdr_outcomes.c.cdr_id.in_(held)))
+            held = sa.select(*(cdrs.c[name] for name in _CDR_KEY)).where(cdrs.c.job_id == job_id)
+            key = sa.tuple_(*(cdr_outcomes.c[name] for name in _CDR_KEY))
+            self._connection.execute(sa.delete(cdr_outcomes).where(key.in_(held)))
         return taken
 
     def assign_unpartitioned(self, job_id: str) -> int:
@@ -304,7 +313,7 @@ class CdrStore:
     def _held(self, keys: Sequence[str], job_id: str) -> sa.Subquery:
         """The pending CDRs the partitions ``keys`` of a job hold: those it holds from its start and, for a job with a
         scope, the free ones its scope covers there (``free`` = 1), with ``contract_id`` and ``partition_key``."""
-        taken = sa.select(*_TO_CHARGE, cdrs.c.partition_key, sa.literal(0).label("free")).where(
+        taken = sa.select(*_TO_CHARGE, cdrs.c.partition_key, cdrs.c.seq, sa.literal(0).label("free")).where(
             cdrs.c.job_id == job_id, cdrs.c.partition_key.in_(list(keys)), *_HELD
         )
         scopes = load_scopes(self._connection, job_id)
@@ -316,9 +325,9 @@ class CdrStore:
     def _take(self, job_id: str, query: sa.Select[Any]) -> list[dict[str, Any]]:
         rows = self._to_charge(query)
         # Not written here: the outcome of each CDR, written in this transaction, carries them (one write per CDR).
-        self._read.update((row["id"], (job_id, row["contract_id"], row["partition_key"])) for row in rows)
         for row in rows:
-            del row["free"], row["partition_key"]
+            self._read[row["id"]] = {name: row[name] for name in _READ_COLUMNS if name != "job_id"} | {"job_id": job_id}
+            del row["free"], row["partition_key"], row["seq"]
         return rows
 
     def _to_charge(self, query: sa.Select[Any]) -> list[dict[str, Any]]:
@@ -341,14 +350,14 @@ class CdrStore:
         held = self._held(keys, job_id)
         within = _charging_order(held, contract_first)
         order = (held.c.partition_key, *within) if len(keys) > 1 else within
-        columns = [*_columns_read(self._connection, held), held.c.partition_key, held.c.free]
-        schema = TO_CHARGE_COLUMNS | {"partition_key": pl.String, "free": pl.String}
+        columns = [*_columns_read(self._connection, held), held.c.partition_key, held.c.seq, held.c.free]
+        schema = TO_CHARGE_COLUMNS | {"partition_key": pl.String, "seq": pl.Int64, "free": pl.String}
         query = sa.select(*columns).order_by(*order).limit(limit)
         if after is not None:
             query = query.where(*_after_place(held, after, self._connection.dialect))
         frame = select_frame(self._connection, query, schema)
-        self._read_columns.append(frame.select("id", pl.lit(job_id).alias("job_id"), "contract_id", "partition_key"))
-        return frame.drop("partition_key", "free").with_columns(instant_column(self._connection, pl.col("consumption_date")))
+        self._read_columns.append(frame.select("id", *_CDR_KEY, pl.lit(job_id).alias("job_id"), "contract_id", "partition_key"))
+        return frame.drop("partition_key", "seq", "free").with_columns(instant_column(self._connection, pl.col("consumption_date")))
 
     def stopped_contracts(self, job_id: str, key: str | Sequence[str]) -> set[str | None]:
         """Contracts (None: no access) of a partition (or of several) with a CDR already ``failed`` or ``skipped`` in this job."""
@@ -363,19 +372,16 @@ class CdrStore:
         any of the outcome columns (the others are null). Each outcome names the job, the CDR's contract and partition."""
         rows = []
         for outcome in outcomes:
-            job_id, contract_id, partition_key = self._read.pop(outcome["id"])
             row = dict.fromkeys(_OUTCOME_COLUMNS) | {key: value for key, value in outcome.items() if key != "id"}
-            rows.append(row | {"cdr_id": outcome["id"], "job_id": job_id, "contract_id": contract_id, "partition_key": partition_key})
+            rows.append(row | self._read.pop(outcome["id"]))
         insert_many(self._connection, cdr_outcomes, rows)
 
     def set_outcome_frame(self, outcomes: pl.DataFrame) -> None:
         """:meth:`set_outcomes` for a frame of ``id`` and outcome columns, of CDRs read as columns in this transaction
         (one statement; on PostgreSQL a ``COPY``)."""
-        read = (
-            pl.concat(self._read_columns) if self._read_columns else pl.DataFrame(schema=dict.fromkeys(("id", *_HOLDER_COLUMNS), pl.String))
-        )
+        read = pl.concat(self._read_columns) if self._read_columns else pl.DataFrame(schema=_READ_SCHEMA)
         self._read_columns.clear()
-        rows = outcomes.join(read, on="id", how="left").rename({"id": "cdr_id"})
+        rows = outcomes.join(read, on="id", how="left").drop("id")
         insert_frame(self._connection, cdr_outcomes, rows)
 
     def skip_pending_of_contract(
@@ -460,7 +466,7 @@ def _free_of_partitions(scopes: Scopes, keys: Sequence[str], *, sqlite: bool) ->
     member = rating_job_members.alias("member")
     access = accesses.alias("access")
     contract = contract_of_cdr()
-    columns = (*_TO_CHARGE[:-1], member.c.contract_id, member.c.partition_key, sa.literal(1).label("free"))
+    columns = (*_TO_CHARGE[:-1], member.c.contract_id, member.c.partition_key, cdrs.c.seq, sa.literal(1).label("free"))
     of_partitions = (member.c.job_id == scopes.own.job_id, member.c.partition_key.in_(list(keys)))
     by_access = selects_cdr(access)
     of_contracts = (

@@ -42,7 +42,13 @@ class Scopes:
     overlapped: tuple[JobScope, ...]
 
 
-UNRATED = ~sa.exists().where(cdr_outcomes.c.cdr_id == cdrs.c.id)
+def outcome_of(outcome: sa.FromClause, cdr: sa.FromClause = cdrs) -> sa.ColumnElement[bool]:
+    """``outcome`` (``cdr_outcomes`` or an alias of it) is the outcome of ``cdr`` (a row of ``cdrs``): its key, the
+    CDR's service id, user id and ``seq``."""
+    return sa.and_(outcome.c.service_id == cdr.c.service_id, outcome.c.user_id == cdr.c.user_id, outcome.c.seq == cdr.c.seq)
+
+
+UNRATED = ~sa.exists().where(outcome_of(cdr_outcomes))
 """A CDR without an outcome: no job has rated it (or a job took it again)."""
 FREE = (cdrs.c.job_id.is_(None), UNRATED)
 """A CDR no job holds and none has rated. ``job_id IS NULL`` as the partial index ``ix_cdrs_free_by_access`` says it."""

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from kopek.store.bulk import insert_many
 from kopek.store.counter_journal_store import JOURNALED_SCOPES
+from kopek.store.job_scope import outcome_of
 from kopek.store.schema import (
     cdr_outcomes,
     cdrs,
@@ -138,7 +139,7 @@ class RechargeStore:
         used = sa.union_all(
             sa.select(charging_operations.c.contract_id).where(charging_operations.c.consumption_date >= consumed_from),
             sa.select(_outcome.contract_id)
-            .join(cdrs, cdrs.c.id == _outcome.cdr_id)
+            .join(cdrs, outcome_of(cdr_outcomes))
             .where(_outcome.operation_id.is_not(None), cdrs.c.consumption_date >= consumed_from),
         )
         query = sa.select(contracts.c.id).where(contracts.c.id.in_(used))
@@ -182,5 +183,5 @@ def _charged_cdrs() -> sa.Select[Any]:
     charge = (_outcome.operation_id.label("id"), cdr.consumption_date, _outcome.charged_at.label("created_at"))
     absent = (sa.null().label("session_id"), sa.null().label("result"))
     item = (cdr.id.label("cdr_id"), cdr.item_class, cdr.service_id, cdr.user_id, cdr.properties)
-    query = sa.select(*charge, *absent, _outcome.contract_id, *item).select_from(cdr_outcomes.join(cdrs, cdr.id == _outcome.cdr_id))
+    query = sa.select(*charge, *absent, _outcome.contract_id, *item).select_from(cdr_outcomes.join(cdrs, outcome_of(cdr_outcomes)))
     return query.where(_outcome.operation_id.is_not(None))

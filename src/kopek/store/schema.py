@@ -542,7 +542,14 @@ cdr_outcomes = sa.Table(
     # failed or skipped CDR a later job takes) loses its outcome when that job starts and gets a new one.
     "cdr_outcomes",
     metadata,
-    sa.Column("cdr_id", sa.String(128), primary_key=True),
+    # The CDR, by its access and place in the store: ``seq`` alone is unique, and a CDR's service id and user id never
+    # change, so this key allows one outcome per CDR. It leads with the access so that a chunk, which rates a partition's
+    # CDRs access by access, enters its outcomes side by side in the key's index, and a partition's read looks them up
+    # there in the same order; keyed by the CDR's id, they went all over an index that outgrows any cache
+    # (docs/batch.md, "An outcome keyed by its CDR's access").
+    sa.Column("service_id", sa.String(128), primary_key=True),
+    sa.Column("user_id", sa.String(128), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("job_id", sa.String(64), nullable=False),
     # The chunk of the rating job that rated it; its account operations name the same chunk.
     sa.Column("chunk_id", sa.String(80), nullable=True),
