@@ -35,9 +35,8 @@ def checkouts(engine: sa.Engine) -> list[int]:
 
 
 @pytest.fixture
-def kept(any_url: str, engine: Engine) -> Iterator[KeptConnections]:
+def kept(engine: Engine) -> Iterator[KeptConnections]:
     """A holder of its own on the engine's pool (the engine's own holder keeps what its charges used)."""
-    del any_url
     holder = kept_connections(engine.database)
     assert holder is not None
     yield holder
